@@ -1,0 +1,496 @@
+/* accelbench.h — the engine's whole public face: the contract between the harness, the
+ * workloads, the backends, the meters and the command line.
+ * Read top to bottom: status and errors, devices and backends, axes and parameters, work and
+ * cases, workloads, statistics, meters, results and their files, the runner, small utilities.
+ * The harness never includes a workload header; workloads and bench/ include only this file. */
+#ifndef ACCELBENCH_H
+#define ACCELBENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define AB_SCHEMA_VERSION 1 /* results CSV/JSON contract, see results/schema.md */
+
+/* ---------------------------------------------------------------- status and errors */
+
+/* Errors are values: every fallible function returns one of these and fills an ab_error. */
+typedef enum ab_status {
+    AB_OK = 0,
+    AB_EINVAL,      /* bad input: flag, axis value, file contents */
+    AB_EIO,         /* a file could not be read or written */
+    AB_ENOMEM,      /* out of memory (host or device): the case becomes an `oom` row */
+    AB_EUNSUPPORTED,/* not available here: the case becomes a `skipped` row */
+    AB_EMISMATCH,   /* verification against the reference failed: a `mismatch` row */
+    AB_ETIMEOUT,    /* the case ran past its time limit: a `timeout` row */
+    AB_EINTR,       /* interrupted by a signal: an `interrupted` row */
+    AB_EFAIL,       /* any other failure (library or CUDA error): a `failed` row */
+} ab_status;
+
+#define AB_ERR_LEN 512
+struct ab_error {
+    char msg[AB_ERR_LEN];
+};
+
+/* Format a message into err (if not NULL) and return st; use as `return ab_fail(err, ...)`. */
+ab_status ab_fail(struct ab_error *err, ab_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefix an existing message: "<prefix>: <old message>"; returns st. */
+ab_status ab_fail_prefix(struct ab_error *err, ab_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Row status word of a status: ok, skipped, failed, oom, timeout, mismatch, interrupted. */
+const char *ab_status_word(ab_status st);
+/* Inverse of ab_status_word; returns false for an unknown word. */
+bool ab_status_from_word(const char *word, ab_status *out);
+
+/* ---------------------------------------------------------------- devices and backends */
+
+enum ab_backend_kind { AB_BACKEND_CPU = 0, AB_BACKEND_CUDA = 1, AB_BACKEND_COUNT = 2 };
+
+/* Names of measured ceilings a device may hold (a case names one in its work model).
+ * Units: *_flops in FLOP/s, mem_bw in bytes/s. "*_fma" is a register-only FMA loop (CUDA
+ * cores / SIMD units), "*_gemm" the best GEMM rate of the matrix library (oneDNN, cuBLASLt). */
+#define AB_MAX_CEILINGS 16
+struct ab_ceiling {
+    char name[24];   /* e.g. "fp32_fma", "bf16_gemm", "fp8_gemm", "mem_bw" */
+    double value;    /* FLOP/s or bytes/s; 0 when unknown */
+    char source[48]; /* "measured" (this run), "file:<path>", "nominal:<profile>" */
+};
+
+struct ab_profile; /* nominal power and price of a device, from results/profiles/ */
+
+#define AB_MAX_DEVICES 16
+struct ab_device {
+    char id[16];                /* "cpu", "cuda:0" */
+    enum ab_backend_kind backend;
+    int index;                  /* backend-local ordinal */
+    char name[128];             /* marketing name: "AMD EPYC 9R45", "NVIDIA H100 80GB HBM3" */
+    int compute_units;          /* CPU cores in use, or CUDA SMs */
+    int threads;                /* CPU threads in use; CUDA: max threads per SM */
+    uint64_t mem_bytes;         /* host RAM or device memory */
+    double clock_mhz;           /* nominal core clock, 0 if unknown */
+    double mem_clock_mhz;       /* CUDA memory clock, 0 if unknown */
+    int cc_major, cc_minor;     /* CUDA compute capability; 0 on the CPU */
+    char driver[64];            /* CUDA driver version; kernel release on the CPU */
+    char runtime[64];           /* CUDA runtime version; "" on the CPU */
+    char features[256];         /* CPU: "avx512f avx512_bf16 avx512_vnni amx_tile ..."; CUDA: "" */
+    struct ab_ceiling ceilings[AB_MAX_CEILINGS];
+    int n_ceilings;
+    const struct ab_profile *profile; /* may be NULL; owned by the profile table */
+};
+
+/* A backend: discovers devices. Primitives a workload needs beyond that live in the
+ * backend's own files (CPU: ab_cpu_*, CUDA: launchers in .cu files). */
+struct ab_backend {
+    const char *name; /* "cpu", "cuda" */
+    enum ab_backend_kind kind;
+    /* Fill up to max devices; *n = count. No hardware or no driver: AB_OK with *n = 0 and a
+     * reason in err->msg (reported as "skipped"), never a crash. */
+    ab_status (*discover)(struct ab_device *out, int max, int *n, struct ab_error *err);
+};
+
+/* The backends compiled in (CUDA's discover returns none where the build has no CUDA). */
+const struct ab_backend *ab_backend_get(enum ab_backend_kind kind);
+/* Discover every device of every backend. Per-backend reasons for having none are written to
+ * why[kind] (may be NULL). */
+ab_status ab_devices_discover(struct ab_device *out, int max, int *n,
+                              struct ab_error why[AB_BACKEND_COUNT], struct ab_error *err);
+/* Find (or NULL) a ceiling by name. */
+const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name);
+/* Set (insert or replace) a ceiling; keeps the larger value when source is equal. */
+void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value, const char *source);
+/* Would `bytes` of working memory fit on the device (with a margin)? */
+bool ab_device_fits(const struct ab_device *dev, uint64_t bytes);
+/* Backend name of a kind: "cpu" or "cuda". */
+const char *ab_backend_name(enum ab_backend_kind kind);
+
+/* CPU backend helpers. */
+int ab_cpu_threads(void);                   /* threads used for CPU work (OMP/affinity aware) */
+bool ab_cpu_has(const char *feature);       /* CPUID feature words as in /proc/cpuinfo flags */
+
+/* ---------------------------------------------------------------- axes and parameters */
+
+enum ab_axis_type { AB_AXIS_INT, AB_AXIS_REAL, AB_AXIS_STR };
+enum ab_suite { AB_SUITE_QUICK = 0, AB_SUITE_DEFAULT = 1, AB_SUITE_FULL = 2 };
+
+/* A workload's named parameter with its default sweep per suite size.
+ * Sweep syntax (see axes.c): "256:16384:x2" (geometric), "0:100:+25" (arithmetic),
+ * "1K,4K,2^20" (list; K/M/G are powers of 1024, 2^k allowed), "bf16,fp8_e4m3" (strings). */
+struct ab_axis {
+    const char *name;
+    enum ab_axis_type type;
+    const char *help;
+    const char *choices;            /* AB_AXIS_STR: comma list of valid values; NULL = any */
+    double min, max;                /* numeric: valid range (inclusive); both 0 = unbounded */
+    const char *sweep[3];           /* default sweep for quick, default, full */
+};
+
+#define AB_MAX_AXES 16
+#define AB_MAX_VALUES 4096
+/* One value of one axis. */
+struct ab_value {
+    char str[48]; /* canonical text: "1024", "bf16", "0.5" */
+    double num;   /* numeric value (0 for strings) */
+};
+/* The values of an axis after parsing a sweep. */
+struct ab_values {
+    int n;
+    struct ab_value v[AB_MAX_VALUES];
+};
+
+/* Parse a sweep for an axis; errors name the axis, the bad token and valid choices. */
+ab_status ab_axis_parse(const struct ab_axis *axis, const char *sweep, struct ab_values *out,
+                        struct ab_error *err);
+
+/* One point of a workload's axes: its parameters. */
+struct ab_params {
+    int n;
+    struct {
+        char name[32];
+        struct ab_value val;
+    } p[AB_MAX_AXES];
+};
+/* Look up a parameter; the *_or forms return def when it is absent. */
+const struct ab_value *ab_param(const struct ab_params *ps, const char *name);
+int64_t ab_param_int(const struct ab_params *ps, const char *name, int64_t def);
+double ab_param_real(const struct ab_params *ps, const char *name, double def);
+const char *ab_param_str(const struct ab_params *ps, const char *name, const char *def);
+bool ab_param_is(const struct ab_params *ps, const char *name, const char *value);
+/* Canonical text "k1=v1;k2=v2" in axis order (the CSV `params` column); returns length. */
+size_t ab_params_format(const struct ab_params *ps, char *buf, size_t len);
+/* Parse that text back. */
+ab_status ab_params_parse(const char *text, struct ab_params *out, struct ab_error *err);
+
+/* ---------------------------------------------------------------- work and cases */
+
+/* What one repetition of a case must do, stated analytically by the workload, so that
+ * throughput, fraction of the ceiling and energy per unit all follow from one timing. */
+struct ab_work {
+    double flops;        /* floating-point (or integer) operations per repetition */
+    double bytes;        /* bytes that must move through memory per repetition */
+    double tokens;       /* tokens processed per repetition (0 if not a token workload) */
+    const char *ceiling; /* name of the device ceiling this case is held against, or NULL */
+    const char *rate;    /* which rate is compared to it: "flops" or "bytes" */
+};
+
+#define AB_MAX_METRICS 48
+/* A workload-specific number (accuracy, quantization time, peak memory...). Name with unit. */
+struct ab_metric {
+    char name[40];
+    double value;
+    char text[64]; /* set instead of value for a text metric (e.g. "algo=17"); "" otherwise */
+};
+
+struct ab_workload;
+
+/* One workload x one device x one point of the axes. The runner owns it; the workload's
+ * setup puts its own state in `state` and frees it in teardown. */
+struct ab_case {
+    const struct ab_workload *workload;
+    struct ab_device *device;
+    struct ab_params params;
+    enum ab_suite suite;
+    uint64_t seed;             /* fresh per run unless --seed; use for all random inputs */
+    void *state;               /* workload-owned */
+    struct ab_work work;       /* filled by setup */
+    struct ab_metric metrics[AB_MAX_METRICS];
+    int n_metrics;
+    const char *publish_ceiling; /* ceilings workload: the ceiling this case measures */
+    double publish_value;        /* set by the workload to the rate it measured (or 0: use
+                                    the rate computed from work and time) */
+};
+
+/* Record a workload metric on the case (replaces one of the same name). */
+void ab_case_metric(struct ab_case *c, const char *name, double value);
+void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------- workloads */
+
+/* A workload's implementation on one backend. Every function gets the case and an error.
+ * setup: allocate, fill inputs (random, from c->seed), state the work; may return
+ *   AB_EUNSUPPORTED (skipped) or AB_ENOMEM (oom).
+ * verify: compare against a higher-precision reference; AB_EMISMATCH with a message on
+ *   failure; record errors as metrics. Called once before any timing. May be NULL only for
+ *   cases with nothing to verify (ceilings' FMA loops).
+ * run: perform `reps` repetitions and put the elapsed seconds of exactly those in *time_s
+ *   (CPU: ab_now_s around the loop; CUDA: events around the launches).
+ * teardown: free everything setup made; called even if setup failed half-way. */
+struct ab_impl {
+    ab_status (*setup)(struct ab_case *c, struct ab_error *err);
+    ab_status (*verify)(struct ab_case *c, struct ab_error *err);
+    ab_status (*run)(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err);
+    void (*teardown)(struct ab_case *c);
+};
+
+struct ab_workload {
+    const char *name;    /* "fp8_gemm" */
+    const char *summary; /* one line for `list` */
+    const struct ab_axis *axes;
+    int n_axes;
+    /* Is this point of the axes a case on this backend in this suite? NULL = always.
+     * Returning false drops the point silently (e.g. `scaling` for non-FP8 dtypes). */
+    bool (*applies)(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite);
+    const struct ab_impl *impl[AB_BACKEND_COUNT]; /* NULL: no implementation there (skipped) */
+};
+
+/* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */
+const struct ab_workload *const *ab_workloads(void);
+const struct ab_workload *ab_workload_find(const char *name);
+
+/* ---------------------------------------------------------------- statistics */
+
+struct ab_stats {
+    int64_t n;
+    double median, mean, stdev, min, max, p05, p95;
+    double ci_lo, ci_hi; /* 95% confidence interval of the median (distribution-free) */
+};
+
+/* Statistics of n samples (the array is not modified). n == 0 gives all zeros. */
+void ab_stats_compute(const double *x, int64_t n, struct ab_stats *out);
+/* Quantile q in [0,1] of sorted data, linear interpolation (type 7). */
+double ab_stats_quantile_sorted(const double *sorted, int64_t n, double q);
+/* Indices (0-based, into sorted data) bounding a distribution-free CI of the median at
+ * confidence `conf` from the binomial(n, 1/2) distribution; false if n too small. */
+bool ab_stats_median_ci_ranks(int64_t n, double conf, int64_t *lo, int64_t *hi);
+
+/* The stopping rule: given the samples so far and the time spent measuring. */
+struct ab_stop_rule {
+    int64_t min_samples; /* default 10 */
+    int64_t max_samples; /* default 100000 */
+    double min_time_s;   /* default 0.5 */
+    double max_time_s;   /* default 10 */
+    double target_rel_ci;/* default 0.02: CI half-width / median */
+};
+enum ab_stop {
+    AB_STOP_CONTINUE = 0,
+    AB_STOP_CONVERGED,   /* "converged": min samples, min time and CI target met */
+    AB_STOP_MAX_TIME,    /* "max_time": noisy: CI target not met in time */
+    AB_STOP_MAX_SAMPLES, /* "max_samples" */
+};
+enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stats *st,
+                           double elapsed_s);
+const char *ab_stop_word(enum ab_stop s);
+void ab_stop_rule_defaults(struct ab_stop_rule *rule);
+
+/* ---------------------------------------------------------------- meters */
+
+/* A power/energy meter for one device. Opened once per device per run. */
+struct ab_meter;
+
+/* Open the best meter for the device: CUDA: nvml-energy, else nvml-power (sampled in a
+ * thread); CPU: rapl (powercap sysfs), else papi:<component>, else nominal:<profile>; else
+ * "none". Never fails for lack of a meter. Caller closes. */
+ab_status ab_meter_open(const struct ab_device *dev, struct ab_meter **out, struct ab_error *err);
+void ab_meter_close(struct ab_meter *m);
+/* The CSV power_source word: "nvml-energy", "nvml-power", "rapl", "papi:<comp>",
+ * "nominal:<profile>", "none". */
+const char *ab_meter_source(const struct ab_meter *m);
+/* Shortest window the meter can resolve well (the runner stretches measurement to cover it). */
+double ab_meter_min_window_s(const struct ab_meter *m);
+/* Start a window; end it and get energy in joules over it (NaN if none). */
+ab_status ab_meter_begin(struct ab_meter *m, struct ab_error *err);
+ab_status ab_meter_end(struct ab_meter *m, double *energy_j, struct ab_error *err);
+
+/* Meter back-ends, used by ab_meter_open and by tests. Roots may be redirected for tests. */
+/* RAPL through powercap: root is "/sys/class/powercap" normally. Sums package domains. */
+ab_status ab_rapl_open(const char *root, struct ab_meter **out, struct ab_error *err);
+/* NVML from a shared library path (NULL: "libnvidia-ml.so.1") for device index idx. */
+ab_status ab_nvml_open(const char *libpath, int idx, struct ab_meter **out, struct ab_error *err);
+/* PAPI energy component (rapl, powercap); AB_EUNSUPPORTED when built without PAPI. */
+ab_status ab_papi_energy_open(struct ab_meter **out, struct ab_error *err);
+/* Nominal estimate: energy = tdp_w * time, labelled "nominal:<name>". */
+ab_status ab_nominal_open(const char *profile_name, double tdp_w, struct ab_meter **out,
+                          struct ab_error *err);
+
+/* PAPI counters (counters_papi.c or counters_none.c). */
+bool ab_counters_supported(void);
+/* Names of the PAPI components/events available (for `info`), one per line; "" if none. */
+void ab_counters_describe(char *buf, size_t len);
+
+/* ---------------------------------------------------------------- profiles */
+
+struct ab_profile {
+    char name[64];      /* "nvidia-h100-sxm" */
+    char match[128];    /* substring of the device name that selects it ("H100") */
+    char backend[8];    /* "cpu" or "cuda" */
+    double tdp_w;       /* nominal board/package power; per core if per_core */
+    bool per_core;      /* tdp_w is per CPU core in use */
+    double usd_per_hour;/* price of the device per hour (0: unknown) */
+    double peak_flops[6]; /* datasheet dense peaks: fp32, tf32, bf16, fp16, fp8, int8 (0: unknown) */
+    double peak_mem_bw;   /* datasheet memory bandwidth, bytes/s */
+};
+/* Parse one profile from JSON text; errors name the file and field. */
+ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profile *out,
+                           struct ab_error *err);
+/* Load every *.json in dir (NULL: $ACCELBENCH_PROFILES or the built-in results/profiles). */
+ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, struct ab_error *err);
+/* Best match for a device (longest `match` substring of its name, same backend), or NULL. */
+const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n,
+                                          const struct ab_device *dev);
+
+/* ---------------------------------------------------------------- results */
+
+/* One row: a case's outcome, plain data shared by every reporter and reader. */
+struct ab_result {
+    char run_id[40];
+    char host[64];
+    char started_utc[32]; /* ISO 8601 of the case start */
+    char workload[32];
+    char device[16];
+    char device_name[128];
+    char backend[8];
+    char params[512];     /* ab_params_format text */
+    ab_status status;
+    char message[AB_ERR_LEN];
+    struct ab_stats time_s; /* per repetition */
+    char stop_reason[16];
+    int64_t reps_per_sample;
+    double flops, bytes, tokens;                 /* per repetition */
+    double flop_per_s, byte_per_s, token_per_s;  /* 0 when the count is 0 */
+    char ceiling[24];
+    double ceiling_value;
+    char ceiling_source[48];
+    double fraction_of_ceiling; /* NaN when no ceiling */
+    char power_source[48];
+    double avg_power_w;         /* NaN when unmeasured */
+    double energy_j;            /* per repetition; NaN when unmeasured */
+    double flop_per_j, token_per_j, byte_per_j; /* NaN when unmeasured or count is 0 */
+    double usd_per_hour;        /* from the profile; NaN when unknown */
+    struct ab_metric metrics[AB_MAX_METRICS];
+    int n_metrics;
+    /* raw per-repetition samples (seconds); owned by whoever filled the result */
+    double *samples;
+    int64_t n_samples;
+};
+
+/* Metric lookup on a result; NaN/NULL when absent. */
+double ab_result_metric(const struct ab_result *r, const char *name);
+const char *ab_result_metric_text(const struct ab_result *r, const char *name);
+/* Identity key of a case: "workload|device|params" (for --resume and compare). */
+void ab_result_key(const struct ab_result *r, char *buf, size_t len);
+
+/* A set of results read from files. */
+struct ab_result_set {
+    struct ab_result *rows;
+    int64_t n, cap;
+};
+void ab_result_set_free(struct ab_result_set *s);
+/* Append a copy of r (samples are not copied). */
+ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, struct ab_error *err);
+
+/* Reporters are a vtable fed the same plain-data result (CSV, JSON lines, console). */
+struct ab_run_info; /* defined below */
+struct ab_reporter {
+    void *self;
+    ab_status (*begin)(void *self, const struct ab_run_info *info, struct ab_error *err);
+    ab_status (*row)(void *self, const struct ab_result *r, struct ab_error *err);
+    ab_status (*end)(void *self, const struct ab_run_info *info, struct ab_error *err);
+    void (*destroy)(void *self);
+};
+
+/* CSV (record_csv.c): schema in results/schema.md, written and read with libcsv.
+ * Writer appends to path (writing the header if the file is new or empty) and flushes
+ * each row; an existing file of another schema version is an error before anything runs. */
+ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct ab_error *err);
+/* Reader: every error names the file, line and field. A torn last line (no newline at the
+ * end, as after a crash) is dropped with a warning in *warn (may be NULL). */
+ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
+                      struct ab_error *err);
+/* The column names of schema version AB_SCHEMA_VERSION, in order; NULL-terminated. */
+const char *const *ab_csv_columns(void);
+
+/* JSON (record_json.c): run.json (metadata, rewritten atomically at begin and end) and
+ * samples.jsonl (one object per case with its raw samples and metrics, appended). */
+ab_status ab_json_reporter_open(const char *dir, struct ab_reporter *out, struct ab_error *err);
+/* Read samples.jsonl: attach raw samples to the matching rows of `set` (by key).
+ * Errors name the file and line. */
+ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, struct ab_error *err);
+/* Read and validate run.json; returns the parsed text's schema version. */
+ab_status ab_json_read_run(const char *path, int *schema_version, struct ab_error *err);
+
+/* ---------------------------------------------------------------- system information */
+
+/* Host metadata for run.json and `info`. Strings are "" when unknown. */
+struct ab_sysinfo {
+    char host[64];
+    char kernel[128];
+    char os[128];
+    char cpu_model[128];
+    char cpu_flags[256];  /* the subset of flags that matter: avx2 fma avx512* amx* */
+    int cpu_cores_online;
+    uint64_t mem_bytes;
+    char compiler[64];
+    char git_commit[48];
+    char version[32];
+    char build[128];      /* "cuda=yes papi=no plots=yes sanitize=..." */
+};
+void ab_sysinfo_collect(struct ab_sysinfo *out);
+
+/* ---------------------------------------------------------------- the runner */
+
+struct ab_run_info {
+    char run_id[40];
+    char started_utc[32];
+    char finished_utc[32];
+    char command_line[1024];
+    struct ab_sysinfo sys;
+    const struct ab_device *devices;
+    int n_devices;
+    char meters[256];     /* "cpu=nominal:cpu-generic cuda:0=nvml-energy" */
+    int n_cases, n_ok, n_failed, n_skipped;
+    enum ab_suite suite;
+};
+
+/* What to run and how. bench/ fills this from the command line. */
+#define AB_MAX_SELECT 32
+struct ab_run_opts {
+    const char *workloads[AB_MAX_SELECT]; int n_workloads; /* none = all */
+    const char *devices[AB_MAX_SELECT]; int n_devices;     /* "cpu", "cuda", "cuda:0"; none = all */
+    const char *axis_overrides[AB_MAX_SELECT]; int n_axis_overrides; /* "NAME=SWEEP" */
+    enum ab_suite suite;
+    struct ab_stop_rule stop;
+    double warmup_s;          /* default 0.1 */
+    double case_timeout_s;    /* watchdog per case, 0 = 10 x max_time + 60 */
+    const char *out_dir;      /* results directory (created) */
+    bool resume;              /* skip cases already in out_dir/results.csv */
+    const char *ceilings_file;/* results CSV to take ceilings from instead of measuring */
+    bool no_ceilings;         /* do not measure ceilings automatically */
+    bool progress_tty;        /* rewrite one progress line; else plain lines */
+    bool quiet;
+    FILE *log;                /* progress stream (stderr) */
+    uint64_t seed;            /* 0: fresh from the clock */
+    char command_line[1024];
+    volatile int *interrupted;/* set by bench/'s SIGINT handler; the runner stops cleanly */
+};
+void ab_run_opts_defaults(struct ab_run_opts *o);
+
+/* Plan the cases (validating workloads, devices and axis overrides: errors name the bad item
+ * and the valid choices with AB_EINVAL), then run them all. One failing case never ends the
+ * run. Returns AB_OK if the run completed (whatever the cases' statuses), AB_EINTR when
+ * interrupted, AB_EIO if results could not be written. */
+ab_status ab_run(const struct ab_run_opts *opts, struct ab_run_info *info, struct ab_error *err);
+
+/* ---------------------------------------------------------------- small utilities */
+
+double ab_now_s(void);              /* CLOCK_MONOTONIC seconds */
+void ab_utc_now(char *buf, size_t len); /* ISO 8601 UTC, seconds */
+/* splitmix64/xoshiro-based generator for inputs: deterministic from a seed. */
+struct ab_rng { uint64_t s[4]; };
+void ab_rng_seed(struct ab_rng *r, uint64_t seed);
+uint64_t ab_rng_next(struct ab_rng *r);
+double ab_rng_uniform(struct ab_rng *r);  /* [0,1) */
+double ab_rng_normal(struct ab_rng *r);   /* N(0,1) */
+void ab_fill_normal_f32(float *x, size_t n, uint64_t seed, float scale);
+/* Page-aligned (64-byte at least) allocation that can fail politely; free with ab_free. */
+void *ab_alloc(size_t bytes);
+void ab_free(void *p);
+/* "1.23 TFLOP/s" style SI formatting of a rate or size into buf; returns buf. */
+const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len);
+/* Read a whole file into a NUL-terminated malloc'ed buffer (caller frees). */
+ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_error *err);
+/* mkdir -p */
+ab_status ab_mkdirs(const char *path, struct ab_error *err);
+
+#endif /* ACCELBENCH_H */

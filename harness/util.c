@@ -1,0 +1,258 @@
+/* util.c — errors as values, clocks, the input generator, allocation, formatting, files.
+ * Nothing here knows about workloads; everything here is safe to call from any thread. */
+#include "accelbench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+ab_status ab_fail(struct ab_error *err, ab_status st, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+ab_status ab_fail_prefix(struct ab_error *err, ab_status st, const char *fmt, ...)
+{
+    if (err) {
+        char old[AB_ERR_LEN], pre[AB_ERR_LEN];
+        snprintf(old, sizeof old, "%s", err->msg);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(pre, sizeof pre, fmt, ap);
+        va_end(ap);
+        snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    }
+    return st;
+}
+
+static const char *const status_words[] = {
+    [AB_OK] = "ok",           [AB_EINVAL] = "failed",     [AB_EIO] = "failed",
+    [AB_ENOMEM] = "oom",      [AB_EUNSUPPORTED] = "skipped", [AB_EMISMATCH] = "mismatch",
+    [AB_ETIMEOUT] = "timeout", [AB_EINTR] = "interrupted", [AB_EFAIL] = "failed",
+};
+
+const char *ab_status_word(ab_status st)
+{
+    if ((unsigned)st < sizeof status_words / sizeof status_words[0])
+        return status_words[st];
+    return "failed";
+}
+
+bool ab_status_from_word(const char *word, ab_status *out)
+{
+    static const struct { const char *w; ab_status s; } map[] = {
+        {"ok", AB_OK},         {"skipped", AB_EUNSUPPORTED}, {"failed", AB_EFAIL},
+        {"oom", AB_ENOMEM},    {"timeout", AB_ETIMEOUT},     {"mismatch", AB_EMISMATCH},
+        {"interrupted", AB_EINTR},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(word, map[i].w) == 0) {
+            *out = map[i].s;
+            return true;
+        }
+    return false;
+}
+
+double ab_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ab_utc_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* xoshiro256** seeded by splitmix64: fast, good enough for benchmark inputs, reproducible. */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void ab_rng_seed(struct ab_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t ab_rng_next(struct ab_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+double ab_rng_uniform(struct ab_rng *r) { return (double)(ab_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double ab_rng_normal(struct ab_rng *r)
+{
+    /* Box-Muller; u1 in (0,1] so the log is finite. */
+    double u1 = 1.0 - ab_rng_uniform(r), u2 = ab_rng_uniform(r);
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+void ab_fill_normal_f32(float *x, size_t n, uint64_t seed, float scale)
+{
+    struct ab_rng r;
+    ab_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * (float)ab_rng_normal(&r);
+}
+
+void *ab_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (bytes == 0)
+        bytes = 64;
+    /* Round up: aligned_alloc wants a multiple of the alignment. */
+    size_t align = bytes >= (1u << 20) ? 4096 : 64;
+    size_t sz = (bytes + align - 1) / align * align;
+    if (sz < bytes)
+        return NULL;
+    if (posix_memalign(&p, align, sz) != 0)
+        return NULL;
+    return p;
+}
+
+void ab_free(void *p) { free(p); }
+
+const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len)
+{
+    static const char *const pre[] = {"", "K", "M", "G", "T", "P", "E"};
+    if (!isfinite(v)) {
+        snprintf(buf, len, "n/a");
+        return buf;
+    }
+    int i = 0;
+    double a = fabs(v);
+    while (a >= 1000.0 && i < 6) {
+        a /= 1000.0;
+        v /= 1000.0;
+        i++;
+    }
+    snprintf(buf, len, "%.3g %s%s", v, pre[i], unit);
+    return buf;
+}
+
+ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ab_fail(err, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(f);
+        return ab_fail(err, AB_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return ab_fail(err, AB_ENOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return ab_fail(err, AB_EIO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return AB_OK;
+}
+
+ab_status ab_mkdirs(const char *path, struct ab_error *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return ab_fail(err, AB_EINVAL, "path too long: %s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return ab_fail(err, AB_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return ab_fail(err, AB_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ab_fail(err, AB_EIO, "%s exists and is not a directory", tmp);
+    return AB_OK;
+}
+
+void ab_case_metric(struct ab_case *c, const char *name, double value)
+{
+    for (int i = 0; i < c->n_metrics; i++)
+        if (strcmp(c->metrics[i].name, name) == 0) {
+            c->metrics[i].value = value;
+            c->metrics[i].text[0] = '\0';
+            return;
+        }
+    if (c->n_metrics == AB_MAX_METRICS)
+        return;
+    struct ab_metric *m = &c->metrics[c->n_metrics++];
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->value = value;
+    m->text[0] = '\0';
+}
+
+void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, ...)
+{
+    struct ab_metric *m = NULL;
+    for (int i = 0; i < c->n_metrics; i++)
+        if (strcmp(c->metrics[i].name, name) == 0)
+            m = &c->metrics[i];
+    if (!m) {
+        if (c->n_metrics == AB_MAX_METRICS)
+            return;
+        m = &c->metrics[c->n_metrics++];
+        snprintf(m->name, sizeof m->name, "%s", name);
+    }
+    m->value = NAN;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->text, sizeof m->text, fmt, ap);
+    va_end(ap);
+}

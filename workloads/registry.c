@@ -1,0 +1,24 @@
+/* registry.c — the one table of workloads. `accelbench list` and the runner read it.
+ * To add a workload: make workloads/<name>/ with <name>.c ending in
+ *   const struct ab_workload <name>_workload = {.name = "<name>", ...};
+ * add its folder to workloads/meson.build, declare it below and put it in the table.
+ * Order matters: `ceilings` runs first so later cases can be read against its numbers. */
+#include "accelbench.h"
+
+#include <string.h>
+
+/* extern const struct ab_workload ceilings_workload; */
+
+static const struct ab_workload *const workloads[] = {
+    NULL,
+};
+
+const struct ab_workload *const *ab_workloads(void) { return workloads; }
+
+const struct ab_workload *ab_workload_find(const char *name)
+{
+    for (int i = 0; workloads[i]; i++)
+        if (strcmp(workloads[i]->name, name) == 0)
+            return workloads[i];
+    return NULL;
+}
