@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AB_SCHEMA_VERSION 1 /* results CSV/JSON contract, see results/schema.md */
 
 /* ---------------------------------------------------------------- status and errors */
@@ -492,5 +496,9 @@ const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len);
 ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_error *err);
 /* mkdir -p */
 ab_status ab_mkdirs(const char *path, struct ab_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ACCELBENCH_H */
