@@ -7,9 +7,10 @@
 
 #include <string.h>
 
-/* extern const struct ab_workload ceilings_workload; */
+extern const struct ab_workload ceilings_workload;
 
 static const struct ab_workload *const workloads[] = {
+    &ceilings_workload,
     NULL,
 };
 

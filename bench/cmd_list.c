@@ -1,0 +1,44 @@
+/* cmd_list.c — `accelbench list`: workloads, their axes with defaults, backends compiled in. */
+#include "cli.h"
+#include "config.h"
+
+#include <getopt.h>
+#include <string.h>
+
+int ab_cmd_list(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("usage: accelbench list\n\nLists the workloads with their axes (type, valid values,\n"
+                   "default sweeps for --quick / default / --full) and the backends compiled in.\n");
+            return 0;
+        }
+        return 2;
+    }
+    if (optind < argc) {
+        ab_cli_error("list: unexpected argument \"%s\"", argv[optind]);
+        return 2;
+    }
+    printf("backends: cpu%s\n\n", HAVE_CUDA ? ", cuda" : " (cuda not compiled in)");
+    const struct ab_workload *const *wl = ab_workloads();
+    for (int i = 0; wl[i]; i++) {
+        printf("%s — %s\n", wl[i]->name, wl[i]->summary);
+        printf("  backends:");
+        for (int k = 0; k < AB_BACKEND_COUNT; k++)
+            if (wl[i]->impl[k] && wl[i]->impl[k]->setup)
+                printf(" %s", ab_backend_name((enum ab_backend_kind)k));
+        printf("\n");
+        for (int a = 0; a < wl[i]->n_axes; a++) {
+            const struct ab_axis *ax = &wl[i]->axes[a];
+            printf("  -a %s=...  %s\n", ax->name, ax->help ? ax->help : "");
+            if (ax->choices)
+                printf("      values: %s\n", ax->choices);
+            printf("      quick: %s | default: %s | full: %s\n", ax->sweep[0], ax->sweep[1], ax->sweep[2]);
+        }
+        printf("\n");
+    }
+    return 0;
+}

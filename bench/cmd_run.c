@@ -1,0 +1,194 @@
+/* cmd_run.c — `accelbench run`: options into ab_run_opts, signals into a flag, the run's
+ * outcome into an exit status (0 completed, 2 bad input, 130 interrupted). */
+#include "cli.h"
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile int g_interrupted;
+
+static void on_sigint(int sig)
+{
+    g_interrupted = 1;
+    /* A second Ctrl-C kills at once. */
+    signal(sig, SIG_DFL);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a NAME=VALUES]... [--quick|--full]\n"
+            "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR] [--resume]\n\n"
+            "  -w, --workload W,...    workloads to run (default: all; see `accelbench list`)\n"
+            "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found)\n"
+            "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20\n"
+            "      --quick             smoke-sized sweeps and short measurements\n"
+            "      --full              the papers' full sweeps\n"
+            "      --min-time S        measure each case at least S seconds (default 0.5; quick 0.1)\n"
+            "      --max-time S        give up converging after S seconds: marked max_time (default 10; quick 1)\n"
+            "      --min-samples N     at least N samples per case (default 10; quick 5)\n"
+            "      --target-rel-ci X   stop when the median's 95%% CI half-width is within X (default 0.02)\n"
+            "      --warmup S          warm-up time per case (default 0.1)\n"
+            "      --case-timeout S    fail a case that runs longer (default 10 x max-time + 60)\n"
+            "  -o, --output DIR        results folder (default results/<host>-<utc time>)\n"
+            "      --resume            continue the run in DIR, skipping cases already recorded\n"
+            "      --ceilings FILE     take device ceilings from an earlier results.csv\n"
+            "      --no-ceilings       do not measure ceilings first (fractions stay empty)\n"
+            "      --seed N            input seed (default: fresh per run)\n"
+            "  -q, --quiet             no progress output\n");
+}
+
+static int split_into(char *arg, const char **out, int *n, int max, const char *what)
+{
+    for (char *s = strtok(arg, ","); s; s = strtok(NULL, ",")) {
+        if (*n == max) {
+            ab_cli_error("run: too many %s (at most %d)", what, max);
+            return -1;
+        }
+        out[(*n)++] = s;
+    }
+    return 0;
+}
+
+int ab_cmd_run(int argc, char **argv)
+{
+    enum { O_MIN_TIME = 256, O_MAX_TIME, O_CI, O_RESUME, O_QUICK, O_FULL, O_CEIL, O_NOCEIL, O_SEED,
+           O_WARMUP, O_MINS, O_TIMEOUT };
+    static const struct option opts[] = {
+        {"workload", required_argument, NULL, 'w'}, {"device", required_argument, NULL, 'd'},
+        {"axis", required_argument, NULL, 'a'},     {"output", required_argument, NULL, 'o'},
+        {"quick", no_argument, NULL, O_QUICK},      {"full", no_argument, NULL, O_FULL},
+        {"min-time", required_argument, NULL, O_MIN_TIME},
+        {"max-time", required_argument, NULL, O_MAX_TIME},
+        {"min-samples", required_argument, NULL, O_MINS},
+        {"target-rel-ci", required_argument, NULL, O_CI},
+        {"warmup", required_argument, NULL, O_WARMUP},
+        {"case-timeout", required_argument, NULL, O_TIMEOUT},
+        {"resume", no_argument, NULL, O_RESUME},    {"ceilings", required_argument, NULL, O_CEIL},
+        {"no-ceilings", no_argument, NULL, O_NOCEIL}, {"seed", required_argument, NULL, O_SEED},
+        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+        {0}};
+    struct ab_run_opts o;
+    ab_run_opts_defaults(&o);
+    ab_cli_join(argc, argv, o.command_line, sizeof o.command_line);
+    double min_time = -1, max_time = -1, min_samples = -1, v;
+    bool quick = false, full = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":w:d:a:o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            if (split_into(optarg, o.workloads, &o.n_workloads, AB_MAX_SELECT, "workloads"))
+                return 2;
+            break;
+        case 'd':
+            if (split_into(optarg, o.devices, &o.n_devices, AB_MAX_SELECT, "devices"))
+                return 2;
+            break;
+        case 'a':
+            if (o.n_axis_overrides == AB_MAX_SELECT) {
+                ab_cli_error("run: too many -a options");
+                return 2;
+            }
+            o.axis_overrides[o.n_axis_overrides++] = optarg;
+            break;
+        case 'o': o.out_dir = optarg; break;
+        case 'q': o.quiet = true; break;
+        case O_QUICK: quick = true; break;
+        case O_FULL: full = true; break;
+        case O_MIN_TIME: if (!ab_cli_number("--min-time", optarg, &min_time)) return 2; break;
+        case O_MAX_TIME: if (!ab_cli_number("--max-time", optarg, &max_time)) return 2; break;
+        case O_MINS: if (!ab_cli_number("--min-samples", optarg, &min_samples)) return 2; break;
+        case O_CI:
+            if (!ab_cli_number("--target-rel-ci", optarg, &o.stop.target_rel_ci)) return 2;
+            break;
+        case O_WARMUP: if (!ab_cli_number("--warmup", optarg, &o.warmup_s)) return 2; break;
+        case O_TIMEOUT: if (!ab_cli_number("--case-timeout", optarg, &o.case_timeout_s)) return 2; break;
+        case O_RESUME: o.resume = true; break;
+        case O_CEIL: o.ceilings_file = optarg; break;
+        case O_NOCEIL: o.no_ceilings = true; break;
+        case O_SEED:
+            if (!ab_cli_number("--seed", optarg, &v)) return 2;
+            o.seed = (uint64_t)v;
+            break;
+        case 'h': usage(stdout); return 0;
+        case ':': ab_cli_error("run: option %s needs a value", argv[optind - 1]); return 2;
+        default:
+            ab_cli_error("run: unknown option \"%s\" (see accelbench run --help)", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        ab_cli_error("run: unexpected argument \"%s\" (see accelbench run --help)", argv[optind]);
+        return 2;
+    }
+    if (quick && full) {
+        ab_cli_error("run: --quick and --full exclude each other");
+        return 2;
+    }
+    if (quick) {
+        o.suite = AB_SUITE_QUICK;
+        o.stop.min_time_s = 0.1;
+        o.stop.max_time_s = 1.0;
+        o.stop.min_samples = 5;
+        o.warmup_s = 0.05;
+    } else if (full) {
+        o.suite = AB_SUITE_FULL;
+    }
+    if (min_time >= 0)
+        o.stop.min_time_s = min_time;
+    if (max_time >= 0)
+        o.stop.max_time_s = max_time;
+    if (min_samples >= 0)
+        o.stop.min_samples = (int64_t)min_samples < 1 ? 1 : (int64_t)min_samples;
+    if (o.stop.max_time_s < o.stop.min_time_s) {
+        ab_cli_error("run: --max-time (%g) is shorter than --min-time (%g)", o.stop.max_time_s,
+                     o.stop.min_time_s);
+        return 2;
+    }
+    if (o.stop.target_rel_ci <= 0) {
+        ab_cli_error("run: --target-rel-ci must be positive");
+        return 2;
+    }
+    char defdir[256];
+    if (!strcmp(o.out_dir, "results/latest")) {
+        struct ab_sysinfo s;
+        ab_sysinfo_collect(&s);
+        char t[32];
+        ab_utc_now(t, sizeof t);
+        for (char *p = t; *p; p++)
+            if (*p == ':')
+                *p = '-';
+        snprintf(defdir, sizeof defdir, "results/%s-%s", s.host, t);
+        o.out_dir = defdir;
+    }
+    o.progress_tty = isatty(fileno(stderr));
+    o.interrupted = &g_interrupted;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct ab_run_info info;
+    struct ab_error err = {{0}};
+    ab_status st = ab_run(&o, &info, &err);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (st == AB_EINTR) {
+        ab_cli_error("run: %s", err.msg);
+        return 130;
+    }
+    if (st != AB_OK) {
+        ab_cli_error("run: %s", err.msg);
+        return st == AB_EINVAL ? 2 : 1;
+    }
+    if (!o.quiet)
+        fprintf(stderr, "%d cases: %d ok, %d skipped, %d not ok; results in %s/results.csv\n",
+                info.n_cases, info.n_ok, info.n_skipped, info.n_failed, o.out_dir);
+    return 0;
+}

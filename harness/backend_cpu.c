@@ -1,0 +1,121 @@
+/* backend_cpu.c — the host as one device: all cores the process may use.
+ * Facts come from /proc and sysconf; the CPU's ceilings are measured by `ceilings`. */
+#include "accelbench.h"
+
+#include <omp.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* Copy the value of the first "key : value" line of /proc/cpuinfo whose key is `key`. */
+static bool cpuinfo_field(const char *key, char *out, size_t len)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    size_t kl = strlen(key);
+    while (getline(&line, &cap, f) > 0) {
+        if (strncmp(line, key, kl) != 0)
+            continue;
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        v[strcspn(v, "\n")] = '\0';
+        snprintf(out, len, "%s", v);
+        found = true;
+        break;
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+bool ab_cpu_has(const char *feature)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool has = false;
+    size_t fl = strlen(feature);
+    while (getline(&line, &cap, f) > 0) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        for (char *p = strchr(line, ':'); p && *p; p++) {
+            if ((p[-1] == ' ' || p[-1] == ':') && strncmp(p, feature, fl) == 0 &&
+                (p[fl] == ' ' || p[fl] == '\n' || p[fl] == '\0')) {
+                has = true;
+                break;
+            }
+        }
+        break;
+    }
+    free(line);
+    fclose(f);
+    return has;
+}
+
+int ab_cpu_threads(void)
+{
+    int n = omp_get_max_threads();
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int a = CPU_COUNT(&set);
+        if (a > 0 && a < n)
+            n = a;
+    }
+    return n > 0 ? n : 1;
+}
+
+static ab_status cpu_discover(struct ab_device *out, int max, int *n, struct ab_error *err)
+{
+    *n = 0;
+    if (max < 1)
+        return AB_OK;
+    struct ab_device *d = out;
+    memset(d, 0, sizeof *d);
+    snprintf(d->id, sizeof d->id, "cpu");
+    d->backend = AB_BACKEND_CPU;
+    if (!cpuinfo_field("model name", d->name, sizeof d->name))
+        snprintf(d->name, sizeof d->name, "unknown CPU");
+    d->threads = ab_cpu_threads();
+    d->compute_units = d->threads;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0)
+        d->mem_bytes = (uint64_t)pages * (uint64_t)psz;
+    char mhz[32];
+    if (cpuinfo_field("cpu MHz", mhz, sizeof mhz))
+        d->clock_mhz = atof(mhz);
+    struct utsname u;
+    if (uname(&u) == 0)
+        snprintf(d->driver, sizeof d->driver, "linux %s", u.release);
+    static const char *const interesting[] = {
+        "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni",
+        "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", NULL,
+    };
+    size_t used = 0;
+    for (int i = 0; interesting[i]; i++)
+        if (ab_cpu_has(interesting[i])) {
+            int w = snprintf(d->features + used, sizeof d->features - used, "%s%s",
+                             used ? " " : "", interesting[i]);
+            if (w > 0 && (size_t)w < sizeof d->features - used)
+                used += (size_t)w;
+        }
+    *n = 1;
+    return AB_OK;
+}
+
+const struct ab_backend ab_backend_cpu = {
+    .name = "cpu",
+    .kind = AB_BACKEND_CPU,
+    .discover = cpu_discover,
+};

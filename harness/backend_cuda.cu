@@ -1,0 +1,61 @@
+/* backend_cuda.cu — discovers NVIDIA GPUs through the CUDA runtime. No driver, or no GPU,
+ * gives zero devices and a reason, never a crash: cudaGetDeviceCount is the first call and
+ * its error is the reason. */
+#include "accelbench.h"
+
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <string.h>
+
+static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab_error *err)
+{
+    *n = 0;
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        ab_fail(err, AB_OK, "no CUDA device: %s", cudaGetErrorString(e));
+        return AB_OK;
+    }
+    if (count == 0) {
+        ab_fail(err, AB_OK, "no CUDA device");
+        return AB_OK;
+    }
+    int drv = 0, rt = 0;
+    cudaDriverGetVersion(&drv);
+    cudaRuntimeGetVersion(&rt);
+    for (int i = 0; i < count && *n < max; i++) {
+        cudaDeviceProp p;
+        if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+            (void)cudaGetLastError();
+            continue;
+        }
+        struct ab_device *d = &out[(*n)++];
+        memset(d, 0, sizeof *d);
+        snprintf(d->id, sizeof d->id, "cuda:%d", i);
+        d->backend = AB_BACKEND_CUDA;
+        d->index = i;
+        snprintf(d->name, sizeof d->name, "%s", p.name);
+        d->compute_units = p.multiProcessorCount;
+        d->threads = p.maxThreadsPerMultiProcessor;
+        d->mem_bytes = p.totalGlobalMem;
+        int clk = 0, memclk = 0;
+        cudaDeviceGetAttribute(&clk, cudaDevAttrClockRate, i);
+        cudaDeviceGetAttribute(&memclk, cudaDevAttrMemoryClockRate, i);
+        d->clock_mhz = clk / 1000.0;
+        d->mem_clock_mhz = memclk / 1000.0;
+        d->cc_major = p.major;
+        d->cc_minor = p.minor;
+        snprintf(d->driver, sizeof d->driver, "%d.%d", drv / 1000, (drv % 1000) / 10);
+        snprintf(d->runtime, sizeof d->runtime, "%d.%d", rt / 1000, (rt % 1000) / 10);
+        snprintf(d->features, sizeof d->features, "sm_%d%d l2=%dKiB smem_per_block_optin=%zuKiB",
+                 p.major, p.minor, p.l2CacheSize / 1024, p.sharedMemPerBlockOptin / 1024);
+    }
+    return AB_OK;
+}
+
+extern "C" const struct ab_backend ab_backend_cuda = {
+    "cuda",
+    AB_BACKEND_CUDA,
+    cuda_discover,
+};

@@ -1,0 +1,15 @@
+/* backend_cuda_none.c — the CUDA backend of a build without CUDA: it finds no devices. */
+#include "accelbench.h"
+
+static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab_error *err)
+{
+    *n = 0;
+    ab_fail(err, AB_OK, "built without CUDA");
+    return AB_OK;
+}
+
+const struct ab_backend ab_backend_cuda = {
+    .name = "cuda",
+    .kind = AB_BACKEND_CUDA,
+    .discover = cuda_discover,
+};

@@ -1,0 +1,89 @@
+/* device.c — the backend table, device discovery across backends, and ceilings on devices.
+ * A backend with no devices (no GPU, no driver) is not an error: its reason is kept for the
+ * user, and the run goes on with the devices that exist. */
+#include "accelbench.h"
+
+#include <string.h>
+
+extern const struct ab_backend ab_backend_cpu;
+extern const struct ab_backend ab_backend_cuda;
+
+const struct ab_backend *ab_backend_get(enum ab_backend_kind kind)
+{
+    switch (kind) {
+    case AB_BACKEND_CPU: return &ab_backend_cpu;
+    case AB_BACKEND_CUDA: return &ab_backend_cuda;
+    default: return NULL;
+    }
+}
+
+const char *ab_backend_name(enum ab_backend_kind kind)
+{
+    return kind == AB_BACKEND_CUDA ? "cuda" : "cpu";
+}
+
+ab_status ab_devices_discover(struct ab_device *out, int max, int *n,
+                              struct ab_error why[AB_BACKEND_COUNT], struct ab_error *err)
+{
+    *n = 0;
+    for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+        const struct ab_backend *b = ab_backend_get((enum ab_backend_kind)k);
+        struct ab_error e = {{0}};
+        int got = 0;
+        ab_status st = b->discover(out + *n, max - *n, &got, &e);
+        if (st != AB_OK) {
+            /* Discovery trouble in one backend never hides the others. */
+            got = 0;
+        }
+        if (why)
+            why[k] = e;
+        for (int i = 0; i < got; i++)
+            out[*n + i].profile = NULL;
+        *n += got;
+    }
+    if (*n == 0)
+        return ab_fail(err, AB_EFAIL, "no devices found");
+    return AB_OK;
+}
+
+const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name)
+{
+    if (!name)
+        return NULL;
+    for (int i = 0; i < dev->n_ceilings; i++)
+        if (strcmp(dev->ceilings[i].name, name) == 0 && dev->ceilings[i].value > 0)
+            return &dev->ceilings[i];
+    return NULL;
+}
+
+void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value, const char *source)
+{
+    for (int i = 0; i < dev->n_ceilings; i++) {
+        struct ab_ceiling *c = &dev->ceilings[i];
+        if (strcmp(c->name, name) != 0)
+            continue;
+        /* The best rate seen for a ceiling is the ceiling; a new source replaces an old one. */
+        if (strcmp(c->source, source) != 0 || value > c->value) {
+            c->value = value;
+            snprintf(c->source, sizeof c->source, "%s", source);
+        }
+        return;
+    }
+    if (dev->n_ceilings == AB_MAX_CEILINGS)
+        return;
+    struct ab_ceiling *c = &dev->ceilings[dev->n_ceilings++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->source, sizeof c->source, "%s", source);
+    c->value = value;
+}
+
+bool ab_device_fits(const struct ab_device *dev, uint64_t bytes)
+{
+    if (dev->mem_bytes == 0)
+        return true;
+    /* Leave a quarter of memory (at least 1 GiB on the host) to everything else. */
+    uint64_t margin = dev->mem_bytes / 4;
+    if (dev->backend == AB_BACKEND_CPU && margin < (1ull << 30))
+        margin = dev->mem_bytes > (2ull << 30) ? (1ull << 30) : dev->mem_bytes / 2;
+    return bytes <= dev->mem_bytes - margin;
+}

@@ -1,0 +1,169 @@
+/* profile.c — device profiles: nominal power (for labelled estimates), price per hour and
+ * datasheet peaks, one JSON file per device family in results/profiles/. A profile is
+ * chosen by the longest `match` substring found in the device's name. */
+#include "accelbench.h"
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ab_status get_string(const cJSON *o, const char *key, char *out, size_t len, bool required,
+                            const char *origin, struct ab_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (required)
+            return ab_fail(err, AB_EINVAL, "%s: field \"%s\" is missing", origin, key);
+        return AB_OK;
+    }
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return ab_fail(err, AB_EINVAL, "%s: field \"%s\" must be a string", origin, key);
+    if (strlen(v->valuestring) >= len)
+        return ab_fail(err, AB_EINVAL, "%s: field \"%s\" is longer than %zu characters", origin,
+                       key, len - 1);
+    snprintf(out, len, "%s", v->valuestring);
+    return AB_OK;
+}
+
+static ab_status get_number(const cJSON *o, const char *key, double *out, bool required,
+                            const char *origin, struct ab_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (required)
+            return ab_fail(err, AB_EINVAL, "%s: field \"%s\" is missing", origin, key);
+        return AB_OK;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+        return ab_fail(err, AB_EINVAL, "%s: field \"%s\" must be a non-negative number", origin, key);
+    *out = v->valuedouble;
+    return AB_OK;
+}
+
+ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profile *out,
+                           struct ab_error *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = cJSON_Parse(json);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = json; at && p < at && *p; p++)
+            line += *p == '\n';
+        return ab_fail(err, AB_EINVAL, "%s:%d: not valid JSON", origin, line);
+    }
+    ab_status st = AB_OK;
+    if (!cJSON_IsObject(root)) {
+        st = ab_fail(err, AB_EINVAL, "%s: a profile must be a JSON object", origin);
+        goto done;
+    }
+    if ((st = get_string(root, "name", out->name, sizeof out->name, true, origin, err)) ||
+        (st = get_string(root, "match", out->match, sizeof out->match, true, origin, err)) ||
+        (st = get_string(root, "backend", out->backend, sizeof out->backend, true, origin, err)) ||
+        (st = get_number(root, "tdp_w", &out->tdp_w, true, origin, err)) ||
+        (st = get_number(root, "usd_per_hour", &out->usd_per_hour, false, origin, err)))
+        goto done;
+    if (strcmp(out->backend, "cpu") != 0 && strcmp(out->backend, "cuda") != 0) {
+        st = ab_fail(err, AB_EINVAL, "%s: field \"backend\" must be \"cpu\" or \"cuda\"", origin);
+        goto done;
+    }
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(root, "per_core");
+    if (pc && !cJSON_IsBool(pc)) {
+        st = ab_fail(err, AB_EINVAL, "%s: field \"per_core\" must be true or false", origin);
+        goto done;
+    }
+    out->per_core = cJSON_IsTrue(pc);
+    const cJSON *peaks = cJSON_GetObjectItemCaseSensitive(root, "peak_tflops");
+    if (peaks) {
+        if (!cJSON_IsObject(peaks)) {
+            st = ab_fail(err, AB_EINVAL, "%s: field \"peak_tflops\" must be an object", origin);
+            goto done;
+        }
+        static const char *const keys[6] = {"fp32", "tf32", "bf16", "fp16", "fp8", "int8"};
+        for (int i = 0; i < 6; i++) {
+            double t = 0;
+            if ((st = get_number(peaks, keys[i], &t, false, origin, err)))
+                goto done;
+            out->peak_flops[i] = t * 1e12;
+        }
+    }
+    double gbs = 0;
+    if ((st = get_number(root, "peak_mem_gbps", &gbs, false, origin, err)))
+        goto done;
+    out->peak_mem_bw = gbs * 1e9;
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, struct ab_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!dir)
+        dir = getenv("ACCELBENCH_PROFILES");
+    if (!dir)
+        dir = AB_SOURCE_DIR "/results/profiles";
+    DIR *d = opendir(dir);
+    if (!d)
+        return ab_fail(err, AB_EIO, "%s: cannot open profile directory", dir);
+    struct ab_profile *ps = NULL;
+    int cap = 0;
+    ab_status st = AB_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        char *text;
+        if ((st = ab_read_file(path, &text, NULL, err)))
+            break;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct ab_profile *np = realloc(ps, (size_t)cap * sizeof *np);
+            if (!np) {
+                free(text);
+                st = ab_fail(err, AB_ENOMEM, "out of memory");
+                break;
+            }
+            ps = np;
+        }
+        st = ab_profile_parse(text, path, &ps[*n], err);
+        free(text);
+        if (st)
+            break;
+        (*n)++;
+    }
+    closedir(d);
+    if (st) {
+        free(ps);
+        *n = 0;
+        return st;
+    }
+    *out = ps;
+    return AB_OK;
+}
+
+const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n,
+                                          const struct ab_device *dev)
+{
+    const struct ab_profile *best = NULL;
+    size_t best_len = 0;
+    const char *backend = ab_backend_name(dev->backend);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(ps[i].backend, backend) != 0)
+            continue;
+        size_t l = strlen(ps[i].match);
+        /* An empty match is the backend's generic fallback: it loses to any real match. */
+        if ((l == 0 || strstr(dev->name, ps[i].match)) && (!best || l > best_len)) {
+            best = &ps[i];
+            best_len = l;
+        }
+    }
+    return best;
+}

@@ -1,0 +1,583 @@
+/* record_csv.c — the results CSV (results/schema.md), written and read with libcsv.
+ * One table of columns drives both directions, so writer and reader cannot drift apart.
+ * Rows are written whole with a single write(2) and so survive a kill of the process; a
+ * torn last line (a crash mid-write, or a full disk) is cut off before appending and dropped
+ * with a warning by the reader. Every read error names file, line and field. */
+#include "accelbench.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum col_type { C_SCHEMA, C_STR, C_F64, C_I64, C_STATUS, C_METRICS };
+
+struct col {
+    const char *name;
+    enum col_type type;
+    size_t off;
+    size_t size; /* C_STR: buffer size */
+};
+
+#define STR(n, f) {n, C_STR, offsetof(struct ab_result, f), sizeof(((struct ab_result *)0)->f)}
+#define F64(n, f) {n, C_F64, offsetof(struct ab_result, f), 0}
+#define I64(n, f) {n, C_I64, offsetof(struct ab_result, f), 0}
+
+static const struct col cols[] = {
+    {"schema_version", C_SCHEMA, 0, 0},
+    STR("run_id", run_id),
+    STR("host", host),
+    STR("started_utc", started_utc),
+    STR("workload", workload),
+    STR("device", device),
+    STR("device_name", device_name),
+    STR("backend", backend),
+    STR("params", params),
+    {"status", C_STATUS, offsetof(struct ab_result, status), 0},
+    STR("message", message),
+    I64("n_samples", time_s.n),
+    I64("reps_per_sample", reps_per_sample),
+    F64("time_median_s", time_s.median),
+    F64("time_mean_s", time_s.mean),
+    F64("time_stdev_s", time_s.stdev),
+    F64("time_min_s", time_s.min),
+    F64("time_max_s", time_s.max),
+    F64("time_p05_s", time_s.p05),
+    F64("time_p95_s", time_s.p95),
+    F64("time_ci_lo_s", time_s.ci_lo),
+    F64("time_ci_hi_s", time_s.ci_hi),
+    STR("stop_reason", stop_reason),
+    F64("flops", flops),
+    F64("bytes", bytes),
+    F64("tokens", tokens),
+    F64("flop_per_s", flop_per_s),
+    F64("byte_per_s", byte_per_s),
+    F64("token_per_s", token_per_s),
+    STR("ceiling", ceiling),
+    F64("ceiling_value", ceiling_value),
+    STR("ceiling_source", ceiling_source),
+    F64("fraction_of_ceiling", fraction_of_ceiling),
+    STR("power_source", power_source),
+    F64("avg_power_w", avg_power_w),
+    F64("energy_j", energy_j),
+    F64("flop_per_j", flop_per_j),
+    F64("token_per_j", token_per_j),
+    F64("byte_per_j", byte_per_j),
+    F64("usd_per_hour", usd_per_hour),
+    {"metrics", C_METRICS, 0, 0},
+};
+#define NCOLS ((int)(sizeof cols / sizeof cols[0]))
+
+const char *const *ab_csv_columns(void)
+{
+    static const char *names[NCOLS + 1];
+    for (int i = 0; i < NCOLS; i++)
+        names[i] = cols[i].name;
+    names[NCOLS] = NULL;
+    return names;
+}
+
+/* ------------------------------------------------------------------ shared helpers */
+
+double ab_result_metric(const struct ab_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_metrics; i++)
+        if (strcmp(r->metrics[i].name, name) == 0)
+            return r->metrics[i].text[0] ? NAN : r->metrics[i].value;
+    return NAN;
+}
+
+const char *ab_result_metric_text(const struct ab_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_metrics; i++)
+        if (strcmp(r->metrics[i].name, name) == 0 && r->metrics[i].text[0])
+            return r->metrics[i].text;
+    return NULL;
+}
+
+void ab_result_key(const struct ab_result *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s|%s|%s", r->workload, r->device, r->params);
+}
+
+void ab_result_set_free(struct ab_result_set *s)
+{
+    for (int64_t i = 0; i < s->n; i++)
+        free(s->rows[i].samples);
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, struct ab_error *err)
+{
+    if (s->n == s->cap) {
+        int64_t cap = s->cap ? s->cap * 2 : 64;
+        struct ab_result *nr = realloc(s->rows, (size_t)cap * sizeof *nr);
+        if (!nr)
+            return ab_fail(err, AB_ENOMEM, "out of memory reading results");
+        s->rows = nr;
+        s->cap = cap;
+    }
+    s->rows[s->n] = *r;
+    s->rows[s->n].samples = NULL;
+    s->rows[s->n].n_samples = 0;
+    s->n++;
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+struct buf {
+    char *p;
+    size_t n, cap;
+};
+
+static bool buf_put(struct buf *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->cap + n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return false;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return true;
+}
+
+/* A field, quoted by libcsv when it needs to be; newlines become spaces so that one row is
+ * always one line (the reader's line numbers rely on it). */
+static bool put_field(struct buf *b, const char *s, bool first)
+{
+    if (!first && !buf_put(b, ",", 1))
+        return false;
+    size_t n = strlen(s);
+    char *clean = malloc(n + 1);
+    if (!clean)
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        clean[i] = (s[i] == '\n' || s[i] == '\r') ? ' ' : s[i];
+    bool needs = strpbrk(clean, ",\"") != NULL || (n && (clean[0] == ' ' || clean[n - 1] == ' '));
+    bool ok;
+    if (!needs) {
+        ok = buf_put(b, clean, n);
+    } else {
+        size_t cap = 2 * n + 3;
+        char *q = malloc(cap);
+        ok = q != NULL;
+        if (ok) {
+            size_t w = csv_write(q, cap, clean, n);
+            ok = buf_put(b, q, w);
+            free(q);
+        }
+    }
+    free(clean);
+    return ok;
+}
+
+static void fmt_f64(double v, char *out, size_t len)
+{
+    if (isnan(v))
+        out[0] = '\0';
+    else
+        snprintf(out, len, "%.9g", v);
+}
+
+static bool format_row(const struct ab_result *r, struct buf *b)
+{
+    char num[64];
+    for (int i = 0; i < NCOLS; i++) {
+        const struct col *c = &cols[i];
+        const char *base = (const char *)r + c->off;
+        const char *field = num;
+        struct buf mb = {0};
+        switch (c->type) {
+        case C_SCHEMA: snprintf(num, sizeof num, "%d", AB_SCHEMA_VERSION); break;
+        case C_STR: field = base; break;
+        case C_F64: fmt_f64(*(const double *)base, num, sizeof num); break;
+        case C_I64: snprintf(num, sizeof num, "%lld", (long long)*(const int64_t *)base); break;
+        case C_STATUS: field = ab_status_word(*(const ab_status *)base); break;
+        case C_METRICS:
+            for (int k = 0; k < r->n_metrics; k++) {
+                const struct ab_metric *m = &r->metrics[k];
+                char item[160], val[64];
+                if (m->text[0]) {
+                    /* ';' separates metrics, so a text value may not hold one. */
+                    snprintf(val, sizeof val, "%s", m->text);
+                    for (char *p = val; *p; p++)
+                        if (*p == ';')
+                            *p = ',';
+                } else {
+                    fmt_f64(m->value, val, sizeof val);
+                }
+                int w = snprintf(item, sizeof item, "%s%s=%s", k ? ";" : "", m->name, val);
+                if (w < 0 || !buf_put(&mb, item, strlen(item))) {
+                    free(mb.p);
+                    return false;
+                }
+            }
+            field = mb.p ? mb.p : "";
+            break;
+        }
+        bool ok = put_field(b, field, i == 0);
+        free(mb.p);
+        if (!ok)
+            return false;
+    }
+    return buf_put(b, "\n", 1);
+}
+
+struct csv_writer {
+    int fd;
+    char path[4096];
+};
+
+static ab_status write_all(int fd, const char *p, size_t n, const char *path, struct ab_error *err)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return ab_fail(err, AB_EIO, "%s: write failed: %s", path,
+                           w < 0 ? strerror(errno) : "no space");
+        p += w;
+        n -= (size_t)w;
+    }
+    return AB_OK;
+}
+
+static ab_status header_line(struct buf *b)
+{
+    for (int i = 0; i < NCOLS; i++)
+        if (!put_field(b, cols[i].name, i == 0))
+            return AB_ENOMEM;
+    return buf_put(b, "\n", 1) ? AB_OK : AB_ENOMEM;
+}
+
+static ab_status csvw_row(void *self, const struct ab_result *r, struct ab_error *err)
+{
+    struct csv_writer *w = self;
+    struct buf b = {0};
+    if (!format_row(r, &b)) {
+        free(b.p);
+        return ab_fail(err, AB_ENOMEM, "out of memory formatting a row");
+    }
+    /* One write per row: a killed process leaves whole rows, at worst minus the last. */
+    ab_status st = write_all(w->fd, b.p, b.n, w->path, err);
+    free(b.p);
+    return st;
+}
+
+static ab_status csvw_begin(void *self, const struct ab_run_info *info, struct ab_error *err)
+{
+    return AB_OK;
+}
+
+static ab_status csvw_end(void *self, const struct ab_run_info *info, struct ab_error *err)
+{
+    struct csv_writer *w = self;
+    if (fsync(w->fd) != 0 && errno != EINVAL)
+        return ab_fail(err, AB_EIO, "%s: fsync failed: %s", w->path, strerror(errno));
+    return AB_OK;
+}
+
+static void csvw_destroy(void *self)
+{
+    struct csv_writer *w = self;
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w);
+}
+
+ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct ab_error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct buf hdr = {0};
+    if (header_line(&hdr) != AB_OK) {
+        free(hdr.p);
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        free(hdr.p);
+        return ab_fail(err, AB_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
+    }
+    struct stat st;
+    ab_status rc = AB_OK;
+    if (fstat(fd, &st) != 0) {
+        rc = ab_fail(err, AB_EIO, "%s: %s", path, strerror(errno));
+    } else if (st.st_size == 0) {
+        rc = write_all(fd, hdr.p, hdr.n, path, err);
+    } else {
+        /* Appending to an existing file: its header must be ours, and a torn last line
+         * (from a crash) is cut so the next row starts on a line of its own. */
+        char *text = NULL;
+        size_t len = 0;
+        rc = ab_read_file(path, &text, &len, err);
+        if (rc == AB_OK) {
+            size_t hl = strcspn(text, "\n");
+            if (hl + 1 != hdr.n || memcmp(text, hdr.p, hl) != 0) {
+                char sv[16] = "?";
+                sscanf(text, "%15[^,\n]", sv);
+                rc = ab_fail(err, AB_EINVAL,
+                             "%s: existing file is not a results file of schema version %d "
+                             "(header differs; first column \"%s\"): use another output folder",
+                             path, AB_SCHEMA_VERSION, sv);
+            } else if (len && text[len - 1] != '\n') {
+                const char *last = memrchr(text, '\n', len);
+                off_t keep = last ? (off_t)(last - text + 1) : 0;
+                if (ftruncate(fd, keep) != 0)
+                    rc = ab_fail(err, AB_EIO, "%s: cannot cut a torn last line: %s", path,
+                                 strerror(errno));
+            }
+        }
+        free(text);
+    }
+    free(hdr.p);
+    if (rc != AB_OK) {
+        close(fd);
+        return rc;
+    }
+    struct csv_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        close(fd);
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    }
+    w->fd = fd;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    out->self = w;
+    out->begin = csvw_begin;
+    out->row = csvw_row;
+    out->end = csvw_end;
+    out->destroy = csvw_destroy;
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+struct reader {
+    const char *path;
+    int line; /* 1-based line of the row being parsed */
+    int field;
+    struct ab_result row;
+    struct ab_result_set *out;
+    ab_status st;
+    struct ab_error *err;
+    bool header_done;
+};
+
+static ab_status parse_f64(const char *s, double *out)
+{
+    if (!*s) {
+        *out = NAN;
+        return AB_OK;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE)
+        return AB_EINVAL;
+    *out = v;
+    return AB_OK;
+}
+
+static ab_status parse_metrics(struct reader *rd, const char *s)
+{
+    struct ab_result *r = &rd->row;
+    r->n_metrics = 0;
+    while (*s) {
+        const char *semi = strchr(s, ';');
+        size_t seg = semi ? (size_t)(semi - s) : strlen(s);
+        const char *eq = memchr(s, '=', seg);
+        if (!eq || eq == s)
+            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": expected name=value at \"%.*s\"",
+                           rd->path, rd->line, (int)seg, s);
+        if (r->n_metrics == AB_MAX_METRICS)
+            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": more than %d metrics",
+                           rd->path, rd->line, AB_MAX_METRICS);
+        struct ab_metric *m = &r->metrics[r->n_metrics];
+        size_t nl = (size_t)(eq - s), vl = seg - nl - 1;
+        if (nl >= sizeof m->name || vl >= sizeof m->text)
+            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": name or value too long",
+                           rd->path, rd->line);
+        memcpy(m->name, s, nl);
+        m->name[nl] = '\0';
+        char val[sizeof m->text];
+        memcpy(val, eq + 1, vl);
+        val[vl] = '\0';
+        if (parse_f64(val, &m->value) == AB_OK) {
+            m->text[0] = '\0';
+        } else {
+            m->value = NAN;
+            snprintf(m->text, sizeof m->text, "%s", val);
+        }
+        r->n_metrics++;
+        if (!semi)
+            break;
+        s = semi + 1;
+    }
+    return AB_OK;
+}
+
+static void on_field(void *data, size_t len, void *ctx)
+{
+    struct reader *rd = ctx;
+    if (rd->st != AB_OK)
+        return;
+    const char *s = data ? (const char *)data : "";
+    int i = rd->field++;
+    if (!rd->header_done) {
+        if (i >= NCOLS || strlen(cols[i].name) != len || memcmp(s, cols[i].name, len) != 0) {
+            if (i == 0)
+                rd->st = ab_fail(rd->err, AB_EINVAL,
+                                 "%s:1: not an accelbench results file (first column \"%.*s\", "
+                                 "expected \"schema_version\")", rd->path, (int)(len > 40 ? 40 : len), s);
+            else
+                rd->st = ab_fail(rd->err, AB_EINVAL,
+                                 "%s:1: column %d is \"%.*s\", schema version %d expects \"%s\"",
+                                 rd->path, i + 1, (int)(len > 40 ? 40 : len), s, AB_SCHEMA_VERSION,
+                                 i < NCOLS ? cols[i].name : "(no more columns)");
+        }
+        return;
+    }
+    if (i >= NCOLS) {
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: more than %d fields", rd->path, rd->line, NCOLS);
+        return;
+    }
+    const struct col *c = &cols[i];
+    char *base = (char *)&rd->row + c->off;
+    /* Fields are NUL-terminated by CSV_APPEND_NULL, but may hold embedded NULs: reject. */
+    if (strlen(s) != len) {
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": contains a NUL byte", rd->path,
+                         rd->line, c->name);
+        return;
+    }
+    switch (c->type) {
+    case C_SCHEMA: {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || end == s)
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"schema_version\": \"%.20s\" is not a number",
+                             rd->path, rd->line, s);
+        else if (v != AB_SCHEMA_VERSION)
+            rd->st = ab_fail(rd->err, AB_EINVAL,
+                             "%s:%d: field \"schema_version\": version %ld, this build reads version %d",
+                             rd->path, rd->line, v, AB_SCHEMA_VERSION);
+        break;
+    }
+    case C_STR:
+        if (len >= c->size)
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": longer than %zu characters",
+                             rd->path, rd->line, c->name, c->size - 1);
+        else
+            memcpy(base, s, len + 1);
+        break;
+    case C_F64:
+        if (parse_f64(s, (double *)base) != AB_OK)
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": \"%.30s\" is not a number",
+                             rd->path, rd->line, c->name, s);
+        break;
+    case C_I64: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (*end || end == s || errno)
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": \"%.30s\" is not a whole number",
+                             rd->path, rd->line, c->name, s);
+        else
+            *(int64_t *)base = v;
+        break;
+    }
+    case C_STATUS:
+        if (!ab_status_from_word(s, (ab_status *)base))
+            rd->st = ab_fail(rd->err, AB_EINVAL,
+                             "%s:%d: field \"status\": unknown status \"%.30s\" (valid: ok, skipped, "
+                             "failed, oom, timeout, mismatch, interrupted)", rd->path, rd->line, s);
+        break;
+    case C_METRICS: rd->st = parse_metrics(rd, s); break;
+    }
+}
+
+static void on_row(int term, void *ctx)
+{
+    struct reader *rd = ctx;
+    if (rd->st != AB_OK)
+        return;
+    if (!rd->header_done) {
+        if (rd->field != NCOLS)
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:1: header has %d columns, schema version %d has %d",
+                             rd->path, rd->field, AB_SCHEMA_VERSION, NCOLS);
+        rd->header_done = true;
+    } else if (rd->field != NCOLS) {
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: %d fields, expected %d", rd->path, rd->line,
+                         rd->field, NCOLS);
+    } else {
+        rd->st = ab_result_set_add(rd->out, &rd->row, rd->err);
+    }
+    rd->line++;
+    rd->field = 0;
+    memset(&rd->row, 0, sizeof rd->row);
+}
+
+ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
+                      struct ab_error *err)
+{
+    if (warn && warn_len)
+        warn[0] = '\0';
+    char *text;
+    size_t len;
+    ab_status st = ab_read_file(path, &text, &len, err);
+    if (st)
+        return st;
+    if (len == 0) {
+        free(text);
+        return ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
+    }
+    if (text[len - 1] != '\n') {
+        /* A torn last line, as after a crash: keep the whole rows before it. */
+        const char *last = memrchr(text, '\n', len);
+        size_t keep = last ? (size_t)(last - text + 1) : 0;
+        int line = 1;
+        for (size_t i = 0; i < keep; i++)
+            line += text[i] == '\n';
+        if (warn)
+            snprintf(warn, warn_len, "%s:%d: incomplete last line dropped", path, line);
+        len = keep;
+        if (len == 0) {
+            free(text);
+            return ab_fail(err, AB_EINVAL, "%s:1: incomplete header line", path);
+        }
+    }
+    struct csv_parser p;
+    if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI) != 0) {
+        free(text);
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    }
+    struct reader rd = {.path = path, .line = 1, .out = out, .st = AB_OK, .err = err};
+    int64_t n0 = out->n;
+    if (csv_parse(&p, text, len, on_field, on_row, &rd) != len && rd.st == AB_OK)
+        rd.st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: %s", path, rd.line,
+                        csv_strerror(csv_error(&p)));
+    if (rd.st == AB_OK && csv_fini(&p, on_field, on_row, &rd) != 0 && rd.st == AB_OK)
+        rd.st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: unterminated quoted field", path,
+                        rd.line);
+    csv_free(&p);
+    free(text);
+    if (rd.st == AB_OK && !rd.header_done)
+        rd.st = ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
+    if (rd.st != AB_OK) {
+        for (int64_t i = n0; i < out->n; i++)
+            free(out->rows[i].samples);
+        out->n = n0;
+    }
+    return rd.st;
+}

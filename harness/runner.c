@@ -1,0 +1,756 @@
+/* runner.c — the case loop: plan (workloads x devices x axis points), then take each case
+ * through setup -> verify -> warm-up -> measure -> record -> teardown.
+ * A case that fails becomes a row and the run goes on; each row is on disk when its case
+ * ends. Ceilings come first (measured in this run, from --ceilings, or from the rows being
+ * resumed) so that every later case can be read as a fraction of one. */
+#include "accelbench.h"
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct plan_case {
+    const struct ab_workload *wl;
+    int dev;            /* index into devices, or -1 for an absent backend */
+    enum ab_backend_kind backend;
+    struct ab_params params;
+    enum ab_suite suite;
+    const char *skip;   /* non-NULL: record a skipped row with this reason */
+};
+
+struct plan {
+    struct plan_case *c;
+    int n, cap;
+};
+
+static ab_status plan_add(struct plan *p, const struct plan_case *pc, struct ab_error *err)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 64;
+        if (cap > 10000000)
+            return ab_fail(err, AB_EINVAL, "more than 10 million cases: narrow the sweep");
+        struct plan_case *nc = realloc(p->c, (size_t)cap * sizeof *nc);
+        if (!nc)
+            return ab_fail(err, AB_ENOMEM, "out of memory planning cases");
+        p->c = nc;
+        p->cap = cap;
+    }
+    p->c[p->n++] = *pc;
+    return AB_OK;
+}
+
+/* Values of every axis of a workload: its suite's default sweep, or the user's override. */
+static ab_status workload_values(const struct ab_workload *wl, const struct ab_run_opts *o,
+                                 enum ab_suite suite, struct ab_values **vals, struct ab_error *err)
+{
+    for (int a = 0; a < wl->n_axes; a++) {
+        const struct ab_axis *ax = &wl->axes[a];
+        const char *sweep = ax->sweep[suite];
+        for (int i = 0; i < o->n_axis_overrides; i++) {
+            const char *ov = o->axis_overrides[i];
+            size_t nl = strlen(ax->name);
+            if (strncmp(ov, ax->name, nl) == 0 && ov[nl] == '=')
+                sweep = ov + nl + 1;
+        }
+        ab_status st = ab_axis_parse(ax, sweep, vals[a], err);
+        if (st)
+            return ab_fail_prefix(err, st, "workload %s", wl->name);
+    }
+    return AB_OK;
+}
+
+static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int dev,
+                               enum ab_backend_kind backend, const struct ab_run_opts *o,
+                               enum ab_suite suite, struct ab_error *err)
+{
+    const struct ab_impl *impl = wl->impl[backend];
+    if (!impl || !impl->setup) {
+        struct plan_case pc = {.wl = wl, .dev = dev, .backend = backend, .suite = suite,
+                               .skip = backend == AB_BACKEND_CUDA ? "no CUDA implementation of this workload"
+                                                                   : "no CPU implementation of this workload"};
+        return plan_add(p, &pc, err);
+    }
+    struct ab_values *vals[AB_MAX_AXES] = {0};
+    ab_status st = AB_OK;
+    for (int a = 0; a < wl->n_axes && st == AB_OK; a++)
+        if (!(vals[a] = malloc(sizeof *vals[a])))
+            st = ab_fail(err, AB_ENOMEM, "out of memory");
+    if (st == AB_OK)
+        st = workload_values(wl, o, suite, vals, err);
+    int idx[AB_MAX_AXES] = {0};
+    while (st == AB_OK) {
+        struct plan_case pc = {.wl = wl, .dev = dev, .backend = backend, .suite = suite};
+        pc.params.n = wl->n_axes;
+        for (int a = 0; a < wl->n_axes; a++) {
+            snprintf(pc.params.p[a].name, sizeof pc.params.p[a].name, "%s", wl->axes[a].name);
+            pc.params.p[a].val = vals[a]->v[idx[a]];
+        }
+        if (!wl->applies || wl->applies(&pc.params, backend, suite))
+            st = plan_add(p, &pc, err);
+        /* odometer over the axes, last axis fastest */
+        int a = wl->n_axes - 1;
+        while (a >= 0 && ++idx[a] == vals[a]->n)
+            idx[a--] = 0;
+        if (a < 0)
+            break;
+    }
+    for (int a = 0; a < wl->n_axes; a++)
+        free(vals[a]);
+    return st;
+}
+
+static bool has_axis(const struct ab_workload *wl, const char *name, size_t nl)
+{
+    for (int a = 0; a < wl->n_axes; a++)
+        if (strlen(wl->axes[a].name) == nl && strncmp(wl->axes[a].name, name, nl) == 0)
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------ ceilings */
+
+/* Take ceilings from the ok `ceilings` rows of a results file, for devices of the same name. */
+static ab_status ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
+                                    struct ab_error *err)
+{
+    struct ab_result_set set = {0};
+    ab_status st = ab_csv_read(path, &set, NULL, 0, err);
+    if (st) {
+        ab_result_set_free(&set);
+        return quiet_missing ? AB_OK : st;
+    }
+    char src[48];
+    const char *base = strrchr(path, '/');
+    snprintf(src, sizeof src, "file:%s", base ? base + 1 : path);
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        if (strcmp(r->workload, "ceilings") || r->status != AB_OK || !r->ceiling[0] ||
+            !(r->ceiling_value > 0))
+            continue;
+        for (int d = 0; d < n; d++)
+            if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0)
+                ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);
+    }
+    ab_result_set_free(&set);
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ one case */
+
+struct case_env {
+    const struct ab_run_opts *o;
+    struct ab_device *dev;
+    struct ab_meter *meter;
+    const char *run_id;
+    const char *host;
+    double slowdown; /* test hook: >1 stretches every repetition of this workload */
+};
+
+#if AB_TEST_HOOKS
+/* Test-only: ACCELBENCH_TEST_SLOWDOWN="workload=factor" (never compiled into release). */
+static double test_slowdown(const char *workload)
+{
+    const char *s = getenv("ACCELBENCH_TEST_SLOWDOWN");
+    size_t wl = strlen(workload);
+    if (s && strncmp(s, workload, wl) == 0 && s[wl] == '=') {
+        double f = atof(s + wl + 1);
+        return f > 1 ? f : 1;
+    }
+    return 1;
+}
+#else
+static double test_slowdown(const char *workload) { return 1; }
+#endif
+
+static ab_status timed_run(const struct ab_impl *impl, struct ab_case *c, int64_t reps, double slowdown,
+                           double *t, struct ab_error *err)
+{
+    ab_status st = impl->run(c, reps, t, err);
+    if (st == AB_OK && slowdown > 1) {
+        double until = ab_now_s() + (slowdown - 1) * *t;
+        while (ab_now_s() < until)
+            ;
+        *t *= slowdown;
+    }
+    if (st == AB_OK && !(*t >= 0 && isfinite(*t)))
+        return ab_fail(err, AB_EFAIL, "run() reported an invalid time %g s", *t);
+    return st;
+}
+
+static bool interrupted(const struct ab_run_opts *o) { return o->interrupted && *o->interrupted; }
+
+/* Measure a set-up, verified case; fills r's statistics and energy. */
+static ab_status measure(struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
+                         struct ab_result *r, double **samples_out, struct ab_error *err)
+{
+    const struct ab_run_opts *o = env->o;
+    const struct ab_stop_rule *rule = &o->stop;
+    double t;
+    ab_status st = timed_run(impl, c, 1, env->slowdown, &t, err);
+    if (st)
+        return st;
+    /* Warm-up, also calibrating how many repetitions make one sample of ~2 ms or more. */
+    double target = fmax(2e-3, o->stop.min_time_s / 200.0);
+    double w0 = ab_now_s();
+    int64_t reps = 1;
+    double per = t > 0 ? t : 1e-9;
+    while (ab_now_s() - w0 < o->warmup_s && !interrupted(o)) {
+        reps = (int64_t)fmin(fmax(1.0, ceil(target / per)), 1e9);
+        if ((st = timed_run(impl, c, reps, env->slowdown, &t, err)))
+            return st;
+        per = fmax(t / (double)reps, 1e-12);
+    }
+    reps = (int64_t)fmin(fmax(1.0, ceil(target / per)), 1e9);
+
+    int64_t cap = 1024, n = 0, total_reps = 0;
+    double *x = malloc((size_t)cap * sizeof *x);
+    if (!x)
+        return ab_fail(err, AB_ENOMEM, "out of memory for samples");
+    double timeout = o->case_timeout_s > 0 ? o->case_timeout_s : 10 * rule->max_time_s + 60;
+    double min_window = ab_meter_min_window_s(env->meter);
+    struct ab_error merr = {{0}};
+    bool metered = ab_meter_begin(env->meter, &merr) == AB_OK;
+    double t0 = ab_now_s(), next_check = 0;
+    enum ab_stop stop = AB_STOP_CONTINUE;
+    struct ab_stats stats = {0};
+    while (st == AB_OK) {
+        if (interrupted(o)) {
+            st = ab_fail(err, AB_EINTR, "interrupted by signal after %lld samples", (long long)n);
+            break;
+        }
+        if ((st = timed_run(impl, c, reps, env->slowdown, &t, err)))
+            break;
+        if (n == cap) {
+            double *nx = realloc(x, (size_t)cap * 2 * sizeof *nx);
+            if (!nx) {
+                st = ab_fail(err, AB_ENOMEM, "out of memory for samples");
+                break;
+            }
+            x = nx;
+            cap *= 2;
+        }
+        x[n++] = t / (double)reps;
+        total_reps += reps;
+        double elapsed = ab_now_s() - t0;
+        if (elapsed > timeout) {
+            st = ab_fail(err, AB_ETIMEOUT, "case ran past its %.0f s limit", timeout);
+            break;
+        }
+        /* Statistics cost a sort: check at ~10% growth of n, or every quarter second. */
+        if (n >= next_check || elapsed >= rule->max_time_s) {
+            ab_stats_compute(x, n, &stats);
+            stop = ab_stop_check(rule, &stats, elapsed);
+            next_check = fmax((double)n + 1, (double)n * 1.1);
+            if (stop != AB_STOP_CONTINUE && (!metered || elapsed >= min_window))
+                break;
+        }
+    }
+    double window = ab_now_s() - t0;
+    double energy = NAN;
+    if (metered && ab_meter_end(env->meter, &energy, &merr) != AB_OK)
+        energy = NAN;
+    if (st) {
+        free(x);
+        return st;
+    }
+    ab_stats_compute(x, n, &r->time_s);
+    snprintf(r->stop_reason, sizeof r->stop_reason, "%s", ab_stop_word(stop));
+    r->reps_per_sample = reps;
+    if (isfinite(energy) && total_reps > 0 && window > 0) {
+        r->energy_j = energy / (double)total_reps;
+        r->avg_power_w = energy / window;
+    }
+    *samples_out = x;
+    r->n_samples = n;
+    return AB_OK;
+}
+
+static void derive(struct ab_result *r, const struct ab_case *c, const struct ab_device *dev)
+{
+    double med = r->time_s.median;
+    if (med > 0) {
+        r->flop_per_s = c->work.flops / med;
+        r->byte_per_s = c->work.bytes / med;
+        r->token_per_s = c->work.tokens / med;
+    }
+    if (isfinite(r->energy_j) && r->energy_j > 0) {
+        r->flop_per_j = c->work.flops > 0 ? c->work.flops / r->energy_j : NAN;
+        r->token_per_j = c->work.tokens > 0 ? c->work.tokens / r->energy_j : NAN;
+        r->byte_per_j = c->work.bytes > 0 ? c->work.bytes / r->energy_j : NAN;
+    }
+    double rate = (c->work.rate && strcmp(c->work.rate, "bytes") == 0) ? r->byte_per_s : r->flop_per_s;
+    if (c->publish_ceiling) {
+        double v = c->publish_value > 0 ? c->publish_value : rate;
+        ab_device_set_ceiling((struct ab_device *)dev, c->publish_ceiling, v, "measured");
+    }
+    const char *cname = c->publish_ceiling ? c->publish_ceiling : c->work.ceiling;
+    const struct ab_ceiling *ceil_ = ab_device_ceiling(dev, cname);
+    if (cname)
+        snprintf(r->ceiling, sizeof r->ceiling, "%s", cname);
+    if (ceil_) {
+        r->ceiling_value = ceil_->value;
+        snprintf(r->ceiling_source, sizeof r->ceiling_source, "%s", ceil_->source);
+        if (c->publish_ceiling && c->publish_value > 0)
+            rate = c->publish_value;
+        r->fraction_of_ceiling = rate / ceil_->value;
+    }
+}
+
+static void result_init(struct ab_result *r, const struct case_env *env, const struct plan_case *pc,
+                        const struct ab_device *dev)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->run_id, sizeof r->run_id, "%s", env->run_id);
+    snprintf(r->host, sizeof r->host, "%s", env->host);
+    ab_utc_now(r->started_utc, sizeof r->started_utc);
+    snprintf(r->workload, sizeof r->workload, "%s", pc->wl->name);
+    snprintf(r->device, sizeof r->device, "%s", dev ? dev->id : ab_backend_name(pc->backend));
+    snprintf(r->device_name, sizeof r->device_name, "%s", dev ? dev->name : "");
+    snprintf(r->backend, sizeof r->backend, "%s", ab_backend_name(pc->backend));
+    ab_params_format(&pc->params, r->params, sizeof r->params);
+    r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
+    r->flop_per_j = r->token_per_j = r->byte_per_j = r->ceiling_value = NAN;
+    r->usd_per_hour = (dev && dev->profile && dev->profile->usd_per_hour > 0) ? dev->profile->usd_per_hour : NAN;
+    snprintf(r->power_source, sizeof r->power_source, "%s", env->meter ? ab_meter_source(env->meter) : "none");
+}
+
+static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t seed,
+                     struct ab_result *r, double **samples)
+{
+    struct ab_device *dev = env->dev;
+    result_init(r, env, pc, dev);
+    *samples = NULL;
+    if (pc->skip) {
+        r->status = AB_EUNSUPPORTED;
+        snprintf(r->message, sizeof r->message, "%s", pc->skip);
+        snprintf(r->power_source, sizeof r->power_source, "none");
+        return;
+    }
+    const struct ab_impl *impl = pc->wl->impl[pc->backend];
+    struct ab_case *c = calloc(1, sizeof *c);
+    if (!c) {
+        r->status = AB_ENOMEM;
+        snprintf(r->message, sizeof r->message, "out of memory");
+        return;
+    }
+    c->workload = pc->wl;
+    c->device = dev;
+    c->params = pc->params;
+    c->suite = pc->suite;
+    c->seed = seed;
+    struct ab_error err = {{0}};
+    ab_status st = impl->setup(c, &err);
+    if (st == AB_OK) {
+        r->flops = c->work.flops;
+        r->bytes = c->work.bytes;
+        r->tokens = c->work.tokens;
+        if (impl->verify)
+            st = impl->verify(c, &err);
+    }
+    if (st == AB_OK && !impl->run)
+        st = ab_fail(&err, AB_EFAIL, "workload has no run function");
+    if (st == AB_OK)
+        st = measure(env, impl, c, r, samples, &err);
+    if (st == AB_OK)
+        derive(r, c, dev);
+    if (impl->teardown)
+        impl->teardown(c);
+    /* Metrics recorded by setup/verify/run are kept whatever the status (errors too). */
+    memcpy(r->metrics, c->metrics, sizeof r->metrics);
+    r->n_metrics = c->n_metrics;
+    r->status = st;
+    if (st != AB_OK) {
+        snprintf(r->message, sizeof r->message, "%s", err.msg[0] ? err.msg : ab_status_word(st));
+        r->time_s = (struct ab_stats){0};
+        r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
+    }
+    free(c);
+}
+
+/* ------------------------------------------------------------------ progress */
+
+static void fmt_dur(double s, char *buf, size_t len)
+{
+    if (!isfinite(s) || s < 0)
+        s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress_start(const struct ab_run_opts *o, int i, int n, const struct plan_case *pc,
+                           const char *dev, const char *params, double elapsed)
+{
+    if (o->quiet || !o->log || !o->progress_tty)
+        return;
+    char el[16], eta[16];
+    fmt_dur(elapsed, el, sizeof el);
+    fmt_dur(i > 0 ? elapsed / i * (n - i) : NAN, eta, sizeof eta);
+    fprintf(o->log, "\r\033[K[%d/%d] %s %s %.60s  elapsed %s  ETA %s", i + 1, n, pc->wl->name, dev,
+            params, el, i > 0 ? eta : "?");
+    fflush(o->log);
+}
+
+static void progress_done(const struct ab_run_opts *o, int i, int n, const struct ab_result *r,
+                          double case_s)
+{
+    if (o->quiet || !o->log)
+        return;
+    char what[128] = "";
+    if (r->status == AB_OK) {
+        char a[32], b[32];
+        bool bytes = r->ceiling[0] && strcmp(r->ceiling, "mem_bw") == 0;
+        if (r->flops > 0 && !bytes)
+            ab_fmt_si(r->flop_per_s, "FLOP/s", a, sizeof a);
+        else if (r->bytes > 0)
+            ab_fmt_si(r->byte_per_s, "B/s", a, sizeof a);
+        else
+            ab_fmt_si(r->time_s.median, "s", a, sizeof a);
+        if (isfinite(r->fraction_of_ceiling))
+            snprintf(b, sizeof b, " (%.0f%% of %s)", 100 * r->fraction_of_ceiling, r->ceiling);
+        else
+            b[0] = '\0';
+        snprintf(what, sizeof what, "%s%s", a, b);
+    } else {
+        snprintf(what, sizeof what, "%.100s", r->message);
+    }
+    fprintf(o->log, "%s[%d/%d] %s %s %s: %s %s [%.1f s]\n", o->progress_tty ? "\r\033[K" : "", i + 1,
+            n, r->workload, r->device, r->params, ab_status_word(r->status), what, case_s);
+    fflush(o->log);
+}
+
+/* ------------------------------------------------------------------ the run */
+
+void ab_run_opts_defaults(struct ab_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->suite = AB_SUITE_DEFAULT;
+    ab_stop_rule_defaults(&o->stop);
+    o->warmup_s = 0.1;
+    o->out_dir = "results/latest";
+    o->log = stderr;
+}
+
+static ab_status select_devices(const struct ab_run_opts *o, struct ab_device *devs, int ndev,
+                                const struct ab_error why[AB_BACKEND_COUNT], bool *use,
+                                bool absent[AB_BACKEND_COUNT], struct ab_error *err)
+{
+    for (int d = 0; d < ndev; d++)
+        use[d] = o->n_devices == 0;
+    absent[AB_BACKEND_CPU] = absent[AB_BACKEND_CUDA] = false;
+    if (o->n_devices == 0) {
+        for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+            bool any = false;
+            for (int d = 0; d < ndev; d++)
+                any |= devs[d].backend == (enum ab_backend_kind)k;
+            absent[k] = !any;
+        }
+        return AB_OK;
+    }
+    char valid[512] = "cpu, cuda";
+    for (int d = 0; d < ndev; d++)
+        if (devs[d].backend == AB_BACKEND_CUDA) {
+            size_t l = strlen(valid);
+            snprintf(valid + l, sizeof valid - l, ", %s", devs[d].id);
+        }
+    for (int i = 0; i < o->n_devices; i++) {
+        const char *want = o->devices[i];
+        if (strcmp(want, "all") == 0) {
+            for (int d = 0; d < ndev; d++)
+                use[d] = true;
+            continue;
+        }
+        bool backend_word = strcmp(want, "cpu") == 0 || strcmp(want, "cuda") == 0;
+        bool found = false;
+        for (int d = 0; d < ndev; d++)
+            if (strcmp(devs[d].id, want) == 0 ||
+                (backend_word && strcmp(ab_backend_name(devs[d].backend), want) == 0)) {
+                use[d] = found = true;
+            }
+        if (found)
+            continue;
+        if (strcmp(want, "cuda") == 0 || strncmp(want, "cuda:", 5) == 0) {
+            char *end;
+            bool numeric = want[4] == '\0' || (want[5] && (strtol(want + 5, &end, 10), *end == '\0'));
+            bool no_cuda_at_all = true;
+            for (int d = 0; d < ndev; d++)
+                no_cuda_at_all &= devs[d].backend != AB_BACKEND_CUDA;
+            if (numeric && no_cuda_at_all) {
+                absent[AB_BACKEND_CUDA] = true; /* reported as skipped rows, not an error */
+                continue;
+            }
+        }
+        return ab_fail(err, AB_EINVAL, "unknown device \"%s\" (valid: %s)", want, valid);
+    }
+    return AB_OK;
+}
+
+ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct ab_error *err)
+{
+    memset(info, 0, sizeof *info);
+    ab_status st;
+    struct ab_device *devs = calloc(AB_MAX_DEVICES, sizeof *devs);
+    struct ab_error why[AB_BACKEND_COUNT];
+    int ndev = 0;
+    struct ab_profile *profiles = NULL;
+    int nprof = 0;
+    struct plan plan = {0};
+    struct ab_reporter rep[2] = {{0}};
+    int nrep = 0;
+    struct ab_meter *meters[AB_MAX_DEVICES] = {0};
+    struct ab_result *r = NULL;
+    char **done_keys = NULL;
+    int64_t n_done = 0;
+    bool use[AB_MAX_DEVICES] = {0}, absent[AB_BACKEND_COUNT];
+    const struct ab_workload *sel[64];
+    int nsel = 0;
+    if (!devs)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+
+    /* Workloads first: a typo should fail before any device is touched. */
+    const struct ab_workload *const *all = ab_workloads();
+    char valid[512] = "";
+    for (int i = 0; all[i]; i++) {
+        size_t l = strlen(valid);
+        snprintf(valid + l, sizeof valid - l, "%s%s", i ? ", " : "", all[i]->name);
+    }
+    if (o->n_workloads == 0) {
+        for (int i = 0; all[i] && nsel < 64; i++)
+            sel[nsel++] = all[i];
+    } else {
+        for (int i = 0; i < o->n_workloads; i++) {
+            const struct ab_workload *wl = ab_workload_find(o->workloads[i]);
+            if (!wl) {
+                st = ab_fail(err, AB_EINVAL, "unknown workload \"%s\" (valid: %s)", o->workloads[i], valid);
+                goto out;
+            }
+            bool dup = false;
+            for (int k = 0; k < nsel; k++)
+                dup |= sel[k] == wl;
+            if (!dup && nsel < 64)
+                sel[nsel++] = wl;
+        }
+    }
+    for (int i = 0; i < o->n_axis_overrides; i++) {
+        const char *ov = o->axis_overrides[i];
+        const char *eq = strchr(ov, '=');
+        if (!eq || eq == ov) {
+            st = ab_fail(err, AB_EINVAL, "axis override \"%s\": expected NAME=VALUES", ov);
+            goto out;
+        }
+        bool known = false;
+        for (int k = 0; k < nsel; k++)
+            known |= has_axis(sel[k], ov, (size_t)(eq - ov));
+        if (!known) {
+            char axes[512] = "";
+            for (int k = 0; k < nsel; k++)
+                for (int a = 0; a < sel[k]->n_axes; a++) {
+                    if (strstr(axes, sel[k]->axes[a].name))
+                        continue;
+                    size_t l = strlen(axes);
+                    snprintf(axes + l, sizeof axes - l, "%s%s", l ? ", " : "", sel[k]->axes[a].name);
+                }
+            st = ab_fail(err, AB_EINVAL, "unknown axis \"%.*s\" for the selected workloads (valid: %s)",
+                         (int)(eq - ov), ov, axes);
+            goto out;
+        }
+    }
+
+    ab_devices_discover(devs, AB_MAX_DEVICES, &ndev, why, NULL);
+    if ((st = ab_profiles_load(NULL, &profiles, &nprof, err)))
+        goto out;
+    for (int d = 0; d < ndev; d++)
+        devs[d].profile = ab_profile_match(profiles, nprof, &devs[d]);
+    if ((st = select_devices(o, devs, ndev, why, use, absent, err)))
+        goto out;
+
+    /* Plan: ceilings first (automatically, in quick form, when other workloads need them and
+     * no other source was given), then the selected workloads in registry order. */
+    bool want_ceilings = false, has_ceilings = false;
+    for (int k = 0; k < nsel; k++) {
+        has_ceilings |= strcmp(sel[k]->name, "ceilings") == 0;
+        want_ceilings |= strcmp(sel[k]->name, "ceilings") != 0;
+    }
+    if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err)))
+        goto out;
+    const struct ab_workload *ceil_wl = ab_workload_find("ceilings");
+    bool auto_ceilings = want_ceilings && !has_ceilings && !o->ceilings_file && !o->no_ceilings && ceil_wl;
+    for (int d = 0; d < ndev; d++) {
+        if (!use[d])
+            continue;
+        if (auto_ceilings) {
+            struct ab_run_opts plain = *o;
+            plain.n_axis_overrides = 0; /* user overrides address the chosen workloads */
+            if ((st = plan_workload(&plan, ceil_wl, d, devs[d].backend, &plain, AB_SUITE_QUICK, err)))
+                goto out;
+        }
+    }
+    for (int k = 0; k < nsel; k++)
+        for (int d = 0; d < ndev; d++)
+            if (use[d] && (st = plan_workload(&plan, sel[k], d, devs[d].backend, o, o->suite, err)))
+                goto out;
+    for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+        if (!absent[k])
+            continue;
+        for (int w = 0; w < nsel; w++) {
+            struct plan_case pc = {.wl = sel[w], .dev = -1, .backend = (enum ab_backend_kind)k,
+                                   .suite = o->suite, .skip = why[k].msg[0] ? why[k].msg : "no device"};
+            if ((st = plan_add(&plan, &pc, err)))
+                goto out;
+        }
+    }
+
+    /* Output: everything that can fail does so before the first case runs. */
+    if ((st = ab_mkdirs(o->out_dir, err)))
+        goto out;
+    char csv_path[4200];
+    snprintf(csv_path, sizeof csv_path, "%s/results.csv", o->out_dir);
+    if (access(csv_path, F_OK) == 0) {
+        if (!o->resume) {
+            FILE *f = fopen(csv_path, "r");
+            bool empty = f && fgetc(f) == EOF;
+            if (f)
+                fclose(f);
+            if (!empty) {
+                st = ab_fail(err, AB_EINVAL, "%s already exists: use --resume to continue that run, or "
+                             "another output folder (-o)", csv_path);
+                goto out;
+            }
+        } else {
+            struct ab_result_set prev = {0};
+            char warn[256];
+            if ((st = ab_csv_read(csv_path, &prev, warn, sizeof warn, err))) {
+                ab_result_set_free(&prev);
+                goto out;
+            }
+            if (warn[0] && o->log && !o->quiet)
+                fprintf(o->log, "warning: %s\n", warn);
+            done_keys = calloc((size_t)prev.n + 1, sizeof *done_keys);
+            for (int64_t i = 0; done_keys && i < prev.n; i++) {
+                if (prev.rows[i].status == AB_EINTR)
+                    continue; /* an interrupted case runs again */
+                char key[700];
+                ab_result_key(&prev.rows[i], key, sizeof key);
+                done_keys[n_done++] = strdup(key);
+            }
+            ab_result_set_free(&prev);
+            ceilings_from_file(csv_path, devs, ndev, true, NULL);
+        }
+    }
+    if ((st = ab_csv_reporter_open(csv_path, &rep[nrep], err)))
+        goto out;
+    nrep++;
+    if ((st = ab_json_reporter_open(o->out_dir, &rep[nrep], err)))
+        goto out;
+    nrep++;
+
+    /* Metadata. */
+    ab_sysinfo_collect(&info->sys);
+    ab_utc_now(info->started_utc, sizeof info->started_utc);
+    {
+        struct ab_rng g;
+        ab_rng_seed(&g, (uint64_t)(ab_now_s() * 1e9) ^ (uint64_t)getpid());
+        snprintf(info->run_id, sizeof info->run_id, "%s-%08llx", info->started_utc,
+                 (unsigned long long)(ab_rng_next(&g) & 0xffffffffu));
+    }
+    snprintf(info->command_line, sizeof info->command_line, "%s", o->command_line);
+    info->devices = devs;
+    info->n_devices = ndev;
+    info->suite = o->suite;
+    for (int d = 0; d < ndev; d++) {
+        if (!use[d])
+            continue;
+        struct ab_error me;
+        if (ab_meter_open(&devs[d], &meters[d], &me) != AB_OK)
+            meters[d] = NULL;
+        size_t l = strlen(info->meters);
+        snprintf(info->meters + l, sizeof info->meters - l, "%s%s=%s", l ? " " : "", devs[d].id,
+                 ab_meter_source(meters[d]));
+    }
+    for (int i = 0; i < nrep; i++)
+        if ((st = rep[i].begin(rep[i].self, info, err)))
+            goto out;
+
+    uint64_t seed = o->seed ? o->seed : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
+        goto out;
+    }
+    double run_t0 = ab_now_s();
+    st = AB_OK;
+    for (int i = 0; i < plan.n && st == AB_OK; i++) {
+        const struct plan_case *pc = &plan.c[i];
+        struct case_env env = {.o = o, .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
+                               .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
+                               .run_id = info->run_id, .host = info->sys.host,
+                               .slowdown = test_slowdown(pc->wl->name)};
+        char params[512], key[700];
+        ab_params_format(&pc->params, params, sizeof params);
+        snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
+                 env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
+        bool done = false;
+        for (int64_t k = 0; k < n_done && !done; k++)
+            done = done_keys[k] && strcmp(done_keys[k], key) == 0;
+        if (done)
+            continue;
+        if (interrupted(o)) {
+            st = AB_EINTR;
+            break;
+        }
+        progress_start(o, i, plan.n, pc, env.dev ? env.dev->id : ab_backend_name(pc->backend), params,
+                       ab_now_s() - run_t0);
+        double c0 = ab_now_s();
+        double *samples = NULL;
+        /* Each case gets its own seed, derived from the run's and its position. */
+        run_case(&env, pc, seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)), r, &samples);
+        r->samples = samples;
+        info->n_cases++;
+        if (r->status == AB_OK)
+            info->n_ok++;
+        else if (r->status == AB_EUNSUPPORTED)
+            info->n_skipped++;
+        else
+            info->n_failed++;
+        for (int k = 0; k < nrep && st == AB_OK; k++)
+            st = rep[k].row(rep[k].self, r, err);
+        free(samples);
+        r->samples = NULL;
+        progress_done(o, i, plan.n, r, ab_now_s() - c0);
+        if (st == AB_OK && r->status == AB_EINTR)
+            st = ab_fail(err, AB_EINTR, "interrupted");
+    }
+    ab_utc_now(info->finished_utc, sizeof info->finished_utc);
+    for (int k = 0; k < nrep; k++) {
+        struct ab_error e2;
+        ab_status s2 = rep[k].end(rep[k].self, info, &e2);
+        if (s2 != AB_OK && st == AB_OK) {
+            st = s2;
+            *err = e2;
+        }
+    }
+    if (st == AB_EINTR)
+        ab_fail(err, AB_EINTR, "interrupted: %d cases recorded in %s", info->n_cases, csv_path);
+out:
+    for (int k = 0; k < nrep; k++)
+        if (rep[k].destroy)
+            rep[k].destroy(rep[k].self);
+    for (int d = 0; d < AB_MAX_DEVICES; d++)
+        ab_meter_close(meters[d]);
+    for (int64_t k = 0; k < n_done; k++)
+        free(done_keys[k]);
+    free(done_keys);
+    free(r);
+    free(plan.c);
+    free(profiles);
+    /* info->devices points into devs: the caller is done with info when we return, so keep
+     * only what it needs: counts and strings. */
+    info->devices = NULL;
+    info->n_devices = 0;
+    free(devs);
+    return st;
+}

@@ -1,0 +1,51 @@
+/* ceilings.c — the `ceilings` workload: what each device can do at best, so every later
+ * number can be read as a fraction of it. kind=fma: a register-only FMA loop (the SIMD or
+ * CUDA-core peak); kind=gemm: the best rate of the matrix library (oneDNN, cuBLASLt) at a
+ * large square size; kind=stream: memory bandwidth of a triad (CPU) or copy (CUDA) over
+ * arrays far larger than the caches. Each case publishes the ceiling it measured. */
+#include "ceilings.h"
+
+#include <string.h>
+
+static const struct ab_axis ceilings_axes[] = {
+    {.name = "kind", .type = AB_AXIS_STR, .help = "what is measured: fma loop, library gemm, memory stream",
+     .choices = "fma,gemm,stream", .sweep = {"fma,gemm,stream", "fma,gemm,stream", "fma,gemm,stream"}},
+    {.name = "dtype", .type = AB_AXIS_STR, .help = "data type (stream is fp32)",
+     .choices = "fp32,bf16,tf32,fp16,fp8",
+     .sweep = {"fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8"}},
+    {.name = "n", .type = AB_AXIS_INT, .help = "gemm: square size (0 = the backend's default: 2048 CPU quick, 4096 CPU, 8192 CUDA)",
+     .min = 0, .max = 65536, .sweep = {"0", "0", "0"}},
+};
+
+void ceilings_name(const struct ab_params *ps, char *buf, size_t len)
+{
+    const char *kind = ab_param_str(ps, "kind", "fma");
+    if (strcmp(kind, "stream") == 0)
+        snprintf(buf, len, "mem_bw");
+    else
+        snprintf(buf, len, "%s_%s", ab_param_str(ps, "dtype", "fp32"), kind);
+}
+
+static bool ceilings_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
+{
+    const char *kind = ab_param_str(ps, "kind", "");
+    const char *dt = ab_param_str(ps, "dtype", "");
+    if (strcmp(kind, "stream") == 0)
+        return strcmp(dt, "fp32") == 0;
+    if (strcmp(kind, "gemm") != 0 && ab_param_int(ps, "n", 0) != 0)
+        return false; /* n means nothing to fma: keep one case */
+    if (backend == AB_BACKEND_CPU) /* no tf32/fp16/fp8 units on the CPU's SIMD path */
+        return strcmp(dt, "fp32") == 0 || strcmp(dt, "bf16") == 0;
+    if (strcmp(kind, "fma") == 0)
+        return strcmp(dt, "fp32") == 0;
+    return true;
+}
+
+const struct ab_workload ceilings_workload = {
+    .name = "ceilings",
+    .summary = "peak FLOP/s per data type (FMA loop, library GEMM) and memory bandwidth of each device",
+    .axes = ceilings_axes,
+    .n_axes = sizeof ceilings_axes / sizeof ceilings_axes[0],
+    .applies = ceilings_applies,
+    .impl = {[AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl},
+};

@@ -1,0 +1,418 @@
+/* cpu.c — ceilings on the host, all cores through OpenMP.
+ *   fma:    16 independent FMA chains per thread in registers (AVX-512, else AVX2 with 12):
+ *           enough chains to cover FMA latency x ports on current cores, so the loop runs at
+ *           the SIMD units' peak. bf16 uses AVX-512 BF16's VDPBF16PS (a 2-element dot per
+ *           lane: 4 FLOPs).
+ *   gemm:   oneDNN matmul, n x n x n, fp32 or bf16 inputs with fp32 accumulation and output.
+ *   stream: STREAM triad a = b + s*c over three 128 MiB arrays; bytes counted as STREAM does
+ *           (two reads, one write; write-allocate traffic is not counted). */
+#include "ceilings.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_FMA, K_GEMM, K_STREAM };
+
+struct cpu_state {
+    int kind;
+    bool bf16;
+    int threads;
+    int isa; /* fma: 512 or 256 */
+    int64_t iters;
+    /* stream */
+    float *a, *b, *c;
+    size_t n;
+    /* gemm */
+    int gn;
+    void *A, *B;
+    float *C;
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    dnnl_primitive_t prim;
+    dnnl_memory_t ma, mb, mc;
+    char name[24];
+};
+
+/* ------------------------------------------------------------------ fma loops */
+
+#define FMA_CHAINS_512 16
+#define FMA_CHAINS_256 12
+static const float fma_a = 0.9999999f, fma_b = 1e-7f;
+
+__attribute__((target("avx512f"))) static float fma_loop_avx512(int64_t iters)
+{
+    __m512 a = _mm512_set1_ps(fma_a), b = _mm512_set1_ps(fma_b);
+    __m512 x[FMA_CHAINS_512];
+    for (int j = 0; j < FMA_CHAINS_512; j++)
+        x[j] = _mm512_set1_ps(0.5f + 0.01f * (float)j);
+    for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 16
+        for (int j = 0; j < FMA_CHAINS_512; j++)
+            x[j] = _mm512_fmadd_ps(x[j], a, b);
+    }
+    __m512 s = x[0];
+    for (int j = 1; j < FMA_CHAINS_512; j++)
+        s = _mm512_add_ps(s, x[j]);
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_loop_avx2(int64_t iters)
+{
+    __m256 a = _mm256_set1_ps(fma_a), b = _mm256_set1_ps(fma_b);
+    __m256 x[FMA_CHAINS_256];
+    for (int j = 0; j < FMA_CHAINS_256; j++)
+        x[j] = _mm256_set1_ps(0.5f + 0.01f * (float)j);
+    for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int j = 0; j < FMA_CHAINS_256; j++)
+            x[j] = _mm256_fmadd_ps(x[j], a, b);
+    }
+    __m256 s = x[0];
+    for (int j = 1; j < FMA_CHAINS_256; j++)
+        s = _mm256_add_ps(s, x[j]);
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+/* bf16 operands 0.25 and 0.125 are exact; each VDPBF16PS adds 2 x 0.03125 per lane. */
+__attribute__((target("avx512f,avx512bf16"))) static float dpbf16_loop(int64_t iters)
+{
+    __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.25f), _mm512_set1_ps(0.25f));
+    __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.125f), _mm512_set1_ps(0.125f));
+    __m512 x[FMA_CHAINS_512];
+    for (int j = 0; j < FMA_CHAINS_512; j++)
+        x[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 16
+        for (int j = 0; j < FMA_CHAINS_512; j++)
+            x[j] = _mm512_dpbf16_ps(x[j], a, b);
+    }
+    __m512 s = x[0];
+    for (int j = 1; j < FMA_CHAINS_512; j++)
+        s = _mm512_add_ps(s, x[j]);
+    return _mm512_reduce_add_ps(s);
+}
+
+static double fma_flops_per_iter(const struct cpu_state *s)
+{
+    if (s->bf16)
+        return FMA_CHAINS_512 * 16 * 4.0;
+    return s->isa == 512 ? FMA_CHAINS_512 * 16 * 2.0 : FMA_CHAINS_256 * 8 * 2.0;
+}
+
+static float fma_run_once(const struct cpu_state *s, int64_t iters)
+{
+    if (s->bf16)
+        return dpbf16_loop(iters);
+    return s->isa == 512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+}
+
+/* What the loop must return, from the scalar recurrence. */
+static double fma_expected(const struct cpu_state *s, int64_t iters)
+{
+    if (s->bf16)
+        return (double)FMA_CHAINS_512 * 16 * iters * 2 * 0.25 * 0.125;
+    int chains = s->isa == 512 ? FMA_CHAINS_512 : FMA_CHAINS_256, lanes = s->isa == 512 ? 16 : 8;
+    double sum = 0;
+    for (int j = 0; j < chains; j++) {
+        float x = 0.5f + 0.01f * (float)j;
+        for (int64_t i = 0; i < iters; i++)
+            x = fmaf(x, fma_a, fma_b);
+        sum += (double)x * lanes;
+    }
+    return sum;
+}
+
+/* ------------------------------------------------------------------ gemm */
+
+#define DNNL_TRY(call, err)                                                                        \
+    do {                                                                                           \
+        dnnl_status_t s_ = (call);                                                                 \
+        if (s_ != dnnl_success)                                                                    \
+            return ab_fail((err), s_ == dnnl_out_of_memory ? AB_ENOMEM                             \
+                                  : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                     \
+                                                             : AB_EFAIL,                           \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);   \
+    } while (0)
+
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even; inputs are finite */
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error *err)
+{
+    int n = s->gn;
+    size_t el = s->bf16 ? 2 : 4, nn = (size_t)n * n;
+    s->A = ab_alloc(nn * el);
+    s->B = ab_alloc(nn * el);
+    s->C = ab_alloc(nn * 4);
+    float *tmp = ab_alloc(nn * 4);
+    if (!s->A || !s->B || !s->C || !tmp) {
+        ab_free(tmp);
+        return ab_fail(err, AB_ENOMEM, "cannot allocate %d x %d matrices", n, n);
+    }
+    for (int m = 0; m < 2; m++) {
+        ab_fill_normal_f32(tmp, nn, seed + (uint64_t)m, 1.0f);
+        void *dst = m ? s->B : s->A;
+        if (s->bf16)
+            for (size_t i = 0; i < nn; i++)
+                ((uint16_t *)dst)[i] = to_bf16(tmp[i]);
+        else
+            memcpy(dst, tmp, nn * 4);
+    }
+    ab_free(tmp);
+    memset(s->C, 0xff, nn * 4); /* poison: NaN everywhere until the product is written */
+    dnnl_data_type_t dt = s->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t dims = {n, n};
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, dims, dt, dnnl_ab), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, dims, dt, dnnl_ab), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, dims, dnnl_f32, dnnl_ab), err);
+    DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), err);
+    DNNL_TRY(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), err);
+    dnnl_matmul_desc_t md;
+    DNNL_TRY(dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md), err);
+    dnnl_primitive_desc_t pd;
+    DNNL_TRY(dnnl_primitive_desc_create(&pd, &md, NULL, s->eng, NULL), err);
+    dnnl_status_t ps = dnnl_primitive_create(&s->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    DNNL_TRY(ps, err);
+    DNNL_TRY(dnnl_memory_create(&s->ma, &a_md, s->eng, s->A), err);
+    DNNL_TRY(dnnl_memory_create(&s->mb, &b_md, s->eng, s->B), err);
+    DNNL_TRY(dnnl_memory_create(&s->mc, &c_md, s->eng, s->C), err);
+    return AB_OK;
+}
+
+static ab_status gemm_once(struct cpu_state *s, struct ab_error *err)
+{
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, s->ma}, {DNNL_ARG_WEIGHTS, s->mb}, {DNNL_ARG_DST, s->mc}};
+    DNNL_TRY(dnnl_primitive_execute(s->prim, s->strm, 3, args), err);
+    DNNL_TRY(dnnl_stream_wait(s->strm), err);
+    return AB_OK;
+}
+
+static double elem(const struct cpu_state *s, const void *m, size_t i)
+{
+    return s->bf16 ? (double)from_bf16(((const uint16_t *)m)[i]) : (double)((const float *)m)[i];
+}
+
+static ab_status gemm_verify(struct cpu_state *s, uint64_t seed, struct ab_case *c, struct ab_error *err)
+{
+    ab_status st = gemm_once(s, err);
+    if (st)
+        return st;
+    /* 256 random entries against an FP64 dot product of the same (already rounded) inputs.
+     * Only fp32 accumulation error remains: bound it relative to sum |a||b|. */
+    struct ab_rng g;
+    ab_rng_seed(&g, seed ^ 0xc0ffee);
+    int n = s->gn, bad = 0;
+    double max_rel = 0;
+    char first[256] = "";
+    for (int t = 0; t < 256; t++) {
+        int i = (int)(ab_rng_uniform(&g) * n), j = (int)(ab_rng_uniform(&g) * n);
+        double ref = 0, mag = 0;
+        for (int k = 0; k < n; k++) {
+            double p = elem(s, s->A, (size_t)i * n + k) * elem(s, s->B, (size_t)k * n + j);
+            ref += p;
+            mag += fabs(p);
+        }
+        double got = s->C[(size_t)i * n + j], e = fabs(got - ref) / mag;
+        if (!(e <= 1e-5)) {
+            if (bad++ < 3) {
+                size_t l = strlen(first);
+                snprintf(first + l, sizeof first - l, " C[%d,%d]=%g ref %g;", i, j, got, ref);
+            }
+        }
+        if (e > max_rel || isnan(e))
+            max_rel = isnan(e) ? INFINITY : e;
+    }
+    ab_case_metric(c, "max_err_rel_to_abs_sum", max_rel);
+    if (bad)
+        return ab_fail(err, AB_EMISMATCH, "gemm %d: %d of 256 sampled entries off by more than 1e-5 "
+                       "of sum|a||b|:%s", n, bad, first);
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ stream */
+
+static void triad(struct cpu_state *s)
+{
+    float *restrict a = s->a;
+    const float *restrict b = s->b, *restrict c = s->c;
+    const float q = 3.0f;
+    size_t n = s->n;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        a[i] = b[i] + q * c[i];
+}
+
+/* ------------------------------------------------------------------ impl */
+
+static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
+{
+    struct cpu_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    c->state = s;
+    const char *kind = ab_param_str(&c->params, "kind", "fma");
+    s->kind = !strcmp(kind, "gemm") ? K_GEMM : !strcmp(kind, "stream") ? K_STREAM : K_FMA;
+    s->bf16 = ab_param_is(&c->params, "dtype", "bf16");
+    s->threads = ab_cpu_threads();
+    ceilings_name(&c->params, s->name, sizeof s->name);
+    c->publish_ceiling = s->name;
+    c->work.ceiling = s->name;
+    c->work.rate = s->kind == K_STREAM ? "bytes" : "flops";
+    switch (s->kind) {
+    case K_FMA:
+        if (s->bf16 && !(ab_cpu_has("avx512_bf16") && ab_cpu_has("avx512f")))
+            return ab_fail(err, AB_EUNSUPPORTED, "no AVX-512 BF16 on this CPU (CPUID)");
+        if (ab_cpu_has("avx512f"))
+            s->isa = 512;
+        else if (ab_cpu_has("avx2") && ab_cpu_has("fma"))
+            s->isa = 256;
+        else
+            return ab_fail(err, AB_EUNSUPPORTED, "no AVX2/FMA or AVX-512 on this CPU (CPUID)");
+        s->iters = 1 << 16;
+        c->work.flops = fma_flops_per_iter(s) * (double)s->iters * s->threads;
+        ab_case_metric_text(c, "isa", "%s", s->bf16 ? "avx512_bf16" : s->isa == 512 ? "avx512f" : "avx2");
+        return AB_OK;
+    case K_STREAM: {
+        s->n = (size_t)1 << 25;
+        uint64_t bytes = 3 * s->n * sizeof(float);
+        if (!ab_device_fits(c->device, bytes))
+            return ab_fail(err, AB_ENOMEM, "stream arrays need %llu bytes", (unsigned long long)bytes);
+        s->a = ab_alloc(s->n * 4);
+        s->b = ab_alloc(s->n * 4);
+        s->c = ab_alloc(s->n * 4);
+        if (!s->a || !s->b || !s->c)
+            return ab_fail(err, AB_ENOMEM, "cannot allocate 3 x %zu floats", s->n);
+        struct ab_rng g;
+        ab_rng_seed(&g, c->seed);
+        float r1 = (float)ab_rng_normal(&g), r2 = (float)ab_rng_normal(&g);
+        size_t n = s->n;
+        float *a = s->a, *b = s->b, *cc = s->c;
+        /* First touch by the threads that will use each page (NUMA placement). */
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            a[i] = NAN;
+            b[i] = r1 + (float)(i % 1024) * 0.001f;
+            cc[i] = r2 - (float)(i % 977) * 0.002f;
+        }
+        c->work.bytes = (double)bytes;
+        c->work.flops = 2.0 * (double)s->n;
+        return AB_OK;
+    }
+    default: {
+        int n = (int)ab_param_int(&c->params, "n", 0);
+        if (n == 0)
+            n = c->suite == AB_SUITE_QUICK ? 2048 : 4096;
+        s->gn = n;
+        uint64_t bytes = (uint64_t)n * n * (s->bf16 ? 2 : 4) * 2 + (uint64_t)n * n * 4 * 2;
+        if (!ab_device_fits(c->device, bytes))
+            return ab_fail(err, AB_ENOMEM, "gemm %d needs %llu bytes", n, (unsigned long long)bytes);
+        c->work.flops = 2.0 * n * (double)n * n;
+        c->work.bytes = (double)n * n * ((s->bf16 ? 2 : 4) * 2 + 4);
+        ab_case_metric(c, "gemm_n", n);
+        return gemm_setup(s, c->seed, err);
+    }
+    }
+}
+
+static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
+{
+    struct cpu_state *s = c->state;
+    if (s->kind == K_GEMM)
+        return gemm_verify(s, c->seed, c, err);
+    if (s->kind == K_STREAM) {
+        triad(s);
+        for (size_t i = 0; i < s->n; i += 4099) {
+            float want = s->b[i] + 3.0f * s->c[i];
+            if (s->a[i] != want)
+                return ab_fail(err, AB_EMISMATCH, "triad a[%zu] = %g, expected %g", i, s->a[i], want);
+        }
+        return AB_OK;
+    }
+    int64_t iters = 1000;
+    double got = fma_run_once(s, iters), want = fma_expected(s, iters);
+    double rel = fabs(got - want) / fabs(want);
+    ab_case_metric(c, "loop_rel_err", rel);
+    if (!(rel <= 1e-5))
+        return ab_fail(err, AB_EMISMATCH, "fma loop returned %.9g, scalar recurrence gives %.9g", got, want);
+    return AB_OK;
+}
+
+static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+{
+    struct cpu_state *s = c->state;
+    volatile float sink = 0;
+    double t0 = ab_now_s();
+    for (int64_t r = 0; r < reps; r++) {
+        if (s->kind == K_FMA) {
+            float acc = 0;
+#pragma omp parallel num_threads(s->threads) reduction(+ : acc)
+            acc += fma_run_once(s, s->iters);
+            sink += acc;
+        } else if (s->kind == K_STREAM) {
+            triad(s);
+        } else {
+            ab_status st = gemm_once(s, err);
+            if (st)
+                return st;
+        }
+    }
+    *time_s = ab_now_s() - t0;
+    (void)sink;
+    return AB_OK;
+}
+
+static void cpu_teardown(struct ab_case *c)
+{
+    struct cpu_state *s = c->state;
+    if (!s)
+        return;
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->ma)
+        dnnl_memory_destroy(s->ma);
+    if (s->mb)
+        dnnl_memory_destroy(s->mb);
+    if (s->mc)
+        dnnl_memory_destroy(s->mc);
+    if (s->strm)
+        dnnl_stream_destroy(s->strm);
+    if (s->eng)
+        dnnl_engine_destroy(s->eng);
+    ab_free(s->A);
+    ab_free(s->B);
+    ab_free(s->C);
+    ab_free(s->a);
+    ab_free(s->b);
+    ab_free(s->c);
+    free(s);
+    c->state = NULL;
+}
+
+const struct ab_impl ceilings_cpu_impl = {
+    .setup = cpu_setup,
+    .verify = cpu_verify,
+    .run = cpu_run,
+    .teardown = cpu_teardown,
+};
