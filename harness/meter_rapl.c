@@ -58,7 +58,7 @@ static ab_status rapl_end(struct ab_meter *m, double *energy_j, struct ab_error 
     double total_uj = 0;
     for (int i = 0; i < r->n; i++) {
         uint64_t d = now[i] >= r->start_uj[i] ? now[i] - r->start_uj[i]
-                                               : now[i] + (r->range_uj[i] - r->start_uj[i]) + 1;
+                                               : now[i] + (r->range_uj[i] - r->start_uj[i]);
         total_uj += (double)d;
     }
     *energy_j = total_uj * 1e-6;

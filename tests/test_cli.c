@@ -1,0 +1,180 @@
+/* test_cli.c — the real `accelbench` binary end to end: a quick ceilings run whose CSV is read
+ * back and checked, bad input that must give a one-line error and exit status 2, resume, and
+ * an absent backend reported as skipped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <sys/wait.h>
+
+#include "accelbench.h"
+#include "test_util.h"
+
+static char *dir;
+static const char *exe;
+
+static int setup(void **state)
+{
+    exe = getenv("ACCELBENCH_EXE");
+    dir = test_tmpdir();
+    return exe && dir ? 0 : -1;
+}
+static int teardown(void **state)
+{
+    test_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+/* Run `accelbench ARGS`, stderr into err (first line), return the exit status. */
+static int run(const char *args, char *err, size_t errlen)
+{
+    char cmd[8192], errpath[4300];
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/stdout.txt' 2>'%s'", exe, args, dir, errpath);
+    int rc = system(cmd);
+    if (err) {
+        err[0] = '\0';
+        char *text = NULL;
+        if (ab_read_file(errpath, &text, NULL, NULL) == AB_OK) {
+            snprintf(err, errlen, "%s", text);
+            free(text);
+        }
+    }
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void quick_ceilings_run_writes_a_valid_csv(void **state)
+{
+    char args[4400], csv[4400], err[4096];
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --quick -o '%s/q'", dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    snprintf(csv, sizeof csv, "%s/q/results.csv", dir);
+    struct ab_result_set set = {0};
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    assert_int_equal(set.n, 5); /* fma x2, gemm x2, stream */
+    int seen = 0;
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        assert_string_equal(r->workload, "ceilings");
+        assert_string_equal(r->device, "cpu");
+        if (r->status == AB_EUNSUPPORTED)
+            continue; /* bf16 on a CPU without AVX-512 BF16 */
+        assert_int_equal(r->status, AB_OK);
+        assert_true(r->time_s.n >= 5);
+        assert_true(r->time_s.median > 0);
+        assert_true(r->time_s.ci_lo <= r->time_s.median && r->time_s.median <= r->time_s.ci_hi);
+        assert_true(r->ceiling[0] != '\0');
+        double rate = strcmp(r->ceiling, "mem_bw") == 0 ? r->byte_per_s : r->flop_per_s;
+        assert_true(rate > 1e9); /* any CPU that runs this does more than 1 GFLOP/s or 1 GB/s */
+        assert_double_equal(r->ceiling_value, rate, rate * 1e-6);
+        assert_string_equal(r->ceiling_source, "measured");
+        assert_true(r->power_source[0] != '\0');
+        if (strcmp(r->ceiling, "fp32_fma") == 0)
+            seen |= 1;
+        if (strcmp(r->ceiling, "fp32_gemm") == 0)
+            seen |= 2;
+        if (strcmp(r->ceiling, "mem_bw") == 0)
+            seen |= 4;
+    }
+    assert_int_equal(seen, 7);
+    char jl[4400], rj[4400];
+    snprintf(jl, sizeof jl, "%s/q/samples.jsonl", dir);
+    snprintf(rj, sizeof rj, "%s/q/run.json", dir);
+    assert_int_equal(ab_json_read_samples(jl, &set, &e), AB_OK);
+    assert_int_equal(set.rows[0].n_samples, set.rows[0].time_s.n);
+    int v;
+    assert_int_equal(ab_json_read_run(rj, &v, &e), AB_OK);
+    ab_result_set_free(&set);
+    /* the same folder again without --resume is refused before anything runs */
+    assert_int_equal(run(args, err, sizeof err), 2);
+    assert_non_null(strstr(err, "--resume"));
+    /* with --resume every case is already there: nothing is added */
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --quick --resume -o '%s/q'", dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    assert_int_equal(set.n, 5);
+    ab_result_set_free(&set);
+}
+
+static void expect_usage_error(const char *args, const char *want1, const char *want2)
+{
+    char err[4096];
+    int rc = run(args, err, sizeof err);
+    if (rc != 2 || !strstr(err, want1) || (want2 && !strstr(err, want2)))
+        fail_msg("accelbench %s: exit %d, stderr \"%s\"; wanted 2 and \"%s\"", args, rc, err, want1);
+    /* one line */
+    char *nl = strchr(err, '\n');
+    assert_true(nl == NULL || nl[1] == '\0');
+}
+
+static void bad_input_is_one_line_and_exit_2(void **state)
+{
+    char o[4400], args[4600];
+    snprintf(o, sizeof o, "-o '%s/bad'", dir);
+    snprintf(args, sizeof args, "run -w nosuch %s", o);
+    expect_usage_error(args, "unknown workload \"nosuch\"", "ceilings");
+    snprintf(args, sizeof args, "run -w ceilings -d tpu:0 %s", o);
+    expect_usage_error(args, "unknown device \"tpu:0\"", "cpu");
+    snprintf(args, sizeof args, "run -w ceilings -a size=3 %s", o);
+    expect_usage_error(args, "unknown axis \"size\"", "kind");
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a kind=fma,blas %s", o);
+    expect_usage_error(args, "unknown value \"blas\"", "fma,gemm,stream");
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=12x %s", o);
+    expect_usage_error(args, "\"12x\"", NULL);
+    expect_usage_error("run --frobnicate", "unknown option", NULL);
+    expect_usage_error("run --max-time", "needs a value", NULL);
+    expect_usage_error("run --min-time 2 --max-time 1", "--max-time", NULL);
+    expect_usage_error("run --min-time abc", "--min-time", NULL);
+    expect_usage_error("frob", "unknown command \"frob\"", "run");
+    expect_usage_error("run --quick --full", "--quick", NULL);
+}
+
+static void help_and_version_exit_0(void **state)
+{
+    assert_int_equal(run("--version", NULL, 0), 0);
+    assert_int_equal(run("run --help", NULL, 0), 0);
+    assert_int_equal(run("list", NULL, 0), 0);
+    assert_int_equal(run("info --json", NULL, 0), 0);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/stdout.txt", dir);
+    char *text;
+    assert_int_equal(ab_read_file(path, &text, NULL, NULL), AB_OK);
+    assert_non_null(strstr(text, "\"devices\""));
+    free(text);
+}
+
+static void absent_cuda_backend_is_a_skipped_row(void **state)
+{
+    char args[4600], csv[4400], err[4096];
+    /* Only meaningful where no CUDA device exists; elsewhere cuda rows are real. */
+    snprintf(args, sizeof args, "run -w ceilings -d cpu,cuda --quick -a kind=fma -a dtype=fp32 -o '%s/sk'", dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    snprintf(csv, sizeof csv, "%s/sk/results.csv", dir);
+    struct ab_result_set set = {0};
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    bool cpu_ok = false;
+    for (int64_t i = 0; i < set.n; i++) {
+        if (strcmp(set.rows[i].backend, "cuda") == 0 && set.rows[i].status != AB_OK) {
+            assert_int_equal(set.rows[i].status, AB_EUNSUPPORTED);
+            assert_true(set.rows[i].message[0] != '\0');
+        }
+        cpu_ok |= strcmp(set.rows[i].device, "cpu") == 0 && set.rows[i].status == AB_OK;
+    }
+    assert_true(cpu_ok);
+    ab_result_set_free(&set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(quick_ceilings_run_writes_a_valid_csv),
+        cmocka_unit_test(bad_input_is_one_line_and_exit_2),
+        cmocka_unit_test(help_and_version_exit_0),
+        cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

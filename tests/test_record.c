@@ -1,0 +1,265 @@
+/* test_record.c — the results CSV and JSON sidecar: round trip through the readers, and
+ * malformed files whose errors name file, line and field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "accelbench.h"
+#include "test_util.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    dir = test_tmpdir();
+    return dir ? 0 : -1;
+}
+static int teardown(void **state)
+{
+    test_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+static void fill_row(struct ab_result *r, int i)
+{
+    memset(r, 0, sizeof *r);
+    strcpy(r->run_id, "run-1");
+    strcpy(r->host, "testhost");
+    strcpy(r->started_utc, "2026-01-01T00:00:00Z");
+    strcpy(r->workload, "ceilings");
+    strcpy(r->device, "cpu");
+    strcpy(r->device_name, "Test CPU, \"quoted\" name");
+    strcpy(r->backend, "cpu");
+    snprintf(r->params, sizeof r->params, "kind=gemm;dtype=bf16;n=%d", 1024 << i);
+    r->status = i == 2 ? AB_EMISMATCH : AB_OK;
+    strcpy(r->message, i == 2 ? "C[1,2]=3 ref 4,\nsecond line" : "");
+    double t[] = {1.0e-3 * (i + 1), 1.1e-3 * (i + 1), 0.9e-3 * (i + 1), 1.05e-3 * (i + 1)};
+    r->samples = t;
+    r->n_samples = 4;
+    ab_stats_compute(t, 4, &r->time_s);
+    strcpy(r->stop_reason, "converged");
+    r->reps_per_sample = 3;
+    r->flops = 2.0 * pow(1024 << i, 3);
+    r->flop_per_s = r->flops / r->time_s.median;
+    strcpy(r->ceiling, "bf16_gemm");
+    r->ceiling_value = 1e12;
+    strcpy(r->ceiling_source, "measured");
+    r->fraction_of_ceiling = r->flop_per_s / 1e12;
+    strcpy(r->power_source, "nominal:cpu-generic");
+    r->avg_power_w = 20;
+    r->energy_j = 0.02;
+    r->flop_per_j = r->flops / 0.02;
+    r->token_per_j = NAN;
+    r->byte_per_j = NAN;
+    r->usd_per_hour = NAN;
+    r->n_metrics = 2;
+    strcpy(r->metrics[0].name, "max_rel_err");
+    r->metrics[0].value = 1.5e-3;
+    strcpy(r->metrics[1].name, "algo");
+    strcpy(r->metrics[1].text, "heuristic;17");
+}
+
+static void write_rows(const char *sub, int n)
+{
+    char d[4200], csv[4300];
+    snprintf(d, sizeof d, "%s/%s", dir, sub);
+    struct ab_error err;
+    assert_int_equal(ab_mkdirs(d, &err), AB_OK);
+    snprintf(csv, sizeof csv, "%s/results.csv", d);
+    struct ab_reporter rc, rj;
+    assert_int_equal(ab_csv_reporter_open(csv, &rc, &err), AB_OK);
+    assert_int_equal(ab_json_reporter_open(d, &rj, &err), AB_OK);
+    struct ab_run_info info = {0};
+    strcpy(info.run_id, "run-1");
+    assert_int_equal(rj.begin(rj.self, &info, &err), AB_OK);
+    for (int i = 0; i < n; i++) {
+        struct ab_result r;
+        fill_row(&r, i);
+        assert_int_equal(rc.row(rc.self, &r, &err), AB_OK);
+        assert_int_equal(rj.row(rj.self, &r, &err), AB_OK);
+    }
+    assert_int_equal(rc.end(rc.self, &info, &err), AB_OK);
+    assert_int_equal(rj.end(rj.self, &info, &err), AB_OK);
+    rc.destroy(rc.self);
+    rj.destroy(rj.self);
+}
+
+static void csv_round_trip_keeps_every_field(void **state)
+{
+    write_rows("rt", 3);
+    char csv[4300], jl[4300], rj[4300];
+    snprintf(csv, sizeof csv, "%s/rt/results.csv", dir);
+    snprintf(jl, sizeof jl, "%s/rt/samples.jsonl", dir);
+    snprintf(rj, sizeof rj, "%s/rt/run.json", dir);
+    struct ab_result_set set = {0};
+    struct ab_error err;
+    char warn[256];
+    assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &err), AB_OK);
+    assert_string_equal(warn, "");
+    assert_int_equal(set.n, 3);
+    for (int i = 0; i < 3; i++) {
+        struct ab_result want;
+        fill_row(&want, i);
+        const struct ab_result *got = &set.rows[i];
+        assert_string_equal(got->device_name, want.device_name);
+        assert_string_equal(got->params, want.params);
+        assert_int_equal(got->status, want.status);
+        assert_double_equal(got->time_s.median, want.time_s.median, 1e-12);
+        assert_double_equal(got->time_s.ci_hi, want.time_s.ci_hi, 1e-12);
+        assert_int_equal(got->reps_per_sample, 3);
+        assert_double_equal(got->flop_per_s, want.flop_per_s, want.flop_per_s * 1e-8);
+        assert_true(isnan(got->token_per_j));
+        assert_double_equal(ab_result_metric(got, "max_rel_err"), 1.5e-3, 1e-12);
+        /* ';' inside a text metric cannot survive the metrics syntax: it becomes ',' */
+        assert_string_equal(ab_result_metric_text(got, "algo"), "heuristic,17");
+    }
+    /* messages are one line in the file */
+    assert_non_null(strstr(set.rows[2].message, "ref 4,"));
+    assert_null(strchr(set.rows[2].message, '\n'));
+    assert_int_equal(ab_json_read_samples(jl, &set, &err), AB_OK);
+    assert_int_equal(set.rows[1].n_samples, 4);
+    assert_double_equal(set.rows[1].samples[0], 2.0e-3, 1e-15);
+    int sv = 0;
+    assert_int_equal(ab_json_read_run(rj, &sv, &err), AB_OK);
+    assert_int_equal(sv, AB_SCHEMA_VERSION);
+    ab_result_set_free(&set);
+}
+
+static void torn_last_line_is_dropped_and_cut_before_appending(void **state)
+{
+    write_rows("torn", 2);
+    char csv[4300];
+    snprintf(csv, sizeof csv, "%s/torn/results.csv", dir);
+    FILE *f = fopen(csv, "a");
+    fputs("1,run-1,testhost,2026-01-01T00:00:00Z,ceilings,cpu,half", f);
+    fclose(f);
+    struct ab_result_set set = {0};
+    struct ab_error err;
+    char warn[256];
+    assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &err), AB_OK);
+    assert_int_equal(set.n, 2);
+    assert_non_null(strstr(warn, ":4: incomplete last line dropped"));
+    ab_result_set_free(&set);
+    /* appending again cuts the torn tail first, so the file stays readable */
+    struct ab_reporter rc;
+    assert_int_equal(ab_csv_reporter_open(csv, &rc, &err), AB_OK);
+    struct ab_result r;
+    fill_row(&r, 0);
+    assert_int_equal(rc.row(rc.self, &r, &err), AB_OK);
+    rc.destroy(rc.self);
+    assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &err), AB_OK);
+    assert_int_equal(set.n, 3);
+    assert_string_equal(warn, "");
+    ab_result_set_free(&set);
+}
+
+static void expect_csv_error(const char *name, const char *text, const char *want1, const char *want2)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s.csv", dir, name);
+    assert_int_equal(test_write_file(path, text), 0);
+    struct ab_result_set set = {0};
+    struct ab_error err = {{0}};
+    assert_int_equal(ab_csv_read(path, &set, NULL, 0, &err), AB_EINVAL);
+    assert_int_equal(set.n, 0);
+    if (!strstr(err.msg, want1) || (want2 && !strstr(err.msg, want2)))
+        fail_msg("error \"%s\" lacks \"%s\" / \"%s\"", err.msg, want1, want2 ? want2 : "");
+    assert_non_null(strstr(err.msg, path));
+}
+
+static void malformed_csv_errors_name_line_and_field(void **state)
+{
+    write_rows("good", 1);
+    char csv[4300];
+    snprintf(csv, sizeof csv, "%s/good/results.csv", dir);
+    char *text;
+    struct ab_error err;
+    assert_int_equal(ab_read_file(csv, &text, NULL, &err), AB_OK);
+    char *header_end = strchr(text, '\n') + 1;
+    char hdr[4096];
+    snprintf(hdr, sizeof hdr, "%.*s", (int)(header_end - text), text);
+    char row[8192];
+    snprintf(row, sizeof row, "%s", header_end);
+    char buf[16384];
+
+    expect_csv_error("empty", "", "empty file", NULL);
+    expect_csv_error("notours", "a,b,c\n1,2,3\n", ":1:", "not an accelbench results file");
+    /* a non-number where a number must be: line 3, field time_median_s */
+    char *bad = strdup(row);
+    char *p = strstr(bad, ",converged,") ? bad : NULL;
+    assert_non_null(p);
+    /* replace the reps_per_sample field (13th) by text: simplest is to rebuild the line */
+    snprintf(buf, sizeof buf, "%s%s%s", hdr, row, row);
+    char *second = strstr(buf + strlen(hdr) + strlen(row), ",ok,");
+    assert_non_null(second);
+    memcpy(second, ",ko,", 4);
+    expect_csv_error("status", buf, ":3:", "field \"status\"");
+    snprintf(buf, sizeof buf, "%s%s", hdr, row);
+    char *sv = buf + strlen(hdr);
+    sv[0] = '7';
+    expect_csv_error("version", buf, ":2:", "schema_version");
+    snprintf(buf, sizeof buf, "%s1,2,3\n", hdr);
+    expect_csv_error("short", buf, ":2:", "3 fields");
+    snprintf(buf, sizeof buf, "%s\"unterminated,2,3\n", hdr);
+    expect_csv_error("quote", buf, ":2", NULL);
+    /* a number field holding text */
+    snprintf(buf, sizeof buf, "%s%s", hdr, row);
+    char *conv = strstr(buf + strlen(hdr), ",converged,");
+    assert_non_null(conv);
+    /* the field after stop_reason is flops */
+    char *flops = conv + strlen(",converged,");
+    flops[0] = 'x';
+    expect_csv_error("nan", buf, ":2:", "field \"flops\"");
+    free(bad);
+    free(text);
+}
+
+static void writer_refuses_a_file_of_another_schema(void **state)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/other.csv", dir);
+    assert_int_equal(test_write_file(path, "schema_version,run_id\n0,x\n"), 0);
+    struct ab_reporter rc;
+    struct ab_error err;
+    assert_int_equal(ab_csv_reporter_open(path, &rc, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "schema version"));
+}
+
+static void malformed_json_errors_name_line(void **state)
+{
+    char path[4300];
+    struct ab_result_set set = {0};
+    struct ab_error err;
+    snprintf(path, sizeof path, "%s/bad.jsonl", dir);
+    assert_int_equal(test_write_file(path, "{\"schema_version\":1,\"workload\":\"a\",\"device\":\"cpu\","
+                                           "\"params\":\"\",\"samples_s\":[1]}\n[1,2]\n"), 0);
+    assert_int_equal(ab_json_read_samples(path, &set, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, ":2:"));
+    assert_int_equal(test_write_file(path, "{\"schema_version\":1,\"workload\":\"a\",\"device\":\"cpu\"}\n"), 0);
+    assert_int_equal(ab_json_read_samples(path, &set, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "params"));
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    assert_int_equal(test_write_file(path, "{\n \"schema_version\": 1,\n \"run_id\": [\n"), 0);
+    int v;
+    assert_int_equal(ab_json_read_run(path, &v, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "run.json:"));
+    assert_int_equal(test_write_file(path, "{\"schema_version\": 9, \"run_id\": \"x\"}"), 0);
+    assert_int_equal(ab_json_read_run(path, &v, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "schema_version"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(csv_round_trip_keeps_every_field),
+        cmocka_unit_test(torn_last_line_is_dropped_and_cut_before_appending),
+        cmocka_unit_test(malformed_csv_errors_name_line_and_field),
+        cmocka_unit_test(writer_refuses_a_file_of_another_schema),
+        cmocka_unit_test(malformed_json_errors_name_line),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
