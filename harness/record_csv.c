@@ -578,6 +578,11 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
         for (int64_t i = n0; i < out->n; i++)
             free(out->rows[i].samples);
         out->n = n0;
+        if (n0 == 0) { /* nothing of the caller's: leave the set as it came */
+            free(out->rows);
+            out->rows = NULL;
+            out->cap = 0;
+        }
     }
     return rd.st;
 }

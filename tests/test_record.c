@@ -37,7 +37,9 @@ static void fill_row(struct ab_result *r, int i)
     snprintf(r->params, sizeof r->params, "kind=gemm;dtype=bf16;n=%d", 1024 << i);
     r->status = i == 2 ? AB_EMISMATCH : AB_OK;
     strcpy(r->message, i == 2 ? "C[1,2]=3 ref 4,\nsecond line" : "");
-    double t[] = {1.0e-3 * (i + 1), 1.1e-3 * (i + 1), 0.9e-3 * (i + 1), 1.05e-3 * (i + 1)};
+    static double samples[8][4]; /* outlive the call: the writer reads them later */
+    double *t = samples[i];
+    t[0] = 1.0e-3 * (i + 1), t[1] = 1.1e-3 * (i + 1), t[2] = 0.9e-3 * (i + 1), t[3] = 1.05e-3 * (i + 1);
     r->samples = t;
     r->n_samples = 4;
     ab_stats_compute(t, 4, &r->time_s);

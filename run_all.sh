@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# run_all.sh — set up, build and run accelbench on a Debian 12 machine.
+#
+#   ./run_all.sh [RUN OPTIONS]   install missing packages, build, run the standard suite on every
+#                                device found, draw the standard figures into results/<host>-<time>/
+#                                (RUN OPTIONS go to `accelbench run`, e.g. --quick or --full)
+#   ./run_all.sh test            build with warnings as errors and AddressSanitizer + UBSan and run
+#                                every test; ends with "N passed, N failed"
+#   ./run_all.sh deps            only install the packages
+#
+# Environment: BUILD_DIR (default build, or build-test for `test`), SANITIZE (default
+# address,undefined for `test`; "none" to turn off), CUDA (auto|enabled|disabled).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PKGS="build-essential meson ninja-build pkg-config libcsv-dev libcjson-dev libpapi-dev libdnnl-dev
+      libgsl-dev libcmocka-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core"
+
+missing_packages() {
+  local p missing=""
+  for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  echo "$missing"
+}
+
+ensure_packages() {
+  local missing
+  missing=$(missing_packages)
+  [ -z "$missing" ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo="sudo"
+    else
+      echo "run_all.sh: missing packages:$missing" >&2
+      echo "install them with:" >&2
+      echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+      exit 1
+    fi
+  fi
+  echo "run_all.sh: installing$missing" >&2
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+}
+
+cuda_path() {
+  # nvcc lives outside PATH in the CUDA toolkit's default location
+  if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+  fi
+}
+
+configure() { # DIR [meson options...]
+  local dir=$1
+  shift
+  if [ -d "$dir" ] && [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+# meson test prints "Ok: N ... Fail: N"; finish with the plain summary line CI reads.
+summarize() { # LOG...
+  local ok=0 fail=0 skip=0 f n
+  for f in "$@"; do
+    n=$(grep -E '^Ok:' "$f" | awk '{print $2}' | tail -1); ok=$((ok + ${n:-0}))
+    for k in Fail: Timeout: 'Unexpected Pass:'; do
+      n=$(grep -E "^$k" "$f" | awk '{print $NF}' | tail -1); fail=$((fail + ${n:-0}))
+    done
+    n=$(grep -E '^Skipped:' "$f" | awk '{print $2}' | tail -1); skip=$((skip + ${n:-0}))
+  done
+  echo "$ok passed, $fail failed, $skip skipped"
+  [ "$fail" -eq 0 ]
+}
+
+cmd=${1:-suite}
+case "$cmd" in
+deps)
+  ensure_packages
+  ;;
+test)
+  shift
+  ensure_packages
+  cuda_path
+  sanitize=${SANITIZE:-address,undefined}
+  dir=${BUILD_DIR:-build-test}
+  opts=(-Dwerror=true -Dbuildtype=debugoptimized -Dtest_hooks=true -Dtests=enabled)
+  [ "$sanitize" != none ] && opts+=(-Db_sanitize="$sanitize" -Db_lundef=false)
+  # Sanitizers instrument host C code; nvcc does not take -fsanitize, so the sanitized build is
+  # CPU-only and a second build proves the CUDA code compiles and runs its host-side tests.
+  configure "$dir" "${opts[@]}" -Dcuda=disabled
+  ninja -C "$dir" >/dev/null
+  logs=()
+  set +e
+  meson test -C "$dir" --print-errorlogs --num-processes 1 "$@" 2>&1 | tee "$dir/test-summary.log"
+  logs+=("$dir/test-summary.log")
+  if [ "${CUDA:-auto}" != disabled ] && command -v nvcc >/dev/null 2>&1; then
+    cdir=${dir}-cuda
+    configure "$cdir" -Dwerror=true -Dbuildtype=release -Dcuda=enabled -Dtests=enabled
+    if ninja -C "$cdir" >"$cdir.build.log" 2>&1; then
+      meson test -C "$cdir" --print-errorlogs --suite cuda 2>&1 | tee "$cdir/test-summary.log"
+      logs+=("$cdir/test-summary.log")
+    else
+      tail -40 "$cdir.build.log"
+      echo "Fail: 1 (CUDA build)" >"$cdir.fail.log"
+      logs+=("$cdir.fail.log")
+    fi
+  fi
+  set -e
+  summarize "${logs[@]}"
+  ;;
+*)
+  [ "$cmd" = suite ] && shift
+  ensure_packages
+  cuda_path
+  dir=${BUILD_DIR:-build}
+  configure "$dir" -Dbuildtype=release -Dcuda=${CUDA:-auto}
+  ninja -C "$dir" >/dev/null
+  out="results/$(hostname)-$(date -u +%Y%m%dT%H%M%SZ)"
+  "$dir/bench/accelbench" info
+  "$dir/bench/accelbench" run -o "$out" "$@" || status=$?
+  if [ "${status:-0}" -eq 0 ] || [ "${status:-0}" -eq 130 ]; then
+    if "$dir/bench/accelbench" plot "$out/results.csv" -o "$out/figures" --format pdf,svg,png; then
+      echo "figures in $out/figures"
+    fi
+  fi
+  echo "results in $out"
+  exit "${status:-0}"
+  ;;
+esac
