@@ -1,0 +1,294 @@
+/* kernels.cu — device side of the CUDA ceilings: an FP32 FMA loop (CUDA-core peak), a
+ * 16-byte-wide copy (memory bandwidth), and square GEMMs through cuBLASLt per data type
+ * (tensor-core peaks). Thin launchers with C linkage; the case logic is C in cuda.c. */
+#include "ab_cuda.h"
+#include "ceilings_cuda.h"
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vector>
+
+__global__ void fma_kernel(float *out, long long iters)
+{
+    float a = 0.9999999f, b = 1e-7f;
+    float x[CEIL_FMA_CHAINS];
+#pragma unroll
+    for (int j = 0; j < CEIL_FMA_CHAINS; j++)
+        x[j] = 0.5f + 0.01f * j + 1e-6f * threadIdx.x;
+    for (long long i = 0; i < iters; i++) {
+#pragma unroll
+        for (int j = 0; j < CEIL_FMA_CHAINS; j++)
+            x[j] = fmaf(x[j], a, b);
+    }
+    float s = 0;
+#pragma unroll
+    for (int j = 0; j < CEIL_FMA_CHAINS; j++)
+        s += x[j];
+    out[blockIdx.x * blockDim.x + threadIdx.x] = s;
+}
+
+extern "C" ab_status ceil_cuda_fma(float *out, int blocks, int64_t iters, void *stream, struct ab_error *err)
+{
+    fma_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(out, (long long)iters);
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
+}
+
+__global__ void copy_kernel(float4 *__restrict__ dst, const float4 *__restrict__ src, size_t n4)
+{
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += stride)
+        dst[i] = src[i];
+}
+
+extern "C" ab_status ceil_cuda_copy(float *dst, const float *src, size_t n, void *stream, struct ab_error *err)
+{
+    int dev, sms;
+    AB_CUDA_TRY(cudaGetDevice(&dev), err);
+    AB_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), err);
+    copy_kernel<<<sms * 8, 512, 0, (cudaStream_t)stream>>>((float4 *)dst, (const float4 *)src, n / 4);
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ cuBLASLt GEMM */
+
+struct ceil_gemm {
+    int n;
+    enum ceil_dtype dt;
+    size_t in_size, out_size;
+    void *A, *B, *C, *ws;
+    size_t ws_bytes;
+    cublasLtHandle_t lt;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+    cudaStream_t stream;
+    cudaEvent_t e0, e1;
+    std::vector<float> hA, hB; /* the inputs as the device holds them, widened exactly */
+    char algo_text[64];
+};
+
+static cudaDataType_t in_type(enum ceil_dtype dt)
+{
+    switch (dt) {
+    case CEIL_BF16: return CUDA_R_16BF;
+    case CEIL_FP16: return CUDA_R_16F;
+    case CEIL_FP8: return CUDA_R_8F_E4M3;
+    default: return CUDA_R_32F;
+    }
+}
+
+static cudaDataType_t out_type(enum ceil_dtype dt)
+{
+    switch (dt) {
+    case CEIL_BF16:
+    case CEIL_FP8: return CUDA_R_16BF;
+    case CEIL_FP16: return CUDA_R_16F;
+    default: return CUDA_R_32F;
+    }
+}
+
+static size_t type_size(cudaDataType_t t)
+{
+    return t == CUDA_R_32F ? 4 : t == CUDA_R_8F_E4M3 ? 1 : 2;
+}
+
+/* Round-trip a float through the storage type: the value the GPU will see. */
+static float stored(float v, enum ceil_dtype dt, void *dst, size_t i)
+{
+    switch (dt) {
+    case CEIL_BF16: {
+        __nv_bfloat16 h = __float2bfloat16(v);
+        ((__nv_bfloat16 *)dst)[i] = h;
+        return __bfloat162float(h);
+    }
+    case CEIL_FP16: {
+        __half h = __float2half(v);
+        ((__half *)dst)[i] = h;
+        return __half2float(h);
+    }
+    case CEIL_FP8: {
+        __nv_fp8_e4m3 h = __nv_fp8_e4m3(v);
+        ((__nv_fp8_e4m3 *)dst)[i] = h;
+        return float(h);
+    }
+    default: ((float *)dst)[i] = v; return v;
+    }
+}
+
+static float read_out(const void *src, enum ceil_dtype dt, size_t i)
+{
+    switch (out_type(dt)) {
+    case CUDA_R_16BF: return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
+    case CUDA_R_16F: return __half2float(((const __half *)src)[i]);
+    default: return ((const float *)src)[i];
+    }
+}
+
+extern "C" void ceil_gemm_close(struct ceil_gemm *g)
+{
+    if (!g)
+        return;
+    if (g->la) cublasLtMatrixLayoutDestroy(g->la);
+    if (g->lb) cublasLtMatrixLayoutDestroy(g->lb);
+    if (g->lc) cublasLtMatrixLayoutDestroy(g->lc);
+    if (g->desc) cublasLtMatmulDescDestroy(g->desc);
+    if (g->lt) cublasLtDestroy(g->lt);
+    cudaFree(g->A);
+    cudaFree(g->B);
+    cudaFree(g->C);
+    cudaFree(g->ws);
+    if (g->e0) cudaEventDestroy(g->e0);
+    if (g->e1) cudaEventDestroy(g->e1);
+    if (g->stream) cudaStreamDestroy(g->stream);
+    delete g;
+}
+
+static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *err)
+{
+    int n = g->n;
+    size_t nn = (size_t)n * n;
+    cudaDataType_t ti = in_type(g->dt), to = out_type(g->dt);
+    g->in_size = nn * type_size(ti);
+    g->out_size = nn * type_size(to);
+    g->ws_bytes = 32u << 20; /* cuBLAS's recommendation for Hopper */
+    AB_CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), err);
+    AB_CUDA_TRY(cudaEventCreate(&g->e0), err);
+    AB_CUDA_TRY(cudaEventCreate(&g->e1), err);
+    AB_CUDA_TRY(cudaMalloc(&g->A, g->in_size), err);
+    AB_CUDA_TRY(cudaMalloc(&g->B, g->in_size), err);
+    AB_CUDA_TRY(cudaMalloc(&g->C, g->out_size), err);
+    AB_CUDA_TRY(cudaMalloc(&g->ws, g->ws_bytes), err);
+    /* Inputs on the host (normal, seeded), rounded to the storage type, then copied. */
+    std::vector<unsigned char> buf(g->in_size);
+    g->hA.resize(nn);
+    g->hB.resize(nn);
+    struct ab_rng r;
+    ab_rng_seed(&r, seed);
+    for (int m = 0; m < 2; m++) {
+        std::vector<float> &h = m ? g->hB : g->hA;
+        for (size_t i = 0; i < nn; i++)
+            h[i] = stored((float)ab_rng_normal(&r), g->dt, buf.data(), i);
+        AB_CUDA_TRY(cudaMemcpy(m ? g->B : g->A, buf.data(), g->in_size, cudaMemcpyHostToDevice), err);
+    }
+    AB_CUDA_TRY(cudaMemset(g->C, 0xff, g->out_size), err); /* poison: NaN until written */
+    AB_CUBLAS_TRY(cublasLtCreate(&g->lt), err);
+    cublasComputeType_t ct = g->dt == CEIL_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&g->desc, ct, CUDA_R_32F), err);
+    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    /* TN: the layout FP8 requires on Hopper, and a fast one for every type. */
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT), err);
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN), err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->la, ti, n, n, n), err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lb, ti, n, n, n), err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lc, to, n, n, n), err);
+    cublasLtMatmulPreference_t pref;
+    AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
+    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                            &g->ws_bytes, sizeof g->ws_bytes);
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulAlgoGetHeuristic(g->lt, g->desc, g->la, g->lb, g->lc, g->lc, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    AB_CUBLAS_TRY(s, err);
+    if (found == 0)
+        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for this type on this device");
+    g->algo = res.algo;
+    int id = 0;
+    size_t w = 0;
+    cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
+    snprintf(g->algo_text, sizeof g->algo_text, "algo=%d ws=%zu", id, res.workspaceSize);
+    return AB_OK;
+}
+
+extern "C" ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dtype dt, uint64_t seed,
+                                    struct ab_error *err)
+{
+    *out = NULL;
+    struct ceil_gemm *g = new (std::nothrow) ceil_gemm();
+    if (!g)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    g->n = n;
+    g->dt = dt;
+    ab_status st = gemm_open(g, seed, err);
+    if (st) {
+        ceil_gemm_close(g);
+        return st;
+    }
+    *out = g;
+    return AB_OK;
+}
+
+static ab_status gemm_launch(struct ceil_gemm *g, struct ab_error *err)
+{
+    float alpha = 1.0f, beta = 0.0f;
+    AB_CUBLAS_TRY(cublasLtMatmul(g->lt, g->desc, &alpha, g->A, g->la, g->B, g->lb, &beta, g->C, g->lc,
+                                 g->C, g->lc, &g->algo, g->ws, g->ws_bytes, g->stream), err);
+    return AB_OK;
+}
+
+extern "C" ab_status ceil_gemm_run(struct ceil_gemm *g, int64_t reps, double *time_s, struct ab_error *err)
+{
+    AB_CUDA_TRY(cudaEventRecord(g->e0, g->stream), err);
+    for (int64_t i = 0; i < reps; i++) {
+        ab_status st = gemm_launch(g, err);
+        if (st)
+            return st;
+    }
+    AB_CUDA_TRY(cudaEventRecord(g->e1, g->stream), err);
+    AB_CUDA_TRY(cudaEventSynchronize(g->e1), err);
+    float ms = 0;
+    AB_CUDA_TRY(cudaEventElapsedTime(&ms, g->e0, g->e1), err);
+    *time_s = ms * 1e-3;
+    return AB_OK;
+}
+
+extern "C" ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t seed, double *max_err,
+                                     struct ab_error *err)
+{
+    ab_status st = gemm_launch(g, err);
+    if (st)
+        return st;
+    AB_CUDA_TRY(cudaStreamSynchronize(g->stream), err);
+    std::vector<unsigned char> hc(g->out_size);
+    AB_CUDA_TRY(cudaMemcpy(hc.data(), g->C, g->out_size, cudaMemcpyDeviceToHost), err);
+    /* Column-major, TN: C[i + j n] = sum_k A[k + i n] B[k + j n]. */
+    int n = g->n;
+    struct ab_rng r;
+    ab_rng_seed(&r, seed);
+    double worst = 0, tol = ceil_gemm_tolerance(g->dt);
+    int bad = 0;
+    char first[200] = "";
+    for (int t = 0; t < samples; t++) {
+        int i = (int)(ab_rng_uniform(&r) * n), j = (int)(ab_rng_uniform(&r) * n);
+        double ref = 0, mag = 0;
+        for (int k = 0; k < n; k++) {
+            double p = (double)g->hA[(size_t)i * n + k] * g->hB[(size_t)j * n + k];
+            ref += p;
+            mag += fabs(p);
+        }
+        double got = read_out(hc.data(), g->dt, (size_t)i + (size_t)j * n);
+        double e = fabs(got - ref) / mag;
+        if (!(e <= tol) && bad++ < 2) {
+            size_t l = strlen(first);
+            snprintf(first + l, sizeof first - l, " C[%d,%d]=%g ref %g;", i, j, got, ref);
+        }
+        if (!(e <= worst))
+            worst = isnan(e) ? INFINITY : e;
+    }
+    *max_err = worst;
+    if (bad)
+        return ab_fail(err, AB_EMISMATCH, "%d of %d sampled entries off by more than %g of sum|a||b|:%s",
+                       bad, samples, tol, first);
+    return AB_OK;
+}
+
+extern "C" const char *ceil_gemm_algo(const struct ceil_gemm *g) { return g->algo_text; }
