@@ -77,13 +77,34 @@ void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value
     c->value = value;
 }
 
+/* MemAvailable of /proc/meminfo in bytes, 0 if unreadable. */
+static uint64_t host_available_bytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
 bool ab_device_fits(const struct ab_device *dev, uint64_t bytes)
 {
     if (dev->mem_bytes == 0)
         return true;
-    /* Leave a quarter of memory (at least 1 GiB on the host) to everything else. */
-    uint64_t margin = dev->mem_bytes / 4;
-    if (dev->backend == AB_BACKEND_CPU && margin < (1ull << 30))
-        margin = dev->mem_bytes > (2ull << 30) ? (1ull << 30) : dev->mem_bytes / 2;
-    return bytes <= dev->mem_bytes - margin;
+    /* Leave a quarter of the device to everything else. On the host, what is free now
+     * matters more than what is installed: other processes (and no swap) would turn an
+     * over-large case into the OOM killer instead of an `oom` row. */
+    uint64_t limit = dev->mem_bytes - dev->mem_bytes / 4;
+    if (dev->backend == AB_BACKEND_CPU) {
+        uint64_t avail = host_available_bytes();
+        uint64_t margin = 512ull << 20;
+        if (avail > margin && avail - margin < limit)
+            limit = avail - margin;
+    }
+    return bytes <= limit;
 }
