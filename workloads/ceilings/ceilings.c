@@ -13,8 +13,10 @@ static const struct ab_axis ceilings_axes[] = {
     {.name = "dtype", .type = AB_AXIS_STR, .help = "data type (stream is fp32)",
      .choices = "fp32,bf16,tf32,fp16,fp8",
      .sweep = {"fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8"}},
-    {.name = "n", .type = AB_AXIS_INT, .help = "gemm: square size (0 = the backend's default: 2048 CPU quick, 4096 CPU, 8192 CUDA)",
-     .min = 0, .max = 65536, .sweep = {"0", "0", "0"}},
+    {.name = "n", .type = AB_AXIS_INT,
+     .help = "gemm: square sizes; the ceiling is the best of them (0 = the backend's default: 2048 CPU "
+             "quick, 4096 CPU, 8192 CUDA; fma and stream run only at 0)",
+     .min = 0, .max = 65536, .sweep = {"0", "0,2048", "0,1024,2048,8192,16384"}},
 };
 
 void ceilings_name(const struct ab_params *ps, char *buf, size_t len)
