@@ -461,6 +461,8 @@ struct ab_run_opts {
     bool resume;              /* skip cases already in out_dir/results.csv */
     const char *ceilings_file;/* results CSV to take ceilings from instead of measuring */
     bool no_ceilings;         /* do not measure ceilings automatically */
+    double idle_baseline_s;   /* >0: measure each device's idle power this long first; rows
+                                 then carry idle_power_w and dynamic_energy_j metrics */
     bool progress_tty;        /* rewrite one progress line; else plain lines */
     bool quiet;
     FILE *log;                /* progress stream (stderr) */

@@ -146,6 +146,7 @@ struct case_env {
     const char *run_id;
     const char *host;
     double slowdown; /* test hook: >1 stretches every repetition of this workload */
+    double idle_w;   /* the device's idle power (--idle-baseline), NaN if not measured */
 };
 
 #if AB_TEST_HOOKS
@@ -261,6 +262,11 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
     if (isfinite(energy) && total_reps > 0 && window > 0) {
         r->energy_j = energy / (double)total_reps;
         r->avg_power_w = energy / window;
+        if (isfinite(env->idle_w)) {
+            /* What the work itself cost: the window's energy less what idling would have. */
+            ab_case_metric(c, "idle_power_w", env->idle_w);
+            ab_case_metric(c, "dynamic_energy_j", (energy - env->idle_w * window) / (double)total_reps);
+        }
     }
     *samples_out = x;
     r->n_samples = n;
@@ -671,6 +677,27 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         snprintf(info->meters + l, sizeof info->meters - l, "%s%s=%s", l ? " " : "", devs[d].id,
                  ab_meter_source(meters[d]));
     }
+    double idle_w[AB_MAX_DEVICES];
+    for (int d = 0; d < AB_MAX_DEVICES; d++)
+        idle_w[d] = NAN;
+    for (int d = 0; d < ndev && o->idle_baseline_s > 0; d++) {
+        /* Only a real meter has an idle draw worth subtracting; an estimate has none. */
+        const char *src = ab_meter_source(meters[d]);
+        if (!use[d] || !meters[d] || !strncmp(src, "nominal", 7) || !strcmp(src, "none"))
+            continue;
+        struct ab_error me;
+        double e = NAN, t0 = ab_now_s();
+        if (ab_meter_begin(meters[d], &me) == AB_OK) {
+            while (ab_now_s() - t0 < o->idle_baseline_s && !interrupted(o))
+                usleep(10000);
+            if (ab_meter_end(meters[d], &e, &me) == AB_OK && isfinite(e))
+                idle_w[d] = e / (ab_now_s() - t0);
+        }
+        if (isfinite(idle_w[d])) {
+            size_t l = strlen(info->meters);
+            snprintf(info->meters + l, sizeof info->meters - l, " %s_idle_w=%.2f", devs[d].id, idle_w[d]);
+        }
+    }
     for (int i = 0; i < nrep; i++)
         if ((st = rep[i].begin(rep[i].self, info, err)))
             goto out;
@@ -688,7 +715,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         struct case_env env = {.o = o, .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
                                .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
                                .run_id = info->run_id, .host = info->sys.host,
-                               .slowdown = test_slowdown(pc->wl->name)};
+                               .slowdown = test_slowdown(pc->wl->name),
+                               .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN};
         char params[512], key[700];
         ab_params_format(&pc->params, params, sizeof params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,

@@ -168,6 +168,32 @@ static void absent_cuda_backend_is_a_skipped_row(void **state)
     ab_result_set_free(&set);
 }
 
+static void rapl_tree_is_the_power_source_and_idle_is_subtracted(void **state)
+{
+    /* A fake powercap tree whose package counter never moves: energy 0, idle 0 W. */
+    char root[4400], zone[4500], args[4800], csv[4400], err[4096];
+    snprintf(root, sizeof root, "%s/powercap", dir);
+    snprintf(zone, sizeof zone, "mkdir -p '%s/intel-rapl:0' && echo 5000000 > '%s/intel-rapl:0/energy_uj' && "
+             "echo 262143328850 > '%s/intel-rapl:0/max_energy_range_uj'", root, root, root);
+    assert_int_equal(system(zone), 0);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --quick -a kind=fma -a dtype=fp32 --idle-baseline 0.1 "
+             "-o '%s/rapl'", dir);
+    setenv("ACCELBENCH_POWERCAP_ROOT", root, 1);
+    int rc = run(args, err, sizeof err);
+    unsetenv("ACCELBENCH_POWERCAP_ROOT");
+    assert_int_equal(rc, 0);
+    snprintf(csv, sizeof csv, "%s/rapl/results.csv", dir);
+    struct ab_result_set set = {0};
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    assert_int_equal(set.n, 1);
+    assert_string_equal(set.rows[0].power_source, "rapl");
+    assert_double_equal(set.rows[0].energy_j, 0, 0);
+    assert_double_equal(ab_result_metric(&set.rows[0], "idle_power_w"), 0, 0);
+    assert_double_equal(ab_result_metric(&set.rows[0], "dynamic_energy_j"), 0, 0);
+    ab_result_set_free(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +201,7 @@ int main(void)
         cmocka_unit_test(bad_input_is_one_line_and_exit_2),
         cmocka_unit_test(help_and_version_exit_0),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
+        cmocka_unit_test(rapl_tree_is_the_power_source_and_idle_is_subtracted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
