@@ -39,6 +39,7 @@ static void usage(FILE *f)
             "      --ceilings FILE     take device ceilings from an earlier results.csv\n"
             "      --no-ceilings       do not measure ceilings first (fractions stay empty)\n"
             "      --idle-baseline S   measure idle power S seconds first; rows get dynamic_energy_j\n"
+            "      --counters EV,...   PAPI events counted per case on the CPU (calling thread)\n"
             "      --seed N            input seed (default: fresh per run)\n"
             "  -q, --quiet             no progress output\n");
 }
@@ -58,7 +59,7 @@ static int split_into(char *arg, const char **out, int *n, int max, const char *
 int ab_cmd_run(int argc, char **argv)
 {
     enum { O_MIN_TIME = 256, O_MAX_TIME, O_CI, O_RESUME, O_QUICK, O_FULL, O_CEIL, O_NOCEIL, O_SEED,
-           O_WARMUP, O_MINS, O_TIMEOUT, O_IDLE };
+           O_WARMUP, O_MINS, O_TIMEOUT, O_IDLE, O_COUNTERS };
     static const struct option opts[] = {
         {"workload", required_argument, NULL, 'w'}, {"device", required_argument, NULL, 'd'},
         {"axis", required_argument, NULL, 'a'},     {"output", required_argument, NULL, 'o'},
@@ -72,6 +73,7 @@ int ab_cmd_run(int argc, char **argv)
         {"resume", no_argument, NULL, O_RESUME},    {"ceilings", required_argument, NULL, O_CEIL},
         {"no-ceilings", no_argument, NULL, O_NOCEIL}, {"seed", required_argument, NULL, O_SEED},
         {"idle-baseline", required_argument, NULL, O_IDLE},
+        {"counters", required_argument, NULL, O_COUNTERS},
         {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
         {0}};
     struct ab_run_opts o;
@@ -114,6 +116,7 @@ int ab_cmd_run(int argc, char **argv)
         case O_RESUME: o.resume = true; break;
         case O_CEIL: o.ceilings_file = optarg; break;
         case O_NOCEIL: o.no_ceilings = true; break;
+        case O_COUNTERS: o.counters = optarg; break;
         case O_IDLE: if (!ab_cli_number("--idle-baseline", optarg, &o.idle_baseline_s)) return 2; break;
         case O_SEED:
             if (!ab_cli_number("--seed", optarg, &v)) return 2;

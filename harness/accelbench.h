@@ -312,6 +312,17 @@ ab_status ab_nominal_open(const char *profile_name, double tdp_w, struct ab_mete
 bool ab_counters_supported(void);
 /* Names of the PAPI components/events available (for `info`), one per line; "" if none. */
 void ab_counters_describe(char *buf, size_t len);
+/* Named PAPI events ("PAPI_TOT_INS,PAPI_TOT_CYC") counted over each case's measured window.
+ * PAPI counts the calling thread: work spread over a thread pool is undercounted, and the
+ * metric names say so (papi_<EVENT>_thread0_per_rep). AB_EUNSUPPORTED where PAPI or the
+ * events are missing, with the reason. */
+struct ab_counters;
+ab_status ab_counters_open(const char *events, struct ab_counters **out, struct ab_error *err);
+int ab_counters_n(const struct ab_counters *c);
+const char *ab_counters_event(const struct ab_counters *c, int i);
+ab_status ab_counters_start(struct ab_counters *c, struct ab_error *err);
+ab_status ab_counters_stop(struct ab_counters *c, long long *values, struct ab_error *err);
+void ab_counters_close(struct ab_counters *c);
 
 /* ---------------------------------------------------------------- profiles */
 
@@ -461,6 +472,7 @@ struct ab_run_opts {
     bool resume;              /* skip cases already in out_dir/results.csv */
     const char *ceilings_file;/* results CSV to take ceilings from instead of measuring */
     bool no_ceilings;         /* do not measure ceilings automatically */
+    const char *counters;     /* PAPI events to count per case (comma list), or NULL */
     double idle_baseline_s;   /* >0: measure each device's idle power this long first; rows
                                  then carry idle_power_w and dynamic_energy_j metrics */
     bool progress_tty;        /* rewrite one progress line; else plain lines */

@@ -147,6 +147,7 @@ struct case_env {
     const char *host;
     double slowdown; /* test hook: >1 stretches every repetition of this workload */
     double idle_w;   /* the device's idle power (--idle-baseline), NaN if not measured */
+    struct ab_counters *counters; /* --counters, or NULL */
 };
 
 #if AB_TEST_HOOKS
@@ -213,6 +214,7 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
     double min_window = ab_meter_min_window_s(env->meter);
     struct ab_error merr = {{0}};
     bool metered = ab_meter_begin(env->meter, &merr) == AB_OK;
+    bool counting = env->counters && ab_counters_start(env->counters, &merr) == AB_OK;
     double t0 = ab_now_s(), next_check = 0;
     enum ab_stop stop = AB_STOP_CONTINUE;
     struct ab_stats stats = {0};
@@ -249,6 +251,13 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
         }
     }
     double window = ab_now_s() - t0;
+    long long counts[16] = {0};
+    if (counting && ab_counters_stop(env->counters, counts, &merr) == AB_OK && total_reps > 0)
+        for (int i = 0; i < ab_counters_n(env->counters) && i < 16; i++) {
+            char name[40];
+            snprintf(name, sizeof name, "papi_%s_thread0_per_rep", ab_counters_event(env->counters, i));
+            ab_case_metric(c, name, (double)counts[i] / (double)total_reps);
+        }
     double energy = NAN;
     if (metered && ab_meter_end(env->meter, &energy, &merr) != AB_OK)
         energy = NAN;
@@ -508,6 +517,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     struct ab_reporter rep[2] = {{0}};
     int nrep = 0;
     struct ab_meter *meters[AB_MAX_DEVICES] = {0};
+    struct ab_counters *counters = NULL;
     struct ab_result *r = NULL;
     char **done_keys = NULL;
     int64_t n_done = 0;
@@ -647,6 +657,11 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             ceilings_from_file(csv_path, devs, ndev, true, NULL);
         }
     }
+    if (o->counters && (st = ab_counters_open(o->counters, &counters, err))) {
+        if (st == AB_EUNSUPPORTED)
+            st = AB_EINVAL; /* asked for explicitly: a usage error before anything runs */
+        goto out;
+    }
     if ((st = ab_csv_reporter_open(csv_path, &rep[nrep], err)))
         goto out;
     nrep++;
@@ -716,7 +731,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                                .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
                                .run_id = info->run_id, .host = info->sys.host,
                                .slowdown = test_slowdown(pc->wl->name),
-                               .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN};
+                               .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
+                               .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL};
         char params[512], key[700];
         ab_params_format(&pc->params, params, sizeof params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
@@ -769,6 +785,7 @@ out:
             rep[k].destroy(rep[k].self);
     for (int d = 0; d < AB_MAX_DEVICES; d++)
         ab_meter_close(meters[d]);
+    ab_counters_close(counters);
     for (int64_t k = 0; k < n_done; k++)
         free(done_keys[k]);
     free(done_keys);
