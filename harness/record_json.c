@@ -240,11 +240,17 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
     }
     int line = 0;
     for (char *ln = text, *nl; st == AB_OK && ln < text + len; ln = nl + 1) {
-        nl = strchr(ln, '\n');
+        /* text ends in '\n' here, so every line has one; a NUL byte inside a line would
+         * hide the rest of it from the parser, so such a line is malformed. */
+        nl = memchr(ln, '\n', (size_t)(text + len - ln));
         *nl = '\0';
         line++;
         if (*ln == '\0')
             continue;
+        if (strlen(ln) != (size_t)(nl - ln)) {
+            st = ab_fail(err, AB_EINVAL, "%s:%d: not a JSON object (NUL byte)", path, line);
+            break;
+        }
         cJSON *o = cJSON_Parse(ln);
         if (!o || !cJSON_IsObject(o)) {
             st = ab_fail(err, AB_EINVAL, "%s:%d: not a JSON object", path, line);

@@ -1,0 +1,46 @@
+/* fuzz_samples.c — the samples.jsonl reader (ab_json_read_samples) on arbitrary bytes,
+ * attaching to a small set of rows whose keys the corpus uses, and the run.json reader
+ * (ab_json_read_run) on the same bytes. */
+#include "accelbench.h"
+#include "fuzz_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void add_row(struct ab_result_set *set, const char *wl, const char *params)
+{
+    struct ab_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.workload, sizeof r.workload, "%s", wl);
+    snprintf(r.device, sizeof r.device, "cpu");
+    snprintf(r.params, sizeof r.params, "%s", params);
+    ab_result_set_add(set, &r, NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char path[64];
+    int fd = fuzz_memfile(data, size, path, sizeof path);
+    if (fd < 0)
+        return 0;
+    struct ab_result_set set = {0};
+    add_row(&set, "ceilings", "kind=fma;dtype=fp32;n=0");
+    add_row(&set, "ceilings", "kind=stream;dtype=fp32;n=16777216");
+    add_row(&set, "ceilings", "kind=fma;dtype=fp32;n=0"); /* a duplicate key */
+    struct ab_error err = {{0}};
+    if (ab_json_read_samples(path, &set, &err) == AB_OK)
+        for (int64_t i = 0; i < set.n; i++)
+            for (int64_t k = 0; k < set.rows[i].n_samples; k++)
+                if (!(set.rows[i].samples[k] >= 0))
+                    __builtin_trap();
+    for (int64_t i = 0; i < set.n; i++) {
+        free(set.rows[i].samples);
+        set.rows[i].samples = NULL;
+    }
+    ab_result_set_free(&set);
+    int version = -1;
+    if (ab_json_read_run(path, &version, &err) == AB_OK && version != AB_SCHEMA_VERSION)
+        __builtin_trap();
+    close(fd);
+    return 0;
+}
