@@ -179,6 +179,8 @@ int ab_cmd_run(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A file-size limit (ulimit -f) must become a write error with a message, not a kill. */
+    signal(SIGXFSZ, SIG_IGN);
 
     struct ab_run_info info;
     struct ab_error err = {{0}};

@@ -7,8 +7,11 @@
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct plan_case {
@@ -139,6 +142,10 @@ static ab_status ceilings_from_file(const char *path, struct ab_device *devs, in
 
 /* ------------------------------------------------------------------ one case */
 
+/* Faults a test build can inject into a case (ACCELBENCH_TEST_FAULT), each standing for a
+ * failure a real backend has: an allocation, a kernel launch, a wrong result, a hang. */
+enum test_fault { FAULT_NONE = 0, FAULT_SETUP_OOM, FAULT_RUN_FAIL, FAULT_MISMATCH, FAULT_HANG };
+
 struct case_env {
     const struct ab_run_opts *o;
     struct ab_device *dev;
@@ -148,6 +155,8 @@ struct case_env {
     double slowdown; /* test hook: >1 stretches every repetition of this workload */
     double idle_w;   /* the device's idle power (--idle-baseline), NaN if not measured */
     struct ab_counters *counters; /* --counters, or NULL */
+    enum test_fault fault;        /* test hook: a fault to inject into this case */
+    atomic_int *abandoned;        /* set by the watchdog when it gives up on the case */
 };
 
 #if AB_TEST_HOOKS
@@ -162,14 +171,52 @@ static double test_slowdown(const char *workload)
     }
     return 1;
 }
+
+/* Test-only: ACCELBENCH_TEST_FAULT="WORKLOAD[@PARAMS]:FAULT[,...]" where FAULT is setup_oom,
+ * run_fail, mismatch or hang, and PARAMS (optional) a substring of the case's params text. */
+static enum test_fault test_fault(const char *workload, const char *params)
+{
+    static const char *const names[] = {"", "setup_oom", "run_fail", "mismatch", "hang"};
+    const char *s = getenv("ACCELBENCH_TEST_FAULT");
+    char spec[256];
+    for (const char *p = s; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0)) {
+        snprintf(spec, sizeof spec, "%.*s", (int)strcspn(p, ","), p);
+        char *colon = strrchr(spec, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        char *at = strchr(spec, '@');
+        if (at)
+            *at++ = '\0';
+        if (strcmp(spec, workload) != 0 || (at && !strstr(params, at)))
+            continue;
+        for (int f = FAULT_SETUP_OOM; f <= FAULT_HANG; f++)
+            if (strcmp(colon + 1, names[f]) == 0)
+                return (enum test_fault)f;
+    }
+    return FAULT_NONE;
+}
 #else
 static double test_slowdown(const char *workload) { return 1; }
+static enum test_fault test_fault(const char *workload, const char *params) { return FAULT_NONE; }
 #endif
 
-static ab_status timed_run(const struct ab_impl *impl, struct ab_case *c, int64_t reps, double slowdown,
-                           double *t, struct ab_error *err)
+static bool abandoned(const struct case_env *env)
 {
+    return env->abandoned && atomic_load(env->abandoned);
+}
+
+static ab_status timed_run(const struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
+                           int64_t reps, double slowdown, double *t, struct ab_error *err)
+{
+    if (env->fault == FAULT_RUN_FAIL)
+        return ab_fail(err, AB_EFAIL, "kernel launch failed: injected fault run_fail");
+    while (env->fault == FAULT_HANG)
+        sleep(1); /* never returns: only the watchdog ends this case */
     ab_status st = impl->run(c, reps, t, err);
+    /* A case given up by the watchdog touches nothing shared once it comes back. */
+    if (abandoned(env))
+        return ab_fail(err, AB_ETIMEOUT, "abandoned by the watchdog");
     if (st == AB_OK && slowdown > 1) {
         double until = ab_now_s() + (slowdown - 1) * *t;
         while (ab_now_s() < until)
@@ -190,7 +237,7 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
     const struct ab_run_opts *o = env->o;
     const struct ab_stop_rule *rule = &o->stop;
     double t;
-    ab_status st = timed_run(impl, c, 1, env->slowdown, &t, err);
+    ab_status st = timed_run(env, impl, c, 1, env->slowdown, &t, err);
     if (st)
         return st;
     /* Warm-up, also calibrating how many repetitions make one sample of ~2 ms or more. */
@@ -200,7 +247,7 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
     double per = t > 0 ? t : 1e-9;
     while (ab_now_s() - w0 < o->warmup_s && !interrupted(o)) {
         reps = (int64_t)fmin(fmax(1.0, ceil(target / per)), 1e9);
-        if ((st = timed_run(impl, c, reps, env->slowdown, &t, err)))
+        if ((st = timed_run(env, impl, c, reps, env->slowdown, &t, err)))
             return st;
         per = fmax(t / (double)reps, 1e-12);
     }
@@ -223,7 +270,7 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
             st = ab_fail(err, AB_EINTR, "interrupted by signal after %lld samples", (long long)n);
             break;
         }
-        if ((st = timed_run(impl, c, reps, env->slowdown, &t, err)))
+        if ((st = timed_run(env, impl, c, reps, env->slowdown, &t, err)))
             break;
         if (n == cap) {
             double *nx = realloc(x, (size_t)cap * 2 * sizeof *nx);
@@ -252,14 +299,14 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
     }
     double window = ab_now_s() - t0;
     long long counts[16] = {0};
-    if (counting && ab_counters_stop(env->counters, counts, &merr) == AB_OK && total_reps > 0)
+    if (counting && !abandoned(env) && ab_counters_stop(env->counters, counts, &merr) == AB_OK && total_reps > 0)
         for (int i = 0; i < ab_counters_n(env->counters) && i < 16; i++) {
             char name[40];
             snprintf(name, sizeof name, "papi_%s_thread0_per_rep", ab_counters_event(env->counters, i));
             ab_case_metric(c, name, (double)counts[i] / (double)total_reps);
         }
     double energy = NAN;
-    if (metered && ab_meter_end(env->meter, &energy, &merr) != AB_OK)
+    if (metered && !abandoned(env) && ab_meter_end(env->meter, &energy, &merr) != AB_OK)
         energy = NAN;
     if (st) {
         free(x);
@@ -356,12 +403,17 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
     c->suite = pc->suite;
     c->seed = seed;
     struct ab_error err = {{0}};
-    ab_status st = impl->setup(c, &err);
+    ab_status st = env->fault == FAULT_SETUP_OOM
+                       ? ab_fail(&err, AB_ENOMEM, "device allocation failed: injected fault setup_oom")
+                       : impl->setup(c, &err);
     if (st == AB_OK) {
         r->flops = c->work.flops;
         r->bytes = c->work.bytes;
         r->tokens = c->work.tokens;
-        if (impl->verify)
+        if (env->fault == FAULT_MISMATCH)
+            st = ab_fail(&err, AB_EMISMATCH, "injected fault mismatch: 1 of 1 elements differ: "
+                         "[0] got 2 expected 1");
+        else if (impl->verify)
             st = impl->verify(c, &err);
     }
     if (st == AB_OK && !impl->run)
@@ -382,6 +434,151 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
         r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     }
     free(c);
+}
+
+/* ------------------------------------------------------------------ the watchdog */
+
+/* Cases run on a worker thread while the run's own thread keeps the clock. A case still in
+ * a workload call at its time limit (a hung kernel, a deadlock) cannot be stopped from
+ * outside, so it is abandoned: recorded as a `timeout` row, its memory left to the stuck
+ * thread, and the run goes on with a fresh worker. The worker is long-lived otherwise, so
+ * thread-local state of the libraries (OpenMP teams, oneDNN caches) survives across cases. */
+struct worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled when a job arrives, when it is done, and to quit */
+    bool has_job, done, quit;
+    int refs;          /* the run's thread and the worker's: whoever lets go last frees */
+    atomic_int abandoned;
+    struct case_env env;
+    struct plan_case pc;
+    uint64_t seed;
+    struct ab_result r;
+    double *samples;
+};
+
+static void worker_unref(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        free(w->samples);
+        free(w);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->has_job && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        run_case(&w->env, &w->pc, w->seed, &w->r, &w->samples);
+        pthread_mutex_lock(&w->mu);
+        w->has_job = false;
+        w->done = true;
+        pthread_cond_broadcast(&w->cv);
+        if (atomic_load(&w->abandoned))
+            break;
+    }
+    pthread_mutex_unlock(&w->mu);
+    worker_unref(w);
+    return NULL;
+}
+
+static struct worker *worker_start(void)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&w->abandoned, 0);
+    w->refs = 2;
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void worker_stop(struct worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    worker_unref(w);
+}
+
+/* Run one case on *wp within limit_s (the whole case: setup, verify, measure, teardown).
+ * On time-out or an interrupt the case does not answer, r becomes a `timeout` (or
+ * `interrupted`) row, the worker is abandoned and *wp replaced. Returns false when a
+ * replacement worker cannot be started. */
+static bool case_watched(struct worker **wp, const struct case_env *env, const struct plan_case *pc,
+                         uint64_t seed, double limit_s, struct ab_result *r, double **samples)
+{
+    struct worker *w = *wp;
+    pthread_mutex_lock(&w->mu);
+    w->env = *env;
+    w->env.abandoned = &w->abandoned;
+    w->pc = *pc;
+    w->seed = seed;
+    w->samples = NULL;
+    w->done = false;
+    w->has_job = true;
+    pthread_cond_broadcast(&w->cv);
+    double t0 = ab_now_s(), interrupted_at = 0;
+    while (!w->done) {
+        /* Wake at least every 0.2 s to see a Ctrl-C: a case that ignores it for 2 s is given up. */
+        double now = ab_now_s(), until = fmin(t0 + limit_s, now + 0.2);
+        if (interrupted(env->o) && interrupted_at == 0)
+            interrupted_at = now;
+        if (now >= t0 + limit_s || (interrupted_at > 0 && now >= interrupted_at + 2))
+            break;
+        struct timespec ts = {.tv_sec = (time_t)until, .tv_nsec = (long)((until - floor(until)) * 1e9)};
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    if (w->done) {
+        *r = w->r;
+        *samples = w->samples;
+        w->samples = NULL;
+        pthread_mutex_unlock(&w->mu);
+        return true;
+    }
+    atomic_store(&w->abandoned, 1);
+    pthread_mutex_unlock(&w->mu);
+    pthread_detach(w->thread);
+    worker_unref(w);
+    result_init(r, env, pc, env->dev);
+    *samples = NULL;
+    if (interrupted_at > 0) {
+        r->status = AB_EINTR;
+        snprintf(r->message, sizeof r->message, "interrupted by signal; the case did not stop "
+                 "within 2 s and was abandoned");
+    } else {
+        r->status = AB_ETIMEOUT;
+        snprintf(r->message, sizeof r->message, "case ran past its %.0f s limit and was abandoned "
+                 "(stuck in a workload call; later timings on this device may be disturbed)", limit_s);
+    }
+    *wp = worker_start();
+    return *wp != NULL;
 }
 
 /* ------------------------------------------------------------------ progress */
@@ -519,6 +716,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     struct ab_meter *meters[AB_MAX_DEVICES] = {0};
     struct ab_counters *counters = NULL;
     struct ab_result *r = NULL;
+    struct worker *worker = NULL;
+    bool any_abandoned = false;
     char **done_keys = NULL;
     int64_t n_done = 0;
     bool use[AB_MAX_DEVICES] = {0}, absent[AB_BACKEND_COUNT];
@@ -719,7 +918,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
 
     uint64_t seed = o->seed ? o->seed : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
     r = calloc(1, sizeof *r);
-    if (!r) {
+    worker = worker_start();
+    if (!r || !worker) {
         st = ab_fail(err, AB_ENOMEM, "out of memory");
         goto out;
     }
@@ -735,6 +935,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                                .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL};
         char params[512], key[700];
         ab_params_format(&pc->params, params, sizeof params);
+        env.fault = test_fault(pc->wl->name, params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
                  env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
         bool done = false;
@@ -751,7 +952,16 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         double c0 = ab_now_s();
         double *samples = NULL;
         /* Each case gets its own seed, derived from the run's and its position. */
-        run_case(&env, pc, seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)), r, &samples);
+        uint64_t case_seed = seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+        double limit = o->case_timeout_s > 0 ? o->case_timeout_s : 10 * o->stop.max_time_s + 60;
+        if (pc->skip || env.counters) {
+            /* PAPI counts the thread that opened the counters: such cases stay on this one. */
+            run_case(&env, pc, case_seed, r, &samples);
+        } else if (!case_watched(&worker, &env, pc, case_seed, limit, r, &samples)) {
+            st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
+        }
+        if (r->status == AB_ETIMEOUT && strstr(r->message, "abandoned"))
+            any_abandoned = true;
         r->samples = samples;
         info->n_cases++;
         if (r->status == AB_OK)
@@ -780,10 +990,12 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     if (st == AB_EINTR)
         ab_fail(err, AB_EINTR, "interrupted: %d cases recorded in %s", info->n_cases, csv_path);
 out:
+    worker_stop(worker);
     for (int k = 0; k < nrep; k++)
         if (rep[k].destroy)
             rep[k].destroy(rep[k].self);
-    for (int d = 0; d < AB_MAX_DEVICES; d++)
+    /* A stuck case may still hold its device's meter and description: leave those to it. */
+    for (int d = 0; d < AB_MAX_DEVICES && !any_abandoned; d++)
         ab_meter_close(meters[d]);
     ab_counters_close(counters);
     for (int64_t k = 0; k < n_done; k++)
@@ -796,6 +1008,7 @@ out:
      * only what it needs: counts and strings. */
     info->devices = NULL;
     info->n_devices = 0;
-    free(devs);
+    if (!any_abandoned)
+        free(devs);
     return st;
 }
