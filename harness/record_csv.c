@@ -271,8 +271,12 @@ static ab_status csvw_row(void *self, const struct ab_result *r, struct ab_error
         free(b.p);
         return ab_fail(err, AB_ENOMEM, "out of memory formatting a row");
     }
-    /* One write per row: a killed process leaves whole rows, at worst minus the last. */
+    /* One write per row: a killed process leaves whole rows, at worst minus the last. A row
+     * cut short by a full disk or a file-size limit is taken back, so the file ends whole. */
+    off_t end = lseek(w->fd, 0, SEEK_END);
     ab_status st = write_all(w->fd, b.p, b.n, w->path, err);
+    if (st != AB_OK && end >= 0 && ftruncate(w->fd, end) != 0)
+        st = ab_fail_prefix(err, st, "a partial row is left at the end (readers drop it)");
     free(b.p);
     return st;
 }
