@@ -1,0 +1,112 @@
+/* test_faults.c — failures injected into real cases (ACCELBENCH_TEST_FAULT, test builds only)
+ * become rows with the right status and message, and the run goes on: an allocation that
+ * fails, a verification mismatch, a kernel launch that fails, a run that hangs past its time
+ * limit (the watchdog abandons it), then a case that still succeeds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sys/wait.h>
+
+#include "accelbench.h"
+#include "test_util.h"
+
+static char *dir;
+static const char *exe;
+
+static int setup(void **state)
+{
+    exe = getenv("ACCELBENCH_EXE");
+    dir = test_tmpdir();
+    return exe && dir ? 0 : -1;
+}
+static int teardown(void **state)
+{
+    test_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+static const struct ab_result *find(const struct ab_result_set *set, const char *params)
+{
+    for (int64_t i = 0; i < set->n; i++)
+        if (strcmp(set->rows[i].params, params) == 0)
+            return &set->rows[i];
+    fail_msg("no row for %s", params);
+    return NULL;
+}
+
+static void each_fault_is_a_row_and_the_run_goes_on(void **state)
+{
+    char cmd[8192], csv[4400];
+    snprintf(cmd, sizeof cmd,
+             "ACCELBENCH_TEST_FAULT='ceilings@kind=fma;dtype=fp32:setup_oom,"
+             "ceilings@kind=fma;dtype=bf16:mismatch,ceilings@kind=gemm;dtype=fp32:run_fail,"
+             "ceilings@kind=gemm;dtype=bf16:hang' '%s' run -w ceilings -d cpu --quick "
+             "-a kind=fma,gemm,stream -a dtype=fp32,bf16 --min-time 0.02 --max-time 0.1 --warmup 0.01 "
+             "--case-timeout 2 -o '%s/f' 2>'%s/f.err'", exe, dir, dir);
+    double t0 = ab_now_s();
+    int rc = system(cmd);
+    double took = ab_now_s() - t0;
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 0);
+    assert_true(took < 30);
+    snprintf(csv, sizeof csv, "%s/f/results.csv", dir);
+    struct ab_result_set set = {0};
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    assert_int_equal(set.n, 5);
+    const struct ab_result *r = find(&set, "kind=fma;dtype=fp32;n=0");
+    assert_int_equal(r->status, AB_ENOMEM);
+    assert_non_null(strstr(r->message, "allocation failed"));
+    r = find(&set, "kind=fma;dtype=bf16;n=0");
+    assert_int_equal(r->status, AB_EMISMATCH);
+    assert_non_null(strstr(r->message, "[0] got 2 expected 1"));
+    r = find(&set, "kind=gemm;dtype=fp32;n=0");
+    assert_int_equal(r->status, AB_EFAIL);
+    assert_non_null(strstr(r->message, "kernel launch failed"));
+    r = find(&set, "kind=gemm;dtype=bf16;n=0");
+    assert_int_equal(r->status, AB_ETIMEOUT);
+    assert_non_null(strstr(r->message, "2 s limit"));
+    r = find(&set, "kind=stream;dtype=fp32;n=0");
+    assert_int_equal(r->status, AB_OK); /* after a hung case, the run still measures */
+    assert_true(r->byte_per_s > 0);
+    for (int64_t i = 0; i < set.n; i++)
+        if (set.rows[i].status != AB_OK) {
+            assert_int_equal(set.rows[i].time_s.n, 0);
+            assert_true(isnan(set.rows[i].energy_j));
+        }
+    ab_result_set_free(&set);
+}
+
+static void a_slow_case_is_cut_at_its_limit(void **state)
+{
+    /* Not hung, only slow: every repetition stretched 2000x; the case stops as a timeout. */
+    char cmd[8192], csv[4400];
+    snprintf(cmd, sizeof cmd,
+             "ACCELBENCH_TEST_SLOWDOWN='ceilings=2000' '%s' run -w ceilings -d cpu --quick -a kind=fma "
+             "-a dtype=fp32 --min-time 5 --max-time 5 --case-timeout 1 -o '%s/s' 2>'%s/s.err'",
+             exe, dir, dir);
+    double t0 = ab_now_s();
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 0);
+    assert_true(ab_now_s() - t0 < 10);
+    snprintf(csv, sizeof csv, "%s/s/results.csv", dir);
+    struct ab_result_set set = {0};
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    assert_int_equal(set.n, 1);
+    assert_int_equal(set.rows[0].status, AB_ETIMEOUT);
+    assert_non_null(strstr(set.rows[0].message, "1 s limit"));
+    ab_result_set_free(&set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(each_fault_is_a_row_and_the_run_goes_on),
+        cmocka_unit_test(a_slow_case_is_cut_at_its_limit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
