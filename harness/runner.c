@@ -18,10 +18,35 @@ struct plan_case {
     const struct ab_workload *wl;
     int dev;            /* index into devices, or -1 for an absent backend */
     enum ab_backend_kind backend;
-    struct ab_params params;
+    unsigned char *params; /* packed parameters (params_pack), NULL for none */
     enum ab_suite suite;
     const char *skip;   /* non-NULL: record a skipped row with this reason */
 };
+
+/* A plan entry holds its parameters packed to the axes the workload has: a whole struct
+ * ab_params is 1.4 KB, most of it empty slots, and a sweep may hold many thousand cases. */
+#define PARAM_SLOT sizeof(((struct ab_params *)0)->p[0])
+
+static unsigned char *params_pack(const struct ab_params *ps)
+{
+    if (ps->n <= 0)
+        return NULL;
+    unsigned char *b = malloc(sizeof(int) + (size_t)ps->n * PARAM_SLOT);
+    if (b) {
+        memcpy(b, &ps->n, sizeof(int));
+        memcpy(b + sizeof(int), ps->p, (size_t)ps->n * PARAM_SLOT);
+    }
+    return b;
+}
+
+static void plan_params(const struct plan_case *pc, struct ab_params *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!pc->params)
+        return;
+    memcpy(&out->n, pc->params, sizeof(int));
+    memcpy(out->p, pc->params + sizeof(int), (size_t)out->n * PARAM_SLOT);
+}
 
 struct plan {
     struct plan_case *c;
@@ -83,15 +108,23 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
     if (st == AB_OK)
         st = workload_values(wl, o, suite, vals, err);
     int idx[AB_MAX_AXES] = {0};
+    struct ab_params *ps = st == AB_OK ? calloc(1, sizeof *ps) : NULL;
+    if (st == AB_OK && !ps)
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
     while (st == AB_OK) {
         struct plan_case pc = {.wl = wl, .dev = dev, .backend = backend, .suite = suite};
-        pc.params.n = wl->n_axes;
+        ps->n = wl->n_axes;
         for (int a = 0; a < wl->n_axes; a++) {
-            snprintf(pc.params.p[a].name, sizeof pc.params.p[a].name, "%s", wl->axes[a].name);
-            pc.params.p[a].val = vals[a]->v[idx[a]];
+            snprintf(ps->p[a].name, sizeof ps->p[a].name, "%s", wl->axes[a].name);
+            ps->p[a].val = vals[a]->v[idx[a]];
         }
-        if (!wl->applies || wl->applies(&pc.params, backend, suite))
-            st = plan_add(p, &pc, err);
+        if (!wl->applies || wl->applies(ps, backend, suite)) {
+            pc.params = params_pack(ps);
+            if (ps->n > 0 && !pc.params)
+                st = ab_fail(err, AB_ENOMEM, "out of memory planning cases");
+            else if ((st = plan_add(p, &pc, err)))
+                free(pc.params);
+        }
         /* odometer over the axes, last axis fastest */
         int a = wl->n_axes - 1;
         while (a >= 0 && ++idx[a] == vals[a]->n)
@@ -101,6 +134,7 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
     }
     for (int a = 0; a < wl->n_axes; a++)
         free(vals[a]);
+    free(ps);
     return st;
 }
 
@@ -371,7 +405,9 @@ static void result_init(struct ab_result *r, const struct case_env *env, const s
     snprintf(r->device, sizeof r->device, "%s", dev ? dev->id : ab_backend_name(pc->backend));
     snprintf(r->device_name, sizeof r->device_name, "%s", dev ? dev->name : "");
     snprintf(r->backend, sizeof r->backend, "%s", ab_backend_name(pc->backend));
-    ab_params_format(&pc->params, r->params, sizeof r->params);
+    struct ab_params ps;
+    plan_params(pc, &ps);
+    ab_params_format(&ps, r->params, sizeof r->params);
     r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     r->flop_per_j = r->token_per_j = r->byte_per_j = r->ceiling_value = NAN;
     r->usd_per_hour = (dev && dev->profile && dev->profile->usd_per_hour > 0) ? dev->profile->usd_per_hour : NAN;
@@ -399,7 +435,7 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
     }
     c->workload = pc->wl;
     c->device = dev;
-    c->params = pc->params;
+    plan_params(pc, &c->params);
     c->suite = pc->suite;
     c->seed = seed;
     struct ab_error err = {{0}};
@@ -934,7 +970,9 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                                .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
                                .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL};
         char params[512], key[700];
-        ab_params_format(&pc->params, params, sizeof params);
+        struct ab_params ps;
+        plan_params(pc, &ps);
+        ab_params_format(&ps, params, sizeof params);
         env.fault = test_fault(pc->wl->name, params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
                  env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
@@ -1002,7 +1040,11 @@ out:
         free(done_keys[k]);
     free(done_keys);
     free(r);
-    free(plan.c);
+    /* A stuck case may still read its plan entry: leave the plan to it. */
+    for (int i = 0; i < plan.n && !any_abandoned; i++)
+        free(plan.c[i].params);
+    if (!any_abandoned)
+        free(plan.c);
     free(profiles);
     /* info->devices points into devs: the caller is done with info when we return, so keep
      * only what it needs: counts and strings. */
