@@ -243,6 +243,8 @@ static bool abandoned(const struct case_env *env)
 static ab_status timed_run(const struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
                            int64_t reps, double slowdown, double *t, struct ab_error *err)
 {
+    if (abandoned(env))
+        return ab_fail(err, AB_ETIMEOUT, "abandoned by the watchdog");
     if (env->fault == FAULT_RUN_FAIL)
         return ab_fail(err, AB_EFAIL, "kernel launch failed: injected fault run_fail");
     while (env->fault == FAULT_HANG)
@@ -477,8 +479,11 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
 /* Cases run on a worker thread while the run's own thread keeps the clock. A case still in
  * a workload call at its time limit (a hung kernel, a deadlock) cannot be stopped from
  * outside, so it is abandoned: recorded as a `timeout` row, its memory left to the stuck
- * thread, and the run goes on with a fresh worker. The worker is long-lived otherwise, so
- * thread-local state of the libraries (OpenMP teams, oneDNN caches) survives across cases. */
+ * thread, and the run goes on with a fresh worker. A case works on its own copy of the
+ * device (ceilings it measures are copied back when it ends) and, once abandoned, touches
+ * nothing shared when it wakes (timed_run and measure check the flag), so the run frees its
+ * things as usual. The worker is long-lived otherwise, so thread-local state of the
+ * libraries (OpenMP teams, oneDNN caches) survives across cases. */
 struct worker {
     pthread_t thread;
     pthread_mutex_t mu;
@@ -487,6 +492,7 @@ struct worker {
     int refs;          /* the run's thread and the worker's: whoever lets go last frees */
     atomic_int abandoned;
     struct case_env env;
+    struct ab_device dev; /* the case's copy of its device */
     struct plan_case pc;
     uint64_t seed;
     struct ab_result r;
@@ -574,6 +580,10 @@ static bool case_watched(struct worker **wp, const struct case_env *env, const s
     pthread_mutex_lock(&w->mu);
     w->env = *env;
     w->env.abandoned = &w->abandoned;
+    if (env->dev) {
+        w->dev = *env->dev;
+        w->env.dev = &w->dev;
+    }
     w->pc = *pc;
     w->seed = seed;
     w->samples = NULL;
@@ -592,6 +602,10 @@ static bool case_watched(struct worker **wp, const struct case_env *env, const s
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     if (w->done) {
+        if (env->dev) { /* what the case measured (the ceilings workload) */
+            memcpy(env->dev->ceilings, w->dev.ceilings, sizeof w->dev.ceilings);
+            env->dev->n_ceilings = w->dev.n_ceilings;
+        }
         *r = w->r;
         *samples = w->samples;
         w->samples = NULL;
@@ -753,7 +767,6 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     struct ab_counters *counters = NULL;
     struct ab_result *r = NULL;
     struct worker *worker = NULL;
-    bool any_abandoned = false;
     char **done_keys = NULL;
     int64_t n_done = 0;
     bool use[AB_MAX_DEVICES] = {0}, absent[AB_BACKEND_COUNT];
@@ -998,8 +1011,6 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         } else if (!case_watched(&worker, &env, pc, case_seed, limit, r, &samples)) {
             st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
         }
-        if (r->status == AB_ETIMEOUT && strstr(r->message, "abandoned"))
-            any_abandoned = true;
         r->samples = samples;
         info->n_cases++;
         if (r->status == AB_OK)
@@ -1032,25 +1043,21 @@ out:
     for (int k = 0; k < nrep; k++)
         if (rep[k].destroy)
             rep[k].destroy(rep[k].self);
-    /* A stuck case may still hold its device's meter and description: leave those to it. */
-    for (int d = 0; d < AB_MAX_DEVICES && !any_abandoned; d++)
+    for (int d = 0; d < AB_MAX_DEVICES; d++)
         ab_meter_close(meters[d]);
     ab_counters_close(counters);
     for (int64_t k = 0; k < n_done; k++)
         free(done_keys[k]);
     free(done_keys);
     free(r);
-    /* A stuck case may still read its plan entry: leave the plan to it. */
-    for (int i = 0; i < plan.n && !any_abandoned; i++)
+    for (int i = 0; i < plan.n; i++)
         free(plan.c[i].params);
-    if (!any_abandoned)
-        free(plan.c);
+    free(plan.c);
     free(profiles);
     /* info->devices points into devs: the caller is done with info when we return, so keep
      * only what it needs: counts and strings. */
     info->devices = NULL;
     info->n_devices = 0;
-    if (!any_abandoned)
-        free(devs);
+    free(devs);
     return st;
 }
