@@ -479,10 +479,10 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
 /* Cases run on a worker thread while the run's own thread keeps the clock. A case still in
  * a workload call at its time limit (a hung kernel, a deadlock) cannot be stopped from
  * outside, so it is abandoned: recorded as a `timeout` row, its memory left to the stuck
- * thread, and the run goes on with a fresh worker. A case works on its own copy of the
- * device (ceilings it measures are copied back when it ends) and, once abandoned, touches
- * nothing shared when it wakes (timed_run and measure check the flag), so the run frees its
- * things as usual. The worker is long-lived otherwise, so thread-local state of the
+ * thread, and the run goes on with a fresh worker. A case works on its own copies of its
+ * device and parameters (ceilings it measures are copied back when it ends); an abandoned
+ * case keeps its device's meter (the run opens a new one) and frees it if it ever ends. So
+ * nothing the run frees or uses later is shared with a stuck thread. The worker is long-lived otherwise, so thread-local state of the
  * libraries (OpenMP teams, oneDNN caches) survives across cases. */
 struct worker {
     pthread_t thread;
@@ -493,7 +493,10 @@ struct worker {
     atomic_int abandoned;
     struct case_env env;
     struct ab_device dev; /* the case's copy of its device */
+    struct ab_profile profile; /* and of the device's profile */
     struct plan_case pc;
+    unsigned char params[sizeof(int) + AB_MAX_AXES * PARAM_SLOT]; /* its packed parameters */
+    struct ab_meter *meter; /* an abandoned case's meter, closed with the worker */
     uint64_t seed;
     struct ab_result r;
     double *samples;
@@ -505,6 +508,7 @@ static void worker_unref(struct worker *w)
     bool last = --w->refs == 0;
     pthread_mutex_unlock(&w->mu);
     if (last) {
+        ab_meter_close(w->meter);
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         free(w->samples);
@@ -574,8 +578,10 @@ static void worker_stop(struct worker *w)
  * `interrupted`) row, the worker is abandoned and *wp replaced. Returns false when a
  * replacement worker cannot be started. */
 static bool case_watched(struct worker **wp, const struct case_env *env, const struct plan_case *pc,
-                         uint64_t seed, double limit_s, struct ab_result *r, double **samples)
+                         uint64_t seed, double limit_s, struct ab_result *r, double **samples,
+                         bool *gave_up)
 {
+    *gave_up = false;
     struct worker *w = *wp;
     pthread_mutex_lock(&w->mu);
     w->env = *env;
@@ -583,8 +589,18 @@ static bool case_watched(struct worker **wp, const struct case_env *env, const s
     if (env->dev) {
         w->dev = *env->dev;
         w->env.dev = &w->dev;
+        if (env->dev->profile) {
+            w->profile = *env->dev->profile;
+            w->dev.profile = &w->profile;
+        }
     }
     w->pc = *pc;
+    if (pc->params) {
+        int n;
+        memcpy(&n, pc->params, sizeof n);
+        memcpy(w->params, pc->params, sizeof(int) + (size_t)n * PARAM_SLOT);
+        w->pc.params = w->params;
+    }
     w->seed = seed;
     w->samples = NULL;
     w->done = false;
@@ -613,6 +629,8 @@ static bool case_watched(struct worker **wp, const struct case_env *env, const s
         return true;
     }
     atomic_store(&w->abandoned, 1);
+    w->meter = env->meter; /* the caller opens a new one for the device */
+    *gave_up = true;
     pthread_mutex_unlock(&w->mu);
     pthread_detach(w->thread);
     worker_unref(w);
@@ -1008,8 +1026,15 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         if (pc->skip || env.counters) {
             /* PAPI counts the thread that opened the counters: such cases stay on this one. */
             run_case(&env, pc, case_seed, r, &samples);
-        } else if (!case_watched(&worker, &env, pc, case_seed, limit, r, &samples)) {
-            st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
+        } else {
+            bool gave_up;
+            if (!case_watched(&worker, &env, pc, case_seed, limit, r, &samples, &gave_up))
+                st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
+            if (gave_up && pc->dev >= 0) {
+                struct ab_error me;
+                if (ab_meter_open(&devs[pc->dev], &meters[pc->dev], &me) != AB_OK)
+                    meters[pc->dev] = NULL;
+            }
         }
         r->samples = samples;
         info->n_cases++;
