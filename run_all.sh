@@ -5,7 +5,9 @@
 #                                device found, draw the standard figures into results/<host>-<time>/
 #                                (RUN OPTIONS go to `accelbench run`, e.g. --quick or --full)
 #   ./run_all.sh test            build with warnings as errors and AddressSanitizer + UBSan and run
-#                                every test; ends with "N passed, N failed"
+#                                every test, the power sampler's and the runner's threads under
+#                                ThreadSanitizer, and each fuzz target for FUZZ_SECONDS (default
+#                                20; 0 to skip); ends with "N passed, N failed"
 #   ./run_all.sh deps            only install the packages
 #
 # Environment: BUILD_DIR (default build, or build-test for `test`), SANITIZE (default
@@ -15,10 +17,12 @@ cd "$(dirname "$0")"
 
 PKGS="build-essential meson ninja-build pkg-config libcsv-dev libcjson-dev libpapi-dev libdnnl-dev
       libgsl-dev libcmocka-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core"
+# Only for `test`: libFuzzer comes with clang's runtime.
+TEST_PKGS="clang libclang-rt-14-dev"
 
 missing_packages() {
   local p missing=""
-  for p in $PKGS; do
+  for p in $PKGS ${EXTRA_PKGS:-}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
   done
   echo "$missing"
@@ -82,7 +86,7 @@ deps)
   ;;
 test)
   shift
-  ensure_packages
+  EXTRA_PKGS=$TEST_PKGS ensure_packages
   cuda_path
   sanitize=${SANITIZE:-address,undefined}
   dir=${BUILD_DIR:-build-test}
@@ -107,6 +111,25 @@ test)
       echo "Fail: 1 (CUDA build)" >"$cdir.fail.log"
       logs+=("$cdir.fail.log")
     fi
+  fi
+  # ThreadSanitizer: the NVML power sampler (fake library) and the runner's case watchdog.
+  # The suites that run oneDNN/OpenMP kernels stay out: libgomp is not instrumented.
+  if [ "$sanitize" != none ]; then
+    tdir=${dir}-tsan
+    configure "$tdir" -Dwerror=true -Dbuildtype=debugoptimized -Dtest_hooks=true -Dtests=enabled \
+      -Db_sanitize=thread -Db_lundef=false -Dcuda=disabled
+    ninja -C "$tdir" >/dev/null
+    TSAN_OPTIONS=halt_on_error=1 meson test -C "$tdir" --print-errorlogs --num-processes 1 meters resources \
+      2>&1 | tee "$tdir/test-summary.log"
+    logs+=("$tdir/test-summary.log")
+  fi
+  # Fuzz smoke: each target briefly, from the committed seeds and regressions.
+  if [ "${FUZZ_SECONDS:-20}" != 0 ] && command -v clang >/dev/null 2>&1; then
+    flog=${dir}-fuzz.log
+    tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$flog.out"
+    echo "Ok: $(grep -c ': ok,' "$flog.out")" >"$flog"
+    echo "Fail: $(grep -c 'FAILED' "$flog.out")" >>"$flog"
+    logs+=("$flog")
   fi
   set -e
   summarize "${logs[@]}"
