@@ -182,5 +182,7 @@ ab_status ab_axis_parse(const struct ab_axis *axis, const char *sweep, struct ab
     free(buf);
     if (st == AB_OK && tokens == 0)
         st = ab_fail(err, AB_EINVAL, "axis %s: empty value list", axis->name);
+    else if (st == AB_OK && out->n == 0) /* a range with no whole number in it: 0.5:0.5:+2 */
+        st = ab_fail(err, AB_EINVAL, "axis %s: \"%s\" gives no values", axis->name, sweep);
     return st;
 }

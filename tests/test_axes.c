@@ -80,6 +80,14 @@ static void huge_ranges_are_refused(void **state)
     assert_int_equal(ab_axis_parse(&n_axis, "1:1000000:+1", vals, &err), AB_EINVAL);
 }
 
+static void range_with_no_whole_number_is_an_error(void **state)
+{
+    /* Found by fuzzing: accepted with zero values, the planner then read an empty list. */
+    struct ab_error err;
+    assert_int_equal(ab_axis_parse(&n_axis, "0.5:0.5:+2", vals, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "gives no values"));
+}
+
 static void params_text_round_trips(void **state)
 {
     struct ab_params p = {0}, q;
@@ -109,6 +117,7 @@ int main(void)
         cmocka_unit_test(string_axis_checks_choices_and_names_them),
         cmocka_unit_test(bad_numbers_and_ranges_are_errors_that_name_the_token),
         cmocka_unit_test(huge_ranges_are_refused),
+        cmocka_unit_test(range_with_no_whole_number_is_an_error),
         cmocka_unit_test(params_text_round_trips),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
