@@ -153,21 +153,12 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
         return ab_fail(err, AB_ENOMEM, "out of memory writing samples.jsonl");
     size_t n = strlen(text);
     text[n] = '\n'; /* overwrite the NUL: one write carries the line and its end */
-    const char *p = text;
-    size_t left = n + 1;
-    ab_status st = AB_OK;
-    while (left) {
-        ssize_t wr = write(w->fd, p, left);
-        if (wr < 0 && errno == EINTR)
-            continue;
-        if (wr <= 0) {
-            st = ab_fail(err, AB_EIO, "%s/samples.jsonl: write failed: %s", w->dir,
-                         wr < 0 ? strerror(errno) : "no space");
-            break;
-        }
-        p += wr;
-        left -= (size_t)wr;
-    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/samples.jsonl", w->dir);
+    off_t end = lseek(w->fd, 0, SEEK_END); /* a line cut short by a full disk is taken back */
+    ab_status st = ab_write_all(w->fd, text, n + 1, path, err);
+    if (st != AB_OK && end >= 0 && ftruncate(w->fd, end) != 0)
+        st = ab_fail_prefix(err, st, "a partial line is left at the end (readers drop it)");
     free(text);
     return st;
 }
