@@ -27,8 +27,8 @@ static int split(const uint8_t *data, size_t size, const uint8_t **part, size_t 
 }
 
 /* Load one side as compare does: the CSV, then its samples when that part is present. */
-static ab_status load_side(const uint8_t *csv, size_t csv_len, const uint8_t *js, size_t js_len,
-                           bool has_js, struct ab_result_set *set, struct ab_error *err)
+static ab_status load_side(const uint8_t *csv, size_t csv_len, const uint8_t *js, size_t js_len, bool has_js,
+                           struct ab_result_set *set, struct ab_error *err)
 {
     char path[64], warn[256];
     int fd = fuzz_memfile(csv, csv_len, path, sizeof path);
@@ -48,11 +48,11 @@ static ab_status load_side(const uint8_t *csv, size_t csv_len, const uint8_t *js
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const uint8_t *part[4] = {0};
-    size_t len[4] = {0};
+    const uint8_t *part[4] = { 0 };
+    size_t len[4] = { 0 };
     int n = split(data, size, part, len, 4);
-    struct ab_result_set base = {0}, new_ = {0};
-    struct ab_error err = {{0}};
+    struct ab_result_set base = { 0 }, new_ = { 0 };
+    struct ab_error err = { { 0 } };
     ab_status st = load_side(part[0], len[0], part[1], len[1], n > 1, &base, &err);
     if (st == AB_OK) {
         if (n > 2)
@@ -68,12 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.metric = (enum cmp_metric)(size % 3);
         struct cmp_report rep;
         if (cmp_compare(&base, &new_, &o, &rep, &err) == AB_OK) {
-            if (rep.n_faster + rep.n_slower + rep.n_same + rep.n_noisy + rep.n_failed +
-                    rep.n_fixed + rep.n_not_ok != rep.n)
+            if (rep.n_faster + rep.n_slower + rep.n_same + rep.n_noisy + rep.n_failed + rep.n_fixed +
+                    rep.n_not_ok !=
+                rep.n)
                 __builtin_trap(); /* every matched case gets exactly one verdict */
             FILE *devnull = fopen("/dev/null", "w");
             if (devnull) {
-                const char *formats[] = {"text", "md", "csv", "json"};
+                const char *formats[] = { "text", "md", "csv", "json" };
                 for (int f = 0; f < 4; f++)
                     cmp_print(&rep, formats[f], f == 0, devnull);
                 fclose(devnull);
