@@ -332,7 +332,6 @@ static void draw_roofs(struct canvas *cv, const struct ab_plot_chart *ch, const 
             top = fmax(top, ch->roofs[i].value);
     }
     double xlo = ax->lo * ax->f, xhi = ax->hi * ax->f;
-    double label_y[AB_PLOT_MAX_ROOFS];
     int order[AB_PLOT_MAX_ROOFS], n_flat = 0;
     cairo_save(cr);
     cairo_rectangle(cr, L->px0, L->py0, L->px1 - L->px0, L->py1 - L->py0);
@@ -356,27 +355,50 @@ static void draw_roofs(struct canvas *cv, const struct ab_plot_chart *ch, const 
         }
     }
     cairo_restore(cr);
-    /* Labels of flat roofs at the right end, pushed apart so they never overlap. */
-    double th, tw;
-    canvas_text_size(cv, "Hg", FS_ROOF, &tw, &th);
+    /* Labels of flat roofs: the first of four places (after the knee or at the right end,
+     * above or below the line) that covers no case and no other label. */
     for (int a = 1; a < n_flat; a++) /* sort by value, highest first */
         for (int b = a; b > 0 && ch->roofs[order[b]].value > ch->roofs[order[b - 1]].value; b--) {
             int t = order[b];
             order[b] = order[b - 1];
             order[b - 1] = t;
         }
-    for (int k = 0; k < n_flat; k++) {
-        double y = axis_map(ay, ch->roofs[order[k]].value) - 1.5; /* bottom of the label */
-        if (k > 0 && y < label_y[k - 1] + th)
-            y = label_y[k - 1] + th;
-        label_y[k] = y;
-    }
+    double boxes[AB_PLOT_MAX_ROOFS][4];
     for (int k = 0; k < n_flat; k++) {
         const struct ab_plot_roof *r = &ch->roofs[order[k]];
         char val[48], txt[96];
         ab_fmt_si(r->value, "FLOP/s", val, sizeof val);
         snprintf(txt, sizeof txt, "%s %s", r->name, val);
-        canvas_text(cv, L->px1 - 3, label_y[k], txt, FS_ROOF, 1, 1, 0, GREY);
+        double xs = bw > 0 ? fmax(r->value / bw, xlo) : xlo;
+        double lw, lh;
+        canvas_text_size(cv, txt, FS_ROOF, &lw, &lh);
+        double yl = axis_map(ay, r->value);
+        /* Left of the knee, above the roof, nothing can lie: every case is under its roofline. */
+        double kx = axis_map(ax, xs);
+        double cx[5] = {kx - 2 - lw, fmin(kx + 4, L->px1 - 3 - lw), L->px1 - 3 - lw, 0, 0};
+        cx[3] = cx[1];
+        cx[4] = cx[2];
+        double cy[5] = {yl - 1.5 - lh, yl - 1.5 - lh, yl - 1.5 - lh, yl + 1.5, yl + 1.5};
+        int pick = 1;
+        for (int c = 0; c < 5; c++) {
+            bool hit = cy[c] < L->py0 || cy[c] + lh > L->py1 || cx[c] < L->px0 + 2;
+            for (int s = 0; !hit && s < ch->n_series; s++)
+                for (int i = 0; !hit && i < ch->series[s].n; i++) {
+                    double px = axis_map(ax, ch->series[s].x[i]), py = axis_map(ay, ch->series[s].y[i]);
+                    hit = px > cx[c] - 4 && px < cx[c] + lw + 4 && py > cy[c] - 4 && py < cy[c] + lh + 4;
+                }
+            for (int j = 0; !hit && j < k; j++)
+                hit = cx[c] < boxes[j][2] && cx[c] + lw > boxes[j][0] && cy[c] < boxes[j][3] && cy[c] + lh > boxes[j][1];
+            if (!hit) {
+                pick = c;
+                break;
+            }
+        }
+        boxes[k][0] = cx[pick];
+        boxes[k][1] = cy[pick];
+        boxes[k][2] = cx[pick] + lw;
+        boxes[k][3] = cy[pick] + lh;
+        canvas_text(cv, cx[pick], cy[pick], txt, FS_ROOF, 0, 0, 0, GREY);
     }
     for (int i = 0; i < ch->n_roofs; i++) {
         const struct ab_plot_roof *r = &ch->roofs[i];
