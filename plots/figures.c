@@ -1068,6 +1068,11 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
             if (!x && a && a->numeric && a->n >= 3)
                 x = a->name;
         }
+        char xname[32] = "";
+        if (x) { /* ax is freed below */
+            snprintf(xname, sizeof xname, "%s", x);
+            x = xname;
+        }
         if (st == AB_OK && o->kind && kind == AB_PLOT_LINE && !x)
             st = ab_fail(err, AB_EINVAL, "%s: no numeric axis with 3 or more values to draw a line against "
                                          "(give one with -x, or use --kind bars)", wls[w]);
@@ -1085,6 +1090,8 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
             struct figspec fsp = {.metric = metrics[m], .def = def, .x = x};
             if (o->kind)
                 fsp.kind = kind;
+            if (fsp.kind == AB_PLOT_DIST) /* samples are times per repetition */
+                fsp.metric = "time";
             else
                 fsp.kind = x ? AB_PLOT_LINE : AB_PLOT_BARS;
             if (fsp.kind == AB_PLOT_DIST && m > 0)

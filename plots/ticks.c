@@ -95,9 +95,11 @@ static void log_ticks(double *lo, double *hi, double base, enum ab_plot_scale sc
     int e1 = (int)ceil(log(b) / lb - 1e-9);
     if (e1 == e0)
         e1 = e0 + 1;
+    /* base 2 steps by 1, 2, 5 or 10 octaves so that 1K and 1M stay on the ticks */
+    static const int steps2[] = {1, 2, 5, 10, 20, 30};
     int every = 1;
-    while ((e1 - e0) / every + 1 > 9)
-        every++;
+    for (int k = 0; (e1 - e0) / every + 1 > 9; k++)
+        every = base == 2 ? (k < 6 ? steps2[k] : every * 2) : every + 1;
     /* Align to multiples of `every` so that 1K, 1M... stay on the ticks. */
     e0 = (int)floor((double)e0 / every) * every;
     e1 = (int)ceil((double)e1 / every) * every;
