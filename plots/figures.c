@@ -463,7 +463,7 @@ static ab_status build_group(struct plan *P, const char *workload, struct prow *
     struct axinfo *vary[AB_MAX_AXES], *facets[AB_MAX_AXES];
     int nv = 0, nf = 0;
     for (int a = 0; a < na; a++)
-        if (ax[a].n > 1 && !(fsp->x && !strcmp(ax[a].name, fsp->x)))
+        if (ax[a].n > 1 && !(fsp->kind == AB_PLOT_LINE && fsp->x && !strcmp(ax[a].name, fsp->x)))
             vary[nv++] = &ax[a];
     /* Facets: the workload's own first, then the string axis with the fewest values, until the
      * series (or the categories) fit. */
