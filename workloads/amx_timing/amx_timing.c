@@ -5,7 +5,8 @@
  * per-level statistics against dense (Welch, KS, difference of medians, channel bits) become
  * the row's metrics. run() then times bursts on the sparse operands alone, so the row's
  * samples are this level's timing distribution. AMX rows are skipped where CPUID lacks AMX;
- * the AVX-512 VDPBF16PS / VPDPBUSD rows are the control there. */
+ * the AVX-512 VDPBF16PS / VPDPBUSD rows are the control there. "Cycles" are TSC (reference)
+ * cycles; the core clock before and after is recorded beside them to tell frequency from data. */
 #include "amx_timing.h"
 
 #include <math.h>
@@ -278,6 +279,27 @@ static ab_status amx_check(struct ab_case *c, struct amx_state *s, const uint8_t
     return AB_OK;
 }
 
+static int amx_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* <prefix>_{min,q25,q75,max}_cycles of the samples (sorts them in place). */
+static void amx_quartiles(struct ab_case *c, const char *prefix, double *x, int64_t n)
+{
+    static const struct {
+        const char *name;
+        double q;
+    } qs[] = {{"min", 0}, {"q25", 0.25}, {"q75", 0.75}, {"max", 1}};
+    qsort(x, (size_t)n, sizeof *x, amx_cmp);
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        char name[40];
+        snprintf(name, sizeof name, "%s_%s_cycles", prefix, qs[i].name);
+        ab_case_metric(c, name, ab_stats_quantile_sorted(x, n, qs[i].q));
+    }
+}
+
 static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
 {
     struct amx_state *s = c->state;
@@ -298,6 +320,13 @@ static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
     double tsc_hz = amx_tsc_hz(0.02);
     for (int i = 0; i < 200; i++) /* warm up: caches, clocks, the unit's power state */
         amx_burst(s, (i & 1) ? s->sparse : s->dense, s->iters, NULL);
+    /* What the fences and TSC reads cost alone (xs is scratch until the experiment): cycles
+     * per instruction include it spread over the burst; the difference against dense cancels. */
+    for (int64_t i = 0; i < n; i++)
+        xs[i] = (double)amx_tsc_empty();
+    struct ab_stats so;
+    ab_stats_compute(xs, n, &so);
+    ab_case_metric(c, "timer_overhead_ticks", so.median);
     struct ab_rng rng;
     ab_rng_seed(&rng, c->seed ^ 0x6f72646572ull);
     double t0 = ab_now_s();
@@ -339,6 +368,9 @@ static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
     ab_case_metric(c, "dense_cpi_median_cycles", sd.median);
     ab_case_metric(c, "dense_cpi_p05_cycles", sd.p05);
     ab_case_metric(c, "dense_cpi_p95_cycles", sd.p95);
+    /* Quartiles and extremes too, so a distribution chart can be drawn from the row alone. */
+    amx_quartiles(c, "cpi", xs, n);
+    amx_quartiles(c, "dense_cpi", xd, n);
     ab_case_metric(c, "delta_median_cycles", diff);
     ab_case_metric(c, "delta_ci_lo_cycles", lo);
     ab_case_metric(c, "delta_ci_hi_cycles", hi);

@@ -91,8 +91,10 @@ uint64_t amx_burst_amx(enum amx_instr in, const uint8_t *ops, int64_t iters, uin
 void amx_tiles_config(void);
 void amx_tiles_release(void);
 
-/* Serialized TSC reads, and the TSC rate measured against CLOCK_MONOTONIC. */
+/* Serialized TSC reads; the ticks an empty timed region costs (the same fences as a burst);
+ * the TSC rate measured against CLOCK_MONOTONIC. */
 uint64_t amx_tsc_now(void);
+uint64_t amx_tsc_empty(void);
 double amx_tsc_hz(double window_s);
 
 /* ---------------------------------------------------------------- statistics */

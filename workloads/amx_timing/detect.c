@@ -69,3 +69,14 @@ uint64_t amx_tsc_now(void)
     __asm__ volatile("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi)::"memory");
     return ((uint64_t)hi << 32) | lo;
 }
+
+uint64_t amx_tsc_empty(void)
+{
+    uint64_t ticks;
+    __asm__ volatile("lfence\n\trdtsc\n\tlfence\n\t"
+                     "shl $32, %%rdx\n\tor %%rdx, %%rax\n\tmov %%rax, %%r8\n\t"
+                     "rdtscp\n\tlfence\n\t"
+                     "shl $32, %%rdx\n\tor %%rdx, %%rax\n\tsub %%r8, %%rax"
+                     : "=&a"(ticks)::"rcx", "rdx", "r8", "memory", "cc");
+    return ticks;
+}
