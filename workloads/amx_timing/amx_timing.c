@@ -159,8 +159,9 @@ static ab_status amx_setup(struct ab_case *c, struct ab_error *err)
                    (size_t)s->info->shape.elem_bytes;
     ab_case_metric(c, "zero_frac", (double)zeros / (double)elems);
 
-    /* Bursts of ~500 instructions: long against the timer's own cost, short against drifts. */
-    s->iters = s->info->is_amx ? 16 : 32;
+    /* Bursts of ~1000 TSC ticks: long against the timer's own cost (~50 ticks) and its step (a
+     * virtual TSC may advance by tens of ticks at once), short against drifts. */
+    s->iters = s->info->is_amx ? 32 : 128;
     s->n_instr = (int)s->iters * s->info->instrs_per_iter;
     s->pairs = c->suite == AB_SUITE_QUICK ? 4000 : c->suite == AB_SUITE_DEFAULT ? 20000 : 100000;
     ab_case_metric(c, "burst_instrs", s->n_instr);
