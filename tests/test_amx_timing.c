@@ -21,12 +21,12 @@ static const double zs[8] = {11.0, 10.2, 12.1, 10.8, 11.5, 10.9, 11.7, 10.4};
 
 static void sparsity_generation_is_exact_for_each_pattern(void **state)
 {
-    static const struct amx_shape shapes[] = {{4, 4, 2}, {4, 4, 1}, {4, 16, 2}, {4, 16, 1}};
+    static const struct amx_shape shapes[] = {{4, 4, 2}, {4, 4, 1}, {4, 16, 2}, {4, 16, 1}, {2, 2, 1}};
     static const double levels[] = {0, 0.25, 0.5, 0.75, 0.9, 1.0};
     uint8_t buf[4096];
     struct ab_rng rng;
     ab_rng_seed(&rng, 42);
-    for (size_t si = 0; si < 4; si++) {
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         struct amx_shape sh = shapes[si];
         bool bf16 = sh.elem_bytes == 2;
         size_t row_elems = 64 / (size_t)sh.elem_bytes, rows = (size_t)(sh.tiles * sh.rows);
@@ -167,9 +167,15 @@ static void decode_needs_cpuid_and_os_state_for_amx(void **state)
     id.leaf7_ecx = 1u << 11;
     amx_features_decode(&id, &f);
     assert_true(f.avx512_bf16 && f.avx512_vnni);
+    assert_false(f.avx_vnni);
     id.xcr0 = 0x7;
+    id.leaf7_1_eax |= 1u << 4;
     amx_features_decode(&id, &f);
     assert_false(f.avx512_bf16 || f.avx512_vnni);
+    assert_true(f.avx_vnni); /* needs only YMM state */
+    id.xcr0 = 0x3;
+    amx_features_decode(&id, &f);
+    assert_false(f.avx_vnni);
     id.x86_64 = false;
     id.xcr0 = ~0ull;
     amx_features_decode(&id, &f);
@@ -226,14 +232,14 @@ static void control_runs_on_this_cpu_with_finite_cycles(void **state)
     struct amx_features f;
     amx_cpuid_read(&id);
     amx_features_decode(&id, &f);
-    if (!f.avx512_bf16 || !f.avx512_vnni)
+    if (!f.avx512_bf16 || !f.avx512_vnni || !f.avx_vnni)
         skip();
     const struct ab_impl *impl = amx_timing_workload.impl[AB_BACKEND_CPU];
     const char *cases[] = {"instr=vdpbf16ps;pattern=rows;sparsity=0.5", "instr=vpdpbusd;pattern=random;sparsity=0.9",
-                           "instr=vdpbf16ps;pattern=tiles;sparsity=1"};
+                           "instr=vdpbf16ps;pattern=tiles;sparsity=1", "instr=vpdpbusd_vex;pattern=rows;sparsity=0.25"};
     cpu_set_t before, after;
     assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         struct ab_case c;
         struct ab_error err = {{0}};
         make_case(&c, cases[i]);

@@ -5,8 +5,9 @@
  * per-level statistics against dense (Welch, KS, difference of medians, channel bits) become
  * the row's metrics. run() then times bursts on the sparse operands alone, so the row's
  * samples are this level's timing distribution. AMX rows are skipped where CPUID lacks AMX;
- * the AVX-512 VDPBF16PS / VPDPBUSD rows are the control there. "Cycles" are TSC (reference)
- * cycles; the core clock before and after is recorded beside them to tell frequency from data. */
+ * AVX-512 VDPBF16PS / VPDPBUSD rows (AVX-VNNI VPDPBUSD on client cores) are the control.
+ * "Cycles" are TSC (reference) cycles; the core clock before and after is recorded beside them
+ * to tell frequency effects from data-dependent ones. */
 #include "amx_timing.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@ static const struct amx_instr_info amx_instrs[AMX_N_INSTR] = {
     [AMX_TDPBSSD] = {"tdpbssd", true, {4, 16, 1}, 4, 16.0 * 16 * 64 * 2, NULL},
     [AMX_VDPBF16PS] = {"vdpbf16ps", false, {4, 4, 2}, 16, 16.0 * 2 * 2, "bf16_fma"},
     [AMX_VPDPBUSD] = {"vpdpbusd", false, {4, 4, 1}, 16, 16.0 * 4 * 2, NULL},
+    [AMX_VPDPBUSD_VEX] = {"vpdpbusd_vex", false, {2, 2, 1}, 8, 8.0 * 4 * 2, NULL},
 };
 
 const struct amx_instr_info *amx_instr_get(enum amx_instr in) { return &amx_instrs[in]; }
@@ -111,6 +113,8 @@ static ab_status amx_check_features(enum amx_instr in, struct ab_error *err)
         return f.avx512_bf16 ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-512 BF16 (CPUID)");
     case AMX_VPDPBUSD:
         return f.avx512_vnni ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-512 VNNI (CPUID)");
+    case AMX_VPDPBUSD_VEX:
+        return f.avx_vnni ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-VNNI (CPUID)");
     default:
         return ab_fail(err, AB_EINVAL, "unknown instruction");
     }
@@ -118,8 +122,11 @@ static ab_status amx_check_features(enum amx_instr in, struct ab_error *err)
 
 static uint64_t amx_burst(const struct amx_state *s, const uint8_t *ops, int64_t iters, uint8_t *acc)
 {
-    return s->info->is_amx ? amx_burst_amx(s->in, ops, iters, acc)
-                           : amx_burst_avx512(s->in, ops, iters, acc);
+    if (s->info->is_amx)
+        return amx_burst_amx(s->in, ops, iters, acc);
+    if (s->in == AMX_VPDPBUSD_VEX)
+        return amx_burst_avxvnni(ops, iters, acc);
+    return amx_burst_avx512(s->in, ops, iters, acc);
 }
 
 static ab_status amx_setup(struct ab_case *c, struct ab_error *err)
@@ -161,7 +168,7 @@ static ab_status amx_setup(struct ab_case *c, struct ab_error *err)
 
     /* Bursts of ~1000 TSC ticks: long against the timer's own cost (~50 ticks) and its step (a
      * virtual TSC may advance by tens of ticks at once), short against drifts. */
-    s->iters = s->info->is_amx ? 32 : 128;
+    s->iters = s->info->is_amx ? 32 : 2048 / s->info->instrs_per_iter;
     s->n_instr = (int)s->iters * s->info->instrs_per_iter;
     s->pairs = c->suite == AB_SUITE_QUICK ? 4000 : c->suite == AB_SUITE_DEFAULT ? 20000 : 100000;
     ab_case_metric(c, "burst_instrs", s->n_instr);
@@ -196,28 +203,29 @@ static double amx_elem(const uint8_t *p, int idx, int elem_bytes, bool is_unsign
     return is_unsigned ? (double)p[idx] : (double)(int8_t)p[idx];
 }
 
-/* Reference of one burst with iters = 1 on ops, in double: AVX-512 accumulator k (8 of them,
- * 16 lanes) gets A_k . B_k twice; AMX tile C(i,j) = A_i . B_j once, with B rows holding, for
- * each column n, the `per` elements that pair with A's row chunk k. ref and mag (the sum of
- * |terms|) get 1024 values at most. Returns how many are filled. */
+/* Reference of one burst with iters = 1 on ops, in double: SIMD accumulator k (8 zmm or 4 ymm,
+ * 16 or 8 lanes) gets A_k . B_k twice; AMX tile C(i,j) = A_i . B_j once, with B rows holding,
+ * for each column n, the `per` elements that pair with A's row chunk k. ref and mag (the sum
+ * of |terms|) get 1024 values at most. Returns how many are filled. */
 static int amx_reference(const struct amx_state *s, const uint8_t *ops, double *ref, double *mag)
 {
     int eb = s->info->shape.elem_bytes, per = 4 / eb, row = AMX_ROW_BYTES / eb;
-    bool ua = s->in == AMX_VPDPBUSD; /* u8 x s8 */
+    bool ua = s->in == AMX_VPDPBUSD || s->in == AMX_VPDPBUSD_VEX; /* u8 x s8 */
     if (!s->info->is_amx) {
-        for (int k = 0; k < 8; k++)
-            for (int l = 0; l < 16; l++) {
-                const uint8_t *a = ops + k * 64, *b = ops + 512 + k * 64;
+        int vec = s->in == AMX_VPDPBUSD_VEX ? 32 : 64, accs = vec == 32 ? 4 : 8, lanes = vec / 4;
+        for (int k = 0; k < accs; k++)
+            for (int l = 0; l < lanes; l++) {
+                const uint8_t *a = ops + k * vec, *b = ops + accs * vec + k * vec;
                 double r = 0, g = 0;
                 for (int e = 0; e < per; e++) {
                     double p = amx_elem(a, l * per + e, eb, ua) * amx_elem(b, l * per + e, eb, false);
                     r += p;
                     g += fabs(p);
                 }
-                ref[k * 16 + l] = 2 * r;
-                mag[k * 16 + l] = 2 * g;
+                ref[k * lanes + l] = 2 * r;
+                mag[k * lanes + l] = 2 * g;
             }
-        return 128;
+        return accs * lanes;
     }
     for (int t = 0; t < 4; t++) { /* C0 = A0.B0, C1 = A0.B1, C2 = A1.B0, C3 = A1.B1 */
         const uint8_t *a = ops + (t / 2) * 1024, *b = ops + 2048 + (t % 2) * 1024;
@@ -418,12 +426,13 @@ static void amx_teardown(struct ab_case *c)
 static const struct ab_impl amx_timing_cpu_impl = {
     .setup = amx_setup, .verify = amx_verify, .run = amx_run, .teardown = amx_teardown};
 
+#define AMX_ALL_INSTR "tdpbf16ps,tdpbssd,vdpbf16ps,vpdpbusd,vpdpbusd_vex"
+
 static const struct ab_axis amx_timing_axes[] = {
     {.name = "instr", .type = AB_AXIS_STR,
-     .help = "instruction timed: AMX tile multiplies, or the AVX-512 control",
-     .choices = "tdpbf16ps,tdpbssd,vdpbf16ps,vpdpbusd",
-     .sweep = {"tdpbf16ps,tdpbssd,vdpbf16ps,vpdpbusd", "tdpbf16ps,tdpbssd,vdpbf16ps,vpdpbusd",
-               "tdpbf16ps,tdpbssd,vdpbf16ps,vpdpbusd"}},
+     .help = "instruction timed: AMX tile multiplies, or the AVX-512 / AVX-VNNI control",
+     .choices = AMX_ALL_INSTR,
+     .sweep = {AMX_ALL_INSTR, AMX_ALL_INSTR, AMX_ALL_INSTR}},
     {.name = "pattern", .type = AB_AXIS_STR,
      .help = "where the zeros are: random elements, whole 64-byte rows, whole tiles",
      .choices = "random,rows,tiles", .sweep = {"random", "random,rows,tiles", "random,rows,tiles"}},

@@ -24,6 +24,7 @@ struct amx_cpuid {
 struct amx_features {
     bool amx_tile, amx_bf16, amx_int8; /* CPUID and XCR0 both say so */
     bool avx512_bf16, avx512_vnni;     /* likewise, with the OS saving ZMM state */
+    bool avx_vnni;                     /* VEX VPDPBUSD on ymm, with the OS saving YMM state */
     bool amx_permitted;                /* arch_prctl(ARCH_REQ_XCOMP_PERM) granted tile data */
 };
 
@@ -43,11 +44,13 @@ enum amx_instr {
     AMX_TDPBSSD,       /* AMX: C(16x16 s32) += A(16x64 s8) . B(16x64 s8, quads) */
     AMX_VDPBF16PS,     /* AVX-512 BF16: zmm fp32x16 += pairs of bf16 */
     AMX_VPDPBUSD,      /* AVX-512 VNNI: zmm s32x16 += quads of u8 x s8 */
+    AMX_VPDPBUSD_VEX,  /* AVX-VNNI: ymm s32x8 += quads of u8 x s8 */
     AMX_N_INSTR,
 };
 
 /* Shape of one operand set: `tiles` tiles of `rows` rows of 64 bytes, elements of elem_bytes.
- * AMX: 4 tiles (A0, A1, B0, B1) of 16 rows; AVX-512: 4 groups of 4 zmm rows (8 A, 8 B). */
+ * AMX: 4 tiles (A0, A1, B0, B1) of 16 rows; AVX-512: 4 groups of 4 zmm rows (8 A, 8 B);
+ * AVX-VNNI: 2 groups (A, B) of 2 rows, each row two ymm registers. */
 struct amx_shape {
     int tiles, rows, elem_bytes;
 };
@@ -87,6 +90,8 @@ size_t amx_operands_zeros(const uint8_t *buf, struct amx_shape shape, bool bf16)
  * The caller has checked the features (and, for AMX, permission and tile configuration). */
 uint64_t amx_burst_avx512(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out);
 uint64_t amx_burst_amx(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out);
+/* AVX-VNNI: 4 accumulators ymm0-3 (4 x 32 bytes), 8 instructions per iteration. */
+uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out);
 /* Configure all 8 tiles as 16 rows x 64 bytes (ldtilecfg) / release them (tilerelease). */
 void amx_tiles_config(void);
 void amx_tiles_release(void);

@@ -14,5 +14,6 @@ uint64_t amx_tsc_now(void) { return (uint64_t)(ab_now_s() * 1e9); }
 uint64_t amx_tsc_empty(void) { return 0; }
 uint64_t amx_burst_avx512(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out) { return 0; }
 uint64_t amx_burst_amx(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out) { return 0; }
+uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out) { return 0; }
 void amx_tiles_config(void) {}
 void amx_tiles_release(void) {}

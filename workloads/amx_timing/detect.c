@@ -44,12 +44,13 @@ void amx_features_decode(const struct amx_cpuid *id, struct amx_features *out)
     memset(out, 0, sizeof *out);
     if (!id->x86_64)
         return;
-    /* XCR0: 1 SSE, 2 AVX, 5-7 opmask/ZMM state, 17-18 XTILECFG/XTILEDATA. */
+    /* XCR0: 1 SSE, 2 AVX (YMM), 5-7 opmask/ZMM state, 17-18 XTILECFG/XTILEDATA. */
     bool os_zmm = (id->xcr0 & 0xe6) == 0xe6;
     bool os_tiles = (id->xcr0 & (3ull << 17)) == (3ull << 17);
     bool avx512f = id->leaf7_ebx & (1u << 16);
     out->avx512_vnni = os_zmm && avx512f && (id->leaf7_ecx & (1u << 11));
     out->avx512_bf16 = os_zmm && avx512f && (id->leaf7_1_eax & (1u << 5));
+    out->avx_vnni = (id->xcr0 & 0x6) == 0x6 && (id->leaf7_1_eax & (1u << 4));
     out->amx_tile = os_tiles && (id->leaf7_edx & (1u << 24));
     out->amx_bf16 = out->amx_tile && (id->leaf7_edx & (1u << 22));
     out->amx_int8 = out->amx_tile && (id->leaf7_edx & (1u << 25));
