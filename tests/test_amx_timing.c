@@ -14,15 +14,17 @@
 
 extern const struct ab_workload amx_timing_workload;
 
-static const double xs[10] = {10.1, 10.4, 9.8, 10.0, 10.3, 9.9, 10.2, 10.1, 9.7, 10.5};
-static const double xs_perm[10] = {10.5, 9.7, 10.1, 10.2, 9.9, 10.3, 10.0, 9.8, 10.4, 10.1};
-static const double xs_shift[10] = {10.45, 10.75, 10.15, 10.35, 10.65, 10.25, 10.55, 10.45, 10.05, 10.85};
-static const double zs[8] = {11.0, 10.2, 12.1, 10.8, 11.5, 10.9, 11.7, 10.4};
+static const double xs[10] = { 10.1, 10.4, 9.8, 10.0, 10.3, 9.9, 10.2, 10.1, 9.7, 10.5 };
+static const double xs_perm[10] = { 10.5, 9.7, 10.1, 10.2, 9.9, 10.3, 10.0, 9.8, 10.4, 10.1 };
+static const double xs_shift[10] = { 10.45, 10.75, 10.15, 10.35, 10.65, 10.25, 10.55, 10.45, 10.05, 10.85 };
+static const double zs[8] = { 11.0, 10.2, 12.1, 10.8, 11.5, 10.9, 11.7, 10.4 };
 
 static void sparsity_generation_is_exact_for_each_pattern(void **state)
 {
-    static const struct amx_shape shapes[] = {{4, 4, 2}, {4, 4, 1}, {4, 16, 2}, {4, 16, 1}, {2, 2, 1}};
-    static const double levels[] = {0, 0.25, 0.5, 0.75, 0.9, 1.0};
+    static const struct amx_shape shapes[] = {
+        { 4, 4, 2 }, { 4, 4, 1 }, { 4, 16, 2 }, { 4, 16, 1 }, { 2, 2, 1 }
+    };
+    static const double levels[] = { 0, 0.25, 0.5, 0.75, 0.9, 1.0 };
     uint8_t buf[4096];
     struct ab_rng rng;
     ab_rng_seed(&rng, 42);
@@ -33,7 +35,9 @@ static void sparsity_generation_is_exact_for_each_pattern(void **state)
         size_t elems = rows * row_elems;
         for (int pat = AMX_PAT_RANDOM; pat <= AMX_PAT_TILES; pat++)
             for (size_t li = 0; li < 6; li++) {
-                size_t unit = pat == AMX_PAT_RANDOM ? 1 : pat == AMX_PAT_ROWS ? row_elems : row_elems * (size_t)sh.rows;
+                size_t unit = pat == AMX_PAT_RANDOM ? 1
+                              : pat == AMX_PAT_ROWS ? row_elems
+                                                    : row_elems * (size_t)sh.rows;
                 size_t want = (size_t)llround(levels[li] * (double)(elems / unit)) * unit;
                 size_t got = amx_operands_fill(buf, sh, bf16, (enum amx_pattern)pat, levels[li], &rng);
                 assert_int_equal(got, want);
@@ -41,7 +45,7 @@ static void sparsity_generation_is_exact_for_each_pattern(void **state)
                 /* Rows and tiles are zero whole or not at all. */
                 size_t span = pat == AMX_PAT_ROWS ? 64 : pat == AMX_PAT_TILES ? 64 * (size_t)sh.rows : 0;
                 for (size_t off = 0; span && off < rows * 64; off += span) {
-                    struct amx_shape one = {1, (int)(span / 64), sh.elem_bytes};
+                    struct amx_shape one = { 1, (int)(span / 64), sh.elem_bytes };
                     size_t z = amx_operands_zeros(buf + off, one, bf16);
                     assert_true(z == 0 || z == span / (size_t)sh.elem_bytes);
                 }
@@ -72,7 +76,7 @@ static void welch_matches_reference_for_shifted_and_unequal_variances(void **sta
 
 static void welch_of_constant_samples_is_decided(void **state)
 {
-    double a[3] = {5, 5, 5}, b[3] = {6, 6, 6}, t, df, p;
+    double a[3] = { 5, 5, 5 }, b[3] = { 6, 6, 6 }, t, df, p;
     amx_welch(a, 3, a, 3, &t, &df, &p);
     assert_double_equal(p, 1, 0);
     amx_welch(a, 3, b, 3, &t, &df, &p);
@@ -127,11 +131,11 @@ static void ks_of_disjoint_large_samples_is_tiny(void **state)
 static void channel_bits_are_zero_for_identical_and_one_for_disjoint(void **state)
 {
     assert_double_equal(amx_channel_bits(xs, 10, xs_perm, 10), 0, 1e-12);
-    double lo[4] = {1, 2, 3, 4}, hi[4] = {5, 6, 7, 8};
+    double lo[4] = { 1, 2, 3, 4 }, hi[4] = { 5, 6, 7, 8 };
     assert_double_equal(amx_channel_bits(lo, 4, hi, 4), 1, 1e-12);
     assert_double_equal(amx_channel_bits(hi, 4, lo, 4), 1, 1e-12);
     /* Half overlap: best threshold errs on a quarter of the samples: 1 - H2(1/4). */
-    double a[4] = {1, 2, 3, 4}, b[4] = {3, 4, 5, 6};
+    double a[4] = { 1, 2, 3, 4 }, b[4] = { 3, 4, 5, 6 };
     assert_double_equal(amx_channel_bits(a, 4, b, 4), 1 - 0.811278124459132864, 1e-12);
 }
 
@@ -146,7 +150,7 @@ static void median_difference_ci_covers_a_shift(void **state)
 static void decode_needs_cpuid_and_os_state_for_amx(void **state)
 {
     struct amx_features f;
-    struct amx_cpuid id = {.x86_64 = true};
+    struct amx_cpuid id = { .x86_64 = true };
     amx_features_decode(&id, &f);
     assert_false(f.amx_tile || f.amx_bf16 || f.amx_int8 || f.avx512_bf16 || f.avx512_vnni);
     /* CPUID says AMX but the OS does not save tile state: not usable. */
@@ -182,7 +186,7 @@ static void decode_needs_cpuid_and_os_state_for_amx(void **state)
     assert_false(f.avx512_bf16 || f.amx_tile);
 }
 
-static struct ab_device dev = {.id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 1ull << 30};
+static struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 1ull << 30 };
 
 static bool has_metric(const struct ab_case *c, const char *name, double *v)
 {
@@ -197,7 +201,7 @@ static bool has_metric(const struct ab_case *c, const char *name, double *v)
 static void make_case(struct ab_case *c, const char *params)
 {
     memset(c, 0, sizeof *c);
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(ab_params_parse(params, &c->params, &err), AB_OK);
     c->workload = &amx_timing_workload;
     c->device = &dev;
@@ -214,10 +218,11 @@ static void amx_rows_skip_without_amx_and_never_fault(void **state)
     if (f.amx_tile && f.amx_bf16)
         skip(); /* a CPU with AMX: its rows run instead of being skipped */
     const struct ab_impl *impl = amx_timing_workload.impl[AB_BACKEND_CPU];
-    const char *cases[] = {"instr=tdpbf16ps;pattern=random;sparsity=0.5", "instr=tdpbssd;pattern=tiles;sparsity=1"};
+    const char *cases[] = { "instr=tdpbf16ps;pattern=random;sparsity=0.5",
+                            "instr=tdpbssd;pattern=tiles;sparsity=1" };
     for (int i = 0; i < 2; i++) {
         struct ab_case c;
-        struct ab_error err = {{0}};
+        struct ab_error err = { { 0 } };
         make_case(&c, cases[i]);
         assert_int_equal(impl->setup(&c, &err), AB_EUNSUPPORTED);
         assert_string_equal(err.msg, "no AMX (CPUID)");
@@ -235,13 +240,15 @@ static void control_runs_on_this_cpu_with_finite_cycles(void **state)
     if (!f.avx512_bf16 || !f.avx512_vnni || !f.avx_vnni)
         skip();
     const struct ab_impl *impl = amx_timing_workload.impl[AB_BACKEND_CPU];
-    const char *cases[] = {"instr=vdpbf16ps;pattern=rows;sparsity=0.5", "instr=vpdpbusd;pattern=random;sparsity=0.9",
-                           "instr=vdpbf16ps;pattern=tiles;sparsity=1", "instr=vpdpbusd_vex;pattern=rows;sparsity=0.25"};
+    const char *cases[] = { "instr=vdpbf16ps;pattern=rows;sparsity=0.5",
+                            "instr=vpdpbusd;pattern=random;sparsity=0.9",
+                            "instr=vdpbf16ps;pattern=tiles;sparsity=1",
+                            "instr=vpdpbusd_vex;pattern=rows;sparsity=0.25" };
     cpu_set_t before, after;
     assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
     for (int i = 0; i < 4; i++) {
         struct ab_case c;
-        struct ab_error err = {{0}};
+        struct ab_error err = { { 0 } };
         make_case(&c, cases[i]);
         assert_int_equal(impl->setup(&c, &err), AB_OK);
         ab_status st = impl->verify(&c, &err);

@@ -24,9 +24,13 @@ void amx_tiles_config(void)
     __asm__ volatile("ldtilecfg %0" ::"m"(cfg));
 }
 
-void amx_tiles_release(void) { __asm__ volatile("tilerelease" ::: "memory"); }
+void amx_tiles_release(void)
+{
+    __asm__ volatile("tilerelease" ::: "memory");
+}
 
 /* ops: tiles A0, A1, B0, B1 of 1 KiB each, rows of 64 bytes. */
+/* clang-format off */
 #define AMX_TILE_BURST(INSN)                                                                     \
     __asm__ volatile("tileloadd (%[a],%[s],1), %%tmm4\n\t"                                      \
                      "tileloadd (%[a1],%[s],1), %%tmm5\n\t"                                     \
@@ -49,6 +53,7 @@ void amx_tiles_release(void) { __asm__ volatile("tilerelease" ::: "memory"); }
                        [b1] "r"(ops + 3072), [s] "r"((int64_t)AMX_ROW_BYTES), [o] "r"(out),     \
                        [o1] "r"(out + 1024), [o2] "r"(out + 2048), [o3] "r"(out + 3072)         \
                      : "rcx", "rdx", "r8", "memory", "cc")
+/* clang-format on */
 
 uint64_t amx_burst_amx(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out)
 {

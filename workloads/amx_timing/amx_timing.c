@@ -17,14 +17,17 @@
 #include <string.h>
 
 static const struct amx_instr_info amx_instrs[AMX_N_INSTR] = {
-    [AMX_TDPBF16PS] = {"tdpbf16ps", true, {4, 16, 2}, 4, 16.0 * 16 * 32 * 2, "bf16_gemm"},
-    [AMX_TDPBSSD] = {"tdpbssd", true, {4, 16, 1}, 4, 16.0 * 16 * 64 * 2, NULL},
-    [AMX_VDPBF16PS] = {"vdpbf16ps", false, {4, 4, 2}, 16, 16.0 * 2 * 2, "bf16_fma"},
-    [AMX_VPDPBUSD] = {"vpdpbusd", false, {4, 4, 1}, 16, 16.0 * 4 * 2, NULL},
-    [AMX_VPDPBUSD_VEX] = {"vpdpbusd_vex", false, {2, 2, 1}, 8, 8.0 * 4 * 2, NULL},
+    [AMX_TDPBF16PS] = { "tdpbf16ps", true, { 4, 16, 2 }, 4, 16.0 * 16 * 32 * 2, "bf16_gemm" },
+    [AMX_TDPBSSD] = { "tdpbssd", true, { 4, 16, 1 }, 4, 16.0 * 16 * 64 * 2, NULL },
+    [AMX_VDPBF16PS] = { "vdpbf16ps", false, { 4, 4, 2 }, 16, 16.0 * 2 * 2, "bf16_fma" },
+    [AMX_VPDPBUSD] = { "vpdpbusd", false, { 4, 4, 1 }, 16, 16.0 * 4 * 2, NULL },
+    [AMX_VPDPBUSD_VEX] = { "vpdpbusd_vex", false, { 2, 2, 1 }, 8, 8.0 * 4 * 2, NULL },
 };
 
-const struct amx_instr_info *amx_instr_get(enum amx_instr in) { return &amx_instrs[in]; }
+const struct amx_instr_info *amx_instr_get(enum amx_instr in)
+{
+    return &amx_instrs[in];
+}
 
 bool amx_instr_parse(const char *name, enum amx_instr *out)
 {
@@ -113,10 +116,8 @@ static ab_status amx_check_features(enum amx_instr in, struct ab_error *err)
         return f.avx512_bf16 ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-512 BF16 (CPUID)");
     case AMX_VPDPBUSD:
         return f.avx512_vnni ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-512 VNNI (CPUID)");
-    case AMX_VPDPBUSD_VEX:
-        return f.avx_vnni ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-VNNI (CPUID)");
-    default:
-        return ab_fail(err, AB_EINVAL, "unknown instruction");
+    case AMX_VPDPBUSD_VEX: return f.avx_vnni ? AB_OK : ab_fail(err, AB_EUNSUPPORTED, "no AVX-VNNI (CPUID)");
+    default: return ab_fail(err, AB_EINVAL, "unknown instruction");
     }
 }
 
@@ -186,8 +187,9 @@ static ab_status amx_setup(struct ab_case *c, struct ab_error *err)
         amx_tiles_config();
         s->tiles_on = true;
     }
-    c->work = (struct ab_work){.flops = s->n_instr * s->info->ops_per_instr,
-                               .ceiling = s->info->ceiling, .rate = "flops"};
+    c->work = (struct ab_work){ .flops = s->n_instr * s->info->ops_per_instr,
+                                .ceiling = s->info->ceiling,
+                                .rate = "flops" };
     return AB_OK;
 }
 
@@ -284,7 +286,8 @@ static ab_status amx_check(struct ab_case *c, struct amx_state *s, const uint8_t
     }
     ab_case_metric(c, "max_rel_err", worst);
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "%s operands: %d of %d accumulators wrong:%s", which, bad, n, first);
+        return ab_fail(err, AB_EMISMATCH, "%s operands: %d of %d accumulators wrong:%s", which, bad, n,
+                       first);
     return AB_OK;
 }
 
@@ -300,7 +303,7 @@ static void amx_quartiles(struct ab_case *c, const char *prefix, double *x, int6
     static const struct {
         const char *name;
         double q;
-    } qs[] = {{"min", 0}, {"q25", 0.25}, {"q75", 0.75}, {"max", 1}};
+    } qs[] = { { "min", 0 }, { "q25", 0.25 }, { "q75", 0.75 }, { "max", 1 } };
     qsort(x, (size_t)n, sizeof *x, amx_cmp);
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         char name[40];
@@ -424,20 +427,28 @@ static void amx_teardown(struct ab_case *c)
 }
 
 static const struct ab_impl amx_timing_cpu_impl = {
-    .setup = amx_setup, .verify = amx_verify, .run = amx_run, .teardown = amx_teardown};
+    .setup = amx_setup, .verify = amx_verify, .run = amx_run, .teardown = amx_teardown
+};
 
 #define AMX_ALL_INSTR "tdpbf16ps,tdpbssd,vdpbf16ps,vpdpbusd,vpdpbusd_vex"
 
 static const struct ab_axis amx_timing_axes[] = {
-    {.name = "instr", .type = AB_AXIS_STR,
-     .help = "instruction timed: AMX tile multiplies, or the AVX-512 / AVX-VNNI control",
-     .choices = AMX_ALL_INSTR,
-     .sweep = {AMX_ALL_INSTR, AMX_ALL_INSTR, AMX_ALL_INSTR}},
-    {.name = "pattern", .type = AB_AXIS_STR,
-     .help = "where the zeros are: random elements, whole 64-byte rows, whole tiles",
-     .choices = "random,rows,tiles", .sweep = {"random", "random,rows,tiles", "random,rows,tiles"}},
-    {.name = "sparsity", .type = AB_AXIS_REAL, .help = "fraction of operand elements that are zero",
-     .min = 0, .max = 1, .sweep = {"0,0.5,1", "0,0.25,0.5,0.75,0.9,1", "0,0.25,0.5,0.75,0.9,1"}},
+    { .name = "instr",
+      .type = AB_AXIS_STR,
+      .help = "instruction timed: AMX tile multiplies, or the AVX-512 / AVX-VNNI control",
+      .choices = AMX_ALL_INSTR,
+      .sweep = { AMX_ALL_INSTR, AMX_ALL_INSTR, AMX_ALL_INSTR } },
+    { .name = "pattern",
+      .type = AB_AXIS_STR,
+      .help = "where the zeros are: random elements, whole 64-byte rows, whole tiles",
+      .choices = "random,rows,tiles",
+      .sweep = { "random", "random,rows,tiles", "random,rows,tiles" } },
+    { .name = "sparsity",
+      .type = AB_AXIS_REAL,
+      .help = "fraction of operand elements that are zero",
+      .min = 0,
+      .max = 1,
+      .sweep = { "0,0.5,1", "0,0.25,0.5,0.75,0.9,1", "0,0.25,0.5,0.75,0.9,1" } },
 };
 
 /* Only the CPU has these units: on CUDA one point stands for the whole workload's skipped row. */
@@ -455,5 +466,5 @@ const struct ab_workload amx_timing_workload = {
     .axes = amx_timing_axes,
     .n_axes = sizeof amx_timing_axes / sizeof amx_timing_axes[0],
     .applies = amx_timing_applies,
-    .impl = {[AB_BACKEND_CPU] = &amx_timing_cpu_impl},
+    .impl = { [AB_BACKEND_CPU] = &amx_timing_cpu_impl },
 };

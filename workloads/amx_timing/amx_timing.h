@@ -15,10 +15,10 @@
 /* The raw inputs of detection, so that decoding can be tested with made-up values. */
 struct amx_cpuid {
     bool x86_64;
-    uint32_t leaf1_ecx;                /* CPUID.1:ECX (OSXSAVE is bit 27) */
+    uint32_t leaf1_ecx;                       /* CPUID.1:ECX (OSXSAVE is bit 27) */
     uint32_t leaf7_ebx, leaf7_ecx, leaf7_edx; /* CPUID.(7,0) */
-    uint32_t leaf7_1_eax;              /* CPUID.(7,1):EAX */
-    uint64_t xcr0;                     /* XGETBV(0); 0 when OSXSAVE is clear */
+    uint32_t leaf7_1_eax;                     /* CPUID.(7,1):EAX */
+    uint64_t xcr0;                            /* XGETBV(0); 0 when OSXSAVE is clear */
 };
 
 struct amx_features {
@@ -60,9 +60,9 @@ struct amx_instr_info {
     const char *name;
     bool is_amx;
     struct amx_shape shape;
-    int instrs_per_iter;    /* instructions per loop iteration of the burst */
-    double ops_per_instr;   /* multiply-adds x 2 */
-    const char *ceiling;    /* NULL where the device holds no matching ceiling */
+    int instrs_per_iter;  /* instructions per loop iteration of the burst */
+    double ops_per_instr; /* multiply-adds x 2 */
+    const char *ceiling;  /* NULL where the device holds no matching ceiling */
 };
 const struct amx_instr_info *amx_instr_get(enum amx_instr in);
 bool amx_instr_parse(const char *name, enum amx_instr *out);
@@ -105,8 +105,7 @@ double amx_tsc_hz(double window_s);
 /* ---------------------------------------------------------------- statistics */
 
 /* Welch's unequal-variance t-test, two-sided. */
-void amx_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df,
-               double *p);
+void amx_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df, double *p);
 /* Two-sample Kolmogorov–Smirnov test: D and its asymptotic p-value (Kolmogorov series with
  * Stephens' small-sample correction). */
 void amx_ks(const double *x, int64_t nx, const double *y, int64_t ny, double *d, double *p);
@@ -117,7 +116,7 @@ double amx_kolmogorov_q(double lambda);
 double amx_channel_bits(const double *x, int64_t nx, const double *y, int64_t ny);
 /* Difference of medians median(x) - median(y) with a bootstrap percentile CI (deterministic
  * from seed). */
-void amx_median_diff_ci(const double *x, int64_t nx, const double *y, int64_t ny, double conf,
-                        int boots, uint64_t seed, double *diff, double *lo, double *hi);
+void amx_median_diff_ci(const double *x, int64_t nx, const double *y, int64_t ny, double conf, int boots,
+                        uint64_t seed, double *diff, double *lo, double *hi);
 
 #endif /* AMX_TIMING_H */

@@ -6,6 +6,7 @@
 
 /* Loads 16 operand rows (8 A, 8 B) into zmm16-31, zeroes zmm0-7, then iters x 16 instructions
  * (accumulator k gets A_k . B_k twice per iteration). Returns TSC ticks. */
+/* clang-format off */
 #define AMX_AVX_BURST(INSN)                                                                      \
     __asm__ volatile("vmovdqu64 0(%[a]), %%zmm16\n\tvmovdqu64 64(%[a]), %%zmm17\n\t"           \
                      "vmovdqu64 128(%[a]), %%zmm18\n\tvmovdqu64 192(%[a]), %%zmm19\n\t"        \
@@ -42,6 +43,7 @@
                        "xmm4", "xmm5", "xmm6", "xmm7", "xmm16", "xmm17", "xmm18", "xmm19",      \
                        "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",  \
                        "xmm28", "xmm29", "xmm30", "xmm31")
+/* clang-format on */
 
 __attribute__((target("avx512f"))) uint64_t amx_burst_avx512(enum amx_instr in, const uint8_t *ops,
                                                              int64_t iters, uint8_t *acc_out)

@@ -13,6 +13,7 @@ uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out)
     uint64_t ticks;
     if (iters < 1)
         iters = 1;
+    /* clang-format off */
     __asm__ volatile("vmovdqu 0(%[a]), %%ymm8\n\tvmovdqu 32(%[a]), %%ymm9\n\t"
                      "vmovdqu 64(%[a]), %%ymm10\n\tvmovdqu 96(%[a]), %%ymm11\n\t"
                      "vmovdqu 128(%[a]), %%ymm12\n\tvmovdqu 160(%[a]), %%ymm13\n\t"
@@ -35,5 +36,6 @@ uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out)
                      : [a] "r"(ops), [o] "r"(out)
                      : "rcx", "rdx", "r8", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm8",
                        "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    /* clang-format on */
     return ticks;
 }

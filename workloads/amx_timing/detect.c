@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #define AMX_ARCH_REQ_XCOMP_PERM 0x1023
-#define AMX_XFEATURE_XTILEDATA 18
+#define AMX_XFEATURE_XTILEDATA  18
 
 void amx_cpuid_read(struct amx_cpuid *out)
 {

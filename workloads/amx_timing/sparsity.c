@@ -9,7 +9,7 @@
 
 bool amx_pattern_parse(const char *name, enum amx_pattern *out)
 {
-    static const char *const names[] = {"random", "rows", "tiles"};
+    static const char *const names[] = { "random", "rows", "tiles" };
     for (int i = 0; i < 3; i++)
         if (strcmp(name, names[i]) == 0) {
             *out = (enum amx_pattern)i;

@@ -21,8 +21,7 @@ static void amx_mean_var(const double *x, int64_t n, double *mean, double *var)
     *var = n > 1 ? s / (double)(n - 1) : 0;
 }
 
-void amx_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df,
-               double *p)
+void amx_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df, double *p)
 {
     *t = 0;
     *df = 0;
@@ -148,8 +147,8 @@ static double amx_median_sorted(const double *s, int64_t n)
     return ab_stats_quantile_sorted(s, n, 0.5);
 }
 
-void amx_median_diff_ci(const double *x, int64_t nx, const double *y, int64_t ny, double conf,
-                        int boots, uint64_t seed, double *diff, double *lo, double *hi)
+void amx_median_diff_ci(const double *x, int64_t nx, const double *y, int64_t ny, double conf, int boots,
+                        uint64_t seed, double *diff, double *lo, double *hi)
 {
     *diff = *lo = *hi = NAN;
     if (nx < 1 || ny < 1)
