@@ -341,6 +341,9 @@ static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
     ab_case_metric(c, "timer_overhead_ticks", so.median);
     struct ab_rng rng;
     ab_rng_seed(&rng, c->seed ^ 0x6f72646572ull);
+    int cyc_fd = amx_cycles_open();
+    uint64_t cyc0 = 0, cyc1 = 0;
+    bool have_cyc = amx_cycles_read(cyc_fd, &cyc0);
     double t0 = ab_now_s();
     for (int64_t i = 0; i < n; i++) {
         /* Which goes first is a coin flip, so neither level always follows the other. */
@@ -353,6 +356,8 @@ static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
         }
     }
     double experiment_s = ab_now_s() - t0;
+    have_cyc = have_cyc && amx_cycles_read(cyc_fd, &cyc1) && cyc1 > cyc0 && experiment_s > 0;
+    amx_cycles_close(cyc_fd);
     double mhz1 = amx_core_mhz(s->cpu);
     tsc_hz = 0.5 * (tsc_hz + amx_tsc_hz(0.02));
 
@@ -372,6 +377,14 @@ static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
         ab_case_metric(c, "core_before_mhz", mhz0);
     if (isfinite(mhz1))
         ab_case_metric(c, "core_after_mhz", mhz1);
+    /* Effective clock over the experiment (pinned, so the count is this core's); a run whose
+     * levels differ here differs by frequency, not by skipped work. */
+    if (have_cyc)
+        ab_case_metric(c, "core_during_mhz", (double)(cyc1 - cyc0) / experiment_s / 1e6);
+    ab_case_metric_text(c, "core_clock_source", "%s",
+                        have_cyc         ? "perf_cycles"
+                        : isfinite(mhz0) ? "cpufreq_or_cpuinfo"
+                                         : "none");
     ab_case_metric(c, "samples_per_level", (double)n);
     ab_case_metric(c, "experiment_s", experiment_s);
     ab_case_metric(c, "cpi_median_cycles", ss.median);

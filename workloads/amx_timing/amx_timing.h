@@ -102,6 +102,12 @@ uint64_t amx_tsc_now(void);
 uint64_t amx_tsc_empty(void);
 double amx_tsc_hz(double window_s);
 
+/* User-mode core cycles of this thread (perf_event); -1 where the kernel has no such counter.
+ * Read gives the count since open; close with amx_cycles_close. */
+int amx_cycles_open(void);
+bool amx_cycles_read(int fd, uint64_t *cycles);
+void amx_cycles_close(int fd);
+
 /* ---------------------------------------------------------------- statistics */
 
 /* Welch's unequal-variance t-test, two-sided. */
