@@ -11,6 +11,7 @@ struct amx_tilecfg {
     uint16_t colsb[16];
     uint8_t rows[16];
 };
+_Static_assert(sizeof(struct amx_tilecfg) == 64, "ldtilecfg reads a 64-byte palette-1 layout");
 
 void amx_tiles_config(void)
 {
