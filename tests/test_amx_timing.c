@@ -3,6 +3,7 @@
  * lets an AMX instruction run where CPUID lacks it, and the AVX-512 control on this CPU. */
 #include <sched.h>
 #include <setjmp.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -186,7 +187,57 @@ static void decode_needs_cpuid_and_os_state_for_amx(void **state)
     assert_false(f.avx512_bf16 || f.amx_tile);
 }
 
-static struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 1ull << 30 };
+static void accumulators_compare_within_tolerance_and_flag_the_rest(void **state)
+{
+    double ref[4] = { 1.5, -2.25, 0, 100 }, mag[4] = { 3, 4, 0, 200 }, worst;
+    float f[4] = { 1.5f, -2.25f, 0, 100 };
+    uint8_t acc[16];
+    char first[256];
+    memcpy(acc, f, sizeof f);
+    assert_int_equal(amx_acc_compare(acc, ref, mag, 4, true, 1e-5, &worst, first, sizeof first), 0);
+    assert_double_equal(worst, 0, 0);
+    f[3] = 100.0009765625f; /* off by 4.9e-6 of mag: inside 1e-5 */
+    memcpy(acc, f, sizeof f);
+    assert_int_equal(amx_acc_compare(acc, ref, mag, 4, true, 1e-5, &worst, first, sizeof first), 0);
+    assert_double_equal(worst, 0.0009765625 / 200, 1e-15);
+    f[0] = 1.5f + 1e-3f; /* off by 3.3e-4 of mag */
+    f[2] = NAN;
+    memcpy(acc, f, sizeof f);
+    assert_int_equal(amx_acc_compare(acc, ref, mag, 4, true, 1e-5, &worst, first, sizeof first), 2);
+    assert_non_null(strstr(first, "[0] got 1.50100005"));
+    assert_non_null(strstr(first, "[2] got nan"));
+    /* Integers are exact: off by one fails. */
+    int32_t v[4] = { 7, -9, 0, 1 << 20 };
+    double iref[4] = { 7, -9, 0, 1 << 20 }, imag[4] = { 7, 9, 0, 1 << 20 };
+    memcpy(acc, v, sizeof v);
+    assert_int_equal(amx_acc_compare(acc, iref, imag, 4, false, 0, &worst, NULL, 0), 0);
+    v[1] = -8;
+    memcpy(acc, v, sizeof v);
+    assert_int_equal(amx_acc_compare(acc, iref, imag, 4, false, 0, &worst, NULL, 0), 1);
+    assert_double_equal(worst, 1.0 / 9, 1e-15);
+}
+
+static void core_fraction_is_rate_over_one_threads_share(void **state)
+{
+    /* 64 FLOP per instruction, 2 TSC cycles each at 3 GHz: 96 GFLOP/s; 2 threads share 192. */
+    assert_double_equal(amx_core_fraction(64, 2, 3e9, 192e9, 2), 1.0, 1e-12);
+    assert_double_equal(amx_core_fraction(64, 4, 3e9, 192e9, 4), 1.0, 1e-12);
+    assert_double_equal(amx_core_fraction(64, 2, 3e9, 384e9, 1), 0.25, 1e-12);
+    assert_true(isnan(amx_core_fraction(64, 2, 3e9, 0, 2)));
+    assert_true(isnan(amx_core_fraction(64, 0, 3e9, 192e9, 2)));
+    assert_true(isnan(amx_core_fraction(64, 2, 3e9, 192e9, 0)));
+}
+
+static void cuda_has_no_implementation_so_its_row_is_skipped(void **state)
+{
+    /* The runner turns a missing implementation into one skipped row per CUDA device. */
+    assert_null(amx_timing_workload.impl[AB_BACKEND_CUDA]);
+    assert_non_null(amx_timing_workload.impl[AB_BACKEND_CPU]);
+}
+
+static struct ab_device dev = {
+    .id = "cpu", .backend = AB_BACKEND_CPU, .threads = 2, .mem_bytes = 1ull << 30
+};
 
 static bool has_metric(const struct ab_case *c, const char *name, double *v)
 {
@@ -246,6 +297,7 @@ static void control_runs_on_this_cpu_with_finite_cycles(void **state)
                             "instr=vpdpbusd_vex;pattern=rows;sparsity=0.25" };
     cpu_set_t before, after;
     assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    ab_device_set_ceiling(&dev, "bf16_fma", 100e9, "measured");
     for (int i = 0; i < 4; i++) {
         struct ab_case c;
         struct ab_error err = { { 0 } };
@@ -267,9 +319,65 @@ static void control_runs_on_this_cpu_with_finite_cycles(void **state)
         assert_true(has_metric(&c, "max_rel_err", &v) && v < 1e-5);
         assert_true(has_metric(&c, "capacity_bps", &v) && v >= 0 && isfinite(v));
         assert_true(c.work.flops > 0);
+        /* bf16 rows are held against one thread's share of the bf16_fma ceiling set above. */
+        double cpi, hz, frac;
+        if (strstr(cases[i], "vdpbf16ps")) {
+            assert_true(has_metric(&c, "cpi_median_cycles", &cpi) && has_metric(&c, "tsc_hz", &hz));
+            assert_true(has_metric(&c, "fraction_of_core_ceiling", &frac));
+            assert_double_equal(frac, 64 * hz / cpi / 50e9, 1e-9 * frac);
+        } else {
+            assert_false(has_metric(&c, "fraction_of_core_ceiling", &frac));
+        }
     }
+    dev.n_ceilings = 0;
     assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
     assert_true(CPU_EQUAL(&before, &after));
+}
+
+/* The done-when check, end to end through the real binary: AMX rows are skipped with the
+ * CPUID reason, the control rows are ok with p-values. */
+static void run_gives_skipped_amx_rows_and_ok_control_rows(void **state)
+{
+    const char *exe = getenv("ACCELBENCH_EXE");
+    char *dir = test_tmpdir();
+    assert_non_null(exe);
+    assert_non_null(dir);
+    struct amx_cpuid id;
+    struct amx_features f;
+    amx_cpuid_read(&id);
+    amx_features_decode(&id, &f);
+    char cmd[8600], csv[4400];
+    snprintf(cmd, sizeof cmd,
+             "'%s' run -w amx_timing -d cpu --quick --no-ceilings --min-time 0.02 --max-time 0.2 "
+             "-a instr=tdpbssd,vpdpbusd -a sparsity=0,1 -o '%s/r' >/dev/null 2>&1",
+             exe, dir);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    snprintf(csv, sizeof csv, "%s/r/results.csv", dir);
+    struct ab_result_set set = { 0 };
+    struct ab_error err;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &err), AB_OK);
+    assert_int_equal(set.n, 4);
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        assert_string_equal(r->workload, "amx_timing");
+        bool amx = strstr(r->params, "instr=tdpbssd") != NULL;
+        if (amx && !f.amx_int8) {
+            assert_int_equal(r->status, AB_EUNSUPPORTED);
+            assert_string_equal(ab_status_word(r->status), "skipped");
+            assert_string_equal(r->message, "no AMX (CPUID)");
+        } else if (amx || f.avx512_vnni) {
+            assert_int_equal(r->status, AB_OK);
+            double p = ab_result_metric(r, "p_ks"), zf = ab_result_metric(r, "zero_frac");
+            assert_true(p >= 0 && p <= 1);
+            assert_true(ab_result_metric(r, "p_welch") >= 0);
+            assert_double_equal(zf, strstr(r->params, "sparsity=1") ? 1 : 0, 0);
+            assert_true(r->flop_per_s > 1e9);
+        }
+    }
+    ab_result_set_free(&set);
+    test_rmrf(dir);
+    free(dir);
 }
 
 int main(void)
@@ -287,7 +395,11 @@ int main(void)
         cmocka_unit_test(median_difference_ci_covers_a_shift),
         cmocka_unit_test(decode_needs_cpuid_and_os_state_for_amx),
         cmocka_unit_test(amx_rows_skip_without_amx_and_never_fault),
+        cmocka_unit_test(accumulators_compare_within_tolerance_and_flag_the_rest),
+        cmocka_unit_test(core_fraction_is_rate_over_one_threads_share),
+        cmocka_unit_test(cuda_has_no_implementation_so_its_row_is_skipped),
         cmocka_unit_test(control_runs_on_this_cpu_with_finite_cycles),
+        cmocka_unit_test(run_gives_skipped_amx_rows_and_ok_control_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,20 @@ int amx_cycles_open(void);
 bool amx_cycles_read(int fd, uint64_t *cycles);
 void amx_cycles_close(int fd);
 
+/* ---------------------------------------------------------------- verification */
+
+/* Compare n accumulators (fp32 when fp, else s32; 4 bytes each) with an fp64 reference:
+ * floating point within 1e-30 + tol_rel * mag[i] (mag: the sum of |terms|), integers exactly.
+ * Returns how many differ (NaN differs); the largest |got - ref| / mag goes to *worst and the
+ * first three mismatches, as text, to first (may be NULL). */
+int amx_acc_compare(const uint8_t *acc, const double *ref, const double *mag, int n, bool fp, double tol_rel,
+                    double *worst, char *first, size_t first_len);
+/* A burst's rate as a share of one core's part of a device ceiling (ceiling_flops / threads in
+ * use): the burst runs on one pinned core while ceilings are measured on all. NaN when the
+ * ceiling or a count is missing. */
+double amx_core_fraction(double ops_per_instr, double cpi_cycles, double tsc_hz, double ceiling_flops,
+                         int threads);
+
 /* ---------------------------------------------------------------- statistics */
 
 /* Welch's unequal-variance t-test, two-sided. */
