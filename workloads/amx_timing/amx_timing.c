@@ -290,8 +290,9 @@ int amx_acc_compare(const uint8_t *acc, const double *ref, const double *mag, in
 }
 
 /* Tolerance of bf16 accumulators relative to the sum of |terms|: bf16 products are exact in
- * fp32 and an accumulator sums at most 64 of them (AMX: 32 pairs), each addition rounding by at
- * most 2^-24 of the running magnitude: under 4e-6 in all. Integer accumulators must be exact. */
+ * fp32, and a checked accumulator (one burst iteration) sums at most 32 of them (AMX: 16 pairs;
+ * SIMD: 2 instructions x 2 pairs), each addition rounding by at most 2^-24 of the running sum:
+ * under 2e-6 in all. Integer accumulators must be exact. */
 #define AMX_BF16_TOL_REL 1e-5
 
 /* Check one burst's accumulators against the fp64 reference. */

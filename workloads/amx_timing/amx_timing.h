@@ -1,6 +1,7 @@
-/* amx_timing.h — the amx_timing workload's own modules: feature detection (detect.c), operand
- * generation (sparsity.c), the timed bursts (amx.c for AMX tiles, avx512.c for the AVX-512
- * control) and the statistics against dense (stats.c). Nothing here is part of the engine. */
+/* amx_timing.h — the amx_timing workload's own modules: feature detection and TSC reads
+ * (detect.c; arch_none.c off x86-64), operand generation (sparsity.c), the timed bursts (amx.c
+ * for AMX tiles, avx512.c and avxvnni.c for the controls), the core clock (clock.c) and the
+ * statistics against dense (stats.c). Nothing here is part of the engine. */
 #ifndef AMX_TIMING_H
 #define AMX_TIMING_H
 
