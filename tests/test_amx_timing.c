@@ -320,7 +320,7 @@ static void control_runs_on_this_cpu_with_finite_cycles(void **state)
         assert_true(has_metric(&c, "capacity_bps", &v) && v >= 0 && isfinite(v));
         assert_true(c.work.flops > 0);
         /* bf16 rows are held against one thread's share of the bf16_fma ceiling set above. */
-        double cpi, hz, frac;
+        double cpi = NAN, hz = NAN, frac = NAN;
         if (strstr(cases[i], "vdpbf16ps")) {
             assert_true(has_metric(&c, "cpi_median_cycles", &cpi) && has_metric(&c, "tsc_hz", &hz));
             assert_true(has_metric(&c, "fraction_of_core_ceiling", &frac));
