@@ -1,0 +1,74 @@
+/* gpt2.c — the `gpt2` workload: GPT-2 inference as a user meets it, prefill of a prompt then
+ * greedy decode with a KV cache, on the published model sizes. One row per phase: prefill
+ * rows are held against the GEMM ceiling (compute-bound), decode rows against memory
+ * bandwidth, since each decode step must read every weight and the whole KV cache. */
+#include "gpt2.h"
+
+#include <string.h>
+
+static const struct ab_axis gpt2_axes[] = {
+    {.name = "model", .type = AB_AXIS_STR, .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600)",
+     .choices = "124M,355M,774M,1558M", .sweep = {"124M", "124M,355M", "124M,355M,774M,1558M"}},
+    {.name = "dtype", .type = AB_AXIS_STR, .help = "weight and matmul input type (fp16 on CUDA only)",
+     .choices = "fp32,bf16,fp16", .sweep = {"fp32,bf16", "fp32,bf16", "fp32,bf16,fp16"}},
+    {.name = "phase", .type = AB_AXIS_STR, .help = "prefill: one prompt per repetition; decode: gen tokens per repetition",
+     .choices = "prefill,decode", .sweep = {"prefill,decode", "prefill,decode", "prefill,decode"}},
+    {.name = "batch", .type = AB_AXIS_INT, .help = "sequences processed together", .min = 1, .max = 1024,
+     .sweep = {"1", "1,8", "1,8,32"}},
+    {.name = "prompt", .type = AB_AXIS_INT, .help = "prompt tokens P", .min = 1, .max = 1024,
+     .sweep = {"32", "128", "128,512,1024"}},
+    {.name = "gen", .type = AB_AXIS_INT, .help = "tokens T generated greedily after the prompt", .min = 1, .max = 1023,
+     .sweep = {"8", "32", "128"}},
+    {.name = "weights", .type = AB_AXIS_STR,
+     .help = "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
+     .sweep = {"random", "random", "random"}},
+};
+
+static bool gpt2_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
+{
+    if (backend == AB_BACKEND_CPU && ab_param_is(ps, "dtype", "fp16"))
+        return false; /* no fp16 matmul path on the CPU */
+    /* learned positions stop at 1024: decode needs room for the generated tokens too */
+    if (ab_param_is(ps, "phase", "decode") &&
+        ab_param_int(ps, "prompt", 0) + ab_param_int(ps, "gen", 0) > GPT2_MAX_POS)
+        return false;
+    return true;
+}
+
+static size_t layer_weights(const struct gpt2_config *cfg)
+{
+    return 12 * (size_t)cfg->n_embd * (size_t)cfg->n_embd;
+}
+
+double gpt2_prefill_flops(const struct gpt2_config *cfg, int B, int P)
+{
+    double L = cfg->n_layer, C = cfg->n_embd, V = cfg->vocab;
+    return (double)B * P * 2 * L * (double)layer_weights(cfg) +
+           4 * L * C * B * ((double)P * (P + 1) / 2) + (double)B * 2 * C * V;
+}
+
+double gpt2_decode_step_flops(const struct gpt2_config *cfg, int B, int pos)
+{
+    double L = cfg->n_layer, C = cfg->n_embd, V = cfg->vocab;
+    return (double)B * (2 * L * (double)layer_weights(cfg) + 4 * L * C * (pos + 1) + 2 * C * V);
+}
+
+size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem)
+{
+    size_t C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer;
+    return elem * (L * layer_weights(cfg) + (size_t)cfg->vocab * C) + 4 * (L * 13 * C + 2 * C);
+}
+
+double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes, int B, int pos)
+{
+    return (double)weight_bytes + 2.0 * cfg->n_layer * B * (double)(pos + 1) * cfg->n_embd * 4;
+}
+
+const struct ab_workload gpt2_workload = {
+    .name = "gpt2",
+    .summary = "GPT-2 124M..1558M inference: prefill and KV-cached greedy decode, tokens/s, ms/token, tokens/J",
+    .axes = gpt2_axes,
+    .n_axes = sizeof gpt2_axes / sizeof gpt2_axes[0],
+    .applies = gpt2_applies,
+    .impl = {[AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl},
+};

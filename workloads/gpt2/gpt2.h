@@ -1,0 +1,26 @@
+/* gpt2.h — the gpt2 workload's pieces shared between its files: the work model (FLOPs and
+ * bytes of each phase, the formulas of results/schema.md) and the per-backend impls. */
+#ifndef GPT2_H
+#define GPT2_H
+
+#include "accelbench.h"
+#include "model.h"
+
+extern const struct ab_impl gpt2_cpu_impl;
+extern const struct ab_impl gpt2_cuda_impl;
+
+/* Prefill of P tokens for B sequences, logits of the last position only:
+ *   B·P·2·12·L·C²  (the block matmuls: 2 FLOPs per weight per token)
+ * + 4·L·C·B·P(P+1)/2  (causal attention: q·k and p·v, 2·C each per query-key pair)
+ * + B·2·C·V  (the output projection, last position). */
+double gpt2_prefill_flops(const struct gpt2_config *cfg, int B, int P);
+/* One decode step of B sequences whose new token sits at position pos (pos+1 keys). */
+double gpt2_decode_step_flops(const struct gpt2_config *cfg, int B, int pos);
+/* Bytes one decode step must read: every weight once (matmul weights and the tied output
+ * embedding in the run dtype, norms and biases fp32) plus the fp32 KV cache of pos+1
+ * positions of each sequence. */
+double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes, int B, int pos);
+/* Bytes of weights read per step in the run dtype (element size 4 or 2). */
+size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem);
+
+#endif /* GPT2_H */
