@@ -86,7 +86,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         if ((st = gpt2_params_alloc(&s->params, &cfg, err)))
             return st;
         gpt2_params_random(&s->params, c->seed);
-        ab_case_metric_text(c, "weights", "weights=random");
+        ab_case_metric_text(c, "weights", "random");
     } else {
         if ((st = gpt2_params_load(&s->params, wpath, err)))
             return st;
@@ -95,7 +95,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
             got->vocab != cfg.vocab)
             return ab_fail(err, AB_EINVAL, "weights %s: a %d-layer, %d-wide model with vocabulary %d, "
                            "not GPT-2 %s", wpath, got->n_layer, got->n_embd, got->vocab, name);
-        ab_case_metric_text(c, "weights", "weights=file");
+        ab_case_metric_text(c, "weights", "file");
     }
     cfg = s->params.cfg;
     if ((st = gpt2_model_create(&s->model, &s->params, dt, s->B, max_T, s->P, err)))

@@ -10,7 +10,7 @@ static const struct ab_axis gpt2_axes[] = {
     {.name = "model", .type = AB_AXIS_STR, .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600)",
      .choices = "124M,355M,774M,1558M", .sweep = {"124M", "124M,355M", "124M,355M,774M,1558M"}},
     {.name = "dtype", .type = AB_AXIS_STR, .help = "weight and matmul input type (fp16 on CUDA only)",
-     .choices = "fp32,bf16,fp16", .sweep = {"fp32,bf16", "fp32,bf16", "fp32,bf16,fp16"}},
+     .choices = "fp32,bf16,fp16", .sweep = {"bf16", "fp32,bf16", "fp32,bf16,fp16"}},
     {.name = "phase", .type = AB_AXIS_STR, .help = "prefill: one prompt per repetition; decode: gen tokens per repetition",
      .choices = "prefill,decode", .sweep = {"prefill,decode", "prefill,decode", "prefill,decode"}},
     {.name = "batch", .type = AB_AXIS_INT, .help = "sequences processed together", .min = 1, .max = 1024,
