@@ -70,9 +70,9 @@ static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st
             return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: shape[%d] is not a valid size",
                            name, i);
         t->shape[i] = (int64_t)d;
-        count *= d;
-        if (count > (1ull << 40))
+        if (d && count > (1ull << 40) / d) /* checked before multiplying: no wrap-around */
             return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: too many elements", name);
+        count *= d;
     }
     uint64_t b, e;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
