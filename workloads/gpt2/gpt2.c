@@ -4,6 +4,9 @@
  * bandwidth, since each decode step must read every weight and the whole KV cache. */
 #include "gpt2.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct ab_axis gpt2_axes[] = {
@@ -62,6 +65,60 @@ size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem)
 double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes, int B, int pos)
 {
     return (double)weight_bytes + 2.0 * cfg->n_layer * B * (double)(pos + 1) * cfg->n_embd * 4;
+}
+
+void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem,
+                   const char *gemm_ceiling, int B, int P, int T, bool decode)
+{
+    size_t wb = gpt2_weight_bytes(cfg, elem);
+    if (!decode) {
+        c->work = (struct ab_work){.flops = gpt2_prefill_flops(cfg, B, P), .bytes = (double)wb,
+                                   .tokens = (double)B * P, .ceiling = gemm_ceiling, .rate = "flops"};
+        return;
+    }
+    double flops = 0, bytes = 0;
+    for (int t = 0; t < T; t++) {
+        flops += gpt2_decode_step_flops(cfg, B, P + t);
+        bytes += gpt2_decode_step_bytes(cfg, wb, B, P + t);
+    }
+    c->work = (struct ab_work){.flops = flops, .bytes = bytes, .tokens = (double)B * T,
+                               .ceiling = "mem_bw", .rate = "bytes"};
+    ab_case_metric(c, "weight_bytes", (double)wb);
+    ab_case_metric(c, "step_bytes", bytes / T);
+}
+
+ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens,
+                             int T, bool round_bf16, const float *got, double atol, double rtol,
+                             struct ab_error *err)
+{
+    int V = p->cfg.vocab;
+    double *ref = malloc((size_t)T * V * sizeof *ref);
+    if (!ref)
+        return ab_fail(err, AB_ENOMEM, "verify: out of memory");
+    ab_status st = gpt2_reference_logits(p, tokens, T, round_bf16, ref, err);
+    if (st) {
+        free(ref);
+        return st;
+    }
+    const double *r = ref + (size_t)(T - 1) * V;
+    double max_abs = 0;
+    int bad = 0;
+    char first[200] = "";
+    for (int v = 0; v < V; v++) {
+        double e = fabs(got[v] - r[v]);
+        if (!(e <= atol + rtol * fabs(r[v])) && bad++ < 3) {
+            size_t l = strlen(first);
+            snprintf(first + l, sizeof first - l, " logit[%d]=%.6g ref %.6g;", v, got[v], r[v]);
+        }
+        if (!(e <= max_abs))
+            max_abs = isnan(e) ? INFINITY : e;
+    }
+    free(ref);
+    ab_case_metric(c, "max_abs_err", max_abs);
+    if (bad)
+        return ab_fail(err, AB_EMISMATCH, "%d of %d logits off the FP64 reference by more than "
+                       "%g + %g|ref|:%s", bad, V, atol, rtol, first);
+    return AB_OK;
 }
 
 const struct ab_workload gpt2_workload = {

@@ -23,4 +23,18 @@ double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes
 /* Bytes of weights read per step in the run dtype (element size 4 or 2). */
 size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem);
 
+/* State c->work for a phase: prefill (tokens B·P, held against "<dtype>_gemm" FLOPs) or
+ * decode (tokens B·T, held against mem_bw bytes, summed over the T steps); elem is the
+ * matmul weight element size; gemm_ceiling names the prefill ceiling. Also records the
+ * weight_bytes and step_bytes metrics of decode rows. */
+void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem,
+                   const char *gemm_ceiling, int B, int P, int T, bool decode);
+
+/* Compare got (V logits of position T-1 of tokens) with the FP64 reference forward
+ * (weights rounded to bf16 with round_bf16), within atol + rtol·|ref|; records max_abs_err;
+ * AB_EMISMATCH naming the first few logits off. */
+ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens,
+                             int T, bool round_bf16, const float *got, double atol, double rtol,
+                             struct ab_error *err);
+
 #endif /* GPT2_H */
