@@ -442,7 +442,9 @@ static void attention(struct gpt2_model *m, float *out, const float *qkv, const 
 {
     int B = m->B, C = m->cfg.n_embd, NH = m->cfg.n_head, HS = C / NH, maxT = m->max_T;
     float scale = 1.0f / sqrtf((float)HS);
-#pragma omp parallel for collapse(3) schedule(static)
+    /* a decode step's attention is a few hundred kFLOP: a parallel region would cost more */
+    bool par = (double)B * NH * Tq * (pos0 + Tq) * HS > 4e6;
+#pragma omp parallel for collapse(3) schedule(static) if (par)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int i = 0; i < Tq; i++) {
