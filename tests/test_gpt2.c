@@ -383,6 +383,26 @@ static void weights_of_another_size_are_refused(void **state)
     assert_non_null(strstr(err.msg, "not GPT-2 124M"));
 }
 
+static void unsupported_points_are_skipped_with_a_reason(void **state)
+{
+    struct ab_device dev = {.id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30};
+    static const char *const cases[][2] = {
+        {"model=124M;dtype=fp16;phase=prefill;batch=1;prompt=8;gen=4;weights=random", "fp32 and bf16"},
+        {"model=124M;dtype=bf16;phase=decode;batch=1;prompt=1024;gen=128;weights=random",
+         "1152 positions: GPT-2 has 1024"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ab_case c = {.device = &dev, .seed = 1};
+        struct ab_error err = {{0}};
+        assert_int_equal(ab_params_parse(cases[i][0], &c.params, &err), AB_OK);
+        ab_status st = gpt2_cpu_impl.setup(&c, &err);
+        gpt2_cpu_impl.teardown(&c);
+        assert_int_equal(st, AB_EUNSUPPORTED);
+        if (!strstr(err.msg, cases[i][1]))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i][0], err.msg, cases[i][1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +414,7 @@ int main(void)
         cmocka_unit_test(work_model_counts_matmuls_attention_and_logits),
         cmocka_unit_test(missing_weights_file_is_a_clear_error),
         cmocka_unit_test(weights_of_another_size_are_refused),
+        cmocka_unit_test(unsupported_points_are_skipped_with_a_reason),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -75,7 +75,8 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
     int max_T = s->decode ? s->P + s->T : s->P;
     if (max_T > cfg.max_pos)
-        return ab_fail(err, AB_EUNSUPPORTED, "%d positions: GPT-2 has %d", max_T, cfg.max_pos);
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d",
+                       s->P, s->T, max_T, cfg.max_pos);
     uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
     if (!ab_device_fits(c->device, need))
@@ -116,15 +117,13 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     return AB_OK;
 }
 
-/* Tolerances against the FP64 reference, on logits whose scale is a few units: fp32 keeps
- * the error at accumulation level; bf16 rounds every matmul input (weights are rounded in
- * the reference too, so what is left is activation rounding through the layers). */
 static ab_status gpt2_cpu_verify(struct ab_case *c, struct ab_error *err)
 {
     struct cpu_state *s = c->state;
     bool bf16 = ab_param_is(&c->params, "dtype", "bf16");
     int T = s->P < 2 ? s->P : 2;
-    double atol = bf16 ? 0.1 : 1e-3, rtol = bf16 ? 0.05 : 1e-3;
+    double atol, rtol;
+    gpt2_logit_tolerance(bf16, &atol, &rtol);
     /* the model runs all B sequences on their first T prompt tokens; sequence 0 is compared */
     int *tok = malloc((size_t)s->B * T * sizeof(int));
     if (!tok)

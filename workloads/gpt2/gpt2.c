@@ -27,17 +27,6 @@ static const struct ab_axis gpt2_axes[] = {
      .sweep = {"random", "random", "random"}},
 };
 
-static bool gpt2_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
-{
-    if (backend == AB_BACKEND_CPU && ab_param_is(ps, "dtype", "fp16"))
-        return false; /* no fp16 matmul path on the CPU */
-    /* learned positions stop at 1024: decode needs room for the generated tokens too */
-    if (ab_param_is(ps, "phase", "decode") &&
-        ab_param_int(ps, "prompt", 0) + ab_param_int(ps, "gen", 0) > GPT2_MAX_POS)
-        return false;
-    return true;
-}
-
 static size_t layer_weights(const struct gpt2_config *cfg)
 {
     return 12 * (size_t)cfg->n_embd * (size_t)cfg->n_embd;
@@ -87,6 +76,16 @@ void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem
     ab_case_metric(c, "step_bytes", bytes / T);
 }
 
+void gpt2_logit_tolerance(bool half, double *atol, double *rtol)
+{
+    /* Logits of GPT-2 are a few units in size. fp32 keeps the error at accumulation level.
+     * A 16-bit run rounds every matmul input (weights are rounded in the reference too, so
+     * what is left is activation rounding through the layers): 2^-9 relative per rounding,
+     * grown over 12..48 layers, stays well under 5% on random and on trained weights. */
+    *atol = half ? 0.1 : 1e-3;
+    *rtol = half ? 0.05 : 1e-3;
+}
+
 ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens,
                              int T, bool round_bf16, const float *got, double atol, double rtol,
                              struct ab_error *err)
@@ -126,6 +125,5 @@ const struct ab_workload gpt2_workload = {
     .summary = "GPT-2 124M..1558M inference: prefill and KV-cached greedy decode, tokens/s, ms/token, tokens/J",
     .axes = gpt2_axes,
     .n_axes = sizeof gpt2_axes / sizeof gpt2_axes[0],
-    .applies = gpt2_applies,
     .impl = {[AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl},
 };

@@ -30,6 +30,10 @@ size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem);
 void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem,
                    const char *gemm_ceiling, int B, int P, int T, bool decode);
 
+/* Tolerance of the workload's logit check against the FP64 reference (atol + rtol·|ref|):
+ * fp32, or a 16-bit matmul input type (bf16, fp16) when half. */
+void gpt2_logit_tolerance(bool half, double *atol, double *rtol);
+
 /* Compare got (V logits of position T-1 of tokens) with the FP64 reference forward
  * (weights rounded to bf16 with round_bf16), within atol + rtol·|ref|; records max_abs_err;
  * AB_EMISMATCH naming the first few logits off. */

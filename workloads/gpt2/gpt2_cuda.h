@@ -8,12 +8,19 @@
 
 #include <cuda_runtime_api.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 enum { GPT2_CU_F32 = 0, GPT2_CU_BF16 = 1, GPT2_CU_F16 = 2 };
+
+struct gpt2_config;
+/* Host side (cuda.c): device bytes a case allocates, the ab_device_fits check and the
+ * peak_mem_bytes metric: fp32 parameters, run-dtype matmul weights (dt GPT2_CU_*), fp32 KV
+ * cache of B x max_T positions, activations of B x P rows, logits, tokens, cuBLASLt workspace. */
+uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T);
 
 /* x (B*Tq, C) = wte[tok] + wpe[pos0 + i] */
 cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe,
