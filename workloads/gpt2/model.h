@@ -57,6 +57,8 @@ ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_er
  * positions, activations for up to max_Tq new tokens per sequence per forward. */
 enum gpt2_dtype { GPT2_F32 = 0, GPT2_BF16 = 1 };
 struct gpt2_model;
+/* The vocabulary rounded up to a multiple of 64: rows of the CPU's output projection. */
+int gpt2_vocab_padded(int V);
 /* Bytes the model will allocate beyond the fp32 parameters. */
 uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T,
                           int max_Tq);
