@@ -30,7 +30,10 @@ static inline void st_add(struct st_writer *w, const char *name, const float *da
     e->data = data;
 }
 
-static inline size_t st_count(const struct st_entry *e) { return (size_t)e->shape[0] * (e->ndim == 2 ? (size_t)e->shape[1] : 1); }
+static inline size_t st_count(const struct st_entry *e)
+{
+    return (size_t)e->shape[0] * (e->ndim == 2 ? (size_t)e->shape[1] : 1);
+}
 
 /* Serialize to a malloc'ed buffer; *len gets its size. */
 static inline uint8_t *st_serialize(const struct st_writer *w, size_t *len)
@@ -42,10 +45,13 @@ static inline uint8_t *st_serialize(const struct st_writer *w, size_t *len)
         const struct st_entry *e = &w->e[i];
         size_t bytes = 4 * st_count(e);
         if (e->ndim == 2)
-            hl += (size_t)snprintf(h + hl, hcap - hl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}",
-                                   e->name, (long long)e->shape[0], (long long)e->shape[1], off, off + bytes);
+            hl += (size_t)snprintf(
+                h + hl, hcap - hl,
+                ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}", e->name,
+                (long long)e->shape[0], (long long)e->shape[1], off, off + bytes);
         else
-            hl += (size_t)snprintf(h + hl, hcap - hl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}",
+            hl += (size_t)snprintf(h + hl, hcap - hl,
+                                   ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}",
                                    e->name, (long long)e->shape[0], off, off + bytes);
         off += bytes;
     }

@@ -87,7 +87,7 @@ static int setup(void **state)
         rnd(h->fc_w, C_ * 4 * C_, s++, 0, 0.15f), rnd(h->fc_b, 4 * C_, s++, 0, 0.1f);
         rnd(h->fcp_w, 4 * C_ * C_, s++, 0, 0.08f), rnd(h->fcp_b, C_, s++, 0, 0.1f);
     }
-    struct st_writer w = {0};
+    struct st_writer w = { 0 };
     add_tensors(&w, "");
     size_t len;
     uint8_t *buf = st_serialize(&w, &len);
@@ -208,7 +208,7 @@ static void random_tokens(int *tok, int n, uint64_t seed)
 static void loader_reads_config_and_every_tensor(void **state)
 {
     struct gpt2_params p;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = gpt2_params_load(&p, path, &err);
     assert_int_equal(st, AB_OK);
     assert_int_equal(p.cfg.n_layer, L_);
@@ -228,7 +228,7 @@ static void check_prefill(enum gpt2_dtype dt, double atol, double rtol_of_max)
     enum { B = 2, P = 12 };
     struct gpt2_params p;
     struct gpt2_model *m;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
     assert_int_equal(gpt2_model_create(&m, &p, dt, B, NPOS_, P, &err), AB_OK);
     int tok[B * P];
@@ -248,7 +248,8 @@ static void check_prefill(enum gpt2_dtype dt, double atol, double rtol_of_max)
         for (int i = 0; i < P * V_; i++) {
             double e = fabs(logits[b * P * V_ + i] - ref[i]);
             if (!(e <= atol + rtol_of_max * mx))
-                fail_msg("sequence %d logit %d: %.8g vs reference %.8g", b, i, logits[b * P * V_ + i], ref[i]);
+                fail_msg("sequence %d logit %d: %.8g vs reference %.8g", b, i, logits[b * P * V_ + i],
+                         ref[i]);
             max_err = fmax(max_err, e);
         }
     }
@@ -263,7 +264,10 @@ static void check_prefill(enum gpt2_dtype dt, double atol, double rtol_of_max)
     gpt2_params_free(&p);
 }
 
-static void prefill_logits_match_fp64_reference_in_fp32(void **state) { check_prefill(GPT2_F32, 1e-4, 0); }
+static void prefill_logits_match_fp64_reference_in_fp32(void **state)
+{
+    check_prefill(GPT2_F32, 1e-4, 0);
+}
 
 static void prefill_logits_match_fp64_reference_in_bf16_loosely(void **state)
 {
@@ -275,7 +279,7 @@ static void kv_cached_decode_matches_full_recompute(void **state)
     enum { B = 2, P = 5, T = 9 };
     struct gpt2_params p;
     struct gpt2_model *dec, *full;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
     assert_int_equal(gpt2_model_create(&dec, &p, GPT2_F32, B, P + T, P, &err), AB_OK);
     assert_int_equal(gpt2_model_create(&full, &p, GPT2_F32, B, P + T, P + T, &err), AB_OK);
@@ -337,7 +341,8 @@ static void work_model_counts_matmuls_attention_and_logits(void **state)
     gpt2_config_named("124M", &c);
     double mm = 2.0 * 12 * 12 * 768 * 768; /* per token */
     assert_double_equal(gpt2_prefill_flops(&c, 1, 1), mm + 4.0 * 12 * 768 + 2.0 * 768 * 50257, 1);
-    assert_double_equal(gpt2_prefill_flops(&c, 2, 4), 2 * (4 * mm + 4.0 * 12 * 768 * 10 + 2.0 * 768 * 50257), 1);
+    assert_double_equal(gpt2_prefill_flops(&c, 2, 4), 2 * (4 * mm + 4.0 * 12 * 768 * 10 + 2.0 * 768 * 50257),
+                        1);
     assert_double_equal(gpt2_decode_step_flops(&c, 1, 9), mm + 4.0 * 12 * 768 * 10 + 2.0 * 768 * 50257, 1);
     size_t wb = gpt2_weight_bytes(&c, 2);
     assert_int_equal(wb, 2 * (12 * 12 * 768 * 768 + 50257 * 768) + 4 * (12 * 13 * 768 + 2 * 768));
@@ -346,11 +351,13 @@ static void work_model_counts_matmuls_attention_and_logits(void **state)
 
 static void missing_weights_file_is_a_clear_error(void **state)
 {
-    struct ab_device dev = {.id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30};
-    struct ab_case c = {.device = &dev, .seed = 1};
-    struct ab_error err = {{0}};
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    struct ab_case c = { .device = &dev, .seed = 1 };
+    struct ab_error err = { { 0 } };
     assert_int_equal(ab_params_parse("model=124M;dtype=fp32;phase=decode;batch=1;prompt=8;gen=4;"
-                                     "weights=/nonexistent/model.safetensors", &c.params, &err), AB_OK);
+                                     "weights=/nonexistent/model.safetensors",
+                                     &c.params, &err),
+                     AB_OK);
     ab_status st = gpt2_cpu_impl.setup(&c, &err);
     gpt2_cpu_impl.teardown(&c);
     assert_int_not_equal(st, AB_OK);
@@ -360,13 +367,18 @@ static void missing_weights_file_is_a_clear_error(void **state)
 
 static void weights_of_another_size_are_refused(void **state)
 {
-    struct ab_device dev = {.id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30};
-    struct ab_case c = {.device = &dev, .seed = 1};
-    struct ab_error err = {{0}};
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    struct ab_case c = { .device = &dev, .seed = 1 };
+    struct ab_error err = { { 0 } };
     struct ab_params *ps = &c.params;
     ps->n = 7;
-    const char *kv[7][2] = {{"model", "124M"}, {"dtype", "fp32"}, {"phase", "prefill"}, {"batch", "1"},
-                            {"prompt", "8"},   {"gen", "4"},      {"weights", "model.safetensors"}};
+    const char *kv[7][2] = { { "model", "124M" },
+                             { "dtype", "fp32" },
+                             { "phase", "prefill" },
+                             { "batch", "1" },
+                             { "prompt", "8" },
+                             { "gen", "4" },
+                             { "weights", "model.safetensors" } };
     for (int i = 0; i < 7; i++) {
         snprintf(ps->p[i].name, sizeof ps->p[i].name, "%s", kv[i][0]);
         snprintf(ps->p[i].val.str, sizeof ps->p[i].val.str, "%s", kv[i][1]);
@@ -385,15 +397,15 @@ static void weights_of_another_size_are_refused(void **state)
 
 static void unsupported_points_are_skipped_with_a_reason(void **state)
 {
-    struct ab_device dev = {.id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30};
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
     static const char *const cases[][2] = {
-        {"model=124M;dtype=fp16;phase=prefill;batch=1;prompt=8;gen=4;weights=random", "fp32 and bf16"},
-        {"model=124M;dtype=bf16;phase=decode;batch=1;prompt=1024;gen=128;weights=random",
-         "1152 positions: GPT-2 has 1024"},
+        { "model=124M;dtype=fp16;phase=prefill;batch=1;prompt=8;gen=4;weights=random", "fp32 and bf16" },
+        { "model=124M;dtype=bf16;phase=decode;batch=1;prompt=1024;gen=128;weights=random",
+          "1152 positions: GPT-2 has 1024" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct ab_case c = {.device = &dev, .seed = 1};
-        struct ab_error err = {{0}};
+        struct ab_case c = { .device = &dev, .seed = 1 };
+        struct ab_error err = { { 0 } };
         assert_int_equal(ab_params_parse(cases[i][0], &c.params, &err), AB_OK);
         ab_status st = gpt2_cpu_impl.setup(&c, &err);
         gpt2_cpu_impl.teardown(&c);

@@ -14,11 +14,11 @@
 #include "gpt2/gpt2_cuda.h"
 #include "test_util.h"
 
-static struct ab_device gpu = {.id = "cuda:0", .backend = AB_BACKEND_CUDA, .mem_bytes = 80ull << 30};
+static struct ab_device gpu = { .id = "cuda:0", .backend = AB_BACKEND_CUDA, .mem_bytes = 80ull << 30 };
 
 static void set_params(struct ab_case *c, const char *text)
 {
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(ab_params_parse(text, &c->params, &err), AB_OK);
 }
 
@@ -74,8 +74,8 @@ static void sixteen_bit_tolerance_is_looser_than_fp32(void **state)
 
 static void too_many_positions_is_skipped_before_any_cuda_call(void **state)
 {
-    struct ab_case c = {.device = &gpu, .seed = 1};
-    struct ab_error err = {{0}};
+    struct ab_case c = { .device = &gpu, .seed = 1 };
+    struct ab_error err = { { 0 } };
     set_params(&c, "model=124M;dtype=bf16;phase=decode;batch=1;prompt=1000;gen=100;weights=random");
     ab_status st = gpt2_cuda_impl.setup(&c, &err);
     gpt2_cuda_impl.teardown(&c);
@@ -88,8 +88,8 @@ static void case_too_big_for_the_device_is_oom(void **state)
 {
     struct ab_device small = gpu;
     small.mem_bytes = 1ull << 30;
-    struct ab_case c = {.device = &small, .seed = 1};
-    struct ab_error err = {{0}};
+    struct ab_case c = { .device = &small, .seed = 1 };
+    struct ab_error err = { { 0 } };
     set_params(&c, "model=1558M;dtype=fp32;phase=prefill;batch=8;prompt=512;gen=8;weights=random");
     ab_status st = gpt2_cuda_impl.setup(&c, &err);
     gpt2_cuda_impl.teardown(&c);
@@ -101,8 +101,8 @@ static void setup_without_gpu_fails_politely(void **state)
 {
     if (have_gpu())
         skip(); /* a real GPU: the workload runs for real */
-    struct ab_case c = {.device = &gpu, .seed = 1};
-    struct ab_error err = {{0}};
+    struct ab_case c = { .device = &gpu, .seed = 1 };
+    struct ab_error err = { { 0 } };
     set_params(&c, "model=124M;dtype=bf16;phase=decode;batch=1;prompt=8;gen=4;weights=random");
     double t0 = ab_now_s();
     ab_status st = gpt2_cuda_impl.setup(&c, &err);

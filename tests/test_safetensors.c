@@ -44,7 +44,7 @@ static void expect_error(const char *corpus_name, const uint8_t *buf, size_t len
 {
     save_corpus(corpus_name, buf, len);
     struct gpt2_st_file f;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = gpt2_safetensors_parse(buf, len, &f, &err);
     if (st != AB_EINVAL)
         fail_msg("%s: status %d, expected AB_EINVAL (message \"%s\")", corpus_name, st, err.msg);
@@ -70,14 +70,14 @@ static void reads_f32_bf16_and_f16_as_fp32(void **state)
                              "\"__metadata__\":{\"format\":\"pt\"}}",
                              16, &len);
     uint8_t *d = b + len - 16;
-    float a[2] = {1.5f, -2.25f};
+    float a[2] = { 1.5f, -2.25f };
     memcpy(d, a, 8);
     d[8] = 0xc0, d[9] = 0x3f;   /* bf16 0x3fc0 = 1.5 */
     d[10] = 0x80, d[11] = 0xbf; /* bf16 0xbf80 = -1 */
     d[12] = 0x00, d[13] = 0x3c; /* f16 0x3c00 = 1 */
     d[14] = 0x01, d[15] = 0x00; /* f16 0x0001 = 2^-24, a subnormal */
     struct gpt2_st_file f;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_safetensors_parse(b, len, &f, &err), AB_OK);
     assert_int_equal(f.n_tensors, 3);
     float out[2];
@@ -93,17 +93,17 @@ static void reads_f32_bf16_and_f16_as_fp32(void **state)
 
 static void transposes_input_major_weights(void **state)
 {
-    float w[6] = {1, 2, 3, 4, 5, 6}; /* stored (2, 3) */
-    struct st_writer wr = {0};
+    float w[6] = { 1, 2, 3, 4, 5, 6 }; /* stored (2, 3) */
+    struct st_writer wr = { 0 };
     st_add(&wr, "w", w, 2, 3);
     size_t len;
     uint8_t *b = st_serialize(&wr, &len);
     struct gpt2_st_file f;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_safetensors_parse(b, len, &f, &err), AB_OK);
     float t[6];
     assert_int_equal(gpt2_safetensors_get_f32(&f, "w", 2, 3, true, t, &err), AB_OK);
-    const float want[6] = {1, 4, 2, 5, 3, 6}; /* (3, 2) */
+    const float want[6] = { 1, 4, 2, 5, 3, 6 }; /* (3, 2) */
     assert_memory_equal(t, want, sizeof want);
     gpt2_safetensors_free(&f);
     free(b);
@@ -111,7 +111,7 @@ static void transposes_input_major_weights(void **state)
 
 static void bad_header_lengths_are_rejected(void **state)
 {
-    uint8_t tiny[5] = {1, 2, 3, 4, 5};
+    uint8_t tiny[5] = { 1, 2, 3, 4, 5 };
     expect_error("short_file", tiny, sizeof tiny, "too short");
     size_t len;
     uint8_t *b = with_header("{}", 0, &len);
@@ -138,43 +138,52 @@ static void offsets_past_the_end_are_truncation(void **state)
                         "{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 12,
                         "wte.weight: data_offsets [0, 16] past the end");
     expect_header_error("offsets_reversed",
-                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,4]}}", 12, "x: data_offsets");
+                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,4]}}", 12,
+                        "x: data_offsets");
     expect_header_error("offsets_negative",
-                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 12, "x: \"data_offsets\"");
-    expect_header_error("offsets_missing", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "x: \"data_offsets\"");
+                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 12,
+                        "x: \"data_offsets\"");
+    expect_header_error("offsets_missing", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4,
+                        "x: \"data_offsets\"");
 }
 
 static void wrong_dtype_or_size_is_rejected(void **state)
 {
-    expect_header_error("dtype_i64", "{\"h.0.ln_1.bias\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
-                        8, "h.0.ln_1.bias: dtype I64 not supported");
-    expect_header_error("dtype_missing", "{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "x: missing \"dtype\"");
-    expect_header_error("bytes_mismatch", "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
-                        "x: 8 bytes for 3 elements");
-    expect_header_error("shape_not_int", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4,
-                        "x: shape[0]");
+    expect_header_error("dtype_i64",
+                        "{\"h.0.ln_1.bias\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8,
+                        "h.0.ln_1.bias: dtype I64 not supported");
+    expect_header_error("dtype_missing", "{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                        "x: missing \"dtype\"");
+    expect_header_error("bytes_mismatch", "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
+                        8, "x: 8 bytes for 3 elements");
+    expect_header_error("shape_not_int", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}",
+                        4, "x: shape[0]");
     expect_header_error("shape_too_many_dims",
-                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, "5 dimensions");
-    expect_header_error("shape_overflow",
-                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,4]}}",
-                        4, "x: too many elements");
+                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
+                        "5 dimensions");
+    expect_header_error(
+        "shape_overflow",
+        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,4]}}", 4,
+        "x: too many elements");
 }
 
 static void wrong_shape_and_missing_tensor_name_the_tensor(void **state)
 {
-    float v[8] = {0.5f, 1, 2, 3, 4, 5, 6, 7};
-    struct st_writer wr = {0};
+    float v[8] = { 0.5f, 1, 2, 3, 4, 5, 6, 7 };
+    struct st_writer wr = { 0 };
     st_add(&wr, "h.0.attn.c_attn.weight", v, 2, 4);
     size_t len;
     uint8_t *b = st_serialize(&wr, &len);
     save_corpus("valid_small", b, len);
     struct gpt2_st_file f;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_safetensors_parse(b, len, &f, &err), AB_OK);
     float out[8];
-    assert_int_equal(gpt2_safetensors_get_f32(&f, "h.0.attn.c_attn.weight", 4, 2, true, out, &err), AB_EINVAL);
+    assert_int_equal(gpt2_safetensors_get_f32(&f, "h.0.attn.c_attn.weight", 4, 2, true, out, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "tensor h.0.attn.c_attn.weight has shape [2, 4], expected [4, 2]"));
-    assert_int_equal(gpt2_safetensors_get_f32(&f, "h.0.attn.c_attn.weight", 8, 0, false, out, &err), AB_EINVAL);
+    assert_int_equal(gpt2_safetensors_get_f32(&f, "h.0.attn.c_attn.weight", 8, 0, false, out, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "expected [8]"));
     assert_int_equal(gpt2_safetensors_get_f32(&f, "wte.weight", 2, 4, false, out, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "tensor wte.weight missing"));
@@ -184,14 +193,14 @@ static void wrong_shape_and_missing_tensor_name_the_tensor(void **state)
 
 static void non_finite_weights_are_rejected(void **state)
 {
-    float v[2] = {1, NAN};
-    struct st_writer wr = {0};
+    float v[2] = { 1, NAN };
+    struct st_writer wr = { 0 };
     st_add(&wr, "ln_f.bias", v, 2, 0);
     size_t len;
     uint8_t *b = st_serialize(&wr, &len);
     save_corpus("nan_value", b, len);
     struct gpt2_st_file f;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_safetensors_parse(b, len, &f, &err), AB_OK);
     float out[2];
     assert_int_equal(gpt2_safetensors_get_f32(&f, "ln_f.bias", 2, 0, false, out, &err), AB_EINVAL);
@@ -203,11 +212,11 @@ static void non_finite_weights_are_rejected(void **state)
 static void model_loader_names_the_missing_tensor(void **state)
 {
     /* a 1-layer, 8-wide model whose file lacks h.0.mlp.c_fc.bias */
-    struct gpt2_config cfg = {.n_layer = 1, .n_embd = 8, .n_head = 2, .vocab = 5, .max_pos = 4};
+    struct gpt2_config cfg = { .n_layer = 1, .n_embd = 8, .n_head = 2, .vocab = 5, .max_pos = 4 };
     static float z[8 * 32];
     for (size_t i = 0; i < sizeof z / sizeof z[0]; i++)
         z[i] = 0.01f * (float)(i % 13) + 0.001f;
-    struct st_writer wr = {0};
+    struct st_writer wr = { 0 };
     st_add(&wr, "transformer.wte.weight", z, 5, 8);
     st_add(&wr, "transformer.wpe.weight", z, 4, 8);
     st_add(&wr, "transformer.ln_f.weight", z, 8, 0);
@@ -226,7 +235,7 @@ static void model_loader_names_the_missing_tensor(void **state)
     save_corpus("missing_tensor", b, len);
     struct gpt2_st_file f;
     struct gpt2_params p;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_safetensors_parse(b, len, &f, &err), AB_OK);
     assert_int_equal(gpt2_params_alloc(&p, &cfg, &err), AB_OK);
     assert_int_equal(gpt2_params_from_safetensors(&p, &f, &err), AB_EINVAL);
@@ -244,8 +253,8 @@ static void model_loader_names_the_missing_tensor(void **state)
 
 static void every_truncation_of_a_valid_file_fails_cleanly(void **state)
 {
-    float v[6] = {1, 2, 3, 4, 5, 6};
-    struct st_writer wr = {0};
+    float v[6] = { 1, 2, 3, 4, 5, 6 };
+    struct st_writer wr = { 0 };
     st_add(&wr, "a", v, 2, 3);
     st_add(&wr, "b", v, 6, 0);
     size_t len;
@@ -254,7 +263,7 @@ static void every_truncation_of_a_valid_file_fails_cleanly(void **state)
         uint8_t *c = malloc(cut ? cut : 1); /* exact size, so a read past it is caught by ASan */
         memcpy(c, b, cut);
         struct gpt2_st_file f;
-        struct ab_error err = {{0}};
+        struct ab_error err = { { 0 } };
         if (gpt2_safetensors_parse(c, cut, &f, &err) != AB_EINVAL)
             fail_msg("truncated to %zu of %zu bytes: accepted", cut, len);
         assert_true(err.msg[0] != '\0');
@@ -268,16 +277,21 @@ static void every_truncation_of_a_valid_file_fails_cleanly(void **state)
 static void config_json_needs_every_field(void **state)
 {
     struct gpt2_config c;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_config_parse_json("{\"n_layer\":2,\"n_embd\":64,\"n_head\":4,\"vocab_size\":97,"
-                                            "\"n_positions\":32}", &c, &err), AB_OK);
+                                            "\"n_positions\":32}",
+                                            &c, &err),
+                     AB_OK);
     assert_int_equal(c.n_embd, 64);
-    assert_int_equal(gpt2_config_parse_json("{\"n_layer\":2,\"n_embd\":64,\"vocab_size\":97,\"n_positions\":32}",
-                                            &c, &err), AB_EINVAL);
+    assert_int_equal(gpt2_config_parse_json(
+                         "{\"n_layer\":2,\"n_embd\":64,\"vocab_size\":97,\"n_positions\":32}", &c, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "n_head"));
     assert_int_equal(gpt2_config_parse_json("[]", &c, &err), AB_EINVAL);
     assert_int_equal(gpt2_config_parse_json("{\"n_layer\":2,\"n_embd\":64,\"n_head\":5,\"vocab_size\":97,"
-                                            "\"n_positions\":32}", &c, &err), AB_EINVAL);
+                                            "\"n_positions\":32}",
+                                            &c, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "not a multiple"));
 }
 

@@ -15,10 +15,10 @@ struct cpu_state {
     struct gpt2_model *model;
     bool decode;
     int B, P, T;
-    int *prompt;    /* (B, P) */
-    int *next;      /* (B) tokens fed to the next step */
-    int *first;     /* (B) the token prefill chose */
-    float *logits;  /* (B, V) */
+    int *prompt;     /* (B, P) */
+    int *next;       /* (B) tokens fed to the next step */
+    int *first;      /* (B) the token prefill chose */
+    float *logits;   /* (B, V) */
     double *steps_s; /* per decode step times, across repetitions */
     int64_t n_steps, cap_steps;
     double *prefill_s; /* per prefill repetition */
@@ -75,8 +75,8 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
     int max_T = s->decode ? s->P + s->T : s->P;
     if (max_T > cfg.max_pos)
-        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d",
-                       s->P, s->T, max_T, cfg.max_pos);
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
+                       max_T, cfg.max_pos);
     uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
     if (!ab_device_fits(c->device, need))
@@ -94,8 +94,10 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         const struct gpt2_config *got = &s->params.cfg;
         if (got->n_layer != cfg.n_layer || got->n_embd != cfg.n_embd || got->n_head != cfg.n_head ||
             got->vocab != cfg.vocab)
-            return ab_fail(err, AB_EINVAL, "weights %s: a %d-layer, %d-wide model with vocabulary %d, "
-                           "not GPT-2 %s", wpath, got->n_layer, got->n_embd, got->vocab, name);
+            return ab_fail(err, AB_EINVAL,
+                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, "
+                           "not GPT-2 %s",
+                           wpath, got->n_layer, got->n_embd, got->vocab, name);
         ab_case_metric_text(c, "weights", "file");
     }
     cfg = s->params.cfg;
@@ -112,8 +114,8 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     for (int i = 0; i < s->B * s->P; i++)
         s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)cfg.vocab);
 
-    gpt2_set_work(c, &cfg, dt == GPT2_BF16 ? 2 : 4, dt == GPT2_BF16 ? "bf16_gemm" : "fp32_gemm", s->B,
-                  s->P, s->T, s->decode);
+    gpt2_set_work(c, &cfg, dt == GPT2_BF16 ? 2 : 4, dt == GPT2_BF16 ? "bf16_gemm" : "fp32_gemm", s->B, s->P,
+                  s->T, s->decode);
     return AB_OK;
 }
 
@@ -154,7 +156,8 @@ static ab_status gpt2_cpu_run(struct ab_case *c, int64_t reps, double *time_s, s
     for (int64_t r = 0; r < reps; r++) {
         if (!s->decode) {
             double t;
-            if ((st = prefill(s, &t, err)) || (st = push(&s->prefill_s, &s->n_prefill, &s->cap_prefill, t, err)))
+            if ((st = prefill(s, &t, err)) ||
+                (st = push(&s->prefill_s, &s->n_prefill, &s->cap_prefill, t, err)))
                 return st;
             continue;
         }

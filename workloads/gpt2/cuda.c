@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PLANS 32
-#define MAX_BUFS 32
+#define MAX_PLANS       32
+#define MAX_BUFS        32
 #define WORKSPACE_BYTES (32u << 20)
 
 struct cu_plan {
@@ -62,16 +62,23 @@ static ab_status dalloc(struct cuda_state *s, void **out, size_t bytes, struct a
 }
 
 /* The device copy of a host parameter pointer. */
-static float *dev(struct cuda_state *s, const float *host) { return s->dparams + (host - s->params.mem); }
+static float *dev(struct cuda_state *s, const float *host)
+{
+    return s->dparams + (host - s->params.mem);
+}
 
-static size_t elem_size(int dt) { return dt == GPT2_CU_F32 ? 4 : 2; }
+static size_t elem_size(int dt)
+{
+    return dt == GPT2_CU_F32 ? 4 : 2;
+}
 
 uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T)
 {
     uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer, V = (uint64_t)cfg->vocab;
     uint64_t rows = (uint64_t)B * (uint64_t)P, kv = L * (uint64_t)B * (uint64_t)max_T * C;
     uint64_t wmm = L * 12 * C * C + V * C;
-    uint64_t params = (uint64_t)gpt2_param_count(cfg) * 4, run_w = dt == GPT2_CU_F32 ? 0 : wmm * elem_size(dt);
+    uint64_t params = (uint64_t)gpt2_param_count(cfg) * 4,
+             run_w = dt == GPT2_CU_F32 ? 0 : wmm * elem_size(dt);
     /* activations: x, att, the matmul input (4C wide, fp32-sized), qkv (3C), h (4C) */
     uint64_t act = rows * C * 4 * (1 + 1 + 4 + 3 + 4);
     uint64_t small = (uint64_t)B * V * 4 + rows * sizeof(int) + 2 * (uint64_t)B * sizeof(int) + sizeof(int);
@@ -97,11 +104,13 @@ static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, fl
     s->n_plans++; /* owned from here: teardown destroys what was made */
     cublasOperation_t tr = CUBLAS_OP_T;
     AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr), err);
-    cublasLtEpilogue_t e = epi == 2 ? CUBLASLT_EPILOGUE_GELU_BIAS : epi == 1 ? CUBLASLT_EPILOGUE_BIAS
-                                                                               : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasLtEpilogue_t e = epi == 2   ? CUBLASLT_EPILOGUE_GELU_BIAS
+                           : epi == 1 ? CUBLASLT_EPILOGUE_BIAS
+                                      : CUBLASLT_EPILOGUE_DEFAULT;
     AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e), err);
     cudaDataType_t bt = CUDA_R_32F;
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), err);
+    AB_CUBLAS_TRY(
+        cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), err);
     /* column-major view: D (N,M) = W^T-op (stored (K,N) ld K, transposed) . inp (K,M) */
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->a, it, K, N, K), err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->b, it, K, M, K), err);
@@ -111,14 +120,19 @@ static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, fl
     size_t ws = WORKSPACE_BYTES;
     cublasLtMatmulHeuristicResult_t res;
     int n = 0;
-    int st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    int st =
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
     if (st == 0)
         st = cublasLtMatmulAlgoGetHeuristic(s->lt, q->desc, q->a, q->b, q->c, q->c, pref, 1, &res, &n);
     cublasLtMatmulPreferenceDestroy(pref);
     AB_CUBLAS_TRY(st, err);
     if (n == 0)
         return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %d x %d x %d (%s, epilogue %d)",
-                       M, N, K, s->dt == GPT2_CU_F32 ? "fp32" : s->dt == GPT2_CU_BF16 ? "bf16" : "fp16", epi);
+                       M, N, K,
+                       s->dt == GPT2_CU_F32    ? "fp32"
+                       : s->dt == GPT2_CU_BF16 ? "bf16"
+                                               : "fp16",
+                       epi);
     q->algo = res.algo;
     q->M = M, q->N = N, q->K = K, q->epi = epi, q->beta = beta;
     *out = q;
@@ -136,10 +150,12 @@ static ab_status mm(struct cuda_state *s, float *out, const void *inp, const voi
     if (st)
         return st;
     if (bias)
-        AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                                     sizeof bias), err);
+        AB_CUBLAS_TRY(
+            cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
+            err);
     AB_CUBLAS_TRY(cublasLtMatmul(s->lt, q->desc, &alpha, w, q->a, inp, q->b, &beta, out, q->c, out, q->c,
-                                 &q->algo, s->ws, WORKSPACE_BYTES, s->stream), err);
+                                 &q->algo, s->ws, WORKSPACE_BYTES, s->stream),
+                  err);
     return AB_OK;
 }
 
@@ -157,16 +173,21 @@ static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int
     for (int l = 0; l < s->cfg.n_layer; l++) {
         const struct gpt2_layer *L = &p->layers[l];
         float *kc = s->kc + (size_t)l * B * s->max_T * C, *vc = s->vc + (size_t)l * B * s->max_T * C;
-        AB_CUDA_TRY(gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln1_g), dev(s, L->ln1_b), M, 1, 0, C, st_), err);
+        AB_CUDA_TRY(
+            gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln1_g), dev(s, L->ln1_b), M, 1, 0, C, st_),
+            err);
         if ((st = mm(s, s->qkv, s->mmin, s->qkv_w[l], dev(s, L->qkv_b), M, 3 * C, C, false, false, err)))
             return st;
         AB_CUDA_TRY(gpt2_cu_kv_append(kc, vc, s->qkv, dpos, pos0, B, Tq, C, s->max_T, st_), err);
-        AB_CUDA_TRY(gpt2_cu_attention(s->att, s->qkv, kc, vc, dpos, pos0, B, Tq, NH, C / NH, s->max_T, st_), err);
+        AB_CUDA_TRY(gpt2_cu_attention(s->att, s->qkv, kc, vc, dpos, pos0, B, Tq, NH, C / NH, s->max_T, st_),
+                    err);
         if (in)
             AB_CUDA_TRY(gpt2_cu_convert(in, s->dt, s->att, (size_t)M * C, st_), err);
         if ((st = mm(s, s->x, in ? in : s->att, s->proj_w[l], dev(s, L->proj_b), M, C, C, false, true, err)))
             return st;
-        AB_CUDA_TRY(gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln2_g), dev(s, L->ln2_b), M, 1, 0, C, st_), err);
+        AB_CUDA_TRY(
+            gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln2_g), dev(s, L->ln2_b), M, 1, 0, C, st_),
+            err);
         if ((st = mm(s, s->h, s->mmin, s->fc_w[l], dev(s, L->fc_b), M, 4 * C, C, true, false, err)))
             return st;
         if (in)
@@ -174,7 +195,9 @@ static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int
         if ((st = mm(s, s->x, in ? in : s->h, s->fcp_w[l], dev(s, L->fcp_b), M, C, 4 * C, false, true, err)))
             return st;
     }
-    AB_CUDA_TRY(gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, p->lnf_g), dev(s, p->lnf_b), B, Tq, Tq - 1, C, st_), err);
+    AB_CUDA_TRY(
+        gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, p->lnf_g), dev(s, p->lnf_b), B, Tq, Tq - 1, C, st_),
+        err);
     return mm(s, s->logits, s->mmin, s->wte, NULL, B, V, C, false, false, err);
 }
 
@@ -186,7 +209,9 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     const struct ab_params *ps = &c->params;
     const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
-    s->dt = ab_param_is(ps, "dtype", "bf16") ? GPT2_CU_BF16 : ab_param_is(ps, "dtype", "fp16") ? GPT2_CU_F16 : GPT2_CU_F32;
+    s->dt = ab_param_is(ps, "dtype", "bf16")   ? GPT2_CU_BF16
+            : ab_param_is(ps, "dtype", "fp16") ? GPT2_CU_F16
+                                               : GPT2_CU_F32;
     s->decode = ab_param_is(ps, "phase", "decode");
     s->B = (int)ab_param_int(ps, "batch", 1);
     s->P = (int)ab_param_int(ps, "prompt", 128);
@@ -195,8 +220,8 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
     s->max_T = s->decode ? s->P + s->T : s->P;
     if (s->max_T > s->cfg.max_pos)
-        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P,
-                       s->T, s->max_T, s->cfg.max_pos);
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
+                       s->max_T, s->cfg.max_pos);
     size_t C = (size_t)s->cfg.n_embd, L = (size_t)s->cfg.n_layer, V = (size_t)s->cfg.vocab;
     size_t rows = (size_t)s->B * s->P, kv = L * (size_t)s->B * s->max_T * C, np = gpt2_param_count(&s->cfg);
     size_t wmm = L * 12 * C * C + V * C, es = elem_size(s->dt);
@@ -219,8 +244,9 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         const struct gpt2_config *got = &s->params.cfg;
         if (got->n_layer != s->cfg.n_layer || got->n_embd != s->cfg.n_embd || got->n_head != s->cfg.n_head ||
             got->vocab != s->cfg.vocab)
-            return ab_fail(err, AB_EINVAL, "weights %s: a %d-layer, %d-wide model with vocabulary %d, not GPT-2 %s",
-                           wpath, got->n_layer, got->n_embd, got->vocab, name);
+            return ab_fail(err, AB_EINVAL,
+                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, not GPT-2 %s", wpath,
+                           got->n_layer, got->n_embd, got->vocab, name);
         s->cfg.max_pos = got->max_pos;
         ab_case_metric_text(c, "weights", "file");
     }
@@ -240,9 +266,9 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         return st;
     for (size_t l = 0; l < L; l++) {
         const struct gpt2_layer *Lw = &s->params.layers[l];
-        const float *src[4] = {Lw->qkv_w, Lw->proj_w, Lw->fc_w, Lw->fcp_w};
-        void **dst[4] = {&s->qkv_w[l], &s->proj_w[l], &s->fc_w[l], &s->fcp_w[l]};
-        size_t n[4] = {3 * C * C, C * C, 4 * C * C, 4 * C * C};
+        const float *src[4] = { Lw->qkv_w, Lw->proj_w, Lw->fc_w, Lw->fcp_w };
+        void **dst[4] = { &s->qkv_w[l], &s->proj_w[l], &s->fc_w[l], &s->fcp_w[l] };
+        size_t n[4] = { 3 * C * C, C * C, 4 * C * C, 4 * C * C };
         for (int k = 0; k < 4; k++) {
             if (s->dt == GPT2_CU_F32) {
                 *dst[k] = dev(s, src[k]);
@@ -260,9 +286,12 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         s->wte = wcur;
     }
     if ((st = dalloc(s, (void **)&s->kc, kv * 4, err)) || (st = dalloc(s, (void **)&s->vc, kv * 4, err)) ||
-        (st = dalloc(s, (void **)&s->x, rows * C * 4, err)) || (st = dalloc(s, (void **)&s->qkv, rows * 3 * C * 4, err)) ||
-        (st = dalloc(s, (void **)&s->att, rows * C * 4, err)) || (st = dalloc(s, (void **)&s->h, rows * 4 * C * 4, err)) ||
-        (st = dalloc(s, &s->mmin, rows * 4 * C * 4, err)) || (st = dalloc(s, (void **)&s->logits, (size_t)s->B * V * 4, err)) ||
+        (st = dalloc(s, (void **)&s->x, rows * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->qkv, rows * 3 * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->att, rows * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->h, rows * 4 * C * 4, err)) ||
+        (st = dalloc(s, &s->mmin, rows * 4 * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->logits, (size_t)s->B * V * 4, err)) ||
         (st = dalloc(s, (void **)&s->tok, rows * sizeof(int), err)) ||
         (st = dalloc(s, (void **)&s->first, (size_t)s->B * sizeof(int), err)) ||
         (st = dalloc(s, (void **)&s->next, (size_t)s->B * sizeof(int), err)) ||
@@ -280,8 +309,10 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(ce, err);
     ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
     gpt2_set_work(c, &s->cfg, es,
-                  s->dt == GPT2_CU_BF16 ? "bf16_gemm" : s->dt == GPT2_CU_F16 ? "fp16_gemm" : "fp32_gemm", s->B, s->P,
-                  s->T, s->decode);
+                  s->dt == GPT2_CU_BF16  ? "bf16_gemm"
+                  : s->dt == GPT2_CU_F16 ? "fp16_gemm"
+                                         : "fp32_gemm",
+                  s->B, s->P, s->T, s->decode);
     return AB_OK;
 }
 
@@ -320,7 +351,8 @@ static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, stru
     if (ce == cudaSuccess)
         ce = cudaMemcpyAsync(s->dpos, &P, sizeof P, cudaMemcpyHostToDevice, s->stream);
     if (ce == cudaSuccess)
-        ce = cudaMemcpyAsync(s->next, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToDevice, s->stream);
+        ce = cudaMemcpyAsync(s->next, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToDevice,
+                             s->stream);
     if (ce == cudaSuccess)
         ce = cudaGraphLaunch(s->exec, s->stream);
     if (ce == cudaSuccess)
@@ -334,7 +366,8 @@ static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, stru
     AB_CUDA_TRY(ce, err);
     ab_case_metric(c, "graph_step_max_abs_diff", worst);
     if (!(worst <= 1e-4))
-        return ab_fail(err, AB_EMISMATCH, "the captured decode step differs from the plain forward by %g", worst);
+        return ab_fail(err, AB_EMISMATCH, "the captured decode step differs from the plain forward by %g",
+                       worst);
     return AB_OK;
 }
 
@@ -417,7 +450,8 @@ static ab_status gpt2_cuda_run(struct ab_case *c, int64_t reps, double *time_s, 
     for (int64_t r = 0; r < reps; r++) {
         AB_CUDA_TRY(cudaMemcpyAsync(s->dpos, &s->P, sizeof s->P, cudaMemcpyHostToDevice, s->stream), err);
         AB_CUDA_TRY(cudaMemcpyAsync(s->next, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToDevice,
-                                    s->stream), err);
+                                    s->stream),
+                    err);
         for (int i = 0; i < s->T; i++) {
             AB_CUDA_TRY(cudaEventRecord(s->ev[i], s->stream), err);
             AB_CUDA_TRY(cudaGraphLaunch(s->exec, s->stream), err);
@@ -472,7 +506,8 @@ static void gpt2_cuda_teardown(struct ab_case *c)
         cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
     gpt2_params_free(&s->params);
-    free(s->ev), free(s->qkv_w), free(s->proj_w), free(s->fc_w), free(s->fcp_w), free(s->hlogits), free(s->steps_s);
+    free(s->ev), free(s->qkv_w), free(s->proj_w), free(s->fc_w), free(s->fcp_w), free(s->hlogits),
+        free(s->steps_s);
     free(s);
     c->state = NULL;
 }

@@ -10,21 +10,44 @@
 #include <string.h>
 
 static const struct ab_axis gpt2_axes[] = {
-    {.name = "model", .type = AB_AXIS_STR, .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600)",
-     .choices = "124M,355M,774M,1558M", .sweep = {"124M", "124M,355M", "124M,355M,774M,1558M"}},
-    {.name = "dtype", .type = AB_AXIS_STR, .help = "weight and matmul input type (fp16 on CUDA only)",
-     .choices = "fp32,bf16,fp16", .sweep = {"bf16", "fp32,bf16", "fp32,bf16,fp16"}},
-    {.name = "phase", .type = AB_AXIS_STR, .help = "prefill: one prompt per repetition; decode: gen tokens per repetition",
-     .choices = "prefill,decode", .sweep = {"prefill,decode", "prefill,decode", "prefill,decode"}},
-    {.name = "batch", .type = AB_AXIS_INT, .help = "sequences processed together", .min = 1, .max = 1024,
-     .sweep = {"1", "1,8", "1,8,32"}},
-    {.name = "prompt", .type = AB_AXIS_INT, .help = "prompt tokens P", .min = 1, .max = 1024,
-     .sweep = {"32", "128", "128,512,1024"}},
-    {.name = "gen", .type = AB_AXIS_INT, .help = "tokens T generated greedily after the prompt", .min = 1, .max = 1023,
-     .sweep = {"8", "32", "128"}},
-    {.name = "weights", .type = AB_AXIS_STR,
-     .help = "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
-     .sweep = {"random", "random", "random"}},
+    { .name = "model",
+      .type = AB_AXIS_STR,
+      .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600)",
+      .choices = "124M,355M,774M,1558M",
+      .sweep = { "124M", "124M,355M", "124M,355M,774M,1558M" } },
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "weight and matmul input type (fp16 on CUDA only)",
+      .choices = "fp32,bf16,fp16",
+      .sweep = { "bf16", "fp32,bf16", "fp32,bf16,fp16" } },
+    { .name = "phase",
+      .type = AB_AXIS_STR,
+      .help = "prefill: one prompt per repetition; decode: gen tokens per repetition",
+      .choices = "prefill,decode",
+      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode" } },
+    { .name = "batch",
+      .type = AB_AXIS_INT,
+      .help = "sequences processed together",
+      .min = 1,
+      .max = 1024,
+      .sweep = { "1", "1,8", "1,8,32" } },
+    { .name = "prompt",
+      .type = AB_AXIS_INT,
+      .help = "prompt tokens P",
+      .min = 1,
+      .max = 1024,
+      .sweep = { "32", "128", "128,512,1024" } },
+    { .name = "gen",
+      .type = AB_AXIS_INT,
+      .help = "tokens T generated greedily after the prompt",
+      .min = 1,
+      .max = 1023,
+      .sweep = { "8", "32", "128" } },
+    { .name = "weights",
+      .type = AB_AXIS_STR,
+      .help =
+          "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
+      .sweep = { "random", "random", "random" } },
 };
 
 static size_t layer_weights(const struct gpt2_config *cfg)
@@ -35,8 +58,8 @@ static size_t layer_weights(const struct gpt2_config *cfg)
 double gpt2_prefill_flops(const struct gpt2_config *cfg, int B, int P)
 {
     double L = cfg->n_layer, C = cfg->n_embd, V = cfg->vocab;
-    return (double)B * P * 2 * L * (double)layer_weights(cfg) +
-           4 * L * C * B * ((double)P * (P + 1) / 2) + (double)B * 2 * C * V;
+    return (double)B * P * 2 * L * (double)layer_weights(cfg) + 4 * L * C * B * ((double)P * (P + 1) / 2) +
+           (double)B * 2 * C * V;
 }
 
 double gpt2_decode_step_flops(const struct gpt2_config *cfg, int B, int pos)
@@ -56,13 +79,16 @@ double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes
     return (double)weight_bytes + 2.0 * cfg->n_layer * B * (double)(pos + 1) * cfg->n_embd * 4;
 }
 
-void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem,
-                   const char *gemm_ceiling, int B, int P, int T, bool decode)
+void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem, const char *gemm_ceiling,
+                   int B, int P, int T, bool decode)
 {
     size_t wb = gpt2_weight_bytes(cfg, elem);
     if (!decode) {
-        c->work = (struct ab_work){.flops = gpt2_prefill_flops(cfg, B, P), .bytes = (double)wb,
-                                   .tokens = (double)B * P, .ceiling = gemm_ceiling, .rate = "flops"};
+        c->work = (struct ab_work){ .flops = gpt2_prefill_flops(cfg, B, P),
+                                    .bytes = (double)wb,
+                                    .tokens = (double)B * P,
+                                    .ceiling = gemm_ceiling,
+                                    .rate = "flops" };
         return;
     }
     double flops = 0, bytes = 0;
@@ -70,8 +96,9 @@ void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem
         flops += gpt2_decode_step_flops(cfg, B, P + t);
         bytes += gpt2_decode_step_bytes(cfg, wb, B, P + t);
     }
-    c->work = (struct ab_work){.flops = flops, .bytes = bytes, .tokens = (double)B * T,
-                               .ceiling = "mem_bw", .rate = "bytes"};
+    c->work = (struct ab_work){
+        .flops = flops, .bytes = bytes, .tokens = (double)B * T, .ceiling = "mem_bw", .rate = "bytes"
+    };
     ab_case_metric(c, "weight_bytes", (double)wb);
     ab_case_metric(c, "step_bytes", bytes / T);
 }
@@ -86,8 +113,8 @@ void gpt2_logit_tolerance(bool half, double *atol, double *rtol)
     *rtol = half ? 0.05 : 1e-3;
 }
 
-ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens,
-                             int T, bool round_bf16, const float *got, double atol, double rtol,
+ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens, int T,
+                             bool round_bf16, const float *got, double atol, double rtol,
                              struct ab_error *err)
 {
     int V = p->cfg.vocab;
@@ -115,15 +142,18 @@ ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, con
     free(ref);
     ab_case_metric(c, "max_abs_err", max_abs);
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "%d of %d logits off the FP64 reference by more than "
-                       "%g + %g|ref|:%s", bad, V, atol, rtol, first);
+        return ab_fail(err, AB_EMISMATCH,
+                       "%d of %d logits off the FP64 reference by more than "
+                       "%g + %g|ref|:%s",
+                       bad, V, atol, rtol, first);
     return AB_OK;
 }
 
 const struct ab_workload gpt2_workload = {
     .name = "gpt2",
-    .summary = "GPT-2 124M..1558M inference: prefill and KV-cached greedy decode, tokens/s, ms/token, tokens/J",
+    .summary =
+        "GPT-2 124M..1558M inference: prefill and KV-cached greedy decode, tokens/s, ms/token, tokens/J",
     .axes = gpt2_axes,
     .n_axes = sizeof gpt2_axes / sizeof gpt2_axes[0],
-    .impl = {[AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl},
+    .impl = { [AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl },
 };

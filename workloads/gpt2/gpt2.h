@@ -27,8 +27,8 @@ size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem);
  * decode (tokens B·T, held against mem_bw bytes, summed over the T steps); elem is the
  * matmul weight element size; gemm_ceiling names the prefill ceiling. Also records the
  * weight_bytes and step_bytes metrics of decode rows. */
-void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem,
-                   const char *gemm_ceiling, int B, int P, int T, bool decode);
+void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem, const char *gemm_ceiling,
+                   int B, int P, int T, bool decode);
 
 /* Tolerance of the workload's logit check against the FP64 reference (atol + rtol·|ref|):
  * fp32, or a 16-bit matmul input type (bf16, fp16) when half. */
@@ -37,8 +37,8 @@ void gpt2_logit_tolerance(bool half, double *atol, double *rtol);
 /* Compare got (V logits of position T-1 of tokens) with the FP64 reference forward
  * (weights rounded to bf16 with round_bf16), within atol + rtol·|ref|; records max_abs_err;
  * AB_EMISMATCH naming the first few logits off. */
-ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens,
-                             int T, bool round_bf16, const float *got, double atol, double rtol,
+ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens, int T,
+                             bool round_bf16, const float *got, double atol, double rtol,
                              struct ab_error *err);
 
 #endif /* GPT2_H */

@@ -23,23 +23,22 @@ struct gpt2_config;
 uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T);
 
 /* x (B*Tq, C) = wte[tok] + wpe[pos0 + i] */
-cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe,
-                          const int *dpos, int pos0, int B, int Tq, int C, cudaStream_t s);
+cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe, const int *dpos,
+                          int pos0, int B, int Tq, int C, cudaStream_t s);
 /* out row r (rows, C) in dt = layernorm(x row r*rstep + roff) * g + b */
-cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b,
-                              int rows, int rstep, int roff, int C, cudaStream_t s);
+cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b, int rows,
+                              int rstep, int roff, int C, cudaStream_t s);
 /* dst (n) in dt = src (n) fp32 */
 cudaError_t gpt2_cu_convert(void *dst, int dt, const float *src, size_t n, cudaStream_t s);
 /* f32 (n) -> dt on the device; used once to make the run-dtype weights */
 cudaError_t gpt2_cu_convert_weights(void *dst, int dt, const float *src, size_t n);
 /* kc, vc (B, maxT, C) at positions pos0.. += k, v columns of qkv (B*Tq, 3C) */
-cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0,
-                              int B, int Tq, int C, int maxT, cudaStream_t s);
+cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0, int B,
+                              int Tq, int C, int maxT, cudaStream_t s);
 /* out (B*Tq, C): causal attention of the q columns of qkv (B*Tq, 3C) over kc, vc
  * (B, maxT, C) holding positions 0 .. pos0+Tq-1 */
-cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc,
-                              const int *dpos, int pos0, int B, int Tq, int NH, int HS, int maxT,
-                              cudaStream_t s);
+cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
+                              int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s);
 /* tok[b] = argmax of logits row b (B, V); with dpos, also *dpos += 1 (the next step) */
 cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int *dpos, cudaStream_t s);
 

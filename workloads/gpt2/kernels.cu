@@ -10,7 +10,10 @@
 
 #define MAX_KEYS 1024
 
-__device__ static inline int start_pos(const int *dpos, int pos0) { return dpos ? *dpos : pos0; }
+__device__ static inline int start_pos(const int *dpos, int pos0)
+{
+    return dpos ? *dpos : pos0;
+}
 
 __device__ static inline void store(void *out, int dt, size_t i, float v)
 {
@@ -62,8 +65,8 @@ __global__ static void embed_kernel(float *x, const int *tok, const float *wte, 
         x[(size_t)r * C + j] = e[j] + pe[j];
 }
 
-__global__ static void layernorm_kernel(void *out, int dt, const float *x, const float *g,
-                                        const float *b, int rstep, int roff, int C)
+__global__ static void layernorm_kernel(void *out, int dt, const float *x, const float *g, const float *b,
+                                        int rstep, int roff, int C)
 {
     const float *row = x + ((size_t)blockIdx.x * rstep + roff) * C;
     float s = 0;
@@ -83,8 +86,8 @@ __global__ static void convert_kernel(void *dst, int dt, const float *src, size_
         store(dst, dt, i, src[i]);
 }
 
-__global__ static void kv_append_kernel(float *kc, float *vc, const float *qkv, const int *dpos,
-                                        int pos0, int Tq, int C, int maxT)
+__global__ static void kv_append_kernel(float *kc, float *vc, const float *qkv, const int *dpos, int pos0,
+                                        int Tq, int C, int maxT)
 {
     int r = blockIdx.x, b = r / Tq, p = start_pos(dpos, pos0) + r % Tq;
     const float *row = qkv + (size_t)r * 3 * C;
@@ -96,9 +99,8 @@ __global__ static void kv_append_kernel(float *kc, float *vc, const float *qkv, 
 }
 
 /* grid (Tq, NH, B), 128 threads; HS <= 128 */
-__global__ static void attention_kernel1(float *out, const float *qkv, const float *kc,
-                                         const float *vc, const int *dpos, int pos0, int Tq,
-                                         int NH, int HS, int maxT)
+__global__ static void attention_kernel1(float *out, const float *qkv, const float *kc, const float *vc,
+                                         const int *dpos, int pos0, int Tq, int NH, int HS, int maxT)
 {
     __shared__ float q[128], sc[MAX_KEYS];
     int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, C = NH * HS;
@@ -164,15 +166,15 @@ __global__ static void argmax_kernel(int *tok, const float *logits, int V, int *
 
 extern "C" {
 
-cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe,
-                          const int *dpos, int pos0, int B, int Tq, int C, cudaStream_t s)
+cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe, const int *dpos,
+                          int pos0, int B, int Tq, int C, cudaStream_t s)
 {
     embed_kernel<<<B * Tq, 256, 0, s>>>(x, tok, wte, wpe, dpos, pos0, Tq, C);
     return cudaGetLastError();
 }
 
-cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b,
-                              int rows, int rstep, int roff, int C, cudaStream_t s)
+cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b, int rows,
+                              int rstep, int roff, int C, cudaStream_t s)
 {
     layernorm_kernel<<<rows, 256, 0, s>>>(out, dt, x, g, b, rstep, roff, C);
     return cudaGetLastError();
@@ -191,16 +193,15 @@ cudaError_t gpt2_cu_convert_weights(void *dst, int dt, const float *src, size_t 
     return e != cudaSuccess ? e : cudaDeviceSynchronize();
 }
 
-cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0,
-                              int B, int Tq, int C, int maxT, cudaStream_t s)
+cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0, int B,
+                              int Tq, int C, int maxT, cudaStream_t s)
 {
     kv_append_kernel<<<B * Tq, 256, 0, s>>>(kc, vc, qkv, dpos, pos0, Tq, C, maxT);
     return cudaGetLastError();
 }
 
-cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc,
-                              const int *dpos, int pos0, int B, int Tq, int NH, int HS, int maxT,
-                              cudaStream_t s)
+cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
+                              int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s)
 {
     if (HS > 128 || maxT > MAX_KEYS)
         return cudaErrorInvalidValue;

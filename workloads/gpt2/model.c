@@ -26,11 +26,12 @@ bool gpt2_config_named(const char *model, struct gpt2_config *out)
         const char *name;
         int layers, embd, heads;
     } table[] = {
-        {"124M", 12, 768, 12}, {"355M", 24, 1024, 16}, {"774M", 36, 1280, 20}, {"1558M", 48, 1600, 25}};
+        { "124M", 12, 768, 12 }, { "355M", 24, 1024, 16 }, { "774M", 36, 1280, 20 }, { "1558M", 48, 1600, 25 }
+    };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(model, table[i].name) == 0) {
-            *out = (struct gpt2_config){table[i].layers, table[i].embd, table[i].heads, GPT2_VOCAB,
-                                        GPT2_MAX_POS};
+            *out = (struct gpt2_config){ table[i].layers, table[i].embd, table[i].heads, GPT2_VOCAB,
+                                         GPT2_MAX_POS };
             return true;
         }
     return false;
@@ -53,8 +54,8 @@ ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, stru
         cJSON_Delete(root);
         return ab_fail(err, AB_EINVAL, "config.json: not a JSON object");
     }
-    static const char *const keys[] = {"n_layer", "n_embd", "n_head", "vocab_size", "n_positions"};
-    int *dst[] = {&out->n_layer, &out->n_embd, &out->n_head, &out->vocab, &out->max_pos};
+    static const char *const keys[] = { "n_layer", "n_embd", "n_head", "vocab_size", "n_positions" };
+    int *dst[] = { &out->n_layer, &out->n_embd, &out->n_head, &out->vocab, &out->max_pos };
     for (int i = 0; i < 5; i++)
         if (!json_int(root, keys[i], dst[i])) {
             cJSON_Delete(root);
@@ -63,18 +64,20 @@ ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, stru
         }
     cJSON_Delete(root);
     if (out->n_embd % out->n_head)
-        return ab_fail(err, AB_EINVAL, "config.json: n_embd %d not a multiple of n_head %d",
-                       out->n_embd, out->n_head);
+        return ab_fail(err, AB_EINVAL, "config.json: n_embd %d not a multiple of n_head %d", out->n_embd,
+                       out->n_head);
     return AB_OK;
 }
 
-static size_t layer_floats(size_t C) { return 12 * C * C + 13 * C; }
+static size_t layer_floats(size_t C)
+{
+    return 12 * C * C + 13 * C;
+}
 
 size_t gpt2_param_count(const struct gpt2_config *cfg)
 {
     size_t C = (size_t)cfg->n_embd;
-    return ((size_t)cfg->vocab + (size_t)cfg->max_pos) * C + (size_t)cfg->n_layer * layer_floats(C) +
-           2 * C;
+    return ((size_t)cfg->vocab + (size_t)cfg->max_pos) * C + (size_t)cfg->n_layer * layer_floats(C) + 2 * C;
 }
 
 /* ------------------------------------------------------------------ parameters */
@@ -176,11 +179,11 @@ ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_
     int64_t C = p->cfg.n_embd, V = p->cfg.vocab;
     char name[96];
     ab_status st;
-#define GET(suffix, dst, rows, cols, tr)                                                           \
-    do {                                                                                           \
-        snprintf(name, sizeof name, "%s%s", pre, suffix);                                          \
-        if ((st = gpt2_safetensors_get_f32(f, name, rows, cols, tr, dst, err)))                    \
-            return st;                                                                             \
+#define GET(suffix, dst, rows, cols, tr)                                                                     \
+    do {                                                                                                     \
+        snprintf(name, sizeof name, "%s%s", pre, suffix);                                                    \
+        if ((st = gpt2_safetensors_get_f32(f, name, rows, cols, tr, dst, err)))                              \
+            return st;                                                                                       \
     } while (0)
     GET("wte.weight", p->wte, V, C, false);
     GET("wpe.weight", p->wpe, p->cfg.max_pos, C, false);
@@ -190,10 +193,10 @@ ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_
         struct gpt2_layer *L = &p->layers[l];
         char s[64];
         /* Conv1D weights are stored (in, out): transpose to (out, in). */
-#define GETL(suffix, dst, rows, cols, tr)                                                          \
-    do {                                                                                           \
-        snprintf(s, sizeof s, "h.%d.%s", l, suffix);                                               \
-        GET(s, dst, rows, cols, tr);                                                               \
+#define GETL(suffix, dst, rows, cols, tr)                                                                    \
+    do {                                                                                                     \
+        snprintf(s, sizeof s, "h.%d.%s", l, suffix);                                                         \
+        GET(s, dst, rows, cols, tr);                                                                         \
     } while (0)
         GETL("ln_1.weight", L->ln1_g, C, 0, false);
         GETL("ln_1.bias", L->ln1_b, C, 0, false);
@@ -254,14 +257,15 @@ ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_er
 
 /* ------------------------------------------------------------------ matmul plans */
 
-#define DNNL_TRY(call, err)                                                                        \
-    do {                                                                                           \
-        dnnl_status_t s_ = (call);                                                                 \
-        if (s_ != dnnl_success)                                                                    \
-            return ab_fail((err), s_ == dnnl_out_of_memory ? AB_ENOMEM                             \
-                                  : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                     \
-                                                             : AB_EFAIL,                           \
-                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);   \
+#define DNNL_TRY(call, err)                                                                                  \
+    do {                                                                                                     \
+        dnnl_status_t s_ = (call);                                                                           \
+        if (s_ != dnnl_success)                                                                              \
+            return ab_fail((err),                                                                            \
+                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
+                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
+                                                      : AB_EFAIL,                                            \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
     } while (0)
 
 enum { MM_BIAS = 1, MM_GELU = 2, MM_ACCUM = 4 };
@@ -282,15 +286,15 @@ struct gpt2_model {
     int B, max_T, max_Tq;
     /* matmul weights in the run dtype; for fp32 these point at the parameters */
     void **qkv_w, **proj_w, **fc_w, **fcp_w;
-    void *wte;                 /* (Vp, C) run dtype: the tied embedding, zero rows past V */
-    int Vp;                    /* vocabulary padded to a multiple of 64 */
-    float *lpad;               /* (B, Vp) logits of the padded projection */
-    void *wmem;                /* the bf16 copies */
-    float *kcache, *vcache;    /* (L, B, max_T, C) each */
-    float *x, *qkv, *att, *h;  /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
-    float *lnout;              /* (B*Tq, C) fp32 norm output */
-    void *mmin;                /* matmul input in the run dtype, (B*Tq, 4C) */
-    float *scores;             /* attention scratch, (threads, max_T) */
+    void *wte;                /* (Vp, C) run dtype: the tied embedding, zero rows past V */
+    int Vp;                   /* vocabulary padded to a multiple of 64 */
+    float *lpad;              /* (B, Vp) logits of the padded projection */
+    void *wmem;               /* the bf16 copies */
+    float *kcache, *vcache;   /* (L, B, max_T, C) each */
+    float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
+    float *lnout;             /* (B*Tq, C) fp32 norm output */
+    void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
+    float *scores;            /* attention scratch, (threads, max_T) */
     int n_threads;
     dnnl_engine_t eng;
     dnnl_stream_t strm;
@@ -298,8 +302,8 @@ struct gpt2_model {
     int n_plans, evict;
 };
 
-static ab_status plan_get(struct gpt2_model *m, int M, int N, int K, unsigned flags,
-                          struct mm_plan **out, struct ab_error *err)
+static ab_status plan_get(struct gpt2_model *m, int M, int N, int K, unsigned flags, struct mm_plan **out,
+                          struct ab_error *err)
 {
     for (int i = 0; i < m->n_plans; i++) {
         struct mm_plan *q = &m->plans[i];
@@ -317,7 +321,7 @@ static ab_status plan_get(struct gpt2_model *m, int M, int N, int K, unsigned fl
         q = &m->plans[m->n_plans++];
     memset(q, 0, sizeof *q); /* M = 0 matches no lookup until the plan is complete */
     dnnl_data_type_t dt = m->dt == GPT2_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N}, bd = {1, N};
+    dnnl_dims_t sd = { M, K }, wd = { K, N }, dd = { M, N }, bd = { 1, N };
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->src_md, 2, sd, dt, dnnl_ab), err);
     /* weights are stored (N, K) row-major: as a (K, N) matrix that is layout "ba" */
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->wei_md, 2, wd, dt, dnnl_ba), err);
@@ -366,7 +370,7 @@ static ab_status matmul(struct gpt2_model *m, float *out, const void *inp, const
     ab_status st = plan_get(m, M, N, K, flags, &q, err);
     if (st)
         return st;
-    dnnl_memory_t mem[4] = {0};
+    dnnl_memory_t mem[4] = { 0 };
     dnnl_status_t s = dnnl_memory_create(&mem[0], &q->src_md, m->eng, (void *)inp);
     if (s == dnnl_success)
         s = dnnl_memory_create(&mem[1], &q->wei_md, m->eng, (void *)weight);
@@ -375,8 +379,10 @@ static ab_status matmul(struct gpt2_model *m, float *out, const void *inp, const
     if (s == dnnl_success && bias)
         s = dnnl_memory_create(&mem[3], &q->bias_md, m->eng, (void *)bias);
     if (s == dnnl_success) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]},
-                                   {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[3]}};
+        dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mem[0] },
+                                    { DNNL_ARG_WEIGHTS, mem[1] },
+                                    { DNNL_ARG_DST, mem[2] },
+                                    { DNNL_ARG_BIAS, mem[3] } };
         s = dnnl_primitive_execute(q->prim, m->strm, bias ? 4 : 3, args);
         if (s == dnnl_success)
             s = dnnl_stream_wait(m->strm);
@@ -442,8 +448,8 @@ static void layernorm(float *out, const float *inp, const float *g, const float 
 /* Causal attention of Tq new queries per sequence over the cache.
  * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) holding positions
  * 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
-static void attention(struct gpt2_model *m, float *out, const float *qkv, const float *kc,
-                      const float *vc, int Tq, int pos0)
+static void attention(struct gpt2_model *m, float *out, const float *qkv, const float *kc, const float *vc,
+                      int Tq, int pos0)
 {
     int B = m->B, C = m->cfg.n_embd, NH = m->cfg.n_head, HS = C / NH, maxT = m->max_T;
     float scale = 1.0f / sqrtf((float)HS);
@@ -484,10 +490,12 @@ static void attention(struct gpt2_model *m, float *out, const float *qkv, const 
 
 /* ------------------------------------------------------------------ the model */
 
-int gpt2_vocab_padded(int V) { return (V + 63) / 64 * 64; }
+int gpt2_vocab_padded(int V)
+{
+    return (V + 63) / 64 * 64;
+}
 
-uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T,
-                          int max_Tq)
+uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T, int max_Tq)
 {
     uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer;
     uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == GPT2_BF16 ? 2 : 4;
@@ -510,7 +518,8 @@ void gpt2_model_destroy(struct gpt2_model *m)
     if (m->eng)
         dnnl_engine_destroy(m->eng);
     free(m->qkv_w), free(m->proj_w), free(m->fc_w), free(m->fcp_w);
-    ab_free(m->wmem), ab_free(m->wte), ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
+    ab_free(m->wmem), ab_free(m->wte), ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache),
+        ab_free(m->x), ab_free(m->qkv);
     ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
     free(m);
 }
@@ -525,14 +534,14 @@ static void *to_bf16_copy(uint16_t **cursor, const float *src, size_t n)
     return d;
 }
 
-ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p,
-                            enum gpt2_dtype dt, int B, int max_T, int max_Tq, struct ab_error *err)
+ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
+                            int max_T, int max_Tq, struct ab_error *err)
 {
     *out = NULL;
     const struct gpt2_config *cfg = &p->cfg;
     if (max_T > cfg->max_pos || max_Tq > max_T || B < 1 || max_Tq < 1)
-        return ab_fail(err, AB_EINVAL, "model: B=%d, %d positions, %d per step (at most %d positions)",
-                       B, max_T, max_Tq, cfg->max_pos);
+        return ab_fail(err, AB_EINVAL, "model: B=%d, %d positions, %d per step (at most %d positions)", B,
+                       max_T, max_Tq, cfg->max_pos);
     struct gpt2_model *m = calloc(1, sizeof *m);
     if (!m)
         return ab_fail(err, AB_ENOMEM, "model: out of memory");
@@ -552,8 +561,8 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     m->Vp = gpt2_vocab_padded(cfg->vocab);
     size_t nte = (size_t)m->Vp * C, es = dt == GPT2_BF16 ? 2 : 4;
     m->wte = ab_alloc(nte * es), m->lpad = ab_alloc((size_t)B * m->Vp * 4);
-    if (!m->qkv_w || !m->proj_w || !m->fc_w || !m->fcp_w || !m->kcache || !m->vcache || !m->x ||
-        !m->qkv || !m->att || !m->h || !m->lnout || !m->mmin || !m->scores || !m->wte || !m->lpad ||
+    if (!m->qkv_w || !m->proj_w || !m->fc_w || !m->fcp_w || !m->kcache || !m->vcache || !m->x || !m->qkv ||
+        !m->att || !m->h || !m->lnout || !m->mmin || !m->scores || !m->wte || !m->lpad ||
         (dt == GPT2_BF16 && !m->wmem)) {
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",
@@ -593,14 +602,16 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     return AB_OK;
 }
 
-ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0,
-                             bool all_logits, float *logits, struct ab_error *err)
+ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
+                             float *logits, struct ab_error *err)
 {
     const struct gpt2_params *p = m->p;
     int B = m->B, C = m->cfg.n_embd, V = m->cfg.vocab, M = B * Tq;
     if (Tq < 1 || Tq > m->max_Tq || pos0 < 0 || pos0 + Tq > m->max_T)
-        return ab_fail(err, AB_EINVAL, "forward: %d tokens at position %d do not fit (%d per step, "
-                       "%d positions)", Tq, pos0, m->max_Tq, m->max_T);
+        return ab_fail(err, AB_EINVAL,
+                       "forward: %d tokens at position %d do not fit (%d per step, "
+                       "%d positions)",
+                       Tq, pos0, m->max_Tq, m->max_T);
     for (int i = 0; i < M; i++)
         if (tokens[i] < 0 || tokens[i] >= V)
             return ab_fail(err, AB_EINVAL, "forward: token %d out of the vocabulary", tokens[i]);
@@ -616,8 +627,8 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
         const struct gpt2_layer *L = &p->layers[l];
         float *kc = m->kcache + (size_t)l * B * bstride, *vc = m->vcache + (size_t)l * B * bstride;
         layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C);
-        if ((st = matmul(m, m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), m->qkv_w[l], L->qkv_b,
-                         M, 3 * C, C, 0, err)))
+        if ((st = matmul(m, m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), m->qkv_w[l], L->qkv_b, M, 3 * C,
+                         C, 0, err)))
             return st;
         for (int b = 0; b < B; b++)
             for (int i = 0; i < Tq; i++) {
@@ -627,15 +638,15 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
                 memcpy(vc + at, row + 2 * C, (size_t)C * 4);
             }
         attention(m, m->att, m->qkv, kc, vc, Tq, pos0);
-        if ((st = matmul(m, m->x, as_run_dtype(m, m->att, (size_t)M * C), m->proj_w[l], L->proj_b, M,
-                         C, C, MM_ACCUM, err)))
+        if ((st = matmul(m, m->x, as_run_dtype(m, m->att, (size_t)M * C), m->proj_w[l], L->proj_b, M, C, C,
+                         MM_ACCUM, err)))
             return st;
         layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C);
-        if ((st = matmul(m, m->h, as_run_dtype(m, m->lnout, (size_t)M * C), m->fc_w[l], L->fc_b, M,
-                         4 * C, C, MM_GELU, err)))
+        if ((st = matmul(m, m->h, as_run_dtype(m, m->lnout, (size_t)M * C), m->fc_w[l], L->fc_b, M, 4 * C, C,
+                         MM_GELU, err)))
             return st;
-        if ((st = matmul(m, m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), m->fcp_w[l], L->fcp_b, M,
-                         C, 4 * C, MM_ACCUM, err)))
+        if ((st = matmul(m, m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), m->fcp_w[l], L->fcp_b, M, C,
+                         4 * C, MM_ACCUM, err)))
             return st;
     }
     /* logits of R rows, at most B at a time through the (B, Vp) padded buffer */
@@ -646,8 +657,8 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
             int src = all_logits ? r0 + r : r * Tq + Tq - 1;
             layernorm(m->lnout + (size_t)r * C, m->x + (size_t)src * C, p->lnf_g, p->lnf_b, 1, C);
         }
-        if ((st = matmul(m, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), m->wte, NULL, n, m->Vp, C,
-                         0, err)))
+        if ((st = matmul(m, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), m->wte, NULL, n, m->Vp, C, 0,
+                         err)))
             return st;
         for (int r = 0; r < n; r++)
             memcpy(logits + (size_t)(r0 + r) * V, m->lpad + (size_t)r * m->Vp, (size_t)V * 4);
@@ -672,8 +683,8 @@ static double wref(const float *w, size_t i, bool round_bf16)
 }
 
 /* out (T,N) = inp (T,K) . w (N,K)^T + b */
-static void mm_ref(double *out, const double *inp, const float *w, const float *b, int T, int N,
-                   int K, bool rb)
+static void mm_ref(double *out, const double *inp, const float *w, const float *b, int T, int N, int K,
+                   bool rb)
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
@@ -700,8 +711,8 @@ static void ln_ref(double *out, const double *x, const float *g, const float *b,
     }
 }
 
-ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T,
-                                bool round_bf16, double *logits, struct ab_error *err)
+ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T, bool round_bf16,
+                                double *logits, struct ab_error *err)
 {
     int C = p->cfg.n_embd, NH = p->cfg.n_head, HS = C / NH, V = p->cfg.vocab;
     size_t tc = (size_t)T * C;

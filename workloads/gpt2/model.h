@@ -8,7 +8,7 @@
 #include "accelbench.h"
 #include "safetensors.h"
 
-#define GPT2_VOCAB 50257
+#define GPT2_VOCAB   50257
 #define GPT2_MAX_POS 1024
 
 struct gpt2_config {
@@ -28,8 +28,8 @@ struct gpt2_layer {
     float *qkv_w, *qkv_b;   /* (3C, C), (3C): q, k, v one after the other */
     float *proj_w, *proj_b; /* (C, C), (C) */
     float *ln2_g, *ln2_b;
-    float *fc_w, *fc_b;     /* (4C, C), (4C) */
-    float *fcp_w, *fcp_b;   /* (C, 4C), (C) */
+    float *fc_w, *fc_b;   /* (4C, C), (4C) */
+    float *fcp_w, *fcp_b; /* (C, 4C), (C) */
 };
 
 struct gpt2_params {
@@ -60,22 +60,21 @@ struct gpt2_model;
 /* The vocabulary rounded up to a multiple of 64: rows of the CPU's output projection. */
 int gpt2_vocab_padded(int V);
 /* Bytes the model will allocate beyond the fp32 parameters. */
-uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T,
-                          int max_Tq);
-ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p,
-                            enum gpt2_dtype dt, int B, int max_T, int max_Tq, struct ab_error *err);
+uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T, int max_Tq);
+ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
+                            int max_T, int max_Tq, struct ab_error *err);
 void gpt2_model_destroy(struct gpt2_model *m);
 /* Forward Tq new tokens per sequence at positions pos0 .. pos0+Tq-1, reading and extending
  * the KV cache. tokens is (B, Tq). logits is (B, Tq, V) with all_logits, else (B, V) for
  * the last position only. */
-ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0,
-                             bool all_logits, float *logits, struct ab_error *err);
+ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
+                             float *logits, struct ab_error *err);
 /* Index of the largest of n values (greedy decoding). */
 int gpt2_argmax(const float *x, int n);
 
 /* FP64 reference forward of one sequence of T tokens from position 0: logits (T, V).
  * With round_bf16, matmul weights are first rounded to bf16 as the bf16 model sees them. */
-ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T,
-                                bool round_bf16, double *logits, struct ab_error *err);
+ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T, bool round_bf16,
+                                double *logits, struct ab_error *err);
 
 #endif /* GPT2_MODEL_H */

@@ -11,7 +11,10 @@
 
 #define GPT2_ST_MAX_HEADER (100u << 20) /* the format's own limit on header size */
 
-static size_t dtype_size(enum gpt2_st_dtype dt) { return dt == GPT2_ST_F32 ? 4 : 2; }
+static size_t dtype_size(enum gpt2_st_dtype dt)
+{
+    return dt == GPT2_ST_F32 ? 4 : 2;
+}
 
 static bool dtype_parse(const char *s, enum gpt2_st_dtype *out)
 {
@@ -53,22 +56,20 @@ static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st
     if (!cJSON_IsString(dt))
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: missing \"dtype\"", name);
     if (!dtype_parse(dt->valuestring, &t->dtype))
-        return ab_fail(err, AB_EINVAL,
-                       "safetensors: tensor %s: dtype %s not supported (F32, BF16, F16)", name,
-                       dt->valuestring);
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: dtype %s not supported (F32, BF16, F16)",
+                       name, dt->valuestring);
     if (!cJSON_IsArray(shape))
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: missing \"shape\" array", name);
     int nd = cJSON_GetArraySize(shape);
     if (nd > GPT2_ST_MAX_DIMS)
-        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %d dimensions (at most %d)", name,
-                       nd, GPT2_ST_MAX_DIMS);
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %d dimensions (at most %d)", name, nd,
+                       GPT2_ST_MAX_DIMS);
     t->ndim = nd;
     uint64_t count = 1;
     for (int i = 0; i < nd; i++) {
         uint64_t d;
         if (!json_uint(cJSON_GetArrayItem(shape, i), &d) || d > (1ull << 40))
-            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: shape[%d] is not a valid size",
-                           name, i);
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: shape[%d] is not a valid size", name, i);
         t->shape[i] = (int64_t)d;
         if (d && count > (1ull << 40) / d) /* checked before multiplying: no wrap-around */
             return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: too many elements", name);
@@ -77,36 +78,31 @@ static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st
     uint64_t b, e;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
         !json_uint(cJSON_GetArrayItem(offs, 0), &b) || !json_uint(cJSON_GetArrayItem(offs, 1), &e))
-        return ab_fail(err, AB_EINVAL,
-                       "safetensors: tensor %s: \"data_offsets\" must be [begin, end]", name);
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: \"data_offsets\" must be [begin, end]", name);
     if (b > e || e > data_len)
         return ab_fail(err, AB_EINVAL,
                        "safetensors: tensor %s: data_offsets [%llu, %llu] past the end of the "
                        "data (%zu bytes): file truncated?",
                        name, (unsigned long long)b, (unsigned long long)e, data_len);
     if (e - b != count * dtype_size(t->dtype))
-        return ab_fail(err, AB_EINVAL,
-                       "safetensors: tensor %s: %llu bytes for %llu elements of %s", name,
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %llu bytes for %llu elements of %s", name,
                        (unsigned long long)(e - b), (unsigned long long)count, dt->valuestring);
     t->begin = (size_t)b;
     t->end = (size_t)e;
     return AB_OK;
 }
 
-ab_status gpt2_safetensors_parse(const void *data, size_t len, struct gpt2_st_file *out,
-                                 struct ab_error *err)
+ab_status gpt2_safetensors_parse(const void *data, size_t len, struct gpt2_st_file *out, struct ab_error *err)
 {
     memset(out, 0, sizeof *out);
     const uint8_t *p = data;
     if (len < 8)
-        return ab_fail(err, AB_EINVAL, "safetensors: %zu bytes, too short for the header length",
-                       len);
+        return ab_fail(err, AB_EINVAL, "safetensors: %zu bytes, too short for the header length", len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | p[i];
     if (hlen < 2 || hlen > GPT2_ST_MAX_HEADER || hlen > len - 8)
-        return ab_fail(err, AB_EINVAL,
-                       "safetensors: header length %llu invalid for a file of %zu bytes",
+        return ab_fail(err, AB_EINVAL, "safetensors: header length %llu invalid for a file of %zu bytes",
                        (unsigned long long)hlen, len);
     cJSON *root = cJSON_ParseWithLength((const char *)p + 8, (size_t)hlen);
     if (!root)
@@ -185,8 +181,8 @@ static float elem_f32(const uint8_t *src, enum gpt2_st_dtype dt, size_t i)
     return f;
 }
 
-ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *name, int64_t rows,
-                                   int64_t cols, bool transpose, float *dst, struct ab_error *err)
+ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *name, int64_t rows, int64_t cols,
+                                   bool transpose, float *dst, struct ab_error *err)
 {
     const struct gpt2_st_tensor *t = gpt2_safetensors_find(f, name);
     if (!t)
@@ -201,10 +197,10 @@ ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *nam
         }
         strncat(got, "]", sizeof got - strlen(got) - 1);
         if (cols)
-            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s has shape %s, expected [%lld, %lld]",
-                           name, got, (long long)rows, (long long)cols);
-        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s has shape %s, expected [%lld]", name,
-                       got, (long long)rows);
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s has shape %s, expected [%lld, %lld]", name,
+                           got, (long long)rows, (long long)cols);
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s has shape %s, expected [%lld]", name, got,
+                       (long long)rows);
     }
     const uint8_t *src = f->data + t->begin;
     size_t r = (size_t)rows, c = cols ? (size_t)cols : 1;
@@ -218,7 +214,6 @@ ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *nam
     }
     for (size_t i = 0; i < r * c; i++)
         if (!isfinite(dst[i]))
-            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: element %zu is not finite",
-                           name, i);
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: element %zu is not finite", name, i);
     return AB_OK;
 }

@@ -35,7 +35,7 @@ const struct gpt2_st_tensor *gpt2_safetensors_find(const struct gpt2_st_file *f,
 /* Copy tensor `name` into dst as fp32, checking it has exactly the shape (rows, cols) (cols 0
  * for a vector). With transpose, the stored (rows, cols) matrix lands in dst as (cols, rows):
  * Hugging Face's Conv1D stores weights input-major, (in, out), and the model wants (out, in). */
-ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *name, int64_t rows,
-                                   int64_t cols, bool transpose, float *dst, struct ab_error *err);
+ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *name, int64_t rows, int64_t cols,
+                                   bool transpose, float *dst, struct ab_error *err);
 
 #endif /* GPT2_SAFETENSORS_H */
