@@ -24,19 +24,28 @@ float fp8_max(enum fp8_format f) { return specs[f].max; }
 float fp8_to_f32(enum fp8_format f, uint8_t code)
 {
     const struct fp8_spec *s = &specs[f];
-    int sign = code >> 7, mmask = (1 << s->mbits) - 1;
-    int e = (code & 0x7f) >> s->mbits, m = code & mmask;
-    int emax_field = f == FP8_E4M3 ? 15 : 31;
+    uint32_t sign = (uint32_t)(code >> 7) << 31, mmask = (1u << s->mbits) - 1;
+    uint32_t e = (uint32_t)(code & 0x7f) >> s->mbits, m = code & mmask;
+    uint32_t emax_field = f == FP8_E4M3 ? 15 : 31;
     float v;
     if (f == FP8_E4M3 && e == emax_field && m == mmask)
         return NAN;
-    if (f == FP8_E5M2 && e == emax_field)
+    if (f == FP8_E5M2 && e == emax_field) {
         v = m == 0 ? INFINITY : NAN;
-    else if (e == 0)
-        v = ldexpf((float)m, 1 - s->bias - s->mbits);
-    else
-        v = ldexpf((float)(m + (1 << s->mbits)), e - s->bias - s->mbits);
-    return sign ? -v : v;
+        return sign ? -v : v;
+    }
+    uint32_t bits;
+    if (e == 0) {
+        /* Subnormal: m · 2^(1 - bias - mbits), a product of small exact values. */
+        v = (float)m * ldexpf(1.0f, 1 - s->bias - s->mbits);
+        memcpy(&bits, &v, sizeof bits);
+        bits |= sign;
+    } else {
+        /* Normal: rebias the exponent and move the mantissa to the top of FP32's. */
+        bits = sign | (e - (uint32_t)s->bias + 127u) << 23 | m << (23 - s->mbits);
+    }
+    memcpy(&v, &bits, sizeof v);
+    return v;
 }
 
 uint8_t fp8_from_f32(enum fp8_format f, float x)
