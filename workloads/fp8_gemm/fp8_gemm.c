@@ -51,7 +51,7 @@ static const struct ab_axis axes[] = {
     {.name = "m", .type = AB_AXIS_INT,
      .help = "rows of A: the size of a square GEMM, or the tokens of an LLM shape",
      .min = 1, .max = 65536,
-     .sweep = {"1,64,256,512,1024,2048", "1,16,64,256,512,1024,2048,4096",
+     .sweep = {"1,64,256,512,1024,2048", "1,16,64,256,512,1024,2048,4096,8192,16384",
                "1,16,64,256,512,1024,2048,4096,8192,16384"}},
 };
 
@@ -114,9 +114,9 @@ static bool is_llm_tokens(int64_t m)
 }
 
 /* Drop the points that are no case: scaling and fast accumulation belong to FP8, TF32 and FP16
- * to CUDA (oneDNN has no FP16 matmul on CPUs without AVX512-FP16), square sizes are powers of
- * two from 256, LLM shapes take the token counts of the study, and the CPU's default suite
- * stops where a case would take minutes. */
+ * to CUDA (oneDNN has no FP16 matmul on CPUs without AVX512-FP16), square sizes start at 256
+ * (smaller m are the token counts of the LLM shapes), LLM shapes take the token counts of the
+ * study, and the CPU's quick and default suites stop where a case would take minutes. */
 static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
     struct fp8g_config g;
@@ -129,7 +129,7 @@ static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind ba
         return false;
     bool square = ab_param_is(ps, "shape", "square");
     if (square) {
-        if (g.m < 256 || (g.m & (g.m - 1)) != 0)
+        if (g.m < 256) /* the token counts of the LLM shapes, not square sizes */
             return false;
         if (cpu && suite == AB_SUITE_QUICK && g.m > 2048)
             return false;
