@@ -625,7 +625,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                     snprintf(given + l, sizeof given - l, "%s-a %s", l ? " " : "", ov);
             }
             st = ab_fail(err, AB_EINVAL, "workload %s: %s combine into no case on the devices "
-                         "selected (`accelbench list` shows which values go together)",
+                         "selected in this suite (`accelbench list` shows the axes and each suite's sweeps)",
                          sel[k]->name, given[0] ? given : "the axis values given");
             goto out;
         }
