@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "accelbench.h"
@@ -121,6 +122,44 @@ static void check_flags_a_single_wrong_entry(void **state)
     assert_int_equal(acc.bad, 1);
     assert_non_null(strstr(acc.first, "C[1,1]"));
     assert_true(acc.rel_fro_err > 0 && acc.max_rel_err > acc.rel_fro_err);
+}
+
+/* Every entry up to 16384 of them, whatever the split between rows and columns; beyond
+ * that a sample of 4096 (64 rows x 64 columns here). Inputs are small integers, so an FP32
+ * product is exact and nothing may be flagged. */
+static void check_covers_all_entries_of_small_products_and_samples_large_ones(void **state)
+{
+    static const int64_t dims[][3] = {{128, 128, 5}, {200, 100, 5}};
+    for (int d = 0; d < 2; d++) {
+        int64_t m = dims[d][0], n = dims[d][1], k = dims[d][2];
+        float *A = malloc((size_t)(m * k) * sizeof *A), *B = malloc((size_t)(k * n) * sizeof *B),
+              *C = malloc((size_t)(m * n) * sizeof *C);
+        assert_non_null(A);
+        assert_non_null(B);
+        assert_non_null(C);
+        for (int64_t i = 0; i < m * k; i++)
+            A[i] = (float)((i * 7) % 11) - 5;
+        for (int64_t i = 0; i < k * n; i++)
+            B[i] = (float)((i * 5) % 13) - 6;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float acc = 0;
+                for (int64_t kk = 0; kk < k; kk++)
+                    acc += A[i * k + kk] * B[kk * n + j];
+                C[i * n + j] = acc;
+            }
+        struct fp8g_config g = {.m = m, .n = n, .k = k, .dtype = FP8G_FP32};
+        struct fp8g_operand a = {.orig = A, .stride_o = k, .stride_k = 1};
+        struct fp8g_operand b = {.orig = B, .stride_o = 1, .stride_k = n};
+        struct fp8g_accuracy acc;
+        fp8g_check(&g, &a, &b, C, n, 0, 1e-7, 7, &acc);
+        assert_int_equal(acc.entries, m * n <= 16384 ? m * n : 4096);
+        assert_int_equal(acc.bad, 0);
+        assert_true(acc.rel_fro_err == 0 && acc.kernel_err == 0);
+        free(A);
+        free(B);
+        free(C);
+    }
 }
 
 /* Dequantized values come from the stored codes times the right scale. */
@@ -241,6 +280,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_gemms_match_fp64_of_dequantized_operands),
         cmocka_unit_test(check_flags_a_single_wrong_entry),
+        cmocka_unit_test(check_covers_all_entries_of_small_products_and_samples_large_ones),
         cmocka_unit_test(operand_values_apply_row_and_tensor_scales),
         cmocka_unit_test(axes_keep_only_meaningful_points),
         cmocka_unit_test(llm_shapes_name_k_by_n_with_m_tokens),

@@ -219,11 +219,11 @@ void fp8g_check(const struct fp8g_config *g, const struct fp8g_operand *a, const
     memset(out, 0, sizeof *out);
     int64_t m = g->m, n = g->n, k = g->k;
     bool all = m * n <= 16384;
-    int64_t want_rows = all ? m : 64;
+    int64_t want_rows = all || m < 64 ? m : 64;
     struct ab_rng r;
     ab_rng_seed(&r, seed ^ 0x5eed0f8ull);
-    int64_t *rows = malloc((size_t)(m < 64 ? m : 64) * sizeof *rows + (size_t)n * sizeof *rows);
-    double *ar = malloc((size_t)(m < 64 ? m : 64) * (size_t)k * 2 * sizeof *ar);
+    int64_t *rows = malloc((size_t)(want_rows + n) * sizeof *rows);
+    double *ar = malloc((size_t)want_rows * (size_t)k * 2 * sizeof *ar);
     double *bc = malloc((size_t)k * 2 * sizeof *bc);
     if (!rows || !ar || !bc) {
         free(rows);
