@@ -2,8 +2,11 @@
  * FP8 is emulated exactly: operands are quantized in software (fp8.c) to E4M3/E5M2 codes,
  * whose values are exact in BF16, so oneDNN's BF16 matmul with FP32 accumulation computes the
  * same sums as FP8 hardware with FP32 accumulation; the scales are applied afterwards in FP32
- * (C = sA[i] · sB[j] · (Aq · Bq)[i,j]), inside the timed repetition. Quantization is timed
- * apart (quant_time_s). Where the operands fit in cache, repetitions rotate over copies. */
+ * (C = sA[i] · sB[j] · (Aq · Bq)[i,j]), inside the timed repetition. A pass over C rather than
+ * oneDNN's runtime output scales: with those, oneDNN 2.6 leaves its brgemm kernel (gemm:jit
+ * for one scale, no fast kernel for row scales), and FP8 rows would no longer time the same
+ * matmul as the BF16 rows. Quantization is timed apart (quant_time_s). Where the operands fit
+ * in cache, repetitions rotate over copies. */
 #include "fp8_gemm.h"
 
 #include <oneapi/dnnl/dnnl.h>
