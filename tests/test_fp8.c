@@ -107,12 +107,12 @@ static void subnormals_round_and_underflow_to_signed_zero(void **state)
 
 static void overflow_saturates_to_the_largest_finite_value(void **state)
 {
-    const float e4[] = {448, 464, 479.9f, 480, 1e6f, 3.4e38f, INFINITY};
+    const float e4[] = { 448, 464, 479.9f, 480, 1e6f, 3.4e38f, INFINITY };
     for (size_t i = 0; i < sizeof e4 / sizeof e4[0]; i++) {
         assert_int_equal(fp8_from_f32(FP8_E4M3, e4[i]), 0x7e);
         assert_int_equal(fp8_from_f32(FP8_E4M3, -e4[i]), 0xfe);
     }
-    const float e5[] = {57344, 61440, 65536, 1e9f, INFINITY};
+    const float e5[] = { 57344, 61440, 65536, 1e9f, INFINITY };
     for (size_t i = 0; i < sizeof e5 / sizeof e5[0]; i++) {
         assert_int_equal(fp8_from_f32(FP8_E5M2, e5[i]), 0x7b);
         assert_int_equal(fp8_from_f32(FP8_E5M2, -e5[i]), 0xfb);
@@ -148,16 +148,16 @@ static void every_fp8_value_is_exact_in_bf16(void **state)
 static void tensor_scale_maps_the_amax_to_the_format_max(void **state)
 {
     /* 2 x 3 inside a leading dimension of 4 (the padding must be ignored). */
-    const float x[] = {1, -7, 2, 1000, 0.5f, 3, -4, 1000};
+    const float x[] = { 1, -7, 2, 1000, 0.5f, 3, -4, 1000 };
     assert_true(fp8_scale_tensor(FP8_E4M3, x, 2, 3, 4) == 7.0f / 448.0f);
     assert_true(fp8_scale_tensor(FP8_E5M2, x, 2, 3, 4) == 7.0f / 57344.0f);
-    const float z[] = {0, 0, 0};
+    const float z[] = { 0, 0, 0 };
     assert_true(fp8_scale_tensor(FP8_E4M3, z, 1, 3, 3) == 1.0f);
 }
 
 static void row_and_column_scales_follow_each_amax(void **state)
 {
-    const float x[] = {1, -7, 2, 1000, 0.5f, 3, -4, 1000, 0, 0, 0, 1000};
+    const float x[] = { 1, -7, 2, 1000, 0.5f, 3, -4, 1000, 0, 0, 0, 1000 };
     float rs[3], cs[3];
     fp8_scale_rows(FP8_E4M3, x, 3, 3, 4, rs);
     assert_true(rs[0] == 7.0f / 448.0f);

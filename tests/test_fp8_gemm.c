@@ -43,7 +43,7 @@ static double run_case(const char *params, double *kernel_err)
     c.workload = &fp8_gemm_workload;
     c.device = &dev;
     c.seed = 1234;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(ab_params_parse(params, &c.params, &err), AB_OK);
     const struct ab_impl *impl = fp8_gemm_workload.impl[AB_BACKEND_CPU];
     ab_status st = impl->setup(&c, &err);
@@ -72,13 +72,16 @@ static double run_case(const char *params, double *kernel_err)
  * rounding, and the error against the FP32 inputs is in the range the format implies. */
 static void cpu_gemms_match_fp64_of_dequantized_operands(void **state)
 {
-    static const struct { const char *p; double lo, hi; } cases[] = {
-        {"dtype=fp32;scaling=none;accum=fp32;shape=square;m=64", 0, 1e-6},
-        {"dtype=bf16;scaling=none;accum=fp32;shape=square;m=64", 1e-4, 1e-2},
-        {"dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=64", 5e-3, 8e-2},
-        {"dtype=fp8_e4m3;scaling=row;accum=fp32;shape=square;m=64", 5e-3, 8e-2},
-        {"dtype=fp8_e5m2;scaling=tensor;accum=fp32;shape=square;m=64", 1e-2, 2e-1},
-        {"dtype=fp8_e5m2;scaling=row;accum=fp32;shape=square;m=64", 1e-2, 2e-1},
+    static const struct {
+        const char *p;
+        double lo, hi;
+    } cases[] = {
+        { "dtype=fp32;scaling=none;accum=fp32;shape=square;m=64", 0, 1e-6 },
+        { "dtype=bf16;scaling=none;accum=fp32;shape=square;m=64", 1e-4, 1e-2 },
+        { "dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=64", 5e-3, 8e-2 },
+        { "dtype=fp8_e4m3;scaling=row;accum=fp32;shape=square;m=64", 5e-3, 8e-2 },
+        { "dtype=fp8_e5m2;scaling=tensor;accum=fp32;shape=square;m=64", 1e-2, 2e-1 },
+        { "dtype=fp8_e5m2;scaling=row;accum=fp32;shape=square;m=64", 1e-2, 2e-1 },
     };
     double e4 = 0, e5 = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -99,9 +102,9 @@ static void cpu_gemms_match_fp64_of_dequantized_operands(void **state)
 /* The check itself: a right product passes, one wrong entry is caught and named. */
 static void check_flags_a_single_wrong_entry(void **state)
 {
-    struct fp8g_config g = {.m = 3, .n = 2, .k = 4, .dtype = FP8G_FP32};
-    const float A[] = {1, 2, 3, 4, -1, 0.5f, 2, 1, 3, 3, -2, 1};   /* 3 x 4 */
-    const float B[] = {1, -1, 2, 0.25f, -1, 1, 0.5f, 2};           /* 4 x 2 */
+    struct fp8g_config g = { .m = 3, .n = 2, .k = 4, .dtype = FP8G_FP32 };
+    const float A[] = { 1, 2, 3, 4, -1, 0.5f, 2, 1, 3, 3, -2, 1 }; /* 3 x 4 */
+    const float B[] = { 1, -1, 2, 0.25f, -1, 1, 0.5f, 2 };         /* 4 x 2 */
     float C[6];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 2; j++) {
@@ -110,8 +113,8 @@ static void check_flags_a_single_wrong_entry(void **state)
                 s += (double)A[i * 4 + kk] * B[kk * 2 + j];
             C[i * 2 + j] = (float)s;
         }
-    struct fp8g_operand a = {.orig = A, .stride_o = 4, .stride_k = 1};
-    struct fp8g_operand b = {.orig = B, .stride_o = 1, .stride_k = 2};
+    struct fp8g_operand a = { .orig = A, .stride_o = 4, .stride_k = 1 };
+    struct fp8g_operand b = { .orig = B, .stride_o = 1, .stride_k = 2 };
     struct fp8g_accuracy acc;
     fp8g_check(&g, &a, &b, C, 2, 0, 1e-6, 1, &acc);
     assert_int_equal(acc.entries, 6);
@@ -129,7 +132,7 @@ static void check_flags_a_single_wrong_entry(void **state)
  * product is exact and nothing may be flagged. */
 static void check_covers_all_entries_of_small_products_and_samples_large_ones(void **state)
 {
-    static const int64_t dims[][3] = {{128, 128, 5}, {200, 100, 5}};
+    static const int64_t dims[][3] = { { 128, 128, 5 }, { 200, 100, 5 } };
     for (int d = 0; d < 2; d++) {
         int64_t m = dims[d][0], n = dims[d][1], k = dims[d][2];
         float *A = malloc((size_t)(m * k) * sizeof *A), *B = malloc((size_t)(k * n) * sizeof *B),
@@ -148,9 +151,9 @@ static void check_covers_all_entries_of_small_products_and_samples_large_ones(vo
                     acc += A[i * k + kk] * B[kk * n + j];
                 C[i * n + j] = acc;
             }
-        struct fp8g_config g = {.m = m, .n = n, .k = k, .dtype = FP8G_FP32};
-        struct fp8g_operand a = {.orig = A, .stride_o = k, .stride_k = 1};
-        struct fp8g_operand b = {.orig = B, .stride_o = 1, .stride_k = n};
+        struct fp8g_config g = { .m = m, .n = n, .k = k, .dtype = FP8G_FP32 };
+        struct fp8g_operand a = { .orig = A, .stride_o = k, .stride_k = 1 };
+        struct fp8g_operand b = { .orig = B, .stride_o = 1, .stride_k = n };
         struct fp8g_accuracy acc;
         fp8g_check(&g, &a, &b, C, n, 0, 1e-7, 7, &acc);
         assert_int_equal(acc.entries, m * n <= 16384 ? m * n : 4096);
@@ -165,15 +168,20 @@ static void check_covers_all_entries_of_small_products_and_samples_large_ones(vo
 /* Dequantized values come from the stored codes times the right scale. */
 static void operand_values_apply_row_and_tensor_scales(void **state)
 {
-    const float orig[] = {1, 2, 3, 4};
-    const uint8_t codes[] = {0x38, 0x40, 0x44, 0x48}; /* E4M3: 1, 2, 3, 4 */
-    const float rs[] = {0.5f, 4.0f};
-    struct fp8g_operand op = {.orig = orig, .stored = codes, .store = FP8G_STORE_E4M3, .scales = rs,
-                              .n_scales = 2, .stride_o = 2, .stride_k = 1};
+    const float orig[] = { 1, 2, 3, 4 };
+    const uint8_t codes[] = { 0x38, 0x40, 0x44, 0x48 }; /* E4M3: 1, 2, 3, 4 */
+    const float rs[] = { 0.5f, 4.0f };
+    struct fp8g_operand op = { .orig = orig,
+                               .stored = codes,
+                               .store = FP8G_STORE_E4M3,
+                               .scales = rs,
+                               .n_scales = 2,
+                               .stride_o = 2,
+                               .stride_k = 1 };
     assert_true(fp8g_operand_value(&op, 0, 1) == 1.0);  /* 2 · 0.5 */
     assert_true(fp8g_operand_value(&op, 1, 0) == 12.0); /* 3 · 4 */
     op.n_scales = 1;
-    assert_true(fp8g_operand_value(&op, 1, 1) == 2.0);  /* 4 · 0.5 */
+    assert_true(fp8g_operand_value(&op, 1, 1) == 2.0); /* 4 · 0.5 */
     op.stored = NULL;
     op.scales = NULL;
     assert_true(fp8g_operand_value(&op, 1, 1) == 4.0);
@@ -211,7 +219,8 @@ static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
     struct ab_params ps;
     struct ab_error err;
     struct fp8g_config g;
-    assert_int_equal(ab_params_parse("dtype=bf16;scaling=none;accum=fp32;shape=14336x4096;m=16", &ps, &err), AB_OK);
+    assert_int_equal(ab_params_parse("dtype=bf16;scaling=none;accum=fp32;shape=14336x4096;m=16", &ps, &err),
+                     AB_OK);
     assert_int_equal(fp8g_config_parse(&ps, &g, &err), AB_OK);
     assert_true(g.m == 16 && g.k == 14336 && g.n == 4096);
     struct ab_work w;
@@ -222,7 +231,8 @@ static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
     assert_string_equal(fp8g_ceiling(FP8G_E4M3, AB_BACKEND_CUDA), "fp8_gemm");
     assert_string_equal(fp8g_ceiling(FP8G_FP32, AB_BACKEND_CPU), "fp32_gemm");
     assert_string_equal(fp8g_ceiling(FP8G_TF32, AB_BACKEND_CUDA), "tf32_gemm");
-    assert_int_equal(ab_params_parse("dtype=fp8_e4m3;scaling=none;accum=fp32;shape=square;m=16", &ps, &err), AB_OK);
+    assert_int_equal(ab_params_parse("dtype=fp8_e4m3;scaling=none;accum=fp32;shape=square;m=16", &ps, &err),
+                     AB_OK);
     assert_int_equal(fp8g_config_parse(&ps, &g, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "scaling=none"));
 }
@@ -231,7 +241,7 @@ static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
  * cuBLAS's A (weights) carries the per-channel vector and B (tokens) the per-token one. */
 static void cuda_plan_maps_tokens_and_channels_onto_cublas(void **state)
 {
-    struct fp8g_config g = {.m = 1, .n = 14336, .k = 4096, .dtype = FP8G_E5M2, .scaling = FP8G_SCALE_ROW};
+    struct fp8g_config g = { .m = 1, .n = 14336, .k = 4096, .dtype = FP8G_E5M2, .scaling = FP8G_SCALE_ROW };
     struct fp8g_plan p;
     struct ab_error err;
     assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_OK);
@@ -257,7 +267,7 @@ static void cuda_plan_maps_tokens_and_channels_onto_cublas(void **state)
 
 static void cuda_plan_refuses_what_fp8_cannot_do(void **state)
 {
-    struct fp8g_config g = {.m = 256, .n = 256, .k = 256, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_TENSOR};
+    struct fp8g_config g = { .m = 256, .n = 256, .k = 256, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_TENSOR };
     struct fp8g_plan p;
     struct ab_error err;
     assert_int_equal(fp8g_plan_make(&g, 8, 0, 130100, &p, &err), AB_EUNSUPPORTED);
@@ -267,10 +277,10 @@ static void cuda_plan_refuses_what_fp8_cannot_do(void **state)
     g.k = 260;
     assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "multiples of 16"));
-    struct fp8g_config t = {.m = 7, .n = 256, .k = 256, .dtype = FP8G_TF32};
+    struct fp8g_config t = { .m = 7, .n = 256, .k = 256, .dtype = FP8G_TF32 };
     assert_int_equal(fp8g_plan_make(&t, 9, 0, 130100, &p, &err), AB_OK);
     assert_true(p.d_bytes == 4 && p.a_store == FP8G_STORE_F32 && p.a_scales == 0);
-    struct fp8g_config h = {.m = 7, .n = 256, .k = 256, .dtype = FP8G_FP16};
+    struct fp8g_config h = { .m = 7, .n = 256, .k = 256, .dtype = FP8G_FP16 };
     assert_int_equal(fp8g_plan_make(&h, 9, 0, 130100, &p, &err), AB_OK);
     assert_true(p.d_bytes == 2 && p.a_store == FP8G_STORE_F16);
 }

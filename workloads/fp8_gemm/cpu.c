@@ -15,24 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DNNL_TRY(call, err)                                                                        \
-    do {                                                                                           \
-        dnnl_status_t s_ = (call);                                                                 \
-        if (s_ != dnnl_success)                                                                    \
-            return ab_fail((err), s_ == dnnl_out_of_memory ? AB_ENOMEM                             \
-                                  : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                     \
-                                                             : AB_EFAIL,                           \
-                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);   \
+#define DNNL_TRY(call, err)                                                                                  \
+    do {                                                                                                     \
+        dnnl_status_t s_ = (call);                                                                           \
+        if (s_ != dnnl_success)                                                                              \
+            return ab_fail((err),                                                                            \
+                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
+                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
+                                                      : AB_EFAIL,                                            \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
     } while (0)
 
-#define MAX_ROT 4
+#define MAX_ROT   4
 #define ROT_BYTES (8u << 20) /* rotate copies while all operands of one copy fit in 8 MiB */
 
 struct copy {
-    float *A, *B;        /* FP32 originals: A m x k, B k x n, row-major */
-    uint16_t *Aq, *Bq;   /* BF16 operands the matmul reads (NULL for fp32) */
-    uint8_t *A8, *B8;    /* FP8 codes (FP8 only), kept for verification */
-    float *sA, *sB;      /* scales: 1 (tensor) or m / n (row) values; NULL unless FP8 */
+    float *A, *B;      /* FP32 originals: A m x k, B k x n, row-major */
+    uint16_t *Aq, *Bq; /* BF16 operands the matmul reads (NULL for fp32) */
+    uint8_t *A8, *B8;  /* FP8 codes (FP8 only), kept for verification */
+    float *sA, *sB;    /* scales: 1 (tensor) or m / n (row) values; NULL unless FP8 */
     dnnl_memory_t ma, mb;
 };
 
@@ -69,17 +70,17 @@ static double prepare(const struct fp8g_config *g, struct copy *cp)
             la[c] = fp8_bf16_from_f32(fp8_to_f32(fa, (uint8_t)c));
             lb[c] = fp8_bf16_from_f32(fp8_to_f32(fb, (uint8_t)c));
         }
-        #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m * k; i++)
             cp->Aq[i] = la[cp->A8[i]];
-        #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < k * n; i++)
             cp->Bq[i] = lb[cp->B8[i]];
     } else if (g->dtype == FP8G_BF16) {
-        #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m * k; i++)
             cp->Aq[i] = fp8_bf16_from_f32(cp->A[i]);
-        #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < k * n; i++)
             cp->Bq[i] = fp8_bf16_from_f32(cp->B[i]);
     }
@@ -144,12 +145,11 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     }
     if (fp8)
         ab_case_metric(c, "quant_time_s", quant_s);
-    ab_case_metric_text(c, "kernel", "onednn %s matmul%s", low ? "bf16" : "f32",
-                        fp8 ? " + fp32 scales" : "");
+    ab_case_metric_text(c, "kernel", "onednn %s matmul%s", low ? "bf16" : "f32", fp8 ? " + fp32 scales" : "");
 
     dnnl_data_type_t dt = low ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t da = {(dnnl_dim_t)m, (dnnl_dim_t)k}, db = {(dnnl_dim_t)k, (dnnl_dim_t)n},
-                dc = {(dnnl_dim_t)m, (dnnl_dim_t)n};
+    dnnl_dims_t da = { (dnnl_dim_t)m, (dnnl_dim_t)k }, db = { (dnnl_dim_t)k, (dnnl_dim_t)n },
+                dc = { (dnnl_dim_t)m, (dnnl_dim_t)n };
     dnnl_memory_desc_t a_md, b_md, c_md;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, da, dt, dnnl_ab), err);
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, db, dt, dnnl_ab), err);
@@ -182,7 +182,9 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
 static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
 {
     struct copy *cp = &s->cp[r];
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, cp->ma}, {DNNL_ARG_WEIGHTS, cp->mb}, {DNNL_ARG_DST, s->mc}};
+    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, cp->ma },
+                                { DNNL_ARG_WEIGHTS, cp->mb },
+                                { DNNL_ARG_DST, s->mc } };
     DNNL_TRY(dnnl_primitive_execute(s->prim, s->strm, 3, args), err);
     DNNL_TRY(dnnl_stream_wait(s->strm), err);
     if (!fp8g_is_fp8(s->g.dtype))
@@ -191,13 +193,13 @@ static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
     float *C = s->C;
     if (s->g.scaling == FP8G_SCALE_ROW) {
         const float *sA = cp->sA, *sB = cp->sB;
-        #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++)
                 C[i * n + j] *= sA[i] * sB[j];
     } else {
         float sc = cp->sA[0] * cp->sB[0];
-        #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < m * n; i++)
             C[i] *= sc;
     }
@@ -206,7 +208,10 @@ static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
 
 /* BF16 operands hold exact products, accumulated in FP32 over blocks of k: the error against
  * the FP64 sum grows like sqrt(k) roundings of 2^-24 (with room for blocked partial sums). */
-static double cpu_rtol(int64_t k) { return ldexp(64.0 + 4.0 * sqrt((double)k), -24); }
+static double cpu_rtol(int64_t k)
+{
+    return ldexp(64.0 + 4.0 * sqrt((double)k), -24);
+}
 
 static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
 {
@@ -217,8 +222,8 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     const struct fp8g_config *g = &s->g;
     const struct copy *cp = &s->cp[0];
     bool fp8 = fp8g_is_fp8(g->dtype), row = g->scaling == FP8G_SCALE_ROW;
-    struct fp8g_operand a = {.orig = cp->A, .stride_o = g->k, .stride_k = 1};
-    struct fp8g_operand b = {.orig = cp->B, .stride_o = 1, .stride_k = g->n};
+    struct fp8g_operand a = { .orig = cp->A, .stride_o = g->k, .stride_k = 1 };
+    struct fp8g_operand b = { .orig = cp->B, .stride_o = 1, .stride_k = g->n };
     if (fp8) {
         a.stored = cp->A8;
         a.store = FP8G_STORE_E4M3;

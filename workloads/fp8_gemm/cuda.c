@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROT 4
+#define MAX_ROT   4
 #define ROT_BYTES ((size_t)48 << 20)
 
 struct cuda_state {
@@ -76,8 +76,7 @@ static void store(enum fp8g_store st, const float *x, size_t rows, size_t cols, 
             memcpy((uint16_t *)out + i, &h, 2);
         }
         break;
-    default:
-        memcpy(out, x, n * 4);
+    default: memcpy(out, x, n * 4);
     }
 }
 
@@ -131,9 +130,14 @@ static ab_status build(struct ab_case *c, struct cuda_state *s, struct ab_error 
         }
     }
     cudaDataType_t dt = p->d_bytes == 4 || p->d_fp32_then_scale ? CUDA_R_32F
-                        : s->g.dtype == FP8G_FP16 ? CUDA_R_16F : CUDA_R_16BF;
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->la, store_type(p->a_store, tf32), (uint64_t)p->K, (uint64_t)p->M, p->lda), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->lb, store_type(p->b_store, tf32), (uint64_t)p->K, (uint64_t)p->N, p->ldb), err);
+                        : s->g.dtype == FP8G_FP16               ? CUDA_R_16F
+                                                                : CUDA_R_16BF;
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->la, store_type(p->a_store, tf32), (uint64_t)p->K,
+                                             (uint64_t)p->M, p->lda),
+                  err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->lb, store_type(p->b_store, tf32), (uint64_t)p->K,
+                                             (uint64_t)p->N, p->ldb),
+                  err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->ld, dt, (uint64_t)p->M, (uint64_t)p->N, p->ldd), err);
     cublasLtMatmulPreference_t pref;
     AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
@@ -142,7 +146,8 @@ static ab_status build(struct ab_case *c, struct cuda_state *s, struct ab_error 
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     if (cs == CUBLAS_STATUS_SUCCESS)
-        cs = cublasLtMatmulAlgoGetHeuristic(s->lt, s->desc, s->la, s->lb, s->ld, s->ld, pref, 1, &res, &found);
+        cs =
+            cublasLtMatmulAlgoGetHeuristic(s->lt, s->desc, s->la, s->lb, s->ld, s->ld, pref, 1, &res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (cs == CUBLAS_STATUS_SUCCESS && found == 0)
         cs = CUBLAS_STATUS_NOT_SUPPORTED;
@@ -153,7 +158,8 @@ static ab_status build(struct ab_case *c, struct cuda_state *s, struct ab_error 
     size_t w = 0;
     cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
     cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &w);
-    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages,
+                                         &w);
     ab_case_metric_text(c, "cublaslt_algo", "algo=%d tile=%u stages=%u ws=%zu", id, tile, stages,
                         res.workspaceSize);
     return AB_OK;
@@ -161,10 +167,14 @@ static ab_status build(struct ab_case *c, struct cuda_state *s, struct ab_error 
 
 static void destroy_desc(struct cuda_state *s)
 {
-    if (s->la) cublasLtMatrixLayoutDestroy(s->la);
-    if (s->lb) cublasLtMatrixLayoutDestroy(s->lb);
-    if (s->ld) cublasLtMatrixLayoutDestroy(s->ld);
-    if (s->desc) cublasLtMatmulDescDestroy(s->desc);
+    if (s->la)
+        cublasLtMatrixLayoutDestroy(s->la);
+    if (s->lb)
+        cublasLtMatrixLayoutDestroy(s->lb);
+    if (s->ld)
+        cublasLtMatrixLayoutDestroy(s->ld);
+    if (s->desc)
+        cublasLtMatmulDescDestroy(s->desc);
     s->la = s->lb = s->ld = NULL;
     s->desc = NULL;
 }
@@ -181,7 +191,8 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     s->g = g;
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
-    if ((st = fp8g_plan_make(&g, c->device->cc_major, c->device->cc_minor, (int)cublasLtGetVersion(), &s->p, err)))
+    if ((st = fp8g_plan_make(&g, c->device->cc_major, c->device->cc_minor, (int)cublasLtGetVersion(), &s->p,
+                             err)))
         return st;
     const struct fp8g_plan *p = &s->p;
     size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
@@ -189,7 +200,8 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     size_t wb = n * k * store_bytes(p->a_store), xb = m * k * store_bytes(p->b_store);
     s->nrot = wb + xb <= ROT_BYTES ? MAX_ROT : 1;
     s->ws_bytes = c->device->cc_major >= 9 ? (size_t)32 << 20 : (size_t)4 << 20;
-    size_t dbytes = m * n * (size_t)p->d_bytes, d32 = fp8 ? m * n * 4 : 0; /* the epilogue's, if outer vectors fail */
+    size_t dbytes = m * n * (size_t)p->d_bytes,
+           d32 = fp8 ? m * n * 4 : 0; /* the epilogue's, if outer vectors fail */
     uint64_t need = (uint64_t)(wb + xb) * (uint64_t)s->nrot + dbytes + d32 + s->ws_bytes + (m + n) * 4;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "fp8_gemm: %zu x %zu x %zu needs %.1f GiB on %s", m, n, k,
@@ -259,7 +271,8 @@ static ab_status launch(struct cuda_state *s, int r, struct ab_error *err)
     float alpha = 1.0f, beta = 0.0f;
     void *d = s->p.d_fp32_then_scale ? (void *)s->dD32 : s->dD;
     AB_CUBLAS_TRY(cublasLtMatmul(s->lt, s->desc, &alpha, s->dW[r], s->la, s->dX[r], s->lb, &beta, d, s->ld, d,
-                                 s->ld, &s->algo, s->ws, s->ws_bytes, s->stream), err);
+                                 s->ld, &s->algo, s->ws, s->ws_bytes, s->stream),
+                  err);
     if (s->p.d_fp32_then_scale)
         return fp8g_cuda_scale_outer(s->dD32, s->dsa, s->dsb, s->dD, s->p.M, s->p.N, s->stream, err);
     return AB_OK;
@@ -315,12 +328,20 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     }
     free(hd);
     bool fp8 = fp8g_is_fp8(g->dtype), row = g->scaling == FP8G_SCALE_ROW;
-    struct fp8g_operand a = {.orig = s->X, .stored = s->hX, .store = s->p.b_store,
-                             .scales = fp8 ? s->sx : NULL, .n_scales = row ? g->m : 1,
-                             .stride_o = g->k, .stride_k = 1};
-    struct fp8g_operand b = {.orig = s->W, .stored = s->hW, .store = s->p.a_store,
-                             .scales = fp8 ? s->sw : NULL, .n_scales = row ? g->n : 1,
-                             .stride_o = g->k, .stride_k = 1};
+    struct fp8g_operand a = { .orig = s->X,
+                              .stored = s->hX,
+                              .store = s->p.b_store,
+                              .scales = fp8 ? s->sx : NULL,
+                              .n_scales = row ? g->m : 1,
+                              .stride_o = g->k,
+                              .stride_k = 1 };
+    struct fp8g_operand b = { .orig = s->W,
+                              .stored = s->hW,
+                              .store = s->p.a_store,
+                              .scales = fp8 ? s->sw : NULL,
+                              .n_scales = row ? g->n : 1,
+                              .stride_o = g->k,
+                              .stride_k = 1 };
     struct fp8g_accuracy acc;
     double rtol = cuda_rtol(s);
     fp8g_check(g, &a, &b, C, g->n, 1e-30, rtol, c->seed, &acc);

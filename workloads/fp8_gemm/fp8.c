@@ -15,11 +15,14 @@ struct fp8_spec {
 };
 
 static const struct fp8_spec specs[2] = {
-    [FP8_E4M3] = {.mbits = 3, .bias = 7, .max = FP8_E4M3_MAX, .max_code = 0x7e, .nan_code = FP8_E4M3_NAN},
-    [FP8_E5M2] = {.mbits = 2, .bias = 15, .max = FP8_E5M2_MAX, .max_code = 0x7b, .nan_code = FP8_E5M2_NAN},
+    [FP8_E4M3] = { .mbits = 3, .bias = 7, .max = FP8_E4M3_MAX, .max_code = 0x7e, .nan_code = FP8_E4M3_NAN },
+    [FP8_E5M2] = { .mbits = 2, .bias = 15, .max = FP8_E5M2_MAX, .max_code = 0x7b, .nan_code = FP8_E5M2_NAN },
 };
 
-float fp8_max(enum fp8_format f) { return specs[f].max; }
+float fp8_max(enum fp8_format f)
+{
+    return specs[f].max;
+}
 
 float fp8_to_f32(enum fp8_format f, uint8_t code)
 {
@@ -87,8 +90,7 @@ float fp8_scale_tensor(enum fp8_format f, const float *x, size_t rows, size_t co
     return amax_to_scale(f, amax);
 }
 
-void fp8_scale_rows(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld,
-                    float *scales)
+void fp8_scale_rows(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld, float *scales)
 {
     for (size_t r = 0; r < rows; r++) {
         float amax = 0;
@@ -98,8 +100,7 @@ void fp8_scale_rows(enum fp8_format f, const float *x, size_t rows, size_t cols,
     }
 }
 
-void fp8_scale_cols(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld,
-                    float *scales)
+void fp8_scale_cols(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld, float *scales)
 {
     /* Row by row, so that the reads stay sequential; scales holds the running amax. */
     memset(scales, 0, cols * sizeof *scales);
@@ -110,10 +111,10 @@ void fp8_scale_cols(enum fp8_format f, const float *x, size_t rows, size_t cols,
         scales[c] = amax_to_scale(f, scales[c]);
 }
 
-void fp8_quantize(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld,
-                  float scale, const float *row_scales, const float *col_scales, uint8_t *q)
+void fp8_quantize(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld, float scale,
+                  const float *row_scales, const float *col_scales, uint8_t *q)
 {
-    #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) {
             float s = row_scales ? row_scales[r] : col_scales ? col_scales[c] : scale;

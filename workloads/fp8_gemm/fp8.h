@@ -28,16 +28,14 @@ uint8_t fp8_from_f32(enum fp8_format f, float x);
  * x is rows x cols, row-major with leading dimension ld. */
 float fp8_scale_tensor(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld);
 /* One scale per row: scales[r] for r < rows. */
-void fp8_scale_rows(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld,
-                    float *scales);
+void fp8_scale_rows(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld, float *scales);
 /* One scale per column: scales[c] for c < cols. */
-void fp8_scale_cols(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld,
-                    float *scales);
+void fp8_scale_cols(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld, float *scales);
 
 /* Quantize x (rows x cols, row-major, ld) to FP8 codes q (rows x cols, packed): q = fp8(x / s)
  * with s = row_scales[r] if given, else col_scales[c] if given, else `scale`. */
-void fp8_quantize(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld,
-                  float scale, const float *row_scales, const float *col_scales, uint8_t *q);
+void fp8_quantize(enum fp8_format f, const float *x, size_t rows, size_t cols, size_t ld, float scale,
+                  const float *row_scales, const float *col_scales, uint8_t *q);
 
 /* Round an FP32 value to BF16 (nearest even; NaN kept) and widen it back: the bits of the
  * BF16 value are the upper 16 bits of the result. */

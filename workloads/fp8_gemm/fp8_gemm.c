@@ -19,40 +19,53 @@ static const char *const dtype_names[] = {
     [FP8G_FP16] = "fp16",     [FP8G_TF32] = "tf32",     [FP8G_FP32] = "fp32",
 };
 static const char *const scaling_names[] = {
-    [FP8G_SCALE_NONE] = "none", [FP8G_SCALE_TENSOR] = "tensor", [FP8G_SCALE_ROW] = "row",
+    [FP8G_SCALE_NONE] = "none",
+    [FP8G_SCALE_TENSOR] = "tensor",
+    [FP8G_SCALE_ROW] = "row",
 };
 /* LLM weight shapes as k x n (Llama-style projections: attention out, MLP up, MLP down, 70B). */
-static const struct { const char *name; int64_t k, n; } llm_shapes[] = {
-    {"4096x4096", 4096, 4096},
-    {"4096x14336", 4096, 14336},
-    {"14336x4096", 14336, 4096},
-    {"8192x28672", 8192, 28672},
+static const struct {
+    const char *name;
+    int64_t k, n;
+} llm_shapes[] = {
+    { "4096x4096", 4096, 4096 },
+    { "4096x14336", 4096, 14336 },
+    { "14336x4096", 14336, 4096 },
+    { "8192x28672", 8192, 28672 },
 };
-static const int64_t llm_tokens[] = {1, 16, 64, 256, 1024, 4096};
+static const int64_t llm_tokens[] = { 1, 16, 64, 256, 1024, 4096 };
 
 static const struct ab_axis axes[] = {
-    {.name = "dtype", .type = AB_AXIS_STR,
-     .help = "operand type: fp8_e4m3 (E4M3 x E4M3), fp8_e5m2 (E4M3 x E5M2), bf16, fp16, tf32, fp32",
-     .choices = "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
-     .sweep = {"fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32", "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
-               "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32"}},
-    {.name = "scaling", .type = AB_AXIS_STR,
-     .help = "FP8 scaling: tensor (one scale per operand) or row (per token of A and per output "
-             "channel of B); none for wider types",
-     .choices = "none,tensor,row", .sweep = {"none,tensor,row", "none,tensor,row", "none,tensor,row"}},
-    {.name = "accum", .type = AB_AXIS_STR,
-     .help = "accumulation: fp32, or fast (cuBLASLt FP8 fast accumulation, CUDA only)",
-     .choices = "fp32,fast", .sweep = {"fp32,fast", "fp32,fast", "fp32,fast"}},
-    {.name = "shape", .type = AB_AXIS_STR,
-     .help = "square (m = n = k = m) or an LLM weight k x n with m tokens",
-     .choices = "square,4096x4096,4096x14336,14336x4096,8192x28672",
-     .sweep = {"square,4096x4096", "square,4096x4096,4096x14336",
-               "square,4096x4096,4096x14336,14336x4096,8192x28672"}},
-    {.name = "m", .type = AB_AXIS_INT,
-     .help = "rows of A: the size of a square GEMM, or the tokens of an LLM shape",
-     .min = 1, .max = 65536,
-     .sweep = {"1,64,256,512,1024,2048", "1,16,64,256,512,1024,2048,4096,8192,16384",
-               "1,16,64,256,512,1024,2048,4096,8192,16384"}},
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "operand type: fp8_e4m3 (E4M3 x E4M3), fp8_e5m2 (E4M3 x E5M2), bf16, fp16, tf32, fp32",
+      .choices = "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
+      .sweep = { "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32", "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
+                 "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32" } },
+    { .name = "scaling",
+      .type = AB_AXIS_STR,
+      .help = "FP8 scaling: tensor (one scale per operand) or row (per token of A and per output "
+              "channel of B); none for wider types",
+      .choices = "none,tensor,row",
+      .sweep = { "none,tensor,row", "none,tensor,row", "none,tensor,row" } },
+    { .name = "accum",
+      .type = AB_AXIS_STR,
+      .help = "accumulation: fp32, or fast (cuBLASLt FP8 fast accumulation, CUDA only)",
+      .choices = "fp32,fast",
+      .sweep = { "fp32,fast", "fp32,fast", "fp32,fast" } },
+    { .name = "shape",
+      .type = AB_AXIS_STR,
+      .help = "square (m = n = k = m) or an LLM weight k x n with m tokens",
+      .choices = "square,4096x4096,4096x14336,14336x4096,8192x28672",
+      .sweep = { "square,4096x4096", "square,4096x4096,4096x14336",
+                 "square,4096x4096,4096x14336,14336x4096,8192x28672" } },
+    { .name = "m",
+      .type = AB_AXIS_INT,
+      .help = "rows of A: the size of a square GEMM, or the tokens of an LLM shape",
+      .min = 1,
+      .max = 65536,
+      .sweep = { "1,64,256,512,1024,2048", "1,16,64,256,512,1024,2048,4096,8192,16384",
+                 "1,16,64,256,512,1024,2048,4096,8192,16384" } },
 };
 
 static int find_name(const char *const *names, int n, const char *s)
@@ -63,9 +76,19 @@ static int find_name(const char *const *names, int n, const char *s)
     return -1;
 }
 
-bool fp8g_is_fp8(enum fp8g_dtype d) { return d == FP8G_E4M3 || d == FP8G_E5M2; }
-enum fp8_format fp8g_format_a(enum fp8g_dtype d) { (void)d; return FP8_E4M3; }
-enum fp8_format fp8g_format_b(enum fp8g_dtype d) { return d == FP8G_E5M2 ? FP8_E5M2 : FP8_E4M3; }
+bool fp8g_is_fp8(enum fp8g_dtype d)
+{
+    return d == FP8G_E4M3 || d == FP8G_E5M2;
+}
+enum fp8_format fp8g_format_a(enum fp8g_dtype d)
+{
+    (void)d;
+    return FP8_E4M3;
+}
+enum fp8_format fp8g_format_b(enum fp8g_dtype d)
+{
+    return d == FP8G_E5M2 ? FP8_E5M2 : FP8_E4M3;
+}
 
 ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err)
 {
@@ -160,8 +183,8 @@ const char *fp8g_ceiling(enum fp8g_dtype d, enum ab_backend_kind backend)
     }
 }
 
-void fp8g_work(const struct fp8g_config *g, size_t a_elem_bytes, size_t b_elem_bytes,
-               size_t out_elem_bytes, struct ab_work *w)
+void fp8g_work(const struct fp8g_config *g, size_t a_elem_bytes, size_t b_elem_bytes, size_t out_elem_bytes,
+               struct ab_work *w)
 {
     double m = (double)g->m, n = (double)g->n, k = (double)g->k;
     w->flops = 2.0 * m * n * k;
@@ -304,5 +327,5 @@ const struct ab_workload fp8_gemm_workload = {
     .axes = axes,
     .n_axes = sizeof axes / sizeof axes[0],
     .applies = fp8_gemm_applies,
-    .impl = {[AB_BACKEND_CPU] = &fp8_gemm_cpu_impl, [AB_BACKEND_CUDA] = &fp8_gemm_cuda_impl},
+    .impl = { [AB_BACKEND_CPU] = &fp8_gemm_cpu_impl, [AB_BACKEND_CUDA] = &fp8_gemm_cuda_impl },
 };

@@ -15,7 +15,7 @@ struct fp8g_config {
     int64_t m, n, k;
     enum fp8g_dtype dtype;
     enum fp8g_scaling scaling;
-    bool fast_accum;  /* cuBLASLt's FP8 fast accumulation (CUDA only) */
+    bool fast_accum; /* cuBLASLt's FP8 fast accumulation (CUDA only) */
 };
 
 /* Parse a case's parameters (dtype, scaling, accum, shape, m); AB_EINVAL names the bad one. */
@@ -49,13 +49,13 @@ double fp8g_operand_value(const struct fp8g_operand *op, int64_t o, int64_t kk);
 
 /* The outcome of a check on sampled entries of C. */
 struct fp8g_accuracy {
-    int64_t entries;     /* entries compared */
-    double rel_fro_err;  /* ||C - ref||_F / ||ref||_F, ref the FP64 product of the FP32 inputs */
-    double max_rel_err;  /* max |C - ref| / rms(ref) */
-    double kernel_err;   /* max |C - deq| / sum|a||b|, deq the FP64 product of the dequantized
-                            operands: the kernel's own arithmetic error */
-    int64_t bad;         /* entries with |C - deq| > atol + rtol · sum|a||b| */
-    char first[256];     /* the first few of them */
+    int64_t entries;    /* entries compared */
+    double rel_fro_err; /* ||C - ref||_F / ||ref||_F, ref the FP64 product of the FP32 inputs */
+    double max_rel_err; /* max |C - ref| / rms(ref) */
+    double kernel_err;  /* max |C - deq| / sum|a||b|, deq the FP64 product of the dequantized
+                           operands: the kernel's own arithmetic error */
+    int64_t bad;        /* entries with |C - deq| > atol + rtol · sum|a||b| */
+    char first[256];    /* the first few of them */
 };
 /* Compare C (m x n, row-major, leading dimension ldc) with the references: every entry when
  * m·n <= 16384, else at least 4096 entries (a grid of rows and columns drawn from seed). */
@@ -63,7 +63,6 @@ void fp8g_check(const struct fp8g_config *g, const struct fp8g_operand *a, const
                 const float *C, int64_t ldc, double atol, double rtol, uint64_t seed,
                 struct fp8g_accuracy *out);
 /* Record the accuracy metrics on the case and turn bad entries into AB_EMISMATCH. */
-ab_status fp8g_report(struct ab_case *c, const struct fp8g_accuracy *acc, double rtol,
-                      struct ab_error *err);
+ab_status fp8g_report(struct ab_case *c, const struct fp8g_accuracy *acc, double rtol, struct ab_error *err);
 
 #endif

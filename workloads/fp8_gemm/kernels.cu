@@ -24,7 +24,8 @@ extern "C" ab_status fp8g_cuda_scale_outer(const float *d, const float *sa, cons
     int64_t blocks = (total + 255) / 256;
     if (blocks > 65536)
         blocks = 65536;
-    scale_outer_kernel1<<<(unsigned)blocks, 256, 0, (cudaStream_t)stream>>>(d, sa, sb, (__nv_bfloat16 *)out, M, N);
+    scale_outer_kernel1<<<(unsigned)blocks, 256, 0, (cudaStream_t)stream>>>(d, sa, sb, (__nv_bfloat16 *)out,
+                                                                            M, N);
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
 }

@@ -22,13 +22,14 @@ ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor
     case FP8G_E4M3:
     case FP8G_E5M2:
         if (cc < 89)
-            return ab_fail(err, AB_EUNSUPPORTED, "FP8 matmul needs compute capability 8.9 or newer, not %d.%d",
-                           cc_major, cc_minor);
+            return ab_fail(err, AB_EUNSUPPORTED,
+                           "FP8 matmul needs compute capability 8.9 or newer, not %d.%d", cc_major, cc_minor);
         /* FP8 operands: 1-byte elements whose leading dimensions must be multiples of 16. */
         if (g->k % 16 != 0 || g->n % 16 != 0)
-            return ab_fail(err, AB_EUNSUPPORTED,
-                           "cuBLASLt FP8 needs k and n multiples of 16 (16-byte aligned rows), not k=%lld n=%lld",
-                           (long long)g->k, (long long)g->n);
+            return ab_fail(
+                err, AB_EUNSUPPORTED,
+                "cuBLASLt FP8 needs k and n multiples of 16 (16-byte aligned rows), not k=%lld n=%lld",
+                (long long)g->k, (long long)g->n);
         out->a_store = fp8g_format_b(g->dtype) == FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
         out->b_store = FP8G_STORE_E4M3;
         out->d_bytes = 2;
