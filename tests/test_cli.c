@@ -64,7 +64,8 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
         if (r->status == AB_EUNSUPPORTED)
             continue; /* bf16 on a CPU without AVX-512 BF16 */
         assert_int_equal(r->status, AB_OK);
-        assert_true(r->time_s.n >= 5);
+        /* five samples unless the one-second cap of --quick ran out first (a loaded machine) */
+        assert_true(r->time_s.n >= 5 || (r->time_s.n >= 1 && strcmp(r->stop_reason, "max_time") == 0));
         assert_true(r->time_s.median > 0);
         assert_true(r->time_s.ci_lo <= r->time_s.median && r->time_s.median <= r->time_s.ci_hi);
         assert_true(r->ceiling[0] != '\0');
