@@ -122,15 +122,22 @@ size_t ops_check(const void *got, enum ops_dtype dt, const double *ref, size_t n
 
 void ops_fill_random(void *x, enum ops_dtype dt, double *wide, size_t n, uint64_t seed, float scale)
 {
-    struct ab_rng g;
-    ab_rng_seed(&g, seed);
-    for (size_t i = 0; i < n; i++) {
-        float f = (float)ab_rng_normal(&g) * scale;
-        if (dt == OPS_F32)
-            ((float *)x)[i] = f;
-        else
-            ((uint16_t *)x)[i] = ops_f32_to_bf16(f);
-        if (wide)
-            wide[i] = ops_get(x, dt, i);
+    /* chunks with their own streams: parallel, and the same values whatever the thread count */
+    enum { CHUNK = 1 << 16 };
+    size_t chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (size_t ch = 0; ch < chunks; ch++) {
+        struct ab_rng g;
+        ab_rng_seed(&g, seed * 0x9e3779b97f4a7c15ull + ch);
+        size_t end = (ch + 1) * CHUNK < n ? (ch + 1) * CHUNK : n;
+        for (size_t i = ch * CHUNK; i < end; i++) {
+            float f = (float)ab_rng_normal(&g) * scale;
+            if (dt == OPS_F32)
+                ((float *)x)[i] = f;
+            else
+                ((uint16_t *)x)[i] = ops_f32_to_bf16(f);
+            if (wide)
+                wide[i] = ops_get(x, dt, i);
+        }
     }
 }
