@@ -11,6 +11,10 @@
 
 #include "accelbench.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum ops_dtype { OPS_F32 = 0, OPS_BF16 = 1, OPS_F16 = 2 /* CUDA only */ };
 size_t ops_dtype_size(enum ops_dtype dt);
 const char *ops_dtype_name(enum ops_dtype dt);
@@ -80,5 +84,9 @@ void ops_attn_destroy(struct ops_attn *a);
 
 /* Make later ops_attn_create calls choose the portable kernel (tests check both). */
 void ops_set_generic(bool on);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* AB_OPS_H */
