@@ -9,10 +9,12 @@
 
 extern const struct ab_workload ceilings_workload;
 extern const struct ab_workload transformer_block_workload;
+extern const struct ab_workload amx_timing_workload;
 
 static const struct ab_workload *const workloads[] = {
     &ceilings_workload,
     &transformer_block_workload,
+    &amx_timing_workload,
     NULL,
 };
 
