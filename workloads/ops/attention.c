@@ -21,6 +21,7 @@ enum { K_GENERIC, K_AVX512F, K_AVX512_BF16 };
 
 static bool force_generic;
 void ops_set_generic(bool on) { force_generic = on; }
+bool ops_generic(void) { return force_generic; }
 
 struct ops_attn {
     int B, NH, Tq, Tk, HS, Tkp;

@@ -82,8 +82,10 @@ void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const v
 const char *ops_attn_impl(const struct ops_attn *a);
 void ops_attn_destroy(struct ops_attn *a);
 
-/* Make later ops_attn_create calls choose the portable kernel (tests check both). */
+/* Make later ops_attn_create and ops_layernorm calls choose the portable code (tests check
+ * both); ops_generic says whether that is on. */
 void ops_set_generic(bool on);
+bool ops_generic(void);
 
 #ifdef __cplusplus
 }
