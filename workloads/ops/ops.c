@@ -1,7 +1,8 @@
 /* ops.c — the element-wise and row-wise operations of ops.h on the CPU (dtype helpers,
- * LayerNorm, GELU, softmax, residual add): portable loops the compiler vectorizes (LayerNorm
- * rows in AVX-512 where the CPU has it and BF16 conversions), parallel over rows or chunks. Matmul lives in matmul.c, attention in attention.c. These
- * ops are a few percent of a layer's time; their job is to be right and not to allocate. */
+ * LayerNorm, GELU, softmax, residual add): portable loops the compiler vectorizes, LayerNorm
+ * rows in AVX-512 where the CPU has it, parallel over rows or chunks with OpenMP. Matmul lives
+ * in matmul.c, attention in attention.c. These ops are a few percent of a layer's time; their
+ * job is to be right and not to allocate. */
 #include "ops.h"
 
 #include <immintrin.h>
