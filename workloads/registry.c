@@ -8,9 +8,11 @@
 #include <string.h>
 
 extern const struct ab_workload ceilings_workload;
+extern const struct ab_workload attention_memory_workload;
 
 static const struct ab_workload *const workloads[] = {
     &ceilings_workload,
+    &attention_memory_workload,
     NULL,
 };
 
