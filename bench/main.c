@@ -12,6 +12,7 @@ static const struct {
     {"list", ab_cmd_list, "workloads, their axes and defaults, backends compiled in"},
     {"info", ab_cmd_info, "devices, ceilings, meters and counters available here"},
     {"run", ab_cmd_run, "run workloads on devices and write results"},
+    {"compare", ab_cmd_compare, "compare two result sets: per-case verdicts for CI"},
     {"plot", ab_cmd_plot, "draw charts from result files"},
 };
 #define NCMD (sizeof commands / sizeof commands[0])

@@ -508,6 +508,11 @@ void ab_free(void *p);
 const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len);
 /* Read a whole file into a NUL-terminated malloc'ed buffer (caller frees). */
 ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_error *err);
+/* write(2) all of buf to fd (retrying short writes and EINTR); errors name path. */
+ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, struct ab_error *err);
+/* The CPU feature words that matter to accelbench (avx2 ... amx_int8) present on this CPU,
+ * space separated, into buf. */
+void ab_cpu_features(char *buf, size_t len);
 /* mkdir -p */
 ab_status ab_mkdirs(const char *path, struct ab_error *err);
 

@@ -64,6 +64,23 @@ bool ab_cpu_has(const char *feature)
     return has;
 }
 
+void ab_cpu_features(char *buf, size_t len)
+{
+    static const char *const interesting[] = {
+        "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni",
+        "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", NULL,
+    };
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (int i = 0; interesting[i]; i++)
+        if (ab_cpu_has(interesting[i])) {
+            int w = snprintf(buf + used, len - used, "%s%s", used ? " " : "", interesting[i]);
+            if (w > 0 && (size_t)w < len - used)
+                used += (size_t)w;
+        }
+}
+
 int ab_cpu_threads(void)
 {
     int n = omp_get_max_threads();
@@ -98,18 +115,7 @@ static ab_status cpu_discover(struct ab_device *out, int max, int *n, struct ab_
     struct utsname u;
     if (uname(&u) == 0)
         snprintf(d->driver, sizeof d->driver, "linux %s", u.release);
-    static const char *const interesting[] = {
-        "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni",
-        "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", NULL,
-    };
-    size_t used = 0;
-    for (int i = 0; interesting[i]; i++)
-        if (ab_cpu_has(interesting[i])) {
-            int w = snprintf(d->features + used, sizeof d->features - used, "%s%s",
-                             used ? " " : "", interesting[i]);
-            if (w > 0 && (size_t)w < sizeof d->features - used)
-                used += (size_t)w;
-        }
+    ab_cpu_features(d->features, sizeof d->features);
     *n = 1;
     return AB_OK;
 }

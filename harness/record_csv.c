@@ -240,21 +240,6 @@ struct csv_writer {
     char path[4096];
 };
 
-static ab_status write_all(int fd, const char *p, size_t n, const char *path, struct ab_error *err)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return ab_fail(err, AB_EIO, "%s: write failed: %s", path,
-                           w < 0 ? strerror(errno) : "no space");
-        p += w;
-        n -= (size_t)w;
-    }
-    return AB_OK;
-}
-
 static ab_status header_line(struct buf *b)
 {
     for (int i = 0; i < NCOLS; i++)
@@ -272,7 +257,7 @@ static ab_status csvw_row(void *self, const struct ab_result *r, struct ab_error
         return ab_fail(err, AB_ENOMEM, "out of memory formatting a row");
     }
     /* One write per row: a killed process leaves whole rows, at worst minus the last. */
-    ab_status st = write_all(w->fd, b.p, b.n, w->path, err);
+    ab_status st = ab_write_all(w->fd, b.p, b.n, w->path, err);
     free(b.p);
     return st;
 }
@@ -316,7 +301,7 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
     if (fstat(fd, &st) != 0) {
         rc = ab_fail(err, AB_EIO, "%s: %s", path, strerror(errno));
     } else if (st.st_size == 0) {
-        rc = write_all(fd, hdr.p, hdr.n, path, err);
+        rc = ab_write_all(fd, hdr.p, hdr.n, path, err);
     } else {
         /* Appending to an existing file: its header must be ours, and a torn last line
          * (from a crash) is cut so the next row starts on a line of its own. */

@@ -153,21 +153,9 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
         return ab_fail(err, AB_ENOMEM, "out of memory writing samples.jsonl");
     size_t n = strlen(text);
     text[n] = '\n'; /* overwrite the NUL: one write carries the line and its end */
-    const char *p = text;
-    size_t left = n + 1;
-    ab_status st = AB_OK;
-    while (left) {
-        ssize_t wr = write(w->fd, p, left);
-        if (wr < 0 && errno == EINTR)
-            continue;
-        if (wr <= 0) {
-            st = ab_fail(err, AB_EIO, "%s/samples.jsonl: write failed: %s", w->dir,
-                         wr < 0 ? strerror(errno) : "no space");
-            break;
-        }
-        p += wr;
-        left -= (size_t)wr;
-    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/samples.jsonl", w->dir);
+    ab_status st = ab_write_all(w->fd, text, n + 1, path, err);
     free(text);
     return st;
 }

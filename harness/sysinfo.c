@@ -40,17 +40,7 @@ void ab_sysinfo_collect(struct ab_sysinfo *s)
         snprintf(s->kernel, sizeof s->kernel, "%s %s %s", u.sysname, u.release, u.machine);
     first_match("/etc/os-release", "PRETTY_NAME", s->os, sizeof s->os);
     first_match("/proc/cpuinfo", "model name", s->cpu_model, sizeof s->cpu_model);
-    static const char *const flags[] = {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni",
-                                        "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16",
-                                        "amx_int8", NULL};
-    size_t used = 0;
-    for (int i = 0; flags[i]; i++)
-        if (ab_cpu_has(flags[i])) {
-            int w = snprintf(s->cpu_flags + used, sizeof s->cpu_flags - used, "%s%s",
-                             used ? " " : "", flags[i]);
-            if (w > 0 && (size_t)w < sizeof s->cpu_flags - used)
-                used += (size_t)w;
-        }
+    ab_cpu_features(s->cpu_flags, sizeof s->cpu_flags);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     s->cpu_cores_online = n > 0 ? (int)n : 0;
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);

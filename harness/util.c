@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 ab_status ab_fail(struct ab_error *err, ab_status st, const char *fmt, ...)
 {
@@ -255,4 +256,19 @@ void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(m->text, sizeof m->text, fmt, ap);
     va_end(ap);
+}
+
+ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, struct ab_error *err)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return ab_fail(err, AB_EIO, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "no space");
+        p += w;
+        len -= (size_t)w;
+    }
+    return AB_OK;
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "accelbench.h"
+#include "config.h"
 #include "test_util.h"
 
 static char *dir;
@@ -199,6 +200,43 @@ static void rapl_tree_is_the_power_source_and_idle_is_subtracted(void **state)
     ab_result_set_free(&set);
 }
 
+#if AB_TEST_HOOKS
+/* The test-only slowdown knob makes one workload 3x slower; compare must flag its cases and
+ * exit 1. (Two unmodified runs are compared in the same way by hand: see README.) */
+static void compare_flags_a_deliberately_slowed_run(void **state)
+{
+    char args[4600], err[4096];
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --quick -o '%s/cmp-base'", dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    setenv("ACCELBENCH_TEST_SLOWDOWN", "ceilings=3", 1);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --quick -o '%s/cmp-slow'", dir);
+    int rc = run(args, err, sizeof err);
+    unsetenv("ACCELBENCH_TEST_SLOWDOWN");
+    assert_int_equal(rc, 0);
+    snprintf(args, sizeof args, "compare '%s/cmp-base' '%s/cmp-slow' --format csv", dir, dir);
+    assert_int_equal(run(args, err, sizeof err), 1);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/stdout.txt", dir);
+    char *text;
+    assert_int_equal(ab_read_file(path, &text, NULL, NULL), AB_OK);
+    int slower = 0, faster = 0;
+    for (char *p = text; (p = strstr(p, ",slower,")); p++)
+        slower++;
+    for (char *p = text; (p = strstr(p, ",faster,")); p++)
+        faster++;
+    free(text);
+    /* 3x is far beyond run-to-run noise on a quiet machine (all 5 cases are flagged there);
+     * on a loaded one some cases may turn noisy, but none may look faster. */
+    assert_true(slower >= 1);
+    assert_int_equal(faster, 0);
+    snprintf(args, sizeof args, "compare '%s/cmp-base' '%s/cmp-slow' --fail-on none", dir, dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    expect_usage_error("compare onlyone", "expected BASE and NEW", NULL);
+    snprintf(args, sizeof args, "compare '%s/cmp-base' '%s/missing'", dir, dir);
+    expect_usage_error(args, "missing", NULL);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +245,9 @@ int main(void)
         cmocka_unit_test(help_and_version_exit_0),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
         cmocka_unit_test(rapl_tree_is_the_power_source_and_idle_is_subtracted),
+#if AB_TEST_HOOKS
+        cmocka_unit_test(compare_flags_a_deliberately_slowed_run),
+#endif
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

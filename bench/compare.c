@@ -1,0 +1,756 @@
+/* compare.c — the statistics and the report behind `accelbench compare`.
+ * Verdicts are made to be gated on without crying wolf: a change must be significant after
+ * Holm's correction for the number of cases compared AND larger than the threshold; a case
+ * whose interval is too wide to resolve a threshold-sized change is `noisy`, not `same`. */
+#include "compare.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cmp_opts_defaults(struct cmp_opts *o)
+{
+    o->threshold = 0.05;
+    o->alpha = 0.05;
+    o->metric = CMP_TIME;
+    o->bootstrap = 1000;
+    o->seed = 0x5eedc0de;
+    o->noise = -1;
+}
+
+const char *cmp_verdict_word(enum cmp_verdict v)
+{
+    static const char *const w[] = {"same", "faster", "slower", "noisy", "failed", "fixed", "not-ok"};
+    return (unsigned)v < sizeof w / sizeof w[0] ? w[v] : "?";
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Exact null distribution of U for sizes m, n (no ties): counts of U = u, by recursion
+ * c(m, n, u) = c(m-1, n, u-n) + c(m, n-1, u). Small sizes only. */
+static double exact_mw_p(int m, int n, double u)
+{
+    int umax = m * n;
+    /* dp over (i, j): number of arrangements of i x's and j y's with U = k */
+    double *prev = calloc((size_t)(n + 1) * (umax + 1), sizeof *prev);
+    double *cur = calloc((size_t)(n + 1) * (umax + 1), sizeof *cur);
+    if (!prev || !cur) {
+        free(prev);
+        free(cur);
+        return NAN;
+    }
+#define AT(a, j, k) a[(size_t)(j) * (umax + 1) + (k)]
+    for (int j = 0; j <= n; j++)
+        AT(prev, j, 0) = 1; /* i = 0 */
+    for (int i = 1; i <= m; i++) {
+        memset(cur, 0, (size_t)(n + 1) * (umax + 1) * sizeof *cur);
+        AT(cur, 0, 0) = 1;
+        for (int j = 1; j <= n; j++)
+            for (int k = 0; k <= i * j; k++) {
+                /* last element is an x (it beats all j y's: adds j) or a y */
+                double v = AT(cur, j - 1, k);
+                if (k >= j)
+                    v += AT(prev, j, k - j);
+                AT(cur, j, k) = v;
+            }
+        double *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    double total = 0, tail = 0;
+    double mean = m * (double)n / 2;
+    double d = fabs(u - mean);
+    for (int k = 0; k <= umax; k++) {
+        double c = AT(prev, n, k);
+        total += c;
+        if (fabs(k - mean) >= d - 1e-9)
+            tail += c;
+    }
+#undef AT
+    free(prev);
+    free(cur);
+    return fmin(1.0, tail / total);
+}
+
+double cmp_mann_whitney_p(const double *x, int64_t nx, const double *y, int64_t ny)
+{
+    if (nx < 1 || ny < 1)
+        return NAN;
+    int64_t n = nx + ny;
+    struct item {
+        double v;
+        int from_x;
+    } *all = malloc((size_t)n * sizeof *all);
+    if (!all)
+        return NAN;
+    for (int64_t i = 0; i < nx; i++)
+        all[i] = (struct item){x[i], 1};
+    for (int64_t i = 0; i < ny; i++)
+        all[nx + i] = (struct item){y[i], 0};
+    qsort(all, (size_t)n, sizeof *all, cmp_d); /* v is the first member */
+    double rank_x = 0, ties = 0;
+    bool any_tie = false;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j + 1 < n && all[j + 1].v == all[i].v)
+            j++;
+        double avg = (double)(i + j + 2) / 2.0; /* 1-based ranks i+1..j+1 */
+        int64_t t = j - i + 1;
+        if (t > 1) {
+            any_tie = true;
+            ties += (double)t * t * t - (double)t;
+        }
+        for (int64_t k = i; k <= j; k++)
+            if (all[k].from_x)
+                rank_x += avg;
+        i = j + 1;
+    }
+    free(all);
+    double u = rank_x - (double)nx * (nx + 1) / 2.0;
+    if (!any_tie && nx * ny <= 400)
+        return exact_mw_p((int)nx, (int)ny, u);
+    double mu = (double)nx * ny / 2.0;
+    double var = (double)nx * ny / 12.0 * ((double)(n + 1) - ties / ((double)n * (n - 1)));
+    if (var <= 0)
+        return 1.0; /* all values equal */
+    double z = (fabs(u - mu) - 0.5) / sqrt(var);
+    if (z < 0)
+        z = 0;
+    return fmin(1.0, 2.0 * gsl_cdf_ugaussian_Q(z));
+}
+
+void cmp_holm(double *p, int n)
+{
+    int *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx);
+    if (!idx)
+        return;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(p[i]))
+            idx[m++] = i;
+    /* sort indices by p ascending (insertion sort: m is the number of cases) */
+    for (int i = 1; i < m; i++) {
+        int k = idx[i], j = i - 1;
+        while (j >= 0 && p[idx[j]] > p[k]) {
+            idx[j + 1] = idx[j];
+            j--;
+        }
+        idx[j + 1] = k;
+    }
+    double running = 0;
+    for (int r = 0; r < m; r++) {
+        double adj = fmin(1.0, (double)(m - r) * p[idx[r]]);
+        running = fmax(running, adj); /* adjusted p-values never decrease with rank */
+        p[idx[r]] = running;
+    }
+    free(idx);
+}
+
+static double median_of(double *x, int64_t n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_d);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+void cmp_bootstrap_ratio(const double *x, int64_t nx, const double *y, int64_t ny, int resamples,
+                         uint64_t seed, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    /* Resampling huge sample sets costs sorts: 2000 draws per side describe a median well. */
+    int64_t bx = nx < 2000 ? nx : 2000, by = ny < 2000 ? ny : 2000;
+    double *rx = malloc((size_t)bx * sizeof *rx), *ry = malloc((size_t)by * sizeof *ry);
+    double *ratios = malloc((size_t)resamples * sizeof *ratios);
+    if (!rx || !ry || !ratios || nx < 1 || ny < 1 || resamples < 10) {
+        free(rx);
+        free(ry);
+        free(ratios);
+        return;
+    }
+    struct ab_rng g;
+    ab_rng_seed(&g, seed);
+    for (int b = 0; b < resamples; b++) {
+        for (int64_t i = 0; i < bx; i++)
+            rx[i] = x[(int64_t)(ab_rng_uniform(&g) * nx)];
+        for (int64_t i = 0; i < by; i++)
+            ry[i] = y[(int64_t)(ab_rng_uniform(&g) * ny)];
+        double mx = median_of(rx, bx);
+        ratios[b] = mx > 0 ? median_of(ry, by) / mx : NAN;
+    }
+    qsort(ratios, (size_t)resamples, sizeof *ratios, cmp_d);
+    *lo = ab_stats_quantile_sorted(ratios, resamples, 0.025);
+    *hi = ab_stats_quantile_sorted(ratios, resamples, 0.975);
+    free(rx);
+    free(ry);
+    free(ratios);
+}
+
+double cmp_noise_estimate(const double *log_ratios, int n)
+{
+    if (n < 5)
+        return NAN;
+    double *a = malloc((size_t)n * sizeof *a);
+    if (!a)
+        return NAN;
+    for (int i = 0; i < n; i++)
+        a[i] = fabs(log_ratios[i]);
+    qsort(a, (size_t)n, sizeof *a, cmp_d);
+    double q = ab_stats_quantile_sorted(a, n, 0.25);
+    free(a);
+    return q / 0.3186; /* P(|Z| <= 0.3186) = 0.25 */
+}
+
+/* ------------------------------------------------------------------ loading */
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static ab_status load_file(const char *csv, struct ab_result_set *set, char *warn, size_t wl,
+                           struct ab_error *err)
+{
+    struct ab_result_set one = {0};
+    char w[512] = "";
+    ab_status st = ab_csv_read(csv, &one, w, sizeof w, err);
+    if (st == AB_OK) {
+        if (w[0] && warn && !warn[0])
+            snprintf(warn, wl, "%s", w);
+        char jl[4200];
+        snprintf(jl, sizeof jl, "%s", csv);
+        char *slash = strrchr(jl, '/');
+        snprintf(slash ? slash + 1 : jl, sizeof jl - (size_t)(slash ? slash + 1 - jl : 0), "samples.jsonl");
+        if (exists(jl))
+            st = ab_json_read_samples(jl, &one, err);
+    }
+    for (int64_t i = 0; st == AB_OK && i < one.n; i++) {
+        st = ab_result_set_add(set, &one.rows[i], err);
+        if (st == AB_OK) { /* move the samples */
+            set->rows[set->n - 1].samples = one.rows[i].samples;
+            set->rows[set->n - 1].n_samples = one.rows[i].n_samples;
+            one.rows[i].samples = NULL;
+        }
+    }
+    ab_result_set_free(&one);
+    return st;
+}
+
+ab_status cmp_load(const char *path, struct ab_result_set *set, char *warn, size_t warn_len,
+                   struct ab_error *err)
+{
+    if (warn && warn_len)
+        warn[0] = '\0';
+    if (!exists(path))
+        return ab_fail(err, AB_EIO, "%s: no such file or folder", path);
+    if (!is_dir(path))
+        return load_file(path, set, warn, warn_len, err);
+    int found = 0;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", path);
+    if (exists(p)) {
+        ab_status st = load_file(p, set, warn, warn_len, err);
+        if (st)
+            return st;
+        found++;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return ab_fail(err, AB_EIO, "%s: cannot read folder", path);
+    struct dirent *e;
+    ab_status st = AB_OK;
+    /* sorted traversal is not needed: duplicates are resolved by start time below */
+    while (st == AB_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s/results.csv", path, e->d_name);
+        if (exists(p)) {
+            st = load_file(p, set, warn, warn_len, err);
+            found++;
+        }
+    }
+    closedir(d);
+    if (st)
+        return st;
+    if (!found)
+        return ab_fail(err, AB_EINVAL, "%s: no results.csv in this folder or its subfolders", path);
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ comparing */
+
+static void key_of(const struct ab_result *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s|%s|%s|%s", r->workload, r->device, r->device_name, r->params);
+}
+
+/* The latest row for each key (a folder may hold a resumed or repeated run). */
+static const struct ab_result **latest(const struct ab_result_set *s, int *n_out)
+{
+    const struct ab_result **out = calloc((size_t)(s->n ? s->n : 1), sizeof *out);
+    int n = 0;
+    if (!out)
+        return NULL;
+    for (int64_t i = 0; i < s->n; i++) {
+        char ki[800];
+        key_of(&s->rows[i], ki, sizeof ki);
+        int k;
+        for (k = 0; k < n; k++) {
+            char kk[800];
+            key_of(out[k], kk, sizeof kk);
+            if (strcmp(ki, kk) == 0)
+                break;
+        }
+        if (k == n)
+            out[n++] = &s->rows[i];
+        else if (strcmp(s->rows[i].started_utc, out[k]->started_utc) >= 0)
+            out[k] = &s->rows[i];
+    }
+    *n_out = n;
+    return out;
+}
+
+static double metric_value(const struct ab_result *r, enum cmp_metric m)
+{
+    switch (m) {
+    case CMP_THROUGHPUT:
+        return r->flop_per_s > 0 ? r->flop_per_s : r->byte_per_s > 0 ? r->byte_per_s : r->token_per_s;
+    case CMP_ENERGY: return r->energy_j;
+    default: return r->time_s.median;
+    }
+}
+
+static bool higher_is_better(enum cmp_metric m) { return m == CMP_THROUGHPUT; }
+
+static bool real_energy(const struct ab_result *a, const struct ab_result *b)
+{
+    return isfinite(a->energy_j) && isfinite(b->energy_j) && a->energy_j > 0 && b->energy_j > 0 &&
+           strcmp(a->power_source, b->power_source) == 0 && strncmp(a->power_source, "nominal", 7) != 0 &&
+           strcmp(a->power_source, "none") != 0;
+}
+
+/* Samples are a time series: slow drift (frequency, a neighbour on the host) makes
+ * consecutive samples alike, and a test that takes them as independent is overconfident.
+ * With enough samples, the unit of the test is the median of each of CMP_BLOCKS consecutive
+ * blocks; their spread carries the drift. Returns the number of values written to out. */
+#define CMP_BLOCKS 10
+static int64_t block_medians(const double *x, int64_t n, double *out)
+{
+    if (n < 2 * CMP_BLOCKS) {
+        memcpy(out, x, (size_t)n * sizeof *x);
+        return n;
+    }
+    for (int b = 0; b < CMP_BLOCKS; b++) {
+        int64_t lo = n * b / CMP_BLOCKS, hi = n * (b + 1) / CMP_BLOCKS;
+        double *tmp = malloc((size_t)(hi - lo) * sizeof *tmp);
+        if (!tmp)
+            return 0;
+        memcpy(tmp, x + lo, (size_t)(hi - lo) * sizeof *tmp);
+        out[b] = median_of(tmp, hi - lo);
+        free(tmp);
+    }
+    return CMP_BLOCKS;
+}
+
+/* Interval of the time ratio new/base from the two CSV confidence intervals (conservative). */
+static void ci_from_rows(const struct ab_result *b, const struct ab_result *n, double *lo, double *hi)
+{
+    *lo = (n->time_s.ci_lo > 0 && b->time_s.ci_hi > 0) ? n->time_s.ci_lo / b->time_s.ci_hi : NAN;
+    *hi = (n->time_s.ci_hi > 0 && b->time_s.ci_lo > 0) ? n->time_s.ci_hi / b->time_s.ci_lo : NAN;
+}
+
+ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_set *new_,
+                      const struct cmp_opts *o, struct cmp_report *out, struct ab_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->metric = o->metric;
+    out->threshold = o->threshold;
+    out->alpha = o->alpha;
+    int nb = 0, nn = 0;
+    const struct ab_result **B = latest(base, &nb), **N = latest(new_, &nn);
+    out->cases = calloc((size_t)(nb + 1), sizeof *out->cases);
+    out->added = calloc((size_t)(nn + 1), sizeof *out->added);
+    out->removed = calloc((size_t)(nb + 1), sizeof *out->removed);
+    double *p = calloc((size_t)(nb + 1), sizeof *p);
+    if (!B || !N || !out->cases || !out->added || !out->removed || !p) {
+        free(B);
+        free(N);
+        free(p);
+        cmp_report_free(out);
+        return ab_fail(err, AB_ENOMEM, "out of memory comparing");
+    }
+    bool *matched = calloc((size_t)(nn + 1), sizeof *matched);
+    for (int i = 0; i < nb; i++) {
+        char kb[800];
+        key_of(B[i], kb, sizeof kb);
+        int j;
+        for (j = 0; j < nn; j++) {
+            char kn[800];
+            key_of(N[j], kn, sizeof kn);
+            if (!matched[j] && strcmp(kb, kn) == 0)
+                break;
+        }
+        if (j == nn) {
+            out->removed[out->n_removed++] = B[i];
+            continue;
+        }
+        matched[j] = true;
+        struct cmp_case *c = &out->cases[out->n++];
+        c->base = B[i];
+        c->new_ = N[j];
+        c->ratio = c->ci_lo = c->ci_hi = c->p = c->p_adj = c->energy_ratio = NAN;
+        c->energy_verdict = CMP_NOISY;
+        bool bok = B[i]->status == AB_OK, nok = N[j]->status == AB_OK;
+        if (!bok || !nok) {
+            c->verdict = bok ? CMP_FAILED : nok ? CMP_FIXED : CMP_NOT_OK;
+            p[out->n - 1] = NAN;
+            continue;
+        }
+        double vb = metric_value(B[i], o->metric), vn = metric_value(N[j], o->metric);
+        c->ratio = vb > 0 ? vn / vb : NAN;
+        if (real_energy(B[i], N[j]))
+            c->energy_ratio = N[j]->energy_j / B[i]->energy_j;
+        if (o->metric == CMP_ENERGY) {
+            p[out->n - 1] = NAN; /* one energy figure per case: no test, threshold only */
+            continue;
+        }
+        /* Time-based interval and test; for throughput the ratio inverts. */
+        double lo, hi;
+        double *xb = B[i]->n_samples >= 3 ? malloc((size_t)B[i]->n_samples * sizeof *xb) : NULL;
+        double *xn = N[j]->n_samples >= 3 ? malloc((size_t)N[j]->n_samples * sizeof *xn) : NULL;
+        int64_t nbk = xb ? block_medians(B[i]->samples, B[i]->n_samples, xb) : 0;
+        int64_t nnk = xn ? block_medians(N[j]->samples, N[j]->n_samples, xn) : 0;
+        if (nbk >= 3 && nnk >= 3) {
+            cmp_bootstrap_ratio(xb, nbk, xn, nnk, o->bootstrap, o->seed + (uint64_t)i, &lo, &hi);
+            c->p = cmp_mann_whitney_p(xb, nbk, xn, nnk);
+            c->from_samples = true;
+        }
+        free(xb);
+        free(xn);
+        if (!c->from_samples) {
+            ci_from_rows(B[i], N[j], &lo, &hi);
+            /* No raw samples: significant only if the intervals do not overlap. */
+            c->p = (isfinite(lo) && (lo > 1 || hi < 1)) ? 0.0 : 1.0;
+        }
+        if (higher_is_better(o->metric)) {
+            c->ci_lo = hi > 0 ? 1 / hi : NAN;
+            c->ci_hi = lo > 0 ? 1 / lo : NAN;
+        } else {
+            c->ci_lo = lo;
+            c->ci_hi = hi;
+        }
+        p[out->n - 1] = c->p;
+    }
+    for (int j = 0; j < nn; j++)
+        if (!matched[j])
+            out->added[out->n_added++] = N[j];
+    free(matched);
+
+    /* Run-to-run noise: samples within one run do not see what changes between runs (page
+     * placement, thread placement, neighbours on a shared host), so each case's interval is
+     * widened by it and its p-value is the larger of the sample test's and the widened one's. */
+    double *lr = calloc((size_t)(out->n + 1), sizeof *lr);
+    int n_lr = 0;
+    for (int i = 0; lr && i < out->n; i++)
+        if (!isnan(p[i]) && out->cases[i].ratio > 0)
+            lr[n_lr++] = log(out->cases[i].ratio);
+    double sig_env = 0;
+    if (o->noise >= 0) {
+        sig_env = log1p(o->noise);
+    } else {
+        double e = lr ? cmp_noise_estimate(lr, n_lr) : NAN;
+        if (isfinite(e)) {
+            /* Capped at twice the threshold: when (nearly) every case moves, the spread is the
+             * change itself, and a change that moves everything must still be caught. */
+            sig_env = fmin(e, log1p(2 * o->threshold));
+            out->noise_estimated = true;
+        }
+    }
+    free(lr);
+    out->noise = expm1(sig_env);
+    for (int i = 0; i < out->n; i++) {
+        struct cmp_case *c = &out->cases[i];
+        if (isnan(p[i]) || !(c->ratio > 0) || !(c->ci_lo > 0) || !(c->ci_hi > 0))
+            continue;
+        double r = log(c->ratio);
+        double sw = (log(c->ci_hi) - log(c->ci_lo)) / (2 * 1.96);
+        /* A case whose samples spread widely within a run can shift as much between runs: its
+         * own robust spread ((p95 - p05) / 3.29, a sigma for normal data) bounds its noise from
+         * below, so one noisy memory-bound case does not ride on the calm ones' estimate. */
+        double own = 0;
+        const struct ab_result *sides[2] = {c->base, c->new_};
+        for (int k = 0; k < 2; k++)
+            if (sides[k]->time_s.median > 0 && sides[k]->time_s.p95 > sides[k]->time_s.p05)
+                own = fmax(own, log1p((sides[k]->time_s.p95 - sides[k]->time_s.p05) / 3.29 /
+                                      sides[k]->time_s.median));
+        double se = fmax(sig_env, own);
+        double sg = sqrt(sw * sw + se * se);
+        double p_env = sg > 0 ? 2 * gsl_cdf_ugaussian_Q(fabs(r) / sg) : (r != 0 ? 0.0 : 1.0);
+        c->ci_lo = exp(r - 1.96 * sg);
+        c->ci_hi = exp(r + 1.96 * sg);
+        p[i] = fmax(p[i], p_env);
+        c->p = p[i];
+    }
+
+    /* Holm over the tested cases, then verdicts. */
+    cmp_holm(p, out->n);
+    double log_sum = 0;
+    int n_log = 0;
+    for (int i = 0; i < out->n; i++) {
+        struct cmp_case *c = &out->cases[i];
+        if (c->verdict == CMP_FAILED || c->verdict == CMP_FIXED || c->verdict == CMP_NOT_OK)
+            continue;
+        c->p_adj = p[i];
+        double worse = higher_is_better(o->metric) ? 1 / c->ratio : c->ratio; /* >1 is worse */
+        double t = o->threshold;
+        if (!isfinite(worse)) {
+            c->verdict = CMP_NOISY;
+        } else if (o->metric == CMP_ENERGY) {
+            bool measured = real_energy(c->base, c->new_);
+            c->verdict = !measured ? CMP_NOISY : worse > 1 + t ? CMP_SLOWER : worse < 1 - t ? CMP_FASTER : CMP_SAME;
+        } else {
+            bool few = c->base->time_s.n < 3 || c->new_->time_s.n < 3;
+            double half = (c->ci_hi - c->ci_lo) / 2 / c->ratio;
+            bool significant = c->p_adj < o->alpha;
+            if (significant && worse > 1 + t)
+                c->verdict = CMP_SLOWER;
+            else if (significant && worse < 1 - t)
+                c->verdict = CMP_FASTER;
+            else if (few || !isfinite(half) || half > t)
+                c->verdict = CMP_NOISY; /* cannot resolve a threshold-sized change */
+            else
+                c->verdict = CMP_SAME;
+        }
+        if (isfinite(c->energy_ratio))
+            c->energy_verdict = c->energy_ratio > 1 + t ? CMP_SLOWER : c->energy_ratio < 1 - t ? CMP_FASTER : CMP_SAME;
+        if (c->verdict != CMP_NOISY && c->ratio > 0) {
+            log_sum += log(c->ratio);
+            n_log++;
+        }
+    }
+    for (int i = 0; i < out->n; i++) {
+        switch (out->cases[i].verdict) {
+        case CMP_SAME: out->n_same++; break;
+        case CMP_FASTER: out->n_faster++; break;
+        case CMP_SLOWER: out->n_slower++; break;
+        case CMP_NOISY: out->n_noisy++; break;
+        case CMP_FAILED: out->n_failed++; break;
+        case CMP_FIXED: out->n_fixed++; break;
+        case CMP_NOT_OK: out->n_not_ok++; break;
+        }
+    }
+    out->geomean = n_log ? exp(log_sum / n_log) : NAN;
+    free(p);
+    free(B);
+    free(N);
+    return AB_OK;
+}
+
+void cmp_report_free(struct cmp_report *r)
+{
+    free(r->cases);
+    free(r->added);
+    free(r->removed);
+    memset(r, 0, sizeof *r);
+}
+
+int cmp_exit_status(const struct cmp_report *r, enum cmp_fail_on f)
+{
+    switch (f) {
+    case CMP_FAIL_NONE: return 0;
+    case CMP_FAIL_ANY:
+        return (r->n_slower || r->n_failed || r->n_faster || r->n_noisy || r->n_fixed || r->n_added ||
+                r->n_removed) ? 1 : 0;
+    default: return (r->n_slower || r->n_failed) ? 1 : 0;
+    }
+}
+
+/* ------------------------------------------------------------------ output */
+
+static const char *metric_word(enum cmp_metric m)
+{
+    return m == CMP_THROUGHPUT ? "throughput" : m == CMP_ENERGY ? "energy" : "time";
+}
+
+static void fmt_num(double v, const char *fmt, char *buf, size_t len)
+{
+    if (isfinite(v))
+        snprintf(buf, len, fmt, v);
+    else
+        snprintf(buf, len, "-");
+}
+
+static void summary_line(const struct cmp_report *r, char *buf, size_t len)
+{
+    char g[32];
+    fmt_num(r->geomean, "%.4f", g, sizeof g);
+    snprintf(buf, len, "%d compared: %d faster, %d slower, %d same, %d noisy, %d failed, %d fixed; "
+             "%d added, %d removed; geometric mean of %s ratios %s (threshold %.1f%%, alpha %.3g, Holm; "
+             "run-to-run noise %.1f%% %s)",
+             r->n, r->n_faster, r->n_slower, r->n_same, r->n_noisy, r->n_failed, r->n_fixed, r->n_added,
+             r->n_removed, metric_word(r->metric), g, 100 * r->threshold, r->alpha, 100 * r->noise,
+             r->noise_estimated ? "estimated from the cases" : r->noise > 0 ? "given" : "not allowed for: under 5 cases");
+}
+
+static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
+{
+    const char *sep = md ? " | " : "  ";
+    if (md)
+        fprintf(f, "| case | device | base median | new median | ratio | 95%% CI | p (Holm) | verdict |\n"
+                   "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |\n");
+    else
+        fprintf(f, "%-58s %-8s %12s %12s %8s %17s %9s  %s\n", "case", "device", "base", "new",
+                "ratio", "95% CI", "p(Holm)", "verdict");
+    for (int i = 0; i < r->n; i++) {
+        const struct cmp_case *c = &r->cases[i];
+        char name[600], bm[32], nm[32], ra[32], lo[32], hi[32], pp[32];
+        snprintf(name, sizeof name, "%s %s", c->base->workload, c->base->params);
+        double vb = metric_value(c->base, r->metric), vn = metric_value(c->new_, r->metric);
+        char unit[8] = "";
+        ab_fmt_si(vb, r->metric == CMP_TIME ? "s" : r->metric == CMP_ENERGY ? "J" : "/s", bm, sizeof bm);
+        ab_fmt_si(vn, r->metric == CMP_TIME ? "s" : r->metric == CMP_ENERGY ? "J" : "/s", nm, sizeof nm);
+        (void)unit;
+        fmt_num(c->ratio, "%.3f", ra, sizeof ra);
+        fmt_num(c->ci_lo, "%.3f", lo, sizeof lo);
+        fmt_num(c->ci_hi, "%.3f", hi, sizeof hi);
+        fmt_num(c->p_adj, "%.2g", pp, sizeof pp);
+        const char *v = cmp_verdict_word(c->verdict);
+        const char *on = "", *off = "";
+        if (color && !md) {
+            off = "\033[0m";
+            on = (c->verdict == CMP_SLOWER || c->verdict == CMP_FAILED) ? "\033[31m"
+                 : c->verdict == CMP_FASTER || c->verdict == CMP_FIXED ? "\033[32m"
+                 : c->verdict == CMP_NOISY ? "\033[33m" : "";
+            if (!*on)
+                off = "";
+        }
+        if (md)
+            fprintf(f, "| %s%s%s%s%s%s%s%s%s%s[%s, %s]%s%s%s**%s** |\n", name, sep, c->base->device, sep, bm, sep,
+                    nm, sep, ra, sep, lo, hi, sep, pp, sep, v);
+        else
+            fprintf(f, "%-58.58s %-8s %12s %12s %8s  [%6s, %6s] %9s  %s%s%s\n", name, c->base->device, bm, nm,
+                    ra, lo, hi, pp, on, v, off);
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct ab_result **rows = k ? r->removed : r->added;
+        int n = k ? r->n_removed : r->n_added;
+        const char *what = k ? "removed" : "added";
+        for (int i = 0; i < n; i++) {
+            if (md)
+                fprintf(f, "| %s %s | %s | | | | | | %s |\n", rows[i]->workload, rows[i]->params, rows[i]->device,
+                        what);
+            else
+                fprintf(f, "%-58.58s %-8s %67s%s\n", rows[i]->params[0] ? rows[i]->params : rows[i]->workload,
+                        rows[i]->device, "", what);
+        }
+    }
+    char s[512];
+    summary_line(r, s, sizeof s);
+    fprintf(f, md ? "\n%s\n" : "\n%s\n", s);
+}
+
+static void print_csv(const struct cmp_report *r, FILE *f)
+{
+    fprintf(f, "workload,device,params,metric,base,new,ratio,ci_lo,ci_hi,p,p_holm,verdict,energy_ratio,energy_verdict\n");
+    for (int i = 0; i < r->n; i++) {
+        const struct cmp_case *c = &r->cases[i];
+        char ps[600];
+        /* params hold ';' and '=' but never ',' or '"', so they need no quoting */
+        snprintf(ps, sizeof ps, "%s", c->base->params);
+        fprintf(f, "%s,%s,%s,%s,%.9g,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s\n", c->base->workload, c->base->device,
+                ps, metric_word(r->metric), metric_value(c->base, r->metric), metric_value(c->new_, r->metric),
+                c->ratio, c->ci_lo, c->ci_hi, c->p, c->p_adj, cmp_verdict_word(c->verdict), c->energy_ratio,
+                isfinite(c->energy_ratio) ? cmp_verdict_word(c->energy_verdict) : "");
+    }
+    for (int i = 0; i < r->n_added; i++)
+        fprintf(f, "%s,%s,%s,%s,,,,,,,,added,,\n", r->added[i]->workload, r->added[i]->device, r->added[i]->params,
+                metric_word(r->metric));
+    for (int i = 0; i < r->n_removed; i++)
+        fprintf(f, "%s,%s,%s,%s,,,,,,,,removed,,\n", r->removed[i]->workload, r->removed[i]->device,
+                r->removed[i]->params, metric_word(r->metric));
+}
+
+static cJSON *jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static void print_json(const struct cmp_report *r, FILE *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "metric", metric_word(r->metric));
+    cJSON_AddNumberToObject(o, "threshold", r->threshold);
+    cJSON_AddNumberToObject(o, "alpha", r->alpha);
+    cJSON *s = cJSON_AddObjectToObject(o, "summary");
+    cJSON_AddNumberToObject(s, "compared", r->n);
+    cJSON_AddNumberToObject(s, "faster", r->n_faster);
+    cJSON_AddNumberToObject(s, "slower", r->n_slower);
+    cJSON_AddNumberToObject(s, "same", r->n_same);
+    cJSON_AddNumberToObject(s, "noisy", r->n_noisy);
+    cJSON_AddNumberToObject(s, "failed", r->n_failed);
+    cJSON_AddNumberToObject(s, "fixed", r->n_fixed);
+    cJSON_AddNumberToObject(s, "added", r->n_added);
+    cJSON_AddNumberToObject(s, "removed", r->n_removed);
+    cJSON_AddItemToObject(s, "geomean_ratio", jnum(r->geomean));
+    cJSON_AddNumberToObject(s, "noise", r->noise);
+    cJSON_AddBoolToObject(s, "noise_estimated", r->noise_estimated);
+    cJSON *a = cJSON_AddArrayToObject(o, "cases");
+    for (int i = 0; i < r->n; i++) {
+        const struct cmp_case *c = &r->cases[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "workload", c->base->workload);
+        cJSON_AddStringToObject(j, "device", c->base->device);
+        cJSON_AddStringToObject(j, "params", c->base->params);
+        cJSON_AddItemToObject(j, "base", jnum(metric_value(c->base, r->metric)));
+        cJSON_AddItemToObject(j, "new", jnum(metric_value(c->new_, r->metric)));
+        cJSON_AddItemToObject(j, "ratio", jnum(c->ratio));
+        cJSON_AddItemToObject(j, "ci_lo", jnum(c->ci_lo));
+        cJSON_AddItemToObject(j, "ci_hi", jnum(c->ci_hi));
+        cJSON_AddItemToObject(j, "p", jnum(c->p));
+        cJSON_AddItemToObject(j, "p_holm", jnum(c->p_adj));
+        cJSON_AddBoolToObject(j, "from_samples", c->from_samples);
+        cJSON_AddStringToObject(j, "verdict", cmp_verdict_word(c->verdict));
+        cJSON_AddItemToObject(j, "energy_ratio", jnum(c->energy_ratio));
+        cJSON_AddItemToArray(a, j);
+    }
+    cJSON *ad = cJSON_AddArrayToObject(o, "added"), *rm = cJSON_AddArrayToObject(o, "removed");
+    for (int i = 0; i < r->n_added; i++) {
+        char k[800];
+        ab_result_key(r->added[i], k, sizeof k);
+        cJSON_AddItemToArray(ad, cJSON_CreateString(k));
+    }
+    for (int i = 0; i < r->n_removed; i++) {
+        char k[800];
+        ab_result_key(r->removed[i], k, sizeof k);
+        cJSON_AddItemToArray(rm, cJSON_CreateString(k));
+    }
+    char *t = cJSON_Print(o);
+    if (t)
+        fprintf(f, "%s\n", t);
+    free(t);
+    cJSON_Delete(o);
+}
+
+void cmp_print(const struct cmp_report *r, const char *format, bool color, FILE *f)
+{
+    if (!strcmp(format, "md"))
+        print_text(r, false, true, f);
+    else if (!strcmp(format, "csv"))
+        print_csv(r, f);
+    else if (!strcmp(format, "json"))
+        print_json(r, f);
+    else
+        print_text(r, color, false, f);
+}
