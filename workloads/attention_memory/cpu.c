@@ -18,6 +18,11 @@
 
 enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256 };
 
+/* Row stride of a transposed K tile of ld keys: a power-of-two stride would send every row's
+ * element c of the scatter in transpose_f32 to the same few L1 sets; one extra cache line per
+ * row spreads them over all sets. */
+static int kt_ld(int keys) { return keys + 16; }
+
 struct cpu_state {
     struct am_shape s;
     void *q, *k, *v;
@@ -92,12 +97,29 @@ static float row_max(const float *s, int n)
     return m;
 }
 
+/* exp(x) for the softmax loops, in a form the compiler vectorizes (libm's expf is scalar
+ * here): x = k ln2 + r with |r| <= ln2/2, exp(r) by its degree-6 Taylor polynomial (relative
+ * error below 2e-7), 2^k put into the exponent bits; exp(-inf) and anything below the
+ * smallest normal float is 0. */
+static inline float softmax_exp(float x)
+{
+    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float k = __builtin_rintf(xc * 1.44269504088896341f);
+    float r = xc - k * 0.693145751953125f - k * 1.42860682030941723e-06f; /* ln2 hi + lo */
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
 /* s[j] = exp(s[j] - m) in place; returns the sum. */
 static float exp_sum(float *s, int n, float m)
 {
     float sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n; j++) {
-        s[j] = expf(s[j] - m);
+        s[j] = softmax_exp(s[j] - m);
         sum += s[j];
     }
     return sum;
@@ -124,15 +146,15 @@ static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d;
     size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
-    size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = hs * 4;
+    size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = (size_t)kt_ld(n) * (size_t)d * 4, vf_bytes = hs * 4;
     float *S = NULL, *kt = NULL, *vf = NULL;
     ab_status st_ = AB_OK;
     TRACKED(S, s_bytes);
     TRACKED(kt, kt_bytes);
-    TRACKED(vf, kt_bytes);
+    TRACKED(vf, vf_bytes);
     for (int h = 0; h < s->heads; h++) {
         const char *kh = (const char *)st->k + (size_t)h * hs * es, *vh = (const char *)st->v + (size_t)h * hs * es;
-        transpose_f32(kt, n, kh, n, d, s->dtype);
+        transpose_f32(kt, kt_ld(n), kh, n, d, s->dtype);
         to_f32(vf, vh, hs, s->dtype);
         /* S = Q K^T / sqrt(d), the whole matrix */
 #pragma omp parallel for schedule(dynamic, 16)
@@ -141,7 +163,7 @@ static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
             load_q(qr, st, (size_t)h * hs + (size_t)i * (size_t)d);
             float *row = S + (size_t)i * (size_t)n;
             int nk = s->causal ? i + 1 : n;
-            scores_row(row, qr, kt, n, nk, d);
+            scores_row(row, qr, kt, kt_ld(n), nk, d);
             for (int j = nk; j < n; j++)
                 row[j] = -INFINITY;
         }
@@ -163,7 +185,7 @@ static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
         }
     }
 done:
-    am_free(&st->tr, vf, kt_bytes);
+    am_free(&st->tr, vf, vf_bytes);
     am_free(&st->tr, kt, kt_bytes);
     am_free(&st->tr, S, s_bytes);
     return st_;
@@ -174,7 +196,7 @@ static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d, qc = s->q_chunk, kc = s->k_chunk, nkc = (n + kc - 1) / kc;
     size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
-    size_t sc_bytes = (size_t)qc * (size_t)kc * 4, tile_bytes = (size_t)kc * (size_t)d * 4;
+    size_t sc_bytes = (size_t)qc * (size_t)kc * 4, tile_bytes = (size_t)kt_ld(kc) * (size_t)d * 4;
     size_t vals_bytes = (size_t)nkc * (size_t)qc * (size_t)d * 4, stat_bytes = (size_t)nkc * (size_t)qc * 4;
     float *Sc = NULL, *kt = NULL, *vf = NULL, *vals = NULL, *sums = NULL, *maxs = NULL;
     ab_status st_ = AB_OK;
@@ -197,7 +219,7 @@ static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
                         cm[r] = -INFINITY, cs[r] = 0;
                     continue;
                 }
-                transpose_f32(kt, kc, kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
+                transpose_f32(kt, kt_ld(kc), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
                 to_f32(vf, vh + (size_t)k0 * (size_t)d * es, (size_t)kn * (size_t)d, s->dtype);
 #pragma omp parallel for schedule(dynamic, 8)
                 for (int r = 0; r < qn; r++) {
@@ -212,7 +234,7 @@ static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
                     float qr[256];
                     load_q(qr, st, (size_t)h * hs + (size_t)i * (size_t)d);
                     float *row = Sc + (size_t)r * (size_t)kc;
-                    scores_row(row, qr, kt, kc, nk, d);
+                    scores_row(row, qr, kt, kt_ld(kc), nk, d);
                     cm[r] = row_max(row, nk);
                     cs[r] = exp_sum(row, nk, cm[r]);
                     pv_row(o, row, vf, nk, d);
@@ -278,7 +300,7 @@ static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
     size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
     /* per thread: score tile, accumulator, max, sum, K^T tile, V tile, q tile */
     size_t per = (size_t)FUSED_BQ * FUSED_BK + (size_t)FUSED_BQ * (size_t)d * 2 + 2 * FUSED_BQ +
-                 2 * (size_t)FUSED_BK * (size_t)d;
+                 (size_t)(kt_ld(FUSED_BK) + FUSED_BK) * (size_t)d;
     size_t bytes = per * 4 * (size_t)st->threads;
     float *scratch = NULL;
     ab_status st_ = AB_OK;
@@ -288,7 +310,7 @@ static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
         int h = (int)(t / nqb), q0 = (int)(t % nqb) * FUSED_BQ, qn = n - q0 < FUSED_BQ ? n - q0 : FUSED_BQ;
         float *sc = scratch + per * (size_t)omp_get_thread_num();
         float *acc = sc + FUSED_BQ * FUSED_BK, *qt = acc + FUSED_BQ * d, *m = qt + FUSED_BQ * d;
-        float *l = m + FUSED_BQ, *kt = l + FUSED_BQ, *vf = kt + FUSED_BK * d;
+        float *l = m + FUSED_BQ, *kt = l + FUSED_BQ, *vf = kt + kt_ld(FUSED_BK) * d;
         const char *kh = (const char *)st->k + (size_t)h * hs * es, *vh = (const char *)st->v + (size_t)h * hs * es;
         for (int r = 0; r < qn; r++) {
             load_q(qt + (size_t)r * (size_t)d, st, (size_t)h * hs + (size_t)(q0 + r) * (size_t)d);
@@ -298,13 +320,13 @@ static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
         int kend = s->causal ? q0 + qn : n;
         for (int k0 = 0; k0 < kend; k0 += FUSED_BK) {
             int kn = kend - k0 < FUSED_BK ? kend - k0 : FUSED_BK, nk[FUSED_BQ];
-            transpose_f32(kt, FUSED_BK, kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
+            transpose_f32(kt, kt_ld(FUSED_BK), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
             to_f32(vf, vh + (size_t)k0 * (size_t)d * es, (size_t)kn * (size_t)d, s->dtype);
             for (int r = 0; r < qn; r++) {
                 int lim = s->causal ? q0 + r - k0 + 1 : kn;
                 nk[r] = lim < kn ? lim : kn;
                 if (nk[r] > 0)
-                    scores_row(sc + (size_t)r * FUSED_BK, qt + (size_t)r * (size_t)d, kt, FUSED_BK, nk[r], d);
+                    scores_row(sc + (size_t)r * FUSED_BK, qt + (size_t)r * (size_t)d, kt, kt_ld(FUSED_BK), nk[r], d);
             }
             online_update(sc, FUSED_BK, nk, qn, vf, m, l, acc, d);
         }
@@ -335,7 +357,8 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         splits = 1;
     int64_t span = (n + splits - 1) / splits;
     size_t part = (size_t)G * ((size_t)d + 2), parts_bytes = (size_t)(seqs * splits) * part * 4;
-    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d, scratch_bytes = per * 4 * (size_t)st->threads;
+    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d + (G > 1 ? (size_t)kt_ld(DECODE_BK) * (size_t)d : 0);
+    size_t scratch_bytes = per * 4 * (size_t)st->threads;
     float *parts = NULL, *scratch = NULL;
     ab_status st_ = AB_OK;
     TRACKED(parts, parts_bytes);
@@ -346,7 +369,7 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         int b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
         int j0 = (int)(sp * span), j1 = (int)((sp + 1) * span < n ? (sp + 1) * span : n);
         float *sc = scratch + per * (size_t)omp_get_thread_num(), *qt = sc + (size_t)G * DECODE_BK;
-        float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d;
+        float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d, *kt = vr + d;
         float *pm = parts + (size_t)t * part; /* G x (m, l, acc[d]) */
         for (int g = 0; g < G; g++) {
             load_q(qt + (size_t)g * (size_t)d, st, ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d);
@@ -357,16 +380,19 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         const char *kh = (const char *)st->k + (size_t)sq * cache * es, *vh = (const char *)st->v + (size_t)sq * cache * es;
         for (int k0 = j0; k0 < j1; k0 += DECODE_BK) {
             int kn = j1 - k0 < DECODE_BK ? j1 - k0 : DECODE_BK;
-            for (int j = 0; j < kn; j++) { /* one pass over the keys: each row read once */
-                to_f32(kr, kh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
-                for (int g = 0; g < G; g++) {
-                    const float *qg = qt + (size_t)g * (size_t)d;
+            if (G == 1) { /* one dot per key row */
+                for (int j = 0; j < kn; j++) {
+                    to_f32(kr, kh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
                     float dot = 0;
 #pragma omp simd reduction(+ : dot)
                     for (int c = 0; c < d; c++)
-                        dot += qg[c] * kr[c];
-                    sc[(size_t)g * DECODE_BK + (size_t)j] = dot;
+                        dot += qt[c] * kr[c];
+                    sc[j] = dot;
                 }
+            } else { /* G queries share the block: transpose it once, then axpys over keys */
+                transpose_f32(kt, kt_ld(DECODE_BK), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
+                for (int g = 0; g < G; g++)
+                    scores_row(sc + (size_t)g * DECODE_BK, qt + (size_t)g * (size_t)d, kt, kt_ld(DECODE_BK), kn, d);
             }
             float corr[64];
             for (int g = 0; g < G; g++) {
@@ -389,8 +415,8 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
             }
         }
     }
-    /* Merge the splits of each (sequence, query head). */
-#pragma omp parallel for schedule(static) num_threads(st->threads)
+    /* Merge the splits of each (sequence, query head): little work, done serially, because
+     * another parallel region costs more than it saves when the cores are shared. */
     for (int64_t x = 0; x < seqs * G; x++) {
         int64_t sq = x / G;
         int g = (int)(x % G), b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
