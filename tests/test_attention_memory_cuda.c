@@ -47,6 +47,13 @@ static void unsupported_shapes_are_skipped_before_cuda(void **state)
     assert_int_equal(setup_case("mode=prefill;algo=fused;n=256;d=96;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
     assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=128;dtype=bf16;group=3", &c, &err), AB_EUNSUPPORTED);
     assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=64;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
+    /* grid limits: more than 16 * 65535 query rows in one chunk, more than 65535 sequences */
+    assert_int_equal(setup_case("mode=prefill;algo=chunked;n=1048576;d=64;dtype=bf16;q_chunk=1048576", &c, &err),
+                     AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "1048576 query rows"));
+    assert_int_equal(setup_case("mode=decode;algo=fused;n=1024;d=128;dtype=bf16;batch=4096;heads=32", &c, &err),
+                     AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "batch 4096 x heads 32"));
 }
 
 static void case_without_gpu_fails_politely(void **state)
@@ -68,6 +75,10 @@ static void launchers_refuse_shapes_without_a_kernel(void **state)
     assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 3, 1024, 128, AM_BF16, 1, 1024, 1.f, 0),
                      cudaErrorInvalidValue);
     assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 1, 1024, 64, AM_FP16, 1, 1024, 1.f, 0),
+                     cudaErrorInvalidValue);
+    assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 4096, 32, 1, 1024, 128, AM_BF16, 1, 1024, 1.f, 0),
+                     cudaErrorInvalidValue);
+    assert_int_equal(am_cuda_scores(NULL, 16, NULL, NULL, 16 * 65536, 16, 64, AM_BF16, 0, 0, 1.f, 0),
                      cudaErrorInvalidValue);
 }
 

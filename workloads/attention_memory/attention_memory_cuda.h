@@ -10,8 +10,11 @@
 extern "C" {
 #endif
 
+/* Grid y holds at most this many blocks: the scores kernel puts qn/16 there, decode B*Hkv. */
+#define AM_CUDA_MAX_GRID_Y 65535
+
 /* S (qn, ldS) = scale * q (qn, d) . k (kn, d)^T; with causal, S[i][j] = -inf where
- * j > i + diag (diag = first query position - first key position). */
+ * j > i + diag (diag = first query position - first key position). qn <= 16 * 65535. */
 cudaError_t am_cuda_scores(float *S, int ldS, const void *q, const void *k, int qn, int kn, int d,
                            int dtype, int causal, int diag, float scale, cudaStream_t stream);
 /* Per row of S (qn, ldS) over kn keys: m[i] = max, S = exp(S - m) in place, l[i] = sum. */
@@ -27,7 +30,7 @@ cudaError_t am_cuda_merge(float *out, const float *vals, const float *m, const f
  * d = 64 or 128: q, k, v (H, n, d), out (H, n, d) fp32. */
 cudaError_t am_cuda_fused(float *out, const void *q, const void *k, const void *v, int H, int n,
                           int d, int dtype, int causal, float scale, cudaStream_t stream);
-/* Decode, d = 128, G <= 8: q (B, Hkv*G, d), k, v (B, Hkv, n, d); keys of each (b, kv head)
+/* Decode, d = 128, G in 1, 2, 4, 8, B*Hkv <= 65535: q (B, Hkv*G, d), k, v (B, Hkv, n, d); keys of each (b, kv head)
  * split in `splits` spans of `span`; parts (B*Hkv*splits, G, d+2) get (m, l, acc). */
 cudaError_t am_cuda_decode(float *parts, const void *q, const void *k, const void *v, int B,
                            int Hkv, int G, int n, int d, int dtype, int splits, int span,

@@ -143,6 +143,13 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_EUNSUPPORTED, "the decode kernel takes d = 128 and G in 1, 2, 4, 8");
     if (s.n > (1 << 30) / 2)
         return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the kernels' int indexing", (long long)s.n);
+    int64_t rows = s.mode == AM_DECODE ? 0 : s.algo == AM_NAIVE ? s.n : s.algo == AM_CHUNKED ? s.q_chunk : 0;
+    if ((rows + 15) / 16 > AM_CUDA_MAX_GRID_Y)
+        return ab_fail(err, AB_EUNSUPPORTED, "a chunk of %lld query rows is more than the scores kernel's grid takes (%d)",
+                       (long long)rows, 16 * AM_CUDA_MAX_GRID_Y);
+    if (s.mode == AM_DECODE && (int64_t)s.batch * s.heads > AM_CUDA_MAX_GRID_Y)
+        return ab_fail(err, AB_EUNSUPPORTED, "batch %d x heads %d is more than the decode kernel's grid takes (%d)",
+                       s.batch, s.heads, AM_CUDA_MAX_GRID_Y);
     struct cuda_state *st = calloc(1, sizeof *st);
     if (!st)
         return ab_fail(err, AB_ENOMEM, "out of memory for the case state");

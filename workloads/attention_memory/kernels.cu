@@ -89,11 +89,12 @@ __global__ void attn_row_exp_kernel1(float *S, int ldS, int qn, int kn, float *m
     }
 }
 
-/* out[i][c] = sum_j P[i][j] v[j][c]: a thread per (i, c), threads of a warp along c. */
+/* out[i][c] = sum_j P[i][j] v[j][c]: a thread per (i, c), threads of a warp along c. Rows go
+ * on grid x (up to 2^31 - 1 blocks): naive attention's qn = n passes grid y's 65535. */
 template <typename T>
 __global__ void attn_pv_kernel1(float *out, const float *P, int ldP, const T *v, int qn, int kn, int d)
 {
-    int c = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y;
+    int c = blockIdx.y * blockDim.x + threadIdx.x, i = blockIdx.x;
     if (c >= d || i >= qn)
         return;
     const float *p = P + (size_t)i * ldP;
@@ -105,7 +106,7 @@ __global__ void attn_pv_kernel1(float *out, const float *P, int ldP, const T *v,
 
 __global__ void attn_merge_kernel1(float *out, const float *vals, const float *m, const float *l, int nc, int qn, int d)
 {
-    int c = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y;
+    int c = blockIdx.y * blockDim.x + threadIdx.x, i = blockIdx.x; /* rows on grid x, as in pv */
     if (c >= d || i >= qn)
         return;
     float gm = -INFINITY, num = 0, den = 0;
@@ -411,6 +412,8 @@ __global__ void attn_decode_merge_kernel1(float *out, const float *parts, int G,
 extern "C" cudaError_t am_cuda_scores(float *S, int ldS, const void *q, const void *k, int qn, int kn, int d,
                                       int dtype, int causal, int diag, float scale, cudaStream_t stream)
 {
+    if ((qn + TS - 1) / TS > AM_CUDA_MAX_GRID_Y)
+        return cudaErrorInvalidValue;
     dim3 block(TS, TS), grid((kn + TS - 1) / TS, (qn + TS - 1) / TS);
     if (dtype == DT_FP32)
         attn_scores_kernel1<float><<<grid, block, 0, stream>>>(S, ldS, (const float *)q, (const float *)k, qn, kn, d, causal, diag, scale);
@@ -431,7 +434,7 @@ extern "C" cudaError_t am_cuda_row_exp(float *S, int ldS, int qn, int kn, float 
 extern "C" cudaError_t am_cuda_pv(float *out, const float *P, int ldP, const void *v, int qn, int kn, int d,
                                   int dtype, cudaStream_t stream)
 {
-    dim3 block(64), grid((d + 63) / 64, qn);
+    dim3 block(64), grid(qn, (d + 63) / 64);
     if (dtype == DT_FP32)
         attn_pv_kernel1<float><<<grid, block, 0, stream>>>(out, P, ldP, (const float *)v, qn, kn, d);
     else if (dtype == DT_BF16)
@@ -444,7 +447,7 @@ extern "C" cudaError_t am_cuda_pv(float *out, const float *P, int ldP, const voi
 extern "C" cudaError_t am_cuda_merge(float *out, const float *vals, const float *m, const float *l, int nc,
                                      int qn, int d, cudaStream_t stream)
 {
-    dim3 block(64), grid((d + 63) / 64, qn);
+    dim3 block(64), grid(qn, (d + 63) / 64);
     attn_merge_kernel1<<<grid, block, 0, stream>>>(out, vals, m, l, nc, qn, d);
     return cudaGetLastError();
 }
@@ -488,7 +491,7 @@ extern "C" cudaError_t am_cuda_decode(float *parts, const void *q, const void *k
                                       int G, int n, int d, int dtype, int splits, int span, float scale,
                                       cudaStream_t stream)
 {
-    if (d != 128 || (G != 1 && G != 2 && G != 4 && G != 8) || dtype == DT_FP32)
+    if (d != 128 || (G != 1 && G != 2 && G != 4 && G != 8) || dtype == DT_FP32 || (int64_t)B * Hkv > AM_CUDA_MAX_GRID_Y)
         return cudaErrorInvalidValue;
     if (dtype == DT_BF16)
         decode_launch<__nv_bfloat16>(parts, q, k, v, B, Hkv, G, n, splits, span, scale, stream);
