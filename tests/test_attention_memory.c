@@ -12,7 +12,7 @@
 #include "attention_memory/attention_memory.h"
 #include "test_util.h"
 
-static struct ab_device cpu_dev = {.id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30};
+static struct ab_device cpu_dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
 
 static double metric(const struct ab_case *c, const char *name)
 {
@@ -49,7 +49,7 @@ static ab_status run_case(const char *params, struct ab_case *c, struct ab_error
 
 static void expect_ok(const char *params, struct ab_case *c)
 {
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = run_case(params, c, &err);
     if (st != AB_OK)
         fail_msg("%s: %s: %s", params, ab_status_word(st), err.msg);
@@ -60,14 +60,15 @@ static void expect_ok(const char *params, struct ab_case *c)
 
 static void each_algo_matches_fp64_reference(void **state)
 {
-    static const char *const algos[] = {"naive", "chunked", "fused"};
-    static const char *const dts[] = {"bf16", "fp32"};
+    static const char *const algos[] = { "naive", "chunked", "fused" };
+    static const char *const dts[] = { "bf16", "fp32" };
     struct ab_case c;
     char p[256];
     for (int a = 0; a < 3; a++)
         for (int t = 0; t < 2; t++)
             for (int causal = 0; causal <= 1; causal++) {
-                snprintf(p, sizeof p, "mode=prefill;algo=%s;n=200;heads=%d;d=64;dtype=%s;causal=%d", algos[a], 2 - t, dts[t], causal);
+                snprintf(p, sizeof p, "mode=prefill;algo=%s;n=200;heads=%d;d=64;dtype=%s;causal=%d", algos[a],
+                         2 - t, dts[t], causal);
                 expect_ok(p, &c);
             }
 }
@@ -108,7 +109,8 @@ static void naive_memory_grows_as_n_squared_and_chunked_stays_flat(void **state)
     expect_ok("mode=prefill;algo=naive;n=1024;heads=1;d=64;dtype=bf16;causal=0;q_chunk=128;k_chunk=128", &c);
     double naive2 = metric(&c, "peak_extra_bytes");
     assert_true(naive2 >= 1024.0 * 1024 * 4 && naive2 > 3.5 * naive1); /* scores dominate */
-    expect_ok("mode=prefill;algo=chunked;n=1024;heads=1;d=64;dtype=bf16;causal=0;q_chunk=128;k_chunk=128", &c);
+    expect_ok("mode=prefill;algo=chunked;n=1024;heads=1;d=64;dtype=bf16;causal=0;q_chunk=128;k_chunk=128",
+              &c);
     double chunked = metric(&c, "peak_extra_bytes");
     assert_true(chunked >= metric(&c, "analytic_min_extra_bytes"));
     /* the ratio to the naive case of the same shape that ran before */
@@ -131,7 +133,7 @@ static void decode_matches_reference_with_grouped_heads(void **state)
 static void naive_too_large_is_oom_not_a_crash(void **state)
 {
     struct ab_case c;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = run_case("mode=prefill;algo=naive;n=1048576;heads=1;d=64;dtype=bf16;causal=0", &c, &err);
     assert_int_equal(st, AB_ENOMEM);
     assert_non_null(strstr(err.msg, "fits"));
@@ -140,18 +142,19 @@ static void naive_too_large_is_oom_not_a_crash(void **state)
 static void fp16_is_unsupported_on_the_cpu(void **state)
 {
     struct ab_case c;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(run_case("mode=prefill;algo=fused;n=64;d=64;dtype=fp16", &c, &err), AB_EUNSUPPORTED);
     const struct ab_workload *w = ab_workload_find("attention_memory");
     struct ab_params ps;
-    assert_int_equal(ab_params_parse("mode=prefill;algo=fused;n=64;d=64;dtype=fp16;batch=1;group=1", &ps, &err), AB_OK);
+    assert_int_equal(
+        ab_params_parse("mode=prefill;algo=fused;n=64;d=64;dtype=fp16;batch=1;group=1", &ps, &err), AB_OK);
     assert_false(w->applies(&ps, AB_BACKEND_CPU, AB_SUITE_FULL));
     assert_true(w->applies(&ps, AB_BACKEND_CUDA, AB_SUITE_FULL));
 }
 
 static void check_reports_mismatches(void **state)
 {
-    struct am_shape s = {.mode = AM_PREFILL, .dtype = AM_FP32, .n = 16, .heads = 1, .d = 8};
+    struct am_shape s = { .mode = AM_PREFILL, .dtype = AM_FP32, .n = 16, .heads = 1, .d = 8 };
     float q[128], k[128], v[128], out[128];
     attention_memory_fill(q, 128, AM_FP32, 1);
     attention_memory_fill(k, 128, AM_FP32, 2);
@@ -162,8 +165,8 @@ static void check_reports_mismatches(void **state)
         for (int c = 0; c < 8; c++)
             out[i * 8 + c] = (float)row[c];
     }
-    struct ab_case c = {0};
-    struct ab_error err = {{0}};
+    struct ab_case c = { 0 };
+    struct ab_error err = { { 0 } };
     assert_int_equal(attention_memory_check(&c, &s, q, k, v, out, 1e-6, 1e-5, &err), AB_OK);
     out[5 * 8 + 3] += 0.5f;
     assert_int_equal(attention_memory_check(&c, &s, q, k, v, out, 1e-6, 1e-5, &err), AB_EMISMATCH);
@@ -172,7 +175,9 @@ static void check_reports_mismatches(void **state)
 
 static void half_conversions_round_trip(void **state)
 {
-    static const float vals[] = {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f};
+    static const float vals[] = {
+        0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f
+    };
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         assert_true(attention_memory_f16_to_f32(attention_memory_f32_to_f16(vals[i])) == vals[i]);
         float b = attention_memory_bf16_to_f32(attention_memory_f32_to_bf16(vals[i]));

@@ -15,7 +15,9 @@
 #include "attention_memory/attention_memory_cuda.h"
 #include "test_util.h"
 
-static struct ab_device gpu_dev = {.id = "cuda:0", .backend = AB_BACKEND_CUDA, .index = 0, .mem_bytes = 80ull << 30};
+static struct ab_device gpu_dev = {
+    .id = "cuda:0", .backend = AB_BACKEND_CUDA, .index = 0, .mem_bytes = 80ull << 30
+};
 
 static bool have_gpu(void)
 {
@@ -41,18 +43,21 @@ static ab_status setup_case(const char *params, struct ab_case *c, struct ab_err
 static void unsupported_shapes_are_skipped_before_cuda(void **state)
 {
     struct ab_case c;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(setup_case("mode=prefill;algo=fused;n=256;d=64;dtype=fp32", &c, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "bf16/fp16"));
     assert_int_equal(setup_case("mode=prefill;algo=fused;n=256;d=96;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
-    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=128;dtype=bf16;group=3", &c, &err), AB_EUNSUPPORTED);
+    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=128;dtype=bf16;group=3", &c, &err),
+                     AB_EUNSUPPORTED);
     assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=64;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
     /* grid limits: more than 16 * 65535 query rows in one chunk, more than 65535 sequences */
-    assert_int_equal(setup_case("mode=prefill;algo=chunked;n=1048576;d=64;dtype=bf16;q_chunk=1048576", &c, &err),
-                     AB_EUNSUPPORTED);
+    assert_int_equal(
+        setup_case("mode=prefill;algo=chunked;n=1048576;d=64;dtype=bf16;q_chunk=1048576", &c, &err),
+        AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "1048576 query rows"));
-    assert_int_equal(setup_case("mode=decode;algo=fused;n=1024;d=128;dtype=bf16;batch=4096;heads=32", &c, &err),
-                     AB_EUNSUPPORTED);
+    assert_int_equal(
+        setup_case("mode=decode;algo=fused;n=1024;d=128;dtype=bf16;batch=4096;heads=32", &c, &err),
+        AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "batch 4096 x heads 32"));
 }
 
@@ -61,7 +66,7 @@ static void case_without_gpu_fails_politely(void **state)
     if (have_gpu())
         skip();
     struct ab_case c;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = setup_case("mode=prefill;algo=naive;n=256;d=64;dtype=bf16", &c, &err);
     assert_int_not_equal(st, AB_OK);
     assert_non_null(strstr(err.msg, "cuda"));
@@ -70,8 +75,10 @@ static void case_without_gpu_fails_politely(void **state)
 static void launchers_refuse_shapes_without_a_kernel(void **state)
 {
     /* argument checks happen before any launch, so no GPU is needed */
-    assert_int_equal(am_cuda_fused(NULL, NULL, NULL, NULL, 1, 64, 96, AM_BF16, 0, 1.f, 0), cudaErrorInvalidValue);
-    assert_int_equal(am_cuda_fused(NULL, NULL, NULL, NULL, 1, 64, 64, AM_FP32, 0, 1.f, 0), cudaErrorInvalidValue);
+    assert_int_equal(am_cuda_fused(NULL, NULL, NULL, NULL, 1, 64, 96, AM_BF16, 0, 1.f, 0),
+                     cudaErrorInvalidValue);
+    assert_int_equal(am_cuda_fused(NULL, NULL, NULL, NULL, 1, 64, 64, AM_FP32, 0, 1.f, 0),
+                     cudaErrorInvalidValue);
     assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 3, 1024, 128, AM_BF16, 1, 1024, 1.f, 0),
                      cudaErrorInvalidValue);
     assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 1, 1024, 64, AM_FP16, 1, 1024, 1.f, 0),

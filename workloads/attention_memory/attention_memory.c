@@ -13,29 +13,70 @@
 #include <string.h>
 
 static const struct ab_axis am_axes[] = {
-    {.name = "mode", .type = AB_AXIS_STR, .help = "prefill (n x n attention) or decode (one query over a KV cache)",
-     .choices = "prefill,decode", .sweep = {"prefill,decode", "prefill,decode", "prefill,decode"}},
-    {.name = "algo", .type = AB_AXIS_STR,
-     .help = "prefill: naive (scores stored), chunked (Rabe & Staats), fused (online softmax); decode runs fused",
-     .choices = "naive,chunked,fused", .sweep = {"naive,chunked,fused", "naive,chunked,fused", "naive,chunked,fused"}},
-    {.name = "n", .type = AB_AXIS_INT, .help = "prefill: sequence length; decode: KV context length",
-     .min = 1, .max = 1 << 24, .sweep = {"2^10,2^12", "2^8:2^14:x4,2^13,2^15,2^17", "2^8:2^20:x2"}},
-    {.name = "heads", .type = AB_AXIS_INT, .help = "prefill: attention heads; decode: KV heads",
-     .min = 1, .max = 1024, .sweep = {"1", "1", "1,8"}},
-    {.name = "d", .type = AB_AXIS_INT, .help = "head dimension (decode runs d=128; prefill d=128 from the default suite on)",
-     .min = 8, .max = 256, .sweep = {"64,128", "64,128", "64,128"}},
-    {.name = "dtype", .type = AB_AXIS_STR, .help = "input dtype (q, k, v; output is fp32); fp16 on CUDA only",
-     .choices = "bf16,fp16,fp32", .sweep = {"bf16", "bf16,fp16,fp32", "bf16,fp16,fp32"}},
-    {.name = "causal", .type = AB_AXIS_INT, .help = "prefill: causal mask (0/1); decode has none",
-     .min = 0, .max = 1, .sweep = {"0", "0,1", "0,1"}},
-    {.name = "q_chunk", .type = AB_AXIS_INT, .help = "chunked: query chunk (Rabe & Staats: 1024)",
-     .min = 1, .max = 1 << 20, .sweep = {"1024", "1024", "1024"}},
-    {.name = "k_chunk", .type = AB_AXIS_INT, .help = "chunked: key chunk (Rabe & Staats: 4096)",
-     .min = 1, .max = 1 << 20, .sweep = {"4096", "4096", "4096"}},
-    {.name = "batch", .type = AB_AXIS_INT, .help = "decode: sequences B (prefill runs B=1)",
-     .min = 1, .max = 4096, .sweep = {"1,8", "1,8,32", "1,8,32,64,128"}},
-    {.name = "group", .type = AB_AXIS_INT, .help = "decode: query heads per KV head G (prefill runs G=1)",
-     .min = 1, .max = 64, .sweep = {"1,8", "1,8", "1,8"}},
+    { .name = "mode",
+      .type = AB_AXIS_STR,
+      .help = "prefill (n x n attention) or decode (one query over a KV cache)",
+      .choices = "prefill,decode",
+      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode" } },
+    { .name = "algo",
+      .type = AB_AXIS_STR,
+      .help = "prefill: naive (scores stored), chunked (Rabe & Staats), fused (online softmax); decode runs "
+              "fused",
+      .choices = "naive,chunked,fused",
+      .sweep = { "naive,chunked,fused", "naive,chunked,fused", "naive,chunked,fused" } },
+    { .name = "n",
+      .type = AB_AXIS_INT,
+      .help = "prefill: sequence length; decode: KV context length",
+      .min = 1,
+      .max = 1 << 24,
+      .sweep = { "2^10,2^12", "2^8:2^14:x4,2^13,2^15,2^17", "2^8:2^20:x2" } },
+    { .name = "heads",
+      .type = AB_AXIS_INT,
+      .help = "prefill: attention heads; decode: KV heads",
+      .min = 1,
+      .max = 1024,
+      .sweep = { "1", "1", "1,8" } },
+    { .name = "d",
+      .type = AB_AXIS_INT,
+      .help = "head dimension (decode runs d=128; prefill d=128 from the default suite on)",
+      .min = 8,
+      .max = 256,
+      .sweep = { "64,128", "64,128", "64,128" } },
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "input dtype (q, k, v; output is fp32); fp16 on CUDA only",
+      .choices = "bf16,fp16,fp32",
+      .sweep = { "bf16", "bf16,fp16,fp32", "bf16,fp16,fp32" } },
+    { .name = "causal",
+      .type = AB_AXIS_INT,
+      .help = "prefill: causal mask (0/1); decode has none",
+      .min = 0,
+      .max = 1,
+      .sweep = { "0", "0,1", "0,1" } },
+    { .name = "q_chunk",
+      .type = AB_AXIS_INT,
+      .help = "chunked: query chunk (Rabe & Staats: 1024)",
+      .min = 1,
+      .max = 1 << 20,
+      .sweep = { "1024", "1024", "1024" } },
+    { .name = "k_chunk",
+      .type = AB_AXIS_INT,
+      .help = "chunked: key chunk (Rabe & Staats: 4096)",
+      .min = 1,
+      .max = 1 << 20,
+      .sweep = { "4096", "4096", "4096" } },
+    { .name = "batch",
+      .type = AB_AXIS_INT,
+      .help = "decode: sequences B (prefill runs B=1)",
+      .min = 1,
+      .max = 4096,
+      .sweep = { "1,8", "1,8,32", "1,8,32,64,128" } },
+    { .name = "group",
+      .type = AB_AXIS_INT,
+      .help = "decode: query heads per KV head G (prefill runs G=1)",
+      .min = 1,
+      .max = 64,
+      .sweep = { "1,8", "1,8", "1,8" } },
 };
 enum { AM_N_AXES = sizeof am_axes / sizeof am_axes[0] };
 
@@ -49,7 +90,8 @@ static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend,
         return false; /* no fp16 arithmetic on the CPU path */
     bool cpu = backend == AB_BACKEND_CPU;
     /* chunk sizes as given, before attention_memory_shape clamps them to n */
-    bool default_chunks = ab_param_int(ps, "q_chunk", 1024) == 1024 && ab_param_int(ps, "k_chunk", 4096) == 4096;
+    bool default_chunks =
+        ab_param_int(ps, "q_chunk", 1024) == 1024 && ab_param_int(ps, "k_chunk", 4096) == 4096;
     if (s.mode == AM_DECODE) {
         if (s.algo != AM_FUSED || s.causal || s.d != 128 || s.dtype == AM_FP32)
             return false;
@@ -83,7 +125,10 @@ static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend,
     return true;
 }
 
-size_t attention_memory_dtype_size(enum am_dtype dt) { return dt == AM_FP32 ? 4 : 2; }
+size_t attention_memory_dtype_size(enum am_dtype dt)
+{
+    return dt == AM_FP32 ? 4 : 2;
+}
 
 const char *attention_memory_dtype_name(enum am_dtype dt)
 {
@@ -116,8 +161,8 @@ ab_status attention_memory_shape(const struct ab_params *ps, struct am_shape *s,
     s->group = (int)ab_param_int(ps, "group", 1);
     if (s->n < 1 || s->heads < 1 || s->d < 1 || s->d > 256 || s->q_chunk < 1 || s->k_chunk < 1 ||
         s->batch < 1 || s->group < 1)
-        return ab_fail(err, AB_EINVAL, "bad shape n=%lld heads=%d d=%d (d at most 256)",
-                       (long long)s->n, s->heads, s->d);
+        return ab_fail(err, AB_EINVAL, "bad shape n=%lld heads=%d d=%d (d at most 256)", (long long)s->n,
+                       s->heads, s->d);
     if (s->q_chunk > s->n)
         s->q_chunk = (int)s->n;
     if (s->k_chunk > s->n)
@@ -154,8 +199,9 @@ void attention_memory_work(const struct am_shape *s, enum ab_backend_kind backen
     w->flops = 4.0 * s->heads * pairs * d;
     w->bytes = (double)attention_memory_io_bytes(s);
     w->tokens = n;
-    w->ceiling = s->dtype == AM_FP32 ? (backend == AB_BACKEND_CUDA ? "tf32_gemm" : "fp32_gemm")
-               : s->dtype == AM_BF16 ? "bf16_gemm" : "fp16_gemm";
+    w->ceiling = s->dtype == AM_FP32   ? (backend == AB_BACKEND_CUDA ? "tf32_gemm" : "fp32_gemm")
+                 : s->dtype == AM_BF16 ? "bf16_gemm"
+                                       : "fp16_gemm";
     w->rate = "flops";
 }
 
@@ -167,8 +213,7 @@ uint64_t attention_memory_analytic_extra(const struct am_shape *s, int workers)
     if (s->mode == AM_DECODE) /* one score per key of one block and the partial results */
         return (uint64_t)workers * (256 * (uint64_t)s->group + (uint64_t)s->group * (d + 2)) * 4;
     switch (s->algo) {
-    case AM_NAIVE:
-        return n * n * 4;
+    case AM_NAIVE: return n * n * 4;
     case AM_CHUNKED: {
         uint64_t qc = (uint64_t)s->q_chunk, kc = (uint64_t)s->k_chunk, nk = (n + kc - 1) / kc;
         /* one chunk's scores + per key chunk: weighted values, sums, maxima */
@@ -239,7 +284,7 @@ uint16_t attention_memory_f32_to_f16(float f)
     if (a < ldexpf(1.0f, -14)) /* subnormal: multiples of 2^-24, rint rounds to even */
         return sign | (uint16_t)rintf(a * 16777216.0f);
     int e;
-    float m = frexpf(a, &e); /* a = m 2^e, m in [0.5, 1) */
+    float m = frexpf(a, &e);                      /* a = m 2^e, m in [0.5, 1) */
     uint32_t mant = (uint32_t)rintf(m * 2048.0f); /* 11 significant bits */
     if (mant == 2048) {
         mant = 1024;
@@ -253,12 +298,9 @@ uint16_t attention_memory_f32_to_f16(float f)
 double attention_memory_load(const void *x, size_t i, enum am_dtype dt)
 {
     switch (dt) {
-    case AM_FP32:
-        return ((const float *)x)[i];
-    case AM_BF16:
-        return attention_memory_bf16_to_f32(((const uint16_t *)x)[i]);
-    default:
-        return attention_memory_f16_to_f32(((const uint16_t *)x)[i]);
+    case AM_FP32: return ((const float *)x)[i];
+    case AM_BF16: return attention_memory_bf16_to_f32(((const uint16_t *)x)[i]);
+    default: return attention_memory_f16_to_f32(((const uint16_t *)x)[i]);
     }
 }
 
@@ -281,8 +323,8 @@ void attention_memory_fill(void *x, size_t n, enum am_dtype dt, uint64_t seed)
 
 /* softmax_j(q . k_j / sqrt(d)) v_j over keys [0, nk) of rows k + j*ld, v + j*ld (in elements),
  * in two passes (maximum, then weights) so that no n-sized buffer is needed. */
-static void ref_row(const void *q, size_t q_off, const void *k, const void *v, size_t kv_off,
-                    int64_t nk, int d, enum am_dtype dt, double *out)
+static void ref_row(const void *q, size_t q_off, const void *k, const void *v, size_t kv_off, int64_t nk,
+                    int d, enum am_dtype dt, double *out)
 {
     double scale = 1.0 / sqrt((double)d), mx = -INFINITY, sum = 0, qd[256];
     for (int c = 0; c < d; c++)
@@ -309,16 +351,16 @@ static void ref_row(const void *q, size_t q_off, const void *k, const void *v, s
         out[c] /= sum;
 }
 
-void attention_memory_ref_prefill_row(const struct am_shape *s, const void *q, const void *k,
-                                      const void *v, int h, int64_t i, double *out_row)
+void attention_memory_ref_prefill_row(const struct am_shape *s, const void *q, const void *k, const void *v,
+                                      int h, int64_t i, double *out_row)
 {
     size_t head = (size_t)h * (size_t)s->n * (size_t)s->d;
     int64_t nk = s->causal ? i + 1 : s->n;
     ref_row(q, head + (size_t)i * (size_t)s->d, k, v, head, nk, s->d, s->dtype, out_row);
 }
 
-void attention_memory_ref_decode_row(const struct am_shape *s, const void *q, const void *k,
-                                     const void *v, int b, int hq, double *out_row)
+void attention_memory_ref_decode_row(const struct am_shape *s, const void *q, const void *k, const void *v,
+                                     int b, int hq, double *out_row)
 {
     int hkv = hq / s->group, hqs = s->heads * s->group;
     size_t q_off = ((size_t)b * (size_t)hqs + (size_t)hq) * (size_t)s->d;
@@ -326,12 +368,12 @@ void attention_memory_ref_decode_row(const struct am_shape *s, const void *q, co
     ref_row(q, q_off, k, v, kv_off, s->n, s->d, s->dtype, out_row);
 }
 
-ab_status attention_memory_check(struct ab_case *c, const struct am_shape *s, const void *q,
-                                 const void *k, const void *v, const float *out, double atol,
-                                 double rtol, struct ab_error *err)
+ab_status attention_memory_check(struct ab_case *c, const struct am_shape *s, const void *q, const void *k,
+                                 const void *v, const float *out, double atol, double rtol,
+                                 struct ab_error *err)
 {
     bool dec = s->mode == AM_DECODE;
-    int64_t per = dec ? s->heads * s->group : s->n;         /* rows per outer index */
+    int64_t per = dec ? s->heads * s->group : s->n; /* rows per outer index */
     int64_t outer = dec ? s->batch : s->heads;
     int64_t rows = per * outer;
     /* Each reference row costs ~4 n d double operations: check all rows when that is cheap,
@@ -361,7 +403,8 @@ ab_status attention_memory_check(struct ab_case *c, const struct am_shape *s, co
                 max_rel = rel;
             if (!(e <= atol + rtol * fabs(out_ref[cc]))) { /* NaN fails too */
                 if (bad < 4 && used < sizeof msg)
-                    used += (size_t)snprintf(msg + used, sizeof msg - used, "%s[%s %lld, row %lld, col %d] got %.6g want %.6g",
+                    used += (size_t)snprintf(msg + used, sizeof msg - used,
+                                             "%s[%s %lld, row %lld, col %d] got %.6g want %.6g",
                                              bad ? "; " : "", dec ? "b" : "h", (long long)o, (long long)i, cc,
                                              (double)got[cc], out_ref[cc]);
                 bad++;
@@ -372,14 +415,18 @@ ab_status attention_memory_check(struct ab_case *c, const struct am_shape *s, co
     ab_case_metric(c, "max_rel_err", max_rel);
     ab_case_metric(c, "checked_rows", (double)m);
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "%d values out of tolerance (atol %g, rtol %g) in %lld checked rows: %s",
-                       bad, atol, rtol, (long long)m, msg);
+        return ab_fail(err, AB_EMISMATCH,
+                       "%d values out of tolerance (atol %g, rtol %g) in %lld checked rows: %s", bad, atol,
+                       rtol, (long long)m, msg);
     return AB_OK;
 }
 
 /* ------------------------------------------------------------------ memory */
 
-void am_tracker_reset(struct am_tracker *t) { t->cur_bytes = t->peak_bytes = 0; }
+void am_tracker_reset(struct am_tracker *t)
+{
+    t->cur_bytes = t->peak_bytes = 0;
+}
 
 void *am_alloc(struct am_tracker *t, size_t bytes)
 {
@@ -503,9 +550,11 @@ void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s,
 
 const struct ab_workload attention_memory_workload = {
     .name = "attention_memory",
-    .summary = "naive vs chunked (Rabe & Staats) vs fused attention: peak memory and time; decode KV-cache bandwidth",
+    .summary = "naive vs chunked (Rabe & Staats) vs fused attention: peak memory and time; decode KV-cache "
+               "bandwidth",
     .axes = am_axes,
     .n_axes = AM_N_AXES,
     .applies = am_applies,
-    .impl = {[AB_BACKEND_CPU] = &attention_memory_cpu_impl, [AB_BACKEND_CUDA] = &attention_memory_cuda_impl},
+    .impl = { [AB_BACKEND_CPU] = &attention_memory_cpu_impl,
+              [AB_BACKEND_CUDA] = &attention_memory_cuda_impl },
 };

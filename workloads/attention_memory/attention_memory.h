@@ -16,13 +16,13 @@ struct am_shape {
     enum am_mode mode;
     enum am_algo algo;
     enum am_dtype dtype;
-    int64_t n;     /* prefill: sequence length; decode: context length */
-    int heads;     /* prefill: heads; decode: KV heads (Hkv) */
+    int64_t n; /* prefill: sequence length; decode: context length */
+    int heads; /* prefill: heads; decode: KV heads (Hkv) */
     int d;
     bool causal;
     int q_chunk, k_chunk; /* chunked: query and key chunk sizes (clamped to n) */
-    int batch;     /* decode: sequences */
-    int group;     /* decode: query heads per KV head (G) */
+    int batch;            /* decode: sequences */
+    int group;            /* decode: query heads per KV head (G) */
 };
 
 ab_status attention_memory_shape(const struct ab_params *ps, struct am_shape *s, struct ab_error *err);
@@ -39,8 +39,7 @@ uint64_t attention_memory_analytic_extra(const struct am_shape *s, int workers);
 
 /* Tolerances on the fp32 output, |x - ref| <= atol + rtol*|ref|, per input dtype and backend
  * (the CPU computes in fp32 throughout; CUDA's tensor-core path rounds P to the input dtype). */
-void attention_memory_tolerance(enum am_dtype dt, enum ab_backend_kind backend, double *atol,
-                                double *rtol);
+void attention_memory_tolerance(enum am_dtype dt, enum ab_backend_kind backend, double *atol, double *rtol);
 
 /* bf16 / fp16 bit patterns <-> float. */
 float attention_memory_bf16_to_f32(uint16_t h);
@@ -54,17 +53,17 @@ void attention_memory_fill(void *x, size_t n, enum am_dtype dt, uint64_t seed);
 
 /* FP64 reference of one output row: prefill query row i of head h (out_row has d values);
  * decode sequence b, query head hq. Inputs in the layouts above. */
-void attention_memory_ref_prefill_row(const struct am_shape *s, const void *q, const void *k,
-                                      const void *v, int h, int64_t i, double *out_row);
-void attention_memory_ref_decode_row(const struct am_shape *s, const void *q, const void *k,
-                                     const void *v, int b, int hq, double *out_row);
+void attention_memory_ref_prefill_row(const struct am_shape *s, const void *q, const void *k, const void *v,
+                                      int h, int64_t i, double *out_row);
+void attention_memory_ref_decode_row(const struct am_shape *s, const void *q, const void *k, const void *v,
+                                     int b, int hq, double *out_row);
 
 /* Compare the fp32 output with the FP64 reference on a sample of rows (all rows when small):
  * records max_abs_err, max_rel_err (relative to atol + |ref|), checked_rows; AB_EMISMATCH with
  * the first mismatches when a value is out of tolerance. q, k, v and out are host memory. */
-ab_status attention_memory_check(struct ab_case *c, const struct am_shape *s, const void *q,
-                                 const void *k, const void *v, const float *out, double atol,
-                                 double rtol, struct ab_error *err);
+ab_status attention_memory_check(struct ab_case *c, const struct am_shape *s, const void *q, const void *k,
+                                 const void *v, const float *out, double atol, double rtol,
+                                 struct ab_error *err);
 
 /* The tracking allocator: current and high-water bytes of the buffers an algorithm makes.
  * Not thread-safe: algorithms allocate outside their parallel regions. */
@@ -88,8 +87,7 @@ void am_naive_peak_note(const struct am_shape *s, enum ab_backend_kind backend, 
 bool am_naive_peak_find(const struct am_shape *s, enum ab_backend_kind backend, uint64_t *bytes);
 /* Record peak_extra_bytes, analytic_min_extra_bytes and (when naive at this shape ran)
  * mem_ratio_vs_naive; note the peak when the case is naive. */
-void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s, uint64_t peak,
-                                    int workers);
+void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s, uint64_t peak, int workers);
 
 extern const struct ab_impl attention_memory_cpu_impl;
 extern const struct ab_impl attention_memory_cuda_impl;

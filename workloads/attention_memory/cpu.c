@@ -21,7 +21,10 @@ enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256 };
 /* Row stride of a transposed K tile of ld keys: a power-of-two stride would send every row's
  * element c of the scatter in transpose_f32 to the same few L1 sets; one extra cache line per
  * row spreads them over all sets. */
-static int kt_ld(int keys) { return keys + 16; }
+static int kt_ld(int keys)
+{
+    return keys + 16;
+}
 
 struct cpu_state {
     struct am_shape s;
@@ -64,7 +67,8 @@ static void transpose_f32(float *restrict kt, int ld, const void *k, int nk, int
 }
 
 /* s (nk) = q (d) . kt (d, ld)[:, 0:nk] */
-static void scores_row(float *restrict s, const float *restrict q, const float *restrict kt, int ld, int nk, int d)
+static void scores_row(float *restrict s, const float *restrict q, const float *restrict kt, int ld, int nk,
+                       int d)
 {
     for (int j = 0; j < nk; j++)
         s[j] = 0;
@@ -106,7 +110,9 @@ static inline float softmax_exp(float x)
     float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
     float k = __builtin_rintf(xc * 1.44269504088896341f);
     float r = xc - k * 0.693145751953125f - k * 1.42860682030941723e-06f; /* ln2 hi + lo */
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    float p =
+        1.0f +
+        r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
     int32_t bits = ((int32_t)k + 127) << 23;
     float scale;
     memcpy(&scale, &bits, 4);
@@ -135,10 +141,13 @@ static void load_q(float *qr, const struct cpu_state *st, size_t off)
         qr[c] *= scale;
 }
 
-#define TRACKED(ptr, bytes)                                                                     \
-    do {                                                                                        \
-        if (!((ptr) = am_alloc(&st->tr, (bytes))))                                              \
-            { st_ = ab_fail(err, AB_ENOMEM, "cannot allocate %zu bytes of scratch for %s", (size_t)(bytes), #ptr); goto done; } \
+#define TRACKED(ptr, bytes)                                                                                  \
+    do {                                                                                                     \
+        if (!((ptr) = am_alloc(&st->tr, (bytes)))) {                                                         \
+            st_ = ab_fail(err, AB_ENOMEM, "cannot allocate %zu bytes of scratch for %s", (size_t)(bytes),    \
+                          #ptr);                                                                             \
+            goto done;                                                                                       \
+        }                                                                                                    \
     } while (0)
 
 static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
@@ -146,14 +155,16 @@ static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d;
     size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
-    size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = (size_t)kt_ld(n) * (size_t)d * 4, vf_bytes = hs * 4;
+    size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = (size_t)kt_ld(n) * (size_t)d * 4,
+           vf_bytes = hs * 4;
     float *S = NULL, *kt = NULL, *vf = NULL;
     ab_status st_ = AB_OK;
     TRACKED(S, s_bytes);
     TRACKED(kt, kt_bytes);
     TRACKED(vf, vf_bytes);
     for (int h = 0; h < s->heads; h++) {
-        const char *kh = (const char *)st->k + (size_t)h * hs * es, *vh = (const char *)st->v + (size_t)h * hs * es;
+        const char *kh = (const char *)st->k + (size_t)h * hs * es,
+                   *vh = (const char *)st->v + (size_t)h * hs * es;
         transpose_f32(kt, kt_ld(n), kh, n, d, s->dtype);
         to_f32(vf, vh, hs, s->dtype);
         /* S = Q K^T / sqrt(d), the whole matrix */
@@ -207,7 +218,8 @@ static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
     TRACKED(sums, stat_bytes);
     TRACKED(maxs, stat_bytes);
     for (int h = 0; h < s->heads; h++) {
-        const char *kh = (const char *)st->k + (size_t)h * hs * es, *vh = (const char *)st->v + (size_t)h * hs * es;
+        const char *kh = (const char *)st->k + (size_t)h * hs * es,
+                   *vh = (const char *)st->v + (size_t)h * hs * es;
         for (int q0 = 0; q0 < n; q0 += qc) {
             int qn = n - q0 < qc ? n - q0 : qc;
             for (int kci = 0; kci < nkc; kci++) {
@@ -276,8 +288,8 @@ done:
 
 /* Online softmax of one tile: rows' scores s (rows, ld) over nk[r] keys folded into running
  * maxima m, sums l and accumulators acc (rows, d). */
-static void online_update(float *s, int ld, const int *nk, int rows, const float *vf, float *m,
-                          float *l, float *acc, int d)
+static void online_update(float *s, int ld, const int *nk, int rows, const float *vf, float *m, float *l,
+                          float *acc, int d)
 {
     for (int r = 0; r < rows; r++) {
         if (nk[r] <= 0)
@@ -311,7 +323,8 @@ static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
         float *sc = scratch + per * (size_t)omp_get_thread_num();
         float *acc = sc + FUSED_BQ * FUSED_BK, *qt = acc + FUSED_BQ * d, *m = qt + FUSED_BQ * d;
         float *l = m + FUSED_BQ, *kt = l + FUSED_BQ, *vf = kt + kt_ld(FUSED_BK) * d;
-        const char *kh = (const char *)st->k + (size_t)h * hs * es, *vh = (const char *)st->v + (size_t)h * hs * es;
+        const char *kh = (const char *)st->k + (size_t)h * hs * es,
+                   *vh = (const char *)st->v + (size_t)h * hs * es;
         for (int r = 0; r < qn; r++) {
             load_q(qt + (size_t)r * (size_t)d, st, (size_t)h * hs + (size_t)(q0 + r) * (size_t)d);
             m[r] = -INFINITY, l[r] = 0;
@@ -326,7 +339,8 @@ static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
                 int lim = s->causal ? q0 + r - k0 + 1 : kn;
                 nk[r] = lim < kn ? lim : kn;
                 if (nk[r] > 0)
-                    scores_row(sc + (size_t)r * FUSED_BK, qt + (size_t)r * (size_t)d, kt, kt_ld(FUSED_BK), nk[r], d);
+                    scores_row(sc + (size_t)r * FUSED_BK, qt + (size_t)r * (size_t)d, kt, kt_ld(FUSED_BK),
+                               nk[r], d);
             }
             online_update(sc, FUSED_BK, nk, qn, vf, m, l, acc, d);
         }
@@ -357,7 +371,8 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         splits = 1;
     int64_t span = (n + splits - 1) / splits;
     size_t part = (size_t)G * ((size_t)d + 2), parts_bytes = (size_t)(seqs * splits) * part * 4;
-    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d + (G > 1 ? (size_t)kt_ld(DECODE_BK) * (size_t)d : 0);
+    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d +
+                 (G > 1 ? (size_t)kt_ld(DECODE_BK) * (size_t)d : 0);
     size_t scratch_bytes = per * 4 * (size_t)st->threads;
     float *parts = NULL, *scratch = NULL;
     ab_status st_ = AB_OK;
@@ -372,12 +387,14 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d, *kt = vr + d;
         float *pm = parts + (size_t)t * part; /* G x (m, l, acc[d]) */
         for (int g = 0; g < G; g++) {
-            load_q(qt + (size_t)g * (size_t)d, st, ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d);
+            load_q(qt + (size_t)g * (size_t)d, st,
+                   ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d);
             float *pg = pm + (size_t)g * ((size_t)d + 2);
             pg[0] = -INFINITY, pg[1] = 0;
             memset(pg + 2, 0, (size_t)d * 4);
         }
-        const char *kh = (const char *)st->k + (size_t)sq * cache * es, *vh = (const char *)st->v + (size_t)sq * cache * es;
+        const char *kh = (const char *)st->k + (size_t)sq * cache * es,
+                   *vh = (const char *)st->v + (size_t)sq * cache * es;
         for (int k0 = j0; k0 < j1; k0 += DECODE_BK) {
             int kn = j1 - k0 < DECODE_BK ? j1 - k0 : DECODE_BK;
             if (G == 1) { /* one dot per key row */
@@ -392,7 +409,8 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
             } else { /* G queries share the block: transpose it once, then axpys over keys */
                 transpose_f32(kt, kt_ld(DECODE_BK), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
                 for (int g = 0; g < G; g++)
-                    scores_row(sc + (size_t)g * DECODE_BK, qt + (size_t)g * (size_t)d, kt, kt_ld(DECODE_BK), kn, d);
+                    scores_row(sc + (size_t)g * DECODE_BK, qt + (size_t)g * (size_t)d, kt, kt_ld(DECODE_BK),
+                               kn, d);
             }
             float corr[64];
             for (int g = 0; g < G; g++) {
@@ -407,7 +425,8 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
             for (int j = 0; j < kn; j++) {
                 to_f32(vr, vh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
                 for (int g = 0; g < G; g++) {
-                    float p = sc[(size_t)g * DECODE_BK + (size_t)j], *a = pm + (size_t)g * ((size_t)d + 2) + 2;
+                    float p = sc[(size_t)g * DECODE_BK + (size_t)j],
+                          *a = pm + (size_t)g * ((size_t)d + 2) + 2;
 #pragma omp simd
                     for (int c = 0; c < d; c++)
                         a[c] += p * vr[c];
@@ -449,12 +468,9 @@ static ab_status cpu_once(struct cpu_state *st, struct ab_error *err)
     if (st->s.mode == AM_DECODE)
         return cpu_decode(st, err);
     switch (st->s.algo) {
-    case AM_NAIVE:
-        return cpu_naive(st, err);
-    case AM_CHUNKED:
-        return cpu_chunked(st, err);
-    default:
-        return cpu_fused(st, err);
+    case AM_NAIVE: return cpu_naive(st, err);
+    case AM_CHUNKED: return cpu_chunked(st, err);
+    default: return cpu_fused(st, err);
     }
 }
 
@@ -465,11 +481,13 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     if (rc)
         return rc;
     if (s.dtype == AM_FP16)
-        return ab_fail(err, AB_EUNSUPPORTED, "fp16 attention is CUDA-only (no fp16 arithmetic on the CPU path)");
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "fp16 attention is CUDA-only (no fp16 arithmetic on the CPU path)");
     if (s.group > 64)
         return ab_fail(err, AB_EUNSUPPORTED, "group %d: the CPU decode kernel handles G <= 64", s.group);
     if (s.mode == AM_PREFILL && s.n > (1 << 30) / 2)
-        return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the CPU kernels' int indexing", (long long)s.n);
+        return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the CPU kernels' int indexing",
+                       (long long)s.n);
     struct cpu_state *st = calloc(1, sizeof *st);
     if (!st)
         return ab_fail(err, AB_ENOMEM, "out of memory for the case state");
@@ -490,7 +508,8 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     uint64_t extra = attention_memory_analytic_extra(&s, st->threads) + 2 * n * d * 4;
     uint64_t need = attention_memory_io_bytes(&s) + extra;
     if (!ab_device_fits(c->device, need))
-        return ab_fail(err, AB_ENOMEM, "needs %.3g GB (inputs %.3g GB + extra %.3g GB): more than fits in host memory",
+        return ab_fail(err, AB_ENOMEM,
+                       "needs %.3g GB (inputs %.3g GB + extra %.3g GB): more than fits in host memory",
                        (double)need / 1e9, (double)attention_memory_io_bytes(&s) / 1e9, (double)extra / 1e9);
     st->q = ab_alloc(st->q_bytes);
     st->k = ab_alloc(st->kv_bytes);
@@ -552,4 +571,5 @@ static void cpu_teardown(struct ab_case *c)
 }
 
 const struct ab_impl attention_memory_cpu_impl = {
-    .setup = cpu_setup, .verify = cpu_verify, .run = cpu_run, .teardown = cpu_teardown};
+    .setup = cpu_setup, .verify = cpu_verify, .run = cpu_run, .teardown = cpu_teardown
+};

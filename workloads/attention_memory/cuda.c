@@ -29,23 +29,23 @@ static ab_status pool_alloc(struct cuda_state *st, void **p, size_t bytes, struc
     return AB_OK;
 }
 
-#define POOL(ptr, bytes)                                                                        \
-    do {                                                                                        \
-        if ((rc = pool_alloc(st, (void **)&(ptr), (bytes), err)) != AB_OK)                      \
-            goto done;                                                                          \
+#define POOL(ptr, bytes)                                                                                     \
+    do {                                                                                                     \
+        if ((rc = pool_alloc(st, (void **)&(ptr), (bytes), err)) != AB_OK)                                   \
+            goto done;                                                                                       \
     } while (0)
-#define LAUNCH(call)                                                                            \
-    do {                                                                                        \
-        cudaError_t e_ = (call);                                                                \
-        if (e_ != cudaSuccess) {                                                                \
-            rc = ab_fail(err, AB_EFAIL, "%s: %s", #call, cudaGetErrorString(e_));               \
-            goto done;                                                                          \
-        }                                                                                       \
+#define LAUNCH(call)                                                                                         \
+    do {                                                                                                     \
+        cudaError_t e_ = (call);                                                                             \
+        if (e_ != cudaSuccess) {                                                                             \
+            rc = ab_fail(err, AB_EFAIL, "%s: %s", #call, cudaGetErrorString(e_));                            \
+            goto done;                                                                                       \
+        }                                                                                                    \
     } while (0)
-#define POOL_FREE(ptr)                                                                          \
-    do {                                                                                        \
-        if (ptr)                                                                                \
-            (void)cudaFreeAsync((ptr), st->stream);                                             \
+#define POOL_FREE(ptr)                                                                                       \
+    do {                                                                                                     \
+        if (ptr)                                                                                             \
+            (void)cudaFreeAsync((ptr), st->stream);                                                          \
     } while (0)
 
 /* Naive is one chunk of n x n; chunked is Rabe & Staats' q_chunk x k_chunk grid. */
@@ -62,21 +62,26 @@ static ab_status cuda_chunked(struct cuda_state *st, int qc, int kc, struct ab_e
     POOL(m, (size_t)nkc * (size_t)qc * 4);
     POOL(l, (size_t)nkc * (size_t)qc * 4);
     for (int h = 0; h < s->heads; h++) {
-        const char *qh = (const char *)st->dq + (size_t)h * hs * es, *kh = (const char *)st->dk + (size_t)h * hs * es;
+        const char *qh = (const char *)st->dq + (size_t)h * hs * es,
+                   *kh = (const char *)st->dk + (size_t)h * hs * es;
         const char *vh = (const char *)st->dv + (size_t)h * hs * es;
         for (int q0 = 0; q0 < n; q0 += qc) {
             int qn = n - q0 < qc ? n - q0 : qc;
             for (int c = 0; c < nkc; c++) {
                 int k0 = c * kc, kn = n - k0 < kc ? n - k0 : kc;
-                float *cv = vals + (size_t)c * (size_t)qn * (size_t)d, *cm = m + (size_t)c * (size_t)qn, *cl = l + (size_t)c * (size_t)qn;
+                float *cv = vals + (size_t)c * (size_t)qn * (size_t)d, *cm = m + (size_t)c * (size_t)qn,
+                      *cl = l + (size_t)c * (size_t)qn;
                 /* A chunk wholly above the diagonal still runs: its rows come out with max
                  * -inf and weight 0 in the merge. */
-                LAUNCH(am_cuda_scores(S, kc, qh + (size_t)q0 * (size_t)d * es, kh + (size_t)k0 * (size_t)d * es, qn, kn, d,
-                                      (int)s->dtype, s->causal, q0 - k0, scale, st->stream));
+                LAUNCH(am_cuda_scores(S, kc, qh + (size_t)q0 * (size_t)d * es,
+                                      kh + (size_t)k0 * (size_t)d * es, qn, kn, d, (int)s->dtype, s->causal,
+                                      q0 - k0, scale, st->stream));
                 LAUNCH(am_cuda_row_exp(S, kc, qn, kn, cm, cl, st->stream));
-                LAUNCH(am_cuda_pv(cv, S, kc, vh + (size_t)k0 * (size_t)d * es, qn, kn, d, (int)s->dtype, st->stream));
+                LAUNCH(am_cuda_pv(cv, S, kc, vh + (size_t)k0 * (size_t)d * es, qn, kn, d, (int)s->dtype,
+                                  st->stream));
             }
-            LAUNCH(am_cuda_merge(st->dout + (size_t)h * hs + (size_t)q0 * (size_t)d, vals, m, l, nkc, qn, d, st->stream));
+            LAUNCH(am_cuda_merge(st->dout + (size_t)h * hs + (size_t)q0 * (size_t)d, vals, m, l, nkc, qn, d,
+                                 st->stream));
         }
     }
 done:
@@ -105,7 +110,8 @@ static ab_status cuda_decode(struct cuda_state *st, struct ab_error *err)
     int splits, span;
     decode_split(st, &splits, &span);
     float *parts = NULL;
-    size_t bytes = (size_t)s->batch * (size_t)s->heads * (size_t)splits * (size_t)s->group * ((size_t)s->d + 2) * 4;
+    size_t bytes =
+        (size_t)s->batch * (size_t)s->heads * (size_t)splits * (size_t)s->group * ((size_t)s->d + 2) * 4;
     POOL(parts, bytes);
     LAUNCH(am_cuda_decode(parts, st->dq, st->dk, st->dv, s->batch, s->heads, s->group, (int)s->n, s->d,
                           (int)s->dtype, splits, span, 1.0f / sqrtf((float)s->d), st->stream));
@@ -138,18 +144,21 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (rc)
         return rc;
     if (s.mode == AM_PREFILL && s.algo == AM_FUSED && (s.dtype == AM_FP32 || (s.d != 64 && s.d != 128)))
-        return ab_fail(err, AB_EUNSUPPORTED, "the tensor-core fused kernel takes bf16/fp16 with d = 64 or 128");
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "the tensor-core fused kernel takes bf16/fp16 with d = 64 or 128");
     if (s.mode == AM_DECODE && (s.d != 128 || (s.group != 1 && s.group != 2 && s.group != 4 && s.group != 8)))
         return ab_fail(err, AB_EUNSUPPORTED, "the decode kernel takes d = 128 and G in 1, 2, 4, 8");
     if (s.n > (1 << 30) / 2)
         return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the kernels' int indexing", (long long)s.n);
     int64_t rows = s.mode == AM_DECODE ? 0 : s.algo == AM_NAIVE ? s.n : s.algo == AM_CHUNKED ? s.q_chunk : 0;
     if ((rows + 15) / 16 > AM_CUDA_MAX_GRID_Y)
-        return ab_fail(err, AB_EUNSUPPORTED, "a chunk of %lld query rows is more than the scores kernel's grid takes (%d)",
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "a chunk of %lld query rows is more than the scores kernel's grid takes (%d)",
                        (long long)rows, 16 * AM_CUDA_MAX_GRID_Y);
     if (s.mode == AM_DECODE && (int64_t)s.batch * s.heads > AM_CUDA_MAX_GRID_Y)
-        return ab_fail(err, AB_EUNSUPPORTED, "batch %d x heads %d is more than the decode kernel's grid takes (%d)",
-                       s.batch, s.heads, AM_CUDA_MAX_GRID_Y);
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "batch %d x heads %d is more than the decode kernel's grid takes (%d)", s.batch,
+                       s.heads, AM_CUDA_MAX_GRID_Y);
     struct cuda_state *st = calloc(1, sizeof *st);
     if (!st)
         return ab_fail(err, AB_ENOMEM, "out of memory for the case state");
@@ -157,7 +166,8 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     st->s = s;
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
     AB_CUDA_TRY(cudaDeviceGetAttribute(&st->sms, cudaDevAttrMultiProcessorCount, c->device->index), err);
-    size_t es = attention_memory_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n, hq = (size_t)s.heads * (size_t)s.group;
+    size_t es = attention_memory_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n,
+           hq = (size_t)s.heads * (size_t)s.group;
     if (s.mode == AM_DECODE) {
         st->q_bytes = (size_t)s.batch * hq * d * es;
         st->kv_bytes = (size_t)s.batch * (size_t)s.heads * n * d * es;
@@ -170,7 +180,8 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     uint64_t need = attention_memory_io_bytes(&s) + extra;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.3g GB (inputs %.3g GB + extra %.3g GB): more than fits on %s",
-                       (double)need / 1e9, (double)attention_memory_io_bytes(&s) / 1e9, (double)extra / 1e9, c->device->id);
+                       (double)need / 1e9, (double)attention_memory_io_bytes(&s) / 1e9, (double)extra / 1e9,
+                       c->device->id);
     st->hq = ab_alloc(st->q_bytes);
     st->hk = ab_alloc(st->kv_bytes);
     st->hv = ab_alloc(st->kv_bytes);
@@ -263,4 +274,5 @@ static void cuda_teardown(struct ab_case *c)
 }
 
 const struct ab_impl attention_memory_cuda_impl = {
-    .setup = cuda_setup, .verify = cuda_verify, .run = cuda_run, .teardown = cuda_teardown};
+    .setup = cuda_setup, .verify = cuda_verify, .run = cuda_run, .teardown = cuda_teardown
+};

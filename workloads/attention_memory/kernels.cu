@@ -17,12 +17,18 @@
 enum { DT_FP32 = 0, DT_BF16 = 1, DT_FP16 = 2 }; /* = enum am_dtype */
 
 template <typename T> __device__ __forceinline__ float ld(const T *p, size_t i);
-template <> __device__ __forceinline__ float ld<float>(const float *p, size_t i) { return p[i]; }
+template <> __device__ __forceinline__ float ld<float>(const float *p, size_t i)
+{
+    return p[i];
+}
 template <> __device__ __forceinline__ float ld<__nv_bfloat16>(const __nv_bfloat16 *p, size_t i)
 {
     return __bfloat162float(p[i]);
 }
-template <> __device__ __forceinline__ float ld<__half>(const __half *p, size_t i) { return __half2float(p[i]); }
+template <> __device__ __forceinline__ float ld<__half>(const __half *p, size_t i)
+{
+    return __half2float(p[i]);
+}
 
 /* ------------------------------------------------------------------ naive / chunked pieces */
 
@@ -104,7 +110,8 @@ __global__ void attn_pv_kernel1(float *out, const float *P, int ldP, const T *v,
     out[(size_t)i * d + c] = acc;
 }
 
-__global__ void attn_merge_kernel1(float *out, const float *vals, const float *m, const float *l, int nc, int qn, int d)
+__global__ void attn_merge_kernel1(float *out, const float *vals, const float *m, const float *l, int nc,
+                                   int qn, int d)
 {
     int c = blockIdx.y * blockDim.x + threadIdx.x, i = blockIdx.x; /* rows on grid x, as in pv */
     if (c >= d || i >= qn)
@@ -157,7 +164,10 @@ template <> struct mma_op<__half> {
     }
 };
 
-static __device__ __forceinline__ uint32_t pack_raw(uint16_t lo, uint16_t hi) { return (uint32_t)lo | ((uint32_t)hi << 16); }
+static __device__ __forceinline__ uint32_t pack_raw(uint16_t lo, uint16_t hi)
+{
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
 
 /* Fragment layouts of m16n8k16 (g = lane / 4, t = lane % 4):
  *   A (16x16, row): a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
@@ -166,8 +176,8 @@ static __device__ __forceinline__ uint32_t pack_raw(uint16_t lo, uint16_t hi) { 
  * so the C fragments of two adjacent 8-key tiles of S are, packed, the A fragment of P for
  * 16 keys: P never leaves registers. */
 template <typename T, int D>
-__global__ void __launch_bounds__(128) attn_fused_kernel2(float *out, const T *q, const T *k, const T *v,
-                                                          int n, int causal, float scale)
+__global__ void __launch_bounds__(128)
+    attn_fused_kernel2(float *out, const T *q, const T *k, const T *v, int n, int causal, float scale)
 {
     __shared__ uint16_t ks[FB][D + 8], vs[FB][D + 8]; /* +8: fewer bank conflicts */
     const int h = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -184,8 +194,10 @@ __global__ void __launch_bounds__(128) attn_fused_kernel2(float *out, const T *q
         uint16_t z = 0;
         qa[kk][0] = r0 < n ? pack_raw(qh[(size_t)r0 * D + c], qh[(size_t)r0 * D + c + 1]) : pack_raw(z, z);
         qa[kk][1] = r1 < n ? pack_raw(qh[(size_t)r1 * D + c], qh[(size_t)r1 * D + c + 1]) : pack_raw(z, z);
-        qa[kk][2] = r0 < n ? pack_raw(qh[(size_t)r0 * D + c + 8], qh[(size_t)r0 * D + c + 9]) : pack_raw(z, z);
-        qa[kk][3] = r1 < n ? pack_raw(qh[(size_t)r1 * D + c + 8], qh[(size_t)r1 * D + c + 9]) : pack_raw(z, z);
+        qa[kk][2] =
+            r0 < n ? pack_raw(qh[(size_t)r0 * D + c + 8], qh[(size_t)r0 * D + c + 9]) : pack_raw(z, z);
+        qa[kk][3] =
+            r1 < n ? pack_raw(qh[(size_t)r1 * D + c + 8], qh[(size_t)r1 * D + c + 9]) : pack_raw(z, z);
     }
     float o[D / 8][4];
 #pragma unroll
@@ -311,8 +323,9 @@ enum { DEC_WARPS = 4, DEC_MAXG = 8 };
 /* Block = (b, kv head, split); each warp takes every DEC_WARPS-th key of the span, a lane
  * holds 4 of the 128 dimensions (one 8-byte load of a 16-bit row). */
 template <typename T, int G>
-__global__ void __launch_bounds__(DEC_WARPS * 32) attn_decode_kernel1(float *parts, const T *q, const T *k, const T *v,
-                                                                      int Hkv, int n, int span, float scale)
+__global__ void __launch_bounds__(DEC_WARPS * 32)
+    attn_decode_kernel1(float *parts, const T *q, const T *k, const T *v, int Hkv, int n, int span,
+                        float scale)
 {
     const int D = 128;
     const int split = blockIdx.x, sq = blockIdx.y, splits = gridDim.x; /* sq = b * Hkv + hk */
@@ -416,16 +429,19 @@ extern "C" cudaError_t am_cuda_scores(float *S, int ldS, const void *q, const vo
         return cudaErrorInvalidValue;
     dim3 block(TS, TS), grid((kn + TS - 1) / TS, (qn + TS - 1) / TS);
     if (dtype == DT_FP32)
-        attn_scores_kernel1<float><<<grid, block, 0, stream>>>(S, ldS, (const float *)q, (const float *)k, qn, kn, d, causal, diag, scale);
+        attn_scores_kernel1<float><<<grid, block, 0, stream>>>(S, ldS, (const float *)q, (const float *)k, qn,
+                                                               kn, d, causal, diag, scale);
     else if (dtype == DT_BF16)
-        attn_scores_kernel1<__nv_bfloat16><<<grid, block, 0, stream>>>(S, ldS, (const __nv_bfloat16 *)q,
-                                                                        (const __nv_bfloat16 *)k, qn, kn, d, causal, diag, scale);
+        attn_scores_kernel1<__nv_bfloat16><<<grid, block, 0, stream>>>(
+            S, ldS, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, qn, kn, d, causal, diag, scale);
     else
-        attn_scores_kernel1<__half><<<grid, block, 0, stream>>>(S, ldS, (const __half *)q, (const __half *)k, qn, kn, d, causal, diag, scale);
+        attn_scores_kernel1<__half><<<grid, block, 0, stream>>>(S, ldS, (const __half *)q, (const __half *)k,
+                                                                qn, kn, d, causal, diag, scale);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t am_cuda_row_exp(float *S, int ldS, int qn, int kn, float *m, float *l, cudaStream_t stream)
+extern "C" cudaError_t am_cuda_row_exp(float *S, int ldS, int qn, int kn, float *m, float *l,
+                                       cudaStream_t stream)
 {
     attn_row_exp_kernel1<<<qn, 256, 0, stream>>>(S, ldS, qn, kn, m, l);
     return cudaGetLastError();
@@ -438,7 +454,8 @@ extern "C" cudaError_t am_cuda_pv(float *out, const float *P, int ldP, const voi
     if (dtype == DT_FP32)
         attn_pv_kernel1<float><<<grid, block, 0, stream>>>(out, P, ldP, (const float *)v, qn, kn, d);
     else if (dtype == DT_BF16)
-        attn_pv_kernel1<__nv_bfloat16><<<grid, block, 0, stream>>>(out, P, ldP, (const __nv_bfloat16 *)v, qn, kn, d);
+        attn_pv_kernel1<__nv_bfloat16>
+            <<<grid, block, 0, stream>>>(out, P, ldP, (const __nv_bfloat16 *)v, qn, kn, d);
     else
         attn_pv_kernel1<__half><<<grid, block, 0, stream>>>(out, P, ldP, (const __half *)v, qn, kn, d);
     return cudaGetLastError();
@@ -457,11 +474,13 @@ extern "C" cudaError_t am_cuda_fused(float *out, const void *q, const void *k, c
 {
     dim3 grid((n + FB - 1) / FB, H), block(128);
     if (dtype == DT_BF16 && d == 64)
-        attn_fused_kernel2<__nv_bfloat16, 64><<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q,
-            (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, n, causal, scale);
+        attn_fused_kernel2<__nv_bfloat16, 64>
+            <<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+                                         (const __nv_bfloat16 *)v, n, causal, scale);
     else if (dtype == DT_BF16 && d == 128)
-        attn_fused_kernel2<__nv_bfloat16, 128><<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q,
-            (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, n, causal, scale);
+        attn_fused_kernel2<__nv_bfloat16, 128>
+            <<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+                                         (const __nv_bfloat16 *)v, n, causal, scale);
     else if (dtype == DT_FP16 && d == 64)
         attn_fused_kernel2<__half, 64><<<grid, block, 0, stream>>>(out, (const __half *)q, (const __half *)k,
                                                                    (const __half *)v, n, causal, scale);
@@ -480,18 +499,27 @@ static void decode_launch(float *parts, const void *q, const void *k, const void
     dim3 grid(splits, B * Hkv), block(DEC_WARPS * 32);
     const T *qq = (const T *)q, *kk = (const T *)k, *vv = (const T *)v;
     switch (G) {
-    case 1: attn_decode_kernel1<T, 1><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale); break;
-    case 2: attn_decode_kernel1<T, 2><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale); break;
-    case 4: attn_decode_kernel1<T, 4><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale); break;
-    default: attn_decode_kernel1<T, 8><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale); break;
+    case 1:
+        attn_decode_kernel1<T, 1><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    case 2:
+        attn_decode_kernel1<T, 2><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    case 4:
+        attn_decode_kernel1<T, 4><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    default:
+        attn_decode_kernel1<T, 8><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
     }
 }
 
-extern "C" cudaError_t am_cuda_decode(float *parts, const void *q, const void *k, const void *v, int B, int Hkv,
-                                      int G, int n, int d, int dtype, int splits, int span, float scale,
-                                      cudaStream_t stream)
+extern "C" cudaError_t am_cuda_decode(float *parts, const void *q, const void *k, const void *v, int B,
+                                      int Hkv, int G, int n, int d, int dtype, int splits, int span,
+                                      float scale, cudaStream_t stream)
 {
-    if (d != 128 || (G != 1 && G != 2 && G != 4 && G != 8) || dtype == DT_FP32 || (int64_t)B * Hkv > AM_CUDA_MAX_GRID_Y)
+    if (d != 128 || (G != 1 && G != 2 && G != 4 && G != 8) || dtype == DT_FP32 ||
+        (int64_t)B * Hkv > AM_CUDA_MAX_GRID_Y)
         return cudaErrorInvalidValue;
     if (dtype == DT_BF16)
         decode_launch<__nv_bfloat16>(parts, q, k, v, B, Hkv, G, n, splits, span, scale, stream);
