@@ -127,7 +127,36 @@ static void decode_matches_reference_with_grouped_heads(void **state)
     assert_double_equal(c.work.bytes, 2.0 * 3 * 2 * 1000 * 128 * 2 + 3 * 8 * 128 * (2 + 4), 0);
     assert_string_equal(c.work.ceiling, "mem_bw");
     assert_string_equal(c.work.rate, "bytes");
+    /* 4 FLOPs per cached element pair (q.k and p.v) over 2-byte K and V: G FLOP/byte, less
+     * the query and output bytes */
+    assert_double_equal(metric(&c, "flop_per_byte"), c.work.flops / c.work.bytes, 1e-12);
+    assert_true(metric(&c, "flop_per_byte") > 3.9 && metric(&c, "flop_per_byte") < 4.0);
     expect_ok("mode=decode;algo=fused;n=4096;heads=1;d=128;dtype=bf16;batch=1;group=1", &c);
+}
+
+static void work_model_counts_attended_pairs_and_io_bytes(void **state)
+{
+    struct am_shape s = {
+        .mode = AM_PREFILL, .algo = AM_FUSED, .dtype = AM_BF16, .n = 1000, .heads = 2, .d = 64
+    };
+    struct ab_work w;
+    attention_memory_work(&s, AB_BACKEND_CPU, &w);
+    assert_double_equal(w.flops, 4.0 * 2 * 1000 * 1000 * 64, 0);
+    assert_double_equal(w.bytes, 2.0 * 1000 * 64 * (3 * 2 + 4), 0); /* q, k, v bf16 in; out fp32 */
+    assert_double_equal(w.tokens, 1000, 0);
+    assert_string_equal(w.ceiling, "bf16_gemm");
+    assert_string_equal(w.rate, "flops");
+    s.causal = true; /* keys 0..i for query i: n (n + 1) / 2 pairs */
+    attention_memory_work(&s, AB_BACKEND_CPU, &w);
+    assert_double_equal(w.flops, 4.0 * 2 * (1000.0 * 1001 / 2) * 64, 0);
+    s.dtype = AM_FP32;
+    attention_memory_work(&s, AB_BACKEND_CPU, &w);
+    assert_string_equal(w.ceiling, "fp32_gemm");
+    attention_memory_work(&s, AB_BACKEND_CUDA, &w);
+    assert_string_equal(w.ceiling, "tf32_gemm");
+    /* analytic minimum of chunked: one 128 x 256 score chunk and 4 key chunks' partials */
+    s.algo = AM_CHUNKED, s.q_chunk = 128, s.k_chunk = 256;
+    assert_int_equal(attention_memory_analytic_extra(&s, 2), 128 * 256 * 4 + 4 * 128 * (64 + 2) * 4);
 }
 
 static void naive_too_large_is_oom_not_a_crash(void **state)
@@ -195,6 +224,7 @@ int main(void)
         cmocka_unit_test(tracker_counts_current_and_high_water),
         cmocka_unit_test(naive_memory_grows_as_n_squared_and_chunked_stays_flat),
         cmocka_unit_test(decode_matches_reference_with_grouped_heads),
+        cmocka_unit_test(work_model_counts_attended_pairs_and_io_bytes),
         cmocka_unit_test(naive_too_large_is_oom_not_a_crash),
         cmocka_unit_test(fp16_is_unsupported_on_the_cpu),
         cmocka_unit_test(check_reports_mismatches),

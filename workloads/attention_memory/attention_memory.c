@@ -539,6 +539,9 @@ void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s,
     enum ab_backend_kind be = c->device ? c->device->backend : AB_BACKEND_CPU;
     ab_case_metric(c, "peak_extra_bytes", (double)peak);
     ab_case_metric(c, "analytic_min_extra_bytes", (double)attention_memory_analytic_extra(s, workers));
+    /* arithmetic intensity: decode's is about G FLOP/byte in 16-bit, far below any ridge point */
+    if (c->work.bytes > 0)
+        ab_case_metric(c, "flop_per_byte", c->work.flops / c->work.bytes);
     if (s->mode != AM_PREFILL)
         return;
     if (s->algo == AM_NAIVE)

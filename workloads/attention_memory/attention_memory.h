@@ -85,8 +85,8 @@ int64_t am_rss_peak_growth(int64_t rss0_bytes);
 /* Peak extra bytes of naive cases measured in this process, by shape (for mem_ratio_vs_naive). */
 void am_naive_peak_note(const struct am_shape *s, enum ab_backend_kind backend, uint64_t bytes);
 bool am_naive_peak_find(const struct am_shape *s, enum ab_backend_kind backend, uint64_t *bytes);
-/* Record peak_extra_bytes, analytic_min_extra_bytes and (when naive at this shape ran)
- * mem_ratio_vs_naive; note the peak when the case is naive. */
+/* Record peak_extra_bytes, analytic_min_extra_bytes, flop_per_byte (from c->work) and (when
+ * naive at this shape ran) mem_ratio_vs_naive; note the peak when the case is naive. */
 void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s, uint64_t peak, int workers);
 
 extern const struct ab_impl attention_memory_cpu_impl;
