@@ -371,8 +371,7 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         splits = 1;
     int64_t span = (n + splits - 1) / splits;
     size_t part = (size_t)G * ((size_t)d + 2), parts_bytes = (size_t)(seqs * splits) * part * 4;
-    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d +
-                 (G > 1 ? (size_t)kt_ld(DECODE_BK) * (size_t)d : 0);
+    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d;
     size_t scratch_bytes = per * 4 * (size_t)st->threads;
     float *parts = NULL, *scratch = NULL;
     ab_status st_ = AB_OK;
@@ -384,7 +383,7 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         int b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
         int j0 = (int)(sp * span), j1 = (int)((sp + 1) * span < n ? (sp + 1) * span : n);
         float *sc = scratch + per * (size_t)omp_get_thread_num(), *qt = sc + (size_t)G * DECODE_BK;
-        float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d, *kt = vr + d;
+        float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d;
         float *pm = parts + (size_t)t * part; /* G x (m, l, acc[d]) */
         for (int g = 0; g < G; g++) {
             load_q(qt + (size_t)g * (size_t)d, st,
@@ -397,20 +396,18 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
                    *vh = (const char *)st->v + (size_t)sq * cache * es;
         for (int k0 = j0; k0 < j1; k0 += DECODE_BK) {
             int kn = j1 - k0 < DECODE_BK ? j1 - k0 : DECODE_BK;
-            if (G == 1) { /* one dot per key row */
-                for (int j = 0; j < kn; j++) {
-                    to_f32(kr, kh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
+            /* One k row in fp32 serves all G queries: G dot products per key. (Transposing the
+             * block for axpys over keys was slower: its scatter misses L1 on every store.) */
+            for (int j = 0; j < kn; j++) {
+                to_f32(kr, kh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
+                for (int g = 0; g < G; g++) {
+                    const float *qg = qt + (size_t)g * (size_t)d;
                     float dot = 0;
 #pragma omp simd reduction(+ : dot)
                     for (int c = 0; c < d; c++)
-                        dot += qt[c] * kr[c];
-                    sc[j] = dot;
+                        dot += qg[c] * kr[c];
+                    sc[(size_t)g * DECODE_BK + (size_t)j] = dot;
                 }
-            } else { /* G queries share the block: transpose it once, then axpys over keys */
-                transpose_f32(kt, kt_ld(DECODE_BK), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
-                for (int g = 0; g < G; g++)
-                    scores_row(sc + (size_t)g * DECODE_BK, qt + (size_t)g * (size_t)d, kt, kt_ld(DECODE_BK),
-                               kn, d);
             }
             float corr[64];
             for (int g = 0; g < G; g++) {
