@@ -24,7 +24,8 @@ static double metric(const struct ab_case *c, const char *name)
 
 /* Set up, verify, time two repetitions and tear down one case; returns the first non-OK status.
  * The case is left in *c for its metrics. */
-static ab_status run_case(const char *params, struct ab_case *c, struct ab_error *err)
+static ab_status run_case_with(const struct ab_impl *impl, const char *params, struct ab_case *c,
+                               struct ab_error *err)
 {
     memset(c, 0, sizeof *c);
     c->workload = ab_workload_find("attention_memory");
@@ -32,7 +33,6 @@ static ab_status run_case(const char *params, struct ab_case *c, struct ab_error
     c->device = &cpu_dev;
     c->seed = 12345;
     assert_int_equal(ab_params_parse(params, &c->params, err), AB_OK);
-    const struct ab_impl *impl = c->workload->impl[AB_BACKEND_CPU];
     ab_status st = impl->setup(c, err);
     if (st == AB_OK)
         st = impl->verify(c, err);
@@ -45,6 +45,11 @@ static ab_status run_case(const char *params, struct ab_case *c, struct ab_error
     impl->teardown(c);
     assert_null(c->state);
     return st;
+}
+
+static ab_status run_case(const char *params, struct ab_case *c, struct ab_error *err)
+{
+    return run_case_with(ab_workload_find("attention_memory")->impl[AB_BACKEND_CPU], params, c, err);
 }
 
 static void expect_ok(const char *params, struct ab_case *c)
@@ -159,6 +164,27 @@ static void work_model_counts_attended_pairs_and_io_bytes(void **state)
     assert_int_equal(attention_memory_analytic_extra(&s, 2), 128 * 256 * 4 + 4 * 128 * (64 + 2) * 4);
 }
 
+static void each_kernel_build_matches_the_reference_and_the_row_names_it(void **state)
+{
+    static const char *const p = "mode=prefill;algo=fused;n=130;heads=1;d=64;dtype=bf16;causal=1";
+    struct ab_case c;
+    struct ab_error err = { { 0 } };
+    bool v4 = attention_memory_cpu_impl_v4.setup && attention_memory_cpu_v4_ok();
+    const struct ab_impl *builds[] = { &attention_memory_cpu_impl_base, &attention_memory_cpu_impl_v4 };
+    for (int b = 0; b < (v4 ? 2 : 1); b++) {
+        assert_int_equal(run_case_with(builds[b], p, &c, &err), AB_OK);
+        assert_true(metric(&c, "max_abs_err") < 1e-5);
+        assert_true(metric(&c, "checked_rows") == 130);
+    }
+    expect_ok(p, &c);
+    const char *name = NULL;
+    for (int i = 0; i < c.n_metrics; i++)
+        if (strcmp(c.metrics[i].name, "cpu_kernels") == 0)
+            name = c.metrics[i].text;
+    assert_non_null(name);
+    assert_string_equal(name, v4 ? "x86-64-v4" : "x86-64");
+}
+
 static void naive_too_large_is_oom_not_a_crash(void **state)
 {
     struct ab_case c;
@@ -225,6 +251,7 @@ int main(void)
         cmocka_unit_test(naive_memory_grows_as_n_squared_and_chunked_stays_flat),
         cmocka_unit_test(decode_matches_reference_with_grouped_heads),
         cmocka_unit_test(work_model_counts_attended_pairs_and_io_bytes),
+        cmocka_unit_test(each_kernel_build_matches_the_reference_and_the_row_names_it),
         cmocka_unit_test(naive_too_large_is_oom_not_a_crash),
         cmocka_unit_test(fp16_is_unsupported_on_the_cpu),
         cmocka_unit_test(check_reports_mismatches),

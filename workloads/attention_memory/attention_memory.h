@@ -89,7 +89,13 @@ bool am_naive_peak_find(const struct am_shape *s, enum ab_backend_kind backend, 
  * naive at this shape ran) mem_ratio_vs_naive; note the peak when the case is naive. */
 void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s, uint64_t peak, int workers);
 
+/* The CPU implementation (cpu_dispatch.c) forwards to one of two builds of cpu.c: for any
+ * x86-64, and for x86-64-v4 (AVX-512; {0} where the build has none, see cpu_v4_none.c),
+ * which runs where attention_memory_cpu_v4_ok() says the CPU has what it needs. */
 extern const struct ab_impl attention_memory_cpu_impl;
+extern const struct ab_impl attention_memory_cpu_impl_base;
+extern const struct ab_impl attention_memory_cpu_impl_v4;
+bool attention_memory_cpu_v4_ok(void);
 extern const struct ab_impl attention_memory_cuda_impl;
 
 #endif /* ATTENTION_MEMORY_H */

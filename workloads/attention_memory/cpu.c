@@ -567,6 +567,7 @@ static void cpu_teardown(struct ab_case *c)
     c->state = NULL;
 }
 
-const struct ab_impl attention_memory_cpu_impl = {
+/* This file is built once per target (meson.build): AM_CPU_IMPL names this build's descriptor. */
+const struct ab_impl AM_CPU_IMPL = {
     .setup = cpu_setup, .verify = cpu_verify, .run = cpu_run, .teardown = cpu_teardown
 };
