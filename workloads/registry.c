@@ -8,11 +8,13 @@
 #include <string.h>
 
 extern const struct ab_workload ceilings_workload;
+extern const struct ab_workload amx_timing_workload;
 extern const struct ab_workload attention_memory_workload;
 
 static const struct ab_workload *const workloads[] = {
     &ceilings_workload,
     &attention_memory_workload,
+    &amx_timing_workload,
     NULL,
 };
 
