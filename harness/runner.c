@@ -871,10 +871,31 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                 goto out;
         }
     }
-    for (int k = 0; k < nsel; k++)
+    for (int k = 0; k < nsel; k++) {
+        int before = plan.n;
         for (int d = 0; d < ndev; d++)
             if (use[d] && (st = plan_workload(&plan, sel[k], d, devs[d].backend, o, o->suite, err)))
                 goto out;
+        /* Axis values that combine into no case anywhere (e.g. an FP8 dtype with scaling=none)
+         * are a usage error, not a silent empty run; a backend that is merely absent still
+         * gets its skipped rows below. */
+        bool absent_any = false;
+        for (int b = 0; b < AB_BACKEND_COUNT; b++)
+            absent_any |= absent[b];
+        if (plan.n == before && o->n_axis_overrides > 0 && !absent_any) {
+            char given[256] = "";
+            for (int i = 0; i < o->n_axis_overrides; i++) {
+                const char *ov = o->axis_overrides[i], *eq = strchr(ov, '=');
+                size_t l = strlen(given);
+                if (eq && has_axis(sel[k], ov, (size_t)(eq - ov)))
+                    snprintf(given + l, sizeof given - l, "%s-a %s", l ? " " : "", ov);
+            }
+            st = ab_fail(err, AB_EINVAL, "workload %s: %s combine into no case on the devices "
+                         "selected in this suite (`accelbench list` shows the axes and each suite's sweeps)",
+                         sel[k]->name, given[0] ? given : "the axis values given");
+            goto out;
+        }
+    }
     for (int k = 0; k < AB_BACKEND_COUNT; k++) {
         if (!absent[k])
             continue;

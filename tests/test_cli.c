@@ -1,6 +1,6 @@
 /* test_cli.c — the real `accelbench` binary end to end: a quick ceilings run whose CSV is read
- * back and checked, bad input that must give a one-line error and exit status 2, resume, and
- * an absent backend reported as skipped. */
+ * back and checked, fp8_gemm's rows with their accuracy columns, bad input that must give a
+ * one-line error and exit status 2, resume, and an absent backend reported as skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,7 +64,8 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
         if (r->status == AB_EUNSUPPORTED)
             continue; /* bf16 on a CPU without AVX-512 BF16 */
         assert_int_equal(r->status, AB_OK);
-        assert_true(r->time_s.n >= 5);
+        /* five samples unless the one-second cap of --quick ran out first (a loaded machine) */
+        assert_true(r->time_s.n >= 5 || (r->time_s.n >= 1 && strcmp(r->stop_reason, "max_time") == 0));
         assert_true(r->time_s.median > 0);
         assert_true(r->time_s.ci_lo <= r->time_s.median && r->time_s.median <= r->time_s.ci_hi);
         assert_true(r->ceiling[0] != '\0');
@@ -100,6 +101,58 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
     ab_result_set_free(&set);
 }
 
+/* fp8_gemm's quick form at one size: an ok row for every dtype and scaling the CPU has, each
+ * with its accuracy against FP64 and its rate as a fraction of the matching GEMM ceiling. */
+static void quick_fp8_gemm_rows_carry_accuracy_and_fraction_of_ceiling(void **state)
+{
+    char args[4600], csv[4400], err[4096];
+    snprintf(args, sizeof args, "run -w fp8_gemm -d cpu --quick -a shape=square -a m=256 --max-time 1 -o '%s/fp8'",
+             dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    snprintf(csv, sizeof csv, "%s/fp8/results.csv", dir);
+    struct ab_result_set set = {0};
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    static const struct { const char *params, *ceiling; double lo, hi; } want[] = {
+        {"dtype=fp8_e4m3;scaling=tensor", "bf16_gemm", 5e-3, 8e-2},
+        {"dtype=fp8_e4m3;scaling=row", "bf16_gemm", 5e-3, 8e-2},
+        {"dtype=fp8_e5m2;scaling=tensor", "bf16_gemm", 1e-2, 2e-1},
+        {"dtype=fp8_e5m2;scaling=row", "bf16_gemm", 1e-2, 2e-1},
+        {"dtype=bf16;scaling=none", "bf16_gemm", 1e-4, 1e-2},
+        {"dtype=fp32;scaling=none", "fp32_gemm", 0, 1e-6},
+    };
+    int seen = 0, rows = 0;
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        if (strcmp(r->workload, "fp8_gemm") != 0)
+            continue;
+        rows++;
+        if (r->status == AB_EUNSUPPORTED)
+            continue; /* no AVX-512 BF16: oneDNN has no BF16 matmul here */
+        if (r->status != AB_OK)
+            fail_msg("%s: %s: %s", r->params, ab_status_word(r->status), r->message);
+        for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+            if (strncmp(r->params, want[w].params, strlen(want[w].params)) != 0)
+                continue;
+            seen |= 1 << w;
+            double fro = ab_result_metric(r, "rel_fro_err"), mx = ab_result_metric(r, "max_rel_err");
+            if (!(fro >= want[w].lo && fro <= want[w].hi && mx >= fro))
+                fail_msg("%s: rel_fro_err %g max_rel_err %g", r->params, fro, mx);
+            assert_true(ab_result_metric(r, "kernel_err") <= 1e-6);
+            assert_true(ab_result_metric(r, "checked_entries") >= 4096);
+            assert_string_equal(r->ceiling, want[w].ceiling);
+            assert_true(r->fraction_of_ceiling > 0);
+            assert_double_equal(r->flops, 2.0 * 256 * 256 * 256, 0);
+            if (strstr(r->params, "fp8"))
+                assert_true(ab_result_metric(r, "quant_time_s") > 0);
+        }
+    }
+    assert_int_equal(rows, 6); /* fp16 and tf32 are CUDA-only, accum=fast too */
+    if (ab_cpu_has("avx512_bf16"))
+        assert_int_equal(seen, 0x3f);
+    ab_result_set_free(&set);
+}
+
 static void expect_usage_error(const char *args, const char *want1, const char *want2)
 {
     char err[4096];
@@ -125,6 +178,10 @@ static void bad_input_is_one_line_and_exit_2(void **state)
     expect_usage_error(args, "unknown value \"blas\"", "fma,gemm,stream");
     snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=12x %s", o);
     expect_usage_error(args, "\"12x\"", NULL);
+    snprintf(args, sizeof args, "run -w fp8_gemm -d cpu -a dtype=fp9 %s", o);
+    expect_usage_error(args, "unknown value \"fp9\"", "fp8_e4m3,fp8_e5m2");
+    snprintf(args, sizeof args, "run -w fp8_gemm -d cpu -a dtype=fp8_e4m3 -a scaling=none %s", o);
+    expect_usage_error(args, "-a dtype=fp8_e4m3 -a scaling=none combine into no case", NULL);
     expect_usage_error("run --frobnicate", "unknown option", NULL);
     expect_usage_error("run --max-time", "needs a value", NULL);
     expect_usage_error("run --min-time 2 --max-time 1", "--max-time", NULL);
@@ -241,6 +298,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quick_ceilings_run_writes_a_valid_csv),
+        cmocka_unit_test(quick_fp8_gemm_rows_carry_accuracy_and_fraction_of_ceiling),
         cmocka_unit_test(bad_input_is_one_line_and_exit_2),
         cmocka_unit_test(help_and_version_exit_0),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),

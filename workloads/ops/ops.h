@@ -1,12 +1,19 @@
-/* ops.h — shared tensor operations on the CPU (oneDNN for matmul, vectorized loops for the
- * rest) used by transformer_block, gpt2 and attention_memory. CUDA launchers live in
+/* ops.h — shared tensor operations on the CPU (oneDNN for matmul, AVX-512 or portable loops for
+ * the rest) used by transformer_block, gpt2 and attention_memory. CUDA launchers live in
  * ops_cuda.h. Layouts are row-major; each function names its shapes in its comment, llm.c
- * style: `inp is (B,T,C)`. Activations are fp32 or bf16 (uint16_t bit patterns); norms'
- * parameters and biases are always fp32; accumulation is always fp32 or wider. */
+ * style: `inp is (B,T,C)`. Activations are fp32 or bf16 (uint16_t bit patterns) on the CPU;
+ * norms' parameters and biases are always fp32; accumulation is always fp32 or wider.
+ * Work that is repeated (matmul, attention) is planned once (`*_create`, which owns weights'
+ * packed copies and scratch) and run many times without allocating. Parallel over the OpenMP
+ * threads of the caller. Every op has an FP64 reference in ops_ref.h for tests and verify. */
 #ifndef AB_OPS_H
 #define AB_OPS_H
 
 #include "accelbench.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum ops_dtype { OPS_F32 = 0, OPS_BF16 = 1, OPS_F16 = 2 /* CUDA only */ };
 size_t ops_dtype_size(enum ops_dtype dt);
@@ -17,25 +24,37 @@ bool ops_dtype_parse(const char *name, enum ops_dtype *out);
 /* bf16 <-> fp32 (round to nearest even; NaN stays NaN). */
 uint16_t ops_f32_to_bf16(float f);
 float ops_bf16_to_f32(uint16_t h);
+/* Convert n elements between fp32 and bf16 (either direction, or a copy when equal). */
 void ops_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt, size_t n);
+/* Element i of x as a double (fp32 or bf16). */
+double ops_get(const void *x, enum ops_dtype dt, size_t i);
 
-/* matmul: out (M,N) = inp (M,K) . weight (N,K)^T [+ bias (N)] [then GELU].
- * weight is (N,K) row-major (output-major, as llm.c's (OC,C)); out, inp, weight share the
- * dtype; bias is fp32. A plan is made once per shape (oneDNN primitive) and run many times. */
-enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u };
+/* matmul: out (M,N) = inp (M,K) . weight (N,K)^T [+ bias (N)] [then GELU] [+ res (M,N)].
+ * weight is (N,K) row-major (output-major, as llm.c's (OC,C)); out, inp, res and weight
+ * share the dtype; bias is fp32; accumulation fp32. A plan is made once per shape (a oneDNN
+ * primitive); ops_matmul_set_weight reorders the weight into the plan's own (blocked)
+ * layout, once, so that runs neither allocate nor repack. res may alias nothing else. */
+enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u };
 struct ops_matmul;
 ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt,
                             unsigned flags, struct ab_error *err);
-ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const void *weight,
-                         const float *bias, struct ab_error *err);
+/* Copy (reorder) weight (N,K) into the plan; the caller's buffer may be freed afterwards. */
+ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struct ab_error *err);
+/* bias: NULL unless OPS_MM_BIAS; res: NULL unless OPS_MM_RESIDUAL. */
+ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
+                         const void *res, struct ab_error *err);
+/* The implementation oneDNN chose ("brg:avx512_core_bf16" ...), for the record. */
+const char *ops_matmul_impl(const struct ops_matmul *mm);
 void ops_matmul_destroy(struct ops_matmul *mm);
 
 /* layernorm: out (N,C) = (inp - mean) / sqrt(var + 1e-5) * gamma + beta, per row;
- * inp, out (N,C) in dt; gamma, beta (C) fp32. */
+ * inp, out (N,C) in dt; gamma, beta (C) fp32; statistics in fp32 over fp32 values. */
+#define OPS_LN_EPS 1e-5f
 void ops_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N,
                    int C, enum ops_dtype dt);
 
-/* gelu (tanh form, as GPT-2): out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+/* gelu (tanh form, as GPT-2): out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ * In place allowed. */
 void ops_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt);
 
 /* softmax over the last axis: out, inp (rows, cols) fp32; in place allowed. */
@@ -47,12 +66,29 @@ void ops_residual(void *out, const void *a, const void *b, size_t n, enum ops_dt
 /* attention, multi-head, per batch b and head h:
  *   out[b, i, h*HS:(h+1)*HS] = softmax_j( q_i . k_j / sqrt(HS) ) v_j
  * q is (B,Tq,*) with row stride ldq elements (head h at column h*HS);
- * k and v are (B,Tk,*) with row stride ldkv elements and batch stride bs_kv elements;
- * out is (B,Tq,NH*HS). Query i sits at absolute position q_pos0 + i, key j at position j;
- * with causal, keys j > q_pos0 + i are masked. Fused online softmax: no (Tq,Tk) matrix is
- * stored. Scratch is allocated inside; AB_ENOMEM if that fails. */
-ab_status ops_attention(void *out, const void *q, int ldq, const void *k, const void *v, int ldkv,
-                        size_t bs_kv, int B, int NH, int Tq, int Tk, int HS, int q_pos0,
-                        bool causal, enum ops_dtype dt, struct ab_error *err);
+ * k and v are (B,Tk,*) with row stride ldkv elements (head h at column h*HS);
+ * out is (B,Tq,NH*HS). Query i sits at absolute position q_pos0 + i (q_pos0 = Tk - Tq for a
+ * continuation), key j at position j; with causal, keys j > q_pos0 + i are masked.
+ * Blocked: per (batch, head, block of 16 queries) one strip of at most Tk scores is kept, so
+ * no (Tq,Tk) matrix is ever stored; K and V are packed per head into the plan's scratch for
+ * AVX-512 BF16 dot products (or fp32 FMAs). HS must be a multiple of 16 (64 and 128 are the
+ * fast cases). The plan allocates all scratch at create. */
+struct ops_attn;
+ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS,
+                          bool causal, enum ops_dtype dt, struct ab_error *err);
+void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k,
+                  const void *v, int ldkv, int q_pos0);
+/* Which kernel runs: "avx512_bf16", "avx512f", "generic". */
+const char *ops_attn_impl(const struct ops_attn *a);
+void ops_attn_destroy(struct ops_attn *a);
+
+/* Make later ops_attn_create and ops_layernorm calls choose the portable code (tests check
+ * both); ops_generic says whether that is on. */
+void ops_set_generic(bool on);
+bool ops_generic(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* AB_OPS_H */

@@ -1,0 +1,301 @@
+/* test_fp8_gemm.c — the fp8_gemm workload on the CPU with small matrices (each dtype and
+ * scaling against an FP64 product of its dequantized operands), its reference check, its
+ * axes, and the CUDA path's host-side plan (layout, alignment, scale placement). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accelbench.h"
+#include "fp8_gemm/fp8_gemm.h"
+#include "fp8_gemm/plan.h"
+
+extern const struct ab_workload fp8_gemm_workload;
+
+static struct ab_device fake_cpu(void)
+{
+    struct ab_device d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.id, sizeof d.id, "cpu");
+    d.backend = AB_BACKEND_CPU;
+    d.mem_bytes = 8ull << 30;
+    return d;
+}
+
+static const struct ab_metric *metric(const struct ab_case *c, const char *name)
+{
+    for (int i = 0; i < c->n_metrics; i++)
+        if (strcmp(c->metrics[i].name, name) == 0)
+            return &c->metrics[i];
+    return NULL;
+}
+
+/* Run one case through setup, verify and three repetitions; returns its rel_fro_err. */
+static double run_case(const char *params, double *kernel_err)
+{
+    struct ab_device dev = fake_cpu();
+    struct ab_case c;
+    memset(&c, 0, sizeof c);
+    c.workload = &fp8_gemm_workload;
+    c.device = &dev;
+    c.seed = 1234;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_params_parse(params, &c.params, &err), AB_OK);
+    const struct ab_impl *impl = fp8_gemm_workload.impl[AB_BACKEND_CPU];
+    ab_status st = impl->setup(&c, &err);
+    if (st == AB_OK)
+        st = impl->verify(&c, &err);
+    double t = -1;
+    if (st == AB_OK)
+        st = impl->run(&c, 3, &t, &err);
+    impl->teardown(&c);
+    if (st != AB_OK)
+        fail_msg("%s: %s", params, err.msg);
+    assert_true(t > 0);
+    assert_null(c.state);
+    const struct ab_metric *fro = metric(&c, "rel_fro_err"), *ke = metric(&c, "kernel_err"),
+                           *mx = metric(&c, "max_rel_err");
+    assert_non_null(fro);
+    assert_non_null(ke);
+    assert_non_null(mx);
+    assert_true(mx->value >= fro->value);
+    assert_true(c.work.flops == 2.0 * 64 * 64 * 64);
+    *kernel_err = ke->value;
+    return fro->value;
+}
+
+/* Each dtype and scaling: the kernel matches the FP64 product of what it was given to FP32
+ * rounding, and the error against the FP32 inputs is in the range the format implies. */
+static void cpu_gemms_match_fp64_of_dequantized_operands(void **state)
+{
+    static const struct {
+        const char *p;
+        double lo, hi;
+    } cases[] = {
+        { "dtype=fp32;scaling=none;accum=fp32;shape=square;m=64", 0, 1e-6 },
+        { "dtype=bf16;scaling=none;accum=fp32;shape=square;m=64", 1e-4, 1e-2 },
+        { "dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=64", 5e-3, 8e-2 },
+        { "dtype=fp8_e4m3;scaling=row;accum=fp32;shape=square;m=64", 5e-3, 8e-2 },
+        { "dtype=fp8_e5m2;scaling=tensor;accum=fp32;shape=square;m=64", 1e-2, 2e-1 },
+        { "dtype=fp8_e5m2;scaling=row;accum=fp32;shape=square;m=64", 1e-2, 2e-1 },
+    };
+    double e4 = 0, e5 = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double ke;
+        double fro = run_case(cases[i].p, &ke);
+        if (!(fro >= cases[i].lo && fro <= cases[i].hi))
+            fail_msg("%s: rel_fro_err %g outside [%g, %g]", cases[i].p, fro, cases[i].lo, cases[i].hi);
+        if (!(ke <= 1e-6))
+            fail_msg("%s: kernel_err %g", cases[i].p, ke);
+        if (strstr(cases[i].p, "e4m3;scaling=tensor"))
+            e4 = fro;
+        if (strstr(cases[i].p, "e5m2;scaling=tensor"))
+            e5 = fro;
+    }
+    assert_true(e5 > e4); /* E5M2's 2-bit mantissa costs more than E4M3's 3 */
+}
+
+/* The check itself: a right product passes, one wrong entry is caught and named. */
+static void check_flags_a_single_wrong_entry(void **state)
+{
+    struct fp8g_config g = { .m = 3, .n = 2, .k = 4, .dtype = FP8G_FP32 };
+    const float A[] = { 1, 2, 3, 4, -1, 0.5f, 2, 1, 3, 3, -2, 1 }; /* 3 x 4 */
+    const float B[] = { 1, -1, 2, 0.25f, -1, 1, 0.5f, 2 };         /* 4 x 2 */
+    float C[6];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            double s = 0;
+            for (int kk = 0; kk < 4; kk++)
+                s += (double)A[i * 4 + kk] * B[kk * 2 + j];
+            C[i * 2 + j] = (float)s;
+        }
+    struct fp8g_operand a = { .orig = A, .stride_o = 4, .stride_k = 1 };
+    struct fp8g_operand b = { .orig = B, .stride_o = 1, .stride_k = 2 };
+    struct fp8g_accuracy acc;
+    fp8g_check(&g, &a, &b, C, 2, 0, 1e-6, 1, &acc);
+    assert_int_equal(acc.entries, 6);
+    assert_int_equal(acc.bad, 0);
+    assert_true(acc.rel_fro_err == 0);
+    C[3] += 0.5f;
+    fp8g_check(&g, &a, &b, C, 2, 0, 1e-6, 1, &acc);
+    assert_int_equal(acc.bad, 1);
+    assert_non_null(strstr(acc.first, "C[1,1]"));
+    assert_true(acc.rel_fro_err > 0 && acc.max_rel_err > acc.rel_fro_err);
+}
+
+/* Every entry up to 16384 of them, whatever the split between rows and columns; beyond
+ * that a sample of 4096 (64 rows x 64 columns here). Inputs are small integers, so an FP32
+ * product is exact and nothing may be flagged. */
+static void check_covers_all_entries_of_small_products_and_samples_large_ones(void **state)
+{
+    static const int64_t dims[][3] = { { 128, 128, 5 }, { 200, 100, 5 } };
+    for (int d = 0; d < 2; d++) {
+        int64_t m = dims[d][0], n = dims[d][1], k = dims[d][2];
+        float *A = malloc((size_t)(m * k) * sizeof *A), *B = malloc((size_t)(k * n) * sizeof *B),
+              *C = malloc((size_t)(m * n) * sizeof *C);
+        assert_non_null(A);
+        assert_non_null(B);
+        assert_non_null(C);
+        for (int64_t i = 0; i < m * k; i++)
+            A[i] = (float)((i * 7) % 11) - 5;
+        for (int64_t i = 0; i < k * n; i++)
+            B[i] = (float)((i * 5) % 13) - 6;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float acc = 0;
+                for (int64_t kk = 0; kk < k; kk++)
+                    acc += A[i * k + kk] * B[kk * n + j];
+                C[i * n + j] = acc;
+            }
+        struct fp8g_config g = { .m = m, .n = n, .k = k, .dtype = FP8G_FP32 };
+        struct fp8g_operand a = { .orig = A, .stride_o = k, .stride_k = 1 };
+        struct fp8g_operand b = { .orig = B, .stride_o = 1, .stride_k = n };
+        struct fp8g_accuracy acc;
+        fp8g_check(&g, &a, &b, C, n, 0, 1e-7, 7, &acc);
+        assert_int_equal(acc.entries, m * n <= 16384 ? m * n : 4096);
+        assert_int_equal(acc.bad, 0);
+        assert_true(acc.rel_fro_err == 0 && acc.kernel_err == 0);
+        free(A);
+        free(B);
+        free(C);
+    }
+}
+
+/* Dequantized values come from the stored codes times the right scale. */
+static void operand_values_apply_row_and_tensor_scales(void **state)
+{
+    const float orig[] = { 1, 2, 3, 4 };
+    const uint8_t codes[] = { 0x38, 0x40, 0x44, 0x48 }; /* E4M3: 1, 2, 3, 4 */
+    const float rs[] = { 0.5f, 4.0f };
+    struct fp8g_operand op = { .orig = orig,
+                               .stored = codes,
+                               .store = FP8G_STORE_E4M3,
+                               .scales = rs,
+                               .n_scales = 2,
+                               .stride_o = 2,
+                               .stride_k = 1 };
+    assert_true(fp8g_operand_value(&op, 0, 1) == 1.0);  /* 2 · 0.5 */
+    assert_true(fp8g_operand_value(&op, 1, 0) == 12.0); /* 3 · 4 */
+    op.n_scales = 1;
+    assert_true(fp8g_operand_value(&op, 1, 1) == 2.0); /* 4 · 0.5 */
+    op.stored = NULL;
+    op.scales = NULL;
+    assert_true(fp8g_operand_value(&op, 1, 1) == 4.0);
+}
+
+static bool applies(const char *params, enum ab_backend_kind b, enum ab_suite s)
+{
+    struct ab_params ps;
+    struct ab_error err;
+    assert_int_equal(ab_params_parse(params, &ps, &err), AB_OK);
+    return fp8_gemm_workload.applies(&ps, b, s);
+}
+
+static void axes_keep_only_meaningful_points(void **state)
+{
+    const enum ab_backend_kind C = AB_BACKEND_CPU, G = AB_BACKEND_CUDA;
+    const enum ab_suite Q = AB_SUITE_QUICK, F = AB_SUITE_FULL;
+    assert_true(applies("dtype=fp8_e4m3;scaling=row;accum=fp32;shape=square;m=2048", C, Q));
+    assert_false(applies("dtype=fp8_e4m3;scaling=none;accum=fp32;shape=square;m=2048", C, Q));
+    assert_false(applies("dtype=bf16;scaling=tensor;accum=fp32;shape=square;m=2048", C, Q));
+    assert_false(applies("dtype=fp8_e4m3;scaling=row;accum=fast;shape=square;m=2048", C, F));
+    assert_true(applies("dtype=fp8_e4m3;scaling=row;accum=fast;shape=square;m=2048", G, F));
+    assert_false(applies("dtype=bf16;scaling=none;accum=fast;shape=square;m=2048", G, F));
+    assert_false(applies("dtype=tf32;scaling=none;accum=fp32;shape=square;m=2048", C, F));
+    assert_true(applies("dtype=tf32;scaling=none;accum=fp32;shape=square;m=2048", G, F));
+    assert_false(applies("dtype=bf16;scaling=none;accum=fp32;shape=square;m=4096", C, Q));
+    assert_true(applies("dtype=bf16;scaling=none;accum=fp32;shape=square;m=16384", C, F));
+    assert_false(applies("dtype=bf16;scaling=none;accum=fp32;shape=square;m=64", C, F));
+    assert_true(applies("dtype=bf16;scaling=none;accum=fp32;shape=8192x28672;m=1", G, F));
+    assert_false(applies("dtype=bf16;scaling=none;accum=fp32;shape=8192x28672;m=512", G, F));
+}
+
+static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
+{
+    struct ab_params ps;
+    struct ab_error err;
+    struct fp8g_config g;
+    assert_int_equal(ab_params_parse("dtype=bf16;scaling=none;accum=fp32;shape=14336x4096;m=16", &ps, &err),
+                     AB_OK);
+    assert_int_equal(fp8g_config_parse(&ps, &g, &err), AB_OK);
+    assert_true(g.m == 16 && g.k == 14336 && g.n == 4096);
+    struct ab_work w;
+    fp8g_work(&g, 1, 1, 2, &w);
+    assert_true(w.flops == 2.0 * 16 * 4096 * 14336);
+    assert_string_equal(w.rate, "flops");
+    assert_string_equal(fp8g_ceiling(FP8G_E4M3, AB_BACKEND_CPU), "bf16_gemm");
+    assert_string_equal(fp8g_ceiling(FP8G_E4M3, AB_BACKEND_CUDA), "fp8_gemm");
+    assert_string_equal(fp8g_ceiling(FP8G_FP32, AB_BACKEND_CPU), "fp32_gemm");
+    assert_string_equal(fp8g_ceiling(FP8G_TF32, AB_BACKEND_CUDA), "tf32_gemm");
+    assert_int_equal(ab_params_parse("dtype=fp8_e4m3;scaling=none;accum=fp32;shape=square;m=16", &ps, &err),
+                     AB_OK);
+    assert_int_equal(fp8g_config_parse(&ps, &g, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "scaling=none"));
+}
+
+/* CUDA host logic: C = X · W^T is D = op(W) · X in cuBLAS terms (TN), scales placed so that
+ * cuBLAS's A (weights) carries the per-channel vector and B (tokens) the per-token one. */
+static void cuda_plan_maps_tokens_and_channels_onto_cublas(void **state)
+{
+    struct fp8g_config g = { .m = 1, .n = 14336, .k = 4096, .dtype = FP8G_E5M2, .scaling = FP8G_SCALE_ROW };
+    struct fp8g_plan p;
+    struct ab_error err;
+    assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_OK);
+    assert_true(p.M == 14336 && p.N == 1 && p.K == 4096);
+    assert_true(p.lda == 4096 && p.ldb == 4096 && p.ldd == 14336);
+    assert_int_equal(p.a_store, FP8G_STORE_E5M2); /* the second operand, E5M2, is the weight */
+    assert_int_equal(p.b_store, FP8G_STORE_E4M3);
+    assert_int_equal(p.row, FP8G_ROW_OUTER_VEC);
+    assert_true(p.a_scales == 14336 && p.b_scales == 1);
+    assert_false(p.d_fp32_then_scale);
+    assert_int_equal(p.d_bytes, 2);
+    /* An older cuBLAS, or Ada: our epilogue over an FP32 product. */
+    assert_int_equal(fp8g_plan_make(&g, 9, 0, 120400, &p, &err), AB_OK);
+    assert_int_equal(p.row, FP8G_ROW_EPILOGUE);
+    assert_true(p.d_fp32_then_scale);
+    assert_int_equal(fp8g_plan_make(&g, 8, 9, 130100, &p, &err), AB_OK);
+    assert_int_equal(p.row, FP8G_ROW_EPILOGUE);
+    assert_string_equal(fp8g_row_method_name(p.row), "epilogue");
+    g.scaling = FP8G_SCALE_TENSOR;
+    assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_OK);
+    assert_true(p.a_scales == 1 && p.b_scales == 1 && p.row == FP8G_ROW_NONE);
+}
+
+static void cuda_plan_refuses_what_fp8_cannot_do(void **state)
+{
+    struct fp8g_config g = { .m = 256, .n = 256, .k = 256, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_TENSOR };
+    struct fp8g_plan p;
+    struct ab_error err;
+    assert_int_equal(fp8g_plan_make(&g, 8, 0, 130100, &p, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "8.9"));
+    g.k = 272;
+    assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_OK);
+    g.k = 260;
+    assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "multiples of 16"));
+    struct fp8g_config t = { .m = 7, .n = 256, .k = 256, .dtype = FP8G_TF32 };
+    assert_int_equal(fp8g_plan_make(&t, 9, 0, 130100, &p, &err), AB_OK);
+    assert_true(p.d_bytes == 4 && p.a_store == FP8G_STORE_F32 && p.a_scales == 0);
+    struct fp8g_config h = { .m = 7, .n = 256, .k = 256, .dtype = FP8G_FP16 };
+    assert_int_equal(fp8g_plan_make(&h, 9, 0, 130100, &p, &err), AB_OK);
+    assert_true(p.d_bytes == 2 && p.a_store == FP8G_STORE_F16);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cpu_gemms_match_fp64_of_dequantized_operands),
+        cmocka_unit_test(check_flags_a_single_wrong_entry),
+        cmocka_unit_test(check_covers_all_entries_of_small_products_and_samples_large_ones),
+        cmocka_unit_test(operand_values_apply_row_and_tensor_scales),
+        cmocka_unit_test(axes_keep_only_meaningful_points),
+        cmocka_unit_test(llm_shapes_name_k_by_n_with_m_tokens),
+        cmocka_unit_test(cuda_plan_maps_tokens_and_channels_onto_cublas),
+        cmocka_unit_test(cuda_plan_refuses_what_fp8_cannot_do),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,247 @@
+/* test_ops.c — each op of workloads/ops against its FP64 reference on fresh random inputs
+ * (N(0,1), never zeros), per dtype, with the tolerance stated next to each check: fp32 ops are
+ * held to fp32 accumulation error; bf16 ops to bf16 output rounding (2^-9 relative) with margin.
+ * The references see the inputs after rounding to the dtype, so only the op's own error counts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <time.h>
+
+#include "accelbench.h"
+#include "ops.h"
+#include "ops_ref.h"
+#include "test_util.h"
+
+static uint64_t seed_base;
+
+/* atol, rtol per dtype for outputs of magnitude ~1 */
+static double atol_of(enum ops_dtype dt) { return dt == OPS_F32 ? 2e-5 : 1e-2; }
+static double rtol_of(enum ops_dtype dt) { return dt == OPS_F32 ? 2e-5 : 1e-2; }
+
+#define CHECK(got, dt, ref, n, atol, rtol)                                                     \
+    do {                                                                                       \
+        char m_[256];                                                                          \
+        double e_;                                                                             \
+        size_t bad_ = ops_check((got), (dt), (ref), (n), (atol), (rtol), &e_, m_, sizeof m_);  \
+        if (bad_)                                                                              \
+            fail_msg("%s %s: %zu of %zu off (worst %.3g x tolerance): %s", __func__,           \
+                     ops_dtype_name(dt), bad_, (size_t)(n), e_, m_);                           \
+    } while (0)
+
+static void *xalloc(size_t n)
+{
+    void *p = calloc(1, n);
+    assert_non_null(p);
+    return p;
+}
+
+static void dtype_names_round_trip(void **state)
+{
+    enum ops_dtype dt;
+    assert_true(ops_dtype_parse("bf16", &dt));
+    assert_int_equal(dt, OPS_BF16);
+    assert_string_equal(ops_dtype_name(OPS_F16), "fp16");
+    assert_false(ops_dtype_parse("fp8", &dt));
+    assert_int_equal(ops_dtype_size(OPS_F32), 4);
+}
+
+static void bf16_rounds_to_nearest_even(void **state)
+{
+    /* 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1) */
+    assert_int_equal(ops_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);
+    assert_int_equal(ops_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
+    assert_true(isnan(ops_bf16_to_f32(ops_f32_to_bf16(NAN))));
+    assert_double_equal(ops_bf16_to_f32(ops_f32_to_bf16(-3.5f)), -3.5, 0);
+}
+
+static void layernorm_matches_reference(void **state)
+{
+    for (int d = 0; d < 6; d++) {
+        enum ops_dtype dt = d & 1 ? OPS_BF16 : OPS_F32;
+        ops_set_generic(d >= 4); /* vectorized rows where C % 16 == 0 and the CPU can, then portable */
+        int N = 19, C = d < 2 ? 1100 : 1104; /* 1100: over one stack line, so in two pieces */
+        size_t n = (size_t)N * C;
+        void *x = xalloc(n * 4), *y = xalloc(n * 4);
+        double *xw = xalloc(n * 8), *ref = xalloc(n * 8), *gw = xalloc(C * 8), *bw = xalloc(C * 8);
+        float *g = xalloc(C * 4), *b = xalloc(C * 4);
+        ops_fill_random(x, dt, xw, n, seed_base + 1, 2.0f);
+        ops_fill_random(g, OPS_F32, gw, C, seed_base + 2, 1.0f);
+        ops_fill_random(b, OPS_F32, bw, C, seed_base + 3, 1.0f);
+        ops_layernorm(y, x, g, b, N, C, dt);
+        ops_ref_layernorm(ref, xw, gw, bw, N, C);
+        CHECK(y, dt, ref, n, atol_of(dt) * 4, rtol_of(dt)); /* |out| reaches ~4: scale atol */
+        free(x), free(y), free(xw), free(ref), free(gw), free(bw), free(g), free(b);
+    }
+    ops_set_generic(false);
+}
+
+static void gelu_matches_reference(void **state)
+{
+    for (int d = 0; d < 2; d++) {
+        enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+        size_t n = 40000;
+        void *x = xalloc(n * 4);
+        double *xw = xalloc(n * 8), *ref = xalloc(n * 8);
+        ops_fill_random(x, dt, xw, n, seed_base + 4, 3.0f);
+        ops_gelu(x, x, n, dt); /* in place */
+        for (size_t i = 0; i < n; i++)
+            ref[i] = ops_ref_gelu(xw[i]);
+        CHECK(x, dt, ref, n, dt == OPS_F32 ? 1e-6 : 4e-3, dt == OPS_F32 ? 1e-5 : 8e-3);
+        free(x), free(xw), free(ref);
+    }
+}
+
+static void softmax_rows_sum_to_one_and_match(void **state)
+{
+    int R = 7, C = 333;
+    size_t n = (size_t)R * C;
+    float *x = xalloc(n * 4);
+    double *xw = xalloc(n * 8), *ref = xalloc(n * 8);
+    ops_fill_random(x, OPS_F32, xw, n, seed_base + 5, 4.0f);
+    ops_softmax(x, x, R, C);
+    ops_ref_softmax(ref, xw, R, C);
+    CHECK(x, OPS_F32, ref, n, 1e-7, 1e-5);
+    double s = 0;
+    for (int j = 0; j < C; j++)
+        s += x[j];
+    assert_double_equal(s, 1.0, 1e-5);
+    free(x), free(xw), free(ref);
+}
+
+static void residual_adds(void **state)
+{
+    for (int d = 0; d < 2; d++) {
+        enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+        size_t n = 100003;
+        void *a = xalloc(n * 4), *b = xalloc(n * 4);
+        double *aw = xalloc(n * 8), *bw = xalloc(n * 8);
+        ops_fill_random(a, dt, aw, n, seed_base + 6, 1.0f);
+        ops_fill_random(b, dt, bw, n, seed_base + 7, 1.0f);
+        ops_residual(a, a, b, n, dt);
+        for (size_t i = 0; i < n; i++)
+            aw[i] += bw[i];
+        CHECK(a, dt, aw, n, dt == OPS_F32 ? 1e-6 : 1e-2, dt == OPS_F32 ? 1e-7 : 4e-3);
+        free(a), free(b), free(aw), free(bw);
+    }
+}
+
+static void matmul_case(enum ops_dtype dt, unsigned flags, int M, int N, int K)
+{
+    size_t es = ops_dtype_size(dt);
+    void *x = xalloc((size_t)M * K * es), *w = xalloc((size_t)N * K * es), *y = xalloc((size_t)M * N * es);
+    void *res = xalloc((size_t)M * N * es);
+    float *bias = xalloc(N * 4);
+    double *xw = xalloc((size_t)M * K * 8), *ww = xalloc((size_t)N * K * 8), *bw = xalloc(N * 8);
+    double *rw = xalloc((size_t)M * N * 8), *ref = xalloc((size_t)M * N * 8);
+    ops_fill_random(x, dt, xw, (size_t)M * K, seed_base + 10, 1.0f);
+    ops_fill_random(w, dt, ww, (size_t)N * K, seed_base + 11, 1.0f / sqrtf((float)K)); /* |out| ~ 1 */
+    ops_fill_random(bias, OPS_F32, bw, N, seed_base + 12, 0.5f);
+    ops_fill_random(res, dt, rw, (size_t)M * N, seed_base + 13, 1.0f);
+    struct ops_matmul *mm;
+    struct ab_error err = {{0}};
+    ab_status st = ops_matmul_create(&mm, M, N, K, dt, flags, &err);
+    if (st)
+        fail_msg("create: %s", err.msg);
+    assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+    memset(w, 0, (size_t)N * K * es); /* the plan holds its own copy */
+    st = ops_matmul_run(mm, y, x, (flags & OPS_MM_BIAS) ? bias : NULL, (flags & OPS_MM_RESIDUAL) ? res : NULL, &err);
+    if (st)
+        fail_msg("run: %s", err.msg);
+    assert_true(ops_matmul_impl(mm)[0] != 0);
+    ops_matmul_destroy(mm);
+    ops_ref_matmul(ref, xw, ww, (flags & OPS_MM_BIAS) ? bw : NULL, (flags & OPS_MM_RESIDUAL) ? rw : NULL, M, N, K,
+                   flags & OPS_MM_GELU);
+    /* fp32: K products of magnitude ~1/sqrt(K) summed in fp32: ~1e-6; bf16 output: 2^-9 */
+    CHECK(y, dt, ref, (size_t)M * N, atol_of(dt), rtol_of(dt));
+    free(x), free(w), free(y), free(res), free(bias), free(xw), free(ww), free(bw), free(rw), free(ref);
+}
+
+static void matmul_matches_reference(void **state)
+{
+    for (int d = 0; d < 2; d++) {
+        enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+        matmul_case(dt, 0, 37, 48, 64);
+        matmul_case(dt, OPS_MM_BIAS, 64, 96, 200);
+        matmul_case(dt, OPS_MM_BIAS | OPS_MM_GELU, 33, 80, 128);
+        matmul_case(dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, 40, 64, 96);
+    }
+}
+
+static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
+{
+    struct ops_matmul *mm = (struct ops_matmul *)1;
+    struct ab_error err = {{0}};
+    assert_int_equal(ops_matmul_create(&mm, 0, 4, 4, OPS_F32, 0, &err), AB_EINVAL);
+    assert_null(mm);
+    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F16, 0, &err), AB_EUNSUPPORTED);
+    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F32, OPS_MM_BIAS, &err), AB_OK);
+    float y[16], x[16];
+    assert_int_equal(ops_matmul_run(mm, y, x, NULL, NULL, &err), AB_EINVAL); /* no weight yet */
+    ops_matmul_destroy(mm);
+}
+
+/* q, k, v interleaved in one (B,T,3C) buffer, as a QKV projection writes them. */
+static void attention_case(enum ops_dtype dt, int B, int NH, int Tq, int Tk, int HS, bool causal)
+{
+    int C = NH * HS, ld = 3 * C, q_pos0 = Tk - Tq;
+    size_t es = ops_dtype_size(dt), nq = (size_t)B * Tq * ld, nk = (size_t)B * Tk * ld, no = (size_t)B * Tq * C;
+    void *qb = xalloc(nq * es), *kvb = xalloc(nk * es), *out = xalloc(no * es);
+    double *qw = xalloc(nq * 8), *kvw = xalloc(nk * 8), *ref = xalloc(no * 8);
+    ops_fill_random(qb, dt, qw, nq, seed_base + 20, 1.0f);
+    ops_fill_random(kvb, dt, kvw, nk, seed_base + 21, 1.0f);
+    struct ops_attn *a;
+    struct ab_error err = {{0}};
+    if (ops_attn_create(&a, B, NH, Tq, Tk, HS, causal, dt, &err))
+        fail_msg("create: %s", err.msg);
+    const char *kv_base = kvb;
+    ops_attn_run(a, out, qb, ld, kv_base + C * es, kv_base + 2 * C * es, ld, q_pos0);
+    ops_ref_attention(ref, qw, ld, kvw + C, kvw + 2 * C, ld, B, NH, Tq, Tk, HS, q_pos0, causal);
+    /* bf16: P rounded to bf16 (2^-9 each) and the output rounded: 1e-2 + 1.6e-2 |ref| */
+    CHECK(out, dt, ref, no, atol_of(dt), dt == OPS_F32 ? 2e-5 : 1.6e-2);
+    ops_attn_destroy(a);
+    free(qb), free(kvb), free(out), free(qw), free(kvw), free(ref);
+}
+
+static void attention_matches_reference(void **state)
+{
+    for (int g = 0; g < 2; g++) { /* the vectorized kernels where the CPU has them, then generic */
+        ops_set_generic(g == 1);
+        for (int d = 0; d < 2; d++) {
+            enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+            attention_case(dt, 2, 3, 50, 50, 64, true);    /* tails of query and key blocks */
+            attention_case(dt, 1, 2, 40, 40, 48, false);   /* HS not a multiple of 64 */
+            attention_case(dt, 1, 2, 5, 70, 128, true);    /* continuation: queries at 65..69 */
+        }
+    }
+    ops_set_generic(false);
+}
+
+static void attention_rejects_bad_shapes(void **state)
+{
+    struct ops_attn *a = (struct ops_attn *)1;
+    struct ab_error err = {{0}};
+    assert_int_equal(ops_attn_create(&a, 1, 2, 8, 8, 20, true, OPS_F32, &err), AB_EINVAL);
+    assert_null(a);
+    assert_non_null(strstr(err.msg, "HS=20"));
+}
+
+int main(void)
+{
+    seed_base = (uint64_t)time(NULL);
+    printf("# seed %llu\n", (unsigned long long)seed_base);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(dtype_names_round_trip),
+        cmocka_unit_test(bf16_rounds_to_nearest_even),
+        cmocka_unit_test(layernorm_matches_reference),
+        cmocka_unit_test(gelu_matches_reference),
+        cmocka_unit_test(softmax_rows_sum_to_one_and_match),
+        cmocka_unit_test(residual_adds),
+        cmocka_unit_test(matmul_matches_reference),
+        cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
+        cmocka_unit_test(attention_matches_reference),
+        cmocka_unit_test(attention_rejects_bad_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,44 @@
+/* test_ops_cuda.c — the CUDA ops asked of a machine without a usable GPU fail with a status and
+ * a message naming the failing call, never a crash (with a GPU, the workload tests run them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <cuda_runtime_api.h>
+
+#include "accelbench.h"
+#include "ops/ops_cuda.h"
+#include "test_util.h"
+
+static void ops_without_gpu_fail_politely(void **state)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0)
+        skip();
+    struct ab_error err = {{0}};
+    struct ops_cuda_matmul *mm = (struct ops_cuda_matmul *)1;
+    assert_int_not_equal(ops_cuda_matmul_create(&mm, 64, 64, 64, OPS_BF16, OPS_MM_BIAS, &err), AB_OK);
+    assert_null(mm);
+    assert_true(err.msg[0] != 0);
+    err.msg[0] = 0;
+    assert_int_not_equal(ops_cuda_attention(NULL, NULL, 1, 2, 16, 64, OPS_BF16, NULL, &err), AB_OK);
+    assert_true(err.msg[0] != 0);
+}
+
+static void gelu_with_residual_is_refused(void **state)
+{
+    struct ab_error err = {{0}};
+    struct ops_cuda_matmul *mm;
+    assert_int_equal(ops_cuda_matmul_create(&mm, 8, 8, 8, OPS_BF16, OPS_MM_GELU | OPS_MM_RESIDUAL, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "GELU"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ops_without_gpu_fail_politely),
+        cmocka_unit_test(gelu_with_residual_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

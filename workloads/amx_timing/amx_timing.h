@@ -1,0 +1,143 @@
+/* amx_timing.h — the amx_timing workload's own modules: feature detection and TSC reads
+ * (detect.c; arch_none.c off x86-64), operand generation (sparsity.c), the timed bursts (amx.c
+ * for AMX tiles, avx512.c and avxvnni.c for the controls), the core clock (clock.c) and the
+ * statistics against dense (stats.c). Nothing here is part of the engine. */
+#ifndef AMX_TIMING_H
+#define AMX_TIMING_H
+
+#include "accelbench.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- detection */
+
+/* The raw inputs of detection, so that decoding can be tested with made-up values. */
+struct amx_cpuid {
+    bool x86_64;
+    uint32_t leaf1_ecx;                       /* CPUID.1:ECX (OSXSAVE is bit 27) */
+    uint32_t leaf7_ebx, leaf7_ecx, leaf7_edx; /* CPUID.(7,0) */
+    uint32_t leaf7_1_eax;                     /* CPUID.(7,1):EAX */
+    uint64_t xcr0;                            /* XGETBV(0); 0 when OSXSAVE is clear */
+};
+
+struct amx_features {
+    bool amx_tile, amx_bf16, amx_int8; /* CPUID and XCR0 both say so */
+    bool avx512_bf16, avx512_vnni;     /* likewise, with the OS saving ZMM state */
+    bool avx_vnni;                     /* VEX VPDPBUSD on ymm, with the OS saving YMM state */
+    bool amx_permitted;                /* arch_prctl(ARCH_REQ_XCOMP_PERM) granted tile data */
+};
+
+/* Read CPUID and XCR0 of this CPU (XGETBV only when OSXSAVE is set). Never executes an AMX or
+ * AVX-512 instruction. */
+void amx_cpuid_read(struct amx_cpuid *out);
+/* Decode features from raw CPUID/XCR0 values; sets no permission. */
+void amx_features_decode(const struct amx_cpuid *id, struct amx_features *out);
+/* Ask the kernel for permission to use tile data (Linux >= 5.16). AB_EUNSUPPORTED with the
+ * reason when refused. */
+ab_status amx_request_permission(struct ab_error *err);
+
+/* ---------------------------------------------------------------- instructions */
+
+enum amx_instr {
+    AMX_TDPBF16PS = 0, /* AMX: C(16x16 fp32) += A(16x32 bf16) . B(16x32 bf16, pairs) */
+    AMX_TDPBSSD,       /* AMX: C(16x16 s32) += A(16x64 s8) . B(16x64 s8, quads) */
+    AMX_VDPBF16PS,     /* AVX-512 BF16: zmm fp32x16 += pairs of bf16 */
+    AMX_VPDPBUSD,      /* AVX-512 VNNI: zmm s32x16 += quads of u8 x s8 */
+    AMX_VPDPBUSD_VEX,  /* AVX-VNNI: ymm s32x8 += quads of u8 x s8 */
+    AMX_N_INSTR,
+};
+
+/* Shape of one operand set: `tiles` tiles of `rows` rows of 64 bytes, elements of elem_bytes.
+ * AMX: 4 tiles (A0, A1, B0, B1) of 16 rows; AVX-512: 4 groups of 4 zmm rows (8 A, 8 B);
+ * AVX-VNNI: 2 groups (A, B) of 2 rows, each row two ymm registers. */
+struct amx_shape {
+    int tiles, rows, elem_bytes;
+};
+#define AMX_ROW_BYTES 64
+
+struct amx_instr_info {
+    const char *name;
+    bool is_amx;
+    struct amx_shape shape;
+    int instrs_per_iter;  /* instructions per loop iteration of the burst */
+    double ops_per_instr; /* multiply-adds x 2 */
+    const char *ceiling;  /* NULL where the device holds no matching ceiling */
+};
+const struct amx_instr_info *amx_instr_get(enum amx_instr in);
+bool amx_instr_parse(const char *name, enum amx_instr *out);
+
+/* ---------------------------------------------------------------- operands */
+
+enum amx_pattern { AMX_PAT_RANDOM = 0, AMX_PAT_ROWS, AMX_PAT_TILES };
+bool amx_pattern_parse(const char *name, enum amx_pattern *out);
+
+/* Fill buf (shape.tiles * shape.rows * 64 bytes) with fresh nonzero random elements of the
+ * instruction's type, then zero round(sparsity * units) units chosen at random, where a unit is
+ * an element, a row or a tile by pattern. Returns the number of zero elements. Bytes are s8 in
+ * -127..127 without 0 (read as u8 by VPDPBUSD's first source: still nonzero); bf16 are normal. */
+size_t amx_operands_fill(uint8_t *buf, struct amx_shape shape, bool bf16, enum amx_pattern pattern,
+                         double sparsity, struct ab_rng *rng);
+/* Number of zero elements of buf (bf16 zero means +0 or -0). */
+size_t amx_operands_zeros(const uint8_t *buf, struct amx_shape shape, bool bf16);
+
+/* ---------------------------------------------------------------- bursts */
+
+/* One burst: load the operands, then `iters` loop iterations of instrs_per_iter independent
+ * instructions between serialized TSC reads (lfence; rdtsc; lfence ... rdtscp; lfence).
+ * Returns TSC ticks; writes the accumulators (AMX: 4 tiles of 16x16 x 4 bytes; AVX-512: 8 zmm)
+ * to acc_out when not NULL. `a` holds the operands laid out as amx_shape says.
+ * The caller has checked the features (and, for AMX, permission and tile configuration). */
+uint64_t amx_burst_avx512(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out);
+uint64_t amx_burst_amx(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out);
+/* AVX-VNNI: 4 accumulators ymm0-3 (4 x 32 bytes), 8 instructions per iteration. */
+uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out);
+/* Configure all 8 tiles as 16 rows x 64 bytes (ldtilecfg) / release them (tilerelease). */
+void amx_tiles_config(void);
+void amx_tiles_release(void);
+
+/* Serialized TSC reads; the ticks an empty timed region costs (the same fences as a burst);
+ * the TSC rate measured against CLOCK_MONOTONIC. */
+uint64_t amx_tsc_now(void);
+uint64_t amx_tsc_empty(void);
+double amx_tsc_hz(double window_s);
+
+/* User-mode core cycles of this thread (perf_event); -1 where the kernel has no such counter.
+ * Read gives the count since open; close with amx_cycles_close. */
+int amx_cycles_open(void);
+bool amx_cycles_read(int fd, uint64_t *cycles);
+void amx_cycles_close(int fd);
+
+/* ---------------------------------------------------------------- verification */
+
+/* Compare n accumulators (fp32 when fp, else s32; 4 bytes each) with an fp64 reference:
+ * floating point within 1e-30 + tol_rel * mag[i] (mag: the sum of |terms|), integers exactly.
+ * Returns how many differ (NaN differs); the largest |got - ref| / mag goes to *worst and the
+ * first three mismatches, as text, to first (may be NULL). */
+int amx_acc_compare(const uint8_t *acc, const double *ref, const double *mag, int n, bool fp, double tol_rel,
+                    double *worst, char *first, size_t first_len);
+/* A burst's rate as a share of one core's part of a device ceiling (ceiling_flops / threads in
+ * use): the burst runs on one pinned core while ceilings are measured on all. NaN when the
+ * ceiling or a count is missing. */
+double amx_core_fraction(double ops_per_instr, double cpi_cycles, double tsc_hz, double ceiling_flops,
+                         int threads);
+
+/* ---------------------------------------------------------------- statistics */
+
+/* Welch's unequal-variance t-test, two-sided. */
+void amx_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df, double *p);
+/* Two-sample Kolmogorov–Smirnov test: D and its asymptotic p-value (Kolmogorov series with
+ * Stephens' small-sample correction). */
+void amx_ks(const double *x, int64_t nx, const double *y, int64_t ny, double *d, double *p);
+/* Kolmogorov distribution tail Q(lambda) = 2 sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2). */
+double amx_kolmogorov_q(double lambda);
+/* Bits a receiver learns per sample telling x from y with the best single threshold, sender
+ * choosing each with probability 1/2: 1 - H2(error rate) (a binary symmetric channel). */
+double amx_channel_bits(const double *x, int64_t nx, const double *y, int64_t ny);
+/* Difference of medians median(x) - median(y) with a bootstrap percentile CI (deterministic
+ * from seed). */
+void amx_median_diff_ci(const double *x, int64_t nx, const double *y, int64_t ny, double conf, int boots,
+                        uint64_t seed, double *diff, double *lo, double *hi);
+
+#endif /* AMX_TIMING_H */

@@ -1,0 +1,300 @@
+/* cpu.c — fp8_gemm on the CPU through oneDNN's matmul primitive.
+ * FP8 is emulated exactly: operands are quantized in software (fp8.c) to E4M3/E5M2 codes,
+ * whose values are exact in BF16, so oneDNN's BF16 matmul with FP32 accumulation computes the
+ * same sums as FP8 hardware with FP32 accumulation; the scales are applied afterwards in FP32
+ * (C = sA[i] · sB[j] · (Aq · Bq)[i,j]), inside the timed repetition. A pass over C rather than
+ * oneDNN's runtime output scales: with those, oneDNN 2.6 leaves its brgemm kernel (gemm:jit
+ * for one scale, no fast kernel for row scales), and FP8 rows would no longer time the same
+ * matmul as the BF16 rows. Quantization is timed apart (quant_time_s). Where the operands fit
+ * in cache, repetitions rotate over copies. */
+#include "fp8_gemm.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DNNL_TRY(call, err)                                                                                  \
+    do {                                                                                                     \
+        dnnl_status_t s_ = (call);                                                                           \
+        if (s_ != dnnl_success)                                                                              \
+            return ab_fail((err),                                                                            \
+                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
+                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
+                                                      : AB_EFAIL,                                            \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
+    } while (0)
+
+#define MAX_ROT   4
+#define ROT_BYTES (8u << 20) /* rotate copies while all operands of one copy fit in 8 MiB */
+
+struct copy {
+    float *A, *B;      /* FP32 originals: A m x k, B k x n, row-major */
+    uint16_t *Aq, *Bq; /* BF16 operands the matmul reads (NULL for fp32) */
+    uint8_t *A8, *B8;  /* FP8 codes (FP8 only), kept for verification */
+    float *sA, *sB;    /* scales: 1 (tensor) or m / n (row) values; NULL unless FP8 */
+    dnnl_memory_t ma, mb;
+};
+
+struct cpu_state {
+    struct fp8g_config g;
+    int nrot, next;
+    struct copy cp[MAX_ROT];
+    float *C;
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    dnnl_primitive_t prim;
+    dnnl_memory_t mc;
+};
+
+/* Quantize one copy's operands (FP8) or round them to BF16; returns the seconds it took. */
+static double prepare(const struct fp8g_config *g, struct copy *cp)
+{
+    size_t m = (size_t)g->m, n = (size_t)g->n, k = (size_t)g->k;
+    double t0 = ab_now_s();
+    if (fp8g_is_fp8(g->dtype)) {
+        enum fp8_format fa = fp8g_format_a(g->dtype), fb = fp8g_format_b(g->dtype);
+        bool row = g->scaling == FP8G_SCALE_ROW;
+        if (row) {
+            fp8_scale_rows(fa, cp->A, m, k, k, cp->sA);
+            fp8_scale_cols(fb, cp->B, k, n, n, cp->sB);
+        } else {
+            cp->sA[0] = fp8_scale_tensor(fa, cp->A, m, k, k);
+            cp->sB[0] = fp8_scale_tensor(fb, cp->B, k, n, n);
+        }
+        fp8_quantize(fa, cp->A, m, k, k, cp->sA[0], row ? cp->sA : NULL, NULL, cp->A8);
+        fp8_quantize(fb, cp->B, k, n, n, cp->sB[0], NULL, row ? cp->sB : NULL, cp->B8);
+        uint16_t la[256], lb[256];
+        for (int c = 0; c < 256; c++) {
+            la[c] = fp8_bf16_from_f32(fp8_to_f32(fa, (uint8_t)c));
+            lb[c] = fp8_bf16_from_f32(fp8_to_f32(fb, (uint8_t)c));
+        }
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < m * k; i++)
+            cp->Aq[i] = la[cp->A8[i]];
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < k * n; i++)
+            cp->Bq[i] = lb[cp->B8[i]];
+    } else if (g->dtype == FP8G_BF16) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < m * k; i++)
+            cp->Aq[i] = fp8_bf16_from_f32(cp->A[i]);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < k * n; i++)
+            cp->Bq[i] = fp8_bf16_from_f32(cp->B[i]);
+    }
+    return ab_now_s() - t0;
+}
+
+static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
+{
+    struct fp8g_config g;
+    ab_status st = fp8g_config_parse(&c->params, &g, err);
+    if (st)
+        return st;
+    if (g.dtype == FP8G_FP16 || g.dtype == FP8G_TF32)
+        return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: %s is measured on CUDA only",
+                       g.dtype == FP8G_FP16 ? "fp16" : "tf32");
+    if (g.fast_accum)
+        return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: accum=fast is a cuBLASLt mode (CUDA only)");
+    struct cpu_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: out of memory");
+    c->state = s;
+    s->g = g;
+    size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
+    bool fp8 = fp8g_is_fp8(g.dtype), low = g.dtype != FP8G_FP32;
+    /* Bytes per copy: FP32 originals, plus BF16 operands, plus FP8 codes. */
+    size_t per = (m * k + k * n) * (4 + (low ? 2 : 0) + (fp8 ? 1 : 0));
+    size_t kernel_bytes = (m * k + k * n) * (low ? 2 : 4);
+    s->nrot = kernel_bytes <= ROT_BYTES ? MAX_ROT : 1;
+    if (!ab_device_fits(c->device, per * (size_t)s->nrot + m * n * 4))
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: %zu x %zu x %zu needs %.1f GiB", m, n, k,
+                       (double)(per * (size_t)s->nrot + m * n * 4) / (1u << 30));
+    s->C = ab_alloc(m * n * 4);
+    if (!s->C)
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: cannot allocate C (%zu x %zu)", m, n);
+    memset(s->C, 0xff, m * n * 4); /* NaN until the product is written */
+    double quant_s = 0;
+    for (int r = 0; r < s->nrot; r++) {
+        struct copy *cp = &s->cp[r];
+        cp->A = ab_alloc(m * k * 4);
+        cp->B = ab_alloc(k * n * 4);
+        bool ok = cp->A && cp->B;
+        if (low) {
+            cp->Aq = ab_alloc(m * k * 2);
+            cp->Bq = ab_alloc(k * n * 2);
+            ok = ok && cp->Aq && cp->Bq;
+        }
+        if (fp8) {
+            bool row = g.scaling == FP8G_SCALE_ROW;
+            cp->A8 = ab_alloc(m * k);
+            cp->B8 = ab_alloc(k * n);
+            cp->sA = ab_alloc((row ? m : 1) * 4);
+            cp->sB = ab_alloc((row ? n : 1) * 4);
+            ok = ok && cp->A8 && cp->B8 && cp->sA && cp->sB;
+        }
+        if (!ok)
+            return ab_fail(err, AB_ENOMEM, "fp8_gemm: cannot allocate operands of %zu x %zu x %zu", m, n, k);
+        ab_fill_normal_f32(cp->A, m * k, c->seed + 2 * (uint64_t)r, 1.0f);
+        ab_fill_normal_f32(cp->B, k * n, c->seed + 2 * (uint64_t)r + 1, 1.0f);
+        double t = prepare(&g, cp);
+        if (r == 0)
+            quant_s = t;
+    }
+    if (fp8)
+        ab_case_metric(c, "quant_time_s", quant_s);
+    ab_case_metric_text(c, "kernel", "onednn %s matmul%s", low ? "bf16" : "f32", fp8 ? " + fp32 scales" : "");
+
+    dnnl_data_type_t dt = low ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t da = { (dnnl_dim_t)m, (dnnl_dim_t)k }, db = { (dnnl_dim_t)k, (dnnl_dim_t)n },
+                dc = { (dnnl_dim_t)m, (dnnl_dim_t)n };
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, da, dt, dnnl_ab), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, db, dt, dnnl_ab), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, dc, dnnl_f32, dnnl_ab), err);
+    DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), err);
+    DNNL_TRY(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), err);
+    dnnl_matmul_desc_t md;
+    DNNL_TRY(dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md), err);
+    dnnl_primitive_desc_t pd;
+    DNNL_TRY(dnnl_primitive_desc_create(&pd, &md, NULL, s->eng, NULL), err);
+    const char *impl = NULL;
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    if (impl)
+        ab_case_metric_text(c, "onednn_impl", "%s", impl);
+    dnnl_status_t ps = dnnl_primitive_create(&s->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    DNNL_TRY(ps, err);
+    for (int r = 0; r < s->nrot; r++) {
+        struct copy *cp = &s->cp[r];
+        DNNL_TRY(dnnl_memory_create(&cp->ma, &a_md, s->eng, low ? (void *)cp->Aq : cp->A), err);
+        DNNL_TRY(dnnl_memory_create(&cp->mb, &b_md, s->eng, low ? (void *)cp->Bq : cp->B), err);
+    }
+    DNNL_TRY(dnnl_memory_create(&s->mc, &c_md, s->eng, s->C), err);
+    fp8g_work(&g, low ? 2 : 4, low ? 2 : 4, 4, &c->work);
+    c->work.ceiling = fp8g_ceiling(g.dtype, AB_BACKEND_CPU);
+    return AB_OK;
+}
+
+/* One repetition on copy r: the matmul, then the FP8 scales in FP32. */
+static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
+{
+    struct copy *cp = &s->cp[r];
+    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, cp->ma },
+                                { DNNL_ARG_WEIGHTS, cp->mb },
+                                { DNNL_ARG_DST, s->mc } };
+    DNNL_TRY(dnnl_primitive_execute(s->prim, s->strm, 3, args), err);
+    DNNL_TRY(dnnl_stream_wait(s->strm), err);
+    if (!fp8g_is_fp8(s->g.dtype))
+        return AB_OK;
+    int64_t m = s->g.m, n = s->g.n;
+    float *C = s->C;
+    if (s->g.scaling == FP8G_SCALE_ROW) {
+        const float *sA = cp->sA, *sB = cp->sB;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                C[i * n + j] *= sA[i] * sB[j];
+    } else {
+        float sc = cp->sA[0] * cp->sB[0];
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m * n; i++)
+            C[i] *= sc;
+    }
+    return AB_OK;
+}
+
+/* BF16 operands hold exact products, accumulated in FP32 over blocks of k: the error against
+ * the FP64 sum grows like sqrt(k) roundings of 2^-24 (with room for blocked partial sums). */
+static double cpu_rtol(int64_t k)
+{
+    return ldexp(64.0 + 4.0 * sqrt((double)k), -24);
+}
+
+static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
+{
+    struct cpu_state *s = c->state;
+    ab_status st = once(s, 0, err);
+    if (st)
+        return st;
+    const struct fp8g_config *g = &s->g;
+    const struct copy *cp = &s->cp[0];
+    bool fp8 = fp8g_is_fp8(g->dtype), row = g->scaling == FP8G_SCALE_ROW;
+    struct fp8g_operand a = { .orig = cp->A, .stride_o = g->k, .stride_k = 1 };
+    struct fp8g_operand b = { .orig = cp->B, .stride_o = 1, .stride_k = g->n };
+    if (fp8) {
+        a.stored = cp->A8;
+        a.store = FP8G_STORE_E4M3;
+        b.stored = cp->B8;
+        b.store = fp8g_format_b(g->dtype) == FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
+        a.scales = cp->sA;
+        a.n_scales = row ? g->m : 1;
+        b.scales = cp->sB;
+        b.n_scales = row ? g->n : 1;
+    } else if (g->dtype == FP8G_BF16) {
+        a.stored = cp->Aq;
+        a.store = FP8G_STORE_BF16;
+        b.stored = cp->Bq;
+        b.store = FP8G_STORE_BF16;
+    }
+    struct fp8g_accuracy acc;
+    double rtol = cpu_rtol(g->k);
+    fp8g_check(g, &a, &b, s->C, g->n, 1e-30, rtol, c->seed, &acc);
+    return fp8g_report(c, &acc, rtol, err);
+}
+
+static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+{
+    struct cpu_state *s = c->state;
+    double t0 = ab_now_s();
+    for (int64_t i = 0; i < reps; i++) {
+        ab_status st = once(s, s->next, err);
+        if (st)
+            return st;
+        s->next = (s->next + 1) % s->nrot;
+    }
+    *time_s = ab_now_s() - t0;
+    return AB_OK;
+}
+
+static void cpu_teardown(struct ab_case *c)
+{
+    struct cpu_state *s = c->state;
+    if (!s)
+        return;
+    for (int r = 0; r < MAX_ROT; r++) {
+        struct copy *cp = &s->cp[r];
+        if (cp->ma)
+            dnnl_memory_destroy(cp->ma);
+        if (cp->mb)
+            dnnl_memory_destroy(cp->mb);
+        ab_free(cp->A);
+        ab_free(cp->B);
+        ab_free(cp->Aq);
+        ab_free(cp->Bq);
+        ab_free(cp->A8);
+        ab_free(cp->B8);
+        ab_free(cp->sA);
+        ab_free(cp->sB);
+    }
+    if (s->mc)
+        dnnl_memory_destroy(s->mc);
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->strm)
+        dnnl_stream_destroy(s->strm);
+    if (s->eng)
+        dnnl_engine_destroy(s->eng);
+    ab_free(s->C);
+    free(s);
+    c->state = NULL;
+}
+
+const struct ab_impl fp8_gemm_cpu_impl = {
+    .setup = cpu_setup,
+    .verify = cpu_verify,
+    .run = cpu_run,
+    .teardown = cpu_teardown,
+};

@@ -1,0 +1,410 @@
+/* cuda.c — fp8_gemm on NVIDIA GPUs through cuBLASLt: FP8 (E4M3 x E4M3, E4M3 x E5M2) with
+ * per-tensor scale pointers or per-row scales (cuBLASLt's outer-vector mode where it has one,
+ * else an FP32 product and our epilogue kernel), BF16 output; BF16/FP16/TF32/FP32 likewise.
+ * Layout and scale decisions are in plan.c (tested without a GPU). The heuristic's first
+ * algorithm is used and recorded; the workspace is what cuBLAS recommends (32 MiB on Hopper,
+ * 4 MiB before). Where the operands fit in L2, repetitions rotate over copies. */
+#include "fp8_gemm.h"
+#include "fp8_gemm_cuda.h"
+#include "plan.h"
+
+#include "ab_cuda.h"
+
+#include <cublasLt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROT   4
+#define ROT_BYTES ((size_t)48 << 20)
+
+struct cuda_state {
+    struct fp8g_config g;
+    struct fp8g_plan p;
+    int nrot, next;
+    void *dW[MAX_ROT], *dX[MAX_ROT]; /* cuBLAS A (weights n x k) and B (activations m x k) */
+    void *dD;                        /* output, n x m column-major (C row-major) */
+    float *dD32;                     /* FP32 product for the epilogue method */
+    float *dsa, *dsb;                /* cuBLAS A (per channel) and B (per token) scales */
+    void *ws;
+    size_t ws_bytes;
+    cudaStream_t stream;
+    cudaEvent_t e0, e1;
+    cublasLtHandle_t lt;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo;
+    /* Host copies for verification: FP32 originals, stored operands, scales. */
+    float *X, *W, *sx, *sw;
+    void *hX, *hW;
+};
+
+static size_t store_bytes(enum fp8g_store s)
+{
+    return s == FP8G_STORE_F32 ? 4 : s == FP8G_STORE_BF16 || s == FP8G_STORE_F16 ? 2 : 1;
+}
+
+static cudaDataType_t store_type(enum fp8g_store s, bool tf32)
+{
+    switch (s) {
+    case FP8G_STORE_E4M3: return CUDA_R_8F_E4M3;
+    case FP8G_STORE_E5M2: return CUDA_R_8F_E5M2;
+    case FP8G_STORE_BF16: return CUDA_R_16BF;
+    case FP8G_STORE_F16: return CUDA_R_16F;
+    default: (void)tf32; return CUDA_R_32F;
+    }
+}
+
+/* Round x (rows x cols FP32) into the stored type, with the scales where FP8. */
+static void store(enum fp8g_store st, const float *x, size_t rows, size_t cols, float scale,
+                  const float *row_scales, void *out)
+{
+    size_t n = rows * cols;
+    switch (st) {
+    case FP8G_STORE_E4M3:
+    case FP8G_STORE_E5M2:
+        fp8_quantize(st == FP8G_STORE_E4M3 ? FP8_E4M3 : FP8_E5M2, x, rows, cols, cols, scale, row_scales,
+                     NULL, out);
+        break;
+    case FP8G_STORE_BF16:
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)out)[i] = fp8_bf16_from_f32(x[i]);
+        break;
+    case FP8G_STORE_F16:
+        for (size_t i = 0; i < n; i++) {
+            _Float16 h = (_Float16)x[i];
+            memcpy((uint16_t *)out + i, &h, 2);
+        }
+        break;
+    default: memcpy(out, x, n * 4);
+    }
+}
+
+/* Scales of one operand (rows x k, row-major): per row, or one for the tensor. */
+static float *scales_of(enum fp8g_store st, bool row, const float *x, size_t rows, size_t k)
+{
+    enum fp8_format f = st == FP8G_STORE_E5M2 ? FP8_E5M2 : FP8_E4M3;
+    float *s = malloc((row ? rows : 1) * sizeof *s);
+    if (!s)
+        return NULL;
+    if (row)
+        fp8_scale_rows(f, x, rows, k, k, s);
+    else
+        s[0] = fp8_scale_tensor(f, x, rows, k, k);
+    return s;
+}
+
+static ab_status set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const void *v, size_t n,
+                          struct ab_error *err)
+{
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(d, a, v, n), err);
+    return AB_OK;
+}
+
+/* Descriptor, layouts and the heuristic's algorithm for the current plan. */
+static ab_status build(struct ab_case *c, struct cuda_state *s, struct ab_error *err)
+{
+    const struct fp8g_plan *p = &s->p;
+    bool fp8 = fp8g_is_fp8(s->g.dtype), tf32 = s->g.dtype == FP8G_TF32;
+    cublasComputeType_t ct = tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&s->desc, ct, CUDA_R_32F), err);
+    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    ab_status st;
+    if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT, err)) ||
+        (st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN, err)))
+        return st;
+    if (fp8) {
+        int8_t fast = s->g.fast_accum ? 1 : 0;
+        if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast, err)))
+            return st;
+        if (p->row != FP8G_ROW_EPILOGUE) {
+            if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &s->dsa, sizeof s->dsa, err)) ||
+                (st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &s->dsb, sizeof s->dsb, err)))
+                return st;
+        }
+        if (p->row == FP8G_ROW_OUTER_VEC) {
+            int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+            if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode, err)) ||
+                (st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode, err)))
+                return st;
+        }
+    }
+    cudaDataType_t dt = p->d_bytes == 4 || p->d_fp32_then_scale ? CUDA_R_32F
+                        : s->g.dtype == FP8G_FP16               ? CUDA_R_16F
+                                                                : CUDA_R_16BF;
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->la, store_type(p->a_store, tf32), (uint64_t)p->K,
+                                             (uint64_t)p->M, p->lda),
+                  err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->lb, store_type(p->b_store, tf32), (uint64_t)p->K,
+                                             (uint64_t)p->N, p->ldb),
+                  err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->ld, dt, (uint64_t)p->M, (uint64_t)p->N, p->ldd), err);
+    cublasLtMatmulPreference_t pref;
+    AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
+    cublasStatus_t cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                             &s->ws_bytes, sizeof s->ws_bytes);
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    if (cs == CUBLAS_STATUS_SUCCESS)
+        cs =
+            cublasLtMatmulAlgoGetHeuristic(s->lt, s->desc, s->la, s->lb, s->ld, s->ld, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (cs == CUBLAS_STATUS_SUCCESS && found == 0)
+        cs = CUBLAS_STATUS_NOT_SUPPORTED;
+    AB_CUBLAS_TRY(cs, err);
+    s->algo = res.algo;
+    int id = 0;
+    uint32_t tile = 0, stages = 0;
+    size_t w = 0;
+    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages,
+                                         &w);
+    ab_case_metric_text(c, "cublaslt_algo", "algo=%d tile=%u stages=%u ws=%zu", id, tile, stages,
+                        res.workspaceSize);
+    return AB_OK;
+}
+
+static void destroy_desc(struct cuda_state *s)
+{
+    if (s->la)
+        cublasLtMatrixLayoutDestroy(s->la);
+    if (s->lb)
+        cublasLtMatrixLayoutDestroy(s->lb);
+    if (s->ld)
+        cublasLtMatrixLayoutDestroy(s->ld);
+    if (s->desc)
+        cublasLtMatmulDescDestroy(s->desc);
+    s->la = s->lb = s->ld = NULL;
+    s->desc = NULL;
+}
+
+static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
+{
+    struct fp8g_config g;
+    ab_status st = fp8g_config_parse(&c->params, &g, err);
+    if (st)
+        return st;
+    struct cuda_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: out of memory");
+    c->state = s;
+    s->g = g;
+    AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
+    if ((st = fp8g_plan_make(&g, c->device->cc_major, c->device->cc_minor, (int)cublasLtGetVersion(), &s->p,
+                             err)))
+        return st;
+    const struct fp8g_plan *p = &s->p;
+    size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
+    bool fp8 = fp8g_is_fp8(g.dtype), row = g.scaling == FP8G_SCALE_ROW;
+    size_t wb = n * k * store_bytes(p->a_store), xb = m * k * store_bytes(p->b_store);
+    s->nrot = wb + xb <= ROT_BYTES ? MAX_ROT : 1;
+    s->ws_bytes = c->device->cc_major >= 9 ? (size_t)32 << 20 : (size_t)4 << 20;
+    size_t dbytes = m * n * (size_t)p->d_bytes,
+           d32 = fp8 ? m * n * 4 : 0; /* the epilogue's, if outer vectors fail */
+    uint64_t need = (uint64_t)(wb + xb) * (uint64_t)s->nrot + dbytes + d32 + s->ws_bytes + (m + n) * 4;
+    if (!ab_device_fits(c->device, need))
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: %zu x %zu x %zu needs %.1f GiB on %s", m, n, k,
+                       (double)need / (1u << 30), c->device->id);
+    /* Host operands: activations X (m x k) and weights W (n x k, a row per output channel). */
+    s->X = malloc(m * k * 4);
+    s->W = malloc(n * k * 4);
+    s->hX = malloc(xb);
+    s->hW = malloc(wb);
+    if (!s->X || !s->W || !s->hX || !s->hW)
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: cannot allocate host operands");
+    ab_fill_normal_f32(s->X, m * k, c->seed, 1.0f);
+    ab_fill_normal_f32(s->W, n * k, c->seed + 1, 1.0f);
+    if (fp8) {
+        s->sx = scales_of(p->b_store, row, s->X, m, k);
+        s->sw = scales_of(p->a_store, row, s->W, n, k);
+        if (!s->sx || !s->sw)
+            return ab_fail(err, AB_ENOMEM, "fp8_gemm: cannot allocate scales");
+    }
+    double t0 = ab_now_s();
+    store(p->b_store, s->X, m, k, fp8 ? s->sx[0] : 1.0f, row ? s->sx : NULL, s->hX);
+    store(p->a_store, s->W, n, k, fp8 ? s->sw[0] : 1.0f, row ? s->sw : NULL, s->hW);
+    if (fp8)
+        ab_case_metric(c, "host_quant_time_s", ab_now_s() - t0);
+
+    AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
+    AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
+    AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
+    for (int r = 0; r < s->nrot; r++) {
+        AB_CUDA_TRY(cudaMalloc(&s->dW[r], wb), err);
+        AB_CUDA_TRY(cudaMalloc(&s->dX[r], xb), err);
+        /* Copies hold the same values: rotation is about caches, not data. */
+        AB_CUDA_TRY(cudaMemcpy(s->dW[r], s->hW, wb, cudaMemcpyHostToDevice), err);
+        AB_CUDA_TRY(cudaMemcpy(s->dX[r], s->hX, xb, cudaMemcpyHostToDevice), err);
+    }
+    AB_CUDA_TRY(cudaMalloc(&s->dD, dbytes), err);
+    AB_CUDA_TRY(cudaMemset(s->dD, 0xff, dbytes), err); /* NaN until written */
+    AB_CUDA_TRY(cudaMalloc(&s->ws, s->ws_bytes), err);
+    if (fp8) {
+        size_t na = (size_t)p->a_scales, nb = (size_t)p->b_scales;
+        AB_CUDA_TRY(cudaMalloc((void **)&s->dsa, na * 4), err);
+        AB_CUDA_TRY(cudaMalloc((void **)&s->dsb, nb * 4), err);
+        AB_CUDA_TRY(cudaMemcpy(s->dsa, s->sw, na * 4, cudaMemcpyHostToDevice), err);
+        AB_CUDA_TRY(cudaMemcpy(s->dsb, s->sx, nb * 4, cudaMemcpyHostToDevice), err);
+        AB_CUDA_TRY(cudaMalloc((void **)&s->dD32, m * n * 4), err);
+    }
+    AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
+    st = build(c, s, err);
+    if (st == AB_EUNSUPPORTED && p->row == FP8G_ROW_OUTER_VEC) {
+        /* This cuBLASLt or device has no outer-vector kernel for the case: our epilogue. */
+        destroy_desc(s);
+        s->p.row = FP8G_ROW_EPILOGUE;
+        s->p.d_fp32_then_scale = true;
+        st = build(c, s, err);
+    }
+    if (st)
+        return st;
+    if (fp8)
+        ab_case_metric_text(c, "row_scaling", "%s", fp8g_row_method_name(s->p.row));
+    fp8g_work(&g, store_bytes(p->b_store), store_bytes(p->a_store), (size_t)p->d_bytes, &c->work);
+    c->work.ceiling = fp8g_ceiling(g.dtype, AB_BACKEND_CUDA);
+    return AB_OK;
+}
+
+static ab_status launch(struct cuda_state *s, int r, struct ab_error *err)
+{
+    float alpha = 1.0f, beta = 0.0f;
+    void *d = s->p.d_fp32_then_scale ? (void *)s->dD32 : s->dD;
+    AB_CUBLAS_TRY(cublasLtMatmul(s->lt, s->desc, &alpha, s->dW[r], s->la, s->dX[r], s->lb, &beta, d, s->ld, d,
+                                 s->ld, &s->algo, s->ws, s->ws_bytes, s->stream),
+                  err);
+    if (s->p.d_fp32_then_scale)
+        return fp8g_cuda_scale_outer(s->dD32, s->dsa, s->dsb, s->dD, s->p.M, s->p.N, s->stream, err);
+    return AB_OK;
+}
+
+/* Tolerance against the FP64 product of the operands as cuBLASLt reads them, relative to
+ * sum|a||b|: the output rounding (BF16 2^-8, FP16 2^-11), TF32's 10-bit inputs, and the
+ * coarser partial sums of FP8 fast accumulation, each with FP32-accumulation slack. */
+static double cuda_rtol(const struct cuda_state *s)
+{
+    switch (s->g.dtype) {
+    case FP8G_E4M3:
+    case FP8G_E5M2: return s->g.fast_accum ? ldexp(1, -6) : ldexp(1, -8) + ldexp(1, -12);
+    case FP8G_BF16: return ldexp(1, -8) + ldexp(1, -12);
+    case FP8G_FP16: return ldexp(1, -11) + ldexp(1, -13);
+    case FP8G_TF32: return ldexp(1, -10) + ldexp(1, -14);
+    default: return 1e-5;
+    }
+}
+
+static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
+{
+    struct cuda_state *s = c->state;
+    ab_status st = launch(s, 0, err);
+    if (st)
+        return st;
+    AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+    const struct fp8g_config *g = &s->g;
+    size_t mn = (size_t)g->m * (size_t)g->n, db = (size_t)s->p.d_bytes;
+    void *hd = malloc(mn * db);
+    float *C = malloc(mn * sizeof *C);
+    if (!hd || !C) {
+        free(hd);
+        free(C);
+        return ab_fail(err, AB_ENOMEM, "fp8_gemm: cannot allocate the output copy");
+    }
+    cudaError_t ce = cudaMemcpy(hd, s->dD, mn * db, cudaMemcpyDeviceToHost);
+    if (ce != cudaSuccess) {
+        free(hd);
+        free(C);
+        return ab_fail(err, AB_EFAIL, "cudaMemcpy of the output: %s", cudaGetErrorString(ce));
+    }
+    /* D is n x m column-major: exactly C (m x n) row-major. */
+    for (size_t i = 0; i < mn; i++) {
+        if (db == 4)
+            C[i] = ((const float *)hd)[i];
+        else if (g->dtype == FP8G_FP16) {
+            _Float16 h;
+            memcpy(&h, (const uint16_t *)hd + i, 2);
+            C[i] = (float)h;
+        } else
+            C[i] = fp8_bf16_to_f32(((const uint16_t *)hd)[i]);
+    }
+    free(hd);
+    bool fp8 = fp8g_is_fp8(g->dtype), row = g->scaling == FP8G_SCALE_ROW;
+    struct fp8g_operand a = { .orig = s->X,
+                              .stored = s->hX,
+                              .store = s->p.b_store,
+                              .scales = fp8 ? s->sx : NULL,
+                              .n_scales = row ? g->m : 1,
+                              .stride_o = g->k,
+                              .stride_k = 1 };
+    struct fp8g_operand b = { .orig = s->W,
+                              .stored = s->hW,
+                              .store = s->p.a_store,
+                              .scales = fp8 ? s->sw : NULL,
+                              .n_scales = row ? g->n : 1,
+                              .stride_o = g->k,
+                              .stride_k = 1 };
+    struct fp8g_accuracy acc;
+    double rtol = cuda_rtol(s);
+    fp8g_check(g, &a, &b, C, g->n, 1e-30, rtol, c->seed, &acc);
+    free(C);
+    return fp8g_report(c, &acc, rtol, err);
+}
+
+static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+{
+    struct cuda_state *s = c->state;
+    AB_CUDA_TRY(cudaEventRecord(s->e0, s->stream), err);
+    for (int64_t i = 0; i < reps; i++) {
+        ab_status st = launch(s, s->next, err);
+        if (st)
+            return st;
+        s->next = (s->next + 1) % s->nrot;
+    }
+    AB_CUDA_TRY(cudaEventRecord(s->e1, s->stream), err);
+    AB_CUDA_TRY(cudaEventSynchronize(s->e1), err);
+    float ms = 0;
+    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
+    *time_s = ms * 1e-3;
+    return AB_OK;
+}
+
+static void cuda_teardown(struct ab_case *c)
+{
+    struct cuda_state *s = c->state;
+    if (!s)
+        return;
+    if (s->stream)
+        cudaStreamSynchronize(s->stream);
+    destroy_desc(s);
+    if (s->lt)
+        cublasLtDestroy(s->lt);
+    for (int r = 0; r < MAX_ROT; r++) {
+        cudaFree(s->dW[r]);
+        cudaFree(s->dX[r]);
+    }
+    cudaFree(s->dD);
+    cudaFree(s->dD32);
+    cudaFree(s->dsa);
+    cudaFree(s->dsb);
+    cudaFree(s->ws);
+    if (s->e0)
+        cudaEventDestroy(s->e0);
+    if (s->e1)
+        cudaEventDestroy(s->e1);
+    if (s->stream)
+        cudaStreamDestroy(s->stream);
+    free(s->X);
+    free(s->W);
+    free(s->hX);
+    free(s->hW);
+    free(s->sx);
+    free(s->sw);
+    free(s);
+    c->state = NULL;
+}
+
+const struct ab_impl fp8_gemm_cuda_impl = {
+    .setup = cuda_setup,
+    .verify = cuda_verify,
+    .run = cuda_run,
+    .teardown = cuda_teardown,
+};

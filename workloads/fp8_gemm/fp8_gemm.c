@@ -1,0 +1,331 @@
+/* fp8_gemm.c — FP8 GEMM scaling and accuracy against BF16/FP16/TF32/FP32 ("An Investigation
+ * of FP8 Across Accelerators for LLM Inference"): the descriptor, axes, work model and the
+ * FP64 reference shared by the CPU path (cpu.c) and the CUDA path (cuda.c).
+ * Shapes: `shape=square` is m = n = k = `m`; the LLM shapes name (k, n) of a weight matrix
+ * and `m` is the number of tokens. Accuracy is measured against the FP32 inputs (what FP8
+ * costs), verification against the dequantized operands (whether the kernel is right). */
+#include "fp8_gemm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct ab_impl fp8_gemm_cpu_impl;
+extern const struct ab_impl fp8_gemm_cuda_impl;
+
+static const char *const dtype_names[] = {
+    [FP8G_E4M3] = "fp8_e4m3", [FP8G_E5M2] = "fp8_e5m2", [FP8G_BF16] = "bf16",
+    [FP8G_FP16] = "fp16",     [FP8G_TF32] = "tf32",     [FP8G_FP32] = "fp32",
+};
+static const char *const scaling_names[] = {
+    [FP8G_SCALE_NONE] = "none",
+    [FP8G_SCALE_TENSOR] = "tensor",
+    [FP8G_SCALE_ROW] = "row",
+};
+/* LLM weight shapes as k x n (Llama-style projections: attention out, MLP up, MLP down, 70B). */
+static const struct {
+    const char *name;
+    int64_t k, n;
+} llm_shapes[] = {
+    { "4096x4096", 4096, 4096 },
+    { "4096x14336", 4096, 14336 },
+    { "14336x4096", 14336, 4096 },
+    { "8192x28672", 8192, 28672 },
+};
+static const int64_t llm_tokens[] = { 1, 16, 64, 256, 1024, 4096 };
+
+static const struct ab_axis axes[] = {
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "operand type: fp8_e4m3 (E4M3 x E4M3), fp8_e5m2 (E4M3 x E5M2), bf16, fp16, tf32, fp32",
+      .choices = "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
+      .sweep = { "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32", "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
+                 "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32" } },
+    { .name = "scaling",
+      .type = AB_AXIS_STR,
+      .help = "FP8 scaling: tensor (one scale per operand) or row (per token of A and per output "
+              "channel of B); none for wider types",
+      .choices = "none,tensor,row",
+      .sweep = { "none,tensor,row", "none,tensor,row", "none,tensor,row" } },
+    { .name = "accum",
+      .type = AB_AXIS_STR,
+      .help = "accumulation: fp32, or fast (cuBLASLt FP8 fast accumulation, CUDA only)",
+      .choices = "fp32,fast",
+      .sweep = { "fp32,fast", "fp32,fast", "fp32,fast" } },
+    { .name = "shape",
+      .type = AB_AXIS_STR,
+      .help = "square (m = n = k = m) or an LLM weight k x n with m tokens",
+      .choices = "square,4096x4096,4096x14336,14336x4096,8192x28672",
+      .sweep = { "square,4096x4096", "square,4096x4096,4096x14336",
+                 "square,4096x4096,4096x14336,14336x4096,8192x28672" } },
+    { .name = "m",
+      .type = AB_AXIS_INT,
+      .help = "rows of A: the size of a square GEMM, or the tokens of an LLM shape",
+      .min = 1,
+      .max = 65536,
+      .sweep = { "1,64,256,512,1024,2048", "1,16,64,256,512,1024,2048,4096,8192,16384",
+                 "1,16,64,256,512,1024,2048,4096,8192,16384" } },
+};
+
+static int find_name(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (s && strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+bool fp8g_is_fp8(enum fp8g_dtype d)
+{
+    return d == FP8G_E4M3 || d == FP8G_E5M2;
+}
+enum fp8_format fp8g_format_a(enum fp8g_dtype d)
+{
+    (void)d;
+    return FP8_E4M3;
+}
+enum fp8_format fp8g_format_b(enum fp8g_dtype d)
+{
+    return d == FP8G_E5M2 ? FP8_E5M2 : FP8_E4M3;
+}
+
+ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *dt = ab_param_str(ps, "dtype", "bf16");
+    const char *sc = ab_param_str(ps, "scaling", "none");
+    const char *acc = ab_param_str(ps, "accum", "fp32");
+    const char *shape = ab_param_str(ps, "shape", "square");
+    int d = find_name(dtype_names, 6, dt), s = find_name(scaling_names, 3, sc);
+    if (d < 0)
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown dtype '%s'", dt);
+    if (s < 0)
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown scaling '%s'", sc);
+    if (strcmp(acc, "fp32") != 0 && strcmp(acc, "fast") != 0)
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown accum '%s' (fp32, fast)", acc);
+    out->dtype = (enum fp8g_dtype)d;
+    out->scaling = (enum fp8g_scaling)s;
+    out->fast_accum = strcmp(acc, "fast") == 0;
+    if (fp8g_is_fp8(out->dtype) != (out->scaling != FP8G_SCALE_NONE))
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: scaling=%s does not go with dtype=%s", sc, dt);
+    if (out->fast_accum && !fp8g_is_fp8(out->dtype))
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: accum=fast is for FP8 only, not %s", dt);
+    int64_t m = ab_param_int(ps, "m", 256);
+    if (m < 1)
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: m=%lld must be at least 1", (long long)m);
+    out->m = m;
+    if (strcmp(shape, "square") == 0) {
+        out->n = out->k = m;
+        return AB_OK;
+    }
+    for (size_t i = 0; i < sizeof llm_shapes / sizeof llm_shapes[0]; i++)
+        if (strcmp(shape, llm_shapes[i].name) == 0) {
+            out->k = llm_shapes[i].k;
+            out->n = llm_shapes[i].n;
+            return AB_OK;
+        }
+    return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown shape '%s'", shape);
+}
+
+static bool is_llm_tokens(int64_t m)
+{
+    for (size_t i = 0; i < sizeof llm_tokens / sizeof llm_tokens[0]; i++)
+        if (llm_tokens[i] == m)
+            return true;
+    return false;
+}
+
+/* Drop the points that are no case: scaling and fast accumulation belong to FP8, TF32 and FP16
+ * to CUDA (oneDNN has no FP16 matmul on CPUs without AVX512-FP16), square sizes start at 256
+ * (smaller m are the token counts of the LLM shapes), LLM shapes take the token counts of the
+ * study, and the CPU's quick and default suites stop where a case would take minutes. */
+static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
+{
+    struct fp8g_config g;
+    if (fp8g_config_parse(ps, &g, NULL) != AB_OK)
+        return false;
+    bool cpu = backend == AB_BACKEND_CPU;
+    if (g.fast_accum && cpu)
+        return false;
+    if (cpu && (g.dtype == FP8G_TF32 || g.dtype == FP8G_FP16))
+        return false;
+    bool square = ab_param_is(ps, "shape", "square");
+    if (square) {
+        if (g.m < 256) /* the token counts of the LLM shapes, not square sizes */
+            return false;
+        if (cpu && suite == AB_SUITE_QUICK && g.m > 2048)
+            return false;
+        if (cpu && suite == AB_SUITE_DEFAULT && g.m > 4096)
+            return false;
+        return true;
+    }
+    if (!is_llm_tokens(g.m))
+        return false;
+    if (suite == AB_SUITE_QUICK && g.m > 64)
+        return false;
+    if (cpu && suite == AB_SUITE_DEFAULT && g.m > 1024)
+        return false;
+    return true;
+}
+
+const char *fp8g_ceiling(enum fp8g_dtype d, enum ab_backend_kind backend)
+{
+    if (backend == AB_BACKEND_CPU)
+        return d == FP8G_FP32 || d == FP8G_TF32 ? "fp32_gemm" : "bf16_gemm";
+    switch (d) {
+    case FP8G_E4M3:
+    case FP8G_E5M2: return "fp8_gemm";
+    case FP8G_BF16: return "bf16_gemm";
+    case FP8G_FP16: return "fp16_gemm";
+    case FP8G_TF32: return "tf32_gemm";
+    default: return "fp32_gemm";
+    }
+}
+
+void fp8g_work(const struct fp8g_config *g, size_t a_elem_bytes, size_t b_elem_bytes, size_t out_elem_bytes,
+               struct ab_work *w)
+{
+    double m = (double)g->m, n = (double)g->n, k = (double)g->k;
+    w->flops = 2.0 * m * n * k;
+    w->bytes = m * k * (double)a_elem_bytes + k * n * (double)b_elem_bytes + m * n * (double)out_elem_bytes;
+    w->tokens = 0;
+    w->rate = "flops";
+}
+
+static double half_to_double(uint16_t h)
+{
+    int s = h >> 15, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    double v = e == 0 ? ldexp(f, -24) : e == 31 ? (f ? NAN : INFINITY) : ldexp(f + 1024, e - 25);
+    return s ? -v : v;
+}
+
+double fp8g_operand_value(const struct fp8g_operand *op, int64_t o, int64_t kk)
+{
+    int64_t at = o * op->stride_o + kk * op->stride_k;
+    double v;
+    switch (op->stored ? op->store : FP8G_STORE_F32) {
+    case FP8G_STORE_BF16: v = fp8_bf16_to_f32(((const uint16_t *)op->stored)[at]); break;
+    case FP8G_STORE_F16: v = half_to_double(((const uint16_t *)op->stored)[at]); break;
+    case FP8G_STORE_E4M3: v = fp8_to_f32(FP8_E4M3, ((const uint8_t *)op->stored)[at]); break;
+    case FP8G_STORE_E5M2: v = fp8_to_f32(FP8_E5M2, ((const uint8_t *)op->stored)[at]); break;
+    default: v = (op->stored ? (const float *)op->stored : op->orig)[at]; break;
+    }
+    if (op->scales)
+        v *= op->scales[op->n_scales == 1 ? 0 : o];
+    return v;
+}
+
+/* Indices of `want` of 0..n-1, sorted and distinct: all of them when want >= n, else one
+ * drawn in each of `want` equal strata (so the sample spreads over the matrix). */
+static int64_t pick(int64_t n, int64_t want, struct ab_rng *r, int64_t *out)
+{
+    if (want >= n) {
+        for (int64_t i = 0; i < n; i++)
+            out[i] = i;
+        return n;
+    }
+    for (int64_t t = 0; t < want; t++) {
+        int64_t lo = t * n / want, hi = (t + 1) * n / want;
+        out[t] = lo + (int64_t)(ab_rng_uniform(r) * (double)(hi - lo));
+    }
+    return want;
+}
+
+/* The sample is a grid: up to 64 rows times enough columns for 4096 entries (every entry when
+ * m·n <= 16384). Each sampled column of B is gathered once, in increasing order, so that the
+ * strided reads of a row-major B reuse the cache lines of the previous column. */
+void fp8g_check(const struct fp8g_config *g, const struct fp8g_operand *a, const struct fp8g_operand *b,
+                const float *C, int64_t ldc, double atol, double rtol, uint64_t seed,
+                struct fp8g_accuracy *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t m = g->m, n = g->n, k = g->k;
+    bool all = m * n <= 16384;
+    int64_t want_rows = all || m < 64 ? m : 64;
+    struct ab_rng r;
+    ab_rng_seed(&r, seed ^ 0x5eed0f8ull);
+    int64_t *rows = malloc((size_t)(want_rows + n) * sizeof *rows);
+    double *ar = malloc((size_t)want_rows * (size_t)k * 2 * sizeof *ar);
+    double *bc = malloc((size_t)k * 2 * sizeof *bc);
+    if (!rows || !ar || !bc) {
+        free(rows);
+        free(ar);
+        free(bc);
+        out->bad = 1;
+        snprintf(out->first, sizeof out->first, " out of memory for the reference");
+        out->rel_fro_err = out->max_rel_err = out->kernel_err = NAN;
+        return;
+    }
+    int64_t nr = pick(m, want_rows, &r, rows);
+    int64_t *cols = rows + nr;
+    int64_t nc = pick(n, all ? n : (4096 + nr - 1) / nr, &r, cols);
+    /* ar: for each sampled row, its FP32 values then its dequantized values, as doubles. */
+    for (int64_t t = 0; t < nr; t++)
+        for (int64_t kk = 0; kk < k; kk++) {
+            ar[(2 * t) * k + kk] = a->orig[rows[t] * a->stride_o + kk * a->stride_k];
+            ar[(2 * t + 1) * k + kk] = fp8g_operand_value(a, rows[t], kk);
+        }
+    double err2 = 0, ref2 = 0, max_abs = 0;
+    for (int64_t u = 0; u < nc; u++) {
+        int64_t j = cols[u];
+        for (int64_t kk = 0; kk < k; kk++) {
+            bc[kk] = b->orig[j * b->stride_o + kk * b->stride_k];
+            bc[k + kk] = fp8g_operand_value(b, j, kk);
+        }
+        for (int64_t t = 0; t < nr; t++) {
+            const double *ao = ar + 2 * t * k, *ad = ao + k;
+            double ref = 0, deq = 0, mag = 0;
+            for (int64_t kk = 0; kk < k; kk++) {
+                ref += ao[kk] * bc[kk];
+                double p = ad[kk] * bc[k + kk];
+                deq += p;
+                mag += fabs(p);
+            }
+            int64_t i = rows[t];
+            double got = C[i * ldc + j];
+            double e = fabs(got - ref), ke = fabs(got - deq);
+            err2 += e * e;
+            ref2 += ref * ref;
+            if (!(e <= max_abs))
+                max_abs = isnan(e) ? INFINITY : e;
+            double kr = mag > 0 ? ke / mag : ke;
+            if (!(kr <= out->kernel_err))
+                out->kernel_err = isnan(kr) ? INFINITY : kr;
+            if (!(ke <= atol + rtol * mag) && out->bad++ < 3) {
+                size_t l = strlen(out->first);
+                snprintf(out->first + l, sizeof out->first - l, " C[%lld,%lld]=%.6g expected %.6g;",
+                         (long long)i, (long long)j, got, deq);
+            }
+        }
+    }
+    free(rows);
+    free(ar);
+    free(bc);
+    out->entries = nr * nc;
+    out->rel_fro_err = ref2 > 0 ? sqrt(err2 / ref2) : INFINITY;
+    out->max_rel_err = ref2 > 0 ? max_abs / sqrt(ref2 / (double)out->entries) : INFINITY;
+}
+
+ab_status fp8g_report(struct ab_case *c, const struct fp8g_accuracy *acc, double rtol, struct ab_error *err)
+{
+    ab_case_metric(c, "rel_fro_err", acc->rel_fro_err);
+    ab_case_metric(c, "max_rel_err", acc->max_rel_err);
+    ab_case_metric(c, "kernel_err", acc->kernel_err);
+    ab_case_metric(c, "checked_entries", (double)acc->entries);
+    if (acc->bad)
+        return ab_fail(err, AB_EMISMATCH,
+                       "%lld of %lld entries differ from the FP64 product of the dequantized "
+                       "operands by more than %g of sum|a||b|:%s",
+                       (long long)acc->bad, (long long)acc->entries, rtol, acc->first);
+    return AB_OK;
+}
+
+const struct ab_workload fp8_gemm_workload = {
+    .name = "fp8_gemm",
+    .summary = "FP8 GEMM throughput and accuracy (tensor/row scaling) against BF16/FP16/TF32/FP32",
+    .axes = axes,
+    .n_axes = sizeof axes / sizeof axes[0],
+    .applies = fp8_gemm_applies,
+    .impl = { [AB_BACKEND_CPU] = &fp8_gemm_cpu_impl, [AB_BACKEND_CUDA] = &fp8_gemm_cuda_impl },
+};

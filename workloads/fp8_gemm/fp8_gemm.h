@@ -1,0 +1,68 @@
+/* fp8_gemm.h — what the fp8_gemm workload's descriptor, its CPU path and its CUDA host logic
+ * share: the case configuration parsed from the axes, the work model and the check against an
+ * FP64 reference. C = A · B with A m x k (activations, one row per token) and B k x n
+ * (weights, one column per output channel); FLOPs are 2·m·n·k. */
+#ifndef FP8_GEMM_H
+#define FP8_GEMM_H
+
+#include "accelbench.h"
+#include "fp8.h"
+
+enum fp8g_dtype { FP8G_E4M3 = 0, FP8G_E5M2, FP8G_BF16, FP8G_FP16, FP8G_TF32, FP8G_FP32 };
+enum fp8g_scaling { FP8G_SCALE_NONE = 0, FP8G_SCALE_TENSOR, FP8G_SCALE_ROW };
+
+struct fp8g_config {
+    int64_t m, n, k;
+    enum fp8g_dtype dtype;
+    enum fp8g_scaling scaling;
+    bool fast_accum; /* cuBLASLt's FP8 fast accumulation (CUDA only) */
+};
+
+/* Parse a case's parameters (dtype, scaling, accum, shape, m); AB_EINVAL names the bad one. */
+ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err);
+bool fp8g_is_fp8(enum fp8g_dtype d);
+/* FP8 formats of the two operands: E4M3 x E4M3, or E4M3 x E5M2 for fp8_e5m2. */
+enum fp8_format fp8g_format_a(enum fp8g_dtype d);
+enum fp8_format fp8g_format_b(enum fp8g_dtype d);
+/* The ceiling a dtype is held against on a backend ("bf16_gemm" for FP8 on the CPU). */
+const char *fp8g_ceiling(enum fp8g_dtype d, enum ab_backend_kind backend);
+/* Work per repetition: 2·m·n·k FLOPs, operand and output bytes moved once. */
+void fp8g_work(const struct fp8g_config *g, size_t in_a_bytes_per_elem, size_t in_b_bytes_per_elem,
+               size_t out_bytes_per_elem, struct ab_work *w);
+
+/* How an operand is stored for the kernel, and how to read it back exactly. */
+enum fp8g_store { FP8G_STORE_F32 = 0, FP8G_STORE_BF16, FP8G_STORE_F16, FP8G_STORE_E4M3, FP8G_STORE_E5M2 };
+/* One operand of the check. Element (o, kk) of A is row o, column kk; of B, row kk, column o
+ * (o indexes the output: a token of A, an output channel of B). It lies at
+ * o * stride_o + kk * stride_k in both `orig` (FP32, the accuracy reference) and `stored`
+ * (what the kernel reads; NULL when that is orig). Its dequantized value is
+ * stored · scales[n_scales == 1 ? 0 : o]; scales NULL means 1. */
+struct fp8g_operand {
+    const float *orig;
+    const void *stored;
+    enum fp8g_store store;
+    const float *scales;
+    int64_t n_scales;
+    int64_t stride_o, stride_k;
+};
+double fp8g_operand_value(const struct fp8g_operand *op, int64_t o, int64_t kk);
+
+/* The outcome of a check on sampled entries of C. */
+struct fp8g_accuracy {
+    int64_t entries;    /* entries compared */
+    double rel_fro_err; /* ||C - ref||_F / ||ref||_F, ref the FP64 product of the FP32 inputs */
+    double max_rel_err; /* max |C - ref| / rms(ref) */
+    double kernel_err;  /* max |C - deq| / sum|a||b|, deq the FP64 product of the dequantized
+                           operands: the kernel's own arithmetic error */
+    int64_t bad;        /* entries with |C - deq| > atol + rtol · sum|a||b| */
+    char first[256];    /* the first few of them */
+};
+/* Compare C (m x n, row-major, leading dimension ldc) with the references: every entry when
+ * m·n <= 16384, else at least 4096 entries (a grid of rows and columns drawn from seed). */
+void fp8g_check(const struct fp8g_config *g, const struct fp8g_operand *a, const struct fp8g_operand *b,
+                const float *C, int64_t ldc, double atol, double rtol, uint64_t seed,
+                struct fp8g_accuracy *out);
+/* Record the accuracy metrics on the case and turn bad entries into AB_EMISMATCH. */
+ab_status fp8g_report(struct ab_case *c, const struct fp8g_accuracy *acc, double rtol, struct ab_error *err);
+
+#endif

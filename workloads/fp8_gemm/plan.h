@@ -1,0 +1,38 @@
+/* plan.h — how the CUDA path maps a case onto cuBLASLt, as plain C so that it is tested
+ * without a GPU. cuBLASLt is column-major and FP8 wants the TN layout, so C = A · B (A m x k
+ * tokens, B k x n weights) is computed as D = W^T-op · X: cuBLAS's A operand is the weight
+ * matrix W (n x k row-major = k x n column-major, transposed), its B operand the activations
+ * X (m x k row-major = k x m column-major), and D (n x m column-major) is C row-major. */
+#ifndef FP8_GEMM_PLAN_H
+#define FP8_GEMM_PLAN_H
+
+#include "fp8_gemm.h"
+
+enum fp8g_row_method {
+    FP8G_ROW_NONE = 0,  /* tensor scaling or no FP8 */
+    FP8G_ROW_OUTER_VEC, /* cuBLASLt's CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F */
+    FP8G_ROW_EPILOGUE,  /* unscaled FP32 product, then our kernel applies both vectors */
+};
+
+struct fp8g_plan {
+    int64_t M, N, K;                  /* cuBLAS dimensions: M = n, N = m, K = k */
+    int64_t lda, ldb, ldd;            /* leading dimensions: K, K, M */
+    enum fp8g_store a_store, b_store; /* storage of cuBLAS's A (weights) and B (activations) */
+    int d_bytes;                      /* bytes per output element (BF16 2, FP16 2, FP32 4) */
+    bool d_fp32_then_scale;           /* the epilogue method: D is FP32, scaled into BF16 */
+    enum fp8g_row_method row;         /* how row scaling is done */
+    /* Which of our scales goes to cuBLAS's A (weights: per output channel = our B's columns)
+     * and B (activations: per token = our A's rows). */
+    int64_t a_scales, b_scales; /* counts: 1 for tensor, M and N for row; 0 without FP8 */
+};
+
+/* Plan a case for a device of compute capability cc_major.cc_minor with cuBLASLt version
+ * `cublas_version` (CUBLAS_VERSION: major*10000 + minor*100 + patch).
+ * AB_EUNSUPPORTED (with the reason) where FP8 needs sm_89+ or the shape breaks the 16-byte
+ * alignment FP8 requires of K and M. */
+ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor, int cublas_version,
+                         struct fp8g_plan *out, struct ab_error *err);
+/* The word recorded for the row-scaling method: "outer_vec", "epilogue", "none". */
+const char *fp8g_row_method_name(enum fp8g_row_method r);
+
+#endif

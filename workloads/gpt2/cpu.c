@@ -1,0 +1,206 @@
+/* cpu.c — gpt2 on the CPU. Setup builds the parameters (seeded random or a safetensors
+ * file), the run-dtype model and its KV cache. A prefill repetition processes the whole
+ * prompt of every sequence and picks the first token; a decode repetition generates `gen`
+ * tokens greedily from the cache the setup's prefill filled (each repetition overwrites the
+ * same positions, so all repetitions do the same work). Per-step times give the time per
+ * output token's median and p95. */
+#include "gpt2.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cpu_state {
+    struct gpt2_params params;
+    struct gpt2_model *model;
+    bool decode;
+    int B, P, T;
+    int *prompt;     /* (B, P) */
+    int *next;       /* (B) tokens fed to the next step */
+    int *first;      /* (B) the token prefill chose */
+    float *logits;   /* (B, V) */
+    double *steps_s; /* per decode step times, across repetitions */
+    int64_t n_steps, cap_steps;
+    double *prefill_s; /* per prefill repetition */
+    int64_t n_prefill, cap_prefill;
+    double ttft_s;
+};
+
+static ab_status push(double **a, int64_t *n, int64_t *cap, double v, struct ab_error *err)
+{
+    if (*n == *cap) {
+        int64_t nc = *cap ? 2 * *cap : 1024;
+        double *q = realloc(*a, (size_t)nc * sizeof *q);
+        if (!q)
+            return ab_fail(err, AB_ENOMEM, "cannot record step times");
+        *a = q, *cap = nc;
+    }
+    (*a)[(*n)++] = v;
+    return AB_OK;
+}
+
+static ab_status prefill(struct cpu_state *s, double *time_s, struct ab_error *err)
+{
+    double t0 = ab_now_s();
+    ab_status st = gpt2_model_forward(s->model, s->prompt, s->P, 0, false, s->logits, err);
+    if (st)
+        return st;
+    int V = s->params.cfg.vocab;
+    for (int b = 0; b < s->B; b++)
+        s->first[b] = gpt2_argmax(s->logits + (size_t)b * V, V);
+    *time_s = ab_now_s() - t0;
+    return AB_OK;
+}
+
+static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
+{
+    struct cpu_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    c->state = s;
+    const struct ab_params *ps = &c->params;
+    const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
+    enum gpt2_dtype dt = ab_param_is(ps, "dtype", "bf16") ? GPT2_BF16 : GPT2_F32;
+    if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
+        return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
+                       ab_param_str(ps, "dtype", "?"));
+    if (dt == GPT2_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
+        ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
+    s->decode = ab_param_is(ps, "phase", "decode");
+    s->B = (int)ab_param_int(ps, "batch", 1);
+    s->P = (int)ab_param_int(ps, "prompt", 128);
+    s->T = (int)ab_param_int(ps, "gen", 128);
+    struct gpt2_config cfg;
+    if (!gpt2_config_named(name, &cfg))
+        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
+    int max_T = s->decode ? s->P + s->T : s->P;
+    if (max_T > cfg.max_pos)
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
+                       max_T, cfg.max_pos);
+    uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
+                    (uint64_t)s->B * cfg.vocab * 4;
+    if (!ab_device_fits(c->device, need))
+        return ab_fail(err, AB_ENOMEM, "needs %.2f GB, more than fits in memory", need * 1e-9);
+    ab_case_metric(c, "peak_mem_bytes", (double)need);
+    ab_status st;
+    if (strcmp(wpath, "random") == 0) {
+        if ((st = gpt2_params_alloc(&s->params, &cfg, err)))
+            return st;
+        gpt2_params_random(&s->params, c->seed);
+        ab_case_metric_text(c, "weights", "random");
+    } else {
+        if ((st = gpt2_params_load(&s->params, wpath, err)))
+            return st;
+        const struct gpt2_config *got = &s->params.cfg;
+        if (got->n_layer != cfg.n_layer || got->n_embd != cfg.n_embd || got->n_head != cfg.n_head ||
+            got->vocab != cfg.vocab)
+            return ab_fail(err, AB_EINVAL,
+                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, "
+                           "not GPT-2 %s",
+                           wpath, got->n_layer, got->n_embd, got->vocab, name);
+        ab_case_metric_text(c, "weights", "file");
+    }
+    cfg = s->params.cfg;
+    if ((st = gpt2_model_create(&s->model, &s->params, dt, s->B, max_T, s->P, err)))
+        return st;
+    s->prompt = malloc((size_t)s->B * s->P * sizeof(int));
+    s->next = malloc((size_t)s->B * sizeof(int));
+    s->first = malloc((size_t)s->B * sizeof(int));
+    s->logits = ab_alloc((size_t)s->B * cfg.vocab * 4);
+    if (!s->prompt || !s->next || !s->first || !s->logits)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    struct ab_rng g;
+    ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
+    for (int i = 0; i < s->B * s->P; i++)
+        s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)cfg.vocab);
+
+    gpt2_set_work(c, &cfg, dt == GPT2_BF16 ? 2 : 4, dt == GPT2_BF16 ? "bf16_gemm" : "fp32_gemm", s->B, s->P,
+                  s->T, s->decode);
+    return AB_OK;
+}
+
+static ab_status gpt2_cpu_verify(struct ab_case *c, struct ab_error *err)
+{
+    struct cpu_state *s = c->state;
+    bool bf16 = ab_param_is(&c->params, "dtype", "bf16");
+    int T = s->P < 2 ? s->P : 2;
+    double atol, rtol;
+    gpt2_logit_tolerance(bf16, &atol, &rtol);
+    /* the model runs all B sequences on their first T prompt tokens; sequence 0 is compared */
+    int *tok = malloc((size_t)s->B * T * sizeof(int));
+    if (!tok)
+        return ab_fail(err, AB_ENOMEM, "verify: out of memory");
+    for (int b = 0; b < s->B; b++)
+        memcpy(tok + (size_t)b * T, s->prompt + (size_t)b * s->P, (size_t)T * sizeof(int));
+    ab_status st = gpt2_model_forward(s->model, tok, T, 0, false, s->logits, err);
+    free(tok);
+    if (!st)
+        st = gpt2_verify_logits(c, &s->params, s->prompt, T, bf16, s->logits, atol, rtol, err);
+    if (st)
+        return st;
+    /* the prompt's prefill fills the cache decode repetitions start from; timed twice, the
+     * second (warm) time is the time to first token */
+    double t;
+    if ((st = prefill(s, &t, err)) || (st = prefill(s, &s->ttft_s, err)))
+        return st;
+    ab_case_metric(c, "ttft_s", s->ttft_s);
+    return AB_OK;
+}
+
+static ab_status gpt2_cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+{
+    struct cpu_state *s = c->state;
+    int V = s->params.cfg.vocab;
+    ab_status st;
+    double t0 = ab_now_s();
+    for (int64_t r = 0; r < reps; r++) {
+        if (!s->decode) {
+            double t;
+            if ((st = prefill(s, &t, err)) ||
+                (st = push(&s->prefill_s, &s->n_prefill, &s->cap_prefill, t, err)))
+                return st;
+            continue;
+        }
+        memcpy(s->next, s->first, (size_t)s->B * sizeof(int));
+        for (int i = 0; i < s->T; i++) {
+            double ts = ab_now_s();
+            if ((st = gpt2_model_forward(s->model, s->next, 1, s->P + i, false, s->logits, err)))
+                return st;
+            for (int b = 0; b < s->B; b++)
+                s->next[b] = gpt2_argmax(s->logits + (size_t)b * V, V);
+            if ((st = push(&s->steps_s, &s->n_steps, &s->cap_steps, ab_now_s() - ts, err)))
+                return st;
+        }
+    }
+    *time_s = ab_now_s() - t0;
+    struct ab_stats sts;
+    if (s->decode) {
+        ab_stats_compute(s->steps_s, s->n_steps, &sts);
+        ab_case_metric(c, "tpot_median_s", sts.median);
+        ab_case_metric(c, "tpot_p95_s", sts.p95);
+    } else {
+        ab_stats_compute(s->prefill_s, s->n_prefill, &sts);
+        ab_case_metric(c, "ttft_s", sts.median);
+    }
+    return AB_OK;
+}
+
+static void gpt2_cpu_teardown(struct ab_case *c)
+{
+    struct cpu_state *s = c->state;
+    if (!s)
+        return;
+    gpt2_model_destroy(s->model);
+    gpt2_params_free(&s->params);
+    free(s->prompt), free(s->next), free(s->first), free(s->steps_s), free(s->prefill_s);
+    ab_free(s->logits);
+    free(s);
+    c->state = NULL;
+}
+
+const struct ab_impl gpt2_cpu_impl = {
+    .setup = gpt2_cpu_setup,
+    .verify = gpt2_cpu_verify,
+    .run = gpt2_cpu_run,
+    .teardown = gpt2_cpu_teardown,
+};

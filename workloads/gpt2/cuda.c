@@ -1,0 +1,520 @@
+/* cuda.c — gpt2 on an NVIDIA GPU: host logic in C over cuBLASLt and the launchers of
+ * kernels.cu. Same model and phases as cpu.c: matmuls through cuBLASLt (TN, fp32 compute
+ * and output, bias / GELU+bias epilogues, beta = 1 for the residual add), activations and
+ * KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on the device)
+ * is captured once as a CUDA graph and replayed T times per repetition without a host
+ * round trip; events between replays give the per-token times. */
+#include "ab_cuda.h"
+#include "gpt2.h"
+#include "gpt2_cuda.h"
+
+#include <cublasLt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PLANS       32
+#define MAX_BUFS        32
+#define WORKSPACE_BYTES (32u << 20)
+
+struct cu_plan {
+    int M, N, K, epi;
+    float beta;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatmulAlgo_t algo;
+};
+
+struct cuda_state {
+    struct gpt2_params params;
+    struct gpt2_config cfg;
+    int dt; /* GPT2_CU_* */
+    bool decode;
+    int B, P, T, max_T;
+    cudaStream_t stream;
+    cudaEvent_t *ev; /* T + 1 */
+    cublasLtHandle_t lt;
+    void *ws;
+    float *dparams; /* the fp32 parameter block, as on the host */
+    void **qkv_w, **proj_w, **fc_w, **fcp_w, *wte;
+    float *kc, *vc, *x, *qkv, *att, *h, *logits;
+    void *mmin;
+    int *tok, *first, *next, *dpos;
+    float *hlogits;
+    cudaGraphExec_t exec;
+    struct cu_plan plans[MAX_PLANS];
+    int n_plans;
+    void *bufs[MAX_BUFS];
+    int n_bufs;
+    uint64_t dev_bytes;
+    double *steps_s;
+    int64_t n_steps, cap_steps;
+};
+
+static ab_status dalloc(struct cuda_state *s, void **out, size_t bytes, struct ab_error *err)
+{
+    if (s->n_bufs == MAX_BUFS)
+        return ab_fail(err, AB_EFAIL, "too many device buffers");
+    AB_CUDA_TRY(cudaMalloc(out, bytes), err);
+    s->bufs[s->n_bufs++] = *out;
+    s->dev_bytes += bytes;
+    return AB_OK;
+}
+
+/* The device copy of a host parameter pointer. */
+static float *dev(struct cuda_state *s, const float *host)
+{
+    return s->dparams + (host - s->params.mem);
+}
+
+static size_t elem_size(int dt)
+{
+    return dt == GPT2_CU_F32 ? 4 : 2;
+}
+
+uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T)
+{
+    uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer, V = (uint64_t)cfg->vocab;
+    uint64_t rows = (uint64_t)B * (uint64_t)P, kv = L * (uint64_t)B * (uint64_t)max_T * C;
+    uint64_t wmm = L * 12 * C * C + V * C;
+    uint64_t params = (uint64_t)gpt2_param_count(cfg) * 4,
+             run_w = dt == GPT2_CU_F32 ? 0 : wmm * elem_size(dt);
+    /* activations: x, att, the matmul input (4C wide, fp32-sized), qkv (3C), h (4C) */
+    uint64_t act = rows * C * 4 * (1 + 1 + 4 + 3 + 4);
+    uint64_t small = (uint64_t)B * V * 4 + rows * sizeof(int) + 2 * (uint64_t)B * sizeof(int) + sizeof(int);
+    return params + run_w + 2 * kv * 4 + act + small + WORKSPACE_BYTES;
+}
+
+static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, float beta,
+                          struct cu_plan **out, struct ab_error *err)
+{
+    for (int i = 0; i < s->n_plans; i++) {
+        struct cu_plan *q = &s->plans[i];
+        if (q->M == M && q->N == N && q->K == K && q->epi == epi && q->beta == beta) {
+            *out = q;
+            return AB_OK;
+        }
+    }
+    if (s->n_plans == MAX_PLANS)
+        return ab_fail(err, AB_EFAIL, "more than %d matmul shapes", MAX_PLANS);
+    struct cu_plan *q = &s->plans[s->n_plans];
+    memset(q, 0, sizeof *q);
+    cudaDataType_t it = s->dt == GPT2_CU_BF16 ? CUDA_R_16BF : s->dt == GPT2_CU_F16 ? CUDA_R_16F : CUDA_R_32F;
+    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&q->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), err);
+    s->n_plans++; /* owned from here: teardown destroys what was made */
+    cublasOperation_t tr = CUBLAS_OP_T;
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr), err);
+    cublasLtEpilogue_t e = epi == 2   ? CUBLASLT_EPILOGUE_GELU_BIAS
+                           : epi == 1 ? CUBLASLT_EPILOGUE_BIAS
+                                      : CUBLASLT_EPILOGUE_DEFAULT;
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e), err);
+    cudaDataType_t bt = CUDA_R_32F;
+    AB_CUBLAS_TRY(
+        cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), err);
+    /* column-major view: D (N,M) = W^T-op (stored (K,N) ld K, transposed) . inp (K,M) */
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->a, it, K, N, K), err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->b, it, K, M, K), err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->c, CUDA_R_32F, N, M, N), err);
+    cublasLtMatmulPreference_t pref;
+    AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
+    size_t ws = WORKSPACE_BYTES;
+    cublasLtMatmulHeuristicResult_t res;
+    int n = 0;
+    int st =
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    if (st == 0)
+        st = cublasLtMatmulAlgoGetHeuristic(s->lt, q->desc, q->a, q->b, q->c, q->c, pref, 1, &res, &n);
+    cublasLtMatmulPreferenceDestroy(pref);
+    AB_CUBLAS_TRY(st, err);
+    if (n == 0)
+        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %d x %d x %d (%s, epilogue %d)",
+                       M, N, K,
+                       s->dt == GPT2_CU_F32    ? "fp32"
+                       : s->dt == GPT2_CU_BF16 ? "bf16"
+                                               : "fp16",
+                       epi);
+    q->algo = res.algo;
+    q->M = M, q->N = N, q->K = K, q->epi = epi, q->beta = beta;
+    *out = q;
+    return AB_OK;
+}
+
+/* out (M,N) fp32 [+]= inp (M,K) . w (N,K)^T [+ bias] [then GELU] */
+static ab_status mm(struct cuda_state *s, float *out, const void *inp, const void *w, const float *bias,
+                    int M, int N, int K, bool gelu, bool accum, struct ab_error *err)
+{
+    int epi = gelu ? 2 : bias ? 1 : 0;
+    float alpha = 1, beta = accum ? 1.0f : 0.0f;
+    struct cu_plan *q = NULL;
+    ab_status st = plan_get(s, M, N, K, epi, beta, &q, err);
+    if (st)
+        return st;
+    if (bias)
+        AB_CUBLAS_TRY(
+            cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
+            err);
+    AB_CUBLAS_TRY(cublasLtMatmul(s->lt, q->desc, &alpha, w, q->a, inp, q->b, &beta, out, q->c, out, q->c,
+                                 &q->algo, s->ws, WORKSPACE_BYTES, s->stream),
+                  err);
+    return AB_OK;
+}
+
+/* Tq new tokens per sequence (tok on the device, (B, Tq)) at pos0 (or *dpos); logits
+ * (B, V) of the last position. Stream-ordered only: capturable. */
+static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int *dpos, int pos0,
+                         struct ab_error *err)
+{
+    const struct gpt2_params *p = &s->params;
+    int B = s->B, C = s->cfg.n_embd, V = s->cfg.vocab, M = B * Tq, NH = s->cfg.n_head;
+    cudaStream_t st_ = s->stream;
+    ab_status st;
+    void *in = s->dt == GPT2_CU_F32 ? NULL : s->mmin; /* matmul input in the run dtype */
+    AB_CUDA_TRY(gpt2_cu_embed(s->x, tok, dev(s, p->wte), dev(s, p->wpe), dpos, pos0, B, Tq, C, st_), err);
+    for (int l = 0; l < s->cfg.n_layer; l++) {
+        const struct gpt2_layer *L = &p->layers[l];
+        float *kc = s->kc + (size_t)l * B * s->max_T * C, *vc = s->vc + (size_t)l * B * s->max_T * C;
+        AB_CUDA_TRY(
+            gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln1_g), dev(s, L->ln1_b), M, 1, 0, C, st_),
+            err);
+        if ((st = mm(s, s->qkv, s->mmin, s->qkv_w[l], dev(s, L->qkv_b), M, 3 * C, C, false, false, err)))
+            return st;
+        AB_CUDA_TRY(gpt2_cu_kv_append(kc, vc, s->qkv, dpos, pos0, B, Tq, C, s->max_T, st_), err);
+        AB_CUDA_TRY(gpt2_cu_attention(s->att, s->qkv, kc, vc, dpos, pos0, B, Tq, NH, C / NH, s->max_T, st_),
+                    err);
+        if (in)
+            AB_CUDA_TRY(gpt2_cu_convert(in, s->dt, s->att, (size_t)M * C, st_), err);
+        if ((st = mm(s, s->x, in ? in : s->att, s->proj_w[l], dev(s, L->proj_b), M, C, C, false, true, err)))
+            return st;
+        AB_CUDA_TRY(
+            gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln2_g), dev(s, L->ln2_b), M, 1, 0, C, st_),
+            err);
+        if ((st = mm(s, s->h, s->mmin, s->fc_w[l], dev(s, L->fc_b), M, 4 * C, C, true, false, err)))
+            return st;
+        if (in)
+            AB_CUDA_TRY(gpt2_cu_convert(in, s->dt, s->h, (size_t)M * 4 * C, st_), err);
+        if ((st = mm(s, s->x, in ? in : s->h, s->fcp_w[l], dev(s, L->fcp_b), M, C, 4 * C, false, true, err)))
+            return st;
+    }
+    AB_CUDA_TRY(
+        gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, p->lnf_g), dev(s, p->lnf_b), B, Tq, Tq - 1, C, st_),
+        err);
+    return mm(s, s->logits, s->mmin, s->wte, NULL, B, V, C, false, false, err);
+}
+
+static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
+{
+    struct cuda_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    c->state = s;
+    const struct ab_params *ps = &c->params;
+    const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
+    s->dt = ab_param_is(ps, "dtype", "bf16")   ? GPT2_CU_BF16
+            : ab_param_is(ps, "dtype", "fp16") ? GPT2_CU_F16
+                                               : GPT2_CU_F32;
+    s->decode = ab_param_is(ps, "phase", "decode");
+    s->B = (int)ab_param_int(ps, "batch", 1);
+    s->P = (int)ab_param_int(ps, "prompt", 128);
+    s->T = (int)ab_param_int(ps, "gen", 128);
+    if (!gpt2_config_named(name, &s->cfg))
+        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
+    s->max_T = s->decode ? s->P + s->T : s->P;
+    if (s->max_T > s->cfg.max_pos)
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
+                       s->max_T, s->cfg.max_pos);
+    size_t C = (size_t)s->cfg.n_embd, L = (size_t)s->cfg.n_layer, V = (size_t)s->cfg.vocab;
+    size_t rows = (size_t)s->B * s->P, kv = L * (size_t)s->B * s->max_T * C, np = gpt2_param_count(&s->cfg);
+    size_t wmm = L * 12 * C * C + V * C, es = elem_size(s->dt);
+    uint64_t need = gpt2_cuda_device_bytes(&s->cfg, s->dt, s->B, s->P, s->max_T);
+    if (!ab_device_fits(c->device, need))
+        return ab_fail(err, AB_ENOMEM, "needs %.2f GB of device memory", need * 1e-9);
+    /* the device first: a machine without a usable GPU fails here, before the weights are made */
+    AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
+    AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
+    AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
+    ab_status st;
+    if (strcmp(wpath, "random") == 0) {
+        if ((st = gpt2_params_alloc(&s->params, &s->cfg, err)))
+            return st;
+        gpt2_params_random(&s->params, c->seed);
+        ab_case_metric_text(c, "weights", "random");
+    } else {
+        if ((st = gpt2_params_load(&s->params, wpath, err)))
+            return st;
+        const struct gpt2_config *got = &s->params.cfg;
+        if (got->n_layer != s->cfg.n_layer || got->n_embd != s->cfg.n_embd || got->n_head != s->cfg.n_head ||
+            got->vocab != s->cfg.vocab)
+            return ab_fail(err, AB_EINVAL,
+                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, not GPT-2 %s", wpath,
+                           got->n_layer, got->n_embd, got->vocab, name);
+        s->cfg.max_pos = got->max_pos;
+        ab_case_metric_text(c, "weights", "file");
+    }
+    s->ev = calloc((size_t)s->T + 1, sizeof *s->ev);
+    s->qkv_w = calloc(L, sizeof(void *)), s->proj_w = calloc(L, sizeof(void *));
+    s->fc_w = calloc(L, sizeof(void *)), s->fcp_w = calloc(L, sizeof(void *));
+    s->hlogits = malloc(V * sizeof(float));
+    if (!s->ev || !s->qkv_w || !s->proj_w || !s->fc_w || !s->fcp_w || !s->hlogits)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    for (int i = 0; i <= s->T; i++)
+        AB_CUDA_TRY(cudaEventCreate(&s->ev[i]), err);
+    if ((st = dalloc(s, &s->ws, WORKSPACE_BYTES, err)) || (st = dalloc(s, (void **)&s->dparams, np * 4, err)))
+        return st;
+    AB_CUDA_TRY(cudaMemcpy(s->dparams, s->params.mem, np * 4, cudaMemcpyHostToDevice), err);
+    uint8_t *wcur = NULL;
+    if (s->dt != GPT2_CU_F32 && (st = dalloc(s, (void **)&wcur, wmm * es, err)))
+        return st;
+    for (size_t l = 0; l < L; l++) {
+        const struct gpt2_layer *Lw = &s->params.layers[l];
+        const float *src[4] = { Lw->qkv_w, Lw->proj_w, Lw->fc_w, Lw->fcp_w };
+        void **dst[4] = { &s->qkv_w[l], &s->proj_w[l], &s->fc_w[l], &s->fcp_w[l] };
+        size_t n[4] = { 3 * C * C, C * C, 4 * C * C, 4 * C * C };
+        for (int k = 0; k < 4; k++) {
+            if (s->dt == GPT2_CU_F32) {
+                *dst[k] = dev(s, src[k]);
+                continue;
+            }
+            AB_CUDA_TRY(gpt2_cu_convert_weights(wcur, s->dt, dev(s, src[k]), n[k]), err);
+            *dst[k] = wcur;
+            wcur += n[k] * es;
+        }
+    }
+    if (s->dt == GPT2_CU_F32)
+        s->wte = dev(s, s->params.wte);
+    else {
+        AB_CUDA_TRY(gpt2_cu_convert_weights(wcur, s->dt, dev(s, s->params.wte), V * C), err);
+        s->wte = wcur;
+    }
+    if ((st = dalloc(s, (void **)&s->kc, kv * 4, err)) || (st = dalloc(s, (void **)&s->vc, kv * 4, err)) ||
+        (st = dalloc(s, (void **)&s->x, rows * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->qkv, rows * 3 * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->att, rows * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->h, rows * 4 * C * 4, err)) ||
+        (st = dalloc(s, &s->mmin, rows * 4 * C * 4, err)) ||
+        (st = dalloc(s, (void **)&s->logits, (size_t)s->B * V * 4, err)) ||
+        (st = dalloc(s, (void **)&s->tok, rows * sizeof(int), err)) ||
+        (st = dalloc(s, (void **)&s->first, (size_t)s->B * sizeof(int), err)) ||
+        (st = dalloc(s, (void **)&s->next, (size_t)s->B * sizeof(int), err)) ||
+        (st = dalloc(s, (void **)&s->dpos, sizeof(int), err)))
+        return st;
+    int *prompt = malloc(rows * sizeof(int));
+    if (!prompt)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    struct ab_rng g;
+    ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
+    for (size_t i = 0; i < rows; i++)
+        prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+    cudaError_t ce = cudaMemcpy(s->tok, prompt, rows * sizeof(int), cudaMemcpyHostToDevice);
+    free(prompt);
+    AB_CUDA_TRY(ce, err);
+    ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
+    gpt2_set_work(c, &s->cfg, es,
+                  s->dt == GPT2_CU_BF16  ? "bf16_gemm"
+                  : s->dt == GPT2_CU_F16 ? "fp16_gemm"
+                                         : "fp32_gemm",
+                  s->B, s->P, s->T, s->decode);
+    return AB_OK;
+}
+
+static ab_status prefill(struct cuda_state *s, struct ab_error *err)
+{
+    ab_status st = forward(s, s->tok, s->P, NULL, 0, err);
+    if (st)
+        return st;
+    AB_CUDA_TRY(gpt2_cu_argmax(s->first, s->logits, s->B, s->cfg.vocab, NULL, s->stream), err);
+    return AB_OK;
+}
+
+static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, struct ab_error *err)
+{
+    /* capture: one decode step at *dpos, ending with the next tokens and *dpos + 1 */
+    cudaGraph_t graph;
+    AB_CUDA_TRY(cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal), err);
+    ab_status st = forward(s, s->next, 1, s->dpos, 0, err);
+    if (!st && gpt2_cu_argmax(s->next, s->logits, s->B, s->cfg.vocab, s->dpos, s->stream) != cudaSuccess)
+        st = ab_fail(err, AB_EFAIL, "argmax launch failed during capture");
+    cudaError_t ce = cudaStreamEndCapture(s->stream, &graph);
+    if (st)
+        return ab_fail_prefix(err, st, "capturing the decode step");
+    AB_CUDA_TRY(ce, err);
+    ce = cudaGraphInstantiate(&s->exec, graph, 0);
+    cudaGraphDestroy(graph);
+    AB_CUDA_TRY(ce, err);
+    /* the graph's step at position P must give the logits of the plain forward there */
+    int V = s->cfg.vocab, P = s->P;
+    if ((st = forward(s, s->first, 1, NULL, P, err)))
+        return st;
+    float *plain = malloc((size_t)V * sizeof(float));
+    if (!plain)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    ce = cudaMemcpyAsync(plain, s->logits, (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream);
+    if (ce == cudaSuccess)
+        ce = cudaMemcpyAsync(s->dpos, &P, sizeof P, cudaMemcpyHostToDevice, s->stream);
+    if (ce == cudaSuccess)
+        ce = cudaMemcpyAsync(s->next, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToDevice,
+                             s->stream);
+    if (ce == cudaSuccess)
+        ce = cudaGraphLaunch(s->exec, s->stream);
+    if (ce == cudaSuccess)
+        ce = cudaMemcpyAsync(s->hlogits, s->logits, (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream);
+    if (ce == cudaSuccess)
+        ce = cudaStreamSynchronize(s->stream);
+    double worst = 0;
+    for (int v = 0; ce == cudaSuccess && v < V; v++)
+        worst = fmax(worst, fabs((double)plain[v] - s->hlogits[v]));
+    free(plain);
+    AB_CUDA_TRY(ce, err);
+    ab_case_metric(c, "graph_step_max_abs_diff", worst);
+    if (!(worst <= 1e-4))
+        return ab_fail(err, AB_EMISMATCH, "the captured decode step differs from the plain forward by %g",
+                       worst);
+    return AB_OK;
+}
+
+static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
+{
+    struct cuda_state *s = c->state;
+    int T = s->P < 2 ? s->P : 2, V = s->cfg.vocab;
+    double atol, rtol;
+    gpt2_logit_tolerance(s->dt != GPT2_CU_F32, &atol, &rtol);
+    /* the first T prompt tokens of every sequence: (B, T) from the (B, P) prompt */
+    int *tok = NULL, *host = malloc((size_t)s->B * s->P * sizeof(int));
+    if (!host)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    cudaError_t ce = cudaMemcpy(host, s->tok, (size_t)s->B * s->P * sizeof(int), cudaMemcpyDeviceToHost);
+    for (int b = 0; ce == cudaSuccess && b < s->B; b++)
+        memmove(host + (size_t)b * T, host + (size_t)b * s->P, (size_t)T * sizeof(int));
+    ab_status st = AB_OK;
+    if (ce == cudaSuccess)
+        ce = cudaMalloc((void **)&tok, (size_t)s->B * T * sizeof(int));
+    if (ce == cudaSuccess)
+        ce = cudaMemcpy(tok, host, (size_t)s->B * T * sizeof(int), cudaMemcpyHostToDevice);
+    if (ce == cudaSuccess && !(st = forward(s, tok, T, NULL, 0, err)))
+        ce = cudaMemcpyAsync(s->hlogits, s->logits, (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream);
+    if (ce == cudaSuccess && !st)
+        ce = cudaStreamSynchronize(s->stream);
+    cudaFree(tok);
+    if (ce == cudaSuccess && !st)
+        st = gpt2_verify_logits(c, &s->params, host, T, s->dt == GPT2_CU_BF16, s->hlogits, atol, rtol, err);
+    free(host);
+    AB_CUDA_TRY(ce, err);
+    if (st)
+        return st;
+    /* prefill for real (twice: the second, warm, is the time to first token) */
+    for (int k = 0; k < 2; k++) {
+        AB_CUDA_TRY(cudaEventRecord(s->ev[0], s->stream), err);
+        if ((st = prefill(s, err)))
+            return st;
+        AB_CUDA_TRY(cudaEventRecord(s->ev[1], s->stream), err); /* T >= 1: ev has two */
+        AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+    }
+    float ms = 0;
+    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->ev[0], s->ev[1]), err);
+    ab_case_metric(c, "ttft_s", ms * 1e-3);
+    if (s->decode && (st = verify_step_graph(s, c, err)))
+        return st;
+    return AB_OK;
+}
+
+static ab_status push(struct cuda_state *s, double v, struct ab_error *err)
+{
+    if (s->n_steps == s->cap_steps) {
+        int64_t nc = s->cap_steps ? 2 * s->cap_steps : 1024;
+        double *q = realloc(s->steps_s, (size_t)nc * sizeof *q);
+        if (!q)
+            return ab_fail(err, AB_ENOMEM, "cannot record step times");
+        s->steps_s = q, s->cap_steps = nc;
+    }
+    s->steps_s[s->n_steps++] = v;
+    return AB_OK;
+}
+
+static ab_status gpt2_cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+{
+    struct cuda_state *s = c->state;
+    ab_status st;
+    double total = 0;
+    if (!s->decode) {
+        AB_CUDA_TRY(cudaEventRecord(s->ev[0], s->stream), err);
+        for (int64_t r = 0; r < reps; r++)
+            if ((st = prefill(s, err)))
+                return st;
+        AB_CUDA_TRY(cudaEventRecord(s->ev[1], s->stream), err);
+        AB_CUDA_TRY(cudaEventSynchronize(s->ev[1]), err);
+        float ms;
+        AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->ev[0], s->ev[1]), err);
+        *time_s = ms * 1e-3;
+        ab_case_metric(c, "ttft_s", *time_s / (double)reps);
+        return AB_OK;
+    }
+    for (int64_t r = 0; r < reps; r++) {
+        AB_CUDA_TRY(cudaMemcpyAsync(s->dpos, &s->P, sizeof s->P, cudaMemcpyHostToDevice, s->stream), err);
+        AB_CUDA_TRY(cudaMemcpyAsync(s->next, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToDevice,
+                                    s->stream),
+                    err);
+        for (int i = 0; i < s->T; i++) {
+            AB_CUDA_TRY(cudaEventRecord(s->ev[i], s->stream), err);
+            AB_CUDA_TRY(cudaGraphLaunch(s->exec, s->stream), err);
+        }
+        AB_CUDA_TRY(cudaEventRecord(s->ev[s->T], s->stream), err);
+        AB_CUDA_TRY(cudaEventSynchronize(s->ev[s->T]), err);
+        for (int i = 0; i < s->T; i++) {
+            float ms;
+            AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->ev[i], s->ev[i + 1]), err);
+            total += ms * 1e-3;
+            if ((st = push(s, ms * 1e-3, err)))
+                return st;
+        }
+    }
+    *time_s = total;
+    struct ab_stats sts;
+    ab_stats_compute(s->steps_s, s->n_steps, &sts);
+    ab_case_metric(c, "tpot_median_s", sts.median);
+    ab_case_metric(c, "tpot_p95_s", sts.p95);
+    return AB_OK;
+}
+
+static void gpt2_cuda_teardown(struct ab_case *c)
+{
+    struct cuda_state *s = c->state;
+    if (!s)
+        return;
+    if (s->stream)
+        cudaStreamSynchronize(s->stream);
+    if (s->exec)
+        cudaGraphExecDestroy(s->exec);
+    for (int i = 0; i < s->n_plans; i++) {
+        struct cu_plan *q = &s->plans[i];
+        if (q->a)
+            cublasLtMatrixLayoutDestroy(q->a);
+        if (q->b)
+            cublasLtMatrixLayoutDestroy(q->b);
+        if (q->c)
+            cublasLtMatrixLayoutDestroy(q->c);
+        if (q->desc)
+            cublasLtMatmulDescDestroy(q->desc);
+    }
+    for (int i = 0; i < s->n_bufs; i++)
+        cudaFree(s->bufs[i]);
+    if (s->ev)
+        for (int i = 0; i <= s->T; i++)
+            if (s->ev[i])
+                cudaEventDestroy(s->ev[i]);
+    if (s->lt)
+        cublasLtDestroy(s->lt);
+    if (s->stream)
+        cudaStreamDestroy(s->stream);
+    (void)cudaGetLastError();
+    gpt2_params_free(&s->params);
+    free(s->ev), free(s->qkv_w), free(s->proj_w), free(s->fc_w), free(s->fcp_w), free(s->hlogits),
+        free(s->steps_s);
+    free(s);
+    c->state = NULL;
+}
+
+const struct ab_impl gpt2_cuda_impl = {
+    .setup = gpt2_cuda_setup,
+    .verify = gpt2_cuda_verify,
+    .run = gpt2_cuda_run,
+    .teardown = gpt2_cuda_teardown,
+};

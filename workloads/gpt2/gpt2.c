@@ -1,0 +1,159 @@
+/* gpt2.c — the `gpt2` workload: GPT-2 inference as a user meets it, prefill of a prompt then
+ * greedy decode with a KV cache, on the published model sizes. One row per phase: prefill
+ * rows are held against the GEMM ceiling (compute-bound), decode rows against memory
+ * bandwidth, since each decode step must read every weight and the whole KV cache. */
+#include "gpt2.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct ab_axis gpt2_axes[] = {
+    { .name = "model",
+      .type = AB_AXIS_STR,
+      .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600)",
+      .choices = "124M,355M,774M,1558M",
+      .sweep = { "124M", "124M,355M", "124M,355M,774M,1558M" } },
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "weight and matmul input type (fp16 on CUDA only)",
+      .choices = "fp32,bf16,fp16",
+      .sweep = { "bf16", "fp32,bf16", "fp32,bf16,fp16" } },
+    { .name = "phase",
+      .type = AB_AXIS_STR,
+      .help = "prefill: one prompt per repetition; decode: gen tokens per repetition",
+      .choices = "prefill,decode",
+      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode" } },
+    { .name = "batch",
+      .type = AB_AXIS_INT,
+      .help = "sequences processed together",
+      .min = 1,
+      .max = 1024,
+      .sweep = { "1", "1,8", "1,8,32" } },
+    { .name = "prompt",
+      .type = AB_AXIS_INT,
+      .help = "prompt tokens P",
+      .min = 1,
+      .max = 1024,
+      .sweep = { "32", "128", "128,512,1024" } },
+    { .name = "gen",
+      .type = AB_AXIS_INT,
+      .help = "tokens T generated greedily after the prompt",
+      .min = 1,
+      .max = 1023,
+      .sweep = { "8", "32", "128" } },
+    { .name = "weights",
+      .type = AB_AXIS_STR,
+      .help =
+          "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
+      .sweep = { "random", "random", "random" } },
+};
+
+static size_t layer_weights(const struct gpt2_config *cfg)
+{
+    return 12 * (size_t)cfg->n_embd * (size_t)cfg->n_embd;
+}
+
+double gpt2_prefill_flops(const struct gpt2_config *cfg, int B, int P)
+{
+    double L = cfg->n_layer, C = cfg->n_embd, V = cfg->vocab;
+    return (double)B * P * 2 * L * (double)layer_weights(cfg) + 4 * L * C * B * ((double)P * (P + 1) / 2) +
+           (double)B * 2 * C * V;
+}
+
+double gpt2_decode_step_flops(const struct gpt2_config *cfg, int B, int pos)
+{
+    double L = cfg->n_layer, C = cfg->n_embd, V = cfg->vocab;
+    return (double)B * (2 * L * (double)layer_weights(cfg) + 4 * L * C * (pos + 1) + 2 * C * V);
+}
+
+size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem)
+{
+    size_t C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer;
+    return elem * (L * layer_weights(cfg) + (size_t)cfg->vocab * C) + 4 * (L * 13 * C + 2 * C);
+}
+
+double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes, int B, int pos)
+{
+    return (double)weight_bytes + 2.0 * cfg->n_layer * B * (double)(pos + 1) * cfg->n_embd * 4;
+}
+
+void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem, const char *gemm_ceiling,
+                   int B, int P, int T, bool decode)
+{
+    size_t wb = gpt2_weight_bytes(cfg, elem);
+    if (!decode) {
+        c->work = (struct ab_work){ .flops = gpt2_prefill_flops(cfg, B, P),
+                                    .bytes = (double)wb,
+                                    .tokens = (double)B * P,
+                                    .ceiling = gemm_ceiling,
+                                    .rate = "flops" };
+        return;
+    }
+    double flops = 0, bytes = 0;
+    for (int t = 0; t < T; t++) {
+        flops += gpt2_decode_step_flops(cfg, B, P + t);
+        bytes += gpt2_decode_step_bytes(cfg, wb, B, P + t);
+    }
+    c->work = (struct ab_work){
+        .flops = flops, .bytes = bytes, .tokens = (double)B * T, .ceiling = "mem_bw", .rate = "bytes"
+    };
+    ab_case_metric(c, "weight_bytes", (double)wb);
+    ab_case_metric(c, "step_bytes", bytes / T);
+}
+
+void gpt2_logit_tolerance(bool half, double *atol, double *rtol)
+{
+    /* Logits of GPT-2 are a few units in size. fp32 keeps the error at accumulation level.
+     * A 16-bit run rounds every matmul input (weights are rounded in the reference too, so
+     * what is left is activation rounding through the layers): 2^-9 relative per rounding,
+     * grown over 12..48 layers, stays well under 5% on random and on trained weights. */
+    *atol = half ? 0.1 : 1e-3;
+    *rtol = half ? 0.05 : 1e-3;
+}
+
+ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens, int T,
+                             bool round_bf16, const float *got, double atol, double rtol,
+                             struct ab_error *err)
+{
+    int V = p->cfg.vocab;
+    double *ref = malloc((size_t)T * V * sizeof *ref);
+    if (!ref)
+        return ab_fail(err, AB_ENOMEM, "verify: out of memory");
+    ab_status st = gpt2_reference_logits(p, tokens, T, round_bf16, ref, err);
+    if (st) {
+        free(ref);
+        return st;
+    }
+    const double *r = ref + (size_t)(T - 1) * V;
+    double max_abs = 0;
+    int bad = 0;
+    char first[200] = "";
+    for (int v = 0; v < V; v++) {
+        double e = fabs(got[v] - r[v]);
+        if (!(e <= atol + rtol * fabs(r[v])) && bad++ < 3) {
+            size_t l = strlen(first);
+            snprintf(first + l, sizeof first - l, " logit[%d]=%.6g ref %.6g;", v, got[v], r[v]);
+        }
+        if (!(e <= max_abs))
+            max_abs = isnan(e) ? INFINITY : e;
+    }
+    free(ref);
+    ab_case_metric(c, "max_abs_err", max_abs);
+    if (bad)
+        return ab_fail(err, AB_EMISMATCH,
+                       "%d of %d logits off the FP64 reference by more than "
+                       "%g + %g|ref|:%s",
+                       bad, V, atol, rtol, first);
+    return AB_OK;
+}
+
+const struct ab_workload gpt2_workload = {
+    .name = "gpt2",
+    .summary =
+        "GPT-2 124M..1558M inference: prefill and KV-cached greedy decode, tokens/s, ms/token, tokens/J",
+    .axes = gpt2_axes,
+    .n_axes = sizeof gpt2_axes / sizeof gpt2_axes[0],
+    .impl = { [AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl },
+};

@@ -1,0 +1,49 @@
+/* gpt2_cuda.h — C-linkage launchers of the gpt2 CUDA kernels (kernels.cu), called by the
+ * host logic in cuda.c. Activations and the KV cache are fp32; `dt` names the type of a
+ * matmul input written by layernorm and convert (GPT2_CU_F32, _BF16, _F16). Where a launcher
+ * takes `dpos`, the position of the first new token is read from device memory when dpos is
+ * not NULL (so a captured decode step can be replayed at every position), else pos0. */
+#ifndef GPT2_CUDA_H
+#define GPT2_CUDA_H
+
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { GPT2_CU_F32 = 0, GPT2_CU_BF16 = 1, GPT2_CU_F16 = 2 };
+
+struct gpt2_config;
+/* Host side (cuda.c): device bytes a case allocates, the ab_device_fits check and the
+ * peak_mem_bytes metric: fp32 parameters, run-dtype matmul weights (dt GPT2_CU_*), fp32 KV
+ * cache of B x max_T positions, activations of B x P rows, logits, tokens, cuBLASLt workspace. */
+uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T);
+
+/* x (B*Tq, C) = wte[tok] + wpe[pos0 + i] */
+cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe, const int *dpos,
+                          int pos0, int B, int Tq, int C, cudaStream_t s);
+/* out row r (rows, C) in dt = layernorm(x row r*rstep + roff) * g + b */
+cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b, int rows,
+                              int rstep, int roff, int C, cudaStream_t s);
+/* dst (n) in dt = src (n) fp32 */
+cudaError_t gpt2_cu_convert(void *dst, int dt, const float *src, size_t n, cudaStream_t s);
+/* f32 (n) -> dt on the device; used once to make the run-dtype weights */
+cudaError_t gpt2_cu_convert_weights(void *dst, int dt, const float *src, size_t n);
+/* kc, vc (B, maxT, C) at positions pos0.. += k, v columns of qkv (B*Tq, 3C) */
+cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0, int B,
+                              int Tq, int C, int maxT, cudaStream_t s);
+/* out (B*Tq, C): causal attention of the q columns of qkv (B*Tq, 3C) over kc, vc
+ * (B, maxT, C) holding positions 0 .. pos0+Tq-1 */
+cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
+                              int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s);
+/* tok[b] = argmax of logits row b (B, V); with dpos, also *dpos += 1 (the next step) */
+cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int *dpos, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPT2_CUDA_H */

@@ -1,0 +1,218 @@
+/* kernels.cu — the gpt2 CUDA kernels, simple and correct first: the matmuls (cuBLASLt, in
+ * cuda.c) carry the FLOPs; these move rows. attention_kernel1 is one block per query with
+ * the scores in shared memory (up to 1024 keys, GPT-2's whole context): fine for decode,
+ * where it reads the cache once; a fused tiled kernel would be the next step for prefill. */
+#include "gpt2_cuda.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <float.h>
+
+#define MAX_KEYS 1024
+
+__device__ static inline int start_pos(const int *dpos, int pos0)
+{
+    return dpos ? *dpos : pos0;
+}
+
+__device__ static inline void store(void *out, int dt, size_t i, float v)
+{
+    if (dt == GPT2_CU_BF16)
+        ((__nv_bfloat16 *)out)[i] = __float2bfloat16(v);
+    else if (dt == GPT2_CU_F16)
+        ((__half *)out)[i] = __float2half(v);
+    else
+        ((float *)out)[i] = v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it. */
+__device__ static float block_sum(float v)
+{
+    __shared__ float part[32];
+    for (int o = 16; o; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0)
+        part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = 0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++)
+        t += part[w];
+    return t;
+}
+
+__device__ static float block_max(float v)
+{
+    __shared__ float part[32];
+    for (int o = 16; o; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0)
+        part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = -FLT_MAX;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++)
+        t = fmaxf(t, part[w]);
+    return t;
+}
+
+__global__ static void embed_kernel(float *x, const int *tok, const float *wte, const float *wpe,
+                                    const int *dpos, int pos0, int Tq, int C)
+{
+    int r = blockIdx.x, p = start_pos(dpos, pos0) + r % Tq;
+    const float *e = wte + (size_t)tok[r] * C, *pe = wpe + (size_t)p * C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x)
+        x[(size_t)r * C + j] = e[j] + pe[j];
+}
+
+__global__ static void layernorm_kernel(void *out, int dt, const float *x, const float *g, const float *b,
+                                        int rstep, int roff, int C)
+{
+    const float *row = x + ((size_t)blockIdx.x * rstep + roff) * C;
+    float s = 0;
+    for (int j = threadIdx.x; j < C; j += blockDim.x)
+        s += row[j];
+    float mean = block_sum(s) / C, v = 0;
+    for (int j = threadIdx.x; j < C; j += blockDim.x)
+        v += (row[j] - mean) * (row[j] - mean);
+    float rs = rsqrtf(block_sum(v) / C + 1e-5f);
+    for (int j = threadIdx.x; j < C; j += blockDim.x)
+        store(out, dt, (size_t)blockIdx.x * C + j, (row[j] - mean) * rs * g[j] + b[j]);
+}
+
+__global__ static void convert_kernel(void *dst, int dt, const float *src, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        store(dst, dt, i, src[i]);
+}
+
+__global__ static void kv_append_kernel(float *kc, float *vc, const float *qkv, const int *dpos, int pos0,
+                                        int Tq, int C, int maxT)
+{
+    int r = blockIdx.x, b = r / Tq, p = start_pos(dpos, pos0) + r % Tq;
+    const float *row = qkv + (size_t)r * 3 * C;
+    size_t at = ((size_t)b * maxT + p) * C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        kc[at + j] = row[C + j];
+        vc[at + j] = row[2 * C + j];
+    }
+}
+
+/* grid (Tq, NH, B), 128 threads; HS <= 128 */
+__global__ static void attention_kernel1(float *out, const float *qkv, const float *kc, const float *vc,
+                                         const int *dpos, int pos0, int Tq, int NH, int HS, int maxT)
+{
+    __shared__ float q[128], sc[MAX_KEYS];
+    int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, C = NH * HS;
+    int n = start_pos(dpos, pos0) + i + 1; /* keys 0 .. own position */
+    const float *qrow = qkv + ((size_t)b * Tq + i) * 3 * C + h * HS;
+    const float *K = kc + (size_t)b * maxT * C + h * HS, *V = vc + (size_t)b * maxT * C + h * HS;
+    for (int e = threadIdx.x; e < HS; e += blockDim.x)
+        q[e] = qrow[e];
+    __syncthreads();
+    float scale = rsqrtf((float)HS), mx = -FLT_MAX;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float *k = K + (size_t)j * C;
+        float d = 0;
+        for (int e = 0; e < HS; e++)
+            d += q[e] * k[e];
+        sc[j] = d * scale;
+        mx = fmaxf(mx, sc[j]);
+    }
+    mx = block_max(mx);
+    float s = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        sc[j] = __expf(sc[j] - mx);
+        s += sc[j];
+    }
+    float inv = 1.0f / block_sum(s); /* block_sum's barriers also publish sc */
+    float *o = out + ((size_t)b * Tq + i) * C + h * HS;
+    for (int e = threadIdx.x; e < HS; e += blockDim.x) {
+        float acc = 0;
+        for (int j = 0; j < n; j++)
+            acc += sc[j] * V[(size_t)j * C + e];
+        o[e] = acc * inv;
+    }
+}
+
+__global__ static void argmax_kernel(int *tok, const float *logits, int V, int *dpos)
+{
+    __shared__ float bv[1024];
+    __shared__ int bi[1024];
+    const float *row = logits + (size_t)blockIdx.x * V;
+    float best = -FLT_MAX;
+    int arg = 0x7fffffff;
+    for (int j = threadIdx.x; j < V; j += blockDim.x)
+        if (row[j] > best)
+            best = row[j], arg = j;
+    bv[threadIdx.x] = best, bi[threadIdx.x] = arg;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w; w >>= 1) {
+        if ((int)threadIdx.x < w) {
+            float ov = bv[threadIdx.x + w];
+            int oi = bi[threadIdx.x + w];
+            /* ties go to the lower index, as on the CPU */
+            if (ov > bv[threadIdx.x] || (ov == bv[threadIdx.x] && oi < bi[threadIdx.x]))
+                bv[threadIdx.x] = ov, bi[threadIdx.x] = oi;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        tok[blockIdx.x] = bi[0];
+        if (dpos && blockIdx.x == 0)
+            *dpos += 1;
+    }
+}
+
+extern "C" {
+
+cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe, const int *dpos,
+                          int pos0, int B, int Tq, int C, cudaStream_t s)
+{
+    embed_kernel<<<B * Tq, 256, 0, s>>>(x, tok, wte, wpe, dpos, pos0, Tq, C);
+    return cudaGetLastError();
+}
+
+cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b, int rows,
+                              int rstep, int roff, int C, cudaStream_t s)
+{
+    layernorm_kernel<<<rows, 256, 0, s>>>(out, dt, x, g, b, rstep, roff, C);
+    return cudaGetLastError();
+}
+
+cudaError_t gpt2_cu_convert(void *dst, int dt, const float *src, size_t n, cudaStream_t s)
+{
+    size_t blocks = (n + 255) / 256;
+    convert_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, s>>>(dst, dt, src, n);
+    return cudaGetLastError();
+}
+
+cudaError_t gpt2_cu_convert_weights(void *dst, int dt, const float *src, size_t n)
+{
+    cudaError_t e = gpt2_cu_convert(dst, dt, src, n, 0);
+    return e != cudaSuccess ? e : cudaDeviceSynchronize();
+}
+
+cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0, int B,
+                              int Tq, int C, int maxT, cudaStream_t s)
+{
+    kv_append_kernel<<<B * Tq, 256, 0, s>>>(kc, vc, qkv, dpos, pos0, Tq, C, maxT);
+    return cudaGetLastError();
+}
+
+cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
+                              int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s)
+{
+    if (HS > 128 || maxT > MAX_KEYS)
+        return cudaErrorInvalidValue;
+    attention_kernel1<<<dim3(Tq, NH, B), 128, 0, s>>>(out, qkv, kc, vc, dpos, pos0, Tq, NH, HS, maxT);
+    return cudaGetLastError();
+}
+
+cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int *dpos, cudaStream_t s)
+{
+    argmax_kernel<<<B, 1024, 0, s>>>(tok, logits, V, dpos);
+    return cudaGetLastError();
+}
+
+} /* extern "C" */

@@ -1,0 +1,771 @@
+/* model.c — GPT-2 forward passes on the CPU. Matmuls are oneDNN primitives (one per shape,
+ * made on first use and kept), with bias, GELU and the residual add fused as post-ops; the
+ * residual stream, norms, attention and the KV cache stay fp32 whatever the weight dtype, so
+ * bf16 changes only what the matmuls read: weights and their (rounded) inputs.
+ * The output projection runs over the vocabulary padded to a multiple of 64 rows (zeros): with
+ * 50257 rows oneDNN's single-token matmul took about twice as long as with 50304.
+ * Not the shared ops of workloads/ops: those were not available when this was written. */
+#include "model.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ configurations */
+
+bool gpt2_config_named(const char *model, struct gpt2_config *out)
+{
+    static const struct {
+        const char *name;
+        int layers, embd, heads;
+    } table[] = {
+        { "124M", 12, 768, 12 }, { "355M", 24, 1024, 16 }, { "774M", 36, 1280, 20 }, { "1558M", 48, 1600, 25 }
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(model, table[i].name) == 0) {
+            *out = (struct gpt2_config){ table[i].layers, table[i].embd, table[i].heads, GPT2_VOCAB,
+                                         GPT2_MAX_POS };
+            return true;
+        }
+    return false;
+}
+
+static bool json_int(const cJSON *root, const char *key, int *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsNumber(j) || j->valuedouble < 1 || j->valuedouble > 1e7 ||
+        j->valuedouble != floor(j->valuedouble))
+        return false;
+    *out = (int)j->valuedouble;
+    return true;
+}
+
+ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, struct ab_error *err)
+{
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return ab_fail(err, AB_EINVAL, "config.json: not a JSON object");
+    }
+    static const char *const keys[] = { "n_layer", "n_embd", "n_head", "vocab_size", "n_positions" };
+    int *dst[] = { &out->n_layer, &out->n_embd, &out->n_head, &out->vocab, &out->max_pos };
+    for (int i = 0; i < 5; i++)
+        if (!json_int(root, keys[i], dst[i])) {
+            cJSON_Delete(root);
+            return ab_fail(err, AB_EINVAL, "config.json: field %s missing or not a positive integer",
+                           keys[i]);
+        }
+    cJSON_Delete(root);
+    if (out->n_embd % out->n_head)
+        return ab_fail(err, AB_EINVAL, "config.json: n_embd %d not a multiple of n_head %d", out->n_embd,
+                       out->n_head);
+    return AB_OK;
+}
+
+static size_t layer_floats(size_t C)
+{
+    return 12 * C * C + 13 * C;
+}
+
+size_t gpt2_param_count(const struct gpt2_config *cfg)
+{
+    size_t C = (size_t)cfg->n_embd;
+    return ((size_t)cfg->vocab + (size_t)cfg->max_pos) * C + (size_t)cfg->n_layer * layer_floats(C) + 2 * C;
+}
+
+/* ------------------------------------------------------------------ parameters */
+
+ab_status gpt2_params_alloc(struct gpt2_params *p, const struct gpt2_config *cfg, struct ab_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->cfg = *cfg;
+    size_t n = gpt2_param_count(cfg), C = (size_t)cfg->n_embd;
+    p->mem = ab_alloc(n * sizeof(float));
+    p->layers = calloc((size_t)cfg->n_layer, sizeof *p->layers);
+    if (!p->mem || !p->layers) {
+        gpt2_params_free(p);
+        return ab_fail(err, AB_ENOMEM, "cannot allocate %zu parameters (%.2f GB)", n, n * 4e-9);
+    }
+    float *q = p->mem;
+    p->wte = q, q += (size_t)cfg->vocab * C;
+    p->wpe = q, q += (size_t)cfg->max_pos * C;
+    for (int l = 0; l < cfg->n_layer; l++) {
+        struct gpt2_layer *L = &p->layers[l];
+        L->ln1_g = q, q += C;
+        L->ln1_b = q, q += C;
+        L->qkv_w = q, q += 3 * C * C;
+        L->qkv_b = q, q += 3 * C;
+        L->proj_w = q, q += C * C;
+        L->proj_b = q, q += C;
+        L->ln2_g = q, q += C;
+        L->ln2_b = q, q += C;
+        L->fc_w = q, q += 4 * C * C;
+        L->fc_b = q, q += 4 * C;
+        L->fcp_w = q, q += 4 * C * C;
+        L->fcp_b = q, q += C;
+    }
+    p->lnf_g = q, q += C;
+    p->lnf_b = q;
+    return AB_OK;
+}
+
+void gpt2_params_free(struct gpt2_params *p)
+{
+    ab_free(p->mem);
+    free(p->layers);
+    memset(p, 0, sizeof *p);
+}
+
+/* Fill in parallel chunks, each from its own seed, so the result is the same for any thread
+ * count. Values are the sum of four 16-bit uniforms from one 64-bit draw, centred and scaled
+ * to unit variance: near-normal (Irwin-Hall), never exactly zero in practice, and about 50x
+ * cheaper than Box-Muller, which made setup of the larger models take minutes. */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void fill(float *x, size_t n, uint64_t seed, float mean, float scale)
+{
+    const size_t chunk = 1u << 16;
+    size_t nc = (n + chunk - 1) / chunk;
+    /* sum of 4 uniforms on [0, 65536): mean 131070, variance 4 * 65536^2 / 12 */
+    const float k = scale / (65536.0f / sqrtf(3.0f));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < nc; i++) {
+        uint64_t st = seed * 0x2545f4914f6cdd1dull + i;
+        size_t end = i + 1 < nc ? (i + 1) * chunk : n;
+        for (size_t j = i * chunk; j < end; j++) {
+            uint64_t r = splitmix64(&st);
+            float u = (float)((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48));
+            x[j] = mean + (u - 131070.0f) * k;
+        }
+    }
+}
+
+void gpt2_params_random(struct gpt2_params *p, uint64_t seed)
+{
+    size_t C = (size_t)p->cfg.n_embd;
+    float res = 0.02f / sqrtf(2.0f * (float)p->cfg.n_layer);
+    uint64_t s = seed * 64;
+    fill(p->wte, (size_t)p->cfg.vocab * C, s++, 0, 0.02f);
+    fill(p->wpe, (size_t)p->cfg.max_pos * C, s++, 0, 0.01f);
+    for (int l = 0; l < p->cfg.n_layer; l++) {
+        struct gpt2_layer *L = &p->layers[l];
+        fill(L->ln1_g, C, s++, 1, 0.05f), fill(L->ln1_b, C, s++, 0, 0.02f);
+        fill(L->qkv_w, 3 * C * C, s++, 0, 0.02f), fill(L->qkv_b, 3 * C, s++, 0, 0.02f);
+        fill(L->proj_w, C * C, s++, 0, res), fill(L->proj_b, C, s++, 0, 0.02f);
+        fill(L->ln2_g, C, s++, 1, 0.05f), fill(L->ln2_b, C, s++, 0, 0.02f);
+        fill(L->fc_w, 4 * C * C, s++, 0, 0.02f), fill(L->fc_b, 4 * C, s++, 0, 0.02f);
+        fill(L->fcp_w, 4 * C * C, s++, 0, res), fill(L->fcp_b, C, s++, 0, 0.02f);
+    }
+    fill(p->lnf_g, C, s++, 1, 0.05f), fill(p->lnf_b, C, s++, 0, 0.02f);
+}
+
+ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_st_file *f,
+                                       struct ab_error *err)
+{
+    const char *pre = gpt2_safetensors_find(f, "wte.weight") ? "" : "transformer.";
+    int64_t C = p->cfg.n_embd, V = p->cfg.vocab;
+    char name[96];
+    ab_status st;
+#define GET(suffix, dst, rows, cols, tr)                                                                     \
+    do {                                                                                                     \
+        snprintf(name, sizeof name, "%s%s", pre, suffix);                                                    \
+        if ((st = gpt2_safetensors_get_f32(f, name, rows, cols, tr, dst, err)))                              \
+            return st;                                                                                       \
+    } while (0)
+    GET("wte.weight", p->wte, V, C, false);
+    GET("wpe.weight", p->wpe, p->cfg.max_pos, C, false);
+    GET("ln_f.weight", p->lnf_g, C, 0, false);
+    GET("ln_f.bias", p->lnf_b, C, 0, false);
+    for (int l = 0; l < p->cfg.n_layer; l++) {
+        struct gpt2_layer *L = &p->layers[l];
+        char s[64];
+        /* Conv1D weights are stored (in, out): transpose to (out, in). */
+#define GETL(suffix, dst, rows, cols, tr)                                                                    \
+    do {                                                                                                     \
+        snprintf(s, sizeof s, "h.%d.%s", l, suffix);                                                         \
+        GET(s, dst, rows, cols, tr);                                                                         \
+    } while (0)
+        GETL("ln_1.weight", L->ln1_g, C, 0, false);
+        GETL("ln_1.bias", L->ln1_b, C, 0, false);
+        GETL("attn.c_attn.weight", L->qkv_w, C, 3 * C, true);
+        GETL("attn.c_attn.bias", L->qkv_b, 3 * C, 0, false);
+        GETL("attn.c_proj.weight", L->proj_w, C, C, true);
+        GETL("attn.c_proj.bias", L->proj_b, C, 0, false);
+        GETL("ln_2.weight", L->ln2_g, C, 0, false);
+        GETL("ln_2.bias", L->ln2_b, C, 0, false);
+        GETL("mlp.c_fc.weight", L->fc_w, C, 4 * C, true);
+        GETL("mlp.c_fc.bias", L->fc_b, 4 * C, 0, false);
+        GETL("mlp.c_proj.weight", L->fcp_w, 4 * C, C, true);
+        GETL("mlp.c_proj.bias", L->fcp_b, C, 0, false);
+#undef GETL
+    }
+#undef GET
+    return AB_OK;
+}
+
+ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_error *err)
+{
+    memset(p, 0, sizeof *p);
+    char cfg_path[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(cfg_path, sizeof cfg_path, "%.*sconfig.json", slash ? (int)(slash - path + 1) : 0, path);
+    char *json = NULL;
+    size_t jlen;
+    ab_status st = ab_read_file(cfg_path, &json, &jlen, err);
+    if (st)
+        return ab_fail_prefix(err, st, "weights %s: config.json beside it", path);
+    struct gpt2_config cfg;
+    st = gpt2_config_parse_json(json, &cfg, err);
+    free(json);
+    if (st)
+        return ab_fail_prefix(err, st, "%s", cfg_path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return ab_fail(err, AB_EIO, "weights %s: cannot open", path);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || sb.st_size < 8) {
+        close(fd);
+        return ab_fail(err, AB_EINVAL, "weights %s: not a safetensors file (too short)", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return ab_fail(err, AB_EIO, "weights %s: cannot map", path);
+    struct gpt2_st_file f;
+    if (!(st = gpt2_safetensors_parse(map, len, &f, err))) {
+        if (!(st = gpt2_params_alloc(p, &cfg, err)) && (st = gpt2_params_from_safetensors(p, &f, err)))
+            gpt2_params_free(p);
+        gpt2_safetensors_free(&f);
+    }
+    munmap(map, len);
+    return st ? ab_fail_prefix(err, st, "weights %s", path) : AB_OK;
+}
+
+/* ------------------------------------------------------------------ matmul plans */
+
+#define DNNL_TRY(call, err)                                                                                  \
+    do {                                                                                                     \
+        dnnl_status_t s_ = (call);                                                                           \
+        if (s_ != dnnl_success)                                                                              \
+            return ab_fail((err),                                                                            \
+                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
+                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
+                                                      : AB_EFAIL,                                            \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
+    } while (0)
+
+enum { MM_BIAS = 1, MM_GELU = 2, MM_ACCUM = 4 };
+
+struct mm_plan {
+    int M, N, K;
+    unsigned flags;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
+};
+
+#define MAX_PLANS 32
+
+struct gpt2_model {
+    struct gpt2_config cfg;
+    const struct gpt2_params *p;
+    enum gpt2_dtype dt;
+    int B, max_T, max_Tq;
+    /* matmul weights in the run dtype; for fp32 these point at the parameters */
+    void **qkv_w, **proj_w, **fc_w, **fcp_w;
+    void *wte;                /* (Vp, C) run dtype: the tied embedding, zero rows past V */
+    int Vp;                   /* vocabulary padded to a multiple of 64 */
+    float *lpad;              /* (B, Vp) logits of the padded projection */
+    void *wmem;               /* the bf16 copies */
+    float *kcache, *vcache;   /* (L, B, max_T, C) each */
+    float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
+    float *lnout;             /* (B*Tq, C) fp32 norm output */
+    void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
+    float *scores;            /* attention scratch, (threads, max_T) */
+    int n_threads;
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    struct mm_plan plans[MAX_PLANS];
+    int n_plans, evict;
+};
+
+static ab_status plan_get(struct gpt2_model *m, int M, int N, int K, unsigned flags, struct mm_plan **out,
+                          struct ab_error *err)
+{
+    for (int i = 0; i < m->n_plans; i++) {
+        struct mm_plan *q = &m->plans[i];
+        if (q->M == M && q->N == N && q->K == K && q->flags == flags) {
+            *out = q;
+            return AB_OK;
+        }
+    }
+    struct mm_plan *q;
+    if (m->n_plans == MAX_PLANS) { /* a workload uses a handful of shapes; tests use more */
+        q = &m->plans[m->evict++ % MAX_PLANS];
+        if (q->prim)
+            dnnl_primitive_destroy(q->prim);
+    } else
+        q = &m->plans[m->n_plans++];
+    memset(q, 0, sizeof *q); /* M = 0 matches no lookup until the plan is complete */
+    dnnl_data_type_t dt = m->dt == GPT2_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t sd = { M, K }, wd = { K, N }, dd = { M, N }, bd = { 1, N };
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->src_md, 2, sd, dt, dnnl_ab), err);
+    /* weights are stored (N, K) row-major: as a (K, N) matrix that is layout "ba" */
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->wei_md, 2, wd, dt, dnnl_ba), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->dst_md, 2, dd, dnnl_f32, dnnl_ab), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
+    dnnl_matmul_desc_t md;
+    DNNL_TRY(dnnl_matmul_desc_init(&md, &q->src_md, &q->wei_md, (flags & MM_BIAS) ? &q->bias_md : NULL,
+                                   &q->dst_md),
+             err);
+    dnnl_primitive_attr_t attr;
+    DNNL_TRY(dnnl_primitive_attr_create(&attr), err);
+    dnnl_post_ops_t po;
+    dnnl_status_t s = dnnl_post_ops_create(&po);
+    if (s != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        DNNL_TRY(s, err);
+    }
+    if (flags & MM_ACCUM) /* dst += product: the residual add */
+        s = dnnl_post_ops_append_sum(po, 1.0f);
+    if (s == dnnl_success && (flags & MM_GELU))
+        s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
+    if (s == dnnl_success)
+        s = dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_primitive_desc_t pd = NULL;
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&pd, &md, attr, m->eng, NULL);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    DNNL_TRY(s, err);
+    s = dnnl_primitive_create(&q->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    DNNL_TRY(s, err);
+    q->M = M, q->N = N, q->K = K, q->flags = flags;
+    *out = q;
+    return AB_OK;
+}
+
+/* out (M,N) fp32 [+]= inp (M,K) . weight (N,K)^T [+ bias (N)] [then GELU]; inp, weight in
+ * the run dtype. */
+static ab_status matmul(struct gpt2_model *m, float *out, const void *inp, const void *weight,
+                        const float *bias, int M, int N, int K, unsigned flags, struct ab_error *err)
+{
+    if (bias)
+        flags |= MM_BIAS;
+    struct mm_plan *q;
+    ab_status st = plan_get(m, M, N, K, flags, &q, err);
+    if (st)
+        return st;
+    dnnl_memory_t mem[4] = { 0 };
+    dnnl_status_t s = dnnl_memory_create(&mem[0], &q->src_md, m->eng, (void *)inp);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&mem[1], &q->wei_md, m->eng, (void *)weight);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&mem[2], &q->dst_md, m->eng, out);
+    if (s == dnnl_success && bias)
+        s = dnnl_memory_create(&mem[3], &q->bias_md, m->eng, (void *)bias);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mem[0] },
+                                    { DNNL_ARG_WEIGHTS, mem[1] },
+                                    { DNNL_ARG_DST, mem[2] },
+                                    { DNNL_ARG_BIAS, mem[3] } };
+        s = dnnl_primitive_execute(q->prim, m->strm, bias ? 4 : 3, args);
+        if (s == dnnl_success)
+            s = dnnl_stream_wait(m->strm);
+    }
+    for (int i = 0; i < 4; i++)
+        if (mem[i])
+            dnnl_memory_destroy(mem[i]);
+    DNNL_TRY(s, err);
+    return AB_OK;
+}
+
+/* ------------------------------------------------------------------ elementwise */
+
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The matmul input: src (n) fp32 as the run dtype. For fp32, returns src itself. */
+static const void *as_run_dtype(struct gpt2_model *m, const float *src, size_t n)
+{
+    if (m->dt == GPT2_F32)
+        return src;
+    uint16_t *d = m->mmin;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        d[i] = to_bf16(src[i]);
+    return d;
+}
+
+/* out (N,C) = layernorm(inp (N,C)) * g + b, eps 1e-5, fp32 */
+static void layernorm(float *out, const float *inp, const float *g, const float *b, int N, int C)
+{
+#pragma omp parallel for schedule(static) if (N > 4)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *y = out + (size_t)i * C;
+        double mean = 0, var = 0;
+        for (int j = 0; j < C; j++)
+            mean += x[j];
+        mean /= C;
+        for (int j = 0; j < C; j++)
+            var += (x[j] - mean) * (x[j] - mean);
+        float rs = (float)(1.0 / sqrt(var / C + 1e-5)), mu = (float)mean;
+        for (int j = 0; j < C; j++)
+            y[j] = (x[j] - mu) * rs * g[j] + b[j];
+    }
+}
+
+/* Causal attention of Tq new queries per sequence over the cache.
+ * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) holding positions
+ * 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
+static void attention(struct gpt2_model *m, float *out, const float *qkv, const float *kc, const float *vc,
+                      int Tq, int pos0)
+{
+    int B = m->B, C = m->cfg.n_embd, NH = m->cfg.n_head, HS = C / NH, maxT = m->max_T;
+    float scale = 1.0f / sqrtf((float)HS);
+    /* a decode step's attention is a few hundred kFLOP: a parallel region would cost more */
+    bool par = (double)B * NH * Tq * (pos0 + Tq) * HS > 4e6;
+#pragma omp parallel for collapse(3) schedule(static) if (par)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < Tq; i++) {
+                float *sc = m->scores + (size_t)omp_get_thread_num() * maxT;
+                const float *q = qkv + ((size_t)b * Tq + i) * 3 * C + h * HS;
+                const float *K = kc + (size_t)b * maxT * C + h * HS;
+                const float *V = vc + (size_t)b * maxT * C + h * HS;
+                int n = pos0 + i + 1;
+                float mx = -INFINITY;
+                for (int j = 0; j < n; j++) {
+                    float d = 0;
+                    for (int e = 0; e < HS; e++)
+                        d += q[e] * K[(size_t)j * C + e];
+                    sc[j] = d * scale;
+                    mx = sc[j] > mx ? sc[j] : mx;
+                }
+                float sum = 0;
+                for (int j = 0; j < n; j++) {
+                    sc[j] = expf(sc[j] - mx);
+                    sum += sc[j];
+                }
+                float *o = out + ((size_t)b * Tq + i) * C + h * HS;
+                for (int e = 0; e < HS; e++)
+                    o[e] = 0;
+                for (int j = 0; j < n; j++) {
+                    float w = sc[j] / sum;
+                    for (int e = 0; e < HS; e++)
+                        o[e] += w * V[(size_t)j * C + e];
+                }
+            }
+}
+
+/* ------------------------------------------------------------------ the model */
+
+int gpt2_vocab_padded(int V)
+{
+    return (V + 63) / 64 * 64;
+}
+
+uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T, int max_Tq)
+{
+    uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer;
+    uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == GPT2_BF16 ? 2 : 4;
+    uint64_t w = (dt == GPT2_BF16 ? 2 * L * 12 * C * C : 0) + e * Vp * C + (uint64_t)B * Vp * 4;
+    uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * 4;
+    uint64_t rows = (uint64_t)B * (uint64_t)max_Tq;
+    uint64_t act = rows * C * 4 * (1 + 3 + 1 + 4 + 1) + rows * 4 * C * 4;
+    return w + kv + act + 64u * (uint64_t)max_T * 4;
+}
+
+void gpt2_model_destroy(struct gpt2_model *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_plans; i++)
+        if (m->plans[i].prim)
+            dnnl_primitive_destroy(m->plans[i].prim);
+    if (m->strm)
+        dnnl_stream_destroy(m->strm);
+    if (m->eng)
+        dnnl_engine_destroy(m->eng);
+    free(m->qkv_w), free(m->proj_w), free(m->fc_w), free(m->fcp_w);
+    ab_free(m->wmem), ab_free(m->wte), ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache),
+        ab_free(m->x), ab_free(m->qkv);
+    ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
+    free(m);
+}
+
+static void *to_bf16_copy(uint16_t **cursor, const float *src, size_t n)
+{
+    uint16_t *d = *cursor;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        d[i] = to_bf16(src[i]);
+    *cursor += n;
+    return d;
+}
+
+ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
+                            int max_T, int max_Tq, struct ab_error *err)
+{
+    *out = NULL;
+    const struct gpt2_config *cfg = &p->cfg;
+    if (max_T > cfg->max_pos || max_Tq > max_T || B < 1 || max_Tq < 1)
+        return ab_fail(err, AB_EINVAL, "model: B=%d, %d positions, %d per step (at most %d positions)", B,
+                       max_T, max_Tq, cfg->max_pos);
+    struct gpt2_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ab_fail(err, AB_ENOMEM, "model: out of memory");
+    m->cfg = *cfg, m->p = p, m->dt = dt, m->B = B, m->max_T = max_T, m->max_Tq = max_Tq;
+    m->n_threads = omp_get_max_threads();
+    size_t C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer, rows = (size_t)B * max_Tq;
+    size_t kv = L * (size_t)B * max_T * C;
+    m->qkv_w = calloc(L, sizeof(void *)), m->proj_w = calloc(L, sizeof(void *));
+    m->fc_w = calloc(L, sizeof(void *)), m->fcp_w = calloc(L, sizeof(void *));
+    m->kcache = ab_alloc(kv * 4), m->vcache = ab_alloc(kv * 4);
+    m->x = ab_alloc(rows * C * 4), m->qkv = ab_alloc(rows * 3 * C * 4);
+    m->att = ab_alloc(rows * C * 4), m->h = ab_alloc(rows * 4 * C * 4);
+    m->lnout = ab_alloc(rows * C * 4), m->mmin = ab_alloc(rows * 4 * C * 4);
+    m->scores = ab_alloc((size_t)m->n_threads * max_T * 4);
+    if (dt == GPT2_BF16)
+        m->wmem = ab_alloc(2 * L * 12 * C * C);
+    m->Vp = gpt2_vocab_padded(cfg->vocab);
+    size_t nte = (size_t)m->Vp * C, es = dt == GPT2_BF16 ? 2 : 4;
+    m->wte = ab_alloc(nte * es), m->lpad = ab_alloc((size_t)B * m->Vp * 4);
+    if (!m->qkv_w || !m->proj_w || !m->fc_w || !m->fcp_w || !m->kcache || !m->vcache || !m->x || !m->qkv ||
+        !m->att || !m->h || !m->lnout || !m->mmin || !m->scores || !m->wte || !m->lpad ||
+        (dt == GPT2_BF16 && !m->wmem)) {
+        gpt2_model_destroy(m);
+        return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",
+                       gpt2_model_bytes(cfg, dt, B, max_T, max_Tq) * 1e-9);
+    }
+    uint16_t *cur = m->wmem;
+    for (size_t l = 0; l < L; l++) {
+        const struct gpt2_layer *Lw = &p->layers[l];
+        if (dt == GPT2_BF16) {
+            m->qkv_w[l] = to_bf16_copy(&cur, Lw->qkv_w, 3 * C * C);
+            m->proj_w[l] = to_bf16_copy(&cur, Lw->proj_w, C * C);
+            m->fc_w[l] = to_bf16_copy(&cur, Lw->fc_w, 4 * C * C);
+            m->fcp_w[l] = to_bf16_copy(&cur, Lw->fcp_w, 4 * C * C);
+        } else {
+            m->qkv_w[l] = Lw->qkv_w, m->proj_w[l] = Lw->proj_w;
+            m->fc_w[l] = Lw->fc_w, m->fcp_w[l] = Lw->fcp_w;
+        }
+    }
+    size_t nv = (size_t)cfg->vocab * C;
+    if (dt == GPT2_BF16) {
+        uint16_t *te = m->wte;
+        to_bf16_copy(&te, p->wte, nv);
+    } else
+        memcpy(m->wte, p->wte, nv * 4);
+    memset((char *)m->wte + nv * es, 0, (nte - nv) * es);
+    ab_status st = AB_OK;
+    dnnl_status_t s = dnnl_engine_create(&m->eng, dnnl_cpu, 0);
+    if (s == dnnl_success)
+        s = dnnl_stream_create(&m->strm, m->eng, dnnl_stream_default_flags);
+    if (s != dnnl_success)
+        st = ab_fail(err, AB_EFAIL, "model: oneDNN engine: status %d", (int)s);
+    if (st) {
+        gpt2_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return AB_OK;
+}
+
+ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
+                             float *logits, struct ab_error *err)
+{
+    const struct gpt2_params *p = m->p;
+    int B = m->B, C = m->cfg.n_embd, V = m->cfg.vocab, M = B * Tq;
+    if (Tq < 1 || Tq > m->max_Tq || pos0 < 0 || pos0 + Tq > m->max_T)
+        return ab_fail(err, AB_EINVAL,
+                       "forward: %d tokens at position %d do not fit (%d per step, "
+                       "%d positions)",
+                       Tq, pos0, m->max_Tq, m->max_T);
+    for (int i = 0; i < M; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return ab_fail(err, AB_EINVAL, "forward: token %d out of the vocabulary", tokens[i]);
+#pragma omp parallel for schedule(static) if (M > 4)
+    for (int r = 0; r < M; r++) {
+        const float *e = p->wte + (size_t)tokens[r] * C, *pe = p->wpe + (size_t)(pos0 + r % Tq) * C;
+        for (int j = 0; j < C; j++)
+            m->x[(size_t)r * C + j] = e[j] + pe[j];
+    }
+    ab_status st;
+    size_t bstride = (size_t)m->max_T * C;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        const struct gpt2_layer *L = &p->layers[l];
+        float *kc = m->kcache + (size_t)l * B * bstride, *vc = m->vcache + (size_t)l * B * bstride;
+        layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C);
+        if ((st = matmul(m, m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), m->qkv_w[l], L->qkv_b, M, 3 * C,
+                         C, 0, err)))
+            return st;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < Tq; i++) {
+                const float *row = m->qkv + ((size_t)b * Tq + i) * 3 * C;
+                size_t at = (size_t)b * bstride + (size_t)(pos0 + i) * C;
+                memcpy(kc + at, row + C, (size_t)C * 4);
+                memcpy(vc + at, row + 2 * C, (size_t)C * 4);
+            }
+        attention(m, m->att, m->qkv, kc, vc, Tq, pos0);
+        if ((st = matmul(m, m->x, as_run_dtype(m, m->att, (size_t)M * C), m->proj_w[l], L->proj_b, M, C, C,
+                         MM_ACCUM, err)))
+            return st;
+        layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C);
+        if ((st = matmul(m, m->h, as_run_dtype(m, m->lnout, (size_t)M * C), m->fc_w[l], L->fc_b, M, 4 * C, C,
+                         MM_GELU, err)))
+            return st;
+        if ((st = matmul(m, m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), m->fcp_w[l], L->fcp_b, M, C,
+                         4 * C, MM_ACCUM, err)))
+            return st;
+    }
+    /* logits of R rows, at most B at a time through the (B, Vp) padded buffer */
+    int R = all_logits ? M : B;
+    for (int r0 = 0; r0 < R; r0 += B) {
+        int n = R - r0 < B ? R - r0 : B;
+        for (int r = 0; r < n; r++) {
+            int src = all_logits ? r0 + r : r * Tq + Tq - 1;
+            layernorm(m->lnout + (size_t)r * C, m->x + (size_t)src * C, p->lnf_g, p->lnf_b, 1, C);
+        }
+        if ((st = matmul(m, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), m->wte, NULL, n, m->Vp, C, 0,
+                         err)))
+            return st;
+        for (int r = 0; r < n; r++)
+            memcpy(logits + (size_t)(r0 + r) * V, m->lpad + (size_t)r * m->Vp, (size_t)V * 4);
+    }
+    return AB_OK;
+}
+
+int gpt2_argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+/* ------------------------------------------------------------------ FP64 reference */
+
+static double wref(const float *w, size_t i, bool round_bf16)
+{
+    return round_bf16 ? (double)from_bf16(to_bf16(w[i])) : (double)w[i];
+}
+
+/* out (T,N) = inp (T,K) . w (N,K)^T + b */
+static void mm_ref(double *out, const double *inp, const float *w, const float *b, int T, int N, int K,
+                   bool rb)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int t = 0; t < T; t++) {
+            double s = b ? b[n] : 0;
+            for (int k = 0; k < K; k++)
+                s += inp[(size_t)t * K + k] * wref(w, (size_t)n * K + k, rb);
+            out[(size_t)t * N + n] = s;
+        }
+}
+
+static void ln_ref(double *out, const double *x, const float *g, const float *b, int T, int C)
+{
+    for (int t = 0; t < T; t++) {
+        double mu = 0, var = 0;
+        for (int j = 0; j < C; j++)
+            mu += x[(size_t)t * C + j];
+        mu /= C;
+        for (int j = 0; j < C; j++)
+            var += (x[(size_t)t * C + j] - mu) * (x[(size_t)t * C + j] - mu);
+        double rs = 1 / sqrt(var / C + 1e-5);
+        for (int j = 0; j < C; j++)
+            out[(size_t)t * C + j] = (x[(size_t)t * C + j] - mu) * rs * g[j] + b[j];
+    }
+}
+
+ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T, bool round_bf16,
+                                double *logits, struct ab_error *err)
+{
+    int C = p->cfg.n_embd, NH = p->cfg.n_head, HS = C / NH, V = p->cfg.vocab;
+    size_t tc = (size_t)T * C;
+    double *x = malloc(tc * 8), *ln = malloc(tc * 8), *qkv = malloc(3 * tc * 8);
+    double *att = malloc(tc * 8), *h = malloc(4 * tc * 8), *tmp = malloc(tc * 8);
+    double *sc = malloc((size_t)T * 8);
+    ab_status st = AB_OK;
+    if (!x || !ln || !qkv || !att || !h || !tmp || !sc) {
+        st = ab_fail(err, AB_ENOMEM, "reference: out of memory");
+        goto done;
+    }
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < C; j++)
+            x[(size_t)t * C + j] = (double)p->wte[(size_t)tokens[t] * C + j] + p->wpe[(size_t)t * C + j];
+    for (int l = 0; l < p->cfg.n_layer; l++) {
+        const struct gpt2_layer *L = &p->layers[l];
+        ln_ref(ln, x, L->ln1_g, L->ln1_b, T, C);
+        mm_ref(qkv, ln, L->qkv_w, L->qkv_b, T, 3 * C, C, round_bf16);
+        for (int hh = 0; hh < NH; hh++)
+            for (int i = 0; i < T; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= i; j++) {
+                    double d = 0;
+                    for (int e = 0; e < HS; e++)
+                        d += qkv[(size_t)i * 3 * C + hh * HS + e] * qkv[(size_t)j * 3 * C + C + hh * HS + e];
+                    sc[j] = d / sqrt((double)HS);
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j <= i; j++)
+                    sum += (sc[j] = exp(sc[j] - mx));
+                for (int e = 0; e < HS; e++) {
+                    double o = 0;
+                    for (int j = 0; j <= i; j++)
+                        o += sc[j] / sum * qkv[(size_t)j * 3 * C + 2 * C + hh * HS + e];
+                    att[(size_t)i * C + hh * HS + e] = o;
+                }
+            }
+        mm_ref(tmp, att, L->proj_w, L->proj_b, T, C, C, round_bf16);
+        for (size_t i = 0; i < tc; i++)
+            x[i] += tmp[i];
+        ln_ref(ln, x, L->ln2_g, L->ln2_b, T, C);
+        mm_ref(h, ln, L->fc_w, L->fc_b, T, 4 * C, C, round_bf16);
+        for (size_t i = 0; i < 4 * tc; i++) {
+            double v = h[i];
+            h[i] = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        }
+        mm_ref(tmp, h, L->fcp_w, L->fcp_b, T, C, 4 * C, round_bf16);
+        for (size_t i = 0; i < tc; i++)
+            x[i] += tmp[i];
+    }
+    ln_ref(ln, x, p->lnf_g, p->lnf_b, T, C);
+    mm_ref(logits, ln, p->wte, NULL, T, V, C, round_bf16);
+done:
+    free(x), free(ln), free(qkv), free(att), free(h), free(tmp), free(sc);
+    return st;
+}

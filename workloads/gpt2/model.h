@@ -1,0 +1,80 @@
+/* model.h — GPT-2 (learned position embeddings, pre-LN blocks, GELU tanh, tied output
+ * embedding) for the CPU: configurations, fp32 parameters (random or from a Hugging Face
+ * safetensors file), and a runnable model in fp32 or bf16 with a KV cache.
+ * Matmul weights are held (out, in) row-major, llm.c's (OC, C). */
+#ifndef GPT2_MODEL_H
+#define GPT2_MODEL_H
+
+#include "accelbench.h"
+#include "safetensors.h"
+
+#define GPT2_VOCAB   50257
+#define GPT2_MAX_POS 1024
+
+struct gpt2_config {
+    int n_layer, n_embd, n_head, vocab, max_pos;
+};
+
+/* The published sizes: "124M", "355M", "774M", "1558M". false when unknown. */
+bool gpt2_config_named(const char *model, struct gpt2_config *out);
+/* Read n_layer, n_embd, n_head, vocab_size, n_positions from a Hugging Face config.json text. */
+ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, struct ab_error *err);
+/* Parameters (embeddings included, counted once since the output embedding is tied). */
+size_t gpt2_param_count(const struct gpt2_config *cfg);
+
+/* One block's parameters; weights (out, in), everything fp32. */
+struct gpt2_layer {
+    float *ln1_g, *ln1_b;
+    float *qkv_w, *qkv_b;   /* (3C, C), (3C): q, k, v one after the other */
+    float *proj_w, *proj_b; /* (C, C), (C) */
+    float *ln2_g, *ln2_b;
+    float *fc_w, *fc_b;   /* (4C, C), (4C) */
+    float *fcp_w, *fcp_b; /* (C, 4C), (C) */
+};
+
+struct gpt2_params {
+    struct gpt2_config cfg;
+    float *wte; /* (V, C), also the output projection */
+    float *wpe; /* (max_pos, C) */
+    struct gpt2_layer *layers;
+    float *lnf_g, *lnf_b;
+    float *mem; /* the one block all of the above point into */
+};
+
+ab_status gpt2_params_alloc(struct gpt2_params *p, const struct gpt2_config *cfg, struct ab_error *err);
+void gpt2_params_free(struct gpt2_params *p);
+/* Deterministic random weights of GPT-2's initialization scales (normal, std 0.02, residual
+ * projections scaled by 1/sqrt(2 L); norms near 1 and biases small but never zero). */
+void gpt2_params_random(struct gpt2_params *p, uint64_t seed);
+/* Fill allocated parameters from a parsed safetensors file with Hugging Face names
+ * ("h.0.attn.c_attn.weight", optionally prefixed "transformer."), checking every shape. */
+ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_st_file *f,
+                                       struct ab_error *err);
+/* Load path (a model.safetensors with config.json beside it): allocates p. */
+ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_error *err);
+
+/* A runnable model: weights in the run dtype, a KV cache for B sequences of up to max_T
+ * positions, activations for up to max_Tq new tokens per sequence per forward. */
+enum gpt2_dtype { GPT2_F32 = 0, GPT2_BF16 = 1 };
+struct gpt2_model;
+/* The vocabulary rounded up to a multiple of 64: rows of the CPU's output projection. */
+int gpt2_vocab_padded(int V);
+/* Bytes the model will allocate beyond the fp32 parameters. */
+uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T, int max_Tq);
+ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
+                            int max_T, int max_Tq, struct ab_error *err);
+void gpt2_model_destroy(struct gpt2_model *m);
+/* Forward Tq new tokens per sequence at positions pos0 .. pos0+Tq-1, reading and extending
+ * the KV cache. tokens is (B, Tq). logits is (B, Tq, V) with all_logits, else (B, V) for
+ * the last position only. */
+ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
+                             float *logits, struct ab_error *err);
+/* Index of the largest of n values (greedy decoding). */
+int gpt2_argmax(const float *x, int n);
+
+/* FP64 reference forward of one sequence of T tokens from position 0: logits (T, V).
+ * With round_bf16, matmul weights are first rounded to bf16 as the bf16 model sees them. */
+ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T, bool round_bf16,
+                                double *logits, struct ab_error *err);
+
+#endif /* GPT2_MODEL_H */

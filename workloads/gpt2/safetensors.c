@@ -1,0 +1,219 @@
+/* safetensors.c — parse and check a safetensors buffer, convert tensors to fp32.
+ * The header is JSON (read with cJSON): {"name": {"dtype": "F32", "shape": [..],
+ * "data_offsets": [begin, end]}, ..., "__metadata__": {...}}. Offsets are relative to the end
+ * of the header; each tensor's byte count must equal its element count times its dtype size. */
+#include "safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GPT2_ST_MAX_HEADER (100u << 20) /* the format's own limit on header size */
+
+static size_t dtype_size(enum gpt2_st_dtype dt)
+{
+    return dt == GPT2_ST_F32 ? 4 : 2;
+}
+
+static bool dtype_parse(const char *s, enum gpt2_st_dtype *out)
+{
+    if (strcmp(s, "F32") == 0)
+        *out = GPT2_ST_F32;
+    else if (strcmp(s, "BF16") == 0)
+        *out = GPT2_ST_BF16;
+    else if (strcmp(s, "F16") == 0)
+        *out = GPT2_ST_F16;
+    else
+        return false;
+    return true;
+}
+
+/* A JSON number that is a non-negative integer exactly representable (below 2^53). */
+static bool json_uint(const cJSON *j, uint64_t *out)
+{
+    if (!cJSON_IsNumber(j))
+        return false;
+    double d = j->valuedouble;
+    if (!(d >= 0 && d < 9007199254740992.0) || d != floor(d))
+        return false;
+    *out = (uint64_t)d;
+    return true;
+}
+
+static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st_tensor *t,
+                              struct ab_error *err)
+{
+    const char *name = item->string;
+    if (strlen(name) >= sizeof t->name)
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor name \"%.40s...\" too long", name);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    if (!cJSON_IsObject(item))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: entry is not an object", name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsString(dt))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: missing \"dtype\"", name);
+    if (!dtype_parse(dt->valuestring, &t->dtype))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: dtype %s not supported (F32, BF16, F16)",
+                       name, dt->valuestring);
+    if (!cJSON_IsArray(shape))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: missing \"shape\" array", name);
+    int nd = cJSON_GetArraySize(shape);
+    if (nd > GPT2_ST_MAX_DIMS)
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %d dimensions (at most %d)", name, nd,
+                       GPT2_ST_MAX_DIMS);
+    t->ndim = nd;
+    uint64_t count = 1;
+    for (int i = 0; i < nd; i++) {
+        uint64_t d;
+        if (!json_uint(cJSON_GetArrayItem(shape, i), &d) || d > (1ull << 40))
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: shape[%d] is not a valid size", name, i);
+        t->shape[i] = (int64_t)d;
+        if (d && count > (1ull << 40) / d) /* checked before multiplying: no wrap-around */
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: too many elements", name);
+        count *= d;
+    }
+    uint64_t b, e;
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
+        !json_uint(cJSON_GetArrayItem(offs, 0), &b) || !json_uint(cJSON_GetArrayItem(offs, 1), &e))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: \"data_offsets\" must be [begin, end]", name);
+    if (b > e || e > data_len)
+        return ab_fail(err, AB_EINVAL,
+                       "safetensors: tensor %s: data_offsets [%llu, %llu] past the end of the "
+                       "data (%zu bytes): file truncated?",
+                       name, (unsigned long long)b, (unsigned long long)e, data_len);
+    if (e - b != count * dtype_size(t->dtype))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %llu bytes for %llu elements of %s", name,
+                       (unsigned long long)(e - b), (unsigned long long)count, dt->valuestring);
+    t->begin = (size_t)b;
+    t->end = (size_t)e;
+    return AB_OK;
+}
+
+ab_status gpt2_safetensors_parse(const void *data, size_t len, struct gpt2_st_file *out, struct ab_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const uint8_t *p = data;
+    if (len < 8)
+        return ab_fail(err, AB_EINVAL, "safetensors: %zu bytes, too short for the header length", len);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | p[i];
+    if (hlen < 2 || hlen > GPT2_ST_MAX_HEADER || hlen > len - 8)
+        return ab_fail(err, AB_EINVAL, "safetensors: header length %llu invalid for a file of %zu bytes",
+                       (unsigned long long)hlen, len);
+    cJSON *root = cJSON_ParseWithLength((const char *)p + 8, (size_t)hlen);
+    if (!root)
+        return ab_fail(err, AB_EINVAL, "safetensors: header is not valid JSON");
+    ab_status st = AB_OK;
+    if (!cJSON_IsObject(root)) {
+        st = ab_fail(err, AB_EINVAL, "safetensors: header JSON is not an object");
+        goto done;
+    }
+    out->data = p + 8 + hlen;
+    out->data_len = len - 8 - (size_t)hlen;
+    int n = cJSON_GetArraySize(root);
+    out->tensors = calloc(n > 0 ? (size_t)n : 1, sizeof *out->tensors);
+    if (!out->tensors) {
+        st = ab_fail(err, AB_ENOMEM, "safetensors: cannot allocate %d tensor entries", n);
+        goto done;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root)
+    {
+        if (strcmp(item->string, "__metadata__") == 0)
+            continue;
+        if ((st = parse_tensor(item, out->data_len, &out->tensors[out->n_tensors], err)))
+            goto done;
+        out->n_tensors++;
+    }
+done:
+    cJSON_Delete(root);
+    if (st)
+        gpt2_safetensors_free(out);
+    return st;
+}
+
+void gpt2_safetensors_free(struct gpt2_st_file *f)
+{
+    free(f->tensors);
+    memset(f, 0, sizeof *f);
+}
+
+const struct gpt2_st_tensor *gpt2_safetensors_find(const struct gpt2_st_file *f, const char *name)
+{
+    for (int i = 0; i < f->n_tensors; i++)
+        if (strcmp(f->tensors[i].name, name) == 0)
+            return &f->tensors[i];
+    return NULL;
+}
+
+static float half_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (ex == 0x1f)
+        u = sign | 0x7f800000u | (man << 13);
+    else if (ex == 0) {
+        float f = ldexpf((float)man, -24);
+        return sign ? -f : f;
+    } else
+        u = sign | ((ex + 112) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float elem_f32(const uint8_t *src, enum gpt2_st_dtype dt, size_t i)
+{
+    if (dt == GPT2_ST_F32) {
+        float f;
+        memcpy(&f, src + 4 * i, 4); /* little-endian host assumed, as the format is */
+        return f;
+    }
+    uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+    if (dt == GPT2_ST_F16)
+        return half_to_f32(h);
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *name, int64_t rows, int64_t cols,
+                                   bool transpose, float *dst, struct ab_error *err)
+{
+    const struct gpt2_st_tensor *t = gpt2_safetensors_find(f, name);
+    if (!t)
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s missing", name);
+    int want_nd = cols ? 2 : 1;
+    bool ok = t->ndim == want_nd && t->shape[0] == rows && (!cols || t->shape[1] == cols);
+    if (!ok) {
+        char got[96] = "[";
+        for (int i = 0; i < t->ndim; i++) {
+            size_t l = strlen(got);
+            snprintf(got + l, sizeof got - l, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        }
+        strncat(got, "]", sizeof got - strlen(got) - 1);
+        if (cols)
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s has shape %s, expected [%lld, %lld]", name,
+                           got, (long long)rows, (long long)cols);
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s has shape %s, expected [%lld]", name, got,
+                       (long long)rows);
+    }
+    const uint8_t *src = f->data + t->begin;
+    size_t r = (size_t)rows, c = cols ? (size_t)cols : 1;
+    if (!transpose || !cols) {
+        for (size_t i = 0; i < r * c; i++)
+            dst[i] = elem_f32(src, t->dtype, i);
+    } else {
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < c; j++)
+                dst[j * r + i] = elem_f32(src, t->dtype, i * c + j);
+    }
+    for (size_t i = 0; i < r * c; i++)
+        if (!isfinite(dst[i]))
+            return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: element %zu is not finite", name, i);
+    return AB_OK;
+}
