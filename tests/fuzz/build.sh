@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build.sh [DIR] — build the libFuzzer targets with clang (ASan + UBSan) into DIR
 # (default build-fuzz/). Only the parsers (and compare, which reads results) are compiled:
-# no workloads, no CUDA.
+# of the workloads, only the safetensors reader; no CUDA.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build-fuzz}
@@ -13,14 +13,15 @@ cat >"$out/config.h" <<CFG
 CFG
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$out" -I"$root/harness" -I"$root/bench")
+       -I"$out" -I"$root/harness" -I"$root/bench" -I"$root/workloads")
 lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c)
 srcs=()
 for f in "${lib[@]}"; do srcs+=("$root/harness/$f"); done
-for t in csv samples axes profile compare; do
+for t in csv samples axes profile compare safetensors; do
   extra=()
   [ "$t" = compare ] && extra=("$root/bench/compare.c")
+  [ "$t" = safetensors ] && extra=("$root/workloads/gpt2/safetensors.c")
   "$CC" "${flags[@]}" -o "$out/fuzz_$t" "$root/tests/fuzz/fuzz_$t.c" "$root/tests/fuzz/fuzz_stubs.c" \
     "${srcs[@]}" "${extra[@]}" -lcjson -lcsv -lgsl -lgslcblas -lm
 done
-echo "fuzz targets in $out: csv samples axes profile compare"
+echo "fuzz targets in $out: csv samples axes profile compare safetensors"
