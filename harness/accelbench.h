@@ -270,7 +270,7 @@ struct ab_stop_rule {
 enum ab_stop {
     AB_STOP_CONTINUE = 0,
     AB_STOP_CONVERGED,   /* "converged": min samples, min time and CI target met */
-    AB_STOP_MAX_TIME,    /* "max_time": noisy: CI target not met in time (min samples are) */
+    AB_STOP_MAX_TIME,    /* "max_time": noisy: CI target not met in time */
     AB_STOP_MAX_SAMPLES, /* "max_samples" */
 };
 enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stats *st,

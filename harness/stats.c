@@ -107,10 +107,7 @@ enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stat
         if (half / st->median <= rule->target_rel_ci)
             return AB_STOP_CONVERGED;
     }
-    /* Past max_time a case still gets its min_samples (the case's own time limit bounds a
-     * case too slow for that): statistics from fewer are not worth a row, and a loaded
-     * machine would otherwise decide how many samples a row holds. */
-    if (elapsed_s >= rule->max_time_s && st->n >= rule->min_samples && st->n >= 1)
+    if (elapsed_s >= rule->max_time_s && st->n >= 1)
         return AB_STOP_MAX_TIME;
     return AB_STOP_CONTINUE;
 }
