@@ -9,15 +9,17 @@
 
 extern const struct ab_workload ceilings_workload;
 extern const struct ab_workload fp8_gemm_workload;
-extern const struct ab_workload gpt2_workload;
+extern const struct ab_workload attention_memory_workload;
 extern const struct ab_workload transformer_block_workload;
+extern const struct ab_workload gpt2_workload;
 extern const struct ab_workload amx_timing_workload;
 
 static const struct ab_workload *const workloads[] = {
     &ceilings_workload,
     &fp8_gemm_workload,
-    &gpt2_workload,
+    &attention_memory_workload,
     &transformer_block_workload,
+    &gpt2_workload,
     &amx_timing_workload,
     NULL,
 };

@@ -1,0 +1,573 @@
+/* cpu.c — attention_memory on the host, all cores through OpenMP, fp32 arithmetic on inputs
+ * converted tile by tile (bf16 is exact in fp32). Kernels, from naive to fast:
+ *   cpu_naive:   S = Q K^T stored whole (n x n fp32), row softmax in place, then P V.
+ *   cpu_chunked: Rabe & Staats: per query chunk and key chunk, the chunk's scores, its row
+ *                maxima, sums of exponentials and exp-weighted values; the key chunks' partial
+ *                results are merged at the end with log-sum-exp rescaling.
+ *   cpu_fused:   online softmax over 64 x 128 tiles per thread; nothing n-sized is stored.
+ *   cpu_decode:  one query per head over the KV cache, keys split across threads when B*Hkv
+ *                is small, partial results merged as in the fused kernel.
+ * Every scratch buffer goes through the case's tracker: its high-water mark is the measured
+ * peak extra memory; inputs and the output are allocated in setup and not counted. */
+#include "attention_memory.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256 };
+
+/* Row stride of a transposed K tile of ld keys: a power-of-two stride would send every row's
+ * element c of the scatter in transpose_f32 to the same few L1 sets; one extra cache line per
+ * row spreads them over all sets. */
+static int kt_ld(int keys)
+{
+    return keys + 16;
+}
+
+struct cpu_state {
+    struct am_shape s;
+    void *q, *k, *v;
+    float *out;
+    size_t q_bytes, kv_bytes, out_bytes;
+    struct am_tracker tr;
+    int threads;
+};
+
+/* dst[i] = src[i] as fp32 for n elements of dtype dt. */
+static void to_f32(float *restrict dst, const void *restrict src, size_t n, enum am_dtype dt)
+{
+    if (dt == AM_FP32) {
+        memcpy(dst, src, n * 4);
+    } else if (dt == AM_BF16) {
+        const uint16_t *h = src;
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)h[i] << 16;
+            memcpy(&dst[i], &u, 4);
+        }
+    } else {
+        const uint16_t *h = src;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = attention_memory_f16_to_f32(h[i]);
+    }
+}
+
+/* kt (d, ld): the transpose of rows [0, nk) of k (nk, d) in fp32, so that a query's scores
+ * are axpys over contiguous keys. */
+static void transpose_f32(float *restrict kt, int ld, const void *k, int nk, int d, enum am_dtype dt)
+{
+    float row[256];
+    for (int j = 0; j < nk; j++) {
+        to_f32(row, (const char *)k + (size_t)j * (size_t)d * attention_memory_dtype_size(dt), (size_t)d, dt);
+        for (int c = 0; c < d; c++)
+            kt[(size_t)c * (size_t)ld + (size_t)j] = row[c];
+    }
+}
+
+/* s (nk) = q (d) . kt (d, ld)[:, 0:nk] */
+static void scores_row(float *restrict s, const float *restrict q, const float *restrict kt, int ld, int nk,
+                       int d)
+{
+    for (int j = 0; j < nk; j++)
+        s[j] = 0;
+    for (int c = 0; c < d; c++) {
+        float a = q[c];
+        const float *restrict kr = kt + (size_t)c * (size_t)ld;
+#pragma omp simd
+        for (int j = 0; j < nk; j++)
+            s[j] += a * kr[j];
+    }
+}
+
+/* acc (d) += sum_j p[j] v[j] for v (nk, d) fp32 */
+static void pv_row(float *restrict acc, const float *restrict p, const float *restrict v, int nk, int d)
+{
+    for (int j = 0; j < nk; j++) {
+        float pj = p[j];
+        const float *restrict vr = v + (size_t)j * (size_t)d;
+#pragma omp simd
+        for (int c = 0; c < d; c++)
+            acc[c] += pj * vr[c];
+    }
+}
+
+static float row_max(const float *s, int n)
+{
+    float m = -INFINITY;
+    for (int j = 0; j < n; j++)
+        m = s[j] > m ? s[j] : m;
+    return m;
+}
+
+/* exp(x) for the softmax loops, in a form the compiler vectorizes (libm's expf is scalar
+ * here): x = k ln2 + r with |r| <= ln2/2, exp(r) by its degree-6 Taylor polynomial (relative
+ * error below 2e-7), 2^k put into the exponent bits; exp(-inf) and anything below the
+ * smallest normal float is 0. */
+static inline float softmax_exp(float x)
+{
+    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float k = __builtin_rintf(xc * 1.44269504088896341f);
+    float r = xc - k * 0.693145751953125f - k * 1.42860682030941723e-06f; /* ln2 hi + lo */
+    float p =
+        1.0f +
+        r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
+/* s[j] = exp(s[j] - m) in place; returns the sum. */
+static float exp_sum(float *s, int n, float m)
+{
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) {
+        s[j] = softmax_exp(s[j] - m);
+        sum += s[j];
+    }
+    return sum;
+}
+
+/* q row i of head h in fp32, scaled by 1/sqrt(d). */
+static void load_q(float *qr, const struct cpu_state *st, size_t off)
+{
+    const struct am_shape *s = &st->s;
+    to_f32(qr, (const char *)st->q + off * attention_memory_dtype_size(s->dtype), (size_t)s->d, s->dtype);
+    float scale = 1.0f / sqrtf((float)s->d);
+    for (int c = 0; c < s->d; c++)
+        qr[c] *= scale;
+}
+
+#define TRACKED(ptr, bytes)                                                                                  \
+    do {                                                                                                     \
+        if (!((ptr) = am_alloc(&st->tr, (bytes)))) {                                                         \
+            st_ = ab_fail(err, AB_ENOMEM, "cannot allocate %zu bytes of scratch for %s", (size_t)(bytes),    \
+                          #ptr);                                                                             \
+            goto done;                                                                                       \
+        }                                                                                                    \
+    } while (0)
+
+static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
+{
+    const struct am_shape *s = &st->s;
+    int n = (int)s->n, d = s->d;
+    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = (size_t)kt_ld(n) * (size_t)d * 4,
+           vf_bytes = hs * 4;
+    float *S = NULL, *kt = NULL, *vf = NULL;
+    ab_status st_ = AB_OK;
+    TRACKED(S, s_bytes);
+    TRACKED(kt, kt_bytes);
+    TRACKED(vf, vf_bytes);
+    for (int h = 0; h < s->heads; h++) {
+        const char *kh = (const char *)st->k + (size_t)h * hs * es,
+                   *vh = (const char *)st->v + (size_t)h * hs * es;
+        transpose_f32(kt, kt_ld(n), kh, n, d, s->dtype);
+        to_f32(vf, vh, hs, s->dtype);
+        /* S = Q K^T / sqrt(d), the whole matrix */
+#pragma omp parallel for schedule(dynamic, 16)
+        for (int i = 0; i < n; i++) {
+            float qr[256];
+            load_q(qr, st, (size_t)h * hs + (size_t)i * (size_t)d);
+            float *row = S + (size_t)i * (size_t)n;
+            int nk = s->causal ? i + 1 : n;
+            scores_row(row, qr, kt, kt_ld(n), nk, d);
+            for (int j = nk; j < n; j++)
+                row[j] = -INFINITY;
+        }
+        /* P = softmax(S), in place */
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++) {
+            float *row = S + (size_t)i * (size_t)n;
+            float sum = exp_sum(row, n, row_max(row, n)), inv = 1.0f / sum;
+            for (int j = 0; j < n; j++)
+                row[j] *= inv;
+        }
+        /* O = P V */
+#pragma omp parallel for schedule(dynamic, 16)
+        for (int i = 0; i < n; i++) {
+            float *o = st->out + (size_t)h * hs + (size_t)i * (size_t)d;
+            for (int c = 0; c < d; c++)
+                o[c] = 0;
+            pv_row(o, S + (size_t)i * (size_t)n, vf, s->causal ? i + 1 : n, d);
+        }
+    }
+done:
+    am_free(&st->tr, vf, vf_bytes);
+    am_free(&st->tr, kt, kt_bytes);
+    am_free(&st->tr, S, s_bytes);
+    return st_;
+}
+
+static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
+{
+    const struct am_shape *s = &st->s;
+    int n = (int)s->n, d = s->d, qc = s->q_chunk, kc = s->k_chunk, nkc = (n + kc - 1) / kc;
+    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    size_t sc_bytes = (size_t)qc * (size_t)kc * 4, tile_bytes = (size_t)kt_ld(kc) * (size_t)d * 4;
+    size_t vals_bytes = (size_t)nkc * (size_t)qc * (size_t)d * 4, stat_bytes = (size_t)nkc * (size_t)qc * 4;
+    float *Sc = NULL, *kt = NULL, *vf = NULL, *vals = NULL, *sums = NULL, *maxs = NULL;
+    ab_status st_ = AB_OK;
+    TRACKED(Sc, sc_bytes);
+    TRACKED(kt, tile_bytes);
+    TRACKED(vf, tile_bytes);
+    TRACKED(vals, vals_bytes);
+    TRACKED(sums, stat_bytes);
+    TRACKED(maxs, stat_bytes);
+    for (int h = 0; h < s->heads; h++) {
+        const char *kh = (const char *)st->k + (size_t)h * hs * es,
+                   *vh = (const char *)st->v + (size_t)h * hs * es;
+        for (int q0 = 0; q0 < n; q0 += qc) {
+            int qn = n - q0 < qc ? n - q0 : qc;
+            for (int kci = 0; kci < nkc; kci++) {
+                int k0 = kci * kc, kn = n - k0 < kc ? n - k0 : kc;
+                float *cv = vals + (size_t)kci * (size_t)qc * (size_t)d;
+                float *cs = sums + (size_t)kci * (size_t)qc, *cm = maxs + (size_t)kci * (size_t)qc;
+                if (s->causal && k0 > q0 + qn - 1) { /* the whole chunk is masked */
+                    for (int r = 0; r < qn; r++)
+                        cm[r] = -INFINITY, cs[r] = 0;
+                    continue;
+                }
+                transpose_f32(kt, kt_ld(kc), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
+                to_f32(vf, vh + (size_t)k0 * (size_t)d * es, (size_t)kn * (size_t)d, s->dtype);
+#pragma omp parallel for schedule(dynamic, 8)
+                for (int r = 0; r < qn; r++) {
+                    int i = q0 + r, nk = s->causal ? (i - k0 + 1 < kn ? i - k0 + 1 : kn) : kn;
+                    float *o = cv + (size_t)r * (size_t)d;
+                    for (int c = 0; c < d; c++)
+                        o[c] = 0;
+                    if (nk <= 0) {
+                        cm[r] = -INFINITY, cs[r] = 0;
+                        continue;
+                    }
+                    float qr[256];
+                    load_q(qr, st, (size_t)h * hs + (size_t)i * (size_t)d);
+                    float *row = Sc + (size_t)r * (size_t)kc;
+                    scores_row(row, qr, kt, kt_ld(kc), nk, d);
+                    cm[r] = row_max(row, nk);
+                    cs[r] = exp_sum(row, nk, cm[r]);
+                    pv_row(o, row, vf, nk, d);
+                }
+            }
+            /* Merge the key chunks: rescale each by exp(chunk max - global max). */
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < qn; r++) {
+                float gm = -INFINITY, den = 0;
+                for (int kci = 0; kci < nkc; kci++)
+                    gm = fmaxf(gm, maxs[(size_t)kci * (size_t)qc + (size_t)r]);
+                float *o = st->out + (size_t)h * hs + (size_t)(q0 + r) * (size_t)d;
+                for (int c = 0; c < d; c++)
+                    o[c] = 0;
+                for (int kci = 0; kci < nkc; kci++) {
+                    float m = maxs[(size_t)kci * (size_t)qc + (size_t)r];
+                    if (m == -INFINITY)
+                        continue;
+                    float w = expf(m - gm);
+                    den += w * sums[(size_t)kci * (size_t)qc + (size_t)r];
+                    const float *cv = vals + ((size_t)kci * (size_t)qc + (size_t)r) * (size_t)d;
+                    for (int c = 0; c < d; c++)
+                        o[c] += w * cv[c];
+                }
+                for (int c = 0; c < d; c++)
+                    o[c] /= den;
+            }
+        }
+    }
+done:
+    am_free(&st->tr, maxs, stat_bytes);
+    am_free(&st->tr, sums, stat_bytes);
+    am_free(&st->tr, vals, vals_bytes);
+    am_free(&st->tr, vf, tile_bytes);
+    am_free(&st->tr, kt, tile_bytes);
+    am_free(&st->tr, Sc, sc_bytes);
+    return st_;
+}
+
+/* Online softmax of one tile: rows' scores s (rows, ld) over nk[r] keys folded into running
+ * maxima m, sums l and accumulators acc (rows, d). */
+static void online_update(float *s, int ld, const int *nk, int rows, const float *vf, float *m, float *l,
+                          float *acc, int d)
+{
+    for (int r = 0; r < rows; r++) {
+        if (nk[r] <= 0)
+            continue;
+        float *row = s + (size_t)r * (size_t)ld, *a = acc + (size_t)r * (size_t)d;
+        float mn = fmaxf(m[r], row_max(row, nk[r]));
+        float corr = expf(m[r] - mn); /* 0 on the first tile, where m = -inf */
+        l[r] = l[r] * corr + exp_sum(row, nk[r], mn);
+        m[r] = mn;
+        for (int c = 0; c < d; c++)
+            a[c] *= corr;
+        pv_row(a, row, vf, nk[r], d);
+    }
+}
+
+static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
+{
+    const struct am_shape *s = &st->s;
+    int n = (int)s->n, d = s->d, nqb = (n + FUSED_BQ - 1) / FUSED_BQ;
+    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    /* per thread: score tile, accumulator, max, sum, K^T tile, V tile, q tile */
+    size_t per = (size_t)FUSED_BQ * FUSED_BK + (size_t)FUSED_BQ * (size_t)d * 2 + 2 * FUSED_BQ +
+                 (size_t)(kt_ld(FUSED_BK) + FUSED_BK) * (size_t)d;
+    size_t bytes = per * 4 * (size_t)st->threads;
+    float *scratch = NULL;
+    ab_status st_ = AB_OK;
+    TRACKED(scratch, bytes);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(st->threads)
+    for (int64_t t = 0; t < (int64_t)s->heads * nqb; t++) {
+        int h = (int)(t / nqb), q0 = (int)(t % nqb) * FUSED_BQ, qn = n - q0 < FUSED_BQ ? n - q0 : FUSED_BQ;
+        float *sc = scratch + per * (size_t)omp_get_thread_num();
+        float *acc = sc + FUSED_BQ * FUSED_BK, *qt = acc + FUSED_BQ * d, *m = qt + FUSED_BQ * d;
+        float *l = m + FUSED_BQ, *kt = l + FUSED_BQ, *vf = kt + kt_ld(FUSED_BK) * d;
+        const char *kh = (const char *)st->k + (size_t)h * hs * es,
+                   *vh = (const char *)st->v + (size_t)h * hs * es;
+        for (int r = 0; r < qn; r++) {
+            load_q(qt + (size_t)r * (size_t)d, st, (size_t)h * hs + (size_t)(q0 + r) * (size_t)d);
+            m[r] = -INFINITY, l[r] = 0;
+        }
+        memset(acc, 0, (size_t)qn * (size_t)d * 4);
+        int kend = s->causal ? q0 + qn : n;
+        for (int k0 = 0; k0 < kend; k0 += FUSED_BK) {
+            int kn = kend - k0 < FUSED_BK ? kend - k0 : FUSED_BK, nk[FUSED_BQ];
+            transpose_f32(kt, kt_ld(FUSED_BK), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
+            to_f32(vf, vh + (size_t)k0 * (size_t)d * es, (size_t)kn * (size_t)d, s->dtype);
+            for (int r = 0; r < qn; r++) {
+                int lim = s->causal ? q0 + r - k0 + 1 : kn;
+                nk[r] = lim < kn ? lim : kn;
+                if (nk[r] > 0)
+                    scores_row(sc + (size_t)r * FUSED_BK, qt + (size_t)r * (size_t)d, kt, kt_ld(FUSED_BK),
+                               nk[r], d);
+            }
+            online_update(sc, FUSED_BK, nk, qn, vf, m, l, acc, d);
+        }
+        for (int r = 0; r < qn; r++) {
+            float *o = st->out + (size_t)h * hs + (size_t)(q0 + r) * (size_t)d;
+            for (int c = 0; c < d; c++)
+                o[c] = acc[(size_t)r * (size_t)d + (size_t)c] / l[r];
+        }
+    }
+done:
+    am_free(&st->tr, scratch, bytes);
+    return st_;
+}
+
+static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
+{
+    const struct am_shape *s = &st->s;
+    int d = s->d, G = s->group, n = (int)s->n, hq = s->heads * G;
+    int64_t seqs = (int64_t)s->batch * s->heads;
+    size_t es = attention_memory_dtype_size(s->dtype), cache = (size_t)n * (size_t)d;
+    /* Split each (sequence, KV head)'s keys so that every thread has work: ~4 items a thread,
+     * no split shorter than two blocks. */
+    int64_t splits = (4 * st->threads + seqs - 1) / seqs;
+    int64_t max_splits = (n + 2 * DECODE_BK - 1) / (2 * DECODE_BK);
+    if (splits > max_splits)
+        splits = max_splits;
+    if (splits < 1)
+        splits = 1;
+    int64_t span = (n + splits - 1) / splits;
+    size_t part = (size_t)G * ((size_t)d + 2), parts_bytes = (size_t)(seqs * splits) * part * 4;
+    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d;
+    size_t scratch_bytes = per * 4 * (size_t)st->threads;
+    float *parts = NULL, *scratch = NULL;
+    ab_status st_ = AB_OK;
+    TRACKED(parts, parts_bytes);
+    TRACKED(scratch, scratch_bytes);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(st->threads)
+    for (int64_t t = 0; t < seqs * splits; t++) {
+        int64_t sq = t / splits, sp = t % splits;
+        int b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
+        int j0 = (int)(sp * span), j1 = (int)((sp + 1) * span < n ? (sp + 1) * span : n);
+        float *sc = scratch + per * (size_t)omp_get_thread_num(), *qt = sc + (size_t)G * DECODE_BK;
+        float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d;
+        float *pm = parts + (size_t)t * part; /* G x (m, l, acc[d]) */
+        for (int g = 0; g < G; g++) {
+            load_q(qt + (size_t)g * (size_t)d, st,
+                   ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d);
+            float *pg = pm + (size_t)g * ((size_t)d + 2);
+            pg[0] = -INFINITY, pg[1] = 0;
+            memset(pg + 2, 0, (size_t)d * 4);
+        }
+        const char *kh = (const char *)st->k + (size_t)sq * cache * es,
+                   *vh = (const char *)st->v + (size_t)sq * cache * es;
+        for (int k0 = j0; k0 < j1; k0 += DECODE_BK) {
+            int kn = j1 - k0 < DECODE_BK ? j1 - k0 : DECODE_BK;
+            /* One k row in fp32 serves all G queries: G dot products per key. (Transposing the
+             * block for axpys over keys was slower: its scatter misses L1 on every store.) */
+            for (int j = 0; j < kn; j++) {
+                to_f32(kr, kh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
+                for (int g = 0; g < G; g++) {
+                    const float *qg = qt + (size_t)g * (size_t)d;
+                    float dot = 0;
+#pragma omp simd reduction(+ : dot)
+                    for (int c = 0; c < d; c++)
+                        dot += qg[c] * kr[c];
+                    sc[(size_t)g * DECODE_BK + (size_t)j] = dot;
+                }
+            }
+            float corr[64];
+            for (int g = 0; g < G; g++) {
+                float *pg = pm + (size_t)g * ((size_t)d + 2), *row = sc + (size_t)g * DECODE_BK;
+                float mn = fmaxf(pg[0], row_max(row, kn));
+                corr[g] = expf(pg[0] - mn);
+                pg[1] = pg[1] * corr[g] + exp_sum(row, kn, mn);
+                pg[0] = mn;
+                for (int c = 0; c < d; c++)
+                    pg[2 + c] *= corr[g];
+            }
+            for (int j = 0; j < kn; j++) {
+                to_f32(vr, vh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
+                for (int g = 0; g < G; g++) {
+                    float p = sc[(size_t)g * DECODE_BK + (size_t)j],
+                          *a = pm + (size_t)g * ((size_t)d + 2) + 2;
+#pragma omp simd
+                    for (int c = 0; c < d; c++)
+                        a[c] += p * vr[c];
+                }
+            }
+        }
+    }
+    /* Merge the splits of each (sequence, query head): little work, done serially, because
+     * another parallel region costs more than it saves when the cores are shared. */
+    for (int64_t x = 0; x < seqs * G; x++) {
+        int64_t sq = x / G;
+        int g = (int)(x % G), b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
+        float gm = -INFINITY, den = 0;
+        for (int64_t sp = 0; sp < splits; sp++)
+            gm = fmaxf(gm, parts[(size_t)(sq * splits + sp) * part + (size_t)g * ((size_t)d + 2)]);
+        float *o = st->out + ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d;
+        for (int c = 0; c < d; c++)
+            o[c] = 0;
+        for (int64_t sp = 0; sp < splits; sp++) {
+            const float *pg = parts + (size_t)(sq * splits + sp) * part + (size_t)g * ((size_t)d + 2);
+            if (pg[0] == -INFINITY)
+                continue;
+            float w = expf(pg[0] - gm);
+            den += w * pg[1];
+            for (int c = 0; c < d; c++)
+                o[c] += w * pg[2 + c];
+        }
+        for (int c = 0; c < d; c++)
+            o[c] /= den;
+    }
+done:
+    am_free(&st->tr, scratch, scratch_bytes);
+    am_free(&st->tr, parts, parts_bytes);
+    return st_;
+}
+
+static ab_status cpu_once(struct cpu_state *st, struct ab_error *err)
+{
+    if (st->s.mode == AM_DECODE)
+        return cpu_decode(st, err);
+    switch (st->s.algo) {
+    case AM_NAIVE: return cpu_naive(st, err);
+    case AM_CHUNKED: return cpu_chunked(st, err);
+    default: return cpu_fused(st, err);
+    }
+}
+
+static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
+{
+    struct am_shape s;
+    ab_status rc = attention_memory_shape(&c->params, &s, err);
+    if (rc)
+        return rc;
+    if (s.dtype == AM_FP16)
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "fp16 attention is CUDA-only (no fp16 arithmetic on the CPU path)");
+    if (s.group > 64)
+        return ab_fail(err, AB_EUNSUPPORTED, "group %d: the CPU decode kernel handles G <= 64", s.group);
+    if (s.mode == AM_PREFILL && s.n > (1 << 30) / 2)
+        return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the CPU kernels' int indexing",
+                       (long long)s.n);
+    struct cpu_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return ab_fail(err, AB_ENOMEM, "out of memory for the case state");
+    c->state = st;
+    st->s = s;
+    st->threads = omp_get_max_threads();
+    int64_t hq = (int64_t)s.heads * s.group;
+    size_t es = attention_memory_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n;
+    if (s.mode == AM_DECODE) {
+        st->q_bytes = (size_t)s.batch * (size_t)hq * d * es;
+        st->kv_bytes = (size_t)s.batch * (size_t)s.heads * n * d * es;
+        st->out_bytes = (size_t)s.batch * (size_t)hq * d * 4;
+    } else {
+        st->q_bytes = st->kv_bytes = (size_t)s.heads * n * d * es;
+        st->out_bytes = (size_t)s.heads * n * d * 4;
+    }
+    /* Naive's scores also carry fp32 copies of K and V; the rest is small. */
+    uint64_t extra = attention_memory_analytic_extra(&s, st->threads) + 2 * n * d * 4;
+    uint64_t need = attention_memory_io_bytes(&s) + extra;
+    if (!ab_device_fits(c->device, need))
+        return ab_fail(err, AB_ENOMEM,
+                       "needs %.3g GB (inputs %.3g GB + extra %.3g GB): more than fits in host memory",
+                       (double)need / 1e9, (double)attention_memory_io_bytes(&s) / 1e9, (double)extra / 1e9);
+    st->q = ab_alloc(st->q_bytes);
+    st->k = ab_alloc(st->kv_bytes);
+    st->v = ab_alloc(st->kv_bytes);
+    st->out = ab_alloc(st->out_bytes);
+    if (!st->q || !st->k || !st->v || !st->out)
+        return ab_fail(err, AB_ENOMEM, "cannot allocate %.3g GB of inputs and output",
+                       (double)(st->q_bytes + 2 * st->kv_bytes + st->out_bytes) / 1e9);
+    attention_memory_fill(st->q, st->q_bytes / es, s.dtype, c->seed);
+    attention_memory_fill(st->k, st->kv_bytes / es, s.dtype, c->seed + 1);
+    attention_memory_fill(st->v, st->kv_bytes / es, s.dtype, c->seed + 2);
+    memset(st->out, 0xff, st->out_bytes); /* NaN: a row left unwritten cannot pass */
+    attention_memory_work(&s, AB_BACKEND_CPU, &c->work);
+    return AB_OK;
+}
+
+static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
+{
+    struct cpu_state *st = c->state;
+    int64_t rss0;
+    am_tracker_reset(&st->tr);
+    am_rss_begin(&rss0);
+    ab_status rc = cpu_once(st, err);
+    int64_t rss = am_rss_peak_growth(rss0);
+    if (rc)
+        return rc;
+    attention_memory_record_memory(c, &st->s, st->tr.peak_bytes, st->threads);
+    if (rss >= 0)
+        ab_case_metric(c, "peak_rss_growth_bytes", (double)rss);
+    double atol, rtol;
+    attention_memory_tolerance(st->s.dtype, AB_BACKEND_CPU, &atol, &rtol);
+    return attention_memory_check(c, &st->s, st->q, st->k, st->v, st->out, atol, rtol, err);
+}
+
+static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+{
+    struct cpu_state *st = c->state;
+    double t0 = ab_now_s();
+    for (int64_t r = 0; r < reps; r++) {
+        ab_status rc = cpu_once(st, err);
+        if (rc)
+            return rc;
+    }
+    *time_s = ab_now_s() - t0;
+    return AB_OK;
+}
+
+static void cpu_teardown(struct ab_case *c)
+{
+    struct cpu_state *st = c->state;
+    if (!st)
+        return;
+    ab_free(st->q);
+    ab_free(st->k);
+    ab_free(st->v);
+    ab_free(st->out);
+    free(st);
+    c->state = NULL;
+}
+
+/* This file is built once per target (meson.build): AM_CPU_IMPL names this build's descriptor. */
+const struct ab_impl AM_CPU_IMPL = {
+    .setup = cpu_setup, .verify = cpu_verify, .run = cpu_run, .teardown = cpu_teardown
+};

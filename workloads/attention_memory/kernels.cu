@@ -1,0 +1,537 @@
+/* kernels.cu — attention_memory's CUDA kernels and their C-linkage launchers, from naive to fast:
+ *   attn_scores_kernel1, attn_row_exp_kernel1, attn_pv_kernel1, attn_merge_kernel1: the pieces
+ *     of naive attention (one n x n chunk) and of Rabe & Staats' chunked attention (many),
+ *     plain CUDA-core code that stores the chunk's scores;
+ *   attn_fused_kernel2: flash-style online softmax, one warp per 16 query rows, Q K^T and P V
+ *     on tensor cores (mma.sync m16n8k16, bf16 or fp16 in, fp32 accumulate); P stays in
+ *     registers, reused as the A operand of P V;
+ *   attn_decode_kernel1 + merge: one query per head over a KV cache, a warp per key row
+ *     (coalesced 8-byte loads), keys split across blocks, partial results merged. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "attention_memory_cuda.h"
+
+enum { DT_FP32 = 0, DT_BF16 = 1, DT_FP16 = 2 }; /* = enum am_dtype */
+
+template <typename T> __device__ __forceinline__ float ld(const T *p, size_t i);
+template <> __device__ __forceinline__ float ld<float>(const float *p, size_t i)
+{
+    return p[i];
+}
+template <> __device__ __forceinline__ float ld<__nv_bfloat16>(const __nv_bfloat16 *p, size_t i)
+{
+    return __bfloat162float(p[i]);
+}
+template <> __device__ __forceinline__ float ld<__half>(const __half *p, size_t i)
+{
+    return __half2float(p[i]);
+}
+
+/* ------------------------------------------------------------------ naive / chunked pieces */
+
+enum { TS = 16 };
+
+template <typename T>
+__global__ void attn_scores_kernel1(float *S, int ldS, const T *q, const T *k, int qn, int kn, int d,
+                                    int causal, int diag, float scale)
+{
+    __shared__ float qs[TS][TS + 1], ks[TS][TS + 1];
+    int i = blockIdx.y * TS + threadIdx.y, j = blockIdx.x * TS + threadIdx.x;
+    int kr = blockIdx.x * TS + threadIdx.y; /* the key row this thread loads */
+    float acc = 0;
+    for (int c0 = 0; c0 < d; c0 += TS) {
+        int c = c0 + threadIdx.x;
+        qs[threadIdx.y][threadIdx.x] = (i < qn && c < d) ? ld(q, (size_t)i * d + c) : 0.f;
+        ks[threadIdx.y][threadIdx.x] = (kr < kn && c < d) ? ld(k, (size_t)kr * d + c) : 0.f;
+        __syncthreads();
+#pragma unroll
+        for (int t = 0; t < TS; t++)
+            acc += qs[threadIdx.y][t] * ks[threadIdx.x][t];
+        __syncthreads();
+    }
+    if (i < qn && j < kn)
+        S[(size_t)i * ldS + j] = (causal && j > i + diag) ? -INFINITY : acc * scale;
+}
+
+__global__ void attn_row_exp_kernel1(float *S, int ldS, int qn, int kn, float *m, float *l)
+{
+    __shared__ float red[32];
+    int i = blockIdx.x;
+    if (i >= qn)
+        return;
+    float *row = S + (size_t)i * ldS;
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < kn; j += blockDim.x)
+        mx = fmaxf(mx, row[j]);
+    for (int o = 16; o; o >>= 1)
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    if ((threadIdx.x & 31) == 0)
+        red[threadIdx.x >> 5] = mx;
+    __syncthreads();
+    mx = -INFINITY;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++)
+        mx = fmaxf(mx, red[w]);
+    __syncthreads();
+    float sum = 0;
+    for (int j = threadIdx.x; j < kn; j += blockDim.x) {
+        float p = mx == -INFINITY ? 0.f : __expf(row[j] - mx);
+        row[j] = p;
+        sum += p;
+    }
+    for (int o = 16; o; o >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((threadIdx.x & 31) == 0)
+        red[threadIdx.x >> 5] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float s = 0;
+        for (int w = 0; w < (int)(blockDim.x >> 5); w++)
+            s += red[w];
+        m[i] = mx;
+        l[i] = s;
+    }
+}
+
+/* out[i][c] = sum_j P[i][j] v[j][c]: a thread per (i, c), threads of a warp along c. Rows go
+ * on grid x (up to 2^31 - 1 blocks): naive attention's qn = n passes grid y's 65535. */
+template <typename T>
+__global__ void attn_pv_kernel1(float *out, const float *P, int ldP, const T *v, int qn, int kn, int d)
+{
+    int c = blockIdx.y * blockDim.x + threadIdx.x, i = blockIdx.x;
+    if (c >= d || i >= qn)
+        return;
+    const float *p = P + (size_t)i * ldP;
+    float acc = 0;
+    for (int j = 0; j < kn; j++)
+        acc += p[j] * ld(v, (size_t)j * d + c);
+    out[(size_t)i * d + c] = acc;
+}
+
+__global__ void attn_merge_kernel1(float *out, const float *vals, const float *m, const float *l, int nc,
+                                   int qn, int d)
+{
+    int c = blockIdx.y * blockDim.x + threadIdx.x, i = blockIdx.x; /* rows on grid x, as in pv */
+    if (c >= d || i >= qn)
+        return;
+    float gm = -INFINITY, num = 0, den = 0;
+    for (int k = 0; k < nc; k++)
+        gm = fmaxf(gm, m[(size_t)k * qn + i]);
+    for (int k = 0; k < nc; k++) {
+        float mk = m[(size_t)k * qn + i];
+        if (mk == -INFINITY)
+            continue;
+        float w = __expf(mk - gm);
+        num += w * vals[((size_t)k * qn + i) * d + c];
+        den += w * l[(size_t)k * qn + i];
+    }
+    out[(size_t)i * d + c] = num / den;
+}
+
+/* ------------------------------------------------------------------ fused, tensor cores */
+
+enum { FB = 64 }; /* query rows per block (4 warps x 16) and keys per tile */
+
+template <typename T> struct mma_op;
+template <> struct mma_op<__nv_bfloat16> {
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi)
+    {
+        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+    static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                     "{%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+template <> struct mma_op<__half> {
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi)
+    {
+        __half2 h = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+    static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                     "{%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+
+static __device__ __forceinline__ uint32_t pack_raw(uint16_t lo, uint16_t hi)
+{
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
+/* Fragment layouts of m16n8k16 (g = lane / 4, t = lane % 4):
+ *   A (16x16, row): a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
+ *   B (16x8, col):  b0 (k = 2t..2t+1, n = g), b1 (k = 2t+8.., n = g)
+ *   C (16x8):       c0,c1 (g, 2t..2t+1), c2,c3 (g+8, 2t..2t+1)
+ * so the C fragments of two adjacent 8-key tiles of S are, packed, the A fragment of P for
+ * 16 keys: P never leaves registers. */
+template <typename T, int D>
+__global__ void __launch_bounds__(128)
+    attn_fused_kernel2(float *out, const T *q, const T *k, const T *v, int n, int causal, float scale)
+{
+    __shared__ uint16_t ks[FB][D + 8], vs[FB][D + 8]; /* +8: fewer bank conflicts */
+    const int h = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const size_t hoff = (size_t)h * n * D;
+    const uint16_t *qh = reinterpret_cast<const uint16_t *>(q) + hoff;
+    const uint16_t *kh = reinterpret_cast<const uint16_t *>(k) + hoff;
+    const uint16_t *vh = reinterpret_cast<const uint16_t *>(v) + hoff;
+    const int q0 = blockIdx.x * FB, r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+
+    uint32_t qa[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        int c = kk * 16 + 2 * t;
+        uint16_t z = 0;
+        qa[kk][0] = r0 < n ? pack_raw(qh[(size_t)r0 * D + c], qh[(size_t)r0 * D + c + 1]) : pack_raw(z, z);
+        qa[kk][1] = r1 < n ? pack_raw(qh[(size_t)r1 * D + c], qh[(size_t)r1 * D + c + 1]) : pack_raw(z, z);
+        qa[kk][2] =
+            r0 < n ? pack_raw(qh[(size_t)r0 * D + c + 8], qh[(size_t)r0 * D + c + 9]) : pack_raw(z, z);
+        qa[kk][3] =
+            r1 < n ? pack_raw(qh[(size_t)r1 * D + c + 8], qh[(size_t)r1 * D + c + 9]) : pack_raw(z, z);
+    }
+    float o[D / 8][4];
+#pragma unroll
+    for (int x = 0; x < D / 8; x++)
+        o[x][0] = o[x][1] = o[x][2] = o[x][3] = 0.f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+    const float sl2 = scale * 1.4426950408889634f; /* exp(x) = exp2(x log2 e) */
+
+    const int kend = causal ? min(n, q0 + FB) : n;
+    for (int k0 = 0; k0 < kend; k0 += FB) {
+        __syncthreads();
+        for (int e = threadIdx.x; e < FB * D / 2; e += blockDim.x) {
+            int r = e / (D / 2), c = (e % (D / 2)) * 2;
+            uint32_t kv2 = 0, vv2 = 0;
+            if (k0 + r < n) {
+                kv2 = *reinterpret_cast<const uint32_t *>(kh + (size_t)(k0 + r) * D + c);
+                vv2 = *reinterpret_cast<const uint32_t *>(vh + (size_t)(k0 + r) * D + c);
+            }
+            *reinterpret_cast<uint32_t *>(&ks[r][c]) = kv2;
+            *reinterpret_cast<uint32_t *>(&vs[r][c]) = vv2;
+        }
+        __syncthreads();
+        /* S (16 x 64) = Q K^T for this warp's rows: 8 tiles of 8 keys */
+        float s[FB / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < FB / 8; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t b[2];
+                b[0] = *reinterpret_cast<const uint32_t *>(&ks[nt * 8 + g][kk * 16 + 2 * t]);
+                b[1] = *reinterpret_cast<const uint32_t *>(&ks[nt * 8 + g][kk * 16 + 2 * t + 8]);
+                mma_op<T>::run(s[nt], qa[kk], b);
+            }
+        }
+        /* mask (keys past n, and above the diagonal), then the online softmax per row */
+        float mx0 = m0, mx1 = m1;
+#pragma unroll
+        for (int nt = 0; nt < FB / 8; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? r0 : r1;
+                float x = s[nt][e] * sl2;
+                if (key >= n || (causal && key > row))
+                    x = -INFINITY;
+                s[nt][e] = x;
+                if (e < 2)
+                    mx0 = fmaxf(mx0, x);
+                else
+                    mx1 = fmaxf(mx1, x);
+            }
+        /* the four threads of a row (same g) hold its 64 columns between them */
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        /* rows past n see only masked keys: keep them finite */
+        float b0 = mx0 == -INFINITY ? 0.f : mx0, b1 = mx1 == -INFINITY ? 0.f : mx1;
+        float c0 = exp2f(m0 - b0), c1 = exp2f(m1 - b1);
+        float ps0 = 0.f, ps1 = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < FB / 8; nt++) {
+            s[nt][0] = exp2f(s[nt][0] - b0);
+            s[nt][1] = exp2f(s[nt][1] - b0);
+            s[nt][2] = exp2f(s[nt][2] - b1);
+            s[nt][3] = exp2f(s[nt][3] - b1);
+            ps0 += s[nt][0] + s[nt][1];
+            ps1 += s[nt][2] + s[nt][3];
+        }
+        ps0 += __shfl_xor_sync(0xffffffffu, ps0, 1);
+        ps0 += __shfl_xor_sync(0xffffffffu, ps0, 2);
+        ps1 += __shfl_xor_sync(0xffffffffu, ps1, 1);
+        ps1 += __shfl_xor_sync(0xffffffffu, ps1, 2);
+        l0 = l0 * c0 + ps0;
+        l1 = l1 * c1 + ps1;
+        m0 = mx0;
+        m1 = mx1;
+#pragma unroll
+        for (int x = 0; x < D / 8; x++) {
+            o[x][0] *= c0;
+            o[x][1] *= c0;
+            o[x][2] *= c1;
+            o[x][3] *= c1;
+        }
+        /* O += P V: P's A fragments straight from S's C fragments, V's B fragments from smem */
+#pragma unroll
+        for (int kk = 0; kk < FB / 16; kk++) {
+            uint32_t a[4];
+            a[0] = mma_op<T>::pack(s[2 * kk][0], s[2 * kk][1]);
+            a[1] = mma_op<T>::pack(s[2 * kk][2], s[2 * kk][3]);
+            a[2] = mma_op<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            a[3] = mma_op<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            int kr = kk * 16 + 2 * t;
+#pragma unroll
+            for (int x = 0; x < D / 8; x++) {
+                int col = x * 8 + g;
+                uint32_t b[2];
+                b[0] = pack_raw(vs[kr][col], vs[kr + 1][col]);
+                b[1] = pack_raw(vs[kr + 8][col], vs[kr + 9][col]);
+                mma_op<T>::run(o[x], a, b);
+            }
+        }
+    }
+    float i0 = l0 > 0.f ? 1.f / l0 : 0.f, i1 = l1 > 0.f ? 1.f / l1 : 0.f;
+#pragma unroll
+    for (int x = 0; x < D / 8; x++) {
+        int c = x * 8 + 2 * t;
+        if (r0 < n) {
+            out[hoff + (size_t)r0 * D + c] = o[x][0] * i0;
+            out[hoff + (size_t)r0 * D + c + 1] = o[x][1] * i0;
+        }
+        if (r1 < n) {
+            out[hoff + (size_t)r1 * D + c] = o[x][2] * i1;
+            out[hoff + (size_t)r1 * D + c + 1] = o[x][3] * i1;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ decode */
+
+enum { DEC_WARPS = 4, DEC_MAXG = 8 };
+
+/* Block = (b, kv head, split); each warp takes every DEC_WARPS-th key of the span, a lane
+ * holds 4 of the 128 dimensions (one 8-byte load of a 16-bit row). */
+template <typename T, int G>
+__global__ void __launch_bounds__(DEC_WARPS * 32)
+    attn_decode_kernel1(float *parts, const T *q, const T *k, const T *v, int Hkv, int n, int span,
+                        float scale)
+{
+    const int D = 128;
+    const int split = blockIdx.x, sq = blockIdx.y, splits = gridDim.x; /* sq = b * Hkv + hk */
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c = lane * 4;
+    const int b = sq / Hkv, hk = sq % Hkv;
+    const size_t cache = (size_t)sq * n * D;
+    float qr[G][4], acc[G][4], m[G], l[G];
+#pragma unroll
+    for (int gi = 0; gi < G; gi++) {
+        size_t qo = ((size_t)b * Hkv * G + (size_t)hk * G + gi) * D + c;
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            qr[gi][e] = ld(q, qo + e) * scale;
+            acc[gi][e] = 0.f;
+        }
+        m[gi] = -INFINITY;
+        l[gi] = 0.f;
+    }
+    int j0 = split * span, j1 = min(n, j0 + span);
+    for (int j = j0 + warp; j < j1; j += DEC_WARPS) {
+        float kr[4], vr[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            kr[e] = ld(k, cache + (size_t)j * D + c + e);
+            vr[e] = ld(v, cache + (size_t)j * D + c + e);
+        }
+#pragma unroll
+        for (int gi = 0; gi < G; gi++) {
+            float s = qr[gi][0] * kr[0] + qr[gi][1] * kr[1] + qr[gi][2] * kr[2] + qr[gi][3] * kr[3];
+            for (int o = 16; o; o >>= 1)
+                s += __shfl_xor_sync(0xffffffffu, s, o);
+            float mn = fmaxf(m[gi], s), corr = __expf(m[gi] - mn), p = __expf(s - mn);
+            l[gi] = l[gi] * corr + p;
+            m[gi] = mn;
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                acc[gi][e] = acc[gi][e] * corr + p * vr[e];
+        }
+    }
+    /* combine the warps */
+    __shared__ float sm[DEC_WARPS][G], sl[DEC_WARPS][G], sacc[DEC_WARPS][G][D];
+#pragma unroll
+    for (int gi = 0; gi < G; gi++) {
+        if (lane == 0) {
+            sm[warp][gi] = m[gi];
+            sl[warp][gi] = l[gi];
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            sacc[warp][gi][c + e] = acc[gi][e];
+    }
+    __syncthreads();
+    for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
+        int gi = x / D, cc = x % D;
+        float gm = -INFINITY, num = 0.f, den = 0.f;
+        for (int w = 0; w < DEC_WARPS; w++)
+            gm = fmaxf(gm, sm[w][gi]);
+        for (int w = 0; w < DEC_WARPS; w++) {
+            if (sm[w][gi] == -INFINITY)
+                continue;
+            float wt = __expf(sm[w][gi] - gm);
+            num += wt * sacc[w][gi][cc];
+            den += wt * sl[w][gi];
+        }
+        float *pg = parts + ((size_t)sq * splits + split) * G * (D + 2) + (size_t)gi * (D + 2);
+        if (cc == 0) {
+            pg[0] = gm;
+            pg[1] = den;
+        }
+        pg[2 + cc] = num;
+    }
+}
+
+__global__ void attn_decode_merge_kernel1(float *out, const float *parts, int G, int d, int splits)
+{
+    int sq = blockIdx.x, gi = blockIdx.y, c = threadIdx.x;
+    if (c >= d)
+        return;
+    const float *base = parts + (size_t)sq * splits * G * (d + 2) + (size_t)gi * (d + 2);
+    size_t stride = (size_t)G * (d + 2);
+    float gm = -INFINITY, num = 0.f, den = 0.f;
+    for (int s = 0; s < splits; s++)
+        gm = fmaxf(gm, base[s * stride]);
+    for (int s = 0; s < splits; s++) {
+        const float *p = base + s * stride;
+        if (p[0] == -INFINITY)
+            continue;
+        float w = __expf(p[0] - gm);
+        num += w * p[2 + c];
+        den += w * p[1];
+    }
+    out[((size_t)sq * G + gi) * d + c] = num / den;
+}
+
+/* ------------------------------------------------------------------ launchers */
+
+extern "C" cudaError_t am_cuda_scores(float *S, int ldS, const void *q, const void *k, int qn, int kn, int d,
+                                      int dtype, int causal, int diag, float scale, cudaStream_t stream)
+{
+    if ((qn + TS - 1) / TS > AM_CUDA_MAX_GRID_Y)
+        return cudaErrorInvalidValue;
+    dim3 block(TS, TS), grid((kn + TS - 1) / TS, (qn + TS - 1) / TS);
+    if (dtype == DT_FP32)
+        attn_scores_kernel1<float><<<grid, block, 0, stream>>>(S, ldS, (const float *)q, (const float *)k, qn,
+                                                               kn, d, causal, diag, scale);
+    else if (dtype == DT_BF16)
+        attn_scores_kernel1<__nv_bfloat16><<<grid, block, 0, stream>>>(
+            S, ldS, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, qn, kn, d, causal, diag, scale);
+    else
+        attn_scores_kernel1<__half><<<grid, block, 0, stream>>>(S, ldS, (const __half *)q, (const __half *)k,
+                                                                qn, kn, d, causal, diag, scale);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t am_cuda_row_exp(float *S, int ldS, int qn, int kn, float *m, float *l,
+                                       cudaStream_t stream)
+{
+    attn_row_exp_kernel1<<<qn, 256, 0, stream>>>(S, ldS, qn, kn, m, l);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t am_cuda_pv(float *out, const float *P, int ldP, const void *v, int qn, int kn, int d,
+                                  int dtype, cudaStream_t stream)
+{
+    dim3 block(64), grid(qn, (d + 63) / 64);
+    if (dtype == DT_FP32)
+        attn_pv_kernel1<float><<<grid, block, 0, stream>>>(out, P, ldP, (const float *)v, qn, kn, d);
+    else if (dtype == DT_BF16)
+        attn_pv_kernel1<__nv_bfloat16>
+            <<<grid, block, 0, stream>>>(out, P, ldP, (const __nv_bfloat16 *)v, qn, kn, d);
+    else
+        attn_pv_kernel1<__half><<<grid, block, 0, stream>>>(out, P, ldP, (const __half *)v, qn, kn, d);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t am_cuda_merge(float *out, const float *vals, const float *m, const float *l, int nc,
+                                     int qn, int d, cudaStream_t stream)
+{
+    dim3 block(64), grid(qn, (d + 63) / 64);
+    attn_merge_kernel1<<<grid, block, 0, stream>>>(out, vals, m, l, nc, qn, d);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t am_cuda_fused(float *out, const void *q, const void *k, const void *v, int H, int n,
+                                     int d, int dtype, int causal, float scale, cudaStream_t stream)
+{
+    dim3 grid((n + FB - 1) / FB, H), block(128);
+    if (dtype == DT_BF16 && d == 64)
+        attn_fused_kernel2<__nv_bfloat16, 64>
+            <<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+                                         (const __nv_bfloat16 *)v, n, causal, scale);
+    else if (dtype == DT_BF16 && d == 128)
+        attn_fused_kernel2<__nv_bfloat16, 128>
+            <<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+                                         (const __nv_bfloat16 *)v, n, causal, scale);
+    else if (dtype == DT_FP16 && d == 64)
+        attn_fused_kernel2<__half, 64><<<grid, block, 0, stream>>>(out, (const __half *)q, (const __half *)k,
+                                                                   (const __half *)v, n, causal, scale);
+    else if (dtype == DT_FP16 && d == 128)
+        attn_fused_kernel2<__half, 128><<<grid, block, 0, stream>>>(out, (const __half *)q, (const __half *)k,
+                                                                    (const __half *)v, n, causal, scale);
+    else
+        return cudaErrorInvalidValue;
+    return cudaGetLastError();
+}
+
+template <typename T>
+static void decode_launch(float *parts, const void *q, const void *k, const void *v, int B, int Hkv, int G,
+                          int n, int splits, int span, float scale, cudaStream_t stream)
+{
+    dim3 grid(splits, B * Hkv), block(DEC_WARPS * 32);
+    const T *qq = (const T *)q, *kk = (const T *)k, *vv = (const T *)v;
+    switch (G) {
+    case 1:
+        attn_decode_kernel1<T, 1><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    case 2:
+        attn_decode_kernel1<T, 2><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    case 4:
+        attn_decode_kernel1<T, 4><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    default:
+        attn_decode_kernel1<T, 8><<<grid, block, 0, stream>>>(parts, qq, kk, vv, Hkv, n, span, scale);
+        break;
+    }
+}
+
+extern "C" cudaError_t am_cuda_decode(float *parts, const void *q, const void *k, const void *v, int B,
+                                      int Hkv, int G, int n, int d, int dtype, int splits, int span,
+                                      float scale, cudaStream_t stream)
+{
+    if (d != 128 || (G != 1 && G != 2 && G != 4 && G != 8) || dtype == DT_FP32 ||
+        (int64_t)B * Hkv > AM_CUDA_MAX_GRID_Y)
+        return cudaErrorInvalidValue;
+    if (dtype == DT_BF16)
+        decode_launch<__nv_bfloat16>(parts, q, k, v, B, Hkv, G, n, splits, span, scale, stream);
+    else
+        decode_launch<__half>(parts, q, k, v, B, Hkv, G, n, splits, span, scale, stream);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t am_cuda_decode_merge(float *out, const float *parts, int B, int Hkv, int G, int d,
+                                            int splits, cudaStream_t stream)
+{
+    dim3 grid(B * Hkv, G), block(d);
+    attn_decode_merge_kernel1<<<grid, block, 0, stream>>>(out, parts, G, d, splits);
+    return cudaGetLastError();
+}
