@@ -127,35 +127,56 @@ static void residual_adds(void **state)
     }
 }
 
-static void matmul_case(enum ops_dtype dt, unsigned flags, int M, int N, int K)
+/* One plan of M rows checked against the reference. OPS_MM_OUT_F32: out and res are fp32;
+ * OPS_MM_ACCUM: out starts random and the product is added to it. With share, the weight is
+ * packed by a plan of another M (1 or 16) and shared. Returns whether the GEMV kernel ran. */
+static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int K, bool share)
 {
-    size_t es = ops_dtype_size(dt);
-    void *x = xalloc((size_t)M * K * es), *w = xalloc((size_t)N * K * es), *y = xalloc((size_t)M * N * es);
-    void *res = xalloc((size_t)M * N * es);
+    enum ops_dtype odt = (flags & OPS_MM_OUT_F32) ? OPS_F32 : dt;
+    size_t es = ops_dtype_size(dt), os = ops_dtype_size(odt);
+    void *x = xalloc((size_t)M * K * es), *w = xalloc((size_t)N * K * es), *y = xalloc((size_t)M * N * os);
+    void *res = xalloc((size_t)M * N * os);
     float *bias = xalloc(N * 4);
     double *xw = xalloc((size_t)M * K * 8), *ww = xalloc((size_t)N * K * 8), *bw = xalloc(N * 8);
     double *rw = xalloc((size_t)M * N * 8), *ref = xalloc((size_t)M * N * 8);
     ops_fill_random(x, dt, xw, (size_t)M * K, seed_base + 10, 1.0f);
     ops_fill_random(w, dt, ww, (size_t)N * K, seed_base + 11, 1.0f / sqrtf((float)K)); /* |out| ~ 1 */
     ops_fill_random(bias, OPS_F32, bw, N, seed_base + 12, 0.5f);
-    ops_fill_random(res, dt, rw, (size_t)M * N, seed_base + 13, 1.0f);
-    struct ops_matmul *mm;
+    if (flags & OPS_MM_ACCUM)
+        ops_fill_random(y, odt, rw, (size_t)M * N, seed_base + 13, 1.0f);
+    else
+        ops_fill_random(res, odt, rw, (size_t)M * N, seed_base + 13, 1.0f);
+    struct ops_matmul *mm, *owner = NULL;
     struct ab_error err = {{0}};
     ab_status st = ops_matmul_create(&mm, M, N, K, dt, flags, &err);
     if (st)
         fail_msg("create: %s", err.msg);
-    assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
-    memset(w, 0, (size_t)N * K * es); /* the plan holds its own copy */
+    if (share) {
+        assert_int_equal(ops_matmul_create(&owner, M == 1 ? 16 : 1, N, K, dt, 0, &err), AB_OK);
+        assert_int_equal(ops_matmul_set_weight(owner, w, &err), AB_OK);
+        assert_int_equal(ops_matmul_share_weight(mm, owner, &err), AB_OK);
+    } else
+        assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+    memset(w, 0, (size_t)N * K * es); /* the plans hold their own copy */
     st = ops_matmul_run(mm, y, x, (flags & OPS_MM_BIAS) ? bias : NULL, (flags & OPS_MM_RESIDUAL) ? res : NULL, &err);
     if (st)
         fail_msg("run: %s", err.msg);
+    bool gemv = strncmp(ops_matmul_impl(mm), "gemv:", 5) == 0;
     assert_true(ops_matmul_impl(mm)[0] != 0);
     ops_matmul_destroy(mm);
-    ops_ref_matmul(ref, xw, ww, (flags & OPS_MM_BIAS) ? bw : NULL, (flags & OPS_MM_RESIDUAL) ? rw : NULL, M, N, K,
-                   flags & OPS_MM_GELU);
-    /* fp32: K products of magnitude ~1/sqrt(K) summed in fp32: ~1e-6; bf16 output: 2^-9 */
-    CHECK(y, dt, ref, (size_t)M * N, atol_of(dt), rtol_of(dt));
+    ops_matmul_destroy(owner);
+    ops_ref_matmul(ref, xw, ww, (flags & OPS_MM_BIAS) ? bw : NULL,
+                   (flags & (OPS_MM_RESIDUAL | OPS_MM_ACCUM)) ? rw : NULL, M, N, K, flags & OPS_MM_GELU);
+    /* fp32: K products of magnitude ~1/sqrt(K) summed in fp32: ~1e-6; bf16 output: 2^-9;
+     * bf16 inputs with an fp32 output: products exact in fp32, so fp32's tolerance */
+    CHECK(y, odt, ref, (size_t)M * N, atol_of(odt), rtol_of(odt));
     free(x), free(w), free(y), free(res), free(bias), free(xw), free(ww), free(bw), free(rw), free(ref);
+    return gemv;
+}
+
+static void matmul_case(enum ops_dtype dt, unsigned flags, int M, int N, int K)
+{
+    matmul_case_ex(dt, flags, M, N, K, false);
 }
 
 static void matmul_matches_reference(void **state)
@@ -166,7 +187,30 @@ static void matmul_matches_reference(void **state)
         matmul_case(dt, OPS_MM_BIAS, 64, 96, 200);
         matmul_case(dt, OPS_MM_BIAS | OPS_MM_GELU, 33, 80, 128);
         matmul_case(dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, 40, 64, 96);
+        matmul_case(dt, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 24, 80, 64);
+        matmul_case(dt, OPS_MM_BIAS | OPS_MM_GELU | OPS_MM_OUT_F32, 17, 64, 48);
     }
+}
+
+/* Few rows: the GEMV kernel where the CPU has AVX-512 (BF16 for bf16), oneDNN otherwise and
+ * under ops_set_generic; N and K not multiples of the 64 x 16 (32) blocks, every epilogue. */
+static void matmul_gemv_matches_reference(void **state)
+{
+    for (int g = 0; g < 2; g++) {
+        ops_set_generic(g == 1);
+        for (int d = 0; d < 2; d++) {
+            enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+            bool can = g == 0 && ab_cpu_has("avx512f") && (dt == OPS_F32 || ab_cpu_has("avx512_bf16"));
+            assert_int_equal(matmul_case_ex(dt, 0, 1, 200, 100, false), can);
+            assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_GELU, 3, 130, 72, true), can);
+            assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, 5, 64, 256, false), can);
+            assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 8, 96, 40, true), can);
+            assert_int_equal(matmul_case_ex(dt, OPS_MM_OUT_F32, 2, 257, 64, true), can);
+            /* more rows than the GEMV takes: oneDNN, on the weight a 1-row plan packed */
+            assert_false(matmul_case_ex(dt, OPS_MM_BIAS, OPS_GEMV_MAX_M + 1, 72, 80, true));
+        }
+    }
+    ops_set_generic(false);
 }
 
 static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
@@ -179,7 +223,12 @@ static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
     assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F32, OPS_MM_BIAS, &err), AB_OK);
     float y[16], x[16];
     assert_int_equal(ops_matmul_run(mm, y, x, NULL, NULL, &err), AB_EINVAL); /* no weight yet */
+    struct ops_matmul *other;
+    assert_int_equal(ops_matmul_create(&other, 4, 8, 4, OPS_F32, 0, &err), AB_OK);
+    assert_int_equal(ops_matmul_share_weight(mm, other, &err), AB_EINVAL); /* no weight, other N */
+    ops_matmul_destroy(other);
     ops_matmul_destroy(mm);
+    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F32, OPS_MM_ACCUM | OPS_MM_GELU, &err), AB_EINVAL);
 }
 
 /* q, k, v interleaved in one (B,T,3C) buffer, as a QKV projection writes them. */
@@ -239,6 +288,7 @@ int main(void)
         cmocka_unit_test(softmax_rows_sum_to_one_and_match),
         cmocka_unit_test(residual_adds),
         cmocka_unit_test(matmul_matches_reference),
+        cmocka_unit_test(matmul_gemv_matches_reference),
         cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
         cmocka_unit_test(attention_matches_reference),
         cmocka_unit_test(attention_rejects_bad_shapes),

@@ -1,16 +1,18 @@
-/* model.c — GPT-2 forward passes on the CPU. Matmuls are oneDNN primitives (one per shape,
- * made on first use and kept), with bias, GELU and the residual add fused as post-ops; the
- * residual stream, norms, attention and the KV cache stay fp32 whatever the weight dtype, so
- * bf16 changes only what the matmuls read: weights and their (rounded) inputs.
- * The output projection runs over the vocabulary padded to a multiple of 64 rows (zeros): with
- * 50257 rows oneDNN's single-token matmul took about twice as long as with 50304.
- * Not the shared ops of workloads/ops: those were not available when this was written. */
+/* model.c — GPT-2 forward passes on the CPU over the shared ops of workloads/ops: matmul plans
+ * with bias, GELU and the residual add (accumulation) fused, LayerNorm, bf16 conversion. Each
+ * weight is packed once at model creation into a one-row plan (decode of one sequence, the
+ * GEMV); plans for other row counts share that packed weight. The residual stream, norms,
+ * attention and the KV cache stay fp32 whatever the weight dtype, so bf16 changes only what
+ * the matmuls read: weights and their (rounded) inputs. Attention of new tokens over the
+ * cache stays here (ops_attn plans a fixed key count and packs K and V on every run).
+ * The output projection runs over the vocabulary padded to a multiple of 64 rows (zeros). */
 #include "model.h"
+
+#include "ops.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <math.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,161 +259,80 @@ ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_er
 
 /* ------------------------------------------------------------------ matmul plans */
 
-#define DNNL_TRY(call, err)                                                                                  \
-    do {                                                                                                     \
-        dnnl_status_t s_ = (call);                                                                           \
-        if (s_ != dnnl_success)                                                                              \
-            return ab_fail((err),                                                                            \
-                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
-                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
-                                                      : AB_EFAIL,                                            \
-                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
-    } while (0)
+enum { MM_QKV, MM_PROJ, MM_FC, MM_FCP, MM_KINDS };
+#define SLOT_PLANS 4
 
-enum { MM_BIAS = 1, MM_GELU = 2, MM_ACCUM = 4 };
-
-struct mm_plan {
-    int M, N, K;
+/* The plans of one weight: the owner (one row, packed at creation) and a few of other row
+ * counts sharing its weight, replaced round-robin (a run uses two or three row counts). */
+struct mm_slot {
+    struct ops_matmul *own;
+    struct ops_matmul *plan[SLOT_PLANS];
+    int rows[SLOT_PLANS];
+    int N, K, evict;
     unsigned flags;
-    dnnl_primitive_t prim;
-    dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
 };
-
-#define MAX_PLANS 32
 
 struct gpt2_model {
     struct gpt2_config cfg;
     const struct gpt2_params *p;
     enum gpt2_dtype dt;
     int B, max_T, max_Tq;
-    /* matmul weights in the run dtype; for fp32 these point at the parameters */
-    void **qkv_w, **proj_w, **fc_w, **fcp_w;
-    void *wte;                /* (Vp, C) run dtype: the tied embedding, zero rows past V */
+    struct mm_slot *slots;    /* (L, MM_KINDS) */
+    struct mm_slot head;      /* the tied embedding over Vp rows, zero rows past V */
     int Vp;                   /* vocabulary padded to a multiple of 64 */
     float *lpad;              /* (B, Vp) logits of the padded projection */
-    void *wmem;               /* the bf16 copies */
     float *kcache, *vcache;   /* (L, B, max_T, C) each */
     float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
     float *lnout;             /* (B*Tq, C) fp32 norm output */
     void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
     float *scores;            /* attention scratch, (threads, max_T) */
     int n_threads;
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
-    struct mm_plan plans[MAX_PLANS];
-    int n_plans, evict;
 };
 
-static ab_status plan_get(struct gpt2_model *m, int M, int N, int K, unsigned flags, struct mm_plan **out,
-                          struct ab_error *err)
+static enum ops_dtype ops_dt(enum gpt2_dtype dt)
 {
-    for (int i = 0; i < m->n_plans; i++) {
-        struct mm_plan *q = &m->plans[i];
-        if (q->M == M && q->N == N && q->K == K && q->flags == flags) {
-            *out = q;
-            return AB_OK;
+    return dt == GPT2_BF16 ? OPS_BF16 : OPS_F32;
+}
+
+/* weight (N,K) in the run dtype packed into the slot's one-row owner plan */
+static ab_status slot_init(struct mm_slot *sl, enum gpt2_dtype dt, const void *weight, int N, int K,
+                           unsigned flags, struct ab_error *err)
+{
+    *sl = (struct mm_slot){ .N = N, .K = K, .flags = flags | OPS_MM_OUT_F32 };
+    ab_status st = ops_matmul_create(&sl->own, 1, N, K, ops_dt(dt), sl->flags, err);
+    return st ? st : ops_matmul_set_weight(sl->own, weight, err);
+}
+
+static void slot_free(struct mm_slot *sl)
+{
+    ops_matmul_destroy(sl->own);
+    for (int i = 0; i < SLOT_PLANS; i++)
+        ops_matmul_destroy(sl->plan[i]);
+    memset(sl, 0, sizeof *sl);
+}
+
+/* out (M,N) fp32 [+]= inp (M,K) . weight (N,K)^T + bias [then GELU]; inp in the run dtype */
+static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, const void *inp, const float *bias,
+                        int M, struct ab_error *err)
+{
+    struct ops_matmul *mm = M == 1 ? sl->own : NULL;
+    for (int i = 0; i < SLOT_PLANS && !mm; i++)
+        if (sl->plan[i] && sl->rows[i] == M)
+            mm = sl->plan[i];
+    if (!mm) {
+        int i = sl->evict++ % SLOT_PLANS;
+        ops_matmul_destroy(sl->plan[i]);
+        sl->plan[i] = NULL;
+        ab_status st = ops_matmul_create(&sl->plan[i], M, sl->N, sl->K, ops_dt(m->dt), sl->flags, err);
+        if (!st && (st = ops_matmul_share_weight(sl->plan[i], sl->own, err))) {
+            ops_matmul_destroy(sl->plan[i]);
+            sl->plan[i] = NULL;
         }
+        if (st)
+            return st;
+        mm = sl->plan[i], sl->rows[i] = M;
     }
-    struct mm_plan *q;
-    if (m->n_plans == MAX_PLANS) { /* a workload uses a handful of shapes; tests use more */
-        q = &m->plans[m->evict++ % MAX_PLANS];
-        if (q->prim)
-            dnnl_primitive_destroy(q->prim);
-    } else
-        q = &m->plans[m->n_plans++];
-    memset(q, 0, sizeof *q); /* M = 0 matches no lookup until the plan is complete */
-    dnnl_data_type_t dt = m->dt == GPT2_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t sd = { M, K }, wd = { K, N }, dd = { M, N }, bd = { 1, N };
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->src_md, 2, sd, dt, dnnl_ab), err);
-    /* weights are stored (N, K) row-major: as a (K, N) matrix that is layout "ba" */
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->wei_md, 2, wd, dt, dnnl_ba), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->dst_md, 2, dd, dnnl_f32, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&q->bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
-    dnnl_matmul_desc_t md;
-    DNNL_TRY(dnnl_matmul_desc_init(&md, &q->src_md, &q->wei_md, (flags & MM_BIAS) ? &q->bias_md : NULL,
-                                   &q->dst_md),
-             err);
-    dnnl_primitive_attr_t attr;
-    DNNL_TRY(dnnl_primitive_attr_create(&attr), err);
-    dnnl_post_ops_t po;
-    dnnl_status_t s = dnnl_post_ops_create(&po);
-    if (s != dnnl_success) {
-        dnnl_primitive_attr_destroy(attr);
-        DNNL_TRY(s, err);
-    }
-    if (flags & MM_ACCUM) /* dst += product: the residual add */
-        s = dnnl_post_ops_append_sum(po, 1.0f);
-    if (s == dnnl_success && (flags & MM_GELU))
-        s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
-    if (s == dnnl_success)
-        s = dnnl_primitive_attr_set_post_ops(attr, po);
-    dnnl_primitive_desc_t pd = NULL;
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(&pd, &md, attr, m->eng, NULL);
-    dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
-    DNNL_TRY(s, err);
-    s = dnnl_primitive_create(&q->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    DNNL_TRY(s, err);
-    q->M = M, q->N = N, q->K = K, q->flags = flags;
-    *out = q;
-    return AB_OK;
-}
-
-/* out (M,N) fp32 [+]= inp (M,K) . weight (N,K)^T [+ bias (N)] [then GELU]; inp, weight in
- * the run dtype. */
-static ab_status matmul(struct gpt2_model *m, float *out, const void *inp, const void *weight,
-                        const float *bias, int M, int N, int K, unsigned flags, struct ab_error *err)
-{
-    if (bias)
-        flags |= MM_BIAS;
-    struct mm_plan *q;
-    ab_status st = plan_get(m, M, N, K, flags, &q, err);
-    if (st)
-        return st;
-    dnnl_memory_t mem[4] = { 0 };
-    dnnl_status_t s = dnnl_memory_create(&mem[0], &q->src_md, m->eng, (void *)inp);
-    if (s == dnnl_success)
-        s = dnnl_memory_create(&mem[1], &q->wei_md, m->eng, (void *)weight);
-    if (s == dnnl_success)
-        s = dnnl_memory_create(&mem[2], &q->dst_md, m->eng, out);
-    if (s == dnnl_success && bias)
-        s = dnnl_memory_create(&mem[3], &q->bias_md, m->eng, (void *)bias);
-    if (s == dnnl_success) {
-        dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mem[0] },
-                                    { DNNL_ARG_WEIGHTS, mem[1] },
-                                    { DNNL_ARG_DST, mem[2] },
-                                    { DNNL_ARG_BIAS, mem[3] } };
-        s = dnnl_primitive_execute(q->prim, m->strm, bias ? 4 : 3, args);
-        if (s == dnnl_success)
-            s = dnnl_stream_wait(m->strm);
-    }
-    for (int i = 0; i < 4; i++)
-        if (mem[i])
-            dnnl_memory_destroy(mem[i]);
-    DNNL_TRY(s, err);
-    return AB_OK;
-}
-
-/* ------------------------------------------------------------------ elementwise */
-
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return ops_matmul_run(mm, out, inp, bias, NULL, err);
 }
 
 /* The matmul input: src (n) fp32 as the run dtype. For fp32, returns src itself. */
@@ -419,30 +340,8 @@ static const void *as_run_dtype(struct gpt2_model *m, const float *src, size_t n
 {
     if (m->dt == GPT2_F32)
         return src;
-    uint16_t *d = m->mmin;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        d[i] = to_bf16(src[i]);
-    return d;
-}
-
-/* out (N,C) = layernorm(inp (N,C)) * g + b, eps 1e-5, fp32 */
-static void layernorm(float *out, const float *inp, const float *g, const float *b, int N, int C)
-{
-#pragma omp parallel for schedule(static) if (N > 4)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *y = out + (size_t)i * C;
-        double mean = 0, var = 0;
-        for (int j = 0; j < C; j++)
-            mean += x[j];
-        mean /= C;
-        for (int j = 0; j < C; j++)
-            var += (x[j] - mean) * (x[j] - mean);
-        float rs = (float)(1.0 / sqrt(var / C + 1e-5)), mu = (float)mean;
-        for (int j = 0; j < C; j++)
-            y[j] = (x[j] - mu) * rs * g[j] + b[j];
-    }
+    ops_convert(m->mmin, OPS_BF16, src, OPS_F32, n);
+    return m->mmin;
 }
 
 /* Causal attention of Tq new queries per sequence over the cache.
@@ -499,7 +398,8 @@ uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int
 {
     uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer;
     uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == GPT2_BF16 ? 2 : 4;
-    uint64_t w = (dt == GPT2_BF16 ? 2 * L * 12 * C * C : 0) + e * Vp * C + (uint64_t)B * Vp * 4;
+    /* packed weights (the plans' copies) and, during creation, one converted matrix */
+    uint64_t w = e * (L * 12 * C * C + Vp * C) + e * Vp * C + (uint64_t)B * Vp * 4;
     uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * 4;
     uint64_t rows = (uint64_t)B * (uint64_t)max_Tq;
     uint64_t act = rows * C * 4 * (1 + 3 + 1 + 4 + 1) + rows * 4 * C * 4;
@@ -510,28 +410,25 @@ void gpt2_model_destroy(struct gpt2_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->n_plans; i++)
-        if (m->plans[i].prim)
-            dnnl_primitive_destroy(m->plans[i].prim);
-    if (m->strm)
-        dnnl_stream_destroy(m->strm);
-    if (m->eng)
-        dnnl_engine_destroy(m->eng);
-    free(m->qkv_w), free(m->proj_w), free(m->fc_w), free(m->fcp_w);
-    ab_free(m->wmem), ab_free(m->wte), ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache),
-        ab_free(m->x), ab_free(m->qkv);
+    if (m->slots)
+        for (int i = 0; i < m->cfg.n_layer * MM_KINDS; i++)
+            slot_free(&m->slots[i]);
+    slot_free(&m->head);
+    free(m->slots);
+    ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
     ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
     free(m);
 }
 
-static void *to_bf16_copy(uint16_t **cursor, const float *src, size_t n)
+/* w (rows, C) fp32 as the run dtype into tmp (zero rows up to prows), or w itself */
+static const void *weight_in(enum gpt2_dtype dt, void *tmp, const float *w, size_t rows, size_t prows, size_t C)
 {
-    uint16_t *d = *cursor;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        d[i] = to_bf16(src[i]);
-    *cursor += n;
-    return d;
+    if (dt == GPT2_F32 && rows == prows)
+        return w;
+    enum ops_dtype t = ops_dt(dt);
+    ops_convert(tmp, t, w, OPS_F32, rows * C);
+    memset((char *)tmp + rows * C * ops_dtype_size(t), 0, (prows - rows) * C * ops_dtype_size(t));
+    return tmp;
 }
 
 ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
@@ -549,54 +446,44 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     m->n_threads = omp_get_max_threads();
     size_t C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer, rows = (size_t)B * max_Tq;
     size_t kv = L * (size_t)B * max_T * C;
-    m->qkv_w = calloc(L, sizeof(void *)), m->proj_w = calloc(L, sizeof(void *));
-    m->fc_w = calloc(L, sizeof(void *)), m->fcp_w = calloc(L, sizeof(void *));
+    m->Vp = gpt2_vocab_padded(cfg->vocab);
+    m->slots = calloc(L * MM_KINDS, sizeof *m->slots);
     m->kcache = ab_alloc(kv * 4), m->vcache = ab_alloc(kv * 4);
     m->x = ab_alloc(rows * C * 4), m->qkv = ab_alloc(rows * 3 * C * 4);
     m->att = ab_alloc(rows * C * 4), m->h = ab_alloc(rows * 4 * C * 4);
     m->lnout = ab_alloc(rows * C * 4), m->mmin = ab_alloc(rows * 4 * C * 4);
     m->scores = ab_alloc((size_t)m->n_threads * max_T * 4);
-    if (dt == GPT2_BF16)
-        m->wmem = ab_alloc(2 * L * 12 * C * C);
-    m->Vp = gpt2_vocab_padded(cfg->vocab);
-    size_t nte = (size_t)m->Vp * C, es = dt == GPT2_BF16 ? 2 : 4;
-    m->wte = ab_alloc(nte * es), m->lpad = ab_alloc((size_t)B * m->Vp * 4);
-    if (!m->qkv_w || !m->proj_w || !m->fc_w || !m->fcp_w || !m->kcache || !m->vcache || !m->x || !m->qkv ||
-        !m->att || !m->h || !m->lnout || !m->mmin || !m->scores || !m->wte || !m->lpad ||
-        (dt == GPT2_BF16 && !m->wmem)) {
+    m->lpad = ab_alloc((size_t)B * m->Vp * 4);
+    size_t tmp_n = (size_t)m->Vp * C > 4 * C * C ? (size_t)m->Vp * C : 4 * C * C;
+    void *tmp = ab_alloc(tmp_n * ops_dtype_size(ops_dt(dt)));
+    if (!m->slots || !m->kcache || !m->vcache || !m->x || !m->qkv || !m->att || !m->h || !m->lnout || !m->mmin ||
+        !m->scores || !m->lpad || !tmp) {
+        ab_free(tmp);
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",
                        gpt2_model_bytes(cfg, dt, B, max_T, max_Tq) * 1e-9);
     }
-    uint16_t *cur = m->wmem;
-    for (size_t l = 0; l < L; l++) {
-        const struct gpt2_layer *Lw = &p->layers[l];
-        if (dt == GPT2_BF16) {
-            m->qkv_w[l] = to_bf16_copy(&cur, Lw->qkv_w, 3 * C * C);
-            m->proj_w[l] = to_bf16_copy(&cur, Lw->proj_w, C * C);
-            m->fc_w[l] = to_bf16_copy(&cur, Lw->fc_w, 4 * C * C);
-            m->fcp_w[l] = to_bf16_copy(&cur, Lw->fcp_w, 4 * C * C);
-        } else {
-            m->qkv_w[l] = Lw->qkv_w, m->proj_w[l] = Lw->proj_w;
-            m->fc_w[l] = Lw->fc_w, m->fcp_w[l] = Lw->fcp_w;
-        }
-    }
-    size_t nv = (size_t)cfg->vocab * C;
-    if (dt == GPT2_BF16) {
-        uint16_t *te = m->wte;
-        to_bf16_copy(&te, p->wte, nv);
-    } else
-        memcpy(m->wte, p->wte, nv * 4);
-    memset((char *)m->wte + nv * es, 0, (nte - nv) * es);
     ab_status st = AB_OK;
-    dnnl_status_t s = dnnl_engine_create(&m->eng, dnnl_cpu, 0);
-    if (s == dnnl_success)
-        s = dnnl_stream_create(&m->strm, m->eng, dnnl_stream_default_flags);
-    if (s != dnnl_success)
-        st = ab_fail(err, AB_EFAIL, "model: oneDNN engine: status %d", (int)s);
+    for (size_t l = 0; l < L && !st; l++) {
+        const struct gpt2_layer *Lw = &p->layers[l];
+        struct mm_slot *sl = &m->slots[l * MM_KINDS];
+        int c = (int)C;
+        if (!(st = slot_init(&sl[MM_QKV], dt, weight_in(dt, tmp, Lw->qkv_w, 3 * C, 3 * C, C), 3 * c, c,
+                             OPS_MM_BIAS, err)) &&
+            !(st = slot_init(&sl[MM_PROJ], dt, weight_in(dt, tmp, Lw->proj_w, C, C, C), c, c,
+                             OPS_MM_BIAS | OPS_MM_ACCUM, err)) &&
+            !(st = slot_init(&sl[MM_FC], dt, weight_in(dt, tmp, Lw->fc_w, 4 * C, 4 * C, C), 4 * c, c,
+                             OPS_MM_BIAS | OPS_MM_GELU, err)))
+            st = slot_init(&sl[MM_FCP], dt, weight_in(dt, tmp, Lw->fcp_w, C, C, 4 * C), c, 4 * c,
+                           OPS_MM_BIAS | OPS_MM_ACCUM, err);
+    }
+    if (!st)
+        st = slot_init(&m->head, dt, weight_in(dt, tmp, p->wte, (size_t)cfg->vocab, (size_t)m->Vp, C), m->Vp,
+                       (int)C, 0, err);
+    ab_free(tmp);
     if (st) {
         gpt2_model_destroy(m);
-        return st;
+        return ab_fail_prefix(err, st, "model");
     }
     *out = m;
     return AB_OK;
@@ -625,10 +512,10 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
     size_t bstride = (size_t)m->max_T * C;
     for (int l = 0; l < m->cfg.n_layer; l++) {
         const struct gpt2_layer *L = &p->layers[l];
+        struct mm_slot *sl = &m->slots[(size_t)l * MM_KINDS];
         float *kc = m->kcache + (size_t)l * B * bstride, *vc = m->vcache + (size_t)l * B * bstride;
-        layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C);
-        if ((st = matmul(m, m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), m->qkv_w[l], L->qkv_b, M, 3 * C,
-                         C, 0, err)))
+        ops_layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C, OPS_F32);
+        if ((st = matmul(m, &sl[MM_QKV], m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), L->qkv_b, M, err)))
             return st;
         for (int b = 0; b < B; b++)
             for (int i = 0; i < Tq; i++) {
@@ -638,15 +525,12 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
                 memcpy(vc + at, row + 2 * C, (size_t)C * 4);
             }
         attention(m, m->att, m->qkv, kc, vc, Tq, pos0);
-        if ((st = matmul(m, m->x, as_run_dtype(m, m->att, (size_t)M * C), m->proj_w[l], L->proj_b, M, C, C,
-                         MM_ACCUM, err)))
+        if ((st = matmul(m, &sl[MM_PROJ], m->x, as_run_dtype(m, m->att, (size_t)M * C), L->proj_b, M, err)))
             return st;
-        layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C);
-        if ((st = matmul(m, m->h, as_run_dtype(m, m->lnout, (size_t)M * C), m->fc_w[l], L->fc_b, M, 4 * C, C,
-                         MM_GELU, err)))
+        ops_layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C, OPS_F32);
+        if ((st = matmul(m, &sl[MM_FC], m->h, as_run_dtype(m, m->lnout, (size_t)M * C), L->fc_b, M, err)))
             return st;
-        if ((st = matmul(m, m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), m->fcp_w[l], L->fcp_b, M, C,
-                         4 * C, MM_ACCUM, err)))
+        if ((st = matmul(m, &sl[MM_FCP], m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), L->fcp_b, M, err)))
             return st;
     }
     /* logits of R rows, at most B at a time through the (B, Vp) padded buffer */
@@ -655,10 +539,10 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
         int n = R - r0 < B ? R - r0 : B;
         for (int r = 0; r < n; r++) {
             int src = all_logits ? r0 + r : r * Tq + Tq - 1;
-            layernorm(m->lnout + (size_t)r * C, m->x + (size_t)src * C, p->lnf_g, p->lnf_b, 1, C);
+            memcpy(m->h + (size_t)r * C, m->x + (size_t)src * C, (size_t)C * 4);
         }
-        if ((st = matmul(m, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), m->wte, NULL, n, m->Vp, C, 0,
-                         err)))
+        ops_layernorm(m->lnout, m->h, p->lnf_g, p->lnf_b, n, C, OPS_F32);
+        if ((st = matmul(m, &m->head, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), NULL, n, err)))
             return st;
         for (int r = 0; r < n; r++)
             memcpy(logits + (size_t)(r0 + r) * V, m->lpad + (size_t)r * m->Vp, (size_t)V * 4);
@@ -679,7 +563,7 @@ int gpt2_argmax(const float *x, int n)
 
 static double wref(const float *w, size_t i, bool round_bf16)
 {
-    return round_bf16 ? (double)from_bf16(to_bf16(w[i])) : (double)w[i];
+    return round_bf16 ? (double)ops_bf16_to_f32(ops_f32_to_bf16(w[i])) : (double)w[i];
 }
 
 /* out (T,N) = inp (T,K) . w (N,K)^T + b */

@@ -1,9 +1,13 @@
 /* matmul.c — ops_matmul on the CPU through a oneDNN matmul primitive: out = inp . weight^T with
- * bias, GELU (tanh) and a residual add fused as post-ops, fp32 accumulation. The weight is
- * reordered once into the layout the primitive asked for (format "any"), so a run is one
- * primitive execution: no packing, no allocation. */
+ * bias, GELU (tanh), a residual add or an accumulation fused as post-ops, fp32 accumulation.
+ * The weight is reordered once into the layout the primitive asked for (format "any"), so a
+ * run is one primitive execution: no packing, no allocation. For a few rows (decode) a run is
+ * instead our GEMV over that same packed layout, which oneDNN (2.6) streams at a fraction of
+ * the memory bandwidth: see gemv_* below. */
 #include "ops.h"
 
+#include <immintrin.h>
+#include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +32,156 @@ struct ops_matmul {
     dnnl_memory_desc_t src_md, wei_user_md, bias_md, dst_md, res_md;
     dnnl_memory_t src, wei, bias, dst, res;
     void *wei_buf;  /* packed weight, owned */
+    void *wei_ptr;  /* the packed weight in use: wei_buf or another plan's */
     bool have_weight;
+    /* GEMV path: weight blocks of KB (K) x 64 (N), block (kb, nb) at kb*s0 + nb*s1 elements */
+    bool gemv;
+    int KB, Kp;
+    size_t s0, s1;
+    void *xpad; /* (M, Kp) input rows padded with zeros */
     char impl[64];
 };
 
 static dnnl_data_type_t dnnl_type(enum ops_dtype dt) { return dt == OPS_BF16 ? dnnl_bf16 : dnnl_f32; }
+
+/* ------------------------------------------------------------------ GEMV
+ * For M <= OPS_GEMV_MAX_M rows the product is bound by reading the weight once. oneDNN's
+ * brgemm layout for a (K,N) weight is already what a GEMV wants: blocks of 64 output columns,
+ * contiguous over K, fp32 as (KB=16, 64) and bf16 as (KB/2=16, 64, 2) pairs for VDPBF16PS.
+ * gemv_layout accepts exactly those layouts (anything else runs through oneDNN); a thread
+ * takes whole 64-column strips and streams them for up to 4 rows at a time (16 accumulators),
+ * then applies bias, GELU, residual or accumulation on the 64 x rows tile. */
+
+static bool gemv_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
+{
+    if (ops_generic() || !ab_cpu_has("avx512f") || (mm->dt == OPS_BF16 && !ab_cpu_has("avx512_bf16")))
+        return false;
+    if (md->format_kind != dnnl_blocked || md->ndims != 2)
+        return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    bool bf = mm->dt == OPS_BF16;
+    if (bf ? !(b->inner_nblks == 3 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 && b->inner_blks[1] == 64 &&
+               b->inner_idxs[1] == 1 && b->inner_blks[2] == 2 && b->inner_idxs[2] == 0)
+           : !(b->inner_nblks == 2 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 && b->inner_blks[1] == 64 &&
+               b->inner_idxs[1] == 1))
+        return false;
+    mm->KB = bf ? 32 : 16;
+    mm->Kp = (int)md->padded_dims[0];
+    if (md->padded_dims[1] % 64 || mm->Kp % mm->KB || md->offset0 != 0)
+        return false;
+    mm->s0 = (size_t)b->strides[0], mm->s1 = (size_t)b->strides[1];
+    return true;
+}
+
+/* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), as ops_gelu */
+static inline float gemv_gelu(float x)
+{
+    float u = 0.7978845608f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + expf(-2.0f * u));
+}
+
+#define T512 __attribute__((target("avx512f")))
+#define TBF16 __attribute__((target("avx512f,avx512bf16")))
+
+/* acc (R,64) = xpad rows r0.. (R of them, row stride Kp) . strip (Kp/KB blocks) */
+TBF16 static void gemv_strip_bf16(float *acc, const uint16_t *x, int Kp, const uint16_t *strip, size_t s0, int R)
+{
+    __m512 a[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 4; j++)
+            a[r][j] = _mm512_setzero_ps();
+    for (int kb = 0; kb < Kp / 32; kb++) {
+        const uint16_t *w = strip + (size_t)kb * s0;
+        for (int p = 0; p < 16; p++) {
+            const uint16_t *wp = w + p * 128;
+            __m512bh w0 = (__m512bh)_mm512_loadu_si512(wp), w1 = (__m512bh)_mm512_loadu_si512(wp + 32);
+            __m512bh w2 = (__m512bh)_mm512_loadu_si512(wp + 64), w3 = (__m512bh)_mm512_loadu_si512(wp + 96);
+            int k = kb * 32 + 2 * p;
+            for (int r = 0; r < R; r++) { /* R is at most 4: unrolled by the compiler */
+                uint32_t pair;
+                memcpy(&pair, x + (size_t)r * Kp + k, 4);
+                __m512bh xb = (__m512bh)_mm512_set1_epi32((int)pair);
+                a[r][0] = _mm512_dpbf16_ps(a[r][0], w0, xb);
+                a[r][1] = _mm512_dpbf16_ps(a[r][1], w1, xb);
+                a[r][2] = _mm512_dpbf16_ps(a[r][2], w2, xb);
+                a[r][3] = _mm512_dpbf16_ps(a[r][3], w3, xb);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(acc + r * 64 + j * 16, a[r][j]);
+}
+
+T512 static void gemv_strip_f32(float *acc, const float *x, int Kp, const float *strip, size_t s0, int R)
+{
+    __m512 a[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 4; j++)
+            a[r][j] = _mm512_setzero_ps();
+    for (int kb = 0; kb < Kp / 16; kb++) {
+        const float *w = strip + (size_t)kb * s0;
+        for (int kk = 0; kk < 16; kk++) {
+            const float *wp = w + kk * 64;
+            __m512 w0 = _mm512_loadu_ps(wp), w1 = _mm512_loadu_ps(wp + 16);
+            __m512 w2 = _mm512_loadu_ps(wp + 32), w3 = _mm512_loadu_ps(wp + 48);
+            int k = kb * 16 + kk;
+            for (int r = 0; r < R; r++) {
+                __m512 xb = _mm512_set1_ps(x[(size_t)r * Kp + k]);
+                a[r][0] = _mm512_fmadd_ps(w0, xb, a[r][0]);
+                a[r][1] = _mm512_fmadd_ps(w1, xb, a[r][1]);
+                a[r][2] = _mm512_fmadd_ps(w2, xb, a[r][2]);
+                a[r][3] = _mm512_fmadd_ps(w3, xb, a[r][3]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(acc + r * 64 + j * 16, a[r][j]);
+}
+
+static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias, const void *res)
+{
+    int M = mm->M, N = mm->N, K = mm->K, Kp = mm->Kp, nstrips = (N + 63) / 64;
+    bool bf = mm->dt == OPS_BF16, of32 = (mm->flags & OPS_MM_OUT_F32) || !bf;
+    size_t es = ops_dtype_size(mm->dt);
+    for (int r = 0; r < M; r++) {
+        char *row = (char *)mm->xpad + (size_t)r * Kp * es;
+        memcpy(row, (const char *)inp + (size_t)r * K * es, (size_t)K * es);
+        memset(row + (size_t)K * es, 0, (size_t)(Kp - K) * es);
+    }
+#pragma omp parallel for schedule(static)
+    for (int nb = 0; nb < nstrips; nb++) {
+        float acc[4 * 64];
+        for (int r0 = 0; r0 < M; r0 += 4) {
+            int R = M - r0 < 4 ? M - r0 : 4;
+            if (bf)
+                gemv_strip_bf16(acc, (const uint16_t *)mm->xpad + (size_t)r0 * Kp, Kp,
+                                (const uint16_t *)mm->wei_ptr + nb * mm->s1, mm->s0, R);
+            else
+                gemv_strip_f32(acc, (const float *)mm->xpad + (size_t)r0 * Kp, Kp,
+                               (const float *)mm->wei_ptr + nb * mm->s1, mm->s0, R);
+            int nw = N - nb * 64 < 64 ? N - nb * 64 : 64;
+            for (int r = 0; r < R; r++)
+                for (int j = 0; j < nw; j++) {
+                    size_t o = (size_t)(r0 + r) * N + (size_t)nb * 64 + j;
+                    float v = acc[r * 64 + j];
+                    if (mm->flags & OPS_MM_BIAS)
+                        v += bias[nb * 64 + j];
+                    if (mm->flags & OPS_MM_GELU)
+                        v = gemv_gelu(v);
+                    if (mm->flags & (OPS_MM_RESIDUAL | OPS_MM_ACCUM)) {
+                        const void *src = (mm->flags & OPS_MM_ACCUM) ? out : res;
+                        v += of32 ? ((const float *)src)[o] : ops_bf16_to_f32(((const uint16_t *)src)[o]);
+                    }
+                    if (of32)
+                        ((float *)out)[o] = v;
+                    else
+                        ((uint16_t *)out)[o] = ops_f32_to_bf16(v);
+                }
+        }
+    }
+}
 
 static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
 {
@@ -44,8 +193,9 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     DNNL_TRY(dnnl_memory_desc_init_by_strides(&mm->wei_user_md, 2, wd, t, w_strides), err);
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei_any, 2, wd, t, dnnl_format_tag_any), err);
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->dst_md, 2, dd, t, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->res_md, 2, dd, t, dnnl_ab), err);
+    dnnl_data_type_t ot = (mm->flags & OPS_MM_OUT_F32) ? dnnl_f32 : t;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->dst_md, 2, dd, ot, dnnl_ab), err);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->res_md, 2, dd, ot, dnnl_ab), err);
     DNNL_TRY(dnnl_engine_create(&mm->eng, dnnl_cpu, 0), err);
     DNNL_TRY(dnnl_stream_create(&mm->strm, mm->eng, dnnl_stream_default_flags), err);
 
@@ -56,6 +206,8 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     DNNL_TRY(dnnl_primitive_attr_create(&attr), err);
     dnnl_post_ops_t po;
     dnnl_status_t s = dnnl_post_ops_create(&po);
+    if (s == dnnl_success && (mm->flags & OPS_MM_ACCUM))
+        s = dnnl_post_ops_append_sum(po, 1.0f);
     if (s == dnnl_success && (mm->flags & OPS_MM_GELU))
         s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
     if (s == dnnl_success && (mm->flags & OPS_MM_RESIDUAL))
@@ -82,7 +234,15 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     if (!mm->wei_buf)
         return ab_fail(err, AB_ENOMEM, "matmul: cannot allocate %zu bytes of packed weight", wbytes);
     /* Data handles are set per run; DNNL_MEMORY_NONE makes no buffer of oneDNN's own. */
+    mm->wei_ptr = mm->wei_buf;
     DNNL_TRY(dnnl_memory_create(&mm->wei, &wei_md, mm->eng, mm->wei_buf), err);
+    if (mm->M <= OPS_GEMV_MAX_M && gemv_layout(mm, &wei_md)) {
+        mm->xpad = ab_alloc((size_t)mm->M * mm->Kp * ops_dtype_size(mm->dt));
+        if (!mm->xpad)
+            return ab_fail(err, AB_ENOMEM, "matmul: out of memory");
+        mm->gemv = true;
+        snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == OPS_BF16 ? "avx512_bf16" : "avx512f");
+    }
     DNNL_TRY(dnnl_memory_create(&mm->src, &mm->src_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->dst, &mm->dst_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->bias, &mm->bias_md, mm->eng, DNNL_MEMORY_NONE), err);
@@ -98,6 +258,8 @@ ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum o
         return ab_fail(err, AB_EINVAL, "matmul: bad shape M=%d N=%d K=%d", M, N, K);
     if (dt == OPS_F16)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
+    if ((flags & OPS_MM_ACCUM) && (flags & (OPS_MM_GELU | OPS_MM_RESIDUAL)))
+        return ab_fail(err, AB_EINVAL, "matmul: accumulation takes neither GELU nor a residual");
     struct ops_matmul *mm = calloc(1, sizeof *mm);
     if (!mm)
         return ab_fail(err, AB_ENOMEM, "out of memory");
@@ -114,6 +276,8 @@ ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum o
 ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struct ab_error *err)
 {
     dnnl_memory_t user;
+    DNNL_TRY(dnnl_memory_set_data_handle(mm->wei, mm->wei_buf), err); /* no longer shared */
+    mm->wei_ptr = mm->wei_buf;
     DNNL_TRY(dnnl_memory_create(&user, &mm->wei_user_md, mm->eng, (void *)weight), err);
     dnnl_primitive_desc_t rpd;
     const dnnl_memory_desc_t *wmd;
@@ -139,6 +303,38 @@ ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struc
     return AB_OK;
 }
 
+ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul *from, struct ab_error *err)
+{
+    if (!from->have_weight || from->N != mm->N || from->K != mm->K || from->dt != mm->dt)
+        return ab_fail(err, AB_EINVAL, "matmul: cannot share the weight of a %dx%d %s plan with a %dx%d %s one",
+                       from->N, from->K, ops_dtype_name(from->dt), mm->N, mm->K, ops_dtype_name(mm->dt));
+    const dnnl_memory_desc_t *mine, *theirs;
+    DNNL_TRY(dnnl_memory_get_memory_desc(mm->wei, &mine), err);
+    DNNL_TRY(dnnl_memory_get_memory_desc(from->wei, &theirs), err);
+    if (dnnl_memory_desc_equal(mine, theirs)) {
+        DNNL_TRY(dnnl_memory_set_data_handle(mm->wei, from->wei_ptr), err);
+        mm->wei_ptr = from->wei_ptr;
+        mm->have_weight = true;
+        return AB_OK;
+    }
+    dnnl_primitive_desc_t rpd;
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, theirs, from->eng, mine, mm->eng, NULL), err);
+    dnnl_primitive_t r = NULL;
+    dnnl_status_t s = dnnl_primitive_create(&r, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from->wei}, {DNNL_ARG_TO, mm->wei}};
+        s = dnnl_primitive_execute(r, mm->strm, 2, args);
+        if (s == dnnl_success)
+            s = dnnl_stream_wait(mm->strm);
+    }
+    if (r)
+        dnnl_primitive_destroy(r);
+    DNNL_TRY(s, err);
+    mm->have_weight = true;
+    return AB_OK;
+}
+
 ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
                          const void *res, struct ab_error *err)
 {
@@ -146,6 +342,10 @@ ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, cons
         return ab_fail(err, AB_EINVAL, "matmul: run before set_weight");
     if (((mm->flags & OPS_MM_BIAS) && !bias) || ((mm->flags & OPS_MM_RESIDUAL) && !res))
         return ab_fail(err, AB_EINVAL, "matmul: bias or residual missing for the plan's flags");
+    if (mm->gemv) {
+        gemv_run(mm, out, inp, bias, res);
+        return AB_OK;
+    }
     DNNL_TRY(dnnl_memory_set_data_handle(mm->src, (void *)inp), err);
     DNNL_TRY(dnnl_memory_set_data_handle(mm->dst, out), err);
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mm->src}, {DNNL_ARG_WEIGHTS, mm->wei}, {DNNL_ARG_DST, mm->dst}};
@@ -181,5 +381,6 @@ void ops_matmul_destroy(struct ops_matmul *mm)
     if (mm->eng)
         dnnl_engine_destroy(mm->eng);
     ab_free(mm->wei_buf);
+    ab_free(mm->xpad);
     free(mm);
 }

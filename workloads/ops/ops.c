@@ -159,7 +159,8 @@ void ops_layernorm(void *out, const void *inp, const float *gamma, const float *
                    enum ops_dtype dt)
 {
     bool vec = C % 16 == 0 && ab_cpu_has("avx512f") && ab_cpu_has("avx512_bf16") && !ops_generic();
-#pragma omp parallel for schedule(static)
+    /* a decode step's row or two takes less than waking the threads */
+#pragma omp parallel for schedule(static) if ((size_t)N * C > 16384)
     for (int r = 0; r < N; r++) {
         if (vec)
             ln_row_avx512(out, inp, gamma, beta, (size_t)r * C, C, dt);

@@ -31,19 +31,30 @@ double ops_get(const void *x, enum ops_dtype dt, size_t i);
 
 /* matmul: out (M,N) = inp (M,K) . weight (N,K)^T [+ bias (N)] [then GELU] [+ res (M,N)].
  * weight is (N,K) row-major (output-major, as llm.c's (OC,C)); out, inp, res and weight
- * share the dtype; bias is fp32; accumulation fp32. A plan is made once per shape (a oneDNN
- * primitive); ops_matmul_set_weight reorders the weight into the plan's own (blocked)
- * layout, once, so that runs neither allocate nor repack. res may alias nothing else. */
-enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u };
+ * share the dtype (unless OPS_MM_OUT_F32: out and res fp32); bias is fp32; accumulation fp32.
+ * OPS_MM_ACCUM adds the product to what out holds (out += inp . weight^T + bias), the in-place
+ * residual add; it takes neither GELU nor res. A plan is made once per shape (a oneDNN
+ * primitive); ops_matmul_set_weight reorders the weight into the plan's own (blocked) layout,
+ * once, so that runs neither allocate nor repack. res may alias nothing else.
+ * With M <= OPS_GEMV_MAX_M on an AVX-512 CPU (BF16 for bf16) a run is a matrix-vector kernel
+ * of ours over the same packed weight (oneDNN's small-M matmul is far from the memory bound):
+ * each thread streams its own contiguous blocks of 64 output columns. */
+enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
+#define OPS_GEMV_MAX_M 8
 struct ops_matmul;
 ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt,
                             unsigned flags, struct ab_error *err);
 /* Copy (reorder) weight (N,K) into the plan; the caller's buffer may be freed afterwards. */
 ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struct ab_error *err);
+/* Take the weight of another plan of the same N, K and dtype (any M, any flags): the packed
+ * buffer itself when the layouts agree (then from must outlive mm), else a reordered copy. */
+ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul *from,
+                                  struct ab_error *err);
 /* bias: NULL unless OPS_MM_BIAS; res: NULL unless OPS_MM_RESIDUAL. */
 ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
                          const void *res, struct ab_error *err);
-/* The implementation oneDNN chose ("brg:avx512_core_bf16" ...), for the record. */
+/* The implementation that runs: oneDNN's choice ("brg:avx512_core_bf16" ...) or
+ * "gemv:avx512_bf16" / "gemv:avx512f", for the record. */
 const char *ops_matmul_impl(const struct ops_matmul *mm);
 void ops_matmul_destroy(struct ops_matmul *mm);
 
@@ -82,7 +93,7 @@ void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const v
 const char *ops_attn_impl(const struct ops_attn *a);
 void ops_attn_destroy(struct ops_attn *a);
 
-/* Make later ops_attn_create and ops_layernorm calls choose the portable code (tests check
+/* Make later ops_attn_create, ops_matmul_create and ops_layernorm calls choose the portable code (tests check
  * both); ops_generic says whether that is on. */
 void ops_set_generic(bool on);
 bool ops_generic(void);
