@@ -107,7 +107,7 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
             st = ab_fail(err, AB_ENOMEM, "out of memory");
     if (st == AB_OK)
         st = workload_values(wl, o, suite, vals, err);
-    int idx[AB_MAX_AXES] = {0};
+    int idx[AB_MAX_AXES] = {0}, outside_suite = 0;
     struct ab_params *ps = st == AB_OK ? calloc(1, sizeof *ps) : NULL;
     if (st == AB_OK && !ps)
         st = ab_fail(err, AB_ENOMEM, "out of memory");
@@ -124,6 +124,8 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
                 st = ab_fail(err, AB_ENOMEM, "out of memory planning cases");
             else if ((st = plan_add(p, &pc, err)))
                 free(pc.params);
+        } else if (suite != AB_SUITE_FULL && wl->applies(ps, backend, AB_SUITE_FULL)) {
+            outside_suite++;
         }
         /* odometer over the axes, last axis fastest */
         int a = wl->n_axes - 1;
@@ -132,6 +134,20 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
         if (a < 0)
             break;
     }
+    /* Points the user asked for with -a that only the full suite runs: say so rather than
+     * drop them without a word (the default sweeps themselves are meant to be trimmed). */
+    bool overridden = false;
+    for (int i = 0; i < o->n_axis_overrides; i++) {
+        const char *eq = strchr(o->axis_overrides[i], '=');
+        for (int a = 0; eq && a < wl->n_axes; a++)
+            if (strlen(wl->axes[a].name) == (size_t)(eq - o->axis_overrides[i]) &&
+                strncmp(wl->axes[a].name, o->axis_overrides[i], (size_t)(eq - o->axis_overrides[i])) == 0)
+                overridden = true;
+    }
+    if (st == AB_OK && overridden && outside_suite > 0 && o->log && !o->quiet)
+        fprintf(o->log, "note: %d %s point%s on %s left out: beyond the %s suite's limits (add --full)\n",
+                outside_suite, wl->name, outside_suite == 1 ? "" : "s", ab_backend_name(backend),
+                suite == AB_SUITE_QUICK ? "quick" : "default");
     for (int a = 0; a < wl->n_axes; a++)
         free(vals[a]);
     free(ps);
