@@ -18,7 +18,7 @@ cd "$(dirname "$0")"
 PKGS="build-essential meson ninja-build pkg-config libcsv-dev libcjson-dev libpapi-dev libdnnl-dev
       libgsl-dev libcmocka-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core"
 # Only for `test`: libFuzzer comes with clang's runtime.
-TEST_PKGS="clang libclang-rt-14-dev"
+TEST_PKGS="clang libclang-rt-14-dev clang-format"
 
 missing_packages() {
   local p missing=""
@@ -131,6 +131,19 @@ test)
     tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$flog.out"
     echo "Ok: $(grep -c ': ok,' "$flog.out")" >"$flog"
     echo "Fail: $(grep -c 'FAILED' "$flog.out")" >>"$flog"
+    logs+=("$flog")
+  fi
+  # Formatting is checked, not argued about: .clang-format, clang-format 14 as in Debian 12.
+  if command -v clang-format >/dev/null 2>&1; then
+    flog=${dir}-format.log
+    if find bench harness plots tests workloads -name '*.[ch]' -o -name '*.cu' |
+      grep -v '^tests/fuzz/\(corpus\|regressions\|crash-work\)/' |
+      xargs clang-format --dry-run --Werror 2>"$flog.out"; then
+      echo "Ok: 1 (format)" >"$flog"
+    else
+      head -20 "$flog.out"
+      echo "Fail: 1 (format: run clang-format -i on the files above)" >"$flog"
+    fi
     logs+=("$flog")
   fi
   set -e

@@ -10,35 +10,38 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: accelbench compare BASE NEW [--threshold PCT] [--alpha A] [--metric time|throughput|energy]\n"
-            "                          [--format text|md|csv|json] [--fail-on regress|any|none]\n\n"
-            "BASE and NEW are results.csv files or result folders (every results.csv in the folder and its\n"
-            "subfolders, with samples.jsonl beside each, merged). Cases are matched by workload, device,\n"
-            "device name and parameters; unmatched ones are listed as added or removed.\n\n"
-            "  --threshold PCT   smallest change that counts, in percent (default 5)\n"
-            "  --alpha A         significance after Holm-Bonferroni over all cases (default 0.05)\n"
-            "  --metric M        time (default), throughput, or energy (same measured power source only)\n"
-            "  --format F        text (default; colour on a terminal unless NO_COLOR), md, csv, json\n"
-            "  --noise PCT       run-to-run noise (1 sigma, percent) to allow for; default: estimated from\n"
-            "                    the spread of all cases' ratios (needs 5 or more cases)\n"
-            "  --fail-on F       regress (default: exit 1 on a slower or failed case), any (any change,\n"
-            "                    noisy, added or removed case), none (always 0)\n\n"
-            "A case is slower only when it is significant after correction, both by the Mann-Whitney test\n"
-            "on the raw samples and once its interval is widened by the run-to-run noise, AND the ratio of\n"
-            "medians passes the threshold; a case whose 95%% interval is too wide to resolve a\n"
-            "threshold-sized change is noisy.\n");
+    fprintf(
+        f,
+        "usage: accelbench compare BASE NEW [--threshold PCT] [--alpha A] [--metric time|throughput|energy]\n"
+        "                          [--format text|md|csv|json] [--fail-on regress|any|none]\n\n"
+        "BASE and NEW are results.csv files or result folders (every results.csv in the folder and its\n"
+        "subfolders, with samples.jsonl beside each, merged). Cases are matched by workload, device,\n"
+        "device name and parameters; unmatched ones are listed as added or removed.\n\n"
+        "  --threshold PCT   smallest change that counts, in percent (default 5)\n"
+        "  --alpha A         significance after Holm-Bonferroni over all cases (default 0.05)\n"
+        "  --metric M        time (default), throughput, or energy (same measured power source only)\n"
+        "  --format F        text (default; colour on a terminal unless NO_COLOR), md, csv, json\n"
+        "  --noise PCT       run-to-run noise (1 sigma, percent) to allow for; default: estimated from\n"
+        "                    the spread of all cases' ratios (needs 5 or more cases)\n"
+        "  --fail-on F       regress (default: exit 1 on a slower or failed case), any (any change,\n"
+        "                    noisy, added or removed case), none (always 0)\n\n"
+        "A case is slower only when it is significant after correction, both by the Mann-Whitney test\n"
+        "on the raw samples and once its interval is widened by the run-to-run noise, AND the ratio of\n"
+        "medians passes the threshold; a case whose 95%% interval is too wide to resolve a\n"
+        "threshold-sized change is noisy.\n");
 }
 
 int ab_cmd_compare(int argc, char **argv)
 {
     enum { O_THR = 256, O_ALPHA, O_METRIC, O_FORMAT, O_FAIL, O_NOISE };
-    static const struct option opts[] = {
-        {"threshold", required_argument, NULL, O_THR}, {"alpha", required_argument, NULL, O_ALPHA},
-        {"metric", required_argument, NULL, O_METRIC}, {"format", required_argument, NULL, O_FORMAT},
-        {"fail-on", required_argument, NULL, O_FAIL},  {"noise", required_argument, NULL, O_NOISE},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option opts[] = { { "threshold", required_argument, NULL, O_THR },
+                                          { "alpha", required_argument, NULL, O_ALPHA },
+                                          { "metric", required_argument, NULL, O_METRIC },
+                                          { "format", required_argument, NULL, O_FORMAT },
+                                          { "fail-on", required_argument, NULL, O_FAIL },
+                                          { "noise", required_argument, NULL, O_NOISE },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { 0 } };
     struct cmp_opts o;
     cmp_opts_defaults(&o);
     const char *format = "text";
@@ -79,7 +82,8 @@ int ab_cmd_compare(int argc, char **argv)
             }
             break;
         case O_FORMAT:
-            if (strcmp(optarg, "text") && strcmp(optarg, "md") && strcmp(optarg, "csv") && strcmp(optarg, "json")) {
+            if (strcmp(optarg, "text") && strcmp(optarg, "md") && strcmp(optarg, "csv") &&
+                strcmp(optarg, "json")) {
                 ab_cli_error("compare: unknown format \"%s\" (valid: text, md, csv, json)", optarg);
                 return 2;
             }
@@ -99,14 +103,16 @@ int ab_cmd_compare(int argc, char **argv)
             break;
         case 'h': usage(stdout); return 0;
         case ':': ab_cli_error("compare: option %s needs a value", argv[optind - 1]); return 2;
-        default: ab_cli_error("compare: unknown option \"%s\" (see accelbench compare --help)", argv[optind - 1]); return 2;
+        default:
+            ab_cli_error("compare: unknown option \"%s\" (see accelbench compare --help)", argv[optind - 1]);
+            return 2;
         }
     }
     if (argc - optind != 2) {
         ab_cli_error("compare: expected BASE and NEW (see accelbench compare --help)");
         return 2;
     }
-    struct ab_result_set base = {0}, new_ = {0};
+    struct ab_result_set base = { 0 }, new_ = { 0 };
     struct ab_error err;
     char warn[512];
     int rc = 2;

@@ -10,8 +10,9 @@
 
 int ab_cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { 0 } };
     bool json = false;
     int c;
     optind = 1;
@@ -19,7 +20,8 @@ int ab_cmd_info(int argc, char **argv)
         switch (c) {
         case 'j': json = true; break;
         case 'h':
-            printf("usage: accelbench info [--json]\n\nDescribes this machine: host, devices (name, cores or SMs,\n"
+            printf("usage: accelbench info [--json]\n\nDescribes this machine: host, devices (name, cores or "
+                   "SMs,\n"
                    "memory, clocks, driver and runtime), the power meter each would use, PAPI\n"
                    "components, and the matching device profile.\n");
             return 0;
@@ -101,9 +103,10 @@ int ab_cmd_info(int argc, char **argv)
             const struct ab_device *d = &devs[i];
             printf("%-8s %s\n", d->id, d->name);
             if (d->backend == AB_BACKEND_CUDA)
-                printf("         %d SMs, compute capability %d.%d, %.1f GiB, %.0f MHz, driver %s, runtime %s\n",
-                       d->compute_units, d->cc_major, d->cc_minor, d->mem_bytes / 1073741824.0,
-                       d->clock_mhz, d->driver, d->runtime);
+                printf(
+                    "         %d SMs, compute capability %d.%d, %.1f GiB, %.0f MHz, driver %s, runtime %s\n",
+                    d->compute_units, d->cc_major, d->cc_minor, d->mem_bytes / 1073741824.0, d->clock_mhz,
+                    d->driver, d->runtime);
             else
                 printf("         %d threads, %.1f GiB, %.0f MHz, %s\n         features: %s\n", d->threads,
                        d->mem_bytes / 1073741824.0, d->clock_mhz, d->driver, d->features);

@@ -7,7 +7,7 @@
 
 int ab_cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -29,7 +29,8 @@ static void usage(FILE *f)
             "      --quick             smoke-sized sweeps and short measurements\n"
             "      --full              the papers' full sweeps\n"
             "      --min-time S        measure each case at least S seconds (default 0.5; quick 0.1)\n"
-            "      --max-time S        give up converging after S seconds: marked max_time (default 10; quick 1)\n"
+            "      --max-time S        give up converging after S seconds: marked max_time (default 10; "
+            "quick 1)\n"
             "      --min-samples N     at least N samples per case (default 10; quick 5)\n"
             "      --target-rel-ci X   stop when the median's 95%% CI half-width is within X (default 0.02)\n"
             "      --warmup S          warm-up time per case (default 0.1)\n"
@@ -58,24 +59,43 @@ static int split_into(char *arg, const char **out, int *n, int max, const char *
 
 int ab_cmd_run(int argc, char **argv)
 {
-    enum { O_MIN_TIME = 256, O_MAX_TIME, O_CI, O_RESUME, O_QUICK, O_FULL, O_CEIL, O_NOCEIL, O_SEED,
-           O_WARMUP, O_MINS, O_TIMEOUT, O_IDLE, O_COUNTERS };
-    static const struct option opts[] = {
-        {"workload", required_argument, NULL, 'w'}, {"device", required_argument, NULL, 'd'},
-        {"axis", required_argument, NULL, 'a'},     {"output", required_argument, NULL, 'o'},
-        {"quick", no_argument, NULL, O_QUICK},      {"full", no_argument, NULL, O_FULL},
-        {"min-time", required_argument, NULL, O_MIN_TIME},
-        {"max-time", required_argument, NULL, O_MAX_TIME},
-        {"min-samples", required_argument, NULL, O_MINS},
-        {"target-rel-ci", required_argument, NULL, O_CI},
-        {"warmup", required_argument, NULL, O_WARMUP},
-        {"case-timeout", required_argument, NULL, O_TIMEOUT},
-        {"resume", no_argument, NULL, O_RESUME},    {"ceilings", required_argument, NULL, O_CEIL},
-        {"no-ceilings", no_argument, NULL, O_NOCEIL}, {"seed", required_argument, NULL, O_SEED},
-        {"idle-baseline", required_argument, NULL, O_IDLE},
-        {"counters", required_argument, NULL, O_COUNTERS},
-        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-        {0}};
+    enum {
+        O_MIN_TIME = 256,
+        O_MAX_TIME,
+        O_CI,
+        O_RESUME,
+        O_QUICK,
+        O_FULL,
+        O_CEIL,
+        O_NOCEIL,
+        O_SEED,
+        O_WARMUP,
+        O_MINS,
+        O_TIMEOUT,
+        O_IDLE,
+        O_COUNTERS
+    };
+    static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
+                                          { "device", required_argument, NULL, 'd' },
+                                          { "axis", required_argument, NULL, 'a' },
+                                          { "output", required_argument, NULL, 'o' },
+                                          { "quick", no_argument, NULL, O_QUICK },
+                                          { "full", no_argument, NULL, O_FULL },
+                                          { "min-time", required_argument, NULL, O_MIN_TIME },
+                                          { "max-time", required_argument, NULL, O_MAX_TIME },
+                                          { "min-samples", required_argument, NULL, O_MINS },
+                                          { "target-rel-ci", required_argument, NULL, O_CI },
+                                          { "warmup", required_argument, NULL, O_WARMUP },
+                                          { "case-timeout", required_argument, NULL, O_TIMEOUT },
+                                          { "resume", no_argument, NULL, O_RESUME },
+                                          { "ceilings", required_argument, NULL, O_CEIL },
+                                          { "no-ceilings", no_argument, NULL, O_NOCEIL },
+                                          { "seed", required_argument, NULL, O_SEED },
+                                          { "idle-baseline", required_argument, NULL, O_IDLE },
+                                          { "counters", required_argument, NULL, O_COUNTERS },
+                                          { "quiet", no_argument, NULL, 'q' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { 0 } };
     struct ab_run_opts o;
     ab_run_opts_defaults(&o);
     ab_cli_join(argc, argv, o.command_line, sizeof o.command_line);
@@ -105,21 +125,41 @@ int ab_cmd_run(int argc, char **argv)
         case 'q': o.quiet = true; break;
         case O_QUICK: quick = true; break;
         case O_FULL: full = true; break;
-        case O_MIN_TIME: if (!ab_cli_number("--min-time", optarg, &min_time)) return 2; break;
-        case O_MAX_TIME: if (!ab_cli_number("--max-time", optarg, &max_time)) return 2; break;
-        case O_MINS: if (!ab_cli_number("--min-samples", optarg, &min_samples)) return 2; break;
-        case O_CI:
-            if (!ab_cli_number("--target-rel-ci", optarg, &o.stop.target_rel_ci)) return 2;
+        case O_MIN_TIME:
+            if (!ab_cli_number("--min-time", optarg, &min_time))
+                return 2;
             break;
-        case O_WARMUP: if (!ab_cli_number("--warmup", optarg, &o.warmup_s)) return 2; break;
-        case O_TIMEOUT: if (!ab_cli_number("--case-timeout", optarg, &o.case_timeout_s)) return 2; break;
+        case O_MAX_TIME:
+            if (!ab_cli_number("--max-time", optarg, &max_time))
+                return 2;
+            break;
+        case O_MINS:
+            if (!ab_cli_number("--min-samples", optarg, &min_samples))
+                return 2;
+            break;
+        case O_CI:
+            if (!ab_cli_number("--target-rel-ci", optarg, &o.stop.target_rel_ci))
+                return 2;
+            break;
+        case O_WARMUP:
+            if (!ab_cli_number("--warmup", optarg, &o.warmup_s))
+                return 2;
+            break;
+        case O_TIMEOUT:
+            if (!ab_cli_number("--case-timeout", optarg, &o.case_timeout_s))
+                return 2;
+            break;
         case O_RESUME: o.resume = true; break;
         case O_CEIL: o.ceilings_file = optarg; break;
         case O_NOCEIL: o.no_ceilings = true; break;
         case O_COUNTERS: o.counters = optarg; break;
-        case O_IDLE: if (!ab_cli_number("--idle-baseline", optarg, &o.idle_baseline_s)) return 2; break;
+        case O_IDLE:
+            if (!ab_cli_number("--idle-baseline", optarg, &o.idle_baseline_s))
+                return 2;
+            break;
         case O_SEED:
-            if (!ab_cli_number("--seed", optarg, &v)) return 2;
+            if (!ab_cli_number("--seed", optarg, &v))
+                return 2;
             o.seed = (uint64_t)v;
             break;
         case 'h': usage(stdout); return 0;
@@ -175,7 +215,7 @@ int ab_cmd_run(int argc, char **argv)
     }
     o.progress_tty = isatty(fileno(stderr));
     o.interrupted = &g_interrupted;
-    struct sigaction sa = {0};
+    struct sigaction sa = { 0 };
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -183,7 +223,7 @@ int ab_cmd_run(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
 
     struct ab_run_info info;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = ab_run(&o, &info, &err);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -196,7 +236,7 @@ int ab_cmd_run(int argc, char **argv)
         return st == AB_EINVAL ? 2 : 1;
     }
     if (!o.quiet)
-        fprintf(stderr, "%d cases: %d ok, %d skipped, %d not ok; results in %s/results.csv\n",
-                info.n_cases, info.n_ok, info.n_skipped, info.n_failed, o.out_dir);
+        fprintf(stderr, "%d cases: %d ok, %d skipped, %d not ok; results in %s/results.csv\n", info.n_cases,
+                info.n_ok, info.n_skipped, info.n_failed, o.out_dir);
     return 0;
 }

@@ -24,7 +24,7 @@ void cmp_opts_defaults(struct cmp_opts *o)
 
 const char *cmp_verdict_word(enum cmp_verdict v)
 {
-    static const char *const w[] = {"same", "faster", "slower", "noisy", "failed", "fixed", "not-ok"};
+    static const char *const w[] = { "same", "faster", "slower", "noisy", "failed", "fixed", "not-ok" };
     return (unsigned)v < sizeof w / sizeof w[0] ? w[v] : "?";
 }
 
@@ -94,9 +94,9 @@ double cmp_mann_whitney_p(const double *x, int64_t nx, const double *y, int64_t 
     if (!all)
         return NAN;
     for (int64_t i = 0; i < nx; i++)
-        all[i] = (struct item){x[i], 1};
+        all[i] = (struct item){ x[i], 1 };
     for (int64_t i = 0; i < ny; i++)
-        all[nx + i] = (struct item){y[i], 0};
+        all[nx + i] = (struct item){ y[i], 0 };
     qsort(all, (size_t)n, sizeof *all, cmp_d); /* v is the first member */
     double rank_x = 0, ties = 0;
     bool any_tie = false;
@@ -226,7 +226,7 @@ static bool exists(const char *p)
 static ab_status load_file(const char *csv, struct ab_result_set *set, char *warn, size_t wl,
                            struct ab_error *err)
 {
-    struct ab_result_set one = {0};
+    struct ab_result_set one = { 0 };
     char w[512] = "";
     ab_status st = ab_csv_read(csv, &one, w, sizeof w, err);
     if (st == AB_OK) {
@@ -335,7 +335,10 @@ static double metric_value(const struct ab_result *r, enum cmp_metric m)
     }
 }
 
-static bool higher_is_better(enum cmp_metric m) { return m == CMP_THROUGHPUT; }
+static bool higher_is_better(enum cmp_metric m)
+{
+    return m == CMP_THROUGHPUT;
+}
 
 static bool real_energy(const struct ab_result *a, const struct ab_result *b)
 {
@@ -493,7 +496,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
          * own robust spread ((p95 - p05) / 3.29, a sigma for normal data) bounds its noise from
          * below, so one noisy memory-bound case does not ride on the calm ones' estimate. */
         double own = 0;
-        const struct ab_result *sides[2] = {c->base, c->new_};
+        const struct ab_result *sides[2] = { c->base, c->new_ };
         for (int k = 0; k < 2; k++)
             if (sides[k]->time_s.median > 0 && sides[k]->time_s.p95 > sides[k]->time_s.p05)
                 own = fmax(own, log1p((sides[k]->time_s.p95 - sides[k]->time_s.p05) / 3.29 /
@@ -522,7 +525,10 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
             c->verdict = CMP_NOISY;
         } else if (o->metric == CMP_ENERGY) {
             bool measured = real_energy(c->base, c->new_);
-            c->verdict = !measured ? CMP_NOISY : worse > 1 + t ? CMP_SLOWER : worse < 1 - t ? CMP_FASTER : CMP_SAME;
+            c->verdict = !measured       ? CMP_NOISY
+                         : worse > 1 + t ? CMP_SLOWER
+                         : worse < 1 - t ? CMP_FASTER
+                                         : CMP_SAME;
         } else {
             bool few = c->base->time_s.n < 3 || c->new_->time_s.n < 3;
             double half = (c->ci_hi - c->ci_lo) / 2 / c->ratio;
@@ -537,7 +543,9 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
                 c->verdict = CMP_SAME;
         }
         if (isfinite(c->energy_ratio))
-            c->energy_verdict = c->energy_ratio > 1 + t ? CMP_SLOWER : c->energy_ratio < 1 - t ? CMP_FASTER : CMP_SAME;
+            c->energy_verdict = c->energy_ratio > 1 + t   ? CMP_SLOWER
+                                : c->energy_ratio < 1 - t ? CMP_FASTER
+                                                          : CMP_SAME;
         if (c->verdict != CMP_NOISY && c->ratio > 0) {
             log_sum += log(c->ratio);
             n_log++;
@@ -575,7 +583,9 @@ int cmp_exit_status(const struct cmp_report *r, enum cmp_fail_on f)
     case CMP_FAIL_NONE: return 0;
     case CMP_FAIL_ANY:
         return (r->n_slower || r->n_failed || r->n_faster || r->n_noisy || r->n_fixed || r->n_added ||
-                r->n_removed) ? 1 : 0;
+                r->n_removed)
+                   ? 1
+                   : 0;
     default: return (r->n_slower || r->n_failed) ? 1 : 0;
     }
 }
@@ -599,12 +609,15 @@ static void summary_line(const struct cmp_report *r, char *buf, size_t len)
 {
     char g[32];
     fmt_num(r->geomean, "%.4f", g, sizeof g);
-    snprintf(buf, len, "%d compared: %d faster, %d slower, %d same, %d noisy, %d failed, %d fixed; "
+    snprintf(buf, len,
+             "%d compared: %d faster, %d slower, %d same, %d noisy, %d failed, %d fixed; "
              "%d added, %d removed; geometric mean of %s ratios %s (threshold %.1f%%, alpha %.3g, Holm; "
              "run-to-run noise %.1f%% %s)",
              r->n, r->n_faster, r->n_slower, r->n_same, r->n_noisy, r->n_failed, r->n_fixed, r->n_added,
              r->n_removed, metric_word(r->metric), g, 100 * r->threshold, r->alpha, 100 * r->noise,
-             r->noise_estimated ? "estimated from the cases" : r->noise > 0 ? "given" : "not allowed for: under 5 cases");
+             r->noise_estimated ? "estimated from the cases"
+             : r->noise > 0     ? "given"
+                                : "not allowed for: under 5 cases");
 }
 
 static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
@@ -614,8 +627,8 @@ static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
         fprintf(f, "| case | device | base median | new median | ratio | 95%% CI | p (Holm) | verdict |\n"
                    "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |\n");
     else
-        fprintf(f, "%-58s %-8s %12s %12s %8s %17s %9s  %s\n", "case", "device", "base", "new",
-                "ratio", "95% CI", "p(Holm)", "verdict");
+        fprintf(f, "%-58s %-8s %12s %12s %8s %17s %9s  %s\n", "case", "device", "base", "new", "ratio",
+                "95% CI", "p(Holm)", "verdict");
     for (int i = 0; i < r->n; i++) {
         const struct cmp_case *c = &r->cases[i];
         char name[600], bm[32], nm[32], ra[32], lo[32], hi[32], pp[32];
@@ -634,14 +647,15 @@ static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
         if (color && !md) {
             off = "\033[0m";
             on = (c->verdict == CMP_SLOWER || c->verdict == CMP_FAILED) ? "\033[31m"
-                 : c->verdict == CMP_FASTER || c->verdict == CMP_FIXED ? "\033[32m"
-                 : c->verdict == CMP_NOISY ? "\033[33m" : "";
+                 : c->verdict == CMP_FASTER || c->verdict == CMP_FIXED  ? "\033[32m"
+                 : c->verdict == CMP_NOISY                              ? "\033[33m"
+                                                                        : "";
             if (!*on)
                 off = "";
         }
         if (md)
-            fprintf(f, "| %s%s%s%s%s%s%s%s%s%s[%s, %s]%s%s%s**%s** |\n", name, sep, c->base->device, sep, bm, sep,
-                    nm, sep, ra, sep, lo, hi, sep, pp, sep, v);
+            fprintf(f, "| %s%s%s%s%s%s%s%s%s%s[%s, %s]%s%s%s**%s** |\n", name, sep, c->base->device, sep, bm,
+                    sep, nm, sep, ra, sep, lo, hi, sep, pp, sep, v);
         else
             fprintf(f, "%-58.58s %-8s %12s %12s %8s  [%6s, %6s] %9s  %s%s%s\n", name, c->base->device, bm, nm,
                     ra, lo, hi, pp, on, v, off);
@@ -652,8 +666,8 @@ static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
         const char *what = k ? "removed" : "added";
         for (int i = 0; i < n; i++) {
             if (md)
-                fprintf(f, "| %s %s | %s | | | | | | %s |\n", rows[i]->workload, rows[i]->params, rows[i]->device,
-                        what);
+                fprintf(f, "| %s %s | %s | | | | | | %s |\n", rows[i]->workload, rows[i]->params,
+                        rows[i]->device, what);
             else
                 fprintf(f, "%-58.58s %-8s %67s%s\n", rows[i]->params[0] ? rows[i]->params : rows[i]->workload,
                         rows[i]->device, "", what);
@@ -666,26 +680,31 @@ static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
 
 static void print_csv(const struct cmp_report *r, FILE *f)
 {
-    fprintf(f, "workload,device,params,metric,base,new,ratio,ci_lo,ci_hi,p,p_holm,verdict,energy_ratio,energy_verdict\n");
+    fprintf(f, "workload,device,params,metric,base,new,ratio,ci_lo,ci_hi,p,p_holm,verdict,energy_ratio,"
+               "energy_verdict\n");
     for (int i = 0; i < r->n; i++) {
         const struct cmp_case *c = &r->cases[i];
         char ps[600];
         /* params hold ';' and '=' but never ',' or '"', so they need no quoting */
         snprintf(ps, sizeof ps, "%s", c->base->params);
-        fprintf(f, "%s,%s,%s,%s,%.9g,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s\n", c->base->workload, c->base->device,
-                ps, metric_word(r->metric), metric_value(c->base, r->metric), metric_value(c->new_, r->metric),
-                c->ratio, c->ci_lo, c->ci_hi, c->p, c->p_adj, cmp_verdict_word(c->verdict), c->energy_ratio,
+        fprintf(f, "%s,%s,%s,%s,%.9g,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s\n", c->base->workload,
+                c->base->device, ps, metric_word(r->metric), metric_value(c->base, r->metric),
+                metric_value(c->new_, r->metric), c->ratio, c->ci_lo, c->ci_hi, c->p, c->p_adj,
+                cmp_verdict_word(c->verdict), c->energy_ratio,
                 isfinite(c->energy_ratio) ? cmp_verdict_word(c->energy_verdict) : "");
     }
     for (int i = 0; i < r->n_added; i++)
-        fprintf(f, "%s,%s,%s,%s,,,,,,,,added,,\n", r->added[i]->workload, r->added[i]->device, r->added[i]->params,
-                metric_word(r->metric));
+        fprintf(f, "%s,%s,%s,%s,,,,,,,,added,,\n", r->added[i]->workload, r->added[i]->device,
+                r->added[i]->params, metric_word(r->metric));
     for (int i = 0; i < r->n_removed; i++)
         fprintf(f, "%s,%s,%s,%s,,,,,,,,removed,,\n", r->removed[i]->workload, r->removed[i]->device,
                 r->removed[i]->params, metric_word(r->metric));
 }
 
-static cJSON *jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+static cJSON *jnum(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
 
 static void print_json(const struct cmp_report *r, FILE *f)
 {

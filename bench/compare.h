@@ -10,12 +10,12 @@
 enum cmp_metric { CMP_TIME, CMP_THROUGHPUT, CMP_ENERGY };
 enum cmp_verdict {
     CMP_SAME,
-    CMP_FASTER,  /* better: less time or energy, more throughput */
-    CMP_SLOWER,  /* worse, significant and beyond the threshold: a regression */
-    CMP_NOISY,   /* too few samples or too wide an interval to say */
-    CMP_FAILED,  /* ok in BASE, not ok in NEW: a regression */
-    CMP_FIXED,   /* not ok in BASE, ok in NEW */
-    CMP_NOT_OK,  /* not ok on both sides: nothing to compare */
+    CMP_FASTER, /* better: less time or energy, more throughput */
+    CMP_SLOWER, /* worse, significant and beyond the threshold: a regression */
+    CMP_NOISY,  /* too few samples or too wide an interval to say */
+    CMP_FAILED, /* ok in BASE, not ok in NEW: a regression */
+    CMP_FIXED,  /* not ok in BASE, ok in NEW */
+    CMP_NOT_OK, /* not ok on both sides: nothing to compare */
 };
 enum cmp_fail_on { CMP_FAIL_REGRESS, CMP_FAIL_ANY, CMP_FAIL_NONE };
 
@@ -23,10 +23,10 @@ struct cmp_opts {
     double threshold; /* relative change that matters, default 0.05 */
     double alpha;     /* family-wise significance, default 0.05 */
     enum cmp_metric metric;
-    int bootstrap;    /* resamples, default 1000 */
-    double noise;     /* run-to-run noise (relative, 1 sigma) to allow for at least; <0: estimate
-                         it from the spread of the cases' ratios (capped at 2 x threshold) */
-    uint64_t seed;    /* bootstrap seed (fixed by default: reports are reproducible) */
+    int bootstrap; /* resamples, default 1000 */
+    double noise;  /* run-to-run noise (relative, 1 sigma) to allow for at least; <0: estimate
+                      it from the spread of the cases' ratios (capped at 2 x threshold) */
+    uint64_t seed; /* bootstrap seed (fixed by default: reports are reproducible) */
 };
 void cmp_opts_defaults(struct cmp_opts *o);
 
@@ -47,8 +47,8 @@ struct cmp_report {
     const struct ab_result **added, **removed; /* in NEW only / in BASE only */
     int n_added, n_removed;
     int n_faster, n_slower, n_same, n_noisy, n_failed, n_fixed, n_not_ok;
-    double geomean; /* of the ratios of cases with a verdict of same/faster/slower */
-    double noise;   /* run-to-run noise allowed for (relative, 1 sigma) */
+    double geomean;       /* of the ratios of cases with a verdict of same/faster/slower */
+    double noise;         /* run-to-run noise allowed for (relative, 1 sigma) */
     bool noise_estimated; /* from the spread of the cases' ratios (else given, or none) */
     enum cmp_metric metric;
     double threshold, alpha;

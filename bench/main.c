@@ -9,11 +9,11 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
-    {"list", ab_cmd_list, "workloads, their axes and defaults, backends compiled in"},
-    {"info", ab_cmd_info, "devices, ceilings, meters and counters available here"},
-    {"run", ab_cmd_run, "run workloads on devices and write results"},
-    {"compare", ab_cmd_compare, "compare two result sets: per-case verdicts for CI"},
-    {"plot", ab_cmd_plot, "draw charts from result files"},
+    { "list", ab_cmd_list, "workloads, their axes and defaults, backends compiled in" },
+    { "info", ab_cmd_info, "devices, ceilings, meters and counters available here" },
+    { "run", ab_cmd_run, "run workloads on devices and write results" },
+    { "compare", ab_cmd_compare, "compare two result sets: per-case verdicts for CI" },
+    { "plot", ab_cmd_plot, "draw charts from result files" },
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 
@@ -38,8 +38,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("accelbench %s (git %s; %s; results schema %d)\n", AB_VERSION, AB_GIT_COMMIT,
-               AB_BUILD_DESC, AB_SCHEMA_VERSION);
+        printf("accelbench %s (git %s; %s; results schema %d)\n", AB_VERSION, AB_GIT_COMMIT, AB_BUILD_DESC,
+               AB_SCHEMA_VERSION);
         return 0;
     }
     for (size_t i = 0; i < NCMD; i++)

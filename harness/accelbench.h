@@ -22,14 +22,14 @@ extern "C" {
 /* Errors are values: every fallible function returns one of these and fills an ab_error. */
 typedef enum ab_status {
     AB_OK = 0,
-    AB_EINVAL,      /* bad input: flag, axis value, file contents */
-    AB_EIO,         /* a file could not be read or written */
-    AB_ENOMEM,      /* out of memory (host or device): the case becomes an `oom` row */
-    AB_EUNSUPPORTED,/* not available here: the case becomes a `skipped` row */
-    AB_EMISMATCH,   /* verification against the reference failed: a `mismatch` row */
-    AB_ETIMEOUT,    /* the case ran past its time limit: a `timeout` row */
-    AB_EINTR,       /* interrupted by a signal: an `interrupted` row */
-    AB_EFAIL,       /* any other failure (library or CUDA error): a `failed` row */
+    AB_EINVAL,       /* bad input: flag, axis value, file contents */
+    AB_EIO,          /* a file could not be read or written */
+    AB_ENOMEM,       /* out of memory (host or device): the case becomes an `oom` row */
+    AB_EUNSUPPORTED, /* not available here: the case becomes a `skipped` row */
+    AB_EMISMATCH,    /* verification against the reference failed: a `mismatch` row */
+    AB_ETIMEOUT,     /* the case ran past its time limit: a `timeout` row */
+    AB_EINTR,        /* interrupted by a signal: an `interrupted` row */
+    AB_EFAIL,        /* any other failure (library or CUDA error): a `failed` row */
 } ab_status;
 
 #define AB_ERR_LEN 512
@@ -66,19 +66,19 @@ struct ab_profile; /* nominal power and price of a device, from results/profiles
 
 #define AB_MAX_DEVICES 16
 struct ab_device {
-    char id[16];                /* "cpu", "cuda:0" */
+    char id[16]; /* "cpu", "cuda:0" */
     enum ab_backend_kind backend;
-    int index;                  /* backend-local ordinal */
-    char name[128];             /* marketing name: "AMD EPYC 9R45", "NVIDIA H100 80GB HBM3" */
-    int compute_units;          /* CPU cores in use, or CUDA SMs */
-    int threads;                /* CPU threads in use; CUDA: max threads per SM */
-    uint64_t mem_bytes;         /* host RAM or device memory */
-    double clock_mhz;           /* nominal core clock, 0 if unknown */
-    double mem_clock_mhz;       /* CUDA memory clock, 0 if unknown */
-    int cc_major, cc_minor;     /* CUDA compute capability; 0 on the CPU */
-    char driver[64];            /* CUDA driver version; kernel release on the CPU */
-    char runtime[64];           /* CUDA runtime version; "" on the CPU */
-    char features[256];         /* CPU: "avx512f avx512_bf16 avx512_vnni amx_tile ..."; CUDA: "" */
+    int index;              /* backend-local ordinal */
+    char name[128];         /* marketing name: "AMD EPYC 9R45", "NVIDIA H100 80GB HBM3" */
+    int compute_units;      /* CPU cores in use, or CUDA SMs */
+    int threads;            /* CPU threads in use; CUDA: max threads per SM */
+    uint64_t mem_bytes;     /* host RAM or device memory */
+    double clock_mhz;       /* nominal core clock, 0 if unknown */
+    double mem_clock_mhz;   /* CUDA memory clock, 0 if unknown */
+    int cc_major, cc_minor; /* CUDA compute capability; 0 on the CPU */
+    char driver[64];        /* CUDA driver version; kernel release on the CPU */
+    char runtime[64];       /* CUDA runtime version; "" on the CPU */
+    char features[256];     /* CPU: "avx512f avx512_bf16 avx512_vnni amx_tile ..."; CUDA: "" */
     struct ab_ceiling ceilings[AB_MAX_CEILINGS];
     int n_ceilings;
     const struct ab_profile *profile; /* may be NULL; owned by the profile table */
@@ -98,8 +98,8 @@ struct ab_backend {
 const struct ab_backend *ab_backend_get(enum ab_backend_kind kind);
 /* Discover every device of every backend. Per-backend reasons for having none are written to
  * why[kind] (may be NULL). */
-ab_status ab_devices_discover(struct ab_device *out, int max, int *n,
-                              struct ab_error why[AB_BACKEND_COUNT], struct ab_error *err);
+ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_error why[AB_BACKEND_COUNT],
+                              struct ab_error *err);
 /* Find (or NULL) a ceiling by name. */
 const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name);
 /* Set (insert or replace) a ceiling; keeps the larger value when source is equal. */
@@ -110,8 +110,8 @@ bool ab_device_fits(const struct ab_device *dev, uint64_t bytes);
 const char *ab_backend_name(enum ab_backend_kind kind);
 
 /* CPU backend helpers. */
-int ab_cpu_threads(void);                   /* threads used for CPU work (OMP/affinity aware) */
-bool ab_cpu_has(const char *feature);       /* CPUID feature words as in /proc/cpuinfo flags */
+int ab_cpu_threads(void);             /* threads used for CPU work (OMP/affinity aware) */
+bool ab_cpu_has(const char *feature); /* CPUID feature words as in /proc/cpuinfo flags */
 
 /* ---------------------------------------------------------------- axes and parameters */
 
@@ -125,12 +125,12 @@ struct ab_axis {
     const char *name;
     enum ab_axis_type type;
     const char *help;
-    const char *choices;            /* AB_AXIS_STR: comma list of valid values; NULL = any */
-    double min, max;                /* numeric: valid range (inclusive); both 0 = unbounded */
-    const char *sweep[3];           /* default sweep for quick, default, full */
+    const char *choices;  /* AB_AXIS_STR: comma list of valid values; NULL = any */
+    double min, max;      /* numeric: valid range (inclusive); both 0 = unbounded */
+    const char *sweep[3]; /* default sweep for quick, default, full */
 };
 
-#define AB_MAX_AXES 16
+#define AB_MAX_AXES   16
 #define AB_MAX_VALUES 4096
 /* One value of one axis. */
 struct ab_value {
@@ -195,9 +195,9 @@ struct ab_case {
     struct ab_device *device;
     struct ab_params params;
     enum ab_suite suite;
-    uint64_t seed;             /* fresh per run unless --seed; use for all random inputs */
-    void *state;               /* workload-owned */
-    struct ab_work work;       /* filled by setup */
+    uint64_t seed;       /* fresh per run unless --seed; use for all random inputs */
+    void *state;         /* workload-owned */
+    struct ab_work work; /* filled by setup */
     struct ab_metric metrics[AB_MAX_METRICS];
     int n_metrics;
     const char *publish_ceiling; /* ceilings workload: the ceiling this case measures */
@@ -261,11 +261,11 @@ bool ab_stats_median_ci_ranks(int64_t n, double conf, int64_t *lo, int64_t *hi);
 
 /* The stopping rule: given the samples so far and the time spent measuring. */
 struct ab_stop_rule {
-    int64_t min_samples; /* default 10 */
-    int64_t max_samples; /* default 100000 */
-    double min_time_s;   /* default 0.5 */
-    double max_time_s;   /* default 10 */
-    double target_rel_ci;/* default 0.02: CI half-width / median */
+    int64_t min_samples;  /* default 10 */
+    int64_t max_samples;  /* default 100000 */
+    double min_time_s;    /* default 0.5 */
+    double max_time_s;    /* default 10 */
+    double target_rel_ci; /* default 0.02: CI half-width / median */
 };
 enum ab_stop {
     AB_STOP_CONTINUE = 0,
@@ -273,8 +273,7 @@ enum ab_stop {
     AB_STOP_MAX_TIME,    /* "max_time": noisy: CI target not met in time */
     AB_STOP_MAX_SAMPLES, /* "max_samples" */
 };
-enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stats *st,
-                           double elapsed_s);
+enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stats *st, double elapsed_s);
 const char *ab_stop_word(enum ab_stop s);
 void ab_stop_rule_defaults(struct ab_stop_rule *rule);
 
@@ -327,12 +326,12 @@ void ab_counters_close(struct ab_counters *c);
 /* ---------------------------------------------------------------- profiles */
 
 struct ab_profile {
-    char name[64];      /* "nvidia-h100-sxm" */
-    char match[128];    /* substring of the device name that selects it ("H100") */
-    char backend[8];    /* "cpu" or "cuda" */
-    double tdp_w;       /* nominal board/package power; per core if per_core */
-    bool per_core;      /* tdp_w is per CPU core in use */
-    double usd_per_hour;/* price of the device per hour (0: unknown) */
+    char name[64];        /* "nvidia-h100-sxm" */
+    char match[128];      /* substring of the device name that selects it ("H100") */
+    char backend[8];      /* "cpu" or "cuda" */
+    double tdp_w;         /* nominal board/package power; per core if per_core */
+    bool per_core;        /* tdp_w is per CPU core in use */
+    double usd_per_hour;  /* price of the device per hour (0: unknown) */
     double peak_flops[6]; /* datasheet dense peaks: fp32, tf32, bf16, fp16, fp8, int8 (0: unknown) */
     double peak_mem_bw;   /* datasheet memory bandwidth, bytes/s */
 };
@@ -342,8 +341,7 @@ ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profi
 /* Load every *.json in dir (NULL: $ACCELBENCH_PROFILES or the built-in results/profiles). */
 ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, struct ab_error *err);
 /* Best match for a device (longest `match` substring of its name, same backend), or NULL. */
-const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n,
-                                          const struct ab_device *dev);
+const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n, const struct ab_device *dev);
 
 /* ---------------------------------------------------------------- results */
 
@@ -356,23 +354,23 @@ struct ab_result {
     char device[16];
     char device_name[128];
     char backend[8];
-    char params[512];     /* ab_params_format text */
+    char params[512]; /* ab_params_format text */
     ab_status status;
     char message[AB_ERR_LEN];
     struct ab_stats time_s; /* per repetition */
     char stop_reason[16];
     int64_t reps_per_sample;
-    double flops, bytes, tokens;                 /* per repetition */
-    double flop_per_s, byte_per_s, token_per_s;  /* 0 when the count is 0 */
+    double flops, bytes, tokens;                /* per repetition */
+    double flop_per_s, byte_per_s, token_per_s; /* 0 when the count is 0 */
     char ceiling[24];
     double ceiling_value;
     char ceiling_source[48];
     double fraction_of_ceiling; /* NaN when no ceiling */
     char power_source[48];
-    double avg_power_w;         /* NaN when unmeasured */
-    double energy_j;            /* per repetition; NaN when unmeasured */
+    double avg_power_w;                         /* NaN when unmeasured */
+    double energy_j;                            /* per repetition; NaN when unmeasured */
     double flop_per_j, token_per_j, byte_per_j; /* NaN when unmeasured or count is 0 */
-    double usd_per_hour;        /* from the profile; NaN when unknown */
+    double usd_per_hour;                        /* from the profile; NaN when unknown */
     struct ab_metric metrics[AB_MAX_METRICS];
     int n_metrics;
     /* raw per-repetition samples (seconds); owned by whoever filled the result */
@@ -433,13 +431,13 @@ struct ab_sysinfo {
     char kernel[128];
     char os[128];
     char cpu_model[128];
-    char cpu_flags[256];  /* the subset of flags that matter: avx2 fma avx512* amx* */
+    char cpu_flags[256]; /* the subset of flags that matter: avx2 fma avx512* amx* */
     int cpu_cores_online;
     uint64_t mem_bytes;
     char compiler[64];
     char git_commit[48];
     char version[32];
-    char build[128];      /* "cuda=yes papi=no plots=yes sanitize=..." */
+    char build[128]; /* "cuda=yes papi=no plots=yes sanitize=..." */
 };
 void ab_sysinfo_collect(struct ab_sysinfo *out);
 
@@ -453,7 +451,7 @@ struct ab_run_info {
     struct ab_sysinfo sys;
     const struct ab_device *devices;
     int n_devices;
-    char meters[256];     /* "cpu=nominal:cpu-generic cuda:0=nvml-energy" */
+    char meters[256]; /* "cpu=nominal:cpu-generic cuda:0=nvml-energy" */
     int n_cases, n_ok, n_failed, n_skipped;
     enum ab_suite suite;
 };
@@ -461,26 +459,29 @@ struct ab_run_info {
 /* What to run and how. bench/ fills this from the command line. */
 #define AB_MAX_SELECT 32
 struct ab_run_opts {
-    const char *workloads[AB_MAX_SELECT]; int n_workloads; /* none = all */
-    const char *devices[AB_MAX_SELECT]; int n_devices;     /* "cpu", "cuda", "cuda:0"; none = all */
-    const char *axis_overrides[AB_MAX_SELECT]; int n_axis_overrides; /* "NAME=SWEEP" */
+    const char *workloads[AB_MAX_SELECT];
+    int n_workloads; /* none = all */
+    const char *devices[AB_MAX_SELECT];
+    int n_devices; /* "cpu", "cuda", "cuda:0"; none = all */
+    const char *axis_overrides[AB_MAX_SELECT];
+    int n_axis_overrides; /* "NAME=SWEEP" */
     enum ab_suite suite;
     struct ab_stop_rule stop;
-    double warmup_s;          /* default 0.1 */
-    double case_timeout_s;    /* watchdog per case, 0 = 10 x max_time + 60 */
-    const char *out_dir;      /* results directory (created) */
-    bool resume;              /* skip cases already in out_dir/results.csv */
-    const char *ceilings_file;/* results CSV to take ceilings from instead of measuring */
-    bool no_ceilings;         /* do not measure ceilings automatically */
-    const char *counters;     /* PAPI events to count per case (comma list), or NULL */
-    double idle_baseline_s;   /* >0: measure each device's idle power this long first; rows
-                                 then carry idle_power_w and dynamic_energy_j metrics */
-    bool progress_tty;        /* rewrite one progress line; else plain lines */
+    double warmup_s;           /* default 0.1 */
+    double case_timeout_s;     /* watchdog per case, 0 = 10 x max_time + 60 */
+    const char *out_dir;       /* results directory (created) */
+    bool resume;               /* skip cases already in out_dir/results.csv */
+    const char *ceilings_file; /* results CSV to take ceilings from instead of measuring */
+    bool no_ceilings;          /* do not measure ceilings automatically */
+    const char *counters;      /* PAPI events to count per case (comma list), or NULL */
+    double idle_baseline_s;    /* >0: measure each device's idle power this long first; rows
+                                  then carry idle_power_w and dynamic_energy_j metrics */
+    bool progress_tty;         /* rewrite one progress line; else plain lines */
     bool quiet;
-    FILE *log;                /* progress stream (stderr) */
-    uint64_t seed;            /* 0: fresh from the clock */
+    FILE *log;     /* progress stream (stderr) */
+    uint64_t seed; /* 0: fresh from the clock */
     char command_line[1024];
-    volatile int *interrupted;/* set by bench/'s SIGINT handler; the runner stops cleanly */
+    volatile int *interrupted; /* set by bench/'s SIGINT handler; the runner stops cleanly */
 };
 void ab_run_opts_defaults(struct ab_run_opts *o);
 
@@ -492,14 +493,16 @@ ab_status ab_run(const struct ab_run_opts *opts, struct ab_run_info *info, struc
 
 /* ---------------------------------------------------------------- small utilities */
 
-double ab_now_s(void);              /* CLOCK_MONOTONIC seconds */
+double ab_now_s(void);                  /* CLOCK_MONOTONIC seconds */
 void ab_utc_now(char *buf, size_t len); /* ISO 8601 UTC, seconds */
 /* splitmix64/xoshiro-based generator for inputs: deterministic from a seed. */
-struct ab_rng { uint64_t s[4]; };
+struct ab_rng {
+    uint64_t s[4];
+};
 void ab_rng_seed(struct ab_rng *r, uint64_t seed);
 uint64_t ab_rng_next(struct ab_rng *r);
-double ab_rng_uniform(struct ab_rng *r);  /* [0,1) */
-double ab_rng_normal(struct ab_rng *r);   /* N(0,1) */
+double ab_rng_uniform(struct ab_rng *r); /* [0,1) */
+double ab_rng_normal(struct ab_rng *r);  /* N(0,1) */
 void ab_fill_normal_f32(float *x, size_t n, uint64_t seed, float scale);
 /* Page-aligned (64-byte at least) allocation that can fail politely; free with ab_free. */
 void *ab_alloc(size_t bytes);

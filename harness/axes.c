@@ -57,14 +57,14 @@ static bool in_choices(const char *choices, const char *v)
     return false;
 }
 
-static ab_status add_number(const struct ab_axis *axis, double v, const char *tok,
-                            struct ab_values *out, struct ab_error *err)
+static ab_status add_number(const struct ab_axis *axis, double v, const char *tok, struct ab_values *out,
+                            struct ab_error *err)
 {
     if (axis->type == AB_AXIS_INT && v != floor(v))
         return ab_fail(err, AB_EINVAL, "axis %s: \"%s\" is not a whole number", axis->name, tok);
     if ((axis->min != 0 || axis->max != 0) && (v < axis->min || v > axis->max))
-        return ab_fail(err, AB_EINVAL, "axis %s: %s is out of range [%g, %g]", axis->name, tok,
-                       axis->min, axis->max);
+        return ab_fail(err, AB_EINVAL, "axis %s: %s is out of range [%g, %g]", axis->name, tok, axis->min,
+                       axis->max);
     if (out->n >= AB_MAX_VALUES)
         return ab_fail(err, AB_EINVAL, "axis %s: more than %d values", axis->name, AB_MAX_VALUES);
     for (int i = 0; i < out->n; i++)
@@ -149,8 +149,8 @@ ab_status ab_axis_parse(const struct ab_axis *axis, const char *sweep, struct ab
         tokens++;
         if (axis->type == AB_AXIS_STR) {
             if (axis->choices && !in_choices(axis->choices, tok)) {
-                st = ab_fail(err, AB_EINVAL, "axis %s: unknown value \"%s\" (valid: %s)", axis->name,
-                             tok, axis->choices);
+                st = ab_fail(err, AB_EINVAL, "axis %s: unknown value \"%s\" (valid: %s)", axis->name, tok,
+                             axis->choices);
                 break;
             }
             if (tl >= sizeof out->v[0].str) {

@@ -67,7 +67,7 @@ bool ab_cpu_has(const char *feature)
 void ab_cpu_features(char *buf, size_t len)
 {
     static const char *const interesting[] = {
-        "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni",
+        "avx2",        "fma",      "avx512f",  "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni",
         "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", NULL,
     };
     size_t used = 0;

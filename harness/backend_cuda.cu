@@ -48,8 +48,8 @@ static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab
         d->cc_minor = p.minor;
         snprintf(d->driver, sizeof d->driver, "%d.%d", drv / 1000, (drv % 1000) / 10);
         snprintf(d->runtime, sizeof d->runtime, "%d.%d", rt / 1000, (rt % 1000) / 10);
-        snprintf(d->features, sizeof d->features, "sm_%d%d l2=%dKiB smem_per_block_optin=%zuKiB",
-                 p.major, p.minor, p.l2CacheSize / 1024, p.sharedMemPerBlockOptin / 1024);
+        snprintf(d->features, sizeof d->features, "sm_%d%d l2=%dKiB smem_per_block_optin=%zuKiB", p.major,
+                 p.minor, p.l2CacheSize / 1024, p.sharedMemPerBlockOptin / 1024);
     }
     return AB_OK;
 }

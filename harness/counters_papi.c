@@ -33,9 +33,9 @@ void ab_counters_describe(char *buf, size_t len)
         const PAPI_component_info_t *ci = PAPI_get_component_info(cid);
         if (!ci)
             continue;
-        int w = snprintf(buf + used, len - used, "%s%s: %s%s%s", used ? "\n" : "", ci->name,
-                         ci->disabled ? "disabled" : "enabled", ci->disabled ? " (" : "",
-                         ci->disabled ? "" : "");
+        int w =
+            snprintf(buf + used, len - used, "%s%s: %s%s%s", used ? "\n" : "", ci->name,
+                     ci->disabled ? "disabled" : "enabled", ci->disabled ? " (" : "", ci->disabled ? "" : "");
         if (w < 0)
             break;
         used += (size_t)w < len - used ? (size_t)w : len - used - 1;
@@ -92,8 +92,14 @@ ab_status ab_counters_open(const char *events, struct ab_counters **out, struct 
     return AB_OK;
 }
 
-int ab_counters_n(const struct ab_counters *c) { return c ? c->n : 0; }
-const char *ab_counters_event(const struct ab_counters *c, int i) { return c->names[i]; }
+int ab_counters_n(const struct ab_counters *c)
+{
+    return c ? c->n : 0;
+}
+const char *ab_counters_event(const struct ab_counters *c, int i)
+{
+    return c->names[i];
+}
 
 ab_status ab_counters_start(struct ab_counters *c, struct ab_error *err)
 {

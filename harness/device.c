@@ -22,13 +22,13 @@ const char *ab_backend_name(enum ab_backend_kind kind)
     return kind == AB_BACKEND_CUDA ? "cuda" : "cpu";
 }
 
-ab_status ab_devices_discover(struct ab_device *out, int max, int *n,
-                              struct ab_error why[AB_BACKEND_COUNT], struct ab_error *err)
+ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_error why[AB_BACKEND_COUNT],
+                              struct ab_error *err)
 {
     *n = 0;
     for (int k = 0; k < AB_BACKEND_COUNT; k++) {
         const struct ab_backend *b = ab_backend_get((enum ab_backend_kind)k);
-        struct ab_error e = {{0}};
+        struct ab_error e = { { 0 } };
         int got = 0;
         ab_status st = b->discover(out + *n, max - *n, &got, &e);
         if (st != AB_OK) {

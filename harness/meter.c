@@ -21,7 +21,10 @@ static ab_status none_end(struct ab_meter *m, double *energy_j, struct ab_error 
     *energy_j = NAN;
     return AB_OK;
 }
-static ab_status none_begin(struct ab_meter *m, struct ab_error *err) { return AB_OK; }
+static ab_status none_begin(struct ab_meter *m, struct ab_error *err)
+{
+    return AB_OK;
+}
 
 ab_status ab_meter_open(const struct ab_device *dev, struct ab_meter **out, struct ab_error *err)
 {
@@ -59,8 +62,14 @@ void ab_meter_close(struct ab_meter *m)
     free(m);
 }
 
-const char *ab_meter_source(const struct ab_meter *m) { return m ? m->source : "none"; }
-double ab_meter_min_window_s(const struct ab_meter *m) { return m ? m->min_window_s : 0; }
+const char *ab_meter_source(const struct ab_meter *m)
+{
+    return m ? m->source : "none";
+}
+double ab_meter_min_window_s(const struct ab_meter *m)
+{
+    return m ? m->min_window_s : 0;
+}
 
 ab_status ab_meter_begin(struct ab_meter *m, struct ab_error *err)
 {

@@ -21,10 +21,12 @@ static ab_status nom_end(struct ab_meter *m, double *energy_j, struct ab_error *
     return AB_OK;
 }
 
-static void nom_close(struct ab_meter *m) { free(m->impl); }
+static void nom_close(struct ab_meter *m)
+{
+    free(m->impl);
+}
 
-ab_status ab_nominal_open(const char *profile_name, double tdp_w, struct ab_meter **out,
-                          struct ab_error *err)
+ab_status ab_nominal_open(const char *profile_name, double tdp_w, struct ab_meter **out, struct ab_error *err)
 {
     char src[48];
     snprintf(src, sizeof src, "nominal:%s", profile_name);

@@ -42,7 +42,7 @@ static void *sampler(void *arg)
     unsigned int p_prev = 0;
     n->power(n->dev, &p_prev);
     for (;;) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
         unsigned int p = p_prev;
         if (n->power(n->dev, &p) != 0)
@@ -143,7 +143,7 @@ ab_status ab_nvml_open(const char *libpath, int idx, struct ab_meter **out, stru
     n->shutdown = (nvml_shutdown_fn)dlsym(lib, "nvmlShutdown");
     n->energy = (nvml_energy_fn)dlsym(lib, "nvmlDeviceGetTotalEnergyConsumption");
     n->power = (nvml_power_fn)dlsym(lib, "nvmlDeviceGetPowerUsage");
-    struct ab_meter tmp = {.impl = n};
+    struct ab_meter tmp = { .impl = n };
     int rc;
     if (!init || !handle) {
         n->shutdown = NULL;

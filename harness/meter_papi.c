@@ -26,7 +26,7 @@ static ab_status pe_begin(struct ab_meter *m, struct ab_error *err)
 static ab_status pe_end(struct ab_meter *m, double *energy_j, struct ab_error *err)
 {
     struct papi_energy *p = m->impl;
-    long long v[PAPI_MAX_EV] = {0};
+    long long v[PAPI_MAX_EV] = { 0 };
     int rc = PAPI_stop(p->set, v);
     if (rc != PAPI_OK)
         return ab_fail(err, AB_EFAIL, "PAPI_stop: %s", PAPI_strerror(rc));
@@ -92,7 +92,7 @@ ab_status ab_papi_energy_open(struct ab_meter **out, struct ab_error *err)
         snprintf(src, sizeof src, "papi:%s", ci->name);
         struct ab_meter *m = ab_meter_new(src, 0.05);
         if (!m) {
-            struct ab_meter tmp = {.impl = p};
+            struct ab_meter tmp = { .impl = p };
             pe_close(&tmp);
             return ab_fail(err, AB_ENOMEM, "out of memory");
         }

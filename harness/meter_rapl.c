@@ -57,15 +57,18 @@ static ab_status rapl_end(struct ab_meter *m, double *energy_j, struct ab_error 
         return st;
     double total_uj = 0;
     for (int i = 0; i < r->n; i++) {
-        uint64_t d = now[i] >= r->start_uj[i] ? now[i] - r->start_uj[i]
-                                               : now[i] + (r->range_uj[i] - r->start_uj[i]);
+        uint64_t d =
+            now[i] >= r->start_uj[i] ? now[i] - r->start_uj[i] : now[i] + (r->range_uj[i] - r->start_uj[i]);
         total_uj += (double)d;
     }
     *energy_j = total_uj * 1e-6;
     return AB_OK;
 }
 
-static void rapl_close(struct ab_meter *m) { free(m->impl); }
+static void rapl_close(struct ab_meter *m)
+{
+    free(m->impl);
+}
 
 ab_status ab_rapl_open(const char *root, struct ab_meter **out, struct ab_error *err)
 {

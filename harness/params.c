@@ -60,11 +60,10 @@ ab_status ab_params_parse(const char *text, struct ab_params *out, struct ab_err
         size_t seg = semi ? (size_t)(semi - s) : strlen(s);
         const char *eq = memchr(s, '=', seg);
         if (!eq || eq == s)
-            return ab_fail(err, AB_EINVAL, "params \"%s\": expected name=value at \"%.*s\"", text,
-                           (int)seg, s);
+            return ab_fail(err, AB_EINVAL, "params \"%s\": expected name=value at \"%.*s\"", text, (int)seg,
+                           s);
         if (out->n == AB_MAX_AXES)
-            return ab_fail(err, AB_EINVAL, "params \"%s\": more than %d parameters", text,
-                           AB_MAX_AXES);
+            return ab_fail(err, AB_EINVAL, "params \"%s\": more than %d parameters", text, AB_MAX_AXES);
         size_t nl = (size_t)(eq - s), vl = seg - nl - 1;
         if (nl >= sizeof out->p[0].name || vl >= sizeof out->p[0].val.str)
             return ab_fail(err, AB_EINVAL, "params \"%s\": name or value too long", text);

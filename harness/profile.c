@@ -22,14 +22,14 @@ static ab_status get_string(const cJSON *o, const char *key, char *out, size_t l
     if (!cJSON_IsString(v) || !v->valuestring)
         return ab_fail(err, AB_EINVAL, "%s: field \"%s\" must be a string", origin, key);
     if (strlen(v->valuestring) >= len)
-        return ab_fail(err, AB_EINVAL, "%s: field \"%s\" is longer than %zu characters", origin,
-                       key, len - 1);
+        return ab_fail(err, AB_EINVAL, "%s: field \"%s\" is longer than %zu characters", origin, key,
+                       len - 1);
     snprintf(out, len, "%s", v->valuestring);
     return AB_OK;
 }
 
-static ab_status get_number(const cJSON *o, const char *key, double *out, bool required,
-                            const char *origin, struct ab_error *err)
+static ab_status get_number(const cJSON *o, const char *key, double *out, bool required, const char *origin,
+                            struct ab_error *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v) {
@@ -43,8 +43,7 @@ static ab_status get_number(const cJSON *o, const char *key, double *out, bool r
     return AB_OK;
 }
 
-ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profile *out,
-                           struct ab_error *err)
+ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profile *out, struct ab_error *err)
 {
     memset(out, 0, sizeof *out);
     cJSON *root = cJSON_Parse(json);
@@ -82,7 +81,7 @@ ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profi
             st = ab_fail(err, AB_EINVAL, "%s: field \"peak_tflops\" must be an object", origin);
             goto done;
         }
-        static const char *const keys[6] = {"fp32", "tf32", "bf16", "fp16", "fp8", "int8"};
+        static const char *const keys[6] = { "fp32", "tf32", "bf16", "fp16", "fp8", "int8" };
         for (int i = 0; i < 6; i++) {
             double t = 0;
             if ((st = get_number(peaks, keys[i], &t, false, origin, err)))
@@ -149,8 +148,7 @@ ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, str
     return AB_OK;
 }
 
-const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n,
-                                          const struct ab_device *dev)
+const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n, const struct ab_device *dev)
 {
     const struct ab_profile *best = NULL;
     size_t best_len = 0;

@@ -24,12 +24,21 @@ struct col {
     size_t size; /* C_STR: buffer size */
 };
 
-#define STR(n, f) {n, C_STR, offsetof(struct ab_result, f), sizeof(((struct ab_result *)0)->f)}
-#define F64(n, f) {n, C_F64, offsetof(struct ab_result, f), 0}
-#define I64(n, f) {n, C_I64, offsetof(struct ab_result, f), 0}
+#define STR(n, f)                                                                                            \
+    {                                                                                                        \
+        n, C_STR, offsetof(struct ab_result, f), sizeof(((struct ab_result *)0)->f)                          \
+    }
+#define F64(n, f)                                                                                            \
+    {                                                                                                        \
+        n, C_F64, offsetof(struct ab_result, f), 0                                                           \
+    }
+#define I64(n, f)                                                                                            \
+    {                                                                                                        \
+        n, C_I64, offsetof(struct ab_result, f), 0                                                           \
+    }
 
 static const struct col cols[] = {
-    {"schema_version", C_SCHEMA, 0, 0},
+    { "schema_version", C_SCHEMA, 0, 0 },
     STR("run_id", run_id),
     STR("host", host),
     STR("started_utc", started_utc),
@@ -38,7 +47,7 @@ static const struct col cols[] = {
     STR("device_name", device_name),
     STR("backend", backend),
     STR("params", params),
-    {"status", C_STATUS, offsetof(struct ab_result, status), 0},
+    { "status", C_STATUS, offsetof(struct ab_result, status), 0 },
     STR("message", message),
     I64("n_samples", time_s.n),
     I64("reps_per_sample", reps_per_sample),
@@ -69,7 +78,7 @@ static const struct col cols[] = {
     F64("token_per_j", token_per_j),
     F64("byte_per_j", byte_per_j),
     F64("usd_per_hour", usd_per_hour),
-    {"metrics", C_METRICS, 0, 0},
+    { "metrics", C_METRICS, 0, 0 },
 };
 #define NCOLS ((int)(sizeof cols / sizeof cols[0]))
 
@@ -198,7 +207,7 @@ static bool format_row(const struct ab_result *r, struct buf *b)
         const struct col *c = &cols[i];
         const char *base = (const char *)r + c->off;
         const char *field = num;
-        struct buf mb = {0};
+        struct buf mb = { 0 };
         switch (c->type) {
         case C_SCHEMA: snprintf(num, sizeof num, "%d", AB_SCHEMA_VERSION); break;
         case C_STR: field = base; break;
@@ -251,7 +260,7 @@ static ab_status header_line(struct buf *b)
 static ab_status csvw_row(void *self, const struct ab_result *r, struct ab_error *err)
 {
     struct csv_writer *w = self;
-    struct buf b = {0};
+    struct buf b = { 0 };
     if (!format_row(r, &b)) {
         free(b.p);
         return ab_fail(err, AB_ENOMEM, "out of memory formatting a row");
@@ -290,7 +299,7 @@ static void csvw_destroy(void *self)
 ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct ab_error *err)
 {
     memset(out, 0, sizeof *out);
-    struct buf hdr = {0};
+    struct buf hdr = { 0 };
     if (header_line(&hdr) != AB_OK) {
         free(hdr.p);
         return ab_fail(err, AB_ENOMEM, "out of memory");
@@ -325,8 +334,7 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
                 const char *last = memrchr(text, '\n', len);
                 off_t keep = last ? (off_t)(last - text + 1) : 0;
                 if (ftruncate(fd, keep) != 0)
-                    rc = ab_fail(err, AB_EIO, "%s: cannot cut a torn last line: %s", path,
-                                 strerror(errno));
+                    rc = ab_fail(err, AB_EIO, "%s: cannot cut a torn last line: %s", path, strerror(errno));
             }
         }
         free(text);
@@ -391,13 +399,13 @@ static ab_status parse_metrics(struct reader *rd, const char *s)
             return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": expected name=value at \"%.*s\"",
                            rd->path, rd->line, (int)seg, s);
         if (r->n_metrics == AB_MAX_METRICS)
-            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": more than %d metrics",
-                           rd->path, rd->line, AB_MAX_METRICS);
+            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": more than %d metrics", rd->path,
+                           rd->line, AB_MAX_METRICS);
         struct ab_metric *m = &r->metrics[r->n_metrics];
         size_t nl = (size_t)(eq - s), vl = seg - nl - 1;
         if (nl >= sizeof m->name || vl >= sizeof m->text)
-            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": name or value too long",
-                           rd->path, rd->line);
+            return ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"metrics\": name or value too long", rd->path,
+                           rd->line);
         memcpy(m->name, s, nl);
         m->name[nl] = '\0';
         char val[sizeof m->text];
@@ -429,11 +437,12 @@ static void on_field(void *data, size_t len, void *ctx)
             if (i == 0)
                 rd->st = ab_fail(rd->err, AB_EINVAL,
                                  "%s:1: not an accelbench results file (first column \"%.*s\", "
-                                 "expected \"schema_version\")", rd->path, (int)(len > 40 ? 40 : len), s);
+                                 "expected \"schema_version\")",
+                                 rd->path, (int)(len > 40 ? 40 : len), s);
             else
                 rd->st = ab_fail(rd->err, AB_EINVAL,
-                                 "%s:1: column %d is \"%.*s\", schema version %d expects \"%s\"",
-                                 rd->path, i + 1, (int)(len > 40 ? 40 : len), s, AB_SCHEMA_VERSION,
+                                 "%s:1: column %d is \"%.*s\", schema version %d expects \"%s\"", rd->path,
+                                 i + 1, (int)(len > 40 ? 40 : len), s, AB_SCHEMA_VERSION,
                                  i < NCOLS ? cols[i].name : "(no more columns)");
         }
         return;
@@ -446,8 +455,8 @@ static void on_field(void *data, size_t len, void *ctx)
     char *base = (char *)&rd->row + c->off;
     /* Fields are NUL-terminated by CSV_APPEND_NULL, but may hold embedded NULs: reject. */
     if (strlen(s) != len) {
-        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": contains a NUL byte", rd->path,
-                         rd->line, c->name);
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": contains a NUL byte", rd->path, rd->line,
+                         c->name);
         return;
     }
     switch (c->type) {
@@ -465,15 +474,15 @@ static void on_field(void *data, size_t len, void *ctx)
     }
     case C_STR:
         if (len >= c->size)
-            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": longer than %zu characters",
-                             rd->path, rd->line, c->name, c->size - 1);
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": longer than %zu characters", rd->path,
+                             rd->line, c->name, c->size - 1);
         else
             memcpy(base, s, len + 1);
         break;
     case C_F64:
         if (parse_f64(s, (double *)base) != AB_OK)
-            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": \"%.30s\" is not a number",
-                             rd->path, rd->line, c->name, s);
+            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"%s\": \"%.30s\" is not a number", rd->path,
+                             rd->line, c->name, s);
         break;
     case C_I64: {
         char *end;
@@ -490,7 +499,8 @@ static void on_field(void *data, size_t len, void *ctx)
         if (!ab_status_from_word(s, (ab_status *)base))
             rd->st = ab_fail(rd->err, AB_EINVAL,
                              "%s:%d: field \"status\": unknown status \"%.30s\" (valid: ok, skipped, "
-                             "failed, oom, timeout, mismatch, interrupted)", rd->path, rd->line, s);
+                             "failed, oom, timeout, mismatch, interrupted)",
+                             rd->path, rd->line, s);
         break;
     case C_METRICS: rd->st = parse_metrics(rd, s); break;
     }
@@ -507,8 +517,8 @@ static void on_row(int term, void *ctx)
                              rd->path, rd->field, AB_SCHEMA_VERSION, NCOLS);
         rd->header_done = true;
     } else if (rd->field != NCOLS) {
-        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: %d fields, expected %d", rd->path, rd->line,
-                         rd->field, NCOLS);
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: %d fields, expected %d", rd->path, rd->line, rd->field,
+                         NCOLS);
     } else {
         rd->st = ab_result_set_add(rd->out, &rd->row, rd->err);
     }
@@ -551,14 +561,13 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
         free(text);
         return ab_fail(err, AB_ENOMEM, "out of memory");
     }
-    struct reader rd = {.path = path, .line = 1, .out = out, .st = AB_OK, .err = err};
+    struct reader rd = { .path = path, .line = 1, .out = out, .st = AB_OK, .err = err };
     int64_t n0 = out->n;
     if (csv_parse(&p, text, len, on_field, on_row, &rd) != len && rd.st == AB_OK)
-        rd.st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: %s", path, rd.line,
-                        csv_strerror(csv_error(&p)));
+        rd.st =
+            ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: %s", path, rd.line, csv_strerror(csv_error(&p)));
     if (rd.st == AB_OK && csv_fini(&p, on_field, on_row, &rd) != 0 && rd.st == AB_OK)
-        rd.st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: unterminated quoted field", path,
-                        rd.line);
+        rd.st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: unterminated quoted field", path, rd.line);
     csv_free(&p);
     free(text);
     if (rd.st == AB_OK && !rd.header_done)

@@ -18,7 +18,10 @@ struct json_writer {
     int fd; /* samples.jsonl */
 };
 
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
 
 static const char *suite_word(enum ab_suite s)
 {
@@ -88,8 +91,7 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     return o;
 }
 
-static ab_status write_run_json(struct json_writer *w, const struct ab_run_info *info,
-                                struct ab_error *err)
+static ab_status write_run_json(struct json_writer *w, const struct ab_run_info *info, struct ab_error *err)
 {
     cJSON *o = run_to_json(info);
     char *text = o ? cJSON_Print(o) : NULL;
@@ -253,11 +255,13 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
                    *params = json_str(o, "params");
         const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples_s");
         if (!cJSON_IsNumber(sv) || sv->valuedouble != AB_SCHEMA_VERSION)
-            st = ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads version %d",
-                         path, line, AB_SCHEMA_VERSION);
+            st = ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads version %d", path,
+                         line, AB_SCHEMA_VERSION);
         else if (!wl || !dev || !params)
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"%s\" missing or not a string", path, line,
-                         !wl ? "workload" : !dev ? "device" : "params");
+                         !wl    ? "workload"
+                         : !dev ? "device"
+                                : "params");
         else if (!cJSON_IsArray(samples))
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"samples_s\" missing or not an array", path, line);
         if (st == AB_OK) {
@@ -279,8 +283,10 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
                 cJSON_ArrayForEach(it, samples)
                 {
                     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0) {
-                        st = ab_fail(err, AB_EINVAL, "%s:%d: field \"samples_s\": item %d is not a "
-                                     "non-negative number", path, line, k + 1);
+                        st = ab_fail(err, AB_EINVAL,
+                                     "%s:%d: field \"samples_s\": item %d is not a "
+                                     "non-negative number",
+                                     path, line, k + 1);
                         break;
                     }
                     x[k++] = it->valuedouble;
@@ -320,8 +326,8 @@ ab_status ab_json_read_run(const char *path, int *schema_version, struct ab_erro
     if (!cJSON_IsNumber(sv))
         st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\" missing or not a number", path);
     else if (sv->valuedouble != AB_SCHEMA_VERSION)
-        st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\": version %g, this build reads %d",
-                     path, sv->valuedouble, AB_SCHEMA_VERSION);
+        st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\": version %g, this build reads %d", path,
+                     sv->valuedouble, AB_SCHEMA_VERSION);
     else if (!json_str(o, "run_id"))
         st = ab_fail(err, AB_EINVAL, "%s: field \"run_id\" missing or not a string", path);
     if (st == AB_OK)

@@ -16,11 +16,11 @@
 
 struct plan_case {
     const struct ab_workload *wl;
-    int dev;            /* index into devices, or -1 for an absent backend */
+    int dev; /* index into devices, or -1 for an absent backend */
     enum ab_backend_kind backend;
     unsigned char *params; /* packed parameters (params_pack), NULL for none */
     enum ab_suite suite;
-    const char *skip;   /* non-NULL: record a skipped row with this reason */
+    const char *skip; /* non-NULL: record a skipped row with this reason */
 };
 
 /* A plan entry holds its parameters packed to the axes the workload has: a whole struct
@@ -90,29 +90,33 @@ static ab_status workload_values(const struct ab_workload *wl, const struct ab_r
 }
 
 static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int dev,
-                               enum ab_backend_kind backend, const struct ab_run_opts *o,
-                               enum ab_suite suite, struct ab_error *err)
+                               enum ab_backend_kind backend, const struct ab_run_opts *o, enum ab_suite suite,
+                               struct ab_error *err)
 {
     const struct ab_impl *impl = wl->impl[backend];
     if (!impl || !impl->setup) {
-        struct plan_case pc = {.wl = wl, .dev = dev, .backend = backend, .suite = suite,
-                               .skip = backend == AB_BACKEND_CUDA ? "no CUDA implementation of this workload"
-                                                                   : "no CPU implementation of this workload"};
+        struct plan_case pc = { .wl = wl,
+                                .dev = dev,
+                                .backend = backend,
+                                .suite = suite,
+                                .skip = backend == AB_BACKEND_CUDA
+                                            ? "no CUDA implementation of this workload"
+                                            : "no CPU implementation of this workload" };
         return plan_add(p, &pc, err);
     }
-    struct ab_values *vals[AB_MAX_AXES] = {0};
+    struct ab_values *vals[AB_MAX_AXES] = { 0 };
     ab_status st = AB_OK;
     for (int a = 0; a < wl->n_axes && st == AB_OK; a++)
         if (!(vals[a] = malloc(sizeof *vals[a])))
             st = ab_fail(err, AB_ENOMEM, "out of memory");
     if (st == AB_OK)
         st = workload_values(wl, o, suite, vals, err);
-    int idx[AB_MAX_AXES] = {0}, outside_suite = 0;
+    int idx[AB_MAX_AXES] = { 0 }, outside_suite = 0;
     struct ab_params *ps = st == AB_OK ? calloc(1, sizeof *ps) : NULL;
     if (st == AB_OK && !ps)
         st = ab_fail(err, AB_ENOMEM, "out of memory");
     while (st == AB_OK) {
-        struct plan_case pc = {.wl = wl, .dev = dev, .backend = backend, .suite = suite};
+        struct plan_case pc = { .wl = wl, .dev = dev, .backend = backend, .suite = suite };
         ps->n = wl->n_axes;
         for (int a = 0; a < wl->n_axes; a++) {
             snprintf(ps->p[a].name, sizeof ps->p[a].name, "%s", wl->axes[a].name);
@@ -168,7 +172,7 @@ static bool has_axis(const struct ab_workload *wl, const char *name, size_t nl)
 static ab_status ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
                                     struct ab_error *err)
 {
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     ab_status st = ab_csv_read(path, &set, NULL, 0, err);
     if (st) {
         ab_result_set_free(&set);
@@ -202,8 +206,8 @@ struct case_env {
     struct ab_meter *meter;
     const char *run_id;
     const char *host;
-    double slowdown; /* test hook: >1 stretches every repetition of this workload */
-    double idle_w;   /* the device's idle power (--idle-baseline), NaN if not measured */
+    double slowdown;              /* test hook: >1 stretches every repetition of this workload */
+    double idle_w;                /* the device's idle power (--idle-baseline), NaN if not measured */
     struct ab_counters *counters; /* --counters, or NULL */
     enum test_fault fault;        /* test hook: a fault to inject into this case */
     atomic_int *abandoned;        /* set by the watchdog when it gives up on the case */
@@ -226,7 +230,7 @@ static double test_slowdown(const char *workload)
  * run_fail, mismatch or hang, and PARAMS (optional) a substring of the case's params text. */
 static enum test_fault test_fault(const char *workload, const char *params)
 {
-    static const char *const names[] = {"", "setup_oom", "run_fail", "mismatch", "hang"};
+    static const char *const names[] = { "", "setup_oom", "run_fail", "mismatch", "hang" };
     const char *s = getenv("ACCELBENCH_TEST_FAULT");
     char spec[256];
     for (const char *p = s; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0)) {
@@ -247,8 +251,14 @@ static enum test_fault test_fault(const char *workload, const char *params)
     return FAULT_NONE;
 }
 #else
-static double test_slowdown(const char *workload) { return 1; }
-static enum test_fault test_fault(const char *workload, const char *params) { return FAULT_NONE; }
+static double test_slowdown(const char *workload)
+{
+    return 1;
+}
+static enum test_fault test_fault(const char *workload, const char *params)
+{
+    return FAULT_NONE;
+}
 #endif
 
 static bool abandoned(const struct case_env *env)
@@ -280,7 +290,10 @@ static ab_status timed_run(const struct case_env *env, const struct ab_impl *imp
     return st;
 }
 
-static bool interrupted(const struct ab_run_opts *o) { return o->interrupted && *o->interrupted; }
+static bool interrupted(const struct ab_run_opts *o)
+{
+    return o->interrupted && *o->interrupted;
+}
 
 /* Measure a set-up, verified case; fills r's statistics and energy. */
 static ab_status measure(struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
@@ -311,12 +324,12 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
         return ab_fail(err, AB_ENOMEM, "out of memory for samples");
     double timeout = o->case_timeout_s > 0 ? o->case_timeout_s : 10 * rule->max_time_s + 60;
     double min_window = ab_meter_min_window_s(env->meter);
-    struct ab_error merr = {{0}};
+    struct ab_error merr = { { 0 } };
     bool metered = ab_meter_begin(env->meter, &merr) == AB_OK;
     bool counting = env->counters && ab_counters_start(env->counters, &merr) == AB_OK;
     double t0 = ab_now_s(), next_check = 0;
     enum ab_stop stop = AB_STOP_CONTINUE;
-    struct ab_stats stats = {0};
+    struct ab_stats stats = { 0 };
     while (st == AB_OK) {
         if (interrupted(o)) {
             st = ab_fail(err, AB_EINTR, "interrupted by signal after %lld samples", (long long)n);
@@ -350,8 +363,9 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
         }
     }
     double window = ab_now_s() - t0;
-    long long counts[16] = {0};
-    if (counting && !abandoned(env) && ab_counters_stop(env->counters, counts, &merr) == AB_OK && total_reps > 0)
+    long long counts[16] = { 0 };
+    if (counting && !abandoned(env) && ab_counters_stop(env->counters, counts, &merr) == AB_OK &&
+        total_reps > 0)
         for (int i = 0; i < ab_counters_n(env->counters) && i < 16; i++) {
             char name[40];
             snprintf(name, sizeof name, "papi_%s_thread0_per_rep", ab_counters_event(env->counters, i));
@@ -428,12 +442,14 @@ static void result_init(struct ab_result *r, const struct case_env *env, const s
     ab_params_format(&ps, r->params, sizeof r->params);
     r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     r->flop_per_j = r->token_per_j = r->byte_per_j = r->ceiling_value = NAN;
-    r->usd_per_hour = (dev && dev->profile && dev->profile->usd_per_hour > 0) ? dev->profile->usd_per_hour : NAN;
-    snprintf(r->power_source, sizeof r->power_source, "%s", env->meter ? ab_meter_source(env->meter) : "none");
+    r->usd_per_hour =
+        (dev && dev->profile && dev->profile->usd_per_hour > 0) ? dev->profile->usd_per_hour : NAN;
+    snprintf(r->power_source, sizeof r->power_source, "%s",
+             env->meter ? ab_meter_source(env->meter) : "none");
 }
 
-static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t seed,
-                     struct ab_result *r, double **samples)
+static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t seed, struct ab_result *r,
+                     double **samples)
 {
     struct ab_device *dev = env->dev;
     result_init(r, env, pc, dev);
@@ -456,7 +472,7 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
     plan_params(pc, &c->params);
     c->suite = pc->suite;
     c->seed = seed;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = env->fault == FAULT_SETUP_OOM
                        ? ab_fail(&err, AB_ENOMEM, "device allocation failed: injected fault setup_oom")
                        : impl->setup(c, &err);
@@ -465,7 +481,8 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
         r->bytes = c->work.bytes;
         r->tokens = c->work.tokens;
         if (env->fault == FAULT_MISMATCH)
-            st = ab_fail(&err, AB_EMISMATCH, "injected fault mismatch: 1 of 1 elements differ: "
+            st = ab_fail(&err, AB_EMISMATCH,
+                         "injected fault mismatch: 1 of 1 elements differ: "
                          "[0] got 2 expected 1");
         else if (impl->verify)
             st = impl->verify(c, &err);
@@ -484,7 +501,7 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
     r->status = st;
     if (st != AB_OK) {
         snprintf(r->message, sizeof r->message, "%s", err.msg[0] ? err.msg : ab_status_word(st));
-        r->time_s = (struct ab_stats){0};
+        r->time_s = (struct ab_stats){ 0 };
         r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     }
     free(c);
@@ -498,17 +515,17 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
  * thread, and the run goes on with a fresh worker. A case works on its own copies of its
  * device and parameters (ceilings it measures are copied back when it ends); an abandoned
  * case keeps its device's meter (the run opens a new one) and frees it if it ever ends. So
- * nothing the run frees or uses later is shared with a stuck thread. The worker is long-lived otherwise, so thread-local state of the
- * libraries (OpenMP teams, oneDNN caches) survives across cases. */
+ * nothing the run frees or uses later is shared with a stuck thread. The worker is long-lived otherwise, so
+ * thread-local state of the libraries (OpenMP teams, oneDNN caches) survives across cases. */
 struct worker {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when a job arrives, when it is done, and to quit */
     bool has_job, done, quit;
-    int refs;          /* the run's thread and the worker's: whoever lets go last frees */
+    int refs; /* the run's thread and the worker's: whoever lets go last frees */
     atomic_int abandoned;
     struct case_env env;
-    struct ab_device dev; /* the case's copy of its device */
+    struct ab_device dev;      /* the case's copy of its device */
     struct ab_profile profile; /* and of the device's profile */
     struct plan_case pc;
     unsigned char params[sizeof(int) + AB_MAX_AXES * PARAM_SLOT]; /* its packed parameters */
@@ -594,8 +611,7 @@ static void worker_stop(struct worker *w)
  * `interrupted`) row, the worker is abandoned and *wp replaced. Returns false when a
  * replacement worker cannot be started. */
 static bool case_watched(struct worker **wp, const struct case_env *env, const struct plan_case *pc,
-                         uint64_t seed, double limit_s, struct ab_result *r, double **samples,
-                         bool *gave_up)
+                         uint64_t seed, double limit_s, struct ab_result *r, double **samples, bool *gave_up)
 {
     *gave_up = false;
     struct worker *w = *wp;
@@ -630,7 +646,7 @@ static bool case_watched(struct worker **wp, const struct case_env *env, const s
             interrupted_at = now;
         if (now >= t0 + limit_s || (interrupted_at > 0 && now >= interrupted_at + 2))
             break;
-        struct timespec ts = {.tv_sec = (time_t)until, .tv_nsec = (long)((until - floor(until)) * 1e9)};
+        struct timespec ts = { .tv_sec = (time_t)until, .tv_nsec = (long)((until - floor(until)) * 1e9) };
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     if (w->done) {
@@ -654,12 +670,15 @@ static bool case_watched(struct worker **wp, const struct case_env *env, const s
     *samples = NULL;
     if (interrupted_at > 0) {
         r->status = AB_EINTR;
-        snprintf(r->message, sizeof r->message, "interrupted by signal; the case did not stop "
+        snprintf(r->message, sizeof r->message,
+                 "interrupted by signal; the case did not stop "
                  "within 2 s and was abandoned");
     } else {
         r->status = AB_ETIMEOUT;
-        snprintf(r->message, sizeof r->message, "case ran past its %.0f s limit and was abandoned "
-                 "(stuck in a workload call; later timings on this device may be disturbed)", limit_s);
+        snprintf(r->message, sizeof r->message,
+                 "case ran past its %.0f s limit and was abandoned "
+                 "(stuck in a workload call; later timings on this device may be disturbed)",
+                 limit_s);
     }
     *wp = worker_start();
     return *wp != NULL;
@@ -686,13 +705,12 @@ static void progress_start(const struct ab_run_opts *o, int i, int n, const stru
     char el[16], eta[16];
     fmt_dur(elapsed, el, sizeof el);
     fmt_dur(i > 0 ? elapsed / i * (n - i) : NAN, eta, sizeof eta);
-    fprintf(o->log, "\r\033[K[%d/%d] %s %s %.60s  elapsed %s  ETA %s", i + 1, n, pc->wl->name, dev,
-            params, el, i > 0 ? eta : "?");
+    fprintf(o->log, "\r\033[K[%d/%d] %s %s %.60s  elapsed %s  ETA %s", i + 1, n, pc->wl->name, dev, params,
+            el, i > 0 ? eta : "?");
     fflush(o->log);
 }
 
-static void progress_done(const struct ab_run_opts *o, int i, int n, const struct ab_result *r,
-                          double case_s)
+static void progress_done(const struct ab_run_opts *o, int i, int n, const struct ab_result *r, double case_s)
 {
     if (o->quiet || !o->log)
         return;
@@ -714,8 +732,8 @@ static void progress_done(const struct ab_run_opts *o, int i, int n, const struc
     } else {
         snprintf(what, sizeof what, "%.100s", r->message);
     }
-    fprintf(o->log, "%s[%d/%d] %s %s %s: %s %s [%.1f s]\n", o->progress_tty ? "\r\033[K" : "", i + 1,
-            n, r->workload, r->device, r->params, ab_status_word(r->status), what, case_s);
+    fprintf(o->log, "%s[%d/%d] %s %s %s: %s %s [%.1f s]\n", o->progress_tty ? "\r\033[K" : "", i + 1, n,
+            r->workload, r->device, r->params, ab_status_word(r->status), what, case_s);
     fflush(o->log);
 }
 
@@ -794,16 +812,16 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     int ndev = 0;
     struct ab_profile *profiles = NULL;
     int nprof = 0;
-    struct plan plan = {0};
-    struct ab_reporter rep[2] = {{0}};
+    struct plan plan = { 0 };
+    struct ab_reporter rep[2] = { { 0 } };
     int nrep = 0;
-    struct ab_meter *meters[AB_MAX_DEVICES] = {0};
+    struct ab_meter *meters[AB_MAX_DEVICES] = { 0 };
     struct ab_counters *counters = NULL;
     struct ab_result *r = NULL;
     struct worker *worker = NULL;
     char **done_keys = NULL;
     int64_t n_done = 0;
-    bool use[AB_MAX_DEVICES] = {0}, absent[AB_BACKEND_COUNT];
+    bool use[AB_MAX_DEVICES] = { 0 }, absent[AB_BACKEND_COUNT];
     const struct ab_workload *sel[64];
     int nsel = 0;
     if (!devs)
@@ -906,7 +924,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                 if (eq && has_axis(sel[k], ov, (size_t)(eq - ov)))
                     snprintf(given + l, sizeof given - l, "%s-a %s", l ? " " : "", ov);
             }
-            st = ab_fail(err, AB_EINVAL, "workload %s: %s combine into no case on the devices "
+            st = ab_fail(err, AB_EINVAL,
+                         "workload %s: %s combine into no case on the devices "
                          "selected in this suite (`accelbench list` shows the axes and each suite's sweeps)",
                          sel[k]->name, given[0] ? given : "the axis values given");
             goto out;
@@ -916,8 +935,11 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         if (!absent[k])
             continue;
         for (int w = 0; w < nsel; w++) {
-            struct plan_case pc = {.wl = sel[w], .dev = -1, .backend = (enum ab_backend_kind)k,
-                                   .suite = o->suite, .skip = why[k].msg[0] ? why[k].msg : "no device"};
+            struct plan_case pc = { .wl = sel[w],
+                                    .dev = -1,
+                                    .backend = (enum ab_backend_kind)k,
+                                    .suite = o->suite,
+                                    .skip = why[k].msg[0] ? why[k].msg : "no device" };
             if ((st = plan_add(&plan, &pc, err)))
                 goto out;
         }
@@ -935,12 +957,14 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             if (f)
                 fclose(f);
             if (!empty) {
-                st = ab_fail(err, AB_EINVAL, "%s already exists: use --resume to continue that run, or "
-                             "another output folder (-o)", csv_path);
+                st = ab_fail(err, AB_EINVAL,
+                             "%s already exists: use --resume to continue that run, or "
+                             "another output folder (-o)",
+                             csv_path);
                 goto out;
             }
         } else {
-            struct ab_result_set prev = {0};
+            struct ab_result_set prev = { 0 };
             char warn[256];
             if ((st = ab_csv_read(csv_path, &prev, warn, sizeof warn, err))) {
                 ab_result_set_free(&prev);
@@ -1031,12 +1055,14 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     st = AB_OK;
     for (int i = 0; i < plan.n && st == AB_OK; i++) {
         const struct plan_case *pc = &plan.c[i];
-        struct case_env env = {.o = o, .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
-                               .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
-                               .run_id = info->run_id, .host = info->sys.host,
-                               .slowdown = test_slowdown(pc->wl->name),
-                               .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
-                               .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL};
+        struct case_env env = { .o = o,
+                                .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
+                                .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
+                                .run_id = info->run_id,
+                                .host = info->sys.host,
+                                .slowdown = test_slowdown(pc->wl->name),
+                                .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
+                                .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL };
         char params[512], key[700];
         struct ab_params ps;
         plan_params(pc, &ps);

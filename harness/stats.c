@@ -43,8 +43,8 @@ bool ab_stats_median_ci_ranks(int64_t n, double conf, int64_t *lo, int64_t *hi)
         j--;
     while (j + 1 <= n / 2 && gsl_cdf_binomial_P((unsigned)j, 0.5, (unsigned)n) <= half_alpha)
         j++;
-    *lo = j - 1;     /* 0-based */
-    *hi = n - j;     /* 0-based index of x_(n-j+1) */
+    *lo = j - 1; /* 0-based */
+    *hi = n - j; /* 0-based index of x_(n-j+1) */
     return true;
 }
 
@@ -96,8 +96,7 @@ void ab_stop_rule_defaults(struct ab_stop_rule *rule)
     rule->target_rel_ci = 0.02;
 }
 
-enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stats *st,
-                           double elapsed_s)
+enum ab_stop ab_stop_check(const struct ab_stop_rule *rule, const struct ab_stats *st, double elapsed_s)
 {
     if (st->n >= rule->max_samples)
         return AB_STOP_MAX_SAMPLES;

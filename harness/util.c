@@ -37,9 +37,15 @@ ab_status ab_fail_prefix(struct ab_error *err, ab_status st, const char *fmt, ..
 }
 
 static const char *const status_words[] = {
-    [AB_OK] = "ok",           [AB_EINVAL] = "failed",     [AB_EIO] = "failed",
-    [AB_ENOMEM] = "oom",      [AB_EUNSUPPORTED] = "skipped", [AB_EMISMATCH] = "mismatch",
-    [AB_ETIMEOUT] = "timeout", [AB_EINTR] = "interrupted", [AB_EFAIL] = "failed",
+    [AB_OK] = "ok",
+    [AB_EINVAL] = "failed",
+    [AB_EIO] = "failed",
+    [AB_ENOMEM] = "oom",
+    [AB_EUNSUPPORTED] = "skipped",
+    [AB_EMISMATCH] = "mismatch",
+    [AB_ETIMEOUT] = "timeout",
+    [AB_EINTR] = "interrupted",
+    [AB_EFAIL] = "failed",
 };
 
 const char *ab_status_word(ab_status st)
@@ -51,10 +57,17 @@ const char *ab_status_word(ab_status st)
 
 bool ab_status_from_word(const char *word, ab_status *out)
 {
-    static const struct { const char *w; ab_status s; } map[] = {
-        {"ok", AB_OK},         {"skipped", AB_EUNSUPPORTED}, {"failed", AB_EFAIL},
-        {"oom", AB_ENOMEM},    {"timeout", AB_ETIMEOUT},     {"mismatch", AB_EMISMATCH},
-        {"interrupted", AB_EINTR},
+    static const struct {
+        const char *w;
+        ab_status s;
+    } map[] = {
+        { "ok", AB_OK },
+        { "skipped", AB_EUNSUPPORTED },
+        { "failed", AB_EFAIL },
+        { "oom", AB_ENOMEM },
+        { "timeout", AB_ETIMEOUT },
+        { "mismatch", AB_EMISMATCH },
+        { "interrupted", AB_EINTR },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(word, map[i].w) == 0) {
@@ -94,7 +107,10 @@ void ab_rng_seed(struct ab_rng *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t ab_rng_next(struct ab_rng *r)
 {
@@ -109,7 +125,10 @@ uint64_t ab_rng_next(struct ab_rng *r)
     return out;
 }
 
-double ab_rng_uniform(struct ab_rng *r) { return (double)(ab_rng_next(r) >> 11) * 0x1.0p-53; }
+double ab_rng_uniform(struct ab_rng *r)
+{
+    return (double)(ab_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 double ab_rng_normal(struct ab_rng *r)
 {
@@ -141,11 +160,14 @@ void *ab_alloc(size_t bytes)
     return p;
 }
 
-void ab_free(void *p) { free(p); }
+void ab_free(void *p)
+{
+    free(p);
+}
 
 const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len)
 {
-    static const char *const pre[] = {"", "K", "M", "G", "T", "P", "E"};
+    static const char *const pre[] = { "", "K", "M", "G", "T", "P", "E" };
     if (!isfinite(v)) {
         snprintf(buf, len, "n/a");
         return buf;

@@ -20,20 +20,16 @@ struct canvas_text {
     char *s;
 };
 
-ab_status canvas_open(struct canvas *cv, enum ab_plot_format fmt, const char *tmp_path, double w,
-                      double h, double dpi, struct ab_error *err)
+ab_status canvas_open(struct canvas *cv, enum ab_plot_format fmt, const char *tmp_path, double w, double h,
+                      double dpi, struct ab_error *err)
 {
     memset(cv, 0, sizeof *cv);
     cv->fmt = fmt;
     cv->w = w;
     cv->h = h;
     switch (fmt) {
-    case AB_FMT_PDF:
-        cv->surf = cairo_pdf_surface_create(tmp_path, w, h);
-        break;
-    case AB_FMT_SVG:
-        cv->surf = cairo_svg_surface_create(tmp_path, w, h);
-        break;
+    case AB_FMT_PDF: cv->surf = cairo_pdf_surface_create(tmp_path, w, h); break;
+    case AB_FMT_SVG: cv->surf = cairo_svg_surface_create(tmp_path, w, h); break;
     case AB_FMT_PNG: {
         int pw = (int)ceil(w * dpi / 72.0), ph = (int)ceil(h * dpi / 72.0);
         cv->surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, pw, ph);
@@ -90,14 +86,15 @@ static ab_status svg_add_text(struct canvas *cv, const char *path, struct ab_err
         return ab_fail(err, AB_EIO, "%s: cannot write", path);
     }
     fwrite(doc, 1, (size_t)(end - doc), f);
-    static const char *const anchors[] = {"start", "middle", "end"};
+    static const char *const anchors[] = { "start", "middle", "end" };
     fprintf(f, "<g font-family=\"%s, sans-serif\">\n", FONT_FAMILY);
     for (int i = 0; i < cv->n_texts; i++) {
         const struct canvas_text *t = &cv->texts[i];
-        fprintf(f, "<text transform=\"translate(%.2f %.2f) rotate(%.2f)\" x=\"0\" y=\"%.2f\" "
-                   "font-size=\"%.2f\" text-anchor=\"%s\" fill=\"#%02x%02x%02x\">",
-                t->x, t->y, -t->angle, t->dy, t->size, anchors[t->anchor],
-                (int)lround(t->rgb[0] * 255), (int)lround(t->rgb[1] * 255), (int)lround(t->rgb[2] * 255));
+        fprintf(f,
+                "<text transform=\"translate(%.2f %.2f) rotate(%.2f)\" x=\"0\" y=\"%.2f\" "
+                "font-size=\"%.2f\" text-anchor=\"%s\" fill=\"#%02x%02x%02x\">",
+                t->x, t->y, -t->angle, t->dy, t->size, anchors[t->anchor], (int)lround(t->rgb[0] * 255),
+                (int)lround(t->rgb[1] * 255), (int)lround(t->rgb[2] * 255));
         xml_escape(f, t->s);
         fputs("</text>\n", f);
     }
@@ -170,8 +167,8 @@ void canvas_text_size(struct canvas *cv, const char *s, double size_pt, double *
     g_object_unref(lay);
 }
 
-void canvas_text(struct canvas *cv, double x, double y, const char *s, double size_pt, double ax,
-                 double ay, double angle, const double rgb[3])
+void canvas_text(struct canvas *cv, double x, double y, const char *s, double size_pt, double ax, double ay,
+                 double angle, const double rgb[3])
 {
     if (!s || !*s)
         return;
@@ -230,12 +227,8 @@ void canvas_marker(cairo_t *cr, int series, double x, double y, double r)
     enum marker_kind k = (enum marker_kind)(series % MARK_COUNT);
     cairo_new_path(cr);
     switch (k) {
-    case MARK_CIRCLE:
-        cairo_arc(cr, x, y, r, 0, 2 * M_PI);
-        break;
-    case MARK_SQUARE:
-        cairo_rectangle(cr, x - r * 0.85, y - r * 0.85, 1.7 * r, 1.7 * r);
-        break;
+    case MARK_CIRCLE: cairo_arc(cr, x, y, r, 0, 2 * M_PI); break;
+    case MARK_SQUARE: cairo_rectangle(cr, x - r * 0.85, y - r * 0.85, 1.7 * r, 1.7 * r); break;
     case MARK_TRIANGLE:
         cairo_move_to(cr, x, y - 1.15 * r);
         cairo_line_to(cr, x + r, y + 0.7 * r);
@@ -274,8 +267,7 @@ void canvas_marker(cairo_t *cr, int series, double x, double y, double r)
             cairo_line_to(cr, x - 1.2 * r * cos(a), y - 1.2 * r * sin(a));
         }
         break;
-    default:
-        break;
+    default: break;
     }
     double rgb[3];
     ab_plot_palette(series, rgb);
@@ -299,8 +291,8 @@ void canvas_marker(cairo_t *cr, int series, double x, double y, double r)
 
 void canvas_dash(cairo_t *cr, int series, double line_w)
 {
-    static const double pat[4][4] = {{0}, {5, 2.5}, {1.2, 2}, {6, 2, 1.2, 2}};
-    static const int npat[4] = {0, 2, 2, 4};
+    static const double pat[4][4] = { { 0 }, { 5, 2.5 }, { 1.2, 2 }, { 6, 2, 1.2, 2 } };
+    static const int npat[4] = { 0, 2, 2, 4 };
     int k = series % 4;
     double d[4];
     for (int i = 0; i < npat[k]; i++)
@@ -313,13 +305,13 @@ void ab_plot_palette(int i, double rgb[3])
 {
     /* Okabe & Ito (2008) colour-blind-safe set without its yellow, which vanishes on white. */
     static const double pal[7][3] = {
-        {0.000, 0.447, 0.698}, /* blue */
-        {0.835, 0.369, 0.000}, /* vermillion */
-        {0.000, 0.620, 0.451}, /* bluish green */
-        {0.800, 0.475, 0.655}, /* reddish purple */
-        {0.902, 0.624, 0.000}, /* orange */
-        {0.337, 0.706, 0.914}, /* sky blue */
-        {0.000, 0.000, 0.000}, /* black */
+        { 0.000, 0.447, 0.698 }, /* blue */
+        { 0.835, 0.369, 0.000 }, /* vermillion */
+        { 0.000, 0.620, 0.451 }, /* bluish green */
+        { 0.800, 0.475, 0.655 }, /* reddish purple */
+        { 0.902, 0.624, 0.000 }, /* orange */
+        { 0.337, 0.706, 0.914 }, /* sky blue */
+        { 0.000, 0.000, 0.000 }, /* black */
     };
     int k = ((i % 7) + 7) % 7;
     memcpy(rgb, pal[k], sizeof pal[k]);

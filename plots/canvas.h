@@ -20,18 +20,27 @@ struct canvas {
     int n_texts, cap_texts;
 };
 
-enum marker_kind { MARK_CIRCLE, MARK_SQUARE, MARK_TRIANGLE, MARK_DIAMOND, MARK_TRIANGLE_DOWN,
-                   MARK_CROSS, MARK_PLUS, MARK_STAR, MARK_COUNT };
+enum marker_kind {
+    MARK_CIRCLE,
+    MARK_SQUARE,
+    MARK_TRIANGLE,
+    MARK_DIAMOND,
+    MARK_TRIANGLE_DOWN,
+    MARK_CROSS,
+    MARK_PLUS,
+    MARK_STAR,
+    MARK_COUNT
+};
 
-ab_status canvas_open(struct canvas *cv, enum ab_plot_format fmt, const char *tmp_path, double w,
-                      double h, double dpi, struct ab_error *err);
+ab_status canvas_open(struct canvas *cv, enum ab_plot_format fmt, const char *tmp_path, double w, double h,
+                      double dpi, struct ab_error *err);
 /* Finish the surface and write the file (PNG, SVG text); frees everything either way. */
 ab_status canvas_close(struct canvas *cv, const char *tmp_path, struct ab_error *err);
 
 /* Text of `size_pt` at (x, y): ax, ay in [0,1] align the box (0 left/top, 0.5 centre, 1
  * right/bottom); angle in degrees, counter-clockwise (90: reading upwards). */
-void canvas_text(struct canvas *cv, double x, double y, const char *s, double size_pt, double ax,
-                 double ay, double angle, const double rgb[3]);
+void canvas_text(struct canvas *cv, double x, double y, const char *s, double size_pt, double ax, double ay,
+                 double angle, const double rgb[3]);
 void canvas_text_size(struct canvas *cv, const char *s, double size_pt, double *w, double *h);
 
 /* Series style: marker, dash pattern. */

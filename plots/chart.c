@@ -10,21 +10,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FS_TITLE 10.5
-#define FS_AXIS 9.5
-#define FS_TICK 8.5
+#define FS_TITLE  10.5
+#define FS_AXIS   9.5
+#define FS_TICK   8.5
 #define FS_LEGEND 8.5
-#define FS_NOTE 7.5
-#define FS_ROOF 7.5
-#define PAD 6.0
-#define LINE_W 1.4
+#define FS_NOTE   7.5
+#define FS_ROOF   7.5
+#define PAD       6.0
+#define LINE_W    1.4
 
-static const double BLACK[3] = {0, 0, 0};
-static const double GREY[3] = {0.35, 0.35, 0.35};
+static const double BLACK[3] = { 0, 0, 0 };
+static const double GREY[3] = { 0.35, 0.35, 0.35 };
 
 const char *ab_plot_kind_name(enum ab_plot_kind k)
 {
-    static const char *const names[] = {"line", "bars", "roofline", "dist"};
+    static const char *const names[] = { "line", "bars", "roofline", "dist" };
     return (unsigned)k < 4 ? names[k] : "?";
 }
 
@@ -64,9 +64,9 @@ ab_status ab_plot_formats_parse(const char *text, unsigned *out, struct ab_error
 struct axis {
     enum ab_plot_scale scale;
     bool binary, categorical;
-    double f;          /* values are divided by this (SI prefix) before mapping */
-    double lo, hi;     /* scaled range */
-    double p0, p1;     /* page coordinates of lo and hi */
+    double f;      /* values are divided by this (SI prefix) before mapping */
+    double lo, hi; /* scaled range */
+    double p0, p1; /* page coordinates of lo and hi */
     struct ab_plot_ticks t;
     char title[160];
 };
@@ -89,8 +89,8 @@ static double axis_map(const struct axis *a, double v)
 /* Units worth an SI prefix (GFLOP/s, ms); others ("tokens/s", "cycles", "") stay as they are. */
 static bool unit_takes_prefix(const char *u)
 {
-    static const char *const units[] = {"FLOP/s", "B/s", "B", "FLOP/J", "B/J", "s", "W", "J",
-                                        "FLOP", "Hz", "tokens/J"};
+    static const char *const units[] = { "FLOP/s", "B/s", "B",    "FLOP/J", "B/J",     "s",
+                                         "W",      "J",   "FLOP", "Hz",     "tokens/J" };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (!strcmp(u, units[i]))
             return true;
@@ -117,7 +117,7 @@ static void axis_setup(struct axis *a, enum ab_plot_scale scale, bool binary, do
     char prefix[4] = "";
     double m = fmax(fabs(lo), fabs(hi));
     if (!binary && unit && unit_takes_prefix(unit) && m > 0) {
-        static const char *const pre[] = {"p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E"};
+        static const char *const pre[] = { "p", "n", "\xc2\xb5", "m", "", "k", "M", "G", "T", "P", "E" };
         int k = (int)floor(log10(m) / 3 + 1e-9);
         if (!strcmp(unit, "s") && k > 0)
             k = 0;
@@ -165,7 +165,7 @@ static bool box_stats(const double *x, int64_t n, double q[5])
         return false;
     memcpy(s, x, (size_t)n * sizeof *s);
     qsort(s, (size_t)n, sizeof *s, cmp_double);
-    static const double qs[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    static const double qs[5] = { 0.05, 0.25, 0.5, 0.75, 0.95 };
     for (int i = 0; i < 5; i++)
         q[i] = ab_stats_quantile_sorted(s, n, qs[i]);
     free(s);
@@ -375,10 +375,10 @@ static void draw_roofs(struct canvas *cv, const struct ab_plot_chart *ch, const 
         double yl = axis_map(ay, r->value);
         /* Left of the knee, above the roof, nothing can lie: every case is under its roofline. */
         double kx = axis_map(ax, xs);
-        double cx[5] = {kx - 2 - lw, fmin(kx + 4, L->px1 - 3 - lw), L->px1 - 3 - lw, 0, 0};
+        double cx[5] = { kx - 2 - lw, fmin(kx + 4, L->px1 - 3 - lw), L->px1 - 3 - lw, 0, 0 };
         cx[3] = cx[1];
         cx[4] = cx[2];
-        double cy[5] = {yl - 1.5 - lh, yl - 1.5 - lh, yl - 1.5 - lh, yl + 1.5, yl + 1.5};
+        double cy[5] = { yl - 1.5 - lh, yl - 1.5 - lh, yl - 1.5 - lh, yl + 1.5, yl + 1.5 };
         int pick = 1;
         for (int c = 0; c < 5; c++) {
             bool hit = cy[c] < L->py0 || cy[c] + lh > L->py1 || cx[c] < L->px0 + 2;
@@ -388,7 +388,8 @@ static void draw_roofs(struct canvas *cv, const struct ab_plot_chart *ch, const 
                     hit = px > cx[c] - 4 && px < cx[c] + lw + 4 && py > cy[c] - 4 && py < cy[c] + lh + 4;
                 }
             for (int j = 0; !hit && j < k; j++)
-                hit = cx[c] < boxes[j][2] && cx[c] + lw > boxes[j][0] && cy[c] < boxes[j][3] && cy[c] + lh > boxes[j][1];
+                hit = cx[c] < boxes[j][2] && cx[c] + lw > boxes[j][0] && cy[c] < boxes[j][3] &&
+                      cy[c] + lh > boxes[j][1];
             if (!hit) {
                 pick = c;
                 break;
@@ -509,7 +510,8 @@ static ab_status draw_chart(struct canvas *cv, const struct ab_plot_chart *ch, s
     bool legend = chart_has_legend(ch);
     if (legend) {
         for (int s = 0; s < ch->n_series; s++) {
-            fit_label(cv, ch->series[s].label, FS_LEGEND, cv->w * 0.3, L.legend_text[s], sizeof L.legend_text[s]);
+            fit_label(cv, ch->series[s].label, FS_LEGEND, cv->w * 0.3, L.legend_text[s],
+                      sizeof L.legend_text[s]);
             canvas_text_size(cv, L.legend_text[s], FS_LEGEND, &w, &h);
             legend_w = fmax(legend_w, w);
             L.legend_row = fmax(L.legend_row, h * 1.35);
@@ -605,11 +607,11 @@ static ab_status draw_chart(struct canvas *cv, const struct ab_plot_chart *ch, s
             maxw = fmax(maxw, w);
         }
         int every = 1;
-        while (ax.t.n > 1 && every < ax.t.n &&
-               (L.px1 - L.px0) / (ax.t.n - 1) * every < maxw + 6)
+        while (ax.t.n > 1 && every < ax.t.n && (L.px1 - L.px0) / (ax.t.n - 1) * every < maxw + 6)
             every++;
         for (int i = 0; i < ax.t.n; i += every)
-            canvas_text(cv, axis_map(&ax, ax.t.v[i] * ax.f), L.py1 + 4, ax.t.label[i], FS_TICK, 0.5, 0, 0, BLACK);
+            canvas_text(cv, axis_map(&ax, ax.t.v[i] * ax.f), L.py1 + 4, ax.t.label[i], FS_TICK, 0.5, 0, 0,
+                        BLACK);
     }
     /* Axis titles and the chart title. */
     canvas_text(cv, (L.px0 + L.px1) / 2, L.py1 + 5 + xtick_h + 2, ax.title, FS_AXIS, 0.5, 0, 0, BLACK);
@@ -695,7 +697,8 @@ static ab_status draw_chart(struct canvas *cv, const struct ab_plot_chart *ch, s
                 cairo_rectangle(cr, x, y, bw, y0 - y);
                 cairo_stroke(cr);
                 if (isfinite(ylo_i) && isfinite(yhi_i))
-                    error_bar(cr, x + bw / 2, axis_map(&ay, ylo_i), axis_map(&ay, yhi_i), fmin(3, bw / 4), BLACK);
+                    error_bar(cr, x + bw / 2, axis_map(&ay, ylo_i), axis_map(&ay, yhi_i), fmin(3, bw / 4),
+                              BLACK);
                 continue;
             }
             if (!isfinite(se->x[i]) || (xlog && se->x[i] <= 0))

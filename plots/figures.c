@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SERIES 8      /* more than this and the chart is split by another axis */
-#define MAX_CATEGORIES 16
+#define MAX_SERIES               8 /* more than this and the chart is split by another axis */
+#define MAX_CATEGORIES           16
 #define MAX_FIGURES_PER_WORKLOAD 32
-#define FIG_W_PT 432.0    /* 6 x 3.75 inches: a full text width, or shrunk into a column */
-#define FIG_H_PT 270.0
+#define FIG_W_PT                 432.0 /* 6 x 3.75 inches: a full text width, or shrunk into a column */
+#define FIG_H_PT                 270.0
 
 /* ---------------------------------------------------------------- metrics */
 
-static const char *const builtin_metrics[] = {"throughput", "flops", "bandwidth", "tokens", "time",
-                                              "fraction", "power", "energy", "efficiency", NULL};
+static const char *const builtin_metrics[] = { "throughput", "flops", "bandwidth", "tokens",     "time",
+                                               "fraction",   "power", "energy",    "efficiency", NULL };
 
 /* A rate with the interval that follows from the time's interval (rate = count / time). */
 static void rate_of(const struct ab_result *r, double v, double *lo, double *hi)
@@ -69,8 +69,8 @@ static const char *metric_unit_of_name(const char *name)
     return "";
 }
 
-bool ab_plot_row_metric(const struct ab_result *r, const char *metric, double *v, double *lo,
-                        double *hi, const char **unit)
+bool ab_plot_row_metric(const struct ab_result *r, const char *metric, double *v, double *lo, double *hi,
+                        const char **unit)
 {
     *v = *lo = *hi = NAN;
     *unit = "";
@@ -152,7 +152,9 @@ static const char *metric_word(const char *metric, const char *unit)
         !strcmp(metric, "tokens"))
         return !strcmp(unit, "B/s") ? "bandwidth" : !strcmp(unit, "tokens/s") ? "tokens" : "throughput";
     if (!strcmp(metric, "efficiency"))
-        return !strcmp(unit, "B/J") ? "bandwidth-efficiency" : !strcmp(unit, "tokens/J") ? "token-efficiency" : "efficiency";
+        return !strcmp(unit, "B/J")        ? "bandwidth-efficiency"
+               : !strcmp(unit, "tokens/J") ? "token-efficiency"
+                                           : "efficiency";
     return metric;
 }
 
@@ -165,12 +167,30 @@ static const struct wl_default {
     const char *metrics[3];
     bool dist; /* also a distribution chart of the timing samples */
 } wl_defaults[] = {
-    {"ceilings", NULL, NULL, NULL, NULL, {"throughput", "efficiency"}, false},
-    {"fp8_gemm", "m", "m (square: m = n = k; LLM shapes: tokens)", "", "shape", {"throughput", "max_rel_err"}, false},
-    {"attention_memory", "n", "Sequence length", "tokens", "mode", {"time", "peak_extra_bytes", "throughput"}, false},
-    {"transformer_block", "seq", "Sequence length", "tokens", NULL, {"throughput", "efficiency"}, false},
-    {"gpt2", "batch", "Batch", "sequences", "phase", {"tokens", "efficiency"}, false},
-    {"amx_timing", "sparsity", "Zero fraction of the operands", "", "instr", {"cpi_median_cycles", "time"}, true},
+    { "ceilings", NULL, NULL, NULL, NULL, { "throughput", "efficiency" }, false },
+    { "fp8_gemm",
+      "m",
+      "m (square: m = n = k; LLM shapes: tokens)",
+      "",
+      "shape",
+      { "throughput", "max_rel_err" },
+      false },
+    { "attention_memory",
+      "n",
+      "Sequence length",
+      "tokens",
+      "mode",
+      { "time", "peak_extra_bytes", "throughput" },
+      false },
+    { "transformer_block", "seq", "Sequence length", "tokens", NULL, { "throughput", "efficiency" }, false },
+    { "gpt2", "batch", "Batch", "sequences", "phase", { "tokens", "efficiency" }, false },
+    { "amx_timing",
+      "sparsity",
+      "Zero fraction of the operands",
+      "",
+      "instr",
+      { "cpi_median_cycles", "time" },
+      true },
 };
 
 static const struct wl_default *wl_default(const char *workload)
@@ -196,14 +216,14 @@ struct dev {
 #define MAX_VALS 256
 struct axinfo {
     char name[32];
-    int n;               /* distinct values */
+    int n; /* distinct values */
     char vals[MAX_VALS][48];
     bool numeric;
 };
 
 struct plan {
     const struct ab_plot_opts *o;
-    struct prow *rows;   /* ok rows that pass the filters */
+    struct prow *rows; /* ok rows that pass the filters */
     int n;
     struct dev devs[64];
     int n_devs;
@@ -291,7 +311,9 @@ static struct ab_figure *new_figure(struct plan *P, const char *stem)
     size_t j = 0;
     for (const char *c = stem; *c && j + 1 < sizeof s; c++)
         s[j++] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                                *c == '_' || *c == '-' || *c == '.' ? *c : '_');
+                                *c == '_' || *c == '-' || *c == '.'
+                            ? *c
+                            : '_');
     s[j] = 0;
     snprintf(f->stem, sizeof f->stem, "%s", s);
     for (int dup = 2;; dup++) {
@@ -379,8 +401,8 @@ static void note_for(struct plan *P, const char *workload, char *note, size_t le
         for (int i = 0; i < P->nok_wl_n; i++)
             total += P->nok_n[i];
         if (total)
-            snprintf(note, len, "%d case%s not ok (skipped or failed) left out, listed on stderr",
-                     total, total == 1 ? "" : "s");
+            snprintf(note, len, "%d case%s not ok (skipped or failed) left out, listed on stderr", total,
+                     total == 1 ? "" : "s");
         return;
     }
     for (int i = 0; i < P->nok_wl_n; i++)
@@ -427,7 +449,7 @@ static void variant_label(const struct prow *p, struct axinfo *const *axes, int 
 struct figspec {
     enum ab_plot_kind kind;
     const char *metric;
-    const char *x;     /* LINE */
+    const char *x; /* LINE */
     const struct wl_default *def;
 };
 
@@ -533,7 +555,8 @@ static ab_status build_group(struct plan *P, const char *workload, struct prow *
         if (fsp->kind == AB_PLOT_LINE)
             snprintf(stem, sizeof stem, "%s-%s-vs-%s%s", workload, mword, fsp->x, fstem);
         else
-            snprintf(stem, sizeof stem, "%s-%s-%s%s", workload, mword, fsp->kind == AB_PLOT_DIST ? "dist" : "bars", fstem);
+            snprintf(stem, sizeof stem, "%s-%s-%s%s", workload, mword,
+                     fsp->kind == AB_PLOT_DIST ? "dist" : "bars", fstem);
         struct ab_figure *fig = new_figure(P, stem);
         if (!fig) {
             st = ab_fail(err, AB_ENOMEM, "out of memory");
@@ -555,15 +578,20 @@ static ab_status build_group(struct plan *P, const char *workload, struct prow *
         snprintf(ch->title, sizeof ch->title, "%s%s%s%s%s", workload, fdesc[0] ? " \xc2\xb7 " : "", fdesc,
                  one_dev ? " \xc2\xb7 " : "", one_dev ? P->devs[d0].label : "");
         note_for(P, workload, ch->note, sizeof ch->note);
-        if (!strcmp(fsp->metric, "efficiency") || !strcmp(fsp->metric, "energy") || !strcmp(fsp->metric, "power"))
+        if (!strcmp(fsp->metric, "efficiency") || !strcmp(fsp->metric, "energy") ||
+            !strcmp(fsp->metric, "power"))
             add_power_note((const struct prow *const *)sub, ns, ch->note, sizeof ch->note);
 
         if (fsp->kind == AB_PLOT_LINE) {
             const struct axinfo *xa = find_axis(ax, na, fsp->x);
             snprintf(ch->xlabel, sizeof ch->xlabel, "%s",
-                     fsp->def && fsp->def->xlabel && fsp->def->x && !strcmp(fsp->def->x, fsp->x) ? fsp->def->xlabel : fsp->x);
+                     fsp->def && fsp->def->xlabel && fsp->def->x && !strcmp(fsp->def->x, fsp->x)
+                         ? fsp->def->xlabel
+                         : fsp->x);
             snprintf(ch->xunit, sizeof ch->xunit, "%s",
-                     fsp->def && fsp->def->xunit && fsp->def->x && !strcmp(fsp->def->x, fsp->x) ? fsp->def->xunit : "");
+                     fsp->def && fsp->def->xunit && fsp->def->x && !strcmp(fsp->def->x, fsp->x)
+                         ? fsp->def->xunit
+                         : "");
             double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
             int pow2 = 0, nx = 0;
             for (int k = 0; xa && k < xa->n; k++) {
@@ -587,7 +615,8 @@ static ab_status build_group(struct plan *P, const char *workload, struct prow *
                 }
                 struct ab_plot_series *se = &ch->series[s];
                 const char *u;
-                ab_plot_row_metric(sub[i]->r, fsp->metric, &se->y[se->n], &se->ylo[se->n], &se->yhi[se->n], &u);
+                ab_plot_row_metric(sub[i]->r, fsp->metric, &se->y[se->n], &se->ylo[se->n], &se->yhi[se->n],
+                                   &u);
                 se->x[se->n] = strtod(row_param(sub[i], fsp->x), NULL);
                 ylo = fmin(ylo, se->y[se->n]);
                 yhi = fmax(yhi, se->y[se->n]);
@@ -691,15 +720,17 @@ static ab_status build_figures(struct plan *P, const char *workload, struct prow
     }
     ab_status st = AB_OK;
     if (!have && explicit_ask)
-        st = ab_fail(err, AB_EINVAL, "%s: no ok row has %s",
-                     workload, fsp->kind == AB_PLOT_DIST ? "timing samples (samples.jsonl beside the CSV)" : fsp->metric);
+        st = ab_fail(err, AB_EINVAL, "%s: no ok row has %s", workload,
+                     fsp->kind == AB_PLOT_DIST ? "timing samples (samples.jsonl beside the CSV)"
+                                               : fsp->metric);
     for (int k = 0; st == AB_OK && k < nu; k++) {
         int ng = 0;
         for (int i = 0; i < n; i++) {
             double v, lo, hi;
             const char *u = "s";
-            bool ok = fsp->kind == AB_PLOT_DIST ? rows[i]->r->n_samples > 0
-                                                : ab_plot_row_metric(rows[i]->r, fsp->metric, &v, &lo, &hi, &u);
+            bool ok = fsp->kind == AB_PLOT_DIST
+                          ? rows[i]->r->n_samples > 0
+                          : ab_plot_row_metric(rows[i]->r, fsp->metric, &v, &lo, &hi, &u);
             if (fsp->kind == AB_PLOT_LINE && !row_param(rows[i], fsp->x))
                 ok = false;
             if (ok && !strcmp(u, units[k]))
@@ -729,7 +760,8 @@ static ab_status build_rooflines(struct plan *P, bool explicit_ask, struct ab_er
                 continue;
             bool bw = !strcmp(r->ceiling, "mem_bw");
             size_t cl = strlen(r->ceiling);
-            if (!bw && !(cl > 5 && (!strcmp(r->ceiling + cl - 5, "_gemm") || !strcmp(r->ceiling + cl - 4, "_fma"))))
+            if (!bw &&
+                !(cl > 5 && (!strcmp(r->ceiling + cl - 5, "_gemm") || !strcmp(r->ceiling + cl - 4, "_fma"))))
                 continue;
             int k = 0;
             while (k < nr && strcmp(roofs[k].name, r->ceiling))
@@ -809,8 +841,9 @@ static ab_status build_rooflines(struct plan *P, bool explicit_ask, struct ab_er
         made++;
     }
     if (!made && explicit_ask)
-        return ab_fail(err, AB_EINVAL, "no roofline to draw: it needs a device ceiling (run the ceilings workload) "
-                                       "and cases whose FLOPs and bytes are both known");
+        return ab_fail(err, AB_EINVAL,
+                       "no roofline to draw: it needs a device ceiling (run the ceilings workload) "
+                       "and cases whose FLOPs and bytes are both known");
     return AB_OK;
 }
 
@@ -893,10 +926,10 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
     P->rows = calloc((size_t)(rs->n > 0 ? rs->n : 1), sizeof *P->rows);
     if (!P->rows)
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    int matched[16] = {0};
+    int matched[16] = { 0 };
     int n_nok = 0;
     for (int64_t i = 0; i < rs->n; i++) {
-        struct prow p = {.r = &rs->rows[i]};
+        struct prow p = { .r = &rs->rows[i] };
         struct ab_error perr;
         if (ab_params_parse(p.r->params, &p.ps, &perr) != AB_OK)
             p.ps.n = 0;
@@ -928,8 +961,8 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
             if (w < 32)
                 P->nok_n[w]++;
             if (o->log && n_nok <= 20)
-                fprintf(o->log, "plot: left out (%s): %s %s %s: %s\n", ab_status_word(p.r->status), p.r->workload,
-                        p.r->device, p.r->params[0] ? p.r->params : "-", p.r->message);
+                fprintf(o->log, "plot: left out (%s): %s %s %s: %s\n", ab_status_word(p.r->status),
+                        p.r->workload, p.r->device, p.r->params[0] ? p.r->params : "-", p.r->message);
             continue;
         }
         int d = 0;
@@ -938,7 +971,8 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
             d++;
         if (d == P->n_devs) {
             if (d == 64)
-                return ab_fail(err, AB_EINVAL, "more than 64 devices in the results; narrow them with --filter");
+                return ab_fail(err, AB_EINVAL,
+                               "more than 64 devices in the results; narrow them with --filter");
             snprintf(P->devs[d].host, sizeof P->devs[d].host, "%s", p.r->host);
             snprintf(P->devs[d].id, sizeof P->devs[d].id, "%s", p.r->device);
             snprintf(P->devs[d].name, sizeof P->devs[d].name, "%s", p.r->device_name);
@@ -958,7 +992,7 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
         parse_filter(o->filters[f], key, sizeof key, &val, err);
         int seen = 0;
         for (int64_t i = 0; i < rs->n && strlen(vals) < 300; i++) {
-            struct prow p = {.r = &rs->rows[i]};
+            struct prow p = { .r = &rs->rows[i] };
             struct ab_error perr;
             if (ab_params_parse(p.r->params, &p.ps, &perr) != AB_OK)
                 continue;
@@ -970,9 +1004,12 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
             snprintf(vals + l, sizeof vals - l, "%s%s", seen++ ? ", " : "", v);
         }
         if (!seen)
-            return ab_fail(err, AB_EINVAL, "unknown filter key \"%s\" in \"%s\" (valid: workload, device, host, "
-                                           "backend, or an axis of the results)", key, o->filters[f]);
-        return ab_fail(err, AB_EINVAL, "filter \"%s\" matches no rows (%s values: %s)", o->filters[f], key, vals);
+            return ab_fail(err, AB_EINVAL,
+                           "unknown filter key \"%s\" in \"%s\" (valid: workload, device, host, "
+                           "backend, or an axis of the results)",
+                           key, o->filters[f]);
+        return ab_fail(err, AB_EINVAL, "filter \"%s\" matches no rows (%s values: %s)", o->filters[f], key,
+                       vals);
     }
     /* Series labels: the device name, with the host where two hosts share it. */
     for (int d = 0; d < P->n_devs; d++) {
@@ -998,7 +1035,8 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
     memset(out, 0, sizeof *out);
     enum ab_plot_kind kind = AB_PLOT_LINE;
     if (o->kind && !ab_plot_kind_from_name(o->kind, &kind))
-        return ab_fail(err, AB_EINVAL, "unknown chart kind \"%s\" (valid: line, bars, roofline, dist)", o->kind);
+        return ab_fail(err, AB_EINVAL, "unknown chart kind \"%s\" (valid: line, bars, roofline, dist)",
+                       o->kind);
     if (o->y && !metric_known(rs, o->y)) {
         char ch[400];
         metric_choices(rs, ch, sizeof ch);
@@ -1008,11 +1046,11 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
         return ab_fail(err, AB_EINVAL, "no rows to plot: the results are empty");
     if (o->n_filters > 16)
         return ab_fail(err, AB_EINVAL, "too many filters (at most 16)");
-    struct plan P = {.o = o, .out = out};
+    struct plan P = { .o = o, .out = out };
     ab_status st = plan_rows(&P, rs, err);
     if (st == AB_OK && P.n == 0)
-        st = ab_fail(err, AB_EINVAL, "no rows to plot: none of the %lld rows%s has status ok", (long long)rs->n,
-                     o->n_filters ? " that pass the filters" : "");
+        st = ab_fail(err, AB_EINVAL, "no rows to plot: none of the %lld rows%s has status ok",
+                     (long long)rs->n, o->n_filters ? " that pass the filters" : "");
     if (st == AB_OK && o->x) {
         bool found = false;
         char names[300] = "";
@@ -1060,7 +1098,9 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
             x = a && a->numeric && a->n >= 2 ? o->x : NULL;
             if (!x && o->kind && kind == AB_PLOT_LINE)
                 st = ab_fail(err, AB_EINVAL, "%s: axis \"%s\" %s", wls[w], o->x,
-                             !a ? "is not one of its axes" : !a->numeric ? "is not numeric" : "has one value only");
+                             !a            ? "is not one of its axes"
+                             : !a->numeric ? "is not numeric"
+                                           : "has one value only");
         } else {
             struct axinfo *a = def && def->x ? find_axis(ax, na, def->x) : NULL;
             if (a && a->numeric && a->n >= 3)
@@ -1077,12 +1117,14 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
             x = xname;
         }
         if (st == AB_OK && o->kind && kind == AB_PLOT_LINE && !x)
-            st = ab_fail(err, AB_EINVAL, "%s: no numeric axis with 3 or more values to draw a line against "
-                                         "(give one with -x, or use --kind bars)", wls[w]);
+            st = ab_fail(err, AB_EINVAL,
+                         "%s: no numeric axis with 3 or more values to draw a line against "
+                         "(give one with -x, or use --kind bars)",
+                         wls[w]);
         free(ax);
         if (st != AB_OK)
             break;
-        const char *metrics[3] = {"throughput"};
+        const char *metrics[3] = { "throughput" };
         int nm = 1;
         if (o->y)
             metrics[0] = o->y;
@@ -1090,7 +1132,7 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
             for (nm = 0; nm < 3 && def->metrics[nm]; nm++)
                 metrics[nm] = def->metrics[nm];
         for (int m = 0; st == AB_OK && m < nm; m++) {
-            struct figspec fsp = {.metric = metrics[m], .def = def, .x = x};
+            struct figspec fsp = { .metric = metrics[m], .def = def, .x = x };
             if (o->kind)
                 fsp.kind = kind;
             if (fsp.kind == AB_PLOT_DIST) /* samples are times per repetition */
@@ -1102,7 +1144,7 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
             st = build_figures(&P, wls[w], rows, n, &fsp, o->y != NULL && nw == 1, err);
         }
         if (st == AB_OK && !o->kind && def && def->dist) {
-            struct figspec fsp = {.kind = AB_PLOT_DIST, .metric = "time", .def = def};
+            struct figspec fsp = { .kind = AB_PLOT_DIST, .metric = "time", .def = def };
             st = build_figures(&P, wls[w], rows, n, &fsp, false, err);
         }
     }
@@ -1110,8 +1152,9 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
     if (st == AB_OK && want_roofline)
         st = build_rooflines(&P, o->kind != NULL, err);
     if (st == AB_OK && out->n == 0)
-        st = ab_fail(err, AB_EINVAL, "nothing to plot: no ok row has %s%s%s", o->y ? "metric " : "a throughput, time or metric",
-                     o->y ? o->y : "", o->kind ? " for this --kind" : "");
+        st = ab_fail(err, AB_EINVAL, "nothing to plot: no ok row has %s%s%s",
+                     o->y ? "metric " : "a throughput, time or metric", o->y ? o->y : "",
+                     o->kind ? " for this --kind" : "");
     free(P.rows);
     if (st != AB_OK)
         ab_figures_free(out);
@@ -1127,14 +1170,15 @@ ab_status ab_figures_render(const struct ab_figures *fs, const struct ab_plot_op
     static const struct {
         enum ab_plot_format f;
         const char *ext;
-    } fmts[] = {{AB_FMT_PDF, "pdf"}, {AB_FMT_SVG, "svg"}, {AB_FMT_PNG, "png"}};
+    } fmts[] = { { AB_FMT_PDF, "pdf" }, { AB_FMT_SVG, "svg" }, { AB_FMT_PNG, "png" } };
     for (int i = 0; i < fs->n; i++)
         for (size_t k = 0; k < 3; k++) {
             if (!(o->formats & fmts[k].f))
                 continue;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s.%s", dir, fs->f[i].stem, fmts[k].ext);
-            st = ab_plot_render(&fs->f[i].chart, fmts[k].f, path, FIG_W_PT, FIG_H_PT, o->dpi > 0 ? o->dpi : 200, err);
+            st = ab_plot_render(&fs->f[i].chart, fmts[k].f, path, FIG_W_PT, FIG_H_PT,
+                                o->dpi > 0 ? o->dpi : 200, err);
             if (st != AB_OK)
                 return st;
             if (o->log)

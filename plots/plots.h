@@ -26,8 +26,7 @@ void ab_plot_ticks_make(double *lo, double *hi, enum ab_plot_scale scale, bool b
                         struct ab_plot_ticks *out);
 /* One tick label: "1K"/"4M" for binary sizes, "1e-3" for powers of ten outside [1e-2, 1e4],
  * "%g" with the step's precision otherwise. step is the linear tick step (0 for log). */
-void ab_plot_tick_label(double v, double step, enum ab_plot_scale scale, bool binary, char *buf,
-                        size_t len);
+void ab_plot_tick_label(double v, double step, enum ab_plot_scale scale, bool binary, char *buf, size_t len);
 
 /* ---------------------------------------------------------------- charts */
 
@@ -48,9 +47,9 @@ struct ab_plot_series {
 /* A ceiling line of a roofline: a flat compute roof or a bandwidth slope, in series colour. */
 struct ab_plot_roof {
     char name[24];
-    double value;  /* FLOP/s or bytes/s (already in the chart's y units for compute roofs) */
-    bool bandwidth;/* value is bytes/s: the line is y = value * x */
-    int series;    /* colour index */
+    double value;   /* FLOP/s or bytes/s (already in the chart's y units for compute roofs) */
+    bool bandwidth; /* value is bytes/s: the line is y = value * x */
+    int series;     /* colour index */
 };
 
 #define AB_PLOT_MAX_ROOFS 32
@@ -58,14 +57,14 @@ struct ab_plot_chart {
     enum ab_plot_kind kind;
     char title[160];
     char xlabel[96], ylabel[96]; /* quantities without units: "Throughput", "Sequence length" */
-    char xunit[24], yunit[24];    /* base units ("FLOP/s", "B/s", "s", "" for none); the axis picks
-                                     a prefix (GFLOP/s, ms) and shows "Throughput (GFLOP/s)" */
-    char note[256];           /* small grey footnote (rows left out), "" for none */
+    char xunit[24], yunit[24];   /* base units ("FLOP/s", "B/s", "s", "" for none); the axis picks
+                                    a prefix (GFLOP/s, ms) and shows "Throughput (GFLOP/s)" */
+    char note[256];              /* small grey footnote (rows left out), "" for none */
     enum ab_plot_scale xscale, yscale;
-    bool xbinary;             /* x values are sizes: label 1K, 4K */
+    bool xbinary; /* x values are sizes: label 1K, 4K */
     struct ab_plot_series *series;
     int n_series;
-    char (*categories)[64];   /* BARS, DIST: category labels */
+    char (*categories)[64]; /* BARS, DIST: category labels */
     int n_categories;
     struct ab_plot_roof roofs[AB_PLOT_MAX_ROOFS];
     int n_roofs;
@@ -89,15 +88,15 @@ ab_status ab_plot_formats_parse(const char *text, unsigned *out, struct ab_error
 /* ---------------------------------------------------------------- figures from results */
 
 struct ab_plot_opts {
-    const char *kind;   /* "line", "bars", "roofline", "dist", or NULL: automatic */
-    const char *x;      /* axis name for line/dist charts, NULL: automatic */
-    const char *y;      /* metric name, NULL: automatic */
+    const char *kind;        /* "line", "bars", "roofline", "dist", or NULL: automatic */
+    const char *x;           /* axis name for line/dist charts, NULL: automatic */
+    const char *y;           /* metric name, NULL: automatic */
     const char *filters[16]; /* "workload=NAME" or "AXIS=VALUE"; all must hold */
     int n_filters;
-    unsigned formats;   /* AB_FMT_* bits */
+    unsigned formats; /* AB_FMT_* bits */
     double dpi;
     const char *out_dir;
-    FILE *log;          /* what was left out and what was written; may be NULL */
+    FILE *log; /* what was left out and what was written; may be NULL */
 };
 
 /* A planned figure: the chart and its stem ("fp8_gemm-throughput-vs-n"). Owns its arrays. */
@@ -123,7 +122,7 @@ ab_status ab_figures_render(const struct ab_figures *fs, const struct ab_plot_op
 /* The value of a metric name (throughput, time, efficiency, fraction, power, energy, or a
  * metrics-column name) on a row, with its interval (NaN when none) and unit ("FLOP/s");
  * false when the row does not have it. */
-bool ab_plot_row_metric(const struct ab_result *r, const char *metric, double *v, double *lo,
-                        double *hi, const char **unit);
+bool ab_plot_row_metric(const struct ab_result *r, const char *metric, double *v, double *lo, double *hi,
+                        const char **unit);
 
 #endif

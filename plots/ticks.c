@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void ab_plot_tick_label(double v, double step, enum ab_plot_scale scale, bool binary, char *buf,
-                        size_t len)
+void ab_plot_tick_label(double v, double step, enum ab_plot_scale scale, bool binary, char *buf, size_t len)
 {
     if (v == 0) {
         snprintf(buf, len, "0");
@@ -67,7 +66,7 @@ static void linear_ticks(double *lo, double *hi, struct ab_plot_ticks *t)
     double raw = span / 5;
     double mag = pow(10, floor(log10(raw)));
     double step = mag;
-    static const double mult[] = {1, 2, 2.5, 5, 10};
+    static const double mult[] = { 1, 2, 2.5, 5, 10 };
     for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++) {
         step = mult[i] * mag;
         if (span / step <= 7)
@@ -96,7 +95,7 @@ static void log_ticks(double *lo, double *hi, double base, enum ab_plot_scale sc
     if (e1 == e0)
         e1 = e0 + 1;
     /* base 2 steps by 1, 2, 5 or 10 octaves so that 1K and 1M stay on the ticks */
-    static const int steps2[] = {1, 2, 5, 10, 20, 30};
+    static const int steps2[] = { 1, 2, 5, 10, 20, 30 };
     int every = 1;
     for (int k = 0; (e1 - e0) / every + 1 > 9; k++)
         every = base == 2 ? (k < 6 ? steps2[k] : every * 2) : every + 1;

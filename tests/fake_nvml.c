@@ -5,8 +5,14 @@
 
 static unsigned long long energy_mj = 1000000;
 
-int nvmlInit_v2(void) { return 0; }
-int nvmlShutdown(void) { return 0; }
+int nvmlInit_v2(void)
+{
+    return 0;
+}
+int nvmlShutdown(void)
+{
+    return 0;
+}
 
 int nvmlDeviceGetHandleByIndex_v2(unsigned int idx, void **dev)
 {

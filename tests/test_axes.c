@@ -9,9 +9,11 @@
 #include "accelbench.h"
 #include "test_util.h"
 
-static const struct ab_axis n_axis = {.name = "n", .type = AB_AXIS_INT, .min = 1, .max = 1 << 30};
-static const struct ab_axis dt_axis = {.name = "dtype", .type = AB_AXIS_STR, .choices = "fp32,bf16,fp8_e4m3"};
-static const struct ab_axis r_axis = {.name = "sparsity", .type = AB_AXIS_REAL, .min = 0, .max = 1};
+static const struct ab_axis n_axis = { .name = "n", .type = AB_AXIS_INT, .min = 1, .max = 1 << 30 };
+static const struct ab_axis dt_axis = { .name = "dtype",
+                                        .type = AB_AXIS_STR,
+                                        .choices = "fp32,bf16,fp8_e4m3" };
+static const struct ab_axis r_axis = { .name = "sparsity", .type = AB_AXIS_REAL, .min = 0, .max = 1 };
 
 static struct ab_values *vals;
 
@@ -64,8 +66,8 @@ static void string_axis_checks_choices_and_names_them(void **state)
 static void bad_numbers_and_ranges_are_errors_that_name_the_token(void **state)
 {
     struct ab_error err;
-    const char *bad[] = {"12x", "256:128:x2", "1:100:x1", "1:100", "1:100:-5", "", ",", "3.5",
-                         "2^99", "1:10:+0", "abc:10:x2", "1e400"};
+    const char *bad[] = { "12x", "256:128:x2", "1:100:x1", "1:100",   "1:100:-5",  "",
+                          ",",   "3.5",        "2^99",     "1:10:+0", "abc:10:x2", "1e400" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(ab_axis_parse(&n_axis, bad[i], vals, &err), AB_EINVAL);
         assert_non_null(strstr(err.msg, "axis n"));
@@ -90,7 +92,7 @@ static void range_with_no_whole_number_is_an_error(void **state)
 
 static void params_text_round_trips(void **state)
 {
-    struct ab_params p = {0}, q;
+    struct ab_params p = { 0 }, q;
     struct ab_error err;
     p.n = 2;
     strcpy(p.p[0].name, "n");

@@ -38,7 +38,7 @@ static void gemm_without_gpu_fails_politely(void **state)
     if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0)
         skip(); /* a real GPU: the workload tests cover it */
     struct ceil_gemm *g = (struct ceil_gemm *)1;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = ceil_gemm_open(&g, 256, CEIL_BF16, 1, &err);
     assert_int_not_equal(st, AB_OK);
     assert_null(g);

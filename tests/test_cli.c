@@ -52,7 +52,7 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
     snprintf(args, sizeof args, "run -w ceilings -d cpu --quick -o '%s/q'", dir);
     assert_int_equal(run(args, err, sizeof err), 0);
     snprintf(csv, sizeof csv, "%s/q/results.csv", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
     assert_int_equal(set.n, 5); /* fma x2, gemm x2, stream */
@@ -106,20 +106,23 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
 static void quick_fp8_gemm_rows_carry_accuracy_and_fraction_of_ceiling(void **state)
 {
     char args[4600], csv[4400], err[4096];
-    snprintf(args, sizeof args, "run -w fp8_gemm -d cpu --quick -a shape=square -a m=256 --max-time 1 -o '%s/fp8'",
-             dir);
+    snprintf(args, sizeof args,
+             "run -w fp8_gemm -d cpu --quick -a shape=square -a m=256 --max-time 1 -o '%s/fp8'", dir);
     assert_int_equal(run(args, err, sizeof err), 0);
     snprintf(csv, sizeof csv, "%s/fp8/results.csv", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
-    static const struct { const char *params, *ceiling; double lo, hi; } want[] = {
-        {"dtype=fp8_e4m3;scaling=tensor", "bf16_gemm", 5e-3, 8e-2},
-        {"dtype=fp8_e4m3;scaling=row", "bf16_gemm", 5e-3, 8e-2},
-        {"dtype=fp8_e5m2;scaling=tensor", "bf16_gemm", 1e-2, 2e-1},
-        {"dtype=fp8_e5m2;scaling=row", "bf16_gemm", 1e-2, 2e-1},
-        {"dtype=bf16;scaling=none", "bf16_gemm", 1e-4, 1e-2},
-        {"dtype=fp32;scaling=none", "fp32_gemm", 0, 1e-6},
+    static const struct {
+        const char *params, *ceiling;
+        double lo, hi;
+    } want[] = {
+        { "dtype=fp8_e4m3;scaling=tensor", "bf16_gemm", 5e-3, 8e-2 },
+        { "dtype=fp8_e4m3;scaling=row", "bf16_gemm", 5e-3, 8e-2 },
+        { "dtype=fp8_e5m2;scaling=tensor", "bf16_gemm", 1e-2, 2e-1 },
+        { "dtype=fp8_e5m2;scaling=row", "bf16_gemm", 1e-2, 2e-1 },
+        { "dtype=bf16;scaling=none", "bf16_gemm", 1e-4, 1e-2 },
+        { "dtype=fp32;scaling=none", "fp32_gemm", 0, 1e-6 },
     };
     int seen = 0, rows = 0;
     for (int64_t i = 0; i < set.n; i++) {
@@ -183,10 +186,12 @@ static void bad_input_is_one_line_and_exit_2(void **state)
     snprintf(args, sizeof args, "run -w fp8_gemm -d cpu -a dtype=fp8_e4m3 -a scaling=none %s", o);
     expect_usage_error(args, "-a dtype=fp8_e4m3 -a scaling=none combine into no case", NULL);
     /* a point asked for with -a that only --full runs is named, not dropped in silence */
-    snprintf(args, sizeof args, "run -w attention_memory -d cpu -a mode=prefill -a n=8192 -a algo=naive %s", o);
+    snprintf(args, sizeof args, "run -w attention_memory -d cpu -a mode=prefill -a n=8192 -a algo=naive %s",
+             o);
     char err[4096];
     assert_int_equal(run(args, err, sizeof err), 2);
-    assert_non_null(strstr(err, "8 attention_memory points on cpu left out: beyond the default suite's limits (add --full)"));
+    assert_non_null(strstr(
+        err, "8 attention_memory points on cpu left out: beyond the default suite's limits (add --full)"));
     expect_usage_error("run --frobnicate", "unknown option", NULL);
     expect_usage_error("run --max-time", "needs a value", NULL);
     expect_usage_error("run --min-time 2 --max-time 1", "--max-time", NULL);
@@ -218,10 +223,11 @@ static void absent_cuda_backend_is_a_skipped_row(void **state)
 {
     char args[4600], csv[4400], err[4096];
     /* Only meaningful where no CUDA device exists; elsewhere cuda rows are real. */
-    snprintf(args, sizeof args, "run -w ceilings -d cpu,cuda --quick -a kind=fma -a dtype=fp32 -o '%s/sk'", dir);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu,cuda --quick -a kind=fma -a dtype=fp32 -o '%s/sk'",
+             dir);
     assert_int_equal(run(args, err, sizeof err), 0);
     snprintf(csv, sizeof csv, "%s/sk/results.csv", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
     bool cpu_ok = false;
@@ -241,17 +247,21 @@ static void rapl_tree_is_the_power_source_and_idle_is_subtracted(void **state)
     /* A fake powercap tree whose package counter never moves: energy 0, idle 0 W. */
     char root[4400], zone[4500], args[4800], csv[4400], err[4096];
     snprintf(root, sizeof root, "%s/powercap", dir);
-    snprintf(zone, sizeof zone, "mkdir -p '%s/intel-rapl:0' && echo 5000000 > '%s/intel-rapl:0/energy_uj' && "
-             "echo 262143328850 > '%s/intel-rapl:0/max_energy_range_uj'", root, root, root);
+    snprintf(zone, sizeof zone,
+             "mkdir -p '%s/intel-rapl:0' && echo 5000000 > '%s/intel-rapl:0/energy_uj' && "
+             "echo 262143328850 > '%s/intel-rapl:0/max_energy_range_uj'",
+             root, root, root);
     assert_int_equal(system(zone), 0);
-    snprintf(args, sizeof args, "run -w ceilings -d cpu --quick -a kind=fma -a dtype=fp32 --idle-baseline 0.1 "
-             "-o '%s/rapl'", dir);
+    snprintf(args, sizeof args,
+             "run -w ceilings -d cpu --quick -a kind=fma -a dtype=fp32 --idle-baseline 0.1 "
+             "-o '%s/rapl'",
+             dir);
     setenv("ACCELBENCH_POWERCAP_ROOT", root, 1);
     int rc = run(args, err, sizeof err);
     unsetenv("ACCELBENCH_POWERCAP_ROOT");
     assert_int_equal(rc, 0);
     snprintf(csv, sizeof csv, "%s/rapl/results.csv", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
     assert_int_equal(set.n, 1);

@@ -151,8 +151,8 @@ static void renamed_missing_and_failed_cases_are_listed(void **state)
     struct ab_result_set a, b;
     make_set(&a, 4, 20, 0.01, 41, -1, 1);
     make_set(&b, 4, 20, 0.01, 42, -1, 1);
-    strcpy(b.rows[1].params, "n=renamed");      /* removed n=2, added n=renamed */
-    b.rows[2].status = AB_EMISMATCH;            /* was ok: a failure */
+    strcpy(b.rows[1].params, "n=renamed"); /* removed n=2, added n=renamed */
+    b.rows[2].status = AB_EMISMATCH;       /* was ok: a failure */
     struct cmp_report r;
     struct ab_error e;
     assert_int_equal(cmp_compare(&a, &b, &o, &r, &e), AB_OK);
@@ -170,13 +170,13 @@ static void renamed_missing_and_failed_cases_are_listed(void **state)
 
 static void mann_whitney_matches_exact_tables(void **state)
 {
-    double x[] = {1, 2, 3, 4, 5}, y[] = {6, 7, 8, 9, 10};
+    double x[] = { 1, 2, 3, 4, 5 }, y[] = { 6, 7, 8, 9, 10 };
     /* complete separation of 5 and 5: two-sided p = 2 / C(10,5) = 2/252 */
     assert_double_equal(cmp_mann_whitney_p(x, 5, y, 5), 2.0 / 252, 1e-12);
-    double x3[] = {1.1, 2.2, 3.3}, y3[] = {4.4, 5.5, 6.6};
+    double x3[] = { 1.1, 2.2, 3.3 }, y3[] = { 4.4, 5.5, 6.6 };
     assert_double_equal(cmp_mann_whitney_p(x3, 3, y3, 3), 2.0 / 20, 1e-12);
     /* interleaved: no evidence */
-    double xi[] = {1, 3, 5, 7}, yi[] = {2, 4, 6, 8};
+    double xi[] = { 1, 3, 5, 7 }, yi[] = { 2, 4, 6, 8 };
     assert_true(cmp_mann_whitney_p(xi, 4, yi, 4) > 0.5);
     /* large samples use the normal approximation: a clear shift gives a tiny p */
     double big_x[200], big_y[200];
@@ -191,7 +191,7 @@ static void mann_whitney_matches_exact_tables(void **state)
 
 static void holm_adjusts_and_keeps_order(void **state)
 {
-    double p[] = {0.01, 0.04, 0.03, NAN};
+    double p[] = { 0.01, 0.04, 0.03, NAN };
     cmp_holm(p, 4);
     assert_double_equal(p[0], 0.03, 1e-12);
     assert_double_equal(p[2], 0.06, 1e-12);
@@ -227,7 +227,7 @@ static void malformed_input_names_file_and_line(void **state)
     }
     strcat(text, "\n1,2,3\n");
     assert_int_equal(test_write_file(path, text), 0);
-    struct ab_result_set s = {0};
+    struct ab_result_set s = { 0 };
     struct ab_error e;
     char warn[256];
     assert_int_equal(cmp_load(path, &s, warn, sizeof warn, &e), AB_EINVAL);

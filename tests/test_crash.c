@@ -47,10 +47,10 @@ static pid_t spawn(const char *const *args, const char *name, long fsize_limit)
     if (!freopen(errpath, "w", stderr))
         _exit(127);
     if (fsize_limit > 0) {
-        struct rlimit rl = {.rlim_cur = (rlim_t)fsize_limit, .rlim_max = (rlim_t)fsize_limit};
+        struct rlimit rl = { .rlim_cur = (rlim_t)fsize_limit, .rlim_max = (rlim_t)fsize_limit };
         setrlimit(RLIMIT_FSIZE, &rl);
     }
-    const char *argv[64] = {exe};
+    const char *argv[64] = { exe };
     int n = 1;
     while (args[n - 1] && n < 63) {
         argv[n] = args[n - 1];
@@ -109,8 +109,10 @@ static void sigkill_mid_case_keeps_rows_and_resume_completes(void **state)
     char out[4400], csv[4500];
     snprintf(out, sizeof out, "%s/kill", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
-    const char *args[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream",
-                          "-a", "dtype=fp32,bf16", FAST, "-o", out, NULL};
+    const char *args[] = {
+        "run", "-w", "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream", "-a", "dtype=fp32,bf16",
+        FAST,  "-o", out,        NULL
+    };
     /* The third case (stream) hangs: the process is killed while it is in flight. */
     setenv("ACCELBENCH_TEST_FAULT", "ceilings@kind=stream:hang", 1);
     pid_t pid = spawn(args, "kill", 0);
@@ -121,7 +123,7 @@ static void sigkill_mid_case_keeps_rows_and_resume_completes(void **state)
     assert_int_equal(wait_exit(pid), 128 + SIGKILL);
     assert_true(two_rows);
 
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     char warn[256] = "";
     assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &e), AB_OK);
@@ -142,8 +144,14 @@ static void sigkill_mid_case_keeps_rows_and_resume_completes(void **state)
     assert_true(warn[0] != '\0');
     ab_result_set_free(&set);
 
-    const char *resume[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream",
-                            "-a", "dtype=fp32,bf16", FAST, "-o", out, "--resume", NULL};
+    const char *resume[] = { "run",      "-w",
+                             "ceilings", "-d",
+                             "cpu",      "--quick",
+                             "-a",       "kind=fma,stream",
+                             "-a",       "dtype=fp32,bf16",
+                             FAST,       "-o",
+                             out,        "--resume",
+                             NULL };
     assert_int_equal(wait_exit(spawn(resume, "resume", 0)), 0);
     warn[0] = '\0';
     assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &e), AB_OK);
@@ -167,7 +175,7 @@ static void check_interrupted_run(const char *out, const char *err_name, int64_t
     char csv[4500], rj[4500];
     snprintf(csv, sizeof csv, "%s/results.csv", out);
     snprintf(rj, sizeof rj, "%s/run.json", out);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     char warn[256] = "";
     assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &e), AB_OK);
@@ -189,8 +197,24 @@ static void sigint_records_an_interrupted_row_and_exits_130(void **state)
     snprintf(out, sizeof out, "%s/int", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
     /* A case that measures for 30 s, interrupted after its first second. */
-    const char *args[] = {"run", "-w", "ceilings", "-d", "cpu", "-a", "kind=fma", "-a", "dtype=fp32,bf16",
-                          "--min-time", "30", "--max-time", "30", "--target-rel-ci", "1e-9", "-o", out, NULL};
+    const char *args[] = { "run",
+                           "-w",
+                           "ceilings",
+                           "-d",
+                           "cpu",
+                           "-a",
+                           "kind=fma",
+                           "-a",
+                           "dtype=fp32,bf16",
+                           "--min-time",
+                           "30",
+                           "--max-time",
+                           "30",
+                           "--target-rel-ci",
+                           "1e-9",
+                           "-o",
+                           out,
+                           NULL };
     pid_t pid = spawn(args, "int", 0);
     sleep(1);
     double t0 = ab_now_s();
@@ -202,8 +226,8 @@ static void sigint_records_an_interrupted_row_and_exits_130(void **state)
     /* A case stuck in a call that never returns is given up 2 s after the signal. */
     snprintf(out, sizeof out, "%s/int-hang", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
-    const char *hang[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma",
-                          "-a", "dtype=fp32,bf16", FAST, "-o", out, NULL};
+    const char *hang[] = { "run",      "-w", "ceilings",        "-d", "cpu", "--quick", "-a",
+                           "kind=fma", "-a", "dtype=fp32,bf16", FAST, "-o",  out,       NULL };
     setenv("ACCELBENCH_TEST_FAULT", "ceilings@dtype=bf16:hang", 1);
     pid = spawn(hang, "int-hang", 0);
     unsetenv("ACCELBENCH_TEST_FAULT");
@@ -222,7 +246,7 @@ static void output_folder_that_cannot_be_made_fails_before_any_case(void **state
     snprintf(file, sizeof file, "%s/plainfile", dir);
     assert_int_equal(test_write_file(file, "x\n"), 0);
     snprintf(out, sizeof out, "%s/sub", file);
-    const char *args[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", FAST, "-o", out, NULL};
+    const char *args[] = { "run", "-w", "ceilings", "-d", "cpu", "--quick", FAST, "-o", out, NULL };
     int rc = wait_exit(spawn(args, "nodir", 0));
     assert_true(rc == 1 || rc == 2);
     char *text = slurp("nodir.err");
@@ -234,7 +258,7 @@ static void output_folder_that_cannot_be_made_fails_before_any_case(void **state
         char ro[4400];
         snprintf(ro, sizeof ro, "%s/readonly", dir);
         assert_int_equal(mkdir(ro, 0555), 0);
-        const char *args2[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", FAST, "-o", ro, NULL};
+        const char *args2[] = { "run", "-w", "ceilings", "-d", "cpu", "--quick", FAST, "-o", ro, NULL };
         rc = wait_exit(spawn(args2, "ro", 0));
         assert_true(rc == 1 || rc == 2);
         text = slurp("ro.err");
@@ -249,14 +273,14 @@ static void file_size_limit_stops_the_run_and_keeps_whole_rows(void **state)
     snprintf(out, sizeof out, "%s/full", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
     /* Room for run.json and a few rows, not for twelve cases (as a full disk would do). */
-    const char *args[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", "-a", "kind=stream", "-a", "dtype=fp32",
-                          "-a", "n=0:11:+1", FAST, "-o", out, NULL};
+    const char *args[] = { "run",        "-w", "ceilings",  "-d", "cpu", "--quick", "-a", "kind=stream", "-a",
+                           "dtype=fp32", "-a", "n=0:11:+1", FAST, "-o",  out,       NULL };
     int rc = wait_exit(spawn(args, "full", 2500));
     assert_int_equal(rc, 1);
     char *text = slurp("full.err");
     assert_true(strstr(text, "write failed") || strstr(text, "too large"));
     free(text);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     char warn[256] = "";
     assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &e), AB_OK);
@@ -281,7 +305,9 @@ static void results_of_another_schema_version_are_refused_before_any_case(void *
     }
     strcat(header, "joules_per_widget\n");
     assert_int_equal(test_write_file(csv, header), 0);
-    const char *args[] = {"run", "-w", "ceilings", "-d", "cpu", "--quick", FAST, "-o", out, "--resume", NULL};
+    const char *args[] = {
+        "run", "-w", "ceilings", "-d", "cpu", "--quick", FAST, "-o", out, "--resume", NULL
+    };
     int rc = wait_exit(spawn(args, "v2", 0));
     assert_true(rc == 1 || rc == 2);
     char *text = slurp("v2.err");

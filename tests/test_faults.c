@@ -44,7 +44,8 @@ static void each_fault_is_a_row_and_the_run_goes_on(void **state)
              "ceilings@kind=fma;dtype=bf16:mismatch,ceilings@kind=gemm;dtype=fp32:run_fail,"
              "ceilings@kind=gemm;dtype=bf16:hang' '%s' run -w ceilings -d cpu --quick "
              "-a kind=fma,gemm,stream -a dtype=fp32,bf16 --min-time 0.02 --max-time 0.1 --warmup 0.01 "
-             "--min-samples 1 --case-timeout 4 -o '%s/f' 2>'%s/f.err'", exe, dir, dir);
+             "--min-samples 1 --case-timeout 4 -o '%s/f' 2>'%s/f.err'",
+             exe, dir, dir);
     double t0 = ab_now_s();
     int rc = system(cmd);
     double took = ab_now_s() - t0;
@@ -52,7 +53,7 @@ static void each_fault_is_a_row_and_the_run_goes_on(void **state)
     assert_int_equal(WEXITSTATUS(rc), 0);
     assert_true(took < 30);
     snprintf(csv, sizeof csv, "%s/f/results.csv", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
     assert_int_equal(set.n, 5);
@@ -93,7 +94,7 @@ static void a_slow_case_is_cut_at_its_limit(void **state)
     assert_int_equal(WEXITSTATUS(rc), 0);
     assert_true(ab_now_s() - t0 < 10);
     snprintf(csv, sizeof csv, "%s/s/results.csv", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error e;
     assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
     assert_int_equal(set.n, 1);

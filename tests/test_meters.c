@@ -98,7 +98,7 @@ static void nvml_without_energy_falls_back_to_sampled_power(void **state)
     assert_string_equal(ab_meter_source(m), "nvml-power");
     double e, t0 = ab_now_s();
     assert_int_equal(ab_meter_begin(m, &err), AB_OK);
-    struct timespec ts = {0, 100 * 1000 * 1000};
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
     nanosleep(&ts, NULL);
     assert_int_equal(ab_meter_end(m, &e, &err), AB_OK);
     double dt = ab_now_s() - t0;
@@ -125,7 +125,7 @@ static void nominal_meter_is_labelled_estimate(void **state)
     assert_string_equal(ab_meter_source(m), "nominal:cpu-generic");
     double e, t0 = ab_now_s();
     ab_meter_begin(m, &err);
-    struct timespec ts = {0, 20 * 1000 * 1000};
+    struct timespec ts = { 0, 20 * 1000 * 1000 };
     nanosleep(&ts, NULL);
     ab_meter_end(m, &e, &err);
     double dt = ab_now_s() - t0;
@@ -140,7 +140,7 @@ static void profiles_parse_and_match_longest(void **state)
     struct ab_error err;
     assert_int_equal(ab_profiles_load(NULL, &ps, &n, &err), AB_OK);
     assert_true(n >= 3);
-    struct ab_device d = {.backend = AB_BACKEND_CUDA};
+    struct ab_device d = { .backend = AB_BACKEND_CUDA };
     strcpy(d.name, "NVIDIA H100 80GB HBM3");
     const struct ab_profile *p = ab_profile_match(ps, n, &d);
     assert_non_null(p);
@@ -163,10 +163,13 @@ static void bad_profiles_name_the_field(void **state)
     struct ab_profile p;
     struct ab_error err;
     assert_int_equal(ab_profile_parse("{\"name\":\"x\",\"match\":\"y\",\"backend\":\"tpu\",\"tdp_w\":1}",
-                                      "p.json", &p, &err), AB_EINVAL);
+                                      "p.json", &p, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "backend"));
-    assert_int_equal(ab_profile_parse("{\"name\":\"x\",\"match\":\"y\",\"backend\":\"cpu\",\"tdp_w\":\"hot\"}",
-                                      "p.json", &p, &err), AB_EINVAL);
+    assert_int_equal(
+        ab_profile_parse("{\"name\":\"x\",\"match\":\"y\",\"backend\":\"cpu\",\"tdp_w\":\"hot\"}", "p.json",
+                         &p, &err),
+        AB_EINVAL);
     assert_non_null(strstr(err.msg, "tdp_w"));
     assert_int_equal(ab_profile_parse("{\"name\":\"x\",\n\"match\":", "p.json", &p, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "p.json:2"));

@@ -17,17 +17,23 @@
 static uint64_t seed_base;
 
 /* atol, rtol per dtype for outputs of magnitude ~1 */
-static double atol_of(enum ops_dtype dt) { return dt == OPS_F32 ? 2e-5 : 1e-2; }
-static double rtol_of(enum ops_dtype dt) { return dt == OPS_F32 ? 2e-5 : 1e-2; }
+static double atol_of(enum ops_dtype dt)
+{
+    return dt == OPS_F32 ? 2e-5 : 1e-2;
+}
+static double rtol_of(enum ops_dtype dt)
+{
+    return dt == OPS_F32 ? 2e-5 : 1e-2;
+}
 
-#define CHECK(got, dt, ref, n, atol, rtol)                                                     \
-    do {                                                                                       \
-        char m_[256];                                                                          \
-        double e_;                                                                             \
-        size_t bad_ = ops_check((got), (dt), (ref), (n), (atol), (rtol), &e_, m_, sizeof m_);  \
-        if (bad_)                                                                              \
-            fail_msg("%s %s: %zu of %zu off (worst %.3g x tolerance): %s", __func__,           \
-                     ops_dtype_name(dt), bad_, (size_t)(n), e_, m_);                           \
+#define CHECK(got, dt, ref, n, atol, rtol)                                                                   \
+    do {                                                                                                     \
+        char m_[256];                                                                                        \
+        double e_;                                                                                           \
+        size_t bad_ = ops_check((got), (dt), (ref), (n), (atol), (rtol), &e_, m_, sizeof m_);                \
+        if (bad_)                                                                                            \
+            fail_msg("%s %s: %zu of %zu off (worst %.3g x tolerance): %s", __func__, ops_dtype_name(dt),     \
+                     bad_, (size_t)(n), e_, m_);                                                             \
     } while (0)
 
 static void *xalloc(size_t n)
@@ -147,7 +153,7 @@ static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int 
     else
         ops_fill_random(res, odt, rw, (size_t)M * N, seed_base + 13, 1.0f);
     struct ops_matmul *mm, *owner = NULL;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     ab_status st = ops_matmul_create(&mm, M, N, K, dt, flags, &err);
     if (st)
         fail_msg("create: %s", err.msg);
@@ -158,7 +164,8 @@ static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int 
     } else
         assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
     memset(w, 0, (size_t)N * K * es); /* the plans hold their own copy */
-    st = ops_matmul_run(mm, y, x, (flags & OPS_MM_BIAS) ? bias : NULL, (flags & OPS_MM_RESIDUAL) ? res : NULL, &err);
+    st = ops_matmul_run(mm, y, x, (flags & OPS_MM_BIAS) ? bias : NULL, (flags & OPS_MM_RESIDUAL) ? res : NULL,
+                        &err);
     if (st)
         fail_msg("run: %s", err.msg);
     bool gemv = strncmp(ops_matmul_impl(mm), "gemv:", 5) == 0;
@@ -204,7 +211,8 @@ static void matmul_gemv_matches_reference(void **state)
             assert_int_equal(matmul_case_ex(dt, 0, 1, 200, 100, false), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_GELU, 3, 130, 72, true), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, 5, 64, 256, false), can);
-            assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 8, 96, 40, true), can);
+            assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 8, 96, 40, true),
+                             can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_OUT_F32, 2, 257, 64, true), can);
             /* more rows than the GEMV takes: oneDNN, on the weight a 1-row plan packed */
             assert_false(matmul_case_ex(dt, OPS_MM_BIAS, OPS_GEMV_MAX_M + 1, 72, 80, true));
@@ -216,7 +224,7 @@ static void matmul_gemv_matches_reference(void **state)
 static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
 {
     struct ops_matmul *mm = (struct ops_matmul *)1;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(ops_matmul_create(&mm, 0, 4, 4, OPS_F32, 0, &err), AB_EINVAL);
     assert_null(mm);
     assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F16, 0, &err), AB_EUNSUPPORTED);
@@ -235,13 +243,14 @@ static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
 static void attention_case(enum ops_dtype dt, int B, int NH, int Tq, int Tk, int HS, bool causal)
 {
     int C = NH * HS, ld = 3 * C, q_pos0 = Tk - Tq;
-    size_t es = ops_dtype_size(dt), nq = (size_t)B * Tq * ld, nk = (size_t)B * Tk * ld, no = (size_t)B * Tq * C;
+    size_t es = ops_dtype_size(dt), nq = (size_t)B * Tq * ld, nk = (size_t)B * Tk * ld,
+           no = (size_t)B * Tq * C;
     void *qb = xalloc(nq * es), *kvb = xalloc(nk * es), *out = xalloc(no * es);
     double *qw = xalloc(nq * 8), *kvw = xalloc(nk * 8), *ref = xalloc(no * 8);
     ops_fill_random(qb, dt, qw, nq, seed_base + 20, 1.0f);
     ops_fill_random(kvb, dt, kvw, nk, seed_base + 21, 1.0f);
     struct ops_attn *a;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     if (ops_attn_create(&a, B, NH, Tq, Tk, HS, causal, dt, &err))
         fail_msg("create: %s", err.msg);
     const char *kv_base = kvb;
@@ -259,9 +268,9 @@ static void attention_matches_reference(void **state)
         ops_set_generic(g == 1);
         for (int d = 0; d < 2; d++) {
             enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
-            attention_case(dt, 2, 3, 50, 50, 64, true);    /* tails of query and key blocks */
-            attention_case(dt, 1, 2, 40, 40, 48, false);   /* HS not a multiple of 64 */
-            attention_case(dt, 1, 2, 5, 70, 128, true);    /* continuation: queries at 65..69 */
+            attention_case(dt, 2, 3, 50, 50, 64, true);  /* tails of query and key blocks */
+            attention_case(dt, 1, 2, 40, 40, 48, false); /* HS not a multiple of 64 */
+            attention_case(dt, 1, 2, 5, 70, 128, true);  /* continuation: queries at 65..69 */
         }
     }
     ops_set_generic(false);
@@ -270,7 +279,7 @@ static void attention_matches_reference(void **state)
 static void attention_rejects_bad_shapes(void **state)
 {
     struct ops_attn *a = (struct ops_attn *)1;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(ops_attn_create(&a, 1, 2, 8, 8, 20, true, OPS_F32, &err), AB_EINVAL);
     assert_null(a);
     assert_non_null(strstr(err.msg, "HS=20"));

@@ -16,7 +16,7 @@ static void ops_without_gpu_fail_politely(void **state)
     int count = 0;
     if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0)
         skip();
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     struct ops_cuda_matmul *mm = (struct ops_cuda_matmul *)1;
     assert_int_not_equal(ops_cuda_matmul_create(&mm, 64, 64, 64, OPS_BF16, OPS_MM_BIAS, &err), AB_OK);
     assert_null(mm);
@@ -28,9 +28,10 @@ static void ops_without_gpu_fail_politely(void **state)
 
 static void gelu_with_residual_is_refused(void **state)
 {
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     struct ops_cuda_matmul *mm;
-    assert_int_equal(ops_cuda_matmul_create(&mm, 8, 8, 8, OPS_BF16, OPS_MM_GELU | OPS_MM_RESIDUAL, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_matmul_create(&mm, 8, 8, 8, OPS_BF16, OPS_MM_GELU | OPS_MM_RESIDUAL, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "GELU"));
 }
 

@@ -51,7 +51,7 @@ static void matmul_layout_computes_row_major_inp_times_weight_transposed(void **
 static void attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128(void **state)
 {
     struct ops_cuda_attn_plan p;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(ops_cuda_attn_plan(4, 64, 2048, 64, OPS_BF16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
     assert_int_equal(p.grid_x, 32);
@@ -73,7 +73,7 @@ static void attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128(void **st
 
 static void small_forwards_become_graphs(void **state)
 {
-    assert_true(ops_cuda_use_graph(24.0 * 128 * 768 * 768));         /* GPT-2 small, 128 tokens */
+    assert_true(ops_cuda_use_graph(24.0 * 128 * 768 * 768));           /* GPT-2 small, 128 tokens */
     assert_false(ops_cuda_use_graph(24.0 * 4 * 2048 * 4096.0 * 4096)); /* the H100 target case */
 }
 

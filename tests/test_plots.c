@@ -26,7 +26,7 @@ static void log2_sizes_read_as_1K_4K_16K(void **state)
     struct ab_plot_ticks t;
     ab_plot_ticks_make(&lo, &hi, AB_SCALE_LOG2, true, &t);
     assert_int_equal(t.n, 5);
-    static const char *want[] = {"1K", "2K", "4K", "8K", "16K"};
+    static const char *want[] = { "1K", "2K", "4K", "8K", "16K" };
     for (int i = 0; i < 5; i++) {
         assert_double_equal(t.v[i], 1024.0 * (1 << i), 0);
         assert_string_equal(t.label[i], want[i]);
@@ -85,8 +85,8 @@ static double samples_store[64][12];
 static int n_store;
 
 static void add_row(struct ab_reporter *rc, struct ab_reporter *rj, const char *host, const char *dev,
-                    const char *dev_name, const char *workload, const char *params, double flops, double bytes,
-                    double time_s, const char *ceiling, double ceiling_value, ab_status status)
+                    const char *dev_name, const char *workload, const char *params, double flops,
+                    double bytes, double time_s, const char *ceiling, double ceiling_value, ab_status status)
 {
     struct ab_result r;
     memset(&r, 0, sizeof r);
@@ -146,22 +146,22 @@ static int setup(void **state)
     struct ab_error err;
     if (ab_csv_reporter_open(csv, &rc, &err) != AB_OK || ab_json_reporter_open(dir, &rj, &err) != AB_OK)
         return -1;
-    struct ab_run_info info = {0};
+    struct ab_run_info info = { 0 };
     snprintf(info.run_id, sizeof info.run_id, "run-1");
     if (rj.begin(rj.self, &info, &err) != AB_OK)
         return -1;
     static const struct {
         const char *host, *id, *name;
         double peak, bw;
-    } devs[2] = {{"hostA", "cpu", "Test CPU", 2e12, 2e11}, {"hostB", "cuda:0", "Test GPU", 4e14, 3e12}};
+    } devs[2] = { { "hostA", "cpu", "Test CPU", 2e12, 2e11 }, { "hostB", "cuda:0", "Test GPU", 4e14, 3e12 } };
     for (int d = 0; d < 2; d++) {
         add_row(&rc, &rj, devs[d].host, devs[d].id, devs[d].name, "ceilings", "kind=gemm;dtype=bf16;n=0",
                 2.0 * 4096 * 4096 * 4096, 3.0 * 4096 * 4096 * 2, 2.0 * 4096 * 4096 * 4096 / devs[d].peak,
                 "bf16_gemm", devs[d].peak, AB_OK);
-        add_row(&rc, &rj, devs[d].host, devs[d].id, devs[d].name, "ceilings", "kind=fma;dtype=fp32;n=0", 1e9, 0,
-                1e9 / (devs[d].peak / 8), "fp32_fma", devs[d].peak / 8, AB_OK);
-        add_row(&rc, &rj, devs[d].host, devs[d].id, devs[d].name, "ceilings", "kind=stream;dtype=fp32;n=0", 2e8,
-                1.2e9, 1.2e9 / devs[d].bw, "mem_bw", devs[d].bw, AB_OK);
+        add_row(&rc, &rj, devs[d].host, devs[d].id, devs[d].name, "ceilings", "kind=fma;dtype=fp32;n=0", 1e9,
+                0, 1e9 / (devs[d].peak / 8), "fp32_fma", devs[d].peak / 8, AB_OK);
+        add_row(&rc, &rj, devs[d].host, devs[d].id, devs[d].name, "ceilings", "kind=stream;dtype=fp32;n=0",
+                2e8, 1.2e9, 1.2e9 / devs[d].bw, "mem_bw", devs[d].bw, AB_OK);
         for (int dt = 0; dt < 2; dt++)
             for (int n = 256; n <= 16384; n *= 2) {
                 char p[64];
@@ -172,7 +172,8 @@ static int setup(void **state)
                         flops / rate, "bf16_gemm", devs[d].peak, AB_OK);
             }
     }
-    add_row(&rc, &rj, "hostA", "cpu", "Test CPU", "scaling_demo", "n=32768;dtype=fp32", 0, 0, 0, "", 0, AB_ENOMEM);
+    add_row(&rc, &rj, "hostA", "cpu", "Test CPU", "scaling_demo", "n=32768;dtype=fp32", 0, 0, 0, "", 0,
+            AB_ENOMEM);
     rc.end(rc.self, &info, &err);
     rj.end(rj.self, &info, &err);
     rc.destroy(rc.self);
@@ -205,7 +206,7 @@ static const struct ab_figure *find_fig(const struct ab_figures *fs, const char 
 
 static void plan_from_csv_gives_the_standard_figures(void **state)
 {
-    struct ab_plot_opts o = {.formats = AB_FMT_PNG, .dpi = 100, .log = stderr};
+    struct ab_plot_opts o = { .formats = AB_FMT_PNG, .dpi = 100, .log = stderr };
     struct ab_figures fs;
     struct ab_error err;
     assert_int_equal(rows.n, 2 * (3 + 14) + 1);
@@ -377,8 +378,9 @@ static void render_kind(const char *kind, const char *stem, const char *svg_word
 {
     char out[4300];
     snprintf(out, sizeof out, "%s/fig-%s", dir, kind);
-    struct ab_plot_opts o = {.kind = kind, .formats = AB_FMT_PDF | AB_FMT_SVG | AB_FMT_PNG, .dpi = 100,
-                             .out_dir = out};
+    struct ab_plot_opts o = {
+        .kind = kind, .formats = AB_FMT_PDF | AB_FMT_SVG | AB_FMT_PNG, .dpi = 100, .out_dir = out
+    };
     if (!strcmp(kind, "line") || !strcmp(kind, "dist")) {
         o.filters[0] = "workload=scaling_demo";
         o.n_filters = 1;
@@ -426,7 +428,8 @@ static void dist_renders_to_pdf_svg_png(void **state)
 
 /* ---------------------------------------------------------------- bad input */
 
-static void expect_error(const struct ab_result_set *rs, struct ab_plot_opts *o, const char *w1, const char *w2)
+static void expect_error(const struct ab_result_set *rs, struct ab_plot_opts *o, const char *w1,
+                         const char *w2)
 {
     struct ab_figures fs;
     struct ab_error err;
@@ -440,19 +443,19 @@ static void expect_error(const struct ab_result_set *rs, struct ab_plot_opts *o,
 
 static void bad_kind_metric_axis_or_filter_names_it(void **state)
 {
-    struct ab_plot_opts o = {.kind = "pie"};
+    struct ab_plot_opts o = { .kind = "pie" };
     expect_error(&rows, &o, "\"pie\"", "roofline");
-    o = (struct ab_plot_opts){.y = "speed"};
+    o = (struct ab_plot_opts){ .y = "speed" };
     expect_error(&rows, &o, "\"speed\"", "peak_extra_bytes");
-    o = (struct ab_plot_opts){.x = "zz"};
+    o = (struct ab_plot_opts){ .x = "zz" };
     expect_error(&rows, &o, "\"zz\"", "dtype");
-    o = (struct ab_plot_opts){.filters = {"dtype"}, .n_filters = 1};
+    o = (struct ab_plot_opts){ .filters = { "dtype" }, .n_filters = 1 };
     expect_error(&rows, &o, "\"dtype\"", "KEY=VALUE");
-    o = (struct ab_plot_opts){.filters = {"colour=red"}, .n_filters = 1};
+    o = (struct ab_plot_opts){ .filters = { "colour=red" }, .n_filters = 1 };
     expect_error(&rows, &o, "\"colour\"", NULL);
-    o = (struct ab_plot_opts){.filters = {"dtype=fp64"}, .n_filters = 1};
+    o = (struct ab_plot_opts){ .filters = { "dtype=fp64" }, .n_filters = 1 };
     expect_error(&rows, &o, "dtype=fp64", "bf16");
-    o = (struct ab_plot_opts){.kind = "line", .filters = {"workload=ceilings"}, .n_filters = 1};
+    o = (struct ab_plot_opts){ .kind = "line", .filters = { "workload=ceilings" }, .n_filters = 1 };
     expect_error(&rows, &o, "ceilings", "--kind bars");
     unsigned f;
     struct ab_error err;
@@ -464,10 +467,10 @@ static void bad_kind_metric_axis_or_filter_names_it(void **state)
 
 static void empty_or_all_failed_input_is_an_error(void **state)
 {
-    struct ab_result_set empty = {0};
-    struct ab_plot_opts o = {0};
+    struct ab_result_set empty = { 0 };
+    struct ab_plot_opts o = { 0 };
     expect_error(&empty, &o, "empty", NULL);
-    o = (struct ab_plot_opts){.filters = {"n=32768"}, .n_filters = 1};
+    o = (struct ab_plot_opts){ .filters = { "n=32768" }, .n_filters = 1 };
     expect_error(&rows, &o, "status ok", NULL);
 }
 

@@ -75,7 +75,7 @@ static void write_rows(const char *sub, int n)
     struct ab_reporter rc, rj;
     assert_int_equal(ab_csv_reporter_open(csv, &rc, &err), AB_OK);
     assert_int_equal(ab_json_reporter_open(d, &rj, &err), AB_OK);
-    struct ab_run_info info = {0};
+    struct ab_run_info info = { 0 };
     strcpy(info.run_id, "run-1");
     assert_int_equal(rj.begin(rj.self, &info, &err), AB_OK);
     for (int i = 0; i < n; i++) {
@@ -97,7 +97,7 @@ static void csv_round_trip_keeps_every_field(void **state)
     snprintf(csv, sizeof csv, "%s/rt/results.csv", dir);
     snprintf(jl, sizeof jl, "%s/rt/samples.jsonl", dir);
     snprintf(rj, sizeof rj, "%s/rt/run.json", dir);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error err;
     char warn[256];
     assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &err), AB_OK);
@@ -139,7 +139,7 @@ static void torn_last_line_is_dropped_and_cut_before_appending(void **state)
     FILE *f = fopen(csv, "a");
     fputs("1,run-1,testhost,2026-01-01T00:00:00Z,ceilings,cpu,half", f);
     fclose(f);
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error err;
     char warn[256];
     assert_int_equal(ab_csv_read(csv, &set, warn, sizeof warn, &err), AB_OK);
@@ -164,8 +164,8 @@ static void expect_csv_error(const char *name, const char *text, const char *wan
     char path[4300];
     snprintf(path, sizeof path, "%s/%s.csv", dir, name);
     assert_int_equal(test_write_file(path, text), 0);
-    struct ab_result_set set = {0};
-    struct ab_error err = {{0}};
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
     assert_int_equal(ab_csv_read(path, &set, NULL, 0, &err), AB_EINVAL);
     assert_int_equal(set.n, 0);
     if (!strstr(err.msg, want1) || (want2 && !strstr(err.msg, want2)))
@@ -234,14 +234,16 @@ static void writer_refuses_a_file_of_another_schema(void **state)
 static void malformed_json_errors_name_line(void **state)
 {
     char path[4300];
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     struct ab_error err;
     snprintf(path, sizeof path, "%s/bad.jsonl", dir);
     assert_int_equal(test_write_file(path, "{\"schema_version\":1,\"workload\":\"a\",\"device\":\"cpu\","
-                                           "\"params\":\"\",\"samples_s\":[1]}\n[1,2]\n"), 0);
+                                           "\"params\":\"\",\"samples_s\":[1]}\n[1,2]\n"),
+                     0);
     assert_int_equal(ab_json_read_samples(path, &set, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, ":2:"));
-    assert_int_equal(test_write_file(path, "{\"schema_version\":1,\"workload\":\"a\",\"device\":\"cpu\"}\n"), 0);
+    assert_int_equal(test_write_file(path, "{\"schema_version\":1,\"workload\":\"a\",\"device\":\"cpu\"}\n"),
+                     0);
     assert_int_equal(ab_json_read_samples(path, &set, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "params"));
     snprintf(path, sizeof path, "%s/run.json", dir);

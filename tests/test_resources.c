@@ -25,17 +25,22 @@ static ab_status tiny_run(struct ab_case *c, int64_t reps, double *time_s, struc
     return AB_OK;
 }
 static void tiny_teardown(struct ab_case *c) {}
-static const struct ab_impl tiny_cpu = {.setup = tiny_setup, .run = tiny_run, .teardown = tiny_teardown};
+static const struct ab_impl tiny_cpu = { .setup = tiny_setup, .run = tiny_run, .teardown = tiny_teardown };
 static const struct ab_axis tiny_axes[] = {
-    {.name = "a", .type = AB_AXIS_INT, .sweep = {"1", "1", "1"}},
-    {.name = "b", .type = AB_AXIS_INT, .sweep = {"1", "1", "1"}},
+    { .name = "a", .type = AB_AXIS_INT, .sweep = { "1", "1", "1" } },
+    { .name = "b", .type = AB_AXIS_INT, .sweep = { "1", "1", "1" } },
 };
-static const struct ab_workload tiny_workload = {
-    .name = "tiny", .summary = "does nothing", .axes = tiny_axes, .n_axes = 2,
-    .impl = {[AB_BACKEND_CPU] = &tiny_cpu}};
-static const struct ab_workload *const workloads[] = {&tiny_workload, NULL};
+static const struct ab_workload tiny_workload = { .name = "tiny",
+                                                  .summary = "does nothing",
+                                                  .axes = tiny_axes,
+                                                  .n_axes = 2,
+                                                  .impl = { [AB_BACKEND_CPU] = &tiny_cpu } };
+static const struct ab_workload *const workloads[] = { &tiny_workload, NULL };
 
-const struct ab_workload *const *ab_workloads(void) { return workloads; }
+const struct ab_workload *const *ab_workloads(void)
+{
+    return workloads;
+}
 const struct ab_workload *ab_workload_find(const char *name)
 {
     return strcmp(name, "tiny") == 0 ? &tiny_workload : NULL;
@@ -84,7 +89,7 @@ static long peak_rss_kib(int side, double *took_s)
         o.log = NULL;
         o.seed = 1;
         struct ab_run_info info;
-        struct ab_error err = {{0}};
+        struct ab_error err = { { 0 } };
         long kib = -1;
         if (ab_run(&o, &info, &err) == AB_OK && info.n_ok == side * side) {
             struct rusage ru;

@@ -10,7 +10,7 @@
 
 static void median_of_odd_count_is_middle_value(void **state)
 {
-    double x[] = {5, 1, 4, 2, 3};
+    double x[] = { 5, 1, 4, 2, 3 };
     struct ab_stats s;
     ab_stats_compute(x, 5, &s);
     assert_double_equal(s.median, 3.0, 0);
@@ -22,7 +22,7 @@ static void median_of_odd_count_is_middle_value(void **state)
 
 static void median_of_even_count_averages_middle_pair(void **state)
 {
-    double x[] = {4, 1, 3, 2};
+    double x[] = { 4, 1, 3, 2 };
     struct ab_stats s;
     ab_stats_compute(x, 4, &s);
     assert_double_equal(s.median, 2.5, 0);
@@ -33,7 +33,7 @@ static void median_of_even_count_averages_middle_pair(void **state)
 
 static void input_array_is_not_reordered(void **state)
 {
-    double x[] = {3, 1, 2};
+    double x[] = { 3, 1, 2 };
     struct ab_stats s;
     ab_stats_compute(x, 3, &s);
     assert_double_equal(x[0], 3, 0);
@@ -78,7 +78,7 @@ static void stop_rule_waits_for_min_samples_and_time(void **state)
 {
     struct ab_stop_rule rule;
     ab_stop_rule_defaults(&rule);
-    struct ab_stats s = {.n = 5, .median = 1, .ci_lo = 1, .ci_hi = 1};
+    struct ab_stats s = { .n = 5, .median = 1, .ci_lo = 1, .ci_hi = 1 };
     assert_int_equal(ab_stop_check(&rule, &s, 1.0), AB_STOP_CONTINUE); /* too few samples */
     s.n = 20;
     assert_int_equal(ab_stop_check(&rule, &s, 0.1), AB_STOP_CONTINUE); /* too little time */
@@ -89,7 +89,7 @@ static void stop_rule_marks_wide_ci_as_max_time(void **state)
 {
     struct ab_stop_rule rule;
     ab_stop_rule_defaults(&rule);
-    struct ab_stats s = {.n = 100, .median = 1, .ci_lo = 0.9, .ci_hi = 1.1}; /* +-10% */
+    struct ab_stats s = { .n = 100, .median = 1, .ci_lo = 0.9, .ci_hi = 1.1 }; /* +-10% */
     assert_int_equal(ab_stop_check(&rule, &s, 5.0), AB_STOP_CONTINUE);
     assert_int_equal(ab_stop_check(&rule, &s, 10.0), AB_STOP_MAX_TIME);
     assert_string_equal(ab_stop_word(AB_STOP_MAX_TIME), "max_time");

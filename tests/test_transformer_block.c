@@ -25,16 +25,16 @@ static struct ab_params params(const char *text)
 
 static void flops_follow_the_documented_formula(void **state)
 {
-    struct tb_dims d = {.B = 2, .T = 1024, .C = 4096, .NH = 64, .dt = OPS_BF16};
+    struct tb_dims d = { .B = 2, .T = 1024, .C = 4096, .NH = 64, .dt = OPS_BF16 };
     double mm = 24.0 * 2 * 1024 * 4096.0 * 4096, att = 4.0 * 2 * 1024 * 1024 * 4096;
-    assert_double_equal(tb_flops(&d), mm + att / 2, 1);           /* causal: half the scores */
+    assert_double_equal(tb_flops(&d), mm + att / 2, 1);            /* causal: half the scores */
     assert_double_equal(tb_flops_full_attention(&d), mm + att, 1); /* Megatron's count */
 }
 
 static void heads_default_to_width_over_64_and_bad_splits_are_named(void **state)
 {
     struct tb_dims d;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     struct ab_params ps = params("hidden=1024;heads=0;seq=8;batch=1;dtype=bf16");
     assert_int_equal(tb_dims_from_params(&ps, &d, &err), AB_OK);
     assert_int_equal(d.NH, 16);
@@ -71,8 +71,8 @@ static struct ab_device cpu_device(void)
 static void cpu_layer_verifies_and_times(void **state)
 {
     struct ab_device dev = cpu_device();
-    const char *cases[] = {"hidden=128;heads=0;seq=37;batch=2;dtype=fp32",
-                           "hidden=192;heads=3;seq=40;batch=1;dtype=bf16"};
+    const char *cases[] = { "hidden=128;heads=0;seq=37;batch=2;dtype=fp32",
+                            "hidden=192;heads=3;seq=40;batch=1;dtype=bf16" };
     for (int i = 0; i < 2; i++) {
         struct ab_case *c = calloc(1, sizeof *c);
         assert_non_null(c);
@@ -80,7 +80,7 @@ static void cpu_layer_verifies_and_times(void **state)
         c->device = &dev;
         c->params = params(cases[i]);
         c->seed = (uint64_t)time(NULL) + (uint64_t)i;
-        struct ab_error err = {{0}};
+        struct ab_error err = { { 0 } };
         const struct ab_impl *impl = transformer_block_workload.impl[AB_BACKEND_CPU];
         ab_status st = impl->setup(c, &err);
         if (st == AB_OK)
@@ -92,11 +92,12 @@ static void cpu_layer_verifies_and_times(void **state)
             fail_msg("%s: %s", cases[i], err.msg);
         assert_true(t > 0);
         assert_true(c->work.flops > 0 && c->work.tokens > 0);
-        struct ab_result r = {0};
+        struct ab_result r = { 0 };
         memcpy(r.metrics, c->metrics, sizeof r.metrics);
         r.n_metrics = c->n_metrics;
         double parts = 0;
-        const char *ops[] = {"ln1_s", "qkv_s", "attn_s", "attn_proj_res_s", "ln2_s", "fc_gelu_s", "fc_proj_res_s"};
+        const char *ops[] = { "ln1_s", "qkv_s",     "attn_s",       "attn_proj_res_s",
+                              "ln2_s", "fc_gelu_s", "fc_proj_res_s" };
         for (int k = 0; k < 7; k++) {
             double v = ab_result_metric(&r, ops[k]);
             assert_true(v > 0);
@@ -112,9 +113,9 @@ static void cpu_layer_verifies_and_times(void **state)
 
 static void corrupted_output_is_a_mismatch(void **state)
 {
-    struct tb_dims d = {.B = 1, .T = 4, .C = 32, .NH = 2, .dt = OPS_F32};
+    struct tb_dims d = { .B = 1, .T = 4, .C = 32, .NH = 2, .dt = OPS_F32 };
     struct tb_weights w;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     assert_int_equal(tb_weights_make(&w, &d, 42, &err), AB_OK);
     double ref[4 * 32];
     tb_ref_layer(ref, &w, &d, 1, 4);

@@ -9,11 +9,11 @@
 
 /* cmocka 1.1 (Debian 12) has no double comparison: |a - b| <= eps, NaN never equal. */
 #ifndef assert_double_equal
-#define assert_double_equal(a, b, eps)                                                         \
-    do {                                                                                       \
-        double a_ = (a), b_ = (b), e_ = (eps);                                                 \
-        if (!(fabs(a_ - b_) <= e_))                                                            \
-            fail_msg("%s = %.17g, expected %.17g (within %g)", #a, a_, b_, e_);                \
+#define assert_double_equal(a, b, eps)                                                                       \
+    do {                                                                                                     \
+        double a_ = (a), b_ = (b), e_ = (eps);                                                               \
+        if (!(fabs(a_ - b_) <= e_))                                                                          \
+            fail_msg("%s = %.17g, expected %.17g (within %g)", #a, a_, b_, e_);                              \
     } while (0)
 #endif
 

@@ -24,7 +24,10 @@ static const struct ab_workload *const workloads[] = {
     NULL,
 };
 
-const struct ab_workload *const *ab_workloads(void) { return workloads; }
+const struct ab_workload *const *ab_workloads(void)
+{
+    return workloads;
+}
 
 const struct ab_workload *ab_workload_find(const char *name)
 {

@@ -8,12 +8,12 @@
 #include <string.h>
 
 static const struct ab_axis axes[] = {
-    {.name = "n", .type = AB_AXIS_INT, .min = 1, .max = 1ll << 40},
-    {.name = "k", .type = AB_AXIS_INT},
-    {.name = "sparsity", .type = AB_AXIS_REAL, .min = 0, .max = 1},
-    {.name = "scale", .type = AB_AXIS_REAL},
-    {.name = "dtype", .type = AB_AXIS_STR, .choices = "fp32,bf16,fp16,fp8_e4m3,fp8_e5m2"},
-    {.name = "mode", .type = AB_AXIS_STR},
+    { .name = "n", .type = AB_AXIS_INT, .min = 1, .max = 1ll << 40 },
+    { .name = "k", .type = AB_AXIS_INT },
+    { .name = "sparsity", .type = AB_AXIS_REAL, .min = 0, .max = 1 },
+    { .name = "scale", .type = AB_AXIS_REAL },
+    { .name = "dtype", .type = AB_AXIS_STR, .choices = "fp32,bf16,fp16,fp8_e4m3,fp8_e5m2" },
+    { .name = "mode", .type = AB_AXIS_STR },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     static struct ab_values vals;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     const struct ab_axis *ax = &axes[data[0] % (sizeof axes / sizeof axes[0])];
     if (ab_axis_parse(ax, text, &vals, &err) == AB_OK) {
         if (vals.n < 1 || vals.n > AB_MAX_VALUES)

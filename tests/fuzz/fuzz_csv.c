@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfile(data, size, path, sizeof path);
     if (fd < 0)
         return 0;
-    struct ab_result_set set = {0};
-    struct ab_error err = {{0}};
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
     ab_status st = ab_csv_read(path, &set, warn, sizeof warn, &err);
     if (st == AB_OK) {
         for (int64_t i = 0; i < set.n; i++) {

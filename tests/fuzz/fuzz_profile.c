@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     struct ab_profile p;
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     if (ab_profile_parse(text, "fuzz.json", &p, &err) == AB_OK) {
         if (!memchr(p.name, '\0', sizeof p.name) || !memchr(p.match, '\0', sizeof p.match) ||
             !memchr(p.backend, '\0', sizeof p.backend))

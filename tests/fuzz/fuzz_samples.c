@@ -23,11 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfile(data, size, path, sizeof path);
     if (fd < 0)
         return 0;
-    struct ab_result_set set = {0};
+    struct ab_result_set set = { 0 };
     add_row(&set, "ceilings", "kind=fma;dtype=fp32;n=0");
     add_row(&set, "ceilings", "kind=stream;dtype=fp32;n=16777216");
     add_row(&set, "ceilings", "kind=fma;dtype=fp32;n=0"); /* a duplicate key */
-    struct ab_error err = {{0}};
+    struct ab_error err = { { 0 } };
     if (ab_json_read_samples(path, &set, &err) == AB_OK)
         for (int64_t i = 0; i < set.n; i++)
             for (int64_t k = 0; k < set.rows[i].n_samples; k++)

@@ -8,15 +8,23 @@
 #include <string.h>
 
 static const struct ab_axis ceilings_axes[] = {
-    {.name = "kind", .type = AB_AXIS_STR, .help = "what is measured: fma loop, library gemm, memory stream",
-     .choices = "fma,gemm,stream", .sweep = {"fma,gemm,stream", "fma,gemm,stream", "fma,gemm,stream"}},
-    {.name = "dtype", .type = AB_AXIS_STR, .help = "data type (stream is fp32)",
-     .choices = "fp32,bf16,tf32,fp16,fp8",
-     .sweep = {"fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8"}},
-    {.name = "n", .type = AB_AXIS_INT,
-     .help = "gemm: square sizes; the ceiling is the best of them (0 = the backend's default: 2048 CPU "
-             "quick, 4096 CPU, 8192 CUDA; fma and stream run only at 0)",
-     .min = 0, .max = 65536, .sweep = {"0", "0,2048", "0,1024,2048,8192,16384"}},
+    { .name = "kind",
+      .type = AB_AXIS_STR,
+      .help = "what is measured: fma loop, library gemm, memory stream",
+      .choices = "fma,gemm,stream",
+      .sweep = { "fma,gemm,stream", "fma,gemm,stream", "fma,gemm,stream" } },
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "data type (stream is fp32)",
+      .choices = "fp32,bf16,tf32,fp16,fp8",
+      .sweep = { "fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8", "fp32,bf16,tf32,fp16,fp8" } },
+    { .name = "n",
+      .type = AB_AXIS_INT,
+      .help = "gemm: square sizes; the ceiling is the best of them (0 = the backend's default: 2048 CPU "
+              "quick, 4096 CPU, 8192 CUDA; fma and stream run only at 0)",
+      .min = 0,
+      .max = 65536,
+      .sweep = { "0", "0,2048", "0,1024,2048,8192,16384" } },
 };
 
 void ceilings_name(const struct ab_params *ps, char *buf, size_t len)
@@ -35,7 +43,7 @@ static bool ceilings_applies(const struct ab_params *ps, enum ab_backend_kind ba
     if (strcmp(kind, "stream") == 0)
         return strcmp(dt, "fp32") == 0;
     if (strcmp(kind, "gemm") != 0 && ab_param_int(ps, "n", 0) != 0)
-        return false; /* n means nothing to fma: keep one case */
+        return false;              /* n means nothing to fma: keep one case */
     if (backend == AB_BACKEND_CPU) /* no tf32/fp16/fp8 units on the CPU's SIMD path */
         return strcmp(dt, "fp32") == 0 || strcmp(dt, "bf16") == 0;
     if (strcmp(kind, "fma") == 0)
@@ -49,5 +57,5 @@ const struct ab_workload ceilings_workload = {
     .axes = ceilings_axes,
     .n_axes = sizeof ceilings_axes / sizeof ceilings_axes[0],
     .applies = ceilings_applies,
-    .impl = {[AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl},
+    .impl = { [AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl },
 };

@@ -130,14 +130,15 @@ static double fma_expected(const struct cpu_state *s, int64_t iters)
 
 /* ------------------------------------------------------------------ gemm */
 
-#define DNNL_TRY(call, err)                                                                        \
-    do {                                                                                           \
-        dnnl_status_t s_ = (call);                                                                 \
-        if (s_ != dnnl_success)                                                                    \
-            return ab_fail((err), s_ == dnnl_out_of_memory ? AB_ENOMEM                             \
-                                  : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                     \
-                                                             : AB_EFAIL,                           \
-                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);   \
+#define DNNL_TRY(call, err)                                                                                  \
+    do {                                                                                                     \
+        dnnl_status_t s_ = (call);                                                                           \
+        if (s_ != dnnl_success)                                                                              \
+            return ab_fail((err),                                                                            \
+                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
+                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
+                                                      : AB_EFAIL,                                            \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
     } while (0)
 
 static uint16_t to_bf16(float f)
@@ -180,7 +181,7 @@ static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error 
     ab_free(tmp);
     memset(s->C, 0xff, nn * 4); /* poison: NaN everywhere until the product is written */
     dnnl_data_type_t dt = s->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t dims = {n, n};
+    dnnl_dims_t dims = { n, n };
     dnnl_memory_desc_t a_md, b_md, c_md;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, dims, dt, dnnl_ab), err);
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, dims, dt, dnnl_ab), err);
@@ -202,8 +203,9 @@ static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error 
 
 static ab_status gemm_once(struct cpu_state *s, struct ab_error *err)
 {
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_SRC, s->ma}, {DNNL_ARG_WEIGHTS, s->mb}, {DNNL_ARG_DST, s->mc}};
+    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, s->ma },
+                                { DNNL_ARG_WEIGHTS, s->mb },
+                                { DNNL_ARG_DST, s->mc } };
     DNNL_TRY(dnnl_primitive_execute(s->prim, s->strm, 3, args), err);
     DNNL_TRY(dnnl_stream_wait(s->strm), err);
     return AB_OK;
@@ -246,8 +248,10 @@ static ab_status gemm_verify(struct cpu_state *s, uint64_t seed, struct ab_case 
     }
     ab_case_metric(c, "max_err_rel_to_abs_sum", max_rel);
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "gemm %d: %d of 256 sampled entries off by more than 1e-5 "
-                       "of sum|a||b|:%s", n, bad, first);
+        return ab_fail(err, AB_EMISMATCH,
+                       "gemm %d: %d of 256 sampled entries off by more than 1e-5 "
+                       "of sum|a||b|:%s",
+                       n, bad, first);
     return AB_OK;
 }
 

@@ -16,8 +16,8 @@ struct cuda_state {
     int kind;
     int blocks;
     int64_t iters;
-    float *out;           /* fma: one float per thread */
-    float *src, *dst;     /* stream */
+    float *out;       /* fma: one float per thread */
+    float *src, *dst; /* stream */
     size_t n;
     struct ceil_gemm *gemm;
     cudaStream_t stream;
@@ -92,7 +92,7 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
             return st;
         AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
         uint32_t probe[4];
-        size_t at[] = {0, s->n / 3, s->n - 4};
+        size_t at[] = { 0, s->n / 3, s->n - 4 };
         for (int i = 0; i < 3; i++) {
             AB_CUDA_TRY(cudaMemcpy(probe, s->dst + at[i], sizeof probe, cudaMemcpyDeviceToHost), err);
             for (int k = 0; k < 4; k++)

@@ -47,7 +47,8 @@ __global__ void copy_kernel(float4 *__restrict__ dst, const float4 *__restrict__
         dst[i] = src[i];
 }
 
-extern "C" ab_status ceil_cuda_copy(float *dst, const float *src, size_t n, void *stream, struct ab_error *err)
+extern "C" ab_status ceil_cuda_copy(float *dst, const float *src, size_t n, void *stream,
+                                    struct ab_error *err)
 {
     int dev, sms;
     AB_CUDA_TRY(cudaGetDevice(&dev), err);
@@ -136,18 +137,26 @@ extern "C" void ceil_gemm_close(struct ceil_gemm *g)
 {
     if (!g)
         return;
-    if (g->la) cublasLtMatrixLayoutDestroy(g->la);
-    if (g->lb) cublasLtMatrixLayoutDestroy(g->lb);
-    if (g->lc) cublasLtMatrixLayoutDestroy(g->lc);
-    if (g->desc) cublasLtMatmulDescDestroy(g->desc);
-    if (g->lt) cublasLtDestroy(g->lt);
+    if (g->la)
+        cublasLtMatrixLayoutDestroy(g->la);
+    if (g->lb)
+        cublasLtMatrixLayoutDestroy(g->lb);
+    if (g->lc)
+        cublasLtMatrixLayoutDestroy(g->lc);
+    if (g->desc)
+        cublasLtMatmulDescDestroy(g->desc);
+    if (g->lt)
+        cublasLtDestroy(g->lt);
     cudaFree(g->A);
     cudaFree(g->B);
     cudaFree(g->C);
     cudaFree(g->ws);
-    if (g->e0) cudaEventDestroy(g->e0);
-    if (g->e1) cudaEventDestroy(g->e1);
-    if (g->stream) cudaStreamDestroy(g->stream);
+    if (g->e0)
+        cudaEventDestroy(g->e0);
+    if (g->e1)
+        cudaEventDestroy(g->e1);
+    if (g->stream)
+        cudaStreamDestroy(g->stream);
     delete g;
 }
 
@@ -184,8 +193,10 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
     AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&g->desc, ct, CUDA_R_32F), err);
     cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
     /* TN: the layout FP8 requires on Hopper, and a fast one for every type. */
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT), err);
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN), err);
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT),
+                  err);
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN),
+                  err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->la, ti, n, n, n), err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lb, ti, n, n, n), err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lc, to, n, n, n), err);
@@ -230,8 +241,9 @@ extern "C" ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dty
 static ab_status gemm_launch(struct ceil_gemm *g, struct ab_error *err)
 {
     float alpha = 1.0f, beta = 0.0f;
-    AB_CUBLAS_TRY(cublasLtMatmul(g->lt, g->desc, &alpha, g->A, g->la, g->B, g->lb, &beta, g->C, g->lc,
-                                 g->C, g->lc, &g->algo, g->ws, g->ws_bytes, g->stream), err);
+    AB_CUBLAS_TRY(cublasLtMatmul(g->lt, g->desc, &alpha, g->A, g->la, g->B, g->lb, &beta, g->C, g->lc, g->C,
+                                 g->lc, &g->algo, g->ws, g->ws_bytes, g->stream),
+                  err);
     return AB_OK;
 }
 
@@ -286,9 +298,12 @@ extern "C" ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t 
     }
     *max_err = worst;
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "%d of %d sampled entries off by more than %g of sum|a||b|:%s",
-                       bad, samples, tol, first);
+        return ab_fail(err, AB_EMISMATCH, "%d of %d sampled entries off by more than %g of sum|a||b|:%s", bad,
+                       samples, tol, first);
     return AB_OK;
 }
 
-extern "C" const char *ceil_gemm_algo(const struct ceil_gemm *g) { return g->algo_text; }
+extern "C" const char *ceil_gemm_algo(const struct ceil_gemm *g)
+{
+    return g->algo_text;
+}

@@ -312,8 +312,8 @@ static void slot_free(struct mm_slot *sl)
 }
 
 /* out (M,N) fp32 [+]= inp (M,K) . weight (N,K)^T + bias [then GELU]; inp in the run dtype */
-static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, const void *inp, const float *bias,
-                        int M, struct ab_error *err)
+static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, const void *inp,
+                        const float *bias, int M, struct ab_error *err)
 {
     struct ops_matmul *mm = M == 1 ? sl->own : NULL;
     for (int i = 0; i < SLOT_PLANS && !mm; i++)
@@ -421,7 +421,8 @@ void gpt2_model_destroy(struct gpt2_model *m)
 }
 
 /* w (rows, C) fp32 as the run dtype into tmp (zero rows up to prows), or w itself */
-static const void *weight_in(enum gpt2_dtype dt, void *tmp, const float *w, size_t rows, size_t prows, size_t C)
+static const void *weight_in(enum gpt2_dtype dt, void *tmp, const float *w, size_t rows, size_t prows,
+                             size_t C)
 {
     if (dt == GPT2_F32 && rows == prows)
         return w;
@@ -456,8 +457,8 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     m->lpad = ab_alloc((size_t)B * m->Vp * 4);
     size_t tmp_n = (size_t)m->Vp * C > 4 * C * C ? (size_t)m->Vp * C : 4 * C * C;
     void *tmp = ab_alloc(tmp_n * ops_dtype_size(ops_dt(dt)));
-    if (!m->slots || !m->kcache || !m->vcache || !m->x || !m->qkv || !m->att || !m->h || !m->lnout || !m->mmin ||
-        !m->scores || !m->lpad || !tmp) {
+    if (!m->slots || !m->kcache || !m->vcache || !m->x || !m->qkv || !m->att || !m->h || !m->lnout ||
+        !m->mmin || !m->scores || !m->lpad || !tmp) {
         ab_free(tmp);
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",

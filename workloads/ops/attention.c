@@ -20,8 +20,14 @@ enum { QB = 16, KT = 32 }; /* queries per block; keys per score tile */
 enum { K_GENERIC, K_AVX512F, K_AVX512_BF16 };
 
 static bool force_generic;
-void ops_set_generic(bool on) { force_generic = on; }
-bool ops_generic(void) { return force_generic; }
+void ops_set_generic(bool on)
+{
+    force_generic = on;
+}
+bool ops_generic(void)
+{
+    return force_generic;
+}
 
 struct ops_attn {
     int B, NH, Tq, Tk, HS, Tkp;
@@ -33,21 +39,22 @@ struct ops_attn {
     float *scratch;
 };
 
-static const char *const kind_names[] = {"generic", "avx512f", "avx512_bf16"};
+static const char *const kind_names[] = { "generic", "avx512f", "avx512_bf16" };
 
 ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS, bool causal,
                           enum ops_dtype dt, struct ab_error *err)
 {
     *out = NULL;
     if (B <= 0 || NH <= 0 || Tq <= 0 || Tk <= 0 || HS <= 0 || HS % 16)
-        return ab_fail(err, AB_EINVAL, "attention: bad shape B=%d NH=%d Tq=%d Tk=%d HS=%d (HS a multiple of 16)",
-                       B, NH, Tq, Tk, HS);
+        return ab_fail(err, AB_EINVAL,
+                       "attention: bad shape B=%d NH=%d Tq=%d Tk=%d HS=%d (HS a multiple of 16)", B, NH, Tq,
+                       Tk, HS);
     if (dt == OPS_F16)
         return ab_fail(err, AB_EUNSUPPORTED, "attention: fp16 is CUDA only");
     struct ops_attn *a = calloc(1, sizeof *a);
     if (!a)
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    *a = (struct ops_attn){.B = B, .NH = NH, .Tq = Tq, .Tk = Tk, .HS = HS, .causal = causal, .dt = dt};
+    *a = (struct ops_attn){ .B = B, .NH = NH, .Tq = Tq, .Tk = Tk, .HS = HS, .causal = causal, .dt = dt };
     a->Tkp = (Tk + KT - 1) / KT * KT;
     bool f = ab_cpu_has("avx512f") && !force_generic;
     a->kind = !f ? K_GENERIC : (dt == OPS_BF16 && ab_cpu_has("avx512_bf16")) ? K_AVX512_BF16 : K_AVX512F;
@@ -65,7 +72,10 @@ ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, 
     return AB_OK;
 }
 
-const char *ops_attn_impl(const struct ops_attn *a) { return kind_names[a->kind]; }
+const char *ops_attn_impl(const struct ops_attn *a)
+{
+    return kind_names[a->kind];
+}
 
 void ops_attn_destroy(struct ops_attn *a)
 {
@@ -83,8 +93,8 @@ static inline float ld(const void *x, enum ops_dtype dt, size_t i)
 }
 
 /* fp32 layouts: Kt (HS, Tkp) transposed, Vp (Tkp, HS); padding keys are zero. */
-static void pack_f32(const struct ops_attn *a, float *Kt, float *Vp, const void *k, const void *v, size_t base,
-                     int ldkv)
+static void pack_f32(const struct ops_attn *a, float *Kt, float *Vp, const void *k, const void *v,
+                     size_t base, int ldkv)
 {
     int HS = a->HS, Tk = a->Tk, Tkp = a->Tkp;
     for (int j = 0; j < Tkp; j++)
@@ -96,8 +106,8 @@ static void pack_f32(const struct ops_attn *a, float *Kt, float *Vp, const void 
 }
 
 /* bf16 layouts: Kp (HS/2, Tkp) of 32-bit pairs along HS; Vp (Tkp/2, HS, 2) pairs of keys. */
-static void pack_bf16(const struct ops_attn *a, uint32_t *Kp, uint16_t *Vp, const uint16_t *k, const uint16_t *v,
-                      size_t base, int ldkv)
+static void pack_bf16(const struct ops_attn *a, uint32_t *Kp, uint16_t *Vp, const uint16_t *k,
+                      const uint16_t *v, size_t base, int ldkv)
 {
     int HS = a->HS, Tk = a->Tk, Tkp = a->Tkp;
     for (int j = 0; j < Tkp; j++) {
@@ -119,7 +129,8 @@ static void pack_bf16(const struct ops_attn *a, uint32_t *Kp, uint16_t *Vp, cons
 
 /* ------------------------------------------------------------------ generic kernels */
 
-static void scores_generic(float *S, int ldS, const float *q, int HS, const float *Kt, int Tkp, int kw, float alpha)
+static void scores_generic(float *S, int ldS, const float *q, int HS, const float *Kt, int Tkp, int kw,
+                           float alpha)
 {
     for (int r = 0; r < QB; r++)
         for (int j = 0; j < kw; j++) {
@@ -159,7 +170,7 @@ static void pv_generic(float *O, const float *P, int ldP, const float *Vp, int H
 
 /* ------------------------------------------------------------------ AVX-512 kernels */
 
-#define T512 __attribute__((target("avx512f")))
+#define T512  __attribute__((target("avx512f")))
 #define TBF16 __attribute__((target("avx512f,avx512bf16")))
 
 T512 static void scores_avx512(float *S, int ldS, const float *q, int HS, const float *Kt, int Tkp, int kw,
@@ -172,7 +183,8 @@ T512 static void scores_avx512(float *S, int ldS, const float *q, int HS, const 
             for (int r = 0; r < 8; r++)
                 acc[r][0] = acc[r][1] = _mm512_setzero_ps();
             for (int d = 0; d < HS; d++) {
-                __m512 k0 = _mm512_loadu_ps(Kt + (size_t)d * Tkp + j0), k1 = _mm512_loadu_ps(Kt + (size_t)d * Tkp + j0 + 16);
+                __m512 k0 = _mm512_loadu_ps(Kt + (size_t)d * Tkp + j0),
+                       k1 = _mm512_loadu_ps(Kt + (size_t)d * Tkp + j0 + 16);
 #pragma GCC unroll 8
                 for (int r = 0; r < 8; r++) {
                     __m512 qv = _mm512_set1_ps(q[(r0 + r) * HS + d]);
@@ -187,8 +199,8 @@ T512 static void scores_avx512(float *S, int ldS, const float *q, int HS, const 
         }
 }
 
-TBF16 static void scores_bf16(float *S, int ldS, const uint16_t *q, int HS, const uint32_t *Kp, int Tkp, int kw,
-                              float alpha)
+TBF16 static void scores_bf16(float *S, int ldS, const uint16_t *q, int HS, const uint32_t *Kp, int Tkp,
+                              int kw, float alpha)
 {
     __m512 al = _mm512_set1_ps(alpha);
     const uint32_t *q32 = (const uint32_t *)q;
@@ -250,7 +262,8 @@ T512 static float softmax_row_avx512(float *P, const float *S, int kw, int lim)
     __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
     __m512 sum = _mm512_setzero_ps();
     for (int j = 0; j < kw; j += 16) {
-        __m512 e = _mm512_maskz_mov_ps(valid_mask(j, lim), exp2_avx512(_mm512_sub_ps(_mm512_loadu_ps(S + j), m)));
+        __m512 e =
+            _mm512_maskz_mov_ps(valid_mask(j, lim), exp2_avx512(_mm512_sub_ps(_mm512_loadu_ps(S + j), m)));
         _mm512_storeu_ps(P + j, e);
         sum = _mm512_add_ps(sum, e);
     }
@@ -264,9 +277,8 @@ TBF16 static void to_bf16_row(uint16_t *dst, const float *src, int n)
 }
 
 /* O (4 rows, NV x 16 columns from c0) = P (4 rows) . Vp, fp32. */
-T512 static inline __attribute__((always_inline)) void pv_tile_f32(float *O, const float *P, int ldP,
-                                                                    const float *Vp, int HS, int kw, int c0,
-                                                                    const int NV)
+T512 static inline __attribute__((always_inline)) void
+pv_tile_f32(float *O, const float *P, int ldP, const float *Vp, int HS, int kw, int c0, const int NV)
 {
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++)
@@ -305,9 +317,8 @@ T512 static void pv_avx512(float *O, const float *P, int ldP, const float *Vp, i
 }
 
 /* bf16: P (4 rows of bf16, ldP elements), Vp (kw/2, HS, 2); pairs of keys per VDPBF16PS. */
-TBF16 static inline __attribute__((always_inline)) void pv_tile_bf16(float *O, const uint16_t *P, int ldP,
-                                                                      const uint16_t *Vp, int HS, int kw,
-                                                                      int c0, const int NV)
+TBF16 static inline __attribute__((always_inline)) void
+pv_tile_bf16(float *O, const uint16_t *P, int ldP, const uint16_t *Vp, int HS, int kw, int c0, const int NV)
 {
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++)
@@ -393,7 +404,8 @@ static void attn_head(const struct ops_attn *a, float *scr, void *out, const voi
                 if (r >= nq)
                     lim = -1; /* padding rows: all masked */
                 float *Sr = S + (size_t)r * Tkp, *Pr = P + (size_t)r * Tkp;
-                l[r] = a->kind == K_GENERIC ? softmax_row_generic(Pr, Sr, kw, lim) : softmax_row_avx512(Pr, Sr, kw, lim);
+                l[r] = a->kind == K_GENERIC ? softmax_row_generic(Pr, Sr, kw, lim)
+                                            : softmax_row_avx512(Pr, Sr, kw, lim);
                 if (bf) /* bf16 P over the score strip: S is free once P is made */
                     to_bf16_row((uint16_t *)S + (size_t)r * Tkp, Pr, kw);
             }
@@ -418,8 +430,8 @@ static void attn_head(const struct ops_attn *a, float *scr, void *out, const voi
     }
 }
 
-void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v, int ldkv,
-                  int q_pos0)
+void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v,
+                  int ldkv, int q_pos0)
 {
     int tasks = a->B * a->NH;
 #pragma omp parallel num_threads(a->nthreads)

@@ -12,14 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DNNL_TRY(call, err)                                                                        \
-    do {                                                                                           \
-        dnnl_status_t s_ = (call);                                                                 \
-        if (s_ != dnnl_success)                                                                    \
-            return ab_fail((err), s_ == dnnl_out_of_memory ? AB_ENOMEM                             \
-                                  : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                     \
-                                                             : AB_EFAIL,                           \
-                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);   \
+#define DNNL_TRY(call, err)                                                                                  \
+    do {                                                                                                     \
+        dnnl_status_t s_ = (call);                                                                           \
+        if (s_ != dnnl_success)                                                                              \
+            return ab_fail((err),                                                                            \
+                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
+                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
+                                                      : AB_EFAIL,                                            \
+                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
     } while (0)
 
 struct ops_matmul {
@@ -31,8 +32,8 @@ struct ops_matmul {
     dnnl_primitive_t prim;
     dnnl_memory_desc_t src_md, wei_user_md, bias_md, dst_md, res_md;
     dnnl_memory_t src, wei, bias, dst, res;
-    void *wei_buf;  /* packed weight, owned */
-    void *wei_ptr;  /* the packed weight in use: wei_buf or another plan's */
+    void *wei_buf; /* packed weight, owned */
+    void *wei_ptr; /* the packed weight in use: wei_buf or another plan's */
     bool have_weight;
     /* GEMV path: weight blocks of KB (K) x 64 (N), block (kb, nb) at kb*s0 + nb*s1 elements */
     bool gemv;
@@ -42,7 +43,10 @@ struct ops_matmul {
     char impl[64];
 };
 
-static dnnl_data_type_t dnnl_type(enum ops_dtype dt) { return dt == OPS_BF16 ? dnnl_bf16 : dnnl_f32; }
+static dnnl_data_type_t dnnl_type(enum ops_dtype dt)
+{
+    return dt == OPS_BF16 ? dnnl_bf16 : dnnl_f32;
+}
 
 /* ------------------------------------------------------------------ GEMV
  * For M <= OPS_GEMV_MAX_M rows the product is bound by reading the weight once. oneDNN's
@@ -60,10 +64,11 @@ static bool gemv_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
         return false;
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
     bool bf = mm->dt == OPS_BF16;
-    if (bf ? !(b->inner_nblks == 3 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 && b->inner_blks[1] == 64 &&
-               b->inner_idxs[1] == 1 && b->inner_blks[2] == 2 && b->inner_idxs[2] == 0)
-           : !(b->inner_nblks == 2 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 && b->inner_blks[1] == 64 &&
-               b->inner_idxs[1] == 1))
+    if (bf ? !(b->inner_nblks == 3 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 &&
+               b->inner_blks[1] == 64 && b->inner_idxs[1] == 1 && b->inner_blks[2] == 2 &&
+               b->inner_idxs[2] == 0)
+           : !(b->inner_nblks == 2 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 &&
+               b->inner_blks[1] == 64 && b->inner_idxs[1] == 1))
         return false;
     mm->KB = bf ? 32 : 16;
     mm->Kp = (int)md->padded_dims[0];
@@ -80,11 +85,12 @@ static inline float gemv_gelu(float x)
     return x / (1.0f + expf(-2.0f * u));
 }
 
-#define T512 __attribute__((target("avx512f")))
+#define T512  __attribute__((target("avx512f")))
 #define TBF16 __attribute__((target("avx512f,avx512bf16")))
 
 /* acc (R,64) = xpad rows r0.. (R of them, row stride Kp) . strip (Kp/KB blocks) */
-TBF16 static void gemv_strip_bf16(float *acc, const uint16_t *x, int Kp, const uint16_t *strip, size_t s0, int R)
+TBF16 static void gemv_strip_bf16(float *acc, const uint16_t *x, int Kp, const uint16_t *strip, size_t s0,
+                                  int R)
 {
     __m512 a[4][4];
     for (int r = 0; r < 4; r++)
@@ -186,8 +192,8 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
 static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
 {
     dnnl_data_type_t t = dnnl_type(mm->dt);
-    dnnl_dims_t sd = {mm->M, mm->K}, wd = {mm->K, mm->N}, dd = {mm->M, mm->N}, bd = {1, mm->N};
-    dnnl_dims_t w_strides = {1, mm->K}; /* weight (N,K) row-major seen as (K,N) */
+    dnnl_dims_t sd = { mm->M, mm->K }, wd = { mm->K, mm->N }, dd = { mm->M, mm->N }, bd = { 1, mm->N };
+    dnnl_dims_t w_strides = { 1, mm->K }; /* weight (N,K) row-major seen as (K,N) */
     dnnl_memory_desc_t wei_any;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->src_md, 2, sd, t, dnnl_ab), err);
     DNNL_TRY(dnnl_memory_desc_init_by_strides(&mm->wei_user_md, 2, wd, t, w_strides), err);
@@ -200,8 +206,9 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     DNNL_TRY(dnnl_stream_create(&mm->strm, mm->eng, dnnl_stream_default_flags), err);
 
     dnnl_matmul_desc_t md;
-    DNNL_TRY(dnnl_matmul_desc_init(&md, &mm->src_md, &wei_any, (mm->flags & OPS_MM_BIAS) ? &mm->bias_md : NULL,
-                                   &mm->dst_md), err);
+    DNNL_TRY(dnnl_matmul_desc_init(&md, &mm->src_md, &wei_any,
+                                   (mm->flags & OPS_MM_BIAS) ? &mm->bias_md : NULL, &mm->dst_md),
+             err);
     dnnl_primitive_attr_t attr;
     DNNL_TRY(dnnl_primitive_attr_create(&attr), err);
     dnnl_post_ops_t po;
@@ -250,8 +257,8 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     return AB_OK;
 }
 
-ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt,
-                            unsigned flags, struct ab_error *err)
+ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
+                            struct ab_error *err)
 {
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)
@@ -263,7 +270,7 @@ ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum o
     struct ops_matmul *mm = calloc(1, sizeof *mm);
     if (!mm)
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    *mm = (struct ops_matmul){.M = M, .N = N, .K = K, .dt = dt, .flags = flags};
+    *mm = (struct ops_matmul){ .M = M, .N = N, .K = K, .dt = dt, .flags = flags };
     ab_status st = mm_build(mm, err);
     if (st) {
         ops_matmul_destroy(mm);
@@ -290,7 +297,7 @@ ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struc
         dnnl_primitive_desc_destroy(rpd);
     }
     if (s == dnnl_success) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, mm->wei}};
+        dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, user }, { DNNL_ARG_TO, mm->wei } };
         s = dnnl_primitive_execute(r, mm->strm, 2, args);
         if (s == dnnl_success)
             s = dnnl_stream_wait(mm->strm);
@@ -306,8 +313,9 @@ ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struc
 ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul *from, struct ab_error *err)
 {
     if (!from->have_weight || from->N != mm->N || from->K != mm->K || from->dt != mm->dt)
-        return ab_fail(err, AB_EINVAL, "matmul: cannot share the weight of a %dx%d %s plan with a %dx%d %s one",
-                       from->N, from->K, ops_dtype_name(from->dt), mm->N, mm->K, ops_dtype_name(mm->dt));
+        return ab_fail(err, AB_EINVAL,
+                       "matmul: cannot share the weight of a %dx%d %s plan with a %dx%d %s one", from->N,
+                       from->K, ops_dtype_name(from->dt), mm->N, mm->K, ops_dtype_name(mm->dt));
     const dnnl_memory_desc_t *mine, *theirs;
     DNNL_TRY(dnnl_memory_get_memory_desc(mm->wei, &mine), err);
     DNNL_TRY(dnnl_memory_get_memory_desc(from->wei, &theirs), err);
@@ -323,7 +331,7 @@ ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul
     dnnl_status_t s = dnnl_primitive_create(&r, rpd);
     dnnl_primitive_desc_destroy(rpd);
     if (s == dnnl_success) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from->wei}, {DNNL_ARG_TO, mm->wei}};
+        dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from->wei }, { DNNL_ARG_TO, mm->wei } };
         s = dnnl_primitive_execute(r, mm->strm, 2, args);
         if (s == dnnl_success)
             s = dnnl_stream_wait(mm->strm);
@@ -348,29 +356,34 @@ ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, cons
     }
     DNNL_TRY(dnnl_memory_set_data_handle(mm->src, (void *)inp), err);
     DNNL_TRY(dnnl_memory_set_data_handle(mm->dst, out), err);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mm->src}, {DNNL_ARG_WEIGHTS, mm->wei}, {DNNL_ARG_DST, mm->dst}};
+    dnnl_exec_arg_t args[5] = { { DNNL_ARG_SRC, mm->src },
+                                { DNNL_ARG_WEIGHTS, mm->wei },
+                                { DNNL_ARG_DST, mm->dst } };
     int n = 3;
     if (mm->flags & OPS_MM_BIAS) {
         DNNL_TRY(dnnl_memory_set_data_handle(mm->bias, (void *)bias), err);
-        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mm->bias};
+        args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mm->bias };
     }
     if (mm->flags & OPS_MM_RESIDUAL) {
         DNNL_TRY(dnnl_memory_set_data_handle(mm->res, (void *)res), err);
         int idx = (mm->flags & OPS_MM_GELU) ? 1 : 0; /* index of the binary post-op */
-        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(idx) | DNNL_ARG_SRC_1, mm->res};
+        args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(idx) | DNNL_ARG_SRC_1, mm->res };
     }
     DNNL_TRY(dnnl_primitive_execute(mm->prim, mm->strm, n, args), err);
     DNNL_TRY(dnnl_stream_wait(mm->strm), err);
     return AB_OK;
 }
 
-const char *ops_matmul_impl(const struct ops_matmul *mm) { return mm->impl; }
+const char *ops_matmul_impl(const struct ops_matmul *mm)
+{
+    return mm->impl;
+}
 
 void ops_matmul_destroy(struct ops_matmul *mm)
 {
     if (!mm)
         return;
-    dnnl_memory_t mems[] = {mm->src, mm->wei, mm->bias, mm->dst, mm->res};
+    dnnl_memory_t mems[] = { mm->src, mm->wei, mm->bias, mm->dst, mm->res };
     for (int i = 0; i < 5; i++)
         if (mems[i])
             dnnl_memory_destroy(mems[i]);

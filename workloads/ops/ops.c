@@ -9,7 +9,10 @@
 #include <math.h>
 #include <string.h>
 
-size_t ops_dtype_size(enum ops_dtype dt) { return dt == OPS_F32 ? 4 : 2; }
+size_t ops_dtype_size(enum ops_dtype dt)
+{
+    return dt == OPS_F32 ? 4 : 2;
+}
 
 const char *ops_dtype_name(enum ops_dtype dt)
 {
@@ -18,7 +21,7 @@ const char *ops_dtype_name(enum ops_dtype dt)
 
 bool ops_dtype_parse(const char *name, enum ops_dtype *out)
 {
-    static const char *const names[] = {"fp32", "bf16", "fp16"};
+    static const char *const names[] = { "fp32", "bf16", "fp16" };
     for (int i = 0; i < 3; i++)
         if (strcmp(name, names[i]) == 0) {
             *out = (enum ops_dtype)i;
@@ -95,7 +98,8 @@ enum { LINE = 1024 }; /* fp32 elements per stack line: rows longer than this go 
 
 /* One row with AVX-512 (bf16 rounding by VCVTNEPS2BF16): the three passes of the portable
  * row below, 16 lanes at a time, C a multiple of 16. */
-__attribute__((target("avx512f,avx512bf16"))) static inline __m512 ln_load(const void *x, size_t i, enum ops_dtype dt)
+__attribute__((target("avx512f,avx512bf16"))) static inline __m512 ln_load(const void *x, size_t i,
+                                                                           enum ops_dtype dt)
 {
     if (dt == OPS_F32)
         return _mm512_loadu_ps((const float *)x + i);
@@ -103,9 +107,9 @@ __attribute__((target("avx512f,avx512bf16"))) static inline __m512 ln_load(const
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx512f,avx512bf16"))) static void ln_row_avx512(void *out, const void *inp, const float *gamma,
-                                                                         const float *beta, size_t row, int C,
-                                                                         enum ops_dtype dt)
+__attribute__((target("avx512f,avx512bf16"))) static void ln_row_avx512(void *out, const void *inp,
+                                                                        const float *gamma, const float *beta,
+                                                                        size_t row, int C, enum ops_dtype dt)
 {
     __m512 s = _mm512_setzero_ps();
     for (int c = 0; c < C; c += 16)

@@ -42,14 +42,13 @@ double ops_get(const void *x, enum ops_dtype dt, size_t i);
 enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
-ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt,
-                            unsigned flags, struct ab_error *err);
+ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
+                            struct ab_error *err);
 /* Copy (reorder) weight (N,K) into the plan; the caller's buffer may be freed afterwards. */
 ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struct ab_error *err);
 /* Take the weight of another plan of the same N, K and dtype (any M, any flags): the packed
  * buffer itself when the layouts agree (then from must outlive mm), else a reordered copy. */
-ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul *from,
-                                  struct ab_error *err);
+ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul *from, struct ab_error *err);
 /* bias: NULL unless OPS_MM_BIAS; res: NULL unless OPS_MM_RESIDUAL. */
 ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
                          const void *res, struct ab_error *err);
@@ -61,8 +60,8 @@ void ops_matmul_destroy(struct ops_matmul *mm);
 /* layernorm: out (N,C) = (inp - mean) / sqrt(var + 1e-5) * gamma + beta, per row;
  * inp, out (N,C) in dt; gamma, beta (C) fp32; statistics in fp32 over fp32 values. */
 #define OPS_LN_EPS 1e-5f
-void ops_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N,
-                   int C, enum ops_dtype dt);
+void ops_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
+                   enum ops_dtype dt);
 
 /* gelu (tanh form, as GPT-2): out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
  * In place allowed. */
@@ -85,10 +84,10 @@ void ops_residual(void *out, const void *a, const void *b, size_t n, enum ops_dt
  * AVX-512 BF16 dot products (or fp32 FMAs). HS must be a multiple of 16 (64 and 128 are the
  * fast cases). The plan allocates all scratch at create. */
 struct ops_attn;
-ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS,
-                          bool causal, enum ops_dtype dt, struct ab_error *err);
-void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k,
-                  const void *v, int ldkv, int q_pos0);
+ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS, bool causal,
+                          enum ops_dtype dt, struct ab_error *err);
+void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v,
+                  int ldkv, int q_pos0);
 /* Which kernel runs: "avx512_bf16", "avx512f", "generic". */
 const char *ops_attn_impl(const struct ops_attn *a);
 void ops_attn_destroy(struct ops_attn *a);

@@ -19,19 +19,44 @@
 #include <stdlib.h>
 
 template <typename T> __device__ __forceinline__ float ldf(const T *p, size_t i);
-template <> __device__ __forceinline__ float ldf<float>(const float *p, size_t i) { return p[i]; }
-template <> __device__ __forceinline__ float ldf<__nv_bfloat16>(const __nv_bfloat16 *p, size_t i) { return __bfloat162float(p[i]); }
-template <> __device__ __forceinline__ float ldf<__half>(const __half *p, size_t i) { return __half2float(p[i]); }
+template <> __device__ __forceinline__ float ldf<float>(const float *p, size_t i)
+{
+    return p[i];
+}
+template <> __device__ __forceinline__ float ldf<__nv_bfloat16>(const __nv_bfloat16 *p, size_t i)
+{
+    return __bfloat162float(p[i]);
+}
+template <> __device__ __forceinline__ float ldf<__half>(const __half *p, size_t i)
+{
+    return __half2float(p[i]);
+}
 template <typename T> __device__ __forceinline__ void stf(T *p, size_t i, float x);
-template <> __device__ __forceinline__ void stf<float>(float *p, size_t i, float x) { p[i] = x; }
-template <> __device__ __forceinline__ void stf<__nv_bfloat16>(__nv_bfloat16 *p, size_t i, float x) { p[i] = __float2bfloat16(x); }
-template <> __device__ __forceinline__ void stf<__half>(__half *p, size_t i, float x) { p[i] = __float2half(x); }
+template <> __device__ __forceinline__ void stf<float>(float *p, size_t i, float x)
+{
+    p[i] = x;
+}
+template <> __device__ __forceinline__ void stf<__nv_bfloat16>(__nv_bfloat16 *p, size_t i, float x)
+{
+    p[i] = __float2bfloat16(x);
+}
+template <> __device__ __forceinline__ void stf<__half>(__half *p, size_t i, float x)
+{
+    p[i] = __float2half(x);
+}
 
-#define DISPATCH(dt, CALL)                                                                         \
-    do {                                                                                           \
-        if ((dt) == OPS_F32) { typedef float T; CALL; }                                            \
-        else if ((dt) == OPS_BF16) { typedef __nv_bfloat16 T; CALL; }                              \
-        else { typedef __half T; CALL; }                                                           \
+#define DISPATCH(dt, CALL)                                                                                   \
+    do {                                                                                                     \
+        if ((dt) == OPS_F32) {                                                                               \
+            typedef float T;                                                                                 \
+            CALL;                                                                                            \
+        } else if ((dt) == OPS_BF16) {                                                                       \
+            typedef __nv_bfloat16 T;                                                                         \
+            CALL;                                                                                            \
+        } else {                                                                                             \
+            typedef __half T;                                                                                \
+            CALL;                                                                                            \
+        }                                                                                                    \
     } while (0)
 
 /* ------------------------------------------------------------------ row and element kernels */
@@ -50,8 +75,7 @@ __device__ float block_sum(float v, float *red)
     return s;
 }
 
-template <typename T>
-__global__ void ln_kernel1(T *out, const T *inp, const float *g, const float *b, int C)
+template <typename T> __global__ void ln_kernel1(T *out, const T *inp, const float *g, const float *b, int C)
 {
     __shared__ float red[32];
     const T *x = inp + (size_t)blockIdx.x * C;
@@ -70,7 +94,8 @@ __global__ void ln_kernel1(T *out, const T *inp, const float *g, const float *b,
 
 template <typename T> __global__ void gelu_kernel1(T *out, const T *inp, size_t n)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
         float x = ldf(inp, i), u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
         stf(out, i, 0.5f * x * (1.f + tanhf(u)));
     }
@@ -119,10 +144,11 @@ static int grid_for(size_t n)
     return (int)(g < 65535 * 8 ? (g ? g : 1) : 65535 * 8);
 }
 
-extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
-                                        enum ops_dtype dt, void *stream, struct ab_error *err)
+extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta,
+                                        int N, int C, enum ops_dtype dt, void *stream, struct ab_error *err)
 {
-    DISPATCH(dt, (ln_kernel1<T><<<N, 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, gamma, beta, C)));
+    DISPATCH(dt,
+             (ln_kernel1<T><<<N, 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, gamma, beta, C)));
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
 }
@@ -130,7 +156,8 @@ extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float 
 extern "C" ab_status ops_cuda_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt, void *stream,
                                    struct ab_error *err)
 {
-    DISPATCH(dt, (gelu_kernel1<T><<<grid_for(n), 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, n)));
+    DISPATCH(dt,
+             (gelu_kernel1<T><<<grid_for(n), 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, n)));
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
 }
@@ -138,8 +165,8 @@ extern "C" ab_status ops_cuda_gelu(void *out, const void *inp, size_t n, enum op
 extern "C" ab_status ops_cuda_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt,
                                        void *stream, struct ab_error *err)
 {
-    DISPATCH(dt, (residual_kernel1<T><<<grid_for(n), 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)a,
-                                                                                    (const T *)b, n)));
+    DISPATCH(dt, (residual_kernel1<T>
+                  <<<grid_for(n), 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)a, (const T *)b, n)));
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
 }
@@ -152,8 +179,8 @@ extern "C" ab_status ops_cuda_softmax(float *out, const float *inp, int rows, in
     return AB_OK;
 }
 
-extern "C" ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt,
-                                      size_t n, void *stream, struct ab_error *err)
+extern "C" ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src,
+                                      enum ops_dtype src_dt, size_t n, void *stream, struct ab_error *err)
 {
     cudaStream_t s = (cudaStream_t)stream;
     int g = grid_for(n);
@@ -224,10 +251,11 @@ template <> struct mma16<__nv_bfloat16> {
     }
     static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
     {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                     "{%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+            "{%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
     }
 };
 template <> struct mma16<__half> {
@@ -238,15 +266,22 @@ template <> struct mma16<__half> {
     }
     static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
     {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                     "{%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+            "{%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
     }
 };
 
-static __device__ __forceinline__ uint32_t pair16(uint16_t lo, uint16_t hi) { return (uint32_t)lo | ((uint32_t)hi << 16); }
-static __device__ __forceinline__ uint32_t ld32(const uint16_t *p) { return *reinterpret_cast<const uint32_t *>(p); }
+static __device__ __forceinline__ uint32_t pair16(uint16_t lo, uint16_t hi)
+{
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+static __device__ __forceinline__ uint32_t ld32(const uint16_t *p)
+{
+    return *reinterpret_cast<const uint32_t *>(p);
+}
 
 /* m16n8k16 fragments (g = lane / 4, t = lane % 4): A rows g and g+8, columns 2t.. and 2t+8..;
  * B column g, rows 2t.. and 2t+8..; C rows g, g+8, columns 2t, 2t+1. Two adjacent 8-key C tiles
@@ -277,7 +312,7 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
         o[x][0] = o[x][1] = o[x][2] = o[x][3] = 0.f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
     const float sl2 = scale * 1.4426950408889634f; /* scores in log2 units: exp2 */
-    const int kend = min(n, q0 + FB);               /* causal: no key past the block's last query */
+    const int kend = min(n, q0 + FB);              /* causal: no key past the block's last query */
     for (int k0 = 0; k0 < kend; k0 += FB) {
         __syncthreads();
         for (int e = threadIdx.x; e < FB * D / 2; e += blockDim.x) {
@@ -293,7 +328,8 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
             s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t bb[2] = {ld32(&ks[nt * 8 + g][kk * 16 + 2 * t]), ld32(&ks[nt * 8 + g][kk * 16 + 2 * t + 8])};
+                uint32_t bb[2] = { ld32(&ks[nt * 8 + g][kk * 16 + 2 * t]),
+                                   ld32(&ks[nt * 8 + g][kk * 16 + 2 * t + 8]) };
                 mma16<T>::run(s[nt], qa[kk], bb);
             }
         }
@@ -342,14 +378,16 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
         }
 #pragma unroll
         for (int kk = 0; kk < FB / 16; kk++) {
-            uint32_t a[4] = {mma16<T>::pack(s[2 * kk][0], s[2 * kk][1]), mma16<T>::pack(s[2 * kk][2], s[2 * kk][3]),
-                             mma16<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             mma16<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+            uint32_t a[4] = { mma16<T>::pack(s[2 * kk][0], s[2 * kk][1]),
+                              mma16<T>::pack(s[2 * kk][2], s[2 * kk][3]),
+                              mma16<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              mma16<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]) };
             int kr = kk * 16 + 2 * t;
 #pragma unroll
             for (int x = 0; x < D / 8; x++) {
                 int col = x * 8 + g;
-                uint32_t bb[2] = {pair16(vs[kr][col], vs[kr + 1][col]), pair16(vs[kr + 8][col], vs[kr + 9][col])};
+                uint32_t bb[2] = { pair16(vs[kr][col], vs[kr + 1][col]),
+                                   pair16(vs[kr + 8][col], vs[kr + 9][col]) };
                 mma16<T>::run(o[x], a, bb);
             }
         }
@@ -370,8 +408,8 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
     }
 }
 
-extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T_, int HS, enum ops_dtype dt,
-                                        void *stream, struct ab_error *err)
+extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T_, int HS,
+                                        enum ops_dtype dt, void *stream, struct ab_error *err)
 {
     struct ops_cuda_attn_plan p;
     ab_status st = ops_cuda_attn_plan(B, NH, T_, HS, dt, &p, err);
@@ -383,15 +421,20 @@ extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int N
     cudaStream_t s = (cudaStream_t)stream;
     if (p.kind == OPS_CUDA_ATTN_TC) {
         if (dt == OPS_BF16 && HS == 64)
-            attn_tc_kernel2<__nv_bfloat16, 64><<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
+            attn_tc_kernel2<__nv_bfloat16, 64>
+                <<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
         else if (dt == OPS_BF16)
-            attn_tc_kernel2<__nv_bfloat16, 128><<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
+            attn_tc_kernel2<__nv_bfloat16, 128>
+                <<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
         else if (HS == 64)
-            attn_tc_kernel2<__half, 64><<<grid, p.block, 0, s>>>((__half *)out, (const __half *)qkv, T_, C, scale);
+            attn_tc_kernel2<__half, 64>
+                <<<grid, p.block, 0, s>>>((__half *)out, (const __half *)qkv, T_, C, scale);
         else
-            attn_tc_kernel2<__half, 128><<<grid, p.block, 0, s>>>((__half *)out, (const __half *)qkv, T_, C, scale);
+            attn_tc_kernel2<__half, 128>
+                <<<grid, p.block, 0, s>>>((__half *)out, (const __half *)qkv, T_, C, scale);
     } else {
-        DISPATCH(dt, (attn_warp_kernel1<T><<<grid, p.block, 0, s>>>((T *)out, (const T *)qkv, T_, C, HS, scale)));
+        DISPATCH(dt,
+                 (attn_warp_kernel1<T><<<grid, p.block, 0, s>>>((T *)out, (const T *)qkv, T_, C, HS, scale)));
     }
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
@@ -423,16 +466,20 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
     cudaDataType_t t = cuda_type(mm->dt);
     AB_CUBLAS_TRY(cublasLtCreate(&mm->lt), err);
     AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&mm->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), err);
-    cublasOperation_t ta = L->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = L->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t ta = L->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      tb = L->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), err);
     AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), err);
-    cublasLtEpilogue_t epi = (mm->flags & OPS_MM_GELU) ? CUBLASLT_EPILOGUE_GELU_BIAS
+    cublasLtEpilogue_t epi = (mm->flags & OPS_MM_GELU)   ? CUBLASLT_EPILOGUE_GELU_BIAS
                              : (mm->flags & OPS_MM_BIAS) ? CUBLASLT_EPILOGUE_BIAS
                                                          : CUBLASLT_EPILOGUE_DEFAULT;
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err);
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi),
+                  err);
     if (mm->flags & (OPS_MM_BIAS | OPS_MM_GELU)) {
         cudaDataType_t bt = CUDA_R_32F;
-        AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), err);
+        AB_CUBLAS_TRY(
+            cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt),
+            err);
     }
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->la, t, L->a_rows, L->a_cols, L->lda), err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->lb, t, L->b_rows, L->b_cols, L->ldb), err);
@@ -446,7 +493,8 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(mm->lt, mm->desc, mm->la, mm->lb, mm->lc, mm->lc, pref, 1, &res, &found);
+        s = cublasLtMatmulAlgoGetHeuristic(mm->lt, mm->desc, mm->la, mm->lb, mm->lc, mm->lc, pref, 1, &res,
+                                           &found);
     cublasLtMatmulPreferenceDestroy(pref);
     AB_CUBLAS_TRY(s, err);
     if (found < 1)
@@ -461,14 +509,15 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
     return AB_OK;
 }
 
-extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K, enum ops_dtype dt,
-                                            unsigned flags, struct ab_error *err)
+extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K,
+                                            enum ops_dtype dt, unsigned flags, struct ab_error *err)
 {
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)
         return ab_fail(err, AB_EINVAL, "matmul: bad shape M=%d N=%d K=%d", M, N, K);
     if ((flags & OPS_MM_GELU) && (flags & OPS_MM_RESIDUAL))
-        return ab_fail(err, AB_EINVAL, "matmul: cuBLASLt applies GELU after adding C: no GELU with a residual");
+        return ab_fail(err, AB_EINVAL,
+                       "matmul: cuBLASLt applies GELU after adding C: no GELU with a residual");
     struct ops_cuda_matmul *mm = (struct ops_cuda_matmul *)calloc(1, sizeof *mm);
     if (!mm)
         return ab_fail(err, AB_ENOMEM, "out of memory");
@@ -484,21 +533,26 @@ extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M,
     return AB_OK;
 }
 
-extern "C" ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, const void *inp, const void *weight,
-                                         const float *bias, const void *res, void *stream, struct ab_error *err)
+extern "C" ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, const void *inp,
+                                         const void *weight, const float *bias, const void *res, void *stream,
+                                         struct ab_error *err)
 {
     if (mm->flags & (OPS_MM_BIAS | OPS_MM_GELU))
-        AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
-                      err);
+        AB_CUBLAS_TRY(
+            cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
+            err);
     float alpha = 1.f, beta = (mm->flags & OPS_MM_RESIDUAL) ? 1.f : 0.f;
     const void *c = (mm->flags & OPS_MM_RESIDUAL) ? res : out;
-    AB_CUBLAS_TRY(cublasLtMatmul(mm->lt, mm->desc, &alpha, weight, mm->la, inp, mm->lb, &beta, c, mm->lc, out, mm->lc,
-                                 &mm->algo, mm->ws, mm->ws_bytes, (cudaStream_t)stream),
+    AB_CUBLAS_TRY(cublasLtMatmul(mm->lt, mm->desc, &alpha, weight, mm->la, inp, mm->lb, &beta, c, mm->lc, out,
+                                 mm->lc, &mm->algo, mm->ws, mm->ws_bytes, (cudaStream_t)stream),
                   err);
     return AB_OK;
 }
 
-extern "C" const char *ops_cuda_matmul_algo(const struct ops_cuda_matmul *mm) { return mm->algo_text; }
+extern "C" const char *ops_cuda_matmul_algo(const struct ops_cuda_matmul *mm)
+{
+    return mm->algo_text;
+}
 
 extern "C" void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm)
 {

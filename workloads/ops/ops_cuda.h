@@ -62,10 +62,12 @@ void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm);
 
 ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
                              enum ops_dtype dt, void *stream, struct ab_error *err);
-ab_status ops_cuda_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt, void *stream, struct ab_error *err);
-ab_status ops_cuda_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt, void *stream,
-                            struct ab_error *err);
-ab_status ops_cuda_softmax(float *out, const float *inp, int rows, int cols, void *stream, struct ab_error *err);
+ab_status ops_cuda_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt, void *stream,
+                        struct ab_error *err);
+ab_status ops_cuda_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt,
+                            void *stream, struct ab_error *err);
+ab_status ops_cuda_softmax(float *out, const float *inp, int rows, int cols, void *stream,
+                           struct ab_error *err);
 /* Causal self-attention over a fused QKV buffer: qkv (B,T,3C) (q, k, v at columns 0, C, 2C;
  * head h at h*HS within each), out (B,T,C), all in dt. */
 ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ops_dtype dt,

@@ -5,9 +5,18 @@
 
 void ops_cuda_mm_plan(int M, int N, int K, struct ops_cuda_mm_layout *o)
 {
-    *o = (struct ops_cuda_mm_layout){.m = N, .n = M, .k = K, .trans_a = true, .trans_b = false,
-                                     .lda = K, .ldb = K, .ldc = N, .a_rows = K, .a_cols = N,
-                                     .b_rows = K, .b_cols = M};
+    *o = (struct ops_cuda_mm_layout){ .m = N,
+                                      .n = M,
+                                      .k = K,
+                                      .trans_a = true,
+                                      .trans_b = false,
+                                      .lda = K,
+                                      .ldb = K,
+                                      .ldc = N,
+                                      .a_rows = K,
+                                      .a_cols = N,
+                                      .b_rows = K,
+                                      .b_cols = M };
 }
 
 enum { TC_ROWS = 64, WARP_QUERIES = 4 }; /* queries per block: tensor-core kernel, warp kernel */
@@ -16,22 +25,32 @@ ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, st
                              struct ab_error *err)
 {
     if (B <= 0 || NH <= 0 || T <= 0 || HS <= 0 || HS % 16 || HS > 256)
-        return ab_fail(err, AB_EINVAL, "attention: bad shape B=%d NH=%d T=%d HS=%d (HS a multiple of 16, at most 256)",
-                       B, NH, T, HS);
+        return ab_fail(err, AB_EINVAL,
+                       "attention: bad shape B=%d NH=%d T=%d HS=%d (HS a multiple of 16, at most 256)", B, NH,
+                       T, HS);
     if (dt != OPS_F32 && dt != OPS_BF16 && dt != OPS_F16)
         return ab_fail(err, AB_EINVAL, "attention: unknown dtype %d", (int)dt);
     bool tc = dt != OPS_F32 && (HS == 64 || HS == 128);
     if (tc) {
         /* K and V tiles of 64 keys with 8 elements of padding per row, 16-bit */
-        *out = (struct ops_cuda_attn_plan){.kind = OPS_CUDA_ATTN_TC, .grid_x = (T + TC_ROWS - 1) / TC_ROWS,
-                                           .grid_y = NH, .grid_z = B, .block = 128,
-                                           .smem_bytes = 2 * (size_t)64 * (HS + 8) * 2};
+        *out = (struct ops_cuda_attn_plan){ .kind = OPS_CUDA_ATTN_TC,
+                                            .grid_x = (T + TC_ROWS - 1) / TC_ROWS,
+                                            .grid_y = NH,
+                                            .grid_z = B,
+                                            .block = 128,
+                                            .smem_bytes = 2 * (size_t)64 * (HS + 8) * 2 };
     } else {
-        *out = (struct ops_cuda_attn_plan){.kind = OPS_CUDA_ATTN_WARP,
-                                           .grid_x = (T + WARP_QUERIES - 1) / WARP_QUERIES, .grid_y = NH,
-                                           .grid_z = B, .block = 32 * WARP_QUERIES, .smem_bytes = 0};
+        *out = (struct ops_cuda_attn_plan){ .kind = OPS_CUDA_ATTN_WARP,
+                                            .grid_x = (T + WARP_QUERIES - 1) / WARP_QUERIES,
+                                            .grid_y = NH,
+                                            .grid_z = B,
+                                            .block = 32 * WARP_QUERIES,
+                                            .smem_bytes = 0 };
     }
     return AB_OK;
 }
 
-bool ops_cuda_use_graph(double flops_per_forward) { return flops_per_forward < OPS_CUDA_GRAPH_MAX_FLOPS; }
+bool ops_cuda_use_graph(double flops_per_forward)
+{
+    return flops_per_forward < OPS_CUDA_GRAPH_MAX_FLOPS;
+}

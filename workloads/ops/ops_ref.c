@@ -59,8 +59,8 @@ void ops_ref_softmax(double *out, const double *inp, int rows, int cols)
     }
 }
 
-void ops_ref_attention(double *out, const double *q, int ldq, const double *k, const double *v, int ldkv, int B,
-                       int NH, int Tq, int Tk, int HS, int q_pos0, bool causal)
+void ops_ref_attention(double *out, const double *q, int ldq, const double *k, const double *v, int ldkv,
+                       int B, int NH, int Tq, int Tk, int HS, int q_pos0, bool causal)
 {
     double scale = 1 / sqrt((double)HS);
 #pragma omp parallel for collapse(2) schedule(static)

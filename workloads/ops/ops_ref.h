@@ -14,8 +14,8 @@ void ops_ref_layernorm(double *out, const double *inp, const double *gamma, cons
 double ops_ref_gelu(double x);
 void ops_ref_softmax(double *out, const double *inp, int rows, int cols);
 /* As ops_attn_run, on doubles: q (B,Tq,ldq), k and v (B,Tk,ldkv), out (B,Tq,NH*HS). */
-void ops_ref_attention(double *out, const double *q, int ldq, const double *k, const double *v, int ldkv, int B,
-                       int NH, int Tq, int Tk, int HS, int q_pos0, bool causal);
+void ops_ref_attention(double *out, const double *q, int ldq, const double *k, const double *v, int ldkv,
+                       int B, int NH, int Tq, int Tk, int HS, int q_pos0, bool causal);
 
 /* Compare n values of got (in dt) with ref: a mismatch is |got - ref| > atol + rtol |ref| (or
  * NaN). Returns the number of mismatches; *max_err gets the largest |got - ref| / (atol +

@@ -12,7 +12,8 @@
 #include "ops_ref.h"
 
 enum { OP_LN1, OP_QKV, OP_ATTN, OP_PROJ_RES, OP_LN2, OP_FC_GELU, OP_FCPROJ_RES, N_OPS };
-static const char *const op_names[N_OPS] = {"ln1", "qkv", "attn", "attn_proj_res", "ln2", "fc_gelu", "fc_proj_res"};
+static const char *const op_names[N_OPS] = { "ln1", "qkv",     "attn",       "attn_proj_res",
+                                             "ln2", "fc_gelu", "fc_proj_res" };
 
 struct tb_layer {
     struct tb_dims d;
@@ -33,14 +34,15 @@ static void layer_destroy(struct tb_layer *L)
     ops_matmul_destroy(L->mm_fc);
     ops_matmul_destroy(L->mm_proj);
     ops_attn_destroy(L->attn);
-    void *bufs[] = {L->ln1, L->qkv, L->att, L->h, L->ln2, L->fc, L->y};
+    void *bufs[] = { L->ln1, L->qkv, L->att, L->h, L->ln2, L->fc, L->y };
     for (int i = 0; i < 7; i++)
         ab_free(bufs[i]);
     tb_weights_free(&L->w);
     free(L);
 }
 
-static ab_status layer_create(struct tb_layer **out, const struct tb_dims *d, uint64_t seed, struct ab_error *err)
+static ab_status layer_create(struct tb_layer **out, const struct tb_dims *d, uint64_t seed,
+                              struct ab_error *err)
 {
     struct tb_layer *L = calloc(1, sizeof *L);
     *out = L;
@@ -52,8 +54,8 @@ static ab_status layer_create(struct tb_layer **out, const struct tb_dims *d, ui
     ab_status st = tb_weights_make(&L->w, d, seed, err);
     if (st)
         return st;
-    void **bufs[] = {&L->ln1, &L->qkv, &L->att, &L->h, &L->ln2, &L->fc, &L->y};
-    size_t mult[] = {1, 3, 1, 1, 1, 4, 1};
+    void **bufs[] = { &L->ln1, &L->qkv, &L->att, &L->h, &L->ln2, &L->fc, &L->y };
+    size_t mult[] = { 1, 3, 1, 1, 1, 4, 1 };
     for (int i = 0; i < 7; i++) {
         *bufs[i] = ab_alloc(mult[i] * act);
         if (!*bufs[i])
@@ -66,7 +68,8 @@ static ab_status layer_create(struct tb_layer **out, const struct tb_dims *d, ui
         (st = ops_matmul_create(&L->mm_proj, M, C, 4 * C, d->dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, err)) ||
         (st = ops_attn_create(&L->attn, d->B, d->NH, d->T, d->T, C / d->NH, true, d->dt, err)))
         return st;
-    if ((st = ops_matmul_set_weight(L->mm_qkv, L->w.wqkv, err)) || (st = ops_matmul_set_weight(L->mm_o, L->w.wo, err)) ||
+    if ((st = ops_matmul_set_weight(L->mm_qkv, L->w.wqkv, err)) ||
+        (st = ops_matmul_set_weight(L->mm_o, L->w.wo, err)) ||
         (st = ops_matmul_set_weight(L->mm_fc, L->w.wfc, err)) ||
         (st = ops_matmul_set_weight(L->mm_proj, L->w.wproj, err)))
         return st;
@@ -76,7 +79,7 @@ static ab_status layer_create(struct tb_layer **out, const struct tb_dims *d, ui
 /* The host copies of the matrices are needed only by the reference: drop them after verify. */
 static void layer_drop_host_matrices(struct tb_layer *L)
 {
-    void **ps[] = {&L->w.wqkv, &L->w.wo, &L->w.wfc, &L->w.wproj};
+    void **ps[] = { &L->w.wqkv, &L->w.wo, &L->w.wfc, &L->w.wproj };
     for (int i = 0; i < 4; i++) {
         ab_free(*ps[i]);
         *ps[i] = NULL;

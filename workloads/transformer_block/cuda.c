@@ -12,12 +12,13 @@
 #include <string.h>
 
 enum { OP_LN1, OP_QKV, OP_ATTN, OP_PROJ_RES, OP_LN2, OP_FC_GELU, OP_FCPROJ_RES, N_OPS };
-static const char *const op_names[N_OPS] = {"ln1", "qkv", "attn", "attn_proj_res", "ln2", "fc_gelu", "fc_proj_res"};
+static const char *const op_names[N_OPS] = { "ln1", "qkv",     "attn",       "attn_proj_res",
+                                             "ln2", "fc_gelu", "fc_proj_res" };
 
 struct cu_layer {
-    struct tb_dims d;     /* device dtype */
-    struct tb_dims hd;    /* host weights' dtype (fp32 for an fp16 case) */
-    struct tb_weights w;  /* host copies, for the reference */
+    struct tb_dims d;    /* device dtype */
+    struct tb_dims hd;   /* host weights' dtype (fp32 for an fp16 case) */
+    struct tb_weights w; /* host copies, for the reference */
     void *x, *wqkv, *wo, *wfc, *wproj;
     float *bqkv, *bo, *bfc, *bproj, *g1, *be1, *g2, *be2;
     void *ln1, *qkv, *att, *h, *ln2, *fc, *y;
@@ -32,8 +33,8 @@ static void cu_layer_destroy(struct cu_layer *L)
 {
     if (!L)
         return;
-    void *ps[] = {L->x, L->wqkv, L->wo, L->wfc, L->wproj, L->bqkv, L->bo, L->bfc, L->bproj, L->g1, L->be1,
-                  L->g2, L->be2, L->ln1, L->qkv, L->att, L->h, L->ln2, L->fc, L->y, L->y32};
+    void *ps[] = { L->x,  L->wqkv, L->wo,  L->wfc, L->wproj, L->bqkv, L->bo,  L->bfc, L->bproj, L->g1, L->be1,
+                   L->g2, L->be2,  L->ln1, L->qkv, L->att,   L->h,    L->ln2, L->fc,  L->y,     L->y32 };
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         cudaFree(ps[i]);
     ops_cuda_matmul_destroy(L->mm_qkv);
@@ -53,7 +54,8 @@ static void cu_layer_destroy(struct cu_layer *L)
 }
 
 /* Upload n host values (in L->hd.dt) to a new device buffer in L->d.dt. */
-static ab_status upload(struct cu_layer *L, void **dst, const void *src, size_t n, bool vec, struct ab_error *err)
+static ab_status upload(struct cu_layer *L, void **dst, const void *src, size_t n, bool vec,
+                        struct ab_error *err)
 {
     enum ops_dtype hdt = vec ? OPS_F32 : L->hd.dt, ddt = vec ? OPS_F32 : L->d.dt;
     AB_CUDA_TRY(cudaMalloc(dst, n * ops_dtype_size(ddt)), err);
@@ -81,12 +83,12 @@ static ab_status cu_forward(struct cu_layer *L, bool events, struct ab_error *er
     int M = d->B * d->T, C = d->C;
     cudaStream_t s = L->stream;
     ab_status st;
-#define STEP(i, call)                                                                              \
-    do {                                                                                           \
-        if (events)                                                                                \
-            AB_CUDA_TRY(cudaEventRecord(L->ev[i], s), err);                                        \
-        if ((st = (call)))                                                                         \
-            return st;                                                                             \
+#define STEP(i, call)                                                                                        \
+    do {                                                                                                     \
+        if (events)                                                                                          \
+            AB_CUDA_TRY(cudaEventRecord(L->ev[i], s), err);                                                  \
+        if ((st = (call)))                                                                                   \
+            return st;                                                                                       \
     } while (0)
     STEP(OP_LN1, ops_cuda_layernorm(L->ln1, L->x, L->g1, L->be1, M, C, d->dt, s, err));
     STEP(OP_QKV, ops_cuda_matmul_run(L->mm_qkv, L->qkv, L->ln1, L->wqkv, L->bqkv, NULL, s, err));
@@ -119,18 +121,22 @@ static ab_status cu_layer_create(struct cu_layer **out, const struct tb_dims *d,
     if (st)
         return st;
     size_t C = (size_t)d->C, M = (size_t)d->B * d->T, es = ops_dtype_size(d->dt);
-    if ((st = upload(L, &L->x, L->w.x, M * C, false, err)) || (st = upload(L, &L->wqkv, L->w.wqkv, 3 * C * C, false, err)) ||
-        (st = upload(L, &L->wo, L->w.wo, C * C, false, err)) || (st = upload(L, &L->wfc, L->w.wfc, 4 * C * C, false, err)) ||
+    if ((st = upload(L, &L->x, L->w.x, M * C, false, err)) ||
+        (st = upload(L, &L->wqkv, L->w.wqkv, 3 * C * C, false, err)) ||
+        (st = upload(L, &L->wo, L->w.wo, C * C, false, err)) ||
+        (st = upload(L, &L->wfc, L->w.wfc, 4 * C * C, false, err)) ||
         (st = upload(L, &L->wproj, L->w.wproj, 4 * C * C, false, err)) ||
         (st = upload(L, (void **)&L->bqkv, L->w.bqkv, 3 * C, true, err)) ||
         (st = upload(L, (void **)&L->bo, L->w.bo, C, true, err)) ||
         (st = upload(L, (void **)&L->bfc, L->w.bfc, 4 * C, true, err)) ||
         (st = upload(L, (void **)&L->bproj, L->w.bproj, C, true, err)) ||
-        (st = upload(L, (void **)&L->g1, L->w.g1, C, true, err)) || (st = upload(L, (void **)&L->be1, L->w.be1, C, true, err)) ||
-        (st = upload(L, (void **)&L->g2, L->w.g2, C, true, err)) || (st = upload(L, (void **)&L->be2, L->w.be2, C, true, err)))
+        (st = upload(L, (void **)&L->g1, L->w.g1, C, true, err)) ||
+        (st = upload(L, (void **)&L->be1, L->w.be1, C, true, err)) ||
+        (st = upload(L, (void **)&L->g2, L->w.g2, C, true, err)) ||
+        (st = upload(L, (void **)&L->be2, L->w.be2, C, true, err)))
         return st;
-    void **bufs[] = {&L->ln1, &L->qkv, &L->att, &L->h, &L->ln2, &L->fc, &L->y};
-    size_t mult[] = {1, 3, 1, 1, 1, 4, 1};
+    void **bufs[] = { &L->ln1, &L->qkv, &L->att, &L->h, &L->ln2, &L->fc, &L->y };
+    size_t mult[] = { 1, 3, 1, 1, 1, 4, 1 };
     for (int i = 0; i < 7; i++)
         AB_CUDA_TRY(cudaMalloc(bufs[i], mult[i] * M * C * es), err);
     AB_CUDA_TRY(cudaMalloc((void **)&L->y32, M * C * 4), err);

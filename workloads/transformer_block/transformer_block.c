@@ -12,16 +12,35 @@
 #include "ops_ref.h"
 
 static const struct ab_axis tb_axes[] = {
-    {.name = "hidden", .type = AB_AXIS_INT, .help = "model width C", .min = 64, .max = 65536,
-     .sweep = {"768", "768,2048,4096", "768,1024,2048,4096,8192"}},
-    {.name = "heads", .type = AB_AXIS_INT, .help = "attention heads (0 = hidden/64)", .min = 0, .max = 1024,
-     .sweep = {"0", "0", "0"}},
-    {.name = "seq", .type = AB_AXIS_INT, .help = "tokens per sequence T", .min = 1, .max = 1 << 20,
-     .sweep = {"128", "512,1024,2048", "128,512,1024,2048,4096"}},
-    {.name = "batch", .type = AB_AXIS_INT, .help = "sequences B", .min = 1, .max = 4096,
-     .sweep = {"1", "1,4", "1,4,16"}},
-    {.name = "dtype", .type = AB_AXIS_STR, .help = "activations and weights (fp16 on CUDA only)",
-     .choices = "fp32,bf16,fp16", .sweep = {"fp32,bf16", "fp32,bf16,fp16", "fp32,bf16,fp16"}},
+    { .name = "hidden",
+      .type = AB_AXIS_INT,
+      .help = "model width C",
+      .min = 64,
+      .max = 65536,
+      .sweep = { "768", "768,2048,4096", "768,1024,2048,4096,8192" } },
+    { .name = "heads",
+      .type = AB_AXIS_INT,
+      .help = "attention heads (0 = hidden/64)",
+      .min = 0,
+      .max = 1024,
+      .sweep = { "0", "0", "0" } },
+    { .name = "seq",
+      .type = AB_AXIS_INT,
+      .help = "tokens per sequence T",
+      .min = 1,
+      .max = 1 << 20,
+      .sweep = { "128", "512,1024,2048", "128,512,1024,2048,4096" } },
+    { .name = "batch",
+      .type = AB_AXIS_INT,
+      .help = "sequences B",
+      .min = 1,
+      .max = 4096,
+      .sweep = { "1", "1,4", "1,4,16" } },
+    { .name = "dtype",
+      .type = AB_AXIS_STR,
+      .help = "activations and weights (fp16 on CUDA only)",
+      .choices = "fp32,bf16,fp16",
+      .sweep = { "fp32,bf16", "fp32,bf16,fp16", "fp32,bf16,fp16" } },
 };
 
 /* The default suite is a study a 2-core CPU finishes in minutes: batch 1 up to 1024 tokens
@@ -47,10 +66,12 @@ ab_status tb_dims_from_params(const struct ab_params *ps, struct tb_dims *d, str
     if (d->NH == 0)
         d->NH = d->C / 64;
     if (!ops_dtype_parse(ab_param_str(ps, "dtype", "fp32"), &d->dt))
-        return ab_fail(err, AB_EINVAL, "dtype '%s': valid choices are fp32, bf16, fp16", ab_param_str(ps, "dtype", ""));
+        return ab_fail(err, AB_EINVAL, "dtype '%s': valid choices are fp32, bf16, fp16",
+                       ab_param_str(ps, "dtype", ""));
     if (d->NH <= 0 || d->C % d->NH || (d->C / d->NH) % 16)
-        return ab_fail(err, AB_EINVAL, "heads=%d: hidden=%d must split into heads of a multiple of 16 (e.g. heads=%d)",
-                       d->NH, d->C, d->C / 64 > 0 ? d->C / 64 : 1);
+        return ab_fail(err, AB_EINVAL,
+                       "heads=%d: hidden=%d must split into heads of a multiple of 16 (e.g. heads=%d)", d->NH,
+                       d->C, d->C / 64 > 0 ? d->C / 64 : 1);
     return AB_OK;
 }
 
@@ -82,13 +103,13 @@ void tb_small_dims(const struct tb_dims *d, struct tb_dims *small)
 {
     /* two heads of the case's head size; 40 tokens: a partial block of queries and keys */
     int hs = d->C / d->NH;
-    *small = (struct tb_dims){.B = 2, .T = 40, .C = 2 * hs, .NH = 2, .dt = d->dt};
+    *small = (struct tb_dims){ .B = 2, .T = 40, .C = 2 * hs, .NH = 2, .dt = d->dt };
 }
 
 void tb_weights_free(struct tb_weights *w)
 {
-    void *ps[] = {w->x, w->wqkv, w->wo, w->wfc, w->wproj, w->bqkv, w->bo, w->bfc, w->bproj,
-                  w->g1, w->be1, w->g2, w->be2};
+    void *ps[] = { w->x,   w->wqkv,  w->wo, w->wfc, w->wproj, w->bqkv, w->bo,
+                   w->bfc, w->bproj, w->g1, w->be1, w->g2,    w->be2 };
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         ab_free(ps[i]);
     memset(w, 0, sizeof *w);
@@ -104,19 +125,19 @@ ab_status tb_weights_make(struct tb_weights *w, const struct tb_dims *d, uint64_
         bool vec;
         float scale;
     } t[] = {
-        {&w->x, M * C, false, 1.0f},
-        {&w->wqkv, 3 * C * C, false, 1.0f / sqrtf((float)C)}, /* std 1/sqrt(fan in): O(1) outputs */
-        {&w->wo, C * C, false, 1.0f / sqrtf((float)C)},
-        {&w->wfc, 4 * C * C, false, 1.0f / sqrtf((float)C)},
-        {&w->wproj, 4 * C * C, false, 1.0f / sqrtf(4.0f * (float)C)},
-        {(void **)&w->bqkv, 3 * C, true, 0.1f},
-        {(void **)&w->bo, C, true, 0.1f},
-        {(void **)&w->bfc, 4 * C, true, 0.1f},
-        {(void **)&w->bproj, C, true, 0.1f},
-        {(void **)&w->g1, C, true, 0.1f},
-        {(void **)&w->be1, C, true, 0.1f},
-        {(void **)&w->g2, C, true, 0.1f},
-        {(void **)&w->be2, C, true, 0.1f},
+        { &w->x, M * C, false, 1.0f },
+        { &w->wqkv, 3 * C * C, false, 1.0f / sqrtf((float)C) }, /* std 1/sqrt(fan in): O(1) outputs */
+        { &w->wo, C * C, false, 1.0f / sqrtf((float)C) },
+        { &w->wfc, 4 * C * C, false, 1.0f / sqrtf((float)C) },
+        { &w->wproj, 4 * C * C, false, 1.0f / sqrtf(4.0f * (float)C) },
+        { (void **)&w->bqkv, 3 * C, true, 0.1f },
+        { (void **)&w->bo, C, true, 0.1f },
+        { (void **)&w->bfc, 4 * C, true, 0.1f },
+        { (void **)&w->bproj, C, true, 0.1f },
+        { (void **)&w->g1, C, true, 0.1f },
+        { (void **)&w->be1, C, true, 0.1f },
+        { (void **)&w->g2, C, true, 0.1f },
+        { (void **)&w->be2, C, true, 0.1f },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         *t[i].p = ab_alloc(t[i].n * (t[i].vec ? 4 : es));
@@ -134,8 +155,8 @@ ab_status tb_weights_make(struct tb_weights *w, const struct tb_dims *d, uint64_
 }
 
 /* out (n, N) = inp (n, K) . W (N, K)^T + b, W in dt read element-wise. */
-static void ref_linear(double *out, const double *inp, const void *W, enum ops_dtype dt, const float *b, int n,
-                       int N, int K)
+static void ref_linear(double *out, const double *inp, const void *W, enum ops_dtype dt, const float *b,
+                       int n, int N, int K)
 {
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < N; o++)
@@ -185,8 +206,8 @@ done:
     free(x), free(ln), free(qkv), free(att), free(h), free(fc), free(g);
 }
 
-ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb, int nt, struct ab_case *c,
-                   const char *what, struct ab_error *err)
+ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
+                   int nt, struct ab_case *c, const char *what, struct ab_error *err)
 {
     /* fp32: accumulation over C..4C terms and the fp32 softmax; 16-bit types: every stored
      * activation (LN outputs, QKV, attention, h, GELU output, y) is rounded to 8 or 11 bits. */
@@ -198,8 +219,8 @@ ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const s
         double e = 0;
         char m[200];
         const char *yb = (const char *)y + (size_t)b * d->T * d->C * es;
-        size_t k = ops_check(yb, ydt, ref + (size_t)b * nt * d->C,
-                             (size_t)nt * d->C, atol, rtol, &e, m, sizeof m);
+        size_t k =
+            ops_check(yb, ydt, ref + (size_t)b * nt * d->C, (size_t)nt * d->C, atol, rtol, &e, m, sizeof m);
         if (k && !bad)
             snprintf(msg, sizeof msg, "sequence %d: %s", b, m);
         bad += k;
@@ -209,9 +230,11 @@ ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const s
     snprintf(name, sizeof name, "%s_max_err", what);
     ab_case_metric(c, name, worst);
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "%s layer (B=%d T=%d C=%d %s): %zu of %zu outputs off the FP64 reference by "
-                       "more than %g + %g|ref|: %s", what, d->B, d->T, d->C, ops_dtype_name(d->dt), bad,
-                       (size_t)nb * nt * d->C, atol, rtol, msg);
+        return ab_fail(err, AB_EMISMATCH,
+                       "%s layer (B=%d T=%d C=%d %s): %zu of %zu outputs off the FP64 reference by "
+                       "more than %g + %g|ref|: %s",
+                       what, d->B, d->T, d->C, ops_dtype_name(d->dt), bad, (size_t)nb * nt * d->C, atol, rtol,
+                       msg);
     return AB_OK;
 }
 
@@ -221,5 +244,6 @@ const struct ab_workload transformer_block_workload = {
     .axes = tb_axes,
     .n_axes = sizeof tb_axes / sizeof tb_axes[0],
     .applies = tb_applies,
-    .impl = {[AB_BACKEND_CPU] = &transformer_block_cpu_impl, [AB_BACKEND_CUDA] = &transformer_block_cuda_impl},
+    .impl = { [AB_BACKEND_CPU] = &transformer_block_cpu_impl,
+              [AB_BACKEND_CUDA] = &transformer_block_cuda_impl },
 };

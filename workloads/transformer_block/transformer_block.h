@@ -19,7 +19,7 @@ struct tb_dims {
 /* Weights in llm.c's (OC, C) layout, matrices in dt, vectors fp32; x (B,T,C) in dt. */
 struct tb_weights {
     void *x;
-    void *wqkv, *wo, *wfc, *wproj; /* (3C,C), (C,C), (4C,C), (C,4C) */
+    void *wqkv, *wo, *wfc, *wproj;  /* (3C,C), (C,C), (4C,C), (C,4C) */
     float *bqkv, *bo, *bfc, *bproj; /* (3C), (C), (4C), (C) */
     float *g1, *be1, *g2, *be2;     /* LayerNorm scales and shifts (C) */
 };
@@ -46,8 +46,8 @@ void tb_ref_layer(double *out, const struct tb_weights *w, const struct tb_dims 
 /* Compare y (B,T,C in ydt, fp32 or bf16; its first nt tokens of the first nb sequences) with ref; records
  * metric `<what>_max_err` (1 = at the tolerance) and returns AB_EMISMATCH naming the first
  * mismatches. Tolerance per dtype: fp32 1e-3 + 1e-3|ref|, bf16/fp16 6e-2 + 3e-2|ref|. */
-ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb, int nt, struct ab_case *c,
-                   const char *what, struct ab_error *err);
+ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
+                   int nt, struct ab_case *c, const char *what, struct ab_error *err);
 /* The small layer every case verifies in full before timing (same dtype as the case). */
 void tb_small_dims(const struct tb_dims *d, struct tb_dims *small);
 
