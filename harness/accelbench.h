@@ -433,6 +433,7 @@ struct ab_sysinfo {
     char cpu_model[128];
     char cpu_flags[256]; /* the subset of flags that matter: avx2 fma avx512* amx* */
     int cpu_cores_online;
+    double load_avg_1m; /* /proc/loadavg when the run started (NaN: unknown): other work running */
     uint64_t mem_bytes;
     char compiler[64];
     char git_commit[48];

@@ -49,6 +49,8 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     cJSON_AddStringToObject(h, "cpu_model", info->sys.cpu_model);
     cJSON_AddStringToObject(h, "cpu_flags", info->sys.cpu_flags);
     cJSON_AddNumberToObject(h, "cpu_cores_online", info->sys.cpu_cores_online);
+    if (isfinite(info->sys.load_avg_1m))
+        cJSON_AddNumberToObject(h, "load_avg_1m", info->sys.load_avg_1m);
     cJSON_AddNumberToObject(h, "mem_bytes", (double)info->sys.mem_bytes);
     cJSON *devs = cJSON_AddArrayToObject(o, "devices");
     for (int i = 0; i < info->n_devices; i++) {

@@ -999,6 +999,14 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     /* Metadata. */
     ab_sysinfo_collect(&info->sys);
     ab_utc_now(info->started_utc, sizeof info->started_utc);
+    /* Other work on the machine skews every timing and, worst, the ceilings the fractions are
+     * read against (threaded loops wait on descheduled threads): say so before the first case. */
+    if (isfinite(info->sys.load_avg_1m) && info->sys.cpu_cores_online > 0 &&
+        info->sys.load_avg_1m > 0.5 * info->sys.cpu_cores_online && o->log && !o->quiet)
+        fprintf(o->log,
+                "warning: load average %.1f on %d CPUs: other work is running; timings and fractions of "
+                "ceiling will be unreliable (recorded in run.json)\n",
+                info->sys.load_avg_1m, info->sys.cpu_cores_online);
     {
         struct ab_rng g;
         ab_rng_seed(&g, (uint64_t)(ab_now_s() * 1e9) ^ (uint64_t)getpid());

@@ -2,6 +2,8 @@
 #include "accelbench.h"
 #include "config.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -43,6 +45,14 @@ void ab_sysinfo_collect(struct ab_sysinfo *s)
     ab_cpu_features(s->cpu_flags, sizeof s->cpu_flags);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     s->cpu_cores_online = n > 0 ? (int)n : 0;
+    s->load_avg_1m = NAN;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        double l;
+        if (fscanf(lf, "%lf", &l) == 1)
+            s->load_avg_1m = l;
+        fclose(lf);
+    }
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         s->mem_bytes = (uint64_t)pages * (uint64_t)psz;

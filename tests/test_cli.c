@@ -90,6 +90,13 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
     int v;
     assert_int_equal(ab_json_read_run(rj, &v, &e), AB_OK);
     ab_result_set_free(&set);
+    /* the load the run started under is on record (Linux always has /proc/loadavg) */
+    char *json = NULL;
+    assert_int_equal(ab_read_file(rj, &json, NULL, NULL), AB_OK);
+    const char *la = strstr(json, "\"load_avg_1m\":");
+    assert_non_null(la);
+    assert_true(strtod(la + strlen("\"load_avg_1m\":"), NULL) >= 0.0);
+    free(json);
     /* the same folder again without --resume is refused before anything runs */
     assert_int_equal(run(args, err, sizeof err), 2);
     assert_non_null(strstr(err, "--resume"));
