@@ -17,11 +17,6 @@ const struct ab_backend *ab_backend_get(enum ab_backend_kind kind)
     }
 }
 
-const char *ab_backend_name(enum ab_backend_kind kind)
-{
-    return kind == AB_BACKEND_CUDA ? "cuda" : "cpu";
-}
-
 ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_error why[AB_BACKEND_COUNT],
                               struct ab_error *err)
 {

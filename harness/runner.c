@@ -89,6 +89,14 @@ static ab_status workload_values(const struct ab_workload *wl, const struct ab_r
     return AB_OK;
 }
 
+static bool has_axis(const struct ab_workload *wl, const char *name, size_t nl)
+{
+    for (int a = 0; a < wl->n_axes; a++)
+        if (strlen(wl->axes[a].name) == nl && strncmp(wl->axes[a].name, name, nl) == 0)
+            return true;
+    return false;
+}
+
 static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int dev,
                                enum ab_backend_kind backend, const struct ab_run_opts *o, enum ab_suite suite,
                                struct ab_error *err)
@@ -143,10 +151,7 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
     bool overridden = false;
     for (int i = 0; i < o->n_axis_overrides; i++) {
         const char *eq = strchr(o->axis_overrides[i], '=');
-        for (int a = 0; eq && a < wl->n_axes; a++)
-            if (strlen(wl->axes[a].name) == (size_t)(eq - o->axis_overrides[i]) &&
-                strncmp(wl->axes[a].name, o->axis_overrides[i], (size_t)(eq - o->axis_overrides[i])) == 0)
-                overridden = true;
+        overridden |= eq && has_axis(wl, o->axis_overrides[i], (size_t)(eq - o->axis_overrides[i]));
     }
     if (st == AB_OK && overridden && outside_suite > 0 && o->log && !o->quiet)
         fprintf(o->log, "note: %d %s point%s on %s left out: beyond the %s suite's limits (add --full)\n",
@@ -156,14 +161,6 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
         free(vals[a]);
     free(ps);
     return st;
-}
-
-static bool has_axis(const struct ab_workload *wl, const char *name, size_t nl)
-{
-    for (int a = 0; a < wl->n_axes; a++)
-        if (strlen(wl->axes[a].name) == nl && strncmp(wl->axes[a].name, name, nl) == 0)
-            return true;
-    return false;
 }
 
 /* ------------------------------------------------------------------ ceilings */

@@ -395,20 +395,15 @@ static void sort_series_by_x(struct ab_plot_series *se)
 
 static void note_for(struct plan *P, const char *workload, char *note, size_t len)
 {
-    note[0] = 0;
-    if (!workload) { /* charts across workloads: one total keeps the note on one line */
-        int total = 0;
-        for (int i = 0; i < P->nok_wl_n; i++)
-            total += P->nok_n[i];
-        if (total)
-            snprintf(note, len, "%d case%s not ok (skipped or failed) left out, listed on stderr", total,
-                     total == 1 ? "" : "s");
-        return;
-    }
+    /* one total (over every workload when NULL) keeps the note on one line */
+    int total = 0;
     for (int i = 0; i < P->nok_wl_n; i++)
-        if (!strcmp(P->nok_wl[i], workload))
-            snprintf(note, len, "%d case%s not ok (skipped or failed) left out, listed on stderr",
-                     P->nok_n[i], P->nok_n[i] == 1 ? "" : "s");
+        if (!workload || !strcmp(P->nok_wl[i], workload))
+            total += P->nok_n[i];
+    note[0] = 0;
+    if (total)
+        snprintf(note, len, "%d case%s not ok (skipped or failed) left out, listed on stderr", total,
+                 total == 1 ? "" : "s");
 }
 
 static void add_power_note(const struct prow *const *rows, int n, char *note, size_t len)

@@ -21,7 +21,7 @@ for t in csv samples axes profile compare safetensors; do
   extra=()
   [ "$t" = compare ] && extra=("$root/bench/compare.c")
   [ "$t" = safetensors ] && extra=("$root/workloads/gpt2/safetensors.c")
-  "$CC" "${flags[@]}" -o "$out/fuzz_$t" "$root/tests/fuzz/fuzz_$t.c" "$root/tests/fuzz/fuzz_stubs.c" \
-    "${srcs[@]}" "${extra[@]}" -lcjson -lcsv -lgsl -lgslcblas -lm
+  "$CC" "${flags[@]}" -o "$out/fuzz_$t" "$root/tests/fuzz/fuzz_$t.c" "${srcs[@]}" \
+    "${extra[@]}" -lcjson -lcsv -lgsl -lgslcblas -lm
 done
 echo "fuzz targets in $out: csv samples axes profile compare safetensors"
