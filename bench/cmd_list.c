@@ -12,8 +12,9 @@ int ab_cmd_list(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
-            printf("usage: accelbench list\n\nLists the workloads with their axes (type, valid values,\n"
-                   "default sweeps for --quick / default / --full) and the backends compiled in.\n");
+            printf(
+                "usage: accelbench list\n\nLists the workloads with their axes (type, valid values,\n"
+                "default sweeps for --quick / default / --full / --check) and the backends compiled in.\n");
             return 0;
         }
         return 2;
@@ -36,7 +37,8 @@ int ab_cmd_list(int argc, char **argv)
             printf("  -a %s=...  %s\n", ax->name, ax->help ? ax->help : "");
             if (ax->choices)
                 printf("      values: %s\n", ax->choices);
-            printf("      quick: %s | default: %s | full: %s\n", ax->sweep[0], ax->sweep[1], ax->sweep[2]);
+            printf("      quick: %s | default: %s | full: %s | check: %s\n", ax->sweep[0], ax->sweep[1],
+                   ax->sweep[2], ax->sweep[AB_SUITE_CHECK] ? ax->sweep[AB_SUITE_CHECK] : ax->sweep[0]);
         }
         printf("\n");
     }

@@ -1,5 +1,6 @@
 /* cmd_run.c — `accelbench run`: options into ab_run_opts, signals into a flag, the run's
- * outcome into an exit status (0 completed, 2 bad input, 130 interrupted). */
+ * outcome into an exit status (0 completed, 1 a case failed as --fail-on says, 2 bad input,
+ * 130 interrupted). */
 #include "cli.h"
 #include "config.h"
 
@@ -21,13 +22,17 @@ static void on_sigint(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a NAME=VALUES]... [--quick|--full]\n"
+            "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a NAME=VALUES]... [--quick|--full|--check]\n"
             "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR] [--resume]\n\n"
             "  -w, --workload W,...    workloads to run (default: all; see `accelbench list`)\n"
             "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found)\n"
             "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20\n"
             "      --quick             smoke-sized sweeps and short measurements\n"
             "      --full              the papers' full sweeps\n"
+            "      --check             every code path at small, awkward sizes, verified only (no timing)\n"
+            "      --fail-on S,...     exit 1 when a case ends so: mismatch, failed (failed, timeout),\n"
+            "                          oom, any (every status but ok and skipped), none\n"
+            "                          (default mismatch,failed)\n"
             "      --min-time S        measure each case at least S seconds (default 0.5; quick 0.1)\n"
             "      --max-time S        give up converging after S seconds: marked max_time (default 10; "
             "quick 1)\n"
@@ -43,6 +48,45 @@ static void usage(FILE *f)
             "      --counters EV,...   PAPI events counted per case on the CPU (calling thread)\n"
             "      --seed N            input seed (default: fresh per run)\n"
             "  -q, --quiet             no progress output\n");
+}
+
+/* --fail-on: which row statuses make the run exit 1. */
+enum { FAIL_MISMATCH = 1, FAIL_FAILED = 2, FAIL_OOM = 4, FAIL_DEFAULT = FAIL_MISMATCH | FAIL_FAILED };
+
+static unsigned fail_bit(ab_status st)
+{
+    switch (st) {
+    case AB_EMISMATCH: return FAIL_MISMATCH;
+    case AB_EFAIL:
+    case AB_ETIMEOUT: return FAIL_FAILED;
+    case AB_ENOMEM: return FAIL_OOM;
+    default: return 0; /* ok, skipped; interrupted has its own exit status */
+    }
+}
+
+static bool parse_fail_on(const char *arg, unsigned *out)
+{
+    *out = 0;
+    const char *p = arg;
+    do {
+        size_t n = strcspn(p, ",");
+        if (n == 4 && !strncmp(p, "none", 4))
+            ;
+        else if (n == 8 && !strncmp(p, "mismatch", 8))
+            *out |= FAIL_MISMATCH;
+        else if (n == 6 && !strncmp(p, "failed", 6))
+            *out |= FAIL_FAILED;
+        else if (n == 3 && !strncmp(p, "oom", 3))
+            *out |= FAIL_OOM;
+        else if (n == 3 && !strncmp(p, "any", 3))
+            *out |= FAIL_MISMATCH | FAIL_FAILED | FAIL_OOM;
+        else {
+            ab_cli_error("run: --fail-on \"%.*s\" is not one of mismatch, failed, oom, any, none", (int)n, p);
+            return false;
+        }
+        p += n;
+    } while (*p++ == ',');
+    return true;
 }
 
 static int split_into(char *arg, const char **out, int *n, int max, const char *what)
@@ -73,7 +117,9 @@ int ab_cmd_run(int argc, char **argv)
         O_MINS,
         O_TIMEOUT,
         O_IDLE,
-        O_COUNTERS
+        O_COUNTERS,
+        O_CHECK,
+        O_FAIL_ON
     };
     static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
                                           { "device", required_argument, NULL, 'd' },
@@ -81,6 +127,8 @@ int ab_cmd_run(int argc, char **argv)
                                           { "output", required_argument, NULL, 'o' },
                                           { "quick", no_argument, NULL, O_QUICK },
                                           { "full", no_argument, NULL, O_FULL },
+                                          { "check", no_argument, NULL, O_CHECK },
+                                          { "fail-on", required_argument, NULL, O_FAIL_ON },
                                           { "min-time", required_argument, NULL, O_MIN_TIME },
                                           { "max-time", required_argument, NULL, O_MAX_TIME },
                                           { "min-samples", required_argument, NULL, O_MINS },
@@ -100,7 +148,8 @@ int ab_cmd_run(int argc, char **argv)
     ab_run_opts_defaults(&o);
     ab_cli_join(argc, argv, o.command_line, sizeof o.command_line);
     double min_time = -1, max_time = -1, min_samples = -1, v;
-    bool quick = false, full = false;
+    bool quick = false, full = false, check = false;
+    unsigned fail_on = FAIL_DEFAULT;
     int c;
     optind = 1;
     opterr = 0;
@@ -125,6 +174,11 @@ int ab_cmd_run(int argc, char **argv)
         case 'q': o.quiet = true; break;
         case O_QUICK: quick = true; break;
         case O_FULL: full = true; break;
+        case O_CHECK: check = true; break;
+        case O_FAIL_ON:
+            if (!parse_fail_on(optarg, &fail_on))
+                return 2;
+            break;
         case O_MIN_TIME:
             if (!ab_cli_number("--min-time", optarg, &min_time))
                 return 2;
@@ -173,8 +227,8 @@ int ab_cmd_run(int argc, char **argv)
         ab_cli_error("run: unexpected argument \"%s\" (see accelbench run --help)", argv[optind]);
         return 2;
     }
-    if (quick && full) {
-        ab_cli_error("run: --quick and --full exclude each other");
+    if (quick + full + check > 1) {
+        ab_cli_error("run: --quick, --full and --check exclude each other");
         return 2;
     }
     if (quick) {
@@ -185,6 +239,8 @@ int ab_cmd_run(int argc, char **argv)
         o.warmup_s = 0.05;
     } else if (full) {
         o.suite = AB_SUITE_FULL;
+    } else if (check) {
+        o.suite = AB_SUITE_CHECK;
     }
     if (min_time >= 0)
         o.stop.min_time_s = min_time;
@@ -238,5 +294,19 @@ int ab_cmd_run(int argc, char **argv)
     if (!o.quiet)
         fprintf(stderr, "%d cases: %d ok, %d skipped, %d not ok; results in %s/results.csv\n", info.n_cases,
                 info.n_ok, info.n_skipped, info.n_failed, o.out_dir);
+    char bad[256] = "";
+    int n_bad = 0;
+    for (int k = 0; k <= AB_EFAIL; k++) {
+        if (!info.n_by_status[k] || !(fail_on & fail_bit((ab_status)k)))
+            continue;
+        size_t l = strlen(bad);
+        snprintf(bad + l, sizeof bad - l, "%s%d %s", l ? ", " : "", info.n_by_status[k],
+                 ab_status_word((ab_status)k));
+        n_bad += info.n_by_status[k];
+    }
+    if (n_bad) {
+        ab_cli_error("run: %s (exit 1; --fail-on none ignores them)", bad);
+        return 1;
+    }
     return 0;
 }

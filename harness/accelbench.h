@@ -79,6 +79,8 @@ struct ab_device {
     char driver[64];        /* CUDA driver version; kernel release on the CPU */
     char runtime[64];       /* CUDA runtime version; "" on the CPU */
     char features[256];     /* CPU: "avx512f avx512_bf16 avx512_vnni amx_tile ..."; CUDA: "" */
+    char pci_bus_id[32];    /* CUDA: "0000:19:00.0" (matches NVML to the same GPU); "" on the CPU */
+    uint64_t l2_bytes;      /* CUDA: L2 cache size; CPU: last-level cache size; 0 if unknown */
     struct ab_ceiling ceilings[AB_MAX_CEILINGS];
     int n_ceilings;
     const struct ab_profile *profile; /* may be NULL; owned by the profile table */
@@ -92,6 +94,10 @@ struct ab_backend {
     /* Fill up to max devices; *n = count. No hardware or no driver: AB_OK with *n = 0 and a
      * reason in err->msg (reported as "skipped"), never a crash. */
     ab_status (*discover)(struct ab_device *out, int max, int *n, struct ab_error *err);
+    /* After a case on the device failed or timed out: is the device still usable? AB_OK if so;
+     * otherwise a status and a message saying why (a sticky CUDA error such as an illegal
+     * address poisons every later call in the process). NULL: the device cannot be lost. */
+    ab_status (*health)(const struct ab_device *dev, struct ab_error *err);
 };
 
 /* The backends compiled in (CUDA's discover returns none where the build has no CUDA). */
@@ -116,7 +122,17 @@ bool ab_cpu_has(const char *feature); /* CPUID feature words as in /proc/cpuinfo
 /* ---------------------------------------------------------------- axes and parameters */
 
 enum ab_axis_type { AB_AXIS_INT, AB_AXIS_REAL, AB_AXIS_STR };
-enum ab_suite { AB_SUITE_QUICK = 0, AB_SUITE_DEFAULT = 1, AB_SUITE_FULL = 2 };
+/* Suites: three sizes of measurement, and `check`: every code path at small, awkward sizes,
+ * verified only (setup -> verify -> teardown, no timing). */
+enum ab_suite {
+    AB_SUITE_QUICK = 0,
+    AB_SUITE_DEFAULT = 1,
+    AB_SUITE_FULL = 2,
+    AB_SUITE_CHECK = 3,
+    AB_SUITE_COUNT
+};
+/* "quick", "default", "full", "check". */
+const char *ab_suite_word(enum ab_suite s);
 
 /* A workload's named parameter with its default sweep per suite size.
  * Sweep syntax (see axes.c): "256:16384:x2" (geometric), "0:100:+25" (arithmetic),
@@ -125,9 +141,10 @@ struct ab_axis {
     const char *name;
     enum ab_axis_type type;
     const char *help;
-    const char *choices;  /* AB_AXIS_STR: comma list of valid values; NULL = any */
-    double min, max;      /* numeric: valid range (inclusive); both 0 = unbounded */
-    const char *sweep[3]; /* default sweep for quick, default, full */
+    const char *choices;               /* AB_AXIS_STR: comma list of valid values; NULL = any */
+    double min, max;                   /* numeric: valid range (inclusive); both 0 = unbounded */
+    const char *sweep[AB_SUITE_COUNT]; /* default sweep for quick, default, full, check (NULL
+                                          for check: the quick sweep) */
 };
 
 #define AB_MAX_AXES   16
@@ -452,8 +469,9 @@ struct ab_run_info {
     struct ab_sysinfo sys;
     const struct ab_device *devices;
     int n_devices;
-    char meters[256]; /* "cpu=nominal:cpu-generic cuda:0=nvml-energy" */
-    int n_cases, n_ok, n_failed, n_skipped;
+    char meters[256];                       /* "cpu=nominal:cpu-generic cuda:0=nvml-energy" */
+    int n_cases, n_ok, n_failed, n_skipped; /* n_failed: every status but ok and skipped */
+    int n_by_status[AB_EFAIL + 1];          /* cases per ab_status */
     enum ab_suite suite;
 };
 

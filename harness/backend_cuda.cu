@@ -48,14 +48,58 @@ static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab
         d->cc_minor = p.minor;
         snprintf(d->driver, sizeof d->driver, "%d.%d", drv / 1000, (drv % 1000) / 10);
         snprintf(d->runtime, sizeof d->runtime, "%d.%d", rt / 1000, (rt % 1000) / 10);
+        char bus[32] = "";
+        if (cudaDeviceGetPCIBusId(bus, (int)sizeof bus, i) == cudaSuccess)
+            snprintf(d->pci_bus_id, sizeof d->pci_bus_id, "%s", bus);
+        else
+            (void)cudaGetLastError();
+        d->l2_bytes = (uint64_t)p.l2CacheSize;
         snprintf(d->features, sizeof d->features, "sm_%d%d l2=%dKiB smem_per_block_optin=%zuKiB", p.major,
                  p.minor, p.l2CacheSize / 1024, p.sharedMemPerBlockOptin / 1024);
     }
     return AB_OK;
 }
 
+/* Errors after which the CUDA context is unusable for the rest of the process: every later
+ * call on the device returns the same error (the CUDA runtime's "sticky" errors). */
+static bool cuda_error_is_sticky(cudaError_t e)
+{
+    switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorAssert:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorDevicesUnavailable:
+    case cudaErrorContextIsDestroyed:
+    case cudaErrorUnknown: return true;
+    default: return false;
+    }
+}
+
+static ab_status cuda_health(const struct ab_device *dev, struct ab_error *err)
+{
+    cudaError_t e = cudaSetDevice(dev->index);
+    if (e == cudaSuccess)
+        e = cudaDeviceSynchronize();
+    if (e == cudaSuccess)
+        e = cudaGetLastError(); /* a non-sticky error left behind is cleared by this read */
+    if (e == cudaSuccess || !cuda_error_is_sticky(e)) {
+        (void)cudaGetLastError();
+        return AB_OK;
+    }
+    return ab_fail(err, AB_EFAIL, "%s (%s): the CUDA context is unusable for the rest of the run",
+                   cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
 extern "C" const struct ab_backend ab_backend_cuda = {
     "cuda",
     AB_BACKEND_CUDA,
     cuda_discover,
+    cuda_health,
 };

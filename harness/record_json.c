@@ -23,11 +23,6 @@ static cJSON *num_or_null(double v)
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
-static const char *suite_word(enum ab_suite s)
-{
-    return s == AB_SUITE_QUICK ? "quick" : s == AB_SUITE_FULL ? "full" : "default";
-}
-
 static cJSON *run_to_json(const struct ab_run_info *info)
 {
     cJSON *o = cJSON_CreateObject();
@@ -41,7 +36,7 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     cJSON_AddStringToObject(o, "started_utc", info->started_utc);
     cJSON_AddStringToObject(o, "finished_utc", info->finished_utc);
     cJSON_AddStringToObject(o, "command_line", info->command_line);
-    cJSON_AddStringToObject(o, "suite", suite_word(info->suite));
+    cJSON_AddStringToObject(o, "suite", ab_suite_word(info->suite));
     cJSON *h = cJSON_AddObjectToObject(o, "host");
     cJSON_AddStringToObject(h, "name", info->sys.host);
     cJSON_AddStringToObject(h, "os", info->sys.os);

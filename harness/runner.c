@@ -76,6 +76,8 @@ static ab_status workload_values(const struct ab_workload *wl, const struct ab_r
     for (int a = 0; a < wl->n_axes; a++) {
         const struct ab_axis *ax = &wl->axes[a];
         const char *sweep = ax->sweep[suite];
+        if (suite == AB_SUITE_CHECK && !sweep)
+            sweep = ax->sweep[AB_SUITE_QUICK];
         for (int i = 0; i < o->n_axis_overrides; i++) {
             const char *ov = o->axis_overrides[i];
             size_t nl = strlen(ax->name);
@@ -195,7 +197,14 @@ static ab_status ceilings_from_file(const char *path, struct ab_device *devs, in
 
 /* Faults a test build can inject into a case (ACCELBENCH_TEST_FAULT), each standing for a
  * failure a real backend has: an allocation, a kernel launch, a wrong result, a hang. */
-enum test_fault { FAULT_NONE = 0, FAULT_SETUP_OOM, FAULT_RUN_FAIL, FAULT_MISMATCH, FAULT_HANG };
+enum test_fault {
+    FAULT_NONE = 0,
+    FAULT_SETUP_OOM,
+    FAULT_RUN_FAIL,
+    FAULT_MISMATCH,
+    FAULT_HANG,
+    FAULT_DEVICE_LOST
+};
 
 struct case_env {
     const struct ab_run_opts *o;
@@ -224,10 +233,11 @@ static double test_slowdown(const char *workload)
 }
 
 /* Test-only: ACCELBENCH_TEST_FAULT="WORKLOAD[@PARAMS]:FAULT[,...]" where FAULT is setup_oom,
- * run_fail, mismatch or hang, and PARAMS (optional) a substring of the case's params text. */
+ * run_fail, mismatch, hang or device_lost (a failure the backend's health check then reports as
+ * a lost device), and PARAMS (optional) a substring of the case's params text. */
 static enum test_fault test_fault(const char *workload, const char *params)
 {
-    static const char *const names[] = { "", "setup_oom", "run_fail", "mismatch", "hang" };
+    static const char *const names[] = { "", "setup_oom", "run_fail", "mismatch", "hang", "device_lost" };
     const char *s = getenv("ACCELBENCH_TEST_FAULT");
     char spec[256];
     for (const char *p = s; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0)) {
@@ -241,7 +251,7 @@ static enum test_fault test_fault(const char *workload, const char *params)
             *at++ = '\0';
         if (strcmp(spec, workload) != 0 || (at && !strstr(params, at)))
             continue;
-        for (int f = FAULT_SETUP_OOM; f <= FAULT_HANG; f++)
+        for (int f = FAULT_SETUP_OOM; f <= FAULT_DEVICE_LOST; f++)
             if (strcmp(colon + 1, names[f]) == 0)
                 return (enum test_fault)f;
     }
@@ -484,12 +494,19 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
         else if (impl->verify)
             st = impl->verify(c, &err);
     }
-    if (st == AB_OK && !impl->run)
+    bool check_only = pc->suite == AB_SUITE_CHECK;
+    if (st == AB_OK && check_only && env->fault == FAULT_RUN_FAIL)
+        st = ab_fail(&err, AB_EFAIL, "kernel launch failed: injected fault run_fail");
+    if (st == AB_OK && env->fault == FAULT_DEVICE_LOST)
+        st = ab_fail(&err, AB_EFAIL, "an illegal memory access was encountered: injected fault device_lost");
+    if (st == AB_OK && !check_only && !impl->run)
         st = ab_fail(&err, AB_EFAIL, "workload has no run function");
-    if (st == AB_OK)
+    if (st == AB_OK && !check_only)
         st = measure(env, impl, c, r, samples, &err);
-    if (st == AB_OK)
+    if (st == AB_OK && !check_only)
         derive(r, c, dev);
+    if (st == AB_OK && check_only)
+        snprintf(r->stop_reason, sizeof r->stop_reason, "verified");
     if (impl->teardown)
         impl->teardown(c);
     /* Metrics recorded by setup/verify/run are kept whatever the status (errors too). */
@@ -800,6 +817,29 @@ static ab_status select_devices(const struct ab_run_opts *o, struct ab_device *d
     return AB_OK;
 }
 
+/* After a case that failed or timed out on a device, ask its backend whether the device is
+ * still usable; if not, fill why (non-empty) so the device's remaining cases are skipped. */
+static void device_check(const struct ab_device *dev, enum test_fault fault, const struct plan_case *pc,
+                         const char *params, const struct ab_result *r, char why[AB_ERR_LEN])
+{
+    if (r->status != AB_EFAIL && r->status != AB_ETIMEOUT)
+        return;
+    const struct ab_backend *b = ab_backend_get(dev->backend);
+    struct ab_error e = { { 0 } };
+    const char *what = "lost";
+    if (fault == FAULT_DEVICE_LOST)
+        ab_fail(&e, AB_EFAIL, "%s", r->message);
+    else if (r->status == AB_ETIMEOUT && b && b->health) {
+        /* The stuck case's kernels may still run and hold memory: nothing measured after it
+         * on this device could be trusted. */
+        what = "in doubt";
+        ab_fail(&e, AB_EFAIL, "the case timed out with work possibly still running");
+    } else if (!b || !b->health || b->health(dev, &e) == AB_OK)
+        return;
+    snprintf(why, AB_ERR_LEN, "device %s after %s %s: %s", what, pc->wl->name, params,
+             e.msg[0] ? e.msg : "unusable");
+}
+
 ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct ab_error *err)
 {
     memset(info, 0, sizeof *info);
@@ -816,6 +856,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     struct ab_counters *counters = NULL;
     struct ab_result *r = NULL;
     struct worker *worker = NULL;
+    char(*lost)[AB_ERR_LEN] = NULL;
     char **done_keys = NULL;
     int64_t n_done = 0;
     bool use[AB_MAX_DEVICES] = { 0 }, absent[AB_BACKEND_COUNT];
@@ -888,6 +929,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         has_ceilings |= strcmp(sel[k]->name, "ceilings") == 0;
         want_ceilings |= strcmp(sel[k]->name, "ceilings") != 0;
     }
+    if (o->suite == AB_SUITE_CHECK)
+        want_ceilings = false; /* verification reads no ceiling */
     if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err)))
         goto out;
     const struct ab_workload *ceil_wl = ab_workload_find("ceilings");
@@ -1058,8 +1101,21 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     }
     double run_t0 = ab_now_s();
     st = AB_OK;
+    /* A device that is lost (a sticky CUDA error) or in doubt (a case timed out with kernels
+     * perhaps still running) runs no more cases: they become skipped rows naming the case. */
+    lost = calloc(AB_MAX_DEVICES, sizeof *lost);
+    if (!lost) {
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
+        goto out;
+    }
     for (int i = 0; i < plan.n && st == AB_OK; i++) {
+        struct plan_case lost_pc;
         const struct plan_case *pc = &plan.c[i];
+        if (pc->dev >= 0 && lost[pc->dev][0] && !pc->skip) {
+            lost_pc = *pc;
+            lost_pc.skip = lost[pc->dev];
+            pc = &lost_pc;
+        }
         struct case_env env = { .o = o,
                                 .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
                                 .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
@@ -1104,8 +1160,12 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                     meters[pc->dev] = NULL;
             }
         }
+        if (pc->dev >= 0 && !pc->skip && !lost[pc->dev][0])
+            device_check(&devs[pc->dev], env.fault, pc, params, r, lost[pc->dev]);
         r->samples = samples;
         info->n_cases++;
+        if ((unsigned)r->status <= AB_EFAIL)
+            info->n_by_status[r->status]++;
         if (r->status == AB_OK)
             info->n_ok++;
         else if (r->status == AB_EUNSUPPORTED)
@@ -1132,6 +1192,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     if (st == AB_EINTR)
         ab_fail(err, AB_EINTR, "interrupted: %d cases recorded in %s", info->n_cases, csv_path);
 out:
+    free(lost);
     worker_stop(worker);
     for (int k = 0; k < nrep; k++)
         if (rep[k].destroy)

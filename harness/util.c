@@ -55,6 +55,12 @@ const char *ab_status_word(ab_status st)
     return "failed";
 }
 
+const char *ab_suite_word(enum ab_suite s)
+{
+    static const char *const words[AB_SUITE_COUNT] = { "quick", "default", "full", "check" };
+    return (unsigned)s < AB_SUITE_COUNT ? words[s] : "default";
+}
+
 bool ab_status_from_word(const char *word, ab_status *out)
 {
     static const struct {

@@ -40,10 +40,10 @@ static bool ceilings_applies(const struct ab_params *ps, enum ab_backend_kind ba
 {
     const char *kind = ab_param_str(ps, "kind", "");
     const char *dt = ab_param_str(ps, "dtype", "");
+    if (strcmp(kind, "gemm") != 0 && ab_param_int(ps, "n", 0) != 0)
+        return false; /* n means nothing to fma and stream: keep one case */
     if (strcmp(kind, "stream") == 0)
         return strcmp(dt, "fp32") == 0;
-    if (strcmp(kind, "gemm") != 0 && ab_param_int(ps, "n", 0) != 0)
-        return false;              /* n means nothing to fma: keep one case */
     if (backend == AB_BACKEND_CPU) /* no tf32/fp16/fp8 units on the CPU's SIMD path */
         return strcmp(dt, "fp32") == 0 || strcmp(dt, "bf16") == 0;
     if (strcmp(kind, "fma") == 0)
