@@ -21,6 +21,17 @@
 /* After a kernel launch: the launch error, if any. */
 #define AB_CUDA_TRY_LAUNCH(err) AB_CUDA_TRY(cudaGetLastError(), err)
 
+/* "CUBLAS_STATUS_NOT_SUPPORTED: the functionality requested is not supported (status 15)" for
+ * a cuBLAS(Lt) status code (backend_cuda.cu, from cublasLtGetStatusName/String); the text lives
+ * in a thread-local buffer until the thread's next call. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+const char *ab_cublas_status_text(int status);
+#ifdef __cplusplus
+}
+#endif
+
 /* cuBLASLt: status codes are ints here so that C files need not include cublasLt.h. */
 #define AB_CUBLAS_TRY(call, err)                                                                             \
     do {                                                                                                     \
@@ -31,7 +42,7 @@
                            : ab_s_ == 15 /* CUBLAS_STATUS_NOT_SUPPORTED */                                   \
                                ? AB_EUNSUPPORTED                                                             \
                                : AB_EFAIL,                                                                   \
-                           "%s: cuBLAS status %d (%s:%d)", #call, ab_s_, __FILE__, __LINE__);                \
+                           "%s: %s (%s:%d)", #call, ab_cublas_status_text(ab_s_), __FILE__, __LINE__);       \
     } while (0)
 
 #endif /* AB_CUDA_H */

@@ -3,6 +3,9 @@
  * its error is the reason. */
 #include "accelbench.h"
 
+#include "ab_cuda.h"
+
+#include <cublasLt.h>
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +61,17 @@ static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab
                  p.minor, p.l2CacheSize / 1024, p.sharedMemPerBlockOptin / 1024);
     }
     return AB_OK;
+}
+
+extern "C" const char *ab_cublas_status_text(int status)
+{
+    /* cuBLASLt names every status; a code it does not know still gets a readable text. */
+    static __thread char buf[160];
+    const char *name = cublasLtGetStatusName((cublasStatus_t)status);
+    const char *text = cublasLtGetStatusString((cublasStatus_t)status);
+    snprintf(buf, sizeof buf, "%s: %s (status %d)", name ? name : "cuBLAS status", text ? text : "unknown",
+             status);
+    return buf;
 }
 
 /* Errors after which the CUDA context is unusable for the rest of the process: every later
