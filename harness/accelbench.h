@@ -316,8 +316,12 @@ ab_status ab_meter_end(struct ab_meter *m, double *energy_j, struct ab_error *er
 /* Meter back-ends, used by ab_meter_open and by tests. Roots may be redirected for tests. */
 /* RAPL through powercap: root is "/sys/class/powercap" normally. Sums package domains. */
 ab_status ab_rapl_open(const char *root, struct ab_meter **out, struct ab_error *err);
-/* NVML from a shared library path (NULL: "libnvidia-ml.so.1") for device index idx. */
-ab_status ab_nvml_open(const char *libpath, int idx, struct ab_meter **out, struct ab_error *err);
+/* NVML from a shared library path (NULL: "libnvidia-ml.so.1") for the GPU at PCI bus id
+ * pci_bus_id ("0000:19:00.0", as CUDA reports it), or by NVML index idx where pci_bus_id is
+ * NULL or "". CUDA ordinals follow CUDA_VISIBLE_DEVICES and CUDA's own order, NVML's do not, so
+ * the bus id is what ties a CUDA device to its power reading. */
+ab_status ab_nvml_open(const char *libpath, int idx, const char *pci_bus_id, struct ab_meter **out,
+                       struct ab_error *err);
 /* PAPI energy component (rapl, powercap); AB_EUNSUPPORTED when built without PAPI. */
 ab_status ab_papi_energy_open(struct ab_meter **out, struct ab_error *err);
 /* Nominal estimate: energy = tdp_w * time, labelled "nominal:<name>". */

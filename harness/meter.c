@@ -31,7 +31,7 @@ ab_status ab_meter_open(const struct ab_device *dev, struct ab_meter **out, stru
     struct ab_error e;
     *out = NULL;
     if (dev->backend == AB_BACKEND_CUDA) {
-        if (ab_nvml_open(getenv("ACCELBENCH_NVML_LIB"), dev->index, out, &e) == AB_OK)
+        if (ab_nvml_open(getenv("ACCELBENCH_NVML_LIB"), dev->index, dev->pci_bus_id, out, &e) == AB_OK)
             return AB_OK;
     } else {
         const char *root = getenv("ACCELBENCH_POWERCAP_ROOT");

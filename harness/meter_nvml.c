@@ -17,6 +17,7 @@ typedef void *nvml_device_t;
 typedef int (*nvml_init_fn)(void);
 typedef int (*nvml_shutdown_fn)(void);
 typedef int (*nvml_handle_fn)(unsigned int, nvml_device_t *);
+typedef int (*nvml_bus_handle_fn)(const char *, nvml_device_t *);
 typedef int (*nvml_energy_fn)(nvml_device_t, unsigned long long *);
 typedef int (*nvml_power_fn)(nvml_device_t, unsigned int *);
 
@@ -123,7 +124,8 @@ static void nvml_close(struct ab_meter *m)
     free(n);
 }
 
-ab_status ab_nvml_open(const char *libpath, int idx, struct ab_meter **out, struct ab_error *err)
+ab_status ab_nvml_open(const char *libpath, int idx, const char *pci_bus_id, struct ab_meter **out,
+                       struct ab_error *err)
 {
     *out = NULL;
     if (!libpath)
@@ -133,6 +135,7 @@ ab_status ab_nvml_open(const char *libpath, int idx, struct ab_meter **out, stru
         return ab_fail(err, AB_EUNSUPPORTED, "NVML not available: %s", dlerror());
     nvml_init_fn init = (nvml_init_fn)dlsym(lib, "nvmlInit_v2");
     nvml_handle_fn handle = (nvml_handle_fn)dlsym(lib, "nvmlDeviceGetHandleByIndex_v2");
+    nvml_bus_handle_fn by_bus = (nvml_bus_handle_fn)dlsym(lib, "nvmlDeviceGetHandleByPciBusId_v2");
     struct nvml *n = calloc(1, sizeof *n);
     if (!n) {
         dlclose(lib);
@@ -155,7 +158,17 @@ ab_status ab_nvml_open(const char *libpath, int idx, struct ab_meter **out, stru
         nvml_close(&tmp);
         return ab_fail(err, AB_EUNSUPPORTED, "nvmlInit: error %d", rc);
     }
-    if ((rc = handle((unsigned)idx, &n->dev)) != 0) {
+    if (pci_bus_id && pci_bus_id[0]) {
+        /* No index fallback: a reading from another GPU would be worse than none. */
+        if (!by_bus) {
+            nvml_close(&tmp);
+            return ab_fail(err, AB_EUNSUPPORTED, "%s has no nvmlDeviceGetHandleByPciBusId_v2", libpath);
+        }
+        if ((rc = by_bus(pci_bus_id, &n->dev)) != 0) {
+            nvml_close(&tmp);
+            return ab_fail(err, AB_EUNSUPPORTED, "NVML device at PCI %s: error %d", pci_bus_id, rc);
+        }
+    } else if ((rc = handle((unsigned)idx, &n->dev)) != 0) {
         nvml_close(&tmp);
         return ab_fail(err, AB_EUNSUPPORTED, "NVML device %d: error %d", idx, rc);
     }

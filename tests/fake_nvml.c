@@ -1,9 +1,16 @@
-/* fake_nvml.c — a stand-in NVML library for the meter tests: the energy counter advances by
- * 1500 mJ per read; power reads 250 W. FAKE_NVML_NO_ENERGY=1 makes the energy call
+/* fake_nvml.c — a stand-in NVML library for the meter tests. Two GPUs, enumerated by NVML in
+ * the opposite order of their PCI bus ids (as NVML and CUDA may disagree): index 0 is at
+ * 0000:3B:00.0 and its energy counter advances by 1500 mJ per read, index 1 is at 0000:19:00.0
+ * and advances by 7000 mJ; power reads 250 W. FAKE_NVML_NO_ENERGY=1 makes the energy call
  * unsupported (NVML_ERROR_NOT_SUPPORTED = 3) to exercise the sampled-power path. */
 #include <stdlib.h>
+#include <strings.h>
 
-static unsigned long long energy_mj = 1000000;
+struct fake_gpu {
+    const char *bus;
+    unsigned long long step_mj, energy_mj;
+};
+static struct fake_gpu gpus[2] = { { "0000:3B:00.0", 1500, 1000000 }, { "0000:19:00.0", 7000, 2000000 } };
 
 int nvmlInit_v2(void)
 {
@@ -16,18 +23,29 @@ int nvmlShutdown(void)
 
 int nvmlDeviceGetHandleByIndex_v2(unsigned int idx, void **dev)
 {
-    if (idx > 0)
+    if (idx > 1)
         return 2; /* NVML_ERROR_INVALID_ARGUMENT */
-    *dev = &energy_mj;
+    *dev = &gpus[idx];
     return 0;
+}
+
+int nvmlDeviceGetHandleByPciBusId_v2(const char *bus, void **dev)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcasecmp(bus, gpus[i].bus) == 0) {
+            *dev = &gpus[i];
+            return 0;
+        }
+    return 6; /* NVML_ERROR_NOT_FOUND */
 }
 
 int nvmlDeviceGetTotalEnergyConsumption(void *dev, unsigned long long *mj)
 {
     if (getenv("FAKE_NVML_NO_ENERGY"))
         return 3;
-    energy_mj += 1500;
-    *mj = energy_mj;
+    struct fake_gpu *g = dev;
+    g->energy_mj += g->step_mj;
+    *mj = g->energy_mj;
     return 0;
 }
 

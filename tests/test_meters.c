@@ -78,7 +78,7 @@ static void nvml_energy_counter_is_read_in_joules(void **state)
     struct ab_meter *m;
     struct ab_error err;
     unsetenv("FAKE_NVML_NO_ENERGY");
-    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 0, &m, &err), AB_OK);
+    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 0, NULL, &m, &err), AB_OK);
     assert_string_equal(ab_meter_source(m), "nvml-energy");
     assert_true(ab_meter_min_window_s(m) >= 0.5);
     double e;
@@ -86,7 +86,36 @@ static void nvml_energy_counter_is_read_in_joules(void **state)
     assert_int_equal(ab_meter_end(m, &e, &err), AB_OK);
     assert_double_equal(e, 1.5, 1e-12); /* one read later: +1500 mJ */
     ab_meter_close(m);
-    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 3, &m, &err), AB_EUNSUPPORTED);
+    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 3, NULL, &m, &err), AB_EUNSUPPORTED);
+}
+
+static void nvml_meter_follows_the_pci_bus_id_not_the_ordinal(void **state)
+{
+    /* CUDA ordinal 0 is the GPU at 0000:19:00.0, which NVML enumerates second: its energy
+     * (7 J per read in the fake) must be the one read, not NVML index 0's (1.5 J). */
+    struct ab_meter *m;
+    struct ab_error err;
+    unsetenv("FAKE_NVML_NO_ENERGY");
+    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 0, "0000:19:00.0", &m, &err), AB_OK);
+    double e;
+    assert_int_equal(ab_meter_begin(m, &err), AB_OK);
+    assert_int_equal(ab_meter_end(m, &e, &err), AB_OK);
+    assert_double_equal(e, 7.0, 1e-12);
+    ab_meter_close(m);
+    /* A bus id NVML does not know is no meter, not another GPU's meter. */
+    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 0, "0000:99:00.0", &m, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "0000:99:00.0"));
+    /* Through ab_meter_open, as the runner does it, with the device's bus id. */
+    setenv("ACCELBENCH_NVML_LIB", FAKE_NVML_PATH, 1);
+    struct ab_device d = { .backend = AB_BACKEND_CUDA, .index = 0 };
+    snprintf(d.pci_bus_id, sizeof d.pci_bus_id, "0000:19:00.0");
+    assert_int_equal(ab_meter_open(&d, &m, &err), AB_OK);
+    assert_string_equal(ab_meter_source(m), "nvml-energy");
+    assert_int_equal(ab_meter_begin(m, &err), AB_OK);
+    assert_int_equal(ab_meter_end(m, &e, &err), AB_OK);
+    assert_double_equal(e, 7.0, 1e-12);
+    ab_meter_close(m);
+    unsetenv("ACCELBENCH_NVML_LIB");
 }
 
 static void nvml_without_energy_falls_back_to_sampled_power(void **state)
@@ -94,7 +123,7 @@ static void nvml_without_energy_falls_back_to_sampled_power(void **state)
     struct ab_meter *m;
     struct ab_error err;
     setenv("FAKE_NVML_NO_ENERGY", "1", 1);
-    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 0, &m, &err), AB_OK);
+    assert_int_equal(ab_nvml_open(FAKE_NVML_PATH, 0, NULL, &m, &err), AB_OK);
     assert_string_equal(ab_meter_source(m), "nvml-power");
     double e, t0 = ab_now_s();
     assert_int_equal(ab_meter_begin(m, &err), AB_OK);
@@ -113,7 +142,7 @@ static void nvml_missing_library_is_unsupported_not_fatal(void **state)
 {
     struct ab_meter *m;
     struct ab_error err;
-    assert_int_equal(ab_nvml_open("/nonexistent/libnvidia-ml.so.1", 0, &m, &err), AB_EUNSUPPORTED);
+    assert_int_equal(ab_nvml_open("/nonexistent/libnvidia-ml.so.1", 0, NULL, &m, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "NVML"));
 }
 
@@ -182,6 +211,7 @@ int main(void)
         cmocka_unit_test(rapl_sums_packages_and_corrects_wraparound),
         cmocka_unit_test(rapl_absent_tree_is_unsupported),
         cmocka_unit_test(nvml_energy_counter_is_read_in_joules),
+        cmocka_unit_test(nvml_meter_follows_the_pci_bus_id_not_the_ordinal),
         cmocka_unit_test(nvml_without_energy_falls_back_to_sampled_power),
         cmocka_unit_test(nvml_missing_library_is_unsupported_not_fatal),
         cmocka_unit_test(nominal_meter_is_labelled_estimate),
