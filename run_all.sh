@@ -8,6 +8,9 @@
 #                                every test, the power sampler's and the runner's threads under
 #                                ThreadSanitizer, and each fuzz target for FUZZ_SECONDS (default
 #                                20; 0 to skip); ends with "N passed, N failed"
+#   ./run_all.sh check           build, run every code path of every workload on every device
+#                                found with verification only (run --check), then one speed case
+#                                per path per GPU; prints a PASS/FAIL table (tools/check.sh)
 #   ./run_all.sh deps            only install the packages
 #
 # Environment: BUILD_DIR (default build, or build-test for `test`), SANITIZE (default
@@ -85,6 +88,10 @@ cmd=${1:-suite}
 case "$cmd" in
 deps)
   ensure_packages
+  ;;
+check)
+  # Build, verify every code path on every device, time one case per path: tools/check.sh.
+  exec tools/check.sh
   ;;
 test)
   shift
