@@ -133,7 +133,8 @@ static void residual_adds(void **state)
     }
 }
 
-/* One plan of M rows checked against the reference. OPS_MM_OUT_F32: out and res are fp32;
+/* One plan of M rows checked against the reference (bf16 where oneDNN has no bf16 matmul:
+ * the plan must be refused as unsupported with the reason). OPS_MM_OUT_F32: out and res are fp32;
  * OPS_MM_ACCUM: out starts random and the product is added to it. With share, the weight is
  * packed by a plan of another M (1 or 16) and shared. Returns whether the GEMV kernel ran. */
 static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int K, bool share)
@@ -155,6 +156,13 @@ static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int 
     struct ops_matmul *mm, *owner = NULL;
     struct ab_error err = { { 0 } };
     ab_status st = ops_matmul_create(&mm, M, N, K, dt, flags, &err);
+    if (dt == OPS_BF16 && !ops_matmul_bf16_supported()) { /* a skip with the reason, no plan */
+        assert_int_equal(st, AB_EUNSUPPORTED);
+        assert_null(mm);
+        assert_string_equal(err.msg, OPS_NO_BF16_MATMUL);
+        free(x), free(w), free(y), free(res), free(bias), free(xw), free(ww), free(bw), free(rw), free(ref);
+        return false;
+    }
     if (st)
         fail_msg("create: %s", err.msg);
     if (share) {
@@ -221,6 +229,30 @@ static void matmul_gemv_matches_reference(void **state)
     ops_set_generic(false);
 }
 
+/* The probe is what plans go by, and it is not a constant "no": on an AVX-512 CPU (where
+ * oneDNN has bf16 kernels, natively or by conversion) it must find bf16. */
+static void bf16_matmul_support_is_probed_and_plans_follow_it(void **state)
+{
+    bool sup = ops_matmul_bf16_supported();
+    assert_int_equal(ops_matmul_bf16_supported(), sup); /* cached: the same answer */
+    if (ab_cpu_has("avx512f") && ab_cpu_has("avx512bw") && ab_cpu_has("avx512vl"))
+        assert_true(sup);
+    struct ops_matmul *mm = (struct ops_matmul *)1;
+    struct ab_error err = { { 0 } };
+    ab_status st = ops_matmul_create(&mm, 4, 16, 16, OPS_BF16, OPS_MM_BIAS | OPS_MM_GELU, &err);
+    if (sup) {
+        assert_int_equal(st, AB_OK);
+        ops_matmul_destroy(mm);
+    } else {
+        assert_int_equal(st, AB_EUNSUPPORTED);
+        assert_null(mm);
+        assert_string_equal(err.msg, OPS_NO_BF16_MATMUL);
+    }
+    /* fp32 plans do not depend on it */
+    assert_int_equal(ops_matmul_create(&mm, 4, 16, 16, OPS_F32, 0, &err), AB_OK);
+    ops_matmul_destroy(mm);
+}
+
 static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
 {
     struct ops_matmul *mm = (struct ops_matmul *)1;
@@ -268,9 +300,10 @@ static void attention_matches_reference(void **state)
         ops_set_generic(g == 1);
         for (int d = 0; d < 2; d++) {
             enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
-            attention_case(dt, 2, 3, 50, 50, 64, true);  /* tails of query and key blocks */
-            attention_case(dt, 1, 2, 40, 40, 48, false); /* HS not a multiple of 64 */
-            attention_case(dt, 1, 2, 5, 70, 128, true);  /* continuation: queries at 65..69 */
+            attention_case(dt, 2, 3, 50, 50, 64, true);   /* tails of query and key blocks */
+            attention_case(dt, 1, 2, 40, 40, 48, false);  /* HS not a multiple of 64 */
+            attention_case(dt, 1, 2, 5, 70, 128, true);   /* continuation: queries at 65..69 */
+            attention_case(dt, 1, 3, 150, 150, 80, true); /* keys over several 32- and 64-key tiles */
         }
     }
     ops_set_generic(false);
@@ -298,6 +331,7 @@ int main(void)
         cmocka_unit_test(residual_adds),
         cmocka_unit_test(matmul_matches_reference),
         cmocka_unit_test(matmul_gemv_matches_reference),
+        cmocka_unit_test(bf16_matmul_support_is_probed_and_plans_follow_it),
         cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
         cmocka_unit_test(attention_matches_reference),
         cmocka_unit_test(attention_rejects_bad_shapes),

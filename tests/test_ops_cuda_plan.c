@@ -1,6 +1,7 @@
 /* test_ops_cuda_plan.c — host-side planning of the CUDA ops, which needs no GPU: the
  * row-major to column-major cuBLASLt mapping (checked by multiplying through it on the host),
- * the attention kernel choice and launch shape, and when a forward becomes a CUDA graph. */
+ * the attention kernel choice and launch shape, when a forward becomes a CUDA graph, and the
+ * dtype of the matmul epilogues' bias. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,12 +78,22 @@ static void small_forwards_become_graphs(void **state)
     assert_false(ops_cuda_use_graph(24.0 * 4 * 2048 * 4096.0 * 4096)); /* the H100 target case */
 }
 
+/* cuBLASLt's BIAS / GELU_BIAS epilogues read the bias in D's type for non-IMMA, non-FP8 GEMMs:
+ * an fp32 bias with a bf16 or fp16 output is not a supported combination. */
+static void matmul_bias_takes_the_output_dtype(void **state)
+{
+    assert_int_equal(ops_cuda_bias_dtype(OPS_BF16), OPS_BF16);
+    assert_int_equal(ops_cuda_bias_dtype(OPS_F16), OPS_F16);
+    assert_int_equal(ops_cuda_bias_dtype(OPS_F32), OPS_F32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matmul_layout_computes_row_major_inp_times_weight_transposed),
         cmocka_unit_test(attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128),
         cmocka_unit_test(small_forwards_become_graphs),
+        cmocka_unit_test(matmul_bias_takes_the_output_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

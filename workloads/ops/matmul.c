@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +258,44 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     return AB_OK;
 }
 
+/* A 1x16x16 bf16 matmul primitive descriptor: where oneDNN has no bf16 kernel for this CPU
+ * (no AVX-512), creating it returns dnnl_unimplemented. */
+static bool probe_bf16(void)
+{
+    dnnl_engine_t eng;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
+        return false;
+    dnnl_dims_t sd = { 1, 16 }, wd = { 16, 16 }, dd = { 1, 16 };
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_bf16, dnnl_ab);
+    if (s == dnnl_success)
+        s = dnnl_matmul_desc_init(&md, &src, &wei, NULL, &dst);
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    dnnl_engine_destroy(eng);
+    return s == dnnl_success;
+}
+
+bool ops_matmul_bf16_supported(void)
+{
+    /* 0: not probed yet, 1: yes, 2: no. Racing first callers probe twice and agree. */
+    static atomic_int known;
+    int k = atomic_load(&known);
+    if (k == 0) {
+        k = probe_bf16() ? 1 : 2;
+        atomic_store(&known, k);
+    }
+    return k == 1;
+}
+
 ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
                             struct ab_error *err)
 {
@@ -265,6 +304,8 @@ ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum o
         return ab_fail(err, AB_EINVAL, "matmul: bad shape M=%d N=%d K=%d", M, N, K);
     if (dt == OPS_F16)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
+    if (dt == OPS_BF16 && !ops_matmul_bf16_supported())
+        return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     if ((flags & OPS_MM_ACCUM) && (flags & (OPS_MM_GELU | OPS_MM_RESIDUAL)))
         return ab_fail(err, AB_EINVAL, "matmul: accumulation takes neither GELU nor a residual");
     struct ops_matmul *mm = calloc(1, sizeof *mm);

@@ -42,6 +42,7 @@ double ops_get(const void *x, enum ops_dtype dt, size_t i);
 enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
+/* bf16 plans fail with AB_EUNSUPPORTED and this reason where oneDNN has no bf16 matmul. */
 ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
                             struct ab_error *err);
 /* Copy (reorder) weight (N,K) into the plan; the caller's buffer may be freed afterwards. */
@@ -56,6 +57,10 @@ ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, cons
  * "gemv:avx512_bf16" / "gemv:avx512f", for the record. */
 const char *ops_matmul_impl(const struct ops_matmul *mm);
 void ops_matmul_destroy(struct ops_matmul *mm);
+/* Can oneDNN make a bf16 matmul on this CPU? (Debian 12's oneDNN cannot without AVX-512.)
+ * Probed once, by creating a tiny bf16 matmul primitive descriptor; thread-safe. */
+bool ops_matmul_bf16_supported(void);
+#define OPS_NO_BF16_MATMUL "oneDNN has no bf16 matmul on this CPU (needs AVX-512)"
 
 /* layernorm: out (N,C) = (inp - mean) / sqrt(var + 1e-5) * gamma + beta, per row;
  * inp, out (N,C) in dt; gamma, beta (C) fp32; statistics in fp32 over fp32 values. */

@@ -1,6 +1,6 @@
 /* ops_cuda.cu — device side of the shared ops (see ops_cuda.h). Kernels, plain to fast:
- *   ln_kernel1 (a block per row, two-pass statistics), gelu_kernel1, residual_kernel1,
- *   softmax_kernel1, convert_kernel1: memory-bound element/row kernels;
+ *   ln_kernel1 (a block per row, two-pass statistics), convert_kernel1: memory-bound row and
+ *     element kernels (GELU and the residual adds are fused into the matmuls' epilogues);
  *   attn_warp_kernel1: fused causal attention on CUDA cores, a warp per query with an online
  *     softmax (fp32, or head sizes the tensor-core kernel does not take);
  *   attn_tc_kernel2: flash-style fused causal attention on tensor cores (mma.sync m16n8k16,
@@ -92,50 +92,10 @@ template <typename T> __global__ void ln_kernel1(T *out, const T *inp, const flo
         stf(out, (size_t)blockIdx.x * C + c, (ldf(x, c) - mean) * rstd * g[c] + b[c]);
 }
 
-template <typename T> __global__ void gelu_kernel1(T *out, const T *inp, size_t n)
-{
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float x = ldf(inp, i), u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-        stf(out, i, 0.5f * x * (1.f + tanhf(u)));
-    }
-}
-
-template <typename T> __global__ void residual_kernel1(T *out, const T *a, const T *b, size_t n)
-{
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        stf(out, i, ldf(a, i) + ldf(b, i));
-}
-
 template <typename D, typename S> __global__ void convert_kernel1(D *dst, const S *src, size_t n)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         stf(dst, i, ldf(src, i));
-}
-
-__global__ void softmax_kernel1(float *out, const float *inp, int cols)
-{
-    __shared__ float red[32];
-    const float *x = inp + (size_t)blockIdx.x * cols;
-    float *y = out + (size_t)blockIdx.x * cols;
-    float mx = -INFINITY;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x)
-        mx = fmaxf(mx, x[j]);
-    for (int o = 16; o; o >>= 1)
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0)
-        red[threadIdx.x >> 5] = mx;
-    __syncthreads();
-    mx = -INFINITY;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++)
-        mx = fmaxf(mx, red[w]);
-    float s = 0;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x)
-        s += mx == -INFINITY ? 0.f : __expf(x[j] - mx);
-    float inv = 1.f / block_sum(s, red);
-    for (int j = threadIdx.x; j < cols; j += blockDim.x)
-        y[j] = mx == -INFINITY ? 0.f : __expf(x[j] - mx) * inv;
 }
 
 static int grid_for(size_t n)
@@ -149,32 +109,6 @@ extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float 
 {
     DISPATCH(dt,
              (ln_kernel1<T><<<N, 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, gamma, beta, C)));
-    AB_CUDA_TRY_LAUNCH(err);
-    return AB_OK;
-}
-
-extern "C" ab_status ops_cuda_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt, void *stream,
-                                   struct ab_error *err)
-{
-    DISPATCH(dt,
-             (gelu_kernel1<T><<<grid_for(n), 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, n)));
-    AB_CUDA_TRY_LAUNCH(err);
-    return AB_OK;
-}
-
-extern "C" ab_status ops_cuda_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt,
-                                       void *stream, struct ab_error *err)
-{
-    DISPATCH(dt, (residual_kernel1<T>
-                  <<<grid_for(n), 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)a, (const T *)b, n)));
-    AB_CUDA_TRY_LAUNCH(err);
-    return AB_OK;
-}
-
-extern "C" ab_status ops_cuda_softmax(float *out, const float *inp, int rows, int cols, void *stream,
-                                      struct ab_error *err)
-{
-    softmax_kernel1<<<rows, 256, 0, (cudaStream_t)stream>>>(out, inp, cols);
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
 }
@@ -476,7 +410,7 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
     AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi),
                   err);
     if (mm->flags & (OPS_MM_BIAS | OPS_MM_GELU)) {
-        cudaDataType_t bt = CUDA_R_32F;
+        cudaDataType_t bt = cuda_type(ops_cuda_bias_dtype(mm->dt));
         AB_CUBLAS_TRY(
             cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt),
             err);
@@ -534,7 +468,7 @@ extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M,
 }
 
 extern "C" ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, const void *inp,
-                                         const void *weight, const float *bias, const void *res, void *stream,
+                                         const void *weight, const void *bias, const void *res, void *stream,
                                          struct ab_error *err)
 {
     if (mm->flags & (OPS_MM_BIAS | OPS_MM_GELU))

@@ -1,8 +1,8 @@
 /* ops_cuda.h — the shared ops on an NVIDIA GPU: C-linkage launchers of ops_cuda.cu (device
  * pointers, enqueued on a stream, returning the launch or cuBLASLt error as a status) and the
  * host-side planning in ops_cuda_plan.c, which needs no GPU and is unit-tested everywhere.
- * Layouts as in ops.h (row-major, weight (N,K)); dtypes fp32, bf16, fp16; biases and
- * LayerNorm parameters fp32. */
+ * Layouts as in ops.h (row-major, weight (N,K)); dtypes fp32, bf16, fp16; matmul biases in the
+ * output's dtype (ops_cuda_bias_dtype), LayerNorm parameters fp32. */
 #ifndef AB_OPS_CUDA_H
 #define AB_OPS_CUDA_H
 
@@ -41,6 +41,11 @@ struct ops_cuda_attn_plan {
 ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, struct ops_cuda_attn_plan *out,
                              struct ab_error *err);
 
+/* The dtype of a matmul's bias for cuBLASLt's BIAS and GELU_BIAS epilogues: D's own type.
+ * cuBLASLt takes an fp32 bias with a 16-bit D only for IMMA and FP8-output kernels, not for
+ * these bf16/fp16 GEMMs, so the bias of a bf16 (fp16) matmul is stored in bf16 (fp16). */
+enum ops_dtype ops_cuda_bias_dtype(enum ops_dtype out_dt);
+
 /* Capture a forward in a CUDA graph when launch overhead matters: below this many FLOPs per
  * forward (a layer's ~20 launches cost tens of microseconds, comparable to small cases). */
 #define OPS_CUDA_GRAPH_MAX_FLOPS 2e11
@@ -54,20 +59,15 @@ struct ops_cuda_matmul;
  * fp32 computes in fp32 (no TF32); bf16/fp16 accumulate in fp32. A 32 MiB workspace. */
 ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K, enum ops_dtype dt,
                                  unsigned flags, struct ab_error *err);
+/* bias (N) in ops_cuda_bias_dtype(dt); res (M,N) in dt. */
 ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, const void *inp, const void *weight,
-                              const float *bias, const void *res, void *stream, struct ab_error *err);
+                              const void *bias, const void *res, void *stream, struct ab_error *err);
 /* cuBLASLt's algorithm as text, for the record. */
 const char *ops_cuda_matmul_algo(const struct ops_cuda_matmul *mm);
 void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm);
 
 ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
                              enum ops_dtype dt, void *stream, struct ab_error *err);
-ab_status ops_cuda_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt, void *stream,
-                        struct ab_error *err);
-ab_status ops_cuda_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt,
-                            void *stream, struct ab_error *err);
-ab_status ops_cuda_softmax(float *out, const float *inp, int rows, int cols, void *stream,
-                           struct ab_error *err);
 /* Causal self-attention over a fused QKV buffer: qkv (B,T,3C) (q, k, v at columns 0, C, 2C;
  * head h at h*HS within each), out (B,T,C), all in dt. */
 ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ops_dtype dt,

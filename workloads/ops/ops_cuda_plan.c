@@ -1,6 +1,7 @@
 /* ops_cuda_plan.c — host-side planning of the CUDA ops (see ops_cuda.h): how row-major shapes
  * map onto column-major cuBLASLt, which attention kernel runs with which launch shape, when a
- * forward is worth a CUDA graph. Plain C, built everywhere, so it is tested without a GPU. */
+ * forward is worth a CUDA graph, which dtype a matmul's bias takes. Plain C, built everywhere,
+ * so it is tested without a GPU. */
 #include "ops_cuda.h"
 
 void ops_cuda_mm_plan(int M, int N, int K, struct ops_cuda_mm_layout *o)
@@ -53,4 +54,9 @@ ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, st
 bool ops_cuda_use_graph(double flops_per_forward)
 {
     return flops_per_forward < OPS_CUDA_GRAPH_MAX_FLOPS;
+}
+
+enum ops_dtype ops_cuda_bias_dtype(enum ops_dtype out_dt)
+{
+    return out_dt;
 }

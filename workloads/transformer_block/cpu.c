@@ -136,6 +136,8 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
         return st;
     if (d.dt == OPS_F16)
         return ab_fail(err, AB_EUNSUPPORTED, "fp16 runs on CUDA only");
+    if (d.dt == OPS_BF16 && !ops_matmul_bf16_supported())
+        return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     double need = tb_host_bytes(&d);
     if (!ab_device_fits(c->device, (uint64_t)need))
         return ab_fail(err, AB_ENOMEM, "the layer needs %.2f GiB of host memory", need / (1 << 30));
@@ -153,8 +155,9 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     return AB_OK;
 }
 
-/* A small layer in full, then the case's own layer on the first tokens of its first sequence
- * (causal: they depend on nothing later, so an FP64 reference of them is cheap at any size). */
+/* A small layer in full, then the case's own layer: in the check suite over every token of
+ * every sequence, otherwise on the first tokens of its first sequence (causal: they depend on
+ * nothing later, so an FP64 reference of them is cheap at any size). */
 static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
 {
     struct tb_cpu *s = c->state;
@@ -180,12 +183,13 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     struct tb_layer *L = s->L;
     if ((st = layer_forward(L, err)))
         return st;
-    int nt = L->d.T < 3 ? L->d.T : 3;
-    double *ref = malloc(sizeof(double) * (size_t)nt * L->d.C);
+    int nb, nt;
+    const char *what = tb_verify_extent(&L->d, c->suite, &nb, &nt);
+    double *ref = malloc(sizeof(double) * (size_t)nb * nt * L->d.C);
     if (!ref)
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    tb_ref_layer(ref, &L->w, &L->d, 1, nt);
-    st = tb_check(L->y, L->d.dt, ref, &L->d, 1, nt, c, "case_first_tokens", err);
+    tb_ref_layer(ref, &L->w, &L->d, nb, nt);
+    st = tb_check(L->y, L->d.dt, ref, &L->d, nb, nt, c, what, err);
     free(ref);
     layer_drop_host_matrices(L);
     memset(L->op_s, 0, sizeof L->op_s); /* the breakdown covers timed forwards only */

@@ -1,8 +1,9 @@
 /* cuda.c — transformer_block on an NVIDIA GPU: the same layer over the CUDA ops (cuBLASLt
  * matmuls with bias and GELU+bias epilogues and the residual as C with beta = 1; LayerNorm and
  * the fused tensor-core attention of ops_cuda.cu). Small cases, where launch gaps would
- * dominate, replay the forward as a CUDA graph. Timing by events around the repetitions; the
- * per-op breakdown comes from one extra forward with events between the ops. */
+ * dominate, replay the forward as a CUDA graph (axis cuda_graph forces either path). Timing by
+ * events around the repetitions; the per-op breakdown comes from one forward in verify with
+ * events between the ops, so run() does only timed work. */
 #include "ab_cuda.h"
 #include "ops_cuda.h"
 #include "transformer_block.h"
@@ -20,7 +21,8 @@ struct cu_layer {
     struct tb_dims hd;   /* host weights' dtype (fp32 for an fp16 case) */
     struct tb_weights w; /* host copies, for the reference */
     void *x, *wqkv, *wo, *wfc, *wproj;
-    float *bqkv, *bo, *bfc, *bproj, *g1, *be1, *g2, *be2;
+    void *bqkv, *bo, *bfc, *bproj; /* in ops_cuda_bias_dtype(d.dt) */
+    float *g1, *be1, *g2, *be2;
     void *ln1, *qkv, *att, *h, *ln2, *fc, *y;
     float *y32;
     struct ops_cuda_matmul *mm_qkv, *mm_o, *mm_fc, *mm_proj;
@@ -53,11 +55,10 @@ static void cu_layer_destroy(struct cu_layer *L)
     free(L);
 }
 
-/* Upload n host values (in L->hd.dt) to a new device buffer in L->d.dt. */
-static ab_status upload(struct cu_layer *L, void **dst, const void *src, size_t n, bool vec,
-                        struct ab_error *err)
+/* Upload n host values in hdt to a new device buffer in ddt (equal, or one of them fp32). */
+static ab_status upload(struct cu_layer *L, void **dst, const void *src, enum ops_dtype hdt,
+                        enum ops_dtype ddt, size_t n, struct ab_error *err)
 {
-    enum ops_dtype hdt = vec ? OPS_F32 : L->hd.dt, ddt = vec ? OPS_F32 : L->d.dt;
     AB_CUDA_TRY(cudaMalloc(dst, n * ops_dtype_size(ddt)), err);
     if (hdt == ddt) {
         AB_CUDA_TRY(cudaMemcpy(*dst, src, n * ops_dtype_size(ddt), cudaMemcpyHostToDevice), err);
@@ -73,6 +74,26 @@ static ab_status upload(struct cu_layer *L, void **dst, const void *src, size_t 
         st = ops_cuda_convert(*dst, ddt, tmp, OPS_F32, n, L->stream, err);
     if (st == AB_OK && (e = cudaStreamSynchronize(L->stream)) != cudaSuccess)
         st = ab_fail(err, AB_EFAIL, "cudaStreamSynchronize: %s", cudaGetErrorString(e));
+    cudaFree(tmp);
+    return st;
+}
+
+/* Upload a matmul bias (n fp32 host values) in the dtype cuBLASLt's epilogue reads it in (the
+ * output's), and give the host copy that rounding too, so the reference sees the same bias. */
+static ab_status upload_bias(struct cu_layer *L, void **dst, float *host, size_t n, struct ab_error *err)
+{
+    enum ops_dtype bdt = ops_cuda_bias_dtype(L->d.dt);
+    ab_status st = upload(L, dst, host, OPS_F32, bdt, n, err);
+    if (st || bdt == OPS_F32)
+        return st;
+    float *tmp;
+    AB_CUDA_TRY(cudaMalloc((void **)&tmp, n * 4), err);
+    st = ops_cuda_convert(tmp, OPS_F32, *dst, bdt, n, L->stream, err);
+    cudaError_t e = cudaSuccess;
+    if (st == AB_OK && (e = cudaStreamSynchronize(L->stream)) == cudaSuccess)
+        e = cudaMemcpy(host, tmp, n * 4, cudaMemcpyDeviceToHost);
+    if (st == AB_OK && e != cudaSuccess)
+        st = ab_fail(err, AB_EFAIL, "bias read-back: %s", cudaGetErrorString(e));
     cudaFree(tmp);
     return st;
 }
@@ -121,19 +142,20 @@ static ab_status cu_layer_create(struct cu_layer **out, const struct tb_dims *d,
     if (st)
         return st;
     size_t C = (size_t)d->C, M = (size_t)d->B * d->T, es = ops_dtype_size(d->dt);
-    if ((st = upload(L, &L->x, L->w.x, M * C, false, err)) ||
-        (st = upload(L, &L->wqkv, L->w.wqkv, 3 * C * C, false, err)) ||
-        (st = upload(L, &L->wo, L->w.wo, C * C, false, err)) ||
-        (st = upload(L, &L->wfc, L->w.wfc, 4 * C * C, false, err)) ||
-        (st = upload(L, &L->wproj, L->w.wproj, 4 * C * C, false, err)) ||
-        (st = upload(L, (void **)&L->bqkv, L->w.bqkv, 3 * C, true, err)) ||
-        (st = upload(L, (void **)&L->bo, L->w.bo, C, true, err)) ||
-        (st = upload(L, (void **)&L->bfc, L->w.bfc, 4 * C, true, err)) ||
-        (st = upload(L, (void **)&L->bproj, L->w.bproj, C, true, err)) ||
-        (st = upload(L, (void **)&L->g1, L->w.g1, C, true, err)) ||
-        (st = upload(L, (void **)&L->be1, L->w.be1, C, true, err)) ||
-        (st = upload(L, (void **)&L->g2, L->w.g2, C, true, err)) ||
-        (st = upload(L, (void **)&L->be2, L->w.be2, C, true, err)))
+    enum ops_dtype hdt = L->hd.dt, ddt = d->dt;
+    if ((st = upload(L, &L->x, L->w.x, hdt, ddt, M * C, err)) ||
+        (st = upload(L, &L->wqkv, L->w.wqkv, hdt, ddt, 3 * C * C, err)) ||
+        (st = upload(L, &L->wo, L->w.wo, hdt, ddt, C * C, err)) ||
+        (st = upload(L, &L->wfc, L->w.wfc, hdt, ddt, 4 * C * C, err)) ||
+        (st = upload(L, &L->wproj, L->w.wproj, hdt, ddt, 4 * C * C, err)) ||
+        (st = upload_bias(L, &L->bqkv, L->w.bqkv, 3 * C, err)) ||
+        (st = upload_bias(L, &L->bo, L->w.bo, C, err)) ||
+        (st = upload_bias(L, &L->bfc, L->w.bfc, 4 * C, err)) ||
+        (st = upload_bias(L, &L->bproj, L->w.bproj, C, err)) ||
+        (st = upload(L, (void **)&L->g1, L->w.g1, OPS_F32, OPS_F32, C, err)) ||
+        (st = upload(L, (void **)&L->be1, L->w.be1, OPS_F32, OPS_F32, C, err)) ||
+        (st = upload(L, (void **)&L->g2, L->w.g2, OPS_F32, OPS_F32, C, err)) ||
+        (st = upload(L, (void **)&L->be2, L->w.be2, OPS_F32, OPS_F32, C, err)))
         return st;
     void **bufs[] = { &L->ln1, &L->qkv, &L->att, &L->h, &L->ln2, &L->fc, &L->y };
     size_t mult[] = { 1, 3, 1, 1, 1, 4, 1 };
@@ -228,7 +250,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     c->work.tokens = (double)d.B * d.T;
     c->work.ceiling = d.dt == OPS_BF16 ? "bf16_gemm" : d.dt == OPS_F16 ? "fp16_gemm" : "fp32_gemm";
     c->work.rate = "flops";
-    bool graph = ops_cuda_use_graph(c->work.flops);
+    bool graph = tb_cuda_graph(&c->params, c->work.flops);
     ab_case_metric(c, "flops_full_attention", tb_flops_full_attention(&d));
     ab_case_metric(c, "cuda_graph", graph);
     if ((st = cu_layer_create(&s->L, &d, c->seed, graph, err)))
@@ -240,6 +262,30 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     return AB_OK;
 }
 
+/* Per-op breakdown: one forward with events between the ops. It runs here, in verify, and not
+ * in run(): the runner's energy window spans run() calls, so any forward run() does beyond its
+ * `reps` timed ones is energy charged to no repetition (up to 2x the energy per token at one
+ * repetition per sample). */
+static ab_status cu_breakdown(struct ab_case *c, struct cu_layer *L, struct ab_error *err)
+{
+    ab_status st = cu_forward(L, true, err);
+    if (st)
+        return st;
+    AB_CUDA_TRY(cudaEventSynchronize(L->ev[N_OPS]), err);
+    for (int i = 0; i < N_OPS; i++) {
+        float t = 0;
+        AB_CUDA_TRY(cudaEventElapsedTime(&t, L->ev[i], L->ev[i + 1]), err);
+        char name[40];
+        snprintf(name, sizeof name, "%s_s", op_names[i]);
+        ab_case_metric(c, name, t * 1e-3);
+    }
+    return AB_OK;
+}
+
+/* A small layer in full, then the case's own layer: in the check suite over every token of
+ * every sequence, otherwise on the first tokens of its first sequence (causal: they depend on
+ * nothing later, so their FP64 reference is cheap at any size). The first forward (and a
+ * graph's first launch) happens here, before any timing. */
 static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
 {
     struct cu_state *s = c->state;
@@ -252,10 +298,14 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     cu_layer_destroy(small);
     if (st)
         return st;
-    int nt = s->L->d.T < 3 ? s->L->d.T : 3;
-    return cu_check(s->L, 1, nt, c, "case_first_tokens", err);
+    int nb, nt;
+    const char *what = tb_verify_extent(&s->L->d, c->suite, &nb, &nt);
+    if ((st = cu_check(s->L, nb, nt, c, what, err)))
+        return st;
+    return cu_breakdown(c, s->L, err);
 }
 
+/* Exactly `reps` forwards, all inside the timed events: nothing else, see cu_breakdown. */
 static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
 {
     struct cu_state *s = c->state;
@@ -271,18 +321,6 @@ static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struc
     float ms = 0;
     AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
     *time_s = ms * 1e-3;
-    /* breakdown: one more forward, outside the timed window, with events between the ops */
-    ab_status st = cu_forward(L, true, err);
-    if (st)
-        return st;
-    AB_CUDA_TRY(cudaEventSynchronize(L->ev[N_OPS]), err);
-    for (int i = 0; i < N_OPS; i++) {
-        float t = 0;
-        AB_CUDA_TRY(cudaEventElapsedTime(&t, L->ev[i], L->ev[i + 1]), err);
-        char name[40];
-        snprintf(name, sizeof name, "%s_s", op_names[i]);
-        ab_case_metric(c, name, t * 1e-3);
-    }
     return AB_OK;
 }
 

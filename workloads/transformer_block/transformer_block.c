@@ -9,52 +9,109 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_cuda.h"
 #include "ops_ref.h"
 
+/* The check suite's 4th sweeps: three awkward shapes (see tb_check_shapes) in every dtype, on
+ * CUDA with and without the graph. */
 static const struct ab_axis tb_axes[] = {
     { .name = "hidden",
       .type = AB_AXIS_INT,
       .help = "model width C",
       .min = 64,
       .max = 65536,
-      .sweep = { "768", "768,2048,4096", "768,1024,2048,4096,8192" } },
+      .sweep = { "768", "768,2048,4096", "768,1024,2048,4096,8192", "192,240,320" } },
     { .name = "heads",
       .type = AB_AXIS_INT,
       .help = "attention heads (0 = hidden/64)",
       .min = 0,
       .max = 1024,
-      .sweep = { "0", "0", "0" } },
+      .sweep = { "0", "0", "0", "0" } },
     { .name = "seq",
       .type = AB_AXIS_INT,
       .help = "tokens per sequence T",
       .min = 1,
       .max = 1 << 20,
-      .sweep = { "128", "512,1024,2048", "128,512,1024,2048,4096" } },
+      .sweep = { "128", "512,1024,2048", "128,512,1024,2048,4096", "70,150" } },
     { .name = "batch",
       .type = AB_AXIS_INT,
       .help = "sequences B",
       .min = 1,
       .max = 4096,
-      .sweep = { "1", "1,4", "1,4,16" } },
+      .sweep = { "1", "1,4", "1,4,16", "1,2" } },
     { .name = "dtype",
       .type = AB_AXIS_STR,
       .help = "activations and weights (fp16 on CUDA only)",
       .choices = "fp32,bf16,fp16",
-      .sweep = { "fp32,bf16", "fp32,bf16,fp16", "fp32,bf16,fp16" } },
+      .sweep = { "fp32,bf16", "fp32,bf16,fp16", "fp32,bf16,fp16", "fp32,bf16,fp16" } },
+    { .name = "cuda_graph",
+      .type = AB_AXIS_STR,
+      .help = "CUDA: replay the forward as a CUDA graph (auto: below 2e11 FLOPs); the CPU has none",
+      .choices = "auto,on,off",
+      .sweep = { "auto", "auto", "auto", "on,off" } },
 };
 
+/* The check suite's shapes, each with more than one tile of every matmul and widths no tile
+ * divides: 192 x 70 x 2 (3 heads of 64; partial query and key blocks, two sequences),
+ * 320 x 150 x 1 (5 heads of 64; three 64-key tiles on CUDA, five 32-key tiles on the CPU),
+ * 240 x 150 x 2 (3 heads of 80: CUDA's warp attention in 16-bit types, several key tiles). */
+static const struct {
+    int hidden, seq, batch;
+} tb_check_shapes[] = { { 192, 70, 2 }, { 320, 150, 1 }, { 240, 150, 2 } };
+enum { N_CHECK_SHAPES = sizeof tb_check_shapes / sizeof tb_check_shapes[0] };
+
+/* In the check suite, a point whose hidden, seq and batch each come from the check shapes is
+ * kept only if it is one of them (so the sweep is three shapes, not their product); a value
+ * given on the command line outside them keeps its points. */
+static bool tb_check_shape_kept(const struct ab_params *ps)
+{
+    int64_t h = ab_param_int(ps, "hidden", 0), t = ab_param_int(ps, "seq", 0),
+            b = ab_param_int(ps, "batch", 0);
+    bool hin = false, tin = false, bin = false;
+    for (int i = 0; i < N_CHECK_SHAPES; i++) {
+        if (tb_check_shapes[i].hidden == h && tb_check_shapes[i].seq == t && tb_check_shapes[i].batch == b)
+            return true;
+        hin |= tb_check_shapes[i].hidden == h;
+        tin |= tb_check_shapes[i].seq == t;
+        bin |= tb_check_shapes[i].batch == b;
+    }
+    return !(hin && tin && bin);
+}
+
 /* The default suite is a study a 2-core CPU finishes in minutes: batch 1 up to 1024 tokens
- * there; CUDA devices take the whole default sweep. */
+ * there; CUDA devices take the whole default sweep. The CPU has neither fp16 nor graphs. */
 static bool tb_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
-    bool fp16 = ab_param_is(ps, "dtype", "fp16");
+    if (suite == AB_SUITE_CHECK && !tb_check_shape_kept(ps))
+        return false;
     if (backend == AB_BACKEND_CPU) {
-        if (fp16)
+        if (ab_param_is(ps, "dtype", "fp16") || ab_param_is(ps, "cuda_graph", "on"))
             return false;
         if (suite == AB_SUITE_DEFAULT)
             return ab_param_int(ps, "batch", 1) == 1 && ab_param_int(ps, "seq", 0) <= 1024;
     }
     return true;
+}
+
+bool tb_cuda_graph(const struct ab_params *ps, double flops)
+{
+    if (ab_param_is(ps, "cuda_graph", "on"))
+        return true;
+    if (ab_param_is(ps, "cuda_graph", "off"))
+        return false;
+    return ops_cuda_use_graph(flops);
+}
+
+const char *tb_verify_extent(const struct tb_dims *d, enum ab_suite suite, int *nb, int *nt)
+{
+    if (suite == AB_SUITE_CHECK) {
+        *nb = d->B;
+        *nt = d->T;
+        return "case_all_tokens";
+    }
+    *nb = 1;
+    *nt = d->T < 3 ? d->T : 3;
+    return "case_first_tokens";
 }
 
 ab_status tb_dims_from_params(const struct ab_params *ps, struct tb_dims *d, struct ab_error *err)
@@ -154,18 +211,33 @@ ab_status tb_weights_make(struct tb_weights *w, const struct tb_dims *d, uint64_
     return AB_OK;
 }
 
-/* out (n, N) = inp (n, K) . W (N, K)^T + b, W in dt read element-wise. */
+/* out (n, N) = inp (n, K) . W (N, K)^T + b, W in dt. Each thread widens one row of W at a time
+ * into doubles (K of them), so W is read once whatever n is. */
 static void ref_linear(double *out, const double *inp, const void *W, enum ops_dtype dt, const float *b,
                        int n, int N, int K)
 {
-#pragma omp parallel for schedule(static)
-    for (int o = 0; o < N; o++)
-        for (int r = 0; r < n; r++) {
-            double s = b[o];
+#pragma omp parallel
+    {
+        double *wr = malloc((size_t)K * sizeof *wr);
+#pragma omp for schedule(static)
+        for (int o = 0; o < N; o++) {
+            if (!wr) { /* reads as a mismatch, never as a pass */
+                for (int r = 0; r < n; r++)
+                    out[(size_t)r * N + o] = NAN;
+                continue;
+            }
             for (int k = 0; k < K; k++)
-                s += inp[(size_t)r * K + k] * ops_get(W, dt, (size_t)o * K + k);
-            out[(size_t)r * N + o] = s;
+                wr[k] = ops_get(W, dt, (size_t)o * K + k);
+            for (int r = 0; r < n; r++) {
+                const double *x = inp + (size_t)r * K;
+                double s = b[o];
+                for (int k = 0; k < K; k++)
+                    s += x[k] * wr[k];
+                out[(size_t)r * N + o] = s;
+            }
         }
+        free(wr);
+    }
 }
 
 void tb_ref_layer(double *out, const struct tb_weights *w, const struct tb_dims *d, int nb, int nt)

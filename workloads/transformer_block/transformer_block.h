@@ -48,6 +48,13 @@ void tb_ref_layer(double *out, const struct tb_weights *w, const struct tb_dims 
  * mismatches. Tolerance per dtype: fp32 1e-3 + 1e-3|ref|, bf16/fp16 6e-2 + 3e-2|ref|. */
 ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
                    int nt, struct ab_case *c, const char *what, struct ab_error *err);
+/* What verify compares of the case's own layer: every token of every sequence in the check
+ * suite (nb = B, nt = T; metric "case_all_tokens"), else the first 3 tokens of the first
+ * sequence ("case_first_tokens"), which an FP64 reference reaches at any size. */
+const char *tb_verify_extent(const struct tb_dims *d, enum ab_suite suite, int *nb, int *nt);
+/* CUDA: replay the forward as a graph? Axis cuda_graph on/off, else (auto) below
+ * OPS_CUDA_GRAPH_MAX_FLOPS per forward. */
+bool tb_cuda_graph(const struct ab_params *ps, double flops);
 /* The small layer every case verifies in full before timing (same dtype as the case). */
 void tb_small_dims(const struct tb_dims *d, struct tb_dims *small);
 
