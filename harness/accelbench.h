@@ -145,6 +145,10 @@ struct ab_axis {
     double min, max;                   /* numeric: valid range (inclusive); both 0 = unbounded */
     const char *sweep[AB_SUITE_COUNT]; /* default sweep for quick, default, full, check (NULL
                                           for check: the quick sweep) */
+    /* An axis added after results were written: the value those results imply. A point with
+     * this value leaves the axis out of its params text, so old baselines and --resume still
+     * match the same cases. NULL for the axes a workload was born with. */
+    const char *implicit;
 };
 
 #define AB_MAX_AXES   16

@@ -39,6 +39,22 @@ static unsigned char *params_pack(const struct ab_params *ps)
     return b;
 }
 
+/* The params text of a case (the CSV column and the identity of a case): every axis but those
+ * at the value results from before the axis existed imply. */
+static void case_params_text(const struct ab_workload *wl, const struct ab_params *ps, char *buf, size_t len)
+{
+    struct ab_params shown = { 0 };
+    for (int i = 0; i < ps->n; i++) {
+        const char *imp = NULL;
+        for (int a = 0; a < wl->n_axes; a++)
+            if (strcmp(wl->axes[a].name, ps->p[i].name) == 0)
+                imp = wl->axes[a].implicit;
+        if (!imp || strcmp(imp, ps->p[i].val.str) != 0)
+            shown.p[shown.n++] = ps->p[i];
+    }
+    ab_params_format(&shown, buf, len);
+}
+
 static void plan_params(const struct plan_case *pc, struct ab_params *out)
 {
     memset(out, 0, sizeof *out);
@@ -158,7 +174,7 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
     if (st == AB_OK && overridden && outside_suite > 0 && o->log && !o->quiet)
         fprintf(o->log, "note: %d %s point%s on %s left out: beyond the %s suite's limits (add --full)\n",
                 outside_suite, wl->name, outside_suite == 1 ? "" : "s", ab_backend_name(backend),
-                suite == AB_SUITE_QUICK ? "quick" : "default");
+                ab_suite_word(suite));
     for (int a = 0; a < wl->n_axes; a++)
         free(vals[a]);
     free(ps);
@@ -446,7 +462,7 @@ static void result_init(struct ab_result *r, const struct case_env *env, const s
     snprintf(r->backend, sizeof r->backend, "%s", ab_backend_name(pc->backend));
     struct ab_params ps;
     plan_params(pc, &ps);
-    ab_params_format(&ps, r->params, sizeof r->params);
+    case_params_text(pc->wl, &ps, r->params, sizeof r->params);
     r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     r->flop_per_j = r->token_per_j = r->byte_per_j = r->ceiling_value = NAN;
     r->usd_per_hour =
@@ -729,7 +745,9 @@ static void progress_done(const struct ab_run_opts *o, int i, int n, const struc
     if (o->quiet || !o->log)
         return;
     char what[128] = "";
-    if (r->status == AB_OK) {
+    if (r->status == AB_OK && strcmp(r->stop_reason, "verified") == 0) {
+        snprintf(what, sizeof what, "verified");
+    } else if (r->status == AB_OK) {
         char a[32], b[32];
         bool bytes = r->ceiling[0] && strcmp(r->ceiling, "mem_bw") == 0;
         if (r->flops > 0 && !bytes)
@@ -1127,7 +1145,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         char params[512], key[700];
         struct ab_params ps;
         plan_params(pc, &ps);
-        ab_params_format(&ps, params, sizeof params);
+        case_params_text(pc->wl, &ps, params, sizeof params);
         env.fault = test_fault(pc->wl->name, params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
                  env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
