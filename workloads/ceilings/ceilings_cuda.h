@@ -10,14 +10,46 @@
 extern "C" {
 #endif
 
-enum ceil_dtype { CEIL_FP32 = 0, CEIL_TF32, CEIL_BF16, CEIL_FP16, CEIL_FP8 };
+/* fp8_fast: E4M3 inputs as fp8, with cuBLASLt's fast accumulation (the accum=fast rows). */
+enum ceil_dtype { CEIL_FP32 = 0, CEIL_TF32, CEIL_BF16, CEIL_FP16, CEIL_FP8, CEIL_FP8_FAST };
 
-/* FMA peak: `blocks` x 256 threads, each running CEIL_FMA_CHAINS chains for iters steps;
- * writes one float per thread to out (so nothing is optimized away). */
-#define CEIL_FMA_CHAINS 8
-ab_status ceil_cuda_fma(float *out, int blocks, int64_t iters, void *stream, struct ab_error *err);
+/* FMA peak: `blocks` x CEIL_FMA_THREADS threads; each runs CEIL_FMA_CHAINS independent chains
+ * x = fma(x, a, b) with a = 1, b = 2^-24 passed at run time (so each step stays an FFMA), for
+ * `outer` passes of a fully unrolled block of CEIL_FMA_UNROLL steps per chain: a 32-bit
+ * counter and one compare-and-branch per 512 FMAs keep the loop FMA-bound. Per thread:
+ * 2 x CEIL_FMA_CHAINS x CEIL_FMA_UNROLL x outer FLOPs (ceil_fma_flops). Chain j of global
+ * thread g starts at CEIL_FMA_X0(g, j), a multiple of 2^-18 in [0.5, 0.735), so for up to
+ * CEIL_FMA_MAX_STEPS steps every value is exact and the result x0 + steps x 2^-24 tells how
+ * many steps ran. out holds CEIL_FMA_CHAINS x (blocks x CEIL_FMA_THREADS) floats, chain-major. */
+#define CEIL_FMA_THREADS       256
+#define CEIL_FMA_BLOCKS_PER_SM 8 /* 2048 threads: a full SM on Hopper and Ampere */
+#define CEIL_FMA_CHAINS        8
+#define CEIL_FMA_UNROLL        64
+#define CEIL_FMA_OUTER         1024 /* timed: 65536 steps per chain */
+#define CEIL_FMA_STEP          0x1p-24f
+#define CEIL_FMA_MAX_STEPS     (1 << 22) /* 0.735 + 2^22 x 2^-24 < 1: still one binade */
+#define CEIL_FMA_X0(g, j)      (0.5f + 0.03125f * (float)(j) + (float)((g)&4095) * 0x1p-18f)
+ab_status ceil_cuda_fma(float *out, int blocks, int outer, void *stream, struct ab_error *err);
+/* Host side of the FMA loop: grid size for a device, FLOPs of one launch, output count, and
+ * the exact check of every output (returns the number that differ, the first three in msg;
+ * -1 when steps exceed CEIL_FMA_MAX_STEPS and no exact answer exists). */
+int ceil_fma_blocks(int sms);
+double ceil_fma_flops(int blocks, int outer);
+size_t ceil_fma_outputs(int blocks);
+int64_t ceil_fma_check(const float *out, int blocks, int outer, char *msg, size_t len);
+
 /* Copy n floats (n multiple of 4) from src to dst with 16-byte accesses. */
 ab_status ceil_cuda_copy(float *dst, const float *src, size_t n, void *stream, struct ab_error *err);
+/* Fill x[i] with the bits CEIL_COPY_BITS(i, seed): a float in [0.5, 1) that differs between
+ * neighbours, so a copy that drops, repeats or shifts elements is seen. */
+#define CEIL_COPY_BITS(i, seed)                                                                              \
+    (0x3f000000u | ((((uint32_t)(i)) * 2654435761u ^ (uint32_t)(seed)) & 0x7fffffu))
+ab_status ceil_cuda_fill(float *x, size_t n, uint32_t seed, void *stream, struct ab_error *err);
+/* Floats per copy buffer: 2^28 (1 GiB, far beyond any L2), or 1000004 in the check suite. */
+size_t ceil_copy_floats(bool check);
+/* Compare n copied floats with CEIL_COPY_BITS(first + i, seed); index of the first that
+ * differs, or -1. */
+int64_t ceil_copy_check(const float *dst, size_t first, size_t n, uint32_t seed);
 
 /* A square GEMM (n x n x n, TN layout: C = A^T B, column-major) through cuBLASLt with the
  * heuristic's first algorithm and a 32 MiB workspace. Inputs random normal, never zero. */
@@ -25,8 +57,8 @@ struct ceil_gemm;
 ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dtype dt, uint64_t seed,
                          struct ab_error *err);
 ab_status ceil_gemm_run(struct ceil_gemm *g, int64_t reps, double *time_s, struct ab_error *err);
-/* Compare `samples` random entries of C with an FP64 product of the (rounded) inputs; returns
- * the worst |C - ref| / sum|a||b| in *max_err. */
+/* Compare `samples` random entries of C (every entry when samples <= 0) with an FP64 product
+ * of the (rounded) inputs; returns the worst |C - ref| / sum|a||b| in *max_err. */
 ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t seed, double *max_err,
                           struct ab_error *err);
 /* The algorithm cuBLASLt's heuristic picked, as text. */
@@ -38,6 +70,16 @@ void ceil_gemm_close(struct ceil_gemm *g);
  * 10-bit mantissas inside the product, so its error is relative to the fp32 inputs). */
 double ceil_gemm_tolerance(enum ceil_dtype dt);
 bool ceil_dtype_parse(const char *name, enum ceil_dtype *out);
+/* Bytes per element of the GEMM's inputs (A, B) and of its output C. */
+int ceil_dtype_in_size(enum ceil_dtype dt);
+int ceil_dtype_out_size(enum ceil_dtype dt);
+bool ceil_dtype_is_fp8(enum ceil_dtype dt);
+/* Whether the matmul asks cuBLASLt for fast accumulation (CUBLASLT_MATMUL_DESC_FAST_ACCUM). */
+bool ceil_gemm_fast_accum(enum ceil_dtype dt);
+/* Least bytes an n x n x n GEMM moves: A and B read once, C written once. */
+double ceil_gemm_min_bytes(int n, enum ceil_dtype dt);
+/* Whether cuBLASLt can run the size: FP8 needs leading dimensions that are multiples of 16. */
+bool ceil_gemm_size_ok(int n, enum ceil_dtype dt);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* kernels.cu — device side of the CUDA ceilings: an FP32 FMA loop (CUDA-core peak), a
- * 16-byte-wide copy (memory bandwidth), and square GEMMs through cuBLASLt per data type
- * (tensor-core peaks). Thin launchers with C linkage; the case logic is C in cuda.c. */
+ * 16-byte-wide copy (memory bandwidth) and the fill of its source, and square GEMMs through
+ * cuBLASLt per data type (tensor-core peaks; fp8 with and without fast accumulation). Thin
+ * launchers with C linkage; the case logic and the checks' arithmetic are C in cuda.c and
+ * cuda_common.c. */
 #include "ab_cuda.h"
 #include "ceilings_cuda.h"
 
@@ -14,28 +16,46 @@
 #include <string.h>
 #include <vector>
 
-__global__ void fma_kernel(float *out, long long iters)
+/* out is (CEIL_FMA_CHAINS, gridDim.x * blockDim.x): chain-major, coalesced stores. a and b
+ * arrive as arguments so the compiler cannot fold x*1 + b into an add. */
+__global__ void fma_kernel(float *out, int outer, float a, float b)
 {
-    float a = 0.9999999f, b = 1e-7f;
+    int g = blockIdx.x * blockDim.x + threadIdx.x;
     float x[CEIL_FMA_CHAINS];
 #pragma unroll
     for (int j = 0; j < CEIL_FMA_CHAINS; j++)
-        x[j] = 0.5f + 0.01f * j + 1e-6f * threadIdx.x;
-    for (long long i = 0; i < iters; i++) {
+        x[j] = CEIL_FMA_X0(g, j);
+    for (int i = 0; i < outer; i++) {
 #pragma unroll
-        for (int j = 0; j < CEIL_FMA_CHAINS; j++)
-            x[j] = fmaf(x[j], a, b);
+        for (int u = 0; u < CEIL_FMA_UNROLL; u++) {
+#pragma unroll
+            for (int j = 0; j < CEIL_FMA_CHAINS; j++)
+                x[j] = fmaf(x[j], a, b);
+        }
     }
-    float s = 0;
+    size_t threads = (size_t)gridDim.x * blockDim.x;
 #pragma unroll
     for (int j = 0; j < CEIL_FMA_CHAINS; j++)
-        s += x[j];
-    out[blockIdx.x * blockDim.x + threadIdx.x] = s;
+        out[(size_t)j * threads + g] = x[j];
 }
 
-extern "C" ab_status ceil_cuda_fma(float *out, int blocks, int64_t iters, void *stream, struct ab_error *err)
+extern "C" ab_status ceil_cuda_fma(float *out, int blocks, int outer, void *stream, struct ab_error *err)
 {
-    fma_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(out, (long long)iters);
+    fma_kernel<<<blocks, CEIL_FMA_THREADS, 0, (cudaStream_t)stream>>>(out, outer, 1.0f, CEIL_FMA_STEP);
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
+}
+
+__global__ void fill_kernel(uint32_t *x, size_t n, uint32_t seed)
+{
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        x[i] = CEIL_COPY_BITS(i, seed);
+}
+
+extern "C" ab_status ceil_cuda_fill(float *x, size_t n, uint32_t seed, void *stream, struct ab_error *err)
+{
+    fill_kernel<<<1024, 256, 0, (cudaStream_t)stream>>>((uint32_t *)x, n, seed);
     AB_CUDA_TRY_LAUNCH(err);
     return AB_OK;
 }
@@ -81,7 +101,8 @@ static cudaDataType_t in_type(enum ceil_dtype dt)
     switch (dt) {
     case CEIL_BF16: return CUDA_R_16BF;
     case CEIL_FP16: return CUDA_R_16F;
-    case CEIL_FP8: return CUDA_R_8F_E4M3;
+    case CEIL_FP8:
+    case CEIL_FP8_FAST: return CUDA_R_8F_E4M3;
     default: return CUDA_R_32F;
     }
 }
@@ -90,15 +111,11 @@ static cudaDataType_t out_type(enum ceil_dtype dt)
 {
     switch (dt) {
     case CEIL_BF16:
-    case CEIL_FP8: return CUDA_R_16BF;
+    case CEIL_FP8:
+    case CEIL_FP8_FAST: return CUDA_R_16BF;
     case CEIL_FP16: return CUDA_R_16F;
     default: return CUDA_R_32F;
     }
-}
-
-static size_t type_size(cudaDataType_t t)
-{
-    return t == CUDA_R_32F ? 4 : t == CUDA_R_8F_E4M3 ? 1 : 2;
 }
 
 /* Round-trip a float through the storage type: the value the GPU will see. */
@@ -115,7 +132,8 @@ static float stored(float v, enum ceil_dtype dt, void *dst, size_t i)
         ((__half *)dst)[i] = h;
         return __half2float(h);
     }
-    case CEIL_FP8: {
+    case CEIL_FP8:
+    case CEIL_FP8_FAST: {
         __nv_fp8_e4m3 h = __nv_fp8_e4m3(v);
         ((__nv_fp8_e4m3 *)dst)[i] = h;
         return float(h);
@@ -165,8 +183,8 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
     int n = g->n;
     size_t nn = (size_t)n * n;
     cudaDataType_t ti = in_type(g->dt), to = out_type(g->dt);
-    g->in_size = nn * type_size(ti);
-    g->out_size = nn * type_size(to);
+    g->in_size = nn * ceil_dtype_in_size(g->dt);
+    g->out_size = nn * ceil_dtype_out_size(g->dt);
     g->ws_bytes = 32u << 20; /* cuBLAS's recommendation for Hopper */
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), err);
     AB_CUDA_TRY(cudaEventCreate(&g->e0), err);
@@ -197,6 +215,12 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
                   err);
     AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN),
                   err);
+    if (ceil_dtype_is_fp8(g->dt)) { /* said either way: the fp8 and fp8_fast ceilings differ here only */
+        int8_t fast = ceil_gemm_fast_accum(g->dt) ? 1 : 0;
+        AB_CUBLAS_TRY(
+            cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast),
+            err);
+    }
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->la, ti, n, n, n), err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lb, ti, n, n, n), err);
     AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lc, to, n, n, n), err);
@@ -278,9 +302,12 @@ extern "C" ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t 
     ab_rng_seed(&r, seed);
     double worst = 0, tol = ceil_gemm_tolerance(g->dt);
     int bad = 0;
+    bool all = samples <= 0;
+    int64_t count = all ? (int64_t)n * n : samples;
     char first[200] = "";
-    for (int t = 0; t < samples; t++) {
-        int i = (int)(ab_rng_uniform(&r) * n), j = (int)(ab_rng_uniform(&r) * n);
+    for (int64_t t = 0; t < count; t++) {
+        int i = all ? (int)(t % n) : (int)(ab_rng_uniform(&r) * n);
+        int j = all ? (int)(t / n) : (int)(ab_rng_uniform(&r) * n);
         double ref = 0, mag = 0;
         for (int k = 0; k < n; k++) {
             double p = (double)g->hA[(size_t)i * n + k] * g->hB[(size_t)j * n + k];
@@ -298,8 +325,8 @@ extern "C" ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t 
     }
     *max_err = worst;
     if (bad)
-        return ab_fail(err, AB_EMISMATCH, "%d of %d sampled entries off by more than %g of sum|a||b|:%s", bad,
-                       samples, tol, first);
+        return ab_fail(err, AB_EMISMATCH, "%d of %lld%s entries off by more than %g of sum|a||b|:%s", bad,
+                       (long long)count, all ? "" : " sampled", tol, first);
     return AB_OK;
 }
 
