@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "accelbench.h"
+#include "config.h"
 #include "fp8_gemm/fp8_gemm.h"
 #include "fp8_gemm/plan.h"
 
@@ -34,29 +35,46 @@ static const struct ab_metric *metric(const struct ab_case *c, const char *name)
     return NULL;
 }
 
-/* Run one case through setup, verify and three repetitions; returns its rel_fro_err. */
-static double run_case(const char *params, double *kernel_err)
+/* Run one case through setup, verify and three repetitions (suite `suite`). Returns the status
+ * (failing the test on anything but AB_OK and, where allow_skip, AB_EUNSUPPORTED), with the
+ * case's metrics copied into *out and the error into *err. */
+static ab_status run_case_in(const char *params, enum ab_suite suite, bool allow_skip, struct ab_case *out,
+                             struct ab_error *err)
 {
     struct ab_device dev = fake_cpu();
     struct ab_case c;
     memset(&c, 0, sizeof c);
     c.workload = &fp8_gemm_workload;
     c.device = &dev;
+    c.suite = suite;
     c.seed = 1234;
-    struct ab_error err = { { 0 } };
-    assert_int_equal(ab_params_parse(params, &c.params, &err), AB_OK);
+    memset(err, 0, sizeof *err);
+    assert_int_equal(ab_params_parse(params, &c.params, err), AB_OK);
     const struct ab_impl *impl = fp8_gemm_workload.impl[AB_BACKEND_CPU];
-    ab_status st = impl->setup(&c, &err);
+    ab_status st = impl->setup(&c, err);
     if (st == AB_OK)
-        st = impl->verify(&c, &err);
+        st = impl->verify(&c, err);
     double t = -1;
     if (st == AB_OK)
-        st = impl->run(&c, 3, &t, &err);
+        st = impl->run(&c, 3, &t, err);
     impl->teardown(&c);
-    if (st != AB_OK)
-        fail_msg("%s: %s", params, err.msg);
-    assert_true(t > 0);
     assert_null(c.state);
+    if (st != AB_OK && !(allow_skip && st == AB_EUNSUPPORTED))
+        fail_msg("%s: %s", params, err->msg);
+    if (st == AB_OK)
+        assert_true(t > 0);
+    *out = c;
+    c.device = NULL;
+    out->device = NULL;
+    return st;
+}
+
+/* One case that must run (AB_OK); returns its rel_fro_err. */
+static double run_case(const char *params, double *kernel_err)
+{
+    struct ab_case c;
+    struct ab_error err;
+    run_case_in(params, AB_SUITE_QUICK, false, &c, &err);
     const struct ab_metric *fro = metric(&c, "rel_fro_err"), *ke = metric(&c, "kernel_err"),
                            *mx = metric(&c, "max_rel_err");
     assert_non_null(fro);
@@ -69,7 +87,8 @@ static double run_case(const char *params, double *kernel_err)
 }
 
 /* Each dtype and scaling: the kernel matches the FP64 product of what it was given to FP32
- * rounding, and the error against the FP32 inputs is in the range the format implies. */
+ * rounding, and the error against the FP32 inputs is in the range the format implies. Plain
+ * bf16 runs where oneDNN has a BF16 matmul and is a skipped row with the reason elsewhere. */
 static void cpu_gemms_match_fp64_of_dequantized_operands(void **state)
 {
     static const struct {
@@ -83,8 +102,16 @@ static void cpu_gemms_match_fp64_of_dequantized_operands(void **state)
         { "dtype=fp8_e5m2;scaling=tensor;accum=fp32;shape=square;m=64", 1e-2, 2e-1 },
         { "dtype=fp8_e5m2;scaling=row;accum=fp32;shape=square;m=64", 1e-2, 2e-1 },
     };
+    bool bf16 = fp8g_cpu_has_bf16_matmul();
     double e4 = 0, e5 = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!bf16 && strstr(cases[i].p, "dtype=bf16")) {
+            struct ab_case c;
+            struct ab_error err;
+            assert_int_equal(run_case_in(cases[i].p, AB_SUITE_QUICK, true, &c, &err), AB_EUNSUPPORTED);
+            assert_string_equal(err.msg, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
+            continue;
+        }
         double ke;
         double fro = run_case(cases[i].p, &ke);
         if (!(fro >= cases[i].lo && fro <= cases[i].hi))
@@ -97,6 +124,79 @@ static void cpu_gemms_match_fp64_of_dequantized_operands(void **state)
             e5 = fro;
     }
     assert_true(e5 > e4); /* E5M2's 2-bit mantissa costs more than E4M3's 3 */
+}
+
+/* FP8 runs on the BF16 matmul where oneDNN has one, else on the FP32 matmul, and says so in
+ * cpu_gemm and its ceiling; the FP32 fallback is as exact (FP8 products are exact in FP32).
+ * The fallback is also forced (test builds) so that it is checked on AVX-512 CPUs too. */
+static void cpu_fp8_runs_on_the_bf16_matmul_or_falls_back_to_fp32(void **state)
+{
+    static const char *const ps[] = { "dtype=fp8_e4m3;scaling=row;accum=fp32;shape=300x1500;m=17",
+                                      "dtype=fp8_e5m2;scaling=tensor;accum=fp32;shape=square;m=300" };
+    bool bf16 = fp8g_cpu_has_bf16_matmul();
+    for (int forced = 0; forced < 1 + AB_TEST_HOOKS; forced++) {
+        if (forced)
+            setenv("ACCELBENCH_TEST_NO_BF16_MATMUL", "1", 1);
+        bool have = bf16 && !forced;
+        assert_true(fp8g_cpu_has_bf16_matmul() == have);
+        for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+            struct ab_case c;
+            struct ab_error err;
+            assert_int_equal(run_case_in(ps[i], AB_SUITE_CHECK, false, &c, &err), AB_OK);
+            const struct ab_metric *g = metric(&c, "cpu_gemm"), *ke = metric(&c, "kernel_err");
+            assert_non_null(g);
+            assert_string_equal(g->text, have ? "bf16" : "f32");
+            assert_string_equal(c.work.ceiling, have ? "bf16_gemm" : "fp32_gemm");
+            assert_non_null(ke);
+            if (!(ke->value <= 1e-6))
+                fail_msg("%s (cpu_gemm=%s): kernel_err %g", ps[i], g->text, ke->value);
+            /* Bytes: what the matmul reads, 2 or 4 per element of A and B, C in FP32. */
+            struct fp8g_config cfg;
+            assert_int_equal(fp8g_config_parse(&c.params, &cfg, &err), AB_OK);
+            double eb = have ? 2 : 4;
+            assert_true(c.work.bytes ==
+                        (double)(cfg.m * cfg.k + cfg.k * cfg.n) * eb + (double)(cfg.m * cfg.n) * 4);
+        }
+        struct ab_case c;
+        struct ab_error err;
+        ab_status st = run_case_in("dtype=bf16;scaling=none;accum=fp32;shape=square;m=300", AB_SUITE_CHECK,
+                                   true, &c, &err);
+        assert_int_equal(st, have ? AB_OK : AB_EUNSUPPORTED);
+        if (!have)
+            assert_string_equal(err.msg, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
+        unsetenv("ACCELBENCH_TEST_NO_BF16_MATMUL");
+    }
+}
+
+/* The choice itself, for either capability: bf16 needs the BF16 matmul, FP8 takes whichever
+ * exists, fp32 always the FP32 one, and what the CPU path has no code for is refused. */
+static void cpu_gemm_choice_follows_the_capability(void **state)
+{
+    struct fp8g_config g = { .m = 16, .n = 16, .k = 16, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_ROW };
+    enum fp8g_cpu_gemm k;
+    struct ab_error err;
+    assert_int_equal(fp8g_cpu_gemm_choose(&g, true, &k, &err), AB_OK);
+    assert_int_equal(k, FP8G_CPU_GEMM_BF16);
+    assert_int_equal(fp8g_cpu_gemm_choose(&g, false, &k, &err), AB_OK);
+    assert_int_equal(k, FP8G_CPU_GEMM_F32);
+    assert_string_equal(fp8g_cpu_gemm_name(k), "f32");
+    assert_string_equal(fp8g_cpu_ceiling(k), "fp32_gemm");
+    assert_string_equal(fp8g_cpu_ceiling(FP8G_CPU_GEMM_BF16), "bf16_gemm");
+    g.row_request = FP8G_ROW_KERNEL;
+    assert_int_equal(fp8g_cpu_gemm_choose(&g, true, &k, &err), AB_EUNSUPPORTED);
+    g.row_request = FP8G_ROW_AUTO;
+    g.fast_accum = true;
+    assert_int_equal(fp8g_cpu_gemm_choose(&g, true, &k, &err), AB_EUNSUPPORTED);
+    struct fp8g_config b = { .m = 16, .n = 16, .k = 16, .dtype = FP8G_BF16 };
+    assert_int_equal(fp8g_cpu_gemm_choose(&b, true, &k, &err), AB_OK);
+    assert_int_equal(k, FP8G_CPU_GEMM_BF16);
+    assert_int_equal(fp8g_cpu_gemm_choose(&b, false, &k, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "no bf16 matmul"));
+    b.dtype = FP8G_FP32;
+    assert_int_equal(fp8g_cpu_gemm_choose(&b, true, &k, &err), AB_OK);
+    assert_int_equal(k, FP8G_CPU_GEMM_F32);
+    b.dtype = FP8G_TF32;
+    assert_int_equal(fp8g_cpu_gemm_choose(&b, true, &k, &err), AB_EUNSUPPORTED);
 }
 
 /* The check itself: a right product passes, one wrong entry is caught and named. */
@@ -227,10 +327,16 @@ static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
     fp8g_work(&g, 1, 1, 2, &w);
     assert_true(w.flops == 2.0 * 16 * 4096 * 14336);
     assert_string_equal(w.rate, "flops");
-    assert_string_equal(fp8g_ceiling(FP8G_E4M3, AB_BACKEND_CPU), "bf16_gemm");
-    assert_string_equal(fp8g_ceiling(FP8G_E4M3, AB_BACKEND_CUDA), "fp8_gemm");
-    assert_string_equal(fp8g_ceiling(FP8G_FP32, AB_BACKEND_CPU), "fp32_gemm");
-    assert_string_equal(fp8g_ceiling(FP8G_TF32, AB_BACKEND_CUDA), "tf32_gemm");
+    struct fp8g_config e4 = { .m = 1, .n = 16, .k = 16, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_TENSOR };
+    assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_gemm");
+    e4.fast_accum = true; /* fast accumulation has its own, faster ceiling */
+    assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_fast_gemm");
+    e4.dtype = FP8G_E5M2;
+    assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_fast_gemm");
+    e4.fast_accum = false;
+    assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_gemm");
+    struct fp8g_config t = { .m = 1, .n = 16, .k = 16, .dtype = FP8G_TF32 };
+    assert_string_equal(fp8g_cuda_ceiling(&t), "tf32_gemm");
     assert_int_equal(ab_params_parse("dtype=fp8_e4m3;scaling=none;accum=fp32;shape=square;m=16", &ps, &err),
                      AB_OK);
     assert_int_equal(fp8g_config_parse(&ps, &g, &err), AB_EINVAL);
@@ -289,6 +395,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_gemms_match_fp64_of_dequantized_operands),
+        cmocka_unit_test(cpu_fp8_runs_on_the_bf16_matmul_or_falls_back_to_fp32),
+        cmocka_unit_test(cpu_gemm_choice_follows_the_capability),
         cmocka_unit_test(check_flags_a_single_wrong_entry),
         cmocka_unit_test(check_covers_all_entries_of_small_products_and_samples_large_ones),
         cmocka_unit_test(operand_values_apply_row_and_tensor_scales),

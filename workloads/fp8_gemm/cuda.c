@@ -262,7 +262,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (fp8)
         ab_case_metric_text(c, "row_scaling", "%s", fp8g_row_method_name(s->p.row));
     fp8g_work(&g, store_bytes(p->b_store), store_bytes(p->a_store), (size_t)p->d_bytes, &c->work);
-    c->work.ceiling = fp8g_ceiling(g.dtype, AB_BACKEND_CUDA);
+    c->work.ceiling = fp8g_cuda_ceiling(&g);
     return AB_OK;
 }
 
