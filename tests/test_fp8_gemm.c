@@ -312,6 +312,22 @@ static void axes_keep_only_meaningful_points(void **state)
     assert_false(applies("dtype=bf16;scaling=none;accum=fp32;shape=square;m=64", C, F));
     assert_true(applies("dtype=bf16;scaling=none;accum=fp32;shape=8192x28672;m=1", G, F));
     assert_false(applies("dtype=bf16;scaling=none;accum=fp32;shape=8192x28672;m=512", G, F));
+    /* row_scale picks a CUDA path for row scaling: nothing else takes it. */
+    assert_true(applies("dtype=fp8_e5m2;scaling=row;accum=fast;row_scale=kernel;shape=square;m=2048", G, F));
+    assert_false(applies("dtype=fp8_e5m2;scaling=row;accum=fp32;row_scale=kernel;shape=square;m=2048", C, F));
+    assert_false(
+        applies("dtype=fp8_e5m2;scaling=tensor;accum=fp32;row_scale=kernel;shape=square;m=2048", G, F));
+    assert_false(applies("dtype=bf16;scaling=none;accum=fp32;row_scale=cublaslt;shape=square;m=2048", G, F));
+    /* The check suite's sizes: 4096x4096 on CUDA only, small shapes with 1, 16 or 17 tokens. */
+    const enum ab_suite K = AB_SUITE_CHECK;
+    assert_true(applies("dtype=fp32;scaling=none;accum=fp32;shape=4096x4096;m=17", G, K));
+    assert_false(applies("dtype=fp32;scaling=none;accum=fp32;shape=4096x4096;m=17", C, K));
+    assert_true(applies("dtype=fp32;scaling=none;accum=fp32;shape=300x1500;m=16", C, K));
+    assert_false(applies("dtype=fp32;scaling=none;accum=fp32;shape=300x1500;m=300", C, K));
+    assert_true(applies("dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=300", C, K));
+    assert_false(applies("dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=304", C, K));
+    assert_true(applies("dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=304", G, K));
+    assert_false(applies("dtype=fp8_e4m3;scaling=tensor;accum=fp32;shape=square;m=2048", G, K));
 }
 
 static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
@@ -391,6 +407,147 @@ static void cuda_plan_refuses_what_fp8_cannot_do(void **state)
     assert_true(p.d_bytes == 2 && p.a_store == FP8G_STORE_F16);
 }
 
+/* Outer-vector scales are SM90's: chosen on cc 9.x with cuBLASLt 12.9+ only. Before the fix
+ * any cc >= 9.0 took them, so Blackwell (10.0, 12.0) cases asked cuBLASLt for a mode it lacks. */
+static void cuda_row_scaling_uses_outer_vectors_on_sm90_only(void **state)
+{
+    static const struct {
+        int major, minor;
+        enum fp8g_row_method want;
+    } cc[] = {
+        { 8, 0, FP8G_ROW_EPILOGUE },  { 8, 9, FP8G_ROW_EPILOGUE },  { 9, 0, FP8G_ROW_OUTER_VEC },
+        { 10, 0, FP8G_ROW_EPILOGUE }, { 12, 0, FP8G_ROW_EPILOGUE },
+    };
+    struct ab_error err;
+    enum fp8g_row_method r;
+    for (size_t i = 0; i < sizeof cc / sizeof cc[0]; i++) {
+        assert_int_equal(fp8g_row_method_choose(FP8G_ROW_AUTO, cc[i].major, cc[i].minor, 130100, &r, &err),
+                         AB_OK);
+        if (r != cc[i].want)
+            fail_msg("cc %d.%d: %s", cc[i].major, cc[i].minor, fp8g_row_method_name(r));
+        /* The epilogue kernel can always be forced; outer vectors only where they exist. */
+        assert_int_equal(fp8g_row_method_choose(FP8G_ROW_KERNEL, cc[i].major, cc[i].minor, 130100, &r, &err),
+                         AB_OK);
+        assert_int_equal(r, FP8G_ROW_EPILOGUE);
+        ab_status st = fp8g_row_method_choose(FP8G_ROW_CUBLASLT, cc[i].major, cc[i].minor, 130100, &r, &err);
+        assert_int_equal(st, cc[i].want == FP8G_ROW_OUTER_VEC ? AB_OK : AB_EUNSUPPORTED);
+        if (st)
+            assert_non_null(strstr(err.msg, "SM90"));
+    }
+    /* Hopper with a cuBLASLt from before the attribute (12.8). */
+    assert_int_equal(fp8g_row_method_choose(FP8G_ROW_AUTO, 9, 0, 120800, &r, &err), AB_OK);
+    assert_int_equal(r, FP8G_ROW_EPILOGUE);
+    assert_int_equal(fp8g_row_method_choose(FP8G_ROW_AUTO, 9, 0, 120900, &r, &err), AB_OK);
+    assert_int_equal(r, FP8G_ROW_OUTER_VEC);
+    assert_int_equal(fp8g_row_method_choose(FP8G_ROW_CUBLASLT, 9, 0, 120800, &r, &err), AB_EUNSUPPORTED);
+    /* Through the plan: the request is honoured, and Blackwell row scaling uses the epilogue. */
+    struct fp8g_config g = { .m = 16,
+                             .n = 1488,
+                             .k = 528,
+                             .dtype = FP8G_E4M3,
+                             .scaling = FP8G_SCALE_ROW,
+                             .row_request = FP8G_ROW_KERNEL };
+    struct fp8g_plan p;
+    assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_OK);
+    assert_int_equal(p.row, FP8G_ROW_EPILOGUE);
+    assert_true(p.d_fp32_then_scale && p.a_scales == 1488 && p.b_scales == 16);
+    g.row_request = FP8G_ROW_AUTO;
+    assert_int_equal(fp8g_plan_make(&g, 10, 0, 130100, &p, &err), AB_OK);
+    assert_int_equal(p.row, FP8G_ROW_EPILOGUE);
+    assert_true(p.d_fp32_then_scale);
+    g.row_request = FP8G_ROW_CUBLASLT;
+    assert_int_equal(fp8g_plan_make(&g, 12, 0, 130100, &p, &err), AB_EUNSUPPORTED);
+}
+
+/* Rotation covers 2 x L2 plus a quarter whatever the operands' size (a fixed 48 MiB x 4 left
+ * small operands in an H100's 50 MiB L2 and a B200's 126 MiB), at least two sets, within the
+ * memory budget; an unknown L2 is taken as 50 MiB. */
+static void cuda_rotation_covers_twice_the_l2(void **state)
+{
+    const uint64_t MiB = 1u << 20, big = (uint64_t)64 << 30;
+    const uint64_t l2s[] = { 0, 50 * MiB, 126 * MiB, 6 * MiB };
+    const uint64_t sets[] = { 512, 300 * 1024, MiB, 7 * MiB, 49 * MiB, 200 * MiB };
+    for (size_t i = 0; i < sizeof l2s / sizeof l2s[0]; i++)
+        for (size_t j = 0; j < sizeof sets / sizeof sets[0]; j++) {
+            uint64_t l2 = l2s[i] ? l2s[i] : 50 * MiB;
+            int64_t n = fp8g_rotation_sets(sets[j], l2s[i], big);
+            assert_true(n >= 2);
+            assert_true((uint64_t)n * sets[j] >= 2 * l2 + l2 / 4);
+            /* the fewest: one set less would not cover it (unless 2 is the floor) */
+            if (n > 2)
+                assert_true((uint64_t)(n - 1) * sets[j] < 2 * l2 + l2 / 4);
+        }
+    assert_int_equal(fp8g_rotation_sets(MiB, 50 * MiB, big), 113); /* 112.5 MiB / 1 MiB */
+    assert_int_equal(fp8g_rotation_sets(MiB, 0, big), 113);
+    assert_int_equal(fp8g_rotation_sets(200 * MiB, 50 * MiB, big), 2);
+    /* Bounded by memory: as many as fit, and one when not even two do. */
+    assert_int_equal(fp8g_rotation_sets(MiB, 50 * MiB, 40 * MiB), 40);
+    assert_int_equal(fp8g_rotation_sets(200 * MiB, 50 * MiB, 300 * MiB), 1);
+    assert_int_equal(fp8g_rotation_sets(200 * MiB, 50 * MiB, 100 * MiB), 1);
+}
+
+/* The check suite covers every path: each dtype (both FP8 pairs), scaling, accumulation and
+ * row-scaling path, square and LLM-like shapes at m = 1, 16, 17 and n = k = 300 (304 where
+ * cuBLASLt FP8 needs multiples of 16), and drops nothing the timed suites would run. */
+static void check_suite_covers_every_path_at_small_sizes(void **state)
+{
+    const struct ab_axis *ax = fp8_gemm_workload.axes;
+    int n_axes = fp8_gemm_workload.n_axes;
+    struct ab_values *vals = malloc((size_t)n_axes * sizeof *vals);
+    assert_non_null(vals);
+    struct ab_error err;
+    for (int i = 0; i < n_axes; i++) {
+        assert_non_null(ax[i].sweep[AB_SUITE_CHECK]);
+        assert_int_equal(ab_axis_parse(&ax[i], ax[i].sweep[AB_SUITE_CHECK], &vals[i], &err), AB_OK);
+    }
+    for (int b = 0; b < AB_BACKEND_COUNT; b++) {
+        int idx[AB_MAX_AXES] = { 0 }, cases = 0;
+        bool seen_dtype[6] = { false }, seen_kernel = false, seen_fast = false, seen_row = false;
+        bool seen_m[3] = { false }, seen_square = false, seen_llm = false;
+        for (;;) {
+            struct ab_params ps = { .n = n_axes };
+            for (int i = 0; i < n_axes; i++) {
+                snprintf(ps.p[i].name, sizeof ps.p[i].name, "%s", ax[i].name);
+                ps.p[i].val = vals[i].v[idx[i]];
+            }
+            if (fp8_gemm_workload.applies(&ps, (enum ab_backend_kind)b, AB_SUITE_CHECK)) {
+                struct fp8g_config g;
+                assert_int_equal(fp8g_config_parse(&ps, &g, &err), AB_OK);
+                cases++;
+                seen_dtype[g.dtype] = true;
+                seen_kernel |= g.row_request == FP8G_ROW_KERNEL;
+                seen_fast |= g.fast_accum;
+                seen_row |= g.scaling == FP8G_SCALE_ROW;
+                bool square = ab_param_is(&ps, "shape", "square");
+                seen_square |= square;
+                seen_llm |= !square;
+                if (square)
+                    assert_true(g.m == 300 || g.m == 304);
+                else {
+                    assert_true(g.m <= 17);
+                    seen_m[g.m == 1 ? 0 : g.m == 16 ? 1 : 2] = true;
+                }
+                /* small: no CPU case above 17 x 1500 x 528 or 300^3 */
+                if (b == AB_BACKEND_CPU)
+                    assert_true((double)g.m * (double)g.n * (double)g.k <= 2.8e7);
+            }
+            int i = n_axes - 1;
+            while (i >= 0 && ++idx[i] == vals[i].n)
+                idx[i--] = 0;
+            if (i < 0)
+                break;
+        }
+        bool cuda = b == AB_BACKEND_CUDA;
+        assert_true(seen_dtype[FP8G_E4M3] && seen_dtype[FP8G_E5M2] && seen_dtype[FP8G_BF16] &&
+                    seen_dtype[FP8G_FP32]);
+        assert_true(seen_dtype[FP8G_FP16] == cuda && seen_dtype[FP8G_TF32] == cuda);
+        assert_true(seen_kernel == cuda && seen_fast == cuda);
+        assert_true(seen_row && seen_square && seen_llm && seen_m[0] && seen_m[1] && seen_m[2]);
+        assert_true(cases <= (cuda ? 200 : 48));
+    }
+    free(vals);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +561,9 @@ int main(void)
         cmocka_unit_test(llm_shapes_name_k_by_n_with_m_tokens),
         cmocka_unit_test(cuda_plan_maps_tokens_and_channels_onto_cublas),
         cmocka_unit_test(cuda_plan_refuses_what_fp8_cannot_do),
+        cmocka_unit_test(cuda_row_scaling_uses_outer_vectors_on_sm90_only),
+        cmocka_unit_test(cuda_rotation_covers_twice_the_l2),
+        cmocka_unit_test(check_suite_covers_every_path_at_small_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
