@@ -168,6 +168,28 @@ static void cpu_fp8_runs_on_the_bf16_matmul_or_falls_back_to_fp32(void **state)
     }
 }
 
+/* A case that does not fit is an oom row, and teardown frees what setup made before it knew
+ * (run under ASan, a leak here fails the test). */
+static void cpu_case_too_large_for_the_device_is_oom_without_leaks(void **state)
+{
+    struct ab_device dev = fake_cpu();
+    dev.mem_bytes = 1u << 20;
+    struct ab_case c;
+    memset(&c, 0, sizeof c);
+    c.workload = &fp8_gemm_workload;
+    c.device = &dev;
+    c.seed = 5;
+    struct ab_error err;
+    assert_int_equal(
+        ab_params_parse("dtype=fp8_e4m3;scaling=row;accum=fp32;shape=square;m=300", &c.params, &err), AB_OK);
+    const struct ab_impl *impl = fp8_gemm_workload.impl[AB_BACKEND_CPU];
+    assert_int_equal(impl->setup(&c, &err), AB_ENOMEM);
+    assert_non_null(strstr(err.msg, "needs"));
+    assert_non_null(c.state);
+    impl->teardown(&c);
+    assert_null(c.state);
+}
+
 /* The choice itself, for either capability: bf16 needs the BF16 matmul, FP8 takes whichever
  * exists, fp32 always the FP32 one, and what the CPU path has no code for is refused. */
 static void cpu_gemm_choice_follows_the_capability(void **state)
@@ -554,6 +576,7 @@ int main(void)
         cmocka_unit_test(cpu_gemms_match_fp64_of_dequantized_operands),
         cmocka_unit_test(cpu_fp8_runs_on_the_bf16_matmul_or_falls_back_to_fp32),
         cmocka_unit_test(cpu_gemm_choice_follows_the_capability),
+        cmocka_unit_test(cpu_case_too_large_for_the_device_is_oom_without_leaks),
         cmocka_unit_test(check_flags_a_single_wrong_entry),
         cmocka_unit_test(check_covers_all_entries_of_small_products_and_samples_large_ones),
         cmocka_unit_test(operand_values_apply_row_and_tensor_scales),
