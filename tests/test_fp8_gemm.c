@@ -479,6 +479,14 @@ static void cuda_row_scaling_uses_outer_vectors_on_sm90_only(void **state)
     assert_true(p.d_fp32_then_scale);
     g.row_request = FP8G_ROW_CUBLASLT;
     assert_int_equal(fp8g_plan_make(&g, 12, 0, 130100, &p, &err), AB_EUNSUPPORTED);
+    /* A refusal by cuBLASLt (heuristic or matmul) falls back to the epilogue under auto only;
+     * other failures stay failures. */
+    assert_true(fp8g_row_falls_back(FP8G_ROW_AUTO, FP8G_ROW_OUTER_VEC, AB_EUNSUPPORTED));
+    assert_false(fp8g_row_falls_back(FP8G_ROW_AUTO, FP8G_ROW_OUTER_VEC, AB_OK));
+    assert_false(fp8g_row_falls_back(FP8G_ROW_AUTO, FP8G_ROW_OUTER_VEC, AB_EFAIL));
+    assert_false(fp8g_row_falls_back(FP8G_ROW_CUBLASLT, FP8G_ROW_OUTER_VEC, AB_EUNSUPPORTED));
+    assert_false(fp8g_row_falls_back(FP8G_ROW_AUTO, FP8G_ROW_EPILOGUE, AB_EUNSUPPORTED));
+    assert_false(fp8g_row_falls_back(FP8G_ROW_AUTO, FP8G_ROW_NONE, AB_EUNSUPPORTED));
 }
 
 /* Rotation covers 2 x L2 plus a quarter whatever the operands' size (a fixed 48 MiB x 4 left

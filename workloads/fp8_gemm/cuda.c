@@ -281,22 +281,26 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     }
     AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
     st = build(c, s, err);
+    const char *refused = st == AB_EUNSUPPORTED ? "the heuristic" : NULL;
     if (st == AB_OK && p->row == FP8G_ROW_OUTER_VEC) {
         /* The heuristic may offer an algorithm that cublasLtMatmul then refuses for outer
          * vectors: try it once (D is reset to NaN before verification). */
         st = launch(s, 0, err);
         if (st == AB_OK)
             AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+        else if (st == AB_EUNSUPPORTED)
+            refused = "cublasLtMatmul";
         AB_CUDA_TRY(cudaMemset(s->dD, 0xff, dbytes), err);
     }
-    if (st == AB_EUNSUPPORTED && p->row == FP8G_ROW_OUTER_VEC && g.row_request == FP8G_ROW_AUTO) {
+    if (fp8g_row_falls_back(g.row_request, p->row, st)) {
         /* This cuBLASLt or device has no outer-vector kernel for the case: our epilogue. */
-        ab_case_metric_text(c, "row_scaling_fallback", "%.63s", err->msg);
+        ab_case_metric_text(c, "row_scaling_fallback", "%s refused outer vectors", refused);
         destroy_desc(s);
         s->p.row = FP8G_ROW_EPILOGUE;
         s->p.d_fp32_then_scale = true;
         st = build(c, s, err);
-    }
+    } else if (st == AB_EUNSUPPORTED && p->row == FP8G_ROW_OUTER_VEC)
+        return ab_fail_prefix(err, st, "row_scale=cublaslt: %s refused outer-vector scales", refused);
     if (st)
         return st;
     if (fp8)

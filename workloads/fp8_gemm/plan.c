@@ -25,6 +25,11 @@ ab_status fp8g_row_method_choose(enum fp8g_row_request req, int cc_major, int cc
     return AB_OK;
 }
 
+bool fp8g_row_falls_back(enum fp8g_row_request req, enum fp8g_row_method planned, ab_status st)
+{
+    return req == FP8G_ROW_AUTO && planned == FP8G_ROW_OUTER_VEC && st == AB_EUNSUPPORTED;
+}
+
 int64_t fp8g_rotation_sets(uint64_t set_bytes, uint64_t l2_bytes, uint64_t budget_bytes)
 {
     uint64_t l2 = l2_bytes ? l2_bytes : FP8G_L2_FALLBACK_BYTES;

@@ -34,6 +34,10 @@ struct fp8g_plan {
  * not exist is AB_EUNSUPPORTED with the reason. */
 ab_status fp8g_row_method_choose(enum fp8g_row_request req, int cc_major, int cc_minor, int cublas_version,
                                  enum fp8g_row_method *out, struct ab_error *err);
+/* After cuBLASLt answered st for the planned method (its heuristic, or a first
+ * cublasLtMatmul): fall back to the epilogue? Only where outer vectors were planned, refused
+ * (AB_EUNSUPPORTED), and the request left the choice to us (auto). */
+bool fp8g_row_falls_back(enum fp8g_row_request req, enum fp8g_row_method planned, ab_status st);
 /* Plan a case for a device of compute capability cc_major.cc_minor with cuBLASLt version
  * `cublas_version` (CUBLAS_VERSION: major*10000 + minor*100 + patch).
  * AB_EUNSUPPORTED (with the reason) where FP8 needs sm_89+ or the shape breaks the 16-byte
