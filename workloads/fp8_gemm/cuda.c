@@ -1,9 +1,10 @@
 /* cuda.c — fp8_gemm on NVIDIA GPUs through cuBLASLt: FP8 (E4M3 x E4M3, E4M3 x E5M2) with
  * per-tensor scale pointers or per-row scales (cuBLASLt's outer-vector mode where it has one,
  * else an FP32 product and our epilogue kernel), BF16 output; BF16/FP16/TF32/FP32 likewise.
- * Layout and scale decisions are in plan.c (tested without a GPU). The heuristic's first
- * algorithm is used and recorded; the workspace is what cuBLAS recommends (32 MiB on Hopper,
- * 4 MiB before). Where the operands fit in L2, repetitions rotate over copies. */
+ * Layout, scale and rotation decisions are in plan.c (tested without a GPU). The heuristic's
+ * first algorithm is used and recorded; the workspace is what cuBLAS recommends (32 MiB on
+ * Hopper, 4 MiB before). Repetitions rotate over enough copies of the operands to cover twice
+ * the device's L2, so that no dtype's operands are still cached from an earlier repetition. */
 #include "fp8_gemm.h"
 #include "fp8_gemm_cuda.h"
 #include "plan.h"
@@ -15,17 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROT   4
-#define ROT_BYTES ((size_t)48 << 20)
+#define SET_ALIGN ((size_t)256) /* each copy of an operand starts 256-byte aligned */
 
 struct cuda_state {
     struct fp8g_config g;
     struct fp8g_plan p;
-    int nrot, next;
-    void *dW[MAX_ROT], *dX[MAX_ROT]; /* cuBLAS A (weights n x k) and B (activations m x k) */
-    void *dD;                        /* output, n x m column-major (C row-major) */
-    float *dD32;                     /* FP32 product for the epilogue method */
-    float *dsa, *dsb;                /* cuBLAS A (per channel) and B (per token) scales */
+    int64_t nrot, next;
+    /* cuBLAS A (weights n x k) and B (activations m x k): nrot copies each, w_stride and
+     * x_stride bytes apart. */
+    char *dW, *dX;
+    size_t w_stride, x_stride;
+    void *dD;         /* output, n x m column-major (C row-major) */
+    float *dD32;      /* FP32 product for the epilogue method */
+    float *dsa, *dsb; /* cuBLAS A (per channel) and B (per token) scales */
     void *ws;
     size_t ws_bytes;
     cudaStream_t stream;
@@ -179,6 +182,20 @@ static void destroy_desc(struct cuda_state *s)
     s->desc = NULL;
 }
 
+/* One repetition on copy r: the matmul and, for the epilogue method, the scaling kernel. */
+static ab_status launch(struct cuda_state *s, int64_t r, struct ab_error *err)
+{
+    float alpha = 1.0f, beta = 0.0f;
+    void *d = s->p.d_fp32_then_scale ? (void *)s->dD32 : s->dD;
+    const void *w = s->dW + (size_t)r * s->w_stride, *x = s->dX + (size_t)r * s->x_stride;
+    AB_CUBLAS_TRY(cublasLtMatmul(s->lt, s->desc, &alpha, w, s->la, x, s->lb, &beta, d, s->ld, d, s->ld,
+                                 &s->algo, s->ws, s->ws_bytes, s->stream),
+                  err);
+    if (s->p.d_fp32_then_scale)
+        return fp8g_cuda_scale_outer(s->dD32, s->dsa, s->dsb, s->dD, s->p.M, s->p.N, s->stream, err);
+    return AB_OK;
+}
+
 static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
 {
     struct fp8g_config g;
@@ -198,11 +215,16 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
     bool fp8 = fp8g_is_fp8(g.dtype), row = g.scaling == FP8G_SCALE_ROW;
     size_t wb = n * k * store_bytes(p->a_store), xb = m * k * store_bytes(p->b_store);
-    s->nrot = wb + xb <= ROT_BYTES ? MAX_ROT : 1;
+    s->w_stride = (wb + SET_ALIGN - 1) / SET_ALIGN * SET_ALIGN;
+    s->x_stride = (xb + SET_ALIGN - 1) / SET_ALIGN * SET_ALIGN;
     s->ws_bytes = c->device->cc_major >= 9 ? (size_t)32 << 20 : (size_t)4 << 20;
     size_t dbytes = m * n * (size_t)p->d_bytes,
            d32 = fp8 ? m * n * 4 : 0; /* the epilogue's, if outer vectors fail */
-    uint64_t need = (uint64_t)(wb + xb) * (uint64_t)s->nrot + dbytes + d32 + s->ws_bytes + (m + n) * 4;
+    /* Copies may take half the device's memory; the rest is for D, the workspace and others. */
+    s->nrot = fp8g_rotation_sets(s->w_stride + s->x_stride, c->device->l2_bytes, c->device->mem_bytes / 2);
+    ab_case_metric(c, "rotation_sets", (double)s->nrot);
+    uint64_t need =
+        (uint64_t)(s->w_stride + s->x_stride) * (uint64_t)s->nrot + dbytes + d32 + s->ws_bytes + (m + n) * 4;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "fp8_gemm: %zu x %zu x %zu needs %.1f GiB on %s", m, n, k,
                        (double)need / (1u << 30), c->device->id);
@@ -230,12 +252,21 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
     AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
     AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
-    for (int r = 0; r < s->nrot; r++) {
-        AB_CUDA_TRY(cudaMalloc(&s->dW[r], wb), err);
-        AB_CUDA_TRY(cudaMalloc(&s->dX[r], xb), err);
-        /* Copies hold the same values: rotation is about caches, not data. */
-        AB_CUDA_TRY(cudaMemcpy(s->dW[r], s->hW, wb, cudaMemcpyHostToDevice), err);
-        AB_CUDA_TRY(cudaMemcpy(s->dX[r], s->hX, xb, cudaMemcpyHostToDevice), err);
+    AB_CUDA_TRY(cudaMalloc((void **)&s->dW, s->w_stride * (size_t)s->nrot), err);
+    AB_CUDA_TRY(cudaMalloc((void **)&s->dX, s->x_stride * (size_t)s->nrot), err);
+    /* Copies hold the same values (rotation is about caches, not data): the first from the
+     * host, then doubling device-to-device copies. */
+    AB_CUDA_TRY(cudaMemcpy(s->dW, s->hW, wb, cudaMemcpyHostToDevice), err);
+    AB_CUDA_TRY(cudaMemcpy(s->dX, s->hX, xb, cudaMemcpyHostToDevice), err);
+    for (int64_t have = 1; have < s->nrot;) {
+        int64_t more = have < s->nrot - have ? have : s->nrot - have;
+        AB_CUDA_TRY(cudaMemcpy(s->dW + (size_t)have * s->w_stride, s->dW, (size_t)more * s->w_stride,
+                               cudaMemcpyDeviceToDevice),
+                    err);
+        AB_CUDA_TRY(cudaMemcpy(s->dX + (size_t)have * s->x_stride, s->dX, (size_t)more * s->x_stride,
+                               cudaMemcpyDeviceToDevice),
+                    err);
+        have += more;
     }
     AB_CUDA_TRY(cudaMalloc(&s->dD, dbytes), err);
     AB_CUDA_TRY(cudaMemset(s->dD, 0xff, dbytes), err); /* NaN until written */
@@ -250,31 +281,32 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     }
     AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
     st = build(c, s, err);
-    if (st == AB_EUNSUPPORTED && p->row == FP8G_ROW_OUTER_VEC) {
+    const char *refused = st == AB_EUNSUPPORTED ? "the heuristic" : NULL;
+    if (st == AB_OK && p->row == FP8G_ROW_OUTER_VEC) {
+        /* The heuristic may offer an algorithm that cublasLtMatmul then refuses for outer
+         * vectors: try it once (D is reset to NaN before verification). */
+        st = launch(s, 0, err);
+        if (st == AB_OK)
+            AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+        else if (st == AB_EUNSUPPORTED)
+            refused = "cublasLtMatmul";
+        AB_CUDA_TRY(cudaMemset(s->dD, 0xff, dbytes), err);
+    }
+    if (fp8g_row_falls_back(g.row_request, p->row, st)) {
         /* This cuBLASLt or device has no outer-vector kernel for the case: our epilogue. */
+        ab_case_metric_text(c, "row_scaling_fallback", "%s refused outer vectors", refused);
         destroy_desc(s);
         s->p.row = FP8G_ROW_EPILOGUE;
         s->p.d_fp32_then_scale = true;
         st = build(c, s, err);
-    }
+    } else if (st == AB_EUNSUPPORTED && p->row == FP8G_ROW_OUTER_VEC)
+        return ab_fail_prefix(err, st, "row_scale=cublaslt: %s refused outer-vector scales", refused);
     if (st)
         return st;
     if (fp8)
         ab_case_metric_text(c, "row_scaling", "%s", fp8g_row_method_name(s->p.row));
     fp8g_work(&g, store_bytes(p->b_store), store_bytes(p->a_store), (size_t)p->d_bytes, &c->work);
-    c->work.ceiling = fp8g_ceiling(g.dtype, AB_BACKEND_CUDA);
-    return AB_OK;
-}
-
-static ab_status launch(struct cuda_state *s, int r, struct ab_error *err)
-{
-    float alpha = 1.0f, beta = 0.0f;
-    void *d = s->p.d_fp32_then_scale ? (void *)s->dD32 : s->dD;
-    AB_CUBLAS_TRY(cublasLtMatmul(s->lt, s->desc, &alpha, s->dW[r], s->la, s->dX[r], s->lb, &beta, d, s->ld, d,
-                                 s->ld, &s->algo, s->ws, s->ws_bytes, s->stream),
-                  err);
-    if (s->p.d_fp32_then_scale)
-        return fp8g_cuda_scale_outer(s->dD32, s->dsa, s->dsb, s->dD, s->p.M, s->p.N, s->stream, err);
+    c->work.ceiling = fp8g_cuda_ceiling(&g);
     return AB_OK;
 }
 
@@ -377,10 +409,8 @@ static void cuda_teardown(struct ab_case *c)
     destroy_desc(s);
     if (s->lt)
         cublasLtDestroy(s->lt);
-    for (int r = 0; r < MAX_ROT; r++) {
-        cudaFree(s->dW[r]);
-        cudaFree(s->dX[r]);
-    }
+    cudaFree(s->dW);
+    cudaFree(s->dX);
     cudaFree(s->dD);
     cudaFree(s->dD32);
     cudaFree(s->dsa);

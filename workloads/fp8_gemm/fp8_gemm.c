@@ -23,49 +23,64 @@ static const char *const scaling_names[] = {
     [FP8G_SCALE_TENSOR] = "tensor",
     [FP8G_SCALE_ROW] = "row",
 };
-/* LLM weight shapes as k x n (Llama-style projections: attention out, MLP up, MLP down, 70B). */
+static const char *const row_request_names[] = {
+    [FP8G_ROW_AUTO] = "auto",
+    [FP8G_ROW_CUBLASLT] = "cublaslt",
+    [FP8G_ROW_KERNEL] = "kernel",
+};
+/* Weight shapes as k x n: Llama-style projections (attention out, MLP up, MLP down, 70B), then
+ * two small LLM-like ones for the check suite (few tokens against a wide weight): 528x1488 has
+ * k and n multiples of 16, as cuBLASLt's FP8 needs; 300x1500 has not (FP8 there is a skipped
+ * row on CUDA, the wider types run). */
 static const struct {
     const char *name;
     int64_t k, n;
 } llm_shapes[] = {
-    { "4096x4096", 4096, 4096 },
-    { "4096x14336", 4096, 14336 },
-    { "14336x4096", 14336, 4096 },
-    { "8192x28672", 8192, 28672 },
+    { "4096x4096", 4096, 4096 },   { "4096x14336", 4096, 14336 }, { "14336x4096", 14336, 4096 },
+    { "8192x28672", 8192, 28672 }, { "528x1488", 528, 1488 },     { "300x1500", 300, 1500 },
 };
 static const int64_t llm_tokens[] = { 1, 16, 64, 256, 1024, 4096 };
 
+/* The check suite: every dtype, scaling, accumulation and row-scaling path at small awkward
+ * sizes (see fp8_gemm_applies for which m goes with which shape). */
 static const struct ab_axis axes[] = {
     { .name = "dtype",
       .type = AB_AXIS_STR,
       .help = "operand type: fp8_e4m3 (E4M3 x E4M3), fp8_e5m2 (E4M3 x E5M2), bf16, fp16, tf32, fp32",
       .choices = "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
       .sweep = { "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32", "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32",
-                 "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32" } },
+                 "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32", "fp8_e4m3,fp8_e5m2,bf16,fp16,tf32,fp32" } },
     { .name = "scaling",
       .type = AB_AXIS_STR,
       .help = "FP8 scaling: tensor (one scale per operand) or row (per token of A and per output "
               "channel of B); none for wider types",
       .choices = "none,tensor,row",
-      .sweep = { "none,tensor,row", "none,tensor,row", "none,tensor,row" } },
+      .sweep = { "none,tensor,row", "none,tensor,row", "none,tensor,row", "none,tensor,row" } },
     { .name = "accum",
       .type = AB_AXIS_STR,
       .help = "accumulation: fp32, or fast (cuBLASLt FP8 fast accumulation, CUDA only)",
       .choices = "fp32,fast",
-      .sweep = { "fp32,fast", "fp32,fast", "fp32,fast" } },
+      .sweep = { "fp32,fast", "fp32,fast", "fp32,fast", "fp32,fast" } },
+    { .name = "row_scale",
+      .type = AB_AXIS_STR,
+      .help = "who applies row scales on CUDA: auto (cuBLASLt outer vectors where supported, else "
+              "our epilogue kernel), cublaslt (outer vectors only), kernel (always the epilogue)",
+      .choices = "auto,cublaslt,kernel",
+      .sweep = { "auto", "auto", "auto", "auto,kernel" } },
     { .name = "shape",
       .type = AB_AXIS_STR,
       .help = "square (m = n = k = m) or an LLM weight k x n with m tokens",
-      .choices = "square,4096x4096,4096x14336,14336x4096,8192x28672",
+      .choices = "square,4096x4096,4096x14336,14336x4096,8192x28672,528x1488,300x1500",
       .sweep = { "square,4096x4096", "square,4096x4096,4096x14336",
-                 "square,4096x4096,4096x14336,14336x4096,8192x28672" } },
+                 "square,4096x4096,4096x14336,14336x4096,8192x28672",
+                 "square,528x1488,300x1500,4096x4096" } },
     { .name = "m",
       .type = AB_AXIS_INT,
       .help = "rows of A: the size of a square GEMM, or the tokens of an LLM shape",
       .min = 1,
       .max = 65536,
       .sweep = { "1,64,256,512,1024,2048", "1,16,64,256,512,1024,2048,4096,8192,16384",
-                 "1,16,64,256,512,1024,2048,4096,8192,16384" } },
+                 "1,16,64,256,512,1024,2048,4096,8192,16384", "1,16,17,300,304" } },
 };
 
 static int find_name(const char *const *names, int n, const char *s)
@@ -96,21 +111,28 @@ ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out,
     const char *dt = ab_param_str(ps, "dtype", "bf16");
     const char *sc = ab_param_str(ps, "scaling", "none");
     const char *acc = ab_param_str(ps, "accum", "fp32");
+    const char *rs = ab_param_str(ps, "row_scale", "auto");
     const char *shape = ab_param_str(ps, "shape", "square");
-    int d = find_name(dtype_names, 6, dt), s = find_name(scaling_names, 3, sc);
+    int d = find_name(dtype_names, 6, dt), s = find_name(scaling_names, 3, sc),
+        r = find_name(row_request_names, 3, rs);
     if (d < 0)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown dtype '%s'", dt);
     if (s < 0)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown scaling '%s'", sc);
+    if (r < 0)
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown row_scale '%s' (auto, cublaslt, kernel)", rs);
     if (strcmp(acc, "fp32") != 0 && strcmp(acc, "fast") != 0)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown accum '%s' (fp32, fast)", acc);
     out->dtype = (enum fp8g_dtype)d;
     out->scaling = (enum fp8g_scaling)s;
     out->fast_accum = strcmp(acc, "fast") == 0;
+    out->row_request = (enum fp8g_row_request)r;
     if (fp8g_is_fp8(out->dtype) != (out->scaling != FP8G_SCALE_NONE))
         return ab_fail(err, AB_EINVAL, "fp8_gemm: scaling=%s does not go with dtype=%s", sc, dt);
     if (out->fast_accum && !fp8g_is_fp8(out->dtype))
         return ab_fail(err, AB_EINVAL, "fp8_gemm: accum=fast is for FP8 only, not %s", dt);
+    if (out->row_request != FP8G_ROW_AUTO && out->scaling != FP8G_SCALE_ROW)
+        return ab_fail(err, AB_EINVAL, "fp8_gemm: row_scale=%s is for scaling=row only", rs);
     int64_t m = ab_param_int(ps, "m", 256);
     if (m < 1)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: m=%lld must be at least 1", (long long)m);
@@ -136,21 +158,34 @@ static bool is_llm_tokens(int64_t m)
     return false;
 }
 
-/* Drop the points that are no case: scaling and fast accumulation belong to FP8, TF32 and FP16
- * to CUDA (oneDNN has no FP16 matmul on CPUs without AVX512-FP16), square sizes start at 256
- * (smaller m are the token counts of the LLM shapes), LLM shapes take the token counts of the
- * study, and the CPU's quick and default suites stop where a case would take minutes. */
+/* Drop the points that are no case: scaling, fast accumulation and the choice of row-scaling
+ * path belong to FP8 (the last two to CUDA), TF32 and FP16 to CUDA (oneDNN has no FP16 matmul on
+ * CPUs without AVX512-FP16), square sizes start at 256 (smaller m are the token counts of the
+ * LLM shapes), LLM shapes take the token counts of the study, and the CPU's quick and default
+ * suites stop where a case would take minutes. The check suite pairs square with m = 300 and,
+ * on CUDA, 304 (n = k not and then a multiple of 16), the small LLM-like shapes with m = 1, 16, 17 (GEMV,
+ * a full and a ragged tile of tokens), and 4096x4096 (CUDA only: its host-side quantization is
+ * too slow for the CPU's check) with m = 1 and 17. */
 static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
     struct fp8g_config g;
     if (fp8g_config_parse(ps, &g, NULL) != AB_OK)
         return false;
     bool cpu = backend == AB_BACKEND_CPU;
-    if (g.fast_accum && cpu)
+    if (cpu && (g.fast_accum || g.row_request != FP8G_ROW_AUTO))
         return false;
     if (cpu && (g.dtype == FP8G_TF32 || g.dtype == FP8G_FP16))
         return false;
     bool square = ab_param_is(ps, "shape", "square");
+    if (suite == AB_SUITE_CHECK) {
+        if (square) /* 304: FP8 on cuBLASLt needs n and k multiples of 16; the CPU does not */
+            return g.m == 300 || (g.m == 304 && !cpu);
+        if (g.k == 4096 && g.n == 4096)
+            return !cpu && (g.m == 1 || g.m == 17);
+        if (ab_param_is(ps, "shape", "528x1488") || ab_param_is(ps, "shape", "300x1500"))
+            return g.m == 1 || g.m == 16 || g.m == 17;
+        return false;
+    }
     if (square) {
         if (g.m < 256) /* the token counts of the LLM shapes, not square sizes */
             return false;
@@ -169,18 +204,49 @@ static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind ba
     return true;
 }
 
-const char *fp8g_ceiling(enum fp8g_dtype d, enum ab_backend_kind backend)
+const char *fp8g_cuda_ceiling(const struct fp8g_config *g)
 {
-    if (backend == AB_BACKEND_CPU)
-        return d == FP8G_FP32 || d == FP8G_TF32 ? "fp32_gemm" : "bf16_gemm";
-    switch (d) {
+    switch (g->dtype) {
     case FP8G_E4M3:
-    case FP8G_E5M2: return "fp8_gemm";
+    case FP8G_E5M2: return g->fast_accum ? "fp8_fast_gemm" : "fp8_gemm";
     case FP8G_BF16: return "bf16_gemm";
     case FP8G_FP16: return "fp16_gemm";
     case FP8G_TF32: return "tf32_gemm";
     default: return "fp32_gemm";
     }
+}
+
+ab_status fp8g_cpu_gemm_choose(const struct fp8g_config *g, bool has_bf16_matmul, enum fp8g_cpu_gemm *out,
+                               struct ab_error *err)
+{
+    *out = FP8G_CPU_GEMM_F32;
+    if (g->dtype == FP8G_FP16 || g->dtype == FP8G_TF32)
+        return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: %s is measured on CUDA only",
+                       g->dtype == FP8G_FP16 ? "fp16" : "tf32");
+    if (g->fast_accum)
+        return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: accum=fast is a cuBLASLt mode (CUDA only)");
+    if (g->row_request != FP8G_ROW_AUTO)
+        return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: row_scale=%s chooses a CUDA path (CPU: auto only)",
+                       row_request_names[g->row_request]);
+    if (g->dtype == FP8G_FP32)
+        return AB_OK;
+    if (has_bf16_matmul) {
+        *out = FP8G_CPU_GEMM_BF16;
+        return AB_OK;
+    }
+    if (g->dtype == FP8G_BF16)
+        return ab_fail(err, AB_EUNSUPPORTED, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
+    return AB_OK; /* FP8 on the FP32 matmul */
+}
+
+const char *fp8g_cpu_gemm_name(enum fp8g_cpu_gemm k)
+{
+    return k == FP8G_CPU_GEMM_BF16 ? "bf16" : "f32";
+}
+
+const char *fp8g_cpu_ceiling(enum fp8g_cpu_gemm k)
+{
+    return k == FP8G_CPU_GEMM_BF16 ? "bf16_gemm" : "fp32_gemm";
 }
 
 void fp8g_work(const struct fp8g_config *g, size_t a_elem_bytes, size_t b_elem_bytes, size_t out_elem_bytes,

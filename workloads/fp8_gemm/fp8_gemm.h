@@ -10,22 +10,45 @@
 
 enum fp8g_dtype { FP8G_E4M3 = 0, FP8G_E5M2, FP8G_BF16, FP8G_FP16, FP8G_TF32, FP8G_FP32 };
 enum fp8g_scaling { FP8G_SCALE_NONE = 0, FP8G_SCALE_TENSOR, FP8G_SCALE_ROW };
+/* Who applies row scales on CUDA (axis row_scale): auto (cuBLASLt's outer vectors where it has
+ * them, else our epilogue kernel), cublaslt (outer vectors or a skipped row), kernel (always the
+ * epilogue, so that it is checked where cuBLASLt could do without it). */
+enum fp8g_row_request { FP8G_ROW_AUTO = 0, FP8G_ROW_CUBLASLT, FP8G_ROW_KERNEL };
 
 struct fp8g_config {
     int64_t m, n, k;
     enum fp8g_dtype dtype;
     enum fp8g_scaling scaling;
     bool fast_accum; /* cuBLASLt's FP8 fast accumulation (CUDA only) */
+    enum fp8g_row_request row_request;
 };
 
-/* Parse a case's parameters (dtype, scaling, accum, shape, m); AB_EINVAL names the bad one. */
+/* Parse a case's parameters (dtype, scaling, accum, row_scale, shape, m); AB_EINVAL names the
+ * bad one. */
 ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err);
 bool fp8g_is_fp8(enum fp8g_dtype d);
 /* FP8 formats of the two operands: E4M3 x E4M3, or E4M3 x E5M2 for fp8_e5m2. */
 enum fp8_format fp8g_format_a(enum fp8g_dtype d);
 enum fp8_format fp8g_format_b(enum fp8g_dtype d);
-/* The ceiling a dtype is held against on a backend ("bf16_gemm" for FP8 on the CPU). */
-const char *fp8g_ceiling(enum fp8g_dtype d, enum ab_backend_kind backend);
+/* The ceiling a CUDA case is held against: "fp8_gemm" (FP8 with FP32 accumulation),
+ * "fp8_fast_gemm" (accum=fast), "bf16_gemm", "fp16_gemm", "tf32_gemm", "fp32_gemm". */
+const char *fp8g_cuda_ceiling(const struct fp8g_config *g);
+
+/* The oneDNN matmul a CPU case runs. FP8 values are exact in BF16 and in FP32, so the FP8
+ * emulation runs on the BF16 matmul where oneDNN has one and on the FP32 matmul otherwise:
+ * the same exact products accumulated in FP32 either way. */
+enum fp8g_cpu_gemm { FP8G_CPU_GEMM_F32 = 0, FP8G_CPU_GEMM_BF16 };
+/* Can oneDNN create a BF16 matmul on this CPU? Probed once per process (a tiny primitive
+ * descriptor); test builds answer false while ACCELBENCH_TEST_NO_BF16_MATMUL is set. */
+bool fp8g_cpu_has_bf16_matmul(void);
+/* The matmul for a case given that capability: AB_EUNSUPPORTED with the reason for what the
+ * CPU path cannot run (bf16 without a BF16 matmul, fp16, tf32, accum=fast, row_scale). */
+ab_status fp8g_cpu_gemm_choose(const struct fp8g_config *g, bool has_bf16_matmul, enum fp8g_cpu_gemm *out,
+                               struct ab_error *err);
+/* "bf16" or "f32" (the cpu_gemm metric). */
+const char *fp8g_cpu_gemm_name(enum fp8g_cpu_gemm k);
+/* The ceiling a CPU case is held against: that of the matmul it runs. */
+const char *fp8g_cpu_ceiling(enum fp8g_cpu_gemm k);
 /* Work per repetition: 2·m·n·k FLOPs, operand and output bytes moved once. */
 void fp8g_work(const struct fp8g_config *g, size_t in_a_bytes_per_elem, size_t in_b_bytes_per_elem,
                size_t out_bytes_per_elem, struct ab_work *w);

@@ -8,6 +8,43 @@ const char *fp8g_row_method_name(enum fp8g_row_method r)
     return r == FP8G_ROW_OUTER_VEC ? "outer_vec" : r == FP8G_ROW_EPILOGUE ? "epilogue" : "none";
 }
 
+ab_status fp8g_row_method_choose(enum fp8g_row_request req, int cc_major, int cc_minor, int cublas_version,
+                                 enum fp8g_row_method *out, struct ab_error *err)
+{
+    bool outer_vec = cc_major == 9 && cublas_version >= 120900;
+    if (req == FP8G_ROW_KERNEL || (req == FP8G_ROW_AUTO && !outer_vec)) {
+        *out = FP8G_ROW_EPILOGUE;
+        return AB_OK;
+    }
+    *out = FP8G_ROW_OUTER_VEC;
+    if (!outer_vec)
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "row_scale=cublaslt: cuBLASLt outer-vector scales need SM90 (cc 9.x) and cuBLASLt "
+                       "12.9+, not cc %d.%d with cuBLASLt %d",
+                       cc_major, cc_minor, cublas_version);
+    return AB_OK;
+}
+
+bool fp8g_row_falls_back(enum fp8g_row_request req, enum fp8g_row_method planned, ab_status st)
+{
+    return req == FP8G_ROW_AUTO && planned == FP8G_ROW_OUTER_VEC && st == AB_EUNSUPPORTED;
+}
+
+int64_t fp8g_rotation_sets(uint64_t set_bytes, uint64_t l2_bytes, uint64_t budget_bytes)
+{
+    uint64_t l2 = l2_bytes ? l2_bytes : FP8G_L2_FALLBACK_BYTES;
+    uint64_t want_bytes = 2 * l2 + l2 / 4;
+    if (set_bytes == 0)
+        return 1;
+    uint64_t sets = (want_bytes + set_bytes - 1) / set_bytes;
+    if (sets < 2)
+        sets = 2;
+    uint64_t fit = budget_bytes / set_bytes;
+    if (sets > fit)
+        sets = fit;
+    return sets < 1 ? 1 : (int64_t)sets;
+}
+
 ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor, int cublas_version,
                          struct fp8g_plan *out, struct ab_error *err)
 {
@@ -34,8 +71,10 @@ ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor
         out->b_store = FP8G_STORE_E4M3;
         out->d_bytes = 2;
         if (g->scaling == FP8G_SCALE_ROW) {
-            /* Outer-vector scales arrived in cuBLAS 12.9 for Hopper and newer. */
-            out->row = cublas_version >= 120900 && cc >= 90 ? FP8G_ROW_OUTER_VEC : FP8G_ROW_EPILOGUE;
+            ab_status st =
+                fp8g_row_method_choose(g->row_request, cc_major, cc_minor, cublas_version, &out->row, err);
+            if (st)
+                return st;
             out->a_scales = out->M;
             out->b_scales = out->N;
             out->d_fp32_then_scale = out->row == FP8G_ROW_EPILOGUE;

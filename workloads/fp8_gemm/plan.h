@@ -26,6 +26,18 @@ struct fp8g_plan {
     int64_t a_scales, b_scales; /* counts: 1 for tensor, M and N for row; 0 without FP8 */
 };
 
+/* How row scales are applied for a request (axis row_scale) on a device of compute capability
+ * cc_major.cc_minor with cuBLASLt version `cublas_version` (major*10000 + minor*100 + patch).
+ * Outer-vector scales (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F, cuBLASLt 12.9+) are an SM90
+ * feature: only cc 9.x has them, not Ada (8.9) nor Blackwell (10.x, 12.x). auto takes them
+ * where they exist, else the epilogue; kernel is always the epilogue; cublaslt where they do
+ * not exist is AB_EUNSUPPORTED with the reason. */
+ab_status fp8g_row_method_choose(enum fp8g_row_request req, int cc_major, int cc_minor, int cublas_version,
+                                 enum fp8g_row_method *out, struct ab_error *err);
+/* After cuBLASLt answered st for the planned method (its heuristic, or a first
+ * cublasLtMatmul): fall back to the epilogue? Only where outer vectors were planned, refused
+ * (AB_EUNSUPPORTED), and the request left the choice to us (auto). */
+bool fp8g_row_falls_back(enum fp8g_row_request req, enum fp8g_row_method planned, ab_status st);
 /* Plan a case for a device of compute capability cc_major.cc_minor with cuBLASLt version
  * `cublas_version` (CUBLAS_VERSION: major*10000 + minor*100 + patch).
  * AB_EUNSUPPORTED (with the reason) where FP8 needs sm_89+ or the shape breaks the 16-byte
@@ -34,5 +46,14 @@ ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor
                          struct fp8g_plan *out, struct ab_error *err);
 /* The word recorded for the row-scaling method: "outer_vec", "epilogue", "none". */
 const char *fp8g_row_method_name(enum fp8g_row_method r);
+
+/* L2 assumed where the device does not report one: H100's 50 MiB. */
+#define FP8G_L2_FALLBACK_BYTES ((uint64_t)50 << 20)
+/* How many sets of operands (set_bytes each: one copy of cuBLAS's A and B) the timed
+ * repetitions rotate over, so that no set is still in L2 when its turn comes: the fewest with
+ * sets x set_bytes >= 2 x L2 + L2 / 4 (the margin covers D and the scales sharing L2), at
+ * least 2, but no more than fit in budget_bytes (and at least 1). l2_bytes 0: unknown,
+ * FP8G_L2_FALLBACK_BYTES. */
+int64_t fp8g_rotation_sets(uint64_t set_bytes, uint64_t l2_bytes, uint64_t budget_bytes);
 
 #endif
