@@ -63,11 +63,6 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
                        ab_param_str(ps, "dtype", "?"));
-    ab_status st = gpt2_dtype_supported(dt, err); /* before making any weights */
-    if (st)
-        return st;
-    if (dt == GPT2_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
-        ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
     s->decode = ab_param_is(ps, "phase", "decode");
     s->B = (int)ab_param_int(ps, "batch", 1);
     s->P = (int)ab_param_int(ps, "prompt", 128);
@@ -79,6 +74,11 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     if (max_T > cfg.max_pos)
         return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
                        max_T, cfg.max_pos);
+    ab_status st = gpt2_dtype_supported(dt, err); /* before making any weights */
+    if (st)
+        return st;
+    if (dt == GPT2_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
+        ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
     uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
     if (!ab_device_fits(c->device, need))
