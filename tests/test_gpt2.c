@@ -1,7 +1,10 @@
 /* test_gpt2.c — the gpt2 workload on a tiny GPT-2 (2 layers, 64 wide, 4 heads, vocabulary
  * 97): random weights written as a Hugging Face safetensors file, loaded through the real
  * loader, prefill logits checked against an FP64 forward pass written here from the file's
- * own (input-major Conv1D) layout, and KV-cached decode checked against recomputation. */
+ * own (input-major Conv1D) layout, and KV-cached decode checked against recomputation. Also
+ * the greedy argmax rule shared with the CUDA kernel, the verify plan, and the workload's
+ * check-suite cases end to end (bf16 where this CPU's oneDNN can, else their skip). */
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +13,10 @@
 #include <unistd.h>
 
 #include "accelbench.h"
+#include "gpt2/argmax.h"
 #include "gpt2/gpt2.h"
 #include "gpt2/model.h"
+#include "ops/ops.h"
 #include "st_writer.h"
 #include "test_util.h"
 
@@ -269,9 +274,31 @@ static void prefill_logits_match_fp64_reference_in_fp32(void **state)
     check_prefill(GPT2_F32, 1e-4, 0);
 }
 
+/* Probed here with ops directly, not through the workload's own probe. */
+static bool cpu_has_bf16_matmul(void)
+{
+    struct ops_matmul *mm = NULL;
+    struct ab_error err = { { 0 } };
+    ab_status st = ops_matmul_create(&mm, 1, 64, 64, OPS_BF16, OPS_MM_OUT_F32, &err);
+    ops_matmul_destroy(mm);
+    return st == AB_OK;
+}
+
 static void prefill_logits_match_fp64_reference_in_bf16_loosely(void **state)
 {
-    check_prefill(GPT2_BF16, 0, 0.03);
+    if (cpu_has_bf16_matmul()) {
+        check_prefill(GPT2_BF16, 0, 0.03);
+        return;
+    }
+    /* no bf16 matmul here: the model says so in one line instead of a oneDNN status */
+    struct gpt2_params p;
+    struct gpt2_model *m = (struct gpt2_model *)&p;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    assert_int_equal(gpt2_model_create(&m, &p, GPT2_BF16, 2, NPOS_, 12, &err), AB_EUNSUPPORTED);
+    assert_null(m);
+    assert_string_equal(err.msg, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
+    gpt2_params_free(&p);
 }
 
 static void kv_cached_decode_matches_full_recompute(void **state)
@@ -333,6 +360,12 @@ static void named_configs_have_published_parameter_counts(void **state)
     assert_true(gpt2_config_named("1558M", &c));
     assert_int_equal(gpt2_param_count(&c), 1557611200);
     assert_false(gpt2_config_named("7B", &c));
+    assert_true(gpt2_config_named("tiny", &c));
+    assert_int_equal(c.n_layer, 2);
+    assert_int_equal(c.n_embd, 128);
+    assert_int_equal(c.n_head, 4);
+    assert_int_equal(c.vocab, 50257); /* the padded output projection is exercised */
+    assert_int_equal(c.max_pos, 1024);
 }
 
 static void work_model_counts_matmuls_attention_and_logits(void **state)
@@ -415,6 +448,234 @@ static void unsupported_points_are_skipped_with_a_reason(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ greedy argmax */
+
+/* What argmax_kernel does: a strided scan per thread, then a tree over the threads. */
+static int argmax_like_the_kernel(const float *x, int n, int threads)
+{
+    float bv[1024];
+    int bi[1024];
+    for (int t = 0; t < threads; t++) {
+        bv[t] = -FLT_MAX, bi[t] = GPT2_ARGMAX_NONE;
+        for (int j = t; j < n; j += threads)
+            if (gpt2_argmax_better(x[j], j, bv[t], bi[t]))
+                bv[t] = x[j], bi[t] = j;
+    }
+    for (int w = threads / 2; w; w >>= 1)
+        for (int t = 0; t < w; t++)
+            if (gpt2_argmax_better(bv[t + w], bi[t + w], bv[t], bi[t]))
+                bv[t] = bv[t + w], bi[t] = bi[t + w];
+    return bi[0];
+}
+
+static void argmax_of_a_nan_row_is_its_first_nan_and_in_range(void **state)
+{
+    float x[8] = { 1, 5, NAN, 2, NAN, 9, 0, 0 };
+    assert_int_equal(gpt2_argmax(x, 8), 2);
+    assert_int_equal(argmax_like_the_kernel(x, 8, 1024), 2);
+    float all[300];
+    for (int i = 0; i < 300; i++)
+        all[i] = NAN;
+    /* the kernel used to answer 0x7fffffff here, and embed that token next */
+    assert_int_equal(gpt2_argmax(all, 300), 0);
+    assert_int_equal(argmax_like_the_kernel(all, 300, 1024), 0);
+    assert_int_equal(argmax_like_the_kernel(all, 300, 32), 0);
+}
+
+static void argmax_of_all_minus_infinity_is_zero_and_ties_take_the_lowest_index(void **state)
+{
+    float x[70];
+    for (int i = 0; i < 70; i++)
+        x[i] = -INFINITY;
+    assert_int_equal(gpt2_argmax(x, 70), 0);
+    assert_int_equal(argmax_like_the_kernel(x, 70, 1024), 0);
+    for (int i = 0; i < 70; i++)
+        x[i] = (i % 3) ? 1.5f : -2.0f;
+    x[69] = 1.5f;
+    assert_int_equal(gpt2_argmax(x, 70), 1);
+    assert_int_equal(argmax_like_the_kernel(x, 70, 64), 1);
+    assert_int_equal(gpt2_argmax(x, 1), 0);
+    assert_int_equal(gpt2_argmax(x, 0), 0);
+}
+
+static void kernel_reduction_agrees_with_the_sequential_scan(void **state)
+{
+    static float x[GPT2_VOCAB];
+    struct ab_rng g;
+    ab_rng_seed(&g, 5);
+    for (int trial = 0; trial < 40; trial++) {
+        int n = trial < 20 ? GPT2_VOCAB : 1 + (int)(ab_rng_next(&g) % 2000);
+        for (int i = 0; i < n; i++) { /* few distinct values: many ties, some -inf and NaN */
+            uint64_t r = ab_rng_next(&g) % 1000;
+            x[i] = r < 2 && trial % 4 == 1 ? NAN : r < 50 ? -INFINITY : (float)(r % 7);
+        }
+        int want = gpt2_argmax(x, n);
+        assert_true(want >= 0 && want < n);
+        for (int threads = 1; threads <= 1024; threads *= 4)
+            assert_int_equal(argmax_like_the_kernel(x, n, threads), want);
+    }
+}
+
+static void picking_tokens_from_nan_logits_is_a_mismatch_saying_so(void **state)
+{
+    float lg[3][10];
+    for (int b = 0; b < 3; b++)
+        for (int v = 0; v < 10; v++)
+            lg[b][v] = (float)((v * 7 + b) % 10);
+    int tok[3];
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_pick_tokens(&lg[0][0], 10, 3, 10, 4, tok, &err), AB_OK);
+    assert_int_equal(tok[0], 7);
+    lg[1][6] = NAN;
+    assert_int_equal(gpt2_pick_tokens(&lg[0][0], 10, 3, 10, 4, tok, &err), AB_EMISMATCH);
+    assert_string_equal(err.msg, "logits of sequence 1 at position 4 were NaN");
+    assert_int_equal(tok[1], 6);
+    /* only V columns of each ld-long row are read: padding never wins */
+    float pad[2][16] = { { 0 } };
+    pad[0][12] = pad[1][15] = 100;
+    pad[0][3] = pad[1][9] = 1;
+    assert_int_equal(gpt2_pick_tokens(&pad[0][0], 16, 2, 10, 0, tok, &err), AB_OK);
+    assert_int_equal(tok[0], 3);
+    assert_int_equal(tok[1], 9);
+}
+
+/* ------------------------------------------------------------------ verify plan */
+
+static void verify_plan_covers_the_check_cases_whole(void **state)
+{
+    struct gpt2_config tiny;
+    assert_true(gpt2_config_named("tiny", &tiny));
+    struct gpt2_vplan vp;
+    gpt2_verify_plan(&tiny, 3, 70, 5, true, &vp);
+    assert_int_equal(vp.P, 70);
+    assert_int_equal(vp.T, 5);
+    assert_int_equal(vp.n_seq, 3);
+    assert_int_equal(vp.seq[2], 2);
+    gpt2_verify_plan(&tiny, 1, 7, 5, false, &vp);
+    assert_int_equal(vp.P, 7);
+    assert_int_equal(vp.T, 0);
+    assert_int_equal(vp.n_seq, 1);
+    gpt2_verify_plan(&tiny, 3, 7, 2, true, &vp);
+    assert_int_equal(vp.T, 2);
+}
+
+static void verify_plan_shortens_only_what_the_reference_cannot_afford(void **state)
+{
+    struct gpt2_config c;
+    struct gpt2_vplan vp;
+    assert_true(gpt2_config_named("124M", &c));
+    gpt2_verify_plan(&c, 8, 128, 32, true, &vp);
+    assert_int_equal(vp.n_seq, 2);
+    assert_int_equal(vp.seq[0], 0);
+    assert_int_equal(vp.seq[1], 7);
+    assert_int_equal(vp.T, GPT2_VERIFY_STEPS);
+    assert_true(vp.P >= 2 && vp.P < 128);
+    assert_true(2 * gpt2_reference_cost(&c, vp.P + vp.T, vp.T + 1) <= GPT2_VERIFY_BUDGET);
+    /* twice the prompt would have been over the budget */
+    assert_true(2 * gpt2_reference_cost(&c, 2 * vp.P + vp.T, vp.T + 1) > GPT2_VERIFY_BUDGET);
+    assert_true(gpt2_config_named("1558M", &c));
+    gpt2_verify_plan(&c, 32, 1024, 128, true, &vp);
+    assert_int_equal(vp.P, 2);
+    gpt2_verify_plan(&c, 1, 1, 1, true, &vp);
+    assert_int_equal(vp.P, 1);
+    assert_int_equal(vp.T, 1);
+}
+
+static void reference_of_the_last_positions_is_the_tail_of_the_full_one(void **state)
+{
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    int tok[9];
+    random_tokens(tok, 9, 21);
+    static double all[9 * V_], tail[3 * V_];
+    assert_int_equal(gpt2_reference_logits(&p, tok, 9, 0, false, all, &err), AB_OK);
+    assert_int_equal(gpt2_reference_logits(&p, tok, 9, 6, false, tail, &err), AB_OK);
+    for (int i = 0; i < 3 * V_; i++)
+        assert_double_equal(tail[i], all[6 * V_ + i], 1e-12);
+    /* and the test's own reference, from the file layout, agrees */
+    reference(tok, 9, all);
+    for (int i = 0; i < 3 * V_; i++)
+        assert_double_equal(tail[i], all[6 * V_ + i], 1e-9);
+    tok[4] = V_;
+    assert_int_equal(gpt2_reference_logits(&p, tok, 9, 6, false, tail, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "out of the vocabulary"));
+    gpt2_params_free(&p);
+}
+
+/* ------------------------------------------------------------------ the check suite's cases */
+
+static ab_status run_check_case(const char *params, struct ab_case *c, struct ab_error *err,
+                                void (*tamper)(struct ab_case *))
+{
+    static struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    *c = (struct ab_case){ .device = &dev, .seed = 12345, .suite = AB_SUITE_CHECK };
+    assert_int_equal(ab_params_parse(params, &c->params, err), AB_OK);
+    ab_status st = gpt2_cpu_impl.setup(c, err);
+    if (!st && tamper)
+        tamper(c);
+    if (!st)
+        st = gpt2_cpu_impl.verify(c, err);
+    gpt2_cpu_impl.teardown(c);
+    assert_null(c->state);
+    return st;
+}
+
+static double metric(const struct ab_case *c, const char *name)
+{
+    for (int i = 0; i < c->n_metrics; i++)
+        if (strcmp(c->metrics[i].name, name) == 0)
+            return c->metrics[i].value;
+    return NAN;
+}
+
+static void check_cases_verify_every_position_and_decode_step(void **state)
+{
+    static const char *const dts[] = { "fp32", "bf16" };
+    for (int d = 0; d < 2; d++) {
+        char params[256];
+        snprintf(params, sizeof params,
+                 "model=tiny;dtype=%s;phase=decode;batch=3;prompt=7;gen=5;weights=random", dts[d]);
+        struct ab_case c;
+        struct ab_error err = { { 0 } };
+        ab_status st = run_check_case(params, &c, &err, NULL);
+        if (d == 1 && !cpu_has_bf16_matmul()) {
+            assert_int_equal(st, AB_EUNSUPPORTED);
+            assert_string_equal(err.msg, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
+            continue;
+        }
+        if (st)
+            fail_msg("%s: %s", params, err.msg);
+        assert_int_equal(metric(&c, "verified_prompt_tokens"), 7);
+        assert_int_equal(metric(&c, "verified_decode_steps"), 5);
+        assert_int_equal(metric(&c, "verified_sequences"), 3);
+        double atol, rtol;
+        gpt2_logit_tolerance(d == 1, &atol, &rtol);
+        assert_true(metric(&c, "max_abs_err") > 0 && metric(&c, "max_abs_err") < atol);
+    }
+}
+
+/* cpu.c's state begins with its fp32 parameters, which only the reference reads for the
+ * matmul weights (the model packed its own copy): changing one makes the check fail */
+static void corrupt_reference_weights(struct ab_case *c)
+{
+    struct gpt2_params *p = c->state;
+    for (size_t i = 0; i < 4 * (size_t)p->cfg.n_embd * p->cfg.n_embd; i++)
+        p->layers[1].fc_w[i] += 0.5f;
+}
+
+static void check_case_fails_when_model_and_reference_disagree(void **state)
+{
+    struct ab_case c;
+    struct ab_error err = { { 0 } };
+    ab_status st =
+        run_check_case("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=70;gen=5;weights=random", &c, &err,
+                       corrupt_reference_weights);
+    assert_int_equal(st, AB_EMISMATCH);
+    assert_non_null(strstr(err.msg, "sequence 0, position 69:"));
+    assert_non_null(strstr(err.msg, "off the FP64 reference"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +688,15 @@ int main(void)
         cmocka_unit_test(missing_weights_file_is_a_clear_error),
         cmocka_unit_test(weights_of_another_size_are_refused),
         cmocka_unit_test(unsupported_points_are_skipped_with_a_reason),
+        cmocka_unit_test(argmax_of_a_nan_row_is_its_first_nan_and_in_range),
+        cmocka_unit_test(argmax_of_all_minus_infinity_is_zero_and_ties_take_the_lowest_index),
+        cmocka_unit_test(kernel_reduction_agrees_with_the_sequential_scan),
+        cmocka_unit_test(picking_tokens_from_nan_logits_is_a_mismatch_saying_so),
+        cmocka_unit_test(verify_plan_covers_the_check_cases_whole),
+        cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
+        cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
+        cmocka_unit_test(check_cases_verify_every_position_and_decode_step),
+        cmocka_unit_test(check_case_fails_when_model_and_reference_disagree),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

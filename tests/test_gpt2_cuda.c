@@ -32,23 +32,43 @@ static void device_bytes_count_every_buffer(void **state)
 {
     struct gpt2_config c;
     assert_true(gpt2_config_named("124M", &c));
-    uint64_t C = 768, L = 12, V = 50257, B = 2, P = 16, T = 48;
+    uint64_t C = 768, L = 12, Vp = 50304, B = 2, P = 16, T = 48;
     uint64_t params = 124439808ull * 4;
     uint64_t kv = 2 * L * B * T * C * 4;
     uint64_t act = B * P * C * 4 * 13; /* x, att (C), qkv (3C), h and matmul input (4C each) */
-    uint64_t small = B * V * 4 + B * P * 4 + 2 * B * 4 + 4;
+    uint64_t small = B * Vp * 4 + B * P * 4 + 2 * B * 4 + 4 + 4; /* padded logits .. dpos, flags */
+    uint64_t head32 = Vp * C * 4;                                /* the zero-padded output embedding */
     uint64_t need = gpt2_cuda_device_bytes(&c, GPT2_CU_F32, (int)B, (int)P, (int)T);
-    uint64_t ws = need - (params + kv + act + small);
+    uint64_t ws = need - (params + head32 + kv + act + small);
     assert_true(ws >= (1u << 20) && ws <= (256u << 20)); /* the cuBLASLt workspace, fixed */
     /* the same terms at another shape: only the workspace is left over */
-    uint64_t one = params + 2 * L * C * 4 + C * 4 * 13 + V * 4 + 4 + 8 + 4;
+    uint64_t one = params + head32 + 2 * L * C * 4 + C * 4 * 13 + Vp * 4 + 4 + 8 + 8;
     assert_int_equal(gpt2_cuda_device_bytes(&c, GPT2_CU_F32, 1, 1, 1), one + ws);
-    /* 16-bit runs add a copy of the matmul weights and the tied embedding, 2 bytes each */
-    uint64_t wmm = L * 12 * C * C + V * C;
+    /* 16-bit runs hold the block weights and the padded embedding at 2 bytes each instead */
+    uint64_t w16 = 2 * (L * 12 * C * C + Vp * C);
     assert_int_equal(gpt2_cuda_device_bytes(&c, GPT2_CU_BF16, (int)B, (int)P, (int)T),
-                     params + kv + act + small + ws + 2 * wmm);
+                     params + kv + act + small + ws + w16);
     assert_int_equal(gpt2_cuda_device_bytes(&c, GPT2_CU_F16, (int)B, (int)P, (int)T),
                      gpt2_cuda_device_bytes(&c, GPT2_CU_BF16, (int)B, (int)P, (int)T));
+}
+
+static void logits_leading_dimension_is_the_padded_vocabulary(void **state)
+{
+    /* 50257 rows gave cuBLASLt rows of odd length: misaligned for every sequence but the first */
+    assert_int_equal(gpt2_cuda_logits_ld(50257), 50304);
+    assert_int_equal(gpt2_cuda_logits_ld(64), 64);
+    assert_int_equal(gpt2_cuda_logits_ld(65), 128);
+    assert_int_equal(gpt2_cuda_logits_ld(1), 64);
+    for (int V = 1; V < 3000; V += 37) {
+        int ld = gpt2_cuda_logits_ld(V);
+        assert_true(ld >= V && ld < V + 64 && ld % 64 == 0);
+    }
+    /* one more sequence adds one padded row of fp32 logits */
+    struct gpt2_config c;
+    assert_true(gpt2_config_named("tiny", &c));
+    assert_int_equal(gpt2_cuda_device_bytes(&c, GPT2_CU_BF16, 3, 1, 1) -
+                         gpt2_cuda_device_bytes(&c, GPT2_CU_BF16, 2, 1, 1),
+                     50304 * 4 + 2 * 128 * 4 * 2 + 128 * 4 * 13 + 4 + 2 * 4);
 }
 
 static void largest_default_case_fits_an_80gb_gpu(void **state)
@@ -118,6 +138,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(device_bytes_count_every_buffer),
+        cmocka_unit_test(logits_leading_dimension_is_the_padded_vocabulary),
         cmocka_unit_test(largest_default_case_fits_an_80gb_gpu),
         cmocka_unit_test(sixteen_bit_tolerance_is_looser_than_fp32),
         cmocka_unit_test(too_many_positions_is_skipped_before_any_cuda_call),

@@ -46,10 +46,9 @@ static ab_status prefill(struct cpu_state *s, double *time_s, struct ab_error *e
     if (st)
         return st;
     int V = s->params.cfg.vocab;
-    for (int b = 0; b < s->B; b++)
-        s->first[b] = gpt2_argmax(s->logits + (size_t)b * V, V);
+    st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, s->P - 1, s->first, err);
     *time_s = ab_now_s() - t0;
-    return AB_OK;
+    return st;
 }
 
 static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
@@ -64,25 +63,27 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
                        ab_param_str(ps, "dtype", "?"));
-    if (dt == GPT2_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
-        ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
     s->decode = ab_param_is(ps, "phase", "decode");
     s->B = (int)ab_param_int(ps, "batch", 1);
     s->P = (int)ab_param_int(ps, "prompt", 128);
     s->T = (int)ab_param_int(ps, "gen", 128);
     struct gpt2_config cfg;
     if (!gpt2_config_named(name, &cfg))
-        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
+        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
     int max_T = s->decode ? s->P + s->T : s->P;
     if (max_T > cfg.max_pos)
         return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
                        max_T, cfg.max_pos);
+    ab_status st = gpt2_dtype_supported(dt, err); /* before making any weights */
+    if (st)
+        return st;
+    if (dt == GPT2_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
+        ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
     uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.2f GB, more than fits in memory", need * 1e-9);
     ab_case_metric(c, "peak_mem_bytes", (double)need);
-    ab_status st;
     if (strcmp(wpath, "random") == 0) {
         if ((st = gpt2_params_alloc(&s->params, &cfg, err)))
             return st;
@@ -119,23 +120,61 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     return AB_OK;
 }
 
+/* The verify plan's prompt of every sequence, then its decode steps, each step's logits of
+ * the checked sequences kept and compared at the end with the FP64 forward of the tokens
+ * the model chose (so a near-tie in the greedy choice cannot fail the check). */
+static ab_status check_against_reference(struct ab_case *c, struct cpu_state *s, struct ab_error *err)
+{
+    const struct gpt2_config *cfg = &s->params.cfg;
+    bool bf16 = ab_param_is(&c->params, "dtype", "bf16");
+    struct gpt2_vplan vp;
+    gpt2_verify_plan(cfg, s->B, s->P, s->T, s->decode, &vp);
+    ab_case_metric(c, "verified_prompt_tokens", vp.P);
+    ab_case_metric(c, "verified_decode_steps", vp.T);
+    ab_case_metric(c, "verified_sequences", vp.n_seq);
+    int V = cfg->vocab, n = vp.P + vp.T, rows = vp.T + 1;
+    int *seq = malloc((size_t)s->B * n * sizeof(int)); /* (B, n): prompt, then chosen tokens */
+    int *in = malloc((size_t)s->B * vp.P * sizeof(int));
+    float *got = malloc((size_t)vp.n_seq * rows * V * sizeof(float)); /* (n_seq, rows, V) */
+    ab_status st = AB_OK;
+    if (!seq || !in || !got) {
+        st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
+        goto done;
+    }
+    for (int b = 0; b < s->B; b++) {
+        memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp.P * sizeof(int));
+        memcpy(in + (size_t)b * vp.P, s->prompt + (size_t)b * s->P, (size_t)vp.P * sizeof(int));
+    }
+    if ((st = gpt2_model_forward(s->model, in, vp.P, 0, false, s->logits, err)))
+        goto done;
+    for (int i = 0; i < rows; i++) {
+        for (int k = 0; k < vp.n_seq; k++)
+            memcpy(got + ((size_t)k * rows + i) * V, s->logits + (size_t)vp.seq[k] * V, (size_t)V * 4);
+        if (i == vp.T)
+            break;
+        int pos = vp.P + i;
+        if ((st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, pos - 1, s->next, err)))
+            goto done;
+        for (int b = 0; b < s->B; b++)
+            seq[(size_t)b * n + pos] = s->next[b];
+        if ((st = gpt2_model_forward(s->model, s->next, 1, pos, false, s->logits, err)))
+            goto done;
+    }
+    double atol, rtol, max_abs = 0;
+    gpt2_logit_tolerance(bf16, &atol, &rtol);
+    for (int k = 0; k < vp.n_seq && !st; k++)
+        st = gpt2_verify_logits(&s->params, seq + (size_t)vp.seq[k] * n, n, vp.P - 1, vp.seq[k], bf16,
+                                got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
+    ab_case_metric(c, "max_abs_err", max_abs);
+done:
+    free(seq), free(in), free(got);
+    return st;
+}
+
 static ab_status gpt2_cpu_verify(struct ab_case *c, struct ab_error *err)
 {
     struct cpu_state *s = c->state;
-    bool bf16 = ab_param_is(&c->params, "dtype", "bf16");
-    int T = s->P < 2 ? s->P : 2;
-    double atol, rtol;
-    gpt2_logit_tolerance(bf16, &atol, &rtol);
-    /* the model runs all B sequences on their first T prompt tokens; sequence 0 is compared */
-    int *tok = malloc((size_t)s->B * T * sizeof(int));
-    if (!tok)
-        return ab_fail(err, AB_ENOMEM, "verify: out of memory");
-    for (int b = 0; b < s->B; b++)
-        memcpy(tok + (size_t)b * T, s->prompt + (size_t)b * s->P, (size_t)T * sizeof(int));
-    ab_status st = gpt2_model_forward(s->model, tok, T, 0, false, s->logits, err);
-    free(tok);
-    if (!st)
-        st = gpt2_verify_logits(c, &s->params, s->prompt, T, bf16, s->logits, atol, rtol, err);
+    ab_status st = check_against_reference(c, s, err);
     if (st)
         return st;
     /* the prompt's prefill fills the cache decode repetitions start from; timed twice, the
@@ -166,8 +205,8 @@ static ab_status gpt2_cpu_run(struct ab_case *c, int64_t reps, double *time_s, s
             double ts = ab_now_s();
             if ((st = gpt2_model_forward(s->model, s->next, 1, s->P + i, false, s->logits, err)))
                 return st;
-            for (int b = 0; b < s->B; b++)
-                s->next[b] = gpt2_argmax(s->logits + (size_t)b * V, V);
+            if ((st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, s->P + i, s->next, err)))
+                return st;
             if ((st = push(&s->steps_s, &s->n_steps, &s->cap_steps, ab_now_s() - ts, err)))
                 return st;
         }

@@ -3,7 +3,8 @@
  * and output, bias / GELU+bias epilogues, beta = 1 for the residual add), activations and
  * KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on the device)
  * is captured once as a CUDA graph and replayed T times per repetition without a host
- * round trip; events between replays give the per-token times. */
+ * round trip; events between replays give the per-token times. The logits GEMM runs over the
+ * vocabulary padded to a multiple of 64 (zero rows), like the CPU's. */
 #include "ab_cuda.h"
 #include "gpt2.h"
 #include "gpt2_cuda.h"
@@ -30,7 +31,8 @@ struct cuda_state {
     struct gpt2_config cfg;
     int dt; /* GPT2_CU_* */
     bool decode;
-    int B, P, T, max_T;
+    int B, P, T, max_T, Vp;
+    int *prompt; /* (B, P) on the host */
     cudaStream_t stream;
     cudaEvent_t *ev; /* T + 1 */
     cublasLtHandle_t lt;
@@ -39,8 +41,7 @@ struct cuda_state {
     void **qkv_w, **proj_w, **fc_w, **fcp_w, *wte;
     float *kc, *vc, *x, *qkv, *att, *h, *logits;
     void *mmin;
-    int *tok, *first, *next, *dpos;
-    float *hlogits;
+    int *tok, *first, *next, *dpos, *flags;
     cudaGraphExec_t exec;
     struct cu_plan plans[MAX_PLANS];
     int n_plans;
@@ -72,17 +73,24 @@ static size_t elem_size(int dt)
     return dt == GPT2_CU_F32 ? 4 : 2;
 }
 
+int gpt2_cuda_logits_ld(int V)
+{
+    return gpt2_vocab_padded(V);
+}
+
 uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T)
 {
-    uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer, V = (uint64_t)cfg->vocab;
+    uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer,
+             Vp = (uint64_t)gpt2_cuda_logits_ld(cfg->vocab);
     uint64_t rows = (uint64_t)B * (uint64_t)P, kv = L * (uint64_t)B * (uint64_t)max_T * C;
-    uint64_t wmm = L * 12 * C * C + V * C;
-    uint64_t params = (uint64_t)gpt2_param_count(cfg) * 4,
-             run_w = dt == GPT2_CU_F32 ? 0 : wmm * elem_size(dt);
+    uint64_t params = (uint64_t)gpt2_param_count(cfg) * 4;
+    uint64_t run_w = (dt == GPT2_CU_F32 ? 0 : L * 12 * C * C + Vp * C) * elem_size(dt);
+    uint64_t head = dt == GPT2_CU_F32 ? Vp * C * 4 : 0; /* fp32: only the padded embedding is copied */
     /* activations: x, att, the matmul input (4C wide, fp32-sized), qkv (3C), h (4C) */
     uint64_t act = rows * C * 4 * (1 + 1 + 4 + 3 + 4);
-    uint64_t small = (uint64_t)B * V * 4 + rows * sizeof(int) + 2 * (uint64_t)B * sizeof(int) + sizeof(int);
-    return params + run_w + 2 * kv * 4 + act + small + WORKSPACE_BYTES;
+    uint64_t small =
+        (uint64_t)B * Vp * 4 + rows * sizeof(int) + 2 * (uint64_t)B * sizeof(int) + 2 * sizeof(int);
+    return params + run_w + head + 2 * kv * 4 + act + small + WORKSPACE_BYTES;
 }
 
 static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, float beta,
@@ -169,7 +177,9 @@ static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int
     cudaStream_t st_ = s->stream;
     ab_status st;
     void *in = s->dt == GPT2_CU_F32 ? NULL : s->mmin; /* matmul input in the run dtype */
-    AB_CUDA_TRY(gpt2_cu_embed(s->x, tok, dev(s, p->wte), dev(s, p->wpe), dpos, pos0, B, Tq, C, st_), err);
+    AB_CUDA_TRY(
+        gpt2_cu_embed(s->x, tok, dev(s, p->wte), dev(s, p->wpe), dpos, pos0, B, Tq, C, V, s->flags, st_),
+        err);
     for (int l = 0; l < s->cfg.n_layer; l++) {
         const struct gpt2_layer *L = &p->layers[l];
         float *kc = s->kc + (size_t)l * B * s->max_T * C, *vc = s->vc + (size_t)l * B * s->max_T * C;
@@ -198,7 +208,7 @@ static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int
     AB_CUDA_TRY(
         gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, p->lnf_g), dev(s, p->lnf_b), B, Tq, Tq - 1, C, st_),
         err);
-    return mm(s, s->logits, s->mmin, s->wte, NULL, B, V, C, false, false, err);
+    return mm(s, s->logits, s->mmin, s->wte, NULL, B, s->Vp, C, false, false, err);
 }
 
 static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
@@ -217,14 +227,15 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     s->P = (int)ab_param_int(ps, "prompt", 128);
     s->T = (int)ab_param_int(ps, "gen", 128);
     if (!gpt2_config_named(name, &s->cfg))
-        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M)", name);
+        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
     s->max_T = s->decode ? s->P + s->T : s->P;
     if (s->max_T > s->cfg.max_pos)
         return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
                        s->max_T, s->cfg.max_pos);
     size_t C = (size_t)s->cfg.n_embd, L = (size_t)s->cfg.n_layer, V = (size_t)s->cfg.vocab;
     size_t rows = (size_t)s->B * s->P, kv = L * (size_t)s->B * s->max_T * C, np = gpt2_param_count(&s->cfg);
-    size_t wmm = L * 12 * C * C + V * C, es = elem_size(s->dt);
+    s->Vp = gpt2_cuda_logits_ld(s->cfg.vocab);
+    size_t Vp = (size_t)s->Vp, wmm = L * 12 * C * C, es = elem_size(s->dt);
     uint64_t need = gpt2_cuda_device_bytes(&s->cfg, s->dt, s->B, s->P, s->max_T);
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.2f GB of device memory", need * 1e-9);
@@ -253,8 +264,7 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     s->ev = calloc((size_t)s->T + 1, sizeof *s->ev);
     s->qkv_w = calloc(L, sizeof(void *)), s->proj_w = calloc(L, sizeof(void *));
     s->fc_w = calloc(L, sizeof(void *)), s->fcp_w = calloc(L, sizeof(void *));
-    s->hlogits = malloc(V * sizeof(float));
-    if (!s->ev || !s->qkv_w || !s->proj_w || !s->fc_w || !s->fcp_w || !s->hlogits)
+    if (!s->ev || !s->qkv_w || !s->proj_w || !s->fc_w || !s->fcp_w)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     for (int i = 0; i <= s->T; i++)
         AB_CUDA_TRY(cudaEventCreate(&s->ev[i]), err);
@@ -263,6 +273,8 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaMemcpy(s->dparams, s->params.mem, np * 4, cudaMemcpyHostToDevice), err);
     uint8_t *wcur = NULL;
     if (s->dt != GPT2_CU_F32 && (st = dalloc(s, (void **)&wcur, wmm * es, err)))
+        return st;
+    if ((st = dalloc(s, &s->wte, Vp * C * es, err)))
         return st;
     for (size_t l = 0; l < L; l++) {
         const struct gpt2_layer *Lw = &s->params.layers[l];
@@ -279,34 +291,33 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
             wcur += n[k] * es;
         }
     }
+    /* the output embedding (V, C) in the run dtype, then zero rows up to Vp */
     if (s->dt == GPT2_CU_F32)
-        s->wte = dev(s, s->params.wte);
-    else {
-        AB_CUDA_TRY(gpt2_cu_convert_weights(wcur, s->dt, dev(s, s->params.wte), V * C), err);
-        s->wte = wcur;
-    }
+        AB_CUDA_TRY(cudaMemcpy(s->wte, dev(s, s->params.wte), V * C * 4, cudaMemcpyDeviceToDevice), err);
+    else
+        AB_CUDA_TRY(gpt2_cu_convert_weights(s->wte, s->dt, dev(s, s->params.wte), V * C), err);
+    AB_CUDA_TRY(cudaMemset((uint8_t *)s->wte + V * C * es, 0, (Vp - V) * C * es), err);
     if ((st = dalloc(s, (void **)&s->kc, kv * 4, err)) || (st = dalloc(s, (void **)&s->vc, kv * 4, err)) ||
         (st = dalloc(s, (void **)&s->x, rows * C * 4, err)) ||
         (st = dalloc(s, (void **)&s->qkv, rows * 3 * C * 4, err)) ||
         (st = dalloc(s, (void **)&s->att, rows * C * 4, err)) ||
         (st = dalloc(s, (void **)&s->h, rows * 4 * C * 4, err)) ||
         (st = dalloc(s, &s->mmin, rows * 4 * C * 4, err)) ||
-        (st = dalloc(s, (void **)&s->logits, (size_t)s->B * V * 4, err)) ||
+        (st = dalloc(s, (void **)&s->logits, (size_t)s->B * Vp * 4, err)) ||
         (st = dalloc(s, (void **)&s->tok, rows * sizeof(int), err)) ||
         (st = dalloc(s, (void **)&s->first, (size_t)s->B * sizeof(int), err)) ||
         (st = dalloc(s, (void **)&s->next, (size_t)s->B * sizeof(int), err)) ||
-        (st = dalloc(s, (void **)&s->dpos, sizeof(int), err)))
+        (st = dalloc(s, (void **)&s->dpos, sizeof(int), err)) ||
+        (st = dalloc(s, (void **)&s->flags, sizeof(int), err)))
         return st;
-    int *prompt = malloc(rows * sizeof(int));
-    if (!prompt)
+    AB_CUDA_TRY(cudaMemset(s->flags, 0, sizeof(int)), err);
+    if (!(s->prompt = malloc(rows * sizeof(int))))
         return ab_fail(err, AB_ENOMEM, "out of memory");
     struct ab_rng g;
     ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
     for (size_t i = 0; i < rows; i++)
-        prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
-    cudaError_t ce = cudaMemcpy(s->tok, prompt, rows * sizeof(int), cudaMemcpyHostToDevice);
-    free(prompt);
-    AB_CUDA_TRY(ce, err);
+        s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+    AB_CUDA_TRY(cudaMemcpy(s->tok, s->prompt, rows * sizeof(int), cudaMemcpyHostToDevice), err);
     ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
     gpt2_set_work(c, &s->cfg, es,
                   s->dt == GPT2_CU_BF16  ? "bf16_gemm"
@@ -321,17 +332,49 @@ static ab_status prefill(struct cuda_state *s, struct ab_error *err)
     ab_status st = forward(s, s->tok, s->P, NULL, 0, err);
     if (st)
         return st;
-    AB_CUDA_TRY(gpt2_cu_argmax(s->first, s->logits, s->B, s->cfg.vocab, NULL, s->stream), err);
+    AB_CUDA_TRY(gpt2_cu_argmax(s->first, s->logits, s->B, s->cfg.vocab, s->Vp, NULL, s->flags, s->stream),
+                err);
     return AB_OK;
 }
 
-static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, struct ab_error *err)
+/* What the kernels flagged since the last look (waits for the stream), then clears it. */
+static ab_status check_flags(struct cuda_state *s, struct ab_error *err)
 {
-    /* capture: one decode step at *dpos, ending with the next tokens and *dpos + 1 */
+    int f = 0, zero = 0;
+    AB_CUDA_TRY(cudaMemcpyAsync(&f, s->flags, sizeof f, cudaMemcpyDeviceToHost, s->stream), err);
+    AB_CUDA_TRY(cudaMemcpyAsync(s->flags, &zero, sizeof zero, cudaMemcpyHostToDevice, s->stream), err);
+    AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+    if (f & GPT2_CU_BAD_TOKEN)
+        return ab_fail(err, AB_EFAIL, "a token outside the vocabulary [0, %d) reached the embedding",
+                       s->cfg.vocab);
+    if (f & GPT2_CU_NAN_LOGITS)
+        return ab_fail(err, AB_EMISMATCH, "logits were NaN (seen by the greedy argmax)");
+    return AB_OK;
+}
+
+/* got row i of each checked sequence k (rows per sequence) = its V logits now */
+static ab_status grab_rows(struct cuda_state *s, const struct gpt2_vplan *vp, float *got, int rows, int i,
+                           struct ab_error *err)
+{
+    int V = s->cfg.vocab;
+    for (int k = 0; k < vp->n_seq; k++)
+        AB_CUDA_TRY(cudaMemcpyAsync(got + ((size_t)k * rows + i) * V, s->logits + (size_t)vp->seq[k] * s->Vp,
+                                    (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream),
+                    err);
+    return AB_OK;
+}
+
+/* Capture one decode step at *dpos (ending with the next tokens and *dpos + 1), then check
+ * that replaying it gives, step after step, the logits and tokens of the plain forward from
+ * the same prefill (both write the same cache positions P.., so either may go first). */
+static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, const struct gpt2_vplan *vp,
+                                   struct ab_error *err)
+{
     cudaGraph_t graph;
     AB_CUDA_TRY(cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal), err);
     ab_status st = forward(s, s->next, 1, s->dpos, 0, err);
-    if (!st && gpt2_cu_argmax(s->next, s->logits, s->B, s->cfg.vocab, s->dpos, s->stream) != cudaSuccess)
+    if (!st && gpt2_cu_argmax(s->next, s->logits, s->B, s->cfg.vocab, s->Vp, s->dpos, s->flags, s->stream) !=
+                   cudaSuccess)
         st = ab_fail(err, AB_EFAIL, "argmax launch failed during capture");
     cudaError_t ce = cudaStreamEndCapture(s->stream, &graph);
     if (st)
@@ -340,64 +383,118 @@ static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, stru
     ce = cudaGraphInstantiate(&s->exec, graph, 0);
     cudaGraphDestroy(graph);
     AB_CUDA_TRY(ce, err);
-    /* the graph's step at position P must give the logits of the plain forward there */
-    int V = s->cfg.vocab, P = s->P;
-    if ((st = forward(s, s->first, 1, NULL, P, err)))
-        return st;
-    float *plain = malloc((size_t)V * sizeof(float));
-    if (!plain)
+    int V = s->cfg.vocab, B = s->B, P = s->P, steps = s->T < GPT2_VERIFY_STEPS ? s->T : GPT2_VERIFY_STEPS;
+    size_t half = (size_t)vp->n_seq * steps * V;
+    float *lg = malloc(2 * half * sizeof(float)); /* plain, then graph: (n_seq, steps, V) each */
+    int *tk = malloc(2 * (size_t)steps * B * sizeof(int));
+    if (!lg || !tk) {
+        free(lg), free(tk);
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    ce = cudaMemcpyAsync(plain, s->logits, (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream);
-    if (ce == cudaSuccess)
-        ce = cudaMemcpyAsync(s->dpos, &P, sizeof P, cudaMemcpyHostToDevice, s->stream);
-    if (ce == cudaSuccess)
-        ce = cudaMemcpyAsync(s->next, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToDevice,
-                             s->stream);
-    if (ce == cudaSuccess)
-        ce = cudaGraphLaunch(s->exec, s->stream);
-    if (ce == cudaSuccess)
-        ce = cudaMemcpyAsync(s->hlogits, s->logits, (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream);
-    if (ce == cudaSuccess)
-        ce = cudaStreamSynchronize(s->stream);
+    }
+    for (int g = 0; g < 2 && !st && !ce; g++) {
+        if ((ce = cudaMemcpyAsync(s->dpos, &P, sizeof P, cudaMemcpyHostToDevice, s->stream)) ||
+            (ce = cudaMemcpyAsync(s->next, s->first, (size_t)B * sizeof(int), cudaMemcpyDeviceToDevice,
+                                  s->stream)))
+            break;
+        for (int i = 0; i < steps && !st && !ce; i++) {
+            if (g == 0) {
+                if (!(st = forward(s, s->next, 1, NULL, P + i, err)))
+                    ce = gpt2_cu_argmax(s->next, s->logits, B, V, s->Vp, NULL, s->flags, s->stream);
+            } else
+                ce = cudaGraphLaunch(s->exec, s->stream);
+            if (!st && !ce && !(st = grab_rows(s, vp, lg + g * half, steps, i, err)))
+                ce = cudaMemcpyAsync(tk + ((size_t)g * steps + i) * B, s->next, (size_t)B * sizeof(int),
+                                     cudaMemcpyDeviceToHost, s->stream);
+        }
+        /* pageable copies return before they land: wait before the host reads them */
+        if (!st && !ce)
+            ce = cudaStreamSynchronize(s->stream);
+    }
     double worst = 0;
-    for (int v = 0; ce == cudaSuccess && v < V; v++)
-        worst = fmax(worst, fabs((double)plain[v] - s->hlogits[v]));
-    free(plain);
+    int tok_diff = 0;
+    for (size_t i = 0; !st && !ce && i < half; i++)
+        worst = fmax(worst, fabs((double)lg[i] - lg[half + i]) / (1 + fabs((double)lg[i])));
+    for (size_t i = 0; !st && !ce && i < (size_t)steps * B; i++)
+        tok_diff += tk[i] != tk[(size_t)steps * B + i];
+    free(lg), free(tk);
     AB_CUDA_TRY(ce, err);
-    ab_case_metric(c, "graph_step_max_abs_diff", worst);
-    if (!(worst <= 1e-4))
-        return ab_fail(err, AB_EMISMATCH, "the captured decode step differs from the plain forward by %g",
-                       worst);
-    return AB_OK;
+    if (st)
+        return st;
+    ab_case_metric(c, "graph_step_max_rel_diff", worst);
+    if (!(worst <= 1e-4) || tok_diff)
+        return ab_fail(err, AB_EMISMATCH,
+                       "the captured decode step differs from the plain forward over %d steps: logits by "
+                       "%g relative, %d of %d tokens",
+                       steps, worst, tok_diff, steps * B);
+    return check_flags(s, err);
+}
+
+/* The verify plan's prompt and decode steps through the plain forward, each step's logits of
+ * the checked sequences compared at the end with the FP64 forward of the tokens chosen. */
+static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s, const struct gpt2_vplan *vp,
+                                         struct ab_error *err)
+{
+    int B = s->B, V = s->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1;
+    ab_case_metric(c, "verified_prompt_tokens", vp->P);
+    ab_case_metric(c, "verified_decode_steps", vp->T);
+    ab_case_metric(c, "verified_sequences", vp->n_seq);
+    int *seq = malloc((size_t)B * n * sizeof(int)), *in = malloc((size_t)B * vp->P * sizeof(int));
+    int *hnext = malloc((size_t)B * sizeof(int)), *din = NULL;
+    float *got = malloc((size_t)vp->n_seq * rows * V * sizeof(float));
+    ab_status st = AB_OK;
+    cudaError_t ce = cudaSuccess;
+    if (!seq || !in || !hnext || !got) {
+        st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
+        goto done;
+    }
+    for (int b = 0; b < B; b++) {
+        memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
+        memcpy(in + (size_t)b * vp->P, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
+    }
+    if ((ce = cudaMalloc((void **)&din, (size_t)B * vp->P * sizeof(int))) ||
+        (ce = cudaMemcpy(din, in, (size_t)B * vp->P * sizeof(int), cudaMemcpyHostToDevice)))
+        goto done;
+    if ((st = forward(s, din, vp->P, NULL, 0, err)))
+        goto done;
+    for (int i = 0; i < rows; i++) {
+        if ((st = grab_rows(s, vp, got, rows, i, err)))
+            goto done;
+        if (i == vp->T)
+            break;
+        int pos = vp->P + i;
+        if ((ce = gpt2_cu_argmax(s->next, s->logits, B, V, s->Vp, NULL, s->flags, s->stream)) ||
+            (ce = cudaMemcpyAsync(hnext, s->next, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost,
+                                  s->stream)) ||
+            (ce = cudaStreamSynchronize(s->stream)))
+            goto done;
+        for (int b = 0; b < B; b++)
+            seq[(size_t)b * n + pos] = hnext[b];
+        if ((st = forward(s, s->next, 1, NULL, pos, err)))
+            goto done;
+    }
+    if ((ce = cudaStreamSynchronize(s->stream)))
+        goto done;
+    double atol, rtol, max_abs = 0;
+    gpt2_logit_tolerance(s->dt != GPT2_CU_F32, &atol, &rtol);
+    for (int k = 0; k < vp->n_seq && !st; k++)
+        st = gpt2_verify_logits(&s->params, seq + (size_t)vp->seq[k] * n, n, vp->P - 1, vp->seq[k],
+                                s->dt == GPT2_CU_BF16, got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
+    ab_case_metric(c, "max_abs_err", max_abs);
+    if (!st)
+        st = check_flags(s, err); /* the sequences not compared */
+done:
+    cudaFree(din);
+    free(seq), free(in), free(hnext), free(got);
+    AB_CUDA_TRY(ce, err);
+    return st;
 }
 
 static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
 {
     struct cuda_state *s = c->state;
-    int T = s->P < 2 ? s->P : 2, V = s->cfg.vocab;
-    double atol, rtol;
-    gpt2_logit_tolerance(s->dt != GPT2_CU_F32, &atol, &rtol);
-    /* the first T prompt tokens of every sequence: (B, T) from the (B, P) prompt */
-    int *tok = NULL, *host = malloc((size_t)s->B * s->P * sizeof(int));
-    if (!host)
-        return ab_fail(err, AB_ENOMEM, "out of memory");
-    cudaError_t ce = cudaMemcpy(host, s->tok, (size_t)s->B * s->P * sizeof(int), cudaMemcpyDeviceToHost);
-    for (int b = 0; ce == cudaSuccess && b < s->B; b++)
-        memmove(host + (size_t)b * T, host + (size_t)b * s->P, (size_t)T * sizeof(int));
-    ab_status st = AB_OK;
-    if (ce == cudaSuccess)
-        ce = cudaMalloc((void **)&tok, (size_t)s->B * T * sizeof(int));
-    if (ce == cudaSuccess)
-        ce = cudaMemcpy(tok, host, (size_t)s->B * T * sizeof(int), cudaMemcpyHostToDevice);
-    if (ce == cudaSuccess && !(st = forward(s, tok, T, NULL, 0, err)))
-        ce = cudaMemcpyAsync(s->hlogits, s->logits, (size_t)V * 4, cudaMemcpyDeviceToHost, s->stream);
-    if (ce == cudaSuccess && !st)
-        ce = cudaStreamSynchronize(s->stream);
-    cudaFree(tok);
-    if (ce == cudaSuccess && !st)
-        st = gpt2_verify_logits(c, &s->params, host, T, s->dt == GPT2_CU_BF16, s->hlogits, atol, rtol, err);
-    free(host);
-    AB_CUDA_TRY(ce, err);
+    struct gpt2_vplan vp;
+    gpt2_verify_plan(&s->cfg, s->B, s->P, s->T, s->decode, &vp);
+    ab_status st = check_against_reference(c, s, &vp, err);
     if (st)
         return st;
     /* prefill for real (twice: the second, warm, is the time to first token) */
@@ -411,7 +508,9 @@ static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
     float ms = 0;
     AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->ev[0], s->ev[1]), err);
     ab_case_metric(c, "ttft_s", ms * 1e-3);
-    if (s->decode && (st = verify_step_graph(s, c, err)))
+    if ((st = check_flags(s, err)))
+        return st;
+    if (s->decode && (st = verify_step_graph(s, c, &vp, err)))
         return st;
     return AB_OK;
 }
@@ -445,7 +544,7 @@ static ab_status gpt2_cuda_run(struct ab_case *c, int64_t reps, double *time_s, 
         AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->ev[0], s->ev[1]), err);
         *time_s = ms * 1e-3;
         ab_case_metric(c, "ttft_s", *time_s / (double)reps);
-        return AB_OK;
+        return check_flags(s, err);
     }
     for (int64_t r = 0; r < reps; r++) {
         AB_CUDA_TRY(cudaMemcpyAsync(s->dpos, &s->P, sizeof s->P, cudaMemcpyHostToDevice, s->stream), err);
@@ -465,6 +564,8 @@ static ab_status gpt2_cuda_run(struct ab_case *c, int64_t reps, double *time_s, 
             if ((st = push(s, ms * 1e-3, err)))
                 return st;
         }
+        if ((st = check_flags(s, err)))
+            return st;
     }
     *time_s = total;
     struct ab_stats sts;
@@ -506,7 +607,7 @@ static void gpt2_cuda_teardown(struct ab_case *c)
         cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
     gpt2_params_free(&s->params);
-    free(s->ev), free(s->qkv_w), free(s->proj_w), free(s->fc_w), free(s->fcp_w), free(s->hlogits),
+    free(s->ev), free(s->qkv_w), free(s->proj_w), free(s->fc_w), free(s->fcp_w), free(s->prompt),
         free(s->steps_s);
     free(s);
     c->state = NULL;

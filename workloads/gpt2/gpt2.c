@@ -12,43 +12,52 @@
 static const struct ab_axis gpt2_axes[] = {
     { .name = "model",
       .type = AB_AXIS_STR,
-      .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600)",
-      .choices = "124M,355M,774M,1558M",
-      .sweep = { "124M", "124M,355M", "124M,355M,774M,1558M" } },
+      .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600; tiny: 2x128, the "
+              "check suite's, random weights)",
+      .choices = "124M,355M,774M,1558M,tiny",
+      .sweep = { "124M", "124M,355M", "124M,355M,774M,1558M", "tiny" } },
     { .name = "dtype",
       .type = AB_AXIS_STR,
       .help = "weight and matmul input type (fp16 on CUDA only)",
       .choices = "fp32,bf16,fp16",
-      .sweep = { "bf16", "fp32,bf16", "fp32,bf16,fp16" } },
+      .sweep = { "bf16", "fp32,bf16", "fp32,bf16,fp16", "fp32,bf16,fp16" } },
     { .name = "phase",
       .type = AB_AXIS_STR,
       .help = "prefill: one prompt per repetition; decode: gen tokens per repetition",
       .choices = "prefill,decode",
-      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode" } },
+      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode", "prefill,decode" } },
     { .name = "batch",
       .type = AB_AXIS_INT,
       .help = "sequences processed together",
       .min = 1,
       .max = 1024,
-      .sweep = { "1", "1,8", "1,8,32" } },
+      .sweep = { "1", "1,8", "1,8,32", "1,3" } },
     { .name = "prompt",
       .type = AB_AXIS_INT,
       .help = "prompt tokens P",
       .min = 1,
       .max = 1024,
-      .sweep = { "32", "128", "128,512,1024" } },
+      .sweep = { "32", "128", "128,512,1024", "7,70" } },
     { .name = "gen",
       .type = AB_AXIS_INT,
       .help = "tokens T generated greedily after the prompt",
       .min = 1,
       .max = 1023,
-      .sweep = { "8", "32", "128" } },
+      .sweep = { "8", "32", "128", "5" } },
     { .name = "weights",
       .type = AB_AXIS_STR,
       .help =
           "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
-      .sweep = { "random", "random", "random" } },
+      .sweep = { "random", "random", "random", "random" } },
 };
+
+/* The check suite runs every dtype of each backend (fp16 is CUDA's alone); its sweeps give
+ * one and several sequences, prompts of 7 and 70 tokens (GEMV and GEMM row counts, neither a
+ * power of two) and 5 decode steps, all on the tiny model so the FP64 reference covers them. */
+static bool gpt2_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
+{
+    return !(suite == AB_SUITE_CHECK && backend == AB_BACKEND_CPU && ab_param_is(ps, "dtype", "fp16"));
+}
 
 static size_t layer_weights(const struct gpt2_config *cfg)
 {
@@ -113,40 +122,83 @@ void gpt2_logit_tolerance(bool half, double *atol, double *rtol)
     *rtol = half ? 0.05 : 1e-3;
 }
 
-ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens, int T,
-                             bool round_bf16, const float *got, double atol, double rtol,
+double gpt2_reference_cost(const struct gpt2_config *cfg, int n, int k)
+{
+    double L = cfg->n_layer, C = cfg->n_embd;
+    /* the block matmuls per token, attention over n(n+1)/2 query-key pairs, the logits */
+    return (double)n * L * (double)layer_weights(cfg) + 2 * L * C * (double)n * (n + 1) / 2 +
+           (double)k * C * cfg->vocab;
+}
+
+void gpt2_verify_plan(const struct gpt2_config *cfg, int B, int P, int T, bool decode, struct gpt2_vplan *out)
+{
+    memset(out, 0, sizeof *out);
+    if (B <= GPT2_VERIFY_SEQS) {
+        out->n_seq = B;
+        for (int b = 0; b < B; b++)
+            out->seq[b] = b;
+    } else {
+        out->n_seq = 2;
+        out->seq[0] = 0, out->seq[1] = B - 1;
+    }
+    out->T = decode ? (T < GPT2_VERIFY_STEPS ? T : GPT2_VERIFY_STEPS) : 0;
+    int lo = P < 2 ? P : 2;
+    out->P = P;
+    while (out->P > lo &&
+           out->n_seq * gpt2_reference_cost(cfg, out->P + out->T, out->T + 1) > GPT2_VERIFY_BUDGET)
+        out->P = out->P / 2 > lo ? out->P / 2 : lo;
+}
+
+ab_status gpt2_pick_tokens(const float *logits, size_t ld, int B, int V, int pos, int *tok,
+                           struct ab_error *err)
+{
+    int nan_seq = -1;
+    for (int b = 0; b < B; b++) {
+        const float *row = logits + (size_t)b * ld;
+        tok[b] = gpt2_argmax(row, V);
+        if (isnan(row[tok[b]]) && nan_seq < 0) /* NaN wins the argmax: a NaN row shows here */
+            nan_seq = b;
+    }
+    if (nan_seq >= 0)
+        return ab_fail(err, AB_EMISMATCH, "logits of sequence %d at position %d were NaN", nan_seq, pos);
+    return AB_OK;
+}
+
+ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int n, int first, int seq,
+                             bool round_bf16, const float *got, double atol, double rtol, double *max_abs_err,
                              struct ab_error *err)
 {
-    int V = p->cfg.vocab;
-    double *ref = malloc((size_t)T * V * sizeof *ref);
+    int V = p->cfg.vocab, k = n - first;
+    double *ref = malloc((size_t)k * V * sizeof *ref);
     if (!ref)
         return ab_fail(err, AB_ENOMEM, "verify: out of memory");
-    ab_status st = gpt2_reference_logits(p, tokens, T, round_bf16, ref, err);
-    if (st) {
-        free(ref);
-        return st;
-    }
-    const double *r = ref + (size_t)(T - 1) * V;
-    double max_abs = 0;
-    int bad = 0;
-    char first[200] = "";
-    for (int v = 0; v < V; v++) {
-        double e = fabs(got[v] - r[v]);
-        if (!(e <= atol + rtol * fabs(r[v])) && bad++ < 3) {
-            size_t l = strlen(first);
-            snprintf(first + l, sizeof first - l, " logit[%d]=%.6g ref %.6g;", v, got[v], r[v]);
+    ab_status st = gpt2_reference_logits(p, tokens, n, first, round_bf16, ref, err);
+    for (int i = 0; !st && i < k; i++) {
+        const double *r = ref + (size_t)i * V;
+        const float *g = got + (size_t)i * V;
+        int bad = 0, nan = 0;
+        char first_off[200] = "";
+        for (int v = 0; v < V; v++) {
+            double e = fabs(g[v] - r[v]);
+            nan += isnan(g[v]);
+            if (!(e <= atol + rtol * fabs(r[v])) && bad++ < 3) {
+                size_t l = strlen(first_off);
+                snprintf(first_off + l, sizeof first_off - l, " logit[%d]=%.6g ref %.6g;", v, g[v], r[v]);
+            }
+            if (!(e <= *max_abs_err))
+                *max_abs_err = isnan(e) ? INFINITY : e;
         }
-        if (!(e <= max_abs))
-            max_abs = isnan(e) ? INFINITY : e;
+        if (nan)
+            st = ab_fail(err, AB_EMISMATCH, "sequence %d, position %d: %d of %d logits were NaN", seq,
+                         first + i, nan, V);
+        else if (bad)
+            st = ab_fail(err, AB_EMISMATCH,
+                         "sequence %d, position %d: %d of %d logits off the FP64 reference by more "
+                         "than %g + %g|ref|:%s",
+                         seq, first + i, bad, V, atol, rtol, first_off);
     }
     free(ref);
-    ab_case_metric(c, "max_abs_err", max_abs);
-    if (bad)
-        return ab_fail(err, AB_EMISMATCH,
-                       "%d of %d logits off the FP64 reference by more than "
-                       "%g + %g|ref|:%s",
-                       bad, V, atol, rtol, first);
-    return AB_OK;
+    return st;
 }
 
 const struct ab_workload gpt2_workload = {
@@ -155,5 +207,6 @@ const struct ab_workload gpt2_workload = {
         "GPT-2 124M..1558M inference: prefill and KV-cached greedy decode, tokens/s, ms/token, tokens/J",
     .axes = gpt2_axes,
     .n_axes = sizeof gpt2_axes / sizeof gpt2_axes[0],
+    .applies = gpt2_applies,
     .impl = { [AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl },
 };

@@ -34,11 +34,37 @@ void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem
  * fp32, or a 16-bit matmul input type (bf16, fp16) when half. */
 void gpt2_logit_tolerance(bool half, double *atol, double *rtol);
 
-/* Compare got (V logits of position T-1 of tokens) with the FP64 reference forward
- * (weights rounded to bf16 with round_bf16), within atol + rtol·|ref|; records max_abs_err;
- * AB_EMISMATCH naming the first few logits off. */
-ab_status gpt2_verify_logits(struct ab_case *c, const struct gpt2_params *p, const int *tokens, int T,
-                             bool round_bf16, const float *got, double atol, double rtol,
+/* What verify checks, the same on both backends: the first P prompt tokens of the n_seq
+ * sequences seq[] (every one of up to GPT2_VERIFY_SEQS, else the first and the last), their
+ * logits at position P-1, then T greedy decode steps (decode rows) and the logits of each.
+ * That is the whole timed prompt and GPT2_VERIFY_STEPS steps (or gen, if fewer) wherever the
+ * FP64 reference of it costs at most GPT2_VERIFY_BUDGET multiply-adds; larger models verify
+ * a shorter prompt (never under 2 tokens) so that verification stays a matter of seconds. */
+#define GPT2_VERIFY_STEPS  5
+#define GPT2_VERIFY_SEQS   4
+#define GPT2_VERIFY_BUDGET 4e9
+struct gpt2_vplan {
+    int P, T, n_seq;
+    int seq[GPT2_VERIFY_SEQS];
+};
+void gpt2_verify_plan(const struct gpt2_config *cfg, int B, int P, int T, bool decode,
+                      struct gpt2_vplan *out);
+/* Multiply-adds of gpt2_reference_logits over n tokens with logits of the last k positions. */
+double gpt2_reference_cost(const struct gpt2_config *cfg, int n, int k);
+
+/* Greedy tokens of B logit rows (row b at logits + b·ld, V columns): tok[b] = gpt2_argmax.
+ * A row holding a NaN is AB_EMISMATCH "logits of sequence b at position pos were NaN"
+ * (tok is still filled, every token in [0, V)). */
+ab_status gpt2_pick_tokens(const float *logits, size_t ld, int B, int V, int pos, int *tok,
+                           struct ab_error *err);
+
+/* Compare got (k = n - first rows of V logits, row i at got + i·V: positions first .. n-1 of
+ * sequence `seq` whose n tokens are `tokens`) with the FP64 reference forward (weights rounded
+ * to bf16 with round_bf16), within atol + rtol·|ref|; raises *max_abs_err to the largest error
+ * seen (infinity for a NaN); AB_EMISMATCH naming the sequence, the position and the first few
+ * logits off, or saying the logits were NaN. */
+ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int n, int first, int seq,
+                             bool round_bf16, const float *got, double atol, double rtol, double *max_abs_err,
                              struct ab_error *err);
 
 #endif /* GPT2_H */

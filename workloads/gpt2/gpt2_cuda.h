@@ -15,16 +15,24 @@ extern "C" {
 #endif
 
 enum { GPT2_CU_F32 = 0, GPT2_CU_BF16 = 1, GPT2_CU_F16 = 2 };
+/* Bits a kernel ORs into the case's device flags word; the host reads it after each run. */
+enum { GPT2_CU_NAN_LOGITS = 1, GPT2_CU_BAD_TOKEN = 2 };
 
 struct gpt2_config;
 /* Host side (cuda.c): device bytes a case allocates, the ab_device_fits check and the
- * peak_mem_bytes metric: fp32 parameters, run-dtype matmul weights (dt GPT2_CU_*), fp32 KV
- * cache of B x max_T positions, activations of B x P rows, logits, tokens, cuBLASLt workspace. */
+ * peak_mem_bytes metric: fp32 parameters, run-dtype block weights (dt GPT2_CU_*, 16-bit only),
+ * the output embedding padded to gpt2_cuda_logits_ld rows in the run dtype, fp32 KV cache of
+ * B x max_T positions, activations of B x P rows, padded logits, tokens, flags, workspace. */
 uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T);
+/* The logits GEMM's N and leading dimension: the vocabulary padded to a multiple of 64
+ * (50257 -> 50304) as on the CPU, so every row of every operand is aligned; the padded rows
+ * of the output embedding are zero and argmax reads only the first V of each row. */
+int gpt2_cuda_logits_ld(int V);
 
-/* x (B*Tq, C) = wte[tok] + wpe[pos0 + i] */
+/* x (B*Tq, C) = wte[tok] + wpe[pos0 + i]; a token outside [0, V) reads row 0 and sets
+ * GPT2_CU_BAD_TOKEN in *flags */
 cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe, const int *dpos,
-                          int pos0, int B, int Tq, int C, cudaStream_t s);
+                          int pos0, int B, int Tq, int C, int V, int *flags, cudaStream_t s);
 /* out row r (rows, C) in dt = layernorm(x row r*rstep + roff) * g + b */
 cudaError_t gpt2_cu_layernorm(void *out, int dt, const float *x, const float *g, const float *b, int rows,
                               int rstep, int roff, int C, cudaStream_t s);
@@ -39,8 +47,10 @@ cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int 
  * (B, maxT, C) holding positions 0 .. pos0+Tq-1 */
 cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
                               int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s);
-/* tok[b] = argmax of logits row b (B, V); with dpos, also *dpos += 1 (the next step) */
-cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int *dpos, cudaStream_t s);
+/* tok[b] = gpt2_argmax of the V logits of row b (B rows, stride ld), always in [0, V); a NaN
+ * row sets GPT2_CU_NAN_LOGITS in *flags; with dpos, also *dpos += 1 (the next step) */
+cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int ld, int *dpos, int *flags,
+                           cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
  * cuda.c) carry the FLOPs; these move rows. attention_kernel1 is one block per query with
  * the scores in shared memory (up to 1024 keys, GPT-2's whole context): fine for decode,
  * where it reads the cache once; a fused tiled kernel would be the next step for prefill. */
+#include "argmax.h"
 #include "gpt2_cuda.h"
 
 #include <cuda_bf16.h>
@@ -56,11 +57,17 @@ __device__ static float block_max(float v)
     return t;
 }
 
+/* A token outside [0, V) never indexes the embedding: it reads row 0 and raises a flag. */
 __global__ static void embed_kernel(float *x, const int *tok, const float *wte, const float *wpe,
-                                    const int *dpos, int pos0, int Tq, int C)
+                                    const int *dpos, int pos0, int Tq, int C, int V, int *flags)
 {
-    int r = blockIdx.x, p = start_pos(dpos, pos0) + r % Tq;
-    const float *e = wte + (size_t)tok[r] * C, *pe = wpe + (size_t)p * C;
+    int r = blockIdx.x, p = start_pos(dpos, pos0) + r % Tq, t = tok[r];
+    if (t < 0 || t >= V) {
+        if (threadIdx.x == 0)
+            atomicOr(flags, GPT2_CU_BAD_TOKEN);
+        t = 0;
+    }
+    const float *e = wte + (size_t)t * C, *pe = wpe + (size_t)p * C;
     for (int j = threadIdx.x; j < C; j += blockDim.x)
         x[(size_t)r * C + j] = e[j] + pe[j];
 }
@@ -135,30 +142,31 @@ __global__ static void attention_kernel1(float *out, const float *qkv, const flo
     }
 }
 
-__global__ static void argmax_kernel(int *tok, const float *logits, int V, int *dpos)
+/* One block per row of V logits (row stride ld): argmax.h's rule, the CPU's, over a strided
+ * scan then a tree; any grouping of that total order gives the sequential answer. */
+__global__ static void argmax_kernel(int *tok, const float *logits, int V, int ld, int *dpos, int *flags)
 {
     __shared__ float bv[1024];
     __shared__ int bi[1024];
-    const float *row = logits + (size_t)blockIdx.x * V;
+    const float *row = logits + (size_t)blockIdx.x * ld;
     float best = -FLT_MAX;
-    int arg = 0x7fffffff;
+    int arg = GPT2_ARGMAX_NONE;
     for (int j = threadIdx.x; j < V; j += blockDim.x)
-        if (row[j] > best)
+        if (gpt2_argmax_better(row[j], j, best, arg))
             best = row[j], arg = j;
     bv[threadIdx.x] = best, bi[threadIdx.x] = arg;
     __syncthreads();
     for (int w = blockDim.x / 2; w; w >>= 1) {
-        if ((int)threadIdx.x < w) {
-            float ov = bv[threadIdx.x + w];
-            int oi = bi[threadIdx.x + w];
-            /* ties go to the lower index, as on the CPU */
-            if (ov > bv[threadIdx.x] || (ov == bv[threadIdx.x] && oi < bi[threadIdx.x]))
-                bv[threadIdx.x] = ov, bi[threadIdx.x] = oi;
-        }
+        if ((int)threadIdx.x < w &&
+            gpt2_argmax_better(bv[threadIdx.x + w], bi[threadIdx.x + w], bv[threadIdx.x], bi[threadIdx.x]))
+            bv[threadIdx.x] = bv[threadIdx.x + w], bi[threadIdx.x] = bi[threadIdx.x + w];
         __syncthreads();
     }
     if (threadIdx.x == 0) {
-        tok[blockIdx.x] = bi[0];
+        int a = bi[0];
+        tok[blockIdx.x] = a >= 0 && a < V ? a : 0; /* only with V < 1 */
+        if (bv[0] != bv[0])                        /* NaN wins: the row held one */
+            atomicOr(flags, GPT2_CU_NAN_LOGITS);
         if (dpos && blockIdx.x == 0)
             *dpos += 1;
     }
@@ -167,9 +175,9 @@ __global__ static void argmax_kernel(int *tok, const float *logits, int V, int *
 extern "C" {
 
 cudaError_t gpt2_cu_embed(float *x, const int *tok, const float *wte, const float *wpe, const int *dpos,
-                          int pos0, int B, int Tq, int C, cudaStream_t s)
+                          int pos0, int B, int Tq, int C, int V, int *flags, cudaStream_t s)
 {
-    embed_kernel<<<B * Tq, 256, 0, s>>>(x, tok, wte, wpe, dpos, pos0, Tq, C);
+    embed_kernel<<<B * Tq, 256, 0, s>>>(x, tok, wte, wpe, dpos, pos0, Tq, C, V, flags);
     return cudaGetLastError();
 }
 
@@ -209,9 +217,10 @@ cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, con
     return cudaGetLastError();
 }
 
-cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int *dpos, cudaStream_t s)
+cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int ld, int *dpos, int *flags,
+                           cudaStream_t s)
 {
-    argmax_kernel<<<B, 1024, 0, s>>>(tok, logits, V, dpos);
+    argmax_kernel<<<B, 1024, 0, s>>>(tok, logits, V, ld, dpos, flags);
     return cudaGetLastError();
 }
 

@@ -15,7 +15,8 @@ struct gpt2_config {
     int n_layer, n_embd, n_head, vocab, max_pos;
 };
 
-/* The published sizes: "124M", "355M", "774M", "1558M". false when unknown. */
+/* The published sizes: "124M", "355M", "774M", "1558M", and "tiny" (2 x 128, 4 heads, the
+ * real vocabulary and context: random weights only). false when unknown. */
 bool gpt2_config_named(const char *model, struct gpt2_config *out);
 /* Read n_layer, n_embd, n_head, vocab_size, n_positions from a Hugging Face config.json text. */
 ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, struct ab_error *err);
@@ -69,12 +70,17 @@ void gpt2_model_destroy(struct gpt2_model *m);
  * the last position only. */
 ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
                              float *logits, struct ab_error *err);
-/* Index of the largest of n values (greedy decoding). */
+/* Greedy decoding: the index of the largest of n >= 1 values by argmax.h's rule (ties to the
+ * lowest index, NaN above every number), always in [0, n); 0 when n < 1. */
 int gpt2_argmax(const float *x, int n);
+/* Can this CPU run the model in dt? AB_EUNSUPPORTED with a one-line reason when oneDNN
+ * cannot make a matmul of that type here (bf16 without AVX-512), probed, not guessed. */
+ab_status gpt2_dtype_supported(enum gpt2_dtype dt, struct ab_error *err);
 
-/* FP64 reference forward of one sequence of T tokens from position 0: logits (T, V).
- * With round_bf16, matmul weights are first rounded to bf16 as the bf16 model sees them. */
-ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T, bool round_bf16,
-                                double *logits, struct ab_error *err);
+/* FP64 reference forward of one sequence of T tokens from position 0: logits (T - first, V)
+ * of positions first .. T-1. With round_bf16, matmul weights are first rounded to bf16 as
+ * the bf16 model sees them. Tokens out of the vocabulary are AB_EINVAL. */
+ab_status gpt2_reference_logits(const struct gpt2_params *p, const int *tokens, int T, int first,
+                                bool round_bf16, double *logits, struct ab_error *err);
 
 #endif /* GPT2_MODEL_H */
