@@ -66,7 +66,8 @@ static const struct ab_axis axes[] = {
       .help = "who applies row scales on CUDA: auto (cuBLASLt outer vectors where supported, else "
               "our epilogue kernel), cublaslt (outer vectors only), kernel (always the epilogue)",
       .choices = "auto,cublaslt,kernel",
-      .sweep = { "auto", "auto", "auto", "auto,kernel" } },
+      .sweep = { "auto", "auto", "auto", "auto,kernel" },
+      .implicit = "auto" },
     { .name = "shape",
       .type = AB_AXIS_STR,
       .help = "square (m = n = k = m) or an LLM weight k x n with m tokens",
