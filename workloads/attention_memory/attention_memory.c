@@ -598,7 +598,7 @@ void attention_memory_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *s
     seqs = seqs < 1 ? 1 : seqs;
     n = n < 1 ? 1 : n;
     int64_t want = (BLOCKS_PER_SM * (int64_t)(sms > 0 ? sms : 1) + seqs - 1) / seqs;
-    int64_t most = (n + MIN_SPAN - 1) / MIN_SPAN;
+    int64_t most = n / MIN_SPAN > 1 ? n / MIN_SPAN : 1;
     int64_t k = want < 1 ? 1 : want > most ? most : want;
     int64_t len = (n + k - 1) / k;
     *span = (int)len;
