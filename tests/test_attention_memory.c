@@ -2,7 +2,8 @@
  * runner would: each algorithm against the FP64 reference on N(0,1) inputs (causal and not,
  * sizes that are not multiples of the tiles), the memory tracker's accounting and the measured
  * peaks (naive grows as n^2, chunked does not), decode against the reference, and the `oom`
- * status for a naive n whose scores cannot fit. */
+ * status for a naive n whose scores cannot fit; the CUDA path's host logic (its time estimate,
+ * the decode split) and the check suite's coverage of every path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,6 +243,236 @@ static void half_conversions_round_trip(void **state)
     assert_int_equal(attention_memory_f32_to_bf16(1.0f / 3), 0x3eab);
 }
 
+/* An H200-like device: its memory holds naive's 64 GiB of scores at n = 2^17. */
+static struct ab_device h200 = {
+    .id = "cuda:0", .backend = AB_BACKEND_CUDA, .compute_units = 132, .mem_bytes = 141ull << 30
+};
+
+static ab_status time_check(const char *params, enum ab_suite suite, struct ab_error *err)
+{
+    struct ab_params ps;
+    struct am_shape s;
+    assert_int_equal(ab_params_parse(params, &ps, err), AB_OK);
+    assert_int_equal(attention_memory_shape(&ps, &s, err), AB_OK);
+    return attention_memory_cuda_time_check(&s, &h200, suite, err);
+}
+
+static void cuda_time_estimate_refuses_naive_at_2_17_and_allows_small_n(void **state)
+{
+    struct ab_error err = { { 0 } };
+    /* with no ceiling measured (an H100's 3.35 TB/s) and with the H200's 4.8 TB/s measured */
+    for (int measured = 0; measured <= 1; measured++) {
+        h200.n_ceilings = 0;
+        if (measured)
+            ab_device_set_ceiling(&h200, "mem_bw", 4.8e12, "measured");
+        for (int a = 0; a < 2; a++) {
+            char p[160];
+            snprintf(p, sizeof p, "mode=prefill;algo=%s;n=131072;d=64;dtype=bf16", a ? "chunked" : "naive");
+            assert_int_equal(time_check(p, AB_SUITE_DEFAULT, &err), AB_EUNSUPPORTED);
+            assert_non_null(strstr(err.msg, "estimated"));
+            assert_non_null(strstr(err.msg, "beyond the case limit of 10 s"));
+            assert_non_null(strstr(err.msg, measured ? "4.8 TB/s" : "3.35 TB/s"));
+        }
+        assert_int_equal(
+            time_check("mode=prefill;algo=naive;n=4096;d=128;dtype=fp32", AB_SUITE_DEFAULT, &err), AB_OK);
+        assert_int_equal(
+            time_check("mode=prefill;algo=fused;n=131072;d=128;dtype=bf16", AB_SUITE_DEFAULT, &err), AB_OK);
+        assert_int_equal(time_check("mode=decode;algo=fused;n=131072;d=128;dtype=bf16;batch=128;group=8",
+                                    AB_SUITE_FULL, &err),
+                         AB_OK);
+        assert_int_equal(time_check("mode=prefill;algo=chunked;n=1500;d=64;dtype=bf16;q_chunk=77;k_chunk=129",
+                                    AB_SUITE_CHECK, &err),
+                         AB_OK);
+    }
+    h200.n_ceilings = 0;
+    /* the work as the kernels do it: pv re-reads all of V (n d 2 bytes) for each of n rows */
+    struct am_shape s = {
+        .mode = AM_PREFILL, .algo = AM_NAIVE, .dtype = AM_BF16, .n = 1 << 17, .heads = 1, .d = 64
+    };
+    struct am_cuda_cost cost;
+    attention_memory_cuda_cost(&s, 132, &cost);
+    double n = (double)s.n;
+    assert_true(cost.bytes >= n * n * 64 * 2 && cost.bytes < 2 * n * n * 256);
+    assert_double_equal(cost.launches, 4, 0); /* scores, row_exp, pv, merge */
+    assert_true(cost.core_flops >= 4 * n * n * 64);
+    /* chunked runs every chunk, the masked ones too: 3 launches per chunk, a merge per query chunk */
+    s.algo = AM_CHUNKED, s.n = 1500, s.q_chunk = 77, s.k_chunk = 129, s.causal = true;
+    attention_memory_cuda_cost(&s, 132, &cost);
+    assert_double_equal(cost.launches, 20 * 12 * 3 + 20, 0);
+    /* one repetition of naive at 2^17 is seconds even at full bandwidth; the estimate scales
+     * with the bandwidth */
+    s.algo = AM_NAIVE, s.n = 1 << 17, s.causal = false;
+    double slow = attention_memory_cuda_estimate_s(&s, &h200, NULL, 0);
+    ab_device_set_ceiling(&h200, "mem_bw", 2 * 3.35e12, "measured");
+    double fast = attention_memory_cuda_estimate_s(&s, &h200, NULL, 0);
+    h200.n_ceilings = 0;
+    assert_true(slow > 1 && fast < 0.6 * slow && fast > 0.45 * slow);
+    assert_int_equal(attention_memory_case_reps(AB_SUITE_CHECK), 1);
+    assert_int_equal(attention_memory_case_reps(AB_SUITE_DEFAULT), 13);
+}
+
+static void cuda_decode_split_fills_the_sms_without_empty_spans(void **state)
+{
+    int splits, span;
+    attention_memory_cuda_decode_split(1, 16384, 132, &splits, &span);
+    assert_true(splits >= 132); /* B = 1, one KV head: one block per split */
+    assert_true(span >= 32 && (int64_t)splits * span >= 16384);
+    attention_memory_cuda_decode_split(128 * 8, 16384, 132, &splits, &span);
+    assert_int_equal(splits, 1); /* 1024 sequences fill the SMs already */
+    attention_memory_cuda_decode_split(64, 16384, 132, &splits, &span);
+    assert_true(splits * 64 >= 4 * 132 && splits * 64 < 4 * 132 + 64);
+    static const int64_t ns[] = { 1, 31, 33, 300, 1000, 1500, 16383, 100003 };
+    static const int64_t seqs[] = { 1, 3, 6, 1000 };
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (size_t j = 0; j < sizeof seqs / sizeof seqs[0]; j++) {
+            attention_memory_cuda_decode_split(seqs[j], ns[i], 132, &splits, &span);
+            assert_true(splits >= 1 && span >= 1);
+            assert_true((int64_t)splits * span >= ns[i]);      /* every key covered */
+            assert_true((int64_t)(splits - 1) * span < ns[i]); /* the last span is not empty */
+            assert_true(span >= 32 || splits == 1);
+        }
+}
+
+static void mem_ratio_vs_naive_needs_no_naive_case_first(void **state)
+{
+    struct ab_case c;
+    /* a shape no naive case has run at */
+    expect_ok("mode=prefill;algo=chunked;n=777;heads=1;d=64;dtype=fp32;causal=1;q_chunk=100;k_chunk=300", &c);
+    struct am_shape s = {
+        .mode = AM_PREFILL, .algo = AM_NAIVE, .dtype = AM_FP32, .n = 777, .heads = 1, .d = 64
+    };
+    double naive = (double)attention_memory_naive_peak_bytes(&s, AB_BACKEND_CPU);
+    assert_double_equal(metric(&c, "mem_ratio_vs_naive"), naive / metric(&c, "peak_extra_bytes"), 1e-9);
+    assert_true(metric(&c, "mem_ratio_vs_naive") > 2);
+    /* the analytic naive peak is what the naive kernel's tracker measures */
+    expect_ok("mode=prefill;algo=naive;n=777;heads=1;d=64;dtype=fp32;causal=1", &c);
+    assert_double_equal(metric(&c, "peak_extra_bytes"), naive, 0);
+    assert_double_equal(metric(&c, "mem_ratio_vs_naive"), 1, 0);
+}
+
+static void reference_row_matches_a_direct_softmax(void **state)
+{
+    enum { N = 300, D = 16 };
+    static uint16_t q[N * D], k[N * D], v[N * D];
+    attention_memory_fill(q, N * D, AM_BF16, 11);
+    attention_memory_fill(k, N * D, AM_BF16, 12);
+    attention_memory_fill(v, N * D, AM_BF16, 13);
+    for (int i = 0; i < N; i++)
+        q[i * D] = attention_memory_f32_to_bf16(8.0f * (i % 2 ? 1 : -1)); /* spread the maxima */
+    struct am_shape s = { .mode = AM_PREFILL, .dtype = AM_BF16, .n = N, .heads = 1, .d = D, .causal = true };
+    static double sc[N];
+    for (int i = 0; i < N; i += 37) {
+        double got[D], want[D] = { 0 }, mx = -INFINITY, sum = 0;
+        attention_memory_ref_prefill_row(&s, q, k, v, 0, i, got);
+        for (int j = 0; j <= i; j++) {
+            sc[j] = 0;
+            for (int c = 0; c < D; c++)
+                sc[j] += attention_memory_load(q, (size_t)i * D + c, AM_BF16) *
+                         attention_memory_load(k, (size_t)j * D + c, AM_BF16) / sqrt((double)D);
+            mx = fmax(mx, sc[j]);
+        }
+        for (int j = 0; j <= i; j++) {
+            double p = exp(sc[j] - mx);
+            sum += p;
+            for (int c = 0; c < D; c++)
+                want[c] += p * attention_memory_load(v, (size_t)j * D + c, AM_BF16);
+        }
+        for (int c = 0; c < D; c++)
+            assert_true(fabs(got[c] - want[c] / sum) <= 1e-12 * (1 + fabs(want[c] / sum)));
+    }
+}
+
+/* The points of the check suite's sweeps that apply on a backend, passed to `each`. */
+struct coverage {
+    int cases, prefill[3][2][3][2]; /* algo, causal, dtype, d == 128: with n > 128 */
+    int odd_chunks[2];              /* chunked, q and k chunks dividing n neither, per causal */
+    int groups[9], decode_batched, decode_ragged, heads2, n1;
+};
+
+static void check_points(enum ab_backend_kind be, struct coverage *cov)
+{
+    const struct ab_workload *w = ab_workload_find("attention_memory");
+    struct ab_values *vals = calloc((size_t)w->n_axes, sizeof *vals);
+    assert_non_null(vals);
+    struct ab_error err;
+    for (int a = 0; a < w->n_axes; a++) {
+        assert_non_null(w->axes[a].sweep[AB_SUITE_CHECK]);
+        assert_int_equal(ab_axis_parse(&w->axes[a], w->axes[a].sweep[AB_SUITE_CHECK], &vals[a], &err), AB_OK);
+    }
+    int idx[AB_MAX_AXES] = { 0 };
+    memset(cov, 0, sizeof *cov);
+    for (;;) {
+        struct ab_params ps = { .n = w->n_axes };
+        for (int a = 0; a < w->n_axes; a++) {
+            snprintf(ps.p[a].name, sizeof ps.p[a].name, "%s", w->axes[a].name);
+            ps.p[a].val = vals[a].v[idx[a]];
+        }
+        struct am_shape s;
+        if (w->applies(&ps, be, AB_SUITE_CHECK)) {
+            assert_int_equal(attention_memory_shape(&ps, &s, &err), AB_OK);
+            cov->cases++;
+            if (s.mode == AM_DECODE) {
+                cov->groups[s.group]++;
+                cov->decode_batched += s.batch > 1 && s.heads > 1;
+                cov->decode_ragged += s.n > 256 && s.n % 256 != 0;
+            } else {
+                if (s.n > 128)
+                    cov->prefill[s.algo][s.causal][s.dtype][s.d == 128]++;
+                if (s.algo == AM_CHUNKED && s.n % s.q_chunk && s.n % s.k_chunk)
+                    cov->odd_chunks[s.causal]++;
+                cov->heads2 += s.heads > 1;
+                cov->n1 += s.n == 1;
+            }
+        }
+        int a = 0;
+        while (a < w->n_axes && ++idx[a] == vals[a].n)
+            idx[a++] = 0;
+        if (a == w->n_axes)
+            break;
+    }
+    free(vals);
+}
+
+static void check_suite_covers_every_path(void **state)
+{
+    for (int b = 0; b < 2; b++) {
+        bool cpu = b == 0;
+        struct coverage cov;
+        check_points(cpu ? AB_BACKEND_CPU : AB_BACKEND_CUDA, &cov);
+        for (int algo = 0; algo < 3; algo++)
+            for (int causal = 0; causal < 2; causal++)
+                for (int dt = 0; dt < 3; dt++) {
+                    bool kernel = cpu ? dt != AM_FP16 : (dt != AM_FP32 || algo != AM_FUSED);
+                    if (!kernel) {
+                        assert_int_equal(cov.prefill[algo][causal][dt][0] + cov.prefill[algo][causal][dt][1],
+                                         0);
+                        continue;
+                    }
+                    assert_true(cov.prefill[algo][causal][dt][0] > 0); /* d = 64 over several key tiles */
+                    if (dt != AM_FP32)
+                        assert_true(cov.prefill[algo][causal][dt][1] > 0); /* and d = 128 */
+                }
+        assert_true(cov.odd_chunks[0] > 0 && cov.odd_chunks[1] > 0);
+        for (int g = 1; g <= 8; g *= 2)
+            assert_true(cov.groups[g] > 0);
+        assert_true(cov.decode_batched > 0 && cov.decode_ragged > 0 && cov.heads2 > 0 && cov.n1 > 0);
+        /* the CPU's share of the whole check must stay a few seconds on two cores */
+        if (cpu)
+            assert_true(cov.cases <= 110);
+    }
+}
+
+static void awkward_check_cases_match_the_reference(void **state)
+{
+    struct ab_case c;
+    expect_ok("mode=prefill;algo=chunked;n=300;heads=1;d=128;dtype=bf16;causal=1;q_chunk=77;k_chunk=129", &c);
+    expect_ok("mode=prefill;algo=fused;n=70;heads=2;d=128;dtype=bf16;causal=1", &c);
+    expect_ok("mode=prefill;algo=naive;n=1;heads=1;d=64;dtype=fp32;causal=0", &c);
+    expect_ok("mode=decode;algo=fused;n=1500;heads=2;d=128;dtype=fp32;batch=3;group=8", &c);
+    assert_double_equal(metric(&c, "checked_rows"), 3 * 2 * 8, 0);
+    expect_ok("mode=decode;algo=fused;n=1;heads=1;d=128;dtype=bf16;batch=1;group=2", &c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +487,12 @@ int main(void)
         cmocka_unit_test(fp16_is_unsupported_on_the_cpu),
         cmocka_unit_test(check_reports_mismatches),
         cmocka_unit_test(half_conversions_round_trip),
+        cmocka_unit_test(cuda_time_estimate_refuses_naive_at_2_17_and_allows_small_n),
+        cmocka_unit_test(cuda_decode_split_fills_the_sms_without_empty_spans),
+        cmocka_unit_test(mem_ratio_vs_naive_needs_no_naive_case_first),
+        cmocka_unit_test(reference_row_matches_a_direct_softmax),
+        cmocka_unit_test(check_suite_covers_every_path),
+        cmocka_unit_test(awkward_check_cases_match_the_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

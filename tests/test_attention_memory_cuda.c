@@ -100,6 +100,31 @@ static void cuda_tolerances_admit_p_rounding(void **state)
     assert_true(r16 >= 4.0 / 2048);
 }
 
+static void overlong_case_is_skipped_before_cuda_with_its_estimate(void **state)
+{
+    /* an H200's memory holds naive's 64 GiB of scores at 2^17: the time limit refuses it
+     * instead, before any CUDA call (there is no GPU here to make one) */
+    struct ab_device h200 = {
+        .id = "cuda:0", .backend = AB_BACKEND_CUDA, .compute_units = 132, .mem_bytes = 141ull << 30
+    };
+    struct ab_case c;
+    struct ab_error err = { { 0 } };
+    memset(&c, 0, sizeof c);
+    c.workload = ab_workload_find("attention_memory");
+    c.device = &h200;
+    c.suite = AB_SUITE_DEFAULT;
+    assert_int_equal(ab_params_parse("mode=prefill;algo=naive;n=131072;d=64;dtype=bf16", &c.params, &err),
+                     AB_OK);
+    const struct ab_impl *impl = c.workload->impl[AB_BACKEND_CUDA];
+    assert_int_equal(impl->setup(&c, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "estimated"));
+    assert_non_null(strstr(err.msg, "beyond the case limit"));
+    assert_null(c.state);
+    impl->teardown(&c);
+    /* fp32 decode has no kernel: a skip, not a failed launch */
+    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=128;dtype=fp32", &c, &err), AB_EUNSUPPORTED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +132,7 @@ int main(void)
         cmocka_unit_test(case_without_gpu_fails_politely),
         cmocka_unit_test(launchers_refuse_shapes_without_a_kernel),
         cmocka_unit_test(cuda_tolerances_admit_p_rounding),
+        cmocka_unit_test(overlong_case_is_skipped_before_cuda_with_its_estimate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,68 +17,106 @@ static const struct ab_axis am_axes[] = {
       .type = AB_AXIS_STR,
       .help = "prefill (n x n attention) or decode (one query over a KV cache)",
       .choices = "prefill,decode",
-      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode" } },
+      .sweep = { "prefill,decode", "prefill,decode", "prefill,decode", "prefill,decode" } },
     { .name = "algo",
       .type = AB_AXIS_STR,
       .help = "prefill: naive (scores stored), chunked (Rabe & Staats), fused (online softmax); decode runs "
               "fused",
       .choices = "naive,chunked,fused",
-      .sweep = { "naive,chunked,fused", "naive,chunked,fused", "naive,chunked,fused" } },
+      .sweep = { "naive,chunked,fused", "naive,chunked,fused", "naive,chunked,fused",
+                 "naive,chunked,fused" } },
     { .name = "n",
       .type = AB_AXIS_INT,
       .help = "prefill: sequence length; decode: KV context length",
       .min = 1,
       .max = 1 << 24,
-      .sweep = { "2^10,2^12", "2^8:2^14:x4,2^13,2^15,2^17", "2^8:2^20:x2" } },
+      .sweep = { "2^10,2^12", "2^8:2^14:x4,2^13,2^15,2^17", "2^8:2^20:x2", "1,70,300,1500" } },
     { .name = "heads",
       .type = AB_AXIS_INT,
       .help = "prefill: attention heads; decode: KV heads",
       .min = 1,
       .max = 1024,
-      .sweep = { "1", "1", "1,8" } },
+      .sweep = { "1", "1", "1,8", "1,2" } },
     { .name = "d",
       .type = AB_AXIS_INT,
       .help = "head dimension (decode runs d=128; prefill d=128 from the default suite on)",
       .min = 8,
       .max = 256,
-      .sweep = { "64,128", "64,128", "64,128" } },
+      .sweep = { "64,128", "64,128", "64,128", "64,128" } },
     { .name = "dtype",
       .type = AB_AXIS_STR,
       .help = "input dtype (q, k, v; output is fp32); fp16 on CUDA only",
       .choices = "bf16,fp16,fp32",
-      .sweep = { "bf16", "bf16,fp16,fp32", "bf16,fp16,fp32" } },
+      .sweep = { "bf16", "bf16,fp16,fp32", "bf16,fp16,fp32", "bf16,fp16,fp32" } },
     { .name = "causal",
       .type = AB_AXIS_INT,
       .help = "prefill: causal mask (0/1); decode has none",
       .min = 0,
       .max = 1,
-      .sweep = { "0", "0,1", "0,1" } },
+      .sweep = { "0", "0,1", "0,1", "0,1" } },
     { .name = "q_chunk",
       .type = AB_AXIS_INT,
       .help = "chunked: query chunk (Rabe & Staats: 1024)",
       .min = 1,
       .max = 1 << 20,
-      .sweep = { "1024", "1024", "1024" } },
+      .sweep = { "1024", "1024", "1024", "77,1024" } },
     { .name = "k_chunk",
       .type = AB_AXIS_INT,
       .help = "chunked: key chunk (Rabe & Staats: 4096)",
       .min = 1,
       .max = 1 << 20,
-      .sweep = { "4096", "4096", "4096" } },
+      .sweep = { "4096", "4096", "4096", "129,4096" } },
     { .name = "batch",
       .type = AB_AXIS_INT,
       .help = "decode: sequences B (prefill runs B=1)",
       .min = 1,
       .max = 4096,
-      .sweep = { "1,8", "1,8,32", "1,8,32,64,128" } },
+      .sweep = { "1,8", "1,8,32", "1,8,32,64,128", "1,3" } },
     { .name = "group",
       .type = AB_AXIS_INT,
       .help = "decode: query heads per KV head G (prefill runs G=1)",
       .min = 1,
       .max = 64,
-      .sweep = { "1,8", "1,8", "1,8" } },
+      .sweep = { "1,8", "1,8", "1,8", "1,2,4,8" } },
 };
 enum { AM_N_AXES = sizeof am_axes / sizeof am_axes[0] };
+
+/* The check suite: every kernel, dtype, mask and grouping at small, awkward sizes: n = 1; 70
+ * (two 64-row query tiles, one partial key tile); 300 (several 64-key CUDA and 128-key CPU
+ * tiles, more than one 256-key decode block); 1500 (long rows, many decode splits); chunks of
+ * 77 x 129 and 1024 x 129 keys, which divide none of them. qc, kc: the chunks as given. */
+static bool am_applies_check(const struct am_shape *s, bool cpu, int64_t qc, int64_t kc)
+{
+    bool default_chunks = qc == 1024 && kc == 4096;
+    if (s->dtype == (cpu ? AM_FP16 : AM_FP32) && (cpu || s->mode == AM_DECODE || s->algo == AM_FUSED))
+        return false; /* no kernel: fp16 on the CPU, fp32 in CUDA's decode and fused kernels */
+    if (s->mode == AM_DECODE) {
+        if (s->algo != AM_FUSED || s->causal || s->d != 128 || !default_chunks || s->n == 70)
+            return false;
+        /* one sequence of one KV head (the most splits), or three sequences of two */
+        return (s->batch == 1 && s->heads == 1) || (s->batch == 3 && s->heads == 2);
+    }
+    if (s->batch != 1 || s->group != 1)
+        return false;
+    bool odd = (qc == 77 && kc == 129) || (qc == 1024 && kc == 129);
+    if (!default_chunks && (s->algo != AM_CHUNKED || !odd || s->n < 300))
+        return false; /* below 300 the chunks clamp to n: the defaults' case again */
+    if (s->heads != (s->n == 70 ? 2 : 1))
+        return false; /* the heads' offsets, at one size */
+    if (s->n == 1)
+        return s->d == 64 && !s->causal;
+    if (s->n == 70 || s->n == 300) /* d = 128 in 16-bit only; 1024 x 129 chunks once */
+        return (s->d == 64 || s->dtype != AM_FP32) &&
+               (!(qc == 1024 && kc == 129) || (s->d == 64 && s->dtype == AM_BF16));
+    /* 1500: 16-bit, d = 64 (and 128 for the fused kernel on CUDA); on the CPU, where the FP64
+     * reference of each case takes most of a second, naive, odd chunks under the mask and fused */
+    if (s->dtype == AM_FP32 || (qc == 1024 && kc == 129) || (s->d != 64 && (cpu || s->algo != AM_FUSED)))
+        return false;
+    if (!cpu)
+        return true;
+    return s->algo == AM_FUSED || (s->algo == AM_NAIVE && !s->causal) ||
+           (s->algo == AM_CHUNKED && s->causal && !default_chunks);
+}
 
 static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
@@ -92,6 +130,9 @@ static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend,
     /* chunk sizes as given, before attention_memory_shape clamps them to n */
     bool default_chunks =
         ab_param_int(ps, "q_chunk", 1024) == 1024 && ab_param_int(ps, "k_chunk", 4096) == 4096;
+    if (suite == AB_SUITE_CHECK)
+        return am_applies_check(&s, cpu, ab_param_int(ps, "q_chunk", 1024),
+                                ab_param_int(ps, "k_chunk", 4096));
     if (s.mode == AM_DECODE) {
         if (s.algo != AM_FUSED || s.causal || s.d != 128 || s.dtype == AM_FP32)
             return false;
@@ -321,30 +362,61 @@ void attention_memory_fill(void *x, size_t n, enum am_dtype dt, uint64_t seed)
 
 /* ------------------------------------------------------------------ FP64 reference */
 
+/* x[0, d) = the d elements of dtype dt from element off of p, as doubles. */
+static void load_row(double *x, const void *p, size_t off, int d, enum am_dtype dt)
+{
+    if (dt == AM_FP32) {
+        const float *f = (const float *)p + off;
+        for (int c = 0; c < d; c++)
+            x[c] = f[c];
+    } else if (dt == AM_BF16) {
+        const uint16_t *h = (const uint16_t *)p + off;
+        for (int c = 0; c < d; c++)
+            x[c] = attention_memory_bf16_to_f32(h[c]);
+    } else {
+        const uint16_t *h = (const uint16_t *)p + off;
+        for (int c = 0; c < d; c++)
+            x[c] = attention_memory_f16_to_f32(h[c]);
+    }
+}
+
 /* softmax_j(q . k_j / sqrt(d)) v_j over keys [0, nk) of rows k + j*ld, v + j*ld (in elements),
- * in two passes (maximum, then weights) so that no n-sized buffer is needed. */
+ * by an online softmax over blocks of 64 keys, so that no n-sized buffer is needed; in FP64 its
+ * rescalings cost nothing of the accuracy a reference needs. */
 static void ref_row(const void *q, size_t q_off, const void *k, const void *v, size_t kv_off, int64_t nk,
                     int d, enum am_dtype dt, double *out)
 {
-    double scale = 1.0 / sqrt((double)d), mx = -INFINITY, sum = 0, qd[256];
-    for (int c = 0; c < d; c++)
-        qd[c] = attention_memory_load(q, q_off + (size_t)c, dt) * scale;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int c = 0; c < d && pass == 1; c++)
-            out[c] = 0;
-        for (int64_t j = 0; j < nk; j++) {
-            size_t row = kv_off + (size_t)j * (size_t)d;
-            double s = 0;
+    enum { BLK = 64 };
+    double scale = 1.0 / sqrt((double)d), mx = -INFINITY, sum = 0, qd[256], x[256], s[BLK];
+    load_row(qd, q, q_off, d, dt);
+    for (int c = 0; c < d; c++) {
+        qd[c] *= scale;
+        out[c] = 0;
+    }
+    for (int64_t j0 = 0; j0 < nk; j0 += BLK) {
+        int m = nk - j0 < BLK ? (int)(nk - j0) : BLK;
+        double bm = -INFINITY;
+        for (int j = 0; j < m; j++) {
+            load_row(x, k, kv_off + (size_t)(j0 + j) * (size_t)d, d, dt);
+            double dot = 0;
             for (int c = 0; c < d; c++)
-                s += qd[c] * attention_memory_load(k, row + (size_t)c, dt);
-            if (pass == 0) {
-                mx = fmax(mx, s);
-                continue;
-            }
-            double p = exp(s - mx);
+                dot += qd[c] * x[c];
+            s[j] = dot;
+            bm = fmax(bm, dot);
+        }
+        if (bm > mx) { /* exp(-inf) = 0 on the first block */
+            double corr = exp(mx - bm);
+            sum *= corr;
+            for (int c = 0; c < d; c++)
+                out[c] *= corr;
+            mx = bm;
+        }
+        for (int j = 0; j < m; j++) {
+            double p = exp(s[j] - mx);
             sum += p;
+            load_row(x, v, kv_off + (size_t)(j0 + j) * (size_t)d, d, dt);
             for (int c = 0; c < d; c++)
-                out[c] += p * attention_memory_load(v, row + (size_t)c, dt);
+                out[c] += p * x[c];
         }
     }
     for (int c = 0; c < d; c++)
@@ -494,44 +566,12 @@ int64_t am_rss_peak_growth(int64_t rss0_bytes)
     return hwm > rss0_bytes ? hwm - rss0_bytes : 0;
 }
 
-/* Naive peaks seen in this process: a small table, filled in case order. */
-#define AM_MAX_NAIVE 128
-static struct {
-    struct am_shape s;
-    enum ab_backend_kind backend;
-    uint64_t bytes;
-} am_naive[AM_MAX_NAIVE];
-static int am_n_naive;
-
-static bool same_problem(const struct am_shape *a, const struct am_shape *b)
+uint64_t attention_memory_naive_peak_bytes(const struct am_shape *s, enum ab_backend_kind backend)
 {
-    return a->mode == b->mode && a->dtype == b->dtype && a->n == b->n && a->heads == b->heads &&
-           a->d == b->d && a->causal == b->causal;
-}
-
-void am_naive_peak_note(const struct am_shape *s, enum ab_backend_kind backend, uint64_t bytes)
-{
-    for (int i = 0; i < am_n_naive; i++)
-        if (am_naive[i].backend == backend && same_problem(&am_naive[i].s, s)) {
-            am_naive[i].bytes = bytes;
-            return;
-        }
-    if (am_n_naive < AM_MAX_NAIVE) {
-        am_naive[am_n_naive].s = *s;
-        am_naive[am_n_naive].backend = backend;
-        am_naive[am_n_naive].bytes = bytes;
-        am_n_naive++;
-    }
-}
-
-bool am_naive_peak_find(const struct am_shape *s, enum ab_backend_kind backend, uint64_t *bytes)
-{
-    for (int i = 0; i < am_n_naive; i++)
-        if (am_naive[i].backend == backend && same_problem(&am_naive[i].s, s)) {
-            *bytes = am_naive[i].bytes;
-            return true;
-        }
-    return false;
+    uint64_t n = (uint64_t)s->n, d = (uint64_t)s->d;
+    if (backend == AB_BACKEND_CUDA) /* cuda.c: one n x n chunk: S, vals, m, l */
+        return n * n * 4 + n * d * 4 + 2 * n * 4;
+    return n * n * 4 + (n + AM_KT_PAD) * d * 4 + n * d * 4; /* cpu.c: S, K^T, V */
 }
 
 void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s, uint64_t peak, int workers)
@@ -542,13 +582,171 @@ void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s,
     /* arithmetic intensity: decode's is about G FLOP/byte in 16-bit, far below any ridge point */
     if (c->work.bytes > 0)
         ab_case_metric(c, "flop_per_byte", c->work.flops / c->work.bytes);
-    if (s->mode != AM_PREFILL)
-        return;
-    if (s->algo == AM_NAIVE)
-        am_naive_peak_note(s, be, peak);
-    uint64_t naive;
-    if (am_naive_peak_find(s, be, &naive) && peak > 0)
-        ab_case_metric(c, "mem_ratio_vs_naive", (double)naive / (double)peak);
+    if (s->mode == AM_PREFILL && peak > 0)
+        ab_case_metric(c, "mem_ratio_vs_naive",
+                       (double)attention_memory_naive_peak_bytes(s, be) / (double)peak);
+}
+
+/* ------------------------------------------------------------------ CUDA work model */
+
+void attention_memory_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *splits, int *span)
+{
+    /* ~4 blocks of 4 warps per SM keep enough cache reads in flight; below 32 keys a span (8
+     * per warp) the block's fixed costs (the query, the warps' combine, its partial result)
+     * outweigh its keys. */
+    enum { BLOCKS_PER_SM = 4, MIN_SPAN = 32 };
+    seqs = seqs < 1 ? 1 : seqs;
+    n = n < 1 ? 1 : n;
+    int64_t want = (BLOCKS_PER_SM * (int64_t)(sms > 0 ? sms : 1) + seqs - 1) / seqs;
+    int64_t most = n / MIN_SPAN > 1 ? n / MIN_SPAN : 1;
+    int64_t k = want < 1 ? 1 : want > most ? most : want;
+    int64_t len = (n + k - 1) / k;
+    *span = (int)len;
+    *splits = (int)((n + len - 1) / len); /* spans of ceil(n / k) keys may cover n in fewer */
+}
+
+struct am_rates {
+    double bw, fma, tc, launch_s;
+};
+
+/* Add one kernel's work to c; returns its time at r (0 without rates). */
+static double cost_kernel(struct am_cuda_cost *c, const struct am_rates *r, double count, double core,
+                          double tc, double bytes)
+{
+    c->core_flops += count * core;
+    c->tc_flops += count * tc;
+    c->bytes += count * bytes;
+    c->launches += count;
+    if (!r)
+        return 0;
+    return count * (fmax(fmax(core / r->fma, tc / r->tc), bytes / r->bw) + r->launch_s);
+}
+
+/* The kernels of one (qn x kn) chunk of naive or chunked attention (kernels.cu: scores in 16 x 16
+ * tiles, row_exp reading S twice, pv re-reading V for every query row). Bytes are counted as the
+ * warps request them, a 32-byte sector at least: pv's warps (one per 32 of d) each fetch P[i][j]
+ * for every key. */
+static double cost_chunk(struct am_cuda_cost *c, const struct am_rates *r, double count, double qn, double kn,
+                         double d, double es)
+{
+    double tiles = ceil(kn / 16) * ceil(qn / 16), d16 = ceil(d / 16) * 16, warps = ceil(d / 32);
+    double t = cost_kernel(c, r, count, tiles * 256 * 2 * d16, 0, tiles * 2 * 16 * d16 * es + qn * kn * 4);
+    t += cost_kernel(c, r, count, 0, 0, 3 * qn * kn * 4);
+    t += cost_kernel(c, r, count, 2 * qn * kn * d, 0, qn * kn * (warps * 32 + d * es) + qn * d * 4);
+    return t;
+}
+
+static double cuda_model(const struct am_shape *s, int sms, const struct am_rates *r, struct am_cuda_cost *c)
+{
+    memset(c, 0, sizeof *c);
+    double n = (double)s->n, d = (double)s->d, es = (double)attention_memory_dtype_size(s->dtype);
+    double h = (double)s->heads, t = 0;
+    if (s->mode == AM_DECODE) {
+        int splits, span;
+        double seqs = (double)s->batch * s->heads, g = s->group;
+        attention_memory_cuda_decode_split((int64_t)seqs, s->n, sms, &splits, &span);
+        double blocks = seqs * splits, part = g * (d + 2) * 4;
+        /* every warp of a block loads the queries; K and V are read once */
+        t += cost_kernel(c, r, 1, 4 * seqs * g * n * d, 0,
+                         seqs * n * d * es * 2 + blocks * (4 * g * d * es + part));
+        t += cost_kernel(c, r, 1, 0, 0, blocks * part + seqs * g * d * 4);
+        return t;
+    }
+    if (s->algo == AM_FUSED) {
+        /* a block per 64 query rows loads every 64-key tile it attends: all of them, or (causal)
+         * those up to its diagonal, 1 + 2 + ... + nqb over the blocks */
+        double nqb = ceil(n / 64), tiles = s->causal ? nqb * (nqb + 1) / 2 : nqb * ceil(n / 64);
+        t += cost_kernel(c, r, 1, 0, h * tiles * 4 * 64 * 64 * d,
+                         h * (tiles * 64 * d * es * 2 + nqb * 64 * d * (es + 4)));
+        return t;
+    }
+    /* naive is one n x n chunk; chunked runs every chunk, masked or not, then merges */
+    double qc = s->algo == AM_NAIVE ? n : s->q_chunk, kc = s->algo == AM_NAIVE ? n : s->k_chunk;
+    double nq = floor(n / qc), qr = n - nq * qc, nk = floor(n / kc), kr = n - nk * kc, nkc = nk + (kr > 0);
+    double qs[2] = { qc, qr }, qcount[2] = { nq, qr > 0 }, ks[2] = { kc, kr }, kcount[2] = { nk, kr > 0 };
+    for (int a = 0; a < 2; a++) {
+        if (qcount[a] == 0)
+            continue;
+        for (int b = 0; b < 2; b++)
+            if (kcount[b] > 0)
+                t += cost_chunk(c, r, h * qcount[a] * kcount[b], qs[a], ks[b], d, es);
+        t +=
+            cost_kernel(c, r, h * qcount[a], 0, 0, nkc * qs[a] * (ceil(d / 32) * 64 + d * 4) + qs[a] * d * 4);
+    }
+    return t;
+}
+
+void attention_memory_cuda_cost(const struct am_shape *s, int sms, struct am_cuda_cost *out)
+{
+    cuda_model(s, sms, NULL, out);
+}
+
+/* A ceiling's value, else the profile's figure, else the fallback. */
+static double rate_of(const struct ab_device *dev, const char *name, double profile, double fallback)
+{
+    const struct ab_ceiling *c = dev ? ab_device_ceiling(dev, name) : NULL;
+    if (c && c->value > 0)
+        return c->value;
+    return profile > 0 ? profile : fallback;
+}
+
+double attention_memory_cuda_estimate_s(const struct am_shape *s, const struct ab_device *dev, char *desc,
+                                        size_t len)
+{
+    const struct ab_profile *p = dev ? dev->profile : NULL;
+    bool fp16 = s->dtype == AM_FP16;
+    /* H100 SXM datasheet: 3.35 TB/s, 66.9 TFLOP/s fp32, 989 TFLOP/s dense bf16/fp16; a launch
+     * queued behind others costs a few microseconds */
+    struct am_rates r = {
+        .bw = rate_of(dev, "mem_bw", p ? p->peak_mem_bw : 0, 3.35e12),
+        .fma = rate_of(dev, "fp32_fma", p ? p->peak_flops[0] : 0, 66.9e12),
+        .tc = rate_of(dev, fp16 ? "fp16_gemm" : "bf16_gemm", p ? p->peak_flops[fp16 ? 3 : 2] : 0, 989e12),
+        .launch_s = 4e-6,
+    };
+    struct am_cuda_cost c;
+    double t = cuda_model(s, dev && dev->compute_units > 0 ? dev->compute_units : 132, &r, &c);
+    if (desc && len) {
+        char b[32], bw[32], f[32], fr[32];
+        bool tc = c.tc_flops > 0;
+        snprintf(desc, len, "%s at %s, %s at %s", ab_fmt_si(c.bytes, "B", b, sizeof b),
+                 ab_fmt_si(r.bw, "B/s", bw, sizeof bw),
+                 ab_fmt_si(tc ? c.tc_flops : c.core_flops, "FLOP", f, sizeof f),
+                 ab_fmt_si(tc ? r.tc : r.fma, "FLOP/s", fr, sizeof fr));
+    }
+    return t;
+}
+
+double attention_memory_time_limit_s(enum ab_suite suite)
+{
+    switch (suite) {
+    case AB_SUITE_CHECK: return 2;
+    case AB_SUITE_FULL: return 30;
+    default: return 10;
+    }
+}
+
+int64_t attention_memory_case_reps(enum ab_suite suite)
+{
+    if (suite == AB_SUITE_CHECK)
+        return 1;
+    struct ab_stop_rule rule;
+    ab_stop_rule_defaults(&rule);
+    return 3 + rule.min_samples;
+}
+
+ab_status attention_memory_cuda_time_check(const struct am_shape *s, const struct ab_device *dev,
+                                           enum ab_suite suite, struct ab_error *err)
+{
+    char desc[160];
+    double per = attention_memory_cuda_estimate_s(s, dev, desc, sizeof desc);
+    double limit = attention_memory_time_limit_s(suite);
+    int64_t reps = attention_memory_case_reps(suite);
+    if (per * (double)reps <= limit)
+        return AB_OK;
+    return ab_fail(err, AB_EUNSUPPORTED,
+                   "estimated %.3g s per repetition (%s): %lld repetitions take %.3g s, beyond the "
+                   "case limit of %g s in the %s suite",
+                   per, desc, (long long)reps, per * (double)reps, limit, ab_suite_word(suite));
 }
 
 const struct ab_workload attention_memory_workload = {

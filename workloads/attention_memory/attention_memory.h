@@ -82,12 +82,47 @@ void am_tracker_add(struct am_tracker *t, int64_t bytes);
 void am_rss_begin(int64_t *rss0_bytes);
 int64_t am_rss_peak_growth(int64_t rss0_bytes);
 
-/* Peak extra bytes of naive cases measured in this process, by shape (for mem_ratio_vs_naive). */
-void am_naive_peak_note(const struct am_shape *s, enum ab_backend_kind backend, uint64_t bytes);
-bool am_naive_peak_find(const struct am_shape *s, enum ab_backend_kind backend, uint64_t *bytes);
-/* Record peak_extra_bytes, analytic_min_extra_bytes, flop_per_byte (from c->work) and (when
- * naive at this shape ran) mem_ratio_vs_naive; note the peak when the case is naive. */
+/* Floats of padding after each row of the CPU kernels' transposed K tiles (cpu.c's kt_ld). */
+#define AM_KT_PAD 16
+/* The extra bytes naive attention allocates at this prefill shape on this backend, the same
+ * buffers its tracker counts (CPU: the n x n scores and fp32 copies of K^T and V; CUDA: the
+ * scores and one chunk's partial results), so that a case's ratio to naive needs no naive case
+ * to have run before it. */
+uint64_t attention_memory_naive_peak_bytes(const struct am_shape *s, enum ab_backend_kind backend);
+/* Record peak_extra_bytes, analytic_min_extra_bytes, flop_per_byte (from c->work) and, in
+ * prefill, mem_ratio_vs_naive (naive's peak at this shape over this case's). */
 void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s, uint64_t peak, int workers);
+
+/* CUDA decode: the keys of each of `seqs` (sequence, KV head) pairs are split in *splits spans
+ * of *span keys (the last may be shorter, none is empty) so that the grid holds several blocks
+ * per SM of a device with `sms` SMs. */
+void attention_memory_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *splits, int *span);
+
+/* One repetition's work as kernels.cu does it (not the ideal of attention_memory_work): the
+ * naive and chunked pieces re-read V for every query row and compute masked chunks too. */
+struct am_cuda_cost {
+    double core_flops; /* fp32 FMA work on CUDA cores */
+    double tc_flops;   /* tensor-core work (the fused kernel) */
+    double bytes;      /* global loads and stores as issued, no reuse between blocks counted */
+    double launches;   /* kernel launches */
+};
+void attention_memory_cuda_cost(const struct am_shape *s, int sms, struct am_cuda_cost *out);
+/* Estimated seconds of one repetition on dev: per kernel the slowest of its bytes at mem_bw and
+ * its FLOPs at fp32_fma (CUDA cores) or the dtype's *_gemm (tensor cores), plus launches. Rates
+ * from the device's ceilings, else its profile, else an H100 SXM's datasheet. desc (may be
+ * NULL) gets the totals and rates, e.g. "2.82 TB at 3.35 TB/s, 4.4 TFLOP at 66.9 TFLOP/s". */
+double attention_memory_cuda_estimate_s(const struct am_shape *s, const struct ab_device *dev, char *desc,
+                                        size_t len);
+/* The time a case's repetitions may take in a suite, and how many the runner makes: verify,
+ * its first timed run, one warm-up batch and the default stop rule's min samples (check: verify
+ * only). 10 s in quick and default (the stop rule's default max_time: the 160 s watchdog then
+ * leaves room for a kernel ten times slower than its estimate), 30 s in full, 2 s in check. */
+double attention_memory_time_limit_s(enum ab_suite suite);
+int64_t attention_memory_case_reps(enum ab_suite suite);
+/* AB_OK when the CUDA case's estimated time fits its suite's limit, else AB_EUNSUPPORTED with
+ * the estimate in err. */
+ab_status attention_memory_cuda_time_check(const struct am_shape *s, const struct ab_device *dev,
+                                           enum ab_suite suite, struct ab_error *err);
 
 /* The CPU implementation (cpu_dispatch.c) forwards to one of two builds of cpu.c: for any
  * x86-64, and for x86-64-v4 (AVX-512; {0} where the build has none, see cpu_v4_none.c),

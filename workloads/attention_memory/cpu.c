@@ -23,7 +23,7 @@ enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256 };
  * row spreads them over all sets. */
 static int kt_ld(int keys)
 {
-    return keys + 16;
+    return keys + AM_KT_PAD;
 }
 
 struct cpu_state {

@@ -92,23 +92,12 @@ done:
     return rc;
 }
 
-static void decode_split(const struct cuda_state *st, int *splits, int *span)
-{
-    const struct am_shape *s = &st->s;
-    int64_t seqs = (int64_t)s->batch * s->heads;
-    /* enough blocks for ~4 waves of the SMs, no span under 256 keys */
-    int64_t want = (4 * (int64_t)(st->sms > 0 ? st->sms : 1) + seqs - 1) / seqs;
-    int64_t most = (s->n + 255) / 256;
-    *splits = (int)(want < 1 ? 1 : want > most ? most : want);
-    *span = (int)((s->n + *splits - 1) / *splits);
-}
-
 static ab_status cuda_decode(struct cuda_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
     ab_status rc = AB_OK;
     int splits, span;
-    decode_split(st, &splits, &span);
+    attention_memory_cuda_decode_split((int64_t)s->batch * s->heads, s->n, st->sms, &splits, &span);
     float *parts = NULL;
     size_t bytes =
         (size_t)s->batch * (size_t)s->heads * (size_t)splits * (size_t)s->group * ((size_t)s->d + 2) * 4;
@@ -146,8 +135,10 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (s.mode == AM_PREFILL && s.algo == AM_FUSED && (s.dtype == AM_FP32 || (s.d != 64 && s.d != 128)))
         return ab_fail(err, AB_EUNSUPPORTED,
                        "the tensor-core fused kernel takes bf16/fp16 with d = 64 or 128");
-    if (s.mode == AM_DECODE && (s.d != 128 || (s.group != 1 && s.group != 2 && s.group != 4 && s.group != 8)))
-        return ab_fail(err, AB_EUNSUPPORTED, "the decode kernel takes d = 128 and G in 1, 2, 4, 8");
+    if (s.mode == AM_DECODE &&
+        (s.d != 128 || s.dtype == AM_FP32 || (s.group != 1 && s.group != 2 && s.group != 4 && s.group != 8)))
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "the decode kernel takes bf16/fp16, d = 128 and G in 1, 2, 4, 8");
     if (s.n > (1 << 30) / 2)
         return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the kernels' int indexing", (long long)s.n);
     int64_t rows = s.mode == AM_DECODE ? 0 : s.algo == AM_NAIVE ? s.n : s.algo == AM_CHUNKED ? s.q_chunk : 0;
@@ -159,13 +150,26 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_EUNSUPPORTED,
                        "batch %d x heads %d is more than the decode kernel's grid takes (%d)", s.batch,
                        s.heads, AM_CUDA_MAX_GRID_Y);
+    uint64_t extra =
+        attention_memory_analytic_extra(&s, 1) + (s.algo == AM_NAIVE ? (uint64_t)s.n * (s.d + 2) * 4 : 0);
+    uint64_t need = attention_memory_io_bytes(&s) + extra;
+    if (!ab_device_fits(c->device, need))
+        return ab_fail(err, AB_ENOMEM, "needs %.3g GB (inputs %.3g GB + extra %.3g GB): more than fits on %s",
+                       (double)need / 1e9, (double)attention_memory_io_bytes(&s) / 1e9, (double)extra / 1e9,
+                       c->device->id);
+    /* Before any allocation or launch: a case the watchdog would have to abandon leaves its
+     * kernels running and its memory held. */
+    if ((rc = attention_memory_cuda_time_check(&s, c->device, c->suite, err)) != AB_OK)
+        return rc;
     struct cuda_state *st = calloc(1, sizeof *st);
     if (!st)
         return ab_fail(err, AB_ENOMEM, "out of memory for the case state");
     c->state = st;
     st->s = s;
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
-    AB_CUDA_TRY(cudaDeviceGetAttribute(&st->sms, cudaDevAttrMultiProcessorCount, c->device->index), err);
+    st->sms = c->device->compute_units;
+    if (st->sms < 1)
+        AB_CUDA_TRY(cudaDeviceGetAttribute(&st->sms, cudaDevAttrMultiProcessorCount, c->device->index), err);
     size_t es = attention_memory_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n,
            hq = (size_t)s.heads * (size_t)s.group;
     if (s.mode == AM_DECODE) {
@@ -176,12 +180,6 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         st->q_bytes = st->kv_bytes = (size_t)s.heads * n * d * es;
         st->out_bytes = (size_t)s.heads * n * d * 4;
     }
-    uint64_t extra = attention_memory_analytic_extra(&s, 1) + (s.algo == AM_NAIVE ? n * (d + 2) * 4 : 0);
-    uint64_t need = attention_memory_io_bytes(&s) + extra;
-    if (!ab_device_fits(c->device, need))
-        return ab_fail(err, AB_ENOMEM, "needs %.3g GB (inputs %.3g GB + extra %.3g GB): more than fits on %s",
-                       (double)need / 1e9, (double)attention_memory_io_bytes(&s) / 1e9, (double)extra / 1e9,
-                       c->device->id);
     st->hq = ab_alloc(st->q_bytes);
     st->hk = ab_alloc(st->kv_bytes);
     st->hv = ab_alloc(st->kv_bytes);

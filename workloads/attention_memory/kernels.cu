@@ -6,7 +6,8 @@
  *     on tensor cores (mma.sync m16n8k16, bf16 or fp16 in, fp32 accumulate); P stays in
  *     registers, reused as the A operand of P V;
  *   attn_decode_kernel1 + merge: one query per head over a KV cache, a warp per key row
- *     (coalesced 8-byte loads), keys split across blocks, partial results merged. */
+ *     (coalesced 8-byte loads per lane), keys split across blocks (several per SM, see
+ *     attention_memory_cuda_decode_split), partial results merged. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -28,6 +29,23 @@ template <> __device__ __forceinline__ float ld<__nv_bfloat16>(const __nv_bfloat
 template <> __device__ __forceinline__ float ld<__half>(const __half *p, size_t i)
 {
     return __half2float(p[i]);
+}
+
+/* p[i..i+3] as floats in one 8-byte load (16-bit types; p + i 8-byte aligned). */
+template <typename T> __device__ __forceinline__ void ld4(const T *p, size_t i, float *out);
+template <> __device__ __forceinline__ void ld4<__nv_bfloat16>(const __nv_bfloat16 *p, size_t i, float *out)
+{
+    uint2 u = *reinterpret_cast<const uint2 *>(p + i);
+    float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.x));
+    float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.y));
+    out[0] = a.x, out[1] = a.y, out[2] = b.x, out[3] = b.y;
+}
+template <> __device__ __forceinline__ void ld4<__half>(const __half *p, size_t i, float *out)
+{
+    uint2 u = *reinterpret_cast<const uint2 *>(p + i);
+    float2 a = __half22float2(*reinterpret_cast<const __half2 *>(&u.x));
+    float2 b = __half22float2(*reinterpret_cast<const __half2 *>(&u.y));
+    out[0] = a.x, out[1] = a.y, out[2] = b.x, out[3] = b.y;
 }
 
 /* ------------------------------------------------------------------ naive / chunked pieces */
@@ -321,7 +339,8 @@ __global__ void __launch_bounds__(128)
 enum { DEC_WARPS = 4, DEC_MAXG = 8 };
 
 /* Block = (b, kv head, split); each warp takes every DEC_WARPS-th key of the span, a lane
- * holds 4 of the 128 dimensions (one 8-byte load of a 16-bit row). */
+ * holds 4 of the 128 dimensions: one 8-byte load per row of K and of V, aligned because rows
+ * are 256 bytes from a cudaMalloc'ed base and a lane's 4 elements start at 8 * lane bytes. */
 template <typename T, int G>
 __global__ void __launch_bounds__(DEC_WARPS * 32)
     attn_decode_kernel1(float *parts, const T *q, const T *k, const T *v, int Hkv, int n, int span,
@@ -336,9 +355,10 @@ __global__ void __launch_bounds__(DEC_WARPS * 32)
 #pragma unroll
     for (int gi = 0; gi < G; gi++) {
         size_t qo = ((size_t)b * Hkv * G + (size_t)hk * G + gi) * D + c;
+        ld4(q, qo, qr[gi]);
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            qr[gi][e] = ld(q, qo + e) * scale;
+            qr[gi][e] *= scale;
             acc[gi][e] = 0.f;
         }
         m[gi] = -INFINITY;
@@ -347,11 +367,8 @@ __global__ void __launch_bounds__(DEC_WARPS * 32)
     int j0 = split * span, j1 = min(n, j0 + span);
     for (int j = j0 + warp; j < j1; j += DEC_WARPS) {
         float kr[4], vr[4];
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            kr[e] = ld(k, cache + (size_t)j * D + c + e);
-            vr[e] = ld(v, cache + (size_t)j * D + c + e);
-        }
+        ld4(k, cache + (size_t)j * D + c, kr);
+        ld4(v, cache + (size_t)j * D + c, vr);
 #pragma unroll
         for (int gi = 0; gi < G; gi++) {
             float s = qr[gi][0] * kr[0] + qr[gi][1] * kr[1] + qr[gi][2] * kr[2] + qr[gi][3] * kr[3];
