@@ -252,6 +252,39 @@ static void absent_cuda_backend_is_a_skipped_row(void **state)
     ab_result_set_free(&set);
 }
 
+/* The check suite on the CPU, whole: every workload's every CPU path verified, no case not ok. */
+static void check_suite_passes_on_the_cpu(void **state)
+{
+    char args[4600], csv[4400], err[4096];
+    snprintf(args, sizeof args, "run --check -d cpu -o '%s/check'", dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    snprintf(csv, sizeof csv, "%s/check/results.csv", dir);
+    struct ab_result_set set = { 0 };
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    const struct ab_workload *const *wl = ab_workloads();
+    for (int w = 0; wl[w]; w++) {
+        int rows = 0, ok = 0;
+        for (int64_t i = 0; i < set.n; i++) {
+            const struct ab_result *r = &set.rows[i];
+            if (strcmp(r->workload, wl[w]->name) != 0)
+                continue;
+            rows++;
+            if (r->status != AB_OK && r->status != AB_EUNSUPPORTED)
+                fail_msg("%s %s: %s: %s", r->workload, r->params, ab_status_word(r->status), r->message);
+            if (r->status == AB_OK) {
+                ok++;
+                assert_string_equal(r->stop_reason, "verified");
+            }
+        }
+        assert_true(rows > 0);
+        /* amx_timing's instructions may all be absent; every other workload runs on any x86 */
+        if (strcmp(wl[w]->name, "amx_timing") != 0)
+            assert_true(ok > 0);
+    }
+    ab_result_set_free(&set);
+}
+
 static void an_axis_at_its_implicit_value_stays_out_of_the_case_identity(void **state)
 {
     /* transformer_block's cuda_graph axis came after results were kept: at "auto" (what those
@@ -352,6 +385,7 @@ int main(void)
         cmocka_unit_test(help_and_version_exit_0),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
         cmocka_unit_test(an_axis_at_its_implicit_value_stays_out_of_the_case_identity),
+        cmocka_unit_test(check_suite_passes_on_the_cpu),
         cmocka_unit_test(rapl_tree_is_the_power_source_and_idle_is_subtracted),
 #if AB_TEST_HOOKS
         cmocka_unit_test(compare_flags_a_deliberately_slowed_run),

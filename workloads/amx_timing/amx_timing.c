@@ -180,6 +180,8 @@ static ab_status amx_setup(struct ab_case *c, struct ab_error *err)
     s->iters = s->info->is_amx ? 32 : 2048 / s->info->instrs_per_iter;
     s->n_instr = (int)s->iters * s->info->instrs_per_iter;
     s->pairs = c->suite == AB_SUITE_QUICK ? 4000 : c->suite == AB_SUITE_DEFAULT ? 20000 : 100000;
+    if (c->suite == AB_SUITE_CHECK)
+        s->pairs = 200; /* verification only: the experiment is not run */
     ab_case_metric(c, "burst_instrs", s->n_instr);
 
     /* One core for the whole case (verify's experiment and run's bursts); teardown restores. */
@@ -491,13 +493,13 @@ static const struct ab_axis amx_timing_axes[] = {
       .type = AB_AXIS_STR,
       .help = "where the zeros are: random elements, whole 64-byte rows, whole tiles",
       .choices = "random,rows,tiles",
-      .sweep = { "random", "random,rows,tiles", "random,rows,tiles" } },
+      .sweep = { "random", "random,rows,tiles", "random,rows,tiles", "random,rows,tiles" } },
     { .name = "sparsity",
       .type = AB_AXIS_REAL,
       .help = "fraction of operand elements that are zero",
       .min = 0,
       .max = 1,
-      .sweep = { "0,0.5,1", "0,0.25,0.5,0.75,0.9,1", "0,0.25,0.5,0.75,0.9,1" } },
+      .sweep = { "0,0.5,1", "0,0.25,0.5,0.75,0.9,1", "0,0.25,0.5,0.75,0.9,1", "0,0.3,1" } },
 };
 
 const struct ab_workload amx_timing_workload = {
