@@ -28,6 +28,9 @@
 extern "C" {
 #endif
 const char *ab_cublas_status_text(int status);
+/* Is this cudaError_t one after which the process's CUDA context is unusable (an illegal
+ * address, a launch failure, an ECC error...)? A device whose synchronize returns one is lost. */
+bool ab_cuda_error_is_sticky(int code);
 #ifdef __cplusplus
 }
 #endif

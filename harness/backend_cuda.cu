@@ -76,9 +76,9 @@ extern "C" const char *ab_cublas_status_text(int status)
 
 /* Errors after which the CUDA context is unusable for the rest of the process: every later
  * call on the device returns the same error (the CUDA runtime's "sticky" errors). */
-static bool cuda_error_is_sticky(cudaError_t e)
+extern "C" bool ab_cuda_error_is_sticky(int code)
 {
-    switch (e) {
+    switch ((cudaError_t)code) {
     case cudaErrorIllegalAddress:
     case cudaErrorLaunchFailure:
     case cudaErrorHardwareStackError:
@@ -103,7 +103,7 @@ static ab_status cuda_health(const struct ab_device *dev, struct ab_error *err)
         e = cudaDeviceSynchronize();
     if (e == cudaSuccess)
         e = cudaGetLastError(); /* a non-sticky error left behind is cleared by this read */
-    if (e == cudaSuccess || !cuda_error_is_sticky(e)) {
+    if (e == cudaSuccess || !ab_cuda_error_is_sticky((int)e)) {
         (void)cudaGetLastError();
         return AB_OK;
     }

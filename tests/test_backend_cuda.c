@@ -38,6 +38,19 @@ static void cublas_try_maps_statuses(void **state)
     assert_non_null(strstr(e.msg, "CUBLAS_STATUS_INTERNAL_ERROR"));
 }
 
+static void sticky_errors_are_told_from_recoverable_ones(void **state)
+{
+    assert_true(ab_cuda_error_is_sticky(cudaErrorIllegalAddress));
+    assert_true(ab_cuda_error_is_sticky(cudaErrorLaunchFailure));
+    assert_true(ab_cuda_error_is_sticky(cudaErrorMisalignedAddress));
+    assert_true(ab_cuda_error_is_sticky(cudaErrorECCUncorrectable));
+    /* an allocation that failed, a bad argument, no device: the context is still good */
+    assert_false(ab_cuda_error_is_sticky(cudaErrorMemoryAllocation));
+    assert_false(ab_cuda_error_is_sticky(cudaErrorInvalidValue));
+    assert_false(ab_cuda_error_is_sticky(cudaErrorNoDevice));
+    assert_false(ab_cuda_error_is_sticky(cudaSuccess));
+}
+
 static void health_of_a_device_that_is_not_there_is_not_a_loss(void **state)
 {
     /* Without a GPU cudaSetDevice fails with a non-sticky error: the device is not "lost". */
@@ -57,6 +70,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cublas_status_is_named_and_explained),
         cmocka_unit_test(cublas_try_maps_statuses),
+        cmocka_unit_test(sticky_errors_are_told_from_recoverable_ones),
         cmocka_unit_test(health_of_a_device_that_is_not_there_is_not_a_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,14 +45,14 @@ static void each_fault_is_a_row_and_the_run_goes_on(void **state)
         "ceilings@kind=gemm;dtype=fp32;n=0:mismatch,ceilings@kind=gemm;dtype=fp32;n=128:run_fail,"
         "ceilings@kind=gemm;dtype=fp32;n=256:hang' '%s' run -w ceilings -d cpu --quick "
         "-a kind=fma,gemm,stream -a dtype=fp32 -a n=0,128,256 --min-time 0.02 --max-time 0.1 --warmup 0.01 "
-        "--min-samples 1 --case-timeout 4 -o '%s/f' 2>'%s/f.err'",
+        "--min-samples 1 --case-timeout 8 -o '%s/f' 2>'%s/f.err'",
         exe, dir, dir);
     double t0 = ab_now_s();
     int rc = system(cmd);
     double took = ab_now_s() - t0;
     assert_true(WIFEXITED(rc));
     assert_int_equal(WEXITSTATUS(rc), 1); /* mismatch and failed rows: --fail-on's default */
-    assert_true(took < 30);
+    assert_true(took < 60);
     snprintf(csv, sizeof csv, "%s/f/results.csv", dir);
     struct ab_result_set set = { 0 };
     struct ab_error e;
@@ -69,7 +69,7 @@ static void each_fault_is_a_row_and_the_run_goes_on(void **state)
     assert_non_null(strstr(r->message, "kernel launch failed"));
     r = find(&set, "kind=gemm;dtype=fp32;n=256");
     assert_int_equal(r->status, AB_ETIMEOUT);
-    assert_non_null(strstr(r->message, "4 s limit"));
+    assert_non_null(strstr(r->message, "8 s limit"));
     r = find(&set, "kind=stream;dtype=fp32;n=0");
     assert_int_equal(r->status, AB_OK); /* after a hung case, the run still measures */
     assert_true(r->byte_per_s > 0);
