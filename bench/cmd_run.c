@@ -4,18 +4,26 @@
 #include "cli.h"
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static volatile int g_interrupted;
 
+/* SIGINT, SIGTERM and SIGHUP stop the run cleanly (the case in flight becomes an
+ * `interrupted` row, run.json is finished) and the exit status is 128 + the signal. */
+static volatile sig_atomic_t g_signal;
+
 static void on_sigint(int sig)
 {
     g_interrupted = 1;
-    /* A second Ctrl-C kills at once. */
+    g_signal = sig;
+    /* A second signal kills at once. */
     signal(sig, SIG_DFL);
 }
 
@@ -91,6 +99,12 @@ static bool parse_fail_on(const char *arg, unsigned *out)
 
 static int split_into(char *arg, const char **out, int *n, int max, const char *what)
 {
+    /* strtok would skip empty items, and an empty list would mean "all": both are typos. */
+    size_t len = strlen(arg);
+    if (len == 0 || arg[0] == ',' || arg[len - 1] == ',' || strstr(arg, ",,")) {
+        ab_cli_error("run: empty item in the list of %s \"%s\"", what, arg);
+        return -1;
+    }
     for (char *s = strtok(arg, ","); s; s = strtok(NULL, ",")) {
         if (*n == max) {
             ab_cli_error("run: too many %s (at most %d)", what, max);
@@ -167,6 +181,16 @@ int ab_cmd_run(int argc, char **argv)
             if (o.n_axis_overrides == AB_MAX_SELECT) {
                 ab_cli_error("run: too many -a options");
                 return 2;
+            }
+            for (int i = 0; i < o.n_axis_overrides; i++) {
+                /* the same axis twice: the last would win without a word */
+                const char *prev = o.axis_overrides[i], *eq = strchr(prev, '=');
+                size_t nl = eq ? (size_t)(eq - prev) : strlen(prev);
+                if (eq && strncmp(prev, optarg, nl) == 0 && optarg[nl] == '=') {
+                    ab_cli_error("run: axis %.*s given twice (-a %s and -a %s): list the values in one -a",
+                                 (int)nl, prev, prev, optarg);
+                    return 2;
+                }
             }
             o.axis_overrides[o.n_axis_overrides++] = optarg;
             break;
@@ -246,8 +270,18 @@ int ab_cmd_run(int argc, char **argv)
         o.stop.min_time_s = min_time;
     if (max_time >= 0)
         o.stop.max_time_s = max_time;
-    if (min_samples >= 0)
-        o.stop.min_samples = (int64_t)min_samples < 1 ? 1 : (int64_t)min_samples;
+    if (min_samples >= 0) {
+        if (min_samples < 1 || min_samples > 1e9 || min_samples != floor(min_samples)) {
+            ab_cli_error("run: --min-samples must be a whole number from 1 to 1000000000, not %g",
+                         min_samples);
+            return 2;
+        }
+        o.stop.min_samples = (int64_t)min_samples;
+    }
+    if (o.stop.max_time_s <= 0) {
+        ab_cli_error("run: --max-time must be positive: one sample has no confidence interval");
+        return 2;
+    }
     if (o.stop.max_time_s < o.stop.min_time_s) {
         ab_cli_error("run: --max-time (%g) is shorter than --min-time (%g)", o.stop.max_time_s,
                      o.stop.min_time_s);
@@ -255,6 +289,33 @@ int ab_cmd_run(int argc, char **argv)
     }
     if (o.stop.target_rel_ci <= 0) {
         ab_cli_error("run: --target-rel-ci must be positive");
+        return 2;
+    }
+    /* --ceilings takes a results.csv or the folder that holds one, as plot and compare do. */
+    char ceil_path[4200];
+    if (o.ceilings_file) {
+        struct stat cs;
+        if (stat(o.ceilings_file, &cs) != 0) {
+            ab_cli_error("run: --ceilings %s: %s", o.ceilings_file, strerror(errno));
+            return 2;
+        }
+        if (S_ISDIR(cs.st_mode)) {
+            snprintf(ceil_path, sizeof ceil_path, "%s/results.csv", o.ceilings_file);
+            if (access(ceil_path, R_OK) != 0) {
+                ab_cli_error("run: --ceilings %s: %s", ceil_path, strerror(errno));
+                return 2;
+            }
+            o.ceilings_file = ceil_path;
+        } else if (!S_ISREG(cs.st_mode)) {
+            ab_cli_error("run: --ceilings %s: not a regular file or folder", o.ceilings_file);
+            return 2;
+        }
+    }
+    /* An output path that exists must be a folder: a FIFO or a file there would hang or fail
+     * after the first case. */
+    struct stat os_;
+    if (strcmp(o.out_dir, "results/latest") != 0 && stat(o.out_dir, &os_) == 0 && !S_ISDIR(os_.st_mode)) {
+        ab_cli_error("run: output %s exists and is not a folder", o.out_dir);
         return 2;
     }
     char defdir[256];
@@ -275,6 +336,7 @@ int ab_cmd_run(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     /* A file-size limit (ulimit -f) must become a write error with a message, not a kill. */
     signal(SIGXFSZ, SIG_IGN);
 
@@ -283,9 +345,10 @@ int ab_cmd_run(int argc, char **argv)
     ab_status st = ab_run(&o, &info, &err);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     if (st == AB_EINTR) {
         ab_cli_error("run: %s", err.msg);
-        return 130;
+        return 128 + (g_signal ? (int)g_signal : SIGINT);
     }
     if (st != AB_OK) {
         ab_cli_error("run: %s", err.msg);

@@ -1,8 +1,63 @@
-/* main.c — `accelbench`: dispatch to a subcommand. */
+/* main.c — `accelbench`: dispatch to a subcommand. Before any file is opened, descriptors 0-2
+ * are made valid (a closed stderr would otherwise become results.csv's descriptor and progress
+ * lines would land in it); after the command, a report lost on a full or closed stdout is an
+ * error (exit 2), and a reader that went away (EPIPE) is a clean stop. */
 #include "cli.h"
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
+
+static void open_standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        /* open() returns the lowest free descriptor: this one. */
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd >= 0 && nfd != fd)
+            close(nfd);
+    }
+}
+
+/* Is stdout a pipe whose reader has gone (`accelbench list | head`)? The EPIPE of the failed
+ * write may be long gone from errno by the time the output is checked; poll says so still. */
+static bool reader_gone(void)
+{
+    struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+/* Flush and close stdout: a lost report must not look like success. */
+static int finish_stdout(int rc)
+{
+    errno = 0;
+    bool bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    bool gone = bad && reader_gone();
+    if (fclose(stdout) != 0 && !bad) {
+        bad = true;
+        e = errno;
+    }
+    if (!bad || e == EPIPE || gone)
+        return rc;
+    ab_cli_error("writing standard output failed: %s", e ? strerror(e) : "I/O error");
+    return 2;
+}
+
+static int dispatch(int argc, char **argv);
+
+int main(int argc, char **argv)
+{
+    open_standard_fds();
+    /* A closed pipe is an EPIPE from write(), handled where the output is checked. */
+    signal(SIGPIPE, SIG_IGN);
+    return finish_stdout(dispatch(argc, argv));
+}
 
 static const struct {
     const char *name;
@@ -27,7 +82,7 @@ static void usage(FILE *f)
     fprintf(f, "\n`accelbench COMMAND --help` describes each; --version prints the version.\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);

@@ -18,15 +18,20 @@ static bool parse_number(const char *tok, double *out)
         char *end;
         errno = 0;
         long e = strtol(tok + 2, &end, 10);
-        if (end == tok + 2 || *end != '\0' || errno || e < 0 || e > 62)
+        if (end == tok + 2 || *end != '\0' || errno || e < 0 || e > 1023)
             return false;
-        *out = ldexp(1.0, (int)e);
+        *out = ldexp(1.0, (int)e); /* the axis's range says whether it is too large */
         return true;
     }
+    /* strtod also reads hexadecimal ("0x10" would be 16), "inf" and "nan": none is meant here. */
+    const char *digits = tok + (*tok == '+' || *tok == '-');
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+        return false;
     char *end;
     errno = 0;
     double v = strtod(tok, &end);
-    if (end == tok || errno || !isfinite(v))
+    /* ERANGE with a non-zero result is a subnormal (1e-320): a number all the same. */
+    if (end == tok || (errno && !(errno == ERANGE && v != 0 && isfinite(v))) || !isfinite(v))
         return false;
     double mult = 1;
     if (*end == 'K' || *end == 'k')
@@ -57,14 +62,33 @@ static bool in_choices(const char *choices, const char *v)
     return false;
 }
 
+/* A number as a person writes it: whole numbers in full (16777216, not 1.67772e+07). */
+static const char *fmt_num(double v, char *buf, size_t len)
+{
+    if (v == floor(v) && fabs(v) < 1e18)
+        snprintf(buf, len, "%.0f", v);
+    else
+        snprintf(buf, len, "%.10g", v);
+    return buf;
+}
+
 static ab_status add_number(const struct ab_axis *axis, double v, const char *tok, struct ab_values *out,
                             struct ab_error *err)
 {
+    char a[40], b[40], c[40];
     if (axis->type == AB_AXIS_INT && v != floor(v))
         return ab_fail(err, AB_EINVAL, "axis %s: \"%s\" is not a whole number", axis->name, tok);
-    if ((axis->min != 0 || axis->max != 0) && (v < axis->min || v > axis->max))
-        return ab_fail(err, AB_EINVAL, "axis %s: %s is out of range [%g, %g]", axis->name, tok, axis->min,
-                       axis->max);
+    /* Whole numbers past 2^53 are not exact in a double, nor safe to turn into int64. */
+    if (axis->type == AB_AXIS_INT && fabs(v) > 9007199254740992.0)
+        return ab_fail(err, AB_EINVAL, "axis %s: %s is too large (at most 2^53)", axis->name,
+                       fmt_num(v, a, sizeof a));
+    if ((axis->min != 0 || axis->max != 0) && (v < axis->min || v > axis->max)) {
+        fmt_num(v, a, sizeof a);
+        bool from_range = strcmp(tok, a) != 0 && strchr(tok, ':');
+        return ab_fail(err, AB_EINVAL, "axis %s: %s%s%s%s is out of range [%s, %s]", axis->name, a,
+                       from_range ? " (from " : "", from_range ? tok : "", from_range ? ")" : "",
+                       fmt_num(axis->min, b, sizeof b), fmt_num(axis->max, c, sizeof c));
+    }
     if (out->n >= AB_MAX_VALUES)
         return ab_fail(err, AB_EINVAL, "axis %s: more than %d values", axis->name, AB_MAX_VALUES);
     for (int i = 0; i < out->n; i++)
@@ -82,6 +106,8 @@ static ab_status add_number(const struct ab_axis *axis, double v, const char *to
 static ab_status parse_range(const struct ab_axis *axis, char *tok, struct ab_values *out,
                              struct ab_error *err)
 {
+    char whole[128];
+    snprintf(whole, sizeof whole, "%s", tok);
     char *a = tok, *b = strchr(a, ':');
     *b++ = '\0';
     char *c = strchr(b, ':');
@@ -112,7 +138,7 @@ static ab_status parse_range(const struct ab_axis *axis, char *tok, struct ab_va
             v = round(v);
         if (v > hi * (1 + 1e-12))
             break;
-        ab_status st = add_number(axis, v, tok, out, err);
+        ab_status st = add_number(axis, v, whole, out, err);
         if (st != AB_OK)
             return st;
         if (i >= AB_MAX_VALUES)
@@ -134,6 +160,11 @@ ab_status ab_axis_parse(const struct ab_axis *axis, const char *sweep, struct ab
         return ab_fail(err, AB_ENOMEM, "out of memory");
     memcpy(buf, sweep, len + 1);
     ab_status st = AB_OK;
+    /* strtok_r skips empty items; "1,,2" is a typo, not the list 1,2. */
+    if (sweep[0] == ',' || sweep[len - 1] == ',' || strstr(sweep, ",,")) {
+        free(buf);
+        return ab_fail(err, AB_EINVAL, "axis %s: empty item in \"%s\"", axis->name, sweep);
+    }
     char *save = NULL;
     int tokens = 0;
     for (char *tok = strtok_r(buf, ",", &save); tok && st == AB_OK; tok = strtok_r(NULL, ",", &save)) {

@@ -215,6 +215,83 @@ static void bad_input_is_one_line_and_exit_2(void **state)
     }
 }
 
+/* Input a user does not mean, refused with one line instead of taken in silence. */
+static void typos_in_lists_and_numbers_are_refused(void **state)
+{
+    char o[4400], args[4600];
+    snprintf(o, sizeof o, "-o '%s/typo'", dir);
+    snprintf(args, sizeof args, "run -w '' %s", o);
+    expect_usage_error(args, "empty item in the list of workloads", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d '' %s", o);
+    expect_usage_error(args, "empty item in the list of devices", NULL);
+    snprintf(args, sizeof args, "run -w ceilings,,fp8_gemm %s", o);
+    expect_usage_error(args, "empty item", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=1,,2 %s", o);
+    expect_usage_error(args, "empty item in \"1,,2\"", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=0x10 %s", o);
+    expect_usage_error(args, "\"0x10\" is not a number", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=2^63 %s", o);
+    expect_usage_error(args, "too large", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=1 -a n=2 %s", o);
+    expect_usage_error(args, "axis n given twice", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --min-samples 1e30 %s", o);
+    expect_usage_error(args, "--min-samples", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --min-time 0 --max-time 0 %s", o);
+    expect_usage_error(args, "--max-time must be positive", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --ceilings '%s/none.csv' %s", dir, o);
+    expect_usage_error(args, "none.csv", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -o /dev/null");
+    expect_usage_error(args, "is not a folder", NULL);
+    /* the value out of range is named, not the start of the range; limits in full */
+    snprintf(args, sizeof args, "run -w transformer_block -d cpu -a hidden=1024:131072:x2 %s", o);
+    expect_usage_error(args, "131072 (from 1024:131072:x2) is out of range [64, 65536]", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=1e-320 %s", o);
+    expect_usage_error(args, "not a whole number", NULL); /* read as a number, if a tiny one */
+}
+
+/* A report that could not be written is not a success; a closed stderr does not become
+ * results.csv's descriptor. */
+static void lost_output_and_closed_descriptors(void **state)
+{
+    char cmd[8192], csv[4400];
+    snprintf(cmd, sizeof cmd, "'%s' list >/dev/full 2>'%s/full.err'", exe, dir);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 2);
+    snprintf(csv, sizeof csv, "%s/full.err", dir);
+    char *text = NULL;
+    assert_int_equal(ab_read_file(csv, &text, NULL, NULL), AB_OK);
+    assert_non_null(strstr(text, "writing standard output failed"));
+    free(text);
+    /* a reader that goes away early is a clean stop */
+    snprintf(cmd, sizeof cmd, "'%s' list | head -c 10 >/dev/null; exit \\${PIPESTATUS[0]}", exe);
+    char bcmd[8400];
+    snprintf(bcmd, sizeof bcmd, "bash -c \"%s\"", cmd);
+    rc = system(bcmd);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 0);
+    const char *closes[] = { "2>&-", ">&- 2>&-", "<&- >&- 2>&-" };
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "'%s' run -w ceilings -d cpu --check -a kind=fma -a dtype=fp32 -o '%s/fd%d' %s", exe, dir, i,
+                 closes[i]);
+        rc = system(cmd);
+        assert_true(WIFEXITED(rc));
+        assert_int_equal(WEXITSTATUS(rc), 0);
+        snprintf(csv, sizeof csv, "%s/fd%d/results.csv", dir, i);
+        struct ab_result_set set = { 0 };
+        struct ab_error e;
+        assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+        assert_int_equal(set.n, 1);
+        assert_int_equal(set.rows[0].status, AB_OK);
+        ab_result_set_free(&set);
+        snprintf(csv, sizeof csv, "%s/fd%d/samples.jsonl", dir, i);
+        assert_int_equal(ab_read_file(csv, &text, NULL, NULL), AB_OK);
+        assert_null(strstr(text, "verified")); /* no progress line in it */
+        free(text);
+    }
+}
+
 static void help_and_version_exit_0(void **state)
 {
     assert_int_equal(run("--version", NULL, 0), 0);
@@ -383,6 +460,8 @@ int main(void)
         cmocka_unit_test(quick_fp8_gemm_rows_carry_accuracy_and_fraction_of_ceiling),
         cmocka_unit_test(bad_input_is_one_line_and_exit_2),
         cmocka_unit_test(help_and_version_exit_0),
+        cmocka_unit_test(typos_in_lists_and_numbers_are_refused),
+        cmocka_unit_test(lost_output_and_closed_descriptors),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
         cmocka_unit_test(an_axis_at_its_implicit_value_stays_out_of_the_case_identity),
         cmocka_unit_test(check_suite_passes_on_the_cpu),

@@ -236,6 +236,30 @@ static void sigint_records_an_interrupted_row_and_exits_130(void **state)
     check_interrupted_run(out, "int-hang.err", 2);
 }
 
+/* SIGTERM (a scheduler ending a job) and SIGHUP (a closed terminal) stop the run as Ctrl-C does,
+ * with an interrupted row, a finished run.json and the exit status 128 + the signal. */
+static void sigterm_and_sighup_stop_cleanly_with_their_exit_status(void **state)
+{
+    const int sigs[] = { SIGTERM, SIGHUP };
+    for (int k = 0; k < 2; k++) {
+        char out[4400], name[32];
+        snprintf(out, sizeof out, "%s/sig%d", dir, sigs[k]);
+        snprintf(name, sizeof name, "sig%d", sigs[k]);
+        const char *args[] = {
+            "run",  "-w",         "ceilings",   "-d", "cpu",        "-a", "kind=fma",
+            "-a",   "dtype=fp32", "--min-time", "30", "--max-time", "30", "--target-rel-ci",
+            "1e-9", "-o",         out,          NULL
+        };
+        pid_t pid = spawn(args, name, 0);
+        sleep(1);
+        kill(pid, sigs[k]);
+        assert_int_equal(wait_exit(pid), 128 + sigs[k]);
+        char err_name[40];
+        snprintf(err_name, sizeof err_name, "%s.err", name);
+        check_interrupted_run(out, err_name, 1);
+    }
+}
+
 static void output_folder_that_cannot_be_made_fails_before_any_case(void **state)
 {
     char file[4400], out[4500];
@@ -322,6 +346,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigkill_mid_case_keeps_rows_and_resume_completes),
         cmocka_unit_test(sigint_records_an_interrupted_row_and_exits_130),
+        cmocka_unit_test(sigterm_and_sighup_stop_cleanly_with_their_exit_status),
         cmocka_unit_test(output_folder_that_cannot_be_made_fails_before_any_case),
         cmocka_unit_test(file_size_limit_stops_the_run_and_keeps_whole_rows),
         cmocka_unit_test(results_of_another_schema_version_are_refused_before_any_case),
