@@ -536,8 +536,11 @@ void *ab_alloc(size_t bytes);
 void ab_free(void *p);
 /* "1.23 TFLOP/s" style SI formatting of a rate or size into buf; returns buf. */
 const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len);
-/* Read a whole file into a NUL-terminated malloc'ed buffer (caller frees). */
+/* Read a whole regular file (not a FIFO, device or folder) of at most AB_READ_MAX_BYTES into a
+ * NUL-terminated malloc'ed buffer (caller frees); the _max form takes its own limit. */
+#define AB_READ_MAX_BYTES ((size_t)4 << 30)
 ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_error *err);
+ab_status ab_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, struct ab_error *err);
 /* write(2) all of buf to fd (retrying short writes and EINTR); errors name path. */
 ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, struct ab_error *err);
 /* The CPU feature words that matter to accelbench (avx2 ... amx_int8) present on this CPU,

@@ -3,6 +3,7 @@
 #include "accelbench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -191,10 +192,33 @@ const char *ab_fmt_si(double v, const char *unit, char *buf, size_t len)
 
 ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_error *err)
 {
+    return ab_read_file_max(path, AB_READ_MAX_BYTES, out, len, err);
+}
+
+ab_status ab_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, struct ab_error *err)
+{
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO must not block the open; only regular files are read at all (a device
+     * such as /dev/zero would be read until memory runs out). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return ab_fail(err, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        bool dir = S_ISDIR(sb.st_mode);
+        close(fd);
+        return ab_fail(err, AB_EIO, "%s: %s", path, dir ? "is a folder, not a file" : "not a regular file");
+    }
+    if ((uint64_t)sb.st_size > max_bytes) {
+        close(fd);
+        return ab_fail(err, AB_EIO, "%s: %llu bytes, more than the limit of %zu bytes for this file", path,
+                       (unsigned long long)sb.st_size, max_bytes);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ab_fail(err, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
@@ -203,6 +227,12 @@ ab_status ab_read_file(const char *path, char **out, size_t *len, struct ab_erro
     }
     for (;;) {
         if (n == cap) {
+            if (cap > max_bytes) { /* the file grew past the limit while being read */
+                free(buf);
+                fclose(f);
+                return ab_fail(err, AB_EIO, "%s: more than the limit of %zu bytes for this file", path,
+                               max_bytes);
+            }
             char *nb = realloc(buf, cap * 2 + 1);
             if (!nb) {
                 free(buf);

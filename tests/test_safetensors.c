@@ -295,6 +295,53 @@ static void config_json_needs_every_field(void **state)
     assert_non_null(strstr(err.msg, "not a multiple"));
 }
 
+/* A config.json crafted to wrap size_t in the parameter count (each field alone accepted), and
+ * one that merely claims more parameters than its file holds: refused before any allocation. */
+static void crafted_config_sizes_are_refused_before_allocation(void **state)
+{
+    struct gpt2_config c = {
+        .n_layer = 3843, .n_embd = 9999999, .n_head = 1, .vocab = 1, .max_pos = 8644114
+    };
+    assert_true(gpt2_param_count(&c) == SIZE_MAX);
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_alloc(&p, &c, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "does not fit"));
+    char *dir = test_tmpdir();
+    assert_non_null(dir);
+    char path[4200];
+    static const char *const configs[] = {
+        "{\"n_layer\":3843,\"n_embd\":9999999,\"n_head\":1,\"vocab_size\":1,\"n_positions\":8644114}",
+        "{\"n_layer\":12,\"n_embd\":768,\"n_head\":12,\"vocab_size\":50257,\"n_positions\":1024}",
+    };
+    float v[6] = { 1, 2, 3, 4, 5, 6 };
+    struct st_writer wr = { 0 };
+    st_add(&wr, "transformer.wte.weight", v, 2, 3);
+    size_t len;
+    uint8_t *b = st_serialize(&wr, &len);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(configs[i], f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        assert_int_equal(gpt2_params_load(&p, path, &err), AB_EINVAL);
+        assert_non_null(strstr(err.msg, "parameters, more than the"));
+    }
+    /* a folder as the weights path says so */
+    assert_int_equal(gpt2_params_load(&p, dir, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "is a folder"));
+    free(b);
+    test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +356,7 @@ int main(void)
         cmocka_unit_test(model_loader_names_the_missing_tensor),
         cmocka_unit_test(every_truncation_of_a_valid_file_fails_cleanly),
         cmocka_unit_test(config_json_needs_every_field),
+        cmocka_unit_test(crafted_config_sizes_are_refused_before_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "ops.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <omp.h>
@@ -78,15 +79,18 @@ ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, stru
     return AB_OK;
 }
 
-static size_t layer_floats(size_t C)
-{
-    return 12 * C * C + 13 * C;
-}
-
+/* Embeddings, 12C^2 + 13C per layer, the final LayerNorm. Sizes come from files: every product
+ * is checked, and SIZE_MAX means "does not fit". */
 size_t gpt2_param_count(const struct gpt2_config *cfg)
 {
-    size_t C = (size_t)cfg->n_embd;
-    return ((size_t)cfg->vocab + (size_t)cfg->max_pos) * C + (size_t)cfg->n_layer * layer_floats(C) + 2 * C;
+    size_t C = (size_t)cfg->n_embd, emb, lay, cc, t;
+    bool over = __builtin_mul_overflow(C, C, &cc) || __builtin_mul_overflow(cc, (size_t)12, &lay) ||
+                __builtin_add_overflow(lay, 13 * C, &lay) ||
+                __builtin_mul_overflow(lay, (size_t)cfg->n_layer, &lay) ||
+                __builtin_mul_overflow((size_t)cfg->vocab + (size_t)cfg->max_pos, C, &emb) ||
+                __builtin_add_overflow(emb, lay, &t) || __builtin_add_overflow(t, 2 * C, &t) ||
+                t > SIZE_MAX / sizeof(float) / 4; /* bytes of fp32 copies must fit too */
+    return over ? SIZE_MAX : t;
 }
 
 /* ------------------------------------------------------------------ parameters */
@@ -96,6 +100,10 @@ ab_status gpt2_params_alloc(struct gpt2_params *p, const struct gpt2_config *cfg
     memset(p, 0, sizeof *p);
     p->cfg = *cfg;
     size_t n = gpt2_param_count(cfg), C = (size_t)cfg->n_embd;
+    if (n == SIZE_MAX)
+        return ab_fail(err, AB_EINVAL,
+                       "a model of %d layers, %d wide, %d tokens and %d positions does not fit in memory",
+                       cfg->n_layer, cfg->n_embd, cfg->vocab, cfg->max_pos);
     p->mem = ab_alloc(n * sizeof(float));
     p->layers = calloc((size_t)cfg->n_layer, sizeof *p->layers);
     if (!p->mem || !p->layers) {
@@ -228,12 +236,15 @@ ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_
 ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_error *err)
 {
     memset(p, 0, sizeof *p);
+    struct stat ps;
+    if (stat(path, &ps) == 0 && S_ISDIR(ps.st_mode))
+        return ab_fail(err, AB_EINVAL, "weights %s: is a folder: name its model.safetensors", path);
     char cfg_path[4096];
     const char *slash = strrchr(path, '/');
     snprintf(cfg_path, sizeof cfg_path, "%.*sconfig.json", slash ? (int)(slash - path + 1) : 0, path);
     char *json = NULL;
     size_t jlen;
-    ab_status st = ab_read_file(cfg_path, &json, &jlen, err);
+    ab_status st = ab_read_file_max(cfg_path, (size_t)1 << 20, &json, &jlen, err); /* a config is small */
     if (st)
         return ab_fail_prefix(err, st, "weights %s: config.json beside it", path);
     struct gpt2_config cfg;
@@ -241,15 +252,31 @@ ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_er
     free(json);
     if (st)
         return ab_fail_prefix(err, st, "%s", cfg_path);
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return ab_fail(err, AB_EIO, "weights %s: cannot open", path);
+        return ab_fail(err, AB_EIO, "weights %s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || sb.st_size < 8) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        bool dir = S_ISDIR(sb.st_mode);
+        close(fd);
+        return ab_fail(err, AB_EINVAL, "weights %s: %s", path,
+                       dir ? "is a folder: name its model.safetensors" : "not a regular file");
+    }
+    if (sb.st_size < 8) {
         close(fd);
         return ab_fail(err, AB_EINVAL, "weights %s: not a safetensors file (too short)", path);
     }
     size_t len = (size_t)sb.st_size;
+    /* The config is checked against the file before anything is allocated: every parameter
+     * takes at least 2 bytes there (bf16/fp16), so a config that claims more is not this file's. */
+    size_t np = gpt2_param_count(&cfg);
+    if (np == SIZE_MAX || np > len / 2) {
+        close(fd);
+        return ab_fail(
+            err, AB_EINVAL,
+            "weights %s: config.json describes %s parameters, more than the %zu-byte file can hold", path,
+            np == SIZE_MAX ? "too many" : "more", len);
+    }
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
