@@ -93,6 +93,10 @@ int ab_cmd_plot(int argc, char **argv)
         ab_cli_error("plot: expected one or more result files or folders (see accelbench plot --help)");
         return 2;
     }
+    if (ab_output_dir_safe(o.out_dir, &err) != AB_OK) {
+        ab_cli_error("plot: -o %s", err.msg);
+        return 2;
+    }
     struct ab_result_set rs = { 0 };
     struct ab_figures figs = { 0 };
     char warn[512];

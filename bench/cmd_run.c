@@ -313,10 +313,21 @@ int ab_cmd_run(int argc, char **argv)
     }
     /* An output path that exists must be a folder: a FIFO or a file there would hang or fail
      * after the first case. */
-    struct stat os_;
-    if (strcmp(o.out_dir, "results/latest") != 0 && stat(o.out_dir, &os_) == 0 && !S_ISDIR(os_.st_mode)) {
-        ab_cli_error("run: output %s exists and is not a folder", o.out_dir);
+    struct ab_error derr;
+    if (strcmp(o.out_dir, "results/latest") != 0 && ab_output_dir_safe(o.out_dir, &derr) != AB_OK) {
+        ab_cli_error("run: output %s", derr.msg);
         return 2;
+    }
+    static const char *const outputs[] = { "results.csv", "samples.jsonl", "run.json" };
+    for (int i = 0; i < 3 && strcmp(o.out_dir, "results/latest") != 0; i++) {
+        char p[4200];
+        struct stat ls;
+        snprintf(p, sizeof p, "%s/%s", o.out_dir, outputs[i]);
+        if (lstat(p, &ls) == 0 && !S_ISREG(ls.st_mode)) {
+            ab_cli_error("run: %s is %s: results are written only to regular files", p,
+                         S_ISLNK(ls.st_mode) ? "a symbolic link" : "not a regular file");
+            return 2;
+        }
     }
     char defdir[256];
     if (!strcmp(o.out_dir, "results/latest")) {

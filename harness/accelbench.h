@@ -548,6 +548,12 @@ ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, st
 void ab_cpu_features(char *buf, size_t len);
 /* mkdir -p */
 ab_status ab_mkdirs(const char *path, struct ab_error *err);
+/* An output folder another user could swap files in (world-writable without the sticky bit,
+ * or owned by someone else) is refused: outputs there could be redirected by symbolic links. */
+ab_status ab_output_dir_safe(const char *dir, struct ab_error *err);
+/* Create a new temporary file beside path ("<dir>/.<name>.XXXXXX", O_EXCL, mode 0644) to write
+ * and rename into place; its name goes to tmp, its descriptor to *fd (caller closes). */
+ab_status ab_temp_beside(const char *path, char *tmp, size_t tmp_len, int *fd, struct ab_error *err);
 
 #ifdef __cplusplus
 }

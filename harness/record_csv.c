@@ -304,10 +304,13 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
         free(hdr.p);
         return ab_fail(err, AB_ENOMEM, "out of memory");
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    int fd =
+        open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666); /* never through a link */
     if (fd < 0) {
         free(hdr.p);
-        return ab_fail(err, AB_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
+        return ab_fail(err, AB_EIO, "%s: cannot open for writing: %s", path,
+                       errno == ELOOP ? "a symbolic link (results are never written through one)"
+                                      : strerror(errno));
     }
     struct stat st;
     ab_status rc = AB_OK;

@@ -95,13 +95,17 @@ static ab_status write_run_json(struct json_writer *w, const struct ab_run_info 
     cJSON_Delete(o);
     if (!text)
         return ab_fail(err, AB_ENOMEM, "out of memory writing run.json");
-    char path[4200], tmp[4200];
+    char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/run.json", w->dir);
-    snprintf(tmp, sizeof tmp, "%s/.run.json.tmp", w->dir);
-    FILE *f = fopen(tmp, "w");
-    ab_status st = AB_OK;
-    if (!f) {
+    int tfd = -1;
+    ab_status st = ab_temp_beside(path, tmp, sizeof tmp, &tfd, err);
+    FILE *f = st == AB_OK ? fdopen(tfd, "w") : NULL;
+    if (st != AB_OK) {
+        ;
+    } else if (!f) {
         st = ab_fail(err, AB_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        close(tfd);
+        unlink(tmp);
     } else {
         bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
         ok = (fclose(f) == 0) && ok;
@@ -179,10 +183,12 @@ ab_status ab_json_reporter_open(const char *dir, struct ab_reporter *out, struct
     snprintf(w->dir, sizeof w->dir, "%s", dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/samples.jsonl", dir);
-    w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (w->fd < 0) {
         free(w);
-        return ab_fail(err, AB_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
+        return ab_fail(err, AB_EIO, "%s: cannot open for writing: %s", path,
+                       errno == ELOOP ? "a symbolic link (results are never written through one)"
+                                      : strerror(errno));
     }
     /* Cut a torn last line left by a crash so the next object starts on its own line. */
     off_t end = lseek(w->fd, 0, SEEK_END);

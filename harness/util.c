@@ -335,3 +335,41 @@ const char *ab_backend_name(enum ab_backend_kind kind)
 {
     return kind == AB_BACKEND_CUDA ? "cuda" : "cpu";
 }
+
+ab_status ab_output_dir_safe(const char *dir, struct ab_error *err)
+{
+    struct stat sb;
+    if (lstat(dir, &sb) != 0)
+        return AB_OK; /* not there yet: it will be made, and be ours */
+    if (!S_ISDIR(sb.st_mode))
+        return ab_fail(err, AB_EINVAL, "%s: exists and is not a folder%s", dir,
+                       S_ISLNK(sb.st_mode) ? " (a symbolic link: name its target)" : "");
+    if ((sb.st_mode & S_IWOTH) && !(sb.st_mode & S_ISVTX))
+        return ab_fail(
+            err, AB_EINVAL,
+            "%s: anyone may write in this folder (mode %03o, no sticky bit): use a folder of your own", dir,
+            (unsigned)(sb.st_mode & 0777));
+    if (sb.st_uid != geteuid())
+        return ab_fail(err, AB_EINVAL, "%s: owned by another user (uid %u): use a folder of your own", dir,
+                       (unsigned)sb.st_uid);
+    return AB_OK;
+}
+
+ab_status ab_temp_beside(const char *path, char *tmp, size_t tmp_len, int *fd, struct ab_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? (int)(slash - path + 1) : 0;
+    if ((size_t)snprintf(tmp, tmp_len, "%.*s.%s.XXXXXX", dl, path, slash ? slash + 1 : path) >= tmp_len)
+        return ab_fail(err, AB_EINVAL, "%s: path too long", path);
+    /* mkstemp opens with O_EXCL under a name nobody can guess: nothing planted there is followed. */
+    *fd = mkostemp(tmp, O_CLOEXEC);
+    if (*fd < 0)
+        return ab_fail(err, AB_EIO, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
+    if (fchmod(*fd, 0644) != 0) {
+        ab_status st = ab_fail(err, AB_EIO, "%s: %s", tmp, strerror(errno));
+        close(*fd);
+        unlink(tmp);
+        return st;
+    }
+    return AB_OK;
+}

@@ -723,11 +723,14 @@ ab_status ab_plot_render(const struct ab_plot_chart *ch, enum ab_plot_format fmt
 {
     if (fmt == AB_FMT_PNG && !(dpi >= 10 && dpi <= 2400))
         return ab_fail(err, AB_EINVAL, "dpi %g out of range (10 to 2400)", dpi);
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return ab_fail(err, AB_EINVAL, "%s: path too long", path);
+    char tmp[4300];
+    int tfd;
+    ab_status st = ab_temp_beside(path, tmp, sizeof tmp, &tfd, err);
+    if (st != AB_OK)
+        return st;
+    close(tfd); /* cairo writes by name: a new file only we created, under a name nobody guessed */
     struct canvas cv;
-    ab_status st = canvas_open(&cv, fmt, tmp, width_pt, height_pt, dpi, err);
+    st = canvas_open(&cv, fmt, tmp, width_pt, height_pt, dpi, err);
     if (st != AB_OK) {
         unlink(tmp);
         return st;

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "accelbench.h"
 #include "config.h"
@@ -292,6 +294,50 @@ static void lost_output_and_closed_descriptors(void **state)
     }
 }
 
+/* Outputs are never written through a symbolic link, temporary names are not guessable, and a
+ * folder others may write in is refused. */
+static void outputs_do_not_follow_links_or_use_shared_folders(void **state)
+{
+    char args[4600], out[4400], victim[4400], link[4500];
+    snprintf(out, sizeof out, "%s/links", dir);
+    snprintf(victim, sizeof victim, "%s/victim.txt", dir);
+    assert_int_equal(ab_mkdirs(out, NULL), AB_OK);
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    snprintf(link, sizeof link, "%s/results.csv", out);
+    assert_int_equal(symlink(victim, link), 0);
+    snprintf(args, sizeof args, "run --check -w ceilings -d cpu -a kind=fma -a dtype=fp32 -o '%s'", out);
+    char err[4096];
+    assert_int_not_equal(run(args, err, sizeof err), 0);
+    assert_non_null(strstr(err, "symbolic link"));
+    char *text = NULL;
+    assert_int_equal(ab_read_file(victim, &text, NULL, NULL), AB_OK);
+    assert_string_equal(text, "precious\n");
+    free(text);
+    /* a world-writable folder without the sticky bit */
+    snprintf(out, sizeof out, "%s/shared", dir);
+    assert_int_equal(ab_mkdirs(out, NULL), AB_OK);
+    assert_int_equal(chmod(out, 0777), 0);
+    snprintf(args, sizeof args, "run --check -w ceilings -d cpu -a kind=fma -a dtype=fp32 -o '%s'", out);
+    expect_usage_error(args, "anyone may write in this folder", NULL);
+    /* run.json is renamed into place from a fresh temporary: a planted fixed name is left alone */
+    snprintf(out, sizeof out, "%s/tmpname", dir);
+    assert_int_equal(ab_mkdirs(out, NULL), AB_OK);
+    snprintf(link, sizeof link, "%s/.run.json.tmp", out);
+    assert_int_equal(symlink(victim, link), 0);
+    snprintf(args, sizeof args, "run --check -w ceilings -d cpu -a kind=fma -a dtype=fp32 -o '%s'", out);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    assert_int_equal(ab_read_file(victim, &text, NULL, NULL), AB_OK);
+    assert_string_equal(text, "precious\n");
+    free(text);
+    snprintf(link, sizeof link, "%s/run.json", out);
+    struct stat sb;
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+}
+
 static void help_and_version_exit_0(void **state)
 {
     assert_int_equal(run("--version", NULL, 0), 0);
@@ -462,6 +508,7 @@ int main(void)
         cmocka_unit_test(help_and_version_exit_0),
         cmocka_unit_test(typos_in_lists_and_numbers_are_refused),
         cmocka_unit_test(lost_output_and_closed_descriptors),
+        cmocka_unit_test(outputs_do_not_follow_links_or_use_shared_folders),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
         cmocka_unit_test(an_axis_at_its_implicit_value_stays_out_of_the_case_identity),
         cmocka_unit_test(check_suite_passes_on_the_cpu),
