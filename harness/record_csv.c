@@ -428,6 +428,24 @@ static ab_status parse_metrics(struct reader *rd, const char *s)
     return AB_OK;
 }
 
+/* A field as text a person can read in a message: bytes outside printable ASCII as \xHH
+ * (a NUL, a byte-order mark or a control character in a header otherwise shows as nothing). */
+static const char *printable(const char *s, size_t len, char *buf, size_t blen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < blen; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch < 0x7f)
+            buf[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(buf + o, blen - o, "\\x%02X", ch);
+    }
+    if (o + 4 < blen && len > 0 && o >= blen - 6)
+        o += (size_t)snprintf(buf + o, blen - o, "...");
+    buf[o < blen ? o : blen - 1] = '\0';
+    return buf;
+}
+
 static void on_field(void *data, size_t len, void *ctx)
 {
     struct reader *rd = ctx;
@@ -437,16 +455,18 @@ static void on_field(void *data, size_t len, void *ctx)
     int i = rd->field++;
     if (!rd->header_done) {
         if (i >= NCOLS || strlen(cols[i].name) != len || memcmp(s, cols[i].name, len) != 0) {
+            char shown[48];
+            printable(s, len, shown, sizeof shown);
             if (i == 0)
                 rd->st = ab_fail(rd->err, AB_EINVAL,
-                                 "%s:1: not an accelbench results file (first column \"%.*s\", "
+                                 "%s:1: not an accelbench results file (first column \"%s\", "
                                  "expected \"schema_version\")",
-                                 rd->path, (int)(len > 40 ? 40 : len), s);
+                                 rd->path, shown);
             else
-                rd->st = ab_fail(rd->err, AB_EINVAL,
-                                 "%s:1: column %d is \"%.*s\", schema version %d expects \"%s\"", rd->path,
-                                 i + 1, (int)(len > 40 ? 40 : len), s, AB_SCHEMA_VERSION,
-                                 i < NCOLS ? cols[i].name : "(no more columns)");
+                rd->st =
+                    ab_fail(rd->err, AB_EINVAL, "%s:1: column %d is \"%s\", schema version %d expects \"%s\"",
+                            rd->path, i + 1, shown, AB_SCHEMA_VERSION,
+                            i < NCOLS ? cols[i].name : "(no more columns)");
         }
         return;
     }
@@ -559,6 +579,8 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
             return ab_fail(err, AB_EINVAL, "%s:1: incomplete header line", path);
         }
     }
+    /* A UTF-8 byte-order mark, as spreadsheets write one when they save a CSV: not data. */
+    size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI) != 0) {
         free(text);
@@ -566,7 +588,7 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
     }
     struct reader rd = { .path = path, .line = 1, .out = out, .st = AB_OK, .err = err };
     int64_t n0 = out->n;
-    if (csv_parse(&p, text, len, on_field, on_row, &rd) != len && rd.st == AB_OK)
+    if (csv_parse(&p, text + skip, len - skip, on_field, on_row, &rd) != len - skip && rd.st == AB_OK)
         rd.st =
             ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: %s", path, rd.line, csv_strerror(csv_error(&p)));
     if (rd.st == AB_OK && csv_fini(&p, on_field, on_row, &rd) != 0 && rd.st == AB_OK)

@@ -220,6 +220,39 @@ static void malformed_csv_errors_name_line_and_field(void **state)
     free(text);
 }
 
+/* A byte-order mark (a spreadsheet's save) is not data; a NUL or control byte in the header is
+ * shown escaped, not as an empty or garbled name. */
+static void header_bom_is_skipped_and_bad_bytes_are_shown(void **state)
+{
+    write_rows("bom", 2);
+    char csv[4300], bom[4300];
+    snprintf(csv, sizeof csv, "%s/bom/results.csv", dir);
+    char *text = NULL;
+    size_t len;
+    assert_int_equal(ab_read_file(csv, &text, &len, NULL), AB_OK);
+    snprintf(bom, sizeof bom, "%s/bom/with-bom.csv", dir);
+    FILE *f = fopen(bom, "wb");
+    assert_non_null(f);
+    fputs("\xEF\xBB\xBF", f);
+    fwrite(text, 1, len, f);
+    fclose(f);
+    free(text);
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_csv_read(bom, &set, NULL, 0, &err), AB_OK);
+    assert_int_equal(set.n, 2);
+    ab_result_set_free(&set);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/nul.csv", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("sche\0ma_version,x\n", 1, 18, f);
+    fclose(f);
+    assert_int_equal(ab_csv_read(path, &set, NULL, 0, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "\"sche\\x00ma_version\""));
+    expect_csv_error("ctl", "\x01schema_version,x\n", "\"\\x01schema_version\"", NULL);
+}
+
 static void writer_refuses_a_file_of_another_schema(void **state)
 {
     char path[4300];
@@ -263,6 +296,7 @@ int main(void)
         cmocka_unit_test(torn_last_line_is_dropped_and_cut_before_appending),
         cmocka_unit_test(malformed_csv_errors_name_line_and_field),
         cmocka_unit_test(writer_refuses_a_file_of_another_schema),
+        cmocka_unit_test(header_bom_is_skipped_and_bad_bytes_are_shown),
         cmocka_unit_test(malformed_json_errors_name_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
