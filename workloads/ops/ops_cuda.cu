@@ -141,11 +141,12 @@ static __device__ __forceinline__ size_t at(struct ops_cuda_attn_strides s, int 
 
 enum { WQ = 4 }; /* warps (queries) per block, as ops_cuda_attn_plan */
 
+/* 16 blocks of 4 warps per SM, full occupancy: at most 32 registers a thread */
 template <typename T, typename O>
-__global__ void attn_warp_kernel1(O *out, struct ops_cuda_attn_strides os, const T *q,
-                                  struct ops_cuda_attn_strides qs, const T *k, const T *v,
-                                  struct ops_cuda_attn_strides kvs, int n, int HS, int group, int causal,
-                                  float scale)
+__global__ void __launch_bounds__(32 * WQ, 16)
+    attn_warp_kernel1(O *out, struct ops_cuda_attn_strides os, const T *q, struct ops_cuda_attn_strides qs,
+                      const T *k, const T *v, struct ops_cuda_attn_strides kvs, int n, int HS, int group,
+                      int causal, float scale)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, h = blockIdx.y, b = blockIdx.z;
     const int i = blockIdx.x * WQ + warp;
