@@ -13,6 +13,7 @@
 #include "accelbench.h"
 #include "attention_memory/attention_memory.h"
 #include "attention_memory/attention_memory_cuda.h"
+#include "ops/ops_cuda.h"
 #include "test_util.h"
 
 static struct ab_device gpu_dev = {
@@ -75,10 +76,15 @@ static void case_without_gpu_fails_politely(void **state)
 static void launchers_refuse_shapes_without_a_kernel(void **state)
 {
     /* argument checks happen before any launch, so no GPU is needed */
-    assert_int_equal(am_cuda_fused(NULL, NULL, NULL, NULL, 1, 64, 96, AM_BF16, 0, 1.f, 0),
-                     cudaErrorInvalidValue);
-    assert_int_equal(am_cuda_fused(NULL, NULL, NULL, NULL, 1, 64, 64, AM_FP32, 0, 1.f, 0),
-                     cudaErrorInvalidValue);
+    /* the fused case is ops' attention: it refuses what it has no kernel for before launching */
+    struct ops_cuda_attn_strides hnd = { .batch = 0, .head = 64 * 96, .row = 96 };
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ops_cuda_attention_strided(NULL, OPS_F32, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1, 64, 40,
+                                                1, false, OPS_BF16, NULL, &err),
+                     AB_EINVAL);
+    assert_int_equal(ops_cuda_attention_strided(NULL, OPS_F16, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1, 64, 64,
+                                                1, false, OPS_BF16, NULL, &err),
+                     AB_EINVAL);
     assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 3, 1024, 128, AM_BF16, 1, 1024, 1.f, 0),
                      cudaErrorInvalidValue);
     assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 1, 1024, 64, AM_FP16, 1, 1024, 1.f, 0),

@@ -24,6 +24,13 @@ static void ops_without_gpu_fail_politely(void **state)
     err.msg[0] = 0;
     assert_int_not_equal(ops_cuda_attention(NULL, NULL, 1, 2, 16, 64, OPS_BF16, NULL, &err), AB_OK);
     assert_true(err.msg[0] != 0);
+    /* attention_memory's layout: separate (H,n,d) tensors, fp32 out, not causal */
+    err.msg[0] = 0;
+    struct ops_cuda_attn_strides hnd = { .batch = 0, .head = 16 * 64, .row = 64 };
+    assert_int_not_equal(ops_cuda_attention_strided(NULL, OPS_F32, hnd, NULL, hnd, NULL, NULL, hnd, 1, 2, 16,
+                                                    64, 1, false, OPS_F16, NULL, &err),
+                         AB_OK);
+    assert_non_null(strstr(err.msg, "cuda"));
 }
 
 static void gelu_with_residual_is_refused(void **state)

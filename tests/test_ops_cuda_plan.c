@@ -72,6 +72,38 @@ static void attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128(void **st
     assert_non_null(strstr(err.msg, "HS=40"));
 }
 
+static void grouped_attention_needs_whole_groups_and_a_known_output(void **state)
+{
+    struct ops_cuda_attn_plan p;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ops_cuda_attn_plan_grouped(2, 32, 512, 128, 4, OPS_BF16, OPS_F32, &p, &err), AB_OK);
+    assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
+    assert_int_equal(p.grid_y, 32); /* a block row per query head, not per KV head */
+    assert_int_equal(p.grid_z, 2);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 1, OPS_F16, OPS_F16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 5, OPS_BF16, OPS_BF16, &p, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "groups of 5"));
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 0, OPS_BF16, OPS_BF16, &p, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 1, OPS_BF16, OPS_F16, &p, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "fp16 output"));
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 40, 1, OPS_BF16, OPS_F32, &p, &err), AB_EINVAL);
+}
+
+static void fused_qkv_strides_step_over_three_row_blocks(void **state)
+{
+    struct ops_cuda_attn_strides in, out;
+    ops_cuda_attn_qkv_strides(1024, 768, 64, &in, &out);
+    assert_int_equal(in.row, 3 * 768);
+    assert_int_equal(in.head, 64);
+    assert_int_equal(in.batch, 1024 * 3 * 768);
+    assert_int_equal(out.row, 768);
+    assert_int_equal(out.head, 64);
+    assert_int_equal(out.batch, 1024 * 768);
+    /* large batches do not overflow int */
+    ops_cuda_attn_qkv_strides(1 << 20, 8192, 128, &in, &out);
+    assert_true(in.batch == (int64_t)3 * 8192 * (1 << 20));
+}
+
 static void small_forwards_become_graphs(void **state)
 {
     assert_true(ops_cuda_use_graph(24.0 * 128 * 768 * 768));           /* GPT-2 small, 128 tokens */
@@ -92,6 +124,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matmul_layout_computes_row_major_inp_times_weight_transposed),
         cmocka_unit_test(attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128),
+        cmocka_unit_test(grouped_attention_needs_whole_groups_and_a_known_output),
+        cmocka_unit_test(fused_qkv_strides_step_over_three_row_blocks),
         cmocka_unit_test(small_forwards_become_graphs),
         cmocka_unit_test(matmul_bias_takes_the_output_dtype),
     };

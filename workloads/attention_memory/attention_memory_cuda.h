@@ -26,10 +26,7 @@ cudaError_t am_cuda_pv(float *out, const float *P, int ldP, const void *v, int q
  * chunks: vals_c at vals + c*qn*d, m_c and l_c at m + c*qn, l + c*qn. */
 cudaError_t am_cuda_merge(float *out, const float *vals, const float *m, const float *l, int nc, int qn,
                           int d, cudaStream_t stream);
-/* Fused flash-style attention with tensor cores (mma.sync m16n8k16), bf16 or fp16 inputs,
- * d = 64 or 128: q, k, v (H, n, d), out (H, n, d) fp32. */
-cudaError_t am_cuda_fused(float *out, const void *q, const void *k, const void *v, int H, int n, int d,
-                          int dtype, int causal, float scale, cudaStream_t stream);
+/* Fused attention is ops' (ops_cuda_attention_strided in ops_cuda.h), not a launcher here. */
 /* Decode, d = 128, G in 1, 2, 4, 8, B*Hkv <= 65535: q (B, Hkv*G, d), k, v (B, Hkv, n, d); keys of each (b, kv
  * head) split in `splits` spans of `span`; parts (B*Hkv*splits, G, d+2) get (m, l, acc). */
 cudaError_t am_cuda_decode(float *parts, const void *q, const void *k, const void *v, int B, int Hkv, int G,

@@ -8,7 +8,10 @@
  *   cpu_decode:  one query per head over the KV cache, keys split across threads when B*Hkv
  *                is small, partial results merged as in the fused kernel.
  * Every scratch buffer goes through the case's tracker: its high-water mark is the measured
- * peak extra memory; inputs and the output are allocated in setup and not counted. */
+ * peak extra memory; inputs and the output are allocated in setup and not counted.
+ * cpu_fused is not ops' attention (ops/attention.c): that one soft-maxes a whole strip of
+ * 16 queries x all keys exactly, O(n) scratch per thread, where this one is the online softmax
+ * whose O(1)-in-n scratch is what the workload measures. */
 #include "attention_memory.h"
 
 #include <math.h>

@@ -1,10 +1,12 @@
 /* cuda.c — attention_memory on a CUDA device: host logic for the kernels of kernels.cu.
  * Scratch memory of every algorithm comes from the device's default stream-ordered memory
  * pool (cudaMallocAsync); its used-memory high-water mark, reset before the measured pass, is
- * the case's peak extra memory. Inputs and output are plain cudaMalloc and not counted. */
+ * the case's peak extra memory. Inputs and output are plain cudaMalloc and not counted. The
+ * fused case is ops' attention kernel (ops_cuda.h); naive, chunked and decode are kernels.cu's. */
 #include "ab_cuda.h"
 #include "attention_memory.h"
 #include "attention_memory_cuda.h"
+#include "ops_cuda.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -110,6 +112,11 @@ done:
     return rc;
 }
 
+static enum ops_dtype ops_dtype_of(enum am_dtype dt)
+{
+    return dt == AM_BF16 ? OPS_BF16 : dt == AM_FP16 ? OPS_F16 : OPS_F32;
+}
+
 static ab_status cuda_once(struct cuda_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
@@ -119,11 +126,10 @@ static ab_status cuda_once(struct cuda_state *st, struct ab_error *err)
         return cuda_chunked(st, (int)s->n, (int)s->n, err);
     if (s->algo == AM_CHUNKED)
         return cuda_chunked(st, s->q_chunk, s->k_chunk, err);
-    cudaError_t e = am_cuda_fused(st->dout, st->dq, st->dk, st->dv, s->heads, (int)s->n, s->d, (int)s->dtype,
-                                  s->causal, 1.0f / sqrtf((float)s->d), st->stream);
-    if (e != cudaSuccess)
-        return ab_fail(err, AB_EFAIL, "am_cuda_fused: %s", cudaGetErrorString(e));
-    return AB_OK;
+    /* ops' one attention kernel over (H, n, d) tensors: one batch of H heads, fp32 out */
+    struct ops_cuda_attn_strides hnd = { .batch = 0, .head = s->n * s->d, .row = s->d };
+    return ops_cuda_attention_strided(st->dout, OPS_F32, hnd, st->dq, hnd, st->dk, st->dv, hnd, 1, s->heads,
+                                      (int)s->n, s->d, 1, s->causal, ops_dtype_of(s->dtype), st->stream, err);
 }
 
 static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)

@@ -2,9 +2,9 @@
  *   attn_scores_kernel1, attn_row_exp_kernel1, attn_pv_kernel1, attn_merge_kernel1: the pieces
  *     of naive attention (one n x n chunk) and of Rabe & Staats' chunked attention (many),
  *     plain CUDA-core code that stores the chunk's scores;
- *   attn_fused_kernel2: flash-style online softmax, one warp per 16 query rows, Q K^T and P V
- *     on tensor cores (mma.sync m16n8k16, bf16 or fp16 in, fp32 accumulate); P stays in
- *     registers, reused as the A operand of P V;
+ *   (fused: ops' attn_tc_kernel2 in workloads/ops/ops_cuda.cu, through
+ *     ops_cuda_attention_strided: flash-style online softmax on tensor cores, the kernel
+ *     transformer_block and gpt2 run too);
  *   attn_decode_kernel1 + merge: one query per head over a KV cache, a warp per key row
  *     (coalesced 8-byte loads per lane), keys split across blocks (several per SM, see
  *     attention_memory_cuda_decode_split), partial results merged. */
@@ -146,192 +146,6 @@ __global__ void attn_merge_kernel1(float *out, const float *vals, const float *m
         den += w * l[(size_t)k * qn + i];
     }
     out[(size_t)i * d + c] = num / den;
-}
-
-/* ------------------------------------------------------------------ fused, tensor cores */
-
-enum { FB = 64 }; /* query rows per block (4 warps x 16) and keys per tile */
-
-template <typename T> struct mma_op;
-template <> struct mma_op<__nv_bfloat16> {
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi)
-    {
-        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
-    static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                     "{%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
-};
-template <> struct mma_op<__half> {
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi)
-    {
-        __half2 h = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
-    static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                     "{%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
-};
-
-static __device__ __forceinline__ uint32_t pack_raw(uint16_t lo, uint16_t hi)
-{
-    return (uint32_t)lo | ((uint32_t)hi << 16);
-}
-
-/* Fragment layouts of m16n8k16 (g = lane / 4, t = lane % 4):
- *   A (16x16, row): a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
- *   B (16x8, col):  b0 (k = 2t..2t+1, n = g), b1 (k = 2t+8.., n = g)
- *   C (16x8):       c0,c1 (g, 2t..2t+1), c2,c3 (g+8, 2t..2t+1)
- * so the C fragments of two adjacent 8-key tiles of S are, packed, the A fragment of P for
- * 16 keys: P never leaves registers. */
-template <typename T, int D>
-__global__ void __launch_bounds__(128)
-    attn_fused_kernel2(float *out, const T *q, const T *k, const T *v, int n, int causal, float scale)
-{
-    __shared__ uint16_t ks[FB][D + 8], vs[FB][D + 8]; /* +8: fewer bank conflicts */
-    const int h = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    const size_t hoff = (size_t)h * n * D;
-    const uint16_t *qh = reinterpret_cast<const uint16_t *>(q) + hoff;
-    const uint16_t *kh = reinterpret_cast<const uint16_t *>(k) + hoff;
-    const uint16_t *vh = reinterpret_cast<const uint16_t *>(v) + hoff;
-    const int q0 = blockIdx.x * FB, r0 = q0 + warp * 16 + g, r1 = r0 + 8;
-
-    uint32_t qa[D / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-        int c = kk * 16 + 2 * t;
-        uint16_t z = 0;
-        qa[kk][0] = r0 < n ? pack_raw(qh[(size_t)r0 * D + c], qh[(size_t)r0 * D + c + 1]) : pack_raw(z, z);
-        qa[kk][1] = r1 < n ? pack_raw(qh[(size_t)r1 * D + c], qh[(size_t)r1 * D + c + 1]) : pack_raw(z, z);
-        qa[kk][2] =
-            r0 < n ? pack_raw(qh[(size_t)r0 * D + c + 8], qh[(size_t)r0 * D + c + 9]) : pack_raw(z, z);
-        qa[kk][3] =
-            r1 < n ? pack_raw(qh[(size_t)r1 * D + c + 8], qh[(size_t)r1 * D + c + 9]) : pack_raw(z, z);
-    }
-    float o[D / 8][4];
-#pragma unroll
-    for (int x = 0; x < D / 8; x++)
-        o[x][0] = o[x][1] = o[x][2] = o[x][3] = 0.f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
-    const float sl2 = scale * 1.4426950408889634f; /* exp(x) = exp2(x log2 e) */
-
-    const int kend = causal ? min(n, q0 + FB) : n;
-    for (int k0 = 0; k0 < kend; k0 += FB) {
-        __syncthreads();
-        for (int e = threadIdx.x; e < FB * D / 2; e += blockDim.x) {
-            int r = e / (D / 2), c = (e % (D / 2)) * 2;
-            uint32_t kv2 = 0, vv2 = 0;
-            if (k0 + r < n) {
-                kv2 = *reinterpret_cast<const uint32_t *>(kh + (size_t)(k0 + r) * D + c);
-                vv2 = *reinterpret_cast<const uint32_t *>(vh + (size_t)(k0 + r) * D + c);
-            }
-            *reinterpret_cast<uint32_t *>(&ks[r][c]) = kv2;
-            *reinterpret_cast<uint32_t *>(&vs[r][c]) = vv2;
-        }
-        __syncthreads();
-        /* S (16 x 64) = Q K^T for this warp's rows: 8 tiles of 8 keys */
-        float s[FB / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < FB / 8; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t b[2];
-                b[0] = *reinterpret_cast<const uint32_t *>(&ks[nt * 8 + g][kk * 16 + 2 * t]);
-                b[1] = *reinterpret_cast<const uint32_t *>(&ks[nt * 8 + g][kk * 16 + 2 * t + 8]);
-                mma_op<T>::run(s[nt], qa[kk], b);
-            }
-        }
-        /* mask (keys past n, and above the diagonal), then the online softmax per row */
-        float mx0 = m0, mx1 = m1;
-#pragma unroll
-        for (int nt = 0; nt < FB / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? r0 : r1;
-                float x = s[nt][e] * sl2;
-                if (key >= n || (causal && key > row))
-                    x = -INFINITY;
-                s[nt][e] = x;
-                if (e < 2)
-                    mx0 = fmaxf(mx0, x);
-                else
-                    mx1 = fmaxf(mx1, x);
-            }
-        /* the four threads of a row (same g) hold its 64 columns between them */
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        /* rows past n see only masked keys: keep them finite */
-        float b0 = mx0 == -INFINITY ? 0.f : mx0, b1 = mx1 == -INFINITY ? 0.f : mx1;
-        float c0 = exp2f(m0 - b0), c1 = exp2f(m1 - b1);
-        float ps0 = 0.f, ps1 = 0.f;
-#pragma unroll
-        for (int nt = 0; nt < FB / 8; nt++) {
-            s[nt][0] = exp2f(s[nt][0] - b0);
-            s[nt][1] = exp2f(s[nt][1] - b0);
-            s[nt][2] = exp2f(s[nt][2] - b1);
-            s[nt][3] = exp2f(s[nt][3] - b1);
-            ps0 += s[nt][0] + s[nt][1];
-            ps1 += s[nt][2] + s[nt][3];
-        }
-        ps0 += __shfl_xor_sync(0xffffffffu, ps0, 1);
-        ps0 += __shfl_xor_sync(0xffffffffu, ps0, 2);
-        ps1 += __shfl_xor_sync(0xffffffffu, ps1, 1);
-        ps1 += __shfl_xor_sync(0xffffffffu, ps1, 2);
-        l0 = l0 * c0 + ps0;
-        l1 = l1 * c1 + ps1;
-        m0 = mx0;
-        m1 = mx1;
-#pragma unroll
-        for (int x = 0; x < D / 8; x++) {
-            o[x][0] *= c0;
-            o[x][1] *= c0;
-            o[x][2] *= c1;
-            o[x][3] *= c1;
-        }
-        /* O += P V: P's A fragments straight from S's C fragments, V's B fragments from smem */
-#pragma unroll
-        for (int kk = 0; kk < FB / 16; kk++) {
-            uint32_t a[4];
-            a[0] = mma_op<T>::pack(s[2 * kk][0], s[2 * kk][1]);
-            a[1] = mma_op<T>::pack(s[2 * kk][2], s[2 * kk][3]);
-            a[2] = mma_op<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            a[3] = mma_op<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            int kr = kk * 16 + 2 * t;
-#pragma unroll
-            for (int x = 0; x < D / 8; x++) {
-                int col = x * 8 + g;
-                uint32_t b[2];
-                b[0] = pack_raw(vs[kr][col], vs[kr + 1][col]);
-                b[1] = pack_raw(vs[kr + 8][col], vs[kr + 9][col]);
-                mma_op<T>::run(o[x], a, b);
-            }
-        }
-    }
-    float i0 = l0 > 0.f ? 1.f / l0 : 0.f, i1 = l1 > 0.f ? 1.f / l1 : 0.f;
-#pragma unroll
-    for (int x = 0; x < D / 8; x++) {
-        int c = x * 8 + 2 * t;
-        if (r0 < n) {
-            out[hoff + (size_t)r0 * D + c] = o[x][0] * i0;
-            out[hoff + (size_t)r0 * D + c + 1] = o[x][1] * i0;
-        }
-        if (r1 < n) {
-            out[hoff + (size_t)r1 * D + c] = o[x][2] * i1;
-            out[hoff + (size_t)r1 * D + c + 1] = o[x][3] * i1;
-        }
-    }
 }
 
 /* ------------------------------------------------------------------ decode */
@@ -483,29 +297,6 @@ extern "C" cudaError_t am_cuda_merge(float *out, const float *vals, const float 
 {
     dim3 block(64), grid(qn, (d + 63) / 64);
     attn_merge_kernel1<<<grid, block, 0, stream>>>(out, vals, m, l, nc, qn, d);
-    return cudaGetLastError();
-}
-
-extern "C" cudaError_t am_cuda_fused(float *out, const void *q, const void *k, const void *v, int H, int n,
-                                     int d, int dtype, int causal, float scale, cudaStream_t stream)
-{
-    dim3 grid((n + FB - 1) / FB, H), block(128);
-    if (dtype == DT_BF16 && d == 64)
-        attn_fused_kernel2<__nv_bfloat16, 64>
-            <<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
-                                         (const __nv_bfloat16 *)v, n, causal, scale);
-    else if (dtype == DT_BF16 && d == 128)
-        attn_fused_kernel2<__nv_bfloat16, 128>
-            <<<grid, block, 0, stream>>>(out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
-                                         (const __nv_bfloat16 *)v, n, causal, scale);
-    else if (dtype == DT_FP16 && d == 64)
-        attn_fused_kernel2<__half, 64><<<grid, block, 0, stream>>>(out, (const __half *)q, (const __half *)k,
-                                                                   (const __half *)v, n, causal, scale);
-    else if (dtype == DT_FP16 && d == 128)
-        attn_fused_kernel2<__half, 128><<<grid, block, 0, stream>>>(out, (const __half *)q, (const __half *)k,
-                                                                    (const __half *)v, n, causal, scale);
-    else
-        return cudaErrorInvalidValue;
     return cudaGetLastError();
 }
 

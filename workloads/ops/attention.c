@@ -7,7 +7,8 @@
  *   avx512f:     8x32 score and 4x64 output register tiles of fp32 FMAs;
  *   avx512_bf16: the same tiles with VDPBF16PS: K packed as (HS/2, keys, 2), V as
  *                (keys/2, HS, 2), P rounded to bf16, fp32 accumulation throughout.
- * Scores are kept in log2 units (scaled by log2 e) so the softmax uses exp2. */
+ * Scores are kept in log2 units (scaled by log2 e) so the softmax uses exp2. Not an online
+ * softmax: attention_memory's fused kernel (tiles of keys, running maxima) is that algorithm. */
 #include "ops.h"
 
 #include <immintrin.h>

@@ -1,11 +1,14 @@
 /* ops_cuda.cu — device side of the shared ops (see ops_cuda.h). Kernels, plain to fast:
  *   ln_kernel1 (a block per row, two-pass statistics), convert_kernel1: memory-bound row and
  *     element kernels (GELU and the residual adds are fused into the matmuls' epilogues);
- *   attn_warp_kernel1: fused causal attention on CUDA cores, a warp per query with an online
+ *   attn_warp_kernel1: fused attention on CUDA cores, a warp per query with an online
  *     softmax (fp32, or head sizes the tensor-core kernel does not take);
- *   attn_tc_kernel2: flash-style fused causal attention on tensor cores (mma.sync m16n8k16,
+ *   attn_tc_kernel2: flash-style fused attention on tensor cores (mma.sync m16n8k16,
  *     bf16/fp16 in, fp32 accumulate), 64 queries per block of 4 warps, K/V tiles of 64 keys in
  *     shared memory, P kept in registers as the A operand of P V.
+ * Both attention kernels take strided q, k, v and out (a fused QKV buffer or separate
+ * (H,n,d) tensors), causal or not, grouped KV heads, and out in the inputs' dtype or fp32:
+ * they are the attention of transformer_block, gpt2 and attention_memory's fused case.
  * Matmuls go to cuBLASLt with its bias / GELU+bias epilogues and C = residual, beta = 1. */
 #include "ab_cuda.h"
 #include "ops_cuda.h"
@@ -130,30 +133,41 @@ extern "C" ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const vo
 
 /* ------------------------------------------------------------------ attention, CUDA cores */
 
+/* Element (b, h, i, c) of a strided attention tensor (see ops_cuda_attn_strides). */
+static __device__ __forceinline__ size_t at(struct ops_cuda_attn_strides s, int b, int h, int i)
+{
+    return (size_t)b * (size_t)s.batch + (size_t)h * (size_t)s.head + (size_t)i * (size_t)s.row;
+}
+
 enum { WQ = 4 }; /* warps (queries) per block, as ops_cuda_attn_plan */
 
-template <typename T>
-__global__ void attn_warp_kernel1(T *out, const T *qkv, int T_, int C, int HS, float scale)
+/* 16 blocks of 4 warps per SM, full occupancy: at most 32 registers a thread */
+template <typename T, typename O>
+__global__ void __launch_bounds__(32 * WQ, 16)
+    attn_warp_kernel1(O *out, struct ops_cuda_attn_strides os, const T *q, struct ops_cuda_attn_strides qs,
+                      const T *k, const T *v, struct ops_cuda_attn_strides kvs, int n, int HS, int group,
+                      int causal, float scale)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, h = blockIdx.y, b = blockIdx.z;
     const int i = blockIdx.x * WQ + warp;
-    if (i >= T_)
+    if (i >= n)
         return;
-    const size_t ld = 3 * (size_t)C, base = (size_t)b * T_ * ld + (size_t)h * HS;
-    float q[8], acc[8];
+    const size_t qo = at(qs, b, h, i), kvo = at(kvs, b, h / group, 0);
+    float qr[8], acc[8];
     const int per = (HS + 31) / 32;
     for (int e = 0; e < per; e++) {
         int c = lane + 32 * e;
-        q[e] = c < HS ? ldf(qkv, base + (size_t)i * ld + c) * scale : 0.f;
+        qr[e] = c < HS ? ldf(q, qo + c) * scale : 0.f;
         acc[e] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
-    for (int j = 0; j <= i; j++) {
-        const size_t kr = base + (size_t)j * ld + C;
+    const int kend = causal ? i + 1 : n;
+    for (int j = 0; j < kend; j++) {
+        const size_t kr = kvo + (size_t)j * (size_t)kvs.row;
         float s = 0;
         for (int e = 0; e < per; e++) {
             int c = lane + 32 * e;
-            s += c < HS ? q[e] * ldf(qkv, kr + c) : 0.f;
+            s += c < HS ? qr[e] * ldf(k, kr + c) : 0.f;
         }
         for (int o = 16; o; o >>= 1)
             s += __shfl_xor_sync(0xffffffffu, s, o);
@@ -162,13 +176,14 @@ __global__ void attn_warp_kernel1(T *out, const T *qkv, int T_, int C, int HS, f
         m = mn;
         for (int e = 0; e < per; e++) {
             int c = lane + 32 * e;
-            acc[e] = acc[e] * corr + (c < HS ? p * ldf(qkv, kr + C + c) : 0.f);
+            acc[e] = acc[e] * corr + (c < HS ? p * ldf(v, kr + c) : 0.f);
         }
     }
+    const size_t oo = at(os, b, h, i);
     for (int e = 0; e < per; e++) {
         int c = lane + 32 * e;
         if (c < HS)
-            stf(out, ((size_t)b * T_ + i) * C + (size_t)h * HS + c, acc[e] / l);
+            stf(out, oo + c, acc[e] / l);
     }
 }
 
@@ -212,6 +227,8 @@ static __device__ __forceinline__ uint32_t pair16(uint16_t lo, uint16_t hi)
 {
     return (uint32_t)lo | ((uint32_t)hi << 16);
 }
+/* Two 16-bit elements in one load: offsets are even and rows start 4-byte aligned (HS and
+ * every stride are multiples of 16 elements, from a cudaMalloc'ed base). */
 static __device__ __forceinline__ uint32_t ld32(const uint16_t *p)
 {
     return *reinterpret_cast<const uint32_t *>(p);
@@ -219,26 +236,31 @@ static __device__ __forceinline__ uint32_t ld32(const uint16_t *p)
 
 /* m16n8k16 fragments (g = lane / 4, t = lane % 4): A rows g and g+8, columns 2t.. and 2t+8..;
  * B column g, rows 2t.. and 2t+8..; C rows g, g+8, columns 2t, 2t+1. Two adjacent 8-key C tiles
- * of S are exactly the A fragment of P over 16 keys. */
-template <typename T, int D>
-__global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int n, int C, float scale)
+ * of S are exactly the A fragment of P over 16 keys: P never leaves registers. Block =
+ * (64 queries, query head h, batch b); KV head h / group. */
+template <typename T, typename O, int D>
+__global__ void __launch_bounds__(128)
+    attn_tc_kernel2(O *out, struct ops_cuda_attn_strides os, const T *q, struct ops_cuda_attn_strides qs,
+                    const T *k, const T *v, struct ops_cuda_attn_strides kvs, int n, int group, int causal,
+                    float scale)
 {
-    __shared__ uint16_t ks[FB][D + 8], vs[FB][D + 8];
+    __shared__ uint16_t ks[FB][D + 8], vs[FB][D + 8]; /* +8: fewer bank conflicts */
     const int h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const size_t ld = 3 * (size_t)C;
-    const uint16_t *base = reinterpret_cast<const uint16_t *>(qkv) + (size_t)b * n * ld + (size_t)h * D;
-    const uint16_t *qh = base, *kh = base + C, *vh = base + 2 * (size_t)C;
+    const size_t ldq = (size_t)qs.row, ldkv = (size_t)kvs.row;
+    const uint16_t *qh = reinterpret_cast<const uint16_t *>(q) + at(qs, b, h, 0);
+    const uint16_t *kh = reinterpret_cast<const uint16_t *>(k) + at(kvs, b, h / group, 0);
+    const uint16_t *vh = reinterpret_cast<const uint16_t *>(v) + at(kvs, b, h / group, 0);
     const int q0 = blockIdx.x * FB, r0 = q0 + warp * 16 + g, r1 = r0 + 8;
 
     uint32_t qa[D / 16][4];
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
         int c = kk * 16 + 2 * t;
-        qa[kk][0] = r0 < n ? ld32(qh + (size_t)r0 * ld + c) : 0u;
-        qa[kk][1] = r1 < n ? ld32(qh + (size_t)r1 * ld + c) : 0u;
-        qa[kk][2] = r0 < n ? ld32(qh + (size_t)r0 * ld + c + 8) : 0u;
-        qa[kk][3] = r1 < n ? ld32(qh + (size_t)r1 * ld + c + 8) : 0u;
+        qa[kk][0] = r0 < n ? ld32(qh + (size_t)r0 * ldq + c) : 0u;
+        qa[kk][1] = r1 < n ? ld32(qh + (size_t)r1 * ldq + c) : 0u;
+        qa[kk][2] = r0 < n ? ld32(qh + (size_t)r0 * ldq + c + 8) : 0u;
+        qa[kk][3] = r1 < n ? ld32(qh + (size_t)r1 * ldq + c + 8) : 0u;
     }
     float o[D / 8][4];
 #pragma unroll
@@ -246,16 +268,17 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
         o[x][0] = o[x][1] = o[x][2] = o[x][3] = 0.f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
     const float sl2 = scale * 1.4426950408889634f; /* scores in log2 units: exp2 */
-    const int kend = min(n, q0 + FB);              /* causal: no key past the block's last query */
+    const int kend = causal ? min(n, q0 + FB) : n; /* causal: no key past the block's last query */
     for (int k0 = 0; k0 < kend; k0 += FB) {
         __syncthreads();
         for (int e = threadIdx.x; e < FB * D / 2; e += blockDim.x) {
             int r = e / (D / 2), c = (e % (D / 2)) * 2;
             bool in = k0 + r < n;
-            *reinterpret_cast<uint32_t *>(&ks[r][c]) = in ? ld32(kh + (size_t)(k0 + r) * ld + c) : 0u;
-            *reinterpret_cast<uint32_t *>(&vs[r][c]) = in ? ld32(vh + (size_t)(k0 + r) * ld + c) : 0u;
+            *reinterpret_cast<uint32_t *>(&ks[r][c]) = in ? ld32(kh + (size_t)(k0 + r) * ldkv + c) : 0u;
+            *reinterpret_cast<uint32_t *>(&vs[r][c]) = in ? ld32(vh + (size_t)(k0 + r) * ldkv + c) : 0u;
         }
         __syncthreads();
+        /* S (16 x 64) = Q K^T for this warp's rows: 8 tiles of 8 keys */
         float s[FB / 8][4];
 #pragma unroll
         for (int nt = 0; nt < FB / 8; nt++) {
@@ -267,23 +290,26 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
                 mma16<T>::run(s[nt], qa[kk], bb);
             }
         }
+        /* mask (keys past n, and above the diagonal), then the online softmax per row */
         float mx0 = m0, mx1 = m1;
 #pragma unroll
         for (int nt = 0; nt < FB / 8; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? r0 : r1;
-                float x = (key >= n || key > row) ? -INFINITY : s[nt][e] * sl2;
+                float x = (key >= n || (causal && key > row)) ? -INFINITY : s[nt][e] * sl2;
                 s[nt][e] = x;
                 if (e < 2)
                     mx0 = fmaxf(mx0, x);
                 else
                     mx1 = fmaxf(mx1, x);
             }
+        /* the four threads of a row (same g) hold its 64 columns between them */
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        /* rows past n see only masked keys: keep them finite */
         float b0 = mx0 == -INFINITY ? 0.f : mx0, b1 = mx1 == -INFINITY ? 0.f : mx1;
         float c0 = exp2f(m0 - b0), c1 = exp2f(m1 - b1), ps0 = 0.f, ps1 = 0.f;
 #pragma unroll
@@ -310,6 +336,7 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
             o[x][2] *= c1;
             o[x][3] *= c1;
         }
+        /* O += P V: P's A fragments straight from S's C fragments, V's B fragments from smem */
 #pragma unroll
         for (int kk = 0; kk < FB / 16; kk++) {
             uint32_t a[4] = { mma16<T>::pack(s[2 * kk][0], s[2 * kk][1]),
@@ -327,51 +354,88 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
         }
     }
     float i0 = l0 > 0.f ? 1.f / l0 : 0.f, i1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    T *ob = out + (size_t)b * n * C + (size_t)h * D;
+    O *ob = out + at(os, b, h, 0);
+    const size_t ldo = (size_t)os.row;
 #pragma unroll
     for (int x = 0; x < D / 8; x++) {
         int c = x * 8 + 2 * t;
         if (r0 < n) {
-            stf(ob, (size_t)r0 * C + c, o[x][0] * i0);
-            stf(ob, (size_t)r0 * C + c + 1, o[x][1] * i0);
+            stf(ob, (size_t)r0 * ldo + c, o[x][0] * i0);
+            stf(ob, (size_t)r0 * ldo + c + 1, o[x][1] * i0);
         }
         if (r1 < n) {
-            stf(ob, (size_t)r1 * C + c, o[x][2] * i1);
-            stf(ob, (size_t)r1 * C + c + 1, o[x][3] * i1);
+            stf(ob, (size_t)r1 * ldo + c, o[x][2] * i1);
+            stf(ob, (size_t)r1 * ldo + c + 1, o[x][3] * i1);
         }
     }
+}
+
+/* Launch the planned kernel for input type T and output type O. */
+template <typename T, typename O>
+static void attn_launch(const struct ops_cuda_attn_plan *p, O *out, struct ops_cuda_attn_strides os,
+                        const void *q, struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                        struct ops_cuda_attn_strides kvs, int T_, int HS, int group, int causal, float scale,
+                        cudaStream_t s)
+{
+    dim3 grid(p->grid_x, p->grid_y, p->grid_z);
+    const T *qq = (const T *)q, *kk = (const T *)k, *vv = (const T *)v;
+    if (p->kind != OPS_CUDA_ATTN_TC)
+        attn_warp_kernel1<T, O>
+            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, T_, HS, group, causal, scale);
+    else if (HS == 64)
+        attn_tc_kernel2<T, O, 64>
+            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, T_, group, causal, scale);
+    else
+        attn_tc_kernel2<T, O, 128>
+            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, T_, group, causal, scale);
+}
+
+/* The tensor-core kernel exists for 16-bit inputs only: instantiate it for those. */
+template <>
+void attn_launch<float, float>(const struct ops_cuda_attn_plan *p, float *out,
+                               struct ops_cuda_attn_strides os, const void *q,
+                               struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                               struct ops_cuda_attn_strides kvs, int T_, int HS, int group, int causal,
+                               float scale, cudaStream_t s)
+{
+    dim3 grid(p->grid_x, p->grid_y, p->grid_z);
+    attn_warp_kernel1<float, float><<<grid, p->block, 0, s>>>(
+        out, os, (const float *)q, qs, (const float *)k, (const float *)v, kvs, T_, HS, group, causal, scale);
+}
+
+extern "C" ab_status ops_cuda_attention_strided(void *out, enum ops_dtype out_dt,
+                                                struct ops_cuda_attn_strides os, const void *q,
+                                                struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                                                struct ops_cuda_attn_strides kvs, int B, int NH, int T_,
+                                                int HS, int group, bool causal, enum ops_dtype dt,
+                                                void *stream, struct ab_error *err)
+{
+    struct ops_cuda_attn_plan p;
+    ab_status st = ops_cuda_attn_plan_grouped(B, NH, T_, HS, group, dt, out_dt, &p, err);
+    if (st)
+        return st;
+    float scale = 1.f / sqrtf((float)HS);
+    cudaStream_t s = (cudaStream_t)stream;
+    int c = causal ? 1 : 0;
+    if (out_dt == OPS_F32)
+        DISPATCH(dt,
+                 (attn_launch<T, float>(&p, (float *)out, os, q, qs, k, v, kvs, T_, HS, group, c, scale, s)));
+    else
+        DISPATCH(dt, (attn_launch<T, T>(&p, (T *)out, os, q, qs, k, v, kvs, T_, HS, group, c, scale, s)));
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
 }
 
 extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T_, int HS,
                                         enum ops_dtype dt, void *stream, struct ab_error *err)
 {
-    struct ops_cuda_attn_plan p;
-    ab_status st = ops_cuda_attn_plan(B, NH, T_, HS, dt, &p, err);
-    if (st)
-        return st;
     int C = NH * HS;
-    float scale = 1.f / sqrtf((float)HS);
-    dim3 grid(p.grid_x, p.grid_y, p.grid_z);
-    cudaStream_t s = (cudaStream_t)stream;
-    if (p.kind == OPS_CUDA_ATTN_TC) {
-        if (dt == OPS_BF16 && HS == 64)
-            attn_tc_kernel2<__nv_bfloat16, 64>
-                <<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
-        else if (dt == OPS_BF16)
-            attn_tc_kernel2<__nv_bfloat16, 128>
-                <<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
-        else if (HS == 64)
-            attn_tc_kernel2<__half, 64>
-                <<<grid, p.block, 0, s>>>((__half *)out, (const __half *)qkv, T_, C, scale);
-        else
-            attn_tc_kernel2<__half, 128>
-                <<<grid, p.block, 0, s>>>((__half *)out, (const __half *)qkv, T_, C, scale);
-    } else {
-        DISPATCH(dt,
-                 (attn_warp_kernel1<T><<<grid, p.block, 0, s>>>((T *)out, (const T *)qkv, T_, C, HS, scale)));
-    }
-    AB_CUDA_TRY_LAUNCH(err);
-    return AB_OK;
+    size_t es = ops_dtype_size(dt);
+    struct ops_cuda_attn_strides in, os;
+    ops_cuda_attn_qkv_strides(T_, C, HS, &in, &os);
+    const char *q = (const char *)qkv;
+    return ops_cuda_attention_strided(out, dt, os, q, in, q + (size_t)C * es, q + 2 * (size_t)C * es, in, B,
+                                      NH, T_, HS, 1, true, dt, stream, err);
 }
 
 /* ------------------------------------------------------------------ cuBLASLt matmul */

@@ -37,9 +37,25 @@ struct ops_cuda_attn_plan {
     int block;                  /* threads per block */
     size_t smem_bytes;          /* static shared memory the kernel uses */
 };
+/* Element strides of an attention tensor (B, heads, T, HS): element (b, h, i, c) sits at
+ * b*batch + h*head + i*row + c. A fused QKV buffer (B,T,3C) has batch 3TC, head HS, row 3C;
+ * attention_memory's (H,n,d) has head n*d, row d. */
+struct ops_cuda_attn_strides {
+    int64_t batch, head, row;
+};
 /* AB_EINVAL when HS is not a multiple of 16 or HS > 256, or the dtype is unknown. */
 ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, struct ops_cuda_attn_plan *out,
                              struct ab_error *err);
+
+/* ops_cuda_attn_plan, and AB_EINVAL too when the NH query heads are not groups of `group`
+ * (each group shares one KV head) or out_dt is neither dt nor fp32. */
+ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, enum ops_dtype dt,
+                                     enum ops_dtype out_dt, struct ops_cuda_attn_plan *out,
+                                     struct ab_error *err);
+/* The strides of a fused QKV buffer (B,T,3C) (q at column 0; k and v at C and 2C, the caller
+ * offsets those pointers) and of the (B,T,C) output, for T positions and head size HS. */
+void ops_cuda_attn_qkv_strides(int T, int C, int HS, struct ops_cuda_attn_strides *in,
+                               struct ops_cuda_attn_strides *out);
 
 /* The dtype of a matmul's bias for cuBLASLt's BIAS and GELU_BIAS epilogues: D's own type.
  * cuBLASLt takes an fp32 bias with a 16-bit D only for IMMA and FP8-output kernels, not for
@@ -69,9 +85,21 @@ void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm);
 ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
                              enum ops_dtype dt, void *stream, struct ab_error *err);
 /* Causal self-attention over a fused QKV buffer: qkv (B,T,3C) (q, k, v at columns 0, C, 2C;
- * head h at h*HS within each), out (B,T,C), all in dt. */
+ * head h at h*HS within each), out (B,T,C), all in dt. ops_cuda_attention_strided's layout. */
 ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ops_dtype dt,
                              void *stream, struct ab_error *err);
+/* Fused attention over strided tensors, the one attention of the CUDA ops: per batch b and
+ * query head h (KV head h / group), query i and key j both at position i, j of 0..T-1:
+ *   out[b,h,i,:] = softmax_j( q[b,h,i,:] . k[b,h/group,j,:] / sqrt(HS) ) v[b,h/group,j,:]
+ * with causal, keys j > i masked. q, k, v are (B, heads, T, HS) seen through their strides,
+ * in dt; out likewise in out_dt (dt, or fp32). The kernel is ops_cuda_attn_plan's: tensor
+ * cores for bf16/fp16 with HS 64 or 128, else the warp kernel. Strides are multiples of 16
+ * elements and pointers 4-byte aligned (the tensor-core kernel loads pairs). */
+ab_status ops_cuda_attention_strided(void *out, enum ops_dtype out_dt, struct ops_cuda_attn_strides os,
+                                     const void *q, struct ops_cuda_attn_strides qs, const void *k,
+                                     const void *v, struct ops_cuda_attn_strides kvs, int B, int NH, int T,
+                                     int HS, int group, bool causal, enum ops_dtype dt, void *stream,
+                                     struct ab_error *err);
 /* fp32 <-> dt conversion on the device (n elements). */
 ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt, size_t n,
                            void *stream, struct ab_error *err);

@@ -1,6 +1,7 @@
 /* ops_cuda_plan.c — host-side planning of the CUDA ops (see ops_cuda.h): how row-major shapes
  * map onto column-major cuBLASLt, which attention kernel runs with which launch shape, when a
- * forward is worth a CUDA graph, which dtype a matmul's bias takes. Plain C, built everywhere,
+ * forward is worth a CUDA graph, which dtype a matmul's bias takes, the strides of a fused QKV
+ * buffer. Plain C, built everywhere,
  * so it is tested without a GPU. */
 #include "ops_cuda.h"
 
@@ -49,6 +50,28 @@ ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, st
                                             .smem_bytes = 0 };
     }
     return AB_OK;
+}
+
+ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, enum ops_dtype dt,
+                                     enum ops_dtype out_dt, struct ops_cuda_attn_plan *out,
+                                     struct ab_error *err)
+{
+    ab_status st = ops_cuda_attn_plan(B, NH, T, HS, dt, out, err);
+    if (st)
+        return st;
+    if (group < 1 || NH % group)
+        return ab_fail(err, AB_EINVAL, "attention: %d query heads are not groups of %d", NH, group);
+    if (out_dt != dt && out_dt != OPS_F32)
+        return ab_fail(err, AB_EINVAL, "attention: %s output for %s inputs (the inputs' dtype or fp32)",
+                       ops_dtype_name(out_dt), ops_dtype_name(dt));
+    return AB_OK;
+}
+
+void ops_cuda_attn_qkv_strides(int T, int C, int HS, struct ops_cuda_attn_strides *in,
+                               struct ops_cuda_attn_strides *out)
+{
+    *in = (struct ops_cuda_attn_strides){ .batch = (int64_t)T * 3 * C, .head = HS, .row = 3 * (int64_t)C };
+    *out = (struct ops_cuda_attn_strides){ .batch = (int64_t)T * C, .head = HS, .row = C };
 }
 
 bool ops_cuda_use_graph(double flops_per_forward)
