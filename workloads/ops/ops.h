@@ -74,7 +74,10 @@ bool ops_matmul_bf16_supported(void);
  * accumulation (CUDA). The epilogue is the OPS_MM_* flags (bias fp32 on the CPU, in D's type
  * on CUDA; OPS_MM_OUT_F32 is a d_dt of fp32 and is not taken here). packed_b (CPU): B is a
  * weight reordered once into the primitive's layout (ops_matmul_set_weight) rather than read
- * in place each run. workspace_bytes (CUDA): 0 means 32 MiB. */
+ * in place each run. workspace_bytes (CUDA): 0 means 32 MiB; workspace (CUDA): a device buffer
+ * of that size the caller owns and may share between plans on one stream, NULL: the plan's own;
+ * handle (CUDA): a cublasLtHandle_t the caller owns and shares, NULL: the plan's own (a plan
+ * made during stream capture should share both: it then allocates nothing). */
 enum ops_mm_scale { OPS_MM_SCALE_NONE = 0, OPS_MM_SCALE_TENSOR, OPS_MM_SCALE_OUTER };
 /* How outer-vector scales are applied: AUTO (the library's where it has them, else ours),
  * LIBRARY (cuBLASLt's outer-vector mode, refused where absent), KERNEL (an fp32 product, then
@@ -90,6 +93,7 @@ struct ops_mm_desc {
     enum ops_mm_scale_method scale_method;
     bool tf32, fast_accum, packed_b;
     size_t workspace_bytes;
+    void *workspace, *handle;
 };
 /* Checks every backend shares: shape, leading dimensions at least the packed ones, epilogue
  * combinations, FP8 only with both operands FP8 (scales go with any operands: the CPU
