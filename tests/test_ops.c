@@ -318,6 +318,112 @@ static void attention_rejects_bad_shapes(void **state)
     assert_non_null(strstr(err.msg, "HS=20"));
 }
 
+/* An in-place plan (A and B read where they lie) for every layout the descriptor can say:
+ * transposes, padded leading dimensions, a bias; then FP8-style scales, tensor and outer,
+ * applied in fp32 after the product: D = sA[i] sB[j] (A . B)[i,j]. fp32 operands. */
+static void matmul_plan_reads_any_layout_and_applies_scales(void **state)
+{
+    int M = 19, N = 40, K = 33, lda = 48, ldb = 56, ldd = 44;
+    size_t big = 64 * 64;
+    float *a = xalloc(big * 4), *b = xalloc(big * 4), *d = xalloc((size_t)M * ldd * 4), *bias = xalloc(N * 4);
+    float sa[19], sb[40];
+    double *aw = xalloc(big * 8), *bw = xalloc(big * 8), *biw = xalloc(N * 8);
+    ops_fill_random(a, OPS_F32, aw, big, seed_base + 40, 1.0f);
+    ops_fill_random(b, OPS_F32, bw, big, seed_base + 41, 1.0f / sqrtf((float)K));
+    ops_fill_random(bias, OPS_F32, biw, N, seed_base + 42, 0.5f);
+    for (int i = 0; i < M; i++)
+        sa[i] = 0.5f + 0.125f * (float)i;
+    for (int j = 0; j < N; j++)
+        sb[j] = 2.0f - 0.03125f * (float)j;
+    struct ab_error err = { { 0 } };
+    for (int v = 0; v < 6; v++) {
+        bool ta = v & 1, tb = v & 2, scaled = v >= 4;
+        struct ops_mm_desc desc = { .m = M,
+                                    .n = N,
+                                    .k = K,
+                                    .a_dt = OPS_F32,
+                                    .b_dt = OPS_F32,
+                                    .d_dt = OPS_F32,
+                                    .trans_a = ta,
+                                    .trans_b = tb,
+                                    .lda = lda,
+                                    .ldb = ldb,
+                                    .ldd = ldd,
+                                    .epilogue = scaled ? 0 : OPS_MM_BIAS,
+                                    .scale = v == 4   ? OPS_MM_SCALE_TENSOR
+                                             : v == 5 ? OPS_MM_SCALE_OUTER
+                                                      : OPS_MM_SCALE_NONE };
+        assert_true(ops_matmul_supported(&desc));
+        struct ops_matmul *mm;
+        if (ops_matmul_plan(&mm, &desc, &err))
+            fail_msg("plan %d: %s", v, err.msg);
+        for (size_t i = 0; i < (size_t)M * ldd; i++)
+            d[i] = NAN;
+        if (ops_matmul_exec(mm, d, a, b, scaled ? sa : NULL, scaled ? sb : NULL, scaled ? NULL : bias, NULL,
+                            &err))
+            fail_msg("exec %d: %s", v, err.msg);
+        ops_matmul_destroy(mm);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double want = 0;
+                for (int k = 0; k < K; k++)
+                    want += (ta ? aw[(size_t)k * lda + i] : aw[(size_t)i * lda + k]) *
+                            (tb ? bw[(size_t)j * ldb + k] : bw[(size_t)k * ldb + j]);
+                if (v == 4)
+                    want *= (double)(sa[0] * sb[0]);
+                else if (v == 5)
+                    want *= (double)(sa[i] * sb[j]);
+                else
+                    want += biw[j];
+                double got = d[(size_t)i * ldd + j];
+                if (!(fabs(got - want) <= 2e-5 + 2e-5 * fabs(want)))
+                    fail_msg("variant %d: D[%d,%d] = %.9g, want %.9g", v, i, j, got, want);
+            }
+    }
+    free(a), free(b), free(d), free(bias), free(aw), free(bw), free(biw);
+}
+
+/* What the CPU builder takes: FP8 and fp16 operands, TF32 and fast accumulation are CUDA's;
+ * a packed plan runs by ops_matmul_run after set_weight, an in-place one by exec only; the
+ * bf16 probe answers as ops_matmul_bf16_supported. */
+static void matmul_plan_refuses_what_the_cpu_cannot_do(void **state)
+{
+    struct ops_mm_desc f = { .m = 8, .n = 16, .k = 16, .a_dt = OPS_F32, .b_dt = OPS_F32, .d_dt = OPS_F32 };
+    struct ops_mm_desc b = f;
+    b.a_dt = b.b_dt = OPS_BF16;
+    assert_int_equal(ops_matmul_supported(&b), ops_matmul_bf16_supported());
+    struct ops_matmul *mm = (struct ops_matmul *)1;
+    struct ab_error err = { { 0 } };
+    if (!ops_matmul_bf16_supported()) {
+        assert_int_equal(ops_matmul_plan(&mm, &b, &err), AB_EUNSUPPORTED);
+        assert_string_equal(err.msg, OPS_NO_BF16_MATMUL);
+        assert_null(mm);
+    }
+    struct ops_mm_desc d = f;
+    d.a_dt = OPS_E4M3, d.b_dt = OPS_E4M3, d.trans_b = true;
+    assert_false(ops_matmul_supported(&d));
+    assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EUNSUPPORTED);
+    d = f, d.a_dt = d.b_dt = d.d_dt = OPS_F16;
+    assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EUNSUPPORTED);
+    d = f, d.tf32 = true;
+    assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EUNSUPPORTED);
+    d = f, d.lda = 4;
+    assert_false(ops_matmul_supported(&d));
+    assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EINVAL);
+    float x[16 * 16] = { 0 }, y[8 * 16];
+    assert_int_equal(ops_matmul_plan(&mm, &f, &err), AB_OK);
+    assert_int_equal(ops_matmul_set_weight(mm, x, &err), AB_EINVAL);
+    assert_int_equal(ops_matmul_exec(mm, y, x, x, NULL, NULL, NULL, NULL, &err), AB_OK);
+    ops_matmul_destroy(mm);
+    d = f, d.scale = OPS_MM_SCALE_TENSOR;
+    assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_OK);
+    assert_int_equal(ops_matmul_exec(mm, y, x, x, NULL, NULL, NULL, NULL, &err), AB_EINVAL);
+    ops_matmul_destroy(mm);
+    assert_int_equal(ops_matmul_create(&mm, 8, 16, 16, OPS_F32, 0, &err), AB_OK);
+    assert_int_equal(ops_matmul_exec(mm, y, x, x, NULL, NULL, NULL, NULL, &err), AB_EINVAL);
+    ops_matmul_destroy(mm);
+}
+
 int main(void)
 {
     seed_base = (uint64_t)time(NULL);
@@ -333,6 +439,8 @@ int main(void)
         cmocka_unit_test(matmul_gemv_matches_reference),
         cmocka_unit_test(bf16_matmul_support_is_probed_and_plans_follow_it),
         cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
+        cmocka_unit_test(matmul_plan_reads_any_layout_and_applies_scales),
+        cmocka_unit_test(matmul_plan_refuses_what_the_cpu_cannot_do),
         cmocka_unit_test(attention_matches_reference),
         cmocka_unit_test(attention_rejects_bad_shapes),
     };

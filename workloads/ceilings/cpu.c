@@ -4,15 +4,15 @@
  *           the SIMD units' peak. bf16 uses AVX-512 BF16's VDPBF16PS (a 2-element dot per
  *           lane: 4 FLOPs). Every chain of every lane of every thread is checked exactly
  *           against its closed form (ceilings_cpu_fma_check).
- *   gemm:   oneDNN matmul, n x n x n, fp32 or bf16 inputs with fp32 accumulation and output.
+ *   gemm:   ops' matmul (oneDNN), n x n x n, fp32 or bf16 inputs with fp32 accumulation and output.
  *   stream: STREAM triad a = b + s*c over three 128 MiB arrays (a small odd size in the check
  *           suite); bytes counted as STREAM does (two reads, one write; write-allocate traffic
  *           is not counted). */
 #include "ceilings.h"
+#include "ops.h"
 
 #include <immintrin.h>
 #include <math.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +33,7 @@ struct cpu_state {
     int gn;
     void *A, *B;
     float *C;
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
-    dnnl_primitive_t prim;
-    dnnl_memory_t ma, mb, mc;
+    struct ops_matmul *mm;
     char name[24];
 };
 
@@ -173,17 +170,6 @@ static void fma_run_all(const struct cpu_state *s, int64_t iters)
 
 /* ------------------------------------------------------------------ gemm */
 
-#define DNNL_TRY(call, err)                                                                                  \
-    do {                                                                                                     \
-        dnnl_status_t s_ = (call);                                                                           \
-        if (s_ != dnnl_success)                                                                              \
-            return ab_fail((err),                                                                            \
-                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
-                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
-                                                      : AB_EFAIL,                                            \
-                           "%s: oneDNN status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);              \
-    } while (0)
-
 static uint16_t to_bf16(float f)
 {
     uint32_t u;
@@ -204,26 +190,10 @@ static float from_bf16(uint16_t h)
  * the type on this CPU, the case is a skipped row that says so. */
 static ab_status gemm_primitive(struct cpu_state *s, struct ab_error *err)
 {
-    int n = s->gn;
-    dnnl_data_type_t dt = s->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t dims = { n, n };
-    dnnl_memory_desc_t a_md, b_md, c_md;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, dims, dt, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, dims, dt, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, dims, dnnl_f32, dnnl_ab), err);
-    DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), err);
-    DNNL_TRY(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), err);
-    dnnl_matmul_desc_t md;
-    DNNL_TRY(dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md), err);
-    dnnl_primitive_desc_t pd;
-    dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &md, NULL, s->eng, NULL);
-    if (ds == dnnl_unimplemented && s->bf16)
-        return ab_fail(err, AB_EUNSUPPORTED, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
-    DNNL_TRY(ds, err);
-    dnnl_status_t ps = dnnl_primitive_create(&s->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    DNNL_TRY(ps, err);
-    return AB_OK;
+    /* C (n,n) fp32 = A (n,n) . B (n,n), row-major, read in place */
+    enum ops_dtype dt = s->bf16 ? OPS_BF16 : OPS_F32;
+    struct ops_mm_desc d = { .m = s->gn, .n = s->gn, .k = s->gn, .a_dt = dt, .b_dt = dt, .d_dt = OPS_F32 };
+    return ops_matmul_plan(&s->mm, &d, err);
 }
 
 static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error *err)
@@ -252,26 +222,12 @@ static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error 
     }
     ab_free(tmp);
     memset(s->C, 0xff, nn * 4); /* poison: NaN everywhere until the product is written */
-    dnnl_data_type_t dt = s->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t dims = { n, n };
-    dnnl_memory_desc_t a_md, b_md, c_md;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, dims, dt, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, dims, dt, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, dims, dnnl_f32, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_create(&s->ma, &a_md, s->eng, s->A), err);
-    DNNL_TRY(dnnl_memory_create(&s->mb, &b_md, s->eng, s->B), err);
-    DNNL_TRY(dnnl_memory_create(&s->mc, &c_md, s->eng, s->C), err);
     return AB_OK;
 }
 
 static ab_status gemm_once(struct cpu_state *s, struct ab_error *err)
 {
-    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, s->ma },
-                                { DNNL_ARG_WEIGHTS, s->mb },
-                                { DNNL_ARG_DST, s->mc } };
-    DNNL_TRY(dnnl_primitive_execute(s->prim, s->strm, 3, args), err);
-    DNNL_TRY(dnnl_stream_wait(s->strm), err);
-    return AB_OK;
+    return ops_matmul_exec(s->mm, s->C, s->A, s->B, NULL, NULL, NULL, NULL, err);
 }
 
 static double elem(const struct cpu_state *s, const void *m, size_t i)
@@ -467,18 +423,7 @@ static void cpu_teardown(struct ab_case *c)
     struct cpu_state *s = c->state;
     if (!s)
         return;
-    if (s->prim)
-        dnnl_primitive_destroy(s->prim);
-    if (s->ma)
-        dnnl_memory_destroy(s->ma);
-    if (s->mb)
-        dnnl_memory_destroy(s->mb);
-    if (s->mc)
-        dnnl_memory_destroy(s->mc);
-    if (s->strm)
-        dnnl_stream_destroy(s->strm);
-    if (s->eng)
-        dnnl_engine_destroy(s->eng);
+    ops_matmul_destroy(s->mm);
     ab_free(s->A);
     ab_free(s->B);
     ab_free(s->C);

@@ -5,8 +5,8 @@
  * cuda_common.c. */
 #include "ab_cuda.h"
 #include "ceilings_cuda.h"
+#include "ops_cuda.h"
 
-#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -78,43 +78,39 @@ extern "C" ab_status ceil_cuda_copy(float *dst, const float *src, size_t n, void
     return AB_OK;
 }
 
-/* ------------------------------------------------------------------ cuBLASLt GEMM */
+/* ------------------------------------------------------------------ cuBLASLt GEMM (ops' matmul) */
 
 struct ceil_gemm {
     int n;
     enum ceil_dtype dt;
     size_t in_size, out_size;
-    void *A, *B, *C, *ws;
-    size_t ws_bytes;
-    cublasLtHandle_t lt;
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, lc;
-    cublasLtMatmulAlgo_t algo;
+    void *A, *B, *C;
+    struct ops_cuda_matmul *mm;
     cudaStream_t stream;
     cudaEvent_t e0, e1;
     std::vector<float> hA, hB; /* the inputs as the device holds them, widened exactly */
     char algo_text[64];
 };
 
-static cudaDataType_t in_type(enum ceil_dtype dt)
+static enum ops_dtype in_type(enum ceil_dtype dt)
 {
     switch (dt) {
-    case CEIL_BF16: return CUDA_R_16BF;
-    case CEIL_FP16: return CUDA_R_16F;
+    case CEIL_BF16: return OPS_BF16;
+    case CEIL_FP16: return OPS_F16;
     case CEIL_FP8:
-    case CEIL_FP8_FAST: return CUDA_R_8F_E4M3;
-    default: return CUDA_R_32F;
+    case CEIL_FP8_FAST: return OPS_E4M3;
+    default: return OPS_F32;
     }
 }
 
-static cudaDataType_t out_type(enum ceil_dtype dt)
+static enum ops_dtype out_type(enum ceil_dtype dt)
 {
     switch (dt) {
     case CEIL_BF16:
     case CEIL_FP8:
-    case CEIL_FP8_FAST: return CUDA_R_16BF;
-    case CEIL_FP16: return CUDA_R_16F;
-    default: return CUDA_R_32F;
+    case CEIL_FP8_FAST: return OPS_BF16;
+    case CEIL_FP16: return OPS_F16;
+    default: return OPS_F32;
     }
 }
 
@@ -145,8 +141,8 @@ static float stored(float v, enum ceil_dtype dt, void *dst, size_t i)
 static float read_out(const void *src, enum ceil_dtype dt, size_t i)
 {
     switch (out_type(dt)) {
-    case CUDA_R_16BF: return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
-    case CUDA_R_16F: return __half2float(((const __half *)src)[i]);
+    case OPS_BF16: return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
+    case OPS_F16: return __half2float(((const __half *)src)[i]);
     default: return ((const float *)src)[i];
     }
 }
@@ -155,20 +151,10 @@ extern "C" void ceil_gemm_close(struct ceil_gemm *g)
 {
     if (!g)
         return;
-    if (g->la)
-        cublasLtMatrixLayoutDestroy(g->la);
-    if (g->lb)
-        cublasLtMatrixLayoutDestroy(g->lb);
-    if (g->lc)
-        cublasLtMatrixLayoutDestroy(g->lc);
-    if (g->desc)
-        cublasLtMatmulDescDestroy(g->desc);
-    if (g->lt)
-        cublasLtDestroy(g->lt);
+    ops_cuda_matmul_destroy(g->mm);
     cudaFree(g->A);
     cudaFree(g->B);
     cudaFree(g->C);
-    cudaFree(g->ws);
     if (g->e0)
         cudaEventDestroy(g->e0);
     if (g->e1)
@@ -182,17 +168,14 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
 {
     int n = g->n;
     size_t nn = (size_t)n * n;
-    cudaDataType_t ti = in_type(g->dt), to = out_type(g->dt);
     g->in_size = nn * ceil_dtype_in_size(g->dt);
     g->out_size = nn * ceil_dtype_out_size(g->dt);
-    g->ws_bytes = 32u << 20; /* cuBLAS's recommendation for Hopper */
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), err);
     AB_CUDA_TRY(cudaEventCreate(&g->e0), err);
     AB_CUDA_TRY(cudaEventCreate(&g->e1), err);
     AB_CUDA_TRY(cudaMalloc(&g->A, g->in_size), err);
     AB_CUDA_TRY(cudaMalloc(&g->B, g->in_size), err);
     AB_CUDA_TRY(cudaMalloc(&g->C, g->out_size), err);
-    AB_CUDA_TRY(cudaMalloc(&g->ws, g->ws_bytes), err);
     /* Inputs on the host (normal, seeded), rounded to the storage type, then copied. */
     std::vector<unsigned char> buf(g->in_size);
     g->hA.resize(nn);
@@ -206,41 +189,22 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
         AB_CUDA_TRY(cudaMemcpy(m ? g->B : g->A, buf.data(), g->in_size, cudaMemcpyHostToDevice), err);
     }
     AB_CUDA_TRY(cudaMemset(g->C, 0xff, g->out_size), err); /* poison: NaN until written */
-    AB_CUBLAS_TRY(cublasLtCreate(&g->lt), err);
-    cublasComputeType_t ct = g->dt == CEIL_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&g->desc, ct, CUDA_R_32F), err);
-    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
-    /* TN: the layout FP8 requires on Hopper, and a fast one for every type. */
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT),
-                  err);
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN),
-                  err);
-    if (ceil_dtype_is_fp8(g->dt)) { /* said either way: the fp8 and fp8_fast ceilings differ here only */
-        int8_t fast = ceil_gemm_fast_accum(g->dt) ? 1 : 0;
-        AB_CUBLAS_TRY(
-            cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast),
-            err);
-    }
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->la, ti, n, n, n), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lb, ti, n, n, n), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&g->lc, to, n, n, n), err);
-    cublasLtMatmulPreference_t pref;
-    AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
-    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                            &g->ws_bytes, sizeof g->ws_bytes);
-    cublasLtMatmulHeuristicResult_t res;
-    int found = 0;
-    if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(g->lt, g->desc, g->la, g->lb, g->lc, g->lc, pref, 1, &res, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    AB_CUBLAS_TRY(s, err);
-    if (found == 0)
-        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for this type on this device");
-    g->algo = res.algo;
-    int id = 0;
-    size_t w = 0;
-    cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
-    snprintf(g->algo_text, sizeof g->algo_text, "algo=%d ws=%zu", id, res.workspaceSize);
+    /* TN: the layout FP8 requires on Hopper, and a fast one for every type. Column-major
+     * C = A^T B is row-major C^T (n,n) = B^T (n,n) . A: ops' A is our B, its weight B our A. */
+    struct ops_mm_desc d = {};
+    d.m = d.n = d.k = n;
+    d.a_dt = d.b_dt = in_type(g->dt);
+    d.d_dt = out_type(g->dt);
+    d.trans_b = true;
+    d.tf32 = g->dt == CEIL_TF32;
+    d.fast_accum = ceil_gemm_fast_accum(g->dt);
+    d.workspace_bytes = (size_t)32 << 20; /* cuBLAS's recommendation for Hopper */
+    ab_status st = ops_cuda_matmul_plan(&g->mm, &d, err);
+    if (st)
+        return st;
+    struct ops_cuda_algo a;
+    ops_cuda_matmul_algo_info(g->mm, &a);
+    snprintf(g->algo_text, sizeof g->algo_text, "algo=%d ws=%zu", a.id, a.workspace_bytes);
     return AB_OK;
 }
 
@@ -264,11 +228,7 @@ extern "C" ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dty
 
 static ab_status gemm_launch(struct ceil_gemm *g, struct ab_error *err)
 {
-    float alpha = 1.0f, beta = 0.0f;
-    AB_CUBLAS_TRY(cublasLtMatmul(g->lt, g->desc, &alpha, g->A, g->la, g->B, g->lb, &beta, g->C, g->lc, g->C,
-                                 g->lc, &g->algo, g->ws, g->ws_bytes, g->stream),
-                  err);
-    return AB_OK;
+    return ops_cuda_matmul_exec(g->mm, g->C, g->B, g->A, NULL, NULL, NULL, NULL, g->stream, err);
 }
 
 extern "C" ab_status ceil_gemm_run(struct ceil_gemm *g, int64_t reps, double *time_s, struct ab_error *err)

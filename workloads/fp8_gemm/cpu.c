@@ -1,4 +1,4 @@
-/* cpu.c — fp8_gemm on the CPU through oneDNN's matmul primitive.
+/* cpu.c — fp8_gemm on the CPU through ops' matmul (a oneDNN matmul primitive).
  * FP8 is emulated exactly: operands are quantized in software (fp8.c) to E4M3/E5M2 codes,
  * whose values are exact in BF16, so oneDNN's BF16 matmul with FP32 accumulation computes the
  * same sums as FP8 hardware with FP32 accumulation. Where oneDNN has no BF16 matmul (CPUs
@@ -8,31 +8,17 @@
  * (C = sA[i] · sB[j] · (Aq · Bq)[i,j]), inside the timed repetition. A pass over C rather than
  * oneDNN's runtime output scales: with those, oneDNN 2.6 leaves its brgemm kernel (gemm:jit
  * for one scale, no fast kernel for row scales), and FP8 rows would no longer time the same
- * matmul as the BF16 rows. Quantization is timed apart (quant_time_s). Where the operands fit
- * in cache, repetitions rotate over copies. */
+ * matmul as the BF16 rows (ops' matmul applies the scales so: OPS_MM_SCALE_*). Quantization is timed apart
+ * (quant_time_s). Where the operands fit in cache, repetitions rotate over copies. */
 #include "fp8_gemm.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include "config.h"
+#include "ops.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DNNL_TRY(call, err)                                                                                  \
-    do {                                                                                                     \
-        dnnl_status_t s_ = (call);                                                                           \
-        if (s_ != dnnl_success)                                                                              \
-            return ab_fail((err),                                                                            \
-                           s_ == dnnl_out_of_memory   ? AB_ENOMEM                                            \
-                           : s_ == dnnl_unimplemented ? AB_EUNSUPPORTED                                      \
-                                                      : AB_EFAIL,                                            \
-                           "%s: oneDNN status %d%s (%s:%d)", #call, (int)s_,                                 \
-                           s_ == dnnl_unimplemented ? " (unimplemented on this CPU)" : "", __FILE__,         \
-                           __LINE__);                                                                        \
-    } while (0)
 
 #define MAX_ROT   4
 #define ROT_BYTES (8u << 20) /* rotate copies while all operands of one copy fit in 8 MiB */
@@ -43,7 +29,6 @@ struct copy {
                          when it reads A and B) */
     uint8_t *A8, *B8; /* FP8 codes (FP8 only), kept for verification */
     float *sA, *sB;   /* scales: 1 (tensor) or m / n (row) values; NULL unless FP8 */
-    dnnl_memory_t ma, mb;
 };
 
 struct cpu_state {
@@ -52,10 +37,7 @@ struct cpu_state {
     int nrot, next;
     struct copy cp[MAX_ROT];
     float *C;
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
-    dnnl_primitive_t prim;
-    dnnl_memory_t mc;
+    struct ops_matmul *mm;
 };
 
 /* Quantize one copy's operands (FP8) or round them to BF16; returns the seconds it took. */
@@ -175,32 +157,21 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
                         fp8 ? " + fp32 scales" : "");
     ab_case_metric_text(c, "cpu_gemm", "%s", fp8g_cpu_gemm_name(gemm));
 
-    dnnl_data_type_t dt = gemm == FP8G_CPU_GEMM_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t da = { (dnnl_dim_t)m, (dnnl_dim_t)k }, db = { (dnnl_dim_t)k, (dnnl_dim_t)n },
-                dc = { (dnnl_dim_t)m, (dnnl_dim_t)n };
-    dnnl_memory_desc_t a_md, b_md, c_md;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, da, dt, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, db, dt, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, dc, dnnl_f32, dnnl_ab), err);
-    DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), err);
-    DNNL_TRY(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags), err);
-    dnnl_matmul_desc_t md;
-    DNNL_TRY(dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md), err);
-    dnnl_primitive_desc_t pd;
-    DNNL_TRY(dnnl_primitive_desc_create(&pd, &md, NULL, s->eng, NULL), err);
-    const char *impl = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    if (impl)
-        ab_case_metric_text(c, "onednn_impl", "%s", impl);
-    dnnl_status_t ps = dnnl_primitive_create(&s->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    DNNL_TRY(ps, err);
-    for (int r = 0; r < s->nrot; r++) {
-        struct copy *cp = &s->cp[r];
-        DNNL_TRY(dnnl_memory_create(&cp->ma, &a_md, s->eng, low ? (void *)cp->Aq : cp->A), err);
-        DNNL_TRY(dnnl_memory_create(&cp->mb, &b_md, s->eng, low ? (void *)cp->Bq : cp->B), err);
-    }
-    DNNL_TRY(dnnl_memory_create(&s->mc, &c_md, s->eng, s->C), err);
+    /* C (m,n) fp32 = A (m,k) . B (k,n), both row-major, read in place; FP8 scales after. */
+    enum ops_dtype dt = gemm == FP8G_CPU_GEMM_BF16 ? OPS_BF16 : OPS_F32;
+    struct ops_mm_desc d = { .m = g.m,
+                             .n = g.n,
+                             .k = g.k,
+                             .a_dt = dt,
+                             .b_dt = dt,
+                             .d_dt = OPS_F32,
+                             .scale = !fp8                          ? OPS_MM_SCALE_NONE
+                                      : g.scaling == FP8G_SCALE_ROW ? OPS_MM_SCALE_OUTER
+                                                                    : OPS_MM_SCALE_TENSOR };
+    if ((st = ops_matmul_plan(&s->mm, &d, err)))
+        return st;
+    if (*ops_matmul_impl(s->mm))
+        ab_case_metric_text(c, "onednn_impl", "%s", ops_matmul_impl(s->mm));
     fp8g_work(&g, eb, eb, 4, &c->work);
     c->work.ceiling = fp8g_cpu_ceiling(gemm);
     return AB_OK;
@@ -212,21 +183,8 @@ static atomic_int bf16_matmul_probe;
 
 static bool probe_bf16_matmul(void)
 {
-    dnnl_engine_t eng = NULL;
-    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
-        return false;
-    dnnl_dims_t d = { 16, 16 };
-    dnnl_memory_desc_t a_md, c_md;
-    dnnl_matmul_desc_t md;
-    dnnl_primitive_desc_t pd = NULL;
-    bool ok = dnnl_memory_desc_init_by_tag(&a_md, 2, d, dnnl_bf16, dnnl_ab) == dnnl_success &&
-              dnnl_memory_desc_init_by_tag(&c_md, 2, d, dnnl_f32, dnnl_ab) == dnnl_success &&
-              dnnl_matmul_desc_init(&md, &a_md, &a_md, NULL, &c_md) == dnnl_success &&
-              dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL) == dnnl_success;
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    dnnl_engine_destroy(eng);
-    return ok;
+    struct ops_mm_desc d = { .m = 16, .n = 16, .k = 16, .a_dt = OPS_BF16, .b_dt = OPS_BF16, .d_dt = OPS_F32 };
+    return ops_matmul_supported(&d);
 }
 
 bool fp8g_cpu_has_bf16_matmul(void)
@@ -247,29 +205,10 @@ bool fp8g_cpu_has_bf16_matmul(void)
 /* One repetition on copy r: the matmul, then the FP8 scales in FP32. */
 static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
 {
-    struct copy *cp = &s->cp[r];
-    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, cp->ma },
-                                { DNNL_ARG_WEIGHTS, cp->mb },
-                                { DNNL_ARG_DST, s->mc } };
-    DNNL_TRY(dnnl_primitive_execute(s->prim, s->strm, 3, args), err);
-    DNNL_TRY(dnnl_stream_wait(s->strm), err);
-    if (!fp8g_is_fp8(s->g.dtype))
-        return AB_OK;
-    int64_t m = s->g.m, n = s->g.n;
-    float *C = s->C;
-    if (s->g.scaling == FP8G_SCALE_ROW) {
-        const float *sA = cp->sA, *sB = cp->sB;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++)
-                C[i * n + j] *= sA[i] * sB[j];
-    } else {
-        float sc = cp->sA[0] * cp->sB[0];
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < m * n; i++)
-            C[i] *= sc;
-    }
-    return AB_OK;
+    const struct copy *cp = &s->cp[r];
+    bool low = s->g.dtype != FP8G_FP32;
+    return ops_matmul_exec(s->mm, s->C, low ? cp->Aq : cp->A, low ? cp->Bq : cp->B, cp->sA, cp->sB, NULL,
+                           NULL, err);
 }
 
 /* BF16 operands hold exact products, accumulated in FP32 over blocks of k: the error against
@@ -332,10 +271,6 @@ static void cpu_teardown(struct ab_case *c)
         return;
     for (int r = 0; r < MAX_ROT; r++) {
         struct copy *cp = &s->cp[r];
-        if (cp->ma)
-            dnnl_memory_destroy(cp->ma);
-        if (cp->mb)
-            dnnl_memory_destroy(cp->mb);
         ab_free(cp->A);
         ab_free(cp->B);
         ab_free(cp->Aq);
@@ -345,14 +280,7 @@ static void cpu_teardown(struct ab_case *c)
         ab_free(cp->sA);
         ab_free(cp->sB);
     }
-    if (s->mc)
-        dnnl_memory_destroy(s->mc);
-    if (s->prim)
-        dnnl_primitive_destroy(s->prim);
-    if (s->strm)
-        dnnl_stream_destroy(s->strm);
-    if (s->eng)
-        dnnl_engine_destroy(s->eng);
+    ops_matmul_destroy(s->mm);
     ab_free(s->C);
     free(s);
     c->state = NULL;

@@ -1,12 +1,12 @@
-/* cuda.c — fp8_gemm on NVIDIA GPUs through cuBLASLt: FP8 (E4M3 x E4M3, E4M3 x E5M2) with
- * per-tensor scale pointers or per-row scales (cuBLASLt's outer-vector mode where it has one,
- * else an FP32 product and our epilogue kernel), BF16 output; BF16/FP16/TF32/FP32 likewise.
- * Layout, scale and rotation decisions are in plan.c (tested without a GPU). The heuristic's
- * first algorithm is used and recorded; the workspace is what cuBLAS recommends (32 MiB on
- * Hopper, 4 MiB before). Repetitions rotate over enough copies of the operands to cover twice
+/* cuda.c — fp8_gemm on NVIDIA GPUs through ops' cuBLASLt matmul: FP8 (E4M3 x E4M3, E4M3 x
+ * E5M2) with per-tensor scale pointers or per-row scales (cuBLASLt's outer-vector mode where it
+ * has one, else an FP32 product and ops' scaling kernel), BF16 output; BF16/FP16/TF32/FP32
+ * likewise. The case's descriptor and rotation are in plan.c (tested without a GPU). The
+ * heuristic's first algorithm is used and recorded; the workspace is what cuBLAS recommends
+ * (32 MiB on Hopper, 4 MiB before). Repetitions rotate over enough copies of the operands to cover twice
  * the device's L2, so that no dtype's operands are still cached from an earlier repetition. */
 #include "fp8_gemm.h"
-#include "fp8_gemm_cuda.h"
+#include "ops_cuda.h"
 #include "plan.h"
 
 #include "ab_cuda.h"
@@ -27,16 +27,10 @@ struct cuda_state {
     char *dW, *dX;
     size_t w_stride, x_stride;
     void *dD;         /* output, n x m column-major (C row-major) */
-    float *dD32;      /* FP32 product for the epilogue method */
     float *dsa, *dsb; /* cuBLAS A (per channel) and B (per token) scales */
-    void *ws;
-    size_t ws_bytes;
     cudaStream_t stream;
     cudaEvent_t e0, e1;
-    cublasLtHandle_t lt;
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld;
-    cublasLtMatmulAlgo_t algo;
+    struct ops_cuda_matmul *mm;
     /* Host copies for verification: FP32 originals, stored operands, scales. */
     float *X, *W, *sx, *sw;
     void *hX, *hW;
@@ -45,17 +39,6 @@ struct cuda_state {
 static size_t store_bytes(enum fp8g_store s)
 {
     return s == FP8G_STORE_F32 ? 4 : s == FP8G_STORE_BF16 || s == FP8G_STORE_F16 ? 2 : 1;
-}
-
-static cudaDataType_t store_type(enum fp8g_store s, bool tf32)
-{
-    switch (s) {
-    case FP8G_STORE_E4M3: return CUDA_R_8F_E4M3;
-    case FP8G_STORE_E5M2: return CUDA_R_8F_E5M2;
-    case FP8G_STORE_BF16: return CUDA_R_16BF;
-    case FP8G_STORE_F16: return CUDA_R_16F;
-    default: (void)tf32; return CUDA_R_32F;
-    }
 }
 
 /* Round x (rows x cols FP32) into the stored type, with the scales where FP8. */
@@ -97,103 +80,25 @@ static float *scales_of(enum fp8g_store st, bool row, const float *x, size_t row
     return s;
 }
 
-static ab_status set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const void *v, size_t n,
-                          struct ab_error *err)
-{
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(d, a, v, n), err);
-    return AB_OK;
-}
-
-/* Descriptor, layouts and the heuristic's algorithm for the current plan. */
+/* The matmul of the plan (its descriptor) and the algorithm recorded. */
 static ab_status build(struct ab_case *c, struct cuda_state *s, struct ab_error *err)
 {
-    const struct fp8g_plan *p = &s->p;
-    bool fp8 = fp8g_is_fp8(s->g.dtype), tf32 = s->g.dtype == FP8G_TF32;
-    cublasComputeType_t ct = tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&s->desc, ct, CUDA_R_32F), err);
-    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
-    ab_status st;
-    if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT, err)) ||
-        (st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN, err)))
+    ab_status st = ops_cuda_matmul_plan(&s->mm, &s->p.desc, err);
+    if (st)
         return st;
-    if (fp8) {
-        int8_t fast = s->g.fast_accum ? 1 : 0;
-        if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast, err)))
-            return st;
-        if (p->row != FP8G_ROW_EPILOGUE) {
-            if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &s->dsa, sizeof s->dsa, err)) ||
-                (st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &s->dsb, sizeof s->dsb, err)))
-                return st;
-        }
-        if (p->row == FP8G_ROW_OUTER_VEC) {
-            int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
-            if ((st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode, err)) ||
-                (st = set_attr(s->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode, err)))
-                return st;
-        }
-    }
-    cudaDataType_t dt = p->d_bytes == 4 || p->d_fp32_then_scale ? CUDA_R_32F
-                        : s->g.dtype == FP8G_FP16               ? CUDA_R_16F
-                                                                : CUDA_R_16BF;
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->la, store_type(p->a_store, tf32), (uint64_t)p->K,
-                                             (uint64_t)p->M, p->lda),
-                  err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->lb, store_type(p->b_store, tf32), (uint64_t)p->K,
-                                             (uint64_t)p->N, p->ldb),
-                  err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&s->ld, dt, (uint64_t)p->M, (uint64_t)p->N, p->ldd), err);
-    cublasLtMatmulPreference_t pref;
-    AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
-    cublasStatus_t cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                             &s->ws_bytes, sizeof s->ws_bytes);
-    cublasLtMatmulHeuristicResult_t res;
-    int found = 0;
-    if (cs == CUBLAS_STATUS_SUCCESS)
-        cs =
-            cublasLtMatmulAlgoGetHeuristic(s->lt, s->desc, s->la, s->lb, s->ld, s->ld, pref, 1, &res, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (cs == CUBLAS_STATUS_SUCCESS && found == 0)
-        cs = CUBLAS_STATUS_NOT_SUPPORTED;
-    AB_CUBLAS_TRY(cs, err);
-    s->algo = res.algo;
-    int id = 0;
-    uint32_t tile = 0, stages = 0;
-    size_t w = 0;
-    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
-    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &w);
-    cublasLtMatmulAlgoConfigGetAttribute(&s->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages,
-                                         &w);
-    ab_case_metric_text(c, "cublaslt_algo", "algo=%d tile=%u stages=%u ws=%zu", id, tile, stages,
-                        res.workspaceSize);
+    struct ops_cuda_algo a;
+    ops_cuda_matmul_algo_info(s->mm, &a);
+    ab_case_metric_text(c, "cublaslt_algo", "algo=%d tile=%u stages=%u ws=%zu", a.id, a.tile, a.stages,
+                        a.workspace_bytes);
     return AB_OK;
-}
-
-static void destroy_desc(struct cuda_state *s)
-{
-    if (s->la)
-        cublasLtMatrixLayoutDestroy(s->la);
-    if (s->lb)
-        cublasLtMatrixLayoutDestroy(s->lb);
-    if (s->ld)
-        cublasLtMatrixLayoutDestroy(s->ld);
-    if (s->desc)
-        cublasLtMatmulDescDestroy(s->desc);
-    s->la = s->lb = s->ld = NULL;
-    s->desc = NULL;
 }
 
 /* One repetition on copy r: the matmul and, for the epilogue method, the scaling kernel. */
 static ab_status launch(struct cuda_state *s, int64_t r, struct ab_error *err)
 {
-    float alpha = 1.0f, beta = 0.0f;
-    void *d = s->p.d_fp32_then_scale ? (void *)s->dD32 : s->dD;
     const void *w = s->dW + (size_t)r * s->w_stride, *x = s->dX + (size_t)r * s->x_stride;
-    AB_CUBLAS_TRY(cublasLtMatmul(s->lt, s->desc, &alpha, w, s->la, x, s->lb, &beta, d, s->ld, d, s->ld,
-                                 &s->algo, s->ws, s->ws_bytes, s->stream),
-                  err);
-    if (s->p.d_fp32_then_scale)
-        return fp8g_cuda_scale_outer(s->dD32, s->dsa, s->dsb, s->dD, s->p.M, s->p.N, s->stream, err);
-    return AB_OK;
+    /* C (m,n) = sX sW X (m,k) . W (n,k)^T: the per-token scales are X's, the per-channel W's. */
+    return ops_cuda_matmul_exec(s->mm, s->dD, x, w, s->dsb, s->dsa, NULL, NULL, s->stream, err);
 }
 
 static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
@@ -217,14 +122,14 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     size_t wb = n * k * store_bytes(p->a_store), xb = m * k * store_bytes(p->b_store);
     s->w_stride = (wb + SET_ALIGN - 1) / SET_ALIGN * SET_ALIGN;
     s->x_stride = (xb + SET_ALIGN - 1) / SET_ALIGN * SET_ALIGN;
-    s->ws_bytes = c->device->cc_major >= 9 ? (size_t)32 << 20 : (size_t)4 << 20;
+    size_t ws_bytes = s->p.desc.workspace_bytes;
     size_t dbytes = m * n * (size_t)p->d_bytes,
            d32 = fp8 ? m * n * 4 : 0; /* the epilogue's, if outer vectors fail */
     /* Copies may take half the device's memory; the rest is for D, the workspace and others. */
     s->nrot = fp8g_rotation_sets(s->w_stride + s->x_stride, c->device->l2_bytes, c->device->mem_bytes / 2);
     ab_case_metric(c, "rotation_sets", (double)s->nrot);
     uint64_t need =
-        (uint64_t)(s->w_stride + s->x_stride) * (uint64_t)s->nrot + dbytes + d32 + s->ws_bytes + (m + n) * 4;
+        (uint64_t)(s->w_stride + s->x_stride) * (uint64_t)s->nrot + dbytes + d32 + ws_bytes + (m + n) * 4;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "fp8_gemm: %zu x %zu x %zu needs %.1f GiB on %s", m, n, k,
                        (double)need / (1u << 30), c->device->id);
@@ -270,19 +175,23 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     }
     AB_CUDA_TRY(cudaMalloc(&s->dD, dbytes), err);
     AB_CUDA_TRY(cudaMemset(s->dD, 0xff, dbytes), err); /* NaN until written */
-    AB_CUDA_TRY(cudaMalloc(&s->ws, s->ws_bytes), err);
     if (fp8) {
         size_t na = (size_t)p->a_scales, nb = (size_t)p->b_scales;
         AB_CUDA_TRY(cudaMalloc((void **)&s->dsa, na * 4), err);
         AB_CUDA_TRY(cudaMalloc((void **)&s->dsb, nb * 4), err);
         AB_CUDA_TRY(cudaMemcpy(s->dsa, s->sw, na * 4, cudaMemcpyHostToDevice), err);
         AB_CUDA_TRY(cudaMemcpy(s->dsb, s->sx, nb * 4, cudaMemcpyHostToDevice), err);
-        AB_CUDA_TRY(cudaMalloc((void **)&s->dD32, m * n * 4), err);
     }
-    AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
     st = build(c, s, err);
-    const char *refused = st == AB_EUNSUPPORTED ? "the heuristic" : NULL;
-    if (st == AB_OK && p->row == FP8G_ROW_OUTER_VEC) {
+    const char *refused = st == AB_EUNSUPPORTED ? "the heuristic"
+                          : s->mm               ? ops_cuda_matmul_fallback(s->mm)
+                                                : NULL;
+    if (st == AB_OK && refused) {
+        /* ops' builder fell back to its kernel when the heuristic refused outer vectors */
+        ab_case_metric_text(c, "row_scaling_fallback", "%s refused outer vectors", refused);
+        s->p.row = FP8G_ROW_EPILOGUE;
+        s->p.d_fp32_then_scale = true;
+    } else if (st == AB_OK && p->row == FP8G_ROW_OUTER_VEC) {
         /* The heuristic may offer an algorithm that cublasLtMatmul then refuses for outer
          * vectors: try it once (D is reset to NaN before verification). */
         st = launch(s, 0, err);
@@ -292,13 +201,18 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
             refused = "cublasLtMatmul";
         AB_CUDA_TRY(cudaMemset(s->dD, 0xff, dbytes), err);
     }
-    if (fp8g_row_falls_back(g.row_request, p->row, st)) {
+    if (s->mm && fp8g_row_falls_back(g.row_request, p->row, st)) {
         /* This cuBLASLt or device has no outer-vector kernel for the case: our epilogue. */
         ab_case_metric_text(c, "row_scaling_fallback", "%s refused outer vectors", refused);
-        destroy_desc(s);
         s->p.row = FP8G_ROW_EPILOGUE;
         s->p.d_fp32_then_scale = true;
-        st = build(c, s, err);
+        st = ops_cuda_matmul_fall_back(s->mm, refused, err);
+        if (st == AB_OK) {
+            struct ops_cuda_algo a;
+            ops_cuda_matmul_algo_info(s->mm, &a);
+            ab_case_metric_text(c, "cublaslt_algo", "algo=%d tile=%u stages=%u ws=%zu", a.id, a.tile,
+                                a.stages, a.workspace_bytes);
+        }
     } else if (st == AB_EUNSUPPORTED && p->row == FP8G_ROW_OUTER_VEC)
         return ab_fail_prefix(err, st, "row_scale=cublaslt: %s refused outer-vector scales", refused);
     if (st)
@@ -406,16 +320,12 @@ static void cuda_teardown(struct ab_case *c)
         return;
     if (s->stream)
         cudaStreamSynchronize(s->stream);
-    destroy_desc(s);
-    if (s->lt)
-        cublasLtDestroy(s->lt);
+    ops_cuda_matmul_destroy(s->mm);
     cudaFree(s->dW);
     cudaFree(s->dX);
     cudaFree(s->dD);
-    cudaFree(s->dD32);
     cudaFree(s->dsa);
     cudaFree(s->dsb);
-    cudaFree(s->ws);
     if (s->e0)
         cudaEventDestroy(s->e0);
     if (s->e1)

@@ -1,6 +1,8 @@
 /* plan.c — the CUDA path's layout, alignment and scale decisions (see plan.h); no CUDA here. */
 #include "plan.h"
 
+#include "ops_cuda.h"
+
 #include <string.h>
 
 const char *fp8g_row_method_name(enum fp8g_row_method r)
@@ -8,26 +10,32 @@ const char *fp8g_row_method_name(enum fp8g_row_method r)
     return r == FP8G_ROW_OUTER_VEC ? "outer_vec" : r == FP8G_ROW_EPILOGUE ? "epilogue" : "none";
 }
 
+static enum ops_mm_scale_method scale_request(enum fp8g_row_request req)
+{
+    return req == FP8G_ROW_KERNEL     ? OPS_MM_SCALE_KERNEL
+           : req == FP8G_ROW_CUBLASLT ? OPS_MM_SCALE_LIBRARY
+                                      : OPS_MM_SCALE_AUTO;
+}
+
+static enum ops_mm_scale_method scale_method(enum fp8g_row_method r)
+{
+    return r == FP8G_ROW_OUTER_VEC  ? OPS_MM_SCALE_LIBRARY
+           : r == FP8G_ROW_EPILOGUE ? OPS_MM_SCALE_KERNEL
+                                    : OPS_MM_SCALE_AUTO;
+}
+
 ab_status fp8g_row_method_choose(enum fp8g_row_request req, int cc_major, int cc_minor, int cublas_version,
                                  enum fp8g_row_method *out, struct ab_error *err)
 {
-    bool outer_vec = cc_major == 9 && cublas_version >= 120900;
-    if (req == FP8G_ROW_KERNEL || (req == FP8G_ROW_AUTO && !outer_vec)) {
-        *out = FP8G_ROW_EPILOGUE;
-        return AB_OK;
-    }
-    *out = FP8G_ROW_OUTER_VEC;
-    if (!outer_vec)
-        return ab_fail(err, AB_EUNSUPPORTED,
-                       "row_scale=cublaslt: cuBLASLt outer-vector scales need SM90 (cc 9.x) and cuBLASLt "
-                       "12.9+, not cc %d.%d with cuBLASLt %d",
-                       cc_major, cc_minor, cublas_version);
-    return AB_OK;
+    enum ops_mm_scale_method m;
+    ab_status st = ops_cuda_mm_scale_choose(scale_request(req), cc_major, cc_minor, cublas_version, &m, err);
+    *out = m == OPS_MM_SCALE_LIBRARY ? FP8G_ROW_OUTER_VEC : FP8G_ROW_EPILOGUE;
+    return st;
 }
 
 bool fp8g_row_falls_back(enum fp8g_row_request req, enum fp8g_row_method planned, ab_status st)
 {
-    return req == FP8G_ROW_AUTO && planned == FP8G_ROW_OUTER_VEC && st == AB_EUNSUPPORTED;
+    return ops_cuda_mm_scale_falls_back(scale_request(req), scale_method(planned), st);
 }
 
 int64_t fp8g_rotation_sets(uint64_t set_bytes, uint64_t l2_bytes, uint64_t budget_bytes)
@@ -45,60 +53,69 @@ int64_t fp8g_rotation_sets(uint64_t set_bytes, uint64_t l2_bytes, uint64_t budge
     return sets < 1 ? 1 : (int64_t)sets;
 }
 
+static enum ops_dtype store_dtype(enum fp8g_store st)
+{
+    switch (st) {
+    case FP8G_STORE_E4M3: return OPS_E4M3;
+    case FP8G_STORE_E5M2: return OPS_E5M2;
+    case FP8G_STORE_BF16: return OPS_BF16;
+    case FP8G_STORE_F16: return OPS_F16;
+    default: return OPS_F32;
+    }
+}
+
 ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor, int cublas_version,
                          struct fp8g_plan *out, struct ab_error *err)
 {
     memset(out, 0, sizeof *out);
-    out->M = g->n;
-    out->N = g->m;
-    out->K = g->k;
-    out->lda = out->ldb = g->k;
-    out->ldd = g->n;
-    int cc = cc_major * 10 + cc_minor;
-    switch (g->dtype) {
-    case FP8G_E4M3:
-    case FP8G_E5M2:
-        if (cc < 89)
-            return ab_fail(err, AB_EUNSUPPORTED,
-                           "FP8 matmul needs compute capability 8.9 or newer, not %d.%d", cc_major, cc_minor);
-        /* FP8 operands: 1-byte elements whose leading dimensions must be multiples of 16. */
-        if (g->k % 16 != 0 || g->n % 16 != 0)
-            return ab_fail(
-                err, AB_EUNSUPPORTED,
-                "cuBLASLt FP8 needs k and n multiples of 16 (16-byte aligned rows), not k=%lld n=%lld",
-                (long long)g->k, (long long)g->n);
+    bool fp8 = fp8g_is_fp8(g->dtype), row = fp8 && g->scaling == FP8G_SCALE_ROW;
+    if (!fp8 && (g->scaling != FP8G_SCALE_NONE || g->fast_accum))
+        return ab_fail(err, AB_EINVAL, "scaling and fast accumulation are for FP8 only");
+    if (fp8) {
         out->a_store = fp8g_format_b(g->dtype) == FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
         out->b_store = FP8G_STORE_E4M3;
-        out->d_bytes = 2;
-        if (g->scaling == FP8G_SCALE_ROW) {
-            ab_status st =
-                fp8g_row_method_choose(g->row_request, cc_major, cc_minor, cublas_version, &out->row, err);
-            if (st)
-                return st;
-            out->a_scales = out->M;
-            out->b_scales = out->N;
-            out->d_fp32_then_scale = out->row == FP8G_ROW_EPILOGUE;
-        } else {
-            out->a_scales = out->b_scales = 1;
-        }
-        if (g->fast_accum && g->scaling == FP8G_SCALE_NONE)
-            return ab_fail(err, AB_EINVAL, "accum=fast needs FP8");
-        return AB_OK;
-    case FP8G_BF16:
-    case FP8G_FP16:
-        if (g->dtype == FP8G_BF16 && cc < 80)
-            return ab_fail(err, AB_EUNSUPPORTED, "BF16 matmul needs compute capability 8.0 or newer");
-        out->a_store = out->b_store = g->dtype == FP8G_BF16 ? FP8G_STORE_BF16 : FP8G_STORE_F16;
-        out->d_bytes = 2;
-        break;
-    default:
-        if (g->dtype == FP8G_TF32 && cc < 80)
-            return ab_fail(err, AB_EUNSUPPORTED, "TF32 needs compute capability 8.0 or newer");
-        out->a_store = out->b_store = FP8G_STORE_F32;
-        out->d_bytes = 4;
-        break;
+    } else {
+        out->a_store = out->b_store = g->dtype == FP8G_BF16   ? FP8G_STORE_BF16
+                                      : g->dtype == FP8G_FP16 ? FP8G_STORE_F16
+                                                              : FP8G_STORE_F32;
     }
-    if (g->scaling != FP8G_SCALE_NONE || g->fast_accum)
-        return ab_fail(err, AB_EINVAL, "scaling and fast accumulation are for FP8 only");
+    /* C (m,n) = X (m,k) . W (n,k)^T: our A the tokens X, our B the weights W (cuBLAS's A). */
+    out->desc = (struct ops_mm_desc){
+        .m = (int)g->m,
+        .n = (int)g->n,
+        .k = (int)g->k,
+        .a_dt = store_dtype(out->b_store),
+        .b_dt = store_dtype(out->a_store),
+        .d_dt = fp8 || g->dtype == FP8G_BF16 ? OPS_BF16
+                : g->dtype == FP8G_FP16      ? OPS_F16
+                                             : OPS_F32,
+        .trans_b = true,
+        .scale = !fp8  ? OPS_MM_SCALE_NONE
+                 : row ? OPS_MM_SCALE_OUTER
+                       : OPS_MM_SCALE_TENSOR,
+        .scale_method = scale_request(g->row_request),
+        .tf32 = g->dtype == FP8G_TF32,
+        .fast_accum = g->fast_accum,
+        .workspace_bytes = cc_major >= 9 ? (size_t)32 << 20 : (size_t)4 << 20,
+    };
+    struct ops_cuda_mm_layout L;
+    ab_status st = ops_cuda_mm_layout_make(&out->desc, cc_major, cc_minor, cublas_version, &L, err);
+    if (st)
+        return st;
+    out->M = L.m;
+    out->N = L.n;
+    out->K = L.k;
+    out->lda = L.lda;
+    out->ldb = L.ldb;
+    out->ldd = L.ldc;
+    out->d_bytes = (int)ops_dtype_size(L.d_dt);
+    if (fp8) {
+        out->a_scales = row ? out->M : 1;
+        out->b_scales = row ? out->N : 1;
+        out->row = !row                                     ? FP8G_ROW_NONE
+                   : L.scale_method == OPS_MM_SCALE_LIBRARY ? FP8G_ROW_OUTER_VEC
+                                                            : FP8G_ROW_EPILOGUE;
+        out->d_fp32_then_scale = L.d_fp32_then_scale;
+    }
     return AB_OK;
 }

@@ -7,6 +7,7 @@
 #define FP8_GEMM_PLAN_H
 
 #include "fp8_gemm.h"
+#include "ops.h"
 
 enum fp8g_row_method {
     FP8G_ROW_NONE = 0,  /* tensor scaling or no FP8 */
@@ -24,24 +25,24 @@ struct fp8g_plan {
     /* Which of our scales goes to cuBLAS's A (weights: per output channel = our B's columns)
      * and B (activations: per token = our A's rows). */
     int64_t a_scales, b_scales; /* counts: 1 for tensor, M and N for row; 0 without FP8 */
+    /* The matmul as ops plans it: D (m,n) = X (m,k) . W (n,k)^T, scales sX (m) and sW (n). */
+    struct ops_mm_desc desc;
 };
 
 /* How row scales are applied for a request (axis row_scale) on a device of compute capability
- * cc_major.cc_minor with cuBLASLt version `cublas_version` (major*10000 + minor*100 + patch).
- * Outer-vector scales (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F, cuBLASLt 12.9+) are an SM90
- * feature: only cc 9.x has them, not Ada (8.9) nor Blackwell (10.x, 12.x). auto takes them
- * where they exist, else the epilogue; kernel is always the epilogue; cublaslt where they do
- * not exist is AB_EUNSUPPORTED with the reason. */
+ * cc_major.cc_minor with cuBLASLt version `cublas_version` (major*10000 + minor*100 + patch):
+ * ops_cuda_mm_scale_choose's answer in this workload's words (outer_vec = its LIBRARY,
+ * epilogue = its KERNEL). */
 ab_status fp8g_row_method_choose(enum fp8g_row_request req, int cc_major, int cc_minor, int cublas_version,
                                  enum fp8g_row_method *out, struct ab_error *err);
-/* After cuBLASLt answered st for the planned method (its heuristic, or a first
- * cublasLtMatmul): fall back to the epilogue? Only where outer vectors were planned, refused
- * (AB_EUNSUPPORTED), and the request left the choice to us (auto). */
+/* After cuBLASLt answered st for the planned method: fall back to the epilogue? As
+ * ops_cuda_mm_scale_falls_back. */
 bool fp8g_row_falls_back(enum fp8g_row_request req, enum fp8g_row_method planned, ab_status st);
 /* Plan a case for a device of compute capability cc_major.cc_minor with cuBLASLt version
- * `cublas_version` (CUBLAS_VERSION: major*10000 + minor*100 + patch).
- * AB_EUNSUPPORTED (with the reason) where FP8 needs sm_89+ or the shape breaks the 16-byte
- * alignment FP8 requires of K and M. */
+ * `cublas_version` (CUBLAS_VERSION: major*10000 + minor*100 + patch): its ops_mm_desc, checked
+ * by ops_cuda_mm_layout_make. AB_EUNSUPPORTED (with the reason) where FP8 needs sm_89+ or the
+ * shape breaks the 16-byte alignment FP8 requires of K and M. The workspace is what cuBLAS
+ * recommends: 32 MiB on Hopper and later, 4 MiB before. */
 ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor, int cublas_version,
                          struct fp8g_plan *out, struct ab_error *err);
 /* The word recorded for the row-scaling method: "outer_vec", "epilogue", "none". */

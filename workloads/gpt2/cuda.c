@@ -1,5 +1,5 @@
-/* cuda.c — gpt2 on an NVIDIA GPU: host logic in C over cuBLASLt and the launchers of
- * kernels.cu. Same model and phases as cpu.c: matmuls through cuBLASLt (TN, fp32 compute
+/* cuda.c — gpt2 on an NVIDIA GPU: host logic in C over ops' cuBLASLt matmul and the launchers
+ * of kernels.cu. Same model and phases as cpu.c: matmuls through ops_cuda_matmul (TN, fp32 compute
  * and output, bias / GELU+bias epilogues, beta = 1 for the residual add), activations and
  * KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on the device)
  * is captured once as a CUDA graph and replayed T times per repetition without a host
@@ -8,6 +8,7 @@
 #include "ab_cuda.h"
 #include "gpt2.h"
 #include "gpt2_cuda.h"
+#include "ops_cuda.h"
 
 #include <cublasLt.h>
 #include <math.h>
@@ -19,11 +20,9 @@
 #define WORKSPACE_BYTES (32u << 20)
 
 struct cu_plan {
-    int M, N, K, epi;
-    float beta;
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t a, b, c;
-    cublasLtMatmulAlgo_t algo;
+    int M, N, K;
+    unsigned epi; /* OPS_MM_* */
+    struct ops_cuda_matmul *mm;
 };
 
 struct cuda_state {
@@ -93,12 +92,12 @@ uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, in
     return params + run_w + head + 2 * kv * 4 + act + small + WORKSPACE_BYTES;
 }
 
-static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, float beta,
-                          struct cu_plan **out, struct ab_error *err)
+static ab_status plan_get(struct cuda_state *s, int M, int N, int K, unsigned epi, struct cu_plan **out,
+                          struct ab_error *err)
 {
     for (int i = 0; i < s->n_plans; i++) {
         struct cu_plan *q = &s->plans[i];
-        if (q->M == M && q->N == N && q->K == K && q->epi == epi && q->beta == beta) {
+        if (q->M == M && q->N == N && q->K == K && q->epi == epi) {
             *out = q;
             return AB_OK;
         }
@@ -106,43 +105,25 @@ static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, fl
     if (s->n_plans == MAX_PLANS)
         return ab_fail(err, AB_EFAIL, "more than %d matmul shapes", MAX_PLANS);
     struct cu_plan *q = &s->plans[s->n_plans];
-    memset(q, 0, sizeof *q);
-    cudaDataType_t it = s->dt == GPT2_CU_BF16 ? CUDA_R_16BF : s->dt == GPT2_CU_F16 ? CUDA_R_16F : CUDA_R_32F;
-    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&q->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), err);
-    s->n_plans++; /* owned from here: teardown destroys what was made */
-    cublasOperation_t tr = CUBLAS_OP_T;
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr), err);
-    cublasLtEpilogue_t e = epi == 2   ? CUBLASLT_EPILOGUE_GELU_BIAS
-                           : epi == 1 ? CUBLASLT_EPILOGUE_BIAS
-                                      : CUBLASLT_EPILOGUE_DEFAULT;
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e), err);
-    cudaDataType_t bt = CUDA_R_32F;
-    AB_CUBLAS_TRY(
-        cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), err);
-    /* column-major view: D (N,M) = W^T-op (stored (K,N) ld K, transposed) . inp (K,M) */
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->a, it, K, N, K), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->b, it, K, M, K), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&q->c, CUDA_R_32F, N, M, N), err);
-    cublasLtMatmulPreference_t pref;
-    AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
-    size_t ws = WORKSPACE_BYTES;
-    cublasLtMatmulHeuristicResult_t res;
-    int n = 0;
-    int st =
-        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-    if (st == 0)
-        st = cublasLtMatmulAlgoGetHeuristic(s->lt, q->desc, q->a, q->b, q->c, q->c, pref, 1, &res, &n);
-    cublasLtMatmulPreferenceDestroy(pref);
-    AB_CUBLAS_TRY(st, err);
-    if (n == 0)
-        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %d x %d x %d (%s, epilogue %d)",
-                       M, N, K,
-                       s->dt == GPT2_CU_F32    ? "fp32"
-                       : s->dt == GPT2_CU_BF16 ? "bf16"
-                                               : "fp16",
-                       epi);
-    q->algo = res.algo;
-    q->M = M, q->N = N, q->K = K, q->epi = epi, q->beta = beta;
+    /* out (M,N) fp32 = inp (M,K) . w (N,K)^T in the run dtype; the case's handle and workspace,
+     * so that a plan made while the decode step is captured allocates nothing */
+    enum ops_dtype it = s->dt == GPT2_CU_BF16 ? OPS_BF16 : s->dt == GPT2_CU_F16 ? OPS_F16 : OPS_F32;
+    struct ops_mm_desc d = { .m = M,
+                             .n = N,
+                             .k = K,
+                             .a_dt = it,
+                             .b_dt = it,
+                             .d_dt = OPS_F32,
+                             .trans_b = true,
+                             .epilogue = epi,
+                             .workspace_bytes = WORKSPACE_BYTES,
+                             .workspace = s->ws,
+                             .handle = s->lt };
+    *q = (struct cu_plan){ .M = M, .N = N, .K = K, .epi = epi };
+    ab_status st = ops_cuda_matmul_plan(&q->mm, &d, err);
+    if (st)
+        return st;
+    s->n_plans++;
     *out = q;
     return AB_OK;
 }
@@ -151,20 +132,12 @@ static ab_status plan_get(struct cuda_state *s, int M, int N, int K, int epi, fl
 static ab_status mm(struct cuda_state *s, float *out, const void *inp, const void *w, const float *bias,
                     int M, int N, int K, bool gelu, bool accum, struct ab_error *err)
 {
-    int epi = gelu ? 2 : bias ? 1 : 0;
-    float alpha = 1, beta = accum ? 1.0f : 0.0f;
+    unsigned epi = (gelu ? OPS_MM_GELU | OPS_MM_BIAS : bias ? OPS_MM_BIAS : 0u) | (accum ? OPS_MM_ACCUM : 0u);
     struct cu_plan *q = NULL;
-    ab_status st = plan_get(s, M, N, K, epi, beta, &q, err);
+    ab_status st = plan_get(s, M, N, K, epi, &q, err);
     if (st)
         return st;
-    if (bias)
-        AB_CUBLAS_TRY(
-            cublasLtMatmulDescSetAttribute(q->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
-            err);
-    AB_CUBLAS_TRY(cublasLtMatmul(s->lt, q->desc, &alpha, w, q->a, inp, q->b, &beta, out, q->c, out, q->c,
-                                 &q->algo, s->ws, WORKSPACE_BYTES, s->stream),
-                  err);
-    return AB_OK;
+    return ops_cuda_matmul_exec(q->mm, out, inp, w, NULL, NULL, bias, NULL, s->stream, err);
 }
 
 /* Tq new tokens per sequence (tok on the device, (B, Tq)) at pos0 (or *dpos); logits
@@ -584,17 +557,8 @@ static void gpt2_cuda_teardown(struct ab_case *c)
         cudaStreamSynchronize(s->stream);
     if (s->exec)
         cudaGraphExecDestroy(s->exec);
-    for (int i = 0; i < s->n_plans; i++) {
-        struct cu_plan *q = &s->plans[i];
-        if (q->a)
-            cublasLtMatrixLayoutDestroy(q->a);
-        if (q->b)
-            cublasLtMatrixLayoutDestroy(q->b);
-        if (q->c)
-            cublasLtMatrixLayoutDestroy(q->c);
-        if (q->desc)
-            cublasLtMatmulDescDestroy(q->desc);
-    }
+    for (int i = 0; i < s->n_plans; i++)
+        ops_cuda_matmul_destroy(s->plans[i].mm);
     for (int i = 0; i < s->n_bufs; i++)
         cudaFree(s->bufs[i]);
     if (s->ev)

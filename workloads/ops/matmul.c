@@ -1,9 +1,11 @@
-/* matmul.c — ops_matmul on the CPU through a oneDNN matmul primitive: out = inp . weight^T with
- * bias, GELU (tanh), a residual add or an accumulation fused as post-ops, fp32 accumulation.
- * The weight is reordered once into the layout the primitive asked for (format "any"), so a
- * run is one primitive execution: no packing, no allocation. For a few rows (decode) a run is
- * instead our GEMV over that same packed layout, which oneDNN (2.6) streams at a fraction of
- * the memory bandwidth: see gemv_* below. */
+/* matmul.c — the oneDNN matmul builder: every CPU matmul of the suite is an ops_mm_desc planned
+ * here (ops_matmul_plan), a oneDNN matmul primitive with bias, GELU (tanh), a residual add or an
+ * accumulation fused as post-ops, fp32 accumulation, and FP8-style scales applied by a pass
+ * over D. A packed_b plan (ops_matmul_create: out = inp . weight^T) reorders its weight once
+ * into the layout the primitive asked for (format "any"), so a run is one primitive execution:
+ * no packing, no allocation; other plans read A and B in place. For a few rows (decode) a
+ * packed run is instead our GEMV over that same packed layout, which oneDNN (2.6) streams at a
+ * fraction of the memory bandwidth: see gemv_* below. */
 #include "ops.h"
 
 #include <immintrin.h>
@@ -25,9 +27,10 @@
     } while (0)
 
 struct ops_matmul {
+    struct ops_mm_desc d;
     int M, N, K;
-    enum ops_dtype dt;
-    unsigned flags;
+    enum ops_dtype dt; /* the operands' */
+    unsigned flags;    /* the epilogue's, with OPS_MM_OUT_F32 where a 16-bit plan writes fp32 */
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     dnnl_primitive_t prim;
@@ -41,12 +44,24 @@ struct ops_matmul {
     int KB, Kp;
     size_t s0, s1;
     void *xpad; /* (M, Kp) input rows padded with zeros */
-    char impl[64];
+    char impl[128];
 };
 
 static dnnl_data_type_t dnnl_type(enum ops_dtype dt)
 {
     return dt == OPS_BF16 ? dnnl_bf16 : dnnl_f32;
+}
+
+/* A (rows, cols) matrix with row stride ld (trans: stored (cols, rows) with row stride ld):
+ * plain row-major by tag, as a caller's own descriptor would be, else by strides. */
+static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int64_t ld, bool trans,
+                              dnnl_data_type_t t)
+{
+    dnnl_dims_t dims = { rows, cols };
+    if (!trans && ld == cols)
+        return dnnl_memory_desc_init_by_tag(md, 2, dims, t, dnnl_ab);
+    dnnl_dims_t strides = { trans ? 1 : ld, trans ? ld : 1 };
+    return dnnl_memory_desc_init_by_strides(md, 2, dims, t, strides);
 }
 
 /* ------------------------------------------------------------------ GEMV
@@ -190,43 +205,63 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
     }
 }
 
+/* The primitive descriptor of d (its memory descriptors in mm), or a oneDNN status. */
+static dnnl_status_t mm_pd(struct ops_matmul *mm, dnnl_engine_t eng, dnnl_primitive_desc_t *pd)
+{
+    const struct ops_mm_desc *d = &mm->d;
+    dnnl_data_type_t t = dnnl_type(d->a_dt), ot = dnnl_type(d->d_dt);
+    dnnl_dims_t wd = { d->k, d->n }, bd = { 1, d->n };
+    dnnl_memory_desc_t wei_md;
+    *pd = NULL;
+    dnnl_status_t s = plain_md(&mm->src_md, d->m, d->k, ops_mm_lda(d), d->trans_a, t);
+    if (s == dnnl_success)
+        s = plain_md(&mm->wei_user_md, d->k, d->n, ops_mm_ldb(d), d->trans_b, t);
+    if (s == dnnl_success)
+        s = d->packed_b ? dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, t, dnnl_format_tag_any)
+                        : plain_md(&wei_md, d->k, d->n, ops_mm_ldb(d), d->trans_b, t);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(&mm->bias_md, 2, bd, dnnl_f32, dnnl_ab);
+    if (s == dnnl_success)
+        s = plain_md(&mm->dst_md, d->m, d->n, ops_mm_ldd(d), false, ot);
+    if (s == dnnl_success)
+        s = plain_md(&mm->res_md, d->m, d->n, ops_mm_ldd(d), false, ot);
+    dnnl_matmul_desc_t md;
+    if (s == dnnl_success)
+        s = dnnl_matmul_desc_init(&md, &mm->src_md, &wei_md,
+                                  (d->epilogue & OPS_MM_BIAS) ? &mm->bias_md : NULL, &mm->dst_md);
+    if (s != dnnl_success)
+        return s;
+    dnnl_primitive_attr_t attr = NULL;
+    if (d->epilogue & (OPS_MM_ACCUM | OPS_MM_GELU | OPS_MM_RESIDUAL)) {
+        if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success)
+            return s;
+        dnnl_post_ops_t po;
+        s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success && (d->epilogue & OPS_MM_ACCUM))
+            s = dnnl_post_ops_append_sum(po, 1.0f);
+        if (s == dnnl_success && (d->epilogue & OPS_MM_GELU))
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
+        if (s == dnnl_success && (d->epilogue & OPS_MM_RESIDUAL))
+            s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &mm->res_md);
+        if (s == dnnl_success)
+            s = dnnl_primitive_attr_set_post_ops(attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(pd, &md, attr, eng, NULL);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
 static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
 {
-    dnnl_data_type_t t = dnnl_type(mm->dt);
-    dnnl_dims_t sd = { mm->M, mm->K }, wd = { mm->K, mm->N }, dd = { mm->M, mm->N }, bd = { 1, mm->N };
-    dnnl_dims_t w_strides = { 1, mm->K }; /* weight (N,K) row-major seen as (K,N) */
-    dnnl_memory_desc_t wei_any;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->src_md, 2, sd, t, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_strides(&mm->wei_user_md, 2, wd, t, w_strides), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei_any, 2, wd, t, dnnl_format_tag_any), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
-    dnnl_data_type_t ot = (mm->flags & OPS_MM_OUT_F32) ? dnnl_f32 : t;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->dst_md, 2, dd, ot, dnnl_ab), err);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&mm->res_md, 2, dd, ot, dnnl_ab), err);
     DNNL_TRY(dnnl_engine_create(&mm->eng, dnnl_cpu, 0), err);
     DNNL_TRY(dnnl_stream_create(&mm->strm, mm->eng, dnnl_stream_default_flags), err);
-
-    dnnl_matmul_desc_t md;
-    DNNL_TRY(dnnl_matmul_desc_init(&md, &mm->src_md, &wei_any,
-                                   (mm->flags & OPS_MM_BIAS) ? &mm->bias_md : NULL, &mm->dst_md),
-             err);
-    dnnl_primitive_attr_t attr;
-    DNNL_TRY(dnnl_primitive_attr_create(&attr), err);
-    dnnl_post_ops_t po;
-    dnnl_status_t s = dnnl_post_ops_create(&po);
-    if (s == dnnl_success && (mm->flags & OPS_MM_ACCUM))
-        s = dnnl_post_ops_append_sum(po, 1.0f);
-    if (s == dnnl_success && (mm->flags & OPS_MM_GELU))
-        s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
-    if (s == dnnl_success && (mm->flags & OPS_MM_RESIDUAL))
-        s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &mm->res_md);
-    if (s == dnnl_success)
-        s = dnnl_primitive_attr_set_post_ops(attr, po);
-    dnnl_post_ops_destroy(po);
     dnnl_primitive_desc_t pd = NULL;
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(&pd, &md, attr, mm->eng, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t s = mm_pd(mm, mm->eng, &pd);
+    if (s == dnnl_unimplemented && mm->d.a_dt == OPS_BF16)
+        return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     DNNL_TRY(s, err);
     const char *info = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success && info)
@@ -237,14 +272,19 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     dnnl_primitive_desc_destroy(pd);
     DNNL_TRY(s, err);
 
-    size_t wbytes = dnnl_memory_desc_get_size(&wei_md);
-    mm->wei_buf = ab_alloc(wbytes);
-    if (!mm->wei_buf)
-        return ab_fail(err, AB_ENOMEM, "matmul: cannot allocate %zu bytes of packed weight", wbytes);
     /* Data handles are set per run; DNNL_MEMORY_NONE makes no buffer of oneDNN's own. */
-    mm->wei_ptr = mm->wei_buf;
-    DNNL_TRY(dnnl_memory_create(&mm->wei, &wei_md, mm->eng, mm->wei_buf), err);
-    if (mm->M <= OPS_GEMV_MAX_M && gemv_layout(mm, &wei_md)) {
+    if (!mm->d.packed_b) {
+        DNNL_TRY(dnnl_memory_create(&mm->wei, &wei_md, mm->eng, DNNL_MEMORY_NONE), err);
+    } else {
+        size_t wbytes = dnnl_memory_desc_get_size(&wei_md);
+        mm->wei_buf = ab_alloc(wbytes);
+        if (!mm->wei_buf)
+            return ab_fail(err, AB_ENOMEM, "matmul: cannot allocate %zu bytes of packed weight", wbytes);
+        mm->wei_ptr = mm->wei_buf;
+        DNNL_TRY(dnnl_memory_create(&mm->wei, &wei_md, mm->eng, mm->wei_buf), err);
+    }
+    bool plain = !mm->d.trans_a && ops_mm_lda(&mm->d) == mm->K && ops_mm_ldd(&mm->d) == mm->N;
+    if (mm->d.packed_b && plain && mm->M <= OPS_GEMV_MAX_M && gemv_layout(mm, &wei_md)) {
         mm->xpad = ab_alloc((size_t)mm->M * mm->Kp * ops_dtype_size(mm->dt));
         if (!mm->xpad)
             return ab_fail(err, AB_ENOMEM, "matmul: out of memory");
@@ -296,6 +336,55 @@ bool ops_matmul_bf16_supported(void)
     return k == 1;
 }
 
+ab_status ops_matmul_plan(struct ops_matmul **out, const struct ops_mm_desc *d, struct ab_error *err)
+{
+    *out = NULL;
+    ab_status st = ops_mm_desc_check(d, err);
+    if (st)
+        return st;
+    if (d->a_dt == OPS_F16 || d->d_dt == OPS_F16)
+        return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
+    if (d->a_dt == OPS_E4M3 || d->a_dt == OPS_E5M2)
+        return ab_fail(err, AB_EUNSUPPORTED, "matmul: FP8 operands are CUDA only (emulate them in bf16)");
+    if (d->tf32 || d->fast_accum)
+        return ab_fail(err, AB_EUNSUPPORTED, "matmul: tf32 and fast accumulation are CUDA only");
+    if (d->scale != OPS_MM_SCALE_NONE && d->d_dt != OPS_F32)
+        return ab_fail(err, AB_EUNSUPPORTED, "matmul: scales on the CPU need an fp32 D");
+    struct ops_matmul *mm = calloc(1, sizeof *mm);
+    if (!mm)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    *mm =
+        (struct ops_matmul){ .d = *d, .M = d->m, .N = d->n, .K = d->k, .dt = d->a_dt, .flags = d->epilogue };
+    if (d->d_dt != d->a_dt && d->d_dt == OPS_F32)
+        mm->flags |= OPS_MM_OUT_F32;
+    st = mm_build(mm, err);
+    if (st) {
+        ops_matmul_destroy(mm);
+        if (st == AB_EUNSUPPORTED && err && strcmp(err->msg, OPS_NO_BF16_MATMUL) == 0)
+            return st;
+        return ab_fail_prefix(err, st, "matmul %dx%dx%d %s", d->m, d->n, d->k, ops_dtype_name(d->a_dt));
+    }
+    *out = mm;
+    return AB_OK;
+}
+
+bool ops_matmul_supported(const struct ops_mm_desc *d)
+{
+    struct ab_error err = { { 0 } };
+    if (ops_mm_desc_check(d, &err) || d->a_dt == OPS_F16 || d->a_dt == OPS_E4M3 || d->a_dt == OPS_E5M2)
+        return false;
+    dnnl_engine_t eng;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
+        return false;
+    struct ops_matmul mm = { .d = *d };
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s = mm_pd(&mm, eng, &pd);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    dnnl_engine_destroy(eng);
+    return s == dnnl_success;
+}
+
 ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
                             struct ab_error *err)
 {
@@ -306,23 +395,22 @@ ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum o
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
     if (dt == OPS_BF16 && !ops_matmul_bf16_supported())
         return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
-    if ((flags & OPS_MM_ACCUM) && (flags & (OPS_MM_GELU | OPS_MM_RESIDUAL)))
-        return ab_fail(err, AB_EINVAL, "matmul: accumulation takes neither GELU nor a residual");
-    struct ops_matmul *mm = calloc(1, sizeof *mm);
-    if (!mm)
-        return ab_fail(err, AB_ENOMEM, "out of memory");
-    *mm = (struct ops_matmul){ .M = M, .N = N, .K = K, .dt = dt, .flags = flags };
-    ab_status st = mm_build(mm, err);
-    if (st) {
-        ops_matmul_destroy(mm);
-        return ab_fail_prefix(err, st, "matmul %dx%dx%d %s", M, N, K, ops_dtype_name(dt));
-    }
-    *out = mm;
-    return AB_OK;
+    struct ops_mm_desc d = { .m = M,
+                             .n = N,
+                             .k = K,
+                             .a_dt = dt,
+                             .b_dt = dt,
+                             .d_dt = (flags & OPS_MM_OUT_F32) ? OPS_F32 : dt,
+                             .trans_b = true,
+                             .epilogue = flags & ~(unsigned)OPS_MM_OUT_F32,
+                             .packed_b = true };
+    return ops_matmul_plan(out, &d, err);
 }
 
 ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struct ab_error *err)
 {
+    if (!mm->d.packed_b)
+        return ab_fail(err, AB_EINVAL, "matmul: set_weight on a plan that reads B in place");
     dnnl_memory_t user;
     DNNL_TRY(dnnl_memory_set_data_handle(mm->wei, mm->wei_buf), err); /* no longer shared */
     mm->wei_ptr = mm->wei_buf;
@@ -353,7 +441,7 @@ ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struc
 
 ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul *from, struct ab_error *err)
 {
-    if (!from->have_weight || from->N != mm->N || from->K != mm->K || from->dt != mm->dt)
+    if (!mm->d.packed_b || !from->have_weight || from->N != mm->N || from->K != mm->K || from->dt != mm->dt)
         return ab_fail(err, AB_EINVAL,
                        "matmul: cannot share the weight of a %dx%d %s plan with a %dx%d %s one", from->N,
                        from->K, ops_dtype_name(from->dt), mm->N, mm->K, ops_dtype_name(mm->dt));
@@ -412,6 +500,47 @@ ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, cons
     }
     DNNL_TRY(dnnl_primitive_execute(mm->prim, mm->strm, n, args), err);
     DNNL_TRY(dnnl_stream_wait(mm->strm), err);
+    return AB_OK;
+}
+
+/* D *= sA sB in fp32: one value each (tensor) or a vector over D's rows and one over its columns
+ * (outer), as FP8 hardware applies them after an unscaled fp32 product. */
+static void apply_scales(const struct ops_mm_desc *d, float *D, const float *sA, const float *sB)
+{
+    int64_t m = d->m, n = d->n, ld = ops_mm_ldd(d);
+    if (d->scale == OPS_MM_SCALE_OUTER) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                D[i * ld + j] *= sA[i] * sB[j];
+    } else if (ld == n) {
+        float sc = sA[0] * sB[0];
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m * n; i++)
+            D[i] *= sc;
+    } else {
+        float sc = sA[0] * sB[0];
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                D[i * ld + j] *= sc;
+    }
+}
+
+ab_status ops_matmul_exec(struct ops_matmul *mm, void *D, const void *A, const void *B, const float *a_scales,
+                          const float *b_scales, const float *bias, const void *res, struct ab_error *err)
+{
+    if (mm->d.packed_b)
+        return ab_fail(err, AB_EINVAL, "matmul: exec on a packed plan (use ops_matmul_run)");
+    if (mm->d.scale != OPS_MM_SCALE_NONE && (!a_scales || !b_scales))
+        return ab_fail(err, AB_EINVAL, "matmul: scales missing for the plan's scale mode");
+    DNNL_TRY(dnnl_memory_set_data_handle(mm->wei, (void *)B), err);
+    mm->have_weight = true;
+    ab_status st = ops_matmul_run(mm, D, A, bias, res, err);
+    mm->have_weight = false;
+    if (st || mm->d.scale == OPS_MM_SCALE_NONE)
+        return st;
+    apply_scales(&mm->d, D, a_scales, b_scales);
     return AB_OK;
 }
 

@@ -11,12 +11,16 @@
 
 size_t ops_dtype_size(enum ops_dtype dt)
 {
-    return dt == OPS_F32 ? 4 : 2;
+    return dt == OPS_F32 ? 4 : dt == OPS_E4M3 || dt == OPS_E5M2 ? 1 : 2;
 }
 
 const char *ops_dtype_name(enum ops_dtype dt)
 {
-    return dt == OPS_F32 ? "fp32" : dt == OPS_BF16 ? "bf16" : "fp16";
+    return dt == OPS_F32    ? "fp32"
+           : dt == OPS_BF16 ? "bf16"
+           : dt == OPS_F16  ? "fp16"
+           : dt == OPS_E4M3 ? "fp8_e4m3"
+                            : "fp8_e5m2";
 }
 
 bool ops_dtype_parse(const char *name, enum ops_dtype *out)

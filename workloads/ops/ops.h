@@ -15,7 +15,8 @@
 extern "C" {
 #endif
 
-enum ops_dtype { OPS_F32 = 0, OPS_BF16 = 1, OPS_F16 = 2 /* CUDA only */ };
+/* FP8 (E4M3, E5M2) is a matmul operand type only: no op but matmul takes it. */
+enum ops_dtype { OPS_F32 = 0, OPS_BF16 = 1, OPS_F16 = 2 /* CUDA only */, OPS_E4M3 = 3, OPS_E5M2 = 4 };
 size_t ops_dtype_size(enum ops_dtype dt);
 const char *ops_dtype_name(enum ops_dtype dt);
 /* "fp32", "bf16", "fp16" -> dtype; false when unknown. */
@@ -61,6 +62,61 @@ void ops_matmul_destroy(struct ops_matmul *mm);
  * Probed once, by creating a tiny bf16 matmul primitive descriptor; thread-safe. */
 bool ops_matmul_bf16_supported(void);
 #define OPS_NO_BF16_MATMUL "oneDNN has no bf16 matmul on this CPU (needs AVX-512)"
+
+/* The one matmul plan of every backend: a descriptor says the whole GEMM, and each library's
+ * builder (oneDNN here, cuBLASLt in ops_cuda.h) makes its plan from it. Row-major:
+ *   D (m,n) = sA . sB . A (m,k) . B (k,n) [epilogue]
+ * A is (m,k) with row stride lda (trans_a: stored (k,m), stride lda); B is (k,n) with row
+ * stride ldb (trans_b: stored (n,k), a weight as llm.c's (OC,C)); D (m,n) with row stride ldd;
+ * a leading dimension of 0 means packed. Scales (FP8): none; per tensor (sA, sB one value
+ * each); outer vectors (sA[i] per row of A and D, sB[j] per column of B and D). Accumulation
+ * is fp32; tf32 lets fp32 operands compute in TF32 (CUDA); fast_accum is FP8's fast
+ * accumulation (CUDA). The epilogue is the OPS_MM_* flags (bias fp32 on the CPU, in D's type
+ * on CUDA; OPS_MM_OUT_F32 is a d_dt of fp32 and is not taken here). packed_b (CPU): B is a
+ * weight reordered once into the primitive's layout (ops_matmul_set_weight) rather than read
+ * in place each run. workspace_bytes (CUDA): 0 means 32 MiB; workspace (CUDA): a device buffer
+ * of that size the caller owns and may share between plans on one stream, NULL: the plan's own;
+ * handle (CUDA): a cublasLtHandle_t the caller owns and shares, NULL: the plan's own (a plan
+ * made during stream capture should share both: it then allocates nothing). */
+enum ops_mm_scale { OPS_MM_SCALE_NONE = 0, OPS_MM_SCALE_TENSOR, OPS_MM_SCALE_OUTER };
+/* How outer-vector scales are applied: AUTO (the library's where it has them, else ours),
+ * LIBRARY (cuBLASLt's outer-vector mode, refused where absent), KERNEL (an fp32 product, then
+ * our pass applies both vectors into D). The CPU always applies scales in its own pass. */
+enum ops_mm_scale_method { OPS_MM_SCALE_AUTO = 0, OPS_MM_SCALE_LIBRARY, OPS_MM_SCALE_KERNEL };
+struct ops_mm_desc {
+    int m, n, k;
+    enum ops_dtype a_dt, b_dt, d_dt;
+    bool trans_a, trans_b;
+    int64_t lda, ldb, ldd;
+    unsigned epilogue;
+    enum ops_mm_scale scale;
+    enum ops_mm_scale_method scale_method;
+    bool tf32, fast_accum, packed_b;
+    size_t workspace_bytes;
+    void *workspace, *handle;
+};
+/* Checks every backend shares: shape, leading dimensions at least the packed ones, epilogue
+ * combinations, FP8 only with both operands FP8 (scales go with any operands: the CPU
+ * emulates FP8 with their values in bf16 or fp32), fast_accum only with FP8, tf32 only with
+ * fp32 operands, no epilogue with scales. AB_EINVAL with the reason. */
+ab_status ops_mm_desc_check(const struct ops_mm_desc *d, struct ab_error *err);
+/* The leading dimensions a descriptor's 0s stand for: A's, B's and D's row strides. */
+int64_t ops_mm_lda(const struct ops_mm_desc *d);
+int64_t ops_mm_ldb(const struct ops_mm_desc *d);
+int64_t ops_mm_ldd(const struct ops_mm_desc *d);
+
+/* Plan d on the CPU (oneDNN matmul primitive; FP8 operands are not taken: emulate them with
+ * their bf16 or fp32 values). AB_EUNSUPPORTED with OPS_NO_BF16_MATMUL where oneDNN has no
+ * kernel for bf16 operands here. With packed_b the plan runs by ops_matmul_run after
+ * ops_matmul_set_weight, else by ops_matmul_exec. */
+ab_status ops_matmul_plan(struct ops_matmul **out, const struct ops_mm_desc *d, struct ab_error *err);
+/* Would ops_matmul_plan make d here? Plans a primitive descriptor and drops it. */
+bool ops_matmul_supported(const struct ops_mm_desc *d);
+/* One GEMM of a plan without packed_b: D = sA sB A . B [epilogue]. a_scales, b_scales: one
+ * value each (tensor), m and n values (outer), NULL without scales; applied in fp32 after the
+ * product (D fp32). bias, res as for ops_matmul_run. */
+ab_status ops_matmul_exec(struct ops_matmul *mm, void *D, const void *A, const void *B, const float *a_scales,
+                          const float *b_scales, const float *bias, const void *res, struct ab_error *err);
 
 /* layernorm: out (N,C) = (inp - mean) / sqrt(var + 1e-5) * gamma + beta, per row;
  * inp, out (N,C) in dt; gamma, beta (C) fp32; statistics in fp32 over fp32 values. */

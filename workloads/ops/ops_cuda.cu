@@ -9,7 +9,9 @@
  * Both attention kernels take strided q, k, v and out (a fused QKV buffer or separate
  * (H,n,d) tensors), causal or not, grouped KV heads, and out in the inputs' dtype or fp32:
  * they are the attention of transformer_block, gpt2 and attention_memory's fused case.
- * Matmuls go to cuBLASLt with its bias / GELU+bias epilogues and C = residual, beta = 1. */
+ * Matmuls: the one cuBLASLt builder of the suite (ops_cuda_matmul_plan, any ops_mm_desc), with
+ * its bias / GELU+bias epilogues, C = residual or D (accumulate), beta = 1, FP8 scale pointers
+ * and outer vectors, or scale_outer_kernel1 over an fp32 product where cuBLASLt lacks them. */
 #include "ab_cuda.h"
 #include "ops_cuda.h"
 
@@ -440,70 +442,212 @@ extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int N
 
 /* ------------------------------------------------------------------ cuBLASLt matmul */
 
+/* Outer-vector scaling of an fp32 product where cuBLASLt has no outer-vector mode:
+ * out (bf16) = d · sa[i] · sb[j] for d and out M x N column-major (element (i, j) at i + j·M);
+ * sa has M scales, sb N. One thread per element, grid-stride, round to nearest even. */
+__global__ void scale_outer_kernel1(const float *d, const float *sa, const float *sb, __nv_bfloat16 *out,
+                                    int64_t M, int64_t N)
+{
+    int64_t total = M * N;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = e % M, j = e / M;
+        out[e] = __float2bfloat16_rn(d[e] * sa[i] * sb[j]);
+    }
+}
+
+static ab_status scale_outer(const float *d, const float *sa, const float *sb, void *out, int64_t M,
+                             int64_t N, cudaStream_t stream, struct ab_error *err)
+{
+    int64_t blocks = (M * N + 255) / 256;
+    if (blocks > 65536)
+        blocks = 65536;
+    scale_outer_kernel1<<<(unsigned)blocks, 256, 0, stream>>>(d, sa, sb, (__nv_bfloat16 *)out, M, N);
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
+}
+
 struct ops_cuda_matmul {
+    struct ops_mm_desc d;
     struct ops_cuda_mm_layout lay;
-    enum ops_dtype dt;
-    unsigned flags;
-    cublasLtHandle_t lt;
+    cublasLtHandle_t lt, own_lt; /* the handle in use: the caller's or own_lt */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
-    void *ws;
-    size_t ws_bytes;
+    struct ops_cuda_algo info;
+    void *ws; /* the workspace in use: the caller's or own_ws */
+    void *own_ws;
+    float *d32;                       /* the fp32 product our scaling kernel reads (KERNEL method) */
+    const float *bound_sa, *bound_sb; /* the scale pointers the descriptor holds: cuBLASLt's A, B */
+    const char *fallback;
     char algo_text[64];
 };
 
 static cudaDataType_t cuda_type(enum ops_dtype dt)
 {
-    return dt == OPS_F32 ? CUDA_R_32F : dt == OPS_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    switch (dt) {
+    case OPS_BF16: return CUDA_R_16BF;
+    case OPS_F16: return CUDA_R_16F;
+    case OPS_E4M3: return CUDA_R_8F_E4M3;
+    case OPS_E5M2: return CUDA_R_8F_E5M2;
+    default: return CUDA_R_32F;
+    }
 }
 
+static bool fp8_type(enum ops_dtype dt)
+{
+    return dt == OPS_E4M3 || dt == OPS_E5M2;
+}
+
+static void mm_drop_desc(struct ops_cuda_matmul *mm)
+{
+    if (mm->la)
+        cublasLtMatrixLayoutDestroy(mm->la);
+    if (mm->lb)
+        cublasLtMatrixLayoutDestroy(mm->lb);
+    if (mm->lc)
+        cublasLtMatrixLayoutDestroy(mm->lc);
+    if (mm->desc)
+        cublasLtMatmulDescDestroy(mm->desc);
+    mm->la = mm->lb = mm->lc = NULL;
+    mm->desc = NULL;
+    mm->bound_sa = mm->bound_sb = NULL;
+}
+
+static ab_status set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const void *v, size_t n,
+                          struct ab_error *err)
+{
+    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(d, a, v, n), err);
+    return AB_OK;
+}
+
+/* Descriptor, layouts and the heuristic's first algorithm for the plan's layout. */
 static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
 {
     const struct ops_cuda_mm_layout *L = &mm->lay;
-    cudaDataType_t t = cuda_type(mm->dt);
-    AB_CUBLAS_TRY(cublasLtCreate(&mm->lt), err);
-    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&mm->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), err);
+    const struct ops_mm_desc *d = &mm->d;
+    if (!mm->lt && d->handle)
+        mm->lt = (cublasLtHandle_t)d->handle;
+    if (!mm->lt) {
+        AB_CUBLAS_TRY(cublasLtCreate(&mm->own_lt), err);
+        mm->lt = mm->own_lt;
+    }
+    cublasComputeType_t ct = L->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    AB_CUBLAS_TRY(cublasLtMatmulDescCreate(&mm->desc, ct, CUDA_R_32F), err);
     cublasOperation_t ta = L->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                       tb = L->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), err);
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), err);
-    cublasLtEpilogue_t epi = (mm->flags & OPS_MM_GELU)   ? CUBLASLT_EPILOGUE_GELU_BIAS
-                             : (mm->flags & OPS_MM_BIAS) ? CUBLASLT_EPILOGUE_BIAS
-                                                         : CUBLASLT_EPILOGUE_DEFAULT;
-    AB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi),
-                  err);
-    if (mm->flags & (OPS_MM_BIAS | OPS_MM_GELU)) {
-        cudaDataType_t bt = cuda_type(ops_cuda_bias_dtype(mm->dt));
-        AB_CUBLAS_TRY(
-            cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt),
-            err);
+    ab_status st;
+    if ((st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta, err)) ||
+        (st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb, err)))
+        return st;
+    if (fp8_type(L->a_dt)) { /* said either way: FP8 rows differ in fast accumulation only */
+        int8_t fast = L->fast_accum ? 1 : 0;
+        if ((st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast, err)))
+            return st;
     }
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->la, t, L->a_rows, L->a_cols, L->lda), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->lb, t, L->b_rows, L->b_cols, L->ldb), err);
-    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->lc, t, L->m, L->n, L->ldc), err);
-    mm->ws_bytes = (size_t)32 << 20;
-    AB_CUDA_TRY(cudaMalloc(&mm->ws, mm->ws_bytes), err);
+    if (d->scale == OPS_MM_SCALE_OUTER && L->scale_method == OPS_MM_SCALE_LIBRARY) {
+        int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+        if ((st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode, err)) ||
+            (st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode, err)))
+            return st;
+    }
+    cublasLtEpilogue_t epi = (d->epilogue & OPS_MM_GELU)   ? CUBLASLT_EPILOGUE_GELU_BIAS
+                             : (d->epilogue & OPS_MM_BIAS) ? CUBLASLT_EPILOGUE_BIAS
+                                                           : CUBLASLT_EPILOGUE_DEFAULT;
+    if ((st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi, err)))
+        return st;
+    if (d->epilogue & (OPS_MM_BIAS | OPS_MM_GELU)) {
+        cudaDataType_t bt = cuda_type(ops_cuda_bias_dtype(L->d_dt));
+        if ((st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt, err)))
+            return st;
+    }
+    cudaDataType_t dt = L->d_fp32_then_scale ? CUDA_R_32F : cuda_type(L->d_dt);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->la, cuda_type(L->a_dt), (uint64_t)L->a_rows,
+                                             (uint64_t)L->a_cols, L->lda),
+                  err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->lb, cuda_type(L->b_dt), (uint64_t)L->b_rows,
+                                             (uint64_t)L->b_cols, L->ldb),
+                  err);
+    AB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&mm->lc, dt, (uint64_t)L->m, (uint64_t)L->n, L->ldc), err);
+    if (!mm->ws && d->workspace)
+        mm->ws = d->workspace;
+    if (!mm->ws) {
+        AB_CUDA_TRY(cudaMalloc(&mm->own_ws, L->workspace_bytes), err);
+        mm->ws = mm->own_ws;
+    }
+    if (L->d_fp32_then_scale && !mm->d32)
+        AB_CUDA_TRY(cudaMalloc((void **)&mm->d32, (size_t)L->m * (size_t)L->n * 4), err);
     cublasLtMatmulPreference_t pref;
     AB_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref), err);
-    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                            &mm->ws_bytes, sizeof mm->ws_bytes);
+    size_t ws_bytes = L->workspace_bytes;
+    cublasStatus_t cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                             &ws_bytes, sizeof ws_bytes);
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
-    if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(mm->lt, mm->desc, mm->la, mm->lb, mm->lc, mm->lc, pref, 1, &res,
-                                           &found);
+    if (cs == CUBLAS_STATUS_SUCCESS)
+        cs = cublasLtMatmulAlgoGetHeuristic(mm->lt, mm->desc, mm->la, mm->lb, mm->lc, mm->lc, pref, 1, &res,
+                                            &found);
     cublasLtMatmulPreferenceDestroy(pref);
-    AB_CUBLAS_TRY(s, err);
+    AB_CUBLAS_TRY(cs, err);
     if (found < 1)
-        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %dx%dx%d %s", L->n, L->m, L->k,
-                       ops_dtype_name(mm->dt));
+        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %dx%dx%d %s x %s", d->m, d->n,
+                       d->k, ops_dtype_name(d->a_dt), ops_dtype_name(d->b_dt));
     mm->algo = res.algo;
-    int id = 0, tile = 0;
-    size_t w;
-    cublasLtMatmulAlgoConfigGetAttribute(&mm->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
-    cublasLtMatmulAlgoConfigGetAttribute(&mm->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &w);
-    snprintf(mm->algo_text, sizeof mm->algo_text, "algo=%d tile=%d", id, tile);
+    size_t w = 0;
+    mm->info = ops_cuda_algo();
+    mm->info.workspace_bytes = res.workspaceSize;
+    cublasLtMatmulAlgoConfigGetAttribute(&mm->algo, CUBLASLT_ALGO_CONFIG_ID, &mm->info.id, sizeof mm->info.id,
+                                         &w);
+    cublasLtMatmulAlgoConfigGetAttribute(&mm->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &mm->info.tile,
+                                         sizeof mm->info.tile, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(&mm->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &mm->info.stages,
+                                         sizeof mm->info.stages, &w);
+    snprintf(mm->algo_text, sizeof mm->algo_text, "algo=%d tile=%d", mm->info.id, (int)mm->info.tile);
+    return AB_OK;
+}
+
+/* Our scaling kernel instead of cuBLASLt's outer vectors, and a new descriptor for it. */
+static ab_status mm_to_kernel(struct ops_cuda_matmul *mm, const char *who, struct ab_error *err)
+{
+    if (mm->lay.d_dt != OPS_BF16 || mm->lay.ldc != mm->lay.m)
+        return ab_fail(err, AB_EUNSUPPORTED, "matmul: the scaling kernel writes a packed bf16 D");
+    mm_drop_desc(mm);
+    mm->lay.scale_method = OPS_MM_SCALE_KERNEL;
+    mm->lay.d_fp32_then_scale = true;
+    mm->fallback = who;
+    return mm_build(mm, err);
+}
+
+extern "C" ab_status ops_cuda_matmul_plan(struct ops_cuda_matmul **out, const struct ops_mm_desc *d,
+                                          struct ab_error *err)
+{
+    *out = NULL;
+    ab_status st = ops_mm_desc_check(d, err);
+    if (st)
+        return st;
+    if ((d->epilogue & OPS_MM_GELU) && (d->epilogue & OPS_MM_RESIDUAL))
+        return ab_fail(err, AB_EINVAL,
+                       "matmul: cuBLASLt applies GELU after adding C: no GELU with a residual");
+    int dev = 0, major = 0, minor = 0;
+    AB_CUDA_TRY(cudaGetDevice(&dev), err);
+    AB_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), err);
+    AB_CUDA_TRY(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev), err);
+    struct ops_cuda_mm_layout lay;
+    if ((st = ops_cuda_mm_layout_make(d, major, minor, (int)cublasLtGetVersion(), &lay, err)))
+        return st;
+    struct ops_cuda_matmul *mm = (struct ops_cuda_matmul *)calloc(1, sizeof *mm);
+    if (!mm)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    mm->d = *d;
+    mm->lay = lay;
+    st = mm_build(mm, err);
+    if (ops_cuda_mm_scale_falls_back(d->scale_method, mm->lay.scale_method, st))
+        st = mm_to_kernel(mm, "the heuristic", err);
+    if (st) {
+        ops_cuda_matmul_destroy(mm);
+        return st;
+    }
+    *out = mm;
     return AB_OK;
 }
 
@@ -513,21 +657,46 @@ extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M,
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)
         return ab_fail(err, AB_EINVAL, "matmul: bad shape M=%d N=%d K=%d", M, N, K);
-    if ((flags & OPS_MM_GELU) && (flags & OPS_MM_RESIDUAL))
-        return ab_fail(err, AB_EINVAL,
-                       "matmul: cuBLASLt applies GELU after adding C: no GELU with a residual");
-    struct ops_cuda_matmul *mm = (struct ops_cuda_matmul *)calloc(1, sizeof *mm);
-    if (!mm)
-        return ab_fail(err, AB_ENOMEM, "out of memory");
-    ops_cuda_mm_plan(M, N, K, &mm->lay);
-    mm->dt = dt;
-    mm->flags = flags;
-    ab_status st = mm_build(mm, err);
-    if (st) {
-        ops_cuda_matmul_destroy(mm);
+    struct ops_mm_desc d = {};
+    d.m = M;
+    d.n = N;
+    d.k = K;
+    d.a_dt = d.b_dt = d.d_dt = dt;
+    d.trans_b = true;
+    d.epilogue = flags;
+    return ops_cuda_matmul_plan(out, &d, err);
+}
+
+extern "C" ab_status ops_cuda_matmul_exec(struct ops_cuda_matmul *mm, void *D, const void *A, const void *B,
+                                          const float *a_scales, const float *b_scales, const void *bias,
+                                          const void *res, void *stream, struct ab_error *err)
+{
+    const struct ops_cuda_mm_layout *L = &mm->lay;
+    unsigned epi = mm->d.epilogue;
+    ab_status st;
+    if (mm->d.scale != OPS_MM_SCALE_NONE && (!a_scales || !b_scales))
+        return ab_fail(err, AB_EINVAL, "matmul: scales missing for the plan's scale mode");
+    if ((epi & (OPS_MM_BIAS | OPS_MM_GELU)) &&
+        (st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias, err)))
         return st;
+    /* cuBLASLt's A is our B: its scales are b_scales (per column of D), its B's a_scales. */
+    if (mm->d.scale != OPS_MM_SCALE_NONE && !L->d_fp32_then_scale &&
+        (b_scales != mm->bound_sa || a_scales != mm->bound_sb)) {
+        if ((st =
+                 set_attr(mm->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &b_scales, sizeof b_scales, err)) ||
+            (st = set_attr(mm->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &a_scales, sizeof a_scales, err)))
+            return st;
+        mm->bound_sa = b_scales;
+        mm->bound_sb = a_scales;
     }
-    *out = mm;
+    float alpha = 1.f, beta = (epi & (OPS_MM_RESIDUAL | OPS_MM_ACCUM)) ? 1.f : 0.f;
+    void *dst = L->d_fp32_then_scale ? (void *)mm->d32 : D;
+    const void *c = (epi & OPS_MM_RESIDUAL) ? res : dst;
+    AB_CUBLAS_TRY(cublasLtMatmul(mm->lt, mm->desc, &alpha, B, mm->la, A, mm->lb, &beta, c, mm->lc, dst,
+                                 mm->lc, &mm->algo, mm->ws, L->workspace_bytes, (cudaStream_t)stream),
+                  err);
+    if (L->d_fp32_then_scale)
+        return scale_outer(mm->d32, b_scales, a_scales, D, L->m, L->n, (cudaStream_t)stream, err);
     return AB_OK;
 }
 
@@ -535,16 +704,31 @@ extern "C" ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, 
                                          const void *weight, const void *bias, const void *res, void *stream,
                                          struct ab_error *err)
 {
-    if (mm->flags & (OPS_MM_BIAS | OPS_MM_GELU))
-        AB_CUBLAS_TRY(
-            cublasLtMatmulDescSetAttribute(mm->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
-            err);
-    float alpha = 1.f, beta = (mm->flags & OPS_MM_RESIDUAL) ? 1.f : 0.f;
-    const void *c = (mm->flags & OPS_MM_RESIDUAL) ? res : out;
-    AB_CUBLAS_TRY(cublasLtMatmul(mm->lt, mm->desc, &alpha, weight, mm->la, inp, mm->lb, &beta, c, mm->lc, out,
-                                 mm->lc, &mm->algo, mm->ws, mm->ws_bytes, (cudaStream_t)stream),
-                  err);
-    return AB_OK;
+    return ops_cuda_matmul_exec(mm, out, inp, weight, NULL, NULL, bias, res, stream, err);
+}
+
+extern "C" ab_status ops_cuda_matmul_fall_back(struct ops_cuda_matmul *mm, const char *who,
+                                               struct ab_error *err)
+{
+    if (!ops_cuda_mm_scale_falls_back(mm->d.scale_method, mm->lay.scale_method, AB_EUNSUPPORTED))
+        return ab_fail(err, AB_EINVAL, "matmul: no fall-back from %s scales",
+                       mm->lay.scale_method == OPS_MM_SCALE_KERNEL ? "kernel" : "requested library");
+    return mm_to_kernel(mm, who, err);
+}
+
+extern "C" const char *ops_cuda_matmul_fallback(const struct ops_cuda_matmul *mm)
+{
+    return mm->fallback;
+}
+
+extern "C" const struct ops_cuda_mm_layout *ops_cuda_matmul_layout(const struct ops_cuda_matmul *mm)
+{
+    return &mm->lay;
+}
+
+extern "C" void ops_cuda_matmul_algo_info(const struct ops_cuda_matmul *mm, struct ops_cuda_algo *out)
+{
+    *out = mm->info;
 }
 
 extern "C" const char *ops_cuda_matmul_algo(const struct ops_cuda_matmul *mm)
@@ -556,16 +740,10 @@ extern "C" void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm)
 {
     if (!mm)
         return;
-    if (mm->la)
-        cublasLtMatrixLayoutDestroy(mm->la);
-    if (mm->lb)
-        cublasLtMatrixLayoutDestroy(mm->lb);
-    if (mm->lc)
-        cublasLtMatrixLayoutDestroy(mm->lc);
-    if (mm->desc)
-        cublasLtMatmulDescDestroy(mm->desc);
-    if (mm->lt)
-        cublasLtDestroy(mm->lt);
-    cudaFree(mm->ws);
+    mm_drop_desc(mm);
+    if (mm->own_lt)
+        cublasLtDestroy(mm->own_lt);
+    cudaFree(mm->own_ws);
+    cudaFree(mm->d32);
     free(mm);
 }

@@ -1,24 +1,105 @@
-/* ops_cuda_plan.c — host-side planning of the CUDA ops (see ops_cuda.h): how row-major shapes
- * map onto column-major cuBLASLt, which attention kernel runs with which launch shape, when a
- * forward is worth a CUDA graph, which dtype a matmul's bias takes, the strides of a fused QKV
- * buffer. Plain C, built everywhere,
+/* ops_cuda_plan.c — host-side planning of the CUDA ops (see ops_cuda.h): how a row-major matmul
+ * descriptor maps onto column-major cuBLASLt and what cuBLASLt refuses of it (FP8's architecture,
+ * layout and alignment, outer-vector scales), which attention kernel runs with which launch
+ * shape, when a forward is worth a CUDA graph, which dtype a matmul's bias takes, the strides of
+ * a fused QKV buffer. Plain C, built everywhere,
  * so it is tested without a GPU. */
 #include "ops_cuda.h"
 
+static bool is_fp8(enum ops_dtype dt)
+{
+    return dt == OPS_E4M3 || dt == OPS_E5M2;
+}
+
 void ops_cuda_mm_plan(int M, int N, int K, struct ops_cuda_mm_layout *o)
 {
-    *o = (struct ops_cuda_mm_layout){ .m = N,
-                                      .n = M,
-                                      .k = K,
-                                      .trans_a = true,
-                                      .trans_b = false,
-                                      .lda = K,
-                                      .ldb = K,
-                                      .ldc = N,
-                                      .a_rows = K,
-                                      .a_cols = N,
-                                      .b_rows = K,
-                                      .b_cols = M };
+    struct ops_mm_desc d = {
+        .m = M, .n = N, .k = K, .a_dt = OPS_F32, .b_dt = OPS_F32, .d_dt = OPS_F32, .trans_b = true
+    };
+    *o = (struct ops_cuda_mm_layout){ 0 };
+    ops_cuda_mm_layout_make(&d, 9, 0, 0, o, NULL);
+}
+
+ab_status ops_cuda_mm_scale_choose(enum ops_mm_scale_method req, int cc_major, int cc_minor,
+                                   int cublas_version, enum ops_mm_scale_method *out, struct ab_error *err)
+{
+    bool outer_vec = cc_major == 9 && cublas_version >= 120900;
+    if (req == OPS_MM_SCALE_KERNEL || (req == OPS_MM_SCALE_AUTO && !outer_vec)) {
+        *out = OPS_MM_SCALE_KERNEL;
+        return AB_OK;
+    }
+    *out = OPS_MM_SCALE_LIBRARY;
+    if (!outer_vec)
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "row_scale=cublaslt: cuBLASLt outer-vector scales need SM90 (cc 9.x) and cuBLASLt "
+                       "12.9+, not cc %d.%d with cuBLASLt %d",
+                       cc_major, cc_minor, cublas_version);
+    return AB_OK;
+}
+
+bool ops_cuda_mm_scale_falls_back(enum ops_mm_scale_method req, enum ops_mm_scale_method planned,
+                                  ab_status st)
+{
+    return req == OPS_MM_SCALE_AUTO && planned == OPS_MM_SCALE_LIBRARY && st == AB_EUNSUPPORTED;
+}
+
+ab_status ops_cuda_mm_layout_make(const struct ops_mm_desc *d, int cc_major, int cc_minor, int cublas_version,
+                                  struct ops_cuda_mm_layout *o, struct ab_error *err)
+{
+    ab_status st = ops_mm_desc_check(d, err);
+    if (st)
+        return st;
+    if (d->packed_b)
+        return ab_fail(err, AB_EINVAL, "matmul: packed_b is the CPU's (cuBLASLt reads B in place)");
+    int64_t lda = ops_mm_lda(d), ldb = ops_mm_ldb(d), ldd = ops_mm_ldd(d);
+    *o = (struct ops_cuda_mm_layout){ .m = d->n,
+                                      .n = d->m,
+                                      .k = d->k,
+                                      .trans_a = d->trans_b,
+                                      .trans_b = d->trans_a,
+                                      .lda = ldb,
+                                      .ldb = lda,
+                                      .ldc = ldd,
+                                      .a_rows = d->trans_b ? d->k : d->n,
+                                      .a_cols = d->trans_b ? d->n : d->k,
+                                      .b_rows = d->trans_a ? d->m : d->k,
+                                      .b_cols = d->trans_a ? d->k : d->m,
+                                      .a_dt = d->b_dt,
+                                      .b_dt = d->a_dt,
+                                      .d_dt = d->d_dt,
+                                      .tf32 = d->tf32,
+                                      .fast_accum = d->fast_accum,
+                                      .workspace_bytes =
+                                          d->workspace_bytes ? d->workspace_bytes : (size_t)32 << 20 };
+    int cc = cc_major * 10 + cc_minor;
+    if (is_fp8(d->a_dt)) {
+        if (cc < 89)
+            return ab_fail(err, AB_EUNSUPPORTED,
+                           "FP8 matmul needs compute capability 8.9 or newer, not %d.%d", cc_major, cc_minor);
+        if (d->trans_a || !d->trans_b)
+            return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt FP8 needs the TN layout (B stored (n,k))");
+        /* FP8 operands: 1-byte elements whose leading dimensions must be multiples of 16. */
+        if (d->k % 16 != 0 || d->n % 16 != 0 || lda % 16 != 0 || ldb % 16 != 0)
+            return ab_fail(
+                err, AB_EUNSUPPORTED,
+                "cuBLASLt FP8 needs k and n multiples of 16 (16-byte aligned rows), not k=%lld n=%lld",
+                (long long)d->k, (long long)d->n);
+    } else if (d->a_dt == OPS_BF16 && cc < 80) {
+        return ab_fail(err, AB_EUNSUPPORTED, "BF16 matmul needs compute capability 8.0 or newer");
+    } else if (d->tf32 && cc < 80) {
+        return ab_fail(err, AB_EUNSUPPORTED, "TF32 needs compute capability 8.0 or newer");
+    }
+    if (d->scale == OPS_MM_SCALE_OUTER) {
+        if ((st = ops_cuda_mm_scale_choose(d->scale_method, cc_major, cc_minor, cublas_version,
+                                           &o->scale_method, err)))
+            return st;
+        o->d_fp32_then_scale = o->scale_method == OPS_MM_SCALE_KERNEL;
+        if (o->d_fp32_then_scale && (d->d_dt != OPS_BF16 || ldd != d->n))
+            return ab_fail(err, AB_EUNSUPPORTED, "matmul: the scaling kernel writes a packed bf16 D");
+    } else if (d->scale == OPS_MM_SCALE_TENSOR) {
+        o->scale_method = OPS_MM_SCALE_LIBRARY;
+    }
+    return AB_OK;
 }
 
 enum { TC_ROWS = 64, WARP_QUERIES = 4 }; /* queries per block: tensor-core kernel, warp kernel */
