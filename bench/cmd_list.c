@@ -6,6 +6,8 @@
 #include <getopt.h>
 #include <string.h>
 
+static const char *const better_words[] = { "", ", higher is better", ", lower is better" };
+
 int ab_cmd_list(int argc, char **argv)
 {
     static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
@@ -43,12 +45,11 @@ int ab_cmd_list(int argc, char **argv)
         }
         for (int m = 0; m < wl[i]->n_metrics; m++) {
             const struct ab_metric_decl *d = &wl[i]->metrics[m];
-            static const char *const better[] = { "", ", higher is better", ", lower is better" };
             printf("  metric %s (%s%s): %s\n", d->name,
                    d->text      ? "text"
                    : d->unit[0] ? d->unit
                                 : "number",
-                   better[d->better], d->meaning);
+                   better_words[d->better], d->meaning);
         }
         printf("\n");
     }
@@ -56,6 +57,7 @@ int ab_cmd_list(int argc, char **argv)
     const struct ab_metric_decl *em = ab_engine_metrics(&n);
     printf("every workload's rows may also carry:\n");
     for (int m = 0; m < n; m++)
-        printf("  metric %s (%s): %s\n", em[m].name, em[m].unit[0] ? em[m].unit : "number", em[m].meaning);
+        printf("  metric %s (%s%s): %s\n", em[m].name, em[m].unit[0] ? em[m].unit : "number",
+               better_words[em[m].better], em[m].meaning);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* figures.c — from result rows to the standard figures: which metric, against which axis, one
- * series per device x variant, and the file names. It knows workloads only through their rows:
- * axes are read from the `params` column, so a new workload gets charts without code here; the
- * small table of defaults below only picks nicer axes and metrics for the ones we know.
+ * series per device x variant, and the file names. It knows workloads only through their rows
+ * and their descriptors: axes are read from the `params` column and a metric's unit from the
+ * workload's declaration, so a new workload gets charts without code here; the small table of
+ * defaults below only picks nicer axes and metrics for the ones we know.
  * Samples of DIST charts point into the result set, which must outlive the figures. */
 #include "plots.h"
 
