@@ -1,9 +1,12 @@
-/* cmd_list.c — `accelbench list`: workloads, their axes with defaults, backends compiled in. */
+/* cmd_list.c — `accelbench list`: workloads, their axes with defaults and their metrics, backends
+ * compiled in. */
 #include "cli.h"
 #include "config.h"
 
 #include <getopt.h>
 #include <string.h>
+
+static const char *const better_words[] = { "", ", higher is better", ", lower is better" };
 
 int ab_cmd_list(int argc, char **argv)
 {
@@ -12,9 +15,9 @@ int ab_cmd_list(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
-            printf(
-                "usage: accelbench list\n\nLists the workloads with their axes (type, valid values,\n"
-                "default sweeps for --quick / default / --full / --check) and the backends compiled in.\n");
+            printf("usage: accelbench list\n\nLists the workloads with their axes (type, valid values,\n"
+                   "default sweeps for --quick / default / --full / --check), the metrics their rows carry\n"
+                   "(unit, which way is better, meaning) and the backends compiled in.\n");
             return 0;
         }
         return 2;
@@ -40,7 +43,21 @@ int ab_cmd_list(int argc, char **argv)
             printf("      quick: %s | default: %s | full: %s | check: %s\n", ax->sweep[0], ax->sweep[1],
                    ax->sweep[2], ax->sweep[AB_SUITE_CHECK] ? ax->sweep[AB_SUITE_CHECK] : ax->sweep[0]);
         }
+        for (int m = 0; m < wl[i]->n_metrics; m++) {
+            const struct ab_metric_decl *d = &wl[i]->metrics[m];
+            printf("  metric %s (%s%s): %s\n", d->name,
+                   d->text      ? "text"
+                   : d->unit[0] ? d->unit
+                                : "number",
+                   better_words[d->better], d->meaning);
+        }
         printf("\n");
     }
+    int n;
+    const struct ab_metric_decl *em = ab_engine_metrics(&n);
+    printf("every workload's rows may also carry:\n");
+    for (int m = 0; m < n; m++)
+        printf("  metric %s (%s%s): %s\n", em[m].name, em[m].unit[0] ? em[m].unit : "number",
+               better_words[em[m].better], em[m].meaning);
     return 0;
 }

@@ -249,6 +249,18 @@ struct ab_impl {
     void (*teardown)(struct ab_case *c);
 };
 
+/* A metric a workload records with ab_case_metric(_text), declared beside its descriptor:
+ * `list`, the charts (unit) and results/schema.md (tested to list each one) read it from here.
+ * A name may hold one '*' for a word only known at run time ("papi_*_thread0_per_rep"). */
+enum ab_better { AB_BETTER_NONE = 0, AB_BETTER_HIGHER, AB_BETTER_LOWER };
+struct ab_metric_decl {
+    const char *name;      /* as recorded: "max_rel_err", "quant_time_s" */
+    const char *unit;      /* "s", "B", "cycles", "MHz"...; "" for a count, a ratio or text */
+    bool text;             /* recorded with ab_case_metric_text */
+    enum ab_better better; /* which way is better; NONE for a description */
+    const char *meaning;   /* one line */
+};
+
 struct ab_workload {
     const char *name;    /* "fp8_gemm" */
     const char *summary; /* one line for `list` */
@@ -258,11 +270,18 @@ struct ab_workload {
      * Returning false drops the point silently (e.g. `scaling` for non-FP8 dtypes). */
     bool (*applies)(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite);
     const struct ab_impl *impl[AB_BACKEND_COUNT]; /* NULL: no implementation there (skipped) */
+    const struct ab_metric_decl *metrics;         /* every metric its rows may carry */
+    int n_metrics;
 };
 
 /* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */
 const struct ab_workload *const *ab_workloads(void);
 const struct ab_workload *ab_workload_find(const char *name);
+/* The metrics the engine itself records on any row (idle baseline, PAPI counters); *n = count. */
+const struct ab_metric_decl *ab_engine_metrics(int *n);
+/* The declaration of a metric recorded on a row of workload w (NULL: engine metrics only):
+ * w's own, else the engine's; NULL when undeclared. Owned by the const tables. */
+const struct ab_metric_decl *ab_metric_decl_find(const struct ab_workload *w, const char *name);
 
 /* ---------------------------------------------------------------- statistics */
 

@@ -316,6 +316,45 @@ void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, .
     va_end(ap);
 }
 
+/* Recorded by the runner on any workload's rows (runner.c: the idle baseline, --counters). */
+static const struct ab_metric_decl engine_metrics[] = {
+    { "idle_power_w", "W", false, AB_BETTER_NONE,
+      "the device's idle power, measured before the run (--idle-baseline)" },
+    { "dynamic_energy_j", "J", false, AB_BETTER_LOWER,
+      "energy per repetition less what idling over the same window would have used" },
+    { "papi_*_thread0_per_rep", "", false, AB_BETTER_NONE,
+      "a PAPI event (--counters) per repetition, counted on the calling thread only" },
+};
+
+const struct ab_metric_decl *ab_engine_metrics(int *n)
+{
+    *n = (int)(sizeof engine_metrics / sizeof engine_metrics[0]);
+    return engine_metrics;
+}
+
+/* Does name match pattern, whose one '*' (if any) stands for a non-empty word? */
+static bool metric_name_matches(const char *pattern, const char *name)
+{
+    const char *star = strchr(pattern, '*');
+    if (!star)
+        return strcmp(pattern, name) == 0;
+    size_t pre = (size_t)(star - pattern), post = strlen(star + 1), n = strlen(name);
+    return n > pre + post && strncmp(name, pattern, pre) == 0 && strcmp(name + n - post, star + 1) == 0;
+}
+
+const struct ab_metric_decl *ab_metric_decl_find(const struct ab_workload *w, const char *name)
+{
+    for (int i = 0; w && i < w->n_metrics; i++)
+        if (metric_name_matches(w->metrics[i].name, name))
+            return &w->metrics[i];
+    int n;
+    const struct ab_metric_decl *e = ab_engine_metrics(&n);
+    for (int i = 0; i < n; i++)
+        if (metric_name_matches(e[i].name, name))
+            return &e[i];
+    return NULL;
+}
+
 ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, struct ab_error *err)
 {
     const char *p = buf;

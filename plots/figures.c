@@ -1,7 +1,8 @@
 /* figures.c — from result rows to the standard figures: which metric, against which axis, one
- * series per device x variant, and the file names. It knows workloads only through their rows:
- * axes are read from the `params` column, so a new workload gets charts without code here; the
- * small table of defaults below only picks nicer axes and metrics for the ones we know.
+ * series per device x variant, and the file names. It knows workloads only through their rows
+ * and their descriptors: axes are read from the `params` column and a metric's unit from the
+ * workload's declaration, so a new workload gets charts without code here; the small table of
+ * defaults below only picks nicer axes and metrics for the ones we know.
  * Samples of DIST charts point into the result set, which must outlive the figures. */
 #include "plots.h"
 
@@ -45,28 +46,11 @@ static char rate_kind(const struct ab_result *r)
     return 0;
 }
 
-static const char *metric_unit_of_name(const char *name)
+/* The unit a row's workload declares for one of its metrics ("" when undeclared). */
+static const char *declared_unit(const struct ab_result *r, const char *metric)
 {
-    size_t n = strlen(name);
-#define ENDS(s) (n >= sizeof(s) - 1 && !strcmp(name + n - (sizeof(s) - 1), s))
-    if (ENDS("_bytes"))
-        return "B";
-    if (ENDS("_s"))
-        return "s";
-    if (ENDS("_cycles"))
-        return "cycles";
-    if (ENDS("_ticks"))
-        return "ticks";
-    if (ENDS("_hz"))
-        return "Hz";
-    if (ENDS("_mhz"))
-        return "MHz";
-    if (ENDS("_w"))
-        return "W";
-    if (ENDS("_j"))
-        return "J";
-#undef ENDS
-    return "";
+    const struct ab_metric_decl *d = ab_metric_decl_find(ab_workload_find(r->workload), metric);
+    return d ? d->unit : "";
 }
 
 bool ab_plot_row_metric(const struct ab_result *r, const char *metric, double *v, double *lo, double *hi,
@@ -123,7 +107,7 @@ bool ab_plot_row_metric(const struct ab_result *r, const char *metric, double *v
         return isfinite(*v);
     }
     *v = ab_result_metric(r, metric);
-    *unit = metric_unit_of_name(metric);
+    *unit = declared_unit(r, metric);
     return isfinite(*v);
 }
 

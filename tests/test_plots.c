@@ -506,9 +506,30 @@ static void plot_command_writes_figures_and_rejects_bad_kind(void **state)
     assert_int_equal(WEXITSTATUS(rc), 2);
 }
 
+/* A workload metric's unit is the one its workload declares, not a guess from its name. */
+static void workload_metric_reads_its_declared_unit(void **state)
+{
+    (void)state;
+    struct ab_result r = { .workload = "attention_memory", .n_metrics = 2 };
+    snprintf(r.metrics[0].name, sizeof r.metrics[0].name, "flop_per_byte");
+    r.metrics[0].value = 3;
+    snprintf(r.metrics[1].name, sizeof r.metrics[1].name, "peak_extra_bytes");
+    r.metrics[1].value = 1024;
+    double v, lo, hi;
+    const char *unit;
+    assert_true(ab_plot_row_metric(&r, "flop_per_byte", &v, &lo, &hi, &unit));
+    assert_string_equal(unit, "FLOP/B");
+    assert_true(ab_plot_row_metric(&r, "peak_extra_bytes", &v, &lo, &hi, &unit));
+    assert_string_equal(unit, "B");
+    snprintf(r.workload, sizeof r.workload, "no_such_workload"); /* old or foreign rows */
+    assert_true(ab_plot_row_metric(&r, "peak_extra_bytes", &v, &lo, &hi, &unit));
+    assert_string_equal(unit, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(workload_metric_reads_its_declared_unit),
         cmocka_unit_test(log2_sizes_read_as_1K_4K_16K),
         cmocka_unit_test(log2_over_many_octaves_thins_to_every_other_power),
         cmocka_unit_test(log10_small_values_read_1e_minus_3),

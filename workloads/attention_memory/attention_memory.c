@@ -749,6 +749,23 @@ ab_status attention_memory_cuda_time_check(const struct am_shape *s, const struc
                    per, desc, (long long)reps, per * (double)reps, limit, ab_suite_word(suite));
 }
 
+/* Every metric an attention_memory row may carry (attention_memory.c, cpu.c, cpu_dispatch.c). */
+static const struct ab_metric_decl metrics[] = {
+    { "peak_extra_bytes", "B", false, AB_BETTER_LOWER,
+      "measured high-water mark of the case's scratch memory in one pass" },
+    { "peak_rss_growth_bytes", "B", false, AB_BETTER_LOWER,
+      "CPU: growth of the process's peak RSS over the pass, a cross-check" },
+    { "analytic_min_extra_bytes", "B", false, AB_BETTER_NONE,
+      "scratch memory the algorithm must hold, from its formula" },
+    { "mem_ratio_vs_naive", "", false, AB_BETTER_HIGHER,
+      "naive's peak_extra_bytes / this row's, same shape and backend" },
+    { "flop_per_byte", "FLOP/B", false, AB_BETTER_NONE, "flops / bytes: the arithmetic intensity" },
+    { "max_abs_err", "", false, AB_BETTER_LOWER, "largest |x - ref| against an FP64 naive reference" },
+    { "max_rel_err", "", false, AB_BETTER_LOWER, "largest |x - ref| / (atol + |ref|)" },
+    { "checked_rows", "", false, AB_BETTER_NONE, "output rows compared with the reference" },
+    { "cpu_kernels", "", true, AB_BETTER_NONE, "CPU: which build of the kernels ran (x86-64-v4 or x86-64)" },
+};
+
 const struct ab_workload attention_memory_workload = {
     .name = "attention_memory",
     .summary = "naive vs chunked (Rabe & Staats) vs fused attention: peak memory and time; decode KV-cache "
@@ -758,4 +775,6 @@ const struct ab_workload attention_memory_workload = {
     .applies = am_applies,
     .impl = { [AB_BACKEND_CPU] = &attention_memory_cpu_impl,
               [AB_BACKEND_CUDA] = &attention_memory_cuda_impl },
+    .metrics = metrics,
+    .n_metrics = sizeof metrics / sizeof metrics[0],
 };

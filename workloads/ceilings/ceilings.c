@@ -65,6 +65,19 @@ static bool ceilings_applies(const struct ab_params *ps, enum ab_backend_kind ba
     return true;
 }
 
+/* Every metric a ceilings row may carry (cpu.c, cuda.c). */
+static const struct ab_metric_decl metrics[] = {
+    { "gemm_n", "", false, AB_BETTER_NONE, "n of the n x n x n GEMM measured" },
+    { "max_err_rel_to_abs_sum", "", false, AB_BETTER_LOWER,
+      "GEMM: worst |C - ref| / sum |a||b| over the checked entries" },
+    { "entries_checked", "", false, AB_BETTER_NONE, "CPU GEMM: entries compared with the FP64 reference" },
+    { "fma_outputs_checked", "", false, AB_BETTER_NONE, "FMA loop: outputs compared with their closed form" },
+    { "isa", "", true, AB_BETTER_NONE,
+      "CPU FMA loop: the instruction set it ran (avx2, avx512f, avx512_bf16)" },
+    { "accum", "", true, AB_BETTER_NONE, "CUDA GEMM: fp32 or fast (FP8 fast) accumulation" },
+    { "cublaslt", "", true, AB_BETTER_NONE, "CUDA GEMM: the cuBLASLt algorithm the heuristic chose" },
+};
+
 const struct ab_workload ceilings_workload = {
     .name = "ceilings",
     .summary = "peak FLOP/s per data type (FMA loop, library GEMM) and memory bandwidth of each device",
@@ -72,4 +85,6 @@ const struct ab_workload ceilings_workload = {
     .n_axes = sizeof ceilings_axes / sizeof ceilings_axes[0],
     .applies = ceilings_applies,
     .impl = { [AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl },
+    .metrics = metrics,
+    .n_metrics = sizeof metrics / sizeof metrics[0],
 };

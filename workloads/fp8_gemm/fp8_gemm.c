@@ -388,6 +388,29 @@ ab_status fp8g_report(struct ab_case *c, const struct fp8g_accuracy *acc, double
     return AB_OK;
 }
 
+/* Every metric an fp8_gemm row may carry (fp8_gemm.c, cpu.c, cuda.c); see results/schema.md. */
+static const struct ab_metric_decl metrics[] = {
+    { "rel_fro_err", "", false, AB_BETTER_LOWER,
+      "||C - R||_F / ||R||_F, R the FP64 product of the FP32 inputs: what the format costs" },
+    { "max_rel_err", "", false, AB_BETTER_LOWER, "max |C - R| / rms(R) over the checked entries" },
+    { "kernel_err", "", false, AB_BETTER_LOWER,
+      "max |C - D| / sum |a||b|, D the FP64 product of the operands as the kernel read them" },
+    { "checked_entries", "", false, AB_BETTER_NONE, "entries compared with the references" },
+    { "quant_time_s", "s", false, AB_BETTER_LOWER,
+      "CPU, FP8: time to compute the scales and quantize both operands" },
+    { "host_quant_time_s", "s", false, AB_BETTER_LOWER, "CUDA, FP8: the same on the host before upload" },
+    { "kernel", "", true, AB_BETTER_NONE, "CPU: the oneDNN primitive that ran" },
+    { "cpu_gemm", "", true, AB_BETTER_NONE, "CPU: the oneDNN GEMM type the operands were fed as" },
+    { "onednn_impl", "", true, AB_BETTER_NONE, "CPU: oneDNN's implementation name" },
+    { "cublaslt_algo", "", true, AB_BETTER_NONE,
+      "CUDA: the heuristic's algorithm (id, tile, stages) and its workspace" },
+    { "rotation_sets", "", false, AB_BETTER_NONE,
+      "CUDA: operand sets rotated through so the L2 cache does not flatter" },
+    { "row_scaling", "", true, AB_BETTER_NONE, "CUDA, FP8 row scaling: outer_vec, epilogue or none" },
+    { "row_scaling_fallback", "", true, AB_BETTER_NONE,
+      "CUDA, FP8: why cuBLASLt's outer-vector scaling was not used" },
+};
+
 const struct ab_workload fp8_gemm_workload = {
     .name = "fp8_gemm",
     .summary = "FP8 GEMM throughput and accuracy (tensor/row scaling) against BF16/FP16/TF32/FP32",
@@ -395,4 +418,6 @@ const struct ab_workload fp8_gemm_workload = {
     .n_axes = sizeof axes / sizeof axes[0],
     .applies = fp8_gemm_applies,
     .impl = { [AB_BACKEND_CPU] = &fp8_gemm_cpu_impl, [AB_BACKEND_CUDA] = &fp8_gemm_cuda_impl },
+    .metrics = metrics,
+    .n_metrics = sizeof metrics / sizeof metrics[0],
 };

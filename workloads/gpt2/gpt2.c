@@ -201,6 +201,28 @@ ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int
     return st;
 }
 
+/* Every metric a gpt2 row may carry (gpt2.c, cpu.c, cuda.c); see results/schema.md. */
+static const struct ab_metric_decl metrics[] = {
+    { "weights", "", true, AB_BETTER_NONE, "random or file" },
+    { "bf16_note", "", true, AB_BETTER_NONE,
+      "CPU bf16: present when the CPU has no native bf16 dot product" },
+    { "peak_mem_bytes", "B", false, AB_BETTER_LOWER,
+      "memory the case allocates: parameters, weights, KV cache, activations, logits" },
+    { "verified_prompt_tokens", "", false, AB_BETTER_NONE, "prompt tokens of the verified forward" },
+    { "verified_decode_steps", "", false, AB_BETTER_NONE, "decode steps of the verified forward" },
+    { "verified_sequences", "", false, AB_BETTER_NONE, "sequences of the verified forward" },
+    { "max_abs_err", "", false, AB_BETTER_LOWER,
+      "largest logit error against an FP64 forward of the same weights" },
+    { "ttft_s", "s", false, AB_BETTER_LOWER,
+      "time to first token: one prompt's prefill with the greedy pick" },
+    { "tpot_median_s", "s", false, AB_BETTER_LOWER, "decode: median time per output token" },
+    { "tpot_p95_s", "s", false, AB_BETTER_LOWER, "decode: 95th percentile time per output token" },
+    { "weight_bytes", "B", false, AB_BETTER_NONE, "decode: weights read per step" },
+    { "step_bytes", "B", false, AB_BETTER_NONE, "decode: mean bytes read per step (weights + KV cache)" },
+    { "graph_step_max_rel_diff", "", false, AB_BETTER_LOWER,
+      "CUDA decode: the step replayed as a CUDA graph against the plain forward" },
+};
+
 const struct ab_workload gpt2_workload = {
     .name = "gpt2",
     .summary =
@@ -209,4 +231,6 @@ const struct ab_workload gpt2_workload = {
     .n_axes = sizeof gpt2_axes / sizeof gpt2_axes[0],
     .applies = gpt2_applies,
     .impl = { [AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl },
+    .metrics = metrics,
+    .n_metrics = sizeof metrics / sizeof metrics[0],
 };

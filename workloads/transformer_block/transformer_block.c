@@ -313,6 +313,35 @@ ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const s
     return AB_OK;
 }
 
+/* Every metric a transformer_block row may carry (transformer_block.c, cpu.c, cuda.c). */
+static const struct ab_metric_decl metrics[] = {
+    { "flops_full_attention", "FLOP", false, AB_BETTER_NONE,
+      "flops with the full (unhalved) causal attention, as Megatron-LM counts" },
+    { "head_size", "", false, AB_BETTER_NONE, "CPU: hidden / heads" },
+    { "matmul_impl", "", true, AB_BETTER_NONE, "CPU: oneDNN's matmul implementation" },
+    { "attn_impl", "", true, AB_BETTER_NONE, "the attention kernel's name" },
+    { "cublaslt_fc", "", true, AB_BETTER_NONE, "CUDA: cuBLASLt's algorithm for the MLP up projection" },
+    { "cuda_graph", "", false, AB_BETTER_NONE, "CUDA: 1 when the forward is replayed as a CUDA graph" },
+    { "ln1_s", "s", false, AB_BETTER_LOWER, "seconds per forward in the first LayerNorm" },
+    { "qkv_s", "s", false, AB_BETTER_LOWER, "seconds per forward in the QKV projection" },
+    { "attn_s", "s", false, AB_BETTER_LOWER, "seconds per forward in the causal attention" },
+    { "attn_proj_res_s", "s", false, AB_BETTER_LOWER,
+      "seconds per forward in the output projection with its residual add" },
+    { "ln2_s", "s", false, AB_BETTER_LOWER, "seconds per forward in the second LayerNorm" },
+    { "fc_gelu_s", "s", false, AB_BETTER_LOWER, "seconds per forward in the MLP up projection with GELU" },
+    { "fc_proj_res_s", "s", false, AB_BETTER_LOWER,
+      "seconds per forward in the MLP down projection with its residual add" },
+    { "small_max_err", "", false, AB_BETTER_LOWER,
+      "worst error against the FP64 reference as a fraction of the tolerance: a small layer (2 sequences of "
+      "40 tokens) in full" },
+    { "case_first_tokens_max_err", "", false, AB_BETTER_LOWER,
+      "worst error against the FP64 reference as a fraction of the tolerance: the case's layer on its first "
+      "tokens" },
+    { "case_all_tokens_max_err", "", false, AB_BETTER_LOWER,
+      "worst error against the FP64 reference as a fraction of the tolerance: the case's layer on every "
+      "token (check suite)" },
+};
+
 const struct ab_workload transformer_block_workload = {
     .name = "transformer_block",
     .summary = "one pre-LN GPT decoder layer forward (LN, QKV, causal attention, projection, MLP with GELU)",
@@ -321,4 +350,6 @@ const struct ab_workload transformer_block_workload = {
     .applies = tb_applies,
     .impl = { [AB_BACKEND_CPU] = &transformer_block_cpu_impl,
               [AB_BACKEND_CUDA] = &transformer_block_cuda_impl },
+    .metrics = metrics,
+    .n_metrics = sizeof metrics / sizeof metrics[0],
 };
