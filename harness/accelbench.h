@@ -208,6 +208,7 @@ struct ab_metric {
 };
 
 struct ab_workload;
+struct ab_case_engine; /* opaque: what the runner keeps per case */
 
 /* One workload x one device x one point of the axes. The runner owns it; the workload's
  * setup puts its own state in `state` and frees it in teardown. */
@@ -221,15 +222,18 @@ struct ab_case {
     struct ab_work work; /* filled by setup */
     struct ab_metric metrics[AB_MAX_METRICS];
     int n_metrics;
-    const char *publish_ceiling; /* ceilings workload: the ceiling this case measures */
-    double publish_value;        /* set by the workload to the rate it measured (or 0: use
-                                    the rate computed from work and time) */
+    struct ab_case_engine *engine; /* the runner's own bookkeeping; NULL outside a run */
 };
 
 /* Record a workload metric on the case (replaces one of the same name). */
 void ab_case_metric(struct ab_case *c, const char *name, double value);
 void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A case of a workload that provides ceilings says which ceiling of its device it measures:
+ * value in FLOP/s or bytes/s, or 0 for the rate computed from its work and time. The runner
+ * sets it on the device when the case ends ok (source "measured"), so later cases are read
+ * as fractions of it. Outside a run (c->engine NULL) it does nothing. */
+void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value);
 
 /* ---------------------------------------------------------------- workloads */
 
@@ -258,6 +262,10 @@ struct ab_workload {
      * Returning false drops the point silently (e.g. `scaling` for non-FP8 dtypes). */
     bool (*applies)(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite);
     const struct ab_impl *impl[AB_BACKEND_COUNT]; /* NULL: no implementation there (skipped) */
+    /* Its cases publish device ceilings (ab_case_publish_ceiling): the runner plans it first
+     * (in quick form) when other selected workloads need ceilings and no other source was
+     * given, and --ceilings / --resume read ceilings from its ok rows. */
+    bool provides_ceilings;
 };
 
 /* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */

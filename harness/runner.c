@@ -183,7 +183,8 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
 
 /* ------------------------------------------------------------------ ceilings */
 
-/* Take ceilings from the ok `ceilings` rows of a results file, for devices of the same name. */
+/* Take ceilings from the ok rows of ceilings providers in a results file, for devices of the
+ * same name. */
 static ab_status ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
                                     struct ab_error *err)
 {
@@ -198,8 +199,8 @@ static ab_status ceilings_from_file(const char *path, struct ab_device *devs, in
     snprintf(src, sizeof src, "file:%s", base ? base + 1 : path);
     for (int64_t i = 0; i < set.n; i++) {
         const struct ab_result *r = &set.rows[i];
-        if (strcmp(r->workload, "ceilings") || r->status != AB_OK || !r->ceiling[0] ||
-            !(r->ceiling_value > 0))
+        const struct ab_workload *wl = ab_workload_find(r->workload);
+        if (!wl || !wl->provides_ceilings || r->status != AB_OK || !r->ceiling[0] || !(r->ceiling_value > 0))
             continue;
         for (int d = 0; d < n; d++)
             if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0)
@@ -418,6 +419,20 @@ static ab_status measure(struct case_env *env, const struct ab_impl *impl, struc
     return AB_OK;
 }
 
+/* What a case of a ceilings provider published (ab_case_publish_ceiling). */
+struct ab_case_engine {
+    char ceiling[24]; /* "" when nothing was published */
+    double value;     /* 0: the rate computed from work and time */
+};
+
+void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value)
+{
+    if (!c || !c->engine || !name)
+        return;
+    snprintf(c->engine->ceiling, sizeof c->engine->ceiling, "%s", name);
+    c->engine->value = value;
+}
+
 static void derive(struct ab_result *r, const struct ab_case *c, const struct ab_device *dev)
 {
     double med = r->time_s.median;
@@ -432,19 +447,21 @@ static void derive(struct ab_result *r, const struct ab_case *c, const struct ab
         r->byte_per_j = c->work.bytes > 0 ? c->work.bytes / r->energy_j : NAN;
     }
     double rate = (c->work.rate && strcmp(c->work.rate, "bytes") == 0) ? r->byte_per_s : r->flop_per_s;
-    if (c->publish_ceiling) {
-        double v = c->publish_value > 0 ? c->publish_value : rate;
-        ab_device_set_ceiling((struct ab_device *)dev, c->publish_ceiling, v, "measured");
+    const char *pub = c->engine && c->engine->ceiling[0] ? c->engine->ceiling : NULL;
+    double pub_value = pub ? c->engine->value : 0;
+    if (pub) {
+        double v = pub_value > 0 ? pub_value : rate;
+        ab_device_set_ceiling((struct ab_device *)dev, pub, v, "measured");
     }
-    const char *cname = c->publish_ceiling ? c->publish_ceiling : c->work.ceiling;
+    const char *cname = pub ? pub : c->work.ceiling;
     const struct ab_ceiling *ceil_ = ab_device_ceiling(dev, cname);
     if (cname)
         snprintf(r->ceiling, sizeof r->ceiling, "%s", cname);
     if (ceil_) {
         r->ceiling_value = ceil_->value;
         snprintf(r->ceiling_source, sizeof r->ceiling_source, "%s", ceil_->source);
-        if (c->publish_ceiling && c->publish_value > 0)
-            rate = c->publish_value;
+        if (pub && pub_value > 0)
+            rate = pub_value;
         r->fraction_of_ceiling = rate / ceil_->value;
     }
 }
@@ -490,8 +507,10 @@ static void run_case(struct case_env *env, const struct plan_case *pc, uint64_t 
         snprintf(r->message, sizeof r->message, "out of memory");
         return;
     }
+    struct ab_case_engine engine = { .value = 0 };
     c->workload = pc->wl;
     c->device = dev;
+    c->engine = &engine;
     plan_params(pc, &c->params);
     c->suite = pc->suite;
     c->seed = seed;
@@ -944,22 +963,23 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
      * no other source was given), then the selected workloads in registry order. */
     bool want_ceilings = false, has_ceilings = false;
     for (int k = 0; k < nsel; k++) {
-        has_ceilings |= strcmp(sel[k]->name, "ceilings") == 0;
-        want_ceilings |= strcmp(sel[k]->name, "ceilings") != 0;
+        has_ceilings |= sel[k]->provides_ceilings;
+        want_ceilings |= !sel[k]->provides_ceilings;
     }
     if (o->suite == AB_SUITE_CHECK)
         want_ceilings = false; /* verification reads no ceiling */
     if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err)))
         goto out;
-    const struct ab_workload *ceil_wl = ab_workload_find("ceilings");
-    bool auto_ceilings = want_ceilings && !has_ceilings && !o->ceilings_file && !o->no_ceilings && ceil_wl;
-    for (int d = 0; d < ndev; d++) {
+    bool auto_ceilings = want_ceilings && !has_ceilings && !o->ceilings_file && !o->no_ceilings;
+    for (int d = 0; d < ndev && auto_ceilings; d++) {
         if (!use[d])
             continue;
-        if (auto_ceilings) {
+        for (int w = 0; all[w]; w++) {
+            if (!all[w]->provides_ceilings)
+                continue;
             struct ab_run_opts plain = *o;
             plain.n_axis_overrides = 0; /* user overrides address the chosen workloads */
-            if ((st = plan_workload(&plan, ceil_wl, d, devs[d].backend, &plain, AB_SUITE_QUICK, err)))
+            if ((st = plan_workload(&plan, all[w], d, devs[d].backend, &plain, AB_SUITE_QUICK, err)))
                 goto out;
         }
     }

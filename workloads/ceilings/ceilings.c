@@ -72,4 +72,5 @@ const struct ab_workload ceilings_workload = {
     .n_axes = sizeof ceilings_axes / sizeof ceilings_axes[0],
     .applies = ceilings_applies,
     .impl = { [AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl },
+    .provides_ceilings = true,
 };
