@@ -63,6 +63,7 @@ struct ab_ceiling {
 };
 
 struct ab_profile; /* nominal power and price of a device, from results/profiles/ */
+struct ab_meter;   /* a power/energy meter (see "meters" below) */
 
 #define AB_MAX_DEVICES 16
 struct ab_device {
@@ -86,11 +87,21 @@ struct ab_device {
     const struct ab_profile *profile; /* may be NULL; owned by the profile table */
 };
 
-/* A backend: discovers devices. Primitives a workload needs beyond that live in the
- * backend's own files (CPU: ab_cpu_*, CUDA: launchers in .cu files). */
+/* A backend-specific fact of a device for run.json, beyond the common fields. */
+struct ab_device_fact {
+    char key[32];   /* "compute_capability" */
+    char value[64]; /* "9.0" */
+};
+
+/* A backend: discovers and describes devices, owns their ids, opens their meters. Primitives
+ * a workload needs beyond that live in the backend's own files (CPU: ab_cpu_*, CUDA:
+ * launchers in .cu files). The table of backends is in device.c. */
 struct ab_backend {
-    const char *name; /* "cpu", "cuda" */
+    const char *name;  /* "cpu", "cuda": the id of its devices, or their prefix when indexed */
+    const char *title; /* "CPU", "CUDA": in messages */
     enum ab_backend_kind kind;
+    bool indexed; /* device ids are "<name>:N" ("cuda:0"); else the id is the name ("cpu") */
+    bool stub;    /* built without the backend's libraries: it finds no devices */
     /* Fill up to max devices; *n = count. No hardware or no driver: AB_OK with *n = 0 and a
      * reason in err->msg (reported as "skipped"), never a crash. */
     ab_status (*discover)(struct ab_device *out, int max, int *n, struct ab_error *err);
@@ -98,6 +109,14 @@ struct ab_backend {
      * otherwise a status and a message saying why (a sticky CUDA error such as an illegal
      * address poisons every later call in the process). NULL: the device cannot be lost. */
     ab_status (*health)(const struct ab_device *dev, struct ab_error *err);
+    /* Open the device's own power meter (CUDA: NVML; CPU: RAPL, then PAPI); a status other
+     * than AB_OK when there is none (ab_meter_open then falls back to an estimate). */
+    ab_status (*meter_open)(const struct ab_device *dev, struct ab_meter **out, struct ab_error *err);
+    /* The `info` lines after the device's id and name, each starting with 9 spaces and
+     * ending in a newline. */
+    void (*describe)(const struct ab_device *dev, char *buf, size_t len);
+    /* Facts for run.json beyond the common fields; returns how many (NULL: none). */
+    int (*facts)(const struct ab_device *dev, struct ab_device_fact *out, int max);
 };
 
 /* The backends compiled in (CUDA's discover returns none where the build has no CUDA). */
@@ -114,6 +133,14 @@ void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value
 bool ab_device_fits(const struct ab_device *dev, uint64_t bytes);
 /* Backend name of a kind: "cpu" or "cuda". */
 const char *ab_backend_name(enum ab_backend_kind kind);
+/* Is id one of the backend's device ids, by its syntax: the backend's name ("cuda", "cpu"),
+ * or for an indexed backend "<name>:N" (whether or not that device exists)? */
+bool ab_backend_owns_id(const struct ab_backend *b, const char *id);
+/* Mark in use[] the devices an id selects: "all", a device id ("cuda:1"), or a backend's name
+ * (all its devices). Returns false if it selects none; then *absent is the backend the id
+ * belongs to when that backend has no device at all (its cases become skipped rows), else
+ * -1 (the id is unknown). */
+bool ab_devices_select(const struct ab_device *devs, int n, const char *id, bool *use, int *absent);
 
 /* CPU backend helpers. */
 int ab_cpu_threads(void);             /* threads used for CPU work (OMP/affinity aware) */

@@ -67,6 +67,7 @@ static void plan_params(const struct plan_case *pc, struct ab_params *out)
 struct plan {
     struct plan_case *c;
     int n, cap;
+    char no_impl[AB_BACKEND_COUNT][64]; /* skip reasons: "no CUDA implementation of this workload" */
 };
 
 static ab_status plan_add(struct plan *p, const struct plan_case *pc, struct ab_error *err)
@@ -115,20 +116,24 @@ static bool has_axis(const struct ab_workload *wl, const char *name, size_t nl)
     return false;
 }
 
+/* A skipped row for a workload without an implementation on the backend; the plan holds the
+ * reason's text. */
+static ab_status plan_skip(struct plan *p, struct plan_case *pc, const char *title, struct ab_error *err)
+{
+    char *why = p->no_impl[pc->backend];
+    snprintf(why, sizeof p->no_impl[0], "no %s implementation of this workload", title);
+    pc->skip = why;
+    return plan_add(p, pc, err);
+}
+
 static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int dev,
                                enum ab_backend_kind backend, const struct ab_run_opts *o, enum ab_suite suite,
                                struct ab_error *err)
 {
     const struct ab_impl *impl = wl->impl[backend];
     if (!impl || !impl->setup) {
-        struct plan_case pc = { .wl = wl,
-                                .dev = dev,
-                                .backend = backend,
-                                .suite = suite,
-                                .skip = backend == AB_BACKEND_CUDA
-                                            ? "no CUDA implementation of this workload"
-                                            : "no CPU implementation of this workload" };
-        return plan_add(p, &pc, err);
+        struct plan_case pc = { .wl = wl, .dev = dev, .backend = backend, .suite = suite, .skip = NULL };
+        return plan_skip(p, &pc, ab_backend_get(backend)->title, err);
     }
     struct ab_values *vals[AB_MAX_AXES] = { 0 };
     ab_status st = AB_OK;
@@ -806,7 +811,8 @@ static ab_status select_devices(const struct ab_run_opts *o, struct ab_device *d
 {
     for (int d = 0; d < ndev; d++)
         use[d] = o->n_devices == 0;
-    absent[AB_BACKEND_CPU] = absent[AB_BACKEND_CUDA] = false;
+    for (int k = 0; k < AB_BACKEND_COUNT; k++)
+        absent[k] = false;
     if (o->n_devices == 0) {
         for (int k = 0; k < AB_BACKEND_COUNT; k++) {
             bool any = false;
@@ -816,40 +822,27 @@ static ab_status select_devices(const struct ab_run_opts *o, struct ab_device *d
         }
         return AB_OK;
     }
-    char valid[512] = "cpu, cuda";
+    /* Valid: every backend's name, then the ids that differ from them ("cuda:0"). */
+    char valid[512] = "";
+    for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+        size_t l = strlen(valid);
+        snprintf(valid + l, sizeof valid - l, "%s%s", l ? ", " : "",
+                 ab_backend_name((enum ab_backend_kind)k));
+    }
     for (int d = 0; d < ndev; d++)
-        if (devs[d].backend == AB_BACKEND_CUDA) {
+        if (strcmp(devs[d].id, ab_backend_name(devs[d].backend)) != 0) {
             size_t l = strlen(valid);
             snprintf(valid + l, sizeof valid - l, ", %s", devs[d].id);
         }
     for (int i = 0; i < o->n_devices; i++) {
-        const char *want = o->devices[i];
-        if (strcmp(want, "all") == 0) {
-            for (int d = 0; d < ndev; d++)
-                use[d] = true;
+        int none_of = -1;
+        if (ab_devices_select(devs, ndev, o->devices[i], use, &none_of))
+            continue;
+        if (none_of >= 0) {
+            absent[none_of] = true; /* reported as skipped rows, not an error */
             continue;
         }
-        bool backend_word = strcmp(want, "cpu") == 0 || strcmp(want, "cuda") == 0;
-        bool found = false;
-        for (int d = 0; d < ndev; d++)
-            if (strcmp(devs[d].id, want) == 0 ||
-                (backend_word && strcmp(ab_backend_name(devs[d].backend), want) == 0)) {
-                use[d] = found = true;
-            }
-        if (found)
-            continue;
-        if (strcmp(want, "cuda") == 0 || strncmp(want, "cuda:", 5) == 0) {
-            char *end;
-            bool numeric = want[4] == '\0' || (want[5] && (strtol(want + 5, &end, 10), *end == '\0'));
-            bool no_cuda_at_all = true;
-            for (int d = 0; d < ndev; d++)
-                no_cuda_at_all &= devs[d].backend != AB_BACKEND_CUDA;
-            if (numeric && no_cuda_at_all) {
-                absent[AB_BACKEND_CUDA] = true; /* reported as skipped rows, not an error */
-                continue;
-            }
-        }
-        return ab_fail(err, AB_EINVAL, "unknown device \"%s\" (valid: %s)", want, valid);
+        return ab_fail(err, AB_EINVAL, "unknown device \"%s\" (valid: %s)", o->devices[i], valid);
     }
     return AB_OK;
 }

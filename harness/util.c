@@ -300,8 +300,3 @@ ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, st
     }
     return AB_OK;
 }
-
-const char *ab_backend_name(enum ab_backend_kind kind)
-{
-    return kind == AB_BACKEND_CUDA ? "cuda" : "cpu";
-}
