@@ -461,6 +461,9 @@ struct ab_reporter {
     ab_status (*row)(void *self, const struct ab_result *r, struct ab_error *err);
     ab_status (*end)(void *self, const struct ab_run_info *info, struct ab_error *err);
     void (*destroy)(void *self);
+    /* Optional (NULL): case `index` of n_planned is about to run; its row follows. */
+    void (*case_start)(void *self, const char *workload, const char *device, const char *params, int index,
+                       int n_planned);
 };
 
 /* CSV (record_csv.c): schema in results/schema.md, written and read with libcsv.
@@ -473,6 +476,11 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
                       struct ab_error *err);
 /* The column names of schema version AB_SCHEMA_VERSION, in order; NULL-terminated. */
 const char *const *ab_csv_columns(void);
+
+/* Console (report_console.c): one progress line per case to log as it ends ("[i/N] workload
+ * device params: status figure [time]"); with tty, a line rewritten while a case runs that
+ * shows elapsed time and ETA. */
+ab_status ab_console_reporter_open(FILE *log, bool tty, struct ab_reporter *out, struct ab_error *err);
 
 /* JSON (record_json.c): run.json (metadata, rewritten atomically at begin and end) and
  * samples.jsonl (one object per case with its raw samples and metrics, appended). */
