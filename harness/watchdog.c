@@ -150,7 +150,7 @@ bool ab_worker_run_case(struct worker **wp, const struct case_env *env, const st
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     if (w->done) {
-        if (env->dev) { /* what the case measured (the ceilings workload) */
+        if (env->dev) { /* what the case measured (a ceilings provider) */
             memcpy(env->dev->ceilings, w->dev.ceilings, sizeof w->dev.ceilings);
             env->dev->n_ceilings = w->dev.n_ceilings;
         }
