@@ -102,14 +102,11 @@ int ab_cmd_info(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             const struct ab_device *d = &devs[i];
             printf("%-8s %s\n", d->id, d->name);
-            if (d->backend == AB_BACKEND_CUDA)
-                printf(
-                    "         %d SMs, compute capability %d.%d, %.1f GiB, %.0f MHz, driver %s, runtime %s\n",
-                    d->compute_units, d->cc_major, d->cc_minor, d->mem_bytes / 1073741824.0, d->clock_mhz,
-                    d->driver, d->runtime);
-            else
-                printf("         %d threads, %.1f GiB, %.0f MHz, %s\n         features: %s\n", d->threads,
-                       d->mem_bytes / 1073741824.0, d->clock_mhz, d->driver, d->features);
+            const struct ab_backend *b = ab_backend_get(d->backend);
+            char lines[1024] = "";
+            if (b && b->describe)
+                b->describe(d, lines, sizeof lines);
+            fputs(lines, stdout);
             printf("         power source: %s; profile: %s\n", meters[i],
                    d->profile ? d->profile->name : "(none)");
         }

@@ -1,7 +1,6 @@
 /* cmd_list.c — `accelbench list`: workloads, their axes with defaults and their metrics, backends
  * compiled in. */
 #include "cli.h"
-#include "config.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -26,7 +25,15 @@ int ab_cmd_list(int argc, char **argv)
         ab_cli_error("list: unexpected argument \"%s\"", argv[optind]);
         return 2;
     }
-    printf("backends: cpu%s\n\n", HAVE_CUDA ? ", cuda" : " (cuda not compiled in)");
+    printf("backends:");
+    for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+        const struct ab_backend *b = ab_backend_get((enum ab_backend_kind)k);
+        if (b->stub)
+            printf(" (%s not compiled in)", b->name);
+        else
+            printf("%s%s", k ? ", " : " ", b->name);
+    }
+    printf("\n\n");
     const struct ab_workload *const *wl = ab_workloads();
     for (int i = 0; wl[i]; i++) {
         printf("%s — %s\n", wl[i]->name, wl[i]->summary);

@@ -63,6 +63,7 @@ struct ab_ceiling {
 };
 
 struct ab_profile; /* nominal power and price of a device, from results/profiles/ */
+struct ab_meter;   /* a power/energy meter (see "meters" below) */
 
 #define AB_MAX_DEVICES 16
 struct ab_device {
@@ -86,11 +87,21 @@ struct ab_device {
     const struct ab_profile *profile; /* may be NULL; owned by the profile table */
 };
 
-/* A backend: discovers devices. Primitives a workload needs beyond that live in the
- * backend's own files (CPU: ab_cpu_*, CUDA: launchers in .cu files). */
+/* A backend-specific fact of a device for run.json, beyond the common fields. */
+struct ab_device_fact {
+    char key[32];   /* "compute_capability" */
+    char value[64]; /* "9.0" */
+};
+
+/* A backend: discovers and describes devices, owns their ids, opens their meters. Primitives
+ * a workload needs beyond that live in the backend's own files (CPU: ab_cpu_*, CUDA:
+ * launchers in .cu files). The table of backends is in device.c. */
 struct ab_backend {
-    const char *name; /* "cpu", "cuda" */
+    const char *name;  /* "cpu", "cuda": the id of its devices, or their prefix when indexed */
+    const char *title; /* "CPU", "CUDA": in messages */
     enum ab_backend_kind kind;
+    bool indexed; /* device ids are "<name>:N" ("cuda:0"); else the id is the name ("cpu") */
+    bool stub;    /* built without the backend's libraries: it finds no devices */
     /* Fill up to max devices; *n = count. No hardware or no driver: AB_OK with *n = 0 and a
      * reason in err->msg (reported as "skipped"), never a crash. */
     ab_status (*discover)(struct ab_device *out, int max, int *n, struct ab_error *err);
@@ -98,6 +109,14 @@ struct ab_backend {
      * otherwise a status and a message saying why (a sticky CUDA error such as an illegal
      * address poisons every later call in the process). NULL: the device cannot be lost. */
     ab_status (*health)(const struct ab_device *dev, struct ab_error *err);
+    /* Open the device's own power meter (CUDA: NVML; CPU: RAPL, then PAPI); a status other
+     * than AB_OK when there is none (ab_meter_open then falls back to an estimate). */
+    ab_status (*meter_open)(const struct ab_device *dev, struct ab_meter **out, struct ab_error *err);
+    /* The `info` lines after the device's id and name, each starting with 9 spaces and
+     * ending in a newline. */
+    void (*describe)(const struct ab_device *dev, char *buf, size_t len);
+    /* Facts for run.json beyond the common fields; returns how many (NULL: none). */
+    int (*facts)(const struct ab_device *dev, struct ab_device_fact *out, int max);
 };
 
 /* The backends compiled in (CUDA's discover returns none where the build has no CUDA). */
@@ -114,6 +133,14 @@ void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value
 bool ab_device_fits(const struct ab_device *dev, uint64_t bytes);
 /* Backend name of a kind: "cpu" or "cuda". */
 const char *ab_backend_name(enum ab_backend_kind kind);
+/* Is id one of the backend's device ids, by its syntax: the backend's name ("cuda", "cpu"),
+ * or for an indexed backend "<name>:N" (whether or not that device exists)? */
+bool ab_backend_owns_id(const struct ab_backend *b, const char *id);
+/* Mark in use[] the devices an id selects: "all", a device id ("cuda:1"), or a backend's name
+ * (all its devices). Returns false if it selects none; then *absent is the backend the id
+ * belongs to when that backend has no device at all (its cases become skipped rows), else
+ * -1 (the id is unknown). */
+bool ab_devices_select(const struct ab_device *devs, int n, const char *id, bool *use, int *absent);
 
 /* CPU backend helpers. */
 int ab_cpu_threads(void);             /* threads used for CPU work (OMP/affinity aware) */
@@ -208,6 +235,7 @@ struct ab_metric {
 };
 
 struct ab_workload;
+struct ab_case_engine; /* opaque: what the runner keeps per case */
 
 /* One workload x one device x one point of the axes. The runner owns it; the workload's
  * setup puts its own state in `state` and frees it in teardown. */
@@ -221,15 +249,18 @@ struct ab_case {
     struct ab_work work; /* filled by setup */
     struct ab_metric metrics[AB_MAX_METRICS];
     int n_metrics;
-    const char *publish_ceiling; /* ceilings workload: the ceiling this case measures */
-    double publish_value;        /* set by the workload to the rate it measured (or 0: use
-                                    the rate computed from work and time) */
+    struct ab_case_engine *engine; /* the runner's own bookkeeping; NULL outside a run */
 };
 
 /* Record a workload metric on the case (replaces one of the same name). */
 void ab_case_metric(struct ab_case *c, const char *name, double value);
 void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A case of a workload that provides ceilings says which ceiling of its device it measures:
+ * value in FLOP/s or bytes/s, or 0 for the rate computed from its work and time. The runner
+ * sets it on the device when the case ends ok (source "measured"), so later cases are read
+ * as fractions of it. Outside a run (c->engine NULL) it does nothing. */
+void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value);
 
 /* ---------------------------------------------------------------- workloads */
 
@@ -272,6 +303,10 @@ struct ab_workload {
     const struct ab_impl *impl[AB_BACKEND_COUNT]; /* NULL: no implementation there (skipped) */
     const struct ab_metric_decl *metrics;         /* every metric its rows may carry */
     int n_metrics;
+    /* Its cases publish device ceilings (ab_case_publish_ceiling): the runner plans it first
+     * (in quick form) when other selected workloads need ceilings and no other source was
+     * given, and --ceilings / --resume read ceilings from its ok rows. */
+    bool provides_ceilings;
 };
 
 /* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */
@@ -445,6 +480,9 @@ struct ab_reporter {
     ab_status (*row)(void *self, const struct ab_result *r, struct ab_error *err);
     ab_status (*end)(void *self, const struct ab_run_info *info, struct ab_error *err);
     void (*destroy)(void *self);
+    /* Optional (NULL): case `index` of n_planned is about to run; its row follows. */
+    void (*case_start)(void *self, const char *workload, const char *device, const char *params, int index,
+                       int n_planned);
 };
 
 /* CSV (record_csv.c): schema in results/schema.md, written and read with libcsv.
@@ -457,6 +495,11 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
                       struct ab_error *err);
 /* The column names of schema version AB_SCHEMA_VERSION, in order; NULL-terminated. */
 const char *const *ab_csv_columns(void);
+
+/* Console (report_console.c): one progress line per case to log as it ends ("[i/N] workload
+ * device params: status figure [time]"); with tty, a line rewritten while a case runs that
+ * shows elapsed time and ETA. */
+ab_status ab_console_reporter_open(FILE *log, bool tty, struct ab_reporter *out, struct ab_error *err);
 
 /* JSON (record_json.c): run.json (metadata, rewritten atomically at begin and end) and
  * samples.jsonl (one object per case with its raw samples and metrics, appended). */

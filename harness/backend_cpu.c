@@ -120,8 +120,26 @@ static ab_status cpu_discover(struct ab_device *out, int max, int *n, struct ab_
     return AB_OK;
 }
 
+/* RAPL through powercap, else PAPI's energy component. */
+static ab_status cpu_meter_open(const struct ab_device *dev, struct ab_meter **out, struct ab_error *err)
+{
+    const char *root = getenv("ACCELBENCH_POWERCAP_ROOT");
+    if (ab_rapl_open(root ? root : "/sys/class/powercap", out, err) == AB_OK)
+        return AB_OK;
+    return ab_papi_energy_open(out, err);
+}
+
+static void cpu_describe(const struct ab_device *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "         %d threads, %.1f GiB, %.0f MHz, %s\n         features: %s\n", d->threads,
+             d->mem_bytes / 1073741824.0, d->clock_mhz, d->driver, d->features);
+}
+
 const struct ab_backend ab_backend_cpu = {
     .name = "cpu",
+    .title = "CPU",
     .kind = AB_BACKEND_CPU,
     .discover = cpu_discover,
+    .meter_open = cpu_meter_open,
+    .describe = cpu_describe,
 };

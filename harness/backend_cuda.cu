@@ -4,6 +4,7 @@
 #include "accelbench.h"
 
 #include "ab_cuda.h"
+#include "backend_internal.h"
 
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
@@ -111,9 +112,16 @@ static ab_status cuda_health(const struct ab_device *dev, struct ab_error *err)
                    cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
+/* Positional: the fields of struct ab_backend in order. */
 extern "C" const struct ab_backend ab_backend_cuda = {
-    "cuda",
-    AB_BACKEND_CUDA,
+    "cuda",          /* name */
+    "CUDA",          /* title */
+    AB_BACKEND_CUDA, /* kind */
+    true,            /* indexed: cuda:N */
+    false,           /* stub */
     cuda_discover,
     cuda_health,
+    ab_cuda_meter_open,
+    ab_cuda_describe,
+    ab_cuda_facts,
 };

@@ -1,5 +1,5 @@
 /* backend_cuda_none.c — the CUDA backend of a build without CUDA: it finds no devices. */
-#include "accelbench.h"
+#include "backend_internal.h"
 
 static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab_error *err)
 {
@@ -10,6 +10,12 @@ static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab
 
 const struct ab_backend ab_backend_cuda = {
     .name = "cuda",
+    .title = "CUDA",
     .kind = AB_BACKEND_CUDA,
+    .indexed = true,
+    .stub = true,
     .discover = cuda_discover,
+    .meter_open = ab_cuda_meter_open,
+    .describe = ab_cuda_describe,
+    .facts = ab_cuda_facts,
 };

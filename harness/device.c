@@ -3,18 +3,65 @@
  * user, and the run goes on with the devices that exist. */
 #include "accelbench.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct ab_backend ab_backend_cpu;
 extern const struct ab_backend ab_backend_cuda;
 
+/* The backends, by kind. To add one: a value in enum ab_backend_kind, its
+ * harness/backend_<name>.c (and a stub file for builds without its libraries), one line here. */
+static const struct ab_backend *const backends[AB_BACKEND_COUNT] = {
+    [AB_BACKEND_CPU] = &ab_backend_cpu,
+    [AB_BACKEND_CUDA] = &ab_backend_cuda,
+};
+
 const struct ab_backend *ab_backend_get(enum ab_backend_kind kind)
 {
-    switch (kind) {
-    case AB_BACKEND_CPU: return &ab_backend_cpu;
-    case AB_BACKEND_CUDA: return &ab_backend_cuda;
-    default: return NULL;
+    return (unsigned)kind < AB_BACKEND_COUNT ? backends[kind] : NULL;
+}
+
+const char *ab_backend_name(enum ab_backend_kind kind)
+{
+    const struct ab_backend *b = ab_backend_get(kind);
+    return b ? b->name : "cpu";
+}
+
+bool ab_backend_owns_id(const struct ab_backend *b, const char *id)
+{
+    size_t l = strlen(b->name);
+    if (strncmp(id, b->name, l) != 0)
+        return false;
+    if (id[l] == '\0')
+        return true;
+    char *end;
+    return b->indexed && id[l] == ':' && id[l + 1] && (strtol(id + l + 1, &end, 10), *end == '\0');
+}
+
+bool ab_devices_select(const struct ab_device *devs, int n, const char *id, bool *use, int *absent)
+{
+    *absent = -1;
+    if (strcmp(id, "all") == 0) {
+        for (int d = 0; d < n; d++)
+            use[d] = true;
+        return true;
     }
+    bool found = false;
+    for (int d = 0; d < n; d++)
+        if (strcmp(devs[d].id, id) == 0 || strcmp(ab_backend_name(devs[d].backend), id) == 0)
+            use[d] = found = true;
+    if (found)
+        return true;
+    for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+        if (!ab_backend_owns_id(backends[k], id))
+            continue;
+        bool any = false;
+        for (int d = 0; d < n; d++)
+            any |= devs[d].backend == (enum ab_backend_kind)k;
+        if (!any)
+            *absent = k;
+    }
+    return false;
 }
 
 ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_error why[AB_BACKEND_COUNT],

@@ -1,5 +1,6 @@
 /* meter.c — picks the best power meter for a device and forwards to it. The order is the
- * order of trust: a hardware energy counter, then sampled power, then a labelled estimate. */
+ * order of trust: a hardware energy counter, then sampled power (both the backend's own,
+ * struct ab_backend's meter_open), then a labelled estimate. */
 #include "meter_internal.h"
 
 #include <math.h>
@@ -30,16 +31,10 @@ ab_status ab_meter_open(const struct ab_device *dev, struct ab_meter **out, stru
 {
     struct ab_error e;
     *out = NULL;
-    if (dev->backend == AB_BACKEND_CUDA) {
-        if (ab_nvml_open(getenv("ACCELBENCH_NVML_LIB"), dev->index, dev->pci_bus_id, out, &e) == AB_OK)
-            return AB_OK;
-    } else {
-        const char *root = getenv("ACCELBENCH_POWERCAP_ROOT");
-        if (ab_rapl_open(root ? root : "/sys/class/powercap", out, &e) == AB_OK)
-            return AB_OK;
-        if (ab_papi_energy_open(out, &e) == AB_OK)
-            return AB_OK;
-    }
+    const struct ab_backend *b = ab_backend_get(dev->backend);
+    if (b && b->meter_open && b->meter_open(dev, out, &e) == AB_OK)
+        return AB_OK;
+    *out = NULL;
     if (dev->profile && dev->profile->tdp_w > 0) {
         double w = dev->profile->tdp_w * (dev->profile->per_core ? dev->compute_units : 1);
         return ab_nominal_open(dev->profile->name, w, out, err);

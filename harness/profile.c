@@ -65,8 +65,20 @@ ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profi
         (st = get_number(root, "tdp_w", &out->tdp_w, true, origin, err)) ||
         (st = get_number(root, "usd_per_hour", &out->usd_per_hour, false, origin, err)))
         goto done;
-    if (strcmp(out->backend, "cpu") != 0 && strcmp(out->backend, "cuda") != 0) {
-        st = ab_fail(err, AB_EINVAL, "%s: field \"backend\" must be \"cpu\" or \"cuda\"", origin);
+    bool known = false;
+    char names[128] = "";
+    for (int k = 0; k < AB_BACKEND_COUNT; k++) {
+        const char *bn = ab_backend_name((enum ab_backend_kind)k);
+        size_t l = strlen(names);
+        known |= strcmp(out->backend, bn) == 0;
+        snprintf(names + l, sizeof names - l, "%s\"%s\"",
+                 k == 0                      ? ""
+                 : k == AB_BACKEND_COUNT - 1 ? " or "
+                                             : ", ",
+                 bn);
+    }
+    if (!known) {
+        st = ab_fail(err, AB_EINVAL, "%s: field \"backend\" must be %s", origin, names);
         goto done;
     }
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(root, "per_core");

@@ -59,11 +59,11 @@ static cJSON *run_to_json(const struct ab_run_info *info)
         cJSON_AddNumberToObject(dj, "mem_bytes", (double)d->mem_bytes);
         cJSON_AddNumberToObject(dj, "clock_mhz", d->clock_mhz);
         cJSON_AddNumberToObject(dj, "mem_clock_mhz", d->mem_clock_mhz);
-        if (d->backend == AB_BACKEND_CUDA) {
-            char cc[16];
-            snprintf(cc, sizeof cc, "%d.%d", d->cc_major, d->cc_minor);
-            cJSON_AddStringToObject(dj, "compute_capability", cc);
-        }
+        const struct ab_backend *b = ab_backend_get(d->backend);
+        struct ab_device_fact facts[8];
+        int nf = b && b->facts ? b->facts(d, facts, 8) : 0;
+        for (int k = 0; k < nf; k++)
+            cJSON_AddStringToObject(dj, facts[k].key, facts[k].value);
         cJSON_AddStringToObject(dj, "driver", d->driver);
         cJSON_AddStringToObject(dj, "runtime", d->runtime);
         cJSON_AddStringToObject(dj, "features", d->features);

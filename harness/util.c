@@ -370,11 +370,6 @@ ab_status ab_write_all(int fd, const void *buf, size_t len, const char *path, st
     return AB_OK;
 }
 
-const char *ab_backend_name(enum ab_backend_kind kind)
-{
-    return kind == AB_BACKEND_CUDA ? "cuda" : "cpu";
-}
-
 ab_status ab_output_dir_safe(const char *dir, struct ab_error *err)
 {
     struct stat sb;

@@ -2,7 +2,8 @@
  * To add a workload: make workloads/<name>/ with <name>.c ending in
  *   const struct ab_workload <name>_workload = {.name = "<name>", ...};
  * add its folder to workloads/meson.build, declare it below and put it in the table.
- * Order matters: `ceilings` runs first so later cases can be read against its numbers. */
+ * Order matters: a workload with .provides_ceilings (ceilings) comes first, so that later
+ * cases are read against its numbers when several are selected. */
 #include "accelbench.h"
 
 #include <string.h>

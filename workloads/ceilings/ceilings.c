@@ -87,4 +87,5 @@ const struct ab_workload ceilings_workload = {
     .impl = { [AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .provides_ceilings = true,
 };

@@ -305,7 +305,7 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     s->bf16 = ab_param_is(&c->params, "dtype", "bf16");
     s->threads = ab_cpu_threads();
     ceilings_name(&c->params, s->name, sizeof s->name);
-    c->publish_ceiling = s->name;
+    ab_case_publish_ceiling(c, s->name, 0);
     c->work.ceiling = s->name;
     c->work.rate = s->kind == K_STREAM ? "bytes" : "flops";
     switch (s->kind) {

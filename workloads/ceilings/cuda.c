@@ -41,7 +41,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     const char *kind = ab_param_str(&c->params, "kind", "fma");
     s->kind = !strcmp(kind, "gemm") ? K_GEMM : !strcmp(kind, "stream") ? K_STREAM : K_FMA;
     ceilings_name(&c->params, s->name, sizeof s->name);
-    c->publish_ceiling = s->name;
+    ab_case_publish_ceiling(c, s->name, 0);
     c->work.ceiling = s->name;
     c->work.rate = s->kind == K_STREAM ? "bytes" : "flops";
     if (s->kind == K_FMA) {

@@ -1,0 +1,196 @@
+/* case.c — one case, from setup to teardown: setup -> verify -> (measure.c) -> derive ->
+ * teardown, into a row. A failure at any step is the row's status and message; metrics the
+ * workload recorded are kept whatever the status. Also the faults a test build injects. */
+#include "runner_internal.h"
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if AB_TEST_HOOKS
+/* Test-only: ACCELBENCH_TEST_SLOWDOWN="workload=factor" (never compiled into release). */
+double ab_test_slowdown(const char *workload)
+{
+    const char *s = getenv("ACCELBENCH_TEST_SLOWDOWN");
+    size_t wl = strlen(workload);
+    if (s && strncmp(s, workload, wl) == 0 && s[wl] == '=') {
+        double f = atof(s + wl + 1);
+        return f > 1 ? f : 1;
+    }
+    return 1;
+}
+
+/* Test-only: ACCELBENCH_TEST_FAULT="WORKLOAD[@PARAMS]:FAULT[,...]" where FAULT is setup_oom,
+ * run_fail, mismatch, hang or device_lost (a failure the backend's health check then reports as
+ * a lost device), and PARAMS (optional) a substring of the case's params text. */
+enum test_fault ab_test_fault(const char *workload, const char *params)
+{
+    static const char *const names[] = { "", "setup_oom", "run_fail", "mismatch", "hang", "device_lost" };
+    const char *s = getenv("ACCELBENCH_TEST_FAULT");
+    char spec[256];
+    for (const char *p = s; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0)) {
+        snprintf(spec, sizeof spec, "%.*s", (int)strcspn(p, ","), p);
+        char *colon = strrchr(spec, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        char *at = strchr(spec, '@');
+        if (at)
+            *at++ = '\0';
+        if (strcmp(spec, workload) != 0 || (at && !strstr(params, at)))
+            continue;
+        for (int f = FAULT_SETUP_OOM; f <= FAULT_DEVICE_LOST; f++)
+            if (strcmp(colon + 1, names[f]) == 0)
+                return (enum test_fault)f;
+    }
+    return FAULT_NONE;
+}
+#else
+double ab_test_slowdown(const char *workload)
+{
+    return 1;
+}
+enum test_fault ab_test_fault(const char *workload, const char *params)
+{
+    return FAULT_NONE;
+}
+#endif
+
+/* What a case of a ceilings provider published (ab_case_publish_ceiling). */
+struct ab_case_engine {
+    char ceiling[24]; /* "" when nothing was published */
+    double value;     /* 0: the rate computed from work and time */
+};
+
+void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value)
+{
+    if (!c || !c->engine || !name)
+        return;
+    snprintf(c->engine->ceiling, sizeof c->engine->ceiling, "%s", name);
+    c->engine->value = value;
+}
+
+static void derive(struct ab_result *r, const struct ab_case *c, const struct ab_device *dev)
+{
+    double med = r->time_s.median;
+    if (med > 0) {
+        r->flop_per_s = c->work.flops / med;
+        r->byte_per_s = c->work.bytes / med;
+        r->token_per_s = c->work.tokens / med;
+    }
+    if (isfinite(r->energy_j) && r->energy_j > 0) {
+        r->flop_per_j = c->work.flops > 0 ? c->work.flops / r->energy_j : NAN;
+        r->token_per_j = c->work.tokens > 0 ? c->work.tokens / r->energy_j : NAN;
+        r->byte_per_j = c->work.bytes > 0 ? c->work.bytes / r->energy_j : NAN;
+    }
+    double rate = (c->work.rate && strcmp(c->work.rate, "bytes") == 0) ? r->byte_per_s : r->flop_per_s;
+    const char *pub = c->engine && c->engine->ceiling[0] ? c->engine->ceiling : NULL;
+    double pub_value = pub ? c->engine->value : 0;
+    if (pub) {
+        double v = pub_value > 0 ? pub_value : rate;
+        ab_device_set_ceiling((struct ab_device *)dev, pub, v, "measured");
+    }
+    const char *cname = pub ? pub : c->work.ceiling;
+    const struct ab_ceiling *ceil_ = ab_device_ceiling(dev, cname);
+    if (cname)
+        snprintf(r->ceiling, sizeof r->ceiling, "%s", cname);
+    if (ceil_) {
+        r->ceiling_value = ceil_->value;
+        snprintf(r->ceiling_source, sizeof r->ceiling_source, "%s", ceil_->source);
+        if (pub && pub_value > 0)
+            rate = pub_value;
+        r->fraction_of_ceiling = rate / ceil_->value;
+    }
+}
+
+void ab_result_init(struct ab_result *r, const struct case_env *env, const struct plan_case *pc,
+                    const struct ab_device *dev)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->run_id, sizeof r->run_id, "%s", env->run_id);
+    snprintf(r->host, sizeof r->host, "%s", env->host);
+    ab_utc_now(r->started_utc, sizeof r->started_utc);
+    snprintf(r->workload, sizeof r->workload, "%s", pc->wl->name);
+    snprintf(r->device, sizeof r->device, "%s", dev ? dev->id : ab_backend_name(pc->backend));
+    snprintf(r->device_name, sizeof r->device_name, "%s", dev ? dev->name : "");
+    snprintf(r->backend, sizeof r->backend, "%s", ab_backend_name(pc->backend));
+    struct ab_params ps;
+    ab_plan_params(pc, &ps);
+    ab_case_params_text(pc->wl, &ps, r->params, sizeof r->params);
+    r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
+    r->flop_per_j = r->token_per_j = r->byte_per_j = r->ceiling_value = NAN;
+    r->usd_per_hour =
+        (dev && dev->profile && dev->profile->usd_per_hour > 0) ? dev->profile->usd_per_hour : NAN;
+    snprintf(r->power_source, sizeof r->power_source, "%s",
+             env->meter ? ab_meter_source(env->meter) : "none");
+}
+
+void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed, struct ab_result *r,
+                 double **samples)
+{
+    struct ab_device *dev = env->dev;
+    ab_result_init(r, env, pc, dev);
+    *samples = NULL;
+    if (pc->skip) {
+        r->status = AB_EUNSUPPORTED;
+        snprintf(r->message, sizeof r->message, "%s", pc->skip);
+        snprintf(r->power_source, sizeof r->power_source, "none");
+        return;
+    }
+    const struct ab_impl *impl = pc->wl->impl[pc->backend];
+    struct ab_case *c = calloc(1, sizeof *c);
+    if (!c) {
+        r->status = AB_ENOMEM;
+        snprintf(r->message, sizeof r->message, "out of memory");
+        return;
+    }
+    struct ab_case_engine engine = { .value = 0 };
+    c->workload = pc->wl;
+    c->device = dev;
+    c->engine = &engine;
+    ab_plan_params(pc, &c->params);
+    c->suite = pc->suite;
+    c->seed = seed;
+    struct ab_error err = { { 0 } };
+    ab_status st = env->fault == FAULT_SETUP_OOM
+                       ? ab_fail(&err, AB_ENOMEM, "device allocation failed: injected fault setup_oom")
+                       : impl->setup(c, &err);
+    if (st == AB_OK) {
+        r->flops = c->work.flops;
+        r->bytes = c->work.bytes;
+        r->tokens = c->work.tokens;
+        if (env->fault == FAULT_MISMATCH)
+            st = ab_fail(&err, AB_EMISMATCH,
+                         "injected fault mismatch: 1 of 1 elements differ: "
+                         "[0] got 2 expected 1");
+        else if (impl->verify)
+            st = impl->verify(c, &err);
+    }
+    bool check_only = pc->suite == AB_SUITE_CHECK;
+    if (st == AB_OK && check_only && env->fault == FAULT_RUN_FAIL)
+        st = ab_fail(&err, AB_EFAIL, "kernel launch failed: injected fault run_fail");
+    if (st == AB_OK && env->fault == FAULT_DEVICE_LOST)
+        st = ab_fail(&err, AB_EFAIL, "an illegal memory access was encountered: injected fault device_lost");
+    if (st == AB_OK && !check_only && !impl->run)
+        st = ab_fail(&err, AB_EFAIL, "workload has no run function");
+    if (st == AB_OK && !check_only)
+        st = ab_measure(env, impl, c, r, samples, &err);
+    if (st == AB_OK && !check_only)
+        derive(r, c, dev);
+    if (st == AB_OK && check_only)
+        snprintf(r->stop_reason, sizeof r->stop_reason, "verified");
+    if (impl->teardown)
+        impl->teardown(c);
+    /* Metrics recorded by setup/verify/run are kept whatever the status (errors too). */
+    memcpy(r->metrics, c->metrics, sizeof r->metrics);
+    r->n_metrics = c->n_metrics;
+    r->status = st;
+    if (st != AB_OK) {
+        snprintf(r->message, sizeof r->message, "%s", err.msg[0] ? err.msg : ab_status_word(st));
+        r->time_s = (struct ab_stats){ 0 };
+        r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
+    }
+    free(c);
+}

@@ -1,0 +1,350 @@
+/* run.c — ab_run: plan (plan.c), open what can fail before the first case (output folder,
+ * reporters, meters, counters), then the case loop: each case on the watchdog's worker, its
+ * row to every reporter as it ends. A case that fails becomes a row and the run goes on; a
+ * device found lost skips its remaining cases. Ceilings come first (measured in this run, from
+ * --ceilings, or from the rows being resumed) so that every later case can be read as a
+ * fraction of one. */
+#include "runner_internal.h"
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ the run */
+
+void ab_run_opts_defaults(struct ab_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->suite = AB_SUITE_DEFAULT;
+    ab_stop_rule_defaults(&o->stop);
+    o->warmup_s = 0.1;
+    o->out_dir = "results/latest";
+    o->log = stderr;
+}
+
+/* ------------------------------------------------------------------ ceilings */
+
+/* Take ceilings from the ok rows of ceilings providers in a results file, for devices of the
+ * same name. */
+static ab_status ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
+                                    struct ab_error *err)
+{
+    struct ab_result_set set = { 0 };
+    ab_status st = ab_csv_read(path, &set, NULL, 0, err);
+    if (st) {
+        ab_result_set_free(&set);
+        return quiet_missing ? AB_OK : st;
+    }
+    char src[48];
+    const char *base = strrchr(path, '/');
+    snprintf(src, sizeof src, "file:%s", base ? base + 1 : path);
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        const struct ab_workload *wl = ab_workload_find(r->workload);
+        if (!wl || !wl->provides_ceilings || r->status != AB_OK || !r->ceiling[0] || !(r->ceiling_value > 0))
+            continue;
+        for (int d = 0; d < n; d++)
+            if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0)
+                ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);
+    }
+    ab_result_set_free(&set);
+    return AB_OK;
+}
+
+/* After a case that failed or timed out on a device, ask its backend whether the device is
+ * still usable; if not, fill why (non-empty) so the device's remaining cases are skipped. */
+static void device_check(const struct ab_device *dev, enum test_fault fault, const struct plan_case *pc,
+                         const char *params, const struct ab_result *r, char why[AB_ERR_LEN])
+{
+    if (r->status != AB_EFAIL && r->status != AB_ETIMEOUT)
+        return;
+    const struct ab_backend *b = ab_backend_get(dev->backend);
+    struct ab_error e = { { 0 } };
+    const char *what = "lost";
+    if (fault == FAULT_DEVICE_LOST)
+        ab_fail(&e, AB_EFAIL, "%s", r->message);
+    else if (r->status == AB_ETIMEOUT && b && b->health) {
+        /* The stuck case's kernels may still run and hold memory: nothing measured after it
+         * on this device could be trusted. */
+        what = "in doubt";
+        ab_fail(&e, AB_EFAIL, "the case timed out with work possibly still running");
+    } else if (!b || !b->health || b->health(dev, &e) == AB_OK)
+        return;
+    snprintf(why, AB_ERR_LEN, "device %s after %s %s: %s", what, pc->wl->name, params,
+             e.msg[0] ? e.msg : "unusable");
+}
+
+ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct ab_error *err)
+{
+    memset(info, 0, sizeof *info);
+    ab_status st;
+    struct ab_device *devs = calloc(AB_MAX_DEVICES, sizeof *devs);
+    struct ab_error why[AB_BACKEND_COUNT];
+    int ndev = 0;
+    struct ab_profile *profiles = NULL;
+    int nprof = 0;
+    struct plan plan = { 0 };
+    struct ab_reporter rep[3] = { { 0 } };
+    int nrep = 0;
+    struct ab_meter *meters[AB_MAX_DEVICES] = { 0 };
+    struct ab_counters *counters = NULL;
+    struct ab_result *r = NULL;
+    struct worker *worker = NULL;
+    char(*lost)[AB_ERR_LEN] = NULL;
+    char **done_keys = NULL;
+    int64_t n_done = 0;
+    bool use[AB_MAX_DEVICES] = { 0 }, absent[AB_BACKEND_COUNT];
+    const struct ab_workload *sel[64];
+    int nsel = 0;
+    if (!devs)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+
+    if ((st = ab_plan_select_workloads(o, sel, &nsel, err)))
+        goto out;
+    ab_devices_discover(devs, AB_MAX_DEVICES, &ndev, why, NULL);
+    if ((st = ab_profiles_load(NULL, &profiles, &nprof, err)))
+        goto out;
+    for (int d = 0; d < ndev; d++)
+        devs[d].profile = ab_profile_match(profiles, nprof, &devs[d]);
+    if ((st = ab_plan_select_devices(o, devs, ndev, why, use, absent, err)))
+        goto out;
+
+    if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err)))
+        goto out;
+    if ((st = ab_plan_cases(&plan, o, sel, nsel, devs, ndev, use, absent, why, err)))
+        goto out;
+
+    /* Output: everything that can fail does so before the first case runs. */
+    if ((st = ab_mkdirs(o->out_dir, err)))
+        goto out;
+    char csv_path[4200];
+    snprintf(csv_path, sizeof csv_path, "%s/results.csv", o->out_dir);
+    if (access(csv_path, F_OK) == 0) {
+        if (!o->resume) {
+            FILE *f = fopen(csv_path, "r");
+            bool empty = f && fgetc(f) == EOF;
+            if (f)
+                fclose(f);
+            if (!empty) {
+                st = ab_fail(err, AB_EINVAL,
+                             "%s already exists: use --resume to continue that run, or "
+                             "another output folder (-o)",
+                             csv_path);
+                goto out;
+            }
+        } else {
+            struct ab_result_set prev = { 0 };
+            char warn[256];
+            if ((st = ab_csv_read(csv_path, &prev, warn, sizeof warn, err))) {
+                ab_result_set_free(&prev);
+                goto out;
+            }
+            if (warn[0] && o->log && !o->quiet)
+                fprintf(o->log, "warning: %s\n", warn);
+            done_keys = calloc((size_t)prev.n + 1, sizeof *done_keys);
+            for (int64_t i = 0; done_keys && i < prev.n; i++) {
+                if (prev.rows[i].status == AB_EINTR)
+                    continue; /* an interrupted case runs again */
+                char key[700];
+                ab_result_key(&prev.rows[i], key, sizeof key);
+                done_keys[n_done++] = strdup(key);
+            }
+            ab_result_set_free(&prev);
+            ceilings_from_file(csv_path, devs, ndev, true, NULL);
+        }
+    }
+    if (o->counters && (st = ab_counters_open(o->counters, &counters, err))) {
+        if (st == AB_EUNSUPPORTED)
+            st = AB_EINVAL; /* asked for explicitly: a usage error before anything runs */
+        goto out;
+    }
+    if ((st = ab_csv_reporter_open(csv_path, &rep[nrep], err)))
+        goto out;
+    nrep++;
+    if ((st = ab_json_reporter_open(o->out_dir, &rep[nrep], err)))
+        goto out;
+    nrep++;
+    if (o->log && !o->quiet) {
+        if ((st = ab_console_reporter_open(o->log, o->progress_tty, &rep[nrep], err)))
+            goto out;
+        nrep++;
+    }
+
+    /* Metadata. */
+    ab_sysinfo_collect(&info->sys);
+    ab_utc_now(info->started_utc, sizeof info->started_utc);
+    /* Other work on the machine skews every timing and, worst, the ceilings the fractions are
+     * read against (threaded loops wait on descheduled threads): say so before the first case. */
+    if (isfinite(info->sys.load_avg_1m) && info->sys.cpu_cores_online > 0 &&
+        info->sys.load_avg_1m > 0.5 * info->sys.cpu_cores_online && o->log && !o->quiet)
+        fprintf(o->log,
+                "warning: load average %.1f on %d CPUs: other work is running; timings and fractions of "
+                "ceiling will be unreliable (recorded in run.json)\n",
+                info->sys.load_avg_1m, info->sys.cpu_cores_online);
+    {
+        struct ab_rng g;
+        ab_rng_seed(&g, (uint64_t)(ab_now_s() * 1e9) ^ (uint64_t)getpid());
+        snprintf(info->run_id, sizeof info->run_id, "%s-%08llx", info->started_utc,
+                 (unsigned long long)(ab_rng_next(&g) & 0xffffffffu));
+    }
+    snprintf(info->command_line, sizeof info->command_line, "%s", o->command_line);
+    info->devices = devs;
+    info->n_devices = ndev;
+    info->suite = o->suite;
+    for (int d = 0; d < ndev; d++) {
+        if (!use[d])
+            continue;
+        struct ab_error me;
+        if (ab_meter_open(&devs[d], &meters[d], &me) != AB_OK)
+            meters[d] = NULL;
+        size_t l = strlen(info->meters);
+        snprintf(info->meters + l, sizeof info->meters - l, "%s%s=%s", l ? " " : "", devs[d].id,
+                 ab_meter_source(meters[d]));
+    }
+    double idle_w[AB_MAX_DEVICES];
+    for (int d = 0; d < AB_MAX_DEVICES; d++)
+        idle_w[d] = NAN;
+    for (int d = 0; d < ndev && o->idle_baseline_s > 0; d++) {
+        /* Only a real meter has an idle draw worth subtracting; an estimate has none. */
+        const char *src = ab_meter_source(meters[d]);
+        if (!use[d] || !meters[d] || !strncmp(src, "nominal", 7) || !strcmp(src, "none"))
+            continue;
+        struct ab_error me;
+        double e = NAN, t0 = ab_now_s();
+        if (ab_meter_begin(meters[d], &me) == AB_OK) {
+            while (ab_now_s() - t0 < o->idle_baseline_s && !ab_run_interrupted(o))
+                usleep(10000);
+            if (ab_meter_end(meters[d], &e, &me) == AB_OK && isfinite(e))
+                idle_w[d] = e / (ab_now_s() - t0);
+        }
+        if (isfinite(idle_w[d])) {
+            size_t l = strlen(info->meters);
+            snprintf(info->meters + l, sizeof info->meters - l, " %s_idle_w=%.2f", devs[d].id, idle_w[d]);
+        }
+    }
+    for (int i = 0; i < nrep; i++)
+        if ((st = rep[i].begin(rep[i].self, info, err)))
+            goto out;
+
+    uint64_t seed = o->seed ? o->seed : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
+    r = calloc(1, sizeof *r);
+    worker = ab_worker_start();
+    if (!r || !worker) {
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
+        goto out;
+    }
+    st = AB_OK;
+    /* A device that is lost (a sticky CUDA error) or in doubt (a case timed out with kernels
+     * perhaps still running) runs no more cases: they become skipped rows naming the case. */
+    lost = calloc(AB_MAX_DEVICES, sizeof *lost);
+    if (!lost) {
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < plan.n && st == AB_OK; i++) {
+        struct plan_case lost_pc;
+        const struct plan_case *pc = &plan.c[i];
+        if (pc->dev >= 0 && lost[pc->dev][0] && !pc->skip) {
+            lost_pc = *pc;
+            lost_pc.skip = lost[pc->dev];
+            pc = &lost_pc;
+        }
+        struct case_env env = { .o = o,
+                                .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
+                                .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
+                                .run_id = info->run_id,
+                                .host = info->sys.host,
+                                .slowdown = ab_test_slowdown(pc->wl->name),
+                                .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
+                                .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL };
+        char params[512], key[700];
+        struct ab_params ps;
+        ab_plan_params(pc, &ps);
+        ab_case_params_text(pc->wl, &ps, params, sizeof params);
+        env.fault = ab_test_fault(pc->wl->name, params);
+        snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
+                 env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
+        bool done = false;
+        for (int64_t k = 0; k < n_done && !done; k++)
+            done = done_keys[k] && strcmp(done_keys[k], key) == 0;
+        if (done)
+            continue;
+        if (ab_run_interrupted(o)) {
+            st = AB_EINTR;
+            break;
+        }
+        for (int k = 0; k < nrep; k++)
+            if (rep[k].case_start)
+                rep[k].case_start(rep[k].self, pc->wl->name,
+                                  env.dev ? env.dev->id : ab_backend_name(pc->backend), params, i, plan.n);
+        double *samples = NULL;
+        /* Each case gets its own seed, derived from the run's and its position. */
+        uint64_t case_seed = seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+        double limit = o->case_timeout_s > 0 ? o->case_timeout_s : 10 * o->stop.max_time_s + 60;
+        if (pc->skip || env.counters) {
+            /* PAPI counts the thread that opened the counters: such cases stay on this one. */
+            ab_case_run(&env, pc, case_seed, r, &samples);
+        } else {
+            bool gave_up;
+            if (!ab_worker_run_case(&worker, &env, pc, case_seed, limit, r, &samples, &gave_up))
+                st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
+            if (gave_up && pc->dev >= 0) {
+                struct ab_error me;
+                if (ab_meter_open(&devs[pc->dev], &meters[pc->dev], &me) != AB_OK)
+                    meters[pc->dev] = NULL;
+            }
+        }
+        if (pc->dev >= 0 && !pc->skip && !lost[pc->dev][0])
+            device_check(&devs[pc->dev], env.fault, pc, params, r, lost[pc->dev]);
+        r->samples = samples;
+        info->n_cases++;
+        if ((unsigned)r->status <= AB_EFAIL)
+            info->n_by_status[r->status]++;
+        if (r->status == AB_OK)
+            info->n_ok++;
+        else if (r->status == AB_EUNSUPPORTED)
+            info->n_skipped++;
+        else
+            info->n_failed++;
+        for (int k = 0; k < nrep && st == AB_OK; k++)
+            st = rep[k].row(rep[k].self, r, err);
+        free(samples);
+        r->samples = NULL;
+        if (st == AB_OK && r->status == AB_EINTR)
+            st = ab_fail(err, AB_EINTR, "interrupted");
+    }
+    ab_utc_now(info->finished_utc, sizeof info->finished_utc);
+    for (int k = 0; k < nrep; k++) {
+        struct ab_error e2;
+        ab_status s2 = rep[k].end(rep[k].self, info, &e2);
+        if (s2 != AB_OK && st == AB_OK) {
+            st = s2;
+            *err = e2;
+        }
+    }
+    if (st == AB_EINTR)
+        ab_fail(err, AB_EINTR, "interrupted: %d cases recorded in %s", info->n_cases, csv_path);
+out:
+    free(lost);
+    ab_worker_stop(worker);
+    for (int k = 0; k < nrep; k++)
+        if (rep[k].destroy)
+            rep[k].destroy(rep[k].self);
+    for (int d = 0; d < AB_MAX_DEVICES; d++)
+        ab_meter_close(meters[d]);
+    ab_counters_close(counters);
+    for (int64_t k = 0; k < n_done; k++)
+        free(done_keys[k]);
+    free(done_keys);
+    free(r);
+    ab_plan_free(&plan);
+    free(profiles);
+    /* info->devices points into devs: the caller is done with info when we return, so keep
+     * only what it needs: counts and strings. */
+    info->devices = NULL;
+    info->n_devices = 0;
+    free(devs);
+    return st;
+}

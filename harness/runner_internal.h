@@ -1,0 +1,113 @@
+/* runner_internal.h — what the runner's files share: a plan of cases, a case's environment,
+ * and the functions each file gives the others (plan.c, case.c, measure.c, watchdog.c,
+ * report_console.c, run.c). Private to the harness: not part of accelbench.h. */
+#ifndef AB_RUNNER_INTERNAL_H
+#define AB_RUNNER_INTERNAL_H
+
+#include "accelbench.h"
+
+#include <stdatomic.h>
+
+struct plan_case {
+    const struct ab_workload *wl;
+    int dev; /* index into devices, or -1 for an absent backend */
+    enum ab_backend_kind backend;
+    unsigned char *params; /* packed parameters (plan.c), NULL for none */
+    enum ab_suite suite;
+    const char *skip; /* non-NULL: record a skipped row with this reason */
+};
+
+/* A plan entry holds its parameters packed to the axes the workload has: a whole struct
+ * ab_params is 1.4 KB, most of it empty slots, and a sweep may hold many thousand cases. */
+#define PARAM_SLOT sizeof(((struct ab_params *)0)->p[0])
+
+struct plan {
+    struct plan_case *c;
+    int n, cap;
+    char no_impl[AB_BACKEND_COUNT][64]; /* skip reasons: "no CUDA implementation of this workload" */
+};
+
+/* The params text of a case (the CSV column and the identity of a case): every axis but those
+ * at the value results from before the axis existed imply. */
+void ab_case_params_text(const struct ab_workload *wl, const struct ab_params *ps, char *buf, size_t len);
+/* Unpack a plan entry's parameters. */
+void ab_plan_params(const struct plan_case *pc, struct ab_params *out);
+/* The selected workloads (none: all), in the order given; unknown workloads and axis overrides
+ * naming no axis of them are AB_EINVAL with the valid choices. */
+ab_status ab_plan_select_workloads(const struct ab_run_opts *o, const struct ab_workload **sel, int *nsel,
+                                   struct ab_error *err);
+/* Mark the devices -d selects in use[]; absent[kind]: a backend asked for (or, with no -d, any
+ * backend) that has no device, whose cases become skipped rows. */
+ab_status ab_plan_select_devices(const struct ab_run_opts *o, struct ab_device *devs, int ndev,
+                                 const struct ab_error why[AB_BACKEND_COUNT], bool *use,
+                                 bool absent[AB_BACKEND_COUNT], struct ab_error *err);
+/* Plan every case: ceilings providers first (in quick form, when other selected workloads need
+ * ceilings and no other source was given), then the selected workloads on each device in use,
+ * then skipped rows for absent backends (reason why[kind]). */
+ab_status ab_plan_cases(struct plan *plan, const struct ab_run_opts *o, const struct ab_workload *const *sel,
+                        int nsel, const struct ab_device *devs, int ndev, const bool *use,
+                        const bool absent[AB_BACKEND_COUNT], const struct ab_error why[AB_BACKEND_COUNT],
+                        struct ab_error *err);
+void ab_plan_free(struct plan *plan);
+
+/* Faults a test build can inject into a case (ACCELBENCH_TEST_FAULT), each standing for a
+ * failure a real backend has: an allocation, a kernel launch, a wrong result, a hang. */
+enum test_fault {
+    FAULT_NONE = 0,
+    FAULT_SETUP_OOM,
+    FAULT_RUN_FAIL,
+    FAULT_MISMATCH,
+    FAULT_HANG,
+    FAULT_DEVICE_LOST
+};
+
+struct case_env {
+    const struct ab_run_opts *o;
+    struct ab_device *dev;
+    struct ab_meter *meter;
+    const char *run_id;
+    const char *host;
+    double slowdown;              /* test hook: >1 stretches every repetition of this workload */
+    double idle_w;                /* the device's idle power (--idle-baseline), NaN if not measured */
+    struct ab_counters *counters; /* --counters, or NULL */
+    enum test_fault fault;        /* test hook: a fault to inject into this case */
+    atomic_int *abandoned;        /* set by the watchdog when it gives up on the case */
+};
+
+static inline bool ab_case_abandoned(const struct case_env *env)
+{
+    return env->abandoned && atomic_load(env->abandoned);
+}
+
+static inline bool ab_run_interrupted(const struct ab_run_opts *o)
+{
+    return o->interrupted && *o->interrupted;
+}
+
+/* Test hooks (AB_TEST_HOOKS builds; else no slowdown and no fault). */
+double ab_test_slowdown(const char *workload);
+enum test_fault ab_test_fault(const char *workload, const char *params);
+
+/* A row holding the case's identity, NaN where nothing was measured. */
+void ab_result_init(struct ab_result *r, const struct case_env *env, const struct plan_case *pc,
+                    const struct ab_device *dev);
+/* One case: setup -> verify -> measure -> derive -> teardown, into r (and its raw samples,
+ * which the caller frees). Never fails: a failure is the row's status. */
+void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed, struct ab_result *r,
+                 double **samples);
+/* Warm up, calibrate the repetitions per sample, then take samples until the stop rule ends
+ * it, over a meter window; fills r's statistics and energy and *samples_out. */
+ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab_case *c, struct ab_result *r,
+                     double **samples_out, struct ab_error *err);
+
+/* The watchdog: a worker thread that runs cases and can be abandoned (watchdog.c). */
+struct worker;
+struct worker *ab_worker_start(void);
+void ab_worker_stop(struct worker *w);
+/* Run one case on *wp within limit_s; on time-out or an interrupt the case becomes a `timeout`
+ * (or `interrupted`) row, the worker is abandoned and *wp replaced (*gave_up). Returns false
+ * when a replacement worker cannot be started. */
+bool ab_worker_run_case(struct worker **wp, const struct case_env *env, const struct plan_case *pc,
+                        uint64_t seed, double limit_s, struct ab_result *r, double **samples, bool *gave_up);
+
+#endif
