@@ -281,6 +281,8 @@ double ab_stats_quantile_sorted(const double *sorted, int64_t n, double q);
 bool ab_stats_median_ci_ranks(int64_t n, double conf, int64_t *lo, int64_t *hi);
 /* Median of sorted data (the mean of the middle pair for even n); NaN when n == 0. */
 double ab_stats_median_sorted(const double *sorted, int64_t n);
+/* A sorted (ascending) copy of n values, which the caller frees; NULL if out of memory. */
+double *ab_stats_sorted_copy(const double *x, int64_t n);
 
 /* Two-sample tests and intervals (stats_tests.c). Inputs are never modified; p-values are
  * two-sided, NaN when a sample is too small to test. */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double *sorted_copy(const double *x, int64_t n)
+double *ab_stats_sorted_copy(const double *x, int64_t n)
 {
     double *s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
     if (s && n > 0) {
@@ -219,7 +219,7 @@ void ab_stats_ks(const double *x, int64_t nx, const double *y, int64_t ny, doubl
     *p = NAN;
     if (nx < 1 || ny < 1)
         return;
-    double *a = sorted_copy(x, nx), *b = sorted_copy(y, ny);
+    double *a = ab_stats_sorted_copy(x, nx), *b = ab_stats_sorted_copy(y, ny);
     if (a && b) {
         *d = ks_d_sorted(a, nx, b, ny);
         /* Stephens' small-sample correction of the asymptotic distribution */

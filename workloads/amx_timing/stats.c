@@ -3,20 +3,8 @@
  * the bootstrap of the median difference) are the harness's ab_stats_*. */
 #include "amx_timing.h"
 
-#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
-
-static double *amx_sorted_copy(const double *x, int64_t n)
-{
-    double *s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
-    if (s && n > 0) {
-        memcpy(s, x, (size_t)n * sizeof *s);
-        gsl_sort(s, 1, (size_t)n);
-    }
-    return s;
-}
 
 static double amx_h2(double p)
 {
@@ -29,7 +17,7 @@ double amx_channel_bits(const double *x, int64_t nx, const double *y, int64_t ny
 {
     if (nx < 1 || ny < 1)
         return 0;
-    double *a = amx_sorted_copy(x, nx), *b = amx_sorted_copy(y, ny);
+    double *a = ab_stats_sorted_copy(x, nx), *b = ab_stats_sorted_copy(y, ny);
     double best = 0.5;
     if (a && b) {
         /* For each threshold between distinct values, the error of saying "x" below it (and of
