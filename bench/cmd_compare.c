@@ -116,13 +116,13 @@ int ab_cmd_compare(int argc, char **argv)
     struct ab_error err;
     char warn[512];
     int rc = 2;
-    if (cmp_load(argv[optind], &base, warn, sizeof warn, &err) != AB_OK) {
+    if (ab_results_load((const char *const *)&argv[optind], 1, &base, warn, sizeof warn, &err) != AB_OK) {
         ab_cli_error("compare: %s", err.msg);
         goto out;
     }
     if (warn[0])
         fprintf(stderr, "accelbench: compare: warning: %s\n", warn);
-    if (cmp_load(argv[optind + 1], &new_, warn, sizeof warn, &err) != AB_OK) {
+    if (ab_results_load((const char *const *)&argv[optind + 1], 1, &new_, warn, sizeof warn, &err) != AB_OK) {
         ab_cli_error("compare: %s", err.msg);
         goto out;
     }

@@ -2,7 +2,6 @@
  * (merged: one series per device), or the one chart asked for with --kind, -x and -y.
  * All figures are planned (and every option checked) before the first file is written. */
 #include "cli.h"
-#include "compare.h"
 #include "plots.h"
 
 #include <getopt.h>
@@ -101,14 +100,13 @@ int ab_cmd_plot(int argc, char **argv)
     struct ab_figures figs = { 0 };
     char warn[512];
     int rc = 2;
-    for (int i = optind; i < argc; i++) {
-        if (cmp_load(argv[i], &rs, warn, sizeof warn, &err) != AB_OK) {
-            ab_cli_error("plot: %s", err.msg);
-            goto out;
-        }
-        if (warn[0])
-            fprintf(stderr, "accelbench: plot: warning: %s\n", warn);
+    if (ab_results_load((const char *const *)&argv[optind], argc - optind, &rs, warn, sizeof warn, &err) !=
+        AB_OK) {
+        ab_cli_error("plot: %s", err.msg);
+        goto out;
     }
+    if (warn[0])
+        fprintf(stderr, "accelbench: plot: warning: %s\n", warn);
     if (ab_figures_plan(&rs, &o, &figs, &err) != AB_OK) {
         ab_cli_error("plot: %s", err.msg);
         goto out;

@@ -5,12 +5,11 @@
 #include "compare.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void cmp_opts_defaults(struct cmp_opts *o)
 {
@@ -30,168 +29,10 @@ const char *cmp_verdict_word(enum cmp_verdict v)
 
 /* ------------------------------------------------------------------ statistics */
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Exact null distribution of U for sizes m, n (no ties): counts of U = u, by recursion
- * c(m, n, u) = c(m-1, n, u-n) + c(m, n-1, u). Small sizes only. */
-static double exact_mw_p(int m, int n, double u)
-{
-    int umax = m * n;
-    /* dp over (i, j): number of arrangements of i x's and j y's with U = k */
-    double *prev = calloc((size_t)(n + 1) * (umax + 1), sizeof *prev);
-    double *cur = calloc((size_t)(n + 1) * (umax + 1), sizeof *cur);
-    if (!prev || !cur) {
-        free(prev);
-        free(cur);
-        return NAN;
-    }
-#define AT(a, j, k) a[(size_t)(j) * (umax + 1) + (k)]
-    for (int j = 0; j <= n; j++)
-        AT(prev, j, 0) = 1; /* i = 0 */
-    for (int i = 1; i <= m; i++) {
-        memset(cur, 0, (size_t)(n + 1) * (umax + 1) * sizeof *cur);
-        AT(cur, 0, 0) = 1;
-        for (int j = 1; j <= n; j++)
-            for (int k = 0; k <= i * j; k++) {
-                /* last element is an x (it beats all j y's: adds j) or a y */
-                double v = AT(cur, j - 1, k);
-                if (k >= j)
-                    v += AT(prev, j, k - j);
-                AT(cur, j, k) = v;
-            }
-        double *t = prev;
-        prev = cur;
-        cur = t;
-    }
-    double total = 0, tail = 0;
-    double mean = m * (double)n / 2;
-    double d = fabs(u - mean);
-    for (int k = 0; k <= umax; k++) {
-        double c = AT(prev, n, k);
-        total += c;
-        if (fabs(k - mean) >= d - 1e-9)
-            tail += c;
-    }
-#undef AT
-    free(prev);
-    free(cur);
-    return fmin(1.0, tail / total);
-}
-
-double cmp_mann_whitney_p(const double *x, int64_t nx, const double *y, int64_t ny)
-{
-    if (nx < 1 || ny < 1)
-        return NAN;
-    int64_t n = nx + ny;
-    struct item {
-        double v;
-        int from_x;
-    } *all = malloc((size_t)n * sizeof *all);
-    if (!all)
-        return NAN;
-    for (int64_t i = 0; i < nx; i++)
-        all[i] = (struct item){ x[i], 1 };
-    for (int64_t i = 0; i < ny; i++)
-        all[nx + i] = (struct item){ y[i], 0 };
-    qsort(all, (size_t)n, sizeof *all, cmp_d); /* v is the first member */
-    double rank_x = 0, ties = 0;
-    bool any_tie = false;
-    for (int64_t i = 0; i < n;) {
-        int64_t j = i;
-        while (j + 1 < n && all[j + 1].v == all[i].v)
-            j++;
-        double avg = (double)(i + j + 2) / 2.0; /* 1-based ranks i+1..j+1 */
-        int64_t t = j - i + 1;
-        if (t > 1) {
-            any_tie = true;
-            ties += (double)t * t * t - (double)t;
-        }
-        for (int64_t k = i; k <= j; k++)
-            if (all[k].from_x)
-                rank_x += avg;
-        i = j + 1;
-    }
-    free(all);
-    double u = rank_x - (double)nx * (nx + 1) / 2.0;
-    if (!any_tie && nx * ny <= 400)
-        return exact_mw_p((int)nx, (int)ny, u);
-    double mu = (double)nx * ny / 2.0;
-    double var = (double)nx * ny / 12.0 * ((double)(n + 1) - ties / ((double)n * (n - 1)));
-    if (var <= 0)
-        return 1.0; /* all values equal */
-    double z = (fabs(u - mu) - 0.5) / sqrt(var);
-    if (z < 0)
-        z = 0;
-    return fmin(1.0, 2.0 * gsl_cdf_ugaussian_Q(z));
-}
-
-void cmp_holm(double *p, int n)
-{
-    int *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx);
-    if (!idx)
-        return;
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(p[i]))
-            idx[m++] = i;
-    /* sort indices by p ascending (insertion sort: m is the number of cases) */
-    for (int i = 1; i < m; i++) {
-        int k = idx[i], j = i - 1;
-        while (j >= 0 && p[idx[j]] > p[k]) {
-            idx[j + 1] = idx[j];
-            j--;
-        }
-        idx[j + 1] = k;
-    }
-    double running = 0;
-    for (int r = 0; r < m; r++) {
-        double adj = fmin(1.0, (double)(m - r) * p[idx[r]]);
-        running = fmax(running, adj); /* adjusted p-values never decrease with rank */
-        p[idx[r]] = running;
-    }
-    free(idx);
-}
-
 static double median_of(double *x, int64_t n)
 {
-    qsort(x, (size_t)n, sizeof *x, cmp_d);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
-void cmp_bootstrap_ratio(const double *x, int64_t nx, const double *y, int64_t ny, int resamples,
-                         uint64_t seed, double *lo, double *hi)
-{
-    *lo = *hi = NAN;
-    /* Resampling huge sample sets costs sorts: 2000 draws per side describe a median well. */
-    int64_t bx = nx < 2000 ? nx : 2000, by = ny < 2000 ? ny : 2000;
-    double *rx = malloc((size_t)bx * sizeof *rx), *ry = malloc((size_t)by * sizeof *ry);
-    double *ratios = malloc((size_t)resamples * sizeof *ratios);
-    if (!rx || !ry || !ratios || nx < 1 || ny < 1 || resamples < 10) {
-        free(rx);
-        free(ry);
-        free(ratios);
-        return;
-    }
-    struct ab_rng g;
-    ab_rng_seed(&g, seed);
-    for (int b = 0; b < resamples; b++) {
-        for (int64_t i = 0; i < bx; i++)
-            rx[i] = x[(int64_t)(ab_rng_uniform(&g) * nx)];
-        for (int64_t i = 0; i < by; i++)
-            ry[i] = y[(int64_t)(ab_rng_uniform(&g) * ny)];
-        double mx = median_of(rx, bx);
-        ratios[b] = mx > 0 ? median_of(ry, by) / mx : NAN;
-    }
-    qsort(ratios, (size_t)resamples, sizeof *ratios, cmp_d);
-    *lo = ab_stats_quantile_sorted(ratios, resamples, 0.025);
-    *hi = ab_stats_quantile_sorted(ratios, resamples, 0.975);
-    free(rx);
-    free(ry);
-    free(ratios);
+    gsl_sort(x, 1, (size_t)n);
+    return ab_stats_median_sorted(x, n);
 }
 
 double cmp_noise_estimate(const double *log_ratios, int n)
@@ -203,127 +44,13 @@ double cmp_noise_estimate(const double *log_ratios, int n)
         return NAN;
     for (int i = 0; i < n; i++)
         a[i] = fabs(log_ratios[i]);
-    qsort(a, (size_t)n, sizeof *a, cmp_d);
+    gsl_sort(a, 1, (size_t)n);
     double q = ab_stats_quantile_sorted(a, n, 0.25);
     free(a);
     return q / 0.3186; /* P(|Z| <= 0.3186) = 0.25 */
 }
 
-/* ------------------------------------------------------------------ loading */
-
-static bool is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-static ab_status load_file(const char *csv, struct ab_result_set *set, char *warn, size_t wl,
-                           struct ab_error *err)
-{
-    struct ab_result_set one = { 0 };
-    char w[512] = "";
-    ab_status st = ab_csv_read(csv, &one, w, sizeof w, err);
-    if (st == AB_OK) {
-        if (w[0] && warn && !warn[0])
-            snprintf(warn, wl, "%s", w);
-        char jl[4200];
-        snprintf(jl, sizeof jl, "%s", csv);
-        char *slash = strrchr(jl, '/');
-        snprintf(slash ? slash + 1 : jl, sizeof jl - (size_t)(slash ? slash + 1 - jl : 0), "samples.jsonl");
-        if (exists(jl))
-            st = ab_json_read_samples(jl, &one, err);
-    }
-    for (int64_t i = 0; st == AB_OK && i < one.n; i++) {
-        st = ab_result_set_add(set, &one.rows[i], err);
-        if (st == AB_OK) { /* move the samples */
-            set->rows[set->n - 1].samples = one.rows[i].samples;
-            set->rows[set->n - 1].n_samples = one.rows[i].n_samples;
-            one.rows[i].samples = NULL;
-        }
-    }
-    ab_result_set_free(&one);
-    return st;
-}
-
-ab_status cmp_load(const char *path, struct ab_result_set *set, char *warn, size_t warn_len,
-                   struct ab_error *err)
-{
-    if (warn && warn_len)
-        warn[0] = '\0';
-    if (!exists(path))
-        return ab_fail(err, AB_EIO, "%s: no such file or folder", path);
-    if (!is_dir(path))
-        return load_file(path, set, warn, warn_len, err);
-    int found = 0;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/results.csv", path);
-    if (exists(p)) {
-        ab_status st = load_file(p, set, warn, warn_len, err);
-        if (st)
-            return st;
-        found++;
-    }
-    DIR *d = opendir(path);
-    if (!d)
-        return ab_fail(err, AB_EIO, "%s: cannot read folder", path);
-    struct dirent *e;
-    ab_status st = AB_OK;
-    /* sorted traversal is not needed: duplicates are resolved by start time below */
-    while (st == AB_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s/results.csv", path, e->d_name);
-        if (exists(p)) {
-            st = load_file(p, set, warn, warn_len, err);
-            found++;
-        }
-    }
-    closedir(d);
-    if (st)
-        return st;
-    if (!found)
-        return ab_fail(err, AB_EINVAL, "%s: no results.csv in this folder or its subfolders", path);
-    return AB_OK;
-}
-
 /* ------------------------------------------------------------------ comparing */
-
-static void key_of(const struct ab_result *r, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s|%s|%s|%s", r->workload, r->device, r->device_name, r->params);
-}
-
-/* The latest row for each key (a folder may hold a resumed or repeated run). */
-static const struct ab_result **latest(const struct ab_result_set *s, int *n_out)
-{
-    const struct ab_result **out = calloc((size_t)(s->n ? s->n : 1), sizeof *out);
-    int n = 0;
-    if (!out)
-        return NULL;
-    for (int64_t i = 0; i < s->n; i++) {
-        char ki[800];
-        key_of(&s->rows[i], ki, sizeof ki);
-        int k;
-        for (k = 0; k < n; k++) {
-            char kk[800];
-            key_of(out[k], kk, sizeof kk);
-            if (strcmp(ki, kk) == 0)
-                break;
-        }
-        if (k == n)
-            out[n++] = &s->rows[i];
-        else if (strcmp(s->rows[i].started_utc, out[k]->started_utc) >= 0)
-            out[k] = &s->rows[i];
-    }
-    *n_out = n;
-    return out;
-}
 
 static double metric_value(const struct ab_result *r, enum cmp_metric m)
 {
@@ -385,7 +112,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
     out->threshold = o->threshold;
     out->alpha = o->alpha;
     int nb = 0, nn = 0;
-    const struct ab_result **B = latest(base, &nb), **N = latest(new_, &nn);
+    const struct ab_result **B = ab_results_latest(base, &nb), **N = ab_results_latest(new_, &nn);
     out->cases = calloc((size_t)(nb + 1), sizeof *out->cases);
     out->added = calloc((size_t)(nn + 1), sizeof *out->added);
     out->removed = calloc((size_t)(nb + 1), sizeof *out->removed);
@@ -400,11 +127,11 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
     bool *matched = calloc((size_t)(nn + 1), sizeof *matched);
     for (int i = 0; i < nb; i++) {
         char kb[800];
-        key_of(B[i], kb, sizeof kb);
+        ab_results_case_key(B[i], kb, sizeof kb);
         int j;
         for (j = 0; j < nn; j++) {
             char kn[800];
-            key_of(N[j], kn, sizeof kn);
+            ab_results_case_key(N[j], kn, sizeof kn);
             if (!matched[j] && strcmp(kb, kn) == 0)
                 break;
         }
@@ -439,8 +166,10 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         int64_t nbk = xb ? block_medians(B[i]->samples, B[i]->n_samples, xb) : 0;
         int64_t nnk = xn ? block_medians(N[j]->samples, N[j]->n_samples, xn) : 0;
         if (nbk >= 3 && nnk >= 3) {
-            cmp_bootstrap_ratio(xb, nbk, xn, nnk, o->bootstrap, o->seed + (uint64_t)i, &lo, &hi);
-            c->p = cmp_mann_whitney_p(xb, nbk, xn, nnk);
+            /* Resampling huge sample sets costs sorts: 2000 draws per side describe a median well. */
+            ab_stats_bootstrap_ci(xb, nbk, xn, nnk, AB_STATS_MEDIAN_RATIO, o->bootstrap, 2000, 0.05,
+                                  o->seed + (uint64_t)i, NULL, &lo, &hi);
+            c->p = ab_stats_mann_whitney_p(xb, nbk, xn, nnk);
             c->from_samples = true;
         }
         free(xb);
@@ -511,7 +240,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
     }
 
     /* Holm over the tested cases, then verdicts. */
-    cmp_holm(p, out->n);
+    ab_stats_holm(p, out->n);
     double log_sum = 0;
     int n_log = 0;
     for (int i = 0; i < out->n; i++) {

@@ -1,7 +1,8 @@
 /* compare.h — regression verdicts between two sets of results: cases matched by identity,
  * ratio of medians with a bootstrap confidence interval, Mann-Whitney U test, Holm-Bonferroni
- * over all compared cases, and a threshold on the size of the change. A case is a regression
- * only when it is both significant and larger than the threshold. */
+ * over all compared cases (the harness's ab_stats_*), and a threshold on the size of the change.
+ * A case is a regression only when it is both significant and larger than the threshold.
+ * Results are read with ab_results_load; the latest row of each case is compared. */
 #ifndef AB_COMPARE_H
 #define AB_COMPARE_H
 
@@ -55,10 +56,6 @@ struct cmp_report {
 };
 void cmp_report_free(struct cmp_report *r);
 
-/* Load a results file or folder (every results.csv in it and one level of subfolders,
- * with samples.jsonl beside each) into set. Errors name file and line. */
-ab_status cmp_load(const char *path, struct ab_result_set *set, char *warn, size_t warn_len,
-                   struct ab_error *err);
 /* Compare; the report points into base and new, which must outlive it. */
 ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_set *new_,
                       const struct cmp_opts *o, struct cmp_report *out, struct ab_error *err);
@@ -67,16 +64,7 @@ int cmp_exit_status(const struct cmp_report *r, enum cmp_fail_on f);
 
 const char *cmp_verdict_word(enum cmp_verdict v);
 
-/* Statistics, exposed for tests. */
-/* Two-sided Mann-Whitney U p-value (exact for small samples without ties, else the normal
- * approximation with tie correction and continuity correction). */
-double cmp_mann_whitney_p(const double *x, int64_t nx, const double *y, int64_t ny);
-/* Holm-Bonferroni: adjusted p-values in place (NaN entries are left out). */
-void cmp_holm(double *p, int n);
-/* Percentile bootstrap CI of median(y) / median(x). */
-void cmp_bootstrap_ratio(const double *x, int64_t nx, const double *y, int64_t ny, int resamples,
-                         uint64_t seed, double *lo, double *hi);
-
+/* The tests and intervals are the harness's (ab_stats_*); the noise model is compare's own. */
 /* Run-to-run noise (1 sigma, in log units) from the log-ratios of cases: their 25th
  * percentile of |log ratio| over that of a standard normal's |Z| (0.3186), so that up to three
  * quarters of the cases may truly change without inflating it. NaN with fewer than 5 cases. */

@@ -333,6 +333,38 @@ double ab_stats_quantile_sorted(const double *sorted, int64_t n, double q);
 /* Indices (0-based, into sorted data) bounding a distribution-free CI of the median at
  * confidence `conf` from the binomial(n, 1/2) distribution; false if n too small. */
 bool ab_stats_median_ci_ranks(int64_t n, double conf, int64_t *lo, int64_t *hi);
+/* Median of sorted data (the mean of the middle pair for even n); NaN when n == 0. */
+double ab_stats_median_sorted(const double *sorted, int64_t n);
+/* A sorted (ascending) copy of n values, which the caller frees; NULL if out of memory. */
+double *ab_stats_sorted_copy(const double *x, int64_t n);
+
+/* Two-sample tests and intervals (stats_tests.c). Inputs are never modified; p-values are
+ * two-sided, NaN when a sample is too small to test. */
+/* Mann-Whitney U: exact without ties when nx * ny <= 400, else the normal approximation with
+ * tie and continuity corrections. */
+double ab_stats_mann_whitney_p(const double *x, int64_t nx, const double *y, int64_t ny);
+/* Exact two-sided P(|U - mn/2| >= |u - mn/2|) for sizes m, n without ties. */
+double ab_stats_mann_whitney_exact_p(int m, int n, double u);
+/* Holm-Bonferroni: adjusted p-values in place (NaN entries are left out of the family). */
+void ab_stats_holm(double *p, int n);
+/* Welch's unequal-variance t-test: t, Welch-Satterthwaite df and p (t of mean(x) - mean(y)). */
+void ab_stats_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df,
+                    double *p);
+/* Two-sample Kolmogorov-Smirnov: D and its asymptotic p-value (Stephens' correction). */
+void ab_stats_ks(const double *x, int64_t nx, const double *y, int64_t ny, double *d, double *p);
+/* Kolmogorov distribution tail Q(lambda) = 2 sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2). */
+double ab_stats_kolmogorov_q(double lambda);
+/* Percentile bootstrap interval (1 - alpha) of a contrast of two medians: each resample draws
+ * min(n, max_draws) values per side (max_draws <= 0: n) with ab_rng from seed, so it is
+ * reproducible. est (may be NULL) gets the contrast of the samples' own medians. lo and hi are
+ * NaN with an empty side or fewer than 10 resamples. */
+enum ab_stats_contrast {
+    AB_STATS_MEDIAN_RATIO, /* median(y) / median(x) (NaN where median(x) <= 0) */
+    AB_STATS_MEDIAN_DIFF,  /* median(x) - median(y) */
+};
+void ab_stats_bootstrap_ci(const double *x, int64_t nx, const double *y, int64_t ny, enum ab_stats_contrast c,
+                           int resamples, int64_t max_draws, double alpha, uint64_t seed, double *est,
+                           double *lo, double *hi);
 
 /* The stopping rule: given the samples so far and the time spent measuring. */
 struct ab_stop_rule {
@@ -471,6 +503,19 @@ struct ab_result_set {
 void ab_result_set_free(struct ab_result_set *s);
 /* Append a copy of r (samples are not copied). */
 ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, struct ab_error *err);
+
+/* Reading results back (results_load.c), for compare and plot: each of the n paths is a
+ * results CSV or a folder (its results.csv and those one level of subfolders down); the raw
+ * samples of a samples.jsonl beside a CSV are attached to its rows. Rows are appended to set
+ * in file order, every row kept. warn (may be NULL) gets the warnings (torn last lines), each
+ * naming its file, or "". Errors name the file and line. */
+ab_status ab_results_load(const char *const *paths, int n, struct ab_result_set *set, char *warn,
+                          size_t warn_len, struct ab_error *err);
+/* The key by which two runs' cases are matched: "workload|device|device_name|params". */
+void ab_results_case_key(const struct ab_result *r, char *buf, size_t len);
+/* The latest row (by started_utc; a tie goes to the later row) of each case of s, in order of
+ * first appearance: *n pointers into s, in an array the caller frees. NULL if out of memory. */
+const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n);
 
 /* Reporters are a vtable fed the same plain-data result (CSV, JSON lines, console). */
 struct ab_run_info; /* defined below */

@@ -4,15 +4,11 @@
 #include "accelbench.h"
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 double ab_stats_quantile_sorted(const double *sorted, int64_t n, double q)
 {
@@ -22,12 +18,7 @@ double ab_stats_quantile_sorted(const double *sorted, int64_t n, double q)
         return sorted[0];
     if (q >= 1)
         return sorted[n - 1];
-    double h = q * (double)(n - 1);
-    int64_t i = (int64_t)floor(h);
-    double f = h - (double)i;
-    if (i + 1 >= n)
-        return sorted[n - 1];
-    return sorted[i] + f * (sorted[i + 1] - sorted[i]);
+    return gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)n, q);
 }
 
 bool ab_stats_median_ci_ranks(int64_t n, double conf, int64_t *lo, int64_t *hi)
@@ -61,16 +52,11 @@ void ab_stats_compute(const double *x, int64_t n, struct ab_stats *out)
         return;
     }
     memcpy(s, x, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    /* Welford for mean and variance: stable for many near-equal samples. */
-    double mean = 0, m2 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = s[i] - mean;
-        mean += d / (double)(i + 1);
-        m2 += d * (s[i] - mean);
-    }
+    gsl_sort(s, 1, (size_t)n);
+    /* GSL's running mean and variance: stable for many near-equal samples. */
+    double mean = gsl_stats_mean(s, 1, (size_t)n);
     out->mean = mean;
-    out->stdev = n > 1 ? sqrt(m2 / (double)(n - 1)) : 0.0;
+    out->stdev = n > 1 ? gsl_stats_sd_m(s, 1, (size_t)n, mean) : 0.0;
     out->min = s[0];
     out->max = s[n - 1];
     out->median = ab_stats_quantile_sorted(s, n, 0.5);

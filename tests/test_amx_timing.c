@@ -1,6 +1,6 @@
-/* test_amx_timing.c — the amx_timing workload: exact sparsity per pattern, the statistical
- * tests against values computed independently (mpmath, 30 digits), feature decoding that never
- * lets an AMX instruction run where CPUID lacks it, and the AVX-512 control on this CPU. */
+/* test_amx_timing.c — the amx_timing workload: exact sparsity per pattern, the channel model,
+ * feature decoding that never lets an AMX instruction run where CPUID lacks it, and the AVX-512
+ * control on this CPU. Its statistical tests are the harness's, tested in test_stats.c. */
 #include <sched.h>
 #include <setjmp.h>
 #include <sys/wait.h>
@@ -17,8 +17,6 @@ extern const struct ab_workload amx_timing_workload;
 
 static const double xs[10] = { 10.1, 10.4, 9.8, 10.0, 10.3, 9.9, 10.2, 10.1, 9.7, 10.5 };
 static const double xs_perm[10] = { 10.5, 9.7, 10.1, 10.2, 9.9, 10.3, 10.0, 9.8, 10.4, 10.1 };
-static const double xs_shift[10] = { 10.45, 10.75, 10.15, 10.35, 10.65, 10.25, 10.55, 10.45, 10.05, 10.85 };
-static const double zs[8] = { 11.0, 10.2, 12.1, 10.8, 11.5, 10.9, 11.7, 10.4 };
 
 static void sparsity_generation_is_exact_for_each_pattern(void **state)
 {
@@ -54,81 +52,6 @@ static void sparsity_generation_is_exact_for_each_pattern(void **state)
     }
 }
 
-static void welch_identical_samples_give_p_one(void **state)
-{
-    double t, df, p;
-    amx_welch(xs, 10, xs_perm, 10, &t, &df, &p);
-    assert_double_equal(t, 0, 1e-12);
-    assert_double_equal(p, 1, 1e-12);
-}
-
-static void welch_matches_reference_for_shifted_and_unequal_variances(void **state)
-{
-    double t, df, p;
-    amx_welch(xs, 10, zs, 8, &t, &df, &p);
-    assert_double_equal(t, -3.99931140793092150, 1e-9);
-    assert_double_equal(df, 8.77158916318556514, 1e-9);
-    assert_double_equal(p, 0.00327953959692260917, 1e-9);
-    amx_welch(xs, 10, xs_shift, 10, &t, &df, &p);
-    assert_double_equal(t, -3.03108891324553526, 1e-9);
-    assert_double_equal(df, 18.0, 1e-9);
-    assert_double_equal(p, 0.00718253723080917816, 1e-9);
-}
-
-static void welch_of_constant_samples_is_decided(void **state)
-{
-    double a[3] = { 5, 5, 5 }, b[3] = { 6, 6, 6 }, t, df, p;
-    amx_welch(a, 3, a, 3, &t, &df, &p);
-    assert_double_equal(p, 1, 0);
-    amx_welch(a, 3, b, 3, &t, &df, &p);
-    assert_double_equal(p, 0, 0);
-}
-
-static void kolmogorov_series_matches_reference(void **state)
-{
-    assert_double_equal(amx_kolmogorov_q(1.0), 0.269999671677354521, 1e-12);
-    assert_double_equal(amx_kolmogorov_q(0.5), 0.963945243664875094, 1e-12);
-    assert_double_equal(amx_kolmogorov_q(0.0), 1.0, 0);
-    assert_true(amx_kolmogorov_q(5.0) < 1e-20);
-}
-
-static void ks_identical_samples_give_p_one(void **state)
-{
-    double d, p;
-    amx_ks(xs, 10, xs_perm, 10, &d, &p);
-    assert_double_equal(d, 0, 0);
-    assert_double_equal(p, 1, 0);
-}
-
-static void ks_matches_reference_for_shifted_samples(void **state)
-{
-    double d, p;
-    amx_ks(xs, 10, zs, 8, &d, &p);
-    assert_double_equal(d, 0.75, 1e-12);
-    assert_double_equal(p, 0.00575944834886448251, 1e-9);
-    amx_ks(xs, 10, xs_shift, 10, &d, &p);
-    assert_double_equal(d, 0.5, 1e-12);
-    assert_double_equal(p, 0.110840337413228175, 1e-9);
-}
-
-static void ks_of_disjoint_large_samples_is_tiny(void **state)
-{
-    enum { N = 400 };
-    double a[N], b[N];
-    struct ab_rng r;
-    ab_rng_seed(&r, 7);
-    for (int i = 0; i < N; i++) {
-        a[i] = ab_rng_normal(&r);
-        b[i] = ab_rng_normal(&r) + 10;
-    }
-    double d, p;
-    amx_ks(a, N, b, N, &d, &p);
-    assert_double_equal(d, 1, 0);
-    assert_true(p < 1e-30);
-    amx_welch(a, N, b, N, &d, &d, &p);
-    assert_true(p < 1e-30);
-}
-
 static void channel_bits_are_zero_for_identical_and_one_for_disjoint(void **state)
 {
     assert_double_equal(amx_channel_bits(xs, 10, xs_perm, 10), 0, 1e-12);
@@ -138,14 +61,6 @@ static void channel_bits_are_zero_for_identical_and_one_for_disjoint(void **stat
     /* Half overlap: best threshold errs on a quarter of the samples: 1 - H2(1/4). */
     double a[4] = { 1, 2, 3, 4 }, b[4] = { 3, 4, 5, 6 };
     assert_double_equal(amx_channel_bits(a, 4, b, 4), 1 - 0.811278124459132864, 1e-12);
-}
-
-static void median_difference_ci_covers_a_shift(void **state)
-{
-    double diff, lo, hi;
-    amx_median_diff_ci(xs_shift, 10, xs, 10, 0.95, 200, 1, &diff, &lo, &hi);
-    assert_double_equal(diff, 0.35, 1e-12);
-    assert_true(lo <= diff && diff <= hi && lo > 0);
 }
 
 static void decode_needs_cpuid_and_os_state_for_amx(void **state)
@@ -384,15 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sparsity_generation_is_exact_for_each_pattern),
-        cmocka_unit_test(welch_identical_samples_give_p_one),
-        cmocka_unit_test(welch_matches_reference_for_shifted_and_unequal_variances),
-        cmocka_unit_test(welch_of_constant_samples_is_decided),
-        cmocka_unit_test(kolmogorov_series_matches_reference),
-        cmocka_unit_test(ks_identical_samples_give_p_one),
-        cmocka_unit_test(ks_matches_reference_for_shifted_samples),
-        cmocka_unit_test(ks_of_disjoint_large_samples_is_tiny),
         cmocka_unit_test(channel_bits_are_zero_for_identical_and_one_for_disjoint),
-        cmocka_unit_test(median_difference_ci_covers_a_shift),
         cmocka_unit_test(decode_needs_cpuid_and_os_state_for_amx),
         cmocka_unit_test(amx_rows_skip_without_amx_and_never_fault),
         cmocka_unit_test(accumulators_compare_within_tolerance_and_flag_the_rest),

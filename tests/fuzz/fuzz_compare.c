@@ -1,5 +1,5 @@
 /* fuzz_compare.c — the compare command's input path: two results CSVs, each with the raw
- * samples that accelbench compare finds in samples.jsonl beside it, loaded by cmp_load and
+ * samples that accelbench compare finds in samples.jsonl beside it, loaded by ab_results_load and
  * compared and printed in every format. The input is up to four parts split at lines "%%":
  * base CSV, base samples, new CSV, new samples (a missing part is an absent file). */
 #include "compare.h"
@@ -34,7 +34,8 @@ static ab_status load_side(const uint8_t *csv, size_t csv_len, const uint8_t *js
     int fd = fuzz_memfile(csv, csv_len, path, sizeof path);
     if (fd < 0)
         return ab_fail(err, AB_EIO, "memfd");
-    ab_status st = cmp_load(path, set, warn, sizeof warn, err);
+    const char *paths[1] = { path };
+    ab_status st = ab_results_load(paths, 1, set, warn, sizeof warn, err);
     close(fd);
     if (st != AB_OK || !has_js)
         return st;

@@ -10,6 +10,7 @@
  * to tell frequency effects from data-dependent ones. */
 #include "amx_timing.h"
 
+#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -321,12 +322,6 @@ static ab_status amx_check(struct ab_case *c, struct amx_state *s, const uint8_t
     return AB_OK;
 }
 
-static int amx_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* <prefix>_{min,q25,q75,max}_cycles of the samples (sorts them in place). */
 static void amx_quartiles(struct ab_case *c, const char *prefix, double *x, int64_t n)
 {
@@ -334,7 +329,7 @@ static void amx_quartiles(struct ab_case *c, const char *prefix, double *x, int6
         const char *name;
         double q;
     } qs[] = { { "min", 0 }, { "q25", 0.25 }, { "q75", 0.75 }, { "max", 1 } };
-    qsort(x, (size_t)n, sizeof *x, amx_cmp);
+    gsl_sort(x, 1, (size_t)n);
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         char name[40];
         snprintf(name, sizeof name, "%s_%s_cycles", prefix, qs[i].name);
@@ -395,9 +390,9 @@ static ab_status amx_verify(struct ab_case *c, struct ab_error *err)
     ab_stats_compute(xd, n, &sd);
     ab_stats_compute(xs, n, &ss);
     double t, df, p_welch, d, p_ks, diff, lo, hi;
-    amx_welch(xs, n, xd, n, &t, &df, &p_welch);
-    amx_ks(xs, n, xd, n, &d, &p_ks);
-    amx_median_diff_ci(xd, n, xs, n, 0.95, 200, c->seed, &diff, &lo, &hi);
+    ab_stats_welch(xs, n, xd, n, &t, &df, &p_welch);
+    ab_stats_ks(xs, n, xd, n, &d, &p_ks);
+    ab_stats_bootstrap_ci(xd, n, xs, n, AB_STATS_MEDIAN_DIFF, 200, 0, 1 - 0.95, c->seed, &diff, &lo, &hi);
     double bits = amx_channel_bits(xd, n, xs, n);
     /* A receiver needs one burst per sample: its time is the channel's symbol time. */
     double sample_s = 0.5 * (sd.median + ss.median) * s->n_instr / tsc_hz;

@@ -125,19 +125,10 @@ double amx_core_fraction(double ops_per_instr, double cpi_cycles, double tsc_hz,
 
 /* ---------------------------------------------------------------- statistics */
 
-/* Welch's unequal-variance t-test, two-sided. */
-void amx_welch(const double *x, int64_t nx, const double *y, int64_t ny, double *t, double *df, double *p);
-/* Two-sample Kolmogorov–Smirnov test: D and its asymptotic p-value (Kolmogorov series with
- * Stephens' small-sample correction). */
-void amx_ks(const double *x, int64_t nx, const double *y, int64_t ny, double *d, double *p);
-/* Kolmogorov distribution tail Q(lambda) = 2 sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2). */
-double amx_kolmogorov_q(double lambda);
+/* The tests (Welch, Kolmogorov-Smirnov) and the bootstrap of the median difference are the
+ * harness's ab_stats_*; what is this workload's own is the channel model. */
 /* Bits a receiver learns per sample telling x from y with the best single threshold, sender
  * choosing each with probability 1/2: 1 - H2(error rate) (a binary symmetric channel). */
 double amx_channel_bits(const double *x, int64_t nx, const double *y, int64_t ny);
-/* Difference of medians median(x) - median(y) with a bootstrap percentile CI (deterministic
- * from seed). */
-void amx_median_diff_ci(const double *x, int64_t nx, const double *y, int64_t ny, double conf, int boots,
-                        uint64_t seed, double *diff, double *lo, double *hi);
 
 #endif /* AMX_TIMING_H */

@@ -1,0 +1,142 @@
+/* results_load.c — results as `compare` and `plot` read them back: results.csv files and
+ * folders of them, the raw samples of samples.jsonl beside each CSV, and the rule that the
+ * latest row of a case wins (a folder may hold a resumed or repeated run). Parsing itself is
+ * record_csv.c's and record_json.c's; this file only finds the files and merges them. */
+#include "accelbench.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Append a warning to warn ("; " between them): each names its file. */
+static void add_warning(char *warn, size_t wl, const char *w)
+{
+    if (!warn || !wl || !w[0])
+        return;
+    size_t l = strlen(warn);
+    if (l + 1 < wl)
+        snprintf(warn + l, wl - l, "%s%s", l ? "; " : "", w);
+}
+
+static ab_status load_file(const char *csv, struct ab_result_set *set, char *warn, size_t wl,
+                           struct ab_error *err)
+{
+    struct ab_result_set one = { 0 };
+    char w[512] = "";
+    ab_status st = ab_csv_read(csv, &one, w, sizeof w, err);
+    if (st == AB_OK) {
+        add_warning(warn, wl, w);
+        char jl[4200];
+        snprintf(jl, sizeof jl, "%s", csv);
+        char *slash = strrchr(jl, '/');
+        snprintf(slash ? slash + 1 : jl, sizeof jl - (size_t)(slash ? slash + 1 - jl : 0), "samples.jsonl");
+        if (exists(jl))
+            st = ab_json_read_samples(jl, &one, err);
+    }
+    for (int64_t i = 0; st == AB_OK && i < one.n; i++) {
+        st = ab_result_set_add(set, &one.rows[i], err);
+        if (st == AB_OK) { /* move the samples */
+            set->rows[set->n - 1].samples = one.rows[i].samples;
+            set->rows[set->n - 1].n_samples = one.rows[i].n_samples;
+            one.rows[i].samples = NULL;
+        }
+    }
+    ab_result_set_free(&one);
+    return st;
+}
+
+static ab_status load_path(const char *path, struct ab_result_set *set, char *warn, size_t warn_len,
+                           struct ab_error *err)
+{
+    if (!exists(path))
+        return ab_fail(err, AB_EIO, "%s: no such file or folder", path);
+    if (!is_dir(path))
+        return load_file(path, set, warn, warn_len, err);
+    int found = 0;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", path);
+    if (exists(p)) {
+        ab_status st = load_file(p, set, warn, warn_len, err);
+        if (st)
+            return st;
+        found++;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return ab_fail(err, AB_EIO, "%s: cannot read folder", path);
+    struct dirent *e;
+    ab_status st = AB_OK;
+    /* sorted traversal is not needed: duplicates are resolved by start time (ab_results_latest) */
+    while (st == AB_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s/results.csv", path, e->d_name);
+        if (exists(p)) {
+            st = load_file(p, set, warn, warn_len, err);
+            found++;
+        }
+    }
+    closedir(d);
+    if (st)
+        return st;
+    if (!found)
+        return ab_fail(err, AB_EINVAL, "%s: no results.csv in this folder or its subfolders", path);
+    return AB_OK;
+}
+
+ab_status ab_results_load(const char *const *paths, int n, struct ab_result_set *set, char *warn,
+                          size_t warn_len, struct ab_error *err)
+{
+    if (warn && warn_len)
+        warn[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        ab_status st = load_path(paths[i], set, warn, warn_len, err);
+        if (st)
+            return st;
+    }
+    return AB_OK;
+}
+
+void ab_results_case_key(const struct ab_result *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s|%s|%s|%s", r->workload, r->device, r->device_name, r->params);
+}
+
+const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n_out)
+{
+    const struct ab_result **out = calloc((size_t)(s->n ? s->n : 1), sizeof *out);
+    int n = 0;
+    *n_out = 0;
+    if (!out)
+        return NULL;
+    for (int64_t i = 0; i < s->n; i++) {
+        char ki[800];
+        ab_results_case_key(&s->rows[i], ki, sizeof ki);
+        int k;
+        for (k = 0; k < n; k++) {
+            char kk[800];
+            ab_results_case_key(out[k], kk, sizeof kk);
+            if (strcmp(ki, kk) == 0)
+                break;
+        }
+        if (k == n)
+            out[n++] = &s->rows[i];
+        else if (strcmp(s->rows[i].started_utc, out[k]->started_utc) >= 0)
+            out[k] = &s->rows[i]; /* ISO 8601 text sorts by time; a tie goes to the later row */
+    }
+    *n_out = n;
+    return out;
+}
