@@ -8,7 +8,8 @@
  *     shared memory, P kept in registers as the A operand of P V.
  * Both attention kernels take strided q, k, v and out (a fused QKV buffer or separate
  * (H,n,d) tensors), causal or not, grouped KV heads, and out in the inputs' dtype or fp32:
- * they are the attention of transformer_block, gpt2 and attention_memory's fused case.
+ * they are the attention of transformer_block and attention_memory's fused case (gpt2's CUDA
+ * path still has its own KV-cache attention_kernel1 in workloads/gpt2/kernels.cu).
  * Matmuls: the one cuBLASLt builder of the suite (ops_cuda_matmul_plan, any ops_mm_desc), with
  * its bias / GELU+bias epilogues, C = residual or D (accumulate), beta = 1, FP8 scale pointers
  * and outer vectors, or scale_outer_kernel1 over an fp32 product where cuBLASLt lacks them. */
