@@ -42,12 +42,18 @@ void ab_plan_params(const struct plan_case *pc, struct ab_params *out)
     memcpy(out->p, pc->params + sizeof(int), (size_t)out->n * PARAM_SLOT);
 }
 
+/* The most cases one run plans (and the most axis points one workload's sweep may have): a
+ * sweep beyond it is a typo more often than a plan, and is refused before anything is built. */
+#define PLAN_MAX_CASES 10000000
+
 static ab_status plan_add(struct plan *p, const struct plan_case *pc, struct ab_error *err)
 {
+    if (p->n >= PLAN_MAX_CASES)
+        return ab_fail(err, AB_EINVAL, "more than %d cases in all: narrow the sweeps", PLAN_MAX_CASES);
     if (p->n == p->cap) {
         int cap = p->cap ? p->cap * 2 : 64;
-        if (cap > 10000000)
-            return ab_fail(err, AB_EINVAL, "more than 10 million cases: narrow the sweep");
+        if (cap > PLAN_MAX_CASES)
+            cap = PLAN_MAX_CASES;
         struct plan_case *nc = realloc(p->c, (size_t)cap * sizeof *nc);
         if (!nc)
             return ab_fail(err, AB_ENOMEM, "out of memory planning cases");
@@ -114,6 +120,20 @@ static ab_status plan_workload(struct plan *p, const struct ab_workload *wl, int
             st = ab_fail(err, AB_ENOMEM, "out of memory");
     if (st == AB_OK)
         st = workload_values(wl, o, suite, vals, err);
+    /* Count the points from the axes' sizes before walking them. */
+    double points = 1;
+    for (int a = 0; a < wl->n_axes && st == AB_OK; a++)
+        points *= vals[a]->n;
+    if (st == AB_OK && points > PLAN_MAX_CASES) {
+        char sizes[256] = "";
+        for (int a = 0; a < wl->n_axes; a++) {
+            size_t l = strlen(sizes);
+            snprintf(sizes + l, sizeof sizes - l, "%s%s %d", a ? " x " : "", wl->axes[a].name, vals[a]->n);
+        }
+        st = ab_fail(err, AB_EINVAL,
+                     "workload %s: the sweep has %.0f points (%s), more than the limit of %d: narrow it",
+                     wl->name, points, sizes, PLAN_MAX_CASES);
+    }
     int idx[AB_MAX_AXES] = { 0 }, outside_suite = 0;
     struct ab_params *ps = st == AB_OK ? calloc(1, sizeof *ps) : NULL;
     if (st == AB_OK && !ps)

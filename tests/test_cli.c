@@ -247,6 +247,12 @@ static void typos_in_lists_and_numbers_are_refused(void **state)
     /* the value out of range is named, not the start of the range; limits in full */
     snprintf(args, sizeof args, "run -w transformer_block -d cpu -a hidden=1024:131072:x2 %s", o);
     expect_usage_error(args, "131072 (from 1024:131072:x2) is out of range [64, 65536]", NULL);
+    /* a sweep too large is refused from the axes' sizes, before any case is built */
+    snprintf(args, sizeof args,
+             "run -w attention_memory -d cpu -a n=1:4096:+1 -a batch=1:64:+1 -a q_chunk=1:40:+1 %s", o);
+    double t0 = ab_now_s();
+    expect_usage_error(args, "more than the limit of 10000000", "n 4096");
+    assert_true(ab_now_s() - t0 < 20);
     snprintf(args, sizeof args, "run -w ceilings -d cpu -a n=1e-320 %s", o);
     expect_usage_error(args, "not a whole number", NULL); /* read as a number, if a tiny one */
 }
