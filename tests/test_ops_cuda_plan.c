@@ -53,22 +53,22 @@ static void attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128(void **st
 {
     struct ops_cuda_attn_plan p;
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_cuda_attn_plan(4, 64, 2048, 64, OPS_BF16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(4, 64, 2048, 64, AB_DTYPE_BF16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
     assert_int_equal(p.grid_x, 32);
     assert_int_equal(p.grid_y, 64);
     assert_int_equal(p.grid_z, 4);
     assert_true(p.smem_bytes <= 48 * 1024); /* static shared memory limit */
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 128, OPS_F16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 128, AB_DTYPE_FP16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
     assert_int_equal(p.grid_x, 2);
     assert_true(p.smem_bytes <= 48 * 1024);
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 64, OPS_F32, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 64, AB_DTYPE_FP32, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_WARP);
     assert_int_equal(p.grid_x * (p.block / 32), 100); /* a warp per query */
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 96, OPS_BF16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 96, AB_DTYPE_BF16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_WARP);
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 40, OPS_BF16, &p, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 40, AB_DTYPE_BF16, &p, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "HS=40"));
 }
 
@@ -82,9 +82,9 @@ static void small_forwards_become_graphs(void **state)
  * an fp32 bias with a bf16 or fp16 output is not a supported combination. */
 static void matmul_bias_takes_the_output_dtype(void **state)
 {
-    assert_int_equal(ops_cuda_bias_dtype(OPS_BF16), OPS_BF16);
-    assert_int_equal(ops_cuda_bias_dtype(OPS_F16), OPS_F16);
-    assert_int_equal(ops_cuda_bias_dtype(OPS_F32), OPS_F32);
+    assert_int_equal(ops_cuda_bias_dtype(AB_DTYPE_BF16), AB_DTYPE_BF16);
+    assert_int_equal(ops_cuda_bias_dtype(AB_DTYPE_FP16), AB_DTYPE_FP16);
+    assert_int_equal(ops_cuda_bias_dtype(AB_DTYPE_FP32), AB_DTYPE_FP32);
 }
 
 int main(void)

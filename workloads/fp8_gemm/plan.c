@@ -67,7 +67,7 @@ ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor
                 err, AB_EUNSUPPORTED,
                 "cuBLASLt FP8 needs k and n multiples of 16 (16-byte aligned rows), not k=%lld n=%lld",
                 (long long)g->k, (long long)g->n);
-        out->a_store = fp8g_format_b(g->dtype) == FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
+        out->a_store = fp8g_format_b(g->dtype) == AB_DTYPE_FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
         out->b_store = FP8G_STORE_E4M3;
         out->d_bytes = 2;
         if (g->scaling == FP8G_SCALE_ROW) {

@@ -1,10 +1,12 @@
 /* gpt2_cuda.h — C-linkage launchers of the gpt2 CUDA kernels (kernels.cu), called by the
  * host logic in cuda.c. Activations and the KV cache are fp32; `dt` names the type of a
- * matmul input written by layernorm and convert (GPT2_CU_F32, _BF16, _F16). Where a launcher
- * takes `dpos`, the position of the first new token is read from device memory when dpos is
- * not NULL (so a captured decode step can be replayed at every position), else pos0. */
+ * matmul input written by layernorm and convert (enum ab_dtype: AB_DTYPE_FP32, _BF16, _FP16). Where a
+ * launcher takes `dpos`, the position of the first new token is read from device memory when dpos is not NULL
+ * (so a captured decode step can be replayed at every position), else pos0. */
 #ifndef GPT2_CUDA_H
 #define GPT2_CUDA_H
+
+#include "accelbench.h"
 
 #include <cuda_runtime_api.h>
 #include <stddef.h>
@@ -14,7 +16,6 @@
 extern "C" {
 #endif
 
-enum { GPT2_CU_F32 = 0, GPT2_CU_BF16 = 1, GPT2_CU_F16 = 2 };
 /* Bits a kernel ORs into the case's device flags word; the host reads it after each run. */
 enum { GPT2_CU_NAN_LOGITS = 1, GPT2_CU_BAD_TOKEN = 2 };
 

@@ -26,7 +26,7 @@
 
 struct ops_matmul {
     int M, N, K;
-    enum ops_dtype dt;
+    enum ab_dtype dt;
     unsigned flags;
     dnnl_engine_t eng;
     dnnl_stream_t strm;
@@ -44,9 +44,9 @@ struct ops_matmul {
     char impl[64];
 };
 
-static dnnl_data_type_t dnnl_type(enum ops_dtype dt)
+static dnnl_data_type_t dnnl_type(enum ab_dtype dt)
 {
-    return dt == OPS_BF16 ? dnnl_bf16 : dnnl_f32;
+    return dt == AB_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
 }
 
 /* ------------------------------------------------------------------ GEMV
@@ -59,12 +59,12 @@ static dnnl_data_type_t dnnl_type(enum ops_dtype dt)
 
 static bool gemv_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
 {
-    if (ops_generic() || !ab_cpu_has("avx512f") || (mm->dt == OPS_BF16 && !ab_cpu_has("avx512_bf16")))
+    if (ops_generic() || !ab_cpu_has("avx512f") || (mm->dt == AB_DTYPE_BF16 && !ab_cpu_has("avx512_bf16")))
         return false;
     if (md->format_kind != dnnl_blocked || md->ndims != 2)
         return false;
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    bool bf = mm->dt == OPS_BF16;
+    bool bf = mm->dt == AB_DTYPE_BF16;
     if (bf ? !(b->inner_nblks == 3 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 &&
                b->inner_blks[1] == 64 && b->inner_idxs[1] == 1 && b->inner_blks[2] == 2 &&
                b->inner_idxs[2] == 0)
@@ -150,8 +150,8 @@ T512 static void gemv_strip_f32(float *acc, const float *x, int Kp, const float 
 static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias, const void *res)
 {
     int M = mm->M, N = mm->N, K = mm->K, Kp = mm->Kp, nstrips = (N + 63) / 64;
-    bool bf = mm->dt == OPS_BF16, of32 = (mm->flags & OPS_MM_OUT_F32) || !bf;
-    size_t es = ops_dtype_size(mm->dt);
+    bool bf = mm->dt == AB_DTYPE_BF16, of32 = (mm->flags & OPS_MM_OUT_F32) || !bf;
+    size_t es = ab_dtype_size(mm->dt);
     for (int r = 0; r < M; r++) {
         char *row = (char *)mm->xpad + (size_t)r * Kp * es;
         memcpy(row, (const char *)inp + (size_t)r * K * es, (size_t)K * es);
@@ -179,12 +179,12 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
                         v = gemv_gelu(v);
                     if (mm->flags & (OPS_MM_RESIDUAL | OPS_MM_ACCUM)) {
                         const void *src = (mm->flags & OPS_MM_ACCUM) ? out : res;
-                        v += of32 ? ((const float *)src)[o] : ops_bf16_to_f32(((const uint16_t *)src)[o]);
+                        v += of32 ? ((const float *)src)[o] : ab_bf16_to_f32(((const uint16_t *)src)[o]);
                     }
                     if (of32)
                         ((float *)out)[o] = v;
                     else
-                        ((uint16_t *)out)[o] = ops_f32_to_bf16(v);
+                        ((uint16_t *)out)[o] = ab_bf16_from_f32(v);
                 }
         }
     }
@@ -245,11 +245,11 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     mm->wei_ptr = mm->wei_buf;
     DNNL_TRY(dnnl_memory_create(&mm->wei, &wei_md, mm->eng, mm->wei_buf), err);
     if (mm->M <= OPS_GEMV_MAX_M && gemv_layout(mm, &wei_md)) {
-        mm->xpad = ab_alloc((size_t)mm->M * mm->Kp * ops_dtype_size(mm->dt));
+        mm->xpad = ab_alloc((size_t)mm->M * mm->Kp * ab_dtype_size(mm->dt));
         if (!mm->xpad)
             return ab_fail(err, AB_ENOMEM, "matmul: out of memory");
         mm->gemv = true;
-        snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == OPS_BF16 ? "avx512_bf16" : "avx512f");
+        snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == AB_DTYPE_BF16 ? "avx512_bf16" : "avx512f");
     }
     DNNL_TRY(dnnl_memory_create(&mm->src, &mm->src_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->dst, &mm->dst_md, mm->eng, DNNL_MEMORY_NONE), err);
@@ -296,15 +296,15 @@ bool ops_matmul_bf16_supported(void)
     return k == 1;
 }
 
-ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
+ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ab_dtype dt, unsigned flags,
                             struct ab_error *err)
 {
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)
         return ab_fail(err, AB_EINVAL, "matmul: bad shape M=%d N=%d K=%d", M, N, K);
-    if (dt == OPS_F16)
+    if (dt == AB_DTYPE_FP16)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
-    if (dt == OPS_BF16 && !ops_matmul_bf16_supported())
+    if (dt == AB_DTYPE_BF16 && !ops_matmul_bf16_supported())
         return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     if ((flags & OPS_MM_ACCUM) && (flags & (OPS_MM_GELU | OPS_MM_RESIDUAL)))
         return ab_fail(err, AB_EINVAL, "matmul: accumulation takes neither GELU nor a residual");
@@ -315,7 +315,7 @@ ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum o
     ab_status st = mm_build(mm, err);
     if (st) {
         ops_matmul_destroy(mm);
-        return ab_fail_prefix(err, st, "matmul %dx%dx%d %s", M, N, K, ops_dtype_name(dt));
+        return ab_fail_prefix(err, st, "matmul %dx%dx%d %s", M, N, K, ab_dtype_name(dt));
     }
     *out = mm;
     return AB_OK;
@@ -356,7 +356,7 @@ ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul
     if (!from->have_weight || from->N != mm->N || from->K != mm->K || from->dt != mm->dt)
         return ab_fail(err, AB_EINVAL,
                        "matmul: cannot share the weight of a %dx%d %s plan with a %dx%d %s one", from->N,
-                       from->K, ops_dtype_name(from->dt), mm->N, mm->K, ops_dtype_name(mm->dt));
+                       from->K, ab_dtype_name(from->dt), mm->N, mm->K, ab_dtype_name(mm->dt));
     const dnnl_memory_desc_t *mine, *theirs;
     DNNL_TRY(dnnl_memory_get_memory_desc(mm->wei, &mine), err);
     DNNL_TRY(dnnl_memory_get_memory_desc(from->wei, &theirs), err);

@@ -47,10 +47,10 @@ template <> __device__ __forceinline__ void stf<__half>(__half *p, size_t i, flo
 
 #define DISPATCH(dt, CALL)                                                                                   \
     do {                                                                                                     \
-        if ((dt) == OPS_F32) {                                                                               \
+        if ((dt) == AB_DTYPE_FP32) {                                                                         \
             typedef float T;                                                                                 \
             CALL;                                                                                            \
-        } else if ((dt) == OPS_BF16) {                                                                       \
+        } else if ((dt) == AB_DTYPE_BF16) {                                                                  \
             typedef __nv_bfloat16 T;                                                                         \
             CALL;                                                                                            \
         } else {                                                                                             \
@@ -105,7 +105,7 @@ static int grid_for(size_t n)
 }
 
 extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta,
-                                        int N, int C, enum ops_dtype dt, void *stream, struct ab_error *err)
+                                        int N, int C, enum ab_dtype dt, void *stream, struct ab_error *err)
 {
     DISPATCH(dt,
              (ln_kernel1<T><<<N, 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, gamma, beta, C)));
@@ -113,14 +113,14 @@ extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float 
     return AB_OK;
 }
 
-extern "C" ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src,
-                                      enum ops_dtype src_dt, size_t n, void *stream, struct ab_error *err)
+extern "C" ab_status ops_cuda_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt,
+                                      size_t n, void *stream, struct ab_error *err)
 {
     cudaStream_t s = (cudaStream_t)stream;
     int g = grid_for(n);
-    if (dst_dt == OPS_F32)
+    if (dst_dt == AB_DTYPE_FP32)
         DISPATCH(src_dt, (convert_kernel1<float, T><<<g, 256, 0, s>>>((float *)dst, (const T *)src, n)));
-    else if (src_dt == OPS_F32)
+    else if (src_dt == AB_DTYPE_FP32)
         DISPATCH(dst_dt, (convert_kernel1<T, float><<<g, 256, 0, s>>>((T *)dst, (const float *)src, n)));
     else
         return ab_fail(err, AB_EINVAL, "convert: one side must be fp32");
@@ -343,7 +343,7 @@ __global__ void __launch_bounds__(128) attn_tc_kernel2(T *out, const T *qkv, int
 }
 
 extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T_, int HS,
-                                        enum ops_dtype dt, void *stream, struct ab_error *err)
+                                        enum ab_dtype dt, void *stream, struct ab_error *err)
 {
     struct ops_cuda_attn_plan p;
     ab_status st = ops_cuda_attn_plan(B, NH, T_, HS, dt, &p, err);
@@ -354,10 +354,10 @@ extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int N
     dim3 grid(p.grid_x, p.grid_y, p.grid_z);
     cudaStream_t s = (cudaStream_t)stream;
     if (p.kind == OPS_CUDA_ATTN_TC) {
-        if (dt == OPS_BF16 && HS == 64)
+        if (dt == AB_DTYPE_BF16 && HS == 64)
             attn_tc_kernel2<__nv_bfloat16, 64>
                 <<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
-        else if (dt == OPS_BF16)
+        else if (dt == AB_DTYPE_BF16)
             attn_tc_kernel2<__nv_bfloat16, 128>
                 <<<grid, p.block, 0, s>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)qkv, T_, C, scale);
         else if (HS == 64)
@@ -378,7 +378,7 @@ extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int N
 
 struct ops_cuda_matmul {
     struct ops_cuda_mm_layout lay;
-    enum ops_dtype dt;
+    enum ab_dtype dt;
     unsigned flags;
     cublasLtHandle_t lt;
     cublasLtMatmulDesc_t desc;
@@ -389,9 +389,9 @@ struct ops_cuda_matmul {
     char algo_text[64];
 };
 
-static cudaDataType_t cuda_type(enum ops_dtype dt)
+static cudaDataType_t cuda_type(enum ab_dtype dt)
 {
-    return dt == OPS_F32 ? CUDA_R_32F : dt == OPS_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    return dt == AB_DTYPE_FP32 ? CUDA_R_32F : dt == AB_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
 }
 
 static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
@@ -433,7 +433,7 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
     AB_CUBLAS_TRY(s, err);
     if (found < 1)
         return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %dx%dx%d %s", L->n, L->m, L->k,
-                       ops_dtype_name(mm->dt));
+                       ab_dtype_name(mm->dt));
     mm->algo = res.algo;
     int id = 0, tile = 0;
     size_t w;
@@ -444,7 +444,7 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
 }
 
 extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K,
-                                            enum ops_dtype dt, unsigned flags, struct ab_error *err)
+                                            enum ab_dtype dt, unsigned flags, struct ab_error *err)
 {
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)

@@ -38,13 +38,13 @@ struct ops_cuda_attn_plan {
     size_t smem_bytes;          /* static shared memory the kernel uses */
 };
 /* AB_EINVAL when HS is not a multiple of 16 or HS > 256, or the dtype is unknown. */
-ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, struct ops_cuda_attn_plan *out,
+ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ab_dtype dt, struct ops_cuda_attn_plan *out,
                              struct ab_error *err);
 
 /* The dtype of a matmul's bias for cuBLASLt's BIAS and GELU_BIAS epilogues: D's own type.
  * cuBLASLt takes an fp32 bias with a 16-bit D only for IMMA and FP8-output kernels, not for
  * these bf16/fp16 GEMMs, so the bias of a bf16 (fp16) matmul is stored in bf16 (fp16). */
-enum ops_dtype ops_cuda_bias_dtype(enum ops_dtype out_dt);
+enum ab_dtype ops_cuda_bias_dtype(enum ab_dtype out_dt);
 
 /* Capture a forward in a CUDA graph when launch overhead matters: below this many FLOPs per
  * forward (a layer's ~20 launches cost tens of microseconds, comparable to small cases). */
@@ -57,7 +57,7 @@ struct ops_cuda_matmul;
 /* epilogue flags as OPS_MM_*: bias, GELU after bias, residual (out = ... + res, via C, beta 1;
  * not with GELU, which cuBLASLt would apply after the add).
  * fp32 computes in fp32 (no TF32); bf16/fp16 accumulate in fp32. A 32 MiB workspace. */
-ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K, enum ops_dtype dt,
+ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K, enum ab_dtype dt,
                                  unsigned flags, struct ab_error *err);
 /* bias (N) in ops_cuda_bias_dtype(dt); res (M,N) in dt. */
 ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, const void *inp, const void *weight,
@@ -67,13 +67,13 @@ const char *ops_cuda_matmul_algo(const struct ops_cuda_matmul *mm);
 void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm);
 
 ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
-                             enum ops_dtype dt, void *stream, struct ab_error *err);
+                             enum ab_dtype dt, void *stream, struct ab_error *err);
 /* Causal self-attention over a fused QKV buffer: qkv (B,T,3C) (q, k, v at columns 0, C, 2C;
  * head h at h*HS within each), out (B,T,C), all in dt. */
-ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ops_dtype dt,
+ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ab_dtype dt,
                              void *stream, struct ab_error *err);
 /* fp32 <-> dt conversion on the device (n elements). */
-ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt, size_t n,
+ab_status ops_cuda_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt, size_t n,
                            void *stream, struct ab_error *err);
 
 #ifdef __cplusplus

@@ -22,16 +22,16 @@ void ops_cuda_mm_plan(int M, int N, int K, struct ops_cuda_mm_layout *o)
 
 enum { TC_ROWS = 64, WARP_QUERIES = 4 }; /* queries per block: tensor-core kernel, warp kernel */
 
-ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, struct ops_cuda_attn_plan *out,
+ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ab_dtype dt, struct ops_cuda_attn_plan *out,
                              struct ab_error *err)
 {
     if (B <= 0 || NH <= 0 || T <= 0 || HS <= 0 || HS % 16 || HS > 256)
         return ab_fail(err, AB_EINVAL,
                        "attention: bad shape B=%d NH=%d T=%d HS=%d (HS a multiple of 16, at most 256)", B, NH,
                        T, HS);
-    if (dt != OPS_F32 && dt != OPS_BF16 && dt != OPS_F16)
+    if (dt != AB_DTYPE_FP32 && dt != AB_DTYPE_BF16 && dt != AB_DTYPE_FP16)
         return ab_fail(err, AB_EINVAL, "attention: unknown dtype %d", (int)dt);
-    bool tc = dt != OPS_F32 && (HS == 64 || HS == 128);
+    bool tc = dt != AB_DTYPE_FP32 && (HS == 64 || HS == 128);
     if (tc) {
         /* K and V tiles of 64 keys with 8 elements of padding per row, 16-bit */
         *out = (struct ops_cuda_attn_plan){ .kind = OPS_CUDA_ATTN_TC,
@@ -56,7 +56,7 @@ bool ops_cuda_use_graph(double flops_per_forward)
     return flops_per_forward < OPS_CUDA_GRAPH_MAX_FLOPS;
 }
 
-enum ops_dtype ops_cuda_bias_dtype(enum ops_dtype out_dt)
+enum ab_dtype ops_cuda_bias_dtype(enum ab_dtype out_dt)
 {
     return out_dt;
 }
