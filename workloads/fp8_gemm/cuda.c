@@ -49,19 +49,11 @@ static void store(enum fp8g_store st, const float *x, size_t rows, size_t cols, 
     switch (st) {
     case FP8G_STORE_E4M3:
     case FP8G_STORE_E5M2:
-        fp8_quantize(st == FP8G_STORE_E4M3 ? FP8_E4M3 : FP8_E5M2, x, rows, cols, cols, scale, row_scales,
-                     NULL, out);
+        fp8_quantize(st == FP8G_STORE_E4M3 ? AB_DTYPE_FP8_E4M3 : AB_DTYPE_FP8_E5M2, x, rows, cols, cols,
+                     scale, row_scales, NULL, out);
         break;
-    case FP8G_STORE_BF16:
-        for (size_t i = 0; i < n; i++)
-            ((uint16_t *)out)[i] = fp8_bf16_from_f32(x[i]);
-        break;
-    case FP8G_STORE_F16:
-        for (size_t i = 0; i < n; i++) {
-            _Float16 h = (_Float16)x[i];
-            memcpy((uint16_t *)out + i, &h, 2);
-        }
-        break;
+    case FP8G_STORE_BF16: ab_dtype_from_f32(AB_DTYPE_BF16, out, x, n); break;
+    case FP8G_STORE_F16: ab_dtype_from_f32(AB_DTYPE_FP16, out, x, n); break;
     default: memcpy(out, x, n * 4);
     }
 }
@@ -69,7 +61,7 @@ static void store(enum fp8g_store st, const float *x, size_t rows, size_t cols, 
 /* Scales of one operand (rows x k, row-major): per row, or one for the tensor. */
 static float *scales_of(enum fp8g_store st, bool row, const float *x, size_t rows, size_t k)
 {
-    enum fp8_format f = st == FP8G_STORE_E5M2 ? FP8_E5M2 : FP8_E4M3;
+    enum ab_dtype f = st == FP8G_STORE_E5M2 ? AB_DTYPE_FP8_E5M2 : AB_DTYPE_FP8_E4M3;
     float *s = malloc((row ? rows : 1) * sizeof *s);
     if (!s)
         return NULL;
@@ -265,12 +257,10 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     for (size_t i = 0; i < mn; i++) {
         if (db == 4)
             C[i] = ((const float *)hd)[i];
-        else if (g->dtype == FP8G_FP16) {
-            _Float16 h;
-            memcpy(&h, (const uint16_t *)hd + i, 2);
-            C[i] = (float)h;
-        } else
-            C[i] = fp8_bf16_to_f32(((const uint16_t *)hd)[i]);
+        else if (g->dtype == FP8G_FP16)
+            C[i] = ab_fp16_to_f32(((const uint16_t *)hd)[i]);
+        else
+            C[i] = ab_bf16_to_f32(((const uint16_t *)hd)[i]);
     }
     free(hd);
     bool fp8 = fp8g_is_fp8(g->dtype), row = g->scaling == FP8G_SCALE_ROW;

@@ -96,14 +96,14 @@ bool fp8g_is_fp8(enum fp8g_dtype d)
 {
     return d == FP8G_E4M3 || d == FP8G_E5M2;
 }
-enum fp8_format fp8g_format_a(enum fp8g_dtype d)
+enum ab_dtype fp8g_format_a(enum fp8g_dtype d)
 {
     (void)d;
-    return FP8_E4M3;
+    return AB_DTYPE_FP8_E4M3;
 }
-enum fp8_format fp8g_format_b(enum fp8g_dtype d)
+enum ab_dtype fp8g_format_b(enum fp8g_dtype d)
 {
-    return d == FP8G_E5M2 ? FP8_E5M2 : FP8_E4M3;
+    return d == FP8G_E5M2 ? AB_DTYPE_FP8_E5M2 : AB_DTYPE_FP8_E4M3;
 }
 
 ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err)
@@ -260,22 +260,15 @@ void fp8g_work(const struct fp8g_config *g, size_t a_elem_bytes, size_t b_elem_b
     w->rate = "flops";
 }
 
-static double half_to_double(uint16_t h)
-{
-    int s = h >> 15, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-    double v = e == 0 ? ldexp(f, -24) : e == 31 ? (f ? NAN : INFINITY) : ldexp(f + 1024, e - 25);
-    return s ? -v : v;
-}
-
 double fp8g_operand_value(const struct fp8g_operand *op, int64_t o, int64_t kk)
 {
     int64_t at = o * op->stride_o + kk * op->stride_k;
     double v;
     switch (op->stored ? op->store : FP8G_STORE_F32) {
-    case FP8G_STORE_BF16: v = fp8_bf16_to_f32(((const uint16_t *)op->stored)[at]); break;
-    case FP8G_STORE_F16: v = half_to_double(((const uint16_t *)op->stored)[at]); break;
-    case FP8G_STORE_E4M3: v = fp8_to_f32(FP8_E4M3, ((const uint8_t *)op->stored)[at]); break;
-    case FP8G_STORE_E5M2: v = fp8_to_f32(FP8_E5M2, ((const uint8_t *)op->stored)[at]); break;
+    case FP8G_STORE_BF16: v = ab_bf16_to_f32(((const uint16_t *)op->stored)[at]); break;
+    case FP8G_STORE_F16: v = ab_fp16_to_f32(((const uint16_t *)op->stored)[at]); break;
+    case FP8G_STORE_E4M3: v = ab_fp8_to_f32(AB_DTYPE_FP8_E4M3, ((const uint8_t *)op->stored)[at]); break;
+    case FP8G_STORE_E5M2: v = ab_fp8_to_f32(AB_DTYPE_FP8_E5M2, ((const uint8_t *)op->stored)[at]); break;
     default: v = (op->stored ? (const float *)op->stored : op->orig)[at]; break;
     }
     if (op->scales)

@@ -28,8 +28,8 @@ struct fp8g_config {
 ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err);
 bool fp8g_is_fp8(enum fp8g_dtype d);
 /* FP8 formats of the two operands: E4M3 x E4M3, or E4M3 x E5M2 for fp8_e5m2. */
-enum fp8_format fp8g_format_a(enum fp8g_dtype d);
-enum fp8_format fp8g_format_b(enum fp8g_dtype d);
+enum ab_dtype fp8g_format_a(enum fp8g_dtype d);
+enum ab_dtype fp8g_format_b(enum fp8g_dtype d);
 /* The ceiling a CUDA case is held against: "fp8_gemm" (FP8 with FP32 accumulation),
  * "fp8_fast_gemm" (accum=fast), "bf16_gemm", "fp16_gemm", "tf32_gemm", "fp32_gemm". */
 const char *fp8g_cuda_ceiling(const struct fp8g_config *g);
