@@ -82,7 +82,7 @@ static double prepare(const struct fp8g_config *g, enum fp8g_cpu_gemm gemm, stru
             for (size_t i = 0; i < k * n; i++)
                 Bq[i] = lb[cp->B8[i]];
         }
-    } else if (g->dtype == FP8G_BF16) {
+    } else if (g->dtype == AB_DTYPE_BF16) {
         uint16_t *Aq = cp->Aq, *Bq = cp->Bq;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m * k; i++)
@@ -110,7 +110,7 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     s->g = g;
     s->gemm = gemm;
     size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
-    bool fp8 = fp8g_is_fp8(g.dtype), low = g.dtype != FP8G_FP32;
+    bool fp8 = fp8g_is_fp8(g.dtype), low = g.dtype != AB_DTYPE_FP32;
     size_t eb = gemm == FP8G_CPU_GEMM_BF16 ? 2 : 4; /* bytes per element the matmul reads */
     /* Bytes per copy: FP32 originals, plus the matmul's operands, plus FP8 codes. */
     size_t per = (m * k + k * n) * (4 + (low ? eb : 0) + (fp8 ? 1 : 0));
@@ -208,7 +208,7 @@ bool fp8g_cpu_has_bf16_matmul(void)
 static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
 {
     const struct copy *cp = &s->cp[r];
-    bool low = s->g.dtype != FP8G_FP32;
+    bool low = s->g.dtype != AB_DTYPE_FP32;
     return ops_matmul_exec(s->mm, s->C, low ? cp->Aq : cp->A, low ? cp->Bq : cp->B, cp->sA, cp->sB, NULL,
                            NULL, err);
 }
@@ -233,18 +233,18 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     struct fp8g_operand b = { .orig = cp->B, .stride_o = 1, .stride_k = g->n };
     if (fp8) {
         a.stored = cp->A8;
-        a.store = FP8G_STORE_E4M3;
+        a.store = AB_DTYPE_FP8_E4M3;
         b.stored = cp->B8;
-        b.store = fp8g_format_b(g->dtype) == AB_DTYPE_FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
+        b.store = fp8g_format_b(g->dtype);
         a.scales = cp->sA;
         a.n_scales = row ? g->m : 1;
         b.scales = cp->sB;
         b.n_scales = row ? g->n : 1;
-    } else if (g->dtype == FP8G_BF16) {
+    } else if (g->dtype == AB_DTYPE_BF16) {
         a.stored = cp->Aq;
-        a.store = FP8G_STORE_BF16;
+        a.store = AB_DTYPE_BF16;
         b.stored = cp->Bq;
-        b.store = FP8G_STORE_BF16;
+        b.store = AB_DTYPE_BF16;
     }
     struct fp8g_accuracy acc;
     double rtol = cpu_rtol(g->k);
