@@ -1,7 +1,8 @@
 /* accelbench.h — the engine's whole public face: the contract between the harness, the
  * workloads, the backends, the meters and the command line.
  * Read top to bottom: status and errors, devices and backends, axes and parameters, work and
- * cases, workloads, statistics, meters, results and their files, the runner, small utilities.
+ * cases, workloads, statistics, meters, results and their files, the runner, data types, small
+ * utilities.
  * The harness never includes a workload header; workloads and bench/ include only this file. */
 #ifndef ACCELBENCH_H
 #define ACCELBENCH_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -624,6 +626,68 @@ void ab_run_opts_defaults(struct ab_run_opts *o);
  * run. Returns AB_OK if the run completed (whatever the cases' statuses), AB_EINTR when
  * interrupted, AB_EIO if results could not be written. */
 ab_status ab_run(const struct ab_run_opts *opts, struct ab_run_info *info, struct ab_error *err);
+
+/* ---------------------------------------------------------------- data types */
+
+/* The element types of the suite, named as the `dtype` axes write them. The numbers of fp32,
+ * bf16 and fp16 (0, 1, 2) are those the kernels' launchers take, so a value passes to a .cu
+ * file unchanged. tf32 is stored as fp32 (the library rounds its inputs to 10 mantissa bits).
+ * Conversions round to nearest, ties to even. bf16 and fp16 keep infinities and overflow to
+ * them; fp8 (OCP E4M3FN and E5M2) saturates to the largest finite value, infinities included;
+ * NaN stays NaN (a quiet NaN with its sign; E4M3FN's 0x7f, E5M2's 0x7e). */
+enum ab_dtype {
+    AB_DTYPE_FP32 = 0,
+    AB_DTYPE_BF16 = 1,
+    AB_DTYPE_FP16 = 2,
+    AB_DTYPE_TF32 = 3,
+    AB_DTYPE_FP8_E4M3 = 4,
+    AB_DTYPE_FP8_E5M2 = 5,
+    AB_DTYPE_INT8 = 6,
+    AB_DTYPE_COUNT
+};
+#define AB_FP8_E4M3_MAX 448.0f   /* largest finite E4M3FN value */
+#define AB_FP8_E5M2_MAX 57344.0f /* largest finite E5M2 value */
+#define AB_FP16_MAX     65504.0f
+
+/* Bytes per stored element: 4 (fp32, tf32), 2 (bf16, fp16), 1 (fp8, int8). */
+size_t ab_dtype_size(enum ab_dtype t);
+/* "fp32", "tf32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8" ("?" out of range). */
+const char *ab_dtype_name(enum ab_dtype t);
+/* Inverse of ab_dtype_name; false for any other text. */
+bool ab_dtype_parse(const char *name, enum ab_dtype *out);
+/* Largest finite value of a floating type (fp32 and tf32: FLT_MAX; int8: 127). */
+float ab_dtype_max(enum ab_dtype t);
+
+/* bf16 <-> fp32. Inline: ops and the workloads call them per element in their inner loops. */
+static inline uint16_t ab_bf16_from_f32(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN, sign kept */
+    u += 0x7fffu + ((u >> 16) & 1u);          /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+static inline float ab_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+/* IEEE binary16 <-> fp32 (exact decode; subnormals kept). */
+uint16_t ab_fp16_from_f32(float x);
+float ab_fp16_to_f32(uint16_t h);
+/* FP8 (t is AB_DTYPE_FP8_E4M3 or AB_DTYPE_FP8_E5M2) <-> fp32; E5M2 0x7c/0xfc decode to ±inf. */
+uint8_t ab_fp8_from_f32(enum ab_dtype t, float x);
+float ab_fp8_to_f32(enum ab_dtype t, uint8_t code);
+
+/* Bulk forms: n elements of src (fp32) to dst of type t, and back. fp32 and tf32 copy;
+ * int8 rounds to nearest even and saturates to [-128, 127] (NaN to 0). */
+void ab_dtype_from_f32(enum ab_dtype t, void *dst, const float *src, size_t n);
+void ab_dtype_to_f32(enum ab_dtype t, float *dst, const void *src, size_t n);
+/* Element i of x (type t) as a double. */
+double ab_dtype_get(enum ab_dtype t, const void *x, size_t i);
 
 /* ---------------------------------------------------------------- small utilities */
 

@@ -143,7 +143,7 @@ static void decode_matches_reference_with_grouped_heads(void **state)
 static void work_model_counts_attended_pairs_and_io_bytes(void **state)
 {
     struct am_shape s = {
-        .mode = AM_PREFILL, .algo = AM_FUSED, .dtype = AM_BF16, .n = 1000, .heads = 2, .d = 64
+        .mode = AM_PREFILL, .algo = AM_FUSED, .dtype = AB_DTYPE_BF16, .n = 1000, .heads = 2, .d = 64
     };
     struct ab_work w;
     attention_memory_work(&s, AB_BACKEND_CPU, &w);
@@ -155,7 +155,7 @@ static void work_model_counts_attended_pairs_and_io_bytes(void **state)
     s.causal = true; /* keys 0..i for query i: n (n + 1) / 2 pairs */
     attention_memory_work(&s, AB_BACKEND_CPU, &w);
     assert_double_equal(w.flops, 4.0 * 2 * (1000.0 * 1001 / 2) * 64, 0);
-    s.dtype = AM_FP32;
+    s.dtype = AB_DTYPE_FP32;
     attention_memory_work(&s, AB_BACKEND_CPU, &w);
     assert_string_equal(w.ceiling, "fp32_gemm");
     attention_memory_work(&s, AB_BACKEND_CUDA, &w);
@@ -210,11 +210,11 @@ static void fp16_is_unsupported_on_the_cpu(void **state)
 
 static void check_reports_mismatches(void **state)
 {
-    struct am_shape s = { .mode = AM_PREFILL, .dtype = AM_FP32, .n = 16, .heads = 1, .d = 8 };
+    struct am_shape s = { .mode = AM_PREFILL, .dtype = AB_DTYPE_FP32, .n = 16, .heads = 1, .d = 8 };
     float q[128], k[128], v[128], out[128];
-    attention_memory_fill(q, 128, AM_FP32, 1);
-    attention_memory_fill(k, 128, AM_FP32, 2);
-    attention_memory_fill(v, 128, AM_FP32, 3);
+    attention_memory_fill(q, 128, AB_DTYPE_FP32, 1);
+    attention_memory_fill(k, 128, AB_DTYPE_FP32, 2);
+    attention_memory_fill(v, 128, AB_DTYPE_FP32, 3);
     double row[8];
     for (int i = 0; i < 16; i++) {
         attention_memory_ref_prefill_row(&s, q, k, v, 0, i, row);
@@ -235,12 +235,12 @@ static void half_conversions_round_trip(void **state)
         0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f
     };
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        assert_true(attention_memory_f16_to_f32(attention_memory_f32_to_f16(vals[i])) == vals[i]);
-        float b = attention_memory_bf16_to_f32(attention_memory_f32_to_bf16(vals[i]));
+        assert_true(ab_fp16_to_f32(ab_fp16_from_f32(vals[i])) == vals[i]);
+        float b = ab_bf16_to_f32(ab_bf16_from_f32(vals[i]));
         assert_true(fabsf(b - vals[i]) <= fabsf(vals[i]) / 256);
     }
-    assert_int_equal(attention_memory_f32_to_f16(1.0f / 3), 0x3555);
-    assert_int_equal(attention_memory_f32_to_bf16(1.0f / 3), 0x3eab);
+    assert_int_equal(ab_fp16_from_f32(1.0f / 3), 0x3555);
+    assert_int_equal(ab_bf16_from_f32(1.0f / 3), 0x3eab);
 }
 
 /* An H200-like device: its memory holds naive's 64 GiB of scores at n = 2^17. */
@@ -287,7 +287,7 @@ static void cuda_time_estimate_refuses_naive_at_2_17_and_allows_small_n(void **s
     h200.n_ceilings = 0;
     /* the work as the kernels do it: pv re-reads all of V (n d 2 bytes) for each of n rows */
     struct am_shape s = {
-        .mode = AM_PREFILL, .algo = AM_NAIVE, .dtype = AM_BF16, .n = 1 << 17, .heads = 1, .d = 64
+        .mode = AM_PREFILL, .algo = AM_NAIVE, .dtype = AB_DTYPE_BF16, .n = 1 << 17, .heads = 1, .d = 64
     };
     struct am_cuda_cost cost;
     attention_memory_cuda_cost(&s, 132, &cost);
@@ -339,7 +339,7 @@ static void mem_ratio_vs_naive_needs_no_naive_case_first(void **state)
     /* a shape no naive case has run at */
     expect_ok("mode=prefill;algo=chunked;n=777;heads=1;d=64;dtype=fp32;causal=1;q_chunk=100;k_chunk=300", &c);
     struct am_shape s = {
-        .mode = AM_PREFILL, .algo = AM_NAIVE, .dtype = AM_FP32, .n = 777, .heads = 1, .d = 64
+        .mode = AM_PREFILL, .algo = AM_NAIVE, .dtype = AB_DTYPE_FP32, .n = 777, .heads = 1, .d = 64
     };
     double naive = (double)attention_memory_naive_peak_bytes(&s, AB_BACKEND_CPU);
     assert_double_equal(metric(&c, "mem_ratio_vs_naive"), naive / metric(&c, "peak_extra_bytes"), 1e-9);
@@ -354,12 +354,14 @@ static void reference_row_matches_a_direct_softmax(void **state)
 {
     enum { N = 300, D = 16 };
     static uint16_t q[N * D], k[N * D], v[N * D];
-    attention_memory_fill(q, N * D, AM_BF16, 11);
-    attention_memory_fill(k, N * D, AM_BF16, 12);
-    attention_memory_fill(v, N * D, AM_BF16, 13);
+    attention_memory_fill(q, N * D, AB_DTYPE_BF16, 11);
+    attention_memory_fill(k, N * D, AB_DTYPE_BF16, 12);
+    attention_memory_fill(v, N * D, AB_DTYPE_BF16, 13);
     for (int i = 0; i < N; i++)
-        q[i * D] = attention_memory_f32_to_bf16(8.0f * (i % 2 ? 1 : -1)); /* spread the maxima */
-    struct am_shape s = { .mode = AM_PREFILL, .dtype = AM_BF16, .n = N, .heads = 1, .d = D, .causal = true };
+        q[i * D] = ab_bf16_from_f32(8.0f * (i % 2 ? 1 : -1)); /* spread the maxima */
+    struct am_shape s = {
+        .mode = AM_PREFILL, .dtype = AB_DTYPE_BF16, .n = N, .heads = 1, .d = D, .causal = true
+    };
     static double sc[N];
     for (int i = 0; i < N; i += 37) {
         double got[D], want[D] = { 0 }, mx = -INFINITY, sum = 0;
@@ -367,15 +369,15 @@ static void reference_row_matches_a_direct_softmax(void **state)
         for (int j = 0; j <= i; j++) {
             sc[j] = 0;
             for (int c = 0; c < D; c++)
-                sc[j] += attention_memory_load(q, (size_t)i * D + c, AM_BF16) *
-                         attention_memory_load(k, (size_t)j * D + c, AM_BF16) / sqrt((double)D);
+                sc[j] += ab_dtype_get(AB_DTYPE_BF16, q, (size_t)i * D + c) *
+                         ab_dtype_get(AB_DTYPE_BF16, k, (size_t)j * D + c) / sqrt((double)D);
             mx = fmax(mx, sc[j]);
         }
         for (int j = 0; j <= i; j++) {
             double p = exp(sc[j] - mx);
             sum += p;
             for (int c = 0; c < D; c++)
-                want[c] += p * attention_memory_load(v, (size_t)j * D + c, AM_BF16);
+                want[c] += p * ab_dtype_get(AB_DTYPE_BF16, v, (size_t)j * D + c);
         }
         for (int c = 0; c < D; c++)
             assert_true(fabs(got[c] - want[c] / sum) <= 1e-12 * (1 + fabs(want[c] / sum)));
@@ -442,14 +444,14 @@ static void check_suite_covers_every_path(void **state)
         for (int algo = 0; algo < 3; algo++)
             for (int causal = 0; causal < 2; causal++)
                 for (int dt = 0; dt < 3; dt++) {
-                    bool kernel = cpu ? dt != AM_FP16 : (dt != AM_FP32 || algo != AM_FUSED);
+                    bool kernel = cpu ? dt != AB_DTYPE_FP16 : (dt != AB_DTYPE_FP32 || algo != AM_FUSED);
                     if (!kernel) {
                         assert_int_equal(cov.prefill[algo][causal][dt][0] + cov.prefill[algo][causal][dt][1],
                                          0);
                         continue;
                     }
                     assert_true(cov.prefill[algo][causal][dt][0] > 0); /* d = 64 over several key tiles */
-                    if (dt != AM_FP32)
+                    if (dt != AB_DTYPE_FP32)
                         assert_true(cov.prefill[algo][causal][dt][1] > 0); /* and d = 128 */
                 }
         assert_true(cov.odd_chunks[0] > 0 && cov.odd_chunks[1] > 0);

@@ -79,28 +79,31 @@ static void launchers_refuse_shapes_without_a_kernel(void **state)
     /* the fused case is ops' attention: it refuses what it has no kernel for before launching */
     struct ops_cuda_attn_strides hnd = { .batch = 0, .head = 64 * 96, .row = 96 };
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_cuda_attention_strided(NULL, OPS_F32, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1, 64, 40,
-                                                1, false, OPS_BF16, NULL, &err),
+    assert_int_equal(ops_cuda_attention_strided(NULL, AB_DTYPE_FP32, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1,
+                                                64, 40, 1, false, AB_DTYPE_BF16, NULL, &err),
                      AB_EINVAL);
-    assert_int_equal(ops_cuda_attention_strided(NULL, OPS_F16, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1, 64, 64,
-                                                1, false, OPS_BF16, NULL, &err),
+    assert_int_equal(ops_cuda_attention_strided(NULL, AB_DTYPE_FP16, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1,
+                                                64, 64, 1, false, AB_DTYPE_BF16, NULL, &err),
                      AB_EINVAL);
-    assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 3, 1024, 128, AM_BF16, 1, 1024, 1.f, 0),
-                     cudaErrorInvalidValue);
-    assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 1, 1024, 64, AM_FP16, 1, 1024, 1.f, 0),
-                     cudaErrorInvalidValue);
-    assert_int_equal(am_cuda_decode(NULL, NULL, NULL, NULL, 4096, 32, 1, 1024, 128, AM_BF16, 1, 1024, 1.f, 0),
-                     cudaErrorInvalidValue);
-    assert_int_equal(am_cuda_scores(NULL, 16, NULL, NULL, 16 * 65536, 16, 64, AM_BF16, 0, 0, 1.f, 0),
+    assert_int_equal(
+        am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 3, 1024, 128, AB_DTYPE_BF16, 1, 1024, 1.f, 0),
+        cudaErrorInvalidValue);
+    assert_int_equal(
+        am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 1, 1024, 64, AB_DTYPE_FP16, 1, 1024, 1.f, 0),
+        cudaErrorInvalidValue);
+    assert_int_equal(
+        am_cuda_decode(NULL, NULL, NULL, NULL, 4096, 32, 1, 1024, 128, AB_DTYPE_BF16, 1, 1024, 1.f, 0),
+        cudaErrorInvalidValue);
+    assert_int_equal(am_cuda_scores(NULL, 16, NULL, NULL, 16 * 65536, 16, 64, AB_DTYPE_BF16, 0, 0, 1.f, 0),
                      cudaErrorInvalidValue);
 }
 
 static void cuda_tolerances_admit_p_rounding(void **state)
 {
     double a32, r32, a16, r16, ab, rb;
-    attention_memory_tolerance(AM_FP32, AB_BACKEND_CUDA, &a32, &r32);
-    attention_memory_tolerance(AM_FP16, AB_BACKEND_CUDA, &a16, &r16);
-    attention_memory_tolerance(AM_BF16, AB_BACKEND_CUDA, &ab, &rb);
+    attention_memory_tolerance(AB_DTYPE_FP32, AB_BACKEND_CUDA, &a32, &r32);
+    attention_memory_tolerance(AB_DTYPE_FP16, AB_BACKEND_CUDA, &a16, &r16);
+    attention_memory_tolerance(AB_DTYPE_BF16, AB_BACKEND_CUDA, &ab, &rb);
     assert_true(r32 < r16 && r16 < rb);
     assert_true(rb >= 4.0 / 256); /* bf16 P: 2^-8 relative per weight, with margin */
     assert_true(r16 >= 4.0 / 2048);

@@ -194,7 +194,9 @@ static void cpu_case_too_large_for_the_device_is_oom_without_leaks(void **state)
  * exists, fp32 always the FP32 one, and what the CPU path has no code for is refused. */
 static void cpu_gemm_choice_follows_the_capability(void **state)
 {
-    struct fp8g_config g = { .m = 16, .n = 16, .k = 16, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_ROW };
+    struct fp8g_config g = {
+        .m = 16, .n = 16, .k = 16, .dtype = AB_DTYPE_FP8_E4M3, .scaling = FP8G_SCALE_ROW
+    };
     enum fp8g_cpu_gemm k;
     struct ab_error err;
     assert_int_equal(fp8g_cpu_gemm_choose(&g, true, &k, &err), AB_OK);
@@ -209,22 +211,22 @@ static void cpu_gemm_choice_follows_the_capability(void **state)
     g.row_request = FP8G_ROW_AUTO;
     g.fast_accum = true;
     assert_int_equal(fp8g_cpu_gemm_choose(&g, true, &k, &err), AB_EUNSUPPORTED);
-    struct fp8g_config b = { .m = 16, .n = 16, .k = 16, .dtype = FP8G_BF16 };
+    struct fp8g_config b = { .m = 16, .n = 16, .k = 16, .dtype = AB_DTYPE_BF16 };
     assert_int_equal(fp8g_cpu_gemm_choose(&b, true, &k, &err), AB_OK);
     assert_int_equal(k, FP8G_CPU_GEMM_BF16);
     assert_int_equal(fp8g_cpu_gemm_choose(&b, false, &k, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "no bf16 matmul"));
-    b.dtype = FP8G_FP32;
+    b.dtype = AB_DTYPE_FP32;
     assert_int_equal(fp8g_cpu_gemm_choose(&b, true, &k, &err), AB_OK);
     assert_int_equal(k, FP8G_CPU_GEMM_F32);
-    b.dtype = FP8G_TF32;
+    b.dtype = AB_DTYPE_TF32;
     assert_int_equal(fp8g_cpu_gemm_choose(&b, true, &k, &err), AB_EUNSUPPORTED);
 }
 
 /* The check itself: a right product passes, one wrong entry is caught and named. */
 static void check_flags_a_single_wrong_entry(void **state)
 {
-    struct fp8g_config g = { .m = 3, .n = 2, .k = 4, .dtype = FP8G_FP32 };
+    struct fp8g_config g = { .m = 3, .n = 2, .k = 4, .dtype = AB_DTYPE_FP32 };
     const float A[] = { 1, 2, 3, 4, -1, 0.5f, 2, 1, 3, 3, -2, 1 }; /* 3 x 4 */
     const float B[] = { 1, -1, 2, 0.25f, -1, 1, 0.5f, 2 };         /* 4 x 2 */
     float C[6];
@@ -273,7 +275,7 @@ static void check_covers_all_entries_of_small_products_and_samples_large_ones(vo
                     acc += A[i * k + kk] * B[kk * n + j];
                 C[i * n + j] = acc;
             }
-        struct fp8g_config g = { .m = m, .n = n, .k = k, .dtype = FP8G_FP32 };
+        struct fp8g_config g = { .m = m, .n = n, .k = k, .dtype = AB_DTYPE_FP32 };
         struct fp8g_operand a = { .orig = A, .stride_o = k, .stride_k = 1 };
         struct fp8g_operand b = { .orig = B, .stride_o = 1, .stride_k = n };
         struct fp8g_accuracy acc;
@@ -295,7 +297,7 @@ static void operand_values_apply_row_and_tensor_scales(void **state)
     const float rs[] = { 0.5f, 4.0f };
     struct fp8g_operand op = { .orig = orig,
                                .stored = codes,
-                               .store = FP8G_STORE_E4M3,
+                               .store = AB_DTYPE_FP8_E4M3,
                                .scales = rs,
                                .n_scales = 2,
                                .stride_o = 2,
@@ -365,15 +367,17 @@ static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
     fp8g_work(&g, 1, 1, 2, &w);
     assert_true(w.flops == 2.0 * 16 * 4096 * 14336);
     assert_string_equal(w.rate, "flops");
-    struct fp8g_config e4 = { .m = 1, .n = 16, .k = 16, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_TENSOR };
+    struct fp8g_config e4 = {
+        .m = 1, .n = 16, .k = 16, .dtype = AB_DTYPE_FP8_E4M3, .scaling = FP8G_SCALE_TENSOR
+    };
     assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_gemm");
     e4.fast_accum = true; /* fast accumulation has its own, faster ceiling */
     assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_fast_gemm");
-    e4.dtype = FP8G_E5M2;
+    e4.dtype = AB_DTYPE_FP8_E5M2;
     assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_fast_gemm");
     e4.fast_accum = false;
     assert_string_equal(fp8g_cuda_ceiling(&e4), "fp8_gemm");
-    struct fp8g_config t = { .m = 1, .n = 16, .k = 16, .dtype = FP8G_TF32 };
+    struct fp8g_config t = { .m = 1, .n = 16, .k = 16, .dtype = AB_DTYPE_TF32 };
     assert_string_equal(fp8g_cuda_ceiling(&t), "tf32_gemm");
     assert_int_equal(ab_params_parse("dtype=fp8_e4m3;scaling=none;accum=fp32;shape=square;m=16", &ps, &err),
                      AB_OK);
@@ -385,14 +389,16 @@ static void llm_shapes_name_k_by_n_with_m_tokens(void **state)
  * cuBLAS's A (weights) carries the per-channel vector and B (tokens) the per-token one. */
 static void cuda_plan_maps_tokens_and_channels_onto_cublas(void **state)
 {
-    struct fp8g_config g = { .m = 1, .n = 14336, .k = 4096, .dtype = FP8G_E5M2, .scaling = FP8G_SCALE_ROW };
+    struct fp8g_config g = {
+        .m = 1, .n = 14336, .k = 4096, .dtype = AB_DTYPE_FP8_E5M2, .scaling = FP8G_SCALE_ROW
+    };
     struct fp8g_plan p;
     struct ab_error err;
     assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_OK);
     assert_true(p.M == 14336 && p.N == 1 && p.K == 4096);
     assert_true(p.lda == 4096 && p.ldb == 4096 && p.ldd == 14336);
-    assert_int_equal(p.a_store, FP8G_STORE_E5M2); /* the second operand, E5M2, is the weight */
-    assert_int_equal(p.b_store, FP8G_STORE_E4M3);
+    assert_int_equal(p.a_store, AB_DTYPE_FP8_E5M2); /* the second operand, E5M2, is the weight */
+    assert_int_equal(p.b_store, AB_DTYPE_FP8_E4M3);
     assert_int_equal(p.row, FP8G_ROW_OUTER_VEC);
     assert_true(p.a_scales == 14336 && p.b_scales == 1);
     assert_false(p.d_fp32_then_scale);
@@ -411,7 +417,9 @@ static void cuda_plan_maps_tokens_and_channels_onto_cublas(void **state)
 
 static void cuda_plan_refuses_what_fp8_cannot_do(void **state)
 {
-    struct fp8g_config g = { .m = 256, .n = 256, .k = 256, .dtype = FP8G_E4M3, .scaling = FP8G_SCALE_TENSOR };
+    struct fp8g_config g = {
+        .m = 256, .n = 256, .k = 256, .dtype = AB_DTYPE_FP8_E4M3, .scaling = FP8G_SCALE_TENSOR
+    };
     struct fp8g_plan p;
     struct ab_error err;
     assert_int_equal(fp8g_plan_make(&g, 8, 0, 130100, &p, &err), AB_EUNSUPPORTED);
@@ -421,12 +429,12 @@ static void cuda_plan_refuses_what_fp8_cannot_do(void **state)
     g.k = 260;
     assert_int_equal(fp8g_plan_make(&g, 9, 0, 130100, &p, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "multiples of 16"));
-    struct fp8g_config t = { .m = 7, .n = 256, .k = 256, .dtype = FP8G_TF32 };
+    struct fp8g_config t = { .m = 7, .n = 256, .k = 256, .dtype = AB_DTYPE_TF32 };
     assert_int_equal(fp8g_plan_make(&t, 9, 0, 130100, &p, &err), AB_OK);
-    assert_true(p.d_bytes == 4 && p.a_store == FP8G_STORE_F32 && p.a_scales == 0);
-    struct fp8g_config h = { .m = 7, .n = 256, .k = 256, .dtype = FP8G_FP16 };
+    assert_true(p.d_bytes == 4 && p.a_store == AB_DTYPE_FP32 && p.a_scales == 0);
+    struct fp8g_config h = { .m = 7, .n = 256, .k = 256, .dtype = AB_DTYPE_FP16 };
     assert_int_equal(fp8g_plan_make(&h, 9, 0, 130100, &p, &err), AB_OK);
-    assert_true(p.d_bytes == 2 && p.a_store == FP8G_STORE_F16);
+    assert_true(p.d_bytes == 2 && p.a_store == AB_DTYPE_FP16);
 }
 
 /* Outer-vector scales are SM90's: chosen on cc 9.x with cuBLASLt 12.9+ only. Before the fix
@@ -466,7 +474,7 @@ static void cuda_row_scaling_uses_outer_vectors_on_sm90_only(void **state)
     struct fp8g_config g = { .m = 16,
                              .n = 1488,
                              .k = 528,
-                             .dtype = FP8G_E4M3,
+                             .dtype = AB_DTYPE_FP8_E4M3,
                              .scaling = FP8G_SCALE_ROW,
                              .row_request = FP8G_ROW_KERNEL };
     struct fp8g_plan p;
@@ -532,7 +540,7 @@ static void check_suite_covers_every_path_at_small_sizes(void **state)
     }
     for (int b = 0; b < AB_BACKEND_COUNT; b++) {
         int idx[AB_MAX_AXES] = { 0 }, cases = 0;
-        bool seen_dtype[6] = { false }, seen_kernel = false, seen_fast = false, seen_row = false;
+        bool seen_dtype[AB_DTYPE_COUNT] = { false }, seen_kernel = false, seen_fast = false, seen_row = false;
         bool seen_m[3] = { false }, seen_square = false, seen_llm = false;
         for (;;) {
             struct ab_params ps = { .n = n_axes };
@@ -568,9 +576,9 @@ static void check_suite_covers_every_path_at_small_sizes(void **state)
                 break;
         }
         bool cuda = b == AB_BACKEND_CUDA;
-        assert_true(seen_dtype[FP8G_E4M3] && seen_dtype[FP8G_E5M2] && seen_dtype[FP8G_BF16] &&
-                    seen_dtype[FP8G_FP32]);
-        assert_true(seen_dtype[FP8G_FP16] == cuda && seen_dtype[FP8G_TF32] == cuda);
+        assert_true(seen_dtype[AB_DTYPE_FP8_E4M3] && seen_dtype[AB_DTYPE_FP8_E5M2] &&
+                    seen_dtype[AB_DTYPE_BF16] && seen_dtype[AB_DTYPE_FP32]);
+        assert_true(seen_dtype[AB_DTYPE_FP16] == cuda && seen_dtype[AB_DTYPE_TF32] == cuda);
         assert_true(seen_kernel == cuda && seen_fast == cuda);
         assert_true(seen_row && seen_square && seen_llm && seen_m[0] && seen_m[1] && seen_m[2]);
         assert_true(cases <= (cuda ? 200 : 48));

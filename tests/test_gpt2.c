@@ -228,7 +228,7 @@ static void loader_reads_config_and_every_tensor(void **state)
     gpt2_params_free(&p);
 }
 
-static void check_prefill(enum gpt2_dtype dt, double atol, double rtol_of_max)
+static void check_prefill(enum ab_dtype dt, double atol, double rtol_of_max)
 {
     enum { B = 2, P = 12 };
     struct gpt2_params p;
@@ -258,7 +258,7 @@ static void check_prefill(enum gpt2_dtype dt, double atol, double rtol_of_max)
             max_err = fmax(max_err, e);
         }
     }
-    print_message("max abs error %s: %.3g\n", dt == GPT2_BF16 ? "bf16" : "fp32", max_err);
+    print_message("max abs error %s: %.3g\n", dt == AB_DTYPE_BF16 ? "bf16" : "fp32", max_err);
     /* last-position logits are the same numbers */
     static float last[B * V_];
     assert_int_equal(gpt2_model_forward(m, tok, P, 0, false, last, &err), AB_OK);
@@ -271,7 +271,7 @@ static void check_prefill(enum gpt2_dtype dt, double atol, double rtol_of_max)
 
 static void prefill_logits_match_fp64_reference_in_fp32(void **state)
 {
-    check_prefill(GPT2_F32, 1e-4, 0);
+    check_prefill(AB_DTYPE_FP32, 1e-4, 0);
 }
 
 /* Probed here with ops directly, not through the workload's own probe. */
@@ -279,7 +279,7 @@ static bool cpu_has_bf16_matmul(void)
 {
     struct ops_matmul *mm = NULL;
     struct ab_error err = { { 0 } };
-    ab_status st = ops_matmul_create(&mm, 1, 64, 64, OPS_BF16, OPS_MM_OUT_F32, &err);
+    ab_status st = ops_matmul_create(&mm, 1, 64, 64, AB_DTYPE_BF16, OPS_MM_OUT_F32, &err);
     ops_matmul_destroy(mm);
     return st == AB_OK;
 }
@@ -287,7 +287,7 @@ static bool cpu_has_bf16_matmul(void)
 static void prefill_logits_match_fp64_reference_in_bf16_loosely(void **state)
 {
     if (cpu_has_bf16_matmul()) {
-        check_prefill(GPT2_BF16, 0, 0.03);
+        check_prefill(AB_DTYPE_BF16, 0, 0.03);
         return;
     }
     /* no bf16 matmul here: the model says so in one line instead of a oneDNN status */
@@ -295,7 +295,7 @@ static void prefill_logits_match_fp64_reference_in_bf16_loosely(void **state)
     struct gpt2_model *m = (struct gpt2_model *)&p;
     struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
-    assert_int_equal(gpt2_model_create(&m, &p, GPT2_BF16, 2, NPOS_, 12, &err), AB_EUNSUPPORTED);
+    assert_int_equal(gpt2_model_create(&m, &p, AB_DTYPE_BF16, 2, NPOS_, 12, &err), AB_EUNSUPPORTED);
     assert_null(m);
     assert_string_equal(err.msg, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
     gpt2_params_free(&p);
@@ -308,8 +308,8 @@ static void kv_cached_decode_matches_full_recompute(void **state)
     struct gpt2_model *dec, *full;
     struct ab_error err = { { 0 } };
     assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
-    assert_int_equal(gpt2_model_create(&dec, &p, GPT2_F32, B, P + T, P, &err), AB_OK);
-    assert_int_equal(gpt2_model_create(&full, &p, GPT2_F32, B, P + T, P + T, &err), AB_OK);
+    assert_int_equal(gpt2_model_create(&dec, &p, AB_DTYPE_FP32, B, P + T, P, &err), AB_OK);
+    assert_int_equal(gpt2_model_create(&full, &p, AB_DTYPE_FP32, B, P + T, P + T, &err), AB_OK);
     int seq[B][P + T], tok[B * (P + T)], next[B];
     random_tokens(tok, B * P, 11);
     for (int b = 0; b < B; b++)

@@ -17,13 +17,13 @@
 static uint64_t seed_base;
 
 /* atol, rtol per dtype for outputs of magnitude ~1 */
-static double atol_of(enum ops_dtype dt)
+static double atol_of(enum ab_dtype dt)
 {
-    return dt == OPS_F32 ? 2e-5 : 1e-2;
+    return dt == AB_DTYPE_FP32 ? 2e-5 : 1e-2;
 }
-static double rtol_of(enum ops_dtype dt)
+static double rtol_of(enum ab_dtype dt)
 {
-    return dt == OPS_F32 ? 2e-5 : 1e-2;
+    return dt == AB_DTYPE_FP32 ? 2e-5 : 1e-2;
 }
 
 #define CHECK(got, dt, ref, n, atol, rtol)                                                                   \
@@ -32,7 +32,7 @@ static double rtol_of(enum ops_dtype dt)
         double e_;                                                                                           \
         size_t bad_ = ops_check((got), (dt), (ref), (n), (atol), (rtol), &e_, m_, sizeof m_);                \
         if (bad_)                                                                                            \
-            fail_msg("%s %s: %zu of %zu off (worst %.3g x tolerance): %s", __func__, ops_dtype_name(dt),     \
+            fail_msg("%s %s: %zu of %zu off (worst %.3g x tolerance): %s", __func__, ab_dtype_name(dt),      \
                      bad_, (size_t)(n), e_, m_);                                                             \
     } while (0)
 
@@ -45,27 +45,27 @@ static void *xalloc(size_t n)
 
 static void dtype_names_round_trip(void **state)
 {
-    enum ops_dtype dt;
-    assert_true(ops_dtype_parse("bf16", &dt));
-    assert_int_equal(dt, OPS_BF16);
-    assert_string_equal(ops_dtype_name(OPS_F16), "fp16");
-    assert_false(ops_dtype_parse("fp8", &dt));
-    assert_int_equal(ops_dtype_size(OPS_F32), 4);
+    enum ab_dtype dt;
+    assert_true(ab_dtype_parse("bf16", &dt));
+    assert_int_equal(dt, AB_DTYPE_BF16);
+    assert_string_equal(ab_dtype_name(AB_DTYPE_FP16), "fp16");
+    assert_false(ab_dtype_parse("fp8", &dt));
+    assert_int_equal(ab_dtype_size(AB_DTYPE_FP32), 4);
 }
 
 static void bf16_rounds_to_nearest_even(void **state)
 {
     /* 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1) */
-    assert_int_equal(ops_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);
-    assert_int_equal(ops_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
-    assert_true(isnan(ops_bf16_to_f32(ops_f32_to_bf16(NAN))));
-    assert_double_equal(ops_bf16_to_f32(ops_f32_to_bf16(-3.5f)), -3.5, 0);
+    assert_int_equal(ab_bf16_from_f32(1.0f + 0x1p-8f), 0x3f80);
+    assert_int_equal(ab_bf16_from_f32(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
+    assert_true(isnan(ab_bf16_to_f32(ab_bf16_from_f32(NAN))));
+    assert_double_equal(ab_bf16_to_f32(ab_bf16_from_f32(-3.5f)), -3.5, 0);
 }
 
 static void layernorm_matches_reference(void **state)
 {
     for (int d = 0; d < 6; d++) {
-        enum ops_dtype dt = d & 1 ? OPS_BF16 : OPS_F32;
+        enum ab_dtype dt = d & 1 ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
         ops_set_generic(d >= 4); /* vectorized rows where C % 16 == 0 and the CPU can, then portable */
         int N = 19, C = d < 2 ? 1100 : 1104; /* 1100: over one stack line, so in two pieces */
         size_t n = (size_t)N * C;
@@ -73,8 +73,8 @@ static void layernorm_matches_reference(void **state)
         double *xw = xalloc(n * 8), *ref = xalloc(n * 8), *gw = xalloc(C * 8), *bw = xalloc(C * 8);
         float *g = xalloc(C * 4), *b = xalloc(C * 4);
         ops_fill_random(x, dt, xw, n, seed_base + 1, 2.0f);
-        ops_fill_random(g, OPS_F32, gw, C, seed_base + 2, 1.0f);
-        ops_fill_random(b, OPS_F32, bw, C, seed_base + 3, 1.0f);
+        ops_fill_random(g, AB_DTYPE_FP32, gw, C, seed_base + 2, 1.0f);
+        ops_fill_random(b, AB_DTYPE_FP32, bw, C, seed_base + 3, 1.0f);
         ops_layernorm(y, x, g, b, N, C, dt);
         ops_ref_layernorm(ref, xw, gw, bw, N, C);
         CHECK(y, dt, ref, n, atol_of(dt) * 4, rtol_of(dt)); /* |out| reaches ~4: scale atol */
@@ -86,7 +86,7 @@ static void layernorm_matches_reference(void **state)
 static void gelu_matches_reference(void **state)
 {
     for (int d = 0; d < 2; d++) {
-        enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+        enum ab_dtype dt = d ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
         size_t n = 40000;
         void *x = xalloc(n * 4);
         double *xw = xalloc(n * 8), *ref = xalloc(n * 8);
@@ -94,7 +94,7 @@ static void gelu_matches_reference(void **state)
         ops_gelu(x, x, n, dt); /* in place */
         for (size_t i = 0; i < n; i++)
             ref[i] = ops_ref_gelu(xw[i]);
-        CHECK(x, dt, ref, n, dt == OPS_F32 ? 1e-6 : 4e-3, dt == OPS_F32 ? 1e-5 : 8e-3);
+        CHECK(x, dt, ref, n, dt == AB_DTYPE_FP32 ? 1e-6 : 4e-3, dt == AB_DTYPE_FP32 ? 1e-5 : 8e-3);
         free(x), free(xw), free(ref);
     }
 }
@@ -105,10 +105,10 @@ static void softmax_rows_sum_to_one_and_match(void **state)
     size_t n = (size_t)R * C;
     float *x = xalloc(n * 4);
     double *xw = xalloc(n * 8), *ref = xalloc(n * 8);
-    ops_fill_random(x, OPS_F32, xw, n, seed_base + 5, 4.0f);
+    ops_fill_random(x, AB_DTYPE_FP32, xw, n, seed_base + 5, 4.0f);
     ops_softmax(x, x, R, C);
     ops_ref_softmax(ref, xw, R, C);
-    CHECK(x, OPS_F32, ref, n, 1e-7, 1e-5);
+    CHECK(x, AB_DTYPE_FP32, ref, n, 1e-7, 1e-5);
     double s = 0;
     for (int j = 0; j < C; j++)
         s += x[j];
@@ -119,7 +119,7 @@ static void softmax_rows_sum_to_one_and_match(void **state)
 static void residual_adds(void **state)
 {
     for (int d = 0; d < 2; d++) {
-        enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+        enum ab_dtype dt = d ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
         size_t n = 100003;
         void *a = xalloc(n * 4), *b = xalloc(n * 4);
         double *aw = xalloc(n * 8), *bw = xalloc(n * 8);
@@ -128,7 +128,7 @@ static void residual_adds(void **state)
         ops_residual(a, a, b, n, dt);
         for (size_t i = 0; i < n; i++)
             aw[i] += bw[i];
-        CHECK(a, dt, aw, n, dt == OPS_F32 ? 1e-6 : 1e-2, dt == OPS_F32 ? 1e-7 : 4e-3);
+        CHECK(a, dt, aw, n, dt == AB_DTYPE_FP32 ? 1e-6 : 1e-2, dt == AB_DTYPE_FP32 ? 1e-7 : 4e-3);
         free(a), free(b), free(aw), free(bw);
     }
 }
@@ -137,10 +137,10 @@ static void residual_adds(void **state)
  * the plan must be refused as unsupported with the reason). OPS_MM_OUT_F32: out and res are fp32;
  * OPS_MM_ACCUM: out starts random and the product is added to it. With share, the weight is
  * packed by a plan of another M (1 or 16) and shared. Returns whether the GEMV kernel ran. */
-static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int K, bool share)
+static bool matmul_case_ex(enum ab_dtype dt, unsigned flags, int M, int N, int K, bool share)
 {
-    enum ops_dtype odt = (flags & OPS_MM_OUT_F32) ? OPS_F32 : dt;
-    size_t es = ops_dtype_size(dt), os = ops_dtype_size(odt);
+    enum ab_dtype odt = (flags & OPS_MM_OUT_F32) ? AB_DTYPE_FP32 : dt;
+    size_t es = ab_dtype_size(dt), os = ab_dtype_size(odt);
     void *x = xalloc((size_t)M * K * es), *w = xalloc((size_t)N * K * es), *y = xalloc((size_t)M * N * os);
     void *res = xalloc((size_t)M * N * os);
     float *bias = xalloc(N * 4);
@@ -148,7 +148,7 @@ static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int 
     double *rw = xalloc((size_t)M * N * 8), *ref = xalloc((size_t)M * N * 8);
     ops_fill_random(x, dt, xw, (size_t)M * K, seed_base + 10, 1.0f);
     ops_fill_random(w, dt, ww, (size_t)N * K, seed_base + 11, 1.0f / sqrtf((float)K)); /* |out| ~ 1 */
-    ops_fill_random(bias, OPS_F32, bw, N, seed_base + 12, 0.5f);
+    ops_fill_random(bias, AB_DTYPE_FP32, bw, N, seed_base + 12, 0.5f);
     if (flags & OPS_MM_ACCUM)
         ops_fill_random(y, odt, rw, (size_t)M * N, seed_base + 13, 1.0f);
     else
@@ -156,7 +156,7 @@ static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int 
     struct ops_matmul *mm, *owner = NULL;
     struct ab_error err = { { 0 } };
     ab_status st = ops_matmul_create(&mm, M, N, K, dt, flags, &err);
-    if (dt == OPS_BF16 && !ops_matmul_bf16_supported()) { /* a skip with the reason, no plan */
+    if (dt == AB_DTYPE_BF16 && !ops_matmul_bf16_supported()) { /* a skip with the reason, no plan */
         assert_int_equal(st, AB_EUNSUPPORTED);
         assert_null(mm);
         assert_string_equal(err.msg, OPS_NO_BF16_MATMUL);
@@ -189,7 +189,7 @@ static bool matmul_case_ex(enum ops_dtype dt, unsigned flags, int M, int N, int 
     return gemv;
 }
 
-static void matmul_case(enum ops_dtype dt, unsigned flags, int M, int N, int K)
+static void matmul_case(enum ab_dtype dt, unsigned flags, int M, int N, int K)
 {
     matmul_case_ex(dt, flags, M, N, K, false);
 }
@@ -197,7 +197,7 @@ static void matmul_case(enum ops_dtype dt, unsigned flags, int M, int N, int K)
 static void matmul_matches_reference(void **state)
 {
     for (int d = 0; d < 2; d++) {
-        enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+        enum ab_dtype dt = d ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
         matmul_case(dt, 0, 37, 48, 64);
         matmul_case(dt, OPS_MM_BIAS, 64, 96, 200);
         matmul_case(dt, OPS_MM_BIAS | OPS_MM_GELU, 33, 80, 128);
@@ -214,8 +214,8 @@ static void matmul_gemv_matches_reference(void **state)
     for (int g = 0; g < 2; g++) {
         ops_set_generic(g == 1);
         for (int d = 0; d < 2; d++) {
-            enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
-            bool can = g == 0 && ab_cpu_has("avx512f") && (dt == OPS_F32 || ab_cpu_has("avx512_bf16"));
+            enum ab_dtype dt = d ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+            bool can = g == 0 && ab_cpu_has("avx512f") && (dt == AB_DTYPE_FP32 || ab_cpu_has("avx512_bf16"));
             assert_int_equal(matmul_case_ex(dt, 0, 1, 200, 100, false), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_GELU, 3, 130, 72, true), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, 5, 64, 256, false), can);
@@ -239,7 +239,7 @@ static void bf16_matmul_support_is_probed_and_plans_follow_it(void **state)
         assert_true(sup);
     struct ops_matmul *mm = (struct ops_matmul *)1;
     struct ab_error err = { { 0 } };
-    ab_status st = ops_matmul_create(&mm, 4, 16, 16, OPS_BF16, OPS_MM_BIAS | OPS_MM_GELU, &err);
+    ab_status st = ops_matmul_create(&mm, 4, 16, 16, AB_DTYPE_BF16, OPS_MM_BIAS | OPS_MM_GELU, &err);
     if (sup) {
         assert_int_equal(st, AB_OK);
         ops_matmul_destroy(mm);
@@ -249,7 +249,7 @@ static void bf16_matmul_support_is_probed_and_plans_follow_it(void **state)
         assert_string_equal(err.msg, OPS_NO_BF16_MATMUL);
     }
     /* fp32 plans do not depend on it */
-    assert_int_equal(ops_matmul_create(&mm, 4, 16, 16, OPS_F32, 0, &err), AB_OK);
+    assert_int_equal(ops_matmul_create(&mm, 4, 16, 16, AB_DTYPE_FP32, 0, &err), AB_OK);
     ops_matmul_destroy(mm);
 }
 
@@ -257,25 +257,26 @@ static void matmul_rejects_bad_shapes_and_missing_operands(void **state)
 {
     struct ops_matmul *mm = (struct ops_matmul *)1;
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_matmul_create(&mm, 0, 4, 4, OPS_F32, 0, &err), AB_EINVAL);
+    assert_int_equal(ops_matmul_create(&mm, 0, 4, 4, AB_DTYPE_FP32, 0, &err), AB_EINVAL);
     assert_null(mm);
-    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F16, 0, &err), AB_EUNSUPPORTED);
-    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F32, OPS_MM_BIAS, &err), AB_OK);
+    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, AB_DTYPE_FP16, 0, &err), AB_EUNSUPPORTED);
+    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, AB_DTYPE_FP32, OPS_MM_BIAS, &err), AB_OK);
     float y[16], x[16];
     assert_int_equal(ops_matmul_run(mm, y, x, NULL, NULL, &err), AB_EINVAL); /* no weight yet */
     struct ops_matmul *other;
-    assert_int_equal(ops_matmul_create(&other, 4, 8, 4, OPS_F32, 0, &err), AB_OK);
+    assert_int_equal(ops_matmul_create(&other, 4, 8, 4, AB_DTYPE_FP32, 0, &err), AB_OK);
     assert_int_equal(ops_matmul_share_weight(mm, other, &err), AB_EINVAL); /* no weight, other N */
     ops_matmul_destroy(other);
     ops_matmul_destroy(mm);
-    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, OPS_F32, OPS_MM_ACCUM | OPS_MM_GELU, &err), AB_EINVAL);
+    assert_int_equal(ops_matmul_create(&mm, 4, 4, 4, AB_DTYPE_FP32, OPS_MM_ACCUM | OPS_MM_GELU, &err),
+                     AB_EINVAL);
 }
 
 /* q, k, v interleaved in one (B,T,3C) buffer, as a QKV projection writes them. */
-static void attention_case(enum ops_dtype dt, int B, int NH, int Tq, int Tk, int HS, bool causal)
+static void attention_case(enum ab_dtype dt, int B, int NH, int Tq, int Tk, int HS, bool causal)
 {
     int C = NH * HS, ld = 3 * C, q_pos0 = Tk - Tq;
-    size_t es = ops_dtype_size(dt), nq = (size_t)B * Tq * ld, nk = (size_t)B * Tk * ld,
+    size_t es = ab_dtype_size(dt), nq = (size_t)B * Tq * ld, nk = (size_t)B * Tk * ld,
            no = (size_t)B * Tq * C;
     void *qb = xalloc(nq * es), *kvb = xalloc(nk * es), *out = xalloc(no * es);
     double *qw = xalloc(nq * 8), *kvw = xalloc(nk * 8), *ref = xalloc(no * 8);
@@ -289,7 +290,7 @@ static void attention_case(enum ops_dtype dt, int B, int NH, int Tq, int Tk, int
     ops_attn_run(a, out, qb, ld, kv_base + C * es, kv_base + 2 * C * es, ld, q_pos0);
     ops_ref_attention(ref, qw, ld, kvw + C, kvw + 2 * C, ld, B, NH, Tq, Tk, HS, q_pos0, causal);
     /* bf16: P rounded to bf16 (2^-9 each) and the output rounded: 1e-2 + 1.6e-2 |ref| */
-    CHECK(out, dt, ref, no, atol_of(dt), dt == OPS_F32 ? 2e-5 : 1.6e-2);
+    CHECK(out, dt, ref, no, atol_of(dt), dt == AB_DTYPE_FP32 ? 2e-5 : 1.6e-2);
     ops_attn_destroy(a);
     free(qb), free(kvb), free(out), free(qw), free(kvw), free(ref);
 }
@@ -299,7 +300,7 @@ static void attention_matches_reference(void **state)
     for (int g = 0; g < 2; g++) { /* the vectorized kernels where the CPU has them, then generic */
         ops_set_generic(g == 1);
         for (int d = 0; d < 2; d++) {
-            enum ops_dtype dt = d ? OPS_BF16 : OPS_F32;
+            enum ab_dtype dt = d ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
             attention_case(dt, 2, 3, 50, 50, 64, true);   /* tails of query and key blocks */
             attention_case(dt, 1, 2, 40, 40, 48, false);  /* HS not a multiple of 64 */
             attention_case(dt, 1, 2, 5, 70, 128, true);   /* continuation: queries at 65..69 */
@@ -313,7 +314,7 @@ static void attention_rejects_bad_shapes(void **state)
 {
     struct ops_attn *a = (struct ops_attn *)1;
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_attn_create(&a, 1, 2, 8, 8, 20, true, OPS_F32, &err), AB_EINVAL);
+    assert_int_equal(ops_attn_create(&a, 1, 2, 8, 8, 20, true, AB_DTYPE_FP32, &err), AB_EINVAL);
     assert_null(a);
     assert_non_null(strstr(err.msg, "HS=20"));
 }
@@ -328,9 +329,9 @@ static void matmul_plan_reads_any_layout_and_applies_scales(void **state)
     float *a = xalloc(big * 4), *b = xalloc(big * 4), *d = xalloc((size_t)M * ldd * 4), *bias = xalloc(N * 4);
     float sa[19], sb[40];
     double *aw = xalloc(big * 8), *bw = xalloc(big * 8), *biw = xalloc(N * 8);
-    ops_fill_random(a, OPS_F32, aw, big, seed_base + 40, 1.0f);
-    ops_fill_random(b, OPS_F32, bw, big, seed_base + 41, 1.0f / sqrtf((float)K));
-    ops_fill_random(bias, OPS_F32, biw, N, seed_base + 42, 0.5f);
+    ops_fill_random(a, AB_DTYPE_FP32, aw, big, seed_base + 40, 1.0f);
+    ops_fill_random(b, AB_DTYPE_FP32, bw, big, seed_base + 41, 1.0f / sqrtf((float)K));
+    ops_fill_random(bias, AB_DTYPE_FP32, biw, N, seed_base + 42, 0.5f);
     for (int i = 0; i < M; i++)
         sa[i] = 0.5f + 0.125f * (float)i;
     for (int j = 0; j < N; j++)
@@ -341,9 +342,9 @@ static void matmul_plan_reads_any_layout_and_applies_scales(void **state)
         struct ops_mm_desc desc = { .m = M,
                                     .n = N,
                                     .k = K,
-                                    .a_dt = OPS_F32,
-                                    .b_dt = OPS_F32,
-                                    .d_dt = OPS_F32,
+                                    .a_dt = AB_DTYPE_FP32,
+                                    .b_dt = AB_DTYPE_FP32,
+                                    .d_dt = AB_DTYPE_FP32,
                                     .trans_a = ta,
                                     .trans_b = tb,
                                     .lda = lda,
@@ -388,9 +389,11 @@ static void matmul_plan_reads_any_layout_and_applies_scales(void **state)
  * bf16 probe answers as ops_matmul_bf16_supported. */
 static void matmul_plan_refuses_what_the_cpu_cannot_do(void **state)
 {
-    struct ops_mm_desc f = { .m = 8, .n = 16, .k = 16, .a_dt = OPS_F32, .b_dt = OPS_F32, .d_dt = OPS_F32 };
+    struct ops_mm_desc f = {
+        .m = 8, .n = 16, .k = 16, .a_dt = AB_DTYPE_FP32, .b_dt = AB_DTYPE_FP32, .d_dt = AB_DTYPE_FP32
+    };
     struct ops_mm_desc b = f;
-    b.a_dt = b.b_dt = OPS_BF16;
+    b.a_dt = b.b_dt = AB_DTYPE_BF16;
     assert_int_equal(ops_matmul_supported(&b), ops_matmul_bf16_supported());
     struct ops_matmul *mm = (struct ops_matmul *)1;
     struct ab_error err = { { 0 } };
@@ -400,10 +403,10 @@ static void matmul_plan_refuses_what_the_cpu_cannot_do(void **state)
         assert_null(mm);
     }
     struct ops_mm_desc d = f;
-    d.a_dt = OPS_E4M3, d.b_dt = OPS_E4M3, d.trans_b = true;
+    d.a_dt = AB_DTYPE_FP8_E4M3, d.b_dt = AB_DTYPE_FP8_E4M3, d.trans_b = true;
     assert_false(ops_matmul_supported(&d));
     assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EUNSUPPORTED);
-    d = f, d.a_dt = d.b_dt = d.d_dt = OPS_F16;
+    d = f, d.a_dt = d.b_dt = d.d_dt = AB_DTYPE_FP16;
     assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EUNSUPPORTED);
     d = f, d.tf32 = true;
     assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_EUNSUPPORTED);
@@ -419,7 +422,7 @@ static void matmul_plan_refuses_what_the_cpu_cannot_do(void **state)
     assert_int_equal(ops_matmul_plan(&mm, &d, &err), AB_OK);
     assert_int_equal(ops_matmul_exec(mm, y, x, x, NULL, NULL, NULL, NULL, &err), AB_EINVAL);
     ops_matmul_destroy(mm);
-    assert_int_equal(ops_matmul_create(&mm, 8, 16, 16, OPS_F32, 0, &err), AB_OK);
+    assert_int_equal(ops_matmul_create(&mm, 8, 16, 16, AB_DTYPE_FP32, 0, &err), AB_OK);
     assert_int_equal(ops_matmul_exec(mm, y, x, x, NULL, NULL, NULL, NULL, &err), AB_EINVAL);
     ops_matmul_destroy(mm);
 }

@@ -18,17 +18,17 @@ static void ops_without_gpu_fail_politely(void **state)
         skip();
     struct ab_error err = { { 0 } };
     struct ops_cuda_matmul *mm = (struct ops_cuda_matmul *)1;
-    assert_int_not_equal(ops_cuda_matmul_create(&mm, 64, 64, 64, OPS_BF16, OPS_MM_BIAS, &err), AB_OK);
+    assert_int_not_equal(ops_cuda_matmul_create(&mm, 64, 64, 64, AB_DTYPE_BF16, OPS_MM_BIAS, &err), AB_OK);
     assert_null(mm);
     assert_true(err.msg[0] != 0);
     err.msg[0] = 0;
-    assert_int_not_equal(ops_cuda_attention(NULL, NULL, 1, 2, 16, 64, OPS_BF16, NULL, &err), AB_OK);
+    assert_int_not_equal(ops_cuda_attention(NULL, NULL, 1, 2, 16, 64, AB_DTYPE_BF16, NULL, &err), AB_OK);
     assert_true(err.msg[0] != 0);
     /* attention_memory's layout: separate (H,n,d) tensors, fp32 out, not causal */
     err.msg[0] = 0;
     struct ops_cuda_attn_strides hnd = { .batch = 0, .head = 16 * 64, .row = 64 };
-    assert_int_not_equal(ops_cuda_attention_strided(NULL, OPS_F32, hnd, NULL, hnd, NULL, NULL, hnd, 1, 2, 16,
-                                                    64, 1, false, OPS_F16, NULL, &err),
+    assert_int_not_equal(ops_cuda_attention_strided(NULL, AB_DTYPE_FP32, hnd, NULL, hnd, NULL, NULL, hnd, 1,
+                                                    2, 16, 64, 1, false, AB_DTYPE_FP16, NULL, &err),
                          AB_OK);
     assert_non_null(strstr(err.msg, "cuda"));
 }
@@ -37,7 +37,7 @@ static void gelu_with_residual_is_refused(void **state)
 {
     struct ab_error err = { { 0 } };
     struct ops_cuda_matmul *mm;
-    assert_int_equal(ops_cuda_matmul_create(&mm, 8, 8, 8, OPS_BF16, OPS_MM_GELU | OPS_MM_RESIDUAL, &err),
+    assert_int_equal(ops_cuda_matmul_create(&mm, 8, 8, 8, AB_DTYPE_BF16, OPS_MM_GELU | OPS_MM_RESIDUAL, &err),
                      AB_EINVAL);
     assert_non_null(strstr(err.msg, "GELU"));
 }

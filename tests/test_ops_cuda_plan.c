@@ -54,22 +54,22 @@ static void attention_uses_tensor_cores_for_16_bit_heads_of_64_and_128(void **st
 {
     struct ops_cuda_attn_plan p;
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_cuda_attn_plan(4, 64, 2048, 64, OPS_BF16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(4, 64, 2048, 64, AB_DTYPE_BF16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
     assert_int_equal(p.grid_x, 32);
     assert_int_equal(p.grid_y, 64);
     assert_int_equal(p.grid_z, 4);
     assert_true(p.smem_bytes <= 48 * 1024); /* static shared memory limit */
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 128, OPS_F16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 128, AB_DTYPE_FP16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
     assert_int_equal(p.grid_x, 2);
     assert_true(p.smem_bytes <= 48 * 1024);
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 64, OPS_F32, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 64, AB_DTYPE_FP32, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_WARP);
     assert_int_equal(p.grid_x * (p.block / 32), 100); /* a warp per query */
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 96, OPS_BF16, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 96, AB_DTYPE_BF16, &p, &err), AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_WARP);
-    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 40, OPS_BF16, &p, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan(1, 8, 100, 40, AB_DTYPE_BF16, &p, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "HS=40"));
 }
 
@@ -77,17 +77,23 @@ static void grouped_attention_needs_whole_groups_and_a_known_output(void **state
 {
     struct ops_cuda_attn_plan p;
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_cuda_attn_plan_grouped(2, 32, 512, 128, 4, OPS_BF16, OPS_F32, &p, &err), AB_OK);
+    assert_int_equal(ops_cuda_attn_plan_grouped(2, 32, 512, 128, 4, AB_DTYPE_BF16, AB_DTYPE_FP32, &p, &err),
+                     AB_OK);
     assert_int_equal(p.kind, OPS_CUDA_ATTN_TC);
     assert_int_equal(p.grid_y, 32); /* a block row per query head, not per KV head */
     assert_int_equal(p.grid_z, 2);
-    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 1, OPS_F16, OPS_F16, &p, &err), AB_OK);
-    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 5, OPS_BF16, OPS_BF16, &p, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 1, AB_DTYPE_FP16, AB_DTYPE_FP16, &p, &err),
+                     AB_OK);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 5, AB_DTYPE_BF16, AB_DTYPE_BF16, &p, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "groups of 5"));
-    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 0, OPS_BF16, OPS_BF16, &p, &err), AB_EINVAL);
-    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 1, OPS_BF16, OPS_F16, &p, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 0, AB_DTYPE_BF16, AB_DTYPE_BF16, &p, &err),
+                     AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 64, 1, AB_DTYPE_BF16, AB_DTYPE_FP16, &p, &err),
+                     AB_EINVAL);
     assert_non_null(strstr(err.msg, "fp16 output"));
-    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 40, 1, OPS_BF16, OPS_F32, &p, &err), AB_EINVAL);
+    assert_int_equal(ops_cuda_attn_plan_grouped(1, 12, 64, 40, 1, AB_DTYPE_BF16, AB_DTYPE_FP32, &p, &err),
+                     AB_EINVAL);
 }
 
 static void fused_qkv_strides_step_over_three_row_blocks(void **state)
@@ -115,9 +121,9 @@ static void small_forwards_become_graphs(void **state)
  * an fp32 bias with a bf16 or fp16 output is not a supported combination. */
 static void matmul_bias_takes_the_output_dtype(void **state)
 {
-    assert_int_equal(ops_cuda_bias_dtype(OPS_BF16), OPS_BF16);
-    assert_int_equal(ops_cuda_bias_dtype(OPS_F16), OPS_F16);
-    assert_int_equal(ops_cuda_bias_dtype(OPS_F32), OPS_F32);
+    assert_int_equal(ops_cuda_bias_dtype(AB_DTYPE_BF16), AB_DTYPE_BF16);
+    assert_int_equal(ops_cuda_bias_dtype(AB_DTYPE_FP16), AB_DTYPE_FP16);
+    assert_int_equal(ops_cuda_bias_dtype(AB_DTYPE_FP32), AB_DTYPE_FP32);
 }
 
 /* Any row-major descriptor (transposes, padded leading dimensions) computes D = A . B through
@@ -130,9 +136,9 @@ static void matmul_layout_maps_any_row_major_descriptor(void **state)
             struct ops_mm_desc d = { .m = M,
                                      .n = N,
                                      .k = K,
-                                     .a_dt = OPS_F32,
-                                     .b_dt = OPS_F32,
-                                     .d_dt = OPS_F32,
+                                     .a_dt = AB_DTYPE_FP32,
+                                     .b_dt = AB_DTYPE_FP32,
+                                     .d_dt = AB_DTYPE_FP32,
                                      .trans_a = ta,
                                      .trans_b = tb,
                                      .lda = 7,
@@ -159,7 +165,7 @@ static void matmul_layout_maps_any_row_major_descriptor(void **state)
 static void matmul_descriptor_refuses_what_no_backend_takes(void **state)
 {
     struct ops_mm_desc ok = {
-        .m = 16, .n = 32, .k = 64, .a_dt = OPS_BF16, .b_dt = OPS_BF16, .d_dt = OPS_F32
+        .m = 16, .n = 32, .k = 64, .a_dt = AB_DTYPE_BF16, .b_dt = AB_DTYPE_BF16, .d_dt = AB_DTYPE_FP32
     };
     struct ab_error err = { { 0 } };
     assert_int_equal(ops_mm_desc_check(&ok, &err), AB_OK);
@@ -178,10 +184,10 @@ static void matmul_descriptor_refuses_what_no_backend_takes(void **state)
     assert_int_equal(ops_mm_desc_check(&d, &err), AB_EINVAL);
     d = ok, d.epilogue = OPS_MM_OUT_F32;
     assert_int_equal(ops_mm_desc_check(&d, &err), AB_EINVAL);
-    d = ok, d.a_dt = OPS_E4M3;
+    d = ok, d.a_dt = AB_DTYPE_FP8_E4M3;
     assert_int_equal(ops_mm_desc_check(&d, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "FP8"));
-    d = ok, d.b_dt = OPS_F32;
+    d = ok, d.b_dt = AB_DTYPE_FP32;
     assert_int_equal(ops_mm_desc_check(&d, &err), AB_EINVAL);
     d = ok, d.fast_accum = true;
     assert_int_equal(ops_mm_desc_check(&d, &err), AB_EINVAL);
@@ -202,13 +208,17 @@ static void matmul_descriptor_refuses_what_no_backend_takes(void **state)
  * BF16 and TF32 need sm_80. */
 static void fp8_matmul_needs_ada_tn_and_16_byte_rows(void **state)
 {
-    struct ops_mm_desc f = {
-        .m = 8, .n = 32, .k = 64, .a_dt = OPS_E4M3, .b_dt = OPS_E5M2, .d_dt = OPS_BF16, .trans_b = true
-    };
+    struct ops_mm_desc f = { .m = 8,
+                             .n = 32,
+                             .k = 64,
+                             .a_dt = AB_DTYPE_FP8_E4M3,
+                             .b_dt = AB_DTYPE_FP8_E5M2,
+                             .d_dt = AB_DTYPE_BF16,
+                             .trans_b = true };
     struct ops_cuda_mm_layout L;
     struct ab_error err = { { 0 } };
     assert_int_equal(ops_cuda_mm_layout_make(&f, 8, 9, 130100, &L, &err), AB_OK);
-    assert_true(L.a_dt == OPS_E5M2 && L.b_dt == OPS_E4M3 && L.trans_a && !L.trans_b);
+    assert_true(L.a_dt == AB_DTYPE_FP8_E5M2 && L.b_dt == AB_DTYPE_FP8_E4M3 && L.trans_a && !L.trans_b);
     assert_int_equal(L.workspace_bytes, (size_t)32 << 20);
     assert_int_equal(ops_cuda_mm_layout_make(&f, 8, 6, 130100, &L, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "8.9"));
@@ -225,9 +235,11 @@ static void fp8_matmul_needs_ada_tn_and_16_byte_rows(void **state)
     assert_int_equal(ops_cuda_mm_layout_make(&d, 9, 0, 130100, &L, &err), AB_EUNSUPPORTED);
     d = f, d.m = 7; /* tokens are free */
     assert_int_equal(ops_cuda_mm_layout_make(&d, 9, 0, 130100, &L, &err), AB_OK);
-    struct ops_mm_desc b = { .m = 8, .n = 8, .k = 8, .a_dt = OPS_BF16, .b_dt = OPS_BF16, .d_dt = OPS_BF16 };
+    struct ops_mm_desc b = {
+        .m = 8, .n = 8, .k = 8, .a_dt = AB_DTYPE_BF16, .b_dt = AB_DTYPE_BF16, .d_dt = AB_DTYPE_BF16
+    };
     assert_int_equal(ops_cuda_mm_layout_make(&b, 7, 5, 130100, &L, &err), AB_EUNSUPPORTED);
-    b.a_dt = b.b_dt = b.d_dt = OPS_F32;
+    b.a_dt = b.b_dt = b.d_dt = AB_DTYPE_FP32;
     assert_int_equal(ops_cuda_mm_layout_make(&b, 7, 5, 130100, &L, &err), AB_OK);
     b.tf32 = true;
     assert_int_equal(ops_cuda_mm_layout_make(&b, 7, 5, 130100, &L, &err), AB_EUNSUPPORTED);
@@ -241,9 +253,9 @@ static void outer_scales_use_the_library_on_sm90_else_the_kernel(void **state)
     struct ops_mm_desc f = { .m = 16,
                              .n = 32,
                              .k = 64,
-                             .a_dt = OPS_E4M3,
-                             .b_dt = OPS_E4M3,
-                             .d_dt = OPS_BF16,
+                             .a_dt = AB_DTYPE_FP8_E4M3,
+                             .b_dt = AB_DTYPE_FP8_E4M3,
+                             .d_dt = AB_DTYPE_BF16,
                              .trans_b = true,
                              .scale = OPS_MM_SCALE_OUTER };
     struct ops_cuda_mm_layout L;
@@ -264,7 +276,7 @@ static void outer_scales_use_the_library_on_sm90_else_the_kernel(void **state)
     k.scale_method = OPS_MM_SCALE_KERNEL;
     assert_int_equal(ops_cuda_mm_layout_make(&k, 9, 0, 130100, &L, &err), AB_OK);
     assert_true(L.scale_method == OPS_MM_SCALE_KERNEL && L.d_fp32_then_scale);
-    k.d_dt = OPS_F16; /* the kernel writes bf16 */
+    k.d_dt = AB_DTYPE_FP16; /* the kernel writes bf16 */
     assert_int_equal(ops_cuda_mm_layout_make(&k, 9, 0, 130100, &L, &err), AB_EUNSUPPORTED);
     struct ops_mm_desc t = f;
     t.scale = OPS_MM_SCALE_TENSOR;

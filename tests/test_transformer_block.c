@@ -27,7 +27,7 @@ static struct ab_params params(const char *text)
 
 static void flops_follow_the_documented_formula(void **state)
 {
-    struct tb_dims d = { .B = 2, .T = 1024, .C = 4096, .NH = 64, .dt = OPS_BF16 };
+    struct tb_dims d = { .B = 2, .T = 1024, .C = 4096, .NH = 64, .dt = AB_DTYPE_BF16 };
     double mm = 24.0 * 2 * 1024 * 4096.0 * 4096, att = 4.0 * 2 * 1024 * 1024 * 4096;
     assert_double_equal(tb_flops(&d), mm + att / 2, 1);            /* causal: half the scores */
     assert_double_equal(tb_flops_full_attention(&d), mm + att, 1); /* Megatron's count */
@@ -40,7 +40,7 @@ static void heads_default_to_width_over_64_and_bad_splits_are_named(void **state
     struct ab_params ps = params("hidden=1024;heads=0;seq=8;batch=1;dtype=bf16");
     assert_int_equal(tb_dims_from_params(&ps, &d, &err), AB_OK);
     assert_int_equal(d.NH, 16);
-    assert_int_equal(d.dt, OPS_BF16);
+    assert_int_equal(d.dt, AB_DTYPE_BF16);
     ps = params("hidden=1024;heads=7;seq=8;batch=1;dtype=fp32");
     assert_int_equal(tb_dims_from_params(&ps, &d, &err), AB_EINVAL);
     assert_non_null(strstr(err.msg, "heads=7"));
@@ -214,7 +214,7 @@ static void check_suite_covers_every_path_at_awkward_sizes(void **state)
  * error in the last token of the last sequence is a mismatch; elsewhere the first tokens. */
 static void check_suite_verifies_every_token(void **state)
 {
-    struct tb_dims d = { .B = 2, .T = 9, .C = 32, .NH = 2, .dt = OPS_F32 };
+    struct tb_dims d = { .B = 2, .T = 9, .C = 32, .NH = 2, .dt = AB_DTYPE_FP32 };
     int nb, nt;
     assert_string_equal(tb_verify_extent(&d, AB_SUITE_QUICK, &nb, &nt), "case_first_tokens");
     assert_int_equal(nb, 1);
@@ -234,9 +234,9 @@ static void check_suite_verifies_every_token(void **state)
     for (size_t i = 0; i < n; i++)
         y[i] = (float)ref[i];
     struct ab_case *c = calloc(1, sizeof *c);
-    assert_int_equal(tb_check(y, OPS_F32, ref, &d, nb, nt, c, "t", &err), AB_OK);
+    assert_int_equal(tb_check(y, AB_DTYPE_FP32, ref, &d, nb, nt, c, "t", &err), AB_OK);
     y[n - 1] += 0.5f;
-    assert_int_equal(tb_check(y, OPS_F32, ref, &d, nb, nt, c, "t", &err), AB_EMISMATCH);
+    assert_int_equal(tb_check(y, AB_DTYPE_FP32, ref, &d, nb, nt, c, "t", &err), AB_EMISMATCH);
     free(c), free(ref), free(y);
     tb_weights_free(&w);
 }
@@ -279,7 +279,7 @@ static void cpu_check_case_verifies_all_tokens(void **state)
 
 static void corrupted_output_is_a_mismatch(void **state)
 {
-    struct tb_dims d = { .B = 1, .T = 4, .C = 32, .NH = 2, .dt = OPS_F32 };
+    struct tb_dims d = { .B = 1, .T = 4, .C = 32, .NH = 2, .dt = AB_DTYPE_FP32 };
     struct tb_weights w;
     struct ab_error err = { { 0 } };
     assert_int_equal(tb_weights_make(&w, &d, 42, &err), AB_OK);
@@ -289,9 +289,9 @@ static void corrupted_output_is_a_mismatch(void **state)
     for (int i = 0; i < 4 * 32; i++)
         y[i] = (float)ref[i];
     struct ab_case *c = calloc(1, sizeof *c);
-    assert_int_equal(tb_check(y, OPS_F32, ref, &d, 1, 4, c, "t", &err), AB_OK);
+    assert_int_equal(tb_check(y, AB_DTYPE_FP32, ref, &d, 1, 4, c, "t", &err), AB_OK);
     y[77] += 0.5f;
-    assert_int_equal(tb_check(y, OPS_F32, ref, &d, 1, 4, c, "t", &err), AB_EMISMATCH);
+    assert_int_equal(tb_check(y, AB_DTYPE_FP32, ref, &d, 1, 4, c, "t", &err), AB_EMISMATCH);
     assert_non_null(strstr(err.msg, "[77]"));
     free(c);
     tb_weights_free(&w);

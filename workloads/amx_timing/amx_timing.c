@@ -208,10 +208,7 @@ static ab_status amx_setup(struct ab_case *c, struct ab_error *err)
 static double amx_elem(const uint8_t *p, int idx, int elem_bytes, bool is_unsigned)
 {
     if (elem_bytes == 2) {
-        uint32_t u = (uint32_t)(p[2 * idx] | p[2 * idx + 1] << 8) << 16;
-        float f;
-        memcpy(&f, &u, sizeof f);
-        return f;
+        return ab_bf16_to_f32((uint16_t)(p[2 * idx] | p[2 * idx + 1] << 8));
     }
     return is_unsigned ? (double)p[idx] : (double)(int8_t)p[idx];
 }

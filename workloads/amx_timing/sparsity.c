@@ -18,22 +18,13 @@ bool amx_pattern_parse(const char *name, enum amx_pattern *out)
     return false;
 }
 
-/* bf16 of a float by round-to-nearest-even (inputs are finite normals). */
-static uint16_t amx_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    u += 0x7fff + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
 static void amx_fill_nonzero(uint8_t *buf, size_t n_elems, bool bf16, struct ab_rng *rng)
 {
     for (size_t i = 0; i < n_elems; i++) {
         if (bf16) {
             uint16_t h;
             do
-                h = amx_bf16((float)ab_rng_normal(rng));
+                h = ab_bf16_from_f32((float)ab_rng_normal(rng));
             while ((h & 0x7fff) == 0);
             memcpy(buf + 2 * i, &h, 2);
         } else {

@@ -88,7 +88,8 @@ enum { AM_N_AXES = sizeof am_axes / sizeof am_axes[0] };
 static bool am_applies_check(const struct am_shape *s, bool cpu, int64_t qc, int64_t kc)
 {
     bool default_chunks = qc == 1024 && kc == 4096;
-    if (s->dtype == (cpu ? AM_FP16 : AM_FP32) && (cpu || s->mode == AM_DECODE || s->algo == AM_FUSED))
+    if (s->dtype == (cpu ? AB_DTYPE_FP16 : AB_DTYPE_FP32) &&
+        (cpu || s->mode == AM_DECODE || s->algo == AM_FUSED))
         return false; /* no kernel: fp16 on the CPU, fp32 in CUDA's decode and fused kernels */
     if (s->mode == AM_DECODE) {
         if (s->algo != AM_FUSED || s->causal || s->d != 128 || !default_chunks || s->n == 70)
@@ -106,11 +107,12 @@ static bool am_applies_check(const struct am_shape *s, bool cpu, int64_t qc, int
     if (s->n == 1)
         return s->d == 64 && !s->causal;
     if (s->n == 70 || s->n == 300) /* d = 128 in 16-bit only; 1024 x 129 chunks once */
-        return (s->d == 64 || s->dtype != AM_FP32) &&
-               (!(qc == 1024 && kc == 129) || (s->d == 64 && s->dtype == AM_BF16));
+        return (s->d == 64 || s->dtype != AB_DTYPE_FP32) &&
+               (!(qc == 1024 && kc == 129) || (s->d == 64 && s->dtype == AB_DTYPE_BF16));
     /* 1500: 16-bit, d = 64 (and 128 for the fused kernel on CUDA); on the CPU, where the FP64
      * reference of each case takes most of a second, naive, odd chunks under the mask and fused */
-    if (s->dtype == AM_FP32 || (qc == 1024 && kc == 129) || (s->d != 64 && (cpu || s->algo != AM_FUSED)))
+    if (s->dtype == AB_DTYPE_FP32 || (qc == 1024 && kc == 129) ||
+        (s->d != 64 && (cpu || s->algo != AM_FUSED)))
         return false;
     if (!cpu)
         return true;
@@ -124,7 +126,7 @@ static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend,
     struct ab_error err;
     if (attention_memory_shape(ps, &s, &err) != AB_OK)
         return true; /* let setup report the error as a row */
-    if (s.dtype == AM_FP16 && backend == AB_BACKEND_CPU)
+    if (s.dtype == AB_DTYPE_FP16 && backend == AB_BACKEND_CPU)
         return false; /* no fp16 arithmetic on the CPU path */
     bool cpu = backend == AB_BACKEND_CPU;
     /* chunk sizes as given, before attention_memory_shape clamps them to n */
@@ -134,7 +136,7 @@ static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend,
         return am_applies_check(&s, cpu, ab_param_int(ps, "q_chunk", 1024),
                                 ab_param_int(ps, "k_chunk", 4096));
     if (s.mode == AM_DECODE) {
-        if (s.algo != AM_FUSED || s.causal || s.d != 128 || s.dtype == AM_FP32)
+        if (s.algo != AM_FUSED || s.causal || s.d != 128 || s.dtype == AB_DTYPE_FP32)
             return false;
         if (s.n < 1024 || s.n > (1 << 17) || !default_chunks)
             return false;
@@ -154,26 +156,16 @@ static bool am_applies(const struct ab_params *ps, enum ab_backend_kind backend,
         /* Rabe & Staats' points (2^10, 2^12, 2^14, d=64, bf16) plus a bounded spread; the
          * 2^17 naive point is there to show the oom row. */
         if (s.n == (1 << 17))
-            return s.algo == AM_NAIVE && s.d == 64 && s.dtype == AM_BF16 && !s.causal;
+            return s.algo == AM_NAIVE && s.d == 64 && s.dtype == AB_DTYPE_BF16 && !s.causal;
         if (s.n == (1 << 13) || s.n == (1 << 15))
             return false;
-        if (s.d != 64 || s.dtype != AM_BF16)
+        if (s.d != 64 || s.dtype != AB_DTYPE_BF16)
             return s.n <= (1 << 12) && !s.causal;
         return true;
     }
     if (suite == AB_SUITE_DEFAULT && (s.n == (1 << 13) || s.n == (1 << 15)))
         return false;
     return true;
-}
-
-size_t attention_memory_dtype_size(enum am_dtype dt)
-{
-    return dt == AM_FP32 ? 4 : 2;
-}
-
-const char *attention_memory_dtype_name(enum am_dtype dt)
-{
-    return dt == AM_FP32 ? "fp32" : dt == AM_BF16 ? "bf16" : "fp16";
 }
 
 ab_status attention_memory_shape(const struct ab_params *ps, struct am_shape *s, struct ab_error *err)
@@ -185,11 +177,11 @@ ab_status attention_memory_shape(const struct ab_params *ps, struct am_shape *s,
     s->mode = strcmp(mode, "decode") == 0 ? AM_DECODE : AM_PREFILL;
     s->algo = strcmp(algo, "naive") == 0 ? AM_NAIVE : strcmp(algo, "chunked") == 0 ? AM_CHUNKED : AM_FUSED;
     if (strcmp(dt, "fp32") == 0)
-        s->dtype = AM_FP32;
+        s->dtype = AB_DTYPE_FP32;
     else if (strcmp(dt, "bf16") == 0)
-        s->dtype = AM_BF16;
+        s->dtype = AB_DTYPE_BF16;
     else if (strcmp(dt, "fp16") == 0)
-        s->dtype = AM_FP16;
+        s->dtype = AB_DTYPE_FP16;
     else
         return ab_fail(err, AB_EINVAL, "dtype '%s' is not one of bf16, fp16, fp32", dt);
     s->n = ab_param_int(ps, "n", 1024);
@@ -213,7 +205,7 @@ ab_status attention_memory_shape(const struct ab_params *ps, struct am_shape *s,
 
 uint64_t attention_memory_io_bytes(const struct am_shape *s)
 {
-    uint64_t es = attention_memory_dtype_size(s->dtype), n = (uint64_t)s->n, d = (uint64_t)s->d;
+    uint64_t es = ab_dtype_size(s->dtype), n = (uint64_t)s->n, d = (uint64_t)s->d;
     if (s->mode == AM_DECODE) {
         uint64_t hq = (uint64_t)s->heads * (uint64_t)s->group, b = (uint64_t)s->batch;
         return 2 * b * (uint64_t)s->heads * n * d * es + b * hq * d * (es + 4);
@@ -240,9 +232,9 @@ void attention_memory_work(const struct am_shape *s, enum ab_backend_kind backen
     w->flops = 4.0 * s->heads * pairs * d;
     w->bytes = (double)attention_memory_io_bytes(s);
     w->tokens = n;
-    w->ceiling = s->dtype == AM_FP32   ? (backend == AB_BACKEND_CUDA ? "tf32_gemm" : "fp32_gemm")
-                 : s->dtype == AM_BF16 ? "bf16_gemm"
-                                       : "fp16_gemm";
+    w->ceiling = s->dtype == AB_DTYPE_FP32   ? (backend == AB_BACKEND_CUDA ? "tf32_gemm" : "fp32_gemm")
+                 : s->dtype == AB_DTYPE_BF16 ? "bf16_gemm"
+                                             : "fp16_gemm";
     w->rate = "flops";
 }
 
@@ -266,13 +258,13 @@ uint64_t attention_memory_analytic_extra(const struct am_shape *s, int workers)
     }
 }
 
-void attention_memory_tolerance(enum am_dtype dt, enum ab_backend_kind backend, double *atol, double *rtol)
+void attention_memory_tolerance(enum ab_dtype dt, enum ab_backend_kind backend, double *atol, double *rtol)
 {
-    if (backend == AB_BACKEND_CPU || dt == AM_FP32) {
+    if (backend == AB_BACKEND_CPU || dt == AB_DTYPE_FP32) {
         /* fp32 arithmetic on exactly converted inputs: rounding of long fp32 sums only */
         *atol = 2e-5;
         *rtol = 1e-4;
-    } else if (dt == AM_FP16) { /* P rounded to fp16 (2^-11) before the tensor-core P.V */
+    } else if (dt == AB_DTYPE_FP16) { /* P rounded to fp16 (2^-11) before the tensor-core P.V */
         *atol = 2e-3;
         *rtol = 1e-2;
     } else { /* P rounded to bf16 (2^-8) */
@@ -281,110 +273,37 @@ void attention_memory_tolerance(enum am_dtype dt, enum ab_backend_kind backend, 
     }
 }
 
-/* ------------------------------------------------------------------ dtype helpers */
+/* ------------------------------------------------------------------ inputs */
 
-float attention_memory_bf16_to_f32(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-uint16_t attention_memory_f32_to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);         /* round to nearest even */
-    return (uint16_t)(u >> 16);
-}
-
-float attention_memory_f16_to_f32(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    float v;
-    if (e == 0)
-        v = ldexpf((float)m, -24);
-    else if (e == 31)
-        v = m ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(m | 0x400), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-uint16_t attention_memory_f32_to_f16(float f)
-{
-    uint16_t sign = signbit(f) ? 0x8000 : 0;
-    float a = fabsf(f);
-    if (isnan(f))
-        return 0x7e00;
-    if (a >= 65520.0f)
-        return sign | 0x7c00;
-    if (a < ldexpf(1.0f, -14)) /* subnormal: multiples of 2^-24, rint rounds to even */
-        return sign | (uint16_t)rintf(a * 16777216.0f);
-    int e;
-    float m = frexpf(a, &e);                      /* a = m 2^e, m in [0.5, 1) */
-    uint32_t mant = (uint32_t)rintf(m * 2048.0f); /* 11 significant bits */
-    if (mant == 2048) {
-        mant = 1024;
-        e++;
-    }
-    if (e + 14 >= 31)
-        return sign | 0x7c00;
-    return sign | (uint16_t)((uint32_t)(e + 14) << 10) | (uint16_t)(mant & 0x3ff);
-}
-
-double attention_memory_load(const void *x, size_t i, enum am_dtype dt)
-{
-    switch (dt) {
-    case AM_FP32: return ((const float *)x)[i];
-    case AM_BF16: return attention_memory_bf16_to_f32(((const uint16_t *)x)[i]);
-    default: return attention_memory_f16_to_f32(((const uint16_t *)x)[i]);
-    }
-}
-
-void attention_memory_fill(void *x, size_t n, enum am_dtype dt, uint64_t seed)
+void attention_memory_fill(void *x, size_t n, enum ab_dtype dt, uint64_t seed)
 {
     struct ab_rng r;
     ab_rng_seed(&r, seed);
     for (size_t i = 0; i < n; i++) {
         float v = (float)ab_rng_normal(&r);
-        if (dt == AM_FP32)
+        if (dt == AB_DTYPE_FP32)
             ((float *)x)[i] = v;
-        else if (dt == AM_BF16)
-            ((uint16_t *)x)[i] = attention_memory_f32_to_bf16(v);
+        else if (dt == AB_DTYPE_BF16)
+            ((uint16_t *)x)[i] = ab_bf16_from_f32(v);
         else
-            ((uint16_t *)x)[i] = attention_memory_f32_to_f16(v);
+            ((uint16_t *)x)[i] = ab_fp16_from_f32(v);
     }
 }
 
 /* ------------------------------------------------------------------ FP64 reference */
 
 /* x[0, d) = the d elements of dtype dt from element off of p, as doubles. */
-static void load_row(double *x, const void *p, size_t off, int d, enum am_dtype dt)
+static void load_row(double *x, const void *p, size_t off, int d, enum ab_dtype dt)
 {
-    if (dt == AM_FP32) {
-        const float *f = (const float *)p + off;
-        for (int c = 0; c < d; c++)
-            x[c] = f[c];
-    } else if (dt == AM_BF16) {
-        const uint16_t *h = (const uint16_t *)p + off;
-        for (int c = 0; c < d; c++)
-            x[c] = attention_memory_bf16_to_f32(h[c]);
-    } else {
-        const uint16_t *h = (const uint16_t *)p + off;
-        for (int c = 0; c < d; c++)
-            x[c] = attention_memory_f16_to_f32(h[c]);
-    }
+    for (int c = 0; c < d; c++)
+        x[c] = ab_dtype_get(dt, p, off + (size_t)c);
 }
 
 /* softmax_j(q . k_j / sqrt(d)) v_j over keys [0, nk) of rows k + j*ld, v + j*ld (in elements),
  * by an online softmax over blocks of 64 keys, so that no n-sized buffer is needed; in FP64 its
  * rescalings cost nothing of the accuracy a reference needs. */
 static void ref_row(const void *q, size_t q_off, const void *k, const void *v, size_t kv_off, int64_t nk,
-                    int d, enum am_dtype dt, double *out)
+                    int d, enum ab_dtype dt, double *out)
 {
     enum { BLK = 64 };
     double scale = 1.0 / sqrt((double)d), mx = -INFINITY, sum = 0, qd[256], x[256], s[BLK];
@@ -639,7 +558,7 @@ static double cost_chunk(struct am_cuda_cost *c, const struct am_rates *r, doubl
 static double cuda_model(const struct am_shape *s, int sms, const struct am_rates *r, struct am_cuda_cost *c)
 {
     memset(c, 0, sizeof *c);
-    double n = (double)s->n, d = (double)s->d, es = (double)attention_memory_dtype_size(s->dtype);
+    double n = (double)s->n, d = (double)s->d, es = (double)ab_dtype_size(s->dtype);
     double h = (double)s->heads, t = 0;
     if (s->mode == AM_DECODE) {
         int splits, span;
@@ -694,7 +613,7 @@ double attention_memory_cuda_estimate_s(const struct am_shape *s, const struct a
                                         size_t len)
 {
     const struct ab_profile *p = dev ? dev->profile : NULL;
-    bool fp16 = s->dtype == AM_FP16;
+    bool fp16 = s->dtype == AB_DTYPE_FP16;
     /* H100 SXM datasheet: 3.35 TB/s, 66.9 TFLOP/s fp32, 989 TFLOP/s dense bf16/fp16; a launch
      * queued behind others costs a few microseconds */
     struct am_rates r = {

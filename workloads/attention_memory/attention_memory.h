@@ -8,14 +8,13 @@
 
 enum am_mode { AM_PREFILL = 0, AM_DECODE = 1 };
 enum am_algo { AM_NAIVE = 0, AM_CHUNKED = 1, AM_FUSED = 2 };
-enum am_dtype { AM_FP32 = 0, AM_BF16 = 1, AM_FP16 = 2 };
 
 /* One case's shape. Prefill: q, k, v are (H,n,d), out (H,n,d) fp32.
  * Decode: q is (B,Hq,d), the KV cache k, v is (B,Hkv,n,d), out (B,Hq,d) fp32, Hq = G*Hkv. */
 struct am_shape {
     enum am_mode mode;
     enum am_algo algo;
-    enum am_dtype dtype;
+    enum ab_dtype dtype;
     int64_t n; /* prefill: sequence length; decode: context length */
     int heads; /* prefill: heads; decode: KV heads (Hkv) */
     int d;
@@ -26,8 +25,6 @@ struct am_shape {
 };
 
 ab_status attention_memory_shape(const struct ab_params *ps, struct am_shape *s, struct ab_error *err);
-size_t attention_memory_dtype_size(enum am_dtype dt);
-const char *attention_memory_dtype_name(enum am_dtype dt);
 /* Fill c->work from the shape (flops, bytes, tokens, ceiling and rate). */
 void attention_memory_work(const struct am_shape *s, enum ab_backend_kind backend, struct ab_work *w);
 /* Input and output bytes of the case (what `peak_extra_bytes` leaves out). */
@@ -39,17 +36,10 @@ uint64_t attention_memory_analytic_extra(const struct am_shape *s, int workers);
 
 /* Tolerances on the fp32 output, |x - ref| <= atol + rtol*|ref|, per input dtype and backend
  * (the CPU computes in fp32 throughout; CUDA's tensor-core path rounds P to the input dtype). */
-void attention_memory_tolerance(enum am_dtype dt, enum ab_backend_kind backend, double *atol, double *rtol);
+void attention_memory_tolerance(enum ab_dtype dt, enum ab_backend_kind backend, double *atol, double *rtol);
 
-/* bf16 / fp16 bit patterns <-> float. */
-float attention_memory_bf16_to_f32(uint16_t h);
-uint16_t attention_memory_f32_to_bf16(float f);
-float attention_memory_f16_to_f32(uint16_t h);
-uint16_t attention_memory_f32_to_f16(float f);
-/* Element i of an input array of dtype dt, as a double. */
-double attention_memory_load(const void *x, size_t i, enum am_dtype dt);
 /* Fill n elements of dtype dt with N(0,1) values from seed (rounded to the dtype). */
-void attention_memory_fill(void *x, size_t n, enum am_dtype dt, uint64_t seed);
+void attention_memory_fill(void *x, size_t n, enum ab_dtype dt, uint64_t seed);
 
 /* FP64 reference of one output row: prefill query row i of head h (out_row has d values);
  * decode sequence b, query head hq. Inputs in the layouts above. */

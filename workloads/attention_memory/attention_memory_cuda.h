@@ -1,5 +1,5 @@
 /* attention_memory_cuda.h — C-linkage launchers of kernels.cu, called by cuda.c. Layouts as in
- * attention_memory.h; dtype is enum am_dtype; all pointers are device memory; every launcher
+ * attention_memory.h; dtype is enum ab_dtype; all pointers are device memory; every launcher
  * enqueues on `stream` and returns the launch error. */
 #ifndef ATTENTION_MEMORY_CUDA_H
 #define ATTENTION_MEMORY_CUDA_H

@@ -39,31 +39,27 @@ struct cpu_state {
 };
 
 /* dst[i] = src[i] as fp32 for n elements of dtype dt. */
-static void to_f32(float *restrict dst, const void *restrict src, size_t n, enum am_dtype dt)
+static void to_f32(float *restrict dst, const void *restrict src, size_t n, enum ab_dtype dt)
 {
-    if (dt == AM_FP32) {
+    if (dt == AB_DTYPE_FP32) {
         memcpy(dst, src, n * 4);
-    } else if (dt == AM_BF16) {
+    } else if (dt == AB_DTYPE_BF16) { /* inline: a row of keys at a time in the timed loops */
         const uint16_t *h = src;
 #pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            uint32_t u = (uint32_t)h[i] << 16;
-            memcpy(&dst[i], &u, 4);
-        }
-    } else {
-        const uint16_t *h = src;
         for (size_t i = 0; i < n; i++)
-            dst[i] = attention_memory_f16_to_f32(h[i]);
+            dst[i] = ab_bf16_to_f32(h[i]);
+    } else {
+        ab_dtype_to_f32(dt, dst, src, n);
     }
 }
 
 /* kt (d, ld): the transpose of rows [0, nk) of k (nk, d) in fp32, so that a query's scores
  * are axpys over contiguous keys. */
-static void transpose_f32(float *restrict kt, int ld, const void *k, int nk, int d, enum am_dtype dt)
+static void transpose_f32(float *restrict kt, int ld, const void *k, int nk, int d, enum ab_dtype dt)
 {
     float row[256];
     for (int j = 0; j < nk; j++) {
-        to_f32(row, (const char *)k + (size_t)j * (size_t)d * attention_memory_dtype_size(dt), (size_t)d, dt);
+        to_f32(row, (const char *)k + (size_t)j * (size_t)d * ab_dtype_size(dt), (size_t)d, dt);
         for (int c = 0; c < d; c++)
             kt[(size_t)c * (size_t)ld + (size_t)j] = row[c];
     }
@@ -138,7 +134,7 @@ static float exp_sum(float *s, int n, float m)
 static void load_q(float *qr, const struct cpu_state *st, size_t off)
 {
     const struct am_shape *s = &st->s;
-    to_f32(qr, (const char *)st->q + off * attention_memory_dtype_size(s->dtype), (size_t)s->d, s->dtype);
+    to_f32(qr, (const char *)st->q + off * ab_dtype_size(s->dtype), (size_t)s->d, s->dtype);
     float scale = 1.0f / sqrtf((float)s->d);
     for (int c = 0; c < s->d; c++)
         qr[c] *= scale;
@@ -157,7 +153,7 @@ static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d;
-    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    size_t es = ab_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
     size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = (size_t)kt_ld(n) * (size_t)d * 4,
            vf_bytes = hs * 4;
     float *S = NULL, *kt = NULL, *vf = NULL;
@@ -209,7 +205,7 @@ static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d, qc = s->q_chunk, kc = s->k_chunk, nkc = (n + kc - 1) / kc;
-    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    size_t es = ab_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
     size_t sc_bytes = (size_t)qc * (size_t)kc * 4, tile_bytes = (size_t)kt_ld(kc) * (size_t)d * 4;
     size_t vals_bytes = (size_t)nkc * (size_t)qc * (size_t)d * 4, stat_bytes = (size_t)nkc * (size_t)qc * 4;
     float *Sc = NULL, *kt = NULL, *vf = NULL, *vals = NULL, *sums = NULL, *maxs = NULL;
@@ -312,7 +308,7 @@ static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d, nqb = (n + FUSED_BQ - 1) / FUSED_BQ;
-    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    size_t es = ab_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
     /* per thread: score tile, accumulator, max, sum, K^T tile, V tile, q tile */
     size_t per = (size_t)FUSED_BQ * FUSED_BK + (size_t)FUSED_BQ * (size_t)d * 2 + 2 * FUSED_BQ +
                  (size_t)(kt_ld(FUSED_BK) + FUSED_BK) * (size_t)d;
@@ -363,7 +359,7 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
     const struct am_shape *s = &st->s;
     int d = s->d, G = s->group, n = (int)s->n, hq = s->heads * G;
     int64_t seqs = (int64_t)s->batch * s->heads;
-    size_t es = attention_memory_dtype_size(s->dtype), cache = (size_t)n * (size_t)d;
+    size_t es = ab_dtype_size(s->dtype), cache = (size_t)n * (size_t)d;
     /* Split each (sequence, KV head)'s keys so that every thread has work: ~4 items a thread,
      * no split shorter than two blocks. */
     int64_t splits = (4 * st->threads + seqs - 1) / seqs;
@@ -480,7 +476,7 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     ab_status rc = attention_memory_shape(&c->params, &s, err);
     if (rc)
         return rc;
-    if (s.dtype == AM_FP16)
+    if (s.dtype == AB_DTYPE_FP16)
         return ab_fail(err, AB_EUNSUPPORTED,
                        "fp16 attention is CUDA-only (no fp16 arithmetic on the CPU path)");
     if (s.group > 64)
@@ -495,7 +491,7 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     st->s = s;
     st->threads = omp_get_max_threads();
     int64_t hq = (int64_t)s.heads * s.group;
-    size_t es = attention_memory_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n;
+    size_t es = ab_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n;
     if (s.mode == AM_DECODE) {
         st->q_bytes = (size_t)s.batch * (size_t)hq * d * es;
         st->kv_bytes = (size_t)s.batch * (size_t)s.heads * n * d * es;

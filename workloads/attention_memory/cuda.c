@@ -55,7 +55,7 @@ static ab_status cuda_chunked(struct cuda_state *st, int qc, int kc, struct ab_e
 {
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d, nkc = (n + kc - 1) / kc;
-    size_t es = attention_memory_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    size_t es = ab_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
     float scale = 1.0f / sqrtf((float)d);
     float *S = NULL, *vals = NULL, *m = NULL, *l = NULL;
     ab_status rc = AB_OK;
@@ -112,11 +112,6 @@ done:
     return rc;
 }
 
-static enum ops_dtype ops_dtype_of(enum am_dtype dt)
-{
-    return dt == AM_BF16 ? OPS_BF16 : dt == AM_FP16 ? OPS_F16 : OPS_F32;
-}
-
 static ab_status cuda_once(struct cuda_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
@@ -128,8 +123,8 @@ static ab_status cuda_once(struct cuda_state *st, struct ab_error *err)
         return cuda_chunked(st, s->q_chunk, s->k_chunk, err);
     /* ops' one attention kernel over (H, n, d) tensors: one batch of H heads, fp32 out */
     struct ops_cuda_attn_strides hnd = { .batch = 0, .head = s->n * s->d, .row = s->d };
-    return ops_cuda_attention_strided(st->dout, OPS_F32, hnd, st->dq, hnd, st->dk, st->dv, hnd, 1, s->heads,
-                                      (int)s->n, s->d, 1, s->causal, ops_dtype_of(s->dtype), st->stream, err);
+    return ops_cuda_attention_strided(st->dout, AB_DTYPE_FP32, hnd, st->dq, hnd, st->dk, st->dv, hnd, 1,
+                                      s->heads, (int)s->n, s->d, 1, s->causal, s->dtype, st->stream, err);
 }
 
 static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
@@ -138,11 +133,11 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     ab_status rc = attention_memory_shape(&c->params, &s, err);
     if (rc)
         return rc;
-    if (s.mode == AM_PREFILL && s.algo == AM_FUSED && (s.dtype == AM_FP32 || (s.d != 64 && s.d != 128)))
+    if (s.mode == AM_PREFILL && s.algo == AM_FUSED && (s.dtype == AB_DTYPE_FP32 || (s.d != 64 && s.d != 128)))
         return ab_fail(err, AB_EUNSUPPORTED,
                        "the tensor-core fused kernel takes bf16/fp16 with d = 64 or 128");
-    if (s.mode == AM_DECODE &&
-        (s.d != 128 || s.dtype == AM_FP32 || (s.group != 1 && s.group != 2 && s.group != 4 && s.group != 8)))
+    if (s.mode == AM_DECODE && (s.d != 128 || s.dtype == AB_DTYPE_FP32 ||
+                                (s.group != 1 && s.group != 2 && s.group != 4 && s.group != 8)))
         return ab_fail(err, AB_EUNSUPPORTED,
                        "the decode kernel takes bf16/fp16, d = 128 and G in 1, 2, 4, 8");
     if (s.n > (1 << 30) / 2)
@@ -176,7 +171,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     st->sms = c->device->compute_units;
     if (st->sms < 1)
         AB_CUDA_TRY(cudaDeviceGetAttribute(&st->sms, cudaDevAttrMultiProcessorCount, c->device->index), err);
-    size_t es = attention_memory_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n,
+    size_t es = ab_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n,
            hq = (size_t)s.heads * (size_t)s.group;
     if (s.mode == AM_DECODE) {
         st->q_bytes = (size_t)s.batch * hq * d * es;

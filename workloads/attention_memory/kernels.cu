@@ -15,7 +15,7 @@
 
 #include "attention_memory_cuda.h"
 
-enum { DT_FP32 = 0, DT_BF16 = 1, DT_FP16 = 2 }; /* = enum am_dtype */
+enum { DT_FP32 = 0, DT_BF16 = 1, DT_FP16 = 2 }; /* = enum ab_dtype */
 
 template <typename T> __device__ __forceinline__ float ld(const T *p, size_t i);
 template <> __device__ __forceinline__ float ld<float>(const float *p, size_t i)

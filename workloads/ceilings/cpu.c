@@ -170,29 +170,15 @@ static void fma_run_all(const struct cpu_state *s, int64_t iters)
 
 /* ------------------------------------------------------------------ gemm */
 
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even; inputs are finite */
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* The matmul primitive first (before any matrix is allocated): where oneDNN has no kernel for
  * the type on this CPU, the case is a skipped row that says so. */
 static ab_status gemm_primitive(struct cpu_state *s, struct ab_error *err)
 {
     /* C (n,n) fp32 = A (n,n) . B (n,n), row-major, read in place */
-    enum ops_dtype dt = s->bf16 ? OPS_BF16 : OPS_F32;
-    struct ops_mm_desc d = { .m = s->gn, .n = s->gn, .k = s->gn, .a_dt = dt, .b_dt = dt, .d_dt = OPS_F32 };
+    enum ab_dtype dt = s->bf16 ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+    struct ops_mm_desc d = {
+        .m = s->gn, .n = s->gn, .k = s->gn, .a_dt = dt, .b_dt = dt, .d_dt = AB_DTYPE_FP32
+    };
     return ops_matmul_plan(&s->mm, &d, err);
 }
 
@@ -216,7 +202,7 @@ static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error 
         void *dst = m ? s->B : s->A;
         if (s->bf16)
             for (size_t i = 0; i < nn; i++)
-                ((uint16_t *)dst)[i] = to_bf16(tmp[i]);
+                ((uint16_t *)dst)[i] = ab_bf16_from_f32(tmp[i]);
         else
             memcpy(dst, tmp, nn * 4);
     }
@@ -232,7 +218,7 @@ static ab_status gemm_once(struct cpu_state *s, struct ab_error *err)
 
 static double elem(const struct cpu_state *s, const void *m, size_t i)
 {
-    return s->bf16 ? (double)from_bf16(((const uint16_t *)m)[i]) : (double)((const float *)m)[i];
+    return s->bf16 ? (double)ab_bf16_to_f32(((const uint16_t *)m)[i]) : (double)((const float *)m)[i];
 }
 
 static ab_status gemm_verify(struct cpu_state *s, uint64_t seed, struct ab_case *c, struct ab_error *err)

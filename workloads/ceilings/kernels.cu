@@ -92,25 +92,25 @@ struct ceil_gemm {
     char algo_text[64];
 };
 
-static enum ops_dtype in_type(enum ceil_dtype dt)
+static enum ab_dtype in_type(enum ceil_dtype dt)
 {
     switch (dt) {
-    case CEIL_BF16: return OPS_BF16;
-    case CEIL_FP16: return OPS_F16;
+    case CEIL_BF16: return AB_DTYPE_BF16;
+    case CEIL_FP16: return AB_DTYPE_FP16;
     case CEIL_FP8:
-    case CEIL_FP8_FAST: return OPS_E4M3;
-    default: return OPS_F32;
+    case CEIL_FP8_FAST: return AB_DTYPE_FP8_E4M3;
+    default: return AB_DTYPE_FP32;
     }
 }
 
-static enum ops_dtype out_type(enum ceil_dtype dt)
+static enum ab_dtype out_type(enum ceil_dtype dt)
 {
     switch (dt) {
     case CEIL_BF16:
     case CEIL_FP8:
-    case CEIL_FP8_FAST: return OPS_BF16;
-    case CEIL_FP16: return OPS_F16;
-    default: return OPS_F32;
+    case CEIL_FP8_FAST: return AB_DTYPE_BF16;
+    case CEIL_FP16: return AB_DTYPE_FP16;
+    default: return AB_DTYPE_FP32;
     }
 }
 
@@ -141,8 +141,8 @@ static float stored(float v, enum ceil_dtype dt, void *dst, size_t i)
 static float read_out(const void *src, enum ceil_dtype dt, size_t i)
 {
     switch (out_type(dt)) {
-    case OPS_BF16: return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
-    case OPS_F16: return __half2float(((const __half *)src)[i]);
+    case AB_DTYPE_BF16: return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
+    case AB_DTYPE_FP16: return __half2float(((const __half *)src)[i]);
     default: return ((const float *)src)[i];
     }
 }

@@ -46,7 +46,7 @@ static double prepare(const struct fp8g_config *g, enum fp8g_cpu_gemm gemm, stru
     size_t m = (size_t)g->m, n = (size_t)g->n, k = (size_t)g->k;
     double t0 = ab_now_s();
     if (fp8g_is_fp8(g->dtype)) {
-        enum fp8_format fa = fp8g_format_a(g->dtype), fb = fp8g_format_b(g->dtype);
+        enum ab_dtype fa = fp8g_format_a(g->dtype), fb = fp8g_format_b(g->dtype);
         bool row = g->scaling == FP8G_SCALE_ROW;
         if (row) {
             fp8_scale_rows(fa, cp->A, m, k, k, cp->sA);
@@ -60,8 +60,8 @@ static double prepare(const struct fp8g_config *g, enum fp8g_cpu_gemm gemm, stru
         if (gemm == FP8G_CPU_GEMM_BF16) {
             uint16_t la[256], lb[256], *Aq = cp->Aq, *Bq = cp->Bq;
             for (int c = 0; c < 256; c++) {
-                la[c] = fp8_bf16_from_f32(fp8_to_f32(fa, (uint8_t)c));
-                lb[c] = fp8_bf16_from_f32(fp8_to_f32(fb, (uint8_t)c));
+                la[c] = ab_bf16_from_f32(ab_fp8_to_f32(fa, (uint8_t)c));
+                lb[c] = ab_bf16_from_f32(ab_fp8_to_f32(fb, (uint8_t)c));
             }
 #pragma omp parallel for schedule(static)
             for (size_t i = 0; i < m * k; i++)
@@ -72,8 +72,8 @@ static double prepare(const struct fp8g_config *g, enum fp8g_cpu_gemm gemm, stru
         } else {
             float la[256], lb[256], *Aq = cp->Aq, *Bq = cp->Bq;
             for (int c = 0; c < 256; c++) {
-                la[c] = fp8_to_f32(fa, (uint8_t)c);
-                lb[c] = fp8_to_f32(fb, (uint8_t)c);
+                la[c] = ab_fp8_to_f32(fa, (uint8_t)c);
+                lb[c] = ab_fp8_to_f32(fb, (uint8_t)c);
             }
 #pragma omp parallel for schedule(static)
             for (size_t i = 0; i < m * k; i++)
@@ -82,14 +82,14 @@ static double prepare(const struct fp8g_config *g, enum fp8g_cpu_gemm gemm, stru
             for (size_t i = 0; i < k * n; i++)
                 Bq[i] = lb[cp->B8[i]];
         }
-    } else if (g->dtype == FP8G_BF16) {
+    } else if (g->dtype == AB_DTYPE_BF16) {
         uint16_t *Aq = cp->Aq, *Bq = cp->Bq;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m * k; i++)
-            Aq[i] = fp8_bf16_from_f32(cp->A[i]);
+            Aq[i] = ab_bf16_from_f32(cp->A[i]);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < k * n; i++)
-            Bq[i] = fp8_bf16_from_f32(cp->B[i]);
+            Bq[i] = ab_bf16_from_f32(cp->B[i]);
     }
     return ab_now_s() - t0;
 }
@@ -110,7 +110,7 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     s->g = g;
     s->gemm = gemm;
     size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
-    bool fp8 = fp8g_is_fp8(g.dtype), low = g.dtype != FP8G_FP32;
+    bool fp8 = fp8g_is_fp8(g.dtype), low = g.dtype != AB_DTYPE_FP32;
     size_t eb = gemm == FP8G_CPU_GEMM_BF16 ? 2 : 4; /* bytes per element the matmul reads */
     /* Bytes per copy: FP32 originals, plus the matmul's operands, plus FP8 codes. */
     size_t per = (m * k + k * n) * (4 + (low ? eb : 0) + (fp8 ? 1 : 0));
@@ -158,13 +158,13 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     ab_case_metric_text(c, "cpu_gemm", "%s", fp8g_cpu_gemm_name(gemm));
 
     /* C (m,n) fp32 = A (m,k) . B (k,n), both row-major, read in place; FP8 scales after. */
-    enum ops_dtype dt = gemm == FP8G_CPU_GEMM_BF16 ? OPS_BF16 : OPS_F32;
+    enum ab_dtype dt = gemm == FP8G_CPU_GEMM_BF16 ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     struct ops_mm_desc d = { .m = g.m,
                              .n = g.n,
                              .k = g.k,
                              .a_dt = dt,
                              .b_dt = dt,
-                             .d_dt = OPS_F32,
+                             .d_dt = AB_DTYPE_FP32,
                              .scale = !fp8                          ? OPS_MM_SCALE_NONE
                                       : g.scaling == FP8G_SCALE_ROW ? OPS_MM_SCALE_OUTER
                                                                     : OPS_MM_SCALE_TENSOR };
@@ -183,7 +183,9 @@ static atomic_int bf16_matmul_probe;
 
 static bool probe_bf16_matmul(void)
 {
-    struct ops_mm_desc d = { .m = 16, .n = 16, .k = 16, .a_dt = OPS_BF16, .b_dt = OPS_BF16, .d_dt = OPS_F32 };
+    struct ops_mm_desc d = {
+        .m = 16, .n = 16, .k = 16, .a_dt = AB_DTYPE_BF16, .b_dt = AB_DTYPE_BF16, .d_dt = AB_DTYPE_FP32
+    };
     return ops_matmul_supported(&d);
 }
 
@@ -206,7 +208,7 @@ bool fp8g_cpu_has_bf16_matmul(void)
 static ab_status once(struct cpu_state *s, int r, struct ab_error *err)
 {
     const struct copy *cp = &s->cp[r];
-    bool low = s->g.dtype != FP8G_FP32;
+    bool low = s->g.dtype != AB_DTYPE_FP32;
     return ops_matmul_exec(s->mm, s->C, low ? cp->Aq : cp->A, low ? cp->Bq : cp->B, cp->sA, cp->sB, NULL,
                            NULL, err);
 }
@@ -231,18 +233,18 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     struct fp8g_operand b = { .orig = cp->B, .stride_o = 1, .stride_k = g->n };
     if (fp8) {
         a.stored = cp->A8;
-        a.store = FP8G_STORE_E4M3;
+        a.store = AB_DTYPE_FP8_E4M3;
         b.stored = cp->B8;
-        b.store = fp8g_format_b(g->dtype) == FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
+        b.store = fp8g_format_b(g->dtype);
         a.scales = cp->sA;
         a.n_scales = row ? g->m : 1;
         b.scales = cp->sB;
         b.n_scales = row ? g->n : 1;
-    } else if (g->dtype == FP8G_BF16) {
+    } else if (g->dtype == AB_DTYPE_BF16) {
         a.stored = cp->Aq;
-        a.store = FP8G_STORE_BF16;
+        a.store = AB_DTYPE_BF16;
         b.stored = cp->Bq;
-        b.store = FP8G_STORE_BF16;
+        b.store = AB_DTYPE_BF16;
     }
     struct fp8g_accuracy acc;
     double rtol = cpu_rtol(g->k);

@@ -36,40 +36,20 @@ struct cuda_state {
     void *hX, *hW;
 };
 
-static size_t store_bytes(enum fp8g_store s)
-{
-    return s == FP8G_STORE_F32 ? 4 : s == FP8G_STORE_BF16 || s == FP8G_STORE_F16 ? 2 : 1;
-}
-
 /* Round x (rows x cols FP32) into the stored type, with the scales where FP8. */
-static void store(enum fp8g_store st, const float *x, size_t rows, size_t cols, float scale,
+static void store(enum ab_dtype st, const float *x, size_t rows, size_t cols, float scale,
                   const float *row_scales, void *out)
 {
-    size_t n = rows * cols;
-    switch (st) {
-    case FP8G_STORE_E4M3:
-    case FP8G_STORE_E5M2:
-        fp8_quantize(st == FP8G_STORE_E4M3 ? FP8_E4M3 : FP8_E5M2, x, rows, cols, cols, scale, row_scales,
-                     NULL, out);
-        break;
-    case FP8G_STORE_BF16:
-        for (size_t i = 0; i < n; i++)
-            ((uint16_t *)out)[i] = fp8_bf16_from_f32(x[i]);
-        break;
-    case FP8G_STORE_F16:
-        for (size_t i = 0; i < n; i++) {
-            _Float16 h = (_Float16)x[i];
-            memcpy((uint16_t *)out + i, &h, 2);
-        }
-        break;
-    default: memcpy(out, x, n * 4);
-    }
+    if (st == AB_DTYPE_FP8_E4M3 || st == AB_DTYPE_FP8_E5M2)
+        fp8_quantize(st, x, rows, cols, cols, scale, row_scales, NULL, out);
+    else
+        ab_dtype_from_f32(st, out, x, rows * cols);
 }
 
 /* Scales of one operand (rows x k, row-major): per row, or one for the tensor. */
-static float *scales_of(enum fp8g_store st, bool row, const float *x, size_t rows, size_t k)
+static float *scales_of(enum ab_dtype st, bool row, const float *x, size_t rows, size_t k)
 {
-    enum fp8_format f = st == FP8G_STORE_E5M2 ? FP8_E5M2 : FP8_E4M3;
+    enum ab_dtype f = st == AB_DTYPE_FP8_E5M2 ? AB_DTYPE_FP8_E5M2 : AB_DTYPE_FP8_E4M3;
     float *s = malloc((row ? rows : 1) * sizeof *s);
     if (!s)
         return NULL;
@@ -119,7 +99,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     const struct fp8g_plan *p = &s->p;
     size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
     bool fp8 = fp8g_is_fp8(g.dtype), row = g.scaling == FP8G_SCALE_ROW;
-    size_t wb = n * k * store_bytes(p->a_store), xb = m * k * store_bytes(p->b_store);
+    size_t wb = n * k * ab_dtype_size(p->a_store), xb = m * k * ab_dtype_size(p->b_store);
     s->w_stride = (wb + SET_ALIGN - 1) / SET_ALIGN * SET_ALIGN;
     s->x_stride = (xb + SET_ALIGN - 1) / SET_ALIGN * SET_ALIGN;
     size_t ws_bytes = s->p.desc.workspace_bytes;
@@ -219,7 +199,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         return st;
     if (fp8)
         ab_case_metric_text(c, "row_scaling", "%s", fp8g_row_method_name(s->p.row));
-    fp8g_work(&g, store_bytes(p->b_store), store_bytes(p->a_store), (size_t)p->d_bytes, &c->work);
+    fp8g_work(&g, ab_dtype_size(p->b_store), ab_dtype_size(p->a_store), (size_t)p->d_bytes, &c->work);
     c->work.ceiling = fp8g_cuda_ceiling(&g);
     return AB_OK;
 }
@@ -230,11 +210,11 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
 static double cuda_rtol(const struct cuda_state *s)
 {
     switch (s->g.dtype) {
-    case FP8G_E4M3:
-    case FP8G_E5M2: return s->g.fast_accum ? ldexp(1, -6) : ldexp(1, -8) + ldexp(1, -12);
-    case FP8G_BF16: return ldexp(1, -8) + ldexp(1, -12);
-    case FP8G_FP16: return ldexp(1, -11) + ldexp(1, -13);
-    case FP8G_TF32: return ldexp(1, -10) + ldexp(1, -14);
+    case AB_DTYPE_FP8_E4M3:
+    case AB_DTYPE_FP8_E5M2: return s->g.fast_accum ? ldexp(1, -6) : ldexp(1, -8) + ldexp(1, -12);
+    case AB_DTYPE_BF16: return ldexp(1, -8) + ldexp(1, -12);
+    case AB_DTYPE_FP16: return ldexp(1, -11) + ldexp(1, -13);
+    case AB_DTYPE_TF32: return ldexp(1, -10) + ldexp(1, -14);
     default: return 1e-5;
     }
 }
@@ -265,12 +245,10 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     for (size_t i = 0; i < mn; i++) {
         if (db == 4)
             C[i] = ((const float *)hd)[i];
-        else if (g->dtype == FP8G_FP16) {
-            _Float16 h;
-            memcpy(&h, (const uint16_t *)hd + i, 2);
-            C[i] = (float)h;
-        } else
-            C[i] = fp8_bf16_to_f32(((const uint16_t *)hd)[i]);
+        else if (g->dtype == AB_DTYPE_FP16)
+            C[i] = ab_fp16_to_f32(((const uint16_t *)hd)[i]);
+        else
+            C[i] = ab_bf16_to_f32(((const uint16_t *)hd)[i]);
     }
     free(hd);
     bool fp8 = fp8g_is_fp8(g->dtype), row = g->scaling == FP8G_SCALE_ROW;

@@ -14,10 +14,6 @@
 extern const struct ab_impl fp8_gemm_cpu_impl;
 extern const struct ab_impl fp8_gemm_cuda_impl;
 
-static const char *const dtype_names[] = {
-    [FP8G_E4M3] = "fp8_e4m3", [FP8G_E5M2] = "fp8_e5m2", [FP8G_BF16] = "bf16",
-    [FP8G_FP16] = "fp16",     [FP8G_TF32] = "tf32",     [FP8G_FP32] = "fp32",
-};
 static const char *const scaling_names[] = {
     [FP8G_SCALE_NONE] = "none",
     [FP8G_SCALE_TENSOR] = "tensor",
@@ -92,18 +88,18 @@ static int find_name(const char *const *names, int n, const char *s)
     return -1;
 }
 
-bool fp8g_is_fp8(enum fp8g_dtype d)
+bool fp8g_is_fp8(enum ab_dtype d)
 {
-    return d == FP8G_E4M3 || d == FP8G_E5M2;
+    return d == AB_DTYPE_FP8_E4M3 || d == AB_DTYPE_FP8_E5M2;
 }
-enum fp8_format fp8g_format_a(enum fp8g_dtype d)
+enum ab_dtype fp8g_format_a(enum ab_dtype d)
 {
     (void)d;
-    return FP8_E4M3;
+    return AB_DTYPE_FP8_E4M3;
 }
-enum fp8_format fp8g_format_b(enum fp8g_dtype d)
+enum ab_dtype fp8g_format_b(enum ab_dtype d)
 {
-    return d == FP8G_E5M2 ? FP8_E5M2 : FP8_E4M3;
+    return d == AB_DTYPE_FP8_E5M2 ? AB_DTYPE_FP8_E5M2 : AB_DTYPE_FP8_E4M3;
 }
 
 ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err)
@@ -114,9 +110,9 @@ ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out,
     const char *acc = ab_param_str(ps, "accum", "fp32");
     const char *rs = ab_param_str(ps, "row_scale", "auto");
     const char *shape = ab_param_str(ps, "shape", "square");
-    int d = find_name(dtype_names, 6, dt), s = find_name(scaling_names, 3, sc),
-        r = find_name(row_request_names, 3, rs);
-    if (d < 0)
+    enum ab_dtype d;
+    int s = find_name(scaling_names, 3, sc), r = find_name(row_request_names, 3, rs);
+    if (!ab_dtype_parse(dt, &d) || d == AB_DTYPE_INT8)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown dtype '%s'", dt);
     if (s < 0)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown scaling '%s'", sc);
@@ -124,7 +120,7 @@ ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out,
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown row_scale '%s' (auto, cublaslt, kernel)", rs);
     if (strcmp(acc, "fp32") != 0 && strcmp(acc, "fast") != 0)
         return ab_fail(err, AB_EINVAL, "fp8_gemm: unknown accum '%s' (fp32, fast)", acc);
-    out->dtype = (enum fp8g_dtype)d;
+    out->dtype = d;
     out->scaling = (enum fp8g_scaling)s;
     out->fast_accum = strcmp(acc, "fast") == 0;
     out->row_request = (enum fp8g_row_request)r;
@@ -175,7 +171,7 @@ static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind ba
     bool cpu = backend == AB_BACKEND_CPU;
     if (cpu && (g.fast_accum || g.row_request != FP8G_ROW_AUTO))
         return false;
-    if (cpu && (g.dtype == FP8G_TF32 || g.dtype == FP8G_FP16))
+    if (cpu && (g.dtype == AB_DTYPE_TF32 || g.dtype == AB_DTYPE_FP16))
         return false;
     bool square = ab_param_is(ps, "shape", "square");
     if (suite == AB_SUITE_CHECK) {
@@ -208,11 +204,11 @@ static bool fp8_gemm_applies(const struct ab_params *ps, enum ab_backend_kind ba
 const char *fp8g_cuda_ceiling(const struct fp8g_config *g)
 {
     switch (g->dtype) {
-    case FP8G_E4M3:
-    case FP8G_E5M2: return g->fast_accum ? "fp8_fast_gemm" : "fp8_gemm";
-    case FP8G_BF16: return "bf16_gemm";
-    case FP8G_FP16: return "fp16_gemm";
-    case FP8G_TF32: return "tf32_gemm";
+    case AB_DTYPE_FP8_E4M3:
+    case AB_DTYPE_FP8_E5M2: return g->fast_accum ? "fp8_fast_gemm" : "fp8_gemm";
+    case AB_DTYPE_BF16: return "bf16_gemm";
+    case AB_DTYPE_FP16: return "fp16_gemm";
+    case AB_DTYPE_TF32: return "tf32_gemm";
     default: return "fp32_gemm";
     }
 }
@@ -221,21 +217,21 @@ ab_status fp8g_cpu_gemm_choose(const struct fp8g_config *g, bool has_bf16_matmul
                                struct ab_error *err)
 {
     *out = FP8G_CPU_GEMM_F32;
-    if (g->dtype == FP8G_FP16 || g->dtype == FP8G_TF32)
+    if (g->dtype == AB_DTYPE_FP16 || g->dtype == AB_DTYPE_TF32)
         return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: %s is measured on CUDA only",
-                       g->dtype == FP8G_FP16 ? "fp16" : "tf32");
+                       g->dtype == AB_DTYPE_FP16 ? "fp16" : "tf32");
     if (g->fast_accum)
         return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: accum=fast is a cuBLASLt mode (CUDA only)");
     if (g->row_request != FP8G_ROW_AUTO)
         return ab_fail(err, AB_EUNSUPPORTED, "fp8_gemm: row_scale=%s chooses a CUDA path (CPU: auto only)",
                        row_request_names[g->row_request]);
-    if (g->dtype == FP8G_FP32)
+    if (g->dtype == AB_DTYPE_FP32)
         return AB_OK;
     if (has_bf16_matmul) {
         *out = FP8G_CPU_GEMM_BF16;
         return AB_OK;
     }
-    if (g->dtype == FP8G_BF16)
+    if (g->dtype == AB_DTYPE_BF16)
         return ab_fail(err, AB_EUNSUPPORTED, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
     return AB_OK; /* FP8 on the FP32 matmul */
 }
@@ -260,24 +256,10 @@ void fp8g_work(const struct fp8g_config *g, size_t a_elem_bytes, size_t b_elem_b
     w->rate = "flops";
 }
 
-static double half_to_double(uint16_t h)
-{
-    int s = h >> 15, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-    double v = e == 0 ? ldexp(f, -24) : e == 31 ? (f ? NAN : INFINITY) : ldexp(f + 1024, e - 25);
-    return s ? -v : v;
-}
-
 double fp8g_operand_value(const struct fp8g_operand *op, int64_t o, int64_t kk)
 {
     int64_t at = o * op->stride_o + kk * op->stride_k;
-    double v;
-    switch (op->stored ? op->store : FP8G_STORE_F32) {
-    case FP8G_STORE_BF16: v = fp8_bf16_to_f32(((const uint16_t *)op->stored)[at]); break;
-    case FP8G_STORE_F16: v = half_to_double(((const uint16_t *)op->stored)[at]); break;
-    case FP8G_STORE_E4M3: v = fp8_to_f32(FP8_E4M3, ((const uint8_t *)op->stored)[at]); break;
-    case FP8G_STORE_E5M2: v = fp8_to_f32(FP8_E5M2, ((const uint8_t *)op->stored)[at]); break;
-    default: v = (op->stored ? (const float *)op->stored : op->orig)[at]; break;
-    }
+    double v = op->stored ? ab_dtype_get(op->store, op->stored, at) : (double)op->orig[at];
     if (op->scales)
         v *= op->scales[op->n_scales == 1 ? 0 : o];
     return v;

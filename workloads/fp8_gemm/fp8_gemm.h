@@ -8,7 +8,6 @@
 #include "accelbench.h"
 #include "fp8.h"
 
-enum fp8g_dtype { FP8G_E4M3 = 0, FP8G_E5M2, FP8G_BF16, FP8G_FP16, FP8G_TF32, FP8G_FP32 };
 enum fp8g_scaling { FP8G_SCALE_NONE = 0, FP8G_SCALE_TENSOR, FP8G_SCALE_ROW };
 /* Who applies row scales on CUDA (axis row_scale): auto (cuBLASLt's outer vectors where it has
  * them, else our epilogue kernel), cublaslt (outer vectors or a skipped row), kernel (always the
@@ -17,7 +16,7 @@ enum fp8g_row_request { FP8G_ROW_AUTO = 0, FP8G_ROW_CUBLASLT, FP8G_ROW_KERNEL };
 
 struct fp8g_config {
     int64_t m, n, k;
-    enum fp8g_dtype dtype;
+    enum ab_dtype dtype; /* the dtype axis: fp8_e4m3, fp8_e5m2 (E4M3 x E5M2), bf16, fp16, tf32, fp32 */
     enum fp8g_scaling scaling;
     bool fast_accum; /* cuBLASLt's FP8 fast accumulation (CUDA only) */
     enum fp8g_row_request row_request;
@@ -26,10 +25,10 @@ struct fp8g_config {
 /* Parse a case's parameters (dtype, scaling, accum, row_scale, shape, m); AB_EINVAL names the
  * bad one. */
 ab_status fp8g_config_parse(const struct ab_params *ps, struct fp8g_config *out, struct ab_error *err);
-bool fp8g_is_fp8(enum fp8g_dtype d);
+bool fp8g_is_fp8(enum ab_dtype d);
 /* FP8 formats of the two operands: E4M3 x E4M3, or E4M3 x E5M2 for fp8_e5m2. */
-enum fp8_format fp8g_format_a(enum fp8g_dtype d);
-enum fp8_format fp8g_format_b(enum fp8g_dtype d);
+enum ab_dtype fp8g_format_a(enum ab_dtype d);
+enum ab_dtype fp8g_format_b(enum ab_dtype d);
 /* The ceiling a CUDA case is held against: "fp8_gemm" (FP8 with FP32 accumulation),
  * "fp8_fast_gemm" (accum=fast), "bf16_gemm", "fp16_gemm", "tf32_gemm", "fp32_gemm". */
 const char *fp8g_cuda_ceiling(const struct fp8g_config *g);
@@ -53,17 +52,15 @@ const char *fp8g_cpu_ceiling(enum fp8g_cpu_gemm k);
 void fp8g_work(const struct fp8g_config *g, size_t in_a_bytes_per_elem, size_t in_b_bytes_per_elem,
                size_t out_bytes_per_elem, struct ab_work *w);
 
-/* How an operand is stored for the kernel, and how to read it back exactly. */
-enum fp8g_store { FP8G_STORE_F32 = 0, FP8G_STORE_BF16, FP8G_STORE_F16, FP8G_STORE_E4M3, FP8G_STORE_E5M2 };
 /* One operand of the check. Element (o, kk) of A is row o, column kk; of B, row kk, column o
  * (o indexes the output: a token of A, an output channel of B). It lies at
  * o * stride_o + kk * stride_k in both `orig` (FP32, the accuracy reference) and `stored`
- * (what the kernel reads; NULL when that is orig). Its dequantized value is
- * stored · scales[n_scales == 1 ? 0 : o]; scales NULL means 1. */
+ * (what the kernel reads, in type `store`: fp32, bf16, fp16 or FP8; NULL when that is orig). Its dequantized
+ * value is stored · scales[n_scales == 1 ? 0 : o]; scales NULL means 1. */
 struct fp8g_operand {
     const float *orig;
     const void *stored;
-    enum fp8g_store store;
+    enum ab_dtype store;
     const float *scales;
     int64_t n_scales;
     int64_t stride_o, stride_k;

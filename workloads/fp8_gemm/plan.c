@@ -53,17 +53,6 @@ int64_t fp8g_rotation_sets(uint64_t set_bytes, uint64_t l2_bytes, uint64_t budge
     return sets < 1 ? 1 : (int64_t)sets;
 }
 
-static enum ops_dtype store_dtype(enum fp8g_store st)
-{
-    switch (st) {
-    case FP8G_STORE_E4M3: return OPS_E4M3;
-    case FP8G_STORE_E5M2: return OPS_E5M2;
-    case FP8G_STORE_BF16: return OPS_BF16;
-    case FP8G_STORE_F16: return OPS_F16;
-    default: return OPS_F32;
-    }
-}
-
 ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor, int cublas_version,
                          struct fp8g_plan *out, struct ab_error *err)
 {
@@ -72,29 +61,29 @@ ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor
     if (!fp8 && (g->scaling != FP8G_SCALE_NONE || g->fast_accum))
         return ab_fail(err, AB_EINVAL, "scaling and fast accumulation are for FP8 only");
     if (fp8) {
-        out->a_store = fp8g_format_b(g->dtype) == FP8_E5M2 ? FP8G_STORE_E5M2 : FP8G_STORE_E4M3;
-        out->b_store = FP8G_STORE_E4M3;
+        out->a_store = fp8g_format_b(g->dtype);
+        out->b_store = AB_DTYPE_FP8_E4M3;
     } else {
-        out->a_store = out->b_store = g->dtype == FP8G_BF16   ? FP8G_STORE_BF16
-                                      : g->dtype == FP8G_FP16 ? FP8G_STORE_F16
-                                                              : FP8G_STORE_F32;
+        out->a_store = out->b_store = g->dtype == AB_DTYPE_BF16   ? AB_DTYPE_BF16
+                                      : g->dtype == AB_DTYPE_FP16 ? AB_DTYPE_FP16
+                                                                  : AB_DTYPE_FP32;
     }
     /* C (m,n) = X (m,k) . W (n,k)^T: our A the tokens X, our B the weights W (cuBLAS's A). */
     out->desc = (struct ops_mm_desc){
         .m = (int)g->m,
         .n = (int)g->n,
         .k = (int)g->k,
-        .a_dt = store_dtype(out->b_store),
-        .b_dt = store_dtype(out->a_store),
-        .d_dt = fp8 || g->dtype == FP8G_BF16 ? OPS_BF16
-                : g->dtype == FP8G_FP16      ? OPS_F16
-                                             : OPS_F32,
+        .a_dt = out->b_store,
+        .b_dt = out->a_store,
+        .d_dt = fp8 || g->dtype == AB_DTYPE_BF16 ? AB_DTYPE_BF16
+                : g->dtype == AB_DTYPE_FP16      ? AB_DTYPE_FP16
+                                                 : AB_DTYPE_FP32,
         .trans_b = true,
         .scale = !fp8  ? OPS_MM_SCALE_NONE
                  : row ? OPS_MM_SCALE_OUTER
                        : OPS_MM_SCALE_TENSOR,
         .scale_method = scale_request(g->row_request),
-        .tf32 = g->dtype == FP8G_TF32,
+        .tf32 = g->dtype == AB_DTYPE_TF32,
         .fast_accum = g->fast_accum,
         .workspace_bytes = cc_major >= 9 ? (size_t)32 << 20 : (size_t)4 << 20,
     };
@@ -108,7 +97,7 @@ ab_status fp8g_plan_make(const struct fp8g_config *g, int cc_major, int cc_minor
     out->lda = L.lda;
     out->ldb = L.ldb;
     out->ldd = L.ldc;
-    out->d_bytes = (int)ops_dtype_size(L.d_dt);
+    out->d_bytes = (int)ab_dtype_size(L.d_dt);
     if (fp8) {
         out->a_scales = row ? out->M : 1;
         out->b_scales = row ? out->N : 1;

@@ -16,12 +16,12 @@ enum fp8g_row_method {
 };
 
 struct fp8g_plan {
-    int64_t M, N, K;                  /* cuBLAS dimensions: M = n, N = m, K = k */
-    int64_t lda, ldb, ldd;            /* leading dimensions: K, K, M */
-    enum fp8g_store a_store, b_store; /* storage of cuBLAS's A (weights) and B (activations) */
-    int d_bytes;                      /* bytes per output element (BF16 2, FP16 2, FP32 4) */
-    bool d_fp32_then_scale;           /* the epilogue method: D is FP32, scaled into BF16 */
-    enum fp8g_row_method row;         /* how row scaling is done */
+    int64_t M, N, K;                /* cuBLAS dimensions: M = n, N = m, K = k */
+    int64_t lda, ldb, ldd;          /* leading dimensions: K, K, M */
+    enum ab_dtype a_store, b_store; /* storage of cuBLAS's A (weights) and B (activations) */
+    int d_bytes;                    /* bytes per output element (BF16 2, FP16 2, FP32 4) */
+    bool d_fp32_then_scale;         /* the epilogue method: D is FP32, scaled into BF16 */
+    enum fp8g_row_method row;       /* how row scaling is done */
     /* Which of our scales goes to cuBLAS's A (weights: per output channel = our B's columns)
      * and B (activations: per token = our A's rows). */
     int64_t a_scales, b_scales; /* counts: 1 for tensor, M and N for row; 0 without FP8 */

@@ -59,7 +59,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     const struct ab_params *ps = &c->params;
     const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
-    enum gpt2_dtype dt = ab_param_is(ps, "dtype", "bf16") ? GPT2_BF16 : GPT2_F32;
+    enum ab_dtype dt = ab_param_is(ps, "dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
                        ab_param_str(ps, "dtype", "?"));
@@ -77,7 +77,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     ab_status st = gpt2_dtype_supported(dt, err); /* before making any weights */
     if (st)
         return st;
-    if (dt == GPT2_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
+    if (dt == AB_DTYPE_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
         ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
     uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
@@ -115,8 +115,8 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     for (int i = 0; i < s->B * s->P; i++)
         s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)cfg.vocab);
 
-    gpt2_set_work(c, &cfg, dt == GPT2_BF16 ? 2 : 4, dt == GPT2_BF16 ? "bf16_gemm" : "fp32_gemm", s->B, s->P,
-                  s->T, s->decode);
+    gpt2_set_work(c, &cfg, dt == AB_DTYPE_BF16 ? 2 : 4, dt == AB_DTYPE_BF16 ? "bf16_gemm" : "fp32_gemm", s->B,
+                  s->P, s->T, s->decode);
     return AB_OK;
 }
 

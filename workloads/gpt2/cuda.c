@@ -28,7 +28,7 @@ struct cu_plan {
 struct cuda_state {
     struct gpt2_params params;
     struct gpt2_config cfg;
-    int dt; /* GPT2_CU_* */
+    enum ab_dtype dt;
     bool decode;
     int B, P, T, max_T, Vp;
     int *prompt; /* (B, P) on the host */
@@ -69,7 +69,7 @@ static float *dev(struct cuda_state *s, const float *host)
 
 static size_t elem_size(int dt)
 {
-    return dt == GPT2_CU_F32 ? 4 : 2;
+    return dt == AB_DTYPE_FP32 ? 4 : 2;
 }
 
 int gpt2_cuda_logits_ld(int V)
@@ -83,8 +83,8 @@ uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, in
              Vp = (uint64_t)gpt2_cuda_logits_ld(cfg->vocab);
     uint64_t rows = (uint64_t)B * (uint64_t)P, kv = L * (uint64_t)B * (uint64_t)max_T * C;
     uint64_t params = (uint64_t)gpt2_param_count(cfg) * 4;
-    uint64_t run_w = (dt == GPT2_CU_F32 ? 0 : L * 12 * C * C + Vp * C) * elem_size(dt);
-    uint64_t head = dt == GPT2_CU_F32 ? Vp * C * 4 : 0; /* fp32: only the padded embedding is copied */
+    uint64_t run_w = (dt == AB_DTYPE_FP32 ? 0 : L * 12 * C * C + Vp * C) * elem_size(dt);
+    uint64_t head = dt == AB_DTYPE_FP32 ? Vp * C * 4 : 0; /* fp32: only the padded embedding is copied */
     /* activations: x, att, the matmul input (4C wide, fp32-sized), qkv (3C), h (4C) */
     uint64_t act = rows * C * 4 * (1 + 1 + 4 + 3 + 4);
     uint64_t small =
@@ -107,13 +107,12 @@ static ab_status plan_get(struct cuda_state *s, int M, int N, int K, unsigned ep
     struct cu_plan *q = &s->plans[s->n_plans];
     /* out (M,N) fp32 = inp (M,K) . w (N,K)^T in the run dtype; the case's handle and workspace,
      * so that a plan made while the decode step is captured allocates nothing */
-    enum ops_dtype it = s->dt == GPT2_CU_BF16 ? OPS_BF16 : s->dt == GPT2_CU_F16 ? OPS_F16 : OPS_F32;
     struct ops_mm_desc d = { .m = M,
                              .n = N,
                              .k = K,
-                             .a_dt = it,
-                             .b_dt = it,
-                             .d_dt = OPS_F32,
+                             .a_dt = s->dt,
+                             .b_dt = s->dt,
+                             .d_dt = AB_DTYPE_FP32,
                              .trans_b = true,
                              .epilogue = epi,
                              .workspace_bytes = WORKSPACE_BYTES,
@@ -149,7 +148,7 @@ static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int
     int B = s->B, C = s->cfg.n_embd, V = s->cfg.vocab, M = B * Tq, NH = s->cfg.n_head;
     cudaStream_t st_ = s->stream;
     ab_status st;
-    void *in = s->dt == GPT2_CU_F32 ? NULL : s->mmin; /* matmul input in the run dtype */
+    void *in = s->dt == AB_DTYPE_FP32 ? NULL : s->mmin; /* matmul input in the run dtype */
     AB_CUDA_TRY(
         gpt2_cu_embed(s->x, tok, dev(s, p->wte), dev(s, p->wpe), dpos, pos0, B, Tq, C, V, s->flags, st_),
         err);
@@ -192,9 +191,9 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     const struct ab_params *ps = &c->params;
     const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
-    s->dt = ab_param_is(ps, "dtype", "bf16")   ? GPT2_CU_BF16
-            : ab_param_is(ps, "dtype", "fp16") ? GPT2_CU_F16
-                                               : GPT2_CU_F32;
+    s->dt = ab_param_is(ps, "dtype", "bf16")   ? AB_DTYPE_BF16
+            : ab_param_is(ps, "dtype", "fp16") ? AB_DTYPE_FP16
+                                               : AB_DTYPE_FP32;
     s->decode = ab_param_is(ps, "phase", "decode");
     s->B = (int)ab_param_int(ps, "batch", 1);
     s->P = (int)ab_param_int(ps, "prompt", 128);
@@ -245,7 +244,7 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         return st;
     AB_CUDA_TRY(cudaMemcpy(s->dparams, s->params.mem, np * 4, cudaMemcpyHostToDevice), err);
     uint8_t *wcur = NULL;
-    if (s->dt != GPT2_CU_F32 && (st = dalloc(s, (void **)&wcur, wmm * es, err)))
+    if (s->dt != AB_DTYPE_FP32 && (st = dalloc(s, (void **)&wcur, wmm * es, err)))
         return st;
     if ((st = dalloc(s, &s->wte, Vp * C * es, err)))
         return st;
@@ -255,7 +254,7 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         void **dst[4] = { &s->qkv_w[l], &s->proj_w[l], &s->fc_w[l], &s->fcp_w[l] };
         size_t n[4] = { 3 * C * C, C * C, 4 * C * C, 4 * C * C };
         for (int k = 0; k < 4; k++) {
-            if (s->dt == GPT2_CU_F32) {
+            if (s->dt == AB_DTYPE_FP32) {
                 *dst[k] = dev(s, src[k]);
                 continue;
             }
@@ -265,7 +264,7 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         }
     }
     /* the output embedding (V, C) in the run dtype, then zero rows up to Vp */
-    if (s->dt == GPT2_CU_F32)
+    if (s->dt == AB_DTYPE_FP32)
         AB_CUDA_TRY(cudaMemcpy(s->wte, dev(s, s->params.wte), V * C * 4, cudaMemcpyDeviceToDevice), err);
     else
         AB_CUDA_TRY(gpt2_cu_convert_weights(s->wte, s->dt, dev(s, s->params.wte), V * C), err);
@@ -293,9 +292,9 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaMemcpy(s->tok, s->prompt, rows * sizeof(int), cudaMemcpyHostToDevice), err);
     ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
     gpt2_set_work(c, &s->cfg, es,
-                  s->dt == GPT2_CU_BF16  ? "bf16_gemm"
-                  : s->dt == GPT2_CU_F16 ? "fp16_gemm"
-                                         : "fp32_gemm",
+                  s->dt == AB_DTYPE_BF16   ? "bf16_gemm"
+                  : s->dt == AB_DTYPE_FP16 ? "fp16_gemm"
+                                           : "fp32_gemm",
                   s->B, s->P, s->T, s->decode);
     return AB_OK;
 }
@@ -448,10 +447,11 @@ static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s
     if ((ce = cudaStreamSynchronize(s->stream)))
         goto done;
     double atol, rtol, max_abs = 0;
-    gpt2_logit_tolerance(s->dt != GPT2_CU_F32, &atol, &rtol);
+    gpt2_logit_tolerance(s->dt != AB_DTYPE_FP32, &atol, &rtol);
     for (int k = 0; k < vp->n_seq && !st; k++)
-        st = gpt2_verify_logits(&s->params, seq + (size_t)vp->seq[k] * n, n, vp->P - 1, vp->seq[k],
-                                s->dt == GPT2_CU_BF16, got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
+        st =
+            gpt2_verify_logits(&s->params, seq + (size_t)vp->seq[k] * n, n, vp->P - 1, vp->seq[k],
+                               s->dt == AB_DTYPE_BF16, got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
     ab_case_metric(c, "max_abs_err", max_abs);
     if (!st)
         st = check_flags(s, err); /* the sequences not compared */

@@ -1,10 +1,12 @@
 /* gpt2_cuda.h — C-linkage launchers of the gpt2 CUDA kernels (kernels.cu), called by the
  * host logic in cuda.c. Activations and the KV cache are fp32; `dt` names the type of a
- * matmul input written by layernorm and convert (GPT2_CU_F32, _BF16, _F16). Where a launcher
- * takes `dpos`, the position of the first new token is read from device memory when dpos is
- * not NULL (so a captured decode step can be replayed at every position), else pos0. */
+ * matmul input written by layernorm and convert (enum ab_dtype: AB_DTYPE_FP32, _BF16, _FP16). Where a
+ * launcher takes `dpos`, the position of the first new token is read from device memory when dpos is not NULL
+ * (so a captured decode step can be replayed at every position), else pos0. */
 #ifndef GPT2_CUDA_H
 #define GPT2_CUDA_H
+
+#include "accelbench.h"
 
 #include <cuda_runtime_api.h>
 #include <stddef.h>
@@ -14,13 +16,12 @@
 extern "C" {
 #endif
 
-enum { GPT2_CU_F32 = 0, GPT2_CU_BF16 = 1, GPT2_CU_F16 = 2 };
 /* Bits a kernel ORs into the case's device flags word; the host reads it after each run. */
 enum { GPT2_CU_NAN_LOGITS = 1, GPT2_CU_BAD_TOKEN = 2 };
 
 struct gpt2_config;
 /* Host side (cuda.c): device bytes a case allocates, the ab_device_fits check and the
- * peak_mem_bytes metric: fp32 parameters, run-dtype block weights (dt GPT2_CU_*, 16-bit only),
+ * peak_mem_bytes metric: fp32 parameters, run-dtype block weights (dt, 16-bit only),
  * the output embedding padded to gpt2_cuda_logits_ld rows in the run dtype, fp32 KV cache of
  * B x max_T positions, activations of B x P rows, padded logits, tokens, flags, workspace. */
 uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T);

@@ -18,9 +18,9 @@ __device__ static inline int start_pos(const int *dpos, int pos0)
 
 __device__ static inline void store(void *out, int dt, size_t i, float v)
 {
-    if (dt == GPT2_CU_BF16)
+    if (dt == AB_DTYPE_BF16)
         ((__nv_bfloat16 *)out)[i] = __float2bfloat16(v);
-    else if (dt == GPT2_CU_F16)
+    else if (dt == AB_DTYPE_FP16)
         ((__half *)out)[i] = __float2half(v);
     else
         ((float *)out)[i] = v;

@@ -309,7 +309,7 @@ struct mm_slot {
 struct gpt2_model {
     struct gpt2_config cfg;
     const struct gpt2_params *p;
-    enum gpt2_dtype dt;
+    enum ab_dtype dt;
     int B, max_T, max_Tq;
     struct mm_slot *slots;    /* (L, MM_KINDS) */
     struct mm_slot head;      /* the tied embedding over Vp rows, zero rows past V */
@@ -323,17 +323,12 @@ struct gpt2_model {
     int n_threads;
 };
 
-static enum ops_dtype ops_dt(enum gpt2_dtype dt)
-{
-    return dt == GPT2_BF16 ? OPS_BF16 : OPS_F32;
-}
-
 /* weight (N,K) in the run dtype packed into the slot's one-row owner plan */
-static ab_status slot_init(struct mm_slot *sl, enum gpt2_dtype dt, const void *weight, int N, int K,
+static ab_status slot_init(struct mm_slot *sl, enum ab_dtype dt, const void *weight, int N, int K,
                            unsigned flags, struct ab_error *err)
 {
     *sl = (struct mm_slot){ .N = N, .K = K, .flags = flags | OPS_MM_OUT_F32 };
-    ab_status st = ops_matmul_create(&sl->own, 1, N, K, ops_dt(dt), sl->flags, err);
+    ab_status st = ops_matmul_create(&sl->own, 1, N, K, dt, sl->flags, err);
     return st ? st : ops_matmul_set_weight(sl->own, weight, err);
 }
 
@@ -357,7 +352,7 @@ static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, co
         int i = sl->evict++ % SLOT_PLANS;
         ops_matmul_destroy(sl->plan[i]);
         sl->plan[i] = NULL;
-        ab_status st = ops_matmul_create(&sl->plan[i], M, sl->N, sl->K, ops_dt(m->dt), sl->flags, err);
+        ab_status st = ops_matmul_create(&sl->plan[i], M, sl->N, sl->K, m->dt, sl->flags, err);
         if (!st && (st = ops_matmul_share_weight(sl->plan[i], sl->own, err))) {
             ops_matmul_destroy(sl->plan[i]);
             sl->plan[i] = NULL;
@@ -372,9 +367,9 @@ static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, co
 /* The matmul input: src (n) fp32 as the run dtype. For fp32, returns src itself. */
 static const void *as_run_dtype(struct gpt2_model *m, const float *src, size_t n)
 {
-    if (m->dt == GPT2_F32)
+    if (m->dt == AB_DTYPE_FP32)
         return src;
-    ops_convert(m->mmin, OPS_BF16, src, OPS_F32, n);
+    ops_convert(m->mmin, AB_DTYPE_BF16, src, AB_DTYPE_FP32, n);
     return m->mmin;
 }
 
@@ -428,10 +423,10 @@ int gpt2_vocab_padded(int V)
     return (V + 63) / 64 * 64;
 }
 
-uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T, int max_Tq)
+uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B, int max_T, int max_Tq)
 {
     uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer;
-    uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == GPT2_BF16 ? 2 : 4;
+    uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == AB_DTYPE_BF16 ? 2 : 4;
     /* packed weights (the plans' copies) and, during creation, one converted matrix */
     uint64_t w = e * (L * 12 * C * C + Vp * C) + e * Vp * C + (uint64_t)B * Vp * 4;
     uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * 4;
@@ -455,18 +450,17 @@ void gpt2_model_destroy(struct gpt2_model *m)
 }
 
 /* w (rows, C) fp32 as the run dtype into tmp (zero rows up to prows), or w itself */
-static const void *weight_in(enum gpt2_dtype dt, void *tmp, const float *w, size_t rows, size_t prows,
-                             size_t C)
+static const void *weight_in(enum ab_dtype dt, void *tmp, const float *w, size_t rows, size_t prows, size_t C)
 {
-    if (dt == GPT2_F32 && rows == prows)
+    if (dt == AB_DTYPE_FP32 && rows == prows)
         return w;
-    enum ops_dtype t = ops_dt(dt);
-    ops_convert(tmp, t, w, OPS_F32, rows * C);
-    memset((char *)tmp + rows * C * ops_dtype_size(t), 0, (prows - rows) * C * ops_dtype_size(t));
+    enum ab_dtype t = dt;
+    ops_convert(tmp, t, w, AB_DTYPE_FP32, rows * C);
+    memset((char *)tmp + rows * C * ab_dtype_size(t), 0, (prows - rows) * C * ab_dtype_size(t));
     return tmp;
 }
 
-ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
+ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt, int B,
                             int max_T, int max_Tq, struct ab_error *err)
 {
     *out = NULL;
@@ -493,7 +487,7 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     m->scores = ab_alloc((size_t)m->n_threads * max_T * 4);
     m->lpad = ab_alloc((size_t)B * m->Vp * 4);
     size_t tmp_n = (size_t)m->Vp * C > 4 * C * C ? (size_t)m->Vp * C : 4 * C * C;
-    void *tmp = ab_alloc(tmp_n * ops_dtype_size(ops_dt(dt)));
+    void *tmp = ab_alloc(tmp_n * ab_dtype_size(dt));
     if (!m->slots || !m->kcache || !m->vcache || !m->x || !m->qkv || !m->att || !m->h || !m->lnout ||
         !m->mmin || !m->scores || !m->lpad || !tmp) {
         ab_free(tmp);
@@ -551,7 +545,7 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
         const struct gpt2_layer *L = &p->layers[l];
         struct mm_slot *sl = &m->slots[(size_t)l * MM_KINDS];
         float *kc = m->kcache + (size_t)l * B * bstride, *vc = m->vcache + (size_t)l * B * bstride;
-        ops_layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C, OPS_F32);
+        ops_layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C, AB_DTYPE_FP32);
         if ((st = matmul(m, &sl[MM_QKV], m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), L->qkv_b, M, err)))
             return st;
         for (int b = 0; b < B; b++)
@@ -564,7 +558,7 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
         attention(m, m->att, m->qkv, kc, vc, Tq, pos0);
         if ((st = matmul(m, &sl[MM_PROJ], m->x, as_run_dtype(m, m->att, (size_t)M * C), L->proj_b, M, err)))
             return st;
-        ops_layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C, OPS_F32);
+        ops_layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C, AB_DTYPE_FP32);
         if ((st = matmul(m, &sl[MM_FC], m->h, as_run_dtype(m, m->lnout, (size_t)M * C), L->fc_b, M, err)))
             return st;
         if ((st = matmul(m, &sl[MM_FCP], m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), L->fcp_b, M, err)))
@@ -578,7 +572,7 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
             int src = all_logits ? r0 + r : r * Tq + Tq - 1;
             memcpy(m->h + (size_t)r * C, m->x + (size_t)src * C, (size_t)C * 4);
         }
-        ops_layernorm(m->lnout, m->h, p->lnf_g, p->lnf_b, n, C, OPS_F32);
+        ops_layernorm(m->lnout, m->h, p->lnf_g, p->lnf_b, n, C, AB_DTYPE_FP32);
         if ((st = matmul(m, &m->head, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), NULL, n, err)))
             return st;
         for (int r = 0; r < n; r++)
@@ -596,14 +590,14 @@ int gpt2_argmax(const float *x, int n)
     return best;
 }
 
-ab_status gpt2_dtype_supported(enum gpt2_dtype dt, struct ab_error *err)
+ab_status gpt2_dtype_supported(enum ab_dtype dt, struct ab_error *err)
 {
-    if (dt != GPT2_BF16)
+    if (dt != AB_DTYPE_BF16)
         return AB_OK;
     /* the smallest plan of the kind the model makes: oneDNN answers for the CPU it runs on */
     struct ops_matmul *mm = NULL;
     struct ab_error why = { { 0 } };
-    ab_status st = ops_matmul_create(&mm, 1, 64, 64, OPS_BF16, OPS_MM_OUT_F32, &why);
+    ab_status st = ops_matmul_create(&mm, 1, 64, 64, AB_DTYPE_BF16, OPS_MM_OUT_F32, &why);
     ops_matmul_destroy(mm);
     if (st == AB_EUNSUPPORTED)
         return ab_fail(err, st, "oneDNN has no bf16 matmul on this CPU (needs AVX-512)");
@@ -614,7 +608,7 @@ ab_status gpt2_dtype_supported(enum gpt2_dtype dt, struct ab_error *err)
 
 static double wref(const float *w, size_t i, bool round_bf16)
 {
-    return round_bf16 ? (double)ops_bf16_to_f32(ops_f32_to_bf16(w[i])) : (double)w[i];
+    return round_bf16 ? (double)ab_bf16_to_f32(ab_bf16_from_f32(w[i])) : (double)w[i];
 }
 
 /* out (T,N) = inp (T,K) . w (N,K)^T + b. Each weight row is widened once and reused for every

@@ -56,13 +56,13 @@ ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_er
 
 /* A runnable model: weights in the run dtype, a KV cache for B sequences of up to max_T
  * positions, activations for up to max_Tq new tokens per sequence per forward. */
-enum gpt2_dtype { GPT2_F32 = 0, GPT2_BF16 = 1 };
+/* The run dtype is AB_DTYPE_FP32 or AB_DTYPE_BF16. */
 struct gpt2_model;
 /* The vocabulary rounded up to a multiple of 64: rows of the CPU's output projection. */
 int gpt2_vocab_padded(int V);
 /* Bytes the model will allocate beyond the fp32 parameters. */
-uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum gpt2_dtype dt, int B, int max_T, int max_Tq);
-ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum gpt2_dtype dt, int B,
+uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B, int max_T, int max_Tq);
+ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt, int B,
                             int max_T, int max_Tq, struct ab_error *err);
 void gpt2_model_destroy(struct gpt2_model *m);
 /* Forward Tq new tokens per sequence at positions pos0 .. pos0+Tq-1, reading and extending
@@ -75,7 +75,7 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
 int gpt2_argmax(const float *x, int n);
 /* Can this CPU run the model in dt? AB_EUNSUPPORTED with a one-line reason when oneDNN
  * cannot make a matmul of that type here (bf16 without AVX-512), probed, not guessed. */
-ab_status gpt2_dtype_supported(enum gpt2_dtype dt, struct ab_error *err);
+ab_status gpt2_dtype_supported(enum ab_dtype dt, struct ab_error *err);
 
 /* FP64 reference forward of one sequence of T tokens from position 0: logits (T - first, V)
  * of positions first .. T-1. With round_bf16, matmul weights are first rounded to bf16 as

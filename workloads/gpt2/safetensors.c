@@ -11,19 +11,15 @@
 
 #define GPT2_ST_MAX_HEADER (100u << 20) /* the format's own limit on header size */
 
-static size_t dtype_size(enum gpt2_st_dtype dt)
-{
-    return dt == GPT2_ST_F32 ? 4 : 2;
-}
-
-static bool dtype_parse(const char *s, enum gpt2_st_dtype *out)
+/* The file's dtype words; the loader reads these three. */
+static bool dtype_parse(const char *s, enum ab_dtype *out)
 {
     if (strcmp(s, "F32") == 0)
-        *out = GPT2_ST_F32;
+        *out = AB_DTYPE_FP32;
     else if (strcmp(s, "BF16") == 0)
-        *out = GPT2_ST_BF16;
+        *out = AB_DTYPE_BF16;
     else if (strcmp(s, "F16") == 0)
-        *out = GPT2_ST_F16;
+        *out = AB_DTYPE_FP16;
     else
         return false;
     return true;
@@ -84,7 +80,7 @@ static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st
                        "safetensors: tensor %s: data_offsets [%llu, %llu] past the end of the "
                        "data (%zu bytes): file truncated?",
                        name, (unsigned long long)b, (unsigned long long)e, data_len);
-    if (e - b != count * dtype_size(t->dtype))
+    if (e - b != count * ab_dtype_size(t->dtype))
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %llu bytes for %llu elements of %s", name,
                        (unsigned long long)(e - b), (unsigned long long)count, dt->valuestring);
     t->begin = (size_t)b;
@@ -150,35 +146,15 @@ const struct gpt2_st_tensor *gpt2_safetensors_find(const struct gpt2_st_file *f,
     return NULL;
 }
 
-static float half_to_f32(uint16_t h)
+static float elem_f32(const uint8_t *src, enum ab_dtype dt, size_t i)
 {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (ex == 0x1f)
-        u = sign | 0x7f800000u | (man << 13);
-    else if (ex == 0) {
-        float f = ldexpf((float)man, -24);
-        return sign ? -f : f;
-    } else
-        u = sign | ((ex + 112) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static float elem_f32(const uint8_t *src, enum gpt2_st_dtype dt, size_t i)
-{
-    if (dt == GPT2_ST_F32) {
+    if (dt == AB_DTYPE_FP32) {
         float f;
         memcpy(&f, src + 4 * i, 4); /* little-endian host assumed, as the format is */
         return f;
     }
     uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
-    if (dt == GPT2_ST_F16)
-        return half_to_f32(h);
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return dt == AB_DTYPE_FP16 ? ab_fp16_to_f32(h) : ab_bf16_to_f32(h);
 }
 
 ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *name, int64_t rows, int64_t cols,

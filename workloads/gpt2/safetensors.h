@@ -7,12 +7,10 @@
 
 #include "accelbench.h"
 
-enum gpt2_st_dtype { GPT2_ST_F32 = 0, GPT2_ST_BF16, GPT2_ST_F16 };
-
 #define GPT2_ST_MAX_DIMS 4
 struct gpt2_st_tensor {
     char name[96];
-    enum gpt2_st_dtype dtype;
+    enum ab_dtype dtype; /* AB_DTYPE_FP32, _BF16 or _FP16 (the file's F32, BF16, F16) */
     int ndim;
     int64_t shape[GPT2_ST_MAX_DIMS];
     size_t begin, end; /* byte range within the data section */

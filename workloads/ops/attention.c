@@ -33,7 +33,7 @@ bool ops_generic(void)
 struct ops_attn {
     int B, NH, Tq, Tk, HS, Tkp;
     bool causal;
-    enum ops_dtype dt;
+    enum ab_dtype dt;
     int kind;
     int nthreads;
     size_t per_thread; /* floats of scratch per thread */
@@ -43,14 +43,14 @@ struct ops_attn {
 static const char *const kind_names[] = { "generic", "avx512f", "avx512_bf16" };
 
 ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS, bool causal,
-                          enum ops_dtype dt, struct ab_error *err)
+                          enum ab_dtype dt, struct ab_error *err)
 {
     *out = NULL;
     if (B <= 0 || NH <= 0 || Tq <= 0 || Tk <= 0 || HS <= 0 || HS % 16)
         return ab_fail(err, AB_EINVAL,
                        "attention: bad shape B=%d NH=%d Tq=%d Tk=%d HS=%d (HS a multiple of 16)", B, NH, Tq,
                        Tk, HS);
-    if (dt == OPS_F16)
+    if (dt == AB_DTYPE_FP16)
         return ab_fail(err, AB_EUNSUPPORTED, "attention: fp16 is CUDA only");
     struct ops_attn *a = calloc(1, sizeof *a);
     if (!a)
@@ -58,7 +58,7 @@ ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, 
     *a = (struct ops_attn){ .B = B, .NH = NH, .Tq = Tq, .Tk = Tk, .HS = HS, .causal = causal, .dt = dt };
     a->Tkp = (Tk + KT - 1) / KT * KT;
     bool f = ab_cpu_has("avx512f") && !force_generic;
-    a->kind = !f ? K_GENERIC : (dt == OPS_BF16 && ab_cpu_has("avx512_bf16")) ? K_AVX512_BF16 : K_AVX512F;
+    a->kind = !f ? K_GENERIC : (dt == AB_DTYPE_BF16 && ab_cpu_has("avx512_bf16")) ? K_AVX512_BF16 : K_AVX512F;
     a->nthreads = omp_get_max_threads();
     /* q block, o block (QB x HS); score and P strips (QB x Tkp); packed K, V (Tkp x HS); sums */
     size_t fl = 2 * (size_t)QB * HS + 2 * (size_t)QB * a->Tkp + 2 * (size_t)a->Tkp * HS + QB;
@@ -88,9 +88,9 @@ void ops_attn_destroy(struct ops_attn *a)
 
 /* ------------------------------------------------------------------ packing */
 
-static inline float ld(const void *x, enum ops_dtype dt, size_t i)
+static inline float ld(const void *x, enum ab_dtype dt, size_t i)
 {
-    return dt == OPS_F32 ? ((const float *)x)[i] : ops_bf16_to_f32(((const uint16_t *)x)[i]);
+    return dt == AB_DTYPE_FP32 ? ((const float *)x)[i] : ab_bf16_to_f32(((const uint16_t *)x)[i]);
 }
 
 /* fp32 layouts: Kt (HS, Tkp) transposed, Vp (Tkp, HS); padding keys are zero. */
@@ -422,10 +422,10 @@ static void attn_head(const struct ops_attn *a, float *scr, void *out, const voi
             size_t oo = ((size_t)b * a->Tq + i0 + r) * ld_out + (size_t)h * HS;
             for (int c = 0; c < HS; c++) {
                 float x = kw > 0 ? O[r * HS + c] * inv : 0.f;
-                if (a->dt == OPS_F32)
+                if (a->dt == AB_DTYPE_FP32)
                     ((float *)out)[oo + c] = x;
                 else
-                    ((uint16_t *)out)[oo + c] = ops_f32_to_bf16(x);
+                    ((uint16_t *)out)[oo + c] = ab_bf16_from_f32(x);
             }
         }
     }

@@ -29,8 +29,8 @@
 struct ops_matmul {
     struct ops_mm_desc d;
     int M, N, K;
-    enum ops_dtype dt; /* the operands' */
-    unsigned flags;    /* the epilogue's, with OPS_MM_OUT_F32 where a 16-bit plan writes fp32 */
+    enum ab_dtype dt; /* the operands' */
+    unsigned flags;   /* the epilogue's, with OPS_MM_OUT_F32 where a 16-bit plan writes fp32 */
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     dnnl_primitive_t prim;
@@ -47,9 +47,9 @@ struct ops_matmul {
     char impl[128];
 };
 
-static dnnl_data_type_t dnnl_type(enum ops_dtype dt)
+static dnnl_data_type_t dnnl_type(enum ab_dtype dt)
 {
-    return dt == OPS_BF16 ? dnnl_bf16 : dnnl_f32;
+    return dt == AB_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
 }
 
 /* A (rows, cols) matrix with row stride ld (trans: stored (cols, rows) with row stride ld):
@@ -74,12 +74,12 @@ static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int64_t rows, int64_t cols
 
 static bool gemv_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
 {
-    if (ops_generic() || !ab_cpu_has("avx512f") || (mm->dt == OPS_BF16 && !ab_cpu_has("avx512_bf16")))
+    if (ops_generic() || !ab_cpu_has("avx512f") || (mm->dt == AB_DTYPE_BF16 && !ab_cpu_has("avx512_bf16")))
         return false;
     if (md->format_kind != dnnl_blocked || md->ndims != 2)
         return false;
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    bool bf = mm->dt == OPS_BF16;
+    bool bf = mm->dt == AB_DTYPE_BF16;
     if (bf ? !(b->inner_nblks == 3 && b->inner_blks[0] == 16 && b->inner_idxs[0] == 0 &&
                b->inner_blks[1] == 64 && b->inner_idxs[1] == 1 && b->inner_blks[2] == 2 &&
                b->inner_idxs[2] == 0)
@@ -165,8 +165,8 @@ T512 static void gemv_strip_f32(float *acc, const float *x, int Kp, const float 
 static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias, const void *res)
 {
     int M = mm->M, N = mm->N, K = mm->K, Kp = mm->Kp, nstrips = (N + 63) / 64;
-    bool bf = mm->dt == OPS_BF16, of32 = (mm->flags & OPS_MM_OUT_F32) || !bf;
-    size_t es = ops_dtype_size(mm->dt);
+    bool bf = mm->dt == AB_DTYPE_BF16, of32 = (mm->flags & OPS_MM_OUT_F32) || !bf;
+    size_t es = ab_dtype_size(mm->dt);
     for (int r = 0; r < M; r++) {
         char *row = (char *)mm->xpad + (size_t)r * Kp * es;
         memcpy(row, (const char *)inp + (size_t)r * K * es, (size_t)K * es);
@@ -194,12 +194,12 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
                         v = gemv_gelu(v);
                     if (mm->flags & (OPS_MM_RESIDUAL | OPS_MM_ACCUM)) {
                         const void *src = (mm->flags & OPS_MM_ACCUM) ? out : res;
-                        v += of32 ? ((const float *)src)[o] : ops_bf16_to_f32(((const uint16_t *)src)[o]);
+                        v += of32 ? ((const float *)src)[o] : ab_bf16_to_f32(((const uint16_t *)src)[o]);
                     }
                     if (of32)
                         ((float *)out)[o] = v;
                     else
-                        ((uint16_t *)out)[o] = ops_f32_to_bf16(v);
+                        ((uint16_t *)out)[o] = ab_bf16_from_f32(v);
                 }
         }
     }
@@ -260,7 +260,7 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     DNNL_TRY(dnnl_stream_create(&mm->strm, mm->eng, dnnl_stream_default_flags), err);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t s = mm_pd(mm, mm->eng, &pd);
-    if (s == dnnl_unimplemented && mm->d.a_dt == OPS_BF16)
+    if (s == dnnl_unimplemented && mm->d.a_dt == AB_DTYPE_BF16)
         return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     DNNL_TRY(s, err);
     const char *info = NULL;
@@ -285,11 +285,11 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     }
     bool plain = !mm->d.trans_a && ops_mm_lda(&mm->d) == mm->K && ops_mm_ldd(&mm->d) == mm->N;
     if (mm->d.packed_b && plain && mm->M <= OPS_GEMV_MAX_M && gemv_layout(mm, &wei_md)) {
-        mm->xpad = ab_alloc((size_t)mm->M * mm->Kp * ops_dtype_size(mm->dt));
+        mm->xpad = ab_alloc((size_t)mm->M * mm->Kp * ab_dtype_size(mm->dt));
         if (!mm->xpad)
             return ab_fail(err, AB_ENOMEM, "matmul: out of memory");
         mm->gemv = true;
-        snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == OPS_BF16 ? "avx512_bf16" : "avx512f");
+        snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == AB_DTYPE_BF16 ? "avx512_bf16" : "avx512f");
     }
     DNNL_TRY(dnnl_memory_create(&mm->src, &mm->src_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->dst, &mm->dst_md, mm->eng, DNNL_MEMORY_NONE), err);
@@ -342,27 +342,27 @@ ab_status ops_matmul_plan(struct ops_matmul **out, const struct ops_mm_desc *d, 
     ab_status st = ops_mm_desc_check(d, err);
     if (st)
         return st;
-    if (d->a_dt == OPS_F16 || d->d_dt == OPS_F16)
+    if (d->a_dt == AB_DTYPE_FP16 || d->d_dt == AB_DTYPE_FP16)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
-    if (d->a_dt == OPS_E4M3 || d->a_dt == OPS_E5M2)
+    if (d->a_dt == AB_DTYPE_FP8_E4M3 || d->a_dt == AB_DTYPE_FP8_E5M2)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: FP8 operands are CUDA only (emulate them in bf16)");
     if (d->tf32 || d->fast_accum)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: tf32 and fast accumulation are CUDA only");
-    if (d->scale != OPS_MM_SCALE_NONE && d->d_dt != OPS_F32)
+    if (d->scale != OPS_MM_SCALE_NONE && d->d_dt != AB_DTYPE_FP32)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: scales on the CPU need an fp32 D");
     struct ops_matmul *mm = calloc(1, sizeof *mm);
     if (!mm)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     *mm =
         (struct ops_matmul){ .d = *d, .M = d->m, .N = d->n, .K = d->k, .dt = d->a_dt, .flags = d->epilogue };
-    if (d->d_dt != d->a_dt && d->d_dt == OPS_F32)
+    if (d->d_dt != d->a_dt && d->d_dt == AB_DTYPE_FP32)
         mm->flags |= OPS_MM_OUT_F32;
     st = mm_build(mm, err);
     if (st) {
         ops_matmul_destroy(mm);
         if (st == AB_EUNSUPPORTED && err && strcmp(err->msg, OPS_NO_BF16_MATMUL) == 0)
             return st;
-        return ab_fail_prefix(err, st, "matmul %dx%dx%d %s", d->m, d->n, d->k, ops_dtype_name(d->a_dt));
+        return ab_fail_prefix(err, st, "matmul %dx%dx%d %s", d->m, d->n, d->k, ab_dtype_name(d->a_dt));
     }
     *out = mm;
     return AB_OK;
@@ -371,7 +371,8 @@ ab_status ops_matmul_plan(struct ops_matmul **out, const struct ops_mm_desc *d, 
 bool ops_matmul_supported(const struct ops_mm_desc *d)
 {
     struct ab_error err = { { 0 } };
-    if (ops_mm_desc_check(d, &err) || d->a_dt == OPS_F16 || d->a_dt == OPS_E4M3 || d->a_dt == OPS_E5M2)
+    if (ops_mm_desc_check(d, &err) || d->a_dt == AB_DTYPE_FP16 || d->a_dt == AB_DTYPE_FP8_E4M3 ||
+        d->a_dt == AB_DTYPE_FP8_E5M2)
         return false;
     dnnl_engine_t eng;
     if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
@@ -385,22 +386,22 @@ bool ops_matmul_supported(const struct ops_mm_desc *d)
     return s == dnnl_success;
 }
 
-ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
+ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ab_dtype dt, unsigned flags,
                             struct ab_error *err)
 {
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)
         return ab_fail(err, AB_EINVAL, "matmul: bad shape M=%d N=%d K=%d", M, N, K);
-    if (dt == OPS_F16)
+    if (dt == AB_DTYPE_FP16)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: fp16 is CUDA only");
-    if (dt == OPS_BF16 && !ops_matmul_bf16_supported())
+    if (dt == AB_DTYPE_BF16 && !ops_matmul_bf16_supported())
         return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     struct ops_mm_desc d = { .m = M,
                              .n = N,
                              .k = K,
                              .a_dt = dt,
                              .b_dt = dt,
-                             .d_dt = (flags & OPS_MM_OUT_F32) ? OPS_F32 : dt,
+                             .d_dt = (flags & OPS_MM_OUT_F32) ? AB_DTYPE_FP32 : dt,
                              .trans_b = true,
                              .epilogue = flags & ~(unsigned)OPS_MM_OUT_F32,
                              .packed_b = true };
@@ -444,7 +445,7 @@ ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul
     if (!mm->d.packed_b || !from->have_weight || from->N != mm->N || from->K != mm->K || from->dt != mm->dt)
         return ab_fail(err, AB_EINVAL,
                        "matmul: cannot share the weight of a %dx%d %s plan with a %dx%d %s one", from->N,
-                       from->K, ops_dtype_name(from->dt), mm->N, mm->K, ops_dtype_name(mm->dt));
+                       from->K, ab_dtype_name(from->dt), mm->N, mm->K, ab_dtype_name(mm->dt));
     const dnnl_memory_desc_t *mine, *theirs;
     DNNL_TRY(dnnl_memory_get_memory_desc(mm->wei, &mine), err);
     DNNL_TRY(dnnl_memory_get_memory_desc(from->wei, &theirs), err);

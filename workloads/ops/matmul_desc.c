@@ -3,9 +3,9 @@
  * (cuBLASLt's FP8 alignment, its outer-vector scales) are in ops_cuda_plan.c. */
 #include "ops.h"
 
-static bool is_fp8(enum ops_dtype dt)
+static bool is_fp8(enum ab_dtype dt)
 {
-    return dt == OPS_E4M3 || dt == OPS_E5M2;
+    return dt == AB_DTYPE_FP8_E4M3 || dt == AB_DTYPE_FP8_E5M2;
 }
 
 int64_t ops_mm_lda(const struct ops_mm_desc *d)
@@ -38,15 +38,15 @@ ab_status ops_mm_desc_check(const struct ops_mm_desc *d, struct ab_error *err)
     bool fa = is_fp8(d->a_dt), fb = is_fp8(d->b_dt);
     if (fa != fb)
         return ab_fail(err, AB_EINVAL, "matmul: FP8 needs both operands FP8, not %s x %s",
-                       ops_dtype_name(d->a_dt), ops_dtype_name(d->b_dt));
+                       ab_dtype_name(d->a_dt), ab_dtype_name(d->b_dt));
     if (!fa && d->a_dt != d->b_dt)
-        return ab_fail(err, AB_EINVAL, "matmul: operands %s x %s differ", ops_dtype_name(d->a_dt),
-                       ops_dtype_name(d->b_dt));
+        return ab_fail(err, AB_EINVAL, "matmul: operands %s x %s differ", ab_dtype_name(d->a_dt),
+                       ab_dtype_name(d->b_dt));
     if (is_fp8(d->d_dt))
         return ab_fail(err, AB_EINVAL, "matmul: no FP8 output");
     if (!fa && d->fast_accum)
         return ab_fail(err, AB_EINVAL, "matmul: fast accumulation is for FP8 only");
-    if (d->tf32 && d->a_dt != OPS_F32)
+    if (d->tf32 && d->a_dt != AB_DTYPE_FP32)
         return ab_fail(err, AB_EINVAL, "matmul: tf32 is for fp32 operands");
     if (d->scale != OPS_MM_SCALE_NONE && d->epilogue)
         return ab_fail(err, AB_EINVAL, "matmul: scales take no epilogue");

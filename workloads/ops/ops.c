@@ -1,4 +1,4 @@
-/* ops.c — the element-wise and row-wise operations of ops.h on the CPU (dtype helpers,
+/* ops.c — the element-wise and row-wise operations of ops.h on the CPU (dtype conversion,
  * LayerNorm, GELU, softmax, residual add): portable loops the compiler vectorizes, LayerNorm
  * rows in AVX-512 where the CPU has it, parallel over rows or chunks with OpenMP. Matmul lives
  * in matmul.c, attention in attention.c. These ops are a few percent of a layer's time; their
@@ -9,93 +9,45 @@
 #include <math.h>
 #include <string.h>
 
-size_t ops_dtype_size(enum ops_dtype dt)
-{
-    return dt == OPS_F32 ? 4 : dt == OPS_E4M3 || dt == OPS_E5M2 ? 1 : 2;
-}
-
-const char *ops_dtype_name(enum ops_dtype dt)
-{
-    return dt == OPS_F32    ? "fp32"
-           : dt == OPS_BF16 ? "bf16"
-           : dt == OPS_F16  ? "fp16"
-           : dt == OPS_E4M3 ? "fp8_e4m3"
-                            : "fp8_e5m2";
-}
-
-bool ops_dtype_parse(const char *name, enum ops_dtype *out)
-{
-    static const char *const names[] = { "fp32", "bf16", "fp16" };
-    for (int i = 0; i < 3; i++)
-        if (strcmp(name, names[i]) == 0) {
-            *out = (enum ops_dtype)i;
-            return true;
-        }
-    return false;
-}
-
-uint16_t ops_f32_to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN, sign kept */
-    u += 0x7fffu + ((u >> 16) & 1u);          /* round to nearest even */
-    return (uint16_t)(u >> 16);
-}
-
-float ops_bf16_to_f32(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-double ops_get(const void *x, enum ops_dtype dt, size_t i)
-{
-    return dt == OPS_F32 ? (double)((const float *)x)[i] : (double)ops_bf16_to_f32(((const uint16_t *)x)[i]);
-}
-
-void ops_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt, size_t n)
+void ops_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt, size_t n)
 {
     if (dst_dt == src_dt) {
-        memmove(dst, src, n * ops_dtype_size(dst_dt));
+        memmove(dst, src, n * ab_dtype_size(dst_dt));
         return;
     }
-    if (dst_dt == OPS_BF16) {
+    if (dst_dt == AB_DTYPE_BF16) {
         uint16_t *d = dst;
         const float *s = src;
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (size_t i = 0; i < n; i++)
-            d[i] = ops_f32_to_bf16(s[i]);
+            d[i] = ab_bf16_from_f32(s[i]);
     } else {
         float *d = dst;
         const uint16_t *s = src;
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (size_t i = 0; i < n; i++)
-            d[i] = ops_bf16_to_f32(s[i]);
+            d[i] = ab_bf16_to_f32(s[i]);
     }
 }
 
 /* Rows are loaded into an fp32 line, processed, and stored back in the dtype: one code path
  * for both dtypes, and the compiler vectorizes the fp32 loops. */
-static void load_row(float *dst, const void *src, size_t off, int n, enum ops_dtype dt)
+static void load_row(float *dst, const void *src, size_t off, int n, enum ab_dtype dt)
 {
-    if (dt == OPS_F32)
+    if (dt == AB_DTYPE_FP32)
         memcpy(dst, (const float *)src + off, (size_t)n * 4);
     else
         for (int i = 0; i < n; i++)
-            dst[i] = ops_bf16_to_f32(((const uint16_t *)src)[off + (size_t)i]);
+            dst[i] = ab_bf16_to_f32(((const uint16_t *)src)[off + (size_t)i]);
 }
 
-static void store_row(void *dst, size_t off, const float *src, int n, enum ops_dtype dt)
+static void store_row(void *dst, size_t off, const float *src, int n, enum ab_dtype dt)
 {
-    if (dt == OPS_F32)
+    if (dt == AB_DTYPE_FP32)
         memcpy((float *)dst + off, src, (size_t)n * 4);
     else
         for (int i = 0; i < n; i++)
-            ((uint16_t *)dst)[off + (size_t)i] = ops_f32_to_bf16(src[i]);
+            ((uint16_t *)dst)[off + (size_t)i] = ab_bf16_from_f32(src[i]);
 }
 
 enum { LINE = 1024 }; /* fp32 elements per stack line: rows longer than this go in pieces */
@@ -103,9 +55,9 @@ enum { LINE = 1024 }; /* fp32 elements per stack line: rows longer than this go 
 /* One row with AVX-512 (bf16 rounding by VCVTNEPS2BF16): the three passes of the portable
  * row below, 16 lanes at a time, C a multiple of 16. */
 __attribute__((target("avx512f,avx512bf16"))) static inline __m512 ln_load(const void *x, size_t i,
-                                                                           enum ops_dtype dt)
+                                                                           enum ab_dtype dt)
 {
-    if (dt == OPS_F32)
+    if (dt == AB_DTYPE_FP32)
         return _mm512_loadu_ps((const float *)x + i);
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)x + i));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -113,7 +65,7 @@ __attribute__((target("avx512f,avx512bf16"))) static inline __m512 ln_load(const
 
 __attribute__((target("avx512f,avx512bf16"))) static void ln_row_avx512(void *out, const void *inp,
                                                                         const float *gamma, const float *beta,
-                                                                        size_t row, int C, enum ops_dtype dt)
+                                                                        size_t row, int C, enum ab_dtype dt)
 {
     __m512 s = _mm512_setzero_ps();
     for (int c = 0; c < C; c += 16)
@@ -127,7 +79,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void ln_row_avx512(void *ou
     for (int c = 0; c < C; c += 16) {
         __m512 y = _mm512_mul_ps(_mm512_sub_ps(ln_load(inp, row + c, dt), mean), rstd);
         y = _mm512_fmadd_ps(y, _mm512_loadu_ps(gamma + c), _mm512_loadu_ps(beta + c));
-        if (dt == OPS_F32)
+        if (dt == AB_DTYPE_FP32)
             _mm512_storeu_ps((float *)out + row + c, y);
         else
             _mm256_storeu_si256((__m256i *)((uint16_t *)out + row + c), (__m256i)_mm512_cvtneps_pbh(y));
@@ -135,7 +87,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void ln_row_avx512(void *ou
 }
 
 static void ln_row(void *out, const void *inp, const float *gamma, const float *beta, size_t row, int C,
-                   enum ops_dtype dt)
+                   enum ab_dtype dt)
 {
     float line[LINE];
     /* two passes over the row (mean, then squared deviations): no cancellation */
@@ -164,7 +116,7 @@ static void ln_row(void *out, const void *inp, const float *gamma, const float *
 }
 
 void ops_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
-                   enum ops_dtype dt)
+                   enum ab_dtype dt)
 {
     bool vec = C % 16 == 0 && ab_cpu_has("avx512f") && ab_cpu_has("avx512_bf16") && !ops_generic();
     /* a decode step's row or two takes less than waking the threads */
@@ -186,7 +138,7 @@ static inline float gelu1(float x)
     return x / (1.0f + e);
 }
 
-void ops_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt)
+void ops_gelu(void *out, const void *inp, size_t n, enum ab_dtype dt)
 {
     size_t chunks = (n + LINE - 1) / LINE;
 #pragma omp parallel for schedule(static) if (n > 16384)
@@ -226,9 +178,9 @@ void ops_softmax(float *out, const float *inp, int rows, int cols)
     }
 }
 
-void ops_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt)
+void ops_residual(void *out, const void *a, const void *b, size_t n, enum ab_dtype dt)
 {
-    if (dt == OPS_F32) {
+    if (dt == AB_DTYPE_FP32) {
         float *o = out;
         const float *x = a, *y = b;
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -240,5 +192,5 @@ void ops_residual(void *out, const void *a, const void *b, size_t n, enum ops_dt
     const uint16_t *x = a, *y = b;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++)
-        o[i] = ops_f32_to_bf16(ops_bf16_to_f32(x[i]) + ops_bf16_to_f32(y[i]));
+        o[i] = ab_bf16_from_f32(ab_bf16_to_f32(x[i]) + ab_bf16_to_f32(y[i]));
 }

@@ -15,20 +15,11 @@
 extern "C" {
 #endif
 
-/* FP8 (E4M3, E5M2) is a matmul operand type only: no op but matmul takes it. */
-enum ops_dtype { OPS_F32 = 0, OPS_BF16 = 1, OPS_F16 = 2 /* CUDA only */, OPS_E4M3 = 3, OPS_E5M2 = 4 };
-size_t ops_dtype_size(enum ops_dtype dt);
-const char *ops_dtype_name(enum ops_dtype dt);
-/* "fp32", "bf16", "fp16" -> dtype; false when unknown. */
-bool ops_dtype_parse(const char *name, enum ops_dtype *out);
-
-/* bf16 <-> fp32 (round to nearest even; NaN stays NaN). */
-uint16_t ops_f32_to_bf16(float f);
-float ops_bf16_to_f32(uint16_t h);
+/* Element types are the harness's enum ab_dtype: AB_DTYPE_FP32 and AB_DTYPE_BF16 on the CPU,
+ * AB_DTYPE_FP16 too on CUDA. FP8 (AB_DTYPE_FP8_E4M3, AB_DTYPE_FP8_E5M2) is a matmul operand
+ * type only: no op but matmul takes it. */
 /* Convert n elements between fp32 and bf16 (either direction, or a copy when equal). */
-void ops_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt, size_t n);
-/* Element i of x as a double (fp32 or bf16). */
-double ops_get(const void *x, enum ops_dtype dt, size_t i);
+void ops_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt, size_t n);
 
 /* matmul: out (M,N) = inp (M,K) . weight (N,K)^T [+ bias (N)] [then GELU] [+ res (M,N)].
  * weight is (N,K) row-major (output-major, as llm.c's (OC,C)); out, inp, res and weight
@@ -44,7 +35,7 @@ enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
 /* bf16 plans fail with AB_EUNSUPPORTED and this reason where oneDNN has no bf16 matmul. */
-ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ops_dtype dt, unsigned flags,
+ab_status ops_matmul_create(struct ops_matmul **out, int M, int N, int K, enum ab_dtype dt, unsigned flags,
                             struct ab_error *err);
 /* Copy (reorder) weight (N,K) into the plan; the caller's buffer may be freed afterwards. */
 ab_status ops_matmul_set_weight(struct ops_matmul *mm, const void *weight, struct ab_error *err);
@@ -85,7 +76,7 @@ enum ops_mm_scale { OPS_MM_SCALE_NONE = 0, OPS_MM_SCALE_TENSOR, OPS_MM_SCALE_OUT
 enum ops_mm_scale_method { OPS_MM_SCALE_AUTO = 0, OPS_MM_SCALE_LIBRARY, OPS_MM_SCALE_KERNEL };
 struct ops_mm_desc {
     int m, n, k;
-    enum ops_dtype a_dt, b_dt, d_dt;
+    enum ab_dtype a_dt, b_dt, d_dt;
     bool trans_a, trans_b;
     int64_t lda, ldb, ldd;
     unsigned epilogue;
@@ -122,17 +113,17 @@ ab_status ops_matmul_exec(struct ops_matmul *mm, void *D, const void *A, const v
  * inp, out (N,C) in dt; gamma, beta (C) fp32; statistics in fp32 over fp32 values. */
 #define OPS_LN_EPS 1e-5f
 void ops_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
-                   enum ops_dtype dt);
+                   enum ab_dtype dt);
 
 /* gelu (tanh form, as GPT-2): out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
  * In place allowed. */
-void ops_gelu(void *out, const void *inp, size_t n, enum ops_dtype dt);
+void ops_gelu(void *out, const void *inp, size_t n, enum ab_dtype dt);
 
 /* softmax over the last axis: out, inp (rows, cols) fp32; in place allowed. */
 void ops_softmax(float *out, const float *inp, int rows, int cols);
 
 /* residual: out (n) = a + b; in place allowed. */
-void ops_residual(void *out, const void *a, const void *b, size_t n, enum ops_dtype dt);
+void ops_residual(void *out, const void *a, const void *b, size_t n, enum ab_dtype dt);
 
 /* attention, multi-head, per batch b and head h:
  *   out[b, i, h*HS:(h+1)*HS] = softmax_j( q_i . k_j / sqrt(HS) ) v_j
@@ -146,7 +137,7 @@ void ops_residual(void *out, const void *a, const void *b, size_t n, enum ops_dt
  * fast cases). The plan allocates all scratch at create. */
 struct ops_attn;
 ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS, bool causal,
-                          enum ops_dtype dt, struct ab_error *err);
+                          enum ab_dtype dt, struct ab_error *err);
 void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v,
                   int ldkv, int q_pos0);
 /* Which kernel runs: "avx512_bf16", "avx512f", "generic". */

@@ -53,10 +53,10 @@ template <> __device__ __forceinline__ void stf<__half>(__half *p, size_t i, flo
 
 #define DISPATCH(dt, CALL)                                                                                   \
     do {                                                                                                     \
-        if ((dt) == OPS_F32) {                                                                               \
+        if ((dt) == AB_DTYPE_FP32) {                                                                         \
             typedef float T;                                                                                 \
             CALL;                                                                                            \
-        } else if ((dt) == OPS_BF16) {                                                                       \
+        } else if ((dt) == AB_DTYPE_BF16) {                                                                  \
             typedef __nv_bfloat16 T;                                                                         \
             CALL;                                                                                            \
         } else {                                                                                             \
@@ -111,7 +111,7 @@ static int grid_for(size_t n)
 }
 
 extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta,
-                                        int N, int C, enum ops_dtype dt, void *stream, struct ab_error *err)
+                                        int N, int C, enum ab_dtype dt, void *stream, struct ab_error *err)
 {
     DISPATCH(dt,
              (ln_kernel1<T><<<N, 256, 0, (cudaStream_t)stream>>>((T *)out, (const T *)inp, gamma, beta, C)));
@@ -119,14 +119,14 @@ extern "C" ab_status ops_cuda_layernorm(void *out, const void *inp, const float 
     return AB_OK;
 }
 
-extern "C" ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src,
-                                      enum ops_dtype src_dt, size_t n, void *stream, struct ab_error *err)
+extern "C" ab_status ops_cuda_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt,
+                                      size_t n, void *stream, struct ab_error *err)
 {
     cudaStream_t s = (cudaStream_t)stream;
     int g = grid_for(n);
-    if (dst_dt == OPS_F32)
+    if (dst_dt == AB_DTYPE_FP32)
         DISPATCH(src_dt, (convert_kernel1<float, T><<<g, 256, 0, s>>>((float *)dst, (const T *)src, n)));
-    else if (src_dt == OPS_F32)
+    else if (src_dt == AB_DTYPE_FP32)
         DISPATCH(dst_dt, (convert_kernel1<T, float><<<g, 256, 0, s>>>((T *)dst, (const float *)src, n)));
     else
         return ab_fail(err, AB_EINVAL, "convert: one side must be fp32");
@@ -406,11 +406,11 @@ void attn_launch<float, float>(const struct ops_cuda_attn_plan *p, float *out,
         out, os, (const float *)q, qs, (const float *)k, (const float *)v, kvs, T_, HS, group, causal, scale);
 }
 
-extern "C" ab_status ops_cuda_attention_strided(void *out, enum ops_dtype out_dt,
+extern "C" ab_status ops_cuda_attention_strided(void *out, enum ab_dtype out_dt,
                                                 struct ops_cuda_attn_strides os, const void *q,
                                                 struct ops_cuda_attn_strides qs, const void *k, const void *v,
                                                 struct ops_cuda_attn_strides kvs, int B, int NH, int T_,
-                                                int HS, int group, bool causal, enum ops_dtype dt,
+                                                int HS, int group, bool causal, enum ab_dtype dt,
                                                 void *stream, struct ab_error *err)
 {
     struct ops_cuda_attn_plan p;
@@ -420,7 +420,7 @@ extern "C" ab_status ops_cuda_attention_strided(void *out, enum ops_dtype out_dt
     float scale = 1.f / sqrtf((float)HS);
     cudaStream_t s = (cudaStream_t)stream;
     int c = causal ? 1 : 0;
-    if (out_dt == OPS_F32)
+    if (out_dt == AB_DTYPE_FP32)
         DISPATCH(dt,
                  (attn_launch<T, float>(&p, (float *)out, os, q, qs, k, v, kvs, T_, HS, group, c, scale, s)));
     else
@@ -430,10 +430,10 @@ extern "C" ab_status ops_cuda_attention_strided(void *out, enum ops_dtype out_dt
 }
 
 extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T_, int HS,
-                                        enum ops_dtype dt, void *stream, struct ab_error *err)
+                                        enum ab_dtype dt, void *stream, struct ab_error *err)
 {
     int C = NH * HS;
-    size_t es = ops_dtype_size(dt);
+    size_t es = ab_dtype_size(dt);
     struct ops_cuda_attn_strides in, os;
     ops_cuda_attn_qkv_strides(T_, C, HS, &in, &os);
     const char *q = (const char *)qkv;
@@ -484,20 +484,20 @@ struct ops_cuda_matmul {
     char algo_text[64];
 };
 
-static cudaDataType_t cuda_type(enum ops_dtype dt)
+static cudaDataType_t cuda_type(enum ab_dtype dt)
 {
     switch (dt) {
-    case OPS_BF16: return CUDA_R_16BF;
-    case OPS_F16: return CUDA_R_16F;
-    case OPS_E4M3: return CUDA_R_8F_E4M3;
-    case OPS_E5M2: return CUDA_R_8F_E5M2;
+    case AB_DTYPE_BF16: return CUDA_R_16BF;
+    case AB_DTYPE_FP16: return CUDA_R_16F;
+    case AB_DTYPE_FP8_E4M3: return CUDA_R_8F_E4M3;
+    case AB_DTYPE_FP8_E5M2: return CUDA_R_8F_E5M2;
     default: return CUDA_R_32F;
     }
 }
 
-static bool fp8_type(enum ops_dtype dt)
+static bool fp8_type(enum ab_dtype dt)
 {
-    return dt == OPS_E4M3 || dt == OPS_E5M2;
+    return dt == AB_DTYPE_FP8_E4M3 || dt == AB_DTYPE_FP8_E5M2;
 }
 
 static void mm_drop_desc(struct ops_cuda_matmul *mm)
@@ -592,7 +592,7 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
     AB_CUBLAS_TRY(cs, err);
     if (found < 1)
         return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt has no algorithm for %dx%dx%d %s x %s", d->m, d->n,
-                       d->k, ops_dtype_name(d->a_dt), ops_dtype_name(d->b_dt));
+                       d->k, ab_dtype_name(d->a_dt), ab_dtype_name(d->b_dt));
     mm->algo = res.algo;
     size_t w = 0;
     mm->info = ops_cuda_algo();
@@ -610,7 +610,7 @@ static ab_status mm_build(struct ops_cuda_matmul *mm, struct ab_error *err)
 /* Our scaling kernel instead of cuBLASLt's outer vectors, and a new descriptor for it. */
 static ab_status mm_to_kernel(struct ops_cuda_matmul *mm, const char *who, struct ab_error *err)
 {
-    if (mm->lay.d_dt != OPS_BF16 || mm->lay.ldc != mm->lay.m)
+    if (mm->lay.d_dt != AB_DTYPE_BF16 || mm->lay.ldc != mm->lay.m)
         return ab_fail(err, AB_EUNSUPPORTED, "matmul: the scaling kernel writes a packed bf16 D");
     mm_drop_desc(mm);
     mm->lay.scale_method = OPS_MM_SCALE_KERNEL;
@@ -653,7 +653,7 @@ extern "C" ab_status ops_cuda_matmul_plan(struct ops_cuda_matmul **out, const st
 }
 
 extern "C" ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K,
-                                            enum ops_dtype dt, unsigned flags, struct ab_error *err)
+                                            enum ab_dtype dt, unsigned flags, struct ab_error *err)
 {
     *out = NULL;
     if (M <= 0 || N <= 0 || K <= 0)

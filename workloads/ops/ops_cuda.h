@@ -26,7 +26,7 @@ struct ops_cuda_mm_layout {
     int64_t lda, ldb, ldc;                 /* our ldb, lda, ldd */
     int a_rows, a_cols;                    /* the stored A (column-major) */
     int b_rows, b_cols;                    /* the stored B (column-major) */
-    enum ops_dtype a_dt, b_dt, d_dt;       /* cuBLASLt's A (our B), B (our A), D */
+    enum ab_dtype a_dt, b_dt, d_dt;        /* cuBLASLt's A (our B), B (our A), D */
     enum ops_mm_scale_method scale_method; /* resolved: LIBRARY or KERNEL; AUTO without scales */
     bool d_fp32_then_scale;                /* KERNEL: an fp32 product, our kernel scales into D */
     bool tf32, fast_accum;
@@ -72,13 +72,13 @@ struct ops_cuda_attn_strides {
     int64_t batch, head, row;
 };
 /* AB_EINVAL when HS is not a multiple of 16 or HS > 256, or the dtype is unknown. */
-ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, struct ops_cuda_attn_plan *out,
+ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ab_dtype dt, struct ops_cuda_attn_plan *out,
                              struct ab_error *err);
 
 /* ops_cuda_attn_plan, and AB_EINVAL too when the NH query heads are not groups of `group`
  * (each group shares one KV head) or out_dt is neither dt nor fp32. */
-ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, enum ops_dtype dt,
-                                     enum ops_dtype out_dt, struct ops_cuda_attn_plan *out,
+ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, enum ab_dtype dt,
+                                     enum ab_dtype out_dt, struct ops_cuda_attn_plan *out,
                                      struct ab_error *err);
 /* The strides of a fused QKV buffer (B,T,3C) (q at column 0; k and v at C and 2C, the caller
  * offsets those pointers) and of the (B,T,C) output, for T positions and head size HS. */
@@ -88,7 +88,7 @@ void ops_cuda_attn_qkv_strides(int T, int C, int HS, struct ops_cuda_attn_stride
 /* The dtype of a matmul's bias for cuBLASLt's BIAS and GELU_BIAS epilogues: D's own type.
  * cuBLASLt takes an fp32 bias with a 16-bit D only for IMMA and FP8-output kernels, not for
  * these bf16/fp16 GEMMs, so the bias of a bf16 (fp16) matmul is stored in bf16 (fp16). */
-enum ops_dtype ops_cuda_bias_dtype(enum ops_dtype out_dt);
+enum ab_dtype ops_cuda_bias_dtype(enum ab_dtype out_dt);
 
 /* Capture a forward in a CUDA graph when launch overhead matters: below this many FLOPs per
  * forward (a layer's ~20 launches cost tens of microseconds, comparable to small cases). */
@@ -110,7 +110,7 @@ ab_status ops_cuda_matmul_plan(struct ops_cuda_matmul **out, const struct ops_mm
                                struct ab_error *err);
 /* out (M,N) = inp (M,K) . weight (N,K)^T [epilogue] in dt: fp32 computes in fp32 (no TF32),
  * bf16/fp16 accumulate in fp32. */
-ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K, enum ops_dtype dt,
+ab_status ops_cuda_matmul_create(struct ops_cuda_matmul **out, int M, int N, int K, enum ab_dtype dt,
                                  unsigned flags, struct ab_error *err);
 /* bias (N) in ops_cuda_bias_dtype(dt); res (M,N) in dt. */
 ab_status ops_cuda_matmul_run(struct ops_cuda_matmul *mm, void *out, const void *inp, const void *weight,
@@ -139,10 +139,10 @@ const char *ops_cuda_matmul_algo(const struct ops_cuda_matmul *mm);
 void ops_cuda_matmul_destroy(struct ops_cuda_matmul *mm);
 
 ab_status ops_cuda_layernorm(void *out, const void *inp, const float *gamma, const float *beta, int N, int C,
-                             enum ops_dtype dt, void *stream, struct ab_error *err);
+                             enum ab_dtype dt, void *stream, struct ab_error *err);
 /* Causal self-attention over a fused QKV buffer: qkv (B,T,3C) (q, k, v at columns 0, C, 2C;
  * head h at h*HS within each), out (B,T,C), all in dt. ops_cuda_attention_strided's layout. */
-ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ops_dtype dt,
+ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, int HS, enum ab_dtype dt,
                              void *stream, struct ab_error *err);
 /* Fused attention over strided tensors, the one attention of the CUDA ops: per batch b and
  * query head h (KV head h / group), query i and key j both at position i, j of 0..T-1:
@@ -151,13 +151,13 @@ ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T, i
  * in dt; out likewise in out_dt (dt, or fp32). The kernel is ops_cuda_attn_plan's: tensor
  * cores for bf16/fp16 with HS 64 or 128, else the warp kernel. Strides are multiples of 16
  * elements and pointers 4-byte aligned (the tensor-core kernel loads pairs). */
-ab_status ops_cuda_attention_strided(void *out, enum ops_dtype out_dt, struct ops_cuda_attn_strides os,
+ab_status ops_cuda_attention_strided(void *out, enum ab_dtype out_dt, struct ops_cuda_attn_strides os,
                                      const void *q, struct ops_cuda_attn_strides qs, const void *k,
                                      const void *v, struct ops_cuda_attn_strides kvs, int B, int NH, int T,
-                                     int HS, int group, bool causal, enum ops_dtype dt, void *stream,
+                                     int HS, int group, bool causal, enum ab_dtype dt, void *stream,
                                      struct ab_error *err);
 /* fp32 <-> dt conversion on the device (n elements). */
-ab_status ops_cuda_convert(void *dst, enum ops_dtype dst_dt, const void *src, enum ops_dtype src_dt, size_t n,
+ab_status ops_cuda_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt, size_t n,
                            void *stream, struct ab_error *err);
 
 #ifdef __cplusplus

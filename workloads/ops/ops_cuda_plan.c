@@ -6,16 +6,20 @@
  * so it is tested without a GPU. */
 #include "ops_cuda.h"
 
-static bool is_fp8(enum ops_dtype dt)
+static bool is_fp8(enum ab_dtype dt)
 {
-    return dt == OPS_E4M3 || dt == OPS_E5M2;
+    return dt == AB_DTYPE_FP8_E4M3 || dt == AB_DTYPE_FP8_E5M2;
 }
 
 void ops_cuda_mm_plan(int M, int N, int K, struct ops_cuda_mm_layout *o)
 {
-    struct ops_mm_desc d = {
-        .m = M, .n = N, .k = K, .a_dt = OPS_F32, .b_dt = OPS_F32, .d_dt = OPS_F32, .trans_b = true
-    };
+    struct ops_mm_desc d = { .m = M,
+                             .n = N,
+                             .k = K,
+                             .a_dt = AB_DTYPE_FP32,
+                             .b_dt = AB_DTYPE_FP32,
+                             .d_dt = AB_DTYPE_FP32,
+                             .trans_b = true };
     *o = (struct ops_cuda_mm_layout){ 0 };
     ops_cuda_mm_layout_make(&d, 9, 0, 0, o, NULL);
 }
@@ -84,7 +88,7 @@ ab_status ops_cuda_mm_layout_make(const struct ops_mm_desc *d, int cc_major, int
                 err, AB_EUNSUPPORTED,
                 "cuBLASLt FP8 needs k and n multiples of 16 (16-byte aligned rows), not k=%lld n=%lld",
                 (long long)d->k, (long long)d->n);
-    } else if (d->a_dt == OPS_BF16 && cc < 80) {
+    } else if (d->a_dt == AB_DTYPE_BF16 && cc < 80) {
         return ab_fail(err, AB_EUNSUPPORTED, "BF16 matmul needs compute capability 8.0 or newer");
     } else if (d->tf32 && cc < 80) {
         return ab_fail(err, AB_EUNSUPPORTED, "TF32 needs compute capability 8.0 or newer");
@@ -94,7 +98,7 @@ ab_status ops_cuda_mm_layout_make(const struct ops_mm_desc *d, int cc_major, int
                                            &o->scale_method, err)))
             return st;
         o->d_fp32_then_scale = o->scale_method == OPS_MM_SCALE_KERNEL;
-        if (o->d_fp32_then_scale && (d->d_dt != OPS_BF16 || ldd != d->n))
+        if (o->d_fp32_then_scale && (d->d_dt != AB_DTYPE_BF16 || ldd != d->n))
             return ab_fail(err, AB_EUNSUPPORTED, "matmul: the scaling kernel writes a packed bf16 D");
     } else if (d->scale == OPS_MM_SCALE_TENSOR) {
         o->scale_method = OPS_MM_SCALE_LIBRARY;
@@ -104,16 +108,16 @@ ab_status ops_cuda_mm_layout_make(const struct ops_mm_desc *d, int cc_major, int
 
 enum { TC_ROWS = 64, WARP_QUERIES = 4 }; /* queries per block: tensor-core kernel, warp kernel */
 
-ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, struct ops_cuda_attn_plan *out,
+ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ab_dtype dt, struct ops_cuda_attn_plan *out,
                              struct ab_error *err)
 {
     if (B <= 0 || NH <= 0 || T <= 0 || HS <= 0 || HS % 16 || HS > 256)
         return ab_fail(err, AB_EINVAL,
                        "attention: bad shape B=%d NH=%d T=%d HS=%d (HS a multiple of 16, at most 256)", B, NH,
                        T, HS);
-    if (dt != OPS_F32 && dt != OPS_BF16 && dt != OPS_F16)
+    if (dt != AB_DTYPE_FP32 && dt != AB_DTYPE_BF16 && dt != AB_DTYPE_FP16)
         return ab_fail(err, AB_EINVAL, "attention: unknown dtype %d", (int)dt);
-    bool tc = dt != OPS_F32 && (HS == 64 || HS == 128);
+    bool tc = dt != AB_DTYPE_FP32 && (HS == 64 || HS == 128);
     if (tc) {
         /* K and V tiles of 64 keys with 8 elements of padding per row, 16-bit */
         *out = (struct ops_cuda_attn_plan){ .kind = OPS_CUDA_ATTN_TC,
@@ -133,8 +137,8 @@ ab_status ops_cuda_attn_plan(int B, int NH, int T, int HS, enum ops_dtype dt, st
     return AB_OK;
 }
 
-ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, enum ops_dtype dt,
-                                     enum ops_dtype out_dt, struct ops_cuda_attn_plan *out,
+ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, enum ab_dtype dt,
+                                     enum ab_dtype out_dt, struct ops_cuda_attn_plan *out,
                                      struct ab_error *err)
 {
     ab_status st = ops_cuda_attn_plan(B, NH, T, HS, dt, out, err);
@@ -142,9 +146,9 @@ ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, en
         return st;
     if (group < 1 || NH % group)
         return ab_fail(err, AB_EINVAL, "attention: %d query heads are not groups of %d", NH, group);
-    if (out_dt != dt && out_dt != OPS_F32)
+    if (out_dt != dt && out_dt != AB_DTYPE_FP32)
         return ab_fail(err, AB_EINVAL, "attention: %s output for %s inputs (the inputs' dtype or fp32)",
-                       ops_dtype_name(out_dt), ops_dtype_name(dt));
+                       ab_dtype_name(out_dt), ab_dtype_name(dt));
     return AB_OK;
 }
 
@@ -160,7 +164,7 @@ bool ops_cuda_use_graph(double flops_per_forward)
     return flops_per_forward < OPS_CUDA_GRAPH_MAX_FLOPS;
 }
 
-enum ops_dtype ops_cuda_bias_dtype(enum ops_dtype out_dt)
+enum ab_dtype ops_cuda_bias_dtype(enum ab_dtype out_dt)
 {
     return out_dt;
 }

@@ -95,7 +95,7 @@ void ops_ref_attention(double *out, const double *q, int ldq, const double *k, c
         }
 }
 
-size_t ops_check(const void *got, enum ops_dtype dt, const double *ref, size_t n, double atol, double rtol,
+size_t ops_check(const void *got, enum ab_dtype dt, const double *ref, size_t n, double atol, double rtol,
                  double *max_err, char *msg, size_t len)
 {
     size_t bad = 0;
@@ -103,7 +103,7 @@ size_t ops_check(const void *got, enum ops_dtype dt, const double *ref, size_t n
     if (len)
         msg[0] = 0;
     for (size_t i = 0; i < n; i++) {
-        double g = ops_get(got, dt, i), lim = atol + rtol * fabs(ref[i]), e = fabs(g - ref[i]) / lim;
+        double g = ab_dtype_get(dt, got, i), lim = atol + rtol * fabs(ref[i]), e = fabs(g - ref[i]) / lim;
         if (!(e <= 1)) {
             if (bad++ < 3 && len) {
                 size_t l = strlen(msg);
@@ -120,7 +120,7 @@ size_t ops_check(const void *got, enum ops_dtype dt, const double *ref, size_t n
     return bad;
 }
 
-void ops_fill_random(void *x, enum ops_dtype dt, double *wide, size_t n, uint64_t seed, float scale)
+void ops_fill_random(void *x, enum ab_dtype dt, double *wide, size_t n, uint64_t seed, float scale)
 {
     /* chunks with their own streams: parallel, and the same values whatever the thread count */
     enum { CHUNK = 1 << 16 };
@@ -132,12 +132,12 @@ void ops_fill_random(void *x, enum ops_dtype dt, double *wide, size_t n, uint64_
         size_t end = (ch + 1) * CHUNK < n ? (ch + 1) * CHUNK : n;
         for (size_t i = ch * CHUNK; i < end; i++) {
             float f = (float)ab_rng_normal(&g) * scale;
-            if (dt == OPS_F32)
+            if (dt == AB_DTYPE_FP32)
                 ((float *)x)[i] = f;
             else
-                ((uint16_t *)x)[i] = ops_f32_to_bf16(f);
+                ((uint16_t *)x)[i] = ab_bf16_from_f32(f);
             if (wide)
-                wide[i] = ops_get(x, dt, i);
+                wide[i] = ab_dtype_get(dt, x, i);
         }
     }
 }

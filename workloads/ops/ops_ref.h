@@ -20,11 +20,11 @@ void ops_ref_attention(double *out, const double *q, int ldq, const double *k, c
 /* Compare n values of got (in dt) with ref: a mismatch is |got - ref| > atol + rtol |ref| (or
  * NaN). Returns the number of mismatches; *max_err gets the largest |got - ref| / (atol +
  * rtol |ref|) (1 is the limit); the first 3 mismatches are described in msg. */
-size_t ops_check(const void *got, enum ops_dtype dt, const double *ref, size_t n, double atol, double rtol,
+size_t ops_check(const void *got, enum ab_dtype dt, const double *ref, size_t n, double atol, double rtol,
                  double *max_err, char *msg, size_t len);
 
 /* Fill n values of dt with N(0, scale) from seed, and return them as doubles in *wide
  * (the values after rounding to dt); wide may be NULL. */
-void ops_fill_random(void *x, enum ops_dtype dt, double *wide, size_t n, uint64_t seed, float scale);
+void ops_fill_random(void *x, enum ab_dtype dt, double *wide, size_t n, uint64_t seed, float scale);
 
 #endif /* AB_OPS_REF_H */

@@ -50,7 +50,7 @@ static ab_status layer_create(struct tb_layer **out, const struct tb_dims *d, ui
         return ab_fail(err, AB_ENOMEM, "out of memory");
     L->d = *d;
     int M = d->B * d->T, C = d->C;
-    size_t es = ops_dtype_size(d->dt), act = (size_t)M * C * es;
+    size_t es = ab_dtype_size(d->dt), act = (size_t)M * C * es;
     ab_status st = tb_weights_make(&L->w, d, seed, err);
     if (st)
         return st;
@@ -99,7 +99,7 @@ static ab_status layer_forward(struct tb_layer *L, struct ab_error *err)
     if ((st = ops_matmul_run(L->mm_qkv, L->qkv, L->ln1, w->bqkv, NULL, err)))
         return st;
     t[2] = ab_now_s();
-    size_t es = ops_dtype_size(d->dt);
+    size_t es = ab_dtype_size(d->dt);
     const char *qkv = L->qkv;
     ops_attn_run(L->attn, L->att, qkv, 3 * C, qkv + (size_t)C * es, qkv + 2 * (size_t)C * es, 3 * C, 0);
     t[3] = ab_now_s();
@@ -134,17 +134,17 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     ab_status st = tb_dims_from_params(&c->params, &d, err);
     if (st)
         return st;
-    if (d.dt == OPS_F16)
+    if (d.dt == AB_DTYPE_FP16)
         return ab_fail(err, AB_EUNSUPPORTED, "fp16 runs on CUDA only");
-    if (d.dt == OPS_BF16 && !ops_matmul_bf16_supported())
+    if (d.dt == AB_DTYPE_BF16 && !ops_matmul_bf16_supported())
         return ab_fail(err, AB_EUNSUPPORTED, "%s", OPS_NO_BF16_MATMUL);
     double need = tb_host_bytes(&d);
     if (!ab_device_fits(c->device, (uint64_t)need))
         return ab_fail(err, AB_ENOMEM, "the layer needs %.2f GiB of host memory", need / (1 << 30));
     c->work.flops = tb_flops(&d);
-    c->work.bytes = tb_weight_bytes(&d) + 2.0 * d.B * d.T * d.C * (double)ops_dtype_size(d.dt);
+    c->work.bytes = tb_weight_bytes(&d) + 2.0 * d.B * d.T * d.C * (double)ab_dtype_size(d.dt);
     c->work.tokens = (double)d.B * d.T;
-    c->work.ceiling = d.dt == OPS_BF16 ? "bf16_gemm" : "fp32_gemm";
+    c->work.ceiling = d.dt == AB_DTYPE_BF16 ? "bf16_gemm" : "fp32_gemm";
     c->work.rate = "flops";
     ab_case_metric(c, "flops_full_attention", tb_flops_full_attention(&d));
     ab_case_metric(c, "head_size", d.C / d.NH);

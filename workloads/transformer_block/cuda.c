@@ -56,12 +56,12 @@ static void cu_layer_destroy(struct cu_layer *L)
 }
 
 /* Upload n host values in hdt to a new device buffer in ddt (equal, or one of them fp32). */
-static ab_status upload(struct cu_layer *L, void **dst, const void *src, enum ops_dtype hdt,
-                        enum ops_dtype ddt, size_t n, struct ab_error *err)
+static ab_status upload(struct cu_layer *L, void **dst, const void *src, enum ab_dtype hdt, enum ab_dtype ddt,
+                        size_t n, struct ab_error *err)
 {
-    AB_CUDA_TRY(cudaMalloc(dst, n * ops_dtype_size(ddt)), err);
+    AB_CUDA_TRY(cudaMalloc(dst, n * ab_dtype_size(ddt)), err);
     if (hdt == ddt) {
-        AB_CUDA_TRY(cudaMemcpy(*dst, src, n * ops_dtype_size(ddt), cudaMemcpyHostToDevice), err);
+        AB_CUDA_TRY(cudaMemcpy(*dst, src, n * ab_dtype_size(ddt), cudaMemcpyHostToDevice), err);
         return AB_OK;
     }
     void *tmp;
@@ -71,7 +71,7 @@ static ab_status upload(struct cu_layer *L, void **dst, const void *src, enum op
     if (e != cudaSuccess)
         st = ab_fail(err, AB_EFAIL, "cudaMemcpy: %s", cudaGetErrorString(e));
     if (st == AB_OK)
-        st = ops_cuda_convert(*dst, ddt, tmp, OPS_F32, n, L->stream, err);
+        st = ops_cuda_convert(*dst, ddt, tmp, AB_DTYPE_FP32, n, L->stream, err);
     if (st == AB_OK && (e = cudaStreamSynchronize(L->stream)) != cudaSuccess)
         st = ab_fail(err, AB_EFAIL, "cudaStreamSynchronize: %s", cudaGetErrorString(e));
     cudaFree(tmp);
@@ -82,13 +82,13 @@ static ab_status upload(struct cu_layer *L, void **dst, const void *src, enum op
  * output's), and give the host copy that rounding too, so the reference sees the same bias. */
 static ab_status upload_bias(struct cu_layer *L, void **dst, float *host, size_t n, struct ab_error *err)
 {
-    enum ops_dtype bdt = ops_cuda_bias_dtype(L->d.dt);
-    ab_status st = upload(L, dst, host, OPS_F32, bdt, n, err);
-    if (st || bdt == OPS_F32)
+    enum ab_dtype bdt = ops_cuda_bias_dtype(L->d.dt);
+    ab_status st = upload(L, dst, host, AB_DTYPE_FP32, bdt, n, err);
+    if (st || bdt == AB_DTYPE_FP32)
         return st;
     float *tmp;
     AB_CUDA_TRY(cudaMalloc((void **)&tmp, n * 4), err);
-    st = ops_cuda_convert(tmp, OPS_F32, *dst, bdt, n, L->stream, err);
+    st = ops_cuda_convert(tmp, AB_DTYPE_FP32, *dst, bdt, n, L->stream, err);
     cudaError_t e = cudaSuccess;
     if (st == AB_OK && (e = cudaStreamSynchronize(L->stream)) == cudaSuccess)
         e = cudaMemcpy(host, tmp, n * 4, cudaMemcpyDeviceToHost);
@@ -133,16 +133,16 @@ static ab_status cu_layer_create(struct cu_layer **out, const struct tb_dims *d,
         return ab_fail(err, AB_ENOMEM, "out of memory");
     L->d = *d;
     L->hd = *d;
-    if (d->dt == OPS_F16)
-        L->hd.dt = OPS_F32; /* host weights in fp32, rounded to fp16 on the device */
+    if (d->dt == AB_DTYPE_FP16)
+        L->hd.dt = AB_DTYPE_FP32; /* host weights in fp32, rounded to fp16 on the device */
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&L->stream, cudaStreamNonBlocking), err);
     for (int i = 0; i <= N_OPS; i++)
         AB_CUDA_TRY(cudaEventCreate(&L->ev[i]), err);
     ab_status st = tb_weights_make(&L->w, &L->hd, seed, err);
     if (st)
         return st;
-    size_t C = (size_t)d->C, M = (size_t)d->B * d->T, es = ops_dtype_size(d->dt);
-    enum ops_dtype hdt = L->hd.dt, ddt = d->dt;
+    size_t C = (size_t)d->C, M = (size_t)d->B * d->T, es = ab_dtype_size(d->dt);
+    enum ab_dtype hdt = L->hd.dt, ddt = d->dt;
     if ((st = upload(L, &L->x, L->w.x, hdt, ddt, M * C, err)) ||
         (st = upload(L, &L->wqkv, L->w.wqkv, hdt, ddt, 3 * C * C, err)) ||
         (st = upload(L, &L->wo, L->w.wo, hdt, ddt, C * C, err)) ||
@@ -152,10 +152,10 @@ static ab_status cu_layer_create(struct cu_layer **out, const struct tb_dims *d,
         (st = upload_bias(L, &L->bo, L->w.bo, C, err)) ||
         (st = upload_bias(L, &L->bfc, L->w.bfc, 4 * C, err)) ||
         (st = upload_bias(L, &L->bproj, L->w.bproj, C, err)) ||
-        (st = upload(L, (void **)&L->g1, L->w.g1, OPS_F32, OPS_F32, C, err)) ||
-        (st = upload(L, (void **)&L->be1, L->w.be1, OPS_F32, OPS_F32, C, err)) ||
-        (st = upload(L, (void **)&L->g2, L->w.g2, OPS_F32, OPS_F32, C, err)) ||
-        (st = upload(L, (void **)&L->be2, L->w.be2, OPS_F32, OPS_F32, C, err)))
+        (st = upload(L, (void **)&L->g1, L->w.g1, AB_DTYPE_FP32, AB_DTYPE_FP32, C, err)) ||
+        (st = upload(L, (void **)&L->be1, L->w.be1, AB_DTYPE_FP32, AB_DTYPE_FP32, C, err)) ||
+        (st = upload(L, (void **)&L->g2, L->w.g2, AB_DTYPE_FP32, AB_DTYPE_FP32, C, err)) ||
+        (st = upload(L, (void **)&L->be2, L->w.be2, AB_DTYPE_FP32, AB_DTYPE_FP32, C, err)))
         return st;
     void **bufs[] = { &L->ln1, &L->qkv, &L->att, &L->h, &L->ln2, &L->fc, &L->y };
     size_t mult[] = { 1, 3, 1, 1, 1, 4, 1 };
@@ -202,7 +202,7 @@ static ab_status cu_check(struct cu_layer *L, int nb, int nt, struct ab_case *c,
     size_t n = (size_t)d->B * d->T * d->C;
     ab_status st = cu_run_once(L, err);
     if (st == AB_OK)
-        st = ops_cuda_convert(L->y32, OPS_F32, L->y, d->dt, n, L->stream, err);
+        st = ops_cuda_convert(L->y32, AB_DTYPE_FP32, L->y, d->dt, n, L->stream, err);
     if (st)
         return st;
     AB_CUDA_TRY(cudaStreamSynchronize(L->stream), err);
@@ -218,7 +218,7 @@ static ab_status cu_check(struct cu_layer *L, int nb, int nt, struct ab_case *c,
         st = ab_fail(err, AB_EFAIL, "cudaMemcpy: %s", cudaGetErrorString(e));
     if (st == AB_OK) {
         tb_ref_layer(ref, &L->w, &L->hd, nb, nt);
-        st = tb_check(y, OPS_F32, ref, d, nb, nt, c, what, err);
+        st = tb_check(y, AB_DTYPE_FP32, ref, d, nb, nt, c, what, err);
     }
     free(y), free(ref);
     return st;
@@ -239,7 +239,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     ab_status st = tb_dims_from_params(&c->params, &d, err);
     if (st)
         return st;
-    double act = (double)d.B * d.T * d.C * (double)ops_dtype_size(d.dt);
+    double act = (double)d.B * d.T * d.C * (double)ab_dtype_size(d.dt);
     if (!ab_device_fits(c->device, (uint64_t)(tb_weight_bytes(&d) + 13 * act + 4 * act + (128 << 20))))
         return ab_fail(err, AB_ENOMEM, "the layer does not fit in device memory");
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
@@ -248,7 +248,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     c->work.flops = tb_flops(&d);
     c->work.bytes = tb_weight_bytes(&d) + 2 * act;
     c->work.tokens = (double)d.B * d.T;
-    c->work.ceiling = d.dt == OPS_BF16 ? "bf16_gemm" : d.dt == OPS_F16 ? "fp16_gemm" : "fp32_gemm";
+    c->work.ceiling = d.dt == AB_DTYPE_BF16 ? "bf16_gemm" : d.dt == AB_DTYPE_FP16 ? "fp16_gemm" : "fp32_gemm";
     c->work.rate = "flops";
     bool graph = tb_cuda_graph(&c->params, c->work.flops);
     ab_case_metric(c, "flops_full_attention", tb_flops_full_attention(&d));

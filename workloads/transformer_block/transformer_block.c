@@ -125,7 +125,7 @@ ab_status tb_dims_from_params(const struct ab_params *ps, struct tb_dims *d, str
     d->B = (int)ab_param_int(ps, "batch", 1);
     if (d->NH == 0)
         d->NH = d->C / 64;
-    if (!ops_dtype_parse(ab_param_str(ps, "dtype", "fp32"), &d->dt))
+    if (!ab_dtype_parse(ab_param_str(ps, "dtype", "fp32"), &d->dt))
         return ab_fail(err, AB_EINVAL, "dtype '%s': valid choices are fp32, bf16, fp16",
                        ab_param_str(ps, "dtype", ""));
     if (d->NH <= 0 || d->C % d->NH || (d->C / d->NH) % 16)
@@ -150,12 +150,12 @@ double tb_flops_full_attention(const struct tb_dims *d)
 double tb_weight_bytes(const struct tb_dims *d)
 {
     double c = d->C;
-    return 12 * c * c * (double)ops_dtype_size(d->dt) + 13 * c * 4;
+    return 12 * c * c * (double)ab_dtype_size(d->dt) + 13 * c * 4;
 }
 
 double tb_host_bytes(const struct tb_dims *d)
 {
-    double act = (double)d->B * d->T * d->C * (double)ops_dtype_size(d->dt);
+    double act = (double)d->B * d->T * d->C * (double)ab_dtype_size(d->dt);
     return 2 * tb_weight_bytes(d) + 13 * act;
 }
 
@@ -178,7 +178,7 @@ void tb_weights_free(struct tb_weights *w)
 ab_status tb_weights_make(struct tb_weights *w, const struct tb_dims *d, uint64_t seed, struct ab_error *err)
 {
     memset(w, 0, sizeof *w);
-    size_t C = (size_t)d->C, es = ops_dtype_size(d->dt), M = (size_t)d->B * d->T;
+    size_t C = (size_t)d->C, es = ab_dtype_size(d->dt), M = (size_t)d->B * d->T;
     struct {
         void **p;
         size_t n;
@@ -205,7 +205,7 @@ ab_status tb_weights_make(struct tb_weights *w, const struct tb_dims *d, uint64_
             tb_weights_free(w);
             return ab_fail(err, AB_ENOMEM, "cannot allocate the layer's weights (%zu values)", t[i].n);
         }
-        ops_fill_random(*t[i].p, t[i].vec ? OPS_F32 : d->dt, NULL, t[i].n, seed + i, t[i].scale);
+        ops_fill_random(*t[i].p, t[i].vec ? AB_DTYPE_FP32 : d->dt, NULL, t[i].n, seed + i, t[i].scale);
     }
     for (size_t i = 0; i < C; i++) { /* LayerNorm scales near 1 */
         w->g1[i] += 1.0f;
@@ -216,8 +216,8 @@ ab_status tb_weights_make(struct tb_weights *w, const struct tb_dims *d, uint64_
 
 /* out (n, N) = inp (n, K) . W (N, K)^T + b, W in dt. Each thread widens one row of W at a time
  * into doubles (K of them), so W is read once whatever n is. */
-static void ref_linear(double *out, const double *inp, const void *W, enum ops_dtype dt, const float *b,
-                       int n, int N, int K)
+static void ref_linear(double *out, const double *inp, const void *W, enum ab_dtype dt, const float *b, int n,
+                       int N, int K)
 {
 #pragma omp parallel
     {
@@ -230,7 +230,7 @@ static void ref_linear(double *out, const double *inp, const void *W, enum ops_d
                 continue;
             }
             for (int k = 0; k < K; k++)
-                wr[k] = ops_get(W, dt, (size_t)o * K + k);
+                wr[k] = ab_dtype_get(dt, W, (size_t)o * K + k);
             for (int r = 0; r < n; r++) {
                 const double *x = inp + (size_t)r * K;
                 double s = b[o];
@@ -256,7 +256,7 @@ void tb_ref_layer(double *out, const struct tb_weights *w, const struct tb_dims 
     }
     for (int b = 0; b < nb; b++) {
         for (size_t i = 0; i < n; i++)
-            x[i] = ops_get(w->x, d->dt, (size_t)b * d->T * C + i);
+            x[i] = ab_dtype_get(d->dt, w->x, (size_t)b * d->T * C + i);
         double *gm = g, *bt = g + C;
         for (int c = 0; c < C; c++)
             gm[c] = w->g1[c], bt[c] = w->be1[c];
@@ -281,13 +281,13 @@ done:
     free(x), free(ln), free(qkv), free(att), free(h), free(fc), free(g);
 }
 
-ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
+ab_status tb_check(const void *y, enum ab_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
                    int nt, struct ab_case *c, const char *what, struct ab_error *err)
 {
     /* fp32: accumulation over C..4C terms and the fp32 softmax; 16-bit types: every stored
      * activation (LN outputs, QKV, attention, h, GELU output, y) is rounded to 8 or 11 bits. */
-    double atol = d->dt == OPS_F32 ? 1e-3 : 6e-2, rtol = d->dt == OPS_F32 ? 1e-3 : 3e-2;
-    size_t es = ops_dtype_size(ydt), bad = 0;
+    double atol = d->dt == AB_DTYPE_FP32 ? 1e-3 : 6e-2, rtol = d->dt == AB_DTYPE_FP32 ? 1e-3 : 3e-2;
+    size_t es = ab_dtype_size(ydt), bad = 0;
     double worst = 0;
     char msg[200] = "";
     for (int b = 0; b < nb; b++) {
@@ -308,7 +308,7 @@ ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const s
         return ab_fail(err, AB_EMISMATCH,
                        "%s layer (B=%d T=%d C=%d %s): %zu of %zu outputs off the FP64 reference by "
                        "more than %g + %g|ref|: %s",
-                       what, d->B, d->T, d->C, ops_dtype_name(d->dt), bad, (size_t)nb * nt * d->C, atol, rtol,
+                       what, d->B, d->T, d->C, ab_dtype_name(d->dt), bad, (size_t)nb * nt * d->C, atol, rtol,
                        msg);
     return AB_OK;
 }

@@ -13,7 +13,7 @@ extern const struct ab_impl transformer_block_cuda_impl;
 /* One pre-LN GPT decoder layer: B sequences of T tokens of width C, NH heads of C/NH. */
 struct tb_dims {
     int B, T, C, NH;
-    enum ops_dtype dt;
+    enum ab_dtype dt;
 };
 
 /* Weights in llm.c's (OC, C) layout, matrices in dt, vectors fp32; x (B,T,C) in dt. */
@@ -46,7 +46,7 @@ void tb_ref_layer(double *out, const struct tb_weights *w, const struct tb_dims 
 /* Compare y (B,T,C in ydt, fp32 or bf16; its first nt tokens of the first nb sequences) with ref; records
  * metric `<what>_max_err` (1 = at the tolerance) and returns AB_EMISMATCH naming the first
  * mismatches. Tolerance per dtype: fp32 1e-3 + 1e-3|ref|, bf16/fp16 6e-2 + 3e-2|ref|. */
-ab_status tb_check(const void *y, enum ops_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
+ab_status tb_check(const void *y, enum ab_dtype ydt, const double *ref, const struct tb_dims *d, int nb,
                    int nt, struct ab_case *c, const char *what, struct ab_error *err);
 /* What verify compares of the case's own layer: every token of every sequence in the check
  * suite (nb = B, nt = T; metric "case_all_tokens"), else the first 3 tokens of the first
