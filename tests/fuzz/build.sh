@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build.sh [DIR] — build the libFuzzer targets with clang (ASan + UBSan) into DIR
-# (default build-fuzz/). Only the parsers (and compare, which reads results) are compiled:
+# (default build-fuzz/). Only the parsers (and compare, which reads results) are compiled, with
+# the backend table and its meters, which name devices in what they parse;
 # of the workloads, only the safetensors reader; no CUDA.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -11,10 +12,12 @@ CC=${CC:-clang}
 cat >"$out/config.h" <<CFG
 #define AB_SOURCE_DIR "$root"
 CFG
-flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
+flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$out" -I"$root/harness" -I"$root/bench" -I"$root/workloads")
-lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c)
+lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c stats_tests.c results_load.c dtype.c
+     device.c backend_cpu.c backend_cuda_none.c backend_cuda_common.c meter.c meter_rapl.c meter_nvml.c
+     meter_nominal.c meter_papi_none.c)
 srcs=()
 for f in "${lib[@]}"; do srcs+=("$root/harness/$f"); done
 for t in csv samples axes profile compare safetensors; do
@@ -22,6 +25,6 @@ for t in csv samples axes profile compare safetensors; do
   [ "$t" = compare ] && extra=("$root/bench/compare.c")
   [ "$t" = safetensors ] && extra=("$root/workloads/gpt2/safetensors.c")
   "$CC" "${flags[@]}" -o "$out/fuzz_$t" "$root/tests/fuzz/fuzz_$t.c" "${srcs[@]}" \
-    "${extra[@]}" -lcjson -lcsv -lgsl -lgslcblas -lm
+    "${extra[@]}" -fopenmp -lcjson -lcsv -lgsl -lgslcblas -lm -ldl -lpthread
 done
 echo "fuzz targets in $out: csv samples axes profile compare safetensors"
