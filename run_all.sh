@@ -136,8 +136,10 @@ test)
   if [ "${FUZZ_SECONDS:-20}" != 0 ] && command -v clang >/dev/null 2>&1; then
     flog=${dir}-fuzz.log
     tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$flog.out"
+    frc=${PIPESTATUS[0]}
     echo "Ok: $(grep -c ': ok,' "$flog.out")" >"$flog"
-    echo "Fail: $(grep -c 'FAILED' "$flog.out")" >>"$flog"
+    # a target that did not build is a failure too, not a silence
+    echo "Fail: $(($(grep -c 'FAILED' "$flog.out") + (frc != 0 && $(grep -c 'FAILED' "$flog.out") == 0)))" >>"$flog"
     logs+=("$flog")
   fi
   # Formatting is checked, not argued about: .clang-format, clang-format 14 as in Debian 12.
