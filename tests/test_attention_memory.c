@@ -171,8 +171,13 @@ static void each_kernel_build_matches_the_reference_and_the_row_names_it(void **
     struct ab_case c;
     struct ab_error err = { { 0 } };
     bool v4 = attention_memory_cpu_impl_v4.setup && attention_memory_cpu_v4_ok();
-    const struct ab_impl *builds[] = { &attention_memory_cpu_impl_base, &attention_memory_cpu_impl_v4 };
-    for (int b = 0; b < (v4 ? 2 : 1); b++) {
+    bool v3 = attention_memory_cpu_impl_v3.setup && attention_memory_cpu_v3_ok();
+    const struct ab_impl *builds[] = { &attention_memory_cpu_impl_base, &attention_memory_cpu_impl_v3,
+                                       &attention_memory_cpu_impl_v4 };
+    const bool runs[] = { true, v3, v4 };
+    for (int b = 0; b < 3; b++) {
+        if (!runs[b])
+            continue;
         assert_int_equal(run_case_with(builds[b], p, &c, &err), AB_OK);
         assert_true(metric(&c, "max_abs_err") < 1e-5);
         assert_true(metric(&c, "checked_rows") == 130);
@@ -183,7 +188,7 @@ static void each_kernel_build_matches_the_reference_and_the_row_names_it(void **
         if (strcmp(c.metrics[i].name, "cpu_kernels") == 0)
             name = c.metrics[i].text;
     assert_non_null(name);
-    assert_string_equal(name, v4 ? "x86-64-v4" : "x86-64");
+    assert_string_equal(name, v4 ? "x86-64-v4" : v3 ? "x86-64-v3" : "x86-64");
 }
 
 static void naive_too_large_is_oom_not_a_crash(void **state)

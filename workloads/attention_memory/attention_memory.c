@@ -682,7 +682,8 @@ static const struct ab_metric_decl metrics[] = {
     { "max_abs_err", "", false, AB_BETTER_LOWER, "largest |x - ref| against an FP64 naive reference" },
     { "max_rel_err", "", false, AB_BETTER_LOWER, "largest |x - ref| / (atol + |ref|)" },
     { "checked_rows", "", false, AB_BETTER_NONE, "output rows compared with the reference" },
-    { "cpu_kernels", "", true, AB_BETTER_NONE, "CPU: which build of the kernels ran (x86-64-v4 or x86-64)" },
+    { "cpu_kernels", "", true, AB_BETTER_NONE,
+      "CPU: which build of the kernels ran (x86-64-v4, x86-64-v3 or x86-64)" },
 };
 
 const struct ab_workload attention_memory_workload = {

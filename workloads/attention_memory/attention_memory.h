@@ -114,13 +114,16 @@ int64_t attention_memory_case_reps(enum ab_suite suite);
 ab_status attention_memory_cuda_time_check(const struct am_shape *s, const struct ab_device *dev,
                                            enum ab_suite suite, struct ab_error *err);
 
-/* The CPU implementation (cpu_dispatch.c) forwards to one of two builds of cpu.c: for any
- * x86-64, and for x86-64-v4 (AVX-512; {0} where the build has none, see cpu_v4_none.c),
+/* The CPU implementation (cpu_dispatch.c) forwards to one of three builds of cpu.c: for any
+ * x86-64, for x86-64-v3 and for x86-64-v4 (AVX-512; {0} where the build has none, see cpu_v4_none.c),
  * which runs where attention_memory_cpu_v4_ok() says the CPU has what it needs. */
 extern const struct ab_impl attention_memory_cpu_impl;
 extern const struct ab_impl attention_memory_cpu_impl_base;
 extern const struct ab_impl attention_memory_cpu_impl_v4;
 bool attention_memory_cpu_v4_ok(void);
+/* The x86-64-v3 (AVX2 + FMA) build, for the many CPUs with AVX2 and no AVX-512. */
+extern const struct ab_impl attention_memory_cpu_impl_v3;
+bool attention_memory_cpu_v3_ok(void);
 extern const struct ab_impl attention_memory_cuda_impl;
 
 #endif /* ATTENTION_MEMORY_H */

@@ -1,5 +1,5 @@
 /* cpu_dispatch.c — attention_memory's CPU implementation: forwards to the build of cpu.c this
- * CPU can run, the x86-64-v4 (AVX-512) one where it may, else the one for any x86-64. The
+ * CPU can run: x86-64-v4 (AVX-512) where it may, else x86-64-v3 (AVX2 + FMA), else any x86-64. The
  * kernels are plain C loops left to the compiler's vectorizer, so the target decides whether
  * they run 4 or 16 floats a step. Rows say which build ran (metric cpu_kernels). */
 #include "attention_memory.h"
@@ -7,9 +7,12 @@
 static const struct ab_impl *cpu_variant(const char **name)
 {
     bool v4 = attention_memory_cpu_impl_v4.setup && attention_memory_cpu_v4_ok();
+    bool v3 = !v4 && attention_memory_cpu_impl_v3.setup && attention_memory_cpu_v3_ok();
     if (name)
-        *name = v4 ? "x86-64-v4" : "x86-64";
-    return v4 ? &attention_memory_cpu_impl_v4 : &attention_memory_cpu_impl_base;
+        *name = v4 ? "x86-64-v4" : v3 ? "x86-64-v3" : "x86-64";
+    return v4   ? &attention_memory_cpu_impl_v4
+           : v3 ? &attention_memory_cpu_impl_v3
+                : &attention_memory_cpu_impl_base;
 }
 
 static ab_status dispatch_setup(struct ab_case *c, struct ab_error *err)
