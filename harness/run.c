@@ -7,6 +7,7 @@
 #include "runner_internal.h"
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,10 @@ void ab_run_opts_defaults(struct ab_run_opts *o)
 /* Take ceilings from the ok rows of ceilings providers in a results file, for devices of the
  * same name. */
 static ab_status ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
-                                    struct ab_error *err)
+                                    struct ab_error *err, int *matched)
 {
+    if (matched)
+        *matched = 0;
     struct ab_result_set set = { 0 };
     ab_status st = ab_csv_read(path, &set, NULL, 0, err);
     if (st) {
@@ -46,8 +49,11 @@ static ab_status ceilings_from_file(const char *path, struct ab_device *devs, in
         if (!wl || !wl->provides_ceilings || r->status != AB_OK || !r->ceiling[0] || !(r->ceiling_value > 0))
             continue;
         for (int d = 0; d < n; d++)
-            if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0)
+            if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0) {
                 ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);
+                if (matched)
+                    (*matched)++;
+            }
     }
     ab_result_set_free(&set);
     return AB_OK;
@@ -111,8 +117,14 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     if ((st = ab_plan_select_devices(o, devs, ndev, why, use, absent, err)))
         goto out;
 
-    if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err)))
+    int n_matched = 0;
+    if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err, &n_matched)))
         goto out;
+    if (o->ceilings_file && n_matched == 0 && o->log && !o->quiet)
+        fprintf(o->log,
+                "warning: --ceilings %s has no ceilings of a device here (same id and name): fractions of "
+                "ceiling stay empty\n",
+                o->ceilings_file);
     if ((st = ab_plan_cases(&plan, o, sel, nsel, devs, ndev, use, absent, why, err)))
         goto out;
 
@@ -123,10 +135,22 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     snprintf(csv_path, sizeof csv_path, "%s/results.csv", o->out_dir);
     if (access(csv_path, F_OK) == 0) {
         if (!o->resume) {
+            /* Empty, or only the header (a run that failed before its first case): no results
+             * to lose, so the folder is not blocked. */
+            struct ab_result_set prev = { 0 };
+            bool empty = false;
             FILE *f = fopen(csv_path, "r");
-            bool empty = f && fgetc(f) == EOF;
-            if (f)
+            if (f) {
+                empty = fgetc(f) == EOF;
                 fclose(f);
+            }
+            if (!empty)
+                empty = ab_csv_read(csv_path, &prev, NULL, 0, NULL) == AB_OK && prev.n == 0;
+            ab_result_set_free(&prev);
+            if (empty && truncate(csv_path, 0) != 0) {
+                st = ab_fail(err, AB_EIO, "%s: %s", csv_path, strerror(errno));
+                goto out;
+            }
             if (!empty) {
                 st = ab_fail(err, AB_EINVAL,
                              "%s already exists: use --resume to continue that run, or "
@@ -152,7 +176,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                 done_keys[n_done++] = strdup(key);
             }
             ab_result_set_free(&prev);
-            ceilings_from_file(csv_path, devs, ndev, true, NULL);
+            ceilings_from_file(csv_path, devs, ndev, true, NULL, NULL);
         }
     }
     if (o->counters && (st = ab_counters_open(o->counters, &counters, err))) {
@@ -209,7 +233,14 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     for (int d = 0; d < ndev && o->idle_baseline_s > 0; d++) {
         /* Only a real meter has an idle draw worth subtracting; an estimate has none. */
         const char *src = ab_meter_source(meters[d]);
-        if (!use[d] || !meters[d] || !strncmp(src, "nominal", 7) || !strcmp(src, "none"))
+        if (use[d] && (!meters[d] || !strncmp(src, "nominal", 7) || !strcmp(src, "none"))) {
+            if (o->log && !o->quiet)
+                fprintf(o->log,
+                        "warning: --idle-baseline: %s has no power meter (%s): no idle power to subtract\n",
+                        devs[d].id, src);
+            continue;
+        }
+        if (!use[d] || !meters[d])
             continue;
         struct ab_error me;
         double e = NAN, t0 = ab_now_s();

@@ -344,6 +344,57 @@ static void outputs_do_not_follow_links_or_use_shared_folders(void **state)
     assert_true(S_ISREG(sb.st_mode));
 }
 
+/* A folder whose results.csv holds only the header (a start that failed) is not blocked; a
+ * --ceilings file of another machine and an idle baseline without a meter are said, not silent. */
+static void silent_no_ops_are_said_and_empty_starts_are_not_blocked(void **state)
+{
+    char out[4400], csv[4500], args[9000], err[4096];
+    snprintf(out, sizeof out, "%s/headonly", dir);
+    assert_int_equal(ab_mkdirs(out, NULL), AB_OK);
+    snprintf(csv, sizeof csv, "%s/results.csv", out);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    for (const char *const *c = ab_csv_columns(); *c; c++)
+        fprintf(f, "%s%s", *c, c[1] ? "," : "\n");
+    fclose(f);
+    snprintf(args, sizeof args, "run --check -w ceilings -d cpu -a kind=fma -a dtype=fp32 -o '%s'", out);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    struct ab_result_set set = { 0 };
+    struct ab_error e;
+    assert_int_equal(ab_csv_read(csv, &set, NULL, 0, &e), AB_OK);
+    assert_int_equal(set.n, 1);
+    /* a ceilings file whose rows name another CPU */
+    snprintf(args, sizeof args, "%s/other.csv", dir);
+    set.rows[0].status = AB_OK;
+    snprintf(set.rows[0].device_name, sizeof set.rows[0].device_name, "Some Other CPU 9000");
+    snprintf(set.rows[0].ceiling, sizeof set.rows[0].ceiling, "fp32_fma");
+    set.rows[0].ceiling_value = 1e12;
+    struct ab_reporter rep;
+    assert_int_equal(ab_csv_reporter_open(args, &rep, &e), AB_OK);
+    assert_int_equal(rep.row(rep.self, &set.rows[0], &e), AB_OK);
+    rep.destroy(rep.self);
+    ab_result_set_free(&set);
+    char other[4500];
+    snprintf(other, sizeof other, "%s", args);
+    snprintf(args, sizeof args,
+             "run --check -w ceilings -d cpu -a kind=fma -a dtype=fp32 --ceilings '%s' -o '%s/oc'", other,
+             dir);
+    assert_int_equal(run(args, err, sizeof err), 0);
+    assert_non_null(strstr(err, "has no ceilings of a device here"));
+    if (!getenv("ACCELBENCH_POWERCAP_ROOT")) {
+        snprintf(args, sizeof args,
+                 "run -w ceilings -d cpu --quick -a kind=fma -a dtype=fp32 --min-time 0.02 --max-time 0.1 "
+                 "--idle-baseline 0.05 -o '%s/ib'",
+                 dir);
+        int rc = run(args, err, sizeof err);
+        assert_int_equal(rc, 0);
+        /* this machine may have a RAPL meter: then the baseline is real and nothing is said */
+        struct stat sb;
+        if (stat("/sys/class/powercap/intel-rapl:0", &sb) != 0)
+            assert_non_null(strstr(err, "no power meter"));
+    }
+}
+
 static void help_and_version_exit_0(void **state)
 {
     assert_int_equal(run("--version", NULL, 0), 0);
@@ -515,6 +566,7 @@ int main(void)
         cmocka_unit_test(typos_in_lists_and_numbers_are_refused),
         cmocka_unit_test(lost_output_and_closed_descriptors),
         cmocka_unit_test(outputs_do_not_follow_links_or_use_shared_folders),
+        cmocka_unit_test(silent_no_ops_are_said_and_empty_starts_are_not_blocked),
         cmocka_unit_test(absent_cuda_backend_is_a_skipped_row),
         cmocka_unit_test(an_axis_at_its_implicit_value_stays_out_of_the_case_identity),
         cmocka_unit_test(check_suite_passes_on_the_cpu),
