@@ -12,13 +12,31 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Put text into msg; when it is too long, cut its middle, not its end: messages put the path
+ * first and the reason last, and a long path must not cost the reason. */
+static void set_message(char msg[AB_ERR_LEN], const char *text)
+{
+    size_t n = strlen(text);
+    if (n < AB_ERR_LEN) {
+        memcpy(msg, text, n + 1);
+        return;
+    }
+    static const char cut[] = " [...] ";
+    size_t head = AB_ERR_LEN / 3, tail = AB_ERR_LEN - 1 - head - (sizeof cut - 1);
+    memcpy(msg, text, head);
+    memcpy(msg + head, cut, sizeof cut - 1);
+    memcpy(msg + head + sizeof cut - 1, text + n - tail, tail + 1);
+}
+
 ab_status ab_fail(struct ab_error *err, ab_status st, const char *fmt, ...)
 {
     if (err) {
+        char buf[8192];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
+        set_message(err->msg, buf);
     }
     return st;
 }
@@ -26,13 +44,14 @@ ab_status ab_fail(struct ab_error *err, ab_status st, const char *fmt, ...)
 ab_status ab_fail_prefix(struct ab_error *err, ab_status st, const char *fmt, ...)
 {
     if (err) {
-        char old[AB_ERR_LEN], pre[AB_ERR_LEN];
+        char old[AB_ERR_LEN], pre[4096], buf[8192];
         snprintf(old, sizeof old, "%s", err->msg);
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(pre, sizeof pre, fmt, ap);
         va_end(ap);
-        snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+        snprintf(buf, sizeof buf, "%s: %s", pre, old);
+        set_message(err->msg, buf);
     }
     return st;
 }
