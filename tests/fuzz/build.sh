@@ -2,7 +2,7 @@
 # build.sh [DIR] — build the libFuzzer targets with clang (ASan + UBSan) into DIR
 # (default build-fuzz/). Only the parsers (and compare, which reads results) are compiled, with
 # the backend table and its meters, which name devices in what they parse;
-# of the workloads, only the safetensors reader; no CUDA.
+# of the workloads, only the safetensors reader and the GPT-2 parameter loader; no CUDA.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build-fuzz}
@@ -20,11 +20,12 @@ lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c stats_t
      meter_nominal.c meter_papi_none.c)
 srcs=()
 for f in "${lib[@]}"; do srcs+=("$root/harness/$f"); done
-for t in csv samples axes profile compare safetensors; do
+for t in csv samples axes profile compare safetensors gpt2_load; do
   extra=()
   [ "$t" = compare ] && extra=("$root/bench/compare.c")
   [ "$t" = safetensors ] && extra=("$root/workloads/gpt2/safetensors.c")
+  [ "$t" = gpt2_load ] && extra=("$root/workloads/gpt2/safetensors.c" "$root/workloads/gpt2/params.c")
   "$CC" "${flags[@]}" -o "$out/fuzz_$t" "$root/tests/fuzz/fuzz_$t.c" "${srcs[@]}" \
     "${extra[@]}" -fopenmp -lcjson -lcsv -lgsl -lgslcblas -lm -ldl -lpthread
 done
-echo "fuzz targets in $out: csv samples axes profile compare safetensors"
+echo "fuzz targets in $out: csv samples axes profile compare safetensors gpt2_load"

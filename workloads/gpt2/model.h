@@ -21,7 +21,14 @@ bool gpt2_config_named(const char *model, struct gpt2_config *out);
 /* Read n_layer, n_embd, n_head, vocab_size, n_positions from a Hugging Face config.json text. */
 ab_status gpt2_config_parse_json(const char *json, struct gpt2_config *out, struct ab_error *err);
 /* Parameters (embeddings included, counted once since the output embedding is tied). */
-size_t gpt2_param_count(const struct gpt2_config *cfg);
+size_t gpt2_param_count(const struct gpt2_config *cfg); /* SIZE_MAX: does not fit */
+/* Could a safetensors file of len bytes hold cfg's parameters (2 bytes each at least)? */
+ab_status gpt2_config_fits_file(const struct gpt2_config *cfg, size_t len, struct ab_error *err);
+/* Parameters of shape cfg from the bytes of a safetensors file (checked against its size
+ * first); p owns what it gets, freed by gpt2_params_free. */
+struct gpt2_params;
+ab_status gpt2_params_from_memory(struct gpt2_params *p, const struct gpt2_config *cfg, const void *file,
+                                  size_t len, struct ab_error *err);
 
 /* One block's parameters; weights (out, in), everything fp32. */
 struct gpt2_layer {
