@@ -46,6 +46,11 @@ static ab_status load_file(const char *csv, struct ab_result_set *set, char *war
         if (exists(jl))
             st = ab_json_read_samples(jl, &one, err);
     }
+    if (st == AB_OK && set->n == 0) { /* the first file: take its rows whole, not a copy of each */
+        struct ab_result_set empty = *set;
+        *set = one;
+        one = empty;
+    }
     for (int64_t i = 0; st == AB_OK && i < one.n; i++) {
         st = ab_result_set_add(set, &one.rows[i], err);
         if (st == AB_OK) { /* move the samples */
