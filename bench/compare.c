@@ -124,18 +124,31 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         cmp_report_free(out);
         return ab_fail(err, AB_ENOMEM, "out of memory comparing");
     }
+    /* The latest rows have one case each, so a key names at most one new row. */
     bool *matched = calloc((size_t)(nn + 1), sizeof *matched);
+    struct ab_keymap *new_at = NULL;
+    ab_status st =
+        matched ? ab_keymap_create(nn, &new_at, err) : ab_fail(err, AB_ENOMEM, "out of memory comparing");
+    for (int j = 0; st == AB_OK && j < nn; j++) {
+        char kn[800];
+        ab_results_case_key(N[j], kn, sizeof kn);
+        if (ab_keymap_get(new_at, kn) < 0)
+            st = ab_keymap_put(new_at, kn, j, err);
+    }
+    if (st) {
+        ab_keymap_destroy(new_at);
+        free(matched);
+        free(B);
+        free(N);
+        free(p);
+        cmp_report_free(out);
+        return st;
+    }
     for (int i = 0; i < nb; i++) {
         char kb[800];
         ab_results_case_key(B[i], kb, sizeof kb);
-        int j;
-        for (j = 0; j < nn; j++) {
-            char kn[800];
-            ab_results_case_key(N[j], kn, sizeof kn);
-            if (!matched[j] && strcmp(kb, kn) == 0)
-                break;
-        }
-        if (j == nn) {
+        int j = (int)ab_keymap_get(new_at, kb);
+        if (j < 0 || matched[j]) {
             out->removed[out->n_removed++] = B[i];
             continue;
         }
@@ -192,6 +205,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         if (!matched[j])
             out->added[out->n_added++] = N[j];
     free(matched);
+    ab_keymap_destroy(new_at);
 
     /* Run-to-run noise: samples within one run do not see what changes between runs (page
      * placement, thread placement, neighbours on a shared host), so each case's interval is

@@ -519,6 +519,15 @@ void ab_results_case_key(const struct ab_result *r, char *buf, size_t len);
  * first appearance: *n pointers into s, in an array the caller frees. NULL if out of memory. */
 const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n);
 
+/* A map from strings to int64 values (keymap.c), for matching cases by key in one pass.
+ * create: room for about n_hint keys (it grows); the caller destroys it. put copies key and
+ * replaces any value under it; get returns the value, or -1 when key is absent. */
+struct ab_keymap;
+ab_status ab_keymap_create(int64_t n_hint, struct ab_keymap **out, struct ab_error *err);
+void ab_keymap_destroy(struct ab_keymap *m);
+ab_status ab_keymap_put(struct ab_keymap *m, const char *key, int64_t value, struct ab_error *err);
+int64_t ab_keymap_get(const struct ab_keymap *m, const char *key);
+
 /* Reporters are a vtable fed the same plain-data result (CSV, JSON lines, console). */
 struct ab_run_info; /* defined below */
 struct ab_reporter {

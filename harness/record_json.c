@@ -234,6 +234,19 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         len = last ? (size_t)(last - text + 1) : 0;
         text[len] = '\0';
     }
+    /* The rows of each key, chained in row order: by_key gives the first, next the one after. */
+    struct ab_keymap *by_key = NULL;
+    int64_t *next = malloc((size_t)(set->n ? set->n : 1) * sizeof *next);
+    if (!next)
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
+    else
+        st = ab_keymap_create(set->n, &by_key, err);
+    for (int64_t i = set->n - 1; st == AB_OK && i >= 0; i--) {
+        char rk[700];
+        ab_result_key(&set->rows[i], rk, sizeof rk);
+        next[i] = ab_keymap_get(by_key, rk);
+        st = ab_keymap_put(by_key, rk, i, err);
+    }
     int line = 0;
     for (char *ln = text, *nl; st == AB_OK && ln < text + len; ln = nl + 1) {
         /* text ends in '\n' here, so every line has one; a NUL byte inside a line would
@@ -270,11 +283,7 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         if (st == AB_OK) {
             char key[700];
             snprintf(key, sizeof key, "%s|%s|%s", wl, dev, params);
-            for (int64_t i = 0; i < set->n && st == AB_OK; i++) {
-                char rk[700];
-                ab_result_key(&set->rows[i], rk, sizeof rk);
-                if (strcmp(rk, key) != 0)
-                    continue;
+            for (int64_t i = ab_keymap_get(by_key, key); i >= 0 && st == AB_OK; i = next[i]) {
                 int n = cJSON_GetArraySize(samples);
                 double *x = n ? malloc((size_t)n * sizeof *x) : NULL;
                 if (n && !x) {
@@ -305,6 +314,8 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         }
         cJSON_Delete(o);
     }
+    ab_keymap_destroy(by_key);
+    free(next);
     free(text);
     return st;
 }

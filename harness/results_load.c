@@ -46,6 +46,11 @@ static ab_status load_file(const char *csv, struct ab_result_set *set, char *war
         if (exists(jl))
             st = ab_json_read_samples(jl, &one, err);
     }
+    if (st == AB_OK && set->n == 0) { /* the first file: take its rows whole, not a copy of each */
+        struct ab_result_set empty = *set;
+        *set = one;
+        one = empty;
+    }
     for (int64_t i = 0; st == AB_OK && i < one.n; i++) {
         st = ab_result_set_add(set, &one.rows[i], err);
         if (st == AB_OK) { /* move the samples */
@@ -118,25 +123,29 @@ void ab_results_case_key(const struct ab_result *r, char *buf, size_t len)
 const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n_out)
 {
     const struct ab_result **out = calloc((size_t)(s->n ? s->n : 1), sizeof *out);
+    struct ab_keymap *seen = NULL; /* case key -> its index in out */
     int n = 0;
     *n_out = 0;
-    if (!out)
+    if (!out || ab_keymap_create(s->n, &seen, NULL) != AB_OK) {
+        free(out);
         return NULL;
+    }
     for (int64_t i = 0; i < s->n; i++) {
         char ki[800];
         ab_results_case_key(&s->rows[i], ki, sizeof ki);
-        int k;
-        for (k = 0; k < n; k++) {
-            char kk[800];
-            ab_results_case_key(out[k], kk, sizeof kk);
-            if (strcmp(ki, kk) == 0)
-                break;
-        }
-        if (k == n)
+        int64_t k = ab_keymap_get(seen, ki);
+        if (k < 0) {
+            if (ab_keymap_put(seen, ki, n, NULL) != AB_OK) {
+                ab_keymap_destroy(seen);
+                free(out);
+                return NULL;
+            }
             out[n++] = &s->rows[i];
-        else if (strcmp(s->rows[i].started_utc, out[k]->started_utc) >= 0)
+        } else if (strcmp(s->rows[i].started_utc, out[k]->started_utc) >= 0) {
             out[k] = &s->rows[i]; /* ISO 8601 text sorts by time; a tie goes to the later row */
+        }
     }
+    ab_keymap_destroy(seen);
     *n_out = n;
     return out;
 }

@@ -432,14 +432,16 @@ struct figspec {
     const struct wl_default *def;
 };
 
-/* Count distinct keys among rows. */
-static int count_keys(struct prow *const *rows, int n, bool with_dev, struct axinfo *const *axes, int na)
+/* Count distinct keys among rows, up to limit + 1: the caller only asks whether they fit in
+ * limit, and stopping there keeps this rows x limit rather than rows x rows. */
+static int count_keys(struct prow *const *rows, int n, bool with_dev, struct axinfo *const *axes, int na,
+                      int limit)
 {
     char(*keys)[256] = malloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
     if (!keys)
         return n;
     int nk = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && nk <= limit; i++) {
         char k[256];
         variant_label(rows[i], axes, na, k, sizeof k);
         if (with_dev) {
@@ -481,8 +483,8 @@ static ab_status build_group(struct plan *P, const char *workload, struct prow *
             }
     for (;;) {
         bool by_dev = fsp->kind == AB_PLOT_LINE;
-        int count = count_keys(rows, n, by_dev, vary, nv);
         int limit = fsp->kind == AB_PLOT_LINE ? MAX_SERIES : MAX_CATEGORIES;
+        int count = count_keys(rows, n, by_dev, vary, nv, limit);
         if (count <= limit || nv == 0)
             break;
         int best = -1;
