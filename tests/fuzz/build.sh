@@ -15,7 +15,7 @@ CFG
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$out" -I"$root/harness" -I"$root/bench" -I"$root/workloads")
-lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c stats_tests.c results_load.c dtype.c
+lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c stats_tests.c results_load.c dtype.c keymap.c
      device.c backend_cpu.c backend_cuda_none.c backend_cuda_common.c meter.c meter_rapl.c meter_nvml.c
      meter_nominal.c meter_papi_none.c)
 srcs=()
