@@ -150,7 +150,7 @@ if [ -x "$BIN" ] && [ "${CHECK_SPEED:-1}" = 1 ]; then
   run_speed cpu-ceilings -d cpu -w ceilings --quick "${SLOW[@]}"
   for dev in $("$BIN" info 2>/dev/null | awk '$1 ~ /^cuda:[0-9]+$/ {print $1}'); do
     D=(-d "$dev")
-    run_speed "$dev ceilings" "${D[@]}" -w ceilings -a kind=fma,gemm,stream -a dtype=fp32,tf32,bf16,fp16,fp8 \
+    run_speed "$dev ceilings" "${D[@]}" -w ceilings -a kind=fma,gemm,stream -a dtype=fp32,tf32,bf16,fp16,fp8,fp8_fast \
       -a n=0,8192 "${SLOW[@]}"
     CEIL=(--ceilings "$RES/speed/results.csv")
     say "speed: $dev workloads"
