@@ -232,10 +232,132 @@ void ab_stats_ks(const double *x, int64_t nx, const double *y, int64_t ny, doubl
 
 /* ------------------------------------------------------------------ bootstrap */
 
-static double median_in_place(double *x, int64_t n)
+/* Medians and percentiles here come from counting and selection, not sorting: each resample
+ * needs one or two order statistics, and sorting every resample was nearly all of compare's
+ * time. The values are exactly those of the sorted formulas (GSL's median and quantile from
+ * sorted data) on the same draws, so results for a seed do not change. Inputs with NaN take the
+ * sorting path, whose order they define. */
+
+/* Leaves the k-th smallest (0-based) of a[0..n) at a[k], smaller-or-equal values before it and
+ * larger-or-equal after. Insertion sort for the small arrays compare's block medians give,
+ * Hoare partitioning around a median of three otherwise. */
+static void select_kth(double *a, int64_t n, int64_t k)
 {
+    int64_t l = 0, r = n - 1;
+    while (r - l > 24) {
+        int64_t m = l + (r - l) / 2;
+        double t;
+#define SWAP(i, j) (t = a[i], a[i] = a[j], a[j] = t)
+        if (a[m] < a[l])
+            SWAP(m, l);
+        if (a[r] < a[l])
+            SWAP(r, l);
+        if (a[r] < a[m])
+            SWAP(r, m);
+        double pivot = a[m];
+        int64_t i = l, j = r;
+        while (i <= j) {
+            while (a[i] < pivot)
+                i++;
+            while (pivot < a[j])
+                j--;
+            if (i <= j) {
+                SWAP(i, j);
+                i++;
+                j--;
+            }
+        }
+#undef SWAP
+        /* a[l..j] <= pivot <= a[i..r], and a(j..i) == pivot */
+        if (k <= j)
+            r = j;
+        else if (k >= i)
+            l = i;
+        else
+            return;
+    }
+    for (int64_t i = l + 1; i <= r; i++) {
+        double v = a[i];
+        int64_t j = i;
+        for (; j > l && v < a[j - 1]; j--)
+            a[j] = a[j - 1];
+        a[j] = v;
+    }
+}
+
+static double min_of(const double *a, int64_t n)
+{
+    double m = a[0];
+    for (int64_t i = 1; i < n; i++)
+        m = a[i] < m ? a[i] : m;
+    return m;
+}
+
+static double max_of(const double *a, int64_t n)
+{
+    double m = a[0];
+    for (int64_t i = 1; i < n; i++)
+        m = a[i] > m ? a[i] : m;
+    return m;
+}
+
+/* gsl_stats_median_from_sorted_data's value, a reordered. */
+static double median_select(double *a, int64_t n)
+{
+    int64_t hi = n / 2;
+    select_kth(a, n, hi);
+    if (n % 2)
+        return a[hi];
+    return (max_of(a, hi) + a[hi]) / 2.0;
+}
+
+/* ab_stats_quantile_sorted's value (GSL's interpolation between order statistics), a reordered;
+ * a[from..n) must hold the largest n - from values, as a previous call leaves them. */
+static double quantile_select(double *a, int64_t n, int64_t from, double q)
+{
+    if (q <= 0)
+        return min_of(a, n);
+    if (q >= 1)
+        return max_of(a, n);
+    double index = q * (double)(n - 1);
+    int64_t lhs = (int64_t)index;
+    double delta = index - (double)lhs;
+    if (lhs < from)
+        from = 0;
+    select_kth(a + from, n - from, lhs - from);
+    if (lhs == n - 1)
+        return a[lhs];
+    return (1 - delta) * a[lhs] + delta * min_of(a + lhs + 1, n - lhs - 1);
+}
+
+static bool any_nan(const double *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (isnan(x[i]))
+            return true;
+    return false;
+}
+
+static double median_in_place(double *x, int64_t n, bool sort)
+{
+    if (!sort)
+        return median_select(x, n);
     gsl_sort(x, 1, (size_t)n);
     return gsl_stats_median_from_sorted_data(x, 1, (size_t)n);
+}
+
+/* ab_rng_uniform's stream (xoshiro256**), inlined: the draws are most of a resample's work. */
+static inline double rng_uniform(struct ab_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5, out = ((x << 7) | (x >> 57)) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return (double)(out >> 11) * 0x1.0p-53;
 }
 
 static double contrast(enum ab_stats_contrast c, double mx, double my)
@@ -243,6 +365,65 @@ static double contrast(enum ab_stats_contrast c, double mx, double my)
     if (c == AB_STATS_MEDIAN_DIFF)
         return mx - my;
     return mx > 0 ? my / mx : NAN;
+}
+
+/* One side of the bootstrap. Where the draws are not much fewer than the values, a resample's
+ * median is found by counting draws per value and walking the counts in sorted order (the k-th
+ * smallest drawn value is sorted[r] for the first rank r whose running count passes k): O(n)
+ * with no comparisons of values. Else the drawn values are selected from. */
+struct boot_side {
+    const double *x;
+    int64_t n, draws;
+    double *buf;    /* draws values (selection), or n sorted values (counting) */
+    size_t *perm;   /* counting: buf[r] == x[perm[r]] */
+    int32_t *count; /* counting: draws per value of x */
+};
+
+static bool boot_side_open(struct boot_side *s, const double *x, int64_t n, int64_t draws, bool sort)
+{
+    *s = (struct boot_side){ .x = x, .n = n, .draws = draws };
+    bool counting = !sort && n <= 2 * draws;
+    s->buf = malloc((size_t)(n > draws ? n : draws) * sizeof *s->buf);
+    if (!counting)
+        return s->buf != NULL;
+    s->perm = malloc((size_t)n * sizeof *s->perm);
+    s->count = malloc((size_t)n * sizeof *s->count);
+    if (!s->buf || !s->perm || !s->count || draws > INT32_MAX)
+        return false;
+    gsl_sort_index(s->perm, x, 1, (size_t)n);
+    for (int64_t r = 0; r < n; r++)
+        s->buf[r] = x[s->perm[r]];
+    return true;
+}
+
+static void boot_side_close(struct boot_side *s)
+{
+    free(s->buf);
+    free(s->perm);
+    free(s->count);
+}
+
+static double resample_median(struct boot_side *s, struct ab_rng *g, bool sort)
+{
+    const int64_t n = s->n, m = s->draws;
+    if (!s->count) {
+        for (int64_t i = 0; i < m; i++)
+            s->buf[i] = s->x[(int64_t)(rng_uniform(g) * (double)n)];
+        return median_in_place(s->buf, m, sort);
+    }
+    memset(s->count, 0, (size_t)n * sizeof *s->count);
+    for (int64_t i = 0; i < m; i++)
+        s->count[(int64_t)(rng_uniform(g) * (double)n)]++;
+    /* order statistics (m - 1) / 2 and m / 2, as gsl_stats_median_from_sorted_data takes them */
+    int64_t klo = (m - 1) / 2, khi = m / 2, cum = 0, rlo = -1, r = 0;
+    for (;; r++) {
+        cum += s->count[s->perm[r]];
+        if (rlo < 0 && cum > klo)
+            rlo = r;
+        if (cum > khi)
+            break;
+    }
+    return rlo == r ? s->buf[r] : (s->buf[rlo] + s->buf[r]) / 2.0;
 }
 
 void ab_stats_bootstrap_ci(const double *x, int64_t nx, const double *y, int64_t ny, enum ab_stats_contrast c,
@@ -256,32 +437,45 @@ void ab_stats_bootstrap_ci(const double *x, int64_t nx, const double *y, int64_t
         return;
     int64_t bx = max_draws > 0 && nx > max_draws ? max_draws : nx;
     int64_t by = max_draws > 0 && ny > max_draws ? max_draws : ny;
-    double *rx = malloc((size_t)(nx > bx ? nx : bx) * sizeof *rx);
-    double *ry = malloc((size_t)(ny > by ? ny : by) * sizeof *ry);
+    bool sort = any_nan(x, nx) || any_nan(y, ny);
+    struct boot_side sx, sy;
+    bool ok = boot_side_open(&sx, x, nx, bx, sort);
+    ok = boot_side_open(&sy, y, ny, by, sort) && ok;
     double *stat = malloc((size_t)(resamples > 0 ? resamples : 1) * sizeof *stat);
-    if (rx && ry && stat) {
+    if (ok && stat) {
         if (est) {
-            memcpy(rx, x, (size_t)nx * sizeof *rx);
-            memcpy(ry, y, (size_t)ny * sizeof *ry);
-            *est = contrast(c, median_in_place(rx, nx), median_in_place(ry, ny));
+            double *rx = malloc((size_t)nx * sizeof *rx), *ry = malloc((size_t)ny * sizeof *ry);
+            if (rx && ry) {
+                memcpy(rx, x, (size_t)nx * sizeof *rx);
+                memcpy(ry, y, (size_t)ny * sizeof *ry);
+                *est = contrast(c, median_in_place(rx, nx, sort), median_in_place(ry, ny, sort));
+            }
+            free(rx);
+            free(ry);
         }
         if (resamples >= 10) {
             struct ab_rng g;
             ab_rng_seed(&g, seed);
+            bool stat_nan = false;
             for (int b = 0; b < resamples; b++) {
-                for (int64_t i = 0; i < bx; i++)
-                    rx[i] = x[(int64_t)(ab_rng_uniform(&g) * nx)];
-                for (int64_t i = 0; i < by; i++)
-                    ry[i] = y[(int64_t)(ab_rng_uniform(&g) * ny)];
-                double mx = median_in_place(rx, bx);
-                stat[b] = contrast(c, mx, median_in_place(ry, by));
+                double mx = resample_median(&sx, &g, sort); /* x's draws first, then y's */
+                stat[b] = contrast(c, mx, resample_median(&sy, &g, sort));
+                stat_nan |= isnan(stat[b]);
             }
-            gsl_sort(stat, 1, (size_t)resamples);
-            *lo = ab_stats_quantile_sorted(stat, resamples, alpha / 2);
-            *hi = ab_stats_quantile_sorted(stat, resamples, 1 - alpha / 2);
+            if (sort || stat_nan) {
+                gsl_sort(stat, 1, (size_t)resamples);
+                *lo = ab_stats_quantile_sorted(stat, resamples, alpha / 2);
+                *hi = ab_stats_quantile_sorted(stat, resamples, 1 - alpha / 2);
+            } else {
+                double qlo = alpha / 2, qhi = 1 - alpha / 2;
+                *lo = quantile_select(stat, resamples, 0, qlo);
+                /* the lo call leaves stat[lhs + 1..) holding the largest values */
+                int64_t above = qlo > 0 && qlo < 1 ? (int64_t)(qlo * (double)(resamples - 1)) + 1 : 0;
+                *hi = quantile_select(stat, resamples, above <= resamples ? above : 0, qhi);
+            }
         }
     }
-    free(rx);
-    free(ry);
+    boot_side_close(&sx);
+    boot_side_close(&sy);
     free(stat);
 }

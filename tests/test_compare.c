@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <omp.h>
 
 #include "accelbench.h"
 #include "compare.h"
@@ -217,6 +218,38 @@ static void a_fixed_pair_gives_the_report_it_always_gave(void **state)
     ab_result_set_free(&b);
 }
 
+static void the_report_is_the_same_whatever_the_thread_count(void **state)
+{
+    /* cases are tested in parallel; each is seeded by its own base row, not by the order threads
+     * reach it */
+    struct cmp_opts o;
+    cmp_opts_defaults(&o);
+    struct ab_result_set a, b;
+    make_set(&a, 30, 10, 0.03, 21, -1, 1);
+    make_set(&b, 30, 10, 0.03, 22, 7, 1.2);
+    struct cmp_report r[2];
+    struct ab_error e;
+    int threads = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k ? 4 : 1);
+        assert_int_equal(cmp_compare(&a, &b, &o, &r[k], &e), AB_OK);
+    }
+    omp_set_num_threads(threads);
+    assert_int_equal(r[0].n, 30);
+    assert_int_equal(r[1].n, 30);
+    for (int i = 0; i < 30; i++) {
+        const struct cmp_case *c0 = &r[0].cases[i], *c1 = &r[1].cases[i];
+        assert_true(c0->from_samples && c1->from_samples);
+        assert_int_equal(c0->verdict, c1->verdict);
+        assert_true(c0->ci_lo == c1->ci_lo && c0->ci_hi == c1->ci_hi && c0->p == c1->p);
+    }
+    assert_int_equal(r[0].cases[7].verdict, CMP_SLOWER);
+    for (int k = 0; k < 2; k++)
+        cmp_report_free(&r[k]);
+    ab_result_set_free(&a);
+    ab_result_set_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +259,7 @@ int main(void)
         cmocka_unit_test(a_change_of_every_case_is_still_caught),
         cmocka_unit_test(renamed_missing_and_failed_cases_are_listed),
         cmocka_unit_test(a_fixed_pair_gives_the_report_it_always_gave),
+        cmocka_unit_test(the_report_is_the_same_whatever_the_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "accelbench.h"
 #include "test_util.h"
@@ -298,6 +299,115 @@ static void fixed_sample(double *x, int n, uint64_t seed, double shift, double s
     }
 }
 
+/* The bootstrap as it was written first: every resample sorted. The fast one (counting,
+ * selection, an inlined generator) must give the same interval to the last bit for a seed. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double ref_median(double *x, int64_t n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : (x[(n - 1) / 2] + x[n / 2]) / 2.0;
+}
+
+static double ref_quantile(const double *s, int64_t n, double q)
+{
+    double index = q * (double)(n - 1);
+    int64_t lhs = (int64_t)index;
+    double delta = index - (double)lhs;
+    return lhs == n - 1 ? s[lhs] : (1 - delta) * s[lhs] + delta * s[lhs + 1];
+}
+
+static void bootstrap_ref(const double *x, int64_t nx, const double *y, int64_t ny, bool diff, int resamples,
+                          int64_t max_draws, double alpha, uint64_t seed, double *lo, double *hi)
+{
+    int64_t bx = max_draws > 0 && nx > max_draws ? max_draws : nx;
+    int64_t by = max_draws > 0 && ny > max_draws ? max_draws : ny;
+    double *rx = malloc((size_t)bx * sizeof *rx), *ry = malloc((size_t)by * sizeof *ry);
+    double *stat = malloc((size_t)resamples * sizeof *stat);
+    assert_non_null(rx);
+    assert_non_null(ry);
+    assert_non_null(stat);
+    struct ab_rng g;
+    ab_rng_seed(&g, seed);
+    for (int b = 0; b < resamples; b++) {
+        for (int64_t i = 0; i < bx; i++)
+            rx[i] = x[(int64_t)(ab_rng_uniform(&g) * (double)nx)];
+        for (int64_t i = 0; i < by; i++)
+            ry[i] = y[(int64_t)(ab_rng_uniform(&g) * (double)ny)];
+        double mx = ref_median(rx, bx), my = ref_median(ry, by);
+        stat[b] = diff ? mx - my : my / mx;
+    }
+    qsort(stat, (size_t)resamples, sizeof *stat, cmp_double);
+    *lo = ref_quantile(stat, resamples, alpha / 2);
+    *hi = ref_quantile(stat, resamples, 1 - alpha / 2);
+    free(rx);
+    free(ry);
+    free(stat);
+}
+
+static void bootstrap_matches_the_sorting_reference_bit_for_bit(void **state)
+{
+    /* sizes: compare's block medians (3..19, both parities), counting with fewer draws than
+     * twice the values, selection (more values than twice the draws), and large selections */
+    static const struct {
+        int nx, ny, draws, resamples;
+        bool discrete, diff;
+        double alpha;
+    } c[] = {
+        { 3, 3, 0, 1000, false, false, 0.05 },       { 10, 10, 0, 1000, false, false, 0.05 },
+        { 19, 12, 0, 1000, true, false, 0.05 },      { 11, 4, 0, 999, true, true, 0.1 },
+        { 300, 250, 2000, 1000, true, false, 0.05 }, { 500, 400, 150, 200, false, false, 0.05 },
+        { 5000, 3000, 2000, 100, true, true, 0.01 }, { 40, 60, 25, 1000, false, false, 0.5 },
+    };
+    static double x[5000], y[5000];
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        fixed_sample(x, c[k].nx, 10 + k, 0, 0.05, c[k].discrete);
+        fixed_sample(y, c[k].ny, 20 + k, 1, 0.05, c[k].discrete);
+        double lo, hi, rlo, rhi;
+        enum ab_stats_contrast con = c[k].diff ? AB_STATS_MEDIAN_DIFF : AB_STATS_MEDIAN_RATIO;
+        ab_stats_bootstrap_ci(x, c[k].nx, y, c[k].ny, con, c[k].resamples, c[k].draws, c[k].alpha, 5 + k,
+                              NULL, &lo, &hi);
+        bootstrap_ref(x, c[k].nx, y, c[k].ny, c[k].diff, c[k].resamples, c[k].draws, c[k].alpha, 5 + k, &rlo,
+                      &rhi);
+        if (lo != rlo || hi != rhi)
+            fail_msg("case %zu: [%.17g, %.17g], reference [%.17g, %.17g]", k, lo, hi, rlo, rhi);
+        assert_true(lo < hi);
+    }
+    /* all values equal: every resample's median is that value */
+    for (int i = 0; i < 10; i++)
+        x[i] = y[i] = 2.5;
+    double lo, hi;
+    ab_stats_bootstrap_ci(x, 10, y, 10, AB_STATS_MEDIAN_RATIO, 1000, 2000, 0.05, 1, NULL, &lo, &hi);
+    assert_double_equal(lo, 1, 0);
+    assert_double_equal(hi, 1, 0);
+}
+
+static void bootstrap_interval_covers_the_true_ratio_at_its_level(void **state)
+{
+    /* Coverage on compare's usual shape (ten samples per side, log-normal, true ratio 1.1): a
+     * percentile interval of medians of ten is known to undercover a little; 400 trials of a
+     * nominal 95% interval must cover between 85% and 99.5% of the time. */
+    struct ab_rng g;
+    ab_rng_seed(&g, 123);
+    int covered = 0, trials = 400;
+    for (int t = 0; t < trials; t++) {
+        double x[10], y[10], lo, hi;
+        for (int i = 0; i < 10; i++) {
+            x[i] = exp(0.02 * ab_rng_normal(&g));
+            y[i] = 1.1 * exp(0.02 * ab_rng_normal(&g));
+        }
+        ab_stats_bootstrap_ci(x, 10, y, 10, AB_STATS_MEDIAN_RATIO, 1000, 2000, 0.05, (uint64_t)t, NULL, &lo,
+                              &hi);
+        covered += lo <= 1.1 && 1.1 <= hi;
+    }
+    if (covered < 0.85 * trials || covered > 0.995 * trials)
+        fail_msg("covered %d of %d", covered, trials);
+}
+
 static void fixed_inputs_give_the_figures_compare_and_amx_timing_gave(void **state)
 {
     /* Printed (%.17g) by bench/compare.c and workloads/amx_timing/stats.c before these tests
@@ -353,6 +463,8 @@ int main(void)
         cmocka_unit_test(ks_matches_reference_for_shifted_samples),
         cmocka_unit_test(ks_of_disjoint_large_samples_is_tiny),
         cmocka_unit_test(bootstrap_interval_covers_the_true_ratio),
+        cmocka_unit_test(bootstrap_matches_the_sorting_reference_bit_for_bit),
+        cmocka_unit_test(bootstrap_interval_covers_the_true_ratio_at_its_level),
         cmocka_unit_test(median_difference_ci_covers_a_shift),
         cmocka_unit_test(fixed_inputs_give_the_figures_compare_and_amx_timing_gave),
     };
