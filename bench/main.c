@@ -3,6 +3,7 @@
  * lines would land in it); after the command, a report lost on a full or closed stdout is an
  * error (exit 2), and a reader that went away (EPIPE) is a clean stop. */
 #include "cli.h"
+#include "ab_version.h"
 #include "config.h"
 
 #include <errno.h>
@@ -79,7 +80,12 @@ static void usage(FILE *f)
                "power-normalized metrics to CSV and JSON.\n\ncommands:\n");
     for (size_t i = 0; i < NCMD; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n`accelbench COMMAND --help` describes each; --version prints the version.\n");
+    fprintf(f, "\n`accelbench COMMAND --help` describes each; --version prints the version.\n"
+               "\nenvironment:\n"
+               "  ACCELBENCH_DATA      folder holding the device profiles (profiles/*.json); default:\n"
+               "                       the installed share/accelbench beside the binary's folder, or the\n"
+               "                       source tree for a binary in its build folder\n"
+               "  NO_COLOR             no colour in compare's text\n");
 }
 
 static int dispatch(int argc, char **argv)

@@ -451,7 +451,8 @@ struct ab_profile {
 /* Parse one profile from JSON text; errors name the file and field. */
 ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profile *out,
                            struct ab_error *err);
-/* Load every *.json in dir (NULL: $ACCELBENCH_PROFILES or the built-in results/profiles). */
+/* Load every *.json in dir (NULL: $ACCELBENCH_PROFILES, $ACCELBENCH_DATA/profiles, the source
+ * tree's results/profiles from a build folder, else the installed datadir's profiles/). */
 ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, struct ab_error *err);
 /* Best match for a device (longest `match` substring of its name, same backend), or NULL. */
 const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n, const struct ab_device *dev);

@@ -1,6 +1,8 @@
 /* profile.c — device profiles: nominal power (for labelled estimates), price per hour and
  * datasheet peaks, one JSON file per device family in results/profiles/. A profile is
- * chosen by the longest `match` substring found in the device's name. */
+ * chosen by the longest `match` substring found in the device's name. An installed binary finds
+ * them under its datadir (relative to itself, so a moved prefix still works); one in its build
+ * folder, in the source tree. */
 #include "accelbench.h"
 #include "config.h"
 
@@ -9,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static ab_status get_string(const cJSON *o, const char *key, char *out, size_t len, bool required,
                             const char *origin, struct ab_error *err)
@@ -110,14 +114,83 @@ done:
     return st;
 }
 
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Is path (absolute, free of links) inside folder? By name first; the folder is resolved only
+ * when asked (resolve), so an installed binary never looks at its old build folder. */
+static bool inside(const char *path, const char *folder, bool resolve)
+{
+    size_t l = strlen(folder);
+    if (strncmp(path, folder, l) == 0 && path[l] == '/')
+        return true;
+    char *rf = resolve ? realpath(folder, NULL) : NULL;
+    l = rf ? strlen(rf) : 0;
+    bool in = rf && strncmp(path, rf, l) == 0 && path[l] == '/';
+    free(rf);
+    return in;
+}
+
+/* The default profile folder: $ACCELBENCH_PROFILES, $ACCELBENCH_DATA/profiles, the source tree
+ * when this binary lies in its build folder, DATADIR relative to the binary, the configured
+ * DATADIR. Writes the folder (or, when none exists, what was tried) to buf. */
+static bool default_profile_dir(char *buf, size_t len)
+{
+    const char *e = getenv("ACCELBENCH_PROFILES");
+    if (e && *e) {
+        snprintf(buf, len, "%s", e);
+        return true;
+    }
+    e = getenv("ACCELBENCH_DATA");
+    if (e && *e) {
+        snprintf(buf, len, "%s/profiles", e);
+        return true;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    if (n > 0 && inside(exe, AB_BUILD_DIR, false)) {
+        snprintf(buf, len, "%s", AB_SOURCE_DIR "/results/profiles");
+        return true;
+    }
+    char rel[4200] = "";
+    char *slash = strrchr(exe, '/');
+    if (n > 0 && slash && AB_BIN_TO_DATA[0]) {
+        *slash = 0;
+        snprintf(rel, sizeof rel, "%s/%s/profiles", exe, AB_BIN_TO_DATA);
+        if (is_dir(rel)) {
+            snprintf(buf, len, "%s", rel);
+            return true;
+        }
+        *slash = '/';
+    }
+    if (n > 0 && inside(exe, AB_BUILD_DIR, true)) { /* a build folder reached through a link */
+        snprintf(buf, len, "%s", AB_SOURCE_DIR "/results/profiles");
+        return true;
+    }
+    if (is_dir(AB_DATADIR "/profiles")) {
+        snprintf(buf, len, "%s", AB_DATADIR "/profiles");
+        return true;
+    }
+    snprintf(buf, len,
+             "no device profile folder: tried %s%s%s; set ACCELBENCH_DATA to the folder that holds profiles/",
+             rel, rel[0] ? " and " : "", AB_DATADIR "/profiles");
+    return false;
+}
+
 ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, struct ab_error *err)
 {
     *out = NULL;
     *n = 0;
-    if (!dir)
-        dir = getenv("ACCELBENCH_PROFILES");
-    if (!dir)
-        dir = AB_SOURCE_DIR "/results/profiles";
+    char found[4200];
+    if (!dir) {
+        if (!default_profile_dir(found, sizeof found))
+            return ab_fail(err, AB_EIO, "%s", found);
+        dir = found;
+    }
     DIR *d = opendir(dir);
     if (!d)
         return ab_fail(err, AB_EIO, "%s: cannot open profile directory", dir);

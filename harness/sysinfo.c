@@ -1,5 +1,6 @@
 /* sysinfo.c — host metadata for run.json and `accelbench info`: who ran what, where, built how. */
 #include "accelbench.h"
+#include "ab_version.h"
 #include "config.h"
 
 #include <math.h>

@@ -8,9 +8,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build-fuzz}
 mkdir -p "$out"
 CC=${CC:-clang}
-# The parsers' only build-time setting: where built-in profiles live.
+# The parsers' only build-time settings: where built-in profiles live.
 cat >"$out/config.h" <<CFG
 #define AB_SOURCE_DIR "$root"
+#define AB_BUILD_DIR "$out"
+#define AB_DATADIR "/usr/local/share/accelbench"
+#define AB_BIN_TO_DATA "../share/accelbench"
 CFG
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
