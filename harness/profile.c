@@ -139,6 +139,7 @@ static bool inside(const char *path, const char *folder, bool resolve)
  * DATADIR. Writes the folder (or, when none exists, what was tried) to buf. */
 static bool default_profile_dir(char *buf, size_t len)
 {
+    static const char bin_to_data[] = AB_BIN_TO_DATA; /* empty: bindir or datadir absolute */
     const char *e = getenv("ACCELBENCH_PROFILES");
     if (e && *e) {
         snprintf(buf, len, "%s", e);
@@ -158,9 +159,9 @@ static bool default_profile_dir(char *buf, size_t len)
     }
     char rel[4200] = "";
     char *slash = strrchr(exe, '/');
-    if (n > 0 && slash && AB_BIN_TO_DATA[0]) {
+    if (n > 0 && slash && bin_to_data[0]) {
         *slash = 0;
-        snprintf(rel, sizeof rel, "%s/%s/profiles", exe, AB_BIN_TO_DATA);
+        snprintf(rel, sizeof rel, "%s/%s/profiles", exe, bin_to_data);
         if (is_dir(rel)) {
             snprintf(buf, len, "%s", rel);
             return true;
