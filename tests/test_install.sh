@@ -34,7 +34,8 @@ if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 fi
 run=("$bin" run --check -w ceilings -d cpu -a kind=fma -a dtype=fp32 -q -o "$tmp/work/out")
 if command -v strace >/dev/null 2>&1; then
-  strace -f -qq -e trace=open,openat,stat,newfstatat,statx,access,readlink -o "$tmp/trace" \
+  # LeakSanitizer cannot run under ptrace; the runs below keep it
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -e trace=open,openat,stat,newfstatat,statx,access,readlink -o "$tmp/trace" \
     "${run[@]}" >"$tmp/run.log" 2>&1 || fail "installed run: $(cat "$tmp/run.log")"
   # any look at either tree, even a failed one, is a dependence on it
   grep -F -e "\"$src/" -e "\"$src\"" -e "\"$build/" -e "\"$build\"" "$tmp/trace" >"$tmp/bad" &&
