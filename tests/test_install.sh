@@ -53,6 +53,11 @@ grep -q ',nominal:cpu-generic,' "$tmp/work/out/results.csv" 2>/dev/null ||
 # A datadir given by ACCELBENCH_DATA wins; a wrong one is an error that names it.
 ACCELBENCH_DATA=$tmp/nowhere "$bin" info >"$tmp/info2.log" 2>&1 && fail "info with a missing ACCELBENCH_DATA succeeded"
 grep -qF "$tmp/nowhere/profiles" "$tmp/info2.log" || fail "the error does not name the folder: $(cat "$tmp/info2.log")"
+# A copy of the binary away from any share/ folder finds the profiles by ACCELBENCH_DATA alone.
+mkdir -p "$tmp/loose" && cp "$bin" "$tmp/loose/accelbench"
+ACCELBENCH_DATA=$prefix/share/accelbench "$tmp/loose/accelbench" info >"$tmp/info3.log" 2>&1 ||
+  fail "info by ACCELBENCH_DATA: $(cat "$tmp/info3.log")"
+grep -q "profile: cpu-generic" "$tmp/info3.log" || fail "ACCELBENCH_DATA's profiles not used: $(cat "$tmp/info3.log")"
 
 # The man page: renders, and names every option of every command's --help.
 page=$prefix/share/man/man1/accelbench.1
