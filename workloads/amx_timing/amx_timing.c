@@ -758,7 +758,8 @@ static const struct ab_metric_decl metrics[] = {
 
 const struct ab_workload amx_timing_workload = {
     .name = "amx_timing",
-    .summary = "value-dependent timing of AMX tile multiplies vs operand sparsity (THOR), AVX-512 control",
+    .summary =
+        "value-dependent timing of AMX tile multiplies vs operand sparsity (THOR), AVX-512 and AVX2 controls",
     .axes = amx_timing_axes,
     .n_axes = sizeof amx_timing_axes / sizeof amx_timing_axes[0],
     .applies = amx_applies,
