@@ -1,11 +1,13 @@
 /* amx_timing.c — the `amx_timing` workload (THOR): does the matrix unit's timing depend on the
- * data? One case is one (instr, pattern, sparsity) point. Its verify step checks the burst's
- * arithmetic, then runs the paired experiment: dense and sparse bursts alternate in random
- * order, each timed in TSC ticks, so slow drifts (frequency, temperature) hit both alike; the
- * per-level statistics against dense (Welch, KS, difference of medians, channel bits) become
- * the row's metrics. run() then times bursts on the sparse operands alone, so the row's
- * samples are this level's timing distribution. AMX rows are skipped where CPUID lacks AMX;
- * AVX-512 VDPBF16PS / VPDPBUSD rows (AVX-VNNI VPDPBUSD on client cores) are the control.
+ * data? One case is one (instr, pattern, sparsity, reference) point. Its verify step checks the
+ * burst's arithmetic, then runs the paired experiment: reference and level bursts alternate in
+ * an order a coin sets per pair, each timed in TSC ticks, so slow drifts (frequency,
+ * temperature) hit both alike; the paired statistics (sign-flip test, mean difference with a
+ * block-bootstrap interval, channel bits; KS beside them) become the row's metrics, and the
+ * pairs go to samples.jsonl. Whether a row leaks is decided over the run (amx_summarize: Holm
+ * per instruction and a minimum effect). run() then times bursts on the sparse operands alone,
+ * so the row's samples are this level's timing distribution. AMX rows are skipped where CPUID
+ * lacks AMX; AVX-512 VDPBF16PS / VPDPBUSD, AVX-VNNI VPDPBUSD and AVX2 rows are the control.
  * "Cycles" are TSC (reference) cycles; the core clock before and after is recorded beside them
  * to tell frequency effects from data-dependent ones. */
 #include "amx_timing.h"
@@ -653,7 +655,7 @@ out:;
 static const struct ab_axis amx_timing_axes[] = {
     { .name = "instr",
       .type = AB_AXIS_STR,
-      .help = "instruction timed: AMX tile multiplies, or the AVX-512 / AVX-VNNI control",
+      .help = "instruction timed: AMX tile multiplies, or the AVX-512 / AVX-VNNI / AVX2 control",
       .choices = AMX_ALL_INSTR,
       .sweep = { AMX_ALL_INSTR, AMX_ALL_INSTR, AMX_ALL_INSTR } },
     { .name = "pattern",
