@@ -252,12 +252,17 @@ struct ab_case {
     struct ab_metric metrics[AB_MAX_METRICS];
     int n_metrics;
     struct ab_case_engine *engine; /* the runner's own bookkeeping; NULL outside a run */
+    char *extra_json;              /* set with ab_case_extra_json; the runner moves it to the row */
 };
 
 /* Record a workload metric on the case (replaces one of the same name). */
 void ab_case_metric(struct ab_case *c, const char *name, double value);
 void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Give the case's samples.jsonl object an "extra" member: json is the text of one JSON value,
+ * malloc'd; the case takes it (replacing and freeing an earlier one). Outside a run (c->engine
+ * NULL) whoever made the case frees c->extra_json. */
+void ab_case_extra_json(struct ab_case *c, char *json);
 /* A case of a workload that provides ceilings says which ceiling of its device it measures:
  * value in FLOP/s or bytes/s, or 0 for the rate computed from its work and time. The runner
  * sets it on the device when the case ends ok (source "measured"), so later cases are read
@@ -294,6 +299,7 @@ struct ab_metric_decl {
     const char *meaning;   /* one line */
 };
 
+struct ab_result; /* a row: defined below with the results */
 struct ab_workload {
     const char *name;    /* "fp8_gemm" */
     const char *summary; /* one line for `list` */
@@ -309,6 +315,12 @@ struct ab_workload {
      * (in quick form) when other selected workloads need ceilings and no other source was
      * given, and --ceilings / --resume read ceilings from its ok rows. */
     bool provides_ceilings;
+    /* Optional (NULL: none): what is decided over the run's rows, not per row (amx_timing's
+     * Holm-corrected verdicts). Called once after the run's last case with copies of this
+     * workload's rows of the run, in run order, every status (rows[] and its samples are the
+     * runner's); writes its lines to log (NULL: quiet) and returns the text of a JSON value
+     * (malloc'd, the runner frees; NULL: none) that run.json keeps under "summaries". */
+    char *(*summarize)(const struct ab_result *rows, int n, FILE *log);
 };
 
 /* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */
@@ -490,6 +502,7 @@ struct ab_result {
     /* raw per-repetition samples (seconds); owned by whoever filled the result */
     double *samples;
     int64_t n_samples;
+    char *extra_json; /* the case's ab_case_extra_json, for samples.jsonl; owned likewise */
 };
 
 /* Metric lookup on a result; NaN/NULL when absent. */
@@ -600,6 +613,7 @@ struct ab_run_info {
     int n_cases, n_ok, n_failed, n_skipped; /* n_failed: every status but ok and skipped */
     int n_by_status[AB_EFAIL + 1];          /* cases per ab_status */
     enum ab_suite suite;
+    char *summaries; /* JSON object text of the workloads' summaries, or NULL; set at the end */
 };
 
 /* What to run and how. bench/ fills this from the command line. */

@@ -186,6 +186,7 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
     /* Metrics recorded by setup/verify/run are kept whatever the status (errors too). */
     memcpy(r->metrics, c->metrics, sizeof r->metrics);
     r->n_metrics = c->n_metrics;
+    r->extra_json = c->extra_json;
     r->status = st;
     if (st != AB_OK) {
         snprintf(r->message, sizeof r->message, "%s", err.msg[0] ? err.msg : ab_status_word(st));

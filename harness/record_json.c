@@ -85,6 +85,9 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     cJSON_AddNumberToObject(cases, "ok", info->n_ok);
     cJSON_AddNumberToObject(cases, "failed", info->n_failed);
     cJSON_AddNumberToObject(cases, "skipped", info->n_skipped);
+    cJSON *sums = info->summaries ? cJSON_Parse(info->summaries) : NULL;
+    if (sums)
+        cJSON_AddItemToObject(o, "summaries", sums);
     return o;
 }
 
@@ -150,6 +153,9 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
         else
             cJSON_AddItemToObject(m, r->metrics[i].name, num_or_null(r->metrics[i].value));
     }
+    cJSON *extra = r->extra_json ? cJSON_Parse(r->extra_json) : NULL;
+    if (extra)
+        cJSON_AddItemToObject(o, "extra", extra);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text)

@@ -101,6 +101,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     char(*lost)[AB_ERR_LEN] = NULL;
     char **done_keys = NULL;
     int64_t n_done = 0;
+    struct ab_summary_rows kept = { 0 };
     bool use[AB_MAX_DEVICES] = { 0 }, absent[AB_BACKEND_COUNT];
     const struct ab_workload *sel[64];
     int nsel = 0;
@@ -341,12 +342,16 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             info->n_failed++;
         for (int k = 0; k < nrep && st == AB_OK; k++)
             st = rep[k].row(rep[k].self, r, err);
+        ab_summary_keep(&kept, pc->wl, r);
         free(samples);
         r->samples = NULL;
+        free(r->extra_json);
+        r->extra_json = NULL;
         if (st == AB_OK && r->status == AB_EINTR)
             st = ab_fail(err, AB_EINTR, "interrupted");
     }
     ab_utc_now(info->finished_utc, sizeof info->finished_utc);
+    info->summaries = ab_summary_build(&kept, o->quiet ? NULL : o->log);
     for (int k = 0; k < nrep; k++) {
         struct ab_error e2;
         ab_status s2 = rep[k].end(rep[k].self, info, &e2);
@@ -358,6 +363,9 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     if (st == AB_EINTR)
         ab_fail(err, AB_EINTR, "interrupted: %d cases recorded in %s", info->n_cases, csv_path);
 out:
+    ab_summary_free(&kept);
+    free(info->summaries);
+    info->summaries = NULL;
     free(lost);
     ab_worker_stop(worker);
     for (int k = 0; k < nrep; k++)

@@ -110,4 +110,17 @@ void ab_worker_stop(struct worker *w);
 bool ab_worker_run_case(struct worker **wp, const struct case_env *env, const struct plan_case *pc,
                         uint64_t seed, double limit_s, struct ab_result *r, double **samples, bool *gave_up);
 
+/* The rows of workloads with a `summarize` hook, kept for the run's end (summary.c). keep
+ * copies r without its samples (nothing if wl has no hook); build returns the JSON object text
+ * {"workload": summary, ...} for run.json (NULL: none), the hooks writing their lines to log. */
+struct ab_summary_rows {
+    struct ab_result *rows;
+    const struct ab_workload **wl;
+    int n, cap;
+    bool failed;
+};
+void ab_summary_keep(struct ab_summary_rows *s, const struct ab_workload *wl, const struct ab_result *r);
+char *ab_summary_build(struct ab_summary_rows *s, FILE *log);
+void ab_summary_free(struct ab_summary_rows *s);
+
 #endif

@@ -316,6 +316,12 @@ void ab_case_metric(struct ab_case *c, const char *name, double value)
     m->text[0] = '\0';
 }
 
+void ab_case_extra_json(struct ab_case *c, char *json)
+{
+    free(c->extra_json);
+    c->extra_json = json;
+}
+
 void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, ...)
 {
     struct ab_metric *m = NULL;

@@ -26,6 +26,7 @@ struct amx_features {
     bool amx_tile, amx_bf16, amx_int8; /* CPUID and XCR0 both say so */
     bool avx512_bf16, avx512_vnni;     /* likewise, with the OS saving ZMM state */
     bool avx_vnni;                     /* VEX VPDPBUSD on ymm, with the OS saving YMM state */
+    bool avx2, fma;                    /* likewise (CPUID.7:EBX bit 5, CPUID.1:ECX bit 12) */
     bool amx_permitted;                /* arch_prctl(ARCH_REQ_XCOMP_PERM) granted tile data */
 };
 
@@ -46,12 +47,14 @@ enum amx_instr {
     AMX_VDPBF16PS,     /* AVX-512 BF16: zmm fp32x16 += pairs of bf16 */
     AMX_VPDPBUSD,      /* AVX-512 VNNI: zmm s32x16 += quads of u8 x s8 */
     AMX_VPDPBUSD_VEX,  /* AVX-VNNI: ymm s32x8 += quads of u8 x s8 */
+    AMX_VPMADDUBSW,    /* AVX2: vpmaddubsw + vpmaddwd + vpaddd, the same u8 x s8 step on ymm */
+    AMX_VFMADD231PS,   /* AVX2/FMA: ymm fp32x8 += a * b */
     AMX_N_INSTR,
 };
 
 /* Shape of one operand set: `tiles` tiles of `rows` rows of 64 bytes, elements of elem_bytes.
  * AMX: 4 tiles (A0, A1, B0, B1) of 16 rows; AVX-512: 4 groups of 4 zmm rows (8 A, 8 B);
- * AVX-VNNI: 2 groups (A, B) of 2 rows, each row two ymm registers. */
+ * AVX-VNNI and AVX2: 2 groups (A, B) of 2 rows, each row two ymm registers. */
 struct amx_shape {
     int tiles, rows, elem_bytes;
 };
@@ -74,9 +77,10 @@ enum amx_pattern { AMX_PAT_RANDOM = 0, AMX_PAT_ROWS, AMX_PAT_TILES };
 bool amx_pattern_parse(const char *name, enum amx_pattern *out);
 
 /* Fill buf (shape.tiles * shape.rows * 64 bytes) with fresh nonzero random elements of the
- * instruction's type, then zero round(sparsity * units) units chosen at random, where a unit is
- * an element, a row or a tile by pattern. Returns the number of zero elements. Bytes are s8 in
- * -127..127 without 0 (read as u8 by VPDPBUSD's first source: still nonzero); bf16 are normal. */
+ * instruction's type (shape.elem_bytes 4: fp32 normals, whatever `bf16` says), then zero round(sparsity *
+ * units) units chosen at random, where a unit is an element, a row or a tile by pattern. Returns the number
+ * of zero elements. Bytes are s8 in -127..127 without 0 (read as u8 by VPDPBUSD's first source: still
+ * nonzero); bf16 are normal. */
 size_t amx_operands_fill(uint8_t *buf, struct amx_shape shape, bool bf16, enum amx_pattern pattern,
                          double sparsity, struct ab_rng *rng);
 /* Number of zero elements of buf (bf16 zero means +0 or -0). */
@@ -93,6 +97,10 @@ uint64_t amx_burst_avx512(enum amx_instr in, const uint8_t *ops, int64_t iters, 
 uint64_t amx_burst_amx(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out);
 /* AVX-VNNI: 4 accumulators ymm0-3 (4 x 32 bytes), 8 instructions per iteration. */
 uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out);
+/* AVX2 (avx2.c): 4 accumulators ymm0-3, 8 steps per iteration. For AMX_VPMADDUBSW a step is
+ * the three instructions vpmaddubsw (u8 x s8 pairs, saturated to s16), vpmaddwd by ones (to s32)
+ * and vpaddd; for AMX_VFMADD231PS it is one vfmadd231ps. */
+uint64_t amx_burst_avx2(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out);
 /* Configure all 8 tiles as 16 rows x 64 bytes (ldtilecfg) / release them (tilerelease). */
 void amx_tiles_config(void);
 void amx_tiles_release(void);
@@ -130,5 +138,42 @@ double amx_core_fraction(double ops_per_instr, double cpi_cycles, double tsc_hz,
 /* Bits a receiver learns per sample telling x from y with the best single threshold, sender
  * choosing each with probability 1/2: 1 - H2(error rate) (a binary symmetric channel). */
 double amx_channel_bits(const double *x, int64_t nx, const double *y, int64_t ny);
+
+/* Lag-1 autocorrelation of a series (NaN below 3 values or with no spread). */
+double amx_lag1(const double *x, int64_t n);
+/* Moving-block length for n pairs: ceil(n^(1/3)) (Hall, Horowitz & Jing), within [1, n]. */
+int64_t amx_block_length(int64_t n);
+/* Two-sided sign-flip randomization p-value of sum(d) = 0: each pair's order was a fair coin,
+ * so under "no effect" every sign pattern of the differences is equally likely, whatever the
+ * autocorrelation. Monte Carlo over `perms` patterns from seed: (1 + extreme) / (perms + 1),
+ * so the smallest p is 1 / (perms + 1). 1 when every difference is 0; NaN for n < 1. */
+double amx_signflip_p(const double *d, int64_t n, int perms, uint64_t seed);
+/* Percentile interval (conf) of mean(d) from a moving-block bootstrap (blocks of `block`
+ * consecutive values). NaN for n < 2 or fewer than 10 resamples. */
+void amx_block_mean_ci(const double *d, int64_t n, int64_t block, int boots, double conf, uint64_t seed,
+                       double *lo, double *hi);
+/* The same interval for amx_channel_bits(x, n, y, n), resampling whole pairs in blocks. */
+void amx_channel_bits_ci(const double *x, const double *y, int64_t n, int64_t block, int boots, double conf,
+                         uint64_t seed, double *lo, double *hi);
+
+/* One case's paired statistics: d = ref - level per pair (positive: the level is faster), on
+ * the pairs where neither burst exceeds cut_factor x the median of all 2 n bursts (an
+ * interrupted burst); everything NaN with under 2 pairs kept. */
+struct amx_paired {
+    int64_t n, dropped, block;     /* pairs kept, pairs dropped; block length of the bootstrap */
+    double cut;                    /* the cut, in the unit of the samples */
+    double mean_diff;              /* mean(d), the unit of the samples (cycles per instruction) */
+    double ci_lo, ci_hi;           /* its 95% moving-block interval */
+    double pct, pct_lo, pct_hi;    /* the same as % of mean(ref) over the pairs kept */
+    double lag1;                   /* lag-1 autocorrelation of d */
+    double p;                      /* amx_signflip_p */
+    double bits, bits_lo, bits_hi; /* amx_channel_bits(ref, level) with its 95% interval */
+};
+void amx_paired(const double *ref, const double *level, int64_t n, double cut_factor, int perms, int boots,
+                uint64_t seed, struct amx_paired *out);
+/* The per-run decision over one family of rows (one instruction's): Holm-adjusted p-values,
+ * and a claim where the adjusted p is below alpha AND |effect| >= min_effect_pct. */
+void amx_verdicts(const double *p, const double *pct, int n, double alpha, double min_effect_pct,
+                  double *p_holm, bool *claimed);
 
 #endif /* AMX_TIMING_H */

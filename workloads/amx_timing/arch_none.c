@@ -36,5 +36,9 @@ uint64_t amx_burst_avxvnni(const uint8_t *ops, int64_t iters, uint8_t *acc_out)
 {
     return 0;
 }
+uint64_t amx_burst_avx2(enum amx_instr in, const uint8_t *ops, int64_t iters, uint8_t *acc_out)
+{
+    return 0;
+}
 void amx_tiles_config(void) {}
 void amx_tiles_release(void) {}

@@ -50,7 +50,10 @@ void amx_features_decode(const struct amx_cpuid *id, struct amx_features *out)
     bool avx512f = id->leaf7_ebx & (1u << 16);
     out->avx512_vnni = os_zmm && avx512f && (id->leaf7_ecx & (1u << 11));
     out->avx512_bf16 = os_zmm && avx512f && (id->leaf7_1_eax & (1u << 5));
-    out->avx_vnni = (id->xcr0 & 0x6) == 0x6 && (id->leaf7_1_eax & (1u << 4));
+    bool os_ymm = (id->xcr0 & 0x6) == 0x6;
+    out->avx_vnni = os_ymm && (id->leaf7_1_eax & (1u << 4));
+    out->avx2 = os_ymm && (id->leaf7_ebx & (1u << 5));
+    out->fma = os_ymm && (id->leaf1_ecx & (1u << 12));
     out->amx_tile = os_tiles && (id->leaf7_edx & (1u << 24));
     out->amx_bf16 = out->amx_tile && (id->leaf7_edx & (1u << 22));
     out->amx_int8 = out->amx_tile && (id->leaf7_edx & (1u << 25));

@@ -18,10 +18,16 @@ bool amx_pattern_parse(const char *name, enum amx_pattern *out)
     return false;
 }
 
-static void amx_fill_nonzero(uint8_t *buf, size_t n_elems, bool bf16, struct ab_rng *rng)
+static void amx_fill_nonzero(uint8_t *buf, size_t n_elems, int elem_bytes, bool bf16, struct ab_rng *rng)
 {
     for (size_t i = 0; i < n_elems; i++) {
-        if (bf16) {
+        if (elem_bytes == 4) {
+            float f;
+            do
+                f = (float)ab_rng_normal(rng);
+            while (f == 0);
+            memcpy(buf + 4 * i, &f, 4);
+        } else if (bf16) {
             uint16_t h;
             do
                 h = ab_bf16_from_f32((float)ab_rng_normal(rng));
@@ -40,7 +46,7 @@ size_t amx_operands_fill(uint8_t *buf, struct amx_shape shape, bool bf16, enum a
     size_t row_elems = (size_t)AMX_ROW_BYTES / (size_t)shape.elem_bytes;
     size_t n_rows = (size_t)shape.tiles * (size_t)shape.rows;
     size_t n_elems = n_rows * row_elems;
-    amx_fill_nonzero(buf, n_elems, bf16, rng);
+    amx_fill_nonzero(buf, n_elems, shape.elem_bytes, bf16, rng);
 
     size_t unit_elems = pattern == AMX_PAT_RANDOM ? 1
                         : pattern == AMX_PAT_ROWS ? row_elems
@@ -70,7 +76,13 @@ size_t amx_operands_fill(uint8_t *buf, struct amx_shape shape, bool bf16, enum a
 size_t amx_operands_zeros(const uint8_t *buf, struct amx_shape shape, bool bf16)
 {
     size_t n_bytes = (size_t)shape.tiles * (size_t)shape.rows * AMX_ROW_BYTES, z = 0;
-    if (bf16) {
+    if (shape.elem_bytes == 4) {
+        for (size_t i = 0; i < n_bytes; i += 4) {
+            float f;
+            memcpy(&f, buf + i, 4);
+            z += f == 0;
+        }
+    } else if (bf16) {
         for (size_t i = 0; i < n_bytes; i += 2) {
             uint16_t h;
             memcpy(&h, buf + i, 2);
