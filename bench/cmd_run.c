@@ -31,7 +31,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a NAME=VALUES]... [--quick|--full|--check]\n"
-            "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR] [--resume]\n\n"
+            "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR]\n"
+            "       accelbench run -o DIR --resume [--extend] [--other-host]\n\n"
             "  -w, --workload W,...    workloads to run (default: all; see `accelbench list`)\n"
             "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found)\n"
             "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20\n"
@@ -49,7 +50,10 @@ static void usage(FILE *f)
             "      --warmup S          warm-up time per case (default 0.1)\n"
             "      --case-timeout S    fail a case that runs longer (default 10 x max-time + 60)\n"
             "  -o, --output DIR        results folder (default results/<host>-<utc time>)\n"
-            "      --resume            continue the run in DIR, skipping cases already recorded\n"
+            "      --resume            continue the run in DIR as it was started (its workloads, devices,\n"
+            "                          axes and options from DIR/run.json), running its missing cases\n"
+            "      --extend            with --resume: add the cases of other -w, -d, -a or suite to the run\n"
+            "      --other-host        with --resume: continue a folder another host started\n"
             "      --ceilings FILE     take device ceilings from an earlier results.csv\n"
             "      --no-ceilings       do not measure ceilings first (fractions stay empty)\n"
             "      --idle-baseline S   measure idle power S seconds first; rows get dynamic_energy_j\n"
