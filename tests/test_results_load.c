@@ -135,6 +135,12 @@ static void the_latest_row_of_a_case_wins(void **state)
     ab_result_set_free(&s);
 }
 
+/* Remove n bytes at s from its string. */
+static void cut_bytes(char *s, size_t n)
+{
+    memmove(s, s + n, strlen(s + n) + 1);
+}
+
 /* Merged folders: a samples line names its run, so each row gets its own run's samples; a line
  * without run_id (written before lines carried one) goes to every row of its key. */
 static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
@@ -179,16 +185,16 @@ static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
     /* Run a's line for n=2 lost, b's n=2 line written without run_id (an older accelbench). */
     char *cut =
         strstr(jl, "\"run_id\":\"run-b\",\"workload\":\"synthetic\",\"device\":\"cpu\",\"params\":\"n=2\"");
-    assert_non_null(cut);
-    memmove(cut, cut + strlen("\"run_id\":\"run-b\","), strlen(cut + strlen("\"run_id\":\"run-b\",")) + 1);
+    if (!cut)
+        fail();
+    cut_bytes(cut, strlen("\"run_id\":\"run-b\","));
     char *a2 =
         strstr(jl, "\"run_id\":\"run-a\",\"workload\":\"synthetic\",\"device\":\"cpu\",\"params\":\"n=2\"");
     assert_non_null(a2);
     char *line = a2;
     while (line > jl && line[-1] != '\n')
         line--;
-    char *end = strchr(a2, '\n');
-    memmove(line, end + 1, strlen(end + 1) + 1);
+    cut_bytes(line, (size_t)(strchr(a2, '\n') + 1 - line));
     snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
     assert_int_equal(test_write_file(p, jl), 0);
     snprintf(p, sizeof p, "%s/m/results.csv", dir);
@@ -206,8 +212,7 @@ static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
     assert_non_null(line);
     while (line > jl && line[-1] != '\n')
         line--;
-    end = strchr(line, '\n');
-    memmove(line, end + 1, strlen(end + 1) + 1);
+    cut_bytes(line, (size_t)(strchr(line, '\n') + 1 - line));
     snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
     assert_int_equal(test_write_file(p, jl), 0);
     snprintf(p, sizeof p, "%s/m/results.csv", dir);
