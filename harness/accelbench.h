@@ -668,8 +668,9 @@ struct ab_run_state {
 /* Read a folder's run.json (path) into *out; errors name the file and field. */
 ab_status ab_json_read_run_state(const char *path, struct ab_run_state *out, struct ab_error *err);
 /* Which rows of set have their samples.jsonl line (matched by run_id and key; a line written
- * before lines carried run_id matches by key): has_line[i] for row i. Errors are those of
- * ab_json_read_samples, which this also does (samples are attached). */
+ * before lines carried run_id matches by key; each line pairs with one row, the first of its key
+ * without one): has_line[i] for row i. Errors are those of ab_json_read_samples, which this also
+ * does (samples are attached). */
 ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *set, bool *has_line,
                                       struct ab_error *err);
 

@@ -435,6 +435,7 @@ ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *se
                 snprintf(key, sizeof key, "%s|%s|%s", wl, dev, params);
             const struct ab_keymap *map = run_id ? by_key : by_plain;
             const int64_t *chain = run_id ? next : next_plain;
+            bool paired = false;
             for (int64_t i = ab_keymap_get(map, key); i >= 0 && st == AB_OK; i = chain[i]) {
                 int n = cJSON_GetArraySize(samples);
                 double *x = n ? malloc((size_t)n * sizeof *x) : NULL;
@@ -462,8 +463,11 @@ ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *se
                 free(set->rows[i].samples);
                 set->rows[i].samples = x;
                 set->rows[i].n_samples = k;
-                if (has_line)
-                    has_line[i] = true;
+                /* Lines and rows are written in pairs: each line vouches for one row of its key
+                 * (the first without one), so a key with fewer lines than rows leaves its last
+                 * rows unpaired. */
+                if (has_line && !paired && !has_line[i])
+                    has_line[i] = paired = true;
             }
         }
         cJSON_Delete(o);

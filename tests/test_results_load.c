@@ -202,9 +202,10 @@ static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
     memset(has_line, 0, sizeof has_line);
     snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
     assert_int_equal(ab_json_read_samples_marked(p, &s, has_line, &e), AB_OK);
-    /* rows: a n=1, a n=2, b n=1, b n=2; the key-only line reaches a's n=2 row too */
-    assert_true(has_line[0] && has_line[1] && has_line[2] && has_line[3]);
-    assert_true(s.rows[1].samples[0] == 2e-3);
+    /* rows: a n=1, a n=2, b n=1, b n=2; the key-only line gives its samples to both rows of
+     * n=2 but vouches for one (the first): one line, one row */
+    assert_true(has_line[0] && has_line[1] && has_line[2] && !has_line[3]);
+    assert_true(s.rows[1].samples[0] == 2e-3 && s.rows[3].samples[0] == 2e-3);
     ab_result_set_free(&s);
 
     /* Both lines of n=2 gone: neither of its rows has one (--resume runs it again). */
