@@ -31,6 +31,21 @@ static void usage(FILE *f)
         "threshold-sized change is noisy.\n");
 }
 
+/* Compare reads the latest row of each case (a resumed case's row replaces its `interrupted`
+ * one): say so when that leaves rows out. */
+static void note_repeats(const char *which, const struct ab_result_set *s)
+{
+    int n = 0;
+    const struct ab_result **lt = ab_results_latest(s, &n);
+    if (lt && n < s->n)
+        fprintf(
+            stderr,
+            "accelbench: compare: note: %s: %lld earlier row%s of repeated cases left out (the latest row "
+            "of each case is compared)\n",
+            which, (long long)(s->n - n), s->n - n == 1 ? "" : "s");
+    free(lt);
+}
+
 int ab_cmd_compare(int argc, char **argv)
 {
     enum { O_THR = 256, O_ALPHA, O_METRIC, O_FORMAT, O_FAIL, O_NOISE };
@@ -128,6 +143,8 @@ int ab_cmd_compare(int argc, char **argv)
     }
     if (warn[0])
         fprintf(stderr, "accelbench: compare: warning: %s\n", warn);
+    note_repeats("BASE", &base);
+    note_repeats("NEW", &new_);
     struct cmp_report rep;
     if (cmp_compare(&base, &new_, &o, &rep, &err) != AB_OK) {
         ab_cli_error("compare: %s", err.msg);

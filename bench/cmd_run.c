@@ -31,7 +31,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a NAME=VALUES]... [--quick|--full|--check]\n"
-            "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR] [--resume]\n\n"
+            "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR]\n"
+            "       accelbench run -o DIR --resume [--extend] [--other-host]\n\n"
             "  -w, --workload W,...    workloads to run (default: all; see `accelbench list`)\n"
             "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found)\n"
             "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20\n"
@@ -49,7 +50,10 @@ static void usage(FILE *f)
             "      --warmup S          warm-up time per case (default 0.1)\n"
             "      --case-timeout S    fail a case that runs longer (default 10 x max-time + 60)\n"
             "  -o, --output DIR        results folder (default results/<host>-<utc time>)\n"
-            "      --resume            continue the run in DIR, skipping cases already recorded\n"
+            "      --resume            continue the run in DIR as it was started (its workloads, devices,\n"
+            "                          axes and options from DIR/run.json), running its missing cases\n"
+            "      --extend            with --resume: add the cases of other -w, -d, -a or suite to the run\n"
+            "      --other-host        with --resume: continue a folder another host started\n"
             "      --ceilings FILE     take device ceilings from an earlier results.csv\n"
             "      --no-ceilings       do not measure ceilings first (fractions stay empty)\n"
             "      --idle-baseline S   measure idle power S seconds first; rows get dynamic_energy_j\n"
@@ -115,6 +119,200 @@ static int split_into(char *arg, const char **out, int *n, int max, const char *
     return 0;
 }
 
+/* Which options the command line gave, for --resume to tell them from the defaults. */
+struct given {
+    bool suite, min_time, max_time, min_samples, ci, warmup, seed;
+};
+
+/* Do a and the nb strings of b (stride bytes apart) hold the same items, in any order? */
+static bool same_set(const char *const *a, int na, const char *b, size_t stride, int nb)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++) {
+        bool found = false;
+        for (int j = 0; j < nb && !found; j++)
+            found = !strcmp(a[i], b + (size_t)j * stride);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static void list_text(const char *const *a, int n, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, len - l, "%s%s", i ? "," : "", a[i]);
+    }
+    if (!n)
+        snprintf(buf, len, "(all)");
+}
+
+static bool same_num(double a, double b)
+{
+    return fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+/* Append "what (run: was)" to the list of differences. */
+static void differs(char *buf, size_t len, const char *what, const char *now, const char *was)
+{
+    size_t l = strlen(buf);
+    snprintf(buf + l, len - l, "%s%s %s (the run has %s)", l ? "; " : "", what, now, was);
+}
+
+/* --resume continues the run in the folder as it was started: its host, its selection and its
+ * options come from its run.json. Options given again must match them (--extend allows other
+ * workloads, devices, axes or suite: more cases); those left out are taken from run.json.
+ * Takes the folder's lock first, so that a second process stops before reading anything.
+ * Returns 0, or the exit status. */
+static int resume_selection(struct ab_run_opts *o, const struct given *g, bool other_host,
+                            struct ab_run_state **out)
+{
+    struct stat ds;
+    if (stat(o->out_dir, &ds) != 0)
+        return 0; /* nothing to resume: a fresh run */
+    struct ab_error e;
+    if (ab_run_lock(o->out_dir, &o->lock_fd, &e) != AB_OK) {
+        ab_cli_error("run: %s", e.msg);
+        return 2;
+    }
+    char rj[4200];
+    snprintf(rj, sizeof rj, "%s/run.json", o->out_dir);
+    if (access(rj, F_OK) != 0)
+        return 0;
+    struct ab_run_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        ab_cli_error("run: out of memory");
+        return 1;
+    }
+    *out = st;
+    if (ab_json_read_run_state(rj, st, &e) != AB_OK) {
+        ab_cli_error("run: --resume: %s", e.msg);
+        return 2;
+    }
+    struct ab_sysinfo sys;
+    ab_sysinfo_collect(&sys);
+    if (st->host[0] && strcmp(st->host, sys.host) != 0 && !other_host) {
+        ab_cli_error("run: --resume: %s was run on host %s, this is %s: the ceilings measured there would "
+                     "be used here; add --other-host to resume it here anyway",
+                     o->out_dir, st->host, sys.host);
+        return 2;
+    }
+    if (!st->has_selection) {
+        if (!o->quiet)
+            fprintf(stderr,
+                    "accelbench: run: warning: %s records no selection (written by an older accelbench): "
+                    "running the workloads, devices and options of this command line\n",
+                    rj);
+        return 0;
+    }
+    char cases[2048] = "", figures[2048] = "", now[1200], was[1200];
+    /* Options that decide which cases run. */
+    if (o->n_workloads &&
+        !same_set(o->workloads, o->n_workloads, st->workloads[0], sizeof st->workloads[0], st->n_workloads)) {
+        list_text(o->workloads, o->n_workloads, now, sizeof now);
+        const char *w[AB_MAX_SELECT];
+        for (int i = 0; i < st->n_workloads; i++)
+            w[i] = st->workloads[i];
+        list_text(w, st->n_workloads, was, sizeof was);
+        differs(cases, sizeof cases, "-w", now, was);
+    } else if (!o->n_workloads) {
+        for (int i = 0; i < st->n_workloads; i++)
+            o->workloads[i] = st->workloads[i];
+        o->n_workloads = st->n_workloads;
+    }
+    if (o->n_devices &&
+        !same_set(o->devices, o->n_devices, st->devices[0], sizeof st->devices[0], st->n_devices)) {
+        list_text(o->devices, o->n_devices, now, sizeof now);
+        const char *d[AB_MAX_SELECT];
+        for (int i = 0; i < st->n_devices; i++)
+            d[i] = st->devices[i];
+        list_text(d, st->n_devices, was, sizeof was);
+        differs(cases, sizeof cases, "-d", now, was);
+    } else if (!o->n_devices) {
+        for (int i = 0; i < st->n_devices; i++)
+            o->devices[i] = st->devices[i];
+        o->n_devices = st->n_devices;
+    }
+    if (o->n_axis_overrides &&
+        !same_set(o->axis_overrides, o->n_axis_overrides, st->axes[0], sizeof st->axes[0], st->n_axes)) {
+        list_text(o->axis_overrides, o->n_axis_overrides, now, sizeof now);
+        const char *a[AB_MAX_SELECT];
+        for (int i = 0; i < st->n_axes; i++)
+            a[i] = st->axes[i];
+        list_text(a, st->n_axes, was, sizeof was);
+        differs(cases, sizeof cases, "-a", now, was);
+    } else if (!o->n_axis_overrides) {
+        for (int i = 0; i < st->n_axes; i++)
+            o->axis_overrides[i] = st->axes[i];
+        o->n_axis_overrides = st->n_axes;
+    }
+    if (g->suite && o->suite != st->suite)
+        differs(cases, sizeof cases, "suite", ab_suite_word(o->suite), ab_suite_word(st->suite));
+    else if (!g->suite)
+        o->suite = st->suite;
+    /* Options that change the figures: the same for every case of one run, --extend or not. */
+    const struct {
+        bool given;
+        const char *flag;
+        double *now, was;
+    } nums[] = {
+        { g->min_time, "--min-time", &o->stop.min_time_s, st->stop.min_time_s },
+        { g->max_time, "--max-time", &o->stop.max_time_s, st->stop.max_time_s },
+        { g->ci, "--target-rel-ci", &o->stop.target_rel_ci, st->stop.target_rel_ci },
+        { g->warmup, "--warmup", &o->warmup_s, st->warmup_s },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+        if (nums[i].given && !same_num(*nums[i].now, nums[i].was)) {
+            snprintf(now, sizeof now, "%g", *nums[i].now);
+            snprintf(was, sizeof was, "%g", nums[i].was);
+            differs(figures, sizeof figures, nums[i].flag, now, was);
+        } else {
+            *nums[i].now = nums[i].was;
+        }
+    }
+    if (g->min_samples && o->stop.min_samples != st->stop.min_samples) {
+        snprintf(now, sizeof now, "%lld", (long long)o->stop.min_samples);
+        snprintf(was, sizeof was, "%lld", (long long)st->stop.min_samples);
+        differs(figures, sizeof figures, "--min-samples", now, was);
+    } else {
+        o->stop.min_samples = st->stop.min_samples;
+    }
+    bool ceil_given = o->ceilings_file || o->no_ceilings;
+    if (o->ceilings_file)
+        snprintf(now, sizeof now, "file:%s", o->ceilings_file);
+    else
+        snprintf(now, sizeof now, "%s", o->no_ceilings ? "none" : "measured");
+    if (ceil_given && strcmp(now, st->ceilings) != 0) {
+        differs(figures, sizeof figures, "ceilings", now, st->ceilings);
+    } else if (!ceil_given) {
+        if (!strncmp(st->ceilings, "file:", 5))
+            o->ceilings_file = st->ceilings + 5;
+        else
+            o->no_ceilings = !strcmp(st->ceilings, "none");
+    }
+    if (g->seed && st->seed && o->seed != st->seed) {
+        snprintf(now, sizeof now, "%llu", (unsigned long long)o->seed);
+        snprintf(was, sizeof was, "%llu", (unsigned long long)st->seed);
+        differs(figures, sizeof figures, "--seed", now, was);
+    }
+    if (figures[0]) {
+        ab_cli_error("run: --resume: options differ from the run in %s: %s%s%s; leave them out to continue "
+                     "the run with its own (every case of one run is measured alike)",
+                     o->out_dir, figures, cases[0] ? "; " : "", cases);
+        return 2;
+    }
+    if (cases[0] && !o->extend) {
+        ab_cli_error("run: --resume: the selection differs from the run in %s: %s; leave it out to run the "
+                     "run's missing cases, or add --extend to add these cases to the run",
+                     o->out_dir, cases);
+        return 2;
+    }
+    return 0;
+}
+
 int ab_cmd_run(int argc, char **argv)
 {
     enum {
@@ -133,7 +331,9 @@ int ab_cmd_run(int argc, char **argv)
         O_IDLE,
         O_COUNTERS,
         O_CHECK,
-        O_FAIL_ON
+        O_FAIL_ON,
+        O_EXTEND,
+        O_OTHER_HOST
     };
     static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
                                           { "device", required_argument, NULL, 'd' },
@@ -150,6 +350,8 @@ int ab_cmd_run(int argc, char **argv)
                                           { "warmup", required_argument, NULL, O_WARMUP },
                                           { "case-timeout", required_argument, NULL, O_TIMEOUT },
                                           { "resume", no_argument, NULL, O_RESUME },
+                                          { "extend", no_argument, NULL, O_EXTEND },
+                                          { "other-host", no_argument, NULL, O_OTHER_HOST },
                                           { "ceilings", required_argument, NULL, O_CEIL },
                                           { "no-ceilings", no_argument, NULL, O_NOCEIL },
                                           { "seed", required_argument, NULL, O_SEED },
@@ -162,7 +364,8 @@ int ab_cmd_run(int argc, char **argv)
     ab_run_opts_defaults(&o);
     ab_cli_join(argc, argv, o.command_line, sizeof o.command_line);
     double min_time = -1, max_time = -1, min_samples = -1, v;
-    bool quick = false, full = false, check = false;
+    bool quick = false, full = false, check = false, other_host = false;
+    struct given g = { 0 };
     unsigned fail_on = FAIL_DEFAULT;
     int c;
     optind = 1;
@@ -216,10 +419,12 @@ int ab_cmd_run(int argc, char **argv)
                 return 2;
             break;
         case O_CI:
+            g.ci = true;
             if (!ab_cli_number("--target-rel-ci", optarg, &o.stop.target_rel_ci))
                 return 2;
             break;
         case O_WARMUP:
+            g.warmup = true;
             if (!ab_cli_number("--warmup", optarg, &o.warmup_s))
                 return 2;
             break;
@@ -228,6 +433,8 @@ int ab_cmd_run(int argc, char **argv)
                 return 2;
             break;
         case O_RESUME: o.resume = true; break;
+        case O_EXTEND: o.extend = true; break;
+        case O_OTHER_HOST: other_host = true; break;
         case O_CEIL: o.ceilings_file = optarg; break;
         case O_NOCEIL: o.no_ceilings = true; break;
         case O_COUNTERS: o.counters = optarg; break;
@@ -236,6 +443,7 @@ int ab_cmd_run(int argc, char **argv)
                 return 2;
             break;
         case O_SEED:
+            g.seed = true;
             if (!ab_cli_number("--seed", optarg, &v))
                 return 2;
             o.seed = (uint64_t)v;
@@ -260,7 +468,8 @@ int ab_cmd_run(int argc, char **argv)
         o.stop.min_time_s = 0.1;
         o.stop.max_time_s = 1.0;
         o.stop.min_samples = 5;
-        o.warmup_s = 0.05;
+        if (!g.warmup)
+            o.warmup_s = 0.05;
     } else if (full) {
         o.suite = AB_SUITE_FULL;
     } else if (check) {
@@ -351,9 +560,30 @@ int ab_cmd_run(int argc, char **argv)
     /* A file-size limit (ulimit -f) must become a write error with a message, not a kill. */
     signal(SIGXFSZ, SIG_IGN);
 
+    if ((o.extend || other_host) && !o.resume) {
+        ab_cli_error("run: %s continues a run: use it with --resume", o.extend ? "--extend" : "--other-host");
+        return 2;
+    }
+    g.suite = quick || full || check;
+    g.min_time = min_time >= 0;
+    g.max_time = max_time >= 0;
+    g.min_samples = min_samples >= 0;
+    struct ab_run_state *state = NULL;
+    if (o.resume) {
+        int rc = resume_selection(&o, &g, other_host, &state);
+        if (rc) {
+            if (o.lock_fd >= 0)
+                close(o.lock_fd);
+            free(state);
+            return rc;
+        }
+    }
     struct ab_run_info info;
     struct ab_error err = { { 0 } };
     ab_status st = ab_run(&o, &info, &err);
+    if (o.lock_fd >= 0)
+        close(o.lock_fd);
+    free(state);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);

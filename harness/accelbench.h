@@ -532,6 +532,8 @@ void ab_results_case_key(const struct ab_result *r, char *buf, size_t len);
 /* The latest row (by started_utc; a tie goes to the later row) of each case of s, in order of
  * first appearance: *n pointers into s, in an array the caller frees. NULL if out of memory. */
 const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n);
+/* The same with the host in the key, for readers that keep hosts apart (plot). */
+const struct ab_result **ab_results_latest_per_host(const struct ab_result_set *s, int *n);
 
 /* A map from strings to int64 values (keymap.c), for matching cases by key in one pass.
  * create: room for about n_hint keys (it grows); the caller destroys it. put copies key and
@@ -544,6 +546,7 @@ int64_t ab_keymap_get(const struct ab_keymap *m, const char *key);
 
 /* Reporters are a vtable fed the same plain-data result (CSV, JSON lines, console). */
 struct ab_run_info; /* defined below */
+struct ab_run_opts; /* defined below */
 struct ab_reporter {
     void *self;
     ab_status (*begin)(void *self, const struct ab_run_info *info, struct ab_error *err);
@@ -614,6 +617,12 @@ struct ab_run_info {
     int n_by_status[AB_EFAIL + 1];          /* cases per ab_status */
     enum ab_suite suite;
     char *summaries; /* JSON object text of the workloads' summaries, or NULL; set at the end */
+    /* The run's identity and selection for run.json: seed (the one used, never 0 in a run), the
+     * options the run was asked with, and how this process continues the run: "start",
+     * "resume" or "extend" (run.json then keeps the earlier invocations and adds this one). */
+    uint64_t seed;
+    const struct ab_run_opts *opts;
+    const char *invocation;
 };
 
 /* What to run and how. bench/ fills this from the command line. */
@@ -642,8 +651,43 @@ struct ab_run_opts {
     uint64_t seed; /* 0: fresh from the clock */
     char command_line[1024];
     volatile int *interrupted; /* set by bench/'s SIGINT handler; the runner stops cleanly */
+    bool extend;               /* with resume: this invocation adds cases (recorded as "extend") */
+    int lock_fd;               /* >= 0: the caller holds out_dir's lock (ab_run_lock); -1
+                                  (default): ab_run takes it for the run */
 };
 void ab_run_opts_defaults(struct ab_run_opts *o);
+
+/* Lock a results folder for one process: flock on DIR/.lock, which holds the holder's pid.
+ * *fd stays open while the lock is held (close it to release). Another process holding it:
+ * AB_EINVAL with a message naming that pid. */
+ab_status ab_run_lock(const char *dir, int *fd, struct ab_error *err);
+
+/* What a folder's run.json says about its run, for --resume (ab_json_read_run_state). The
+ * selection is that of the latest invocation that recorded one (a start or an --extend). */
+struct ab_run_state {
+    char run_id[40];
+    char host[64];
+    uint64_t seed;      /* 0: not recorded */
+    bool has_selection; /* false: a run.json written before runs kept their selection */
+    char workloads[AB_MAX_SELECT][32];
+    int n_workloads;
+    char devices[AB_MAX_SELECT][16];
+    int n_devices;
+    char axes[AB_MAX_SELECT][512];
+    int n_axes;
+    enum ab_suite suite;
+    struct ab_stop_rule stop;
+    double warmup_s;
+    char ceilings[1024]; /* "measured", "none", or "file:<path as given>" */
+};
+/* Read a folder's run.json (path) into *out; errors name the file and field. */
+ab_status ab_json_read_run_state(const char *path, struct ab_run_state *out, struct ab_error *err);
+/* Which rows of set have their samples.jsonl line (matched by run_id and key; a line written
+ * before lines carried run_id matches by key; each line pairs with one row, the first of its key
+ * without one): has_line[i] for row i. Errors are those of ab_json_read_samples, which this also
+ * does (samples are attached). */
+ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *set, bool *has_line,
+                                      struct ab_error *err);
 
 /* Plan the cases (validating workloads, devices and axis overrides: errors name the bad item
  * and the valid choices with AB_EINVAL), then run them all. One failing case never ends the

@@ -15,12 +15,109 @@
 
 struct json_writer {
     char dir[4096];
-    int fd; /* samples.jsonl */
+    int fd;       /* samples.jsonl */
+    cJSON *prior; /* a resumed run's run.json as found, or NULL */
 };
 
 static cJSON *num_or_null(double v)
 {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+/* The options that decide a run's cases and figures, as --resume compares them. */
+static cJSON *selection_to_json(const struct ab_run_opts *o)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON *a = cJSON_AddArrayToObject(s, "workloads");
+    for (int i = 0; i < o->n_workloads; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(o->workloads[i]));
+    a = cJSON_AddArrayToObject(s, "devices");
+    for (int i = 0; i < o->n_devices; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(o->devices[i]));
+    a = cJSON_AddArrayToObject(s, "axes");
+    for (int i = 0; i < o->n_axis_overrides; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(o->axis_overrides[i]));
+    cJSON_AddStringToObject(s, "suite", ab_suite_word(o->suite));
+    cJSON_AddNumberToObject(s, "min_time_s", o->stop.min_time_s);
+    cJSON_AddNumberToObject(s, "max_time_s", o->stop.max_time_s);
+    cJSON_AddNumberToObject(s, "min_samples", (double)o->stop.min_samples);
+    cJSON_AddNumberToObject(s, "target_rel_ci", o->stop.target_rel_ci);
+    cJSON_AddNumberToObject(s, "warmup_s", o->warmup_s);
+    char ceil[1100];
+    if (o->ceilings_file)
+        snprintf(ceil, sizeof ceil, "file:%s", o->ceilings_file);
+    else
+        snprintf(ceil, sizeof ceil, "%s", o->no_ceilings ? "none" : "measured");
+    cJSON_AddStringToObject(s, "ceilings", ceil);
+    return s;
+}
+
+static void add_seed(cJSON *o, uint64_t seed)
+{
+    char t[32]; /* text: a double cannot hold every 64-bit seed */
+    snprintf(t, sizeof t, "%llu", (unsigned long long)seed);
+    cJSON_AddStringToObject(o, "seed", t);
+}
+
+/* One start or resume of the run: when, how, on what load and against which ceilings. */
+static cJSON *invocation_to_json(const struct ab_run_info *info)
+{
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "kind", info->invocation ? info->invocation : "start");
+    cJSON_AddStringToObject(v, "started_utc", info->started_utc);
+    cJSON_AddStringToObject(v, "finished_utc", info->finished_utc);
+    cJSON_AddStringToObject(v, "command_line", info->command_line);
+    cJSON_AddStringToObject(v, "host", info->sys.host);
+    if (isfinite(info->sys.load_avg_1m))
+        cJSON_AddNumberToObject(v, "load_avg_1m", info->sys.load_avg_1m);
+    cJSON_AddNumberToObject(v, "cpu_cores_online", info->sys.cpu_cores_online);
+    cJSON_AddStringToObject(v, "version", info->sys.version);
+    cJSON_AddStringToObject(v, "git_commit", info->sys.git_commit);
+    add_seed(v, info->seed);
+    if (info->opts)
+        cJSON_AddItemToObject(v, "selection", selection_to_json(info->opts));
+    cJSON *cs = cJSON_AddArrayToObject(v, "ceilings");
+    for (int i = 0; i < info->n_devices; i++)
+        for (int k = 0; k < info->devices[i].n_ceilings; k++) {
+            const struct ab_ceiling *c = &info->devices[i].ceilings[k];
+            cJSON *cj = cJSON_CreateObject();
+            cJSON_AddStringToObject(cj, "device", info->devices[i].id);
+            cJSON_AddStringToObject(cj, "name", c->name);
+            cJSON_AddNumberToObject(cj, "value", c->value);
+            cJSON_AddStringToObject(cj, "source", c->source);
+            cJSON_AddItemToArray(cs, cj);
+        }
+    cJSON *cases = cJSON_AddObjectToObject(v, "cases");
+    cJSON_AddNumberToObject(cases, "total", info->n_cases);
+    cJSON_AddNumberToObject(cases, "ok", info->n_ok);
+    cJSON_AddNumberToObject(cases, "failed", info->n_failed);
+    cJSON_AddNumberToObject(cases, "skipped", info->n_skipped);
+    return v;
+}
+
+/* The first invocation of a run.json written before run.json kept a list: from its top level. */
+static cJSON *invocation_from_old(const cJSON *prior)
+{
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "kind", "start");
+    static const char *const keys[] = { "started_utc", "finished_utc", "command_line", "version",
+                                        "git_commit" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(prior, keys[i]);
+        if (cJSON_IsString(x))
+            cJSON_AddStringToObject(v, keys[i], x->valuestring);
+    }
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(prior, "host");
+    const cJSON *hn = cJSON_GetObjectItemCaseSensitive(h, "name"),
+                *la = cJSON_GetObjectItemCaseSensitive(h, "load_avg_1m");
+    if (cJSON_IsString(hn))
+        cJSON_AddStringToObject(v, "host", hn->valuestring);
+    if (cJSON_IsNumber(la))
+        cJSON_AddNumberToObject(v, "load_avg_1m", la->valuedouble);
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(prior, "cases");
+    if (cJSON_IsObject(cases))
+        cJSON_AddItemToObject(v, "cases", cJSON_Duplicate(cases, 1));
+    return v;
 }
 
 static cJSON *run_to_json(const struct ab_run_info *info)
@@ -37,6 +134,9 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     cJSON_AddStringToObject(o, "finished_utc", info->finished_utc);
     cJSON_AddStringToObject(o, "command_line", info->command_line);
     cJSON_AddStringToObject(o, "suite", ab_suite_word(info->suite));
+    add_seed(o, info->seed);
+    if (info->opts)
+        cJSON_AddItemToObject(o, "selection", selection_to_json(info->opts));
     cJSON *h = cJSON_AddObjectToObject(o, "host");
     cJSON_AddStringToObject(h, "name", info->sys.host);
     cJSON_AddStringToObject(h, "os", info->sys.os);
@@ -91,9 +191,24 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     return o;
 }
 
+/* run.json: the first start's fields at the top (what readers of schema 1 read), and the list of
+ * invocations, this one last. A resume keeps the file's top level and its earlier invocations. */
 static ab_status write_run_json(struct json_writer *w, const struct ab_run_info *info, struct ab_error *err)
 {
-    cJSON *o = run_to_json(info);
+    cJSON *o = w->prior ? cJSON_Duplicate(w->prior, 1) : run_to_json(info);
+    cJSON *inv = o ? cJSON_DetachItemFromObjectCaseSensitive(o, "invocations") : NULL;
+    if (o && !cJSON_IsArray(inv)) {
+        cJSON_Delete(inv);
+        inv = cJSON_CreateArray();
+        if (w->prior && inv)
+            cJSON_AddItemToArray(inv, invocation_from_old(w->prior));
+    }
+    if (o && inv) {
+        cJSON_AddItemToArray(inv, invocation_to_json(info));
+        cJSON_AddItemToObject(o, "invocations", inv);
+    } else {
+        cJSON_Delete(inv);
+    }
     char *text = o ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text)
@@ -125,7 +240,20 @@ static ab_status write_run_json(struct json_writer *w, const struct ab_run_info 
 
 static ab_status jw_begin(void *self, const struct ab_run_info *info, struct ab_error *err)
 {
-    return write_run_json(self, info, err);
+    struct json_writer *w = self;
+    if (info->invocation && strcmp(info->invocation, "start") != 0) {
+        char path[4200], *text;
+        snprintf(path, sizeof path, "%s/run.json", w->dir);
+        if (ab_read_file(path, &text, NULL, NULL) == AB_OK) {
+            w->prior = cJSON_Parse(text);
+            free(text);
+            if (w->prior && !cJSON_IsObject(w->prior)) {
+                cJSON_Delete(w->prior);
+                w->prior = NULL;
+            }
+        }
+    }
+    return write_run_json(w, info, err);
 }
 
 static ab_status jw_end(void *self, const struct ab_run_info *info, struct ab_error *err)
@@ -138,6 +266,7 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
     struct json_writer *w = self;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "schema_version", AB_SCHEMA_VERSION);
+    cJSON_AddStringToObject(o, "run_id", r->run_id);
     cJSON_AddStringToObject(o, "workload", r->workload);
     cJSON_AddStringToObject(o, "device", r->device);
     cJSON_AddStringToObject(o, "params", r->params);
@@ -177,6 +306,7 @@ static void jw_destroy(void *self)
     struct json_writer *w = self;
     if (w->fd >= 0)
         close(w->fd);
+    cJSON_Delete(w->prior);
     free(w);
 }
 
@@ -229,6 +359,12 @@ static const char *json_str(const cJSON *o, const char *key)
 
 ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, struct ab_error *err)
 {
+    return ab_json_read_samples_marked(path, set, NULL, err);
+}
+
+ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *set, bool *has_line,
+                                      struct ab_error *err)
+{
     char *text;
     size_t len;
     ab_status st = ab_read_file(path, &text, &len, err);
@@ -240,18 +376,26 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         len = last ? (size_t)(last - text + 1) : 0;
         text[len] = '\0';
     }
-    /* The rows of each key, chained in row order: by_key gives the first, next the one after. */
-    struct ab_keymap *by_key = NULL;
-    int64_t *next = malloc((size_t)(set->n ? set->n : 1) * sizeof *next);
-    if (!next)
+    /* The rows of each key, chained in row order: by_key gives the first, next the one after.
+     * A line names its run (run_id), so in merged folders it goes to its own run's rows only;
+     * a line written before lines carried run_id goes to every row of its key (by_plain). */
+    struct ab_keymap *by_key = NULL, *by_plain = NULL;
+    size_t nn = (size_t)(set->n ? set->n : 1);
+    int64_t *next = malloc(nn * sizeof *next), *next_plain = malloc(nn * sizeof *next_plain);
+    if (!next || !next_plain)
         st = ab_fail(err, AB_ENOMEM, "out of memory");
-    else
-        st = ab_keymap_create(set->n, &by_key, err);
+    else if ((st = ab_keymap_create(set->n, &by_key, err)) == AB_OK)
+        st = ab_keymap_create(set->n, &by_plain, err);
     for (int64_t i = set->n - 1; st == AB_OK && i >= 0; i--) {
-        char rk[700];
+        char rk[800];
         ab_result_key(&set->rows[i], rk, sizeof rk);
-        next[i] = ab_keymap_get(by_key, rk);
-        st = ab_keymap_put(by_key, rk, i, err);
+        next_plain[i] = ab_keymap_get(by_plain, rk);
+        st = ab_keymap_put(by_plain, rk, i, err);
+        char fk[900];
+        snprintf(fk, sizeof fk, "%s|%s", set->rows[i].run_id, rk);
+        next[i] = ab_keymap_get(by_key, fk);
+        if (st == AB_OK)
+            st = ab_keymap_put(by_key, fk, i, err);
     }
     int line = 0;
     for (char *ln = text, *nl; st == AB_OK && ln < text + len; ln = nl + 1) {
@@ -274,7 +418,8 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         }
         const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "schema_version");
         const char *wl = json_str(o, "workload"), *dev = json_str(o, "device"),
-                   *params = json_str(o, "params");
+                   *params = json_str(o, "params"), *run_id = json_str(o, "run_id");
+        const cJSON *rid = cJSON_GetObjectItemCaseSensitive(o, "run_id");
         const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples_s");
         if (!cJSON_IsNumber(sv) || sv->valuedouble != AB_SCHEMA_VERSION)
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads version %d", path,
@@ -286,10 +431,18 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
                                 : "params");
         else if (!cJSON_IsArray(samples))
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"samples_s\" missing or not an array", path, line);
+        else if (rid && !run_id)
+            st = ab_fail(err, AB_EINVAL, "%s:%d: field \"run_id\" not a string", path, line);
         if (st == AB_OK) {
-            char key[700];
-            snprintf(key, sizeof key, "%s|%s|%s", wl, dev, params);
-            for (int64_t i = ab_keymap_get(by_key, key); i >= 0 && st == AB_OK; i = next[i]) {
+            char key[1000];
+            if (run_id)
+                snprintf(key, sizeof key, "%s|%s|%s|%s", run_id, wl, dev, params);
+            else
+                snprintf(key, sizeof key, "%s|%s|%s", wl, dev, params);
+            const struct ab_keymap *map = run_id ? by_key : by_plain;
+            const int64_t *chain = run_id ? next : next_plain;
+            bool paired = false;
+            for (int64_t i = ab_keymap_get(map, key); i >= 0 && st == AB_OK; i = chain[i]) {
                 int n = cJSON_GetArraySize(samples);
                 double *x = n ? malloc((size_t)n * sizeof *x) : NULL;
                 if (n && !x) {
@@ -316,12 +469,19 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
                 free(set->rows[i].samples);
                 set->rows[i].samples = x;
                 set->rows[i].n_samples = k;
+                /* Lines and rows are written in pairs: each line vouches for one row of its key
+                 * (the first without one), so a key with fewer lines than rows leaves its last
+                 * rows unpaired. */
+                if (has_line && !paired && !has_line[i])
+                    has_line[i] = paired = true;
             }
         }
         cJSON_Delete(o);
     }
     ab_keymap_destroy(by_key);
+    ab_keymap_destroy(by_plain);
     free(next);
+    free(next_plain);
     free(text);
     return st;
 }
@@ -355,4 +515,86 @@ ab_status ab_json_read_run(const char *path, int *schema_version, struct ab_erro
     cJSON_Delete(o);
     free(text);
     return st;
+}
+
+/* The selection of a run.json object (see selection_to_json); false if it has none. */
+static bool selection_from_json(const cJSON *s, struct ab_run_state *out)
+{
+    if (!cJSON_IsObject(s))
+        return false;
+    const struct {
+        const char *key;
+        char *dst;
+        size_t size;
+        int *n;
+    } lists[] = {
+        { "workloads", &out->workloads[0][0], sizeof out->workloads[0], &out->n_workloads },
+        { "devices", &out->devices[0][0], sizeof out->devices[0], &out->n_devices },
+        { "axes", &out->axes[0][0], sizeof out->axes[0], &out->n_axes },
+    };
+    for (size_t l = 0; l < sizeof lists / sizeof *lists; l++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(s, lists[l].key), *it;
+        *lists[l].n = 0;
+        cJSON_ArrayForEach(it, a)
+        {
+            if (cJSON_IsString(it) && *lists[l].n < AB_MAX_SELECT)
+                snprintf(lists[l].dst + (size_t)(*lists[l].n)++ * lists[l].size, lists[l].size, "%s",
+                         it->valuestring);
+        }
+    }
+    const char *suite = json_str(s, "suite");
+    out->suite = AB_SUITE_DEFAULT;
+    for (int k = 0; suite && k < AB_SUITE_COUNT; k++)
+        if (!strcmp(suite, ab_suite_word((enum ab_suite)k)))
+            out->suite = (enum ab_suite)k;
+    ab_stop_rule_defaults(&out->stop);
+    const cJSON *x;
+    if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(s, "min_time_s")))
+        out->stop.min_time_s = x->valuedouble;
+    if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(s, "max_time_s")))
+        out->stop.max_time_s = x->valuedouble;
+    if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(s, "min_samples")))
+        out->stop.min_samples = (int64_t)x->valuedouble;
+    if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(s, "target_rel_ci")))
+        out->stop.target_rel_ci = x->valuedouble;
+    out->warmup_s = 0.1;
+    if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(s, "warmup_s")))
+        out->warmup_s = x->valuedouble;
+    const char *ceil = json_str(s, "ceilings");
+    snprintf(out->ceilings, sizeof out->ceilings, "%s", ceil ? ceil : "measured");
+    return true;
+}
+
+ab_status ab_json_read_run_state(const char *path, struct ab_run_state *out, struct ab_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int v;
+    ab_status st = ab_json_read_run(path, &v, err);
+    char *text = NULL;
+    if (st == AB_OK)
+        st = ab_read_file(path, &text, NULL, err);
+    if (st)
+        return st;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    if (!o)
+        return ab_fail(err, AB_EINVAL, "%s: not a JSON object", path);
+    snprintf(out->run_id, sizeof out->run_id, "%s", json_str(o, "run_id"));
+    const char *host = json_str(cJSON_GetObjectItemCaseSensitive(o, "host"), "name");
+    snprintf(out->host, sizeof out->host, "%s", host ? host : "");
+    /* The latest invocation that says wins: a resume of an old folder recorded a seed, an
+     * --extend a new selection. */
+    const char *seed = json_str(o, "seed");
+    out->has_selection = selection_from_json(cJSON_GetObjectItemCaseSensitive(o, "selection"), out);
+    const cJSON *inv = cJSON_GetObjectItemCaseSensitive(o, "invocations"), *it;
+    cJSON_ArrayForEach(it, inv)
+    {
+        if (json_str(it, "seed"))
+            seed = json_str(it, "seed");
+        if (selection_from_json(cJSON_GetObjectItemCaseSensitive(it, "selection"), out))
+            out->has_selection = true;
+    }
+    out->seed = seed ? strtoull(seed, NULL, 10) : 0;
+    cJSON_Delete(o);
+    return AB_OK;
 }

@@ -120,7 +120,7 @@ void ab_results_case_key(const struct ab_result *r, char *buf, size_t len)
     snprintf(buf, len, "%s|%s|%s|%s", r->workload, r->device, r->device_name, r->params);
 }
 
-const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n_out)
+static const struct ab_result **latest(const struct ab_result_set *s, bool per_host, int *n_out)
 {
     const struct ab_result **out = calloc((size_t)(s->n ? s->n : 1), sizeof *out);
     struct ab_keymap *seen = NULL; /* case key -> its index in out */
@@ -131,8 +131,9 @@ const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n
         return NULL;
     }
     for (int64_t i = 0; i < s->n; i++) {
-        char ki[800];
-        ab_results_case_key(&s->rows[i], ki, sizeof ki);
+        char ki[900];
+        int hl = per_host ? snprintf(ki, sizeof ki, "%s|", s->rows[i].host) : 0;
+        ab_results_case_key(&s->rows[i], ki + hl, sizeof ki - (size_t)hl);
         int64_t k = ab_keymap_get(seen, ki);
         if (k < 0) {
             if (ab_keymap_put(seen, ki, n, NULL) != AB_OK) {
@@ -148,4 +149,14 @@ const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n
     ab_keymap_destroy(seen);
     *n_out = n;
     return out;
+}
+
+const struct ab_result **ab_results_latest(const struct ab_result_set *s, int *n)
+{
+    return latest(s, false, n);
+}
+
+const struct ab_result **ab_results_latest_per_host(const struct ab_result_set *s, int *n)
+{
+    return latest(s, true, n);
 }

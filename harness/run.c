@@ -8,9 +8,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ the run */
@@ -23,6 +25,43 @@ void ab_run_opts_defaults(struct ab_run_opts *o)
     o->warmup_s = 0.1;
     o->out_dir = "results/latest";
     o->log = stderr;
+    o->lock_fd = -1;
+}
+
+/* ------------------------------------------------------------------ the folder's lock */
+
+ab_status ab_run_lock(const char *dir, int *fd, struct ab_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (*fd < 0)
+        return ab_fail(err, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char text[32] = "";
+        ssize_t n = pread(*fd, text, sizeof text - 1, 0);
+        text[n > 0 ? n : 0] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        close(*fd);
+        *fd = -1;
+        if (e != EWOULDBLOCK)
+            return ab_fail(err, AB_EIO, "%s: cannot lock: %s", path, strerror(e));
+        return ab_fail(err, AB_EINVAL,
+                       "%s is in use by another accelbench run (pid %s): wait for it to end, or use "
+                       "another output folder (-o)",
+                       dir, text[0] ? text : "unknown");
+    }
+    /* The lock is the flock, not the file: the pid is only for the message above. */
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(*fd, 0) != 0 || pwrite(*fd, text, (size_t)n, 0) != n) {
+        ab_status st = ab_fail(err, AB_EIO, "%s: cannot write: %s", path, strerror(errno));
+        close(*fd);
+        *fd = -1;
+        return st;
+    }
+    return AB_OK;
 }
 
 /* ------------------------------------------------------------------ ceilings */
@@ -102,6 +141,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     char **done_keys = NULL;
     int64_t n_done = 0;
     struct ab_summary_rows kept = { 0 };
+    int lock_fd = -1;
+    struct ab_run_state *state = NULL;
     bool use[AB_MAX_DEVICES] = { 0 }, absent[AB_BACKEND_COUNT];
     const struct ab_workload *sel[64];
     int nsel = 0;
@@ -131,6 +172,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
 
     /* Output: everything that can fail does so before the first case runs. */
     if ((st = ab_mkdirs(o->out_dir, err)))
+        goto out;
+    if (o->lock_fd < 0 && (st = ab_run_lock(o->out_dir, &lock_fd, err)))
         goto out;
     char csv_path[4200];
     snprintf(csv_path, sizeof csv_path, "%s/results.csv", o->out_dir);
@@ -168,16 +211,60 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             }
             if (warn[0] && o->log && !o->quiet)
                 fprintf(o->log, "warning: %s\n", warn);
+            /* A row counts as done only with its samples line (written before the row): the
+             * samples of a row without one are lost, so its case runs again. A samples.jsonl
+             * the readers would reject is refused here, before anything is appended to it. */
+            char jl_path[4200];
+            snprintf(jl_path, sizeof jl_path, "%s/samples.jsonl", o->out_dir);
+            bool *has_line = calloc((size_t)prev.n + 1, sizeof *has_line);
+            if (!has_line) {
+                ab_result_set_free(&prev);
+                st = ab_fail(err, AB_ENOMEM, "out of memory");
+                goto out;
+            }
+            if (access(jl_path, F_OK) == 0 &&
+                (st = ab_json_read_samples_marked(jl_path, &prev, has_line, err))) {
+                ab_fail_prefix(err, AB_EINVAL, "--resume");
+                st = AB_EINVAL;
+                free(has_line);
+                ab_result_set_free(&prev);
+                goto out;
+            }
+            int64_t n_unpaired = 0;
             done_keys = calloc((size_t)prev.n + 1, sizeof *done_keys);
             for (int64_t i = 0; done_keys && i < prev.n; i++) {
                 if (prev.rows[i].status == AB_EINTR)
                     continue; /* an interrupted case runs again */
+                if (!has_line[i]) {
+                    n_unpaired++;
+                    continue;
+                }
                 char key[700];
                 ab_result_key(&prev.rows[i], key, sizeof key);
                 done_keys[n_done++] = strdup(key);
             }
+            free(has_line);
             ab_result_set_free(&prev);
+            if (n_unpaired && o->log && !o->quiet)
+                fprintf(o->log, "warning: %lld row%s of %s %s no line in samples.jsonl: %s again\n",
+                        (long long)n_unpaired, n_unpaired == 1 ? "" : "s", csv_path,
+                        n_unpaired == 1 ? "has" : "have",
+                        n_unpaired == 1 ? "its case runs" : "their cases run");
             ceilings_from_file(csv_path, devs, ndev, true, NULL, NULL);
+        }
+    }
+    /* A resumed run keeps its identity: the run_id its rows carry, and its seed. */
+    if (o->resume) {
+        char rj[4200];
+        snprintf(rj, sizeof rj, "%s/run.json", o->out_dir);
+        state = calloc(1, sizeof *state);
+        if (!state) {
+            st = ab_fail(err, AB_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (access(rj, F_OK) != 0 || ab_json_read_run_state(rj, state, NULL) != AB_OK) {
+            free(state);
+            state = NULL;
         }
     }
     if (o->counters && (st = ab_counters_open(o->counters, &counters, err))) {
@@ -185,10 +272,12 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             st = AB_EINVAL; /* asked for explicitly: a usage error before anything runs */
         goto out;
     }
-    if ((st = ab_csv_reporter_open(csv_path, &rep[nrep], err)))
+    /* samples.jsonl before results.csv: reporters write a case's lines in this order, so a row
+     * on disk has its samples line (--resume runs a row without one again). */
+    if ((st = ab_json_reporter_open(o->out_dir, &rep[nrep], err)))
         goto out;
     nrep++;
-    if ((st = ab_json_reporter_open(o->out_dir, &rep[nrep], err)))
+    if ((st = ab_csv_reporter_open(csv_path, &rep[nrep], err)))
         goto out;
     nrep++;
     if (o->log && !o->quiet) {
@@ -208,12 +297,20 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                 "warning: load average %.1f on %d CPUs: other work is running; timings and fractions of "
                 "ceiling will be unreliable (recorded in run.json)\n",
                 info->sys.load_avg_1m, info->sys.cpu_cores_online);
-    {
+    if (state && state->run_id[0]) {
+        snprintf(info->run_id, sizeof info->run_id, "%s", state->run_id);
+    } else {
         struct ab_rng g;
         ab_rng_seed(&g, (uint64_t)(ab_now_s() * 1e9) ^ (uint64_t)getpid());
         snprintf(info->run_id, sizeof info->run_id, "%s-%08llx", info->started_utc,
                  (unsigned long long)(ab_rng_next(&g) & 0xffffffffu));
     }
+    uint64_t seed = o->seed                ? o->seed
+                    : state && state->seed ? state->seed
+                                           : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
+    info->seed = seed;
+    info->opts = o;
+    info->invocation = !state ? "start" : o->extend ? "extend" : "resume";
     snprintf(info->command_line, sizeof info->command_line, "%s", o->command_line);
     info->devices = devs;
     info->n_devices = ndev;
@@ -260,7 +357,6 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         if ((st = rep[i].begin(rep[i].self, info, err)))
             goto out;
 
-    uint64_t seed = o->seed ? o->seed : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
     r = calloc(1, sizeof *r);
     worker = ab_worker_start();
     if (!r || !worker) {
@@ -366,6 +462,9 @@ out:
     ab_summary_free(&kept);
     free(info->summaries);
     info->summaries = NULL;
+    if (lock_fd >= 0)
+        close(lock_fd);
+    free(state);
     free(lost);
     ab_worker_stop(worker);
     for (int k = 0; k < nrep; k++)

@@ -901,7 +901,8 @@ static void metric_choices(const struct ab_result_set *rs, char *buf, size_t len
         }
 }
 
-static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struct ab_error *err)
+static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, const bool *latest,
+                              struct ab_error *err)
 {
     const struct ab_plot_opts *o = P->o;
     P->rows = calloc((size_t)(rs->n > 0 ? rs->n : 1), sizeof *P->rows);
@@ -910,6 +911,8 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
     int matched[16] = { 0 };
     int n_nok = 0;
     for (int64_t i = 0; i < rs->n; i++) {
+        if (!latest[i])
+            continue;
         struct prow p = { .r = &rs->rows[i] };
         struct ab_error perr;
         if (ab_params_parse(p.r->params, &p.ps, &perr) != AB_OK)
@@ -1008,6 +1011,31 @@ static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struc
             snprintf(dv->label, sizeof dv->label, "%s", name);
     }
     return AB_OK;
+}
+
+/* The rows drawn: the latest row of each case on each host (a resumed case's row replaces its
+ * `interrupted` one; a case run twice would otherwise zig-zag), as compare reads them. */
+static ab_status plan_rows(struct plan *P, const struct ab_result_set *rs, struct ab_error *err)
+{
+    int n = 0;
+    const struct ab_result **lt = ab_results_latest_per_host(rs, &n);
+    bool *latest = calloc((size_t)(rs->n > 0 ? rs->n : 1), sizeof *latest);
+    if (!lt || !latest) {
+        free(lt);
+        free(latest);
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < n; k++)
+        latest[lt[k] - rs->rows] = true;
+    free(lt);
+    if (P->o->log && n < rs->n)
+        fprintf(P->o->log,
+                "plot: note: %lld earlier row%s of repeated cases left out (the latest row of each case is "
+                "drawn)\n",
+                (long long)(rs->n - n), rs->n - n == 1 ? "" : "s");
+    ab_status st = plan_rows_of(P, rs, latest, err);
+    free(latest);
+    return st;
 }
 
 ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_opts *o,

@@ -135,6 +135,134 @@ static void the_latest_row_of_a_case_wins(void **state)
     ab_result_set_free(&s);
 }
 
+/* Remove n bytes at s from its string. */
+static void cut_bytes(char *s, size_t n)
+{
+    memmove(s, s + n, strlen(s + n) + 1);
+}
+
+/* Merged folders: a samples line names its run, so each row gets its own run's samples; a line
+ * without run_id (written before lines carried one) goes to every row of its key. */
+static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
+{
+    write_run("a", 2, "2026-01-01T00:00:00Z", 1e-3);
+    write_run("b", 2, "2026-02-01T00:00:00Z", 2e-3);
+    char p[4300], *ca, *cb, *ja, *jb;
+    snprintf(p, sizeof p, "%s/a/results.csv", dir);
+    assert_int_equal(ab_read_file(p, &ca, NULL, NULL), AB_OK);
+    snprintf(p, sizeof p, "%s/b/results.csv", dir);
+    assert_int_equal(ab_read_file(p, &cb, NULL, NULL), AB_OK);
+    snprintf(p, sizeof p, "%s/a/samples.jsonl", dir);
+    assert_int_equal(ab_read_file(p, &ja, NULL, NULL), AB_OK);
+    snprintf(p, sizeof p, "%s/b/samples.jsonl", dir);
+    assert_int_equal(ab_read_file(p, &jb, NULL, NULL), AB_OK);
+    snprintf(p, sizeof p, "%s/m", dir);
+    assert_int_equal(ab_mkdirs(p, NULL), AB_OK);
+    size_t csv_len = strlen(ca) + strlen(cb) + 1, jl_len = strlen(ja) + strlen(jb) + 1;
+    char *csv = malloc(csv_len), *jl = malloc(jl_len);
+    snprintf(csv, csv_len, "%s%s", ca, strchr(cb, '\n') + 1); /* b's rows without its header */
+    snprintf(jl, jl_len, "%s%s", jb, ja);                     /* lines in the other order */
+    snprintf(p, sizeof p, "%s/m/results.csv", dir);
+    assert_int_equal(test_write_file(p, csv), 0);
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(test_write_file(p, jl), 0);
+
+    struct ab_result_set s = { 0 };
+    struct ab_error e;
+    snprintf(p, sizeof p, "%s/m/results.csv", dir);
+    assert_int_equal(ab_csv_read(p, &s, NULL, 0, &e), AB_OK);
+    assert_int_equal(s.n, 4);
+    bool has_line[4] = { false };
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(ab_json_read_samples_marked(p, &s, has_line, &e), AB_OK);
+    for (int64_t i = 0; i < s.n; i++) {
+        assert_true(has_line[i]);
+        assert_int_equal(s.rows[i].n_samples, 4);
+        assert_true(s.rows[i].samples[0] == (strcmp(s.rows[i].run_id, "run-a") ? 2e-3 : 1e-3));
+    }
+    ab_result_set_free(&s);
+
+    /* Run a's line for n=2 lost, b's n=2 line written without run_id (an older accelbench). */
+    char *cut =
+        strstr(jl, "\"run_id\":\"run-b\",\"workload\":\"synthetic\",\"device\":\"cpu\",\"params\":\"n=2\"");
+    if (!cut)
+        fail();
+    cut_bytes(cut, strlen("\"run_id\":\"run-b\","));
+    char *a2 =
+        strstr(jl, "\"run_id\":\"run-a\",\"workload\":\"synthetic\",\"device\":\"cpu\",\"params\":\"n=2\"");
+    assert_non_null(a2);
+    char *line = a2;
+    while (line > jl && line[-1] != '\n')
+        line--;
+    cut_bytes(line, (size_t)(strchr(a2, '\n') + 1 - line));
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(test_write_file(p, jl), 0);
+    snprintf(p, sizeof p, "%s/m/results.csv", dir);
+    assert_int_equal(ab_csv_read(p, &s, NULL, 0, &e), AB_OK);
+    memset(has_line, 0, sizeof has_line);
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(ab_json_read_samples_marked(p, &s, has_line, &e), AB_OK);
+    /* rows: a n=1, a n=2, b n=1, b n=2; the key-only line gives its samples to both rows of
+     * n=2 but vouches for one (the first): one line, one row */
+    assert_true(has_line[0] && has_line[1] && has_line[2] && !has_line[3]);
+    assert_true(s.rows[1].samples[0] == 2e-3 && s.rows[3].samples[0] == 2e-3);
+    ab_result_set_free(&s);
+
+    /* Both lines of n=2 gone: neither of its rows has one (--resume runs it again). */
+    line = strstr(jl, "\"params\":\"n=2\"");
+    assert_non_null(line);
+    while (line > jl && line[-1] != '\n')
+        line--;
+    cut_bytes(line, (size_t)(strchr(line, '\n') + 1 - line));
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(test_write_file(p, jl), 0);
+    snprintf(p, sizeof p, "%s/m/results.csv", dir);
+    assert_int_equal(ab_csv_read(p, &s, NULL, 0, &e), AB_OK);
+    memset(has_line, 0, sizeof has_line);
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(ab_json_read_samples_marked(p, &s, has_line, &e), AB_OK);
+    assert_true(has_line[0] && !has_line[1] && has_line[2] && !has_line[3]);
+    assert_int_equal(s.rows[1].n_samples, 0);
+    ab_result_set_free(&s);
+    free(ca);
+    free(cb);
+    free(ja);
+    free(jb);
+    free(csv);
+    free(jl);
+}
+
+/* plot's rule: the latest row of a case on each host; compare's: of a case. */
+static void the_latest_row_per_host_keeps_hosts_apart(void **state)
+{
+    struct ab_result_set s = { 0 };
+    struct ab_result r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.workload, "synthetic");
+    strcpy(r.device, "cpu");
+    strcpy(r.device_name, "Test CPU");
+    strcpy(r.params, "n=1");
+    const char *hosts[] = { "h1", "h2", "h1" };
+    const char *times[] = { "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z" };
+    for (int i = 0; i < 3; i++) {
+        strcpy(r.host, hosts[i]);
+        strcpy(r.started_utc, times[i]);
+        assert_int_equal(ab_result_set_add(&s, &r, NULL), AB_OK);
+    }
+    int n = 0;
+    const struct ab_result **lt = ab_results_latest_per_host(&s, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(lt[0]->host, "h1");
+    assert_string_equal(lt[0]->started_utc, times[2]);
+    assert_string_equal(lt[1]->host, "h2");
+    free(lt);
+    lt = ab_results_latest(&s, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(lt[0]->started_utc, times[2]);
+    free(lt);
+    ab_result_set_free(&s);
+}
+
 static void a_torn_last_line_is_a_warning_naming_its_file(void **state)
 {
     write_run("torn", 2, "2026-01-01T00:00:00Z", 1e-3);
@@ -191,6 +319,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_folder_reads_its_results_and_one_level_of_subfolders, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(the_latest_row_of_a_case_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(samples_lines_are_matched_to_rows_by_run_id_and_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_latest_row_per_host_keeps_hosts_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(a_torn_last_line_is_a_warning_naming_its_file, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_input_names_file_and_line, setup, teardown),
     };
