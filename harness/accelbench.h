@@ -182,10 +182,17 @@ struct ab_axis {
 
 #define AB_MAX_AXES   16
 #define AB_MAX_VALUES 4096
+/* The longest text an axis value may have, NUL included: a path (gpt2's `weights`) is a value,
+ * so this is generous; a longer value is refused with an error naming the limit. */
+#define AB_VALUE_MAX 1024
+/* The longest params text of a case ("k=v;k=v", NUL included), and of a case key built from
+ * it ("workload|device|device_name|params"). */
+#define AB_PARAMS_TEXT_MAX 2048
+#define AB_KEY_MAX         (AB_PARAMS_TEXT_MAX + 256)
 /* One value of one axis. */
 struct ab_value {
-    char str[48]; /* canonical text: "1024", "bf16", "0.5" */
-    double num;   /* numeric value (0 for strings) */
+    char str[AB_VALUE_MAX]; /* canonical text: "1024", "bf16", "0.5", a path */
+    double num;             /* numeric value (0 for strings) */
 };
 /* The values of an axis after parsing a sweep. */
 struct ab_values {
@@ -467,7 +474,7 @@ struct ab_result {
     char device[16];
     char device_name[128];
     char backend[8];
-    char params[512]; /* ab_params_format text */
+    char params[AB_PARAMS_TEXT_MAX]; /* ab_params_format text */
     ab_status status;
     char message[AB_ERR_LEN];
     struct ab_stats time_s; /* per repetition */

@@ -242,7 +242,7 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
     else
         st = ab_keymap_create(set->n, &by_key, err);
     for (int64_t i = set->n - 1; st == AB_OK && i >= 0; i--) {
-        char rk[700];
+        char rk[AB_KEY_MAX];
         ab_result_key(&set->rows[i], rk, sizeof rk);
         next[i] = ab_keymap_get(by_key, rk);
         st = ab_keymap_put(by_key, rk, i, err);
@@ -281,7 +281,7 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         else if (!cJSON_IsArray(samples))
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"samples_s\" missing or not an array", path, line);
         if (st == AB_OK) {
-            char key[700];
+            char key[AB_KEY_MAX];
             snprintf(key, sizeof key, "%s|%s|%s", wl, dev, params);
             for (int64_t i = ab_keymap_get(by_key, key); i >= 0 && st == AB_OK; i = next[i]) {
                 int n = cJSON_GetArraySize(samples);
