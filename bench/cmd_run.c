@@ -133,7 +133,8 @@ int ab_cmd_run(int argc, char **argv)
         O_IDLE,
         O_COUNTERS,
         O_CHECK,
-        O_FAIL_ON
+        O_FAIL_ON,
+        O_DRY_RUN
     };
     static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
                                           { "device", required_argument, NULL, 'd' },
@@ -156,13 +157,14 @@ int ab_cmd_run(int argc, char **argv)
                                           { "idle-baseline", required_argument, NULL, O_IDLE },
                                           { "counters", required_argument, NULL, O_COUNTERS },
                                           { "quiet", no_argument, NULL, 'q' },
+                                          { "dry-run", no_argument, NULL, O_DRY_RUN },
                                           { "help", no_argument, NULL, 'h' },
                                           { 0 } };
     struct ab_run_opts o;
     ab_run_opts_defaults(&o);
     ab_cli_join(argc, argv, o.command_line, sizeof o.command_line);
     double min_time = -1, max_time = -1, min_samples = -1, v;
-    bool quick = false, full = false, check = false;
+    bool quick = false, full = false, check = false, dry_run = false;
     unsigned fail_on = FAIL_DEFAULT;
     int c;
     optind = 1;
@@ -199,6 +201,7 @@ int ab_cmd_run(int argc, char **argv)
         case O_QUICK: quick = true; break;
         case O_FULL: full = true; break;
         case O_CHECK: check = true; break;
+        case O_DRY_RUN: dry_run = true; break;
         case O_FAIL_ON:
             if (!parse_fail_on(optarg, &fail_on))
                 return 2;
@@ -340,6 +343,15 @@ int ab_cmd_run(int argc, char **argv)
                 *p = '-';
         snprintf(defdir, sizeof defdir, "results/%s-%s", s.host, t);
         o.out_dir = defdir;
+    }
+    if (dry_run) {
+        struct ab_error derr2 = { { 0 } };
+        ab_status dst = ab_run_dry(&o, stdout, &derr2);
+        if (dst != AB_OK) {
+            ab_cli_error("run: %s", derr2.msg);
+            return dst == AB_EINVAL ? 2 : 1;
+        }
+        return 0;
     }
     o.progress_tty = isatty(fileno(stderr));
     o.interrupted = &g_interrupted;

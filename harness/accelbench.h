@@ -316,6 +316,11 @@ struct ab_workload {
      * (in quick form) when other selected workloads need ceilings and no other source was
      * given, and --ceilings / --resume read ceilings from its ok rows. */
     bool provides_ceilings;
+    /* The work of one repetition of a point, stated without setting anything up (for `run
+     * --dry-run`'s estimate): the same model setup states, approximately where setup refines
+     * it. NULL: known only once set up. */
+    ab_status (*work)(const struct ab_params *ps, enum ab_backend_kind backend, struct ab_work *out,
+                      struct ab_error *err);
 };
 
 /* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */
@@ -636,6 +641,14 @@ struct ab_run_opts {
     volatile int *interrupted; /* set by bench/'s SIGINT handler; the runner stops cleanly */
 };
 void ab_run_opts_defaults(struct ab_run_opts *o);
+
+/* Plan as ab_run does (same validation and errors) and print to out, instead of running, the
+ * cases per workload and device, each case with its time budget and, where its workload states
+ * its work without setup and a ceiling is known (--ceilings, else the device profile's
+ * datasheet figure), the expected time per repetition; then the estimated total. Creates,
+ * opens for writing and measures nothing (with --resume it reads out_dir/results.csv to leave
+ * out the cases recorded there). */
+ab_status ab_run_dry(const struct ab_run_opts *opts, FILE *out, struct ab_error *err);
 
 /* Plan the cases (validating workloads, devices and axis overrides: errors name the bad item
  * and the valid choices with AB_EINVAL), then run them all. One failing case never ends the
