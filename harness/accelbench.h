@@ -519,7 +519,8 @@ void ab_result_set_free(struct ab_result_set *s);
 ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, struct ab_error *err);
 
 /* Reading results back (results_load.c), for compare and plot: each of the n paths is a
- * results CSV or a folder (its results.csv and those one level of subfolders down); the raw
+ * results CSV or a folder (its results.csv and those of every subfolder below it, each folder
+ * read once however many links lead to it, hidden ones left out); the raw
  * samples of a samples.jsonl beside a CSV are attached to its rows. Rows are appended to set
  * in file order, every row kept. warn (may be NULL) gets the warnings (torn last lines), each
  * naming its file, or "". Errors name the file and line. */
