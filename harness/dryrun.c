@@ -116,7 +116,9 @@ static void estimate_case(const struct ab_run_opts *o, const struct plan_case *p
 
 static void fmt_time(double s, char *buf, size_t len)
 {
-    if (s < 1e-3)
+    if (s == 0)
+        snprintf(buf, len, "0 s");
+    else if (s < 1e-3)
         snprintf(buf, len, "%.3g us", s * 1e6);
     else if (s < 1)
         snprintf(buf, len, "%.3g ms", s * 1e3);
@@ -220,11 +222,11 @@ ab_status ab_run_dry(const struct ab_run_opts *o, FILE *out, struct ab_error *er
         hi += est[i].hi_s;
     }
     char a[32], b[32];
-    fprintf(out, "dry run: %d case%s would run in the %s suite (nothing is run or written)", n_run,
-            n_run == 1 ? "" : "s", ab_suite_word(o->suite));
+    fprintf(out, "dry run: %d case%s would run in the %s suite", n_run, n_run == 1 ? "" : "s",
+            ab_suite_word(o->suite));
     if (o->resume)
         fprintf(out, "; %d already in %s", n_done, csv);
-    fprintf(out, "\n");
+    fprintf(out, " (nothing is run or written)\n");
     for (int k = 0; k < ng; k++) {
         fmt_time(g[k].lo, a, sizeof a);
         fmt_time(g[k].hi, b, sizeof b);
