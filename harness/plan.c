@@ -266,9 +266,10 @@ static const char *suite_sweep(const struct ab_axis *ax, enum ab_suite suite)
 }
 
 /* A point the suite's `applies` refuses although the full suite would run it: does the refusal
- * come from a value the user named? It does when putting one named axis whose value is not in
- * the suite's own sweep (defs[a]) back at a value of that sweep makes the suite accept the
- * point; otherwise the suite is thinning the axes the user did not name, as without -a. */
+ * come from a value the user named? It does when putting one named axis at another value of
+ * the suite's own sweep (defs[a]) makes the suite accept the point: the suite's limits refuse
+ * that value, not the combination. Otherwise the suite is thinning the axes the user did not
+ * name, as it does without -a. */
 static bool refused_for_named_value(const struct ab_workload *wl, struct ab_params *ps, const bool *named,
                                     struct ab_values *const *defs, enum ab_backend_kind backend,
                                     enum ab_suite suite)
@@ -277,11 +278,10 @@ static bool refused_for_named_value(const struct ab_workload *wl, struct ab_para
         if (!named[a] || !defs[a])
             continue;
         struct ab_value keep = ps->p[a].val;
-        bool in_sweep = false;
-        for (int k = 0; k < defs[a]->n && !in_sweep; k++)
-            in_sweep = strcmp(defs[a]->v[k].str, keep.str) == 0;
         bool ok = false;
-        for (int k = 0; k < defs[a]->n && !in_sweep && !ok; k++) {
+        for (int k = 0; k < defs[a]->n && !ok; k++) {
+            if (strcmp(defs[a]->v[k].str, keep.str) == 0)
+                continue;
             ps->p[a].val = defs[a]->v[k];
             ok = wl->applies(ps, backend, suite);
         }
