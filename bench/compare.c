@@ -529,9 +529,8 @@ static void print_csv(const struct cmp_report *r, FILE *f)
                "energy_verdict\n");
     for (int i = 0; i < r->n; i++) {
         const struct cmp_case *c = &r->cases[i];
-        char ps[600];
         /* params hold ';' and '=' but never ',' or '"', so they need no quoting */
-        snprintf(ps, sizeof ps, "%s", c->base->params);
+        const char *ps = c->base->params;
         fprintf(f, "%s,%s,%s,%s,%.9g,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s\n", c->base->workload,
                 c->base->device, ps, metric_word(r->metric), metric_value(c->base, r->metric),
                 metric_value(c->new_, r->metric), c->ratio, c->ci_lo, c->ci_hi, c->p, c->p_adj,
@@ -591,12 +590,12 @@ static void print_json(const struct cmp_report *r, FILE *f)
     }
     cJSON *ad = cJSON_AddArrayToObject(o, "added"), *rm = cJSON_AddArrayToObject(o, "removed");
     for (int i = 0; i < r->n_added; i++) {
-        char k[800];
+        char k[AB_KEY_MAX];
         ab_result_key(r->added[i], k, sizeof k);
         cJSON_AddItemToArray(ad, cJSON_CreateString(k));
     }
     for (int i = 0; i < r->n_removed; i++) {
-        char k[800];
+        char k[AB_KEY_MAX];
         ab_result_key(r->removed[i], k, sizeof k);
         cJSON_AddItemToArray(rm, cJSON_CreateString(k));
     }
