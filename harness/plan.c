@@ -12,8 +12,9 @@
 static size_t params_packed_size(const struct ab_params *ps)
 {
     size_t n = sizeof(int);
-    for (int i = 0; i < ps->n; i++)
-        n += strlen(ps->p[i].name) + 1 + strlen(ps->p[i].val.str) + 1 + sizeof(double);
+    for (int i = 0; i < ps->n && i < AB_MAX_AXES; i++)
+        n += strnlen(ps->p[i].name, sizeof ps->p[i].name - 1) + 1 +
+             strnlen(ps->p[i].val.str, sizeof ps->p[i].val.str - 1) + 1 + sizeof(double);
     return n;
 }
 
@@ -27,8 +28,9 @@ static unsigned char *params_pack(const struct ab_params *ps)
     unsigned char *q = b;
     memcpy(q, &ps->n, sizeof(int));
     q += sizeof(int);
-    for (int i = 0; i < ps->n; i++) {
-        size_t nl = strlen(ps->p[i].name) + 1, vl = strlen(ps->p[i].val.str) + 1;
+    for (int i = 0; i < ps->n && i < AB_MAX_AXES; i++) {
+        size_t nl = strnlen(ps->p[i].name, sizeof ps->p[i].name - 1) + 1,
+               vl = strnlen(ps->p[i].val.str, sizeof ps->p[i].val.str - 1) + 1;
         memcpy(q, ps->p[i].name, nl);
         q += nl;
         memcpy(q, ps->p[i].val.str, vl);
