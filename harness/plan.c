@@ -500,6 +500,7 @@ ab_status ab_plan_select_workloads(const struct ab_run_opts *o, const struct ab_
          * for it), each taking the values its axis accepts; a value none of them accepts is an
          * error, one that only some accept a note. */
         int takers = 0, n_items = 0, accepted_by_some = 0;
+        char notes[2048] = "";
         char *item_ok = NULL;
         struct ab_error first = { { 0 } };
         const struct ab_workload *first_wl = NULL;
@@ -539,13 +540,14 @@ ab_status ab_plan_select_workloads(const struct ab_run_opts *o, const struct ab_
                 first = e;
                 first_wl = sel[k];
             }
-            if (n_ok < n_items && o->log && !o->quiet) {
-                if (n_ok == 0)
-                    fprintf(o->log, "note: -a %s does not apply to %s (%s): its %s keeps its sweep\n", ov,
-                            sel[k]->name, e.msg, ax->name);
-                else
-                    fprintf(o->log, "note: -a %s: %s takes only %s (%s)\n", ov, sel[k]->name, ok_list, e.msg);
-            }
+            size_t nl = strlen(notes);
+            if (n_ok < n_items && n_ok == 0)
+                snprintf(notes + nl, sizeof notes - nl,
+                         "note: -a %s does not apply to %s (%s): its %s keeps its sweep\n", ov, sel[k]->name,
+                         e.msg, ax->name);
+            else if (n_ok < n_items)
+                snprintf(notes + nl, sizeof notes - nl, "note: -a %s: %s takes only %s (%s)\n", ov,
+                         sel[k]->name, ok_list, e.msg);
             free(ok_list);
         }
         free(item_ok);
@@ -561,6 +563,9 @@ ab_status ab_plan_select_workloads(const struct ab_run_opts *o, const struct ab_
             st = ab_fail(err, AB_EINVAL, "workload %s: %s", first_wl ? first_wl->name : "?", first.msg);
             goto out;
         }
+        /* the notes only once the values are known good: an error stays one line */
+        if (notes[0] && o->log && !o->quiet)
+            fputs(notes, o->log);
     }
 
 out:
