@@ -72,7 +72,7 @@ void ab_case_params_text(const struct ab_workload *wl, const struct ab_params *p
 
 void ab_plan_params(const struct plan_case *pc, struct ab_params *out)
 {
-    out->n = 0;
+    memset(out, 0, sizeof *out);
     if (!pc->params)
         return;
     int n;
