@@ -30,15 +30,22 @@ static void on_sigint(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a NAME=VALUES]... [--quick|--full|--check]\n"
-            "                      [--min-time S] [--max-time S] [--target-rel-ci X] [-o DIR]\n"
+            "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a [WORKLOAD:]NAME=VALUES]...\n"
+            "                      [--quick|--full|--check] [--min-time S] [--max-time S]\n"
+            "                      [--target-rel-ci X] [-o DIR] [--dry-run]\n"
             "       accelbench run -o DIR --resume [--extend] [--other-host]\n\n"
             "  -w, --workload W,...    workloads to run (default: all; see `accelbench list`)\n"
             "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found)\n"
-            "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20\n"
+            "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20; every\n"
+            "                          selected workload with the axis takes the values it accepts (a\n"
+            "                          value none accepts is an error); text values up to 1023 characters\n"
+            "  -a WORKLOAD:NAME=VALUES the axis of one workload only (wins over a plain -a for it)\n"
             "      --quick             smoke-sized sweeps and short measurements\n"
             "      --full              the papers' full sweeps\n"
             "      --check             every code path at small, awkward sizes, verified only (no timing)\n"
+            "                          The suite sets the axes not named with -a; a point named with -a\n"
+            "                          runs in any suite (beyond the suite's size limits too) unless no\n"
+            "                          suite can run it (e.g. an FP8 dtype with scaling=none)\n"
             "      --fail-on S,...     exit 1 when a case ends so: mismatch, failed (failed, timeout),\n"
             "                          oom, any (every status but ok and skipped), none\n"
             "                          (default mismatch,failed)\n"
@@ -54,6 +61,10 @@ static void usage(FILE *f)
             "                          axes and options from DIR/run.json), running its missing cases\n"
             "      --extend            with --resume: add the cases of other -w, -d, -a or suite to the run\n"
             "      --other-host        with --resume: continue a folder another host started\n"
+            "      --dry-run           print the cases (per workload and device, then each) and the\n"
+            "                          estimated time: each case's budget (warm-up + min..max time) and,\n"
+            "                          where its work and a ceiling (--ceilings, else the device profile)\n"
+            "                          are known, the time per repetition; runs and writes nothing\n"
             "      --ceilings FILE     take device ceilings from an earlier results.csv\n"
             "      --no-ceilings       do not measure ceilings first (fractions stay empty)\n"
             "      --idle-baseline S   measure idle power S seconds first; rows get dynamic_energy_j\n"
@@ -333,7 +344,8 @@ int ab_cmd_run(int argc, char **argv)
         O_CHECK,
         O_FAIL_ON,
         O_EXTEND,
-        O_OTHER_HOST
+        O_OTHER_HOST,
+        O_DRY_RUN
     };
     static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
                                           { "device", required_argument, NULL, 'd' },
@@ -358,13 +370,14 @@ int ab_cmd_run(int argc, char **argv)
                                           { "idle-baseline", required_argument, NULL, O_IDLE },
                                           { "counters", required_argument, NULL, O_COUNTERS },
                                           { "quiet", no_argument, NULL, 'q' },
+                                          { "dry-run", no_argument, NULL, O_DRY_RUN },
                                           { "help", no_argument, NULL, 'h' },
                                           { 0 } };
     struct ab_run_opts o;
     ab_run_opts_defaults(&o);
     ab_cli_join(argc, argv, o.command_line, sizeof o.command_line);
     double min_time = -1, max_time = -1, min_samples = -1, v;
-    bool quick = false, full = false, check = false, other_host = false;
+    bool quick = false, full = false, check = false, other_host = false, dry_run = false;
     struct given g = { 0 };
     unsigned fail_on = FAIL_DEFAULT;
     int c;
@@ -402,6 +415,7 @@ int ab_cmd_run(int argc, char **argv)
         case O_QUICK: quick = true; break;
         case O_FULL: full = true; break;
         case O_CHECK: check = true; break;
+        case O_DRY_RUN: dry_run = true; break;
         case O_FAIL_ON:
             if (!parse_fail_on(optarg, &fail_on))
                 return 2;
@@ -549,6 +563,15 @@ int ab_cmd_run(int argc, char **argv)
                 *p = '-';
         snprintf(defdir, sizeof defdir, "results/%s-%s", s.host, t);
         o.out_dir = defdir;
+    }
+    if (dry_run) {
+        struct ab_error derr2 = { { 0 } };
+        ab_status dst = ab_run_dry(&o, stdout, &derr2);
+        if (dst != AB_OK) {
+            ab_cli_error("run: %s", derr2.msg);
+            return dst == AB_EINVAL ? 2 : 1;
+        }
+        return 0;
     }
     o.progress_tty = isatty(fileno(stderr));
     o.interrupted = &g_interrupted;

@@ -152,7 +152,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
     ab_status st = matched && tested && seed_of ? ab_keymap_create(nn, &new_at, err)
                                                 : ab_fail(err, AB_ENOMEM, "out of memory comparing");
     for (int j = 0; st == AB_OK && j < nn; j++) {
-        char kn[800];
+        char kn[AB_KEY_MAX];
         ab_results_case_key(N[j], kn, sizeof kn);
         if (ab_keymap_get(new_at, kn) < 0)
             st = ab_keymap_put(new_at, kn, j, err);
@@ -169,7 +169,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         return st;
     }
     for (int i = 0; i < nb; i++) {
-        char kb[800];
+        char kb[AB_KEY_MAX];
         ab_results_case_key(B[i], kb, sizeof kb);
         int j = (int)ab_keymap_get(new_at, kb);
         if (j < 0 || matched[j]) {
@@ -385,24 +385,119 @@ static void summary_line(const struct cmp_report *r, char *buf, size_t len)
                                 : "not allowed for: under 5 cases");
 }
 
+/* Case names in the text and markdown tables are never cut: the parts every row shares (the
+ * workload, params items "k=v") are printed once above the table and left out of the names,
+ * and a name still wider than the column goes on a line of its own above its row. */
+#define NAME_COL_MAX 58
+
+static bool has_item(const char *params, const char *item, size_t il)
+{
+    for (const char *p = params; *p;) {
+        size_t n = strcspn(p, ";");
+        if (n == il && strncmp(p, item, il) == 0)
+            return true;
+        p += n + (p[n] == ';');
+    }
+    return false;
+}
+
+/* Every row of the tables, in order: the compared cases (their base rows), added, removed. */
+static const struct ab_result *table_row(const struct cmp_report *r, int i)
+{
+    if (i < r->n)
+        return r->cases[i].base;
+    i -= r->n;
+    return i < r->n_added ? r->added[i] : r->removed[i - r->n_added];
+}
+
+struct common {
+    bool workload;                  /* every row has the same workload */
+    char items[AB_PARAMS_TEXT_MAX]; /* the params items every row has, ';'-separated */
+};
+
+static void find_common(const struct cmp_report *r, struct common *c)
+{
+    int n = r->n + r->n_added + r->n_removed;
+    c->workload = false;
+    c->items[0] = '\0';
+    if (n < 2)
+        return;
+    const struct ab_result *first = table_row(r, 0);
+    c->workload = true;
+    for (int i = 1; i < n; i++)
+        c->workload &= strcmp(table_row(r, i)->workload, first->workload) == 0;
+    for (const char *p = first->params; *p;) {
+        size_t il = strcspn(p, ";");
+        bool all = il > 0;
+        for (int i = 1; i < n && all; i++)
+            all = has_item(table_row(r, i)->params, p, il);
+        size_t l = strlen(c->items);
+        if (all && l + il + 2 < sizeof c->items)
+            snprintf(c->items + l, sizeof c->items - l, "%s%.*s", l ? ";" : "", (int)il, p);
+        p += il + (p[il] == ';');
+    }
+}
+
+/* A row's name without the common parts ("-" when nothing is left); md escapes '|'. */
+static void case_name(const struct ab_result *row, const struct common *c, bool md, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    if (!c->workload)
+        o += (size_t)snprintf(buf, len, "%s", row->workload);
+    bool item = false; /* the workload and the first item apart by ' ', items by ';' */
+    for (const char *p = row->params; *p && o + 1 < len;) {
+        size_t il = strcspn(p, ";");
+        if (il && !has_item(c->items, p, il)) {
+            if (o)
+                buf[o++] = item ? ';' : ' ';
+            item = true;
+            for (size_t k = 0; k < il && o + 2 < len; k++) {
+                if (md && p[k] == '|')
+                    buf[o++] = '\\';
+                buf[o++] = p[k];
+            }
+            buf[o] = '\0';
+        }
+        p += il + (p[il] == ';');
+    }
+    if (!buf[0])
+        snprintf(buf, len, "-");
+}
+
 static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
 {
     const char *sep = md ? " | " : "  ";
+    struct common common;
+    find_common(r, &common);
+    int n_rows = r->n + r->n_added + r->n_removed;
+    if (common.workload || common.items[0]) {
+        const struct ab_result *first = table_row(r, 0);
+        fprintf(f, "every case: %s%s%s\n\n", common.workload ? first->workload : "",
+                common.workload && common.items[0] ? " " : "", common.items);
+    }
+    /* the name column: as wide as the widest name, up to NAME_COL_MAX */
+    int width = 4;
+    char name[AB_KEY_MAX];
+    for (int i = 0; i < n_rows; i++) {
+        case_name(table_row(r, i), &common, md, name, sizeof name);
+        int l = (int)strlen(name);
+        if (l > width)
+            width = l > NAME_COL_MAX ? NAME_COL_MAX : l;
+    }
     if (md)
         fprintf(f, "| case | device | base median | new median | ratio | 95%% CI | p (Holm) | verdict |\n"
                    "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |\n");
     else
-        fprintf(f, "%-58s %-8s %12s %12s %8s %17s %9s  %s\n", "case", "device", "base", "new", "ratio",
+        fprintf(f, "%-*s %-8s %12s %12s %8s %17s %9s  %s\n", width, "case", "device", "base", "new", "ratio",
                 "95% CI", "p(Holm)", "verdict");
     for (int i = 0; i < r->n; i++) {
         const struct cmp_case *c = &r->cases[i];
-        char name[600], bm[32], nm[32], ra[32], lo[32], hi[32], pp[32];
-        snprintf(name, sizeof name, "%s %s", c->base->workload, c->base->params);
+        char bm[32], nm[32], ra[32], lo[32], hi[32], pp[32];
+        case_name(c->base, &common, md, name, sizeof name);
         double vb = metric_value(c->base, r->metric), vn = metric_value(c->new_, r->metric);
-        char unit[8] = "";
         ab_fmt_si(vb, r->metric == CMP_TIME ? "s" : r->metric == CMP_ENERGY ? "J" : "/s", bm, sizeof bm);
         ab_fmt_si(vn, r->metric == CMP_TIME ? "s" : r->metric == CMP_ENERGY ? "J" : "/s", nm, sizeof nm);
-        (void)unit;
         fmt_num(c->ratio, "%.3f", ra, sizeof ra);
         fmt_num(c->ci_lo, "%.3f", lo, sizeof lo);
         fmt_num(c->ci_hi, "%.3f", hi, sizeof hi);
@@ -418,24 +513,31 @@ static void print_text(const struct cmp_report *r, bool color, bool md, FILE *f)
             if (!*on)
                 off = "";
         }
-        if (md)
+        if (md) {
             fprintf(f, "| %s%s%s%s%s%s%s%s%s%s[%s, %s]%s%s%s**%s** |\n", name, sep, c->base->device, sep, bm,
                     sep, nm, sep, ra, sep, lo, hi, sep, pp, sep, v);
-        else
-            fprintf(f, "%-58.58s %-8s %12s %12s %8s  [%6s, %6s] %9s  %s%s%s\n", name, c->base->device, bm, nm,
-                    ra, lo, hi, pp, on, v, off);
+            continue;
+        }
+        bool own_line = (int)strlen(name) > width;
+        if (own_line)
+            fprintf(f, "%s\n", name);
+        fprintf(f, "%-*s %-8s %12s %12s %8s  [%6s, %6s] %9s  %s%s%s\n", width, own_line ? "" : name,
+                c->base->device, bm, nm, ra, lo, hi, pp, on, v, off);
     }
     for (int k = 0; k < 2; k++) {
         const struct ab_result **rows = k ? r->removed : r->added;
         int n = k ? r->n_removed : r->n_added;
         const char *what = k ? "removed" : "added";
         for (int i = 0; i < n; i++) {
-            if (md)
-                fprintf(f, "| %s %s | %s | | | | | | %s |\n", rows[i]->workload, rows[i]->params,
-                        rows[i]->device, what);
-            else
-                fprintf(f, "%-58.58s %-8s %67s%s\n", rows[i]->params[0] ? rows[i]->params : rows[i]->workload,
-                        rows[i]->device, "", what);
+            case_name(rows[i], &common, md, name, sizeof name);
+            if (md) {
+                fprintf(f, "| %s | %s | | | | | | %s |\n", name, rows[i]->device, what);
+                continue;
+            }
+            bool own_line = (int)strlen(name) > width;
+            if (own_line)
+                fprintf(f, "%s\n", name);
+            fprintf(f, "%-*s %-8s %67s%s\n", width, own_line ? "" : name, rows[i]->device, "", what);
         }
     }
     char s[512];
@@ -449,9 +551,8 @@ static void print_csv(const struct cmp_report *r, FILE *f)
                "energy_verdict\n");
     for (int i = 0; i < r->n; i++) {
         const struct cmp_case *c = &r->cases[i];
-        char ps[600];
         /* params hold ';' and '=' but never ',' or '"', so they need no quoting */
-        snprintf(ps, sizeof ps, "%s", c->base->params);
+        const char *ps = c->base->params;
         fprintf(f, "%s,%s,%s,%s,%.9g,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s\n", c->base->workload,
                 c->base->device, ps, metric_word(r->metric), metric_value(c->base, r->metric),
                 metric_value(c->new_, r->metric), c->ratio, c->ci_lo, c->ci_hi, c->p, c->p_adj,
@@ -511,12 +612,12 @@ static void print_json(const struct cmp_report *r, FILE *f)
     }
     cJSON *ad = cJSON_AddArrayToObject(o, "added"), *rm = cJSON_AddArrayToObject(o, "removed");
     for (int i = 0; i < r->n_added; i++) {
-        char k[800];
+        char k[AB_KEY_MAX];
         ab_result_key(r->added[i], k, sizeof k);
         cJSON_AddItemToArray(ad, cJSON_CreateString(k));
     }
     for (int i = 0; i < r->n_removed; i++) {
-        char k[800];
+        char k[AB_KEY_MAX];
         ab_result_key(r->removed[i], k, sizeof k);
         cJSON_AddItemToArray(rm, cJSON_CreateString(k));
     }

@@ -182,10 +182,17 @@ struct ab_axis {
 
 #define AB_MAX_AXES   16
 #define AB_MAX_VALUES 4096
+/* The longest text an axis value may have, NUL included: a path (gpt2's `weights`) is a value,
+ * so this is generous; a longer value is refused with an error naming the limit. */
+#define AB_VALUE_MAX 1024
+/* The longest params text of a case ("k=v;k=v", NUL included), and of a case key built from
+ * it ("workload|device|device_name|params"). */
+#define AB_PARAMS_TEXT_MAX 2048
+#define AB_KEY_MAX         (AB_PARAMS_TEXT_MAX + 256)
 /* One value of one axis. */
 struct ab_value {
-    char str[48]; /* canonical text: "1024", "bf16", "0.5" */
-    double num;   /* numeric value (0 for strings) */
+    char str[AB_VALUE_MAX]; /* canonical text: "1024", "bf16", "0.5", a path */
+    double num;             /* numeric value (0 for strings) */
 };
 /* The values of an axis after parsing a sweep. */
 struct ab_values {
@@ -321,6 +328,11 @@ struct ab_workload {
      * runner's); writes its lines to log (NULL: quiet) and returns the text of a JSON value
      * (malloc'd, the runner frees; NULL: none) that run.json keeps under "summaries". */
     char *(*summarize)(const struct ab_result *rows, int n, FILE *log);
+    /* The work of one repetition of a point, stated without setting anything up (for `run
+     * --dry-run`'s estimate): the same model setup states, approximately where setup refines
+     * it. NULL: known only once set up. */
+    ab_status (*work)(const struct ab_params *ps, enum ab_backend_kind backend, struct ab_work *out,
+                      struct ab_error *err);
 };
 
 /* The registry (workloads/registry.c): NULL-terminated list, and lookup by name. */
@@ -480,7 +492,7 @@ struct ab_result {
     char device[16];
     char device_name[128];
     char backend[8];
-    char params[512]; /* ab_params_format text */
+    char params[AB_PARAMS_TEXT_MAX]; /* ab_params_format text */
     ab_status status;
     char message[AB_ERR_LEN];
     struct ab_stats time_s; /* per repetition */
@@ -521,7 +533,8 @@ void ab_result_set_free(struct ab_result_set *s);
 ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, struct ab_error *err);
 
 /* Reading results back (results_load.c), for compare and plot: each of the n paths is a
- * results CSV or a folder (its results.csv and those one level of subfolders down); the raw
+ * results CSV or a folder (its results.csv and those of every subfolder below it, each folder
+ * read once however many links lead to it, hidden ones left out); the raw
  * samples of a samples.jsonl beside a CSV are attached to its rows. Rows are appended to set
  * in file order, every row kept. warn (may be NULL) gets the warnings (torn last lines), each
  * naming its file, or "". Errors name the file and line. */
@@ -688,6 +701,13 @@ ab_status ab_json_read_run_state(const char *path, struct ab_run_state *out, str
  * does (samples are attached). */
 ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *set, bool *has_line,
                                       struct ab_error *err);
+/* Plan as ab_run does (same validation and errors) and print to out, instead of running, the
+ * cases per workload and device, each case with its time budget and, where its workload states
+ * its work without setup and a ceiling is known (--ceilings, else the device profile's
+ * datasheet figure), the expected time per repetition; then the estimated total. Creates,
+ * opens for writing and measures nothing (with --resume it reads out_dir/results.csv to leave
+ * out the cases recorded there). */
+ab_status ab_run_dry(const struct ab_run_opts *opts, FILE *out, struct ab_error *err);
 
 /* Plan the cases (validating workloads, devices and axis overrides: errors name the bad item
  * and the valid choices with AB_EINVAL), then run them all. One failing case never ends the

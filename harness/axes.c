@@ -185,7 +185,9 @@ ab_status ab_axis_parse(const struct ab_axis *axis, const char *sweep, struct ab
                 break;
             }
             if (tl >= sizeof out->v[0].str) {
-                st = ab_fail(err, AB_EINVAL, "axis %s: value \"%.20s...\" too long", axis->name, tok);
+                st = ab_fail(err, AB_EINVAL,
+                             "axis %s: value \"%.40s...\" has %zu characters, more than the limit of %d",
+                             axis->name, tok, tl, AB_VALUE_MAX - 1);
                 break;
             }
             bool dup = false;

@@ -66,7 +66,10 @@ ab_status ab_params_parse(const char *text, struct ab_params *out, struct ab_err
             return ab_fail(err, AB_EINVAL, "params \"%s\": more than %d parameters", text, AB_MAX_AXES);
         size_t nl = (size_t)(eq - s), vl = seg - nl - 1;
         if (nl >= sizeof out->p[0].name || vl >= sizeof out->p[0].val.str)
-            return ab_fail(err, AB_EINVAL, "params \"%s\": name or value too long", text);
+            return ab_fail(
+                err, AB_EINVAL,
+                "params \"%.60s...\": a name longer than %zu or a value longer than %zu characters", text,
+                sizeof out->p[0].name - 1, sizeof out->p[0].val.str - 1);
         memcpy(out->p[out->n].name, s, nl);
         out->p[out->n].name[nl] = '\0';
         memcpy(out->p[out->n].val.str, eq + 1, vl);

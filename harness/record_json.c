@@ -387,11 +387,11 @@ ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *se
     else if ((st = ab_keymap_create(set->n, &by_key, err)) == AB_OK)
         st = ab_keymap_create(set->n, &by_plain, err);
     for (int64_t i = set->n - 1; st == AB_OK && i >= 0; i--) {
-        char rk[800];
+        char rk[AB_KEY_MAX];
         ab_result_key(&set->rows[i], rk, sizeof rk);
         next_plain[i] = ab_keymap_get(by_plain, rk);
         st = ab_keymap_put(by_plain, rk, i, err);
-        char fk[900];
+        char fk[AB_KEY_MAX + 64];
         snprintf(fk, sizeof fk, "%s|%s", set->rows[i].run_id, rk);
         next[i] = ab_keymap_get(by_key, fk);
         if (st == AB_OK)
@@ -434,7 +434,7 @@ ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *se
         else if (rid && !run_id)
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"run_id\" not a string", path, line);
         if (st == AB_OK) {
-            char key[1000];
+            char key[AB_KEY_MAX + 64];
             if (run_id)
                 snprintf(key, sizeof key, "%s|%s|%s|%s", run_id, wl, dev, params);
             else

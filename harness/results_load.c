@@ -63,6 +63,75 @@ static ab_status load_file(const char *csv, struct ab_result_set *set, char *war
     return st;
 }
 
+/* The folders a walk has entered, by device and inode: a symbolic link back up the tree (or
+ * two names of one folder) is read once, so a loop ends. */
+struct visited {
+    dev_t *dev;
+    ino_t *ino;
+    int n, cap;
+};
+
+static bool visit(struct visited *v, const struct stat *st)
+{
+    for (int i = 0; i < v->n; i++)
+        if (v->dev[i] == st->st_dev && v->ino[i] == st->st_ino)
+            return false;
+    if (v->n == v->cap) {
+        int cap = v->cap ? v->cap * 2 : 16;
+        dev_t *d = realloc(v->dev, (size_t)cap * sizeof *d);
+        if (d)
+            v->dev = d;
+        ino_t *i = d ? realloc(v->ino, (size_t)cap * sizeof *i) : NULL;
+        if (!d || !i)
+            return false;
+        v->ino = i;
+        v->cap = cap;
+    }
+    v->dev[v->n] = st->st_dev;
+    v->ino[v->n] = st->st_ino;
+    v->n++;
+    return true;
+}
+
+/* The deepest a folder walk goes below the folder named: far beyond any results tree. */
+#define WALK_MAX_DEPTH 32
+
+/* Load dir/results.csv and those of every folder below it (hidden ones left out). */
+static ab_status load_tree(const char *dir, int depth, struct visited *v, int *found,
+                           struct ab_result_set *set, char *warn, size_t warn_len, struct ab_error *err)
+{
+    struct stat ds;
+    if (stat(dir, &ds) != 0 || !S_ISDIR(ds.st_mode) || !visit(v, &ds))
+        return AB_OK;
+    char p[4200];
+    if ((size_t)snprintf(p, sizeof p, "%s/results.csv", dir) >= sizeof p)
+        return ab_fail(err, AB_EINVAL, "%s: path too long", dir);
+    if (exists(p)) {
+        ab_status st = load_file(p, set, warn, warn_len, err);
+        if (st)
+            return st;
+        (*found)++;
+    }
+    if (depth >= WALK_MAX_DEPTH)
+        return AB_OK;
+    DIR *d = opendir(dir);
+    if (!d)
+        return depth == 0 ? ab_fail(err, AB_EIO, "%s: cannot read folder", dir) : AB_OK;
+    struct dirent *e;
+    ab_status st = AB_OK;
+    /* sorted traversal is not needed: duplicates are resolved by start time (ab_results_latest) */
+    while (st == AB_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p)
+            continue;
+        if (is_dir(p))
+            st = load_tree(p, depth + 1, v, found, set, warn, warn_len, err);
+    }
+    closedir(d);
+    return st;
+}
+
 static ab_status load_path(const char *path, struct ab_result_set *set, char *warn, size_t warn_len,
                            struct ab_error *err)
 {
@@ -71,30 +140,10 @@ static ab_status load_path(const char *path, struct ab_result_set *set, char *wa
     if (!is_dir(path))
         return load_file(path, set, warn, warn_len, err);
     int found = 0;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/results.csv", path);
-    if (exists(p)) {
-        ab_status st = load_file(p, set, warn, warn_len, err);
-        if (st)
-            return st;
-        found++;
-    }
-    DIR *d = opendir(path);
-    if (!d)
-        return ab_fail(err, AB_EIO, "%s: cannot read folder", path);
-    struct dirent *e;
-    ab_status st = AB_OK;
-    /* sorted traversal is not needed: duplicates are resolved by start time (ab_results_latest) */
-    while (st == AB_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s/results.csv", path, e->d_name);
-        if (exists(p)) {
-            st = load_file(p, set, warn, warn_len, err);
-            found++;
-        }
-    }
-    closedir(d);
+    struct visited v = { 0 };
+    ab_status st = load_tree(path, 0, &v, &found, set, warn, warn_len, err);
+    free(v.dev);
+    free(v.ino);
     if (st)
         return st;
     if (!found)

@@ -239,7 +239,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                     n_unpaired++;
                     continue;
                 }
-                char key[700];
+                char key[AB_KEY_MAX];
                 ab_result_key(&prev.rows[i], key, sizeof key);
                 done_keys[n_done++] = strdup(key);
             }
@@ -387,7 +387,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                                 .slowdown = ab_test_slowdown(pc->wl->name),
                                 .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
                                 .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL };
-        char params[512], key[700];
+        char params[AB_PARAMS_TEXT_MAX], key[AB_KEY_MAX];
         struct ab_params ps;
         ab_plan_params(pc, &ps);
         ab_case_params_text(pc->wl, &ps, params, sizeof params);

@@ -17,8 +17,8 @@ struct plan_case {
     const char *skip; /* non-NULL: record a skipped row with this reason */
 };
 
-/* A plan entry holds its parameters packed to the axes the workload has: a whole struct
- * ab_params is 1.4 KB, most of it empty slots, and a sweep may hold many thousand cases. */
+/* A plan entry holds its parameters packed to the text they have (plan.c): a whole struct
+ * ab_params is 17 KB, most of it empty, and a sweep may hold many thousand cases. */
 #define PARAM_SLOT sizeof(((struct ab_params *)0)->p[0])
 
 struct plan {
@@ -32,6 +32,8 @@ struct plan {
 void ab_case_params_text(const struct ab_workload *wl, const struct ab_params *ps, char *buf, size_t len);
 /* Unpack a plan entry's parameters. */
 void ab_plan_params(const struct plan_case *pc, struct ab_params *out);
+/* Bytes of a packed parameter block (0 for NULL); at most sizeof(int) + n * PARAM_SLOT. */
+size_t ab_plan_params_size(const unsigned char *packed);
 /* The selected workloads (none: all), in the order given; unknown workloads and axis overrides
  * naming no axis of them are AB_EINVAL with the valid choices. */
 ab_status ab_plan_select_workloads(const struct ab_run_opts *o, const struct ab_workload **sel, int *nsel,

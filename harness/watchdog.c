@@ -128,9 +128,7 @@ bool ab_worker_run_case(struct worker **wp, const struct case_env *env, const st
     }
     w->pc = *pc;
     if (pc->params) {
-        int n;
-        memcpy(&n, pc->params, sizeof n);
-        memcpy(w->params, pc->params, sizeof(int) + (size_t)n * PARAM_SLOT);
+        memcpy(w->params, pc->params, ab_plan_params_size(pc->params));
         w->pc.params = w->params;
     }
     w->seed = seed;

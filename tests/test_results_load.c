@@ -1,11 +1,12 @@
-/* test_results_load.c — reading results back as compare and plot do: files and folders (one
- * level of subfolders), samples.jsonl attached beside each CSV, several paths merged with their
- * warnings, the latest row of a case winning, and errors that name the file and line. */
+/* test_results_load.c — reading results back as compare and plot do: files and folders (every
+ * level of subfolders, links followed once), samples.jsonl attached beside each CSV, several paths merged
+ * with their warnings, the latest row of a case winning, and errors that name the file and line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <unistd.h>
 
 #include "accelbench.h"
 #include "test_util.h"
@@ -87,23 +88,32 @@ static void a_file_brings_the_samples_beside_it(void **state)
     ab_result_set_free(&s);
 }
 
-static void a_folder_reads_its_results_and_one_level_of_subfolders(void **state)
+static void a_folder_reads_its_results_and_every_level_of_subfolders(void **state)
 {
     write_run("top", 2, "2026-01-01T00:00:00Z", 1e-3);
     write_run("top/a", 1, "2026-01-01T00:00:01Z", 2e-3);
     write_run("top/b", 1, "2026-01-01T00:00:02Z", 3e-3);
-    write_run("top/b/deep", 1, "2026-01-01T00:00:03Z", 4e-3); /* two levels down: not read */
-    char top[4300];
+    write_run("top/b/deep/er", 1, "2026-01-01T00:00:03Z", 4e-3); /* three levels down */
+    char top[4300], link[4400];
     snprintf(top, sizeof top, "%s/top", dir);
+    /* a link back up the tree and a second name of a folder: each folder is read once */
+    snprintf(link, sizeof link, "%s/top/b/deep/er/loop", dir);
+    assert_int_equal(symlink("../../..", link), 0);
+    snprintf(link, sizeof link, "%s/top/again", dir);
+    assert_int_equal(symlink("b", link), 0);
     const char *paths[] = { top };
     struct ab_result_set s = { 0 };
     struct ab_error e;
     assert_int_equal(ab_results_load(paths, 1, &s, NULL, 0, &e), AB_OK);
-    assert_int_equal(s.n, 4);
+    assert_int_equal(s.n, 5);
     assert_string_equal(s.rows[0].params, "n=1"); /* the folder's own file comes first */
     assert_string_equal(s.rows[1].params, "n=2");
-    for (int64_t i = 0; i < s.n; i++)
-        assert_true(s.rows[i].samples && s.rows[i].samples[0] < 3.5e-3);
+    int deep = 0;
+    for (int64_t i = 0; i < s.n; i++) {
+        assert_true(s.rows[i].samples && s.rows[i].samples[0] < 4.5e-3);
+        deep += s.rows[i].samples[0] > 3.5e-3;
+    }
+    assert_int_equal(deep, 1);
     ab_result_set_free(&s);
 }
 
@@ -316,7 +326,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_file_brings_the_samples_beside_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_folder_reads_its_results_and_one_level_of_subfolders, setup,
+        cmocka_unit_test_setup_teardown(a_folder_reads_its_results_and_every_level_of_subfolders, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(the_latest_row_of_a_case_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(samples_lines_are_matched_to_rows_by_run_id_and_key, setup, teardown),

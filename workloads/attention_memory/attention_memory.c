@@ -686,6 +686,17 @@ static const struct ab_metric_decl metrics[] = {
       "CPU: which build of the kernels ran (x86-64-v4, x86-64-v3 or x86-64)" },
 };
 
+/* The work without setup (run --dry-run): the analytic model of attention_memory_work. */
+static ab_status am_work(const struct ab_params *ps, enum ab_backend_kind backend, struct ab_work *w,
+                         struct ab_error *err)
+{
+    struct am_shape s;
+    ab_status st = attention_memory_shape(ps, &s, err);
+    if (st == AB_OK)
+        attention_memory_work(&s, backend, w);
+    return st;
+}
+
 const struct ab_workload attention_memory_workload = {
     .name = "attention_memory",
     .summary = "naive vs chunked (Rabe & Staats) vs fused attention: peak memory and time; decode KV-cache "
@@ -697,4 +708,5 @@ const struct ab_workload attention_memory_workload = {
               [AB_BACKEND_CUDA] = &attention_memory_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .work = am_work,
 };

@@ -393,6 +393,28 @@ static const struct ab_metric_decl metrics[] = {
       "CUDA, FP8: why cuBLASLt's outer-vector scaling was not used" },
 };
 
+/* The work without setup (run --dry-run): operands in their stored type, output fp32; the
+ * ceiling of the matmul the backend would run (the CPU's choice asks oneDNN's cached probe). */
+static ab_status fp8_gemm_work(const struct ab_params *ps, enum ab_backend_kind backend, struct ab_work *w,
+                               struct ab_error *err)
+{
+    struct fp8g_config g;
+    ab_status st = fp8g_config_parse(ps, &g, err);
+    if (st)
+        return st;
+    size_t eb = ab_dtype_size(g.dtype);
+    fp8g_work(&g, eb, eb, 4, w);
+    if (backend == AB_BACKEND_CUDA) {
+        w->ceiling = fp8g_cuda_ceiling(&g);
+        return AB_OK;
+    }
+    enum fp8g_cpu_gemm k;
+    if ((st = fp8g_cpu_gemm_choose(&g, fp8g_cpu_has_bf16_matmul(), &k, err)))
+        return st; /* the case will be a skipped row: the message says why */
+    w->ceiling = fp8g_cpu_ceiling(k);
+    return AB_OK;
+}
+
 const struct ab_workload fp8_gemm_workload = {
     .name = "fp8_gemm",
     .summary = "FP8 GEMM throughput and accuracy (tensor/row scaling) against BF16/FP16/TF32/FP32",
@@ -402,4 +424,5 @@ const struct ab_workload fp8_gemm_workload = {
     .impl = { [AB_BACKEND_CPU] = &fp8_gemm_cpu_impl, [AB_BACKEND_CUDA] = &fp8_gemm_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .work = fp8_gemm_work,
 };

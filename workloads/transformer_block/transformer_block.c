@@ -342,6 +342,24 @@ static const struct ab_metric_decl metrics[] = {
       "token (check suite)" },
 };
 
+/* The work without setup (run --dry-run): the model setup states on either backend. */
+static ab_status tb_work(const struct ab_params *ps, enum ab_backend_kind backend, struct ab_work *w,
+                         struct ab_error *err)
+{
+    struct tb_dims d;
+    ab_status st = tb_dims_from_params(ps, &d, err);
+    if (st)
+        return st;
+    w->flops = tb_flops(&d);
+    w->bytes = tb_weight_bytes(&d) + 2.0 * d.B * d.T * d.C * (double)ab_dtype_size(d.dt);
+    w->tokens = (double)d.B * d.T;
+    w->ceiling = d.dt == AB_DTYPE_BF16                                 ? "bf16_gemm"
+                 : d.dt == AB_DTYPE_FP16 && backend == AB_BACKEND_CUDA ? "fp16_gemm"
+                                                                       : "fp32_gemm";
+    w->rate = "flops";
+    return AB_OK;
+}
+
 const struct ab_workload transformer_block_workload = {
     .name = "transformer_block",
     .summary = "one pre-LN GPT decoder layer forward (LN, QKV, causal attention, projection, MLP with GELU)",
@@ -352,4 +370,5 @@ const struct ab_workload transformer_block_workload = {
               [AB_BACKEND_CUDA] = &transformer_block_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .work = tb_work,
 };
