@@ -513,7 +513,8 @@ ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, 
  * naming its file, or "". Errors name the file and line. */
 ab_status ab_results_load(const char *const *paths, int n, struct ab_result_set *set, char *warn,
                           size_t warn_len, struct ab_error *err);
-/* The key by which two runs' cases are matched: "workload|device|device_name|params". */
+/* The key by which two runs' cases are matched: "workload|device|device_name|params", and
+ * "|rank=N" after it on rows that carry a rank (launched runs). */
 void ab_results_case_key(const struct ab_result *r, char *buf, size_t len);
 /* The latest row (by started_utc; a tie goes to the later row) of each case of s, in order of
  * first appearance: *n pointers into s, in an array the caller frees. NULL if out of memory. */
