@@ -14,15 +14,11 @@ extern const struct ab_workload attention_memory_workload;
 extern const struct ab_workload transformer_block_workload;
 extern const struct ab_workload gpt2_workload;
 extern const struct ab_workload amx_timing_workload;
+extern const struct ab_workload interconnect_workload;
 
 static const struct ab_workload *const workloads[] = {
-    &ceilings_workload,
-    &fp8_gemm_workload,
-    &attention_memory_workload,
-    &transformer_block_workload,
-    &gpt2_workload,
-    &amx_timing_workload,
-    NULL,
+    &ceilings_workload, &fp8_gemm_workload,   &attention_memory_workload, &transformer_block_workload,
+    &gpt2_workload,     &amx_timing_workload, &interconnect_workload,     NULL,
 };
 
 const struct ab_workload *const *ab_workloads(void)
