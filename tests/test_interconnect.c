@@ -182,6 +182,28 @@ static void mpi_cases_in_a_lone_process_are_skipped_with_the_reason(void **state
     im->teardown(&rc.c);
 }
 
+static void cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies(void **state)
+{
+    const struct ab_workload *w = ab_workload_find("interconnect");
+    assert_non_null(w);
+    struct ab_values v;
+    struct ab_error e;
+    assert_int_equal(ab_axis_parse(&w->axes[0], w->axes[0].sweep[AB_SUITE_DEFAULT], &v, &e), AB_OK);
+    char cpu[256] = "", cuda[256] = "";
+    for (int i = 0; i < v.n; i++) {
+        struct ab_params ps = { .n = 1 };
+        snprintf(ps.p[0].name, sizeof ps.p[0].name, "op");
+        ps.p[0].val = v.v[i];
+        char *to = w->applies(&ps, AB_BACKEND_CPU, AB_SUITE_DEFAULT) ? cpu : cuda;
+        assert_true(w->applies(&ps, AB_BACKEND_CPU, AB_SUITE_DEFAULT) !=
+                    w->applies(&ps, AB_BACKEND_CUDA, AB_SUITE_DEFAULT));
+        size_t l = strlen(to);
+        snprintf(to + l, 256 - l, "%s%s", l ? "," : "", v.v[i].str);
+    }
+    assert_string_equal(cpu, "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall");
+    assert_string_equal(cuda, "h2d_pinned,h2d_pageable,d2h_pinned,d2h_pageable,p2p");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +214,7 @@ int main(void)
         cmocka_unit_test(large_buffers_are_sampled_with_the_last_element),
         cmocka_unit_test(memcpy_case_verifies_and_times_the_payload),
         cmocka_unit_test(mpi_cases_in_a_lone_process_are_skipped_with_the_reason),
+        cmocka_unit_test(cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,8 +12,10 @@
 
 extern char **environ;
 
-static const char *const op_names[ICX_OP_COUNT] = { "memcpy",    "pingpong",       "allreduce",
-                                                    "allgather", "reduce_scatter", "alltoall" };
+static const char *const op_names[ICX_OP_COUNT] = {
+    "memcpy",       "pingpong",   "allreduce",    "allgather", "reduce_scatter", "alltoall", "h2d_pinned",
+    "h2d_pageable", "d2h_pinned", "d2h_pageable", "p2p"
+};
 
 enum icx_op icx_op_parse(const char *name)
 {
@@ -120,16 +122,26 @@ int64_t icx_check(enum icx_op op, uint64_t seed, int r, int n, size_t chunk, con
 
 /* ------------------------------------------------------------------ axes and rules */
 
+#define OPS                                                                                                  \
+    "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall,h2d_pinned,h2d_pageable,d2h_pinned,d2h_"    \
+    "pageable,p2p"
+
+/* The CPU runs memcpy and the MPI ops, CUDA the copies of a GPU. */
+static bool icx_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
+{
+    bool cuda_op = icx_op_is_cuda(icx_op_parse(ab_param_str(ps, "op", "")));
+    return backend == AB_BACKEND_CUDA ? cuda_op : !cuda_op;
+}
+
 static const struct ab_axis icx_axes[] = {
     { .name = "op",
       .type = AB_AXIS_STR,
-      .help = "memcpy: host memory copy on each rank; with >= 2 MPI ranks: pingpong (ranks 0 and 1), "
-              "allreduce, allgather, reduce_scatter, alltoall (float sum, every rank)",
-      .choices = "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall",
-      .sweep = { "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall",
-                 "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall",
-                 "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall",
-                 "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall" } },
+      .help =
+          "CPU: memcpy, a host memory copy on each rank; with >= 2 MPI ranks pingpong (ranks 0 and 1), "
+          "allreduce, allgather, reduce_scatter, alltoall (float sum, every rank). CUDA: h2d and d2h from "
+          "pinned or pageable host memory, p2p to the next GPU",
+      .choices = OPS,
+      .sweep = { OPS, OPS, OPS, OPS } },
     { .name = "bytes",
       .type = AB_AXIS_INT,
       .help = "message size (nccl-tests' size: the whole buffer of a collective; per rank it is "
@@ -147,6 +159,9 @@ static const struct ab_metric_decl icx_metrics[] = {
     { "checked_elements", "", false, AB_BETTER_NONE, "received floats compared with their expected values" },
     { "mpi_thread_level", "", true, AB_BETTER_NONE, "the MPI thread support granted (multiple, serialized)" },
     { "mpi_library", "", true, AB_BETTER_NONE, "MPI_Get_library_version's first words" },
+    { "peer_access", "", false, AB_BETTER_NONE,
+      "CUDA p2p: 1 when the two GPUs copy peer to peer, 0 when staged" },
+    { "peer_device", "", false, AB_BETTER_NONE, "CUDA p2p: the ordinal of the GPU copied to" },
 };
 
 /* ------------------------------------------------------------------ the CPU */
@@ -180,8 +195,8 @@ static ab_status icx_cpu_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     s->op = icx_op_parse(ab_param_str(&c->params, "op", "memcpy"));
     int64_t bytes = ab_param_int(&c->params, "bytes", 4096);
-    if (s->op == ICX_OP_COUNT)
-        return ab_fail(err, AB_EINVAL, "unknown op");
+    if (s->op == ICX_OP_COUNT || icx_op_is_cuda(s->op))
+        return ab_fail(err, AB_EUNSUPPORTED, "op %s is not a CPU case", ab_param_str(&c->params, "op", "?"));
     if (s->op != ICX_MEMCPY) {
         int size;
         if (!icx_mpi_built())
@@ -281,7 +296,8 @@ const struct ab_workload interconnect_workload = {
     .summary = "links: host memory copy, and with MPI ranks ping-pong and collectives (nccl-tests' busbw)",
     .axes = icx_axes,
     .n_axes = sizeof icx_axes / sizeof icx_axes[0],
-    .impl = { [AB_BACKEND_CPU] = &icx_cpu_impl },
+    .applies = icx_applies,
+    .impl = { [AB_BACKEND_CPU] = &icx_cpu_impl, [AB_BACKEND_CUDA] = &interconnect_cuda_impl },
     .metrics = icx_metrics,
     .n_metrics = sizeof icx_metrics / sizeof icx_metrics[0],
 };

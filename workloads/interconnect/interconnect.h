@@ -14,8 +14,19 @@ enum icx_op {
     ICX_ALLGATHER,
     ICX_REDUCE_SCATTER,
     ICX_ALLTOALL,
+    ICX_H2D_PINNED, /* CUDA: host to device from cudaMallocHost memory */
+    ICX_H2D_PAGEABLE,
+    ICX_D2H_PINNED,
+    ICX_D2H_PAGEABLE,
+    ICX_P2P, /* CUDA: this GPU to the next, peer to peer where allowed */
     ICX_OP_COUNT
 };
+/* Is op a copy of the CUDA backend (h2d, d2h, p2p)? */
+static inline bool icx_op_is_cuda(enum icx_op op)
+{
+    return op >= ICX_H2D_PINNED && op <= ICX_P2P;
+}
+extern const struct ab_impl interconnect_cuda_impl;
 
 /* "memcpy", "pingpong", ...; ICX_OP_COUNT for an unknown name. */
 enum icx_op icx_op_parse(const char *name);
