@@ -176,13 +176,15 @@ struct icx_state {
 };
 
 /* Launched with two or more ranks? (MPI is joined only then: a lone process never inits it.) */
-static bool launched_ranks(int *size)
+static bool launched_ranks(int *rank, int *size)
 {
     struct ab_launch l;
     struct ab_error e;
+    *rank = 0;
     *size = 1;
     if (ab_launch_detect((const char *const *)environ, &l, &e) != AB_OK)
         return false;
+    *rank = l.rank;
     *size = l.size;
     return l.launcher[0] && l.size >= 2;
 }
@@ -198,17 +200,17 @@ static ab_status icx_cpu_setup(struct ab_case *c, struct ab_error *err)
     if (s->op == ICX_OP_COUNT || icx_op_is_cuda(s->op))
         return ab_fail(err, AB_EUNSUPPORTED, "op %s is not a CPU case", ab_param_str(&c->params, "op", "?"));
     if (s->op != ICX_MEMCPY) {
-        int size;
+        int rank, size;
         if (!icx_mpi_built())
             return ab_fail(err, AB_EUNSUPPORTED, "%s needs MPI: this build has none (meson -Dmpi=enabled)",
                            icx_op_name(s->op));
-        if (!launched_ranks(&size))
+        if (!launched_ranks(&rank, &size))
             return ab_fail(
                 err, AB_EUNSUPPORTED,
                 "%s needs 2 or more MPI ranks: launch with mpirun -n 2 or srun -n 2 (this process is "
                 "rank 0 of %d)",
                 icx_op_name(s->op), size);
-        ab_status st = icx_mpi_setup(s->op, bytes, c->seed, &s->mpi, err);
+        ab_status st = icx_mpi_setup(s->op, bytes, c->seed, rank, size, &s->mpi, err);
         if (st)
             return st;
         int n = icx_mpi_size(s->mpi);

@@ -64,11 +64,12 @@ int64_t icx_check(enum icx_op op, uint64_t seed, int r, int n, size_t chunk, con
 struct icx_mpi;
 /* Is this build linked with MPI? */
 bool icx_mpi_built(void);
-/* Join the launcher's MPI job (MPI_Init_thread on the first call) and start one case on every
+/* Join the launcher's MPI job (MPI_Init_thread on the first call; AB_EUNSUPPORTED when MPI's
+ * rank and size are not the launcher's launch_rank and launch_size) and start one case on every
  * rank: rank 0 tells the others which case (op, bytes, seed) and waits for each to agree, so
  * ranks out of step fail instead of hanging. *out is the state (rank, size, buffers). */
-ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, struct icx_mpi **out,
-                        struct ab_error *err);
+ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank, int launch_size,
+                        struct icx_mpi **out, struct ab_error *err);
 /* Rank 0: one verified operation on every rank (each checks its own received data).
  * Other ranks: serve rank 0's verification and repetitions until it ends the case; their
  * status is AB_EUNSUPPORTED naming rank 0's row as the measurement, or AB_EMISMATCH. */

@@ -186,8 +186,8 @@ static bool alloc_buffers(struct icx_mpi *m)
     return true;
 }
 
-ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, struct icx_mpi **out,
-                        struct ab_error *err)
+ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank, int launch_size,
+                        struct icx_mpi **out, struct ab_error *err)
 {
     *out = NULL;
     ab_status st = join(err);
@@ -202,6 +202,14 @@ ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, struct icx
     m->seed = seed;
     MPI_TRY(MPI_Comm_rank(MPI_COMM_WORLD, &m->rank));
     MPI_TRY(MPI_Comm_size(MPI_COMM_WORLD, &m->size));
+    /* An MPI library that could not join the launcher's job (srun without a PMI plugin it
+     * speaks) starts each rank as a job of its own: every one would lead. */
+    if (m->size != launch_size || m->rank != launch_rank)
+        return ab_fail(
+            err, AB_EUNSUPPORTED,
+            "MPI sees rank %d of %d but the launcher started rank %d of %d: the MPI library did not "
+            "join the launcher's job (under srun, try --mpi=pmix)",
+            m->rank, m->size, launch_rank, launch_size);
     /* Every rank decides this alike, so none waits for a case the others skip. */
     if (!icx_sizes(op, bytes, m->size, &m->n_send, &m->n_recv, &m->chunk, &m->counted))
         return ab_fail(err, AB_EUNSUPPORTED, "%s of %lld bytes is less than one float per rank on %d ranks",

@@ -7,8 +7,8 @@ bool icx_mpi_built(void)
     return false;
 }
 
-ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, struct icx_mpi **out,
-                        struct ab_error *err)
+ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank, int launch_size,
+                        struct icx_mpi **out, struct ab_error *err)
 {
     *out = NULL;
     return ab_fail(err, AB_EUNSUPPORTED, "this build has no MPI (meson -Dmpi=enabled)");
