@@ -16,10 +16,19 @@ extern const struct ab_workload gpt2_workload;
 extern const struct ab_workload amx_timing_workload;
 extern const struct ab_workload interconnect_workload;
 
+/* One entry per line, as a list to add to (clang-format would pack it into a grid). */
+/* clang-format off */
 static const struct ab_workload *const workloads[] = {
-    &ceilings_workload, &fp8_gemm_workload,   &attention_memory_workload, &transformer_block_workload,
-    &gpt2_workload,     &amx_timing_workload, &interconnect_workload,     NULL,
+    &ceilings_workload,
+    &fp8_gemm_workload,
+    &attention_memory_workload,
+    &transformer_block_workload,
+    &gpt2_workload,
+    &amx_timing_workload,
+    &interconnect_workload,
+    NULL,
 };
+/* clang-format on */
 
 const struct ab_workload *const *ab_workloads(void)
 {
