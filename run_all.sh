@@ -19,9 +19,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PKGS="build-essential meson ninja-build pkg-config libcsv-dev libcjson-dev libpapi-dev libdnnl-dev
+      libopenmpi-dev openmpi-bin
       libgsl-dev libcmocka-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core"
-# Only for `test`: libFuzzer comes with clang's runtime.
-TEST_PKGS="clang libclang-rt-14-dev clang-format"
+# Only for `test`: libFuzzer comes with clang's runtime; Slurm and munge for the single-node Slurm test.
+TEST_PKGS="clang libclang-rt-14-dev clang-format slurm-wlm munge"
 
 missing_packages() {
   local p missing=""

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+extern char **environ;
+
 static volatile int g_interrupted;
 
 /* SIGINT, SIGTERM and SIGHUP stop the run cleanly (the case in flight becomes an
@@ -70,7 +72,12 @@ static void usage(FILE *f)
             "      --idle-baseline S   measure idle power S seconds first; rows get dynamic_energy_j\n"
             "      --counters EV,...   PAPI events counted per case on the CPU (calling thread)\n"
             "      --seed N            input seed (default: fresh per run)\n"
-            "  -q, --quiet             no progress output\n");
+            "      --run-id ID         the run_id of every row (default: drawn; under srun, mpirun or\n"
+            "                          mpiexec, <launcher>-<job id>, the same on every rank)\n"
+            "  -q, --quiet             no progress output\n\n"
+            "Under srun, mpirun or mpiexec each rank finds its rank in the launcher's environment,\n"
+            "takes cuda:<local rank> (cpu without a GPU) unless -d is given, and writes into\n"
+            "DIR/rank-<rank>-<host>/; `accelbench merge DIR` joins the ranks' results.\n");
 }
 
 /* --fail-on: which row statuses make the run exit 1. */
@@ -345,7 +352,8 @@ int ab_cmd_run(int argc, char **argv)
         O_FAIL_ON,
         O_EXTEND,
         O_OTHER_HOST,
-        O_DRY_RUN
+        O_DRY_RUN,
+        O_RUN_ID
     };
     static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
                                           { "device", required_argument, NULL, 'd' },
@@ -369,6 +377,7 @@ int ab_cmd_run(int argc, char **argv)
                                           { "seed", required_argument, NULL, O_SEED },
                                           { "idle-baseline", required_argument, NULL, O_IDLE },
                                           { "counters", required_argument, NULL, O_COUNTERS },
+                                          { "run-id", required_argument, NULL, O_RUN_ID },
                                           { "quiet", no_argument, NULL, 'q' },
                                           { "dry-run", no_argument, NULL, O_DRY_RUN },
                                           { "help", no_argument, NULL, 'h' },
@@ -380,6 +389,7 @@ int ab_cmd_run(int argc, char **argv)
     bool quick = false, full = false, check = false, other_host = false, dry_run = false;
     struct given g = { 0 };
     unsigned fail_on = FAIL_DEFAULT;
+    const char *run_id_arg = NULL;
     int c;
     optind = 1;
     opterr = 0;
@@ -452,6 +462,7 @@ int ab_cmd_run(int argc, char **argv)
         case O_CEIL: o.ceilings_file = optarg; break;
         case O_NOCEIL: o.no_ceilings = true; break;
         case O_COUNTERS: o.counters = optarg; break;
+        case O_RUN_ID: run_id_arg = optarg; break;
         case O_IDLE:
             if (!ab_cli_number("--idle-baseline", optarg, &o.idle_baseline_s))
                 return 2;
@@ -533,6 +544,43 @@ int ab_cmd_run(int argc, char **argv)
             ab_cli_error("run: --ceilings %s: not a regular file or folder", o.ceilings_file);
             return 2;
         }
+    }
+    /* A rank of a launched job: a shared run_id, its own device and its own folder. */
+    struct ab_launch launch;
+    struct ab_error lerr;
+    char run_id[40], rank_dir[4200], rank_dev[16], note[256];
+    if (ab_launch_detect((const char *const *)environ, &launch, &lerr) != AB_OK ||
+        ab_launch_run_id(&launch, run_id_arg, run_id, sizeof run_id, &lerr) != AB_OK) {
+        ab_cli_error("run: %s", lerr.msg);
+        return 2;
+    }
+    o.run_id = run_id;
+    if (launch.launcher[0]) {
+        if (o.n_devices == 0) {
+            struct ab_device *devs = calloc(AB_MAX_DEVICES, sizeof *devs);
+            int nd = 0, n_cuda = 0;
+            if (devs && ab_devices_discover(devs, AB_MAX_DEVICES, &nd, NULL, &lerr) == AB_OK)
+                for (int d = 0; d < nd; d++)
+                    n_cuda += devs[d].backend == AB_BACKEND_CUDA;
+            free(devs);
+            ab_launch_devices(&launch, n_cuda, rank_dev, sizeof rank_dev, note, sizeof note);
+            o.devices[o.n_devices++] = rank_dev;
+            if (note[0] && !o.quiet)
+                fprintf(stderr, "accelbench: run: %s\n", note);
+        }
+        struct ab_sysinfo s;
+        ab_sysinfo_collect(&s);
+        ab_launch_rank_dir(strcmp(o.out_dir, "results/latest") ? o.out_dir : "results", launch.rank, s.host,
+                           rank_dir, sizeof rank_dir);
+        if (!strcmp(o.out_dir, "results/latest")) {
+            /* every rank's folder under results/<run_id>/ */
+            char base[200];
+            snprintf(base, sizeof base, "results/%s", run_id);
+            ab_launch_rank_dir(base, launch.rank, s.host, rank_dir, sizeof rank_dir);
+        }
+        o.out_dir = rank_dir;
+        o.rank = launch.rank;
+        o.world_size = launch.size;
     }
     /* An output path that exists must be a folder: a FIFO or a file there would hang or fail
      * after the first case. */

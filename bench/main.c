@@ -70,6 +70,7 @@ static const struct {
     { "run", ab_cmd_run, "run workloads on devices and write results" },
     { "compare", ab_cmd_compare, "compare two result sets: per-case verdicts for CI" },
     { "plot", ab_cmd_plot, "draw charts from result files" },
+    { "merge", ab_cmd_merge, "join the rank folders of a run under srun or mpirun into one" },
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 

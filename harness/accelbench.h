@@ -540,7 +540,8 @@ ab_status ab_result_set_add(struct ab_result_set *s, const struct ab_result *r, 
  * naming its file, or "". Errors name the file and line. */
 ab_status ab_results_load(const char *const *paths, int n, struct ab_result_set *set, char *warn,
                           size_t warn_len, struct ab_error *err);
-/* The key by which two runs' cases are matched: "workload|device|device_name|params". */
+/* The key by which two runs' cases are matched: "workload|device|device_name|params", and
+ * "|rank=N" after it on rows that carry a rank (launched runs). */
 void ab_results_case_key(const struct ab_result *r, char *buf, size_t len);
 /* The latest row (by started_utc; a tie goes to the later row) of each case of s, in order of
  * first appearance: *n pointers into s, in an array the caller frees. NULL if out of memory. */
@@ -615,6 +616,33 @@ struct ab_sysinfo {
 };
 void ab_sysinfo_collect(struct ab_sysinfo *out);
 
+/* ---------------------------------------------------------------- launchers (launcher.c) */
+
+/* Where this process stands in a job started by srun, mpirun (Open MPI) or mpiexec (MPICH's
+ * Hydra), read from the variables the launcher sets; nothing is started or joined. */
+struct ab_launch {
+    char launcher[16]; /* "openmpi", "mpich", "slurm"; "" when not launched (rank 0 of 1) */
+    int rank, size;    /* SLURM_PROCID / OMPI_COMM_WORLD_RANK / PMI_RANK, and the task count */
+    int local_rank;    /* rank on this host (SLURM_LOCALID, ..._LOCAL_RANK, MPI_LOCALRANKID) */
+    bool local_known;  /* false: the launcher gave none and local_rank is the global rank */
+    char job_id[64];   /* the job (Slurm: "<job>.<step>"), as the launcher names it; "" if none */
+};
+/* Read envp ("NAME=value", NULL-terminated; pass `environ`). AB_EINVAL naming the variable
+ * when a value is not a number or the rank is not below the size. */
+ab_status ab_launch_detect(const char *const *envp, struct ab_launch *out, struct ab_error *err);
+/* The run_id every rank shares: `given` (--run-id) if not NULL, else "<launcher>-<job id>";
+ * "" when not launched (the runner draws one). AB_EINVAL when launched with no job id. */
+ab_status ab_launch_run_id(const struct ab_launch *l, const char *given, char *buf, size_t len,
+                           struct ab_error *err);
+/* The device a rank takes when -d is not given: cuda:<local rank mod n_cuda>, or "cpu" when
+ * there is no GPU; note gets a warning ("" if none) when devices are shared. */
+void ab_launch_devices(const struct ab_launch *l, int n_cuda, char *dev, size_t len, char *note,
+                       size_t note_len);
+/* A rank's output folder "<out_dir>/rank-<r>-<host>" (host reduced to [A-Za-z0-9._-]). */
+void ab_launch_rank_dir(const char *out_dir, int rank, const char *host, char *buf, size_t len);
+/* Parse a folder name "rank-<r>-<host>"; false for any other name. */
+bool ab_launch_parse_rank_dir(const char *name, int *rank, char *host, size_t host_len);
+
 /* ---------------------------------------------------------------- the runner */
 
 struct ab_run_info {
@@ -667,6 +695,9 @@ struct ab_run_opts {
     bool extend;               /* with resume: this invocation adds cases (recorded as "extend") */
     int lock_fd;               /* >= 0: the caller holds out_dir's lock (ab_run_lock); -1
                                   (default): ab_run takes it for the run */
+    const char *run_id;        /* NULL: drawn from the start time; else shared by a launcher's ranks */
+    int world_size;            /* > 0 when launched: rows carry the engine metrics rank and world_size */
+    int rank;
 };
 void ab_run_opts_defaults(struct ab_run_opts *o);
 

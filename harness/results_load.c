@@ -5,6 +5,7 @@
 #include "accelbench.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -166,7 +167,13 @@ ab_status ab_results_load(const char *const *paths, int n, struct ab_result_set 
 
 void ab_results_case_key(const struct ab_result *r, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s|%s|%s|%s", r->workload, r->device, r->device_name, r->params);
+    /* The ranks of a merged run (srun, mpirun) run the same cases on devices of the same name:
+     * their rank keeps them apart. Rows of a run that was not launched have none. */
+    double rank = ab_result_metric(r, "rank");
+    if (isfinite(rank))
+        snprintf(buf, len, "%s|%s|%s|%s|rank=%.0f", r->workload, r->device, r->device_name, r->params, rank);
+    else
+        snprintf(buf, len, "%s|%s|%s|%s", r->workload, r->device, r->device_name, r->params);
 }
 
 static const struct ab_result **latest(const struct ab_result_set *s, bool per_host, int *n_out)

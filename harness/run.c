@@ -299,6 +299,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
                 info->sys.load_avg_1m, info->sys.cpu_cores_online);
     if (state && state->run_id[0]) {
         snprintf(info->run_id, sizeof info->run_id, "%s", state->run_id);
+    } else if (o->run_id && o->run_id[0]) {
+        snprintf(info->run_id, sizeof info->run_id, "%s", o->run_id);
     } else {
         struct ab_rng g;
         ab_rng_seed(&g, (uint64_t)(ab_now_s() * 1e9) ^ (uint64_t)getpid());
@@ -427,6 +429,13 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         if (pc->dev >= 0 && !pc->skip && !lost[pc->dev][0])
             device_check(&devs[pc->dev], env.fault, pc, params, r, lost[pc->dev]);
         r->samples = samples;
+        /* Launched ranks mark their rows, so a merged set keeps each rank's cases apart. */
+        if (o->world_size > 0 && r->n_metrics + 2 <= AB_MAX_METRICS) {
+            struct ab_metric *m = &r->metrics[r->n_metrics++];
+            *m = (struct ab_metric){ .name = "rank", .value = o->rank };
+            m = &r->metrics[r->n_metrics++];
+            *m = (struct ab_metric){ .name = "world_size", .value = o->world_size };
+        }
         info->n_cases++;
         if ((unsigned)r->status <= AB_EFAIL)
             info->n_by_status[r->status]++;

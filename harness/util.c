@@ -349,6 +349,9 @@ static const struct ab_metric_decl engine_metrics[] = {
       "energy per repetition less what idling over the same window would have used" },
     { "papi_*_thread0_per_rep", "", false, AB_BETTER_NONE,
       "a PAPI event (--counters) per repetition, counted on the calling thread only" },
+    { "rank", "", false, AB_BETTER_NONE,
+      "the launcher's rank of the process that ran the case (srun, mpirun)" },
+    { "world_size", "", false, AB_BETTER_NONE, "how many ranks the launcher started" },
 };
 
 const struct ab_metric_decl *ab_engine_metrics(int *n)

@@ -195,6 +195,7 @@ struct prow {
 
 struct dev {
     char host[64], id[16], name[128], label[128];
+    int rank; /* the launcher's rank of a merged run's rows; -1 for rows of one process */
 };
 
 #define MAX_VALS 256
@@ -760,8 +761,11 @@ static ab_status build_rooflines(struct plan *P, bool explicit_ask, struct ab_er
         if (!nr || !npts)
             continue;
         char stem[160];
-        snprintf(stem, sizeof stem, "roofline-%s%s%s", P->devs[d].id, P->many_hosts ? "-" : "",
-                 P->many_hosts ? P->devs[d].host : "");
+        char rk[24] = "";
+        if (P->devs[d].rank >= 0) /* each rank of a merged run its own chart */
+            snprintf(rk, sizeof rk, "-rank%d", P->devs[d].rank);
+        snprintf(stem, sizeof stem, "roofline-%s%s%s%s", P->devs[d].id, P->many_hosts ? "-" : "",
+                 P->many_hosts ? P->devs[d].host : "", rk);
         struct ab_figure *fig = new_figure(P, stem);
         if (!fig)
             return ab_fail(err, AB_ENOMEM, "out of memory");
@@ -950,8 +954,10 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
             continue;
         }
         int d = 0;
+        double rk = ab_result_metric(p.r, "rank");
+        int rank = isfinite(rk) ? (int)rk : -1;
         while (d < P->n_devs && (strcmp(P->devs[d].host, p.r->host) || strcmp(P->devs[d].id, p.r->device) ||
-                                 strcmp(P->devs[d].name, p.r->device_name)))
+                                 strcmp(P->devs[d].name, p.r->device_name) || P->devs[d].rank != rank))
             d++;
         if (d == P->n_devs) {
             if (d == 64)
@@ -960,6 +966,7 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
             snprintf(P->devs[d].host, sizeof P->devs[d].host, "%s", p.r->host);
             snprintf(P->devs[d].id, sizeof P->devs[d].id, "%s", p.r->device);
             snprintf(P->devs[d].name, sizeof P->devs[d].name, "%s", p.r->device_name);
+            P->devs[d].rank = rank;
             P->n_devs++;
         }
         p.dev = d;
@@ -1003,7 +1010,9 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
             clash |= e != d && !strcmp(P->devs[e].name, dv->name) && !strcmp(P->devs[e].id, dv->id);
         P->many_hosts |= strcmp(dv->host, P->devs[0].host) != 0;
         const char *name = dv->name[0] ? dv->name : dv->id;
-        if (clash)
+        if (clash && dv->rank >= 0)
+            snprintf(dv->label, sizeof dv->label, "%.60s (%.40s rank %d)", name, dv->host, dv->rank);
+        else if (clash)
             snprintf(dv->label, sizeof dv->label, "%.60s (%.60s)", name, dv->host);
         else if (strcmp(dv->id, "cpu") && dv->name[0])
             snprintf(dv->label, sizeof dv->label, "%.100s (%.20s)", name, dv->id);

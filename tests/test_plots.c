@@ -526,10 +526,46 @@ static void workload_metric_reads_its_declared_unit(void **state)
     assert_string_equal(unit, "");
 }
 
+/* Two ranks of a merged run on one host and one device are two series, each naming its rank. */
+static void ranks_of_a_merged_run_are_series_of_their_own(void **state)
+{
+    struct ab_result_set rs = { 0 };
+    struct ab_error err;
+    for (int rank = 0; rank < 2; rank++)
+        for (int k = 0; k < 2; k++) {
+            struct ab_result r = { .status = AB_OK, .bytes = 4096.0 * (k + 1), .fraction_of_ceiling = NAN };
+            snprintf(r.host, sizeof r.host, "node1");
+            snprintf(r.workload, sizeof r.workload, "interconnect");
+            snprintf(r.device, sizeof r.device, "cpu");
+            snprintf(r.device_name, sizeof r.device_name, "Test CPU");
+            snprintf(r.backend, sizeof r.backend, "cpu");
+            snprintf(r.params, sizeof r.params, "op=memcpy;bytes=%d", 4096 * (k + 1));
+            r.time_s =
+                (struct ab_stats){ .n = 5, .median = 1e-6 * (rank + 1), .ci_lo = 0.9e-6, .ci_hi = 2.1e-6 };
+            r.byte_per_s = r.bytes / r.time_s.median;
+            r.metrics[0] = (struct ab_metric){ .name = "rank", .value = rank };
+            r.n_metrics = 1;
+            assert_int_equal(ab_result_set_add(&rs, &r, &err), AB_OK);
+        }
+    struct ab_plot_opts o = { .formats = AB_FMT_PNG, .dpi = 100, .log = NULL };
+    struct ab_figures fs;
+    assert_int_equal(ab_figures_plan(&rs, &o, &fs, &err), AB_OK);
+    const struct ab_figure *f = find_fig(&fs, "interconnect-bandwidth-bars");
+    assert_non_null(f);
+    assert_int_equal(f->chart.n_series, 2);
+    assert_string_equal(f->chart.series[0].label, "Test CPU (node1 rank 0)");
+    assert_string_equal(f->chart.series[1].label, "Test CPU (node1 rank 1)");
+    /* rank 1 took twice as long: half the bandwidth */
+    assert_double_equal(f->chart.series[0].y[0] / f->chart.series[1].y[0], 2.0, 1e-9);
+    ab_figures_free(&fs);
+    ab_result_set_free(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(workload_metric_reads_its_declared_unit),
+        cmocka_unit_test(ranks_of_a_merged_run_are_series_of_their_own),
         cmocka_unit_test(log2_sizes_read_as_1K_4K_16K),
         cmocka_unit_test(log2_over_many_octaves_thins_to_every_other_power),
         cmocka_unit_test(log10_small_values_read_1e_minus_3),

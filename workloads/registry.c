@@ -14,7 +14,10 @@ extern const struct ab_workload attention_memory_workload;
 extern const struct ab_workload transformer_block_workload;
 extern const struct ab_workload gpt2_workload;
 extern const struct ab_workload amx_timing_workload;
+extern const struct ab_workload interconnect_workload;
 
+/* One entry per line, as a list to add to (clang-format would pack it into a grid). */
+/* clang-format off */
 static const struct ab_workload *const workloads[] = {
     &ceilings_workload,
     &fp8_gemm_workload,
@@ -22,8 +25,10 @@ static const struct ab_workload *const workloads[] = {
     &transformer_block_workload,
     &gpt2_workload,
     &amx_timing_workload,
+    &interconnect_workload,
     NULL,
 };
+/* clang-format on */
 
 const struct ab_workload *const *ab_workloads(void)
 {
