@@ -23,6 +23,24 @@ static cJSON *num_or_null(double v)
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+/* The params text as an object of typed values: numbers (int and real axes) as JSON numbers. */
+static cJSON *axes_to_json(const char *workload, const char *params)
+{
+    cJSON *o = cJSON_CreateObject();
+    struct ab_params ps;
+    if (ab_params_parse(params, &ps, NULL) != AB_OK)
+        return o;
+    const struct ab_workload *wl = ab_workload_find(workload);
+    for (int i = 0; i < ps.n; i++) {
+        double v;
+        if (ab_axis_value_number(wl, ps.p[i].name, ps.p[i].val.str, &v))
+            cJSON_AddNumberToObject(o, ps.p[i].name, v);
+        else
+            cJSON_AddStringToObject(o, ps.p[i].name, ps.p[i].val.str);
+    }
+    return o;
+}
+
 static cJSON *run_to_json(const struct ab_run_info *info)
 {
     cJSON *o = cJSON_CreateObject();
@@ -138,6 +156,8 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
     cJSON_AddStringToObject(o, "workload", r->workload);
     cJSON_AddStringToObject(o, "device", r->device);
     cJSON_AddStringToObject(o, "params", r->params);
+    cJSON_AddStringToObject(o, "case_id", r->case_id);
+    cJSON_AddItemToObject(o, "axes", axes_to_json(r->workload, r->params));
     cJSON_AddStringToObject(o, "status", ab_status_word(r->status));
     cJSON_AddNumberToObject(o, "reps_per_sample", (double)r->reps_per_sample);
     cJSON *s = cJSON_AddArrayToObject(o, "samples_s");
@@ -270,9 +290,11 @@ ab_status ab_json_read_samples(const char *path, struct ab_result_set *set, stru
         const char *wl = json_str(o, "workload"), *dev = json_str(o, "device"),
                    *params = json_str(o, "params");
         const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples_s");
-        if (!cJSON_IsNumber(sv) || sv->valuedouble != AB_SCHEMA_VERSION)
-            st = ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads version %d", path,
-                         line, AB_SCHEMA_VERSION);
+        if (!cJSON_IsNumber(sv) || sv->valuedouble < AB_SCHEMA_VERSION_MIN ||
+            sv->valuedouble > AB_SCHEMA_VERSION)
+            st =
+                ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads versions %d to %d",
+                        path, line, AB_SCHEMA_VERSION_MIN, AB_SCHEMA_VERSION);
         else if (!wl || !dev || !params)
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"%s\" missing or not a string", path, line,
                          !wl    ? "workload"
@@ -339,9 +361,9 @@ ab_status ab_json_read_run(const char *path, int *schema_version, struct ab_erro
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "schema_version");
     if (!cJSON_IsNumber(sv))
         st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\" missing or not a number", path);
-    else if (sv->valuedouble != AB_SCHEMA_VERSION)
-        st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\": version %g, this build reads %d", path,
-                     sv->valuedouble, AB_SCHEMA_VERSION);
+    else if (sv->valuedouble < AB_SCHEMA_VERSION_MIN || sv->valuedouble > AB_SCHEMA_VERSION)
+        st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\": version %g, this build reads %d to %d",
+                     path, sv->valuedouble, AB_SCHEMA_VERSION_MIN, AB_SCHEMA_VERSION);
     else if (!json_str(o, "run_id"))
         st = ab_fail(err, AB_EINVAL, "%s: field \"run_id\" missing or not a string", path);
     if (st == AB_OK)
