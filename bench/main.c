@@ -69,6 +69,7 @@ static const struct {
     { "run", ab_cmd_run, "run workloads on devices and write results" },
     { "compare", ab_cmd_compare, "compare two result sets: per-case verdicts for CI" },
     { "plot", ab_cmd_plot, "draw charts from result files" },
+    { "export", ab_cmd_export, "tidy typed tables (wide or long, CSV or JSON) of result files" },
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 
