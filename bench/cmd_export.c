@@ -11,7 +11,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: accelbench export RESULTS... [--format csv|json] [--wide|--long] [-o FILE]\n\n"
+            "usage: accelbench export RESULTS... [--format csv|json] [--wide|--long|--columns] [-o FILE]\n\n"
             "RESULTS are results.csv files or result folders (their results.csv and those of their\n"
             "subfolders), schema 1 or 2. Writes one table of their rows, the latest row of each case of\n"
             "each run, to standard output or FILE:\n\n"
@@ -26,15 +26,16 @@ static void usage(FILE *f)
 
 int ab_cmd_export(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_WIDE, O_LONG };
+    enum { O_FORMAT = 256, O_WIDE, O_LONG, O_COLUMNS };
     static const struct option opts[] = { { "format", required_argument, NULL, O_FORMAT },
                                           { "wide", no_argument, NULL, O_WIDE },
                                           { "long", no_argument, NULL, O_LONG },
+                                          { "columns", no_argument, NULL, O_COLUMNS },
                                           { "output", required_argument, NULL, 'o' },
                                           { "help", no_argument, NULL, 'h' },
                                           { 0 } };
     enum ab_export_format fmt = AB_EXPORT_CSV;
-    bool wide = true;
+    enum ab_export_table table = AB_EXPORT_WIDE;
     const char *out_path = NULL;
     int c;
     optind = 1;
@@ -52,8 +53,9 @@ int ab_cmd_export(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_WIDE: wide = true; break;
-        case O_LONG: wide = false; break;
+        case O_WIDE: table = AB_EXPORT_WIDE; break;
+        case O_LONG: table = AB_EXPORT_LONG; break;
+        case O_COLUMNS: table = AB_EXPORT_COLUMNS; break;
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case ':': ab_cli_error("export: option %s needs a value", argv[optind - 1]); return 2;
@@ -93,8 +95,8 @@ int ab_cmd_export(int argc, char **argv)
             goto out;
         }
     }
-    ab_status st =
-        ab_export_write(&set, wide, fmt, f, out_path ? out_path : "standard output", warn, sizeof warn, &err);
+    ab_status st = ab_export_write(&set, table, fmt, f, out_path ? out_path : "standard output", warn,
+                                   sizeof warn, &err);
     if (warn[0])
         fprintf(stderr, "accelbench: export: warning: %s\n", warn);
     if (out_path) {

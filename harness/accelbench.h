@@ -570,10 +570,14 @@ const char *ab_csv_field(const struct ab_result *r, int i, char *buf, size_t len
  * metric types come from the workloads' declarations. warn (may be NULL) gets one line per
  * value that did not fit its column's type. Errors name the file. */
 enum ab_export_format { AB_EXPORT_CSV, AB_EXPORT_JSON };
-ab_status ab_export_write(const struct ab_result_set *s, bool wide, enum ab_export_format fmt, FILE *out,
-                          const char *out_name, char *warn, size_t warn_len, struct ab_error *err);
-/* Write results_wide.csv and results_long.csv into dir from its results.csv (each replaced
- * atomically). */
+/* The wide table, the long one, or the wide table's columns (name, type, unit, kind: fixed,
+ * axis or metric), its schema for tools that want one. */
+enum ab_export_table { AB_EXPORT_WIDE, AB_EXPORT_LONG, AB_EXPORT_COLUMNS };
+ab_status ab_export_write(const struct ab_result_set *s, enum ab_export_table table,
+                          enum ab_export_format fmt, FILE *out, const char *out_name, char *warn,
+                          size_t warn_len, struct ab_error *err);
+/* Write results_wide.csv, results_long.csv and results_wide_columns.csv into dir from its
+ * results.csv (each replaced atomically). */
 ab_status ab_export_dir(const char *dir, char *warn, size_t warn_len, struct ab_error *err);
 /* The typed value of an axis value: number (true, *num set) for an int or real axis of the
  * workload (an undeclared axis: when the text is a finite number), else text. */

@@ -349,6 +349,45 @@ static const struct ab_result **pick_rows(const struct ab_result_set *s, int *n_
     return out;
 }
 
+static const char *type_word(enum xtype t)
+{
+    return t == X_INT ? "int" : t == X_REAL ? "real" : "text";
+}
+
+static ab_status write_columns(const struct xtab *t, enum ab_export_format fmt, FILE *f, const char *name,
+                               struct ab_error *err)
+{
+    bool ok = true;
+    cJSON *arr = fmt == AB_EXPORT_JSON ? cJSON_CreateArray() : NULL;
+    if (!arr)
+        ok = fputs("name,type,unit,kind\n", f) >= 0;
+    for (int i = 0; i < t->n && ok; i++) {
+        const struct xcol *c = &t->c[i];
+        const char *kind = c->fixed >= 0 ? "fixed" : c->axis ? "axis" : "metric";
+        if (arr) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", c->name);
+            cJSON_AddStringToObject(o, "type", type_word(c->type));
+            cJSON_AddStringToObject(o, "unit", c->unit ? c->unit : "");
+            cJSON_AddStringToObject(o, "kind", kind);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            ok = csv_put(f, c->name, true) && csv_put(f, type_word(c->type), false) &&
+                 csv_put(f, c->unit ? c->unit : "", false) && csv_put(f, kind, false) &&
+                 fputc('\n', f) != EOF;
+        }
+    }
+    if (arr) {
+        char *text = cJSON_PrintUnformatted(arr);
+        ok = text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+        free(text);
+        cJSON_Delete(arr);
+    }
+    if (!ok || fflush(f) != 0 || ferror(f))
+        return ab_fail(err, AB_EIO, "%s: write failed: %s", name, errno ? strerror(errno) : "I/O error");
+    return AB_OK;
+}
+
 static ab_status write_tables(const struct ab_result *const *rows, int n, struct xtab *t, bool wide,
                               enum ab_export_format fmt, FILE *f, const char *name, struct ab_error *err)
 {
@@ -420,8 +459,9 @@ static ab_status write_tables(const struct ab_result *const *rows, int n, struct
     return AB_OK;
 }
 
-ab_status ab_export_write(const struct ab_result_set *s, bool wide, enum ab_export_format fmt, FILE *out,
-                          const char *out_name, char *warn, size_t warn_len, struct ab_error *err)
+ab_status ab_export_write(const struct ab_result_set *s, enum ab_export_table table,
+                          enum ab_export_format fmt, FILE *out, const char *out_name, char *warn,
+                          size_t warn_len, struct ab_error *err)
 {
     if (warn && warn_len)
         warn[0] = '\0';
@@ -431,16 +471,18 @@ ab_status ab_export_write(const struct ab_result_set *s, bool wide, enum ab_expo
         return AB_ENOMEM;
     struct xtab t = { .warn = warn, .warn_len = warn_len };
     ab_status st = build_columns(rows, n, &t, err);
-    if (st == AB_OK)
-        st = write_tables(rows, n, &t, wide, fmt, out, out_name, err);
+    if (st == AB_OK && table == AB_EXPORT_COLUMNS)
+        st = write_columns(&t, fmt, out, out_name, err);
+    else if (st == AB_OK)
+        st = write_tables(rows, n, &t, table == AB_EXPORT_WIDE, fmt, out, out_name, err);
     free(t.c);
     free(rows);
     return st;
 }
 
 /* Write one table beside results.csv: a temporary file renamed into place. */
-static ab_status export_file(const struct ab_result_set *s, const char *dir, const char *name, bool wide,
-                             char *warn, size_t warn_len, struct ab_error *err)
+static ab_status export_file(const struct ab_result_set *s, const char *dir, const char *name,
+                             enum ab_export_table table, char *warn, size_t warn_len, struct ab_error *err)
 {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -454,7 +496,7 @@ static ab_status export_file(const struct ab_result_set *s, const char *dir, con
         unlink(tmp);
         return ab_fail(err, AB_EIO, "%s: cannot write: %s", tmp, strerror(errno));
     }
-    st = ab_export_write(s, wide, AB_EXPORT_CSV, f, path, warn, warn_len, err);
+    st = ab_export_write(s, table, AB_EXPORT_CSV, f, path, warn, warn_len, err);
     if (fclose(f) != 0 && st == AB_OK)
         st = ab_fail(err, AB_EIO, "%s: write failed (disk full?)", path);
     if (st == AB_OK && rename(tmp, path) != 0)
@@ -471,9 +513,11 @@ ab_status ab_export_dir(const char *dir, char *warn, size_t warn_len, struct ab_
     struct ab_result_set s = { 0 };
     ab_status st = ab_csv_read(csv, &s, NULL, 0, err);
     if (st == AB_OK)
-        st = export_file(&s, dir, "results_wide.csv", true, warn, warn_len, err);
+        st = export_file(&s, dir, "results_wide.csv", AB_EXPORT_WIDE, warn, warn_len, err);
     if (st == AB_OK)
-        st = export_file(&s, dir, "results_long.csv", false, NULL, 0, err);
+        st = export_file(&s, dir, "results_long.csv", AB_EXPORT_LONG, NULL, 0, err);
+    if (st == AB_OK)
+        st = export_file(&s, dir, "results_wide_columns.csv", AB_EXPORT_COLUMNS, NULL, 0, err);
     ab_result_set_free(&s);
     return st;
 }
