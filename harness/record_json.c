@@ -15,7 +15,8 @@
 
 struct json_writer {
     char dir[4096];
-    int fd; /* samples.jsonl */
+    int fd;      /* samples.jsonl */
+    cJSON *axes; /* run.json's "axes": {workload: {axis: [typed values of the recorded cases]}} */
 };
 
 static cJSON *num_or_null(double v)
@@ -106,9 +107,33 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     return o;
 }
 
+/* Add the typed axis values of a row to w->axes, each value once, in order of first use. */
+static void note_axes(struct json_writer *w, const char *workload, const cJSON *typed)
+{
+    if (!w->axes && !(w->axes = cJSON_CreateObject()))
+        return;
+    cJSON *wl = cJSON_GetObjectItemCaseSensitive(w->axes, workload);
+    if (!wl && !(wl = cJSON_AddObjectToObject(w->axes, workload)))
+        return;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, typed)
+    {
+        cJSON *vals = cJSON_GetObjectItemCaseSensitive(wl, v->string);
+        if (!vals && !(vals = cJSON_AddArrayToObject(wl, v->string)))
+            return;
+        bool seen = false;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, vals) seen = seen || cJSON_Compare(it, v, true);
+        if (!seen)
+            cJSON_AddItemToArray(vals, cJSON_Duplicate(v, true));
+    }
+}
+
 static ab_status write_run_json(struct json_writer *w, const struct ab_run_info *info, struct ab_error *err)
 {
     cJSON *o = run_to_json(info);
+    if (o && w->axes) /* the recorded cases' axis values, typed: present once a case has ended */
+        cJSON_AddItemToObject(o, "axes", cJSON_Duplicate(w->axes, true));
     char *text = o ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text)
@@ -157,7 +182,9 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
     cJSON_AddStringToObject(o, "device", r->device);
     cJSON_AddStringToObject(o, "params", r->params);
     cJSON_AddStringToObject(o, "case_id", r->case_id);
-    cJSON_AddItemToObject(o, "axes", axes_to_json(r->workload, r->params));
+    cJSON *typed = axes_to_json(r->workload, r->params);
+    cJSON_AddItemToObject(o, "axes", typed);
+    note_axes(w, r->workload, typed);
     cJSON_AddStringToObject(o, "status", ab_status_word(r->status));
     cJSON_AddNumberToObject(o, "reps_per_sample", (double)r->reps_per_sample);
     cJSON *s = cJSON_AddArrayToObject(o, "samples_s");
@@ -191,6 +218,7 @@ static void jw_destroy(void *self)
     struct json_writer *w = self;
     if (w->fd >= 0)
         close(w->fd);
+    cJSON_Delete(w->axes);
     free(w);
 }
 

@@ -120,6 +120,10 @@ with open(os.path.join(a, "samples.jsonl")) as f:
     line = json.loads(f.readline())
 check(isinstance(line["axes"]["n"], (int, float)) and line["axes"]["n"] == 256, f"samples axes: {line['axes']}")
 check(isinstance(line["axes"]["dtype"], str), "samples axes: dtype is text")
+with open(os.path.join(a, "run.json")) as f:
+    rj = json.load(f)
+check(rj["axes"]["attention_memory"]["n"] == [256], f"run.json axes: {rj.get('axes')}")
+check(all(isinstance(x, str) for x in rj["axes"]["attention_memory"]["algo"]), "run.json axes: algo is text")
 
 try:
     import pandas as pd
