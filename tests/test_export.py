@@ -151,6 +151,18 @@ check(all(r["time_median_s"] == "" and r["flop_per_s"] == "" for r in skipped),
 p = run("compare", reference, reference, "--format", "csv")
 check(p.returncode == 0 and ",same," in p.stdout,
       f"compare of the schema-1 reference against itself: {p.stdout[:200]}")
+# --resume of a copy of it: rewritten in schema 2 (original kept), no finished case run again.
+copy = os.path.join(tmp, "reference-copy")
+shutil.copytree(reference, copy)
+n_before = sum(1 for _ in open(os.path.join(copy, "results.csv")))
+p = run("run", "-w", "ceilings", "-d", "cpu", "--quick", "--resume", "-o", copy)
+with open(os.path.join(copy, "results.csv")) as f:
+    lines = f.read().splitlines()
+check(lines[0].startswith("schema_version,run_id,case_id,"), "resumed schema-1 file is schema 2 now")
+check(os.path.exists(os.path.join(copy, "results.csv.schema1")), "the schema-1 original is kept")
+check(len(lines) >= n_before, "no row lost in the migration")
+p = run("compare", reference, copy, "--format", "csv", ok=False)
+check(p.returncode in (0, 1) and ",same," in p.stdout, f"compare schema 1 against its migration: {p.stderr[:200]}")
 p = run("plot", "--help", ok=False)
 if "not built" in (p.stdout + p.stderr) or p.returncode != 0:
     print("plot is not built here: the plot half is skipped")
