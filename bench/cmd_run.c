@@ -49,6 +49,8 @@ static void usage(FILE *f)
             "      --warmup S          warm-up time per case (default 0.1)\n"
             "      --case-timeout S    fail a case that runs longer (default 10 x max-time + 60)\n"
             "  -o, --output DIR        results folder (default results/<host>-<utc time>)\n"
+            "                          (results.csv, samples.jsonl, run.json; at the end the tidy tables\n"
+            "                          results_wide.csv and results_long.csv, see `accelbench export`)\n"
             "      --resume            continue the run in DIR, skipping cases already recorded\n"
             "      --ceilings FILE     take device ceilings from an earlier results.csv\n"
             "      --no-ceilings       do not measure ceilings first (fractions stay empty)\n"
