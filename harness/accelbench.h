@@ -558,6 +558,11 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
  * end, as after a crash) is dropped with a warning in *warn (may be NULL). */
 ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
                       struct ab_error *err);
+/* The same reader, streaming: each row (valid during the call) goes to fn, whose error
+ * status ends the read; holds one chunk of the file at a time, not its rows. */
+ab_status ab_csv_each(const char *path,
+                      ab_status (*fn)(void *ctx, const struct ab_result *r, struct ab_error *err), void *ctx,
+                      char *warn, size_t warn_len, struct ab_error *err);
 /* The column names of schema version AB_SCHEMA_VERSION, in order; NULL-terminated. */
 const char *const *ab_csv_columns(void);
 /* Column i of ab_csv_columns() as the CSV writes it for r ("" when empty), into buf (the metrics

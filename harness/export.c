@@ -22,6 +22,7 @@ struct xcol {
     const char *key; /* axis or metric name (points into a table or a row) */
     enum xtype type;
     const char *unit;
+    bool declared; /* typed by a declaration (or fixed): values never change its type */
 };
 
 struct xtab {
@@ -152,7 +153,7 @@ static ab_status build_columns(const struct ab_result *const *rows, int n, struc
         char tmp[8];
         struct ab_result dummy = { .n_metrics = 0 };
         ab_csv_field(&dummy, i, tmp, sizeof tmp, &type);
-        struct xcol c = { .fixed = i, .key = fixed[i], .unit = fixed_unit(fixed[i]) };
+        struct xcol c = { .fixed = i, .key = fixed[i], .unit = fixed_unit(fixed[i]), .declared = true };
         snprintf(c.name, sizeof c.name, "%s", fixed[i]);
         c.type = !strcmp(type, "int") ? X_INT : !strcmp(type, "real") ? X_REAL : X_TEXT;
         st = xcol_add(t, &c, err);
@@ -169,7 +170,9 @@ static ab_status build_columns(const struct ab_result *const *rows, int n, struc
                 continue;
             if (pass == 0) {
                 for (int a = 0; a < wl->n_axes && st == AB_OK; a++) {
-                    struct xcol c = { .fixed = -1, .axis = true, .key = wl->axes[a].name, .unit = "" };
+                    struct xcol c = {
+                        .fixed = -1, .axis = true, .key = wl->axes[a].name, .unit = "", .declared = true
+                    };
                     snprintf(c.name, sizeof c.name, "p_%s", wl->axes[a].name);
                     c.type = wl->axes[a].type == AB_AXIS_INT    ? X_INT
                              : wl->axes[a].type == AB_AXIS_REAL ? X_REAL
@@ -188,7 +191,8 @@ static ab_status build_columns(const struct ab_result *const *rows, int n, struc
                                 struct xcol c = { .fixed = -1,
                                                   .key = r->metrics[k].name,
                                                   .type = wl->metrics[d].text ? X_TEXT : X_REAL,
-                                                  .unit = wl->metrics[d].unit };
+                                                  .unit = wl->metrics[d].unit,
+                                                  .declared = true };
                                 snprintf(c.name, sizeof c.name, "m_%s", r->metrics[k].name);
                                 st = xcol_add(t, &c, err);
                             }
@@ -207,7 +211,8 @@ static ab_status build_columns(const struct ab_result *const *rows, int n, struc
                 double v;
                 struct xcol c = { .fixed = -1, .axis = true, .unit = "" };
                 snprintf(c.name, sizeof c.name, "p_%s", ps.p[k].name);
-                if (xcol_find(t, c.name))
+                struct xcol *have = xcol_find(t, c.name);
+                if (have && have->declared)
                     continue;
                 c.key = NULL; /* filled below from the name */
                 c.type = ab_axis_value_number(wl, ps.p[k].name, ps.p[k].val.str, &v) ? X_REAL : X_TEXT;
@@ -218,8 +223,9 @@ static ab_status build_columns(const struct ab_result *const *rows, int n, struc
             struct xcol c = { .fixed = -1, .key = r->metrics[k].name, .unit = d ? d->unit : "" };
             snprintf(c.name, sizeof c.name, "m_%s", r->metrics[k].name);
             c.type = d ? (d->text ? X_TEXT : X_REAL) : (r->metrics[k].text[0] ? X_TEXT : X_REAL);
+            c.declared = d != NULL;
             struct xcol *have = xcol_find(t, c.name);
-            if (!have || have->type != X_TEXT)
+            if (!have || !have->declared)
                 st = xcol_add(t, &c, err);
         }
     }
@@ -388,66 +394,75 @@ static ab_status write_columns(const struct xtab *t, enum ab_export_format fmt, 
     return AB_OK;
 }
 
+static bool write_header(const struct xtab *t, bool wide, FILE *f)
+{
+    bool ok = true;
+    if (wide)
+        for (int i = 0; i < t->n && ok; i++)
+            ok = csv_put(f, t->c[i].name, i == 0);
+    else
+        ok = fputs("run_id,case_id,name,value,unit", f) >= 0;
+    return ok && fputc('\n', f) != EOF;
+}
+
+/* One row of a table: CSV lines to f, or (arr not NULL) JSON objects into arr. */
+static bool write_row(struct xtab *t, const struct ab_result *r, bool wide, cJSON *arr, FILE *f)
+{
+    bool ok = true;
+    char buf[1024];
+    const struct ab_workload *wl = ab_workload_find(r->workload);
+    struct ab_params ps;
+    if (ab_params_parse(r->params, &ps, NULL) != AB_OK)
+        ps.n = 0;
+    cJSON *o = wide && arr ? cJSON_CreateObject() : NULL;
+    for (int k = 0; k < t->n && ok; k++) {
+        const struct xcol *c = &t->c[k];
+        bool is_num;
+        double v = NAN;
+        cell(t, c, r, &ps, wl, buf, sizeof buf, &is_num, &v);
+        if (wide && !arr) {
+            ok = csv_put(f, buf, k == 0);
+        } else if (wide) {
+            cJSON_AddItemToObject(o, c->name,
+                                  is_num                        ? cJSON_CreateNumber(v)
+                                  : buf[0] || c->type == X_TEXT ? cJSON_CreateString(buf)
+                                                                : cJSON_CreateNull());
+        } else if (is_num && !c->axis && strcmp(c->name, "schema_version") != 0) {
+            /* The long table: the measured numbers (not the axes: they are the case). */
+            char num[40];
+            fmt_num(v, num, sizeof num);
+            const char *unit = c->unit ? c->unit : "";
+            if (arr) {
+                cJSON *lo = cJSON_CreateObject();
+                cJSON_AddStringToObject(lo, "run_id", r->run_id);
+                cJSON_AddStringToObject(lo, "case_id", r->case_id);
+                cJSON_AddStringToObject(lo, "name", c->name);
+                cJSON_AddNumberToObject(lo, "value", v);
+                cJSON_AddStringToObject(lo, "unit", unit);
+                cJSON_AddItemToArray(arr, lo);
+            } else {
+                ok = csv_put(f, r->run_id, true) && csv_put(f, r->case_id, false) &&
+                     csv_put(f, c->name, false) && csv_put(f, num, false) && csv_put(f, unit, false) &&
+                     fputc('\n', f) != EOF;
+            }
+        }
+    }
+    if (o)
+        cJSON_AddItemToArray(arr, o);
+    if (wide && !arr)
+        ok = ok && fputc('\n', f) != EOF;
+    return ok;
+}
+
 static ab_status write_tables(const struct ab_result *const *rows, int n, struct xtab *t, bool wide,
                               enum ab_export_format fmt, FILE *f, const char *name, struct ab_error *err)
 {
-    bool ok = true;
     cJSON *arr = fmt == AB_EXPORT_JSON ? cJSON_CreateArray() : NULL;
     if (fmt == AB_EXPORT_JSON && !arr)
         return ab_fail(err, AB_ENOMEM, "out of memory exporting");
-    if (fmt == AB_EXPORT_CSV) {
-        if (wide)
-            for (int i = 0; i < t->n && ok; i++)
-                ok = csv_put(f, t->c[i].name, i == 0);
-        else
-            ok = fputs("run_id,case_id,name,value,unit", f) >= 0;
-        ok = ok && fputc('\n', f) != EOF;
-    }
-    char buf[1024];
-    for (int i = 0; i < n && ok; i++) {
-        const struct ab_result *r = rows[i];
-        const struct ab_workload *wl = ab_workload_find(r->workload);
-        struct ab_params ps;
-        if (ab_params_parse(r->params, &ps, NULL) != AB_OK)
-            ps.n = 0;
-        cJSON *o = wide && arr ? cJSON_CreateObject() : NULL;
-        for (int k = 0; k < t->n && ok; k++) {
-            const struct xcol *c = &t->c[k];
-            bool is_num;
-            double v = NAN;
-            cell(t, c, r, &ps, wl, buf, sizeof buf, &is_num, &v);
-            if (wide && !arr) {
-                ok = csv_put(f, buf, k == 0);
-            } else if (wide) {
-                cJSON_AddItemToObject(o, c->name,
-                                      is_num                        ? cJSON_CreateNumber(v)
-                                      : buf[0] || c->type == X_TEXT ? cJSON_CreateString(buf)
-                                                                    : cJSON_CreateNull());
-            } else if (is_num && !c->axis && strcmp(c->name, "schema_version") != 0) {
-                /* The long table: the measured numbers (not the axes: they are the case). */
-                char num[40];
-                fmt_num(v, num, sizeof num);
-                const char *unit = c->unit ? c->unit : "";
-                if (arr) {
-                    cJSON *lo = cJSON_CreateObject();
-                    cJSON_AddStringToObject(lo, "run_id", r->run_id);
-                    cJSON_AddStringToObject(lo, "case_id", r->case_id);
-                    cJSON_AddStringToObject(lo, "name", c->name);
-                    cJSON_AddNumberToObject(lo, "value", v);
-                    cJSON_AddStringToObject(lo, "unit", unit);
-                    cJSON_AddItemToArray(arr, lo);
-                } else {
-                    ok = csv_put(f, r->run_id, true) && csv_put(f, r->case_id, false) &&
-                         csv_put(f, c->name, false) && csv_put(f, num, false) && csv_put(f, unit, false) &&
-                         fputc('\n', f) != EOF;
-                }
-            }
-        }
-        if (o)
-            cJSON_AddItemToArray(arr, o);
-        if (wide && !arr)
-            ok = ok && fputc('\n', f) != EOF;
-    }
+    bool ok = arr || write_header(t, wide, f);
+    for (int i = 0; i < n && ok; i++)
+        ok = write_row(t, rows[i], wide, arr, f);
     if (arr) {
         char *text = cJSON_PrintUnformatted(arr);
         ok = ok && text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
@@ -480,44 +495,176 @@ ab_status ab_export_write(const struct ab_result_set *s, enum ab_export_table ta
     return st;
 }
 
-/* Write one table beside results.csv: a temporary file renamed into place. */
-static ab_status export_file(const struct ab_result_set *s, const char *dir, const char *name,
-                             enum ab_export_table table, char *warn, size_t warn_len, struct ab_error *err)
+/* ab_export_dir streams results.csv twice, so that a run of many cases never holds its rows:
+ * pass 1 finds the latest row of each case of each run and the columns (from one skeleton row
+ * per distinct shape: workload, axis names, metric names and which values are text), pass 2
+ * writes the rows pass 1 chose. */
+struct stream {
+    struct ab_keymap *cases; /* "run_id|case_id" -> index into latest[] */
+    int64_t *latest;         /* per case: the row number of its latest row */
+    char (*started)[32];     /* per case: that row's started_utc */
+    int64_t n_cases, cap;
+    struct ab_keymap *shapes; /* skeleton signature -> 1 */
+    struct ab_result_set skel;
+    int64_t row; /* rows seen in this pass */
+    /* pass 2 */
+    struct xtab *t;
+    FILE *wide, *lng;
+};
+
+static ab_status pass1(void *ctx, const struct ab_result *r, struct ab_error *err)
 {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stream *S = ctx;
+    int64_t row = S->row++;
+    char key[80];
+    snprintf(key, sizeof key, "%s|%s", r->run_id, r->case_id);
+    int64_t k = ab_keymap_get(S->cases, key);
+    if (k < 0) {
+        if (S->n_cases == S->cap) {
+            int64_t cap = S->cap ? 2 * S->cap : 256;
+            int64_t *nl = realloc(S->latest, (size_t)cap * sizeof *nl);
+            if (nl)
+                S->latest = nl;
+            char(*ns)[32] = nl ? realloc(S->started, (size_t)cap * sizeof *ns) : NULL;
+            if (!ns)
+                return ab_fail(err, AB_ENOMEM, "out of memory exporting");
+            S->started = ns;
+            S->cap = cap;
+        }
+        k = S->n_cases++;
+        ab_status st = ab_keymap_put(S->cases, key, k, err);
+        if (st)
+            return st;
+        S->latest[k] = row;
+        snprintf(S->started[k], sizeof S->started[k], "%s", r->started_utc);
+    } else if (strcmp(r->started_utc, S->started[k]) >= 0) {
+        S->latest[k] = row;
+        snprintf(S->started[k], sizeof S->started[k], "%s", r->started_utc);
+    }
+    /* The row's shape, values reduced to number ("0") or text ("x"). */
+    struct ab_result sk;
+    memset(&sk, 0, sizeof sk);
+    snprintf(sk.workload, sizeof sk.workload, "%s", r->workload);
+    struct ab_params ps;
+    size_t o = 0;
+    if (ab_params_parse(r->params, &ps, NULL) == AB_OK)
+        for (int i = 0; i < ps.n && o < sizeof sk.params; i++) {
+            double v;
+            bool num = ab_axis_value_number(ab_workload_find(r->workload), ps.p[i].name, ps.p[i].val.str, &v);
+            o += (size_t)snprintf(sk.params + o, sizeof sk.params - o, "%s%s=%s", i ? ";" : "", ps.p[i].name,
+                                  num ? "0" : "x");
+        }
+    char sig[4096];
+    size_t so = (size_t)snprintf(sig, sizeof sig, "%s|%s|", sk.workload, sk.params);
+    for (int i = 0; i < r->n_metrics; i++) {
+        sk.metrics[i] = r->metrics[i];
+        sk.metrics[i].value = 0;
+        if (sk.metrics[i].text[0])
+            snprintf(sk.metrics[i].text, sizeof sk.metrics[i].text, "x");
+        if (so < sizeof sig)
+            so += (size_t)snprintf(sig + so, sizeof sig - so, "%s%c;", r->metrics[i].name,
+                                   r->metrics[i].text[0] ? 't' : 'n');
+    }
+    sk.n_metrics = r->n_metrics;
+    if (ab_keymap_get(S->shapes, sig) >= 0)
+        return AB_OK;
+    ab_status st = ab_keymap_put(S->shapes, sig, 1, err);
+    return st ? st : ab_result_set_add(&S->skel, &sk, err);
+}
+
+static ab_status pass2(void *ctx, const struct ab_result *r, struct ab_error *err)
+{
+    struct stream *S = ctx;
+    int64_t row = S->row++;
+    char key[80];
+    snprintf(key, sizeof key, "%s|%s", r->run_id, r->case_id);
+    int64_t k = ab_keymap_get(S->cases, key);
+    if (k < 0 || S->latest[k] != row)
+        return AB_OK; /* replaced by a later row of the case */
+    if (!write_row(S->t, r, true, NULL, S->wide) || !write_row(S->t, r, false, NULL, S->lng))
+        return ab_fail(err, AB_EIO, "write failed: %s", errno ? strerror(errno) : "I/O error");
+    return AB_OK;
+}
+
+/* A temporary file beside dir/name, open for writing. */
+static FILE *open_beside(const char *dir, const char *name, char *path, size_t plen, char *tmp, size_t tlen,
+                         struct ab_error *err)
+{
+    snprintf(path, plen, "%s/%s", dir, name);
     int fd = -1;
-    ab_status st = ab_temp_beside(path, tmp, sizeof tmp, &fd, err);
-    if (st)
-        return st;
+    if (ab_temp_beside(path, tmp, tlen, &fd, err) != AB_OK) {
+        tmp[0] = '\0';
+        return NULL;
+    }
     FILE *f = fdopen(fd, "w");
     if (!f) {
+        ab_fail(err, AB_EIO, "%s: cannot write: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
-        return ab_fail(err, AB_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        tmp[0] = '\0';
     }
-    st = ab_export_write(s, table, AB_EXPORT_CSV, f, path, warn, warn_len, err);
-    if (fclose(f) != 0 && st == AB_OK)
-        st = ab_fail(err, AB_EIO, "%s: write failed (disk full?)", path);
-    if (st == AB_OK && rename(tmp, path) != 0)
-        st = ab_fail(err, AB_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (st)
-        unlink(tmp);
-    return st;
+    return f;
 }
 
 ab_status ab_export_dir(const char *dir, char *warn, size_t warn_len, struct ab_error *err)
 {
+    if (warn && warn_len)
+        warn[0] = '\0';
     char csv[4200];
     snprintf(csv, sizeof csv, "%s/results.csv", dir);
-    struct ab_result_set s = { 0 };
-    ab_status st = ab_csv_read(csv, &s, NULL, 0, err);
+    struct stream S = { 0 };
+    struct xtab t = { .warn = warn, .warn_len = warn_len };
+    static const char *const names[3] = { "results_wide.csv", "results_long.csv",
+                                          "results_wide_columns.csv" };
+    char path[3][4200], tmp[3][4300] = { "", "", "" };
+    FILE *f[3] = { NULL, NULL, NULL };
+    ab_status st = ab_keymap_create(1024, &S.cases, err);
     if (st == AB_OK)
-        st = export_file(&s, dir, "results_wide.csv", AB_EXPORT_WIDE, warn, warn_len, err);
+        st = ab_keymap_create(64, &S.shapes, err);
     if (st == AB_OK)
-        st = export_file(&s, dir, "results_long.csv", AB_EXPORT_LONG, NULL, 0, err);
+        st = ab_csv_each(csv, pass1, &S, NULL, 0, err);
+    const struct ab_result **sk = NULL;
+    if (st == AB_OK) {
+        sk = calloc((size_t)(S.skel.n ? S.skel.n : 1), sizeof *sk);
+        if (!sk)
+            st = ab_fail(err, AB_ENOMEM, "out of memory exporting");
+        for (int64_t i = 0; sk && i < S.skel.n; i++)
+            sk[i] = &S.skel.rows[i];
+    }
     if (st == AB_OK)
-        st = export_file(&s, dir, "results_wide_columns.csv", AB_EXPORT_COLUMNS, NULL, 0, err);
-    ab_result_set_free(&s);
+        st = build_columns(sk, (int)S.skel.n, &t, err);
+    for (int i = 0; i < 3 && st == AB_OK; i++)
+        if (!(f[i] = open_beside(dir, names[i], path[i], sizeof path[i], tmp[i], sizeof tmp[i], err)))
+            st = err->msg[0] ? AB_EIO : AB_ENOMEM;
+    if (st == AB_OK && (!write_header(&t, true, f[0]) || !write_header(&t, false, f[1])))
+        st = ab_fail(err, AB_EIO, "%s: write failed: %s", path[0], strerror(errno));
+    if (st == AB_OK) {
+        S.row = 0;
+        S.t = &t;
+        S.wide = f[0];
+        S.lng = f[1];
+        st = ab_csv_each(csv, pass2, &S, NULL, 0, err);
+    }
+    if (st == AB_OK)
+        st = write_columns(&t, AB_EXPORT_CSV, f[2], path[2], err);
+    for (int i = 0; i < 3; i++) {
+        if (f[i] && fclose(f[i]) != 0 && st == AB_OK)
+            st = ab_fail(err, AB_EIO, "%s: write failed (disk full?)", path[i]);
+    }
+    for (int i = 0; i < 3 && st == AB_OK; i++)
+        if (rename(tmp[i], path[i]) != 0)
+            st = ab_fail(err, AB_EIO, "%s: cannot rename into place: %s", path[i], strerror(errno));
+        else
+            tmp[i][0] = '\0';
+    for (int i = 0; i < 3; i++)
+        if (tmp[i][0])
+            unlink(tmp[i]);
+    free(sk);
+    free(t.c);
+    ab_result_set_free(&S.skel);
+    ab_keymap_destroy(S.cases);
+    ab_keymap_destroy(S.shapes);
+    free(S.latest);
+    free(S.started);
     return st;
 }

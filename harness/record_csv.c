@@ -483,6 +483,9 @@ struct reader {
     int n_unknown;
     long version;     /* the row's schema_version */
     long max_version; /* the highest of any row */
+    /* ab_csv_each: each row goes to each(each_ctx, row) instead of into out */
+    ab_status (*each)(void *ctx, const struct ab_result *r, struct ab_error *err);
+    void *each_ctx;
 };
 
 static ab_status parse_f64(const char *s, double *out)
@@ -722,65 +725,94 @@ static void on_row(int term, void *ctx)
                        sizeof r->case_id);
         if (rd->version > rd->max_version)
             rd->max_version = rd->version;
-        rd->st = ab_result_set_add(rd->out, r, rd->err);
+        rd->st = rd->each ? rd->each(rd->each_ctx, r, rd->err) : ab_result_set_add(rd->out, r, rd->err);
     }
     rd->line++;
     rd->field = 0;
     row_reset(rd);
 }
 
-static ab_status csv_read_info(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
-                               struct read_info *info, struct ab_error *err)
+/* Parse the whole lines of one chunk; the bytes after its last newline wait for the next. */
+static bool feed(struct csv_parser *p, struct reader *rd, const char *s, size_t n)
 {
-    if (warn && warn_len)
-        warn[0] = '\0';
-    char *text;
-    size_t len;
-    ab_status st = ab_read_file(path, &text, &len, err);
-    if (st)
-        return st;
-    if (len == 0) {
-        free(text);
-        return ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
+    if (csv_parse(p, s, n, on_field, on_row, rd) != n && rd->st == AB_OK)
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: malformed CSV: %s", rd->path, rd->line,
+                         csv_strerror(csv_error(p)));
+    return rd->st == AB_OK;
+}
+
+/* Read in chunks, so that a reader that streams rows (ab_csv_each) holds one chunk, not the file. */
+static ab_status read_rows(const char *path, struct reader *rd, char *warn, size_t warn_len,
+                           struct ab_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block the open */
+    if (fd < 0)
+        return ab_fail(err, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        bool dir = S_ISDIR(sb.st_mode);
+        close(fd);
+        return ab_fail(err, AB_EIO, "%s: %s", path, dir ? "is a folder, not a file" : "not a regular file");
     }
-    if (text[len - 1] != '\n') {
-        /* A torn last line, as after a crash: keep the whole rows before it. */
-        const char *last = memrchr(text, '\n', len);
-        size_t keep = last ? (size_t)(last - text + 1) : 0;
-        int line = 1;
-        for (size_t i = 0; i < keep; i++)
-            line += text[i] == '\n';
-        if (warn)
-            snprintf(warn, warn_len, "%s:%d: incomplete last line dropped", path, line);
-        len = keep;
-        if (len == 0) {
-            free(text);
-            return ab_fail(err, AB_EINVAL, "%s:1: incomplete header line", path);
-        }
-    }
-    /* A UTF-8 byte-order mark, as spreadsheets write one when they save a CSV: not data. */
-    size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI) != 0) {
-        free(text);
+        close(fd);
         return ab_fail(err, AB_ENOMEM, "out of memory");
     }
-    struct reader *rd = calloc(1, sizeof *rd);
-    if (!rd) {
-        csv_free(&p);
-        free(text);
-        return ab_fail(err, AB_ENOMEM, "out of memory");
+    enum { CHUNK = 1 << 16 };
+    size_t cap = 2 * CHUNK, have = 0, total = 0;
+    int newlines = 0;
+    bool first = true;
+    char *buf = malloc(cap);
+    if (!buf)
+        rd->st = ab_fail(err, AB_ENOMEM, "out of memory");
+    while (rd->st == AB_OK) {
+        if (cap - have < CHUNK) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                rd->st = ab_fail(err, AB_ENOMEM, "out of memory");
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, buf + have, CHUNK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rd->st = ab_fail(err, AB_EIO, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
+        if (got == 0)
+            break;
+        for (ssize_t k = 0; k < got; k++)
+            newlines += buf[have + (size_t)k] == '\n';
+        have += (size_t)got;
+        total += (size_t)got;
+        const char *last = memrchr(buf, '\n', have);
+        if (!last)
+            continue;
+        size_t whole = (size_t)(last - buf) + 1, skip = 0;
+        /* A UTF-8 byte-order mark, as spreadsheets write one when they save a CSV: not data. */
+        if (first && whole >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+            skip = 3;
+        first = false;
+        if (!feed(&p, rd, buf + skip, whole - skip))
+            break;
+        memmove(buf, buf + whole, have - whole);
+        have -= whole;
     }
-    *rd = (struct reader){ .path = path, .line = 1, .out = out, .st = AB_OK, .err = err };
-    row_reset(rd);
-    int64_t n0 = out->n;
-    if (csv_parse(&p, text + skip, len - skip, on_field, on_row, rd) != len - skip && rd->st == AB_OK)
-        rd->st =
-            ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: %s", path, rd->line, csv_strerror(csv_error(&p)));
+    close(fd);
+    if (rd->st == AB_OK && total == 0)
+        rd->st = ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
+    else if (rd->st == AB_OK && have > 0 && first)
+        rd->st = ab_fail(err, AB_EINVAL, "%s:1: incomplete header line", path);
+    else if (rd->st == AB_OK && have > 0 && warn) /* a torn last line, as after a crash: dropped */
+        snprintf(warn, warn_len, "%s:%d: incomplete last line dropped", path, newlines + 1);
     if (rd->st == AB_OK && csv_fini(&p, on_field, on_row, rd) != 0 && rd->st == AB_OK)
         rd->st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: unterminated quoted field", path, rd->line);
     csv_free(&p);
-    free(text);
+    free(buf);
     if (rd->st == AB_OK && !rd->header_done)
         rd->st = ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
     if (rd->st == AB_OK && rd->n_unknown && warn && warn_len) {
@@ -788,13 +820,27 @@ static ab_status csv_read_info(const char *path, struct ab_result_set *out, char
         snprintf(warn + l, warn_len - l, "%s%s:1: %d column%s this build does not know, ignored: %s",
                  l ? "; " : "", path, rd->n_unknown, rd->n_unknown == 1 ? "" : "s", rd->unknown);
     }
+    return rd->st;
+}
+
+static ab_status csv_read_info(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
+                               struct read_info *info, struct ab_error *err)
+{
+    if (warn && warn_len)
+        warn[0] = '\0';
+    struct reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    *rd = (struct reader){ .path = path, .line = 1, .out = out, .st = AB_OK, .err = err };
+    row_reset(rd);
+    int64_t n0 = out ? out->n : 0;
+    ab_status st = read_rows(path, rd, warn, warn_len, err);
     if (info) {
         info->max_version = rd->max_version;
         info->n_unknown = rd->n_unknown;
     }
-    st = rd->st;
     free(rd);
-    if (st != AB_OK) {
+    if (st != AB_OK && out) {
         for (int64_t i = n0; i < out->n; i++)
             free(out->rows[i].samples);
         out->n = n0;
@@ -804,6 +850,22 @@ static ab_status csv_read_info(const char *path, struct ab_result_set *out, char
             out->cap = 0;
         }
     }
+    return st;
+}
+
+ab_status ab_csv_each(const char *path,
+                      ab_status (*fn)(void *ctx, const struct ab_result *r, struct ab_error *err), void *ctx,
+                      char *warn, size_t warn_len, struct ab_error *err)
+{
+    if (warn && warn_len)
+        warn[0] = '\0';
+    struct reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    *rd = (struct reader){ .path = path, .line = 1, .st = AB_OK, .err = err, .each = fn, .each_ctx = ctx };
+    row_reset(rd);
+    ab_status st = read_rows(path, rd, warn, warn_len, err);
+    free(rd);
     return st;
 }
 
