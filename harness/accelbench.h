@@ -552,10 +552,15 @@ struct ab_reporter {
 
 /* CSV (record_csv.c): schema in results/schema.md, written and read with libcsv.
  * Writer appends to path (writing the header if the file is new or empty) and flushes
- * each row; an existing file of another schema version is an error before anything runs. */
+ * each row; an existing file of an older schema version is rewritten in this one first (the
+ * original kept as <path>.schema<N>), one it does not fully understand is an error before
+ * anything runs. */
 ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct ab_error *err);
 /* Reader: every error names the file, line and field. A torn last line (no newline at the
- * end, as after a crash) is dropped with a warning in *warn (may be NULL). */
+ * end, as after a crash) is dropped with a warning in *warn (may be NULL). Columns are taken
+ * by name: schema versions AB_SCHEMA_VERSION_MIN to AB_SCHEMA_VERSION (older rows migrated:
+ * case_id computed, zeros that meant "not measured" made NaN), unknown columns ignored with a
+ * warning, missing ones empty (but the identity columns, without which it is an error). */
 ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
                       struct ab_error *err);
 /* The same reader, streaming: each row (valid during the call) goes to fn, whose error
