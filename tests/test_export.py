@@ -8,6 +8,7 @@ results_wide_columns.csv lists them, spot-checked against known axes and metrics
 is importable, pandas.read_csv must give numeric dtypes for numeric columns with no parsing code.
 Then the schema-1 reference folder is read by export, compare and plot."""
 import csv
+import json
 import math
 import os
 import re
@@ -114,8 +115,23 @@ for folder in (a, c):
         check(r["name"] in declared and not r["name"].startswith("p_"), f"long name {r['name']}")
         check(parses(r["value"], "real") and r["value"] != "", f"long value {r['value']!r}")
 
+# export of both folders: every row of each, as the end-of-run tables have them; bad input.
+p = run("export", a, c)
+both = list(csv.DictReader(p.stdout.splitlines()))
+n_a = sum(1 for _ in open(os.path.join(a, "results_wide.csv"))) - 1
+n_c = sum(1 for _ in open(os.path.join(c, "results_wide.csv"))) - 1
+check(len(both) == n_a + n_c, f"export A C: {len(both)} rows, expected {n_a} + {n_c}")
+p = run("export", a, "--long", "--format", "json")
+long_json = json.loads(p.stdout)
+check(all(isinstance(x["value"], (int, float)) for x in long_json), "export --long --format json: numbers")
+for args, needle in ((["export", a, "--format", "parquet"], "parquet"),
+                     (["export", os.path.join(tmp, "nothing-here")], "nothing-here"),
+                     (["export", a, "--bogus"], "--bogus"), (["export"], "expected")):
+    p = run(*args, ok=False)
+    check(p.returncode == 2 and needle in p.stderr and p.stderr.count("\n") == 1,
+          f"accelbench {' '.join(args)}: exit {p.returncode}, {p.stderr!r}")
+
 # Typed numbers in samples.jsonl.
-import json
 with open(os.path.join(a, "samples.jsonl")) as f:
     line = json.loads(f.readline())
 check(isinstance(line["axes"]["n"], (int, float)) and line["axes"]["n"] == 256, f"samples axes: {line['axes']}")
