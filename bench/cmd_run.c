@@ -59,6 +59,8 @@ static void usage(FILE *f)
             "      --warmup S          warm-up time per case (default 0.1)\n"
             "      --case-timeout S    fail a case that runs longer (default 10 x max-time + 60)\n"
             "  -o, --output DIR        results folder (default results/<host>-<utc time>)\n"
+            "                          (results.csv, samples.jsonl, run.json; at the end the tidy tables\n"
+            "                          results_wide.csv and results_long.csv, see `accelbench export`)\n"
             "      --resume            continue the run in DIR as it was started (its workloads, devices,\n"
             "                          axes and options from DIR/run.json), running its missing cases\n"
             "      --extend            with --resume: add the cases of other -w, -d, -a or suite to the run\n"

@@ -71,6 +71,7 @@ static const struct {
     { "compare", ab_cmd_compare, "compare two result sets: per-case verdicts for CI" },
     { "plot", ab_cmd_plot, "draw charts from result files" },
     { "merge", ab_cmd_merge, "join the rank folders of a run under srun or mpirun into one" },
+    { "export", ab_cmd_export, "tidy typed tables (wide or long, CSV or JSON) of result files" },
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 

@@ -17,7 +17,8 @@
 extern "C" {
 #endif
 
-#define AB_SCHEMA_VERSION 1 /* results CSV/JSON contract, see results/schema.md */
+#define AB_SCHEMA_VERSION     2 /* results CSV/JSON contract, see results/schema.md */
+#define AB_SCHEMA_VERSION_MIN 1 /* the oldest version the readers still accept (and migrate) */
 
 /* ---------------------------------------------------------------- status and errors */
 
@@ -493,6 +494,7 @@ struct ab_result {
     char device_name[128];
     char backend[8];
     char params[AB_PARAMS_TEXT_MAX]; /* ab_params_format text */
+    char case_id[20];                /* ab_case_id of workload, device, device_name, params */
     ab_status status;
     char message[AB_ERR_LEN];
     struct ab_stats time_s; /* per repetition */
@@ -520,6 +522,13 @@ struct ab_result {
 /* Metric lookup on a result; NaN/NULL when absent. */
 double ab_result_metric(const struct ab_result *r, const char *name);
 const char *ab_result_metric_text(const struct ab_result *r, const char *name);
+/* A case's stable identity: 16 hex digits of a 64-bit FNV-1a hash of workload, device,
+ * device_name and the params in canonical form (name=value in the text's order, which is the
+ * workload's axis order; numbers canonicalized so "1024" and "1024.0" agree). wl (may be NULL)
+ * reorders the params by its axes and drops an axis at its `implicit` value, as the params
+ * text does; text made by the runner gives the same id either way. buf: at least 17 bytes. */
+void ab_case_id(const struct ab_workload *wl, const char *workload, const char *device,
+                const char *device_name, const char *params, char *buf, size_t len);
 /* Identity key of a case: "workload|device|params" (for --resume and compare). */
 void ab_result_key(const struct ab_result *r, char *buf, size_t len);
 
@@ -574,14 +583,46 @@ struct ab_reporter {
 
 /* CSV (record_csv.c): schema in results/schema.md, written and read with libcsv.
  * Writer appends to path (writing the header if the file is new or empty) and flushes
- * each row; an existing file of another schema version is an error before anything runs. */
+ * each row; an existing file of an older schema version is rewritten in this one first (the
+ * original kept as <path>.schema<N>), one it does not fully understand is an error before
+ * anything runs. */
 ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct ab_error *err);
 /* Reader: every error names the file, line and field. A torn last line (no newline at the
- * end, as after a crash) is dropped with a warning in *warn (may be NULL). */
+ * end, as after a crash) is dropped with a warning in *warn (may be NULL). Columns are taken
+ * by name: schema versions AB_SCHEMA_VERSION_MIN to AB_SCHEMA_VERSION (older rows migrated:
+ * case_id computed, zeros that meant "not measured" made NaN), unknown columns ignored with a
+ * warning, missing ones empty (but the identity columns, without which it is an error). */
 ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
                       struct ab_error *err);
+/* The same reader, streaming: each row (valid during the call) goes to fn, whose error
+ * status ends the read; holds one chunk of the file at a time, not its rows. */
+ab_status ab_csv_each(const char *path,
+                      ab_status (*fn)(void *ctx, const struct ab_result *r, struct ab_error *err), void *ctx,
+                      char *warn, size_t warn_len, struct ab_error *err);
 /* The column names of schema version AB_SCHEMA_VERSION, in order; NULL-terminated. */
 const char *const *ab_csv_columns(void);
+/* Column i of ab_csv_columns() as the CSV writes it for r ("" when empty), into buf (the metrics
+ * column: its packed text); *type gets "int", "real" or "text". Returns buf. */
+const char *ab_csv_field(const struct ab_result *r, int i, char *buf, size_t len, const char **type);
+
+/* Tidy tables (export.c): from a set of rows (the latest row of each case of each run), the
+ * wide table (the fixed columns, then p_<axis> and m_<metric>, each typed) and the long table
+ * (run_id, case_id, name, value, unit: one line per measured number), as CSV or JSON. Axis and
+ * metric types come from the workloads' declarations. warn (may be NULL) gets one line per
+ * value that did not fit its column's type. Errors name the file. */
+enum ab_export_format { AB_EXPORT_CSV, AB_EXPORT_JSON };
+/* The wide table, the long one, or the wide table's columns (name, type, unit, kind: fixed,
+ * axis or metric), its schema for tools that want one. */
+enum ab_export_table { AB_EXPORT_WIDE, AB_EXPORT_LONG, AB_EXPORT_COLUMNS };
+ab_status ab_export_write(const struct ab_result_set *s, enum ab_export_table table,
+                          enum ab_export_format fmt, FILE *out, const char *out_name, char *warn,
+                          size_t warn_len, struct ab_error *err);
+/* Write results_wide.csv, results_long.csv and results_wide_columns.csv into dir from its
+ * results.csv (each replaced atomically). */
+ab_status ab_export_dir(const char *dir, char *warn, size_t warn_len, struct ab_error *err);
+/* The typed value of an axis value: number (true, *num set) for an int or real axis of the
+ * workload (an undeclared axis: when the text is a finite number), else text. */
+bool ab_axis_value_number(const struct ab_workload *wl, const char *axis, const char *value, double *num);
 
 /* Console (report_console.c): one progress line per case to log as it ends ("[i/N] workload
  * device params: status figure [time]"); with tty, a line rewritten while a case runs that

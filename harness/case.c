@@ -75,10 +75,11 @@ void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value)
 static void derive(struct ab_result *r, const struct ab_case *c, const struct ab_device *dev)
 {
     double med = r->time_s.median;
+    /* Empty means not measured: a count the workload has no formula for (0) and its rates. */
     if (med > 0) {
-        r->flop_per_s = c->work.flops / med;
-        r->byte_per_s = c->work.bytes / med;
-        r->token_per_s = c->work.tokens / med;
+        r->flop_per_s = c->work.flops > 0 ? c->work.flops / med : NAN;
+        r->byte_per_s = c->work.bytes > 0 ? c->work.bytes / med : NAN;
+        r->token_per_s = c->work.tokens > 0 ? c->work.tokens / med : NAN;
     }
     if (isfinite(r->energy_j) && r->energy_j > 0) {
         r->flop_per_j = c->work.flops > 0 ? c->work.flops / r->energy_j : NAN;
@@ -105,6 +106,15 @@ static void derive(struct ab_result *r, const struct ab_case *c, const struct ab
     }
 }
 
+void ab_result_unmeasured(struct ab_result *r)
+{
+    struct ab_stats *t = &r->time_s;
+    t->n = 0;
+    t->median = t->mean = t->stdev = t->min = t->max = t->p05 = t->p95 = t->ci_lo = t->ci_hi = NAN;
+    r->flop_per_s = r->byte_per_s = r->token_per_s = NAN;
+    r->flop_per_j = r->token_per_j = r->byte_per_j = NAN;
+}
+
 void ab_result_init(struct ab_result *r, const struct case_env *env, const struct plan_case *pc,
                     const struct ab_device *dev)
 {
@@ -119,6 +129,9 @@ void ab_result_init(struct ab_result *r, const struct case_env *env, const struc
     struct ab_params ps;
     ab_plan_params(pc, &ps);
     ab_case_params_text(pc->wl, &ps, r->params, sizeof r->params);
+    ab_case_id(pc->wl, r->workload, r->device, r->device_name, r->params, r->case_id, sizeof r->case_id);
+    ab_result_unmeasured(r);
+    r->flops = r->bytes = r->tokens = NAN;
     r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     r->flop_per_j = r->token_per_j = r->byte_per_j = r->ceiling_value = NAN;
     r->usd_per_hour =
@@ -158,9 +171,9 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
                        ? ab_fail(&err, AB_ENOMEM, "device allocation failed: injected fault setup_oom")
                        : impl->setup(c, &err);
     if (st == AB_OK) {
-        r->flops = c->work.flops;
-        r->bytes = c->work.bytes;
-        r->tokens = c->work.tokens;
+        r->flops = c->work.flops > 0 ? c->work.flops : NAN;
+        r->bytes = c->work.bytes > 0 ? c->work.bytes : NAN;
+        r->tokens = c->work.tokens > 0 ? c->work.tokens : NAN;
         if (env->fault == FAULT_MISMATCH)
             st = ab_fail(&err, AB_EMISMATCH,
                          "injected fault mismatch: 1 of 1 elements differ: "
@@ -190,7 +203,7 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
     r->status = st;
     if (st != AB_OK) {
         snprintf(r->message, sizeof r->message, "%s", err.msg[0] ? err.msg : ab_status_word(st));
-        r->time_s = (struct ab_stats){ 0 };
+        ab_result_unmeasured(r);
         r->fraction_of_ceiling = r->avg_power_w = r->energy_j = NAN;
     }
     free(c);

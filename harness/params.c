@@ -2,6 +2,8 @@
  * identifies a case in the CSV (and so for --resume and compare). */
 #include "accelbench.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,4 +85,95 @@ ab_status ab_params_parse(const char *text, struct ab_params *out, struct ab_err
         s = semi + 1;
     }
     return AB_OK;
+}
+
+/* FNV-1a, 64 bits: small, stable across platforms and releases (the id is kept in files). */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* A value as hashed: a finite number in one spelling ("1024.0", "1e3" -> "%.17g"), else as is. */
+static void canonical_value(const char *v, char *out, size_t len)
+{
+    char *end;
+    double d = *v ? strtod(v, &end) : 0;
+    if (*v && *end == '\0' && isfinite(d) && !isspace((unsigned char)*v))
+        snprintf(out, len, "%.17g", d == 0 ? 0.0 : d); /* -0 and 0 agree */
+    else
+        snprintf(out, len, "%s", v);
+}
+
+void ab_case_id(const struct ab_workload *wl, const char *workload, const char *device,
+                const char *device_name, const char *params, char *buf, size_t len)
+{
+    /* Split "k=v;k=v" by hand (not ab_params_parse): a row read back may hold any text, and
+     * every text has an id. */
+    struct kv {
+        const char *k, *v;
+        size_t kl, vl;
+    } kv[64];
+    int n = 0;
+    for (const char *s = params; s && *s && n < 64;) {
+        size_t seg = strcspn(s, ";");
+        const char *eq = memchr(s, '=', seg);
+        kv[n].k = s;
+        kv[n].kl = eq ? (size_t)(eq - s) : seg;
+        kv[n].v = eq ? eq + 1 : s + seg;
+        kv[n].vl = eq ? seg - kv[n].kl - 1 : 0;
+        n++;
+        s += seg + (s[seg] ? 1 : 0);
+    }
+    int order[64];
+    bool used[64] = { false };
+    int no = 0;
+    for (int a = 0; wl && a < wl->n_axes; a++)
+        for (int i = 0; i < n; i++)
+            if (!used[i] && strlen(wl->axes[a].name) == kv[i].kl &&
+                !memcmp(wl->axes[a].name, kv[i].k, kv[i].kl)) {
+                used[i] = true;
+                const char *imp = wl->axes[a].implicit;
+                if (!imp || strlen(imp) != kv[i].vl || memcmp(imp, kv[i].v, kv[i].vl) != 0)
+                    order[no++] = i;
+            }
+    for (int i = 0; i < n; i++)
+        if (!used[i])
+            order[no++] = i;
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *parts[3] = { workload, device, device_name };
+    for (int i = 0; i < 3; i++) {
+        h = fnv1a(h, parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) : 0);
+        h = fnv1a(h, "\x1f", 1);
+    }
+    for (int j = 0; j < no; j++) {
+        char val[600], raw[600];
+        const struct kv *p = &kv[order[j]];
+        snprintf(raw, sizeof raw, "%.*s", (int)p->vl, p->v);
+        canonical_value(raw, val, sizeof val);
+        h = fnv1a(h, p->k, p->kl);
+        h = fnv1a(h, "=", 1);
+        h = fnv1a(h, val, strlen(val));
+        h = fnv1a(h, "\x1e", 1);
+    }
+    snprintf(buf, len, "%016llx", (unsigned long long)h);
+}
+
+bool ab_axis_value_number(const struct ab_workload *wl, const char *axis, const char *value, double *num)
+{
+    const struct ab_axis *ax = NULL;
+    for (int a = 0; wl && a < wl->n_axes; a++)
+        if (strcmp(wl->axes[a].name, axis) == 0)
+            ax = &wl->axes[a];
+    if (ax && ax->type == AB_AXIS_STR)
+        return false;
+    char *end;
+    double d = *value ? strtod(value, &end) : NAN;
+    if (!*value || *end != '\0' || !isfinite(d) || isspace((unsigned char)*value))
+        return false;
+    *num = d;
+    return true;
 }

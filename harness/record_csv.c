@@ -17,6 +17,14 @@
 
 enum col_type { C_SCHEMA, C_STR, C_F64, C_I64, C_STATUS, C_METRICS };
 
+/* Columns a row cannot do without: the version and the case's identity. Any other column a
+ * file lacks (an older schema) reads as empty. */
+static bool col_required(const char *name)
+{
+    return !strcmp(name, "schema_version") || !strcmp(name, "workload") || !strcmp(name, "device") ||
+           !strcmp(name, "params") || !strcmp(name, "status");
+}
+
 struct col {
     const char *name;
     enum col_type type;
@@ -40,6 +48,7 @@ struct col {
 static const struct col cols[] = {
     { "schema_version", C_SCHEMA, 0, 0 },
     STR("run_id", run_id),
+    STR("case_id", case_id),
     STR("host", host),
     STR("started_utc", started_utc),
     STR("workload", workload),
@@ -89,6 +98,26 @@ const char *const *ab_csv_columns(void)
         names[i] = cols[i].name;
     names[NCOLS] = NULL;
     return names;
+}
+
+static bool format_field(const struct ab_result *r, int i, char *num, size_t nlen, const char **field,
+                         char **owned);
+
+const char *ab_csv_field(const struct ab_result *r, int i, char *buf, size_t len, const char **type)
+{
+    const char *field = "";
+    char *owned = NULL;
+    char num[64];
+    *type = "text";
+    if (len)
+        buf[0] = '\0';
+    if (i < 0 || i >= NCOLS || !format_field(r, i, num, sizeof num, &field, &owned))
+        return buf;
+    enum col_type t = cols[i].type;
+    *type = t == C_F64 ? "real" : t == C_I64 || t == C_SCHEMA ? "int" : "text";
+    snprintf(buf, len, "%s", field);
+    free(owned);
+    return buf;
 }
 
 /* ------------------------------------------------------------------ shared helpers */
@@ -200,44 +229,58 @@ static void fmt_f64(double v, char *out, size_t len)
         snprintf(out, len, "%.9g", v);
 }
 
+/* The text of column i of r: *field points at r, at num, or at *owned (malloc'ed, the packed
+ * metrics; the caller frees it). False when out of memory. */
+static bool format_field(const struct ab_result *r, int i, char *num, size_t nlen, const char **field,
+                         char **owned)
+{
+    const struct col *c = &cols[i];
+    const char *base = (const char *)r + c->off;
+    *field = num;
+    *owned = NULL;
+    struct buf mb = { 0 };
+    switch (c->type) {
+    case C_SCHEMA: snprintf(num, nlen, "%d", AB_SCHEMA_VERSION); break;
+    case C_STR: *field = base; break;
+    case C_F64: fmt_f64(*(const double *)base, num, nlen); break;
+    case C_I64: snprintf(num, nlen, "%lld", (long long)*(const int64_t *)base); break;
+    case C_STATUS: *field = ab_status_word(*(const ab_status *)base); break;
+    case C_METRICS:
+        for (int k = 0; k < r->n_metrics; k++) {
+            const struct ab_metric *m = &r->metrics[k];
+            char item[160], val[64];
+            if (m->text[0]) {
+                /* ';' separates metrics, so a text value may not hold one. */
+                snprintf(val, sizeof val, "%s", m->text);
+                for (char *p = val; *p; p++)
+                    if (*p == ';')
+                        *p = ',';
+            } else {
+                fmt_f64(m->value, val, sizeof val);
+            }
+            int w = snprintf(item, sizeof item, "%s%s=%s", k ? ";" : "", m->name, val);
+            if (w < 0 || !buf_put(&mb, item, strlen(item))) {
+                free(mb.p);
+                return false;
+            }
+        }
+        *owned = mb.p;
+        *field = mb.p ? mb.p : "";
+        break;
+    }
+    return true;
+}
+
 static bool format_row(const struct ab_result *r, struct buf *b)
 {
     char num[64];
     for (int i = 0; i < NCOLS; i++) {
-        const struct col *c = &cols[i];
-        const char *base = (const char *)r + c->off;
-        const char *field = num;
-        struct buf mb = { 0 };
-        switch (c->type) {
-        case C_SCHEMA: snprintf(num, sizeof num, "%d", AB_SCHEMA_VERSION); break;
-        case C_STR: field = base; break;
-        case C_F64: fmt_f64(*(const double *)base, num, sizeof num); break;
-        case C_I64: snprintf(num, sizeof num, "%lld", (long long)*(const int64_t *)base); break;
-        case C_STATUS: field = ab_status_word(*(const ab_status *)base); break;
-        case C_METRICS:
-            for (int k = 0; k < r->n_metrics; k++) {
-                const struct ab_metric *m = &r->metrics[k];
-                char item[160], val[64];
-                if (m->text[0]) {
-                    /* ';' separates metrics, so a text value may not hold one. */
-                    snprintf(val, sizeof val, "%s", m->text);
-                    for (char *p = val; *p; p++)
-                        if (*p == ';')
-                            *p = ',';
-                } else {
-                    fmt_f64(m->value, val, sizeof val);
-                }
-                int w = snprintf(item, sizeof item, "%s%s=%s", k ? ";" : "", m->name, val);
-                if (w < 0 || !buf_put(&mb, item, strlen(item))) {
-                    free(mb.p);
-                    return false;
-                }
-            }
-            field = mb.p ? mb.p : "";
-            break;
-        }
+        const char *field;
+        char *owned;
+        if (!format_field(r, i, num, sizeof num, &field, &owned))
+            return false;
         bool ok = put_field(b, field, i == 0);
-        free(mb.p);
+        free(owned);
         if (!ok)
             return false;
     }
@@ -296,6 +339,54 @@ static void csvw_destroy(void *self)
     free(w);
 }
 
+/* What a read found beyond the rows: for the writer, which migrates only a file it fully
+ * understands. */
+struct read_info {
+    long max_version; /* 0: no rows */
+    int n_unknown;    /* columns this build does not know */
+};
+
+static ab_status csv_read_info(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
+                               struct read_info *info, struct ab_error *err);
+
+/* Rewrite a results file of an older schema in this one (its rows as the reader migrated
+ * them), keeping the original beside it as <path>.schema<N>; *fd is reopened on the new file. */
+static ab_status migrate_file(const char *path, const struct ab_result_set *rows, const struct buf *hdr,
+                              int *fd, struct ab_error *err)
+{
+    char tmp[4300], keep[4300];
+    int tfd = -1;
+    ab_status st = ab_temp_beside(path, tmp, sizeof tmp, &tfd, err);
+    if (st)
+        return st;
+    struct buf b = { 0 };
+    bool ok = buf_put(&b, hdr->p, hdr->n);
+    for (int64_t i = 0; ok && i < rows->n; i++)
+        ok = format_row(&rows->rows[i], &b);
+    if (!ok)
+        st = ab_fail(err, AB_ENOMEM, "out of memory migrating %s", path);
+    if (st == AB_OK)
+        st = ab_write_all(tfd, b.p, b.n, tmp, err);
+    if (st == AB_OK && fsync(tfd) != 0 && errno != EINVAL)
+        st = ab_fail(err, AB_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
+    close(tfd);
+    free(b.p);
+    snprintf(keep, sizeof keep, "%s.schema%d", path, AB_SCHEMA_VERSION - 1);
+    if (st == AB_OK && link(path, keep) != 0 && errno != EEXIST)
+        st = ab_fail(err, AB_EIO, "%s: cannot keep the original as %s: %s", path, keep, strerror(errno));
+    if (st == AB_OK && rename(tmp, path) != 0)
+        st = ab_fail(err, AB_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (st != AB_OK) {
+        unlink(tmp);
+        return st;
+    }
+    close(*fd);
+    *fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (*fd < 0)
+        return ab_fail(err, AB_EIO, "%s: cannot reopen after migrating: %s", path, strerror(errno));
+    return AB_OK;
+}
+
 ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct ab_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -326,7 +417,14 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
         rc = ab_read_file(path, &text, &len, err);
         if (rc == AB_OK) {
             size_t hl = strcspn(text, "\n");
-            if (hl + 1 != hdr.n || memcmp(text, hdr.p, hl) != 0) {
+            struct ab_result_set prev = { 0 };
+            struct read_info ri = { 0 };
+            bool same = hl + 1 == hdr.n && memcmp(text, hdr.p, hl) == 0;
+            if (!same && csv_read_info(path, &prev, NULL, 0, &ri, NULL) == AB_OK && ri.n_unknown == 0 &&
+                ri.max_version < AB_SCHEMA_VERSION) {
+                /* An older schema (a run being resumed): rewritten in this one first. */
+                rc = migrate_file(path, &prev, &hdr, &fd, err);
+            } else if (!same) {
                 char sv[16] = "?";
                 sscanf(text, "%15[^,\n]", sv);
                 rc = ab_fail(err, AB_EINVAL,
@@ -339,6 +437,7 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
                 if (ftruncate(fd, keep) != 0)
                     rc = ab_fail(err, AB_EIO, "%s: cannot cut a torn last line: %s", path, strerror(errno));
             }
+            ab_result_set_free(&prev);
         }
         free(text);
     }
@@ -364,6 +463,10 @@ ab_status ab_csv_reporter_open(const char *path, struct ab_reporter *out, struct
 
 /* ------------------------------------------------------------------ reading */
 
+/* Columns are read by name, so a file of an older schema (fewer columns) or of a newer one (a
+ * column this build does not know: ignored with one warning) still reads. */
+#define MAX_HDR 256
+
 struct reader {
     const char *path;
     int line; /* 1-based line of the row being parsed */
@@ -373,6 +476,16 @@ struct reader {
     ab_status st;
     struct ab_error *err;
     bool header_done;
+    int n_hdr;
+    int map[MAX_HDR]; /* header position -> index in cols[], or -1 (unknown column) */
+    bool present[NCOLS];
+    char unknown[256]; /* names of unknown columns, for the warning */
+    int n_unknown;
+    long version;     /* the row's schema_version */
+    long max_version; /* the highest of any row */
+    /* ab_csv_each: each row goes to each(each_ctx, row) instead of into out */
+    ab_status (*each)(void *ctx, const struct ab_result *r, struct ab_error *err);
+    void *each_ctx;
 };
 
 static ab_status parse_f64(const char *s, double *out)
@@ -389,7 +502,6 @@ static ab_status parse_f64(const char *s, double *out)
     *out = v;
     return AB_OK;
 }
-
 static ab_status parse_metrics(struct reader *rd, const char *s)
 {
     struct ab_result *r = &rd->row;
@@ -446,6 +558,45 @@ static const char *printable(const char *s, size_t len, char *buf, size_t blen)
     return buf;
 }
 
+static int col_index(const char *s, size_t len)
+{
+    for (int k = 0; k < NCOLS; k++)
+        if (strlen(cols[k].name) == len && memcmp(s, cols[k].name, len) == 0)
+            return k;
+    return -1;
+}
+
+static void on_header_field(struct reader *rd, const char *s, size_t len, int i)
+{
+    char shown[48];
+    if (i == 0 && (len != strlen("schema_version") || memcmp(s, "schema_version", len) != 0)) {
+        printable(s, len, shown, sizeof shown);
+        rd->st = ab_fail(rd->err, AB_EINVAL,
+                         "%s:1: not an accelbench results file (first column \"%s\", "
+                         "expected \"schema_version\")",
+                         rd->path, shown);
+        return;
+    }
+    if (i >= MAX_HDR) {
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:1: more than %d columns", rd->path, MAX_HDR);
+        return;
+    }
+    int k = strlen(s) == len ? col_index(s, len) : -1;
+    rd->map[i] = k;
+    if (k >= 0 && rd->present[k]) {
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:1: column %d: \"%s\" appears twice", rd->path, i + 1,
+                         cols[k].name);
+    } else if (k >= 0) {
+        rd->present[k] = true;
+    } else {
+        printable(s, len, shown, sizeof shown);
+        size_t l = strlen(rd->unknown);
+        if (l + 1 < sizeof rd->unknown)
+            snprintf(rd->unknown + l, sizeof rd->unknown - l, "%s\"%s\"", rd->n_unknown ? ", " : "", shown);
+        rd->n_unknown++;
+    }
+}
+
 static void on_field(void *data, size_t len, void *ctx)
 {
     struct reader *rd = ctx;
@@ -454,27 +605,16 @@ static void on_field(void *data, size_t len, void *ctx)
     const char *s = data ? (const char *)data : "";
     int i = rd->field++;
     if (!rd->header_done) {
-        if (i >= NCOLS || strlen(cols[i].name) != len || memcmp(s, cols[i].name, len) != 0) {
-            char shown[48];
-            printable(s, len, shown, sizeof shown);
-            if (i == 0)
-                rd->st = ab_fail(rd->err, AB_EINVAL,
-                                 "%s:1: not an accelbench results file (first column \"%s\", "
-                                 "expected \"schema_version\")",
-                                 rd->path, shown);
-            else
-                rd->st =
-                    ab_fail(rd->err, AB_EINVAL, "%s:1: column %d is \"%s\", schema version %d expects \"%s\"",
-                            rd->path, i + 1, shown, AB_SCHEMA_VERSION,
-                            i < NCOLS ? cols[i].name : "(no more columns)");
-        }
+        on_header_field(rd, s, len, i);
         return;
     }
-    if (i >= NCOLS) {
-        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: more than %d fields", rd->path, rd->line, NCOLS);
+    if (i >= rd->n_hdr) {
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: more than %d fields", rd->path, rd->line, rd->n_hdr);
         return;
     }
-    const struct col *c = &cols[i];
+    if (rd->map[i] < 0)
+        return; /* a column this build does not know */
+    const struct col *c = &cols[rd->map[i]];
     char *base = (char *)&rd->row + c->off;
     /* Fields are NUL-terminated by CSV_APPEND_NULL, but may hold embedded NULs: reject. */
     if (strlen(s) != len) {
@@ -489,10 +629,13 @@ static void on_field(void *data, size_t len, void *ctx)
         if (*end || end == s)
             rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: field \"schema_version\": \"%.20s\" is not a number",
                              rd->path, rd->line, s);
-        else if (v != AB_SCHEMA_VERSION)
-            rd->st = ab_fail(rd->err, AB_EINVAL,
-                             "%s:%d: field \"schema_version\": version %ld, this build reads version %d",
-                             rd->path, rd->line, v, AB_SCHEMA_VERSION);
+        else if (v < AB_SCHEMA_VERSION_MIN || v > AB_SCHEMA_VERSION)
+            rd->st =
+                ab_fail(rd->err, AB_EINVAL,
+                        "%s:%d: field \"schema_version\": version %ld, this build reads versions %d to %d",
+                        rd->path, rd->line, v, AB_SCHEMA_VERSION_MIN, AB_SCHEMA_VERSION);
+        else
+            rd->version = v;
         break;
     }
     case C_STR:
@@ -529,75 +672,175 @@ static void on_field(void *data, size_t len, void *ctx)
     }
 }
 
+/* Empty means not measured: schema 1 wrote 0 instead into the time and rate columns of a row
+ * that was not measured, and into the count (and its rates) a workload has no formula for. */
+static void migrate_v1(struct ab_result *r)
+{
+    if (r->status != AB_OK) {
+        struct ab_stats *t = &r->time_s;
+        t->median = t->mean = t->stdev = t->min = t->max = t->p05 = t->p95 = t->ci_lo = t->ci_hi = NAN;
+        r->flop_per_s = r->byte_per_s = r->token_per_s = NAN;
+    }
+    if (r->flops == 0)
+        r->flops = r->flop_per_s = r->flop_per_j = NAN;
+    if (r->bytes == 0)
+        r->bytes = r->byte_per_s = r->byte_per_j = NAN;
+    if (r->tokens == 0)
+        r->tokens = r->token_per_s = r->token_per_j = NAN;
+}
+
+/* A row before its fields: columns the file lacks read as empty (NaN for numbers). */
+static void row_reset(struct reader *rd)
+{
+    memset(&rd->row, 0, sizeof rd->row);
+    for (int k = 0; k < NCOLS; k++)
+        if (cols[k].type == C_F64)
+            *(double *)((char *)&rd->row + cols[k].off) = NAN;
+    rd->version = 0;
+}
+
 static void on_row(int term, void *ctx)
 {
     struct reader *rd = ctx;
     if (rd->st != AB_OK)
         return;
     if (!rd->header_done) {
-        if (rd->field != NCOLS)
-            rd->st = ab_fail(rd->err, AB_EINVAL, "%s:1: header has %d columns, schema version %d has %d",
-                             rd->path, rd->field, AB_SCHEMA_VERSION, NCOLS);
+        rd->n_hdr = rd->field;
+        for (int k = 0; k < NCOLS && rd->st == AB_OK; k++)
+            if (col_required(cols[k].name) && !rd->present[k])
+                rd->st = ab_fail(rd->err, AB_EINVAL,
+                                 "%s:1: no column \"%s\" (every results file of schema version %d to %d "
+                                 "has one)",
+                                 rd->path, cols[k].name, AB_SCHEMA_VERSION_MIN, AB_SCHEMA_VERSION);
         rd->header_done = true;
-    } else if (rd->field != NCOLS) {
+    } else if (rd->field != rd->n_hdr) {
         rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: %d fields, expected %d", rd->path, rd->line, rd->field,
-                         NCOLS);
+                         rd->n_hdr);
     } else {
-        rd->st = ab_result_set_add(rd->out, &rd->row, rd->err);
+        struct ab_result *r = &rd->row;
+        if (rd->version < 2)
+            migrate_v1(r);
+        if (!r->case_id[0]) /* schema 1: computed from the identity columns */
+            ab_case_id(NULL, r->workload, r->device, r->device_name, r->params, r->case_id,
+                       sizeof r->case_id);
+        if (rd->version > rd->max_version)
+            rd->max_version = rd->version;
+        rd->st = rd->each ? rd->each(rd->each_ctx, r, rd->err) : ab_result_set_add(rd->out, r, rd->err);
     }
     rd->line++;
     rd->field = 0;
-    memset(&rd->row, 0, sizeof rd->row);
+    row_reset(rd);
 }
 
-ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
-                      struct ab_error *err)
+/* Parse the whole lines of one chunk; the bytes after its last newline wait for the next. */
+static bool feed(struct csv_parser *p, struct reader *rd, const char *s, size_t n)
+{
+    if (csv_parse(p, s, n, on_field, on_row, rd) != n && rd->st == AB_OK)
+        rd->st = ab_fail(rd->err, AB_EINVAL, "%s:%d: malformed CSV: %s", rd->path, rd->line,
+                         csv_strerror(csv_error(p)));
+    return rd->st == AB_OK;
+}
+
+/* Read in chunks, so that a reader that streams rows (ab_csv_each) holds one chunk, not the file. */
+static ab_status read_rows(const char *path, struct reader *rd, char *warn, size_t warn_len,
+                           struct ab_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block the open */
+    if (fd < 0)
+        return ab_fail(err, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        bool dir = S_ISDIR(sb.st_mode);
+        close(fd);
+        return ab_fail(err, AB_EIO, "%s: %s", path, dir ? "is a folder, not a file" : "not a regular file");
+    }
+    struct csv_parser p;
+    if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI) != 0) {
+        close(fd);
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    }
+    enum { CHUNK = 1 << 16 };
+    size_t cap = 2 * CHUNK, have = 0, total = 0;
+    int newlines = 0;
+    bool first = true;
+    char *buf = malloc(cap);
+    if (!buf)
+        rd->st = ab_fail(err, AB_ENOMEM, "out of memory");
+    while (rd->st == AB_OK) {
+        if (cap - have < CHUNK) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                rd->st = ab_fail(err, AB_ENOMEM, "out of memory");
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, buf + have, CHUNK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rd->st = ab_fail(err, AB_EIO, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
+        if (got == 0)
+            break;
+        for (ssize_t k = 0; k < got; k++)
+            newlines += buf[have + (size_t)k] == '\n';
+        have += (size_t)got;
+        total += (size_t)got;
+        const char *last = memrchr(buf, '\n', have);
+        if (!last)
+            continue;
+        size_t whole = (size_t)(last - buf) + 1, skip = 0;
+        /* A UTF-8 byte-order mark, as spreadsheets write one when they save a CSV: not data. */
+        if (first && whole >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+            skip = 3;
+        first = false;
+        if (!feed(&p, rd, buf + skip, whole - skip))
+            break;
+        memmove(buf, buf + whole, have - whole);
+        have -= whole;
+    }
+    close(fd);
+    if (rd->st == AB_OK && total == 0)
+        rd->st = ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
+    else if (rd->st == AB_OK && have > 0 && first)
+        rd->st = ab_fail(err, AB_EINVAL, "%s:1: incomplete header line", path);
+    else if (rd->st == AB_OK && have > 0 && warn) /* a torn last line, as after a crash: dropped */
+        snprintf(warn, warn_len, "%s:%d: incomplete last line dropped", path, newlines + 1);
+    if (rd->st == AB_OK && csv_fini(&p, on_field, on_row, rd) != 0 && rd->st == AB_OK)
+        rd->st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: unterminated quoted field", path, rd->line);
+    csv_free(&p);
+    free(buf);
+    if (rd->st == AB_OK && !rd->header_done)
+        rd->st = ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
+    if (rd->st == AB_OK && rd->n_unknown && warn && warn_len) {
+        size_t l = strlen(warn);
+        snprintf(warn + l, warn_len - l, "%s%s:1: %d column%s this build does not know, ignored: %s",
+                 l ? "; " : "", path, rd->n_unknown, rd->n_unknown == 1 ? "" : "s", rd->unknown);
+    }
+    return rd->st;
+}
+
+static ab_status csv_read_info(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
+                               struct read_info *info, struct ab_error *err)
 {
     if (warn && warn_len)
         warn[0] = '\0';
-    char *text;
-    size_t len;
-    ab_status st = ab_read_file(path, &text, &len, err);
-    if (st)
-        return st;
-    if (len == 0) {
-        free(text);
-        return ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
-    }
-    if (text[len - 1] != '\n') {
-        /* A torn last line, as after a crash: keep the whole rows before it. */
-        const char *last = memrchr(text, '\n', len);
-        size_t keep = last ? (size_t)(last - text + 1) : 0;
-        int line = 1;
-        for (size_t i = 0; i < keep; i++)
-            line += text[i] == '\n';
-        if (warn)
-            snprintf(warn, warn_len, "%s:%d: incomplete last line dropped", path, line);
-        len = keep;
-        if (len == 0) {
-            free(text);
-            return ab_fail(err, AB_EINVAL, "%s:1: incomplete header line", path);
-        }
-    }
-    /* A UTF-8 byte-order mark, as spreadsheets write one when they save a CSV: not data. */
-    size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    struct csv_parser p;
-    if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI) != 0) {
-        free(text);
+    struct reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
         return ab_fail(err, AB_ENOMEM, "out of memory");
+    *rd = (struct reader){ .path = path, .line = 1, .out = out, .st = AB_OK, .err = err };
+    row_reset(rd);
+    int64_t n0 = out ? out->n : 0;
+    ab_status st = read_rows(path, rd, warn, warn_len, err);
+    if (info) {
+        info->max_version = rd->max_version;
+        info->n_unknown = rd->n_unknown;
     }
-    struct reader rd = { .path = path, .line = 1, .out = out, .st = AB_OK, .err = err };
-    int64_t n0 = out->n;
-    if (csv_parse(&p, text + skip, len - skip, on_field, on_row, &rd) != len - skip && rd.st == AB_OK)
-        rd.st =
-            ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: %s", path, rd.line, csv_strerror(csv_error(&p)));
-    if (rd.st == AB_OK && csv_fini(&p, on_field, on_row, &rd) != 0 && rd.st == AB_OK)
-        rd.st = ab_fail(err, AB_EINVAL, "%s:%d: malformed CSV: unterminated quoted field", path, rd.line);
-    csv_free(&p);
-    free(text);
-    if (rd.st == AB_OK && !rd.header_done)
-        rd.st = ab_fail(err, AB_EINVAL, "%s: empty file (no header)", path);
-    if (rd.st != AB_OK) {
+    free(rd);
+    if (st != AB_OK && out) {
         for (int64_t i = n0; i < out->n; i++)
             free(out->rows[i].samples);
         out->n = n0;
@@ -607,5 +850,27 @@ ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, s
             out->cap = 0;
         }
     }
-    return rd.st;
+    return st;
+}
+
+ab_status ab_csv_each(const char *path,
+                      ab_status (*fn)(void *ctx, const struct ab_result *r, struct ab_error *err), void *ctx,
+                      char *warn, size_t warn_len, struct ab_error *err)
+{
+    if (warn && warn_len)
+        warn[0] = '\0';
+    struct reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    *rd = (struct reader){ .path = path, .line = 1, .st = AB_OK, .err = err, .each = fn, .each_ctx = ctx };
+    row_reset(rd);
+    ab_status st = read_rows(path, rd, warn, warn_len, err);
+    free(rd);
+    return st;
+}
+
+ab_status ab_csv_read(const char *path, struct ab_result_set *out, char *warn, size_t warn_len,
+                      struct ab_error *err)
+{
+    return csv_read_info(path, out, warn, warn_len, NULL, err);
 }

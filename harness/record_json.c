@@ -17,6 +17,7 @@ struct json_writer {
     char dir[4096];
     int fd;       /* samples.jsonl */
     cJSON *prior; /* a resumed run's run.json as found, or NULL */
+    cJSON *axes;  /* run.json's "axes": {workload: {axis: [typed values of the recorded cases]}} */
 };
 
 static cJSON *num_or_null(double v)
@@ -120,6 +121,24 @@ static cJSON *invocation_from_old(const cJSON *prior)
     return v;
 }
 
+/* The params text as an object of typed values: numbers (int and real axes) as JSON numbers. */
+static cJSON *axes_to_json(const char *workload, const char *params)
+{
+    cJSON *o = cJSON_CreateObject();
+    struct ab_params ps;
+    if (ab_params_parse(params, &ps, NULL) != AB_OK)
+        return o;
+    const struct ab_workload *wl = ab_workload_find(workload);
+    for (int i = 0; i < ps.n; i++) {
+        double v;
+        if (ab_axis_value_number(wl, ps.p[i].name, ps.p[i].val.str, &v))
+            cJSON_AddNumberToObject(o, ps.p[i].name, v);
+        else
+            cJSON_AddStringToObject(o, ps.p[i].name, ps.p[i].val.str);
+    }
+    return o;
+}
+
 static cJSON *run_to_json(const struct ab_run_info *info)
 {
     cJSON *o = cJSON_CreateObject();
@@ -191,6 +210,56 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     return o;
 }
 
+/* Add the typed axis values of a row to w->axes, each value once, in order of first use. */
+static void note_axes(struct json_writer *w, const char *workload, const cJSON *typed)
+{
+    if (!w->axes && !(w->axes = cJSON_CreateObject()))
+        return;
+    cJSON *wl = cJSON_GetObjectItemCaseSensitive(w->axes, workload);
+    if (!wl && !(wl = cJSON_AddObjectToObject(w->axes, workload)))
+        return;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, typed)
+    {
+        cJSON *vals = cJSON_GetObjectItemCaseSensitive(wl, v->string);
+        if (!vals && !(vals = cJSON_AddArrayToObject(wl, v->string)))
+            return;
+        bool seen = false;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, vals) seen = seen || cJSON_Compare(it, v, true);
+        if (!seen)
+            cJSON_AddItemToArray(vals, cJSON_Duplicate(v, true));
+    }
+}
+
+/* Add to dst ({workload: {axis: [values]}}) the values of src it lacks, in src's order. */
+static void merge_axes(cJSON *dst, const cJSON *src)
+{
+    const cJSON *wl;
+    cJSON_ArrayForEach(wl, src)
+    {
+        cJSON *dw = cJSON_GetObjectItemCaseSensitive(dst, wl->string);
+        if (!dw && !(dw = cJSON_AddObjectToObject(dst, wl->string)))
+            return;
+        const cJSON *ax;
+        cJSON_ArrayForEach(ax, wl)
+        {
+            cJSON *da = cJSON_GetObjectItemCaseSensitive(dw, ax->string);
+            if (!da && !(da = cJSON_AddArrayToObject(dw, ax->string)))
+                return;
+            const cJSON *v;
+            cJSON_ArrayForEach(v, ax)
+            {
+                bool seen = false;
+                const cJSON *it;
+                cJSON_ArrayForEach(it, da) seen = seen || cJSON_Compare(it, v, true);
+                if (!seen)
+                    cJSON_AddItemToArray(da, cJSON_Duplicate(v, true));
+            }
+        }
+    }
+}
+
 /* run.json: the first start's fields at the top (what readers of schema 1 read), and the list of
  * invocations, this one last. A resume keeps the file's top level and its earlier invocations. */
 static ab_status write_run_json(struct json_writer *w, const struct ab_run_info *info, struct ab_error *err)
@@ -208,6 +277,17 @@ static ab_status write_run_json(struct json_writer *w, const struct ab_run_info 
         cJSON_AddItemToObject(o, "invocations", inv);
     } else {
         cJSON_Delete(inv);
+    }
+    if (o && w->axes) { /* the recorded cases' axis values, typed: present once a case has ended */
+        cJSON *ax = cJSON_DetachItemFromObjectCaseSensitive(o, "axes"); /* earlier invocations' */
+        if (!cJSON_IsObject(ax)) {
+            cJSON_Delete(ax);
+            ax = cJSON_CreateObject();
+        }
+        if (ax) {
+            merge_axes(ax, w->axes);
+            cJSON_AddItemToObject(o, "axes", ax);
+        }
     }
     char *text = o ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
@@ -270,6 +350,10 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
     cJSON_AddStringToObject(o, "workload", r->workload);
     cJSON_AddStringToObject(o, "device", r->device);
     cJSON_AddStringToObject(o, "params", r->params);
+    cJSON_AddStringToObject(o, "case_id", r->case_id);
+    cJSON *typed = axes_to_json(r->workload, r->params);
+    cJSON_AddItemToObject(o, "axes", typed);
+    note_axes(w, r->workload, typed);
     cJSON_AddStringToObject(o, "status", ab_status_word(r->status));
     cJSON_AddNumberToObject(o, "reps_per_sample", (double)r->reps_per_sample);
     cJSON *s = cJSON_AddArrayToObject(o, "samples_s");
@@ -307,6 +391,7 @@ static void jw_destroy(void *self)
     if (w->fd >= 0)
         close(w->fd);
     cJSON_Delete(w->prior);
+    cJSON_Delete(w->axes);
     free(w);
 }
 
@@ -421,9 +506,11 @@ ab_status ab_json_read_samples_marked(const char *path, struct ab_result_set *se
                    *params = json_str(o, "params"), *run_id = json_str(o, "run_id");
         const cJSON *rid = cJSON_GetObjectItemCaseSensitive(o, "run_id");
         const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples_s");
-        if (!cJSON_IsNumber(sv) || sv->valuedouble != AB_SCHEMA_VERSION)
-            st = ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads version %d", path,
-                         line, AB_SCHEMA_VERSION);
+        if (!cJSON_IsNumber(sv) || sv->valuedouble < AB_SCHEMA_VERSION_MIN ||
+            sv->valuedouble > AB_SCHEMA_VERSION)
+            st =
+                ab_fail(err, AB_EINVAL, "%s:%d: field \"schema_version\": this build reads versions %d to %d",
+                        path, line, AB_SCHEMA_VERSION_MIN, AB_SCHEMA_VERSION);
         else if (!wl || !dev || !params)
             st = ab_fail(err, AB_EINVAL, "%s:%d: field \"%s\" missing or not a string", path, line,
                          !wl    ? "workload"
@@ -505,9 +592,9 @@ ab_status ab_json_read_run(const char *path, int *schema_version, struct ab_erro
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "schema_version");
     if (!cJSON_IsNumber(sv))
         st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\" missing or not a number", path);
-    else if (sv->valuedouble != AB_SCHEMA_VERSION)
-        st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\": version %g, this build reads %d", path,
-                     sv->valuedouble, AB_SCHEMA_VERSION);
+    else if (sv->valuedouble < AB_SCHEMA_VERSION_MIN || sv->valuedouble > AB_SCHEMA_VERSION)
+        st = ab_fail(err, AB_EINVAL, "%s: field \"schema_version\": version %g, this build reads %d to %d",
+                     path, sv->valuedouble, AB_SCHEMA_VERSION_MIN, AB_SCHEMA_VERSION);
     else if (!json_str(o, "run_id"))
         st = ab_fail(err, AB_EINVAL, "%s: field \"run_id\" missing or not a string", path);
     if (st == AB_OK)

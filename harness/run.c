@@ -465,6 +465,17 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             *err = e2;
         }
     }
+    if (st == AB_OK || st == AB_EINTR) { /* the tidy tables, from every row of the folder */
+        struct ab_error e3 = { { 0 } };
+        char xw[1024] = "";
+        ab_status s3 = ab_export_dir(o->out_dir, xw, sizeof xw, &e3);
+        if (xw[0] && o->log && !o->quiet)
+            fprintf(o->log, "warning: %s\n", xw);
+        if (s3 != AB_OK && st == AB_OK) {
+            st = s3;
+            *err = e3;
+        }
+    }
     if (st == AB_EINTR)
         ab_fail(err, AB_EINTR, "interrupted: %d cases recorded in %s", info->n_cases, csv_path);
 out:

@@ -91,6 +91,8 @@ double ab_test_slowdown(const char *workload);
 enum test_fault ab_test_fault(const char *workload, const char *params);
 
 /* A row holding the case's identity, NaN where nothing was measured. */
+/* Empty the time and rate fields of a row that was not measured (NaN: empty in the CSV). */
+void ab_result_unmeasured(struct ab_result *r);
 void ab_result_init(struct ab_result *r, const struct case_env *env, const struct plan_case *pc,
                     const struct ab_device *dev);
 /* One case: setup -> verify -> measure -> derive -> teardown, into r (and its raw samples,

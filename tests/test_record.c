@@ -289,6 +289,157 @@ static void malformed_json_errors_name_line(void **state)
     assert_non_null(strstr(err.msg, "schema_version"));
 }
 
+/* The id of a case is a hash of its identity in canonical form: one spelling of a number, the
+ * workload's axis order, an axis at its implicit value left out. Its value is kept in files, so
+ * it must never change: one is pinned. */
+static void case_id_is_stable_and_canonical(void **state)
+{
+    char a[20], b[20];
+    ab_case_id(NULL, "ceilings", "cpu", "AMD EPYC", "kind=fma;dtype=fp32;n=0", a, sizeof a);
+    assert_string_equal(a, "164fb110dd688ec7");
+    ab_case_id(NULL, "w", "cpu", "X", "n=1024;dtype=bf16", a, sizeof a);
+    ab_case_id(NULL, "w", "cpu", "X", "n=1024.0;dtype=bf16", b, sizeof b);
+    assert_string_equal(a, b);
+    ab_case_id(NULL, "w", "cpu", "X", "n=1e3;dtype=bf16", b, sizeof b);
+    assert_string_not_equal(a, b);
+    ab_case_id(NULL, "w", "cpu", "Y", "n=1024;dtype=bf16", b, sizeof b);
+    assert_string_not_equal(a, b); /* the device's name is part of the identity */
+    ab_case_id(NULL, "w", "cuda:0", "X", "n=1024;dtype=bf16", b, sizeof b);
+    assert_string_not_equal(a, b);
+    ab_case_id(NULL, "w", "cpu", "X", "n=1024;dtype=bf16x", b, sizeof b);
+    assert_string_not_equal(a, b);
+    static const struct ab_axis axes[] = {
+        { .name = "n", .type = AB_AXIS_INT },
+        { .name = "dtype", .type = AB_AXIS_STR },
+        { .name = "graphs", .type = AB_AXIS_STR, .implicit = "auto" },
+    };
+    const struct ab_workload wl = { .name = "w", .axes = axes, .n_axes = 3 };
+    ab_case_id(&wl, "w", "cpu", "X", "dtype=bf16;graphs=auto;n=1024", b, sizeof b);
+    assert_string_equal(a, b); /* axis order, implicit value dropped */
+    ab_case_id(&wl, "w", "cpu", "X", "n=1024;dtype=bf16;graphs=on", b, sizeof b);
+    assert_string_not_equal(a, b);
+    double v = 0;
+    assert_true(ab_axis_value_number(&wl, "n", "1024", &v) && v == 1024);
+    assert_false(ab_axis_value_number(&wl, "dtype", "16", &v)); /* a string axis stays text */
+    assert_true(ab_axis_value_number(NULL, "x", "0.25", &v) && v == 0.25);
+    assert_false(ab_axis_value_number(NULL, "x", "nan", &v));
+}
+
+/* A schema-1 header: today's columns less case_id. */
+static void schema1_header(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (const char *const *c = ab_csv_columns(); *c; c++)
+        if (strcmp(*c, "case_id") != 0)
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? "," : "", *c);
+    snprintf(buf + strlen(buf), len - strlen(buf), "\n");
+}
+
+/* 41 fields of schema 1: an ok FMA row (bytes and tokens 0) and a skipped row (zeros). */
+static const char *const v1_rows =
+    "1,r1,vm,2026-11-24T13:11:47Z,ceilings,cpu,AMD EPYC,cpu,kind=fma;dtype=fp32;n=0,ok,,51,17,0.000125,"
+    "0.000126,2e-06,0.000123,0.00014,0.000123,0.00013,0.000125,0.000126,converged,67108864,0,0,5.3e+11,0,0,"
+    "fp32_fma,5.3e+11,measured,1,nominal:cpu-generic,20,0.0025,2.6e+10,,,,isa=avx2\n"
+    "1,r1,vm,2026-11-24T13:11:48Z,ceilings,cpu,AMD EPYC,cpu,kind=fma;dtype=bf16;n=0,skipped,no "
+    "bf16,0,0,0,0,0,"
+    "0,0,0,0,0,0,,0,0,0,0,0,0,,,,,none,,,,,,,\n";
+
+static void schema1_rows_read_with_case_id_and_empty_where_not_measured(void **state)
+{
+    char path[4300], text[8192];
+    snprintf(path, sizeof path, "%s/v1.csv", dir);
+    schema1_header(text, sizeof text);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s", v1_rows);
+    assert_int_equal(test_write_file(path, text), 0);
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
+    char warn[512];
+    assert_int_equal(ab_csv_read(path, &set, warn, sizeof warn, &err), AB_OK);
+    assert_string_equal(warn, "");
+    assert_int_equal(set.n, 2);
+    assert_string_equal(set.rows[0].case_id, "164fb110dd688ec7");
+    assert_double_equal(set.rows[0].time_s.median, 0.000125, 1e-12);
+    assert_double_equal(set.rows[0].flop_per_s, 5.3e11, 1);
+    assert_true(isnan(set.rows[0].bytes) && isnan(set.rows[0].byte_per_s)); /* no formula: 0 -> empty */
+    assert_true(isnan(set.rows[0].tokens) && isnan(set.rows[0].token_per_s));
+    assert_int_equal(set.rows[1].status, AB_EUNSUPPORTED);
+    assert_true(isnan(set.rows[1].time_s.median) && isnan(set.rows[1].time_s.ci_hi));
+    assert_true(isnan(set.rows[1].flop_per_s));
+    assert_int_equal(set.rows[1].time_s.n, 0);
+    ab_result_set_free(&set);
+}
+
+/* Columns are taken by name: an unknown one is ignored with one warning naming it, a missing
+ * optional one reads as empty, a missing identity column or a repeated one is an error. */
+static void columns_are_read_by_name(void **state)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/byname.csv", dir);
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
+    char warn[512];
+    assert_int_equal(test_write_file(path,
+                                     "schema_version,params,gpu_temp_c,workload,status,device,time_median_s,"
+                                     "fan_rpm\n2,n=1024.0,61,w,ok,cpu,0.5,900\n"),
+                     0);
+    assert_int_equal(ab_csv_read(path, &set, warn, sizeof warn, &err), AB_OK);
+    assert_int_equal(set.n, 1);
+    assert_non_null(strstr(warn, "2 columns this build does not know"));
+    assert_non_null(strstr(warn, "\"gpu_temp_c\", \"fan_rpm\""));
+    assert_string_equal(set.rows[0].params, "n=1024.0");
+    assert_double_equal(set.rows[0].time_s.median, 0.5, 0);
+    assert_true(isnan(set.rows[0].flop_per_s) && isnan(set.rows[0].energy_j));
+    char id[20];
+    ab_case_id(NULL, "w", "cpu", "", "n=1024", id, sizeof id);
+    assert_string_equal(set.rows[0].case_id, id);
+    ab_result_set_free(&set);
+    assert_int_equal(test_write_file(path, "schema_version,workload,device,status\n2,w,cpu,ok\n"), 0);
+    assert_int_equal(ab_csv_read(path, &set, warn, sizeof warn, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, ":1: no column \"params\""));
+    assert_int_equal(test_write_file(path, "schema_version,workload,device,params,status,device\n"), 0);
+    assert_int_equal(ab_csv_read(path, &set, warn, sizeof warn, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "\"device\" appears twice"));
+    assert_int_equal(test_write_file(path, "schema_version,workload,device,params,status\n3,w,cpu,,ok\n"), 0);
+    assert_int_equal(ab_csv_read(path, &set, warn, sizeof warn, &err), AB_EINVAL);
+    assert_non_null(
+        strstr(err.msg, ":2: field \"schema_version\": version 3, this build reads versions 1 to 2"));
+    assert_null(set.rows);
+}
+
+/* Resuming into a schema-1 file: it is rewritten in schema 2 first (the original kept), so the
+ * new rows land under a header that describes them. */
+static void writer_migrates_a_schema1_file_before_appending(void **state)
+{
+    char path[4300], keep[4400], text[8192];
+    snprintf(path, sizeof path, "%s/migrate.csv", dir);
+    snprintf(keep, sizeof keep, "%s.schema1", path);
+    schema1_header(text, sizeof text);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s", v1_rows);
+    assert_int_equal(test_write_file(path, text), 0);
+    struct ab_reporter rc;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_csv_reporter_open(path, &rc, &err), AB_OK);
+    struct ab_result r;
+    fill_row(&r, 0);
+    ab_case_id(NULL, r.workload, r.device, r.device_name, r.params, r.case_id, sizeof r.case_id);
+    assert_int_equal(rc.row(rc.self, &r, &err), AB_OK);
+    rc.destroy(rc.self);
+    char *now = NULL, *old = NULL;
+    assert_int_equal(ab_read_file(path, &now, NULL, NULL), AB_OK);
+    assert_int_equal(strncmp(now, "schema_version,run_id,case_id,", 30), 0);
+    assert_int_equal(ab_read_file(keep, &old, NULL, NULL), AB_OK);
+    assert_string_equal(old, text);
+    free(now);
+    free(old);
+    struct ab_result_set set = { 0 };
+    assert_int_equal(ab_csv_read(path, &set, NULL, 0, &err), AB_OK);
+    assert_int_equal(set.n, 3);
+    assert_string_equal(set.rows[0].case_id, "164fb110dd688ec7");
+    assert_true(isnan(set.rows[1].time_s.median)); /* migrated: empty, not 0 */
+    assert_string_equal(set.rows[2].case_id, r.case_id);
+    ab_result_set_free(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +449,10 @@ int main(void)
         cmocka_unit_test(writer_refuses_a_file_of_another_schema),
         cmocka_unit_test(header_bom_is_skipped_and_bad_bytes_are_shown),
         cmocka_unit_test(malformed_json_errors_name_line),
+        cmocka_unit_test(case_id_is_stable_and_canonical),
+        cmocka_unit_test(schema1_rows_read_with_case_id_and_empty_where_not_measured),
+        cmocka_unit_test(columns_are_read_by_name),
+        cmocka_unit_test(writer_migrates_a_schema1_file_before_appending),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,9 +20,10 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-
        -I"$out" -I"$root/harness" -I"$root/bench" -I"$root/workloads")
 lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c stats_tests.c results_load.c dtype.c keymap.c
      device.c backend_cpu.c backend_cuda_none.c backend_cuda_common.c meter.c meter_rapl.c meter_nvml.c
-     meter_nominal.c meter_papi_none.c)
+     meter_nominal.c meter_papi_none.c export.c)
 srcs=()
 for f in "${lib[@]}"; do srcs+=("$root/harness/$f"); done
+srcs+=("$root/tests/fuzz/registry_stub.c") # the readers type axes by the registry: none here
 for t in csv samples axes profile compare safetensors gpt2_load; do
   extra=()
   [ "$t" = compare ] && extra=("$root/bench/compare.c")
