@@ -1,9 +1,9 @@
 /* test_gpt2.c — the gpt2 workload on a tiny GPT-2 (2 layers, 64 wide, 4 heads, vocabulary
- * 97): random weights written as a Hugging Face safetensors file, loaded through the real
- * loader, prefill logits checked against an FP64 forward pass written here from the file's
- * own (input-major Conv1D) layout, and KV-cached decode checked against recomputation. Also
- * the greedy argmax rule shared with the CUDA kernel, the verify plan, and the workload's
- * check-suite cases end to end (bf16 where this CPU's oneDNN can, else their skip). */
+ * 97): random weights written as a Hugging Face safetensors file (with the BOOL and I64
+ * attention masks some exports add), loaded through the real loader, prefill logits checked against an FP64
+ * forward pass written here from the file's own (input-major Conv1D) layout, and KV-cached decode checked
+ * against recomputation. Also the greedy argmax rule shared with the CUDA kernel, the verify plan, and the
+ * workload's check-suite cases end to end (bf16 where this CPU's oneDNN can, else their skip). */
 #include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,9 +42,17 @@ static void rnd(float *x, size_t n, uint64_t seed, float mean, float scale)
         x[i] += mean;
 }
 
+/* Causal masks as some exports write them (h.N.attn.bias BOOL (1,1,NPOS,NPOS), a scalar I64
+ * h.N.attn.masked_bias): the loader must pass over them. */
+static uint8_t causal_mask[NPOS_ * NPOS_];
+static const int64_t masked_bias = -10000;
+
 static void add_tensors(struct st_writer *w, const char *prefix)
 {
     char n[96];
+    for (int i = 0; i < NPOS_; i++)
+        for (int j = 0; j < NPOS_; j++)
+            causal_mask[i * NPOS_ + j] = j <= i;
 #define ADD(name, arr, d0, d1) (snprintf(n, sizeof n, "%s%s", prefix, name), st_add(w, n, arr, d0, d1))
     ADD("wte.weight", hf->wte, V_, C_);
     ADD("wpe.weight", hf->wpe, NPOS_, C_);
@@ -66,6 +74,10 @@ static void add_tensors(struct st_writer *w, const char *prefix)
         ADDL("mlp.c_fc.bias", h->fc_b, 4 * C_, 0);
         ADDL("mlp.c_proj.weight", h->fcp_w, 4 * C_, C_);
         ADDL("mlp.c_proj.bias", h->fcp_b, C_, 0);
+        snprintf(s, sizeof s, "%sh.%d.attn.bias", prefix, l);
+        st_add_raw(w, s, "BOOL", 1, causal_mask, 4, (const int64_t[]){ 1, 1, NPOS_, NPOS_ });
+        snprintf(s, sizeof s, "%sh.%d.attn.masked_bias", prefix, l);
+        st_add_raw(w, s, "I64", 8, &masked_bias, 0, NULL);
     }
 #undef ADDL
 #undef ADD
