@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "accelbench.h"
@@ -410,43 +412,13 @@ static void missing_weights_file_is_a_clear_error(void **state)
     assert_non_null(strstr(err.msg, "config.json"));
 }
 
-static void weights_of_another_size_are_refused(void **state)
-{
-    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
-    struct ab_case c = { .device = &dev, .seed = 1 };
-    struct ab_error err = { { 0 } };
-    struct ab_params *ps = &c.params;
-    ps->n = 7;
-    const char *kv[7][2] = { { "model", "124M" },
-                             { "dtype", "fp32" },
-                             { "phase", "prefill" },
-                             { "batch", "1" },
-                             { "prompt", "8" },
-                             { "gen", "4" },
-                             { "weights", "model.safetensors" } };
-    for (int i = 0; i < 7; i++) {
-        snprintf(ps->p[i].name, sizeof ps->p[i].name, "%s", kv[i][0]);
-        snprintf(ps->p[i].val.str, sizeof ps->p[i].val.str, "%s", kv[i][1]);
-        ps->p[i].val.num = atof(kv[i][1]);
-    }
-    /* a relative path: temporary folders are longer than an axis value holds */
-    char cwd[4096];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    assert_int_equal(chdir(dir), 0);
-    ab_status st = gpt2_cpu_impl.setup(&c, &err);
-    gpt2_cpu_impl.teardown(&c);
-    assert_int_equal(chdir(cwd), 0);
-    assert_int_equal(st, AB_EINVAL);
-    assert_non_null(strstr(err.msg, "not GPT-2 124M"));
-}
-
 static void unsupported_points_are_skipped_with_a_reason(void **state)
 {
     struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
     static const char *const cases[][2] = {
         { "model=124M;dtype=fp16;phase=prefill;batch=1;prompt=8;gen=4;weights=random", "fp32 and bf16" },
         { "model=124M;dtype=bf16;phase=decode;batch=1;prompt=1024;gen=128;weights=random",
-          "1152 positions: GPT-2 has 1024" },
+          "1152 positions: the model has 1024" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct ab_case c = { .device = &dev, .seed = 1 };
@@ -641,6 +613,154 @@ static double metric(const struct ab_case *c, const char *name)
     return NAN;
 }
 
+static void weights_of_any_shape_run_with_the_shape_of_their_config(void **state)
+{
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    struct ab_case c = { .device = &dev, .seed = 1 };
+    struct ab_error err = { { 0 } };
+    struct ab_params *ps = &c.params;
+    ps->n = 7;
+    const char *kv[7][2] = { { "model", "124M" },
+                             { "dtype", "fp32" },
+                             { "phase", "prefill" },
+                             { "batch", "1" },
+                             { "prompt", "8" },
+                             { "gen", "4" },
+                             { "weights", "model.safetensors" } };
+    for (int i = 0; i < 7; i++) {
+        snprintf(ps->p[i].name, sizeof ps->p[i].name, "%s", kv[i][0]);
+        snprintf(ps->p[i].val.str, sizeof ps->p[i].val.str, "%s", kv[i][1]);
+        ps->p[i].val.num = atof(kv[i][1]);
+    }
+    /* a relative path: temporary folders are longer than an axis value holds */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    ab_status st = gpt2_cpu_impl.setup(&c, &err);
+    if (!st)
+        st = gpt2_cpu_impl.verify(&c, &err);
+    gpt2_cpu_impl.teardown(&c);
+    assert_int_equal(chdir(cwd), 0);
+    if (st)
+        fail_msg("%s", err.msg);
+    /* model=124M names random weights' size only: the file's config.json gives the shape */
+    assert_int_equal(metric(&c, "n_layer"), L_);
+    assert_int_equal(metric(&c, "n_embd"), C_);
+    assert_int_equal(metric(&c, "n_head"), NH_);
+    assert_int_equal(metric(&c, "vocab_size"), V_);
+    assert_int_equal(metric(&c, "n_positions"), NPOS_);
+    assert_true(metric(&c, "max_abs_err") < 1e-3);
+    assert_double_equal(c.work.tokens, 8, 0);
+    /* the folder names its model.safetensors too; a prompt past the file's 32 positions is a skip */
+    snprintf(ps->p[6].val.str, sizeof ps->p[6].val.str, ".");
+    snprintf(ps->p[4].val.str, sizeof ps->p[4].val.str, "40");
+    ps->p[4].val.num = 40;
+    assert_int_equal(chdir(dir), 0);
+    st = gpt2_cpu_impl.setup(&c, &err);
+    gpt2_cpu_impl.teardown(&c);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(st, AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "40 positions: the model has 32"));
+}
+
+/* A checkpoint of distilgpt2's shape (6 layers, 768 wide, 12 heads; a vocabulary of 1000 and
+ * 16 positions keep the file near 85 MB of bf16) written here, run by the real binary from its
+ * folder: the rows verify, and their metrics give the file's shape, whatever `model` says. */
+static void a_distilgpt2_shaped_checkpoint_runs_through_the_binary(void **state)
+{
+    enum { L = 6, C = 768, V = 1000, NP = 16 };
+    const char *exe = getenv("ACCELBENCH_EXE");
+    assert_non_null(exe);
+    char d[4300];
+    snprintf(d, sizeof d, "%s/distil", dir);
+    assert_int_equal(mkdir(d, 0777), 0);
+    size_t per_layer = 12 * (size_t)C * C + 13 * (size_t)C,
+           total = (size_t)(V + NP) * C + L * per_layer + 2 * C;
+    uint16_t *w = malloc(total * 2);
+    float *f = malloc(total * 4);
+    assert_non_null(w);
+    assert_non_null(f);
+    ab_fill_normal_f32(f, total, 99, 0.02f);
+    struct st_writer wr = { 0 };
+    size_t at = 0;
+    char n[96];
+    /* norms near 1, everything else as drawn (GPT-2's std 0.02) */
+#define PUT(name, d0, d1, gain)                                                                              \
+    do {                                                                                                     \
+        size_t cnt = (size_t)(d0) * ((d1) ? (size_t)(d1) : 1);                                               \
+        for (size_t i = 0; i < cnt; i++)                                                                     \
+            w[at + i] = ab_bf16_from_f32(f[at + i] + (gain));                                                \
+        st_add_raw(&wr, name, "BF16", 2, w + at, (d1) ? 2 : 1, (const int64_t[]){ d0, d1 });                 \
+        at += cnt;                                                                                           \
+    } while (0)
+    PUT("transformer.wte.weight", V, C, 0);
+    PUT("transformer.wpe.weight", NP, C, 0);
+    PUT("transformer.ln_f.weight", C, 0, 1);
+    PUT("transformer.ln_f.bias", C, 0, 0);
+    for (int l = 0; l < L; l++) {
+#define PUTL(suffix, d0, d1, gain)                                                                           \
+    do {                                                                                                     \
+        snprintf(n, sizeof n, "transformer.h.%d.%s", l, suffix);                                             \
+        PUT(n, d0, d1, gain);                                                                                \
+    } while (0)
+        PUTL("ln_1.weight", C, 0, 1);
+        PUTL("ln_1.bias", C, 0, 0);
+        PUTL("attn.c_attn.weight", C, 3 * C, 0);
+        PUTL("attn.c_attn.bias", 3 * C, 0, 0);
+        PUTL("attn.c_proj.weight", C, C, 0);
+        PUTL("attn.c_proj.bias", C, 0, 0);
+        PUTL("ln_2.weight", C, 0, 1);
+        PUTL("ln_2.bias", C, 0, 0);
+        PUTL("mlp.c_fc.weight", C, 4 * C, 0);
+        PUTL("mlp.c_fc.bias", 4 * C, 0, 0);
+        PUTL("mlp.c_proj.weight", 4 * C, C, 0);
+        PUTL("mlp.c_proj.bias", C, 0, 0);
+#undef PUTL
+    }
+#undef PUT
+    assert_int_equal(at, total);
+    size_t len;
+    uint8_t *buf = st_serialize(&wr, &len);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    assert_int_equal(st_write_file(p, buf, len), 0);
+    free(buf), free(w), free(f);
+    snprintf(p, sizeof p, "%s/config.json", d);
+    assert_int_equal(test_write_file(p, "{\"model_type\": \"gpt2\", \"n_layer\": 6, \"n_embd\": 768, "
+                                        "\"n_head\": 12, \"vocab_size\": 1000, \"n_positions\": 16}"),
+                     0);
+    /* from the folder, with a relative path: temporary folders are longer than an axis value holds */
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=distil -a dtype=fp32 -a batch=1 "
+             "-a phase=decode -a prompt=7 -a gen=5 -o out >out.log 2>&1",
+             dir, exe);
+    int rc = system(cmd);
+    snprintf(p, sizeof p, "%s/out/results.csv", dir);
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_csv_read(p, &set, NULL, 0, &err), AB_OK);
+    assert_int_equal(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+    if (set.n != 1) /* decode: its verify covers the prompt and the decode steps */
+        fail_msg("%d rows, the last %s %s: %s", (int)set.n, set.rows[set.n - 1].workload,
+                 set.rows[set.n - 1].params, set.rows[set.n - 1].message);
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        if (r->status != AB_OK)
+            fail_msg("%s: %s", r->params, r->message);
+        assert_string_equal(ab_result_metric_text(r, "weights"), "file");
+        assert_int_equal(ab_result_metric(r, "n_layer"), L);
+        assert_int_equal(ab_result_metric(r, "n_embd"), C);
+        assert_int_equal(ab_result_metric(r, "n_head"), 12);
+        assert_int_equal(ab_result_metric(r, "vocab_size"), V);
+        assert_int_equal(ab_result_metric(r, "n_positions"), NP);
+        assert_int_equal(ab_result_metric(r, "verified_prompt_tokens"), 7);
+        assert_true(ab_result_metric(r, "max_abs_err") < 1e-3);
+    }
+    assert_int_equal(ab_result_metric(&set.rows[0], "verified_decode_steps"), 5);
+    ab_result_set_free(&set);
+}
+
 static void check_cases_verify_every_position_and_decode_step(void **state)
 {
     static const char *const dts[] = { "fp32", "bf16" };
@@ -698,7 +818,7 @@ int main(void)
         cmocka_unit_test(named_configs_have_published_parameter_counts),
         cmocka_unit_test(work_model_counts_matmuls_attention_and_logits),
         cmocka_unit_test(missing_weights_file_is_a_clear_error),
-        cmocka_unit_test(weights_of_another_size_are_refused),
+        cmocka_unit_test(weights_of_any_shape_run_with_the_shape_of_their_config),
         cmocka_unit_test(unsupported_points_are_skipped_with_a_reason),
         cmocka_unit_test(argmax_of_a_nan_row_is_its_first_nan_and_in_range),
         cmocka_unit_test(argmax_of_all_minus_infinity_is_zero_and_ties_take_the_lowest_index),
@@ -707,6 +827,7 @@ int main(void)
         cmocka_unit_test(verify_plan_covers_the_check_cases_whole),
         cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
         cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
+        cmocka_unit_test(a_distilgpt2_shaped_checkpoint_runs_through_the_binary),
         cmocka_unit_test(check_cases_verify_every_position_and_decode_step),
         cmocka_unit_test(check_case_fails_when_model_and_reference_disagree),
     };

@@ -58,7 +58,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     const struct ab_params *ps = &c->params;
-    const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
+    const char *wpath = ab_param_str(ps, "weights", "random");
     enum ab_dtype dt = ab_param_is(ps, "dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
@@ -68,13 +68,11 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     s->P = (int)ab_param_int(ps, "prompt", 128);
     s->T = (int)ab_param_int(ps, "gen", 128);
     struct gpt2_config cfg;
-    if (!gpt2_config_named(name, &cfg))
-        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
+    ab_status st = gpt2_case_config(c, s->P, s->T, s->decode, &cfg, err);
+    if (st)
+        return st;
     int max_T = s->decode ? s->P + s->T : s->P;
-    if (max_T > cfg.max_pos)
-        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
-                       max_T, cfg.max_pos);
-    ab_status st = gpt2_dtype_supported(dt, err); /* before making any weights */
+    st = gpt2_dtype_supported(dt, err); /* before making any weights */
     if (st)
         return st;
     if (dt == AB_DTYPE_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
@@ -92,13 +90,6 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     } else {
         if ((st = gpt2_params_load(&s->params, wpath, err)))
             return st;
-        const struct gpt2_config *got = &s->params.cfg;
-        if (got->n_layer != cfg.n_layer || got->n_embd != cfg.n_embd || got->n_head != cfg.n_head ||
-            got->vocab != cfg.vocab)
-            return ab_fail(err, AB_EINVAL,
-                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, "
-                           "not GPT-2 %s",
-                           wpath, got->n_layer, got->n_embd, got->vocab, name);
         ab_case_metric_text(c, "weights", "file");
     }
     cfg = s->params.cfg;

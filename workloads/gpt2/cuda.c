@@ -190,7 +190,7 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     const struct ab_params *ps = &c->params;
-    const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
+    const char *wpath = ab_param_str(ps, "weights", "random");
     s->dt = ab_param_is(ps, "dtype", "bf16")   ? AB_DTYPE_BF16
             : ab_param_is(ps, "dtype", "fp16") ? AB_DTYPE_FP16
                                                : AB_DTYPE_FP32;
@@ -198,12 +198,10 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     s->B = (int)ab_param_int(ps, "batch", 1);
     s->P = (int)ab_param_int(ps, "prompt", 128);
     s->T = (int)ab_param_int(ps, "gen", 128);
-    if (!gpt2_config_named(name, &s->cfg))
-        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
+    ab_status st = gpt2_case_config(c, s->P, s->T, s->decode, &s->cfg, err);
+    if (st)
+        return st;
     s->max_T = s->decode ? s->P + s->T : s->P;
-    if (s->max_T > s->cfg.max_pos)
-        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
-                       s->max_T, s->cfg.max_pos);
     size_t C = (size_t)s->cfg.n_embd, L = (size_t)s->cfg.n_layer, V = (size_t)s->cfg.vocab;
     size_t rows = (size_t)s->B * s->P, kv = L * (size_t)s->B * s->max_T * C, np = gpt2_param_count(&s->cfg);
     s->Vp = gpt2_cuda_logits_ld(s->cfg.vocab);
@@ -215,7 +213,6 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
     AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
-    ab_status st;
     if (strcmp(wpath, "random") == 0) {
         if ((st = gpt2_params_alloc(&s->params, &s->cfg, err)))
             return st;
@@ -224,13 +221,6 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     } else {
         if ((st = gpt2_params_load(&s->params, wpath, err)))
             return st;
-        const struct gpt2_config *got = &s->params.cfg;
-        if (got->n_layer != s->cfg.n_layer || got->n_embd != s->cfg.n_embd || got->n_head != s->cfg.n_head ||
-            got->vocab != s->cfg.vocab)
-            return ab_fail(err, AB_EINVAL,
-                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, not GPT-2 %s", wpath,
-                           got->n_layer, got->n_embd, got->vocab, name);
-        s->cfg.max_pos = got->max_pos;
         ab_case_metric_text(c, "weights", "file");
     }
     s->ev = calloc((size_t)s->T + 1, sizeof *s->ev);

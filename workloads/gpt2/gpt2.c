@@ -4,16 +4,18 @@
  * bandwidth, since each decode step must read every weight and the whole KV cache. */
 #include "gpt2.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct ab_axis gpt2_axes[] = {
     { .name = "model",
       .type = AB_AXIS_STR,
-      .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600; tiny: 2x128, the "
-              "check suite's, random weights)",
+      .help = "GPT-2 size of random weights (layers x width: 12x768, 24x1024, 36x1280, 48x1600; "
+              "tiny: 2x128, the check suite's); with weights, the shape is config.json's",
       .choices = "124M,355M,774M,1558M,tiny",
       .sweep = { "124M", "124M,355M", "124M,355M,774M,1558M", "tiny" } },
     { .name = "dtype",
@@ -46,8 +48,8 @@ static const struct ab_axis gpt2_axes[] = {
       .sweep = { "8", "32", "128", "5" } },
     { .name = "weights",
       .type = AB_AXIS_STR,
-      .help =
-          "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
+      .help = "\"random\" (seeded) or a Hugging Face checkpoint of any GPT-2 shape: its folder or its "
+              "model.safetensors, config.json beside it",
       .sweep = { "random", "random", "random", "random" } },
 };
 
@@ -57,6 +59,39 @@ static const struct ab_axis gpt2_axes[] = {
 static bool gpt2_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
     return !(suite == AB_SUITE_CHECK && backend == AB_BACKEND_CPU && ab_param_is(ps, "dtype", "fp16"));
+}
+
+ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct gpt2_config *out,
+                           struct ab_error *err)
+{
+    const char *name = ab_param_str(&c->params, "model", "124M");
+    const char *wpath = ab_param_str(&c->params, "weights", "random");
+    ab_status st;
+    if (strcmp(wpath, "random") == 0) {
+        if (!gpt2_config_named(name, out))
+            return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
+    } else {
+        /* any GPT-2 shape: what the checkpoint's config.json says, held to what its file can
+         * hold before a byte is allocated for it */
+        char path[4096];
+        struct stat sb;
+        if ((st = gpt2_config_load(wpath, path, sizeof path, out, err)))
+            return st;
+        if (stat(path, &sb) != 0)
+            return ab_fail(err, AB_EIO, "weights %s: %s", path, strerror(errno));
+        if ((st = gpt2_config_fits_file(out, S_ISREG(sb.st_mode) ? (size_t)sb.st_size : 0, err)))
+            return ab_fail_prefix(err, st, "weights %s", path);
+    }
+    ab_case_metric(c, "n_layer", out->n_layer);
+    ab_case_metric(c, "n_embd", out->n_embd);
+    ab_case_metric(c, "n_head", out->n_head);
+    ab_case_metric(c, "vocab_size", out->vocab);
+    ab_case_metric(c, "n_positions", out->max_pos);
+    int max_T = decode ? P + T : P;
+    if (max_T > out->max_pos)
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: the model has %d", P,
+                       decode ? T : 0, max_T, out->max_pos);
+    return AB_OK;
 }
 
 static size_t layer_weights(const struct gpt2_config *cfg)
@@ -204,6 +239,11 @@ ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int
 /* Every metric a gpt2 row may carry (gpt2.c, cpu.c, cuda.c); see results/schema.md. */
 static const struct ab_metric_decl metrics[] = {
     { "weights", "", true, AB_BETTER_NONE, "random or file" },
+    { "n_layer", "", false, AB_BETTER_NONE, "layers of the model run (the model axis's, or config.json's)" },
+    { "n_embd", "", false, AB_BETTER_NONE, "width of the model run" },
+    { "n_head", "", false, AB_BETTER_NONE, "attention heads of the model run" },
+    { "vocab_size", "", false, AB_BETTER_NONE, "vocabulary of the model run" },
+    { "n_positions", "", false, AB_BETTER_NONE, "positions (context) of the model run" },
     { "bf16_note", "", true, AB_BETTER_NONE,
       "CPU bf16: present when the CPU has no native bf16 dot product" },
     { "peak_mem_bytes", "B", false, AB_BETTER_LOWER,

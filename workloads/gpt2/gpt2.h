@@ -9,6 +9,13 @@
 extern const struct ab_impl gpt2_cpu_impl;
 extern const struct ab_impl gpt2_cuda_impl;
 
+/* The case's model shape: the `model` axis's published size for random weights, else the
+ * config.json of `weights` (any GPT-2 shape), held to what the file can hold before anything
+ * is allocated. Records the metrics n_layer, n_embd, n_head, vocab_size, n_positions.
+ * AB_EUNSUPPORTED when the P (+ T when decoding) positions exceed the model's. */
+ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct gpt2_config *out,
+                           struct ab_error *err);
+
 /* Prefill of P tokens for B sequences, logits of the last position only:
  *   B·P·2·12·L·C²  (the block matmuls: 2 FLOPs per weight per token)
  * + 4·L·C·B·P(P+1)/2  (causal attention: q·k and p·v, 2·C each per query-key pair)
