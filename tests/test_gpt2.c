@@ -663,6 +663,122 @@ static void weights_of_any_shape_run_with_the_shape_of_their_config(void **state
     assert_non_null(strstr(err.msg, "40 positions: the model has 32"));
 }
 
+/* ------------------------------------------------------------------ against transformers */
+
+/* tests/data/gpt2_tiny: a checkpoint save_pretrained wrote, and transformers' own logits at
+ * every position of a prompt and its greedy continuation (tests/data/make_gpt2_fixture.py). */
+struct hf_fixture {
+    char dir[4096];
+    int prompt[32], greedy[32], P, T, V;
+    float *logits; /* (P + T, V) */
+};
+
+static void hf_fixture_load(struct hf_fixture *fx)
+{
+    const char *data = getenv("ACCELBENCH_TEST_DATA");
+    assert_non_null(data);
+    snprintf(fx->dir, sizeof fx->dir, "%s/gpt2_tiny", data);
+    char p[4200], *text = NULL;
+    size_t len;
+    struct ab_error err = { { 0 } };
+    snprintf(p, sizeof p, "%s/expected.json", fx->dir);
+    assert_int_equal(ab_read_file(p, &text, &len, &err), AB_OK);
+    /* the few fields needed, by hand: "P": n, "T": n, "vocab_size": n, and the two id lists */
+    const char *at;
+    assert_non_null(at = strstr(text, "\"P\": "));
+    fx->P = atoi(at + 5);
+    assert_non_null(at = strstr(text, "\"T\": "));
+    fx->T = atoi(at + 5);
+    assert_non_null(at = strstr(text, "\"vocab_size\": "));
+    fx->V = atoi(at + 14);
+    assert_true(fx->P > 1 && fx->P + fx->T <= 32 && fx->V > 0);
+    const char *lists[2] = { "\"prompt_ids\": [", "\"greedy_ids\": [" };
+    int *dst[2] = { fx->prompt, fx->greedy }, want[2] = { fx->P, fx->T };
+    for (int l = 0; l < 2; l++) {
+        assert_non_null(at = strstr(text, lists[l]));
+        at += strlen(lists[l]);
+        for (int i = 0; i < want[l]; i++) {
+            char *end;
+            dst[l][i] = (int)strtol(at, &end, 10);
+            assert_true(end > at);
+            at = end + strspn(end, ", \n");
+        }
+        assert_int_equal(*at, ']');
+    }
+    free(text);
+    snprintf(p, sizeof p, "%s/logits.bin", fx->dir);
+    assert_int_equal(ab_read_file(p, &text, &len, &err), AB_OK);
+    assert_int_equal(len, (size_t)(fx->P + fx->T) * fx->V * 4);
+    fx->logits = (float *)(void *)text; /* little-endian fp32, as this host */
+}
+
+/* |got - want| <= tol over a row; fails naming the row */
+static double row_max_err(const float *got, const float *want, int V)
+{
+    double m = 0;
+    for (int v = 0; v < V; v++)
+        m = fmax(m, fabs((double)got[v] - want[v]));
+    return m;
+}
+
+static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **state)
+{
+    struct hf_fixture fx;
+    hf_fixture_load(&fx);
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    /* through the real loader, from the folder save_pretrained wrote */
+    if (gpt2_params_load(&p, fx.dir, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(p.cfg.vocab, fx.V);
+    assert_int_equal(p.cfg.n_layer, 2);
+    int V = fx.V, P = fx.P, T = fx.T;
+    struct gpt2_model *m;
+    if (gpt2_model_create(&m, &p, AB_DTYPE_FP32, 1, P + T, P, &err))
+        fail_msg("%s", err.msg);
+    float *lg = malloc((size_t)P * V * 4);
+    assert_non_null(lg);
+    /* the prompt in one forward (the parallel attention path): every position's logits */
+    assert_int_equal(gpt2_model_forward(m, fx.prompt, P, 0, true, lg, &err), AB_OK);
+    double worst = 0;
+    for (int i = 0; i < P; i++) {
+        double e = row_max_err(lg + (size_t)i * V, fx.logits + (size_t)i * V, V);
+        if (!(e <= 1e-4))
+            fail_msg("prompt position %d: logits off transformers' by %g", i, e);
+        worst = fmax(worst, e);
+    }
+    /* then greedy decode through the KV cache: the same tokens, the same logits at each step */
+    int tok = gpt2_argmax(lg + (size_t)(P - 1) * V, V), seq[64];
+    memcpy(seq, fx.prompt, (size_t)P * sizeof(int));
+    for (int t = 0; t < T; t++) {
+        if (tok != fx.greedy[t])
+            fail_msg("greedy token %d: %d, transformers chose %d", t, tok, fx.greedy[t]);
+        seq[P + t] = tok;
+        if (t == T - 1)
+            break;
+        assert_int_equal(gpt2_model_forward(m, &tok, 1, P + t, false, lg, &err), AB_OK);
+        double e = row_max_err(lg, fx.logits + (size_t)(P + t) * V, V);
+        if (!(e <= 1e-4))
+            fail_msg("decode step %d (position %d): logits off transformers' by %g", t, P + t, e);
+        worst = fmax(worst, e);
+        tok = gpt2_argmax(lg, V);
+    }
+    /* and the FP64 reference the workload verifies against agrees with transformers too */
+    double *ref = malloc((size_t)(P + T) * V * sizeof *ref);
+    assert_non_null(ref);
+    assert_int_equal(gpt2_reference_logits(&p, seq, P + T, 0, false, ref, &err), AB_OK);
+    for (int i = 0; i < P + T; i++)
+        for (int v = 0; v < V; v++)
+            if (!(fabs(ref[(size_t)i * V + v] - fx.logits[(size_t)i * V + v]) <= 1e-4))
+                fail_msg("FP64 reference at position %d, token %d: %g, transformers %g", i, v,
+                         ref[(size_t)i * V + v], fx.logits[(size_t)i * V + v]);
+    print_message("fp32 logits within %.2g of transformers over %d prompt positions and %d steps\n", worst, P,
+                  T - 1);
+    free(ref), free(lg), free(fx.logits);
+    gpt2_model_destroy(m);
+    gpt2_params_free(&p);
+}
+
 /* A checkpoint of distilgpt2's shape (6 layers, 768 wide, 12 heads; a vocabulary of 1000 and
  * 16 positions keep the file near 85 MB of bf16) written here, run by the real binary from its
  * folder: the rows verify, and their metrics give the file's shape, whatever `model` says. */
@@ -827,6 +943,7 @@ int main(void)
         cmocka_unit_test(verify_plan_covers_the_check_cases_whole),
         cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
         cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
+        cmocka_unit_test(transformers_fixture_gives_the_same_greedy_ids_and_logits),
         cmocka_unit_test(a_distilgpt2_shaped_checkpoint_runs_through_the_binary),
         cmocka_unit_test(check_cases_verify_every_position_and_decode_step),
         cmocka_unit_test(check_case_fails_when_model_and_reference_disagree),
