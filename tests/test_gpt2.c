@@ -535,6 +535,7 @@ static void verify_plan_covers_the_check_cases_whole(void **state)
     assert_int_equal(vp.T, 5);
     assert_int_equal(vp.n_seq, 3);
     assert_int_equal(vp.seq[2], 2);
+    assert_int_equal(vp.all, 70); /* every prompt position of sequence 0 */
     gpt2_verify_plan(&tiny, 1, 7, 5, false, &vp);
     assert_int_equal(vp.P, 7);
     assert_int_equal(vp.T, 0);
@@ -560,8 +561,16 @@ static void verify_plan_shortens_only_what_the_reference_cannot_afford(void **st
     assert_true(gpt2_config_named("1558M", &c));
     gpt2_verify_plan(&c, 32, 1024, 128, true, &vp);
     assert_int_equal(vp.P, 2);
+    /* a long prompt of a narrow model: the whole prompt is verified, and the logits of as many
+     * positions as the budget affords (64 x 50257 multiply-adds each) */
+    struct gpt2_config narrow = { .n_layer = 1, .n_embd = 64, .n_head = 1, .vocab = 50257, .max_pos = 1024 };
+    gpt2_verify_plan(&narrow, 1, 1024, 8, false, &vp);
+    assert_int_equal(vp.P, 1024);
+    assert_int_equal(vp.all, 1 + (int)(GPT2_VERIFY_POSITIONS_BUDGET / (64.0 * 50257)));
+    assert_true(vp.all > 1 && vp.all < vp.P);
     gpt2_verify_plan(&c, 1, 1, 1, true, &vp);
     assert_int_equal(vp.P, 1);
+    assert_int_equal(vp.all, 1);
     assert_int_equal(vp.T, 1);
 }
 
@@ -897,6 +906,7 @@ static void check_cases_verify_every_position_and_decode_step(void **state)
         assert_int_equal(metric(&c, "verified_prompt_tokens"), 7);
         assert_int_equal(metric(&c, "verified_decode_steps"), 5);
         assert_int_equal(metric(&c, "verified_sequences"), 3);
+        assert_int_equal(metric(&c, "verified_positions"), 7);
         double atol, rtol;
         gpt2_logit_tolerance(d == 1, &atol, &rtol);
         assert_true(metric(&c, "max_abs_err") > 0 && metric(&c, "max_abs_err") < atol);
@@ -920,7 +930,8 @@ static void check_case_fails_when_model_and_reference_disagree(void **state)
         run_check_case("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=70;gen=5;weights=random", &c, &err,
                        corrupt_reference_weights);
     assert_int_equal(st, AB_EMISMATCH);
-    assert_non_null(strstr(err.msg, "sequence 0, position 69:"));
+    /* every prompt position of sequence 0 is checked: the first already fails */
+    assert_non_null(strstr(err.msg, "sequence 0, position 0:"));
     assert_non_null(strstr(err.msg, "off the FP64 reference"));
 }
 

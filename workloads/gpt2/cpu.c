@@ -123,12 +123,16 @@ static ab_status check_against_reference(struct ab_case *c, struct cpu_state *s,
     ab_case_metric(c, "verified_prompt_tokens", vp.P);
     ab_case_metric(c, "verified_decode_steps", vp.T);
     ab_case_metric(c, "verified_sequences", vp.n_seq);
-    int V = cfg->vocab, n = vp.P + vp.T, rows = vp.T + 1;
+    ab_case_metric(c, "verified_positions", vp.all);
+    int V = cfg->vocab, n = vp.P + vp.T, rows = vp.T + 1, extra = vp.all - 1;
     int *seq = malloc((size_t)s->B * n * sizeof(int)); /* (B, n): prompt, then chosen tokens */
     int *in = malloc((size_t)s->B * vp.P * sizeof(int));
     float *got = malloc((size_t)vp.n_seq * rows * V * sizeof(float)); /* (n_seq, rows, V) */
+    float *early = malloc(((size_t)extra + 1) * V * sizeof(float));   /* (extra, V) of seq[0] */
+    /* the prompt's logits at every position, (B, P, V), when seq[0] checks more than the last */
+    float *allp = extra ? malloc((size_t)s->B * vp.P * V * sizeof(float)) : NULL;
     ab_status st = AB_OK;
-    if (!seq || !in || !got) {
+    if (!seq || !in || !got || !early || (extra && !allp)) {
         st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
         goto done;
     }
@@ -136,8 +140,14 @@ static ab_status check_against_reference(struct ab_case *c, struct cpu_state *s,
         memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp.P * sizeof(int));
         memcpy(in + (size_t)b * vp.P, s->prompt + (size_t)b * s->P, (size_t)vp.P * sizeof(int));
     }
-    if ((st = gpt2_model_forward(s->model, in, vp.P, 0, false, s->logits, err)))
+    if ((st = gpt2_model_forward(s->model, in, vp.P, 0, extra > 0, extra ? allp : s->logits, err)))
         goto done;
+    if (extra) {
+        const float *row0 = allp + (size_t)vp.seq[0] * vp.P * V;
+        memcpy(early, row0 + (size_t)(vp.P - vp.all) * V, (size_t)extra * V * sizeof(float));
+        for (int b = 0; b < s->B; b++)
+            memcpy(s->logits + (size_t)b * V, allp + ((size_t)b * vp.P + vp.P - 1) * V, (size_t)V * 4);
+    }
     for (int i = 0; i < rows; i++) {
         for (int k = 0; k < vp.n_seq; k++)
             memcpy(got + ((size_t)k * rows + i) * V, s->logits + (size_t)vp.seq[k] * V, (size_t)V * 4);
@@ -153,12 +163,10 @@ static ab_status check_against_reference(struct ab_case *c, struct cpu_state *s,
     }
     double atol, rtol, max_abs = 0;
     gpt2_logit_tolerance(bf16, &atol, &rtol);
-    for (int k = 0; k < vp.n_seq && !st; k++)
-        st = gpt2_verify_logits(&s->params, seq + (size_t)vp.seq[k] * n, n, vp.P - 1, vp.seq[k], bf16,
-                                got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
+    st = gpt2_verify_plan_logits(&s->params, &vp, seq, early, got, bf16, atol, rtol, &max_abs, err);
     ab_case_metric(c, "max_abs_err", max_abs);
 done:
-    free(seq), free(in), free(got);
+    free(seq), free(in), free(got), free(early), free(allp);
     return st;
 }
 

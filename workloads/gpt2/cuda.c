@@ -396,25 +396,43 @@ static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, cons
 static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s, const struct gpt2_vplan *vp,
                                          struct ab_error *err)
 {
-    int B = s->B, V = s->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1;
+    int B = s->B, V = s->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1, extra = vp->all - 1;
     ab_case_metric(c, "verified_prompt_tokens", vp->P);
     ab_case_metric(c, "verified_decode_steps", vp->T);
     ab_case_metric(c, "verified_sequences", vp->n_seq);
+    ab_case_metric(c, "verified_positions", vp->all);
     int *seq = malloc((size_t)B * n * sizeof(int)), *in = malloc((size_t)B * vp->P * sizeof(int));
     int *hnext = malloc((size_t)B * sizeof(int)), *din = NULL;
     float *got = malloc((size_t)vp->n_seq * rows * V * sizeof(float));
+    float *early = malloc(((size_t)extra + 1) * V * sizeof(float)); /* (extra, V) of seq[0] */
     ab_status st = AB_OK;
     cudaError_t ce = cudaSuccess;
-    if (!seq || !in || !hnext || !got) {
+    if (!seq || !in || !hnext || !got || !early) {
         st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
         goto done;
+    }
+    if ((ce = cudaMalloc((void **)&din, (size_t)B * vp->P * sizeof(int))))
+        goto done;
+    /* seq[0]'s earlier prompt positions: the forward computes the last position's logits only,
+     * so each is the last of a prefix, run through the same parallel (Tq > 1) path as the prompt */
+    for (int q = vp->P - extra; q < vp->P; q++) {
+        for (int b = 0; b < B; b++)
+            memcpy(in + (size_t)b * q, s->prompt + (size_t)b * s->P, (size_t)q * sizeof(int));
+        if ((ce = cudaMemcpy(din, in, (size_t)B * q * sizeof(int), cudaMemcpyHostToDevice)))
+            goto done;
+        if ((st = forward(s, din, q, NULL, 0, err)))
+            goto done;
+        if ((ce = cudaMemcpyAsync(early + (size_t)(q - (vp->P - extra)) * V,
+                                  s->logits + (size_t)vp->seq[0] * s->Vp, (size_t)V * 4,
+                                  cudaMemcpyDeviceToHost, s->stream)) ||
+            (ce = cudaStreamSynchronize(s->stream)))
+            goto done;
     }
     for (int b = 0; b < B; b++) {
         memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
         memcpy(in + (size_t)b * vp->P, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
     }
-    if ((ce = cudaMalloc((void **)&din, (size_t)B * vp->P * sizeof(int))) ||
-        (ce = cudaMemcpy(din, in, (size_t)B * vp->P * sizeof(int), cudaMemcpyHostToDevice)))
+    if ((ce = cudaMemcpy(din, in, (size_t)B * vp->P * sizeof(int), cudaMemcpyHostToDevice)))
         goto done;
     if ((st = forward(s, din, vp->P, NULL, 0, err)))
         goto done;
@@ -438,16 +456,14 @@ static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s
         goto done;
     double atol, rtol, max_abs = 0;
     gpt2_logit_tolerance(s->dt != AB_DTYPE_FP32, &atol, &rtol);
-    for (int k = 0; k < vp->n_seq && !st; k++)
-        st =
-            gpt2_verify_logits(&s->params, seq + (size_t)vp->seq[k] * n, n, vp->P - 1, vp->seq[k],
-                               s->dt == AB_DTYPE_BF16, got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
+    st = gpt2_verify_plan_logits(&s->params, vp, seq, early, got, s->dt == AB_DTYPE_BF16, atol, rtol,
+                                 &max_abs, err);
     ab_case_metric(c, "max_abs_err", max_abs);
     if (!st)
         st = check_flags(s, err); /* the sequences not compared */
 done:
     cudaFree(din);
-    free(seq), free(in), free(hnext), free(got);
+    free(seq), free(in), free(hnext), free(got), free(early);
     AB_CUDA_TRY(ce, err);
     return st;
 }

@@ -182,6 +182,29 @@ void gpt2_verify_plan(const struct gpt2_config *cfg, int B, int P, int T, bool d
     while (out->P > lo &&
            out->n_seq * gpt2_reference_cost(cfg, out->P + out->T, out->T + 1) > GPT2_VERIFY_BUDGET)
         out->P = out->P / 2 > lo ? out->P / 2 : lo;
+    double per_position = (double)cfg->n_embd * cfg->vocab; /* one more row of the output projection */
+    double extra = floor(GPT2_VERIFY_POSITIONS_BUDGET / per_position);
+    out->all = extra + 1 >= out->P ? out->P : 1 + (int)extra;
+}
+
+ab_status gpt2_verify_plan_logits(const struct gpt2_params *p, const struct gpt2_vplan *vp, const int *seq,
+                                  const float *early, const float *got, bool round_bf16, double atol,
+                                  double rtol, double *max_abs_err, struct ab_error *err)
+{
+    int V = p->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1;
+    /* seq[0]'s rows in position order: the earlier prompt positions, then P-1 and the steps */
+    float *first = malloc(((size_t)vp->all - 1 + rows) * V * sizeof *first);
+    if (!first)
+        return ab_fail(err, AB_ENOMEM, "verify: out of memory");
+    memcpy(first, early, ((size_t)vp->all - 1) * V * sizeof *first);
+    memcpy(first + ((size_t)vp->all - 1) * V, got, (size_t)rows * V * sizeof *first);
+    ab_status st = AB_OK;
+    for (int k = 0; k < vp->n_seq && !st; k++)
+        st = gpt2_verify_logits(p, seq + (size_t)vp->seq[k] * n, n, k ? vp->P - 1 : vp->P - vp->all,
+                                vp->seq[k], round_bf16, k ? got + (size_t)k * rows * V : first, atol, rtol,
+                                max_abs_err, err);
+    free(first);
+    return st;
 }
 
 ab_status gpt2_pick_tokens(const float *logits, size_t ld, int B, int V, int pos, int *tok,
@@ -251,6 +274,8 @@ static const struct ab_metric_decl metrics[] = {
     { "verified_prompt_tokens", "", false, AB_BETTER_NONE, "prompt tokens of the verified forward" },
     { "verified_decode_steps", "", false, AB_BETTER_NONE, "decode steps of the verified forward" },
     { "verified_sequences", "", false, AB_BETTER_NONE, "sequences of the verified forward" },
+    { "verified_positions", "", false, AB_BETTER_NONE,
+      "prompt positions of the first verified sequence whose logits were checked" },
     { "max_abs_err", "", false, AB_BETTER_LOWER,
       "largest logit error against an FP64 forward of the same weights" },
     { "ttft_s", "s", false, AB_BETTER_LOWER,
