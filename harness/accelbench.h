@@ -252,6 +252,7 @@ struct ab_case {
     struct ab_metric metrics[AB_MAX_METRICS];
     int n_metrics;
     struct ab_case_engine *engine; /* the runner's own bookkeeping; NULL outside a run */
+    char *detail;                  /* ab_case_detail's JSON object text, or NULL; the runner's */
 };
 
 /* Record a workload metric on the case (replaces one of the same name). */
@@ -263,6 +264,10 @@ void ab_case_metric_text(struct ab_case *c, const char *name, const char *fmt, .
  * sets it on the device when the case ends ok (source "measured"), so later cases are read
  * as fractions of it. Outside a run (c->engine NULL) it does nothing. */
 void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value);
+/* Attach detail to the case: the text of a JSON object (what the case computed, too large for
+ * metrics: token ids, logit summaries), written under "detail" in its samples.jsonl line. Takes
+ * ownership of the malloc'ed text (replacing any earlier one); NULL clears it. */
+void ab_case_detail(struct ab_case *c, char *json_object);
 
 /* ---------------------------------------------------------------- workloads */
 
@@ -489,6 +494,7 @@ struct ab_result {
     /* raw per-repetition samples (seconds); owned by whoever filled the result */
     double *samples;
     int64_t n_samples;
+    char *detail; /* the case's ab_case_detail JSON text, or NULL; owned like samples, not copied */
 };
 
 /* Metric lookup on a result; NaN/NULL when absent. */
@@ -599,6 +605,8 @@ struct ab_run_info {
     int n_cases, n_ok, n_failed, n_skipped; /* n_failed: every status but ok and skipped */
     int n_by_status[AB_EFAIL + 1];          /* cases per ab_status */
     enum ab_suite suite;
+    uint64_t seed; /* the run's input seed (--seed or fresh, below 2^53 so --seed can repeat it) */
+    bool seed_given;
 };
 
 /* What to run and how. bench/ fills this from the command line. */

@@ -37,6 +37,8 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     cJSON_AddStringToObject(o, "finished_utc", info->finished_utc);
     cJSON_AddStringToObject(o, "command_line", info->command_line);
     cJSON_AddStringToObject(o, "suite", ab_suite_word(info->suite));
+    cJSON_AddNumberToObject(o, "seed", (double)info->seed);
+    cJSON_AddStringToObject(o, "seed_source", info->seed_given ? "given" : "fresh");
     cJSON *h = cJSON_AddObjectToObject(o, "host");
     cJSON_AddStringToObject(h, "name", info->sys.host);
     cJSON_AddStringToObject(h, "os", info->sys.os);
@@ -150,6 +152,11 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
         else
             cJSON_AddItemToObject(m, r->metrics[i].name, num_or_null(r->metrics[i].value));
     }
+    cJSON *detail = r->detail ? cJSON_Parse(r->detail) : NULL;
+    if (cJSON_IsObject(detail))
+        cJSON_AddItemToObject(o, "detail", detail);
+    else
+        cJSON_Delete(detail);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text)

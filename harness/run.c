@@ -255,11 +255,16 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             snprintf(info->meters + l, sizeof info->meters - l, " %s_idle_w=%.2f", devs[d].id, idle_w[d]);
         }
     }
+    /* A fresh seed stays below 2^53 (a JSON number and --seed hold it exactly): run.json
+     * records it, so any run can be repeated with --seed. */
+    uint64_t seed =
+        o->seed ? o->seed : (((uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32)) >> 11) | 1;
+    info->seed = seed;
+    info->seed_given = o->seed != 0;
     for (int i = 0; i < nrep; i++)
         if ((st = rep[i].begin(rep[i].self, info, err)))
             goto out;
 
-    uint64_t seed = o->seed ? o->seed : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
     r = calloc(1, sizeof *r);
     worker = ab_worker_start();
     if (!r || !worker) {
@@ -343,6 +348,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             st = rep[k].row(rep[k].self, r, err);
         free(samples);
         r->samples = NULL;
+        free(r->detail);
+        r->detail = NULL;
         if (st == AB_OK && r->status == AB_EINTR)
             st = ab_fail(err, AB_EINTR, "interrupted");
     }

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "accelbench.h"
 #include "gpt2/argmax.h"
 #include "gpt2/gpt2.h"
@@ -407,6 +409,7 @@ static void missing_weights_file_is_a_clear_error(void **state)
                      AB_OK);
     ab_status st = gpt2_cpu_impl.setup(&c, &err);
     gpt2_cpu_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_not_equal(st, AB_OK);
     assert_non_null(strstr(err.msg, "/nonexistent/model.safetensors"));
     assert_non_null(strstr(err.msg, "config.json"));
@@ -426,6 +429,7 @@ static void unsupported_points_are_skipped_with_a_reason(void **state)
         assert_int_equal(ab_params_parse(cases[i][0], &c.params, &err), AB_OK);
         ab_status st = gpt2_cpu_impl.setup(&c, &err);
         gpt2_cpu_impl.teardown(&c);
+        ab_case_detail(&c, NULL);
         assert_int_equal(st, AB_EUNSUPPORTED);
         if (!strstr(err.msg, cases[i][1]))
             fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i][0], err.msg, cases[i][1]);
@@ -610,6 +614,7 @@ static ab_status run_check_case(const char *params, struct ab_case *c, struct ab
     if (!st)
         st = gpt2_cpu_impl.verify(c, err);
     gpt2_cpu_impl.teardown(c);
+    ab_case_detail(c, NULL);
     assert_null(c->state);
     return st;
 }
@@ -649,6 +654,7 @@ static void weights_of_any_shape_run_with_the_shape_of_their_config(void **state
     if (!st)
         st = gpt2_cpu_impl.verify(&c, &err);
     gpt2_cpu_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_equal(chdir(cwd), 0);
     if (st)
         fail_msg("%s", err.msg);
@@ -667,6 +673,7 @@ static void weights_of_any_shape_run_with_the_shape_of_their_config(void **state
     assert_int_equal(chdir(dir), 0);
     st = gpt2_cpu_impl.setup(&c, &err);
     gpt2_cpu_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_equal(chdir(cwd), 0);
     assert_int_equal(st, AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "40 positions: the model has 32"));
@@ -786,6 +793,181 @@ static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **sta
     free(ref), free(lg), free(fx.logits);
     gpt2_model_destroy(m);
     gpt2_params_free(&p);
+}
+
+/* The first samples.jsonl object of a results folder, and its run.json */
+static cJSON *read_json(const char *file, bool first_line)
+{
+    char *text = NULL;
+    size_t len;
+    struct ab_error err = { { 0 } };
+    if (ab_read_file(file, &text, &len, &err))
+        fail_msg("%s", err.msg);
+    if (first_line && strchr(text, '\n'))
+        *strchr(text, '\n') = '\0';
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    assert_non_null(o);
+    return o;
+}
+
+static int json_int_at(const cJSON *a, int i)
+{
+    const cJSON *v = cJSON_GetArrayItem(a, i);
+    assert_true(cJSON_IsNumber(v));
+    return (int)v->valuedouble;
+}
+
+/* FNV-1a 64 over little-endian int32 ids, as results/schema.md defines prompt_ids_hash */
+static void fnv_hex(const int *ids, int n, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++)
+            h = (h ^ ((uint32_t)ids[i] >> (8 * k) & 0xff)) * 0x100000001b3ull;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* accelbench itself, from the fixture's folder and its prompt file: samples.jsonl holds
+ * transformers' greedy ids and the top-5 of its logits at the last position; run.json the
+ * seed, with which a random prompt comes out the same again. */
+static void the_binary_reproduces_transformers_ids_and_records_them_with_the_seed(void **state)
+{
+    struct hf_fixture fx;
+    hf_fixture_load(&fx);
+    const char *exe = getenv("ACCELBENCH_EXE"), *data = getenv("ACCELBENCH_TEST_DATA");
+    assert_non_null(exe);
+    char cmd[9000], p[4400];
+    /* relative paths: an axis value's length is limited, the folders' may not be */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=gpt2_tiny -a "
+             "prompt_ids=gpt2_tiny/prompt_ids.txt "
+             "-a dtype=fp32 -a batch=2 -a phase=decode -a prompt=%d -a gen=%d -o '%s/hf' >'%s/hf.log' 2>&1",
+             data, exe, fx.P, fx.T - 1, dir, dir);
+    if (system(cmd) != 0) {
+        snprintf(p, sizeof p, "cat '%s/hf.log' >&2", dir);
+        assert_int_equal(system(p), 0);
+        fail_msg("%s failed", cmd);
+    }
+    snprintf(p, sizeof p, "%s/hf/samples.jsonl", dir);
+    cJSON *o = read_json(p, true);
+    const cJSON *d = cJSON_GetObjectItem(o, "detail");
+    assert_true(cJSON_IsObject(d));
+    const cJSON *pr = cJSON_GetObjectItem(d, "prompt_ids"), *gen = cJSON_GetObjectItem(d, "generated_ids");
+    const cJSON *last = cJSON_GetObjectItem(d, "last_logits");
+    assert_int_equal(cJSON_GetArraySize(pr), 2);
+    assert_int_equal(cJSON_GetArraySize(gen), 2);
+    int V = fx.V, row = fx.P + fx.T - 2; /* the logits that chose the last greedy token */
+    const float *ref = fx.logits + (size_t)row * V;
+    for (int b = 0; b < 2; b++) {
+        const cJSON *pb = cJSON_GetArrayItem(pr, b), *gb = cJSON_GetArrayItem(gen, b);
+        assert_int_equal(cJSON_GetArraySize(pb), fx.P);
+        assert_int_equal(cJSON_GetArraySize(gb), fx.T);
+        for (int i = 0; i < fx.P; i++)
+            assert_int_equal(json_int_at(pb, i), fx.prompt[i]);
+        for (int i = 0; i < fx.T; i++)
+            if (json_int_at(gb, i) != fx.greedy[i])
+                fail_msg("sequence %d, greedy token %d: %d, transformers chose %d", b, i, json_int_at(gb, i),
+                         fx.greedy[i]);
+        const cJSON *lb = cJSON_GetArrayItem(last, b), *top = cJSON_GetObjectItem(lb, "top5");
+        assert_int_equal(cJSON_GetObjectItem(lb, "position")->valuedouble, row);
+        double sum = 0;
+        for (int v = 0; v < V; v++)
+            sum += ref[v];
+        assert_double_equal(cJSON_GetObjectItem(lb, "sum")->valuedouble, sum, 1e-2);
+        assert_int_equal(cJSON_GetArraySize(top), 5);
+        for (int k = 0; k < 5; k++) {
+            const cJSON *pair = cJSON_GetArrayItem(top, k);
+            int id = json_int_at(pair, 0);
+            assert_double_equal(cJSON_GetArrayItem(pair, 1)->valuedouble, ref[id], 1e-4);
+            int above = 0; /* transformers' logits rank this id k-th too */
+            for (int v = 0; v < V; v++)
+                above += ref[v] > ref[id];
+            assert_int_equal(above, k);
+        }
+    }
+    const cJSON *m = cJSON_GetObjectItem(o, "metrics");
+    int both[64];
+    memcpy(both, fx.prompt, (size_t)fx.P * sizeof(int));
+    memcpy(both + fx.P, fx.prompt, (size_t)fx.P * sizeof(int));
+    char hex[17];
+    fnv_hex(both, 2 * fx.P, hex);
+    assert_string_equal(cJSON_GetObjectItem(m, "prompt_ids_hash")->valuestring, hex);
+    cJSON_Delete(o);
+    snprintf(p, sizeof p, "%s/hf/run.json", dir);
+    o = read_json(p, false);
+    assert_string_equal(cJSON_GetObjectItem(o, "seed_source")->valuestring, "fresh");
+    assert_true(cJSON_GetObjectItem(o, "seed")->valuedouble >= 1);
+    cJSON_Delete(o);
+
+    /* random prompts: a fresh seed, then that seed again, give the same prompt */
+    char hash[2][17];
+    double seed = 0;
+    for (int r = 0; r < 2; r++) {
+        char seed_opt[64] = "";
+        if (r)
+            snprintf(seed_opt, sizeof seed_opt, "--seed %.0f", seed);
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=gpt2_tiny -a dtype=fp32 -a batch=1 "
+                 "-a phase=prefill -a prompt=5 %s -o '%s/r%d' >/dev/null 2>&1",
+                 data, exe, seed_opt, dir, r);
+        assert_int_equal(system(cmd), 0);
+        snprintf(p, sizeof p, "%s/r%d/run.json", dir, r);
+        o = read_json(p, false);
+        assert_string_equal(cJSON_GetObjectItem(o, "seed_source")->valuestring, r ? "given" : "fresh");
+        if (r)
+            assert_double_equal(cJSON_GetObjectItem(o, "seed")->valuedouble, seed, 0);
+        seed = cJSON_GetObjectItem(o, "seed")->valuedouble;
+        cJSON_Delete(o);
+        snprintf(p, sizeof p, "%s/r%d/samples.jsonl", dir, r);
+        o = read_json(p, true);
+        snprintf(hash[r], sizeof hash[r], "%s",
+                 cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metrics"), "prompt_ids_hash")->valuestring);
+        cJSON_Delete(o);
+    }
+    assert_string_equal(hash[0], hash[1]);
+    free(fx.logits);
+}
+
+static void a_bad_prompt_file_is_a_clear_error(void **state)
+{
+    static const char *const files[][2] = {
+        { "# a comment\n1, 2, 3, 4\n5 6 7\n",
+          "prompt_ids.txt:3: 3 ids, fewer than the prompt's 4 (set -a prompt=3)" },
+        { "1 2 97 4\n", "prompt_ids.txt:1: \"97\" is not a token id in [0, 97)" },
+        { "1 2 x 4\n", "prompt_ids.txt:1: \"x\" is not a token id" },
+        { "\n# nothing\n", "no line of token ids" },
+    };
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        assert_int_equal(test_write_file("prompt_ids.txt", files[i][0]), 0);
+        struct ab_case c = { .device = &dev, .seed = 1 };
+        struct ab_error err = { { 0 } };
+        assert_int_equal(ab_params_parse("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=4;gen=1;"
+                                         "weights=model.safetensors;prompt_ids=prompt_ids.txt",
+                                         &c.params, &err),
+                         AB_OK);
+        ab_status st = gpt2_cpu_impl.setup(&c, &err);
+        gpt2_cpu_impl.teardown(&c);
+        ab_case_detail(&c, NULL);
+        if (st != AB_EINVAL || !strstr(err.msg, files[i][1]))
+            fail_msg("file %zu: status %d, \"%s\"", i, st, err.msg);
+    }
+    /* two lines for three sequences: the lines repeat, so sequences 0 and 2 get the same prompt */
+    assert_int_equal(test_write_file("prompt_ids.txt", "1 2 3 4 5\n6,7,8,9\n"), 0);
+    struct ab_case c = { .device = &dev, .seed = 1 };
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_params_parse("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=4;gen=1;"
+                                     "weights=model.safetensors;prompt_ids=prompt_ids.txt",
+                                     &c.params, &err),
+                     AB_OK);
+    int want[12] = { 1, 2, 3, 4, 6, 7, 8, 9, 1, 2, 3, 4 }, got[12];
+    assert_int_equal(gpt2_case_prompt(&c, V_, 3, 4, got, &err), AB_OK);
+    assert_memory_equal(got, want, sizeof want);
+    assert_int_equal(chdir(cwd), 0);
 }
 
 /* A checkpoint of distilgpt2's shape (6 layers, 768 wide, 12 heads; a vocabulary of 1000 and
@@ -955,6 +1137,8 @@ int main(void)
         cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
         cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
         cmocka_unit_test(transformers_fixture_gives_the_same_greedy_ids_and_logits),
+        cmocka_unit_test(the_binary_reproduces_transformers_ids_and_records_them_with_the_seed),
+        cmocka_unit_test(a_bad_prompt_file_is_a_clear_error),
         cmocka_unit_test(a_distilgpt2_shaped_checkpoint_runs_through_the_binary),
         cmocka_unit_test(check_cases_verify_every_position_and_decode_step),
         cmocka_unit_test(check_case_fails_when_model_and_reference_disagree),

@@ -18,6 +18,8 @@ struct cpu_state {
     int *prompt;     /* (B, P) */
     int *next;       /* (B) tokens fed to the next step */
     int *first;      /* (B) the token prefill chose */
+    int *gen;        /* (B, 1 + T) the greedy ids: first, then each decode step's */
+    int n_gen;       /* columns of gen filled by the last prefill or decode */
     float *logits;   /* (B, V) */
     double *steps_s; /* per decode step times, across repetitions */
     int64_t n_steps, cap_steps;
@@ -25,6 +27,23 @@ struct cpu_state {
     int64_t n_prefill, cap_prefill;
     double ttft_s;
 };
+
+/* room for n more values at the end of a (*n grows by n); *at gets the first */
+static ab_status reserve(double **a, int64_t *n, int64_t *cap, int64_t k, double **at, struct ab_error *err)
+{
+    if (*n + k > *cap) {
+        int64_t nc = *cap ? 2 * *cap : 1024;
+        while (nc < *n + k)
+            nc *= 2;
+        double *q = realloc(*a, (size_t)nc * sizeof *q);
+        if (!q)
+            return ab_fail(err, AB_ENOMEM, "cannot record step times");
+        *a = q, *cap = nc;
+    }
+    *at = *a + *n;
+    *n += k;
+    return AB_OK;
+}
 
 static ab_status push(double **a, int64_t *n, int64_t *cap, double v, struct ab_error *err)
 {
@@ -39,6 +58,35 @@ static ab_status push(double **a, int64_t *n, int64_t *cap, double v, struct ab_
     return AB_OK;
 }
 
+/* column i of the greedy ids (B, 1 + T) */
+static void keep_tokens(struct cpu_state *s, int i, const int *tok)
+{
+    for (int b = 0; b < s->B; b++)
+        s->gen[(size_t)b * (1 + s->T) + i] = tok[b];
+    s->n_gen = i + 1;
+}
+
+/* T greedy decode steps from the prefilled cache and its first tokens; step_s (may be NULL)
+ * gets each step's time */
+static ab_status decode(struct cpu_state *s, double *step_s, struct ab_error *err)
+{
+    int V = s->params.cfg.vocab;
+    memcpy(s->next, s->first, (size_t)s->B * sizeof(int));
+    keep_tokens(s, 0, s->first);
+    for (int i = 0; i < s->T; i++) {
+        double ts = ab_now_s();
+        ab_status st = gpt2_model_forward(s->model, s->next, 1, s->P + i, false, s->logits, err);
+        if (!st)
+            st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, s->P + i, s->next, err);
+        if (st)
+            return st;
+        if (step_s)
+            step_s[i] = ab_now_s() - ts;
+        keep_tokens(s, i + 1, s->next);
+    }
+    return AB_OK;
+}
+
 static ab_status prefill(struct cpu_state *s, double *time_s, struct ab_error *err)
 {
     double t0 = ab_now_s();
@@ -48,6 +96,7 @@ static ab_status prefill(struct cpu_state *s, double *time_s, struct ab_error *e
     int V = s->params.cfg.vocab;
     st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, s->P - 1, s->first, err);
     *time_s = ab_now_s() - t0;
+    keep_tokens(s, 0, s->first);
     return st;
 }
 
@@ -98,13 +147,12 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     s->prompt = malloc((size_t)s->B * s->P * sizeof(int));
     s->next = malloc((size_t)s->B * sizeof(int));
     s->first = malloc((size_t)s->B * sizeof(int));
+    s->gen = malloc((size_t)s->B * (1 + (size_t)s->T) * sizeof(int));
     s->logits = ab_alloc((size_t)s->B * cfg.vocab * 4);
-    if (!s->prompt || !s->next || !s->first || !s->logits)
+    if (!s->prompt || !s->next || !s->first || !s->gen || !s->logits)
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    struct ab_rng g;
-    ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
-    for (int i = 0; i < s->B * s->P; i++)
-        s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)cfg.vocab);
+    if ((st = gpt2_case_prompt(c, cfg.vocab, s->B, s->P, s->prompt, err)))
+        return st;
 
     gpt2_set_work(c, &cfg, dt == AB_DTYPE_BF16 ? 2 : 4, dt == AB_DTYPE_BF16 ? "bf16_gemm" : "fp32_gemm", s->B,
                   s->P, s->T, s->decode);
@@ -182,13 +230,15 @@ static ab_status gpt2_cpu_verify(struct ab_case *c, struct ab_error *err)
     if ((st = prefill(s, &t, err)) || (st = prefill(s, &s->ttft_s, err)))
         return st;
     ab_case_metric(c, "ttft_s", s->ttft_s);
+    /* the check suite times nothing: its decode rows still record what greedy decode makes */
+    if (c->suite == AB_SUITE_CHECK && s->decode)
+        return decode(s, NULL, err);
     return AB_OK;
 }
 
 static ab_status gpt2_cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
 {
     struct cpu_state *s = c->state;
-    int V = s->params.cfg.vocab;
     ab_status st;
     double t0 = ab_now_s();
     for (int64_t r = 0; r < reps; r++) {
@@ -199,16 +249,10 @@ static ab_status gpt2_cpu_run(struct ab_case *c, int64_t reps, double *time_s, s
                 return st;
             continue;
         }
-        memcpy(s->next, s->first, (size_t)s->B * sizeof(int));
-        for (int i = 0; i < s->T; i++) {
-            double ts = ab_now_s();
-            if ((st = gpt2_model_forward(s->model, s->next, 1, s->P + i, false, s->logits, err)))
-                return st;
-            if ((st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, s->P + i, s->next, err)))
-                return st;
-            if ((st = push(&s->steps_s, &s->n_steps, &s->cap_steps, ab_now_s() - ts, err)))
-                return st;
-        }
+        double *step_s = NULL;
+        if ((st = reserve(&s->steps_s, &s->n_steps, &s->cap_steps, s->T, &step_s, err)) ||
+            (st = decode(s, step_s, err)))
+            return st;
     }
     *time_s = ab_now_s() - t0;
     struct ab_stats sts;
@@ -228,9 +272,16 @@ static void gpt2_cpu_teardown(struct ab_case *c)
     struct cpu_state *s = c->state;
     if (!s)
         return;
+    if (s->n_gen) {                    /* the last prefill's or decode's tokens and its last logits */
+        for (int b = 1; b < s->B; b++) /* (B, 1 + T) to (B, n_gen), in place */
+            memmove(s->gen + (size_t)b * s->n_gen, s->gen + (size_t)b * (1 + s->T),
+                    (size_t)s->n_gen * sizeof(int));
+        gpt2_record_outputs(c, s->prompt, s->B, s->P, s->gen, s->n_gen, s->logits, s->params.cfg.vocab,
+                            s->P + s->n_gen - 2);
+    }
     gpt2_model_destroy(s->model);
     gpt2_params_free(&s->params);
-    free(s->prompt), free(s->next), free(s->first), free(s->steps_s), free(s->prefill_s);
+    free(s->prompt), free(s->next), free(s->first), free(s->gen), free(s->steps_s), free(s->prefill_s);
     ab_free(s->logits);
     free(s);
     c->state = NULL;

@@ -275,10 +275,8 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaMemset(s->flags, 0, sizeof(int)), err);
     if (!(s->prompt = malloc(rows * sizeof(int))))
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    struct ab_rng g;
-    ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
-    for (size_t i = 0; i < rows; i++)
-        s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+    if ((st = gpt2_case_prompt(c, (int)V, s->B, s->P, s->prompt, err)))
+        return st;
     AB_CUDA_TRY(cudaMemcpy(s->tok, s->prompt, rows * sizeof(int), cudaMemcpyHostToDevice), err);
     ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
     gpt2_set_work(c, &s->cfg, es,
@@ -489,6 +487,20 @@ static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
     ab_case_metric(c, "ttft_s", ms * 1e-3);
     if ((st = check_flags(s, err)))
         return st;
+    /* what the prefill chose, recorded (the decode's tokens stay on the device while timed) */
+    int V = s->cfg.vocab;
+    int *first = malloc((size_t)s->B * sizeof(int));
+    float *lg = malloc((size_t)s->B * V * sizeof(float));
+    cudaError_t ce = !first || !lg
+                         ? cudaErrorMemoryAllocation
+                         : cudaMemcpy(first, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToHost);
+    if (!ce)
+        ce = cudaMemcpy2D(lg, (size_t)V * 4, s->logits, (size_t)s->Vp * 4, (size_t)V * 4, (size_t)s->B,
+                          cudaMemcpyDeviceToHost);
+    if (!ce)
+        gpt2_record_outputs(c, s->prompt, s->B, s->P, first, 1, lg, V, s->P - 1);
+    free(first), free(lg);
+    AB_CUDA_TRY(ce, err);
     if (s->decode && (st = verify_step_graph(s, c, &vp, err)))
         return st;
     return AB_OK;

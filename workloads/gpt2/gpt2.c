@@ -4,6 +4,10 @@
  * bandwidth, since each decode step must read every weight and the whole KV cache. */
 #include "gpt2.h"
 
+#include "argmax.h"
+
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +55,13 @@ static const struct ab_axis gpt2_axes[] = {
       .help = "\"random\" (seeded) or a Hugging Face checkpoint of any GPT-2 shape: its folder or its "
               "model.safetensors, config.json beside it",
       .sweep = { "random", "random", "random", "random" } },
+    { .name = "prompt_ids",
+      .type = AB_AXIS_STR,
+      .help = "\"random\" (seeded) or a text file of token ids, one sequence per line (whitespace or "
+              "commas between ids; '#' lines skipped): sequence b takes line b mod lines, its first "
+              "`prompt` ids",
+      .implicit = "random",
+      .sweep = { "random", "random", "random", "random" } },
 };
 
 /* The check suite runs every dtype of each backend (fp16 is CUDA's alone); its sweeps give
@@ -92,6 +103,125 @@ ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct 
         return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: the model has %d", P,
                        decode ? T : 0, max_T, out->max_pos);
     return AB_OK;
+}
+
+ab_status gpt2_case_prompt(struct ab_case *c, int V, int B, int P, int *prompt, struct ab_error *err)
+{
+    const char *path = ab_param_str(&c->params, "prompt_ids", "random");
+    if (strcmp(path, "random") == 0) {
+        struct ab_rng g;
+        ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
+        for (size_t i = 0; i < (size_t)B * P; i++)
+            prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+        return AB_OK;
+    }
+    char *text;
+    size_t len;
+    ab_status st = ab_read_file_max(path, (size_t)64 << 20, &text, &len, err);
+    if (st)
+        return ab_fail_prefix(err, st, "prompt_ids");
+    int lines = 0, line = 0;
+    for (char *ln = text, *next; !st && *ln && lines < B; ln = next) {
+        next = ln + strcspn(ln, "\n");
+        if (*next)
+            *next++ = '\0';
+        line++;
+        ln += strspn(ln, " \t\r,");
+        if (!*ln || *ln == '#')
+            continue;
+        int n = 0;
+        for (char *q = ln; *q && !st;) {
+            char *end;
+            errno = 0;
+            long v = strtol(q, &end, 10);
+            if (end == q || errno || v < 0 || v >= V)
+                st = ab_fail(err, AB_EINVAL, "prompt_ids %s:%d: \"%.*s\" is not a token id in [0, %d)", path,
+                             line, (int)(strcspn(q, " \t\r,") < 20 ? strcspn(q, " \t\r,") : 20), q, V);
+            else if (n < P)
+                prompt[(size_t)lines * P + n] = (int)v;
+            n++;
+            q = end + strspn(end, " \t\r,");
+        }
+        if (!st && n < P)
+            st = ab_fail(err, AB_EINVAL,
+                         "prompt_ids %s:%d: %d ids, fewer than the prompt's %d (set -a prompt=%d)", path,
+                         line, n, P, n);
+        lines++;
+    }
+    free(text);
+    if (!st && lines == 0)
+        st = ab_fail(err, AB_EINVAL, "prompt_ids %s: no line of token ids", path);
+    for (int b = lines; !st && b < B; b++) /* fewer lines than sequences: they repeat */
+        memcpy(prompt + (size_t)b * P, prompt + (size_t)(b % lines) * P, (size_t)P * sizeof *prompt);
+    return st;
+}
+
+/* FNV-1a 64 over the ids as little-endian int32 bytes, in order */
+static uint64_t ids_hash(const int *ids, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++) {
+            h ^= (uint8_t)((uint32_t)ids[i] >> (8 * k));
+            h *= 0x100000001b3ull;
+        }
+    return h;
+}
+
+static cJSON *id_rows(const int *ids, int B, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int b = 0; a && b < B; b++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; row && i < n; i++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber(ids[(size_t)b * n + i]));
+        cJSON_AddItemToArray(a, row);
+    }
+    return a;
+}
+
+void gpt2_record_outputs(struct ab_case *c, const int *prompt, int B, int P, const int *gen, int n_gen,
+                         const float *logits, int V, int pos)
+{
+    ab_case_metric_text(c, "prompt_ids_hash", "%016llx", (unsigned long long)ids_hash(prompt, (size_t)B * P));
+    ab_case_metric_text(c, "generated_ids_hash", "%016llx",
+                        (unsigned long long)ids_hash(gen, (size_t)B * n_gen));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "prompt_ids", id_rows(prompt, B, P));
+    cJSON_AddItemToObject(o, "generated_ids", id_rows(gen, B, n_gen));
+    cJSON *last = cJSON_AddArrayToObject(o, "last_logits");
+    for (int b = 0; b < B && last; b++) {
+        const float *row = logits + (size_t)b * V;
+        double sum = 0;
+        int top[5], nt = V < 5 ? V : 5;
+        for (int v = 0; v < V; v++)
+            sum += row[v];
+        /* the five largest by argmax.h's order (ties to the lowest id) */
+        for (int k = 0; k < nt; k++) {
+            int best = -1;
+            for (int v = 0; v < V; v++) {
+                bool taken = false;
+                for (int j = 0; j < k && !taken; j++)
+                    taken = top[j] == v;
+                if (!taken && (best < 0 || gpt2_argmax_better(row[v], v, row[best], best)))
+                    best = v;
+            }
+            top[k] = best;
+        }
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "position", pos);
+        cJSON_AddNumberToObject(e, "sum", sum);
+        cJSON *t5 = cJSON_AddArrayToObject(e, "top5");
+        for (int k = 0; k < nt && t5; k++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(top[k]));
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(row[top[k]]));
+            cJSON_AddItemToArray(t5, pair);
+        }
+        cJSON_AddItemToArray(last, e);
+    }
+    ab_case_detail(c, cJSON_PrintUnformatted(o)); /* NULL when out of memory: no detail */
+    cJSON_Delete(o);
 }
 
 static size_t layer_weights(const struct gpt2_config *cfg)
@@ -262,6 +392,8 @@ ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int
 /* Every metric a gpt2 row may carry (gpt2.c, cpu.c, cuda.c); see results/schema.md. */
 static const struct ab_metric_decl metrics[] = {
     { "weights", "", true, AB_BETTER_NONE, "random or file" },
+    { "prompt_ids_hash", "", true, AB_BETTER_NONE, "FNV-1a 64 of the prompt ids (samples.jsonl holds them)" },
+    { "generated_ids_hash", "", true, AB_BETTER_NONE, "FNV-1a 64 of the greedy ids generated" },
     { "n_layer", "", false, AB_BETTER_NONE, "layers of the model run (the model axis's, or config.json's)" },
     { "n_embd", "", false, AB_BETTER_NONE, "width of the model run" },
     { "n_head", "", false, AB_BETTER_NONE, "attention heads of the model run" },

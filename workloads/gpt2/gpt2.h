@@ -16,6 +16,15 @@ extern const struct ab_impl gpt2_cuda_impl;
 ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct gpt2_config *out,
                            struct ab_error *err);
 
+/* The (B, P) prompt: seeded random ids in [0, V), or the `prompt_ids` file's (AB_EINVAL naming
+ * the file and line for an id out of [0, V) or a line shorter than P). */
+ab_status gpt2_case_prompt(struct ab_case *c, int V, int B, int P, int *prompt, struct ab_error *err);
+/* What the case computed, for checking against another implementation: samples.jsonl's detail
+ * gets the prompt ids (B, P), the greedy ids generated (B, n_gen) and, per sequence, the sum and
+ * top-5 of the logits (B, V) at position pos; the metrics the ids' FNV-1a hashes. */
+void gpt2_record_outputs(struct ab_case *c, const int *prompt, int B, int P, const int *gen, int n_gen,
+                         const float *logits, int V, int pos);
+
 /* Prefill of P tokens for B sequences, logits of the last position only:
  *   B·P·2·12·L·C²  (the block matmuls: 2 FLOPs per weight per token)
  * + 4·L·C·B·P(P+1)/2  (causal attention: q·k and p·v, 2·C each per query-key pair)
