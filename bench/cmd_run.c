@@ -473,6 +473,12 @@ int ab_cmd_run(int argc, char **argv)
             g.seed = true;
             if (!ab_cli_number("--seed", optarg, &v))
                 return 2;
+            if (!(v >= 1 && v < 9007199254740992.0 && v == floor(v))) {
+                ab_cli_error("run: --seed %s: give a whole number from 1 to 2^53 - 1 (run.json records it "
+                             "exactly)",
+                             optarg);
+                return 2;
+            }
             o.seed = (uint64_t)v;
             break;
         case 'h': usage(stdout); return 0;

@@ -261,6 +261,7 @@ struct ab_case {
     int n_metrics;
     struct ab_case_engine *engine; /* the runner's own bookkeeping; NULL outside a run */
     char *extra_json;              /* set with ab_case_extra_json; the runner moves it to the row */
+    char *detail;                  /* ab_case_detail's JSON object text, or NULL; the runner's */
 };
 
 /* Record a workload metric on the case (replaces one of the same name). */
@@ -276,6 +277,10 @@ void ab_case_extra_json(struct ab_case *c, char *json);
  * sets it on the device when the case ends ok (source "measured"), so later cases are read
  * as fractions of it. Outside a run (c->engine NULL) it does nothing. */
 void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value);
+/* Attach detail to the case: the text of a JSON object (what the case computed, too large for
+ * metrics: token ids, logit summaries), written under "detail" in its samples.jsonl line. Takes
+ * ownership of the malloc'ed text (replacing any earlier one); NULL clears it. */
+void ab_case_detail(struct ab_case *c, char *json_object);
 
 /* ---------------------------------------------------------------- workloads */
 
@@ -517,6 +522,7 @@ struct ab_result {
     double *samples;
     int64_t n_samples;
     char *extra_json; /* the case's ab_case_extra_json, for samples.jsonl; owned likewise */
+    char *detail;     /* the case's ab_case_detail JSON text, or NULL; owned like samples, not copied */
 };
 
 /* Metric lookup on a result; NaN/NULL when absent. */
@@ -699,10 +705,12 @@ struct ab_run_info {
     int n_by_status[AB_EFAIL + 1];          /* cases per ab_status */
     enum ab_suite suite;
     char *summaries; /* JSON object text of the workloads' summaries, or NULL; set at the end */
-    /* The run's identity and selection for run.json: seed (the one used, never 0 in a run), the
-     * options the run was asked with, and how this process continues the run: "start",
-     * "resume" or "extend" (run.json then keeps the earlier invocations and adds this one). */
+    /* The run's identity and selection for run.json: seed (the one used, never 0 in a run, below
+     * 2^53 so a JSON number and --seed hold it exactly), whether --seed gave it, the options the
+     * run was asked with, and how this process continues the run: "start", "resume" or "extend"
+     * (run.json then keeps the earlier invocations and adds this one). */
     uint64_t seed;
+    bool seed_given;
     const struct ab_run_opts *opts;
     const char *invocation;
 };

@@ -72,6 +72,12 @@ void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value)
     c->engine->value = value;
 }
 
+void ab_case_detail(struct ab_case *c, char *json_object)
+{
+    free(c->detail);
+    c->detail = json_object;
+}
+
 static void derive(struct ab_result *r, const struct ab_case *c, const struct ab_device *dev)
 {
     double med = r->time_s.median;
@@ -196,6 +202,8 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
         snprintf(r->stop_reason, sizeof r->stop_reason, "verified");
     if (impl->teardown)
         impl->teardown(c);
+    r->detail = c->detail; /* moved: the runner frees it once the row is written */
+    c->detail = NULL;
     /* Metrics recorded by setup/verify/run are kept whatever the status (errors too). */
     memcpy(r->metrics, c->metrics, sizeof r->metrics);
     r->n_metrics = c->n_metrics;

@@ -55,9 +55,7 @@ static cJSON *selection_to_json(const struct ab_run_opts *o)
 
 static void add_seed(cJSON *o, uint64_t seed)
 {
-    char t[32]; /* text: a double cannot hold every 64-bit seed */
-    snprintf(t, sizeof t, "%llu", (unsigned long long)seed);
-    cJSON_AddStringToObject(o, "seed", t);
+    cJSON_AddNumberToObject(o, "seed", (double)seed); /* below 2^53: exact */
 }
 
 /* One start or resume of the run: when, how, on what load and against which ceilings. */
@@ -154,6 +152,7 @@ static cJSON *run_to_json(const struct ab_run_info *info)
     cJSON_AddStringToObject(o, "command_line", info->command_line);
     cJSON_AddStringToObject(o, "suite", ab_suite_word(info->suite));
     add_seed(o, info->seed);
+    cJSON_AddStringToObject(o, "seed_source", info->seed_given ? "given" : "fresh");
     if (info->opts)
         cJSON_AddItemToObject(o, "selection", selection_to_json(info->opts));
     cJSON *h = cJSON_AddObjectToObject(o, "host");
@@ -369,6 +368,11 @@ static ab_status jw_row(void *self, const struct ab_result *r, struct ab_error *
     cJSON *extra = r->extra_json ? cJSON_Parse(r->extra_json) : NULL;
     if (extra)
         cJSON_AddItemToObject(o, "extra", extra);
+    cJSON *detail = r->detail ? cJSON_Parse(r->detail) : NULL;
+    if (cJSON_IsObject(detail))
+        cJSON_AddItemToObject(o, "detail", detail);
+    else
+        cJSON_Delete(detail);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text)
@@ -652,6 +656,18 @@ static bool selection_from_json(const cJSON *s, struct ab_run_state *out)
     return true;
 }
 
+/* A recorded seed: a JSON number (a whole number below 2^53), or the decimal text some builds
+ * wrote; anything else leaves fallback. */
+static uint64_t seed_from_json(const cJSON *v, uint64_t fallback)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9007199254740992.0 &&
+        v->valuedouble == floor(v->valuedouble))
+        return (uint64_t)v->valuedouble;
+    if (cJSON_IsString(v) && v->valuestring[0] >= '0' && v->valuestring[0] <= '9')
+        return strtoull(v->valuestring, NULL, 10);
+    return fallback;
+}
+
 ab_status ab_json_read_run_state(const char *path, struct ab_run_state *out, struct ab_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -671,17 +687,15 @@ ab_status ab_json_read_run_state(const char *path, struct ab_run_state *out, str
     snprintf(out->host, sizeof out->host, "%s", host ? host : "");
     /* The latest invocation that says wins: a resume of an old folder recorded a seed, an
      * --extend a new selection. */
-    const char *seed = json_str(o, "seed");
+    out->seed = seed_from_json(cJSON_GetObjectItemCaseSensitive(o, "seed"), 0);
     out->has_selection = selection_from_json(cJSON_GetObjectItemCaseSensitive(o, "selection"), out);
     const cJSON *inv = cJSON_GetObjectItemCaseSensitive(o, "invocations"), *it;
     cJSON_ArrayForEach(it, inv)
     {
-        if (json_str(it, "seed"))
-            seed = json_str(it, "seed");
+        out->seed = seed_from_json(cJSON_GetObjectItemCaseSensitive(it, "seed"), out->seed);
         if (selection_from_json(cJSON_GetObjectItemCaseSensitive(it, "selection"), out))
             out->has_selection = true;
     }
-    out->seed = seed ? strtoull(seed, NULL, 10) : 0;
     cJSON_Delete(o);
     return AB_OK;
 }

@@ -307,10 +307,14 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         snprintf(info->run_id, sizeof info->run_id, "%s-%08llx", info->started_utc,
                  (unsigned long long)(ab_rng_next(&g) & 0xffffffffu));
     }
-    uint64_t seed = o->seed                ? o->seed
-                    : state && state->seed ? state->seed
-                                           : (uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32);
+    /* A fresh seed stays below 2^53 (a JSON number and --seed hold it exactly): run.json
+     * records it, so any run can be repeated with --seed; a resume keeps the run's. */
+    uint64_t seed = o->seed ? o->seed
+                    : state && state->seed
+                        ? state->seed
+                        : (((uint64_t)(ab_now_s() * 1e9) ^ ((uint64_t)getpid() << 32)) >> 11) | 1;
     info->seed = seed;
+    info->seed_given = o->seed != 0;
     info->opts = o;
     info->invocation = !state ? "start" : o->extend ? "extend" : "resume";
     snprintf(info->command_line, sizeof info->command_line, "%s", o->command_line);
@@ -452,6 +456,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         r->samples = NULL;
         free(r->extra_json);
         r->extra_json = NULL;
+        free(r->detail);
+        r->detail = NULL;
         if (st == AB_OK && r->status == AB_EINTR)
             st = ab_fail(err, AB_EINTR, "interrupted");
     }

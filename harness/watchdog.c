@@ -45,6 +45,7 @@ static void worker_unref(struct worker *w)
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         free(w->samples);
+        free(w->r.detail);
         free(w);
     }
 }
@@ -153,6 +154,7 @@ bool ab_worker_run_case(struct worker **wp, const struct case_env *env, const st
             env->dev->n_ceilings = w->dev.n_ceilings;
         }
         *r = w->r;
+        w->r.detail = NULL; /* moved with the row */
         *samples = w->samples;
         w->samples = NULL;
         pthread_mutex_unlock(&w->mu);

@@ -1,6 +1,7 @@
-/* st_writer.h — writes safetensors buffers for the tests: tensors of fp32 data with given
- * names and shapes, in the layout the format defines (8-byte little-endian header length,
- * JSON header, raw little-endian data). Test code only: no error handling beyond asserts. */
+/* st_writer.h — writes safetensors buffers for the tests: tensors of fp32 data (or raw bytes
+ * of any dtype word, st_add_raw) with given names and shapes, in the layout the format defines (8-byte
+ * little-endian header length, JSON header, raw little-endian data). Test code only: no error handling beyond
+ * asserts. */
 #ifndef AB_ST_WRITER_H
 #define AB_ST_WRITER_H
 
@@ -12,8 +13,10 @@
 struct st_entry {
     char name[96];
     int ndim;
-    int64_t shape[2];
-    const float *data;
+    int64_t shape[4];
+    const void *data;
+    const char *dtype; /* NULL: "F32" */
+    size_t elem;       /* bytes per element; 0: 4 */
 };
 
 struct st_writer {
@@ -30,9 +33,30 @@ static inline void st_add(struct st_writer *w, const char *name, const float *da
     e->data = data;
 }
 
+/* A tensor of ndim (0..4) dimensions of dtype `dtype` (a safetensors word: "BOOL", "I64"...),
+ * elem bytes per element, taken as raw bytes from data. */
+static inline void st_add_raw(struct st_writer *w, const char *name, const char *dtype, size_t elem,
+                              const void *data, int ndim, const int64_t *shape)
+{
+    struct st_entry *e = &w->e[w->n++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        e->shape[i] = shape[i];
+    e->data = data, e->dtype = dtype, e->elem = elem;
+}
+
 static inline size_t st_count(const struct st_entry *e)
 {
-    return (size_t)e->shape[0] * (e->ndim == 2 ? (size_t)e->shape[1] : 1);
+    size_t n = 1;
+    for (int i = 0; i < e->ndim; i++)
+        n *= (size_t)e->shape[i];
+    return n;
+}
+
+static inline size_t st_bytes(const struct st_entry *e)
+{
+    return (e->elem ? e->elem : 4) * st_count(e);
 }
 
 /* Serialize to a malloc'ed buffer; *len gets its size. */
@@ -43,16 +67,14 @@ static inline uint8_t *st_serialize(const struct st_writer *w, size_t *len)
     hl += (size_t)snprintf(h + hl, hcap - hl, "{\"__metadata__\":{\"format\":\"pt\"}");
     for (int i = 0; i < w->n; i++) {
         const struct st_entry *e = &w->e[i];
-        size_t bytes = 4 * st_count(e);
-        if (e->ndim == 2)
-            hl += (size_t)snprintf(
-                h + hl, hcap - hl,
-                ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}", e->name,
-                (long long)e->shape[0], (long long)e->shape[1], off, off + bytes);
-        else
-            hl += (size_t)snprintf(h + hl, hcap - hl,
-                                   ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}",
-                                   e->name, (long long)e->shape[0], off, off + bytes);
+        size_t bytes = st_bytes(e);
+        char shape[96] = "";
+        for (int d = 0; d < e->ndim; d++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "",
+                     (long long)e->shape[d]);
+        hl += (size_t)snprintf(h + hl, hcap - hl,
+                               ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%zu,%zu]}",
+                               e->name, e->dtype ? e->dtype : "F32", shape, off, off + bytes);
         off += bytes;
     }
     hl += (size_t)snprintf(h + hl, hcap - hl, "}");
@@ -66,8 +88,8 @@ static inline uint8_t *st_serialize(const struct st_writer *w, size_t *len)
     free(h);
     size_t at = 8 + hl;
     for (int i = 0; i < w->n; i++) {
-        memcpy(buf + at, w->e[i].data, 4 * st_count(&w->e[i]));
-        at += 4 * st_count(&w->e[i]);
+        memcpy(buf + at, w->e[i].data, st_bytes(&w->e[i]));
+        at += st_bytes(&w->e[i]);
     }
     return buf;
 }

@@ -1,16 +1,20 @@
 /* test_gpt2.c — the gpt2 workload on a tiny GPT-2 (2 layers, 64 wide, 4 heads, vocabulary
- * 97): random weights written as a Hugging Face safetensors file, loaded through the real
- * loader, prefill logits checked against an FP64 forward pass written here from the file's
- * own (input-major Conv1D) layout, and KV-cached decode checked against recomputation. Also
- * the greedy argmax rule shared with the CUDA kernel, the verify plan, and the workload's
- * check-suite cases end to end (bf16 where this CPU's oneDNN can, else their skip). */
+ * 97): random weights written as a Hugging Face safetensors file (with the BOOL and I64
+ * attention masks some exports add), loaded through the real loader, prefill logits checked against an FP64
+ * forward pass written here from the file's own (input-major Conv1D) layout, and KV-cached decode checked
+ * against recomputation. Also the greedy argmax rule shared with the CUDA kernel, the verify plan, and the
+ * workload's check-suite cases end to end (bf16 where this CPU's oneDNN can, else their skip). */
 #include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "accelbench.h"
 #include "gpt2/argmax.h"
@@ -42,9 +46,17 @@ static void rnd(float *x, size_t n, uint64_t seed, float mean, float scale)
         x[i] += mean;
 }
 
+/* Causal masks as some exports write them (h.N.attn.bias BOOL (1,1,NPOS,NPOS), a scalar I64
+ * h.N.attn.masked_bias): the loader must pass over them. */
+static uint8_t causal_mask[NPOS_ * NPOS_];
+static const int64_t masked_bias = -10000;
+
 static void add_tensors(struct st_writer *w, const char *prefix)
 {
     char n[96];
+    for (int i = 0; i < NPOS_; i++)
+        for (int j = 0; j < NPOS_; j++)
+            causal_mask[i * NPOS_ + j] = j <= i;
 #define ADD(name, arr, d0, d1) (snprintf(n, sizeof n, "%s%s", prefix, name), st_add(w, n, arr, d0, d1))
     ADD("wte.weight", hf->wte, V_, C_);
     ADD("wpe.weight", hf->wpe, NPOS_, C_);
@@ -66,6 +78,10 @@ static void add_tensors(struct st_writer *w, const char *prefix)
         ADDL("mlp.c_fc.bias", h->fc_b, 4 * C_, 0);
         ADDL("mlp.c_proj.weight", h->fcp_w, 4 * C_, C_);
         ADDL("mlp.c_proj.bias", h->fcp_b, C_, 0);
+        snprintf(s, sizeof s, "%sh.%d.attn.bias", prefix, l);
+        st_add_raw(w, s, "BOOL", 1, causal_mask, 4, (const int64_t[]){ 1, 1, NPOS_, NPOS_ });
+        snprintf(s, sizeof s, "%sh.%d.attn.masked_bias", prefix, l);
+        st_add_raw(w, s, "I64", 8, &masked_bias, 0, NULL);
     }
 #undef ADDL
 #undef ADD
@@ -393,39 +409,10 @@ static void missing_weights_file_is_a_clear_error(void **state)
                      AB_OK);
     ab_status st = gpt2_cpu_impl.setup(&c, &err);
     gpt2_cpu_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_not_equal(st, AB_OK);
     assert_non_null(strstr(err.msg, "/nonexistent/model.safetensors"));
     assert_non_null(strstr(err.msg, "config.json"));
-}
-
-static void weights_of_another_size_are_refused(void **state)
-{
-    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
-    struct ab_case c = { .device = &dev, .seed = 1 };
-    struct ab_error err = { { 0 } };
-    struct ab_params *ps = &c.params;
-    ps->n = 7;
-    const char *kv[7][2] = { { "model", "124M" },
-                             { "dtype", "fp32" },
-                             { "phase", "prefill" },
-                             { "batch", "1" },
-                             { "prompt", "8" },
-                             { "gen", "4" },
-                             { "weights", "model.safetensors" } };
-    for (int i = 0; i < 7; i++) {
-        snprintf(ps->p[i].name, sizeof ps->p[i].name, "%s", kv[i][0]);
-        snprintf(ps->p[i].val.str, sizeof ps->p[i].val.str, "%s", kv[i][1]);
-        ps->p[i].val.num = atof(kv[i][1]);
-    }
-    /* a relative path: temporary folders are longer than an axis value holds */
-    char cwd[4096];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    assert_int_equal(chdir(dir), 0);
-    ab_status st = gpt2_cpu_impl.setup(&c, &err);
-    gpt2_cpu_impl.teardown(&c);
-    assert_int_equal(chdir(cwd), 0);
-    assert_int_equal(st, AB_EINVAL);
-    assert_non_null(strstr(err.msg, "not GPT-2 124M"));
 }
 
 static void unsupported_points_are_skipped_with_a_reason(void **state)
@@ -434,7 +421,7 @@ static void unsupported_points_are_skipped_with_a_reason(void **state)
     static const char *const cases[][2] = {
         { "model=124M;dtype=fp16;phase=prefill;batch=1;prompt=8;gen=4;weights=random", "fp32 and bf16" },
         { "model=124M;dtype=bf16;phase=decode;batch=1;prompt=1024;gen=128;weights=random",
-          "1152 positions: GPT-2 has 1024" },
+          "1152 positions: the model has 1024" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct ab_case c = { .device = &dev, .seed = 1 };
@@ -442,6 +429,7 @@ static void unsupported_points_are_skipped_with_a_reason(void **state)
         assert_int_equal(ab_params_parse(cases[i][0], &c.params, &err), AB_OK);
         ab_status st = gpt2_cpu_impl.setup(&c, &err);
         gpt2_cpu_impl.teardown(&c);
+        ab_case_detail(&c, NULL);
         assert_int_equal(st, AB_EUNSUPPORTED);
         if (!strstr(err.msg, cases[i][1]))
             fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i][0], err.msg, cases[i][1]);
@@ -551,6 +539,7 @@ static void verify_plan_covers_the_check_cases_whole(void **state)
     assert_int_equal(vp.T, 5);
     assert_int_equal(vp.n_seq, 3);
     assert_int_equal(vp.seq[2], 2);
+    assert_int_equal(vp.all, 70); /* every prompt position of sequence 0 */
     gpt2_verify_plan(&tiny, 1, 7, 5, false, &vp);
     assert_int_equal(vp.P, 7);
     assert_int_equal(vp.T, 0);
@@ -576,8 +565,16 @@ static void verify_plan_shortens_only_what_the_reference_cannot_afford(void **st
     assert_true(gpt2_config_named("1558M", &c));
     gpt2_verify_plan(&c, 32, 1024, 128, true, &vp);
     assert_int_equal(vp.P, 2);
+    /* a long prompt of a narrow model: the whole prompt is verified, and the logits of as many
+     * positions as the budget affords (64 x 50257 multiply-adds each) */
+    struct gpt2_config narrow = { .n_layer = 1, .n_embd = 64, .n_head = 1, .vocab = 50257, .max_pos = 1024 };
+    gpt2_verify_plan(&narrow, 1, 1024, 8, false, &vp);
+    assert_int_equal(vp.P, 1024);
+    assert_int_equal(vp.all, 1 + (int)(GPT2_VERIFY_POSITIONS_BUDGET / (64.0 * 50257)));
+    assert_true(vp.all > 1 && vp.all < vp.P);
     gpt2_verify_plan(&c, 1, 1, 1, true, &vp);
     assert_int_equal(vp.P, 1);
+    assert_int_equal(vp.all, 1);
     assert_int_equal(vp.T, 1);
 }
 
@@ -617,6 +614,7 @@ static ab_status run_check_case(const char *params, struct ab_case *c, struct ab
     if (!st)
         st = gpt2_cpu_impl.verify(c, err);
     gpt2_cpu_impl.teardown(c);
+    ab_case_detail(c, NULL);
     assert_null(c->state);
     return st;
 }
@@ -627,6 +625,447 @@ static double metric(const struct ab_case *c, const char *name)
         if (strcmp(c->metrics[i].name, name) == 0)
             return c->metrics[i].value;
     return NAN;
+}
+
+static void weights_of_any_shape_run_with_the_shape_of_their_config(void **state)
+{
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    struct ab_case c = { .device = &dev, .seed = 1 };
+    struct ab_error err = { { 0 } };
+    struct ab_params *ps = &c.params;
+    ps->n = 7;
+    const char *kv[7][2] = { { "model", "124M" },
+                             { "dtype", "fp32" },
+                             { "phase", "prefill" },
+                             { "batch", "1" },
+                             { "prompt", "8" },
+                             { "gen", "4" },
+                             { "weights", "model.safetensors" } };
+    for (int i = 0; i < 7; i++) {
+        snprintf(ps->p[i].name, sizeof ps->p[i].name, "%s", kv[i][0]);
+        snprintf(ps->p[i].val.str, sizeof ps->p[i].val.str, "%s", kv[i][1]);
+        ps->p[i].val.num = atof(kv[i][1]);
+    }
+    /* a relative path: temporary folders are longer than an axis value holds */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    ab_status st = gpt2_cpu_impl.setup(&c, &err);
+    if (!st)
+        st = gpt2_cpu_impl.verify(&c, &err);
+    gpt2_cpu_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
+    assert_int_equal(chdir(cwd), 0);
+    if (st)
+        fail_msg("%s", err.msg);
+    /* model=124M names random weights' size only: the file's config.json gives the shape */
+    assert_int_equal(metric(&c, "n_layer"), L_);
+    assert_int_equal(metric(&c, "n_embd"), C_);
+    assert_int_equal(metric(&c, "n_head"), NH_);
+    assert_int_equal(metric(&c, "vocab_size"), V_);
+    assert_int_equal(metric(&c, "n_positions"), NPOS_);
+    assert_true(metric(&c, "max_abs_err") < 1e-3);
+    assert_double_equal(c.work.tokens, 8, 0);
+    /* the folder names its model.safetensors too; a prompt past the file's 32 positions is a skip */
+    snprintf(ps->p[6].val.str, sizeof ps->p[6].val.str, ".");
+    snprintf(ps->p[4].val.str, sizeof ps->p[4].val.str, "40");
+    ps->p[4].val.num = 40;
+    assert_int_equal(chdir(dir), 0);
+    st = gpt2_cpu_impl.setup(&c, &err);
+    gpt2_cpu_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(st, AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "40 positions: the model has 32"));
+}
+
+/* ------------------------------------------------------------------ against transformers */
+
+/* tests/data/gpt2_tiny: a checkpoint save_pretrained wrote, and transformers' own logits at
+ * every position of a prompt and its greedy continuation (tests/data/make_gpt2_fixture.py). */
+struct hf_fixture {
+    char dir[4096];
+    int prompt[32], greedy[32], P, T, V;
+    float *logits; /* (P + T, V) */
+};
+
+static void hf_fixture_load(struct hf_fixture *fx)
+{
+    const char *data = getenv("ACCELBENCH_TEST_DATA");
+    assert_non_null(data);
+    snprintf(fx->dir, sizeof fx->dir, "%s/gpt2_tiny", data);
+    char p[4200], *text = NULL;
+    size_t len;
+    struct ab_error err = { { 0 } };
+    snprintf(p, sizeof p, "%s/expected.json", fx->dir);
+    assert_int_equal(ab_read_file(p, &text, &len, &err), AB_OK);
+    /* the few fields needed, by hand: "P": n, "T": n, "vocab_size": n, and the two id lists */
+    const char *at;
+    assert_non_null(at = strstr(text, "\"P\": "));
+    fx->P = atoi(at + 5);
+    assert_non_null(at = strstr(text, "\"T\": "));
+    fx->T = atoi(at + 5);
+    assert_non_null(at = strstr(text, "\"vocab_size\": "));
+    fx->V = atoi(at + 14);
+    assert_true(fx->P > 1 && fx->P + fx->T <= 32 && fx->V > 0);
+    const char *lists[2] = { "\"prompt_ids\": [", "\"greedy_ids\": [" };
+    int *dst[2] = { fx->prompt, fx->greedy }, want[2] = { fx->P, fx->T };
+    for (int l = 0; l < 2; l++) {
+        assert_non_null(at = strstr(text, lists[l]));
+        at += strlen(lists[l]);
+        for (int i = 0; i < want[l]; i++) {
+            char *end;
+            dst[l][i] = (int)strtol(at, &end, 10);
+            assert_true(end > at);
+            at = end + strspn(end, ", \n");
+        }
+        assert_int_equal(*at, ']');
+    }
+    free(text);
+    snprintf(p, sizeof p, "%s/logits.bin", fx->dir);
+    assert_int_equal(ab_read_file(p, &text, &len, &err), AB_OK);
+    assert_int_equal(len, (size_t)(fx->P + fx->T) * fx->V * 4);
+    fx->logits = (float *)(void *)text; /* little-endian fp32, as this host */
+}
+
+/* |got - want| <= tol over a row; fails naming the row */
+static double row_max_err(const float *got, const float *want, int V)
+{
+    double m = 0;
+    for (int v = 0; v < V; v++)
+        m = fmax(m, fabs((double)got[v] - want[v]));
+    return m;
+}
+
+static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **state)
+{
+    struct hf_fixture fx;
+    hf_fixture_load(&fx);
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    /* through the real loader, from the folder save_pretrained wrote */
+    if (gpt2_params_load(&p, fx.dir, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(p.cfg.vocab, fx.V);
+    assert_int_equal(p.cfg.n_layer, 2);
+    int V = fx.V, P = fx.P, T = fx.T;
+    struct gpt2_model *m;
+    if (gpt2_model_create(&m, &p, AB_DTYPE_FP32, 1, P + T, P, &err))
+        fail_msg("%s", err.msg);
+    float *lg = malloc((size_t)P * V * 4);
+    assert_non_null(lg);
+    /* the prompt in one forward (the parallel attention path): every position's logits */
+    assert_int_equal(gpt2_model_forward(m, fx.prompt, P, 0, true, lg, &err), AB_OK);
+    double worst = 0;
+    for (int i = 0; i < P; i++) {
+        double e = row_max_err(lg + (size_t)i * V, fx.logits + (size_t)i * V, V);
+        if (!(e <= 1e-4))
+            fail_msg("prompt position %d: logits off transformers' by %g", i, e);
+        worst = fmax(worst, e);
+    }
+    /* then greedy decode through the KV cache: the same tokens, the same logits at each step */
+    int tok = gpt2_argmax(lg + (size_t)(P - 1) * V, V), seq[64];
+    memcpy(seq, fx.prompt, (size_t)P * sizeof(int));
+    for (int t = 0; t < T; t++) {
+        if (tok != fx.greedy[t])
+            fail_msg("greedy token %d: %d, transformers chose %d", t, tok, fx.greedy[t]);
+        seq[P + t] = tok;
+        if (t == T - 1)
+            break;
+        assert_int_equal(gpt2_model_forward(m, &tok, 1, P + t, false, lg, &err), AB_OK);
+        double e = row_max_err(lg, fx.logits + (size_t)(P + t) * V, V);
+        if (!(e <= 1e-4))
+            fail_msg("decode step %d (position %d): logits off transformers' by %g", t, P + t, e);
+        worst = fmax(worst, e);
+        tok = gpt2_argmax(lg, V);
+    }
+    /* and the FP64 reference the workload verifies against agrees with transformers too */
+    double *ref = malloc((size_t)(P + T) * V * sizeof *ref);
+    assert_non_null(ref);
+    assert_int_equal(gpt2_reference_logits(&p, seq, P + T, 0, false, ref, &err), AB_OK);
+    for (int i = 0; i < P + T; i++)
+        for (int v = 0; v < V; v++)
+            if (!(fabs(ref[(size_t)i * V + v] - fx.logits[(size_t)i * V + v]) <= 1e-4))
+                fail_msg("FP64 reference at position %d, token %d: %g, transformers %g", i, v,
+                         ref[(size_t)i * V + v], fx.logits[(size_t)i * V + v]);
+    print_message("fp32 logits within %.2g of transformers over %d prompt positions and %d steps\n", worst, P,
+                  T - 1);
+    free(ref), free(lg), free(fx.logits);
+    gpt2_model_destroy(m);
+    gpt2_params_free(&p);
+}
+
+/* The first samples.jsonl object of a results folder, and its run.json */
+static cJSON *read_json(const char *file, bool first_line)
+{
+    char *text = NULL;
+    size_t len;
+    struct ab_error err = { { 0 } };
+    if (ab_read_file(file, &text, &len, &err))
+        fail_msg("%s", err.msg);
+    if (first_line && strchr(text, '\n'))
+        *strchr(text, '\n') = '\0';
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    assert_non_null(o);
+    return o;
+}
+
+static int json_int_at(const cJSON *a, int i)
+{
+    const cJSON *v = cJSON_GetArrayItem(a, i);
+    assert_true(cJSON_IsNumber(v));
+    return (int)v->valuedouble;
+}
+
+/* FNV-1a 64 over little-endian int32 ids, as results/schema.md defines prompt_ids_hash */
+static void fnv_hex(const int *ids, int n, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++)
+            h = (h ^ ((uint32_t)ids[i] >> (8 * k) & 0xff)) * 0x100000001b3ull;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* accelbench itself, from the fixture's folder and its prompt file: samples.jsonl holds
+ * transformers' greedy ids and the top-5 of its logits at the last position; run.json the
+ * seed, with which a random prompt comes out the same again. */
+static void the_binary_reproduces_transformers_ids_and_records_them_with_the_seed(void **state)
+{
+    struct hf_fixture fx;
+    hf_fixture_load(&fx);
+    const char *exe = getenv("ACCELBENCH_EXE"), *data = getenv("ACCELBENCH_TEST_DATA");
+    assert_non_null(exe);
+    char cmd[9000], p[4400];
+    /* relative paths: an axis value's length is limited, the folders' may not be */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=gpt2_tiny -a "
+             "prompt_ids=gpt2_tiny/prompt_ids.txt "
+             "-a dtype=fp32 -a batch=2 -a phase=decode -a prompt=%d -a gen=%d -o '%s/hf' >'%s/hf.log' 2>&1",
+             data, exe, fx.P, fx.T - 1, dir, dir);
+    if (system(cmd) != 0) {
+        snprintf(p, sizeof p, "cat '%s/hf.log' >&2", dir);
+        assert_int_equal(system(p), 0);
+        fail_msg("%s failed", cmd);
+    }
+    snprintf(p, sizeof p, "%s/hf/samples.jsonl", dir);
+    cJSON *o = read_json(p, true);
+    const cJSON *d = cJSON_GetObjectItem(o, "detail");
+    assert_true(cJSON_IsObject(d));
+    const cJSON *pr = cJSON_GetObjectItem(d, "prompt_ids"), *gen = cJSON_GetObjectItem(d, "generated_ids");
+    const cJSON *last = cJSON_GetObjectItem(d, "last_logits");
+    assert_int_equal(cJSON_GetArraySize(pr), 2);
+    assert_int_equal(cJSON_GetArraySize(gen), 2);
+    int V = fx.V, row = fx.P + fx.T - 2; /* the logits that chose the last greedy token */
+    const float *ref = fx.logits + (size_t)row * V;
+    for (int b = 0; b < 2; b++) {
+        const cJSON *pb = cJSON_GetArrayItem(pr, b), *gb = cJSON_GetArrayItem(gen, b);
+        assert_int_equal(cJSON_GetArraySize(pb), fx.P);
+        assert_int_equal(cJSON_GetArraySize(gb), fx.T);
+        for (int i = 0; i < fx.P; i++)
+            assert_int_equal(json_int_at(pb, i), fx.prompt[i]);
+        for (int i = 0; i < fx.T; i++)
+            if (json_int_at(gb, i) != fx.greedy[i])
+                fail_msg("sequence %d, greedy token %d: %d, transformers chose %d", b, i, json_int_at(gb, i),
+                         fx.greedy[i]);
+        const cJSON *lb = cJSON_GetArrayItem(last, b), *top = cJSON_GetObjectItem(lb, "top5");
+        assert_int_equal(cJSON_GetObjectItem(lb, "position")->valuedouble, row);
+        double sum = 0;
+        for (int v = 0; v < V; v++)
+            sum += ref[v];
+        assert_double_equal(cJSON_GetObjectItem(lb, "sum")->valuedouble, sum, 1e-2);
+        assert_int_equal(cJSON_GetArraySize(top), 5);
+        for (int k = 0; k < 5; k++) {
+            const cJSON *pair = cJSON_GetArrayItem(top, k);
+            int id = json_int_at(pair, 0);
+            assert_double_equal(cJSON_GetArrayItem(pair, 1)->valuedouble, ref[id], 1e-4);
+            int above = 0; /* transformers' logits rank this id k-th too */
+            for (int v = 0; v < V; v++)
+                above += ref[v] > ref[id];
+            assert_int_equal(above, k);
+        }
+    }
+    const cJSON *m = cJSON_GetObjectItem(o, "metrics");
+    int both[64];
+    memcpy(both, fx.prompt, (size_t)fx.P * sizeof(int));
+    memcpy(both + fx.P, fx.prompt, (size_t)fx.P * sizeof(int));
+    char hex[17];
+    fnv_hex(both, 2 * fx.P, hex);
+    assert_string_equal(cJSON_GetObjectItem(m, "prompt_ids_hash")->valuestring, hex);
+    cJSON_Delete(o);
+    snprintf(p, sizeof p, "%s/hf/run.json", dir);
+    o = read_json(p, false);
+    assert_string_equal(cJSON_GetObjectItem(o, "seed_source")->valuestring, "fresh");
+    assert_true(cJSON_GetObjectItem(o, "seed")->valuedouble >= 1);
+    cJSON_Delete(o);
+
+    /* random prompts: a fresh seed, then that seed again, give the same prompt */
+    char hash[2][17];
+    double seed = 0;
+    for (int r = 0; r < 2; r++) {
+        char seed_opt[64] = "";
+        if (r)
+            snprintf(seed_opt, sizeof seed_opt, "--seed %.0f", seed);
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=gpt2_tiny -a dtype=fp32 -a batch=1 "
+                 "-a phase=prefill -a prompt=5 %s -o '%s/r%d' >/dev/null 2>&1",
+                 data, exe, seed_opt, dir, r);
+        assert_int_equal(system(cmd), 0);
+        snprintf(p, sizeof p, "%s/r%d/run.json", dir, r);
+        o = read_json(p, false);
+        assert_string_equal(cJSON_GetObjectItem(o, "seed_source")->valuestring, r ? "given" : "fresh");
+        if (r)
+            assert_double_equal(cJSON_GetObjectItem(o, "seed")->valuedouble, seed, 0);
+        seed = cJSON_GetObjectItem(o, "seed")->valuedouble;
+        cJSON_Delete(o);
+        snprintf(p, sizeof p, "%s/r%d/samples.jsonl", dir, r);
+        o = read_json(p, true);
+        snprintf(hash[r], sizeof hash[r], "%s",
+                 cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metrics"), "prompt_ids_hash")->valuestring);
+        cJSON_Delete(o);
+    }
+    assert_string_equal(hash[0], hash[1]);
+    free(fx.logits);
+}
+
+static void a_bad_prompt_file_is_a_clear_error(void **state)
+{
+    static const char *const files[][2] = {
+        { "# a comment\n1, 2, 3, 4\n5 6 7\n",
+          "prompt_ids.txt:3: 3 ids, fewer than the prompt's 4 (set -a prompt=3)" },
+        { "1 2 97 4\n", "prompt_ids.txt:1: \"97\" is not a token id in [0, 97)" },
+        { "1 2 x 4\n", "prompt_ids.txt:1: \"x\" is not a token id" },
+        { "\n# nothing\n", "no line of token ids" },
+    };
+    struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        assert_int_equal(test_write_file("prompt_ids.txt", files[i][0]), 0);
+        struct ab_case c = { .device = &dev, .seed = 1 };
+        struct ab_error err = { { 0 } };
+        assert_int_equal(ab_params_parse("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=4;gen=1;"
+                                         "weights=model.safetensors;prompt_ids=prompt_ids.txt",
+                                         &c.params, &err),
+                         AB_OK);
+        ab_status st = gpt2_cpu_impl.setup(&c, &err);
+        gpt2_cpu_impl.teardown(&c);
+        ab_case_detail(&c, NULL);
+        if (st != AB_EINVAL || !strstr(err.msg, files[i][1]))
+            fail_msg("file %zu: status %d, \"%s\"", i, st, err.msg);
+    }
+    /* two lines for three sequences: the lines repeat, so sequences 0 and 2 get the same prompt */
+    assert_int_equal(test_write_file("prompt_ids.txt", "1 2 3 4 5\n6,7,8,9\n"), 0);
+    struct ab_case c = { .device = &dev, .seed = 1 };
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_params_parse("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=4;gen=1;"
+                                     "weights=model.safetensors;prompt_ids=prompt_ids.txt",
+                                     &c.params, &err),
+                     AB_OK);
+    int want[12] = { 1, 2, 3, 4, 6, 7, 8, 9, 1, 2, 3, 4 }, got[12];
+    assert_int_equal(gpt2_case_prompt(&c, V_, 3, 4, got, &err), AB_OK);
+    assert_memory_equal(got, want, sizeof want);
+    assert_int_equal(chdir(cwd), 0);
+}
+
+/* A checkpoint of distilgpt2's shape (6 layers, 768 wide, 12 heads; a vocabulary of 1000 and
+ * 16 positions keep the file near 85 MB of bf16) written here, run by the real binary from its
+ * folder: the rows verify, and their metrics give the file's shape, whatever `model` says. */
+static void a_distilgpt2_shaped_checkpoint_runs_through_the_binary(void **state)
+{
+    enum { L = 6, C = 768, V = 1000, NP = 16 };
+    const char *exe = getenv("ACCELBENCH_EXE");
+    assert_non_null(exe);
+    char d[4300];
+    snprintf(d, sizeof d, "%s/distil", dir);
+    assert_int_equal(mkdir(d, 0777), 0);
+    size_t per_layer = 12 * (size_t)C * C + 13 * (size_t)C,
+           total = (size_t)(V + NP) * C + L * per_layer + 2 * C;
+    uint16_t *w = malloc(total * 2);
+    float *f = malloc(total * 4);
+    assert_non_null(w);
+    assert_non_null(f);
+    ab_fill_normal_f32(f, total, 99, 0.02f);
+    struct st_writer wr = { 0 };
+    size_t at = 0;
+    char n[96];
+    /* norms near 1, everything else as drawn (GPT-2's std 0.02) */
+#define PUT(name, d0, d1, gain)                                                                              \
+    do {                                                                                                     \
+        size_t cnt = (size_t)(d0) * ((d1) ? (size_t)(d1) : 1);                                               \
+        for (size_t i = 0; i < cnt; i++)                                                                     \
+            w[at + i] = ab_bf16_from_f32(f[at + i] + (gain));                                                \
+        st_add_raw(&wr, name, "BF16", 2, w + at, (d1) ? 2 : 1, (const int64_t[]){ d0, d1 });                 \
+        at += cnt;                                                                                           \
+    } while (0)
+    PUT("transformer.wte.weight", V, C, 0);
+    PUT("transformer.wpe.weight", NP, C, 0);
+    PUT("transformer.ln_f.weight", C, 0, 1);
+    PUT("transformer.ln_f.bias", C, 0, 0);
+    for (int l = 0; l < L; l++) {
+#define PUTL(suffix, d0, d1, gain)                                                                           \
+    do {                                                                                                     \
+        snprintf(n, sizeof n, "transformer.h.%d.%s", l, suffix);                                             \
+        PUT(n, d0, d1, gain);                                                                                \
+    } while (0)
+        PUTL("ln_1.weight", C, 0, 1);
+        PUTL("ln_1.bias", C, 0, 0);
+        PUTL("attn.c_attn.weight", C, 3 * C, 0);
+        PUTL("attn.c_attn.bias", 3 * C, 0, 0);
+        PUTL("attn.c_proj.weight", C, C, 0);
+        PUTL("attn.c_proj.bias", C, 0, 0);
+        PUTL("ln_2.weight", C, 0, 1);
+        PUTL("ln_2.bias", C, 0, 0);
+        PUTL("mlp.c_fc.weight", C, 4 * C, 0);
+        PUTL("mlp.c_fc.bias", 4 * C, 0, 0);
+        PUTL("mlp.c_proj.weight", 4 * C, C, 0);
+        PUTL("mlp.c_proj.bias", C, 0, 0);
+#undef PUTL
+    }
+#undef PUT
+    assert_int_equal(at, total);
+    size_t len;
+    uint8_t *buf = st_serialize(&wr, &len);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    assert_int_equal(st_write_file(p, buf, len), 0);
+    free(buf), free(w), free(f);
+    snprintf(p, sizeof p, "%s/config.json", d);
+    assert_int_equal(test_write_file(p, "{\"model_type\": \"gpt2\", \"n_layer\": 6, \"n_embd\": 768, "
+                                        "\"n_head\": 12, \"vocab_size\": 1000, \"n_positions\": 16}"),
+                     0);
+    /* from the folder, with a relative path: temporary folders are longer than an axis value holds */
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=distil -a dtype=fp32 -a batch=1 "
+             "-a phase=decode -a prompt=7 -a gen=5 -o out >out.log 2>&1",
+             dir, exe);
+    int rc = system(cmd);
+    snprintf(p, sizeof p, "%s/out/results.csv", dir);
+    struct ab_result_set set = { 0 };
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ab_csv_read(p, &set, NULL, 0, &err), AB_OK);
+    assert_int_equal(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+    if (set.n != 1) /* decode: its verify covers the prompt and the decode steps */
+        fail_msg("%d rows, the last %s %s: %s", (int)set.n, set.rows[set.n - 1].workload,
+                 set.rows[set.n - 1].params, set.rows[set.n - 1].message);
+    for (int64_t i = 0; i < set.n; i++) {
+        const struct ab_result *r = &set.rows[i];
+        if (r->status != AB_OK)
+            fail_msg("%s: %s", r->params, r->message);
+        assert_string_equal(ab_result_metric_text(r, "weights"), "file");
+        assert_int_equal(ab_result_metric(r, "n_layer"), L);
+        assert_int_equal(ab_result_metric(r, "n_embd"), C);
+        assert_int_equal(ab_result_metric(r, "n_head"), 12);
+        assert_int_equal(ab_result_metric(r, "vocab_size"), V);
+        assert_int_equal(ab_result_metric(r, "n_positions"), NP);
+        assert_int_equal(ab_result_metric(r, "verified_prompt_tokens"), 7);
+        assert_true(ab_result_metric(r, "max_abs_err") < 1e-3);
+    }
+    assert_int_equal(ab_result_metric(&set.rows[0], "verified_decode_steps"), 5);
+    ab_result_set_free(&set);
 }
 
 static void check_cases_verify_every_position_and_decode_step(void **state)
@@ -649,6 +1088,7 @@ static void check_cases_verify_every_position_and_decode_step(void **state)
         assert_int_equal(metric(&c, "verified_prompt_tokens"), 7);
         assert_int_equal(metric(&c, "verified_decode_steps"), 5);
         assert_int_equal(metric(&c, "verified_sequences"), 3);
+        assert_int_equal(metric(&c, "verified_positions"), 7);
         double atol, rtol;
         gpt2_logit_tolerance(d == 1, &atol, &rtol);
         assert_true(metric(&c, "max_abs_err") > 0 && metric(&c, "max_abs_err") < atol);
@@ -672,7 +1112,8 @@ static void check_case_fails_when_model_and_reference_disagree(void **state)
         run_check_case("model=tiny;dtype=fp32;phase=prefill;batch=3;prompt=70;gen=5;weights=random", &c, &err,
                        corrupt_reference_weights);
     assert_int_equal(st, AB_EMISMATCH);
-    assert_non_null(strstr(err.msg, "sequence 0, position 69:"));
+    /* every prompt position of sequence 0 is checked: the first already fails */
+    assert_non_null(strstr(err.msg, "sequence 0, position 0:"));
     assert_non_null(strstr(err.msg, "off the FP64 reference"));
 }
 
@@ -686,7 +1127,7 @@ int main(void)
         cmocka_unit_test(named_configs_have_published_parameter_counts),
         cmocka_unit_test(work_model_counts_matmuls_attention_and_logits),
         cmocka_unit_test(missing_weights_file_is_a_clear_error),
-        cmocka_unit_test(weights_of_another_size_are_refused),
+        cmocka_unit_test(weights_of_any_shape_run_with_the_shape_of_their_config),
         cmocka_unit_test(unsupported_points_are_skipped_with_a_reason),
         cmocka_unit_test(argmax_of_a_nan_row_is_its_first_nan_and_in_range),
         cmocka_unit_test(argmax_of_all_minus_infinity_is_zero_and_ties_take_the_lowest_index),
@@ -695,6 +1136,10 @@ int main(void)
         cmocka_unit_test(verify_plan_covers_the_check_cases_whole),
         cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
         cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
+        cmocka_unit_test(transformers_fixture_gives_the_same_greedy_ids_and_logits),
+        cmocka_unit_test(the_binary_reproduces_transformers_ids_and_records_them_with_the_seed),
+        cmocka_unit_test(a_bad_prompt_file_is_a_clear_error),
+        cmocka_unit_test(a_distilgpt2_shaped_checkpoint_runs_through_the_binary),
         cmocka_unit_test(check_cases_verify_every_position_and_decode_step),
         cmocka_unit_test(check_case_fails_when_model_and_reference_disagree),
     };

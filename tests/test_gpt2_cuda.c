@@ -99,6 +99,7 @@ static void too_many_positions_is_skipped_before_any_cuda_call(void **state)
     set_params(&c, "model=124M;dtype=bf16;phase=decode;batch=1;prompt=1000;gen=100;weights=random");
     ab_status st = gpt2_cuda_impl.setup(&c, &err);
     gpt2_cuda_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_equal(st, AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "1100 positions"));
     assert_null(c.state);
@@ -113,6 +114,7 @@ static void case_too_big_for_the_device_is_oom(void **state)
     set_params(&c, "model=1558M;dtype=fp32;phase=prefill;batch=8;prompt=512;gen=8;weights=random");
     ab_status st = gpt2_cuda_impl.setup(&c, &err);
     gpt2_cuda_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_equal(st, AB_ENOMEM);
     assert_non_null(strstr(err.msg, "GB of device memory"));
 }
@@ -127,6 +129,7 @@ static void setup_without_gpu_fails_politely(void **state)
     double t0 = ab_now_s();
     ab_status st = gpt2_cuda_impl.setup(&c, &err);
     gpt2_cuda_impl.teardown(&c);
+    ab_case_detail(&c, NULL);
     assert_int_not_equal(st, AB_OK);
     assert_non_null(strstr(err.msg, "cuda"));
     /* it fails on the device, before making half a gigabyte of weights */

@@ -149,9 +149,13 @@ static void offsets_past_the_end_are_truncation(void **state)
 
 static void wrong_dtype_or_size_is_rejected(void **state)
 {
-    expect_header_error("dtype_i64",
-                        "{\"h.0.ln_1.bias\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8,
-                        "h.0.ln_1.bias: dtype I64 not supported");
+    expect_header_error("dtype_unknown",
+                        "{\"h.0.ln_1.bias\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8,
+                        "h.0.ln_1.bias: dtype Q4 unknown");
+    /* a type the loader does not read is still sized: its byte range must match */
+    expect_header_error("dtype_i64_bytes",
+                        "{\"h.0.attn.bias\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+                        "h.0.attn.bias: 8 bytes for 2 elements of I64");
     expect_header_error("dtype_missing", "{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
                         "x: missing \"dtype\"");
     expect_header_error("bytes_mismatch", "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
@@ -165,6 +169,41 @@ static void wrong_dtype_or_size_is_rejected(void **state)
         "shape_overflow",
         "{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,4]}}", 4,
         "x: too many elements");
+}
+
+/* Exports write attention masks as BOOL or I64 (and other types the loader never reads): the
+ * file parses, its other tensors read, and reading the mask itself says why it cannot. */
+static void tensors_of_unread_dtypes_do_not_reject_the_file(void **state)
+{
+    float v[2] = { 1.5f, -2 };
+    uint8_t mask[16];
+    int64_t big[3] = { 1, 0, -1 };
+    for (int i = 0; i < 16; i++)
+        mask[i] = (uint8_t)(i % 5 == 0);
+    struct st_writer wr = { 0 };
+    st_add_raw(&wr, "h.0.attn.bias", "BOOL", 1, mask, 4, (const int64_t[]){ 1, 1, 4, 4 });
+    st_add_raw(&wr, "h.0.attn.masked_bias", "I64", 8, big, 1, (const int64_t[]){ 3 });
+    st_add_raw(&wr, "scalar", "F64", 8, big, 0, NULL);
+    st_add(&wr, "ln_f.bias", v, 2, 0);
+    size_t len;
+    uint8_t *b = st_serialize(&wr, &len);
+    save_corpus("bool_i64_masks", b, len);
+    struct gpt2_st_file f;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_safetensors_parse(b, len, &f, &err), AB_OK);
+    assert_int_equal(f.n_tensors, 4);
+    const struct gpt2_st_tensor *t = gpt2_safetensors_find(&f, "h.0.attn.bias");
+    assert_non_null(t);
+    assert_int_equal(t->ndim, 4);
+    assert_int_equal(t->end - t->begin, 16);
+    assert_string_equal(t->dtype_word, "BOOL");
+    float out[16];
+    assert_int_equal(gpt2_safetensors_get_f32(&f, "ln_f.bias", 2, 0, false, out, &err), AB_OK);
+    assert_float_equal(out[1], -2, 0);
+    assert_int_equal(gpt2_safetensors_get_f32(&f, "h.0.attn.masked_bias", 3, 0, false, out, &err), AB_EINVAL);
+    assert_non_null(strstr(err.msg, "h.0.attn.masked_bias: dtype I64, the loader reads F32, BF16 and F16"));
+    gpt2_safetensors_free(&f);
+    free(b);
 }
 
 static void wrong_shape_and_missing_tensor_name_the_tensor(void **state)
@@ -334,9 +373,9 @@ static void crafted_config_sizes_are_refused_before_allocation(void **state)
         assert_int_equal(gpt2_params_load(&p, path, &err), AB_EINVAL);
         assert_non_null(strstr(err.msg, "parameters, more than the"));
     }
-    /* a folder as the weights path says so */
+    /* a folder as the weights path is read as its model.safetensors: the same refusal */
     assert_int_equal(gpt2_params_load(&p, dir, &err), AB_EINVAL);
-    assert_non_null(strstr(err.msg, "is a folder"));
+    assert_non_null(strstr(err.msg, "/model.safetensors: config.json describes"));
     free(b);
     test_rmrf(dir);
     free(dir);
@@ -351,6 +390,7 @@ int main(void)
         cmocka_unit_test(header_must_be_a_json_object),
         cmocka_unit_test(offsets_past_the_end_are_truncation),
         cmocka_unit_test(wrong_dtype_or_size_is_rejected),
+        cmocka_unit_test(tensors_of_unread_dtypes_do_not_reject_the_file),
         cmocka_unit_test(wrong_shape_and_missing_tensor_name_the_tensor),
         cmocka_unit_test(non_finite_weights_are_rejected),
         cmocka_unit_test(model_loader_names_the_missing_tensor),

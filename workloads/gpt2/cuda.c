@@ -190,7 +190,7 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     const struct ab_params *ps = &c->params;
-    const char *name = ab_param_str(ps, "model", "124M"), *wpath = ab_param_str(ps, "weights", "random");
+    const char *wpath = ab_param_str(ps, "weights", "random");
     s->dt = ab_param_is(ps, "dtype", "bf16")   ? AB_DTYPE_BF16
             : ab_param_is(ps, "dtype", "fp16") ? AB_DTYPE_FP16
                                                : AB_DTYPE_FP32;
@@ -198,12 +198,10 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     s->B = (int)ab_param_int(ps, "batch", 1);
     s->P = (int)ab_param_int(ps, "prompt", 128);
     s->T = (int)ab_param_int(ps, "gen", 128);
-    if (!gpt2_config_named(name, &s->cfg))
-        return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
+    ab_status st = gpt2_case_config(c, s->P, s->T, s->decode, &s->cfg, err);
+    if (st)
+        return st;
     s->max_T = s->decode ? s->P + s->T : s->P;
-    if (s->max_T > s->cfg.max_pos)
-        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: GPT-2 has %d", s->P, s->T,
-                       s->max_T, s->cfg.max_pos);
     size_t C = (size_t)s->cfg.n_embd, L = (size_t)s->cfg.n_layer, V = (size_t)s->cfg.vocab;
     size_t rows = (size_t)s->B * s->P, kv = L * (size_t)s->B * s->max_T * C, np = gpt2_param_count(&s->cfg);
     s->Vp = gpt2_cuda_logits_ld(s->cfg.vocab);
@@ -215,7 +213,6 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
     AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
-    ab_status st;
     if (strcmp(wpath, "random") == 0) {
         if ((st = gpt2_params_alloc(&s->params, &s->cfg, err)))
             return st;
@@ -224,13 +221,6 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     } else {
         if ((st = gpt2_params_load(&s->params, wpath, err)))
             return st;
-        const struct gpt2_config *got = &s->params.cfg;
-        if (got->n_layer != s->cfg.n_layer || got->n_embd != s->cfg.n_embd || got->n_head != s->cfg.n_head ||
-            got->vocab != s->cfg.vocab)
-            return ab_fail(err, AB_EINVAL,
-                           "weights %s: a %d-layer, %d-wide model with vocabulary %d, not GPT-2 %s", wpath,
-                           got->n_layer, got->n_embd, got->vocab, name);
-        s->cfg.max_pos = got->max_pos;
         ab_case_metric_text(c, "weights", "file");
     }
     s->ev = calloc((size_t)s->T + 1, sizeof *s->ev);
@@ -285,10 +275,8 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaMemset(s->flags, 0, sizeof(int)), err);
     if (!(s->prompt = malloc(rows * sizeof(int))))
         return ab_fail(err, AB_ENOMEM, "out of memory");
-    struct ab_rng g;
-    ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
-    for (size_t i = 0; i < rows; i++)
-        s->prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+    if ((st = gpt2_case_prompt(c, (int)V, s->B, s->P, s->prompt, err)))
+        return st;
     AB_CUDA_TRY(cudaMemcpy(s->tok, s->prompt, rows * sizeof(int), cudaMemcpyHostToDevice), err);
     ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
     gpt2_set_work(c, &s->cfg, es,
@@ -406,25 +394,43 @@ static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, cons
 static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s, const struct gpt2_vplan *vp,
                                          struct ab_error *err)
 {
-    int B = s->B, V = s->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1;
+    int B = s->B, V = s->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1, extra = vp->all - 1;
     ab_case_metric(c, "verified_prompt_tokens", vp->P);
     ab_case_metric(c, "verified_decode_steps", vp->T);
     ab_case_metric(c, "verified_sequences", vp->n_seq);
+    ab_case_metric(c, "verified_positions", vp->all);
     int *seq = malloc((size_t)B * n * sizeof(int)), *in = malloc((size_t)B * vp->P * sizeof(int));
     int *hnext = malloc((size_t)B * sizeof(int)), *din = NULL;
     float *got = malloc((size_t)vp->n_seq * rows * V * sizeof(float));
+    float *early = malloc(((size_t)extra + 1) * V * sizeof(float)); /* (extra, V) of seq[0] */
     ab_status st = AB_OK;
     cudaError_t ce = cudaSuccess;
-    if (!seq || !in || !hnext || !got) {
+    if (!seq || !in || !hnext || !got || !early) {
         st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
         goto done;
+    }
+    if ((ce = cudaMalloc((void **)&din, (size_t)B * vp->P * sizeof(int))))
+        goto done;
+    /* seq[0]'s earlier prompt positions: the forward computes the last position's logits only,
+     * so each is the last of a prefix, run through the same parallel (Tq > 1) path as the prompt */
+    for (int q = vp->P - extra; q < vp->P; q++) {
+        for (int b = 0; b < B; b++)
+            memcpy(in + (size_t)b * q, s->prompt + (size_t)b * s->P, (size_t)q * sizeof(int));
+        if ((ce = cudaMemcpy(din, in, (size_t)B * q * sizeof(int), cudaMemcpyHostToDevice)))
+            goto done;
+        if ((st = forward(s, din, q, NULL, 0, err)))
+            goto done;
+        if ((ce = cudaMemcpyAsync(early + (size_t)(q - (vp->P - extra)) * V,
+                                  s->logits + (size_t)vp->seq[0] * s->Vp, (size_t)V * 4,
+                                  cudaMemcpyDeviceToHost, s->stream)) ||
+            (ce = cudaStreamSynchronize(s->stream)))
+            goto done;
     }
     for (int b = 0; b < B; b++) {
         memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
         memcpy(in + (size_t)b * vp->P, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
     }
-    if ((ce = cudaMalloc((void **)&din, (size_t)B * vp->P * sizeof(int))) ||
-        (ce = cudaMemcpy(din, in, (size_t)B * vp->P * sizeof(int), cudaMemcpyHostToDevice)))
+    if ((ce = cudaMemcpy(din, in, (size_t)B * vp->P * sizeof(int), cudaMemcpyHostToDevice)))
         goto done;
     if ((st = forward(s, din, vp->P, NULL, 0, err)))
         goto done;
@@ -448,16 +454,14 @@ static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s
         goto done;
     double atol, rtol, max_abs = 0;
     gpt2_logit_tolerance(s->dt != AB_DTYPE_FP32, &atol, &rtol);
-    for (int k = 0; k < vp->n_seq && !st; k++)
-        st =
-            gpt2_verify_logits(&s->params, seq + (size_t)vp->seq[k] * n, n, vp->P - 1, vp->seq[k],
-                               s->dt == AB_DTYPE_BF16, got + (size_t)k * rows * V, atol, rtol, &max_abs, err);
+    st = gpt2_verify_plan_logits(&s->params, vp, seq, early, got, s->dt == AB_DTYPE_BF16, atol, rtol,
+                                 &max_abs, err);
     ab_case_metric(c, "max_abs_err", max_abs);
     if (!st)
         st = check_flags(s, err); /* the sequences not compared */
 done:
     cudaFree(din);
-    free(seq), free(in), free(hnext), free(got);
+    free(seq), free(in), free(hnext), free(got), free(early);
     AB_CUDA_TRY(ce, err);
     return st;
 }
@@ -483,6 +487,20 @@ static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
     ab_case_metric(c, "ttft_s", ms * 1e-3);
     if ((st = check_flags(s, err)))
         return st;
+    /* what the prefill chose, recorded (the decode's tokens stay on the device while timed) */
+    int V = s->cfg.vocab;
+    int *first = malloc((size_t)s->B * sizeof(int));
+    float *lg = malloc((size_t)s->B * V * sizeof(float));
+    cudaError_t ce = !first || !lg
+                         ? cudaErrorMemoryAllocation
+                         : cudaMemcpy(first, s->first, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToHost);
+    if (!ce)
+        ce = cudaMemcpy2D(lg, (size_t)V * 4, s->logits, (size_t)s->Vp * 4, (size_t)V * 4, (size_t)s->B,
+                          cudaMemcpyDeviceToHost);
+    if (!ce)
+        gpt2_record_outputs(c, s->prompt, s->B, s->P, first, 1, lg, V, s->P - 1);
+    free(first), free(lg);
+    AB_CUDA_TRY(ce, err);
     if (s->decode && (st = verify_step_graph(s, c, &vp, err)))
         return st;
     return AB_OK;

@@ -4,16 +4,22 @@
  * bandwidth, since each decode step must read every weight and the whole KV cache. */
 #include "gpt2.h"
 
+#include "argmax.h"
+
+#include <cjson/cJSON.h>
+
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct ab_axis gpt2_axes[] = {
     { .name = "model",
       .type = AB_AXIS_STR,
-      .help = "GPT-2 size (layers x width: 12x768, 24x1024, 36x1280, 48x1600; tiny: 2x128, the "
-              "check suite's, random weights)",
+      .help = "GPT-2 size of random weights (layers x width: 12x768, 24x1024, 36x1280, 48x1600; "
+              "tiny: 2x128, the check suite's); with weights, the shape is config.json's",
       .choices = "124M,355M,774M,1558M,tiny",
       .sweep = { "124M", "124M,355M", "124M,355M,774M,1558M", "tiny" } },
     { .name = "dtype",
@@ -46,8 +52,15 @@ static const struct ab_axis gpt2_axes[] = {
       .sweep = { "8", "32", "128", "5" } },
     { .name = "weights",
       .type = AB_AXIS_STR,
-      .help =
-          "\"random\" (seeded) or the path of a Hugging Face model.safetensors with config.json beside it",
+      .help = "\"random\" (seeded) or a Hugging Face checkpoint of any GPT-2 shape: its folder or its "
+              "model.safetensors, config.json beside it",
+      .sweep = { "random", "random", "random", "random" } },
+    { .name = "prompt_ids",
+      .type = AB_AXIS_STR,
+      .help = "\"random\" (seeded) or a text file of token ids, one sequence per line (whitespace or "
+              "commas between ids; '#' lines skipped): sequence b takes line b mod lines, its first "
+              "`prompt` ids",
+      .implicit = "random",
       .sweep = { "random", "random", "random", "random" } },
 };
 
@@ -57,6 +70,158 @@ static const struct ab_axis gpt2_axes[] = {
 static bool gpt2_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
     return !(suite == AB_SUITE_CHECK && backend == AB_BACKEND_CPU && ab_param_is(ps, "dtype", "fp16"));
+}
+
+ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct gpt2_config *out,
+                           struct ab_error *err)
+{
+    const char *name = ab_param_str(&c->params, "model", "124M");
+    const char *wpath = ab_param_str(&c->params, "weights", "random");
+    ab_status st;
+    if (strcmp(wpath, "random") == 0) {
+        if (!gpt2_config_named(name, out))
+            return ab_fail(err, AB_EINVAL, "model %s unknown (124M, 355M, 774M, 1558M, tiny)", name);
+    } else {
+        /* any GPT-2 shape: what the checkpoint's config.json says, held to what its file can
+         * hold before a byte is allocated for it */
+        char path[4096];
+        struct stat sb;
+        if ((st = gpt2_config_load(wpath, path, sizeof path, out, err)))
+            return st;
+        if (stat(path, &sb) != 0)
+            return ab_fail(err, AB_EIO, "weights %s: %s", path, strerror(errno));
+        if ((st = gpt2_config_fits_file(out, S_ISREG(sb.st_mode) ? (size_t)sb.st_size : 0, err)))
+            return ab_fail_prefix(err, st, "weights %s", path);
+    }
+    ab_case_metric(c, "n_layer", out->n_layer);
+    ab_case_metric(c, "n_embd", out->n_embd);
+    ab_case_metric(c, "n_head", out->n_head);
+    ab_case_metric(c, "vocab_size", out->vocab);
+    ab_case_metric(c, "n_positions", out->max_pos);
+    int max_T = decode ? P + T : P;
+    if (max_T > out->max_pos)
+        return ab_fail(err, AB_EUNSUPPORTED, "prompt %d + gen %d = %d positions: the model has %d", P,
+                       decode ? T : 0, max_T, out->max_pos);
+    return AB_OK;
+}
+
+ab_status gpt2_case_prompt(struct ab_case *c, int V, int B, int P, int *prompt, struct ab_error *err)
+{
+    const char *path = ab_param_str(&c->params, "prompt_ids", "random");
+    if (strcmp(path, "random") == 0) {
+        struct ab_rng g;
+        ab_rng_seed(&g, c->seed ^ 0x9e3779b97f4a7c15ull);
+        for (size_t i = 0; i < (size_t)B * P; i++)
+            prompt[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+        return AB_OK;
+    }
+    char *text;
+    size_t len;
+    ab_status st = ab_read_file_max(path, (size_t)64 << 20, &text, &len, err);
+    if (st)
+        return ab_fail_prefix(err, st, "prompt_ids");
+    int lines = 0, line = 0;
+    for (char *ln = text, *next; !st && *ln && lines < B; ln = next) {
+        next = ln + strcspn(ln, "\n");
+        if (*next)
+            *next++ = '\0';
+        line++;
+        ln += strspn(ln, " \t\r,");
+        if (!*ln || *ln == '#')
+            continue;
+        int n = 0;
+        for (char *q = ln; *q && !st;) {
+            char *end;
+            errno = 0;
+            long v = strtol(q, &end, 10);
+            if (end == q || errno || v < 0 || v >= V)
+                st = ab_fail(err, AB_EINVAL, "prompt_ids %s:%d: \"%.*s\" is not a token id in [0, %d)", path,
+                             line, (int)(strcspn(q, " \t\r,") < 20 ? strcspn(q, " \t\r,") : 20), q, V);
+            else if (n < P)
+                prompt[(size_t)lines * P + n] = (int)v;
+            n++;
+            q = end + strspn(end, " \t\r,");
+        }
+        if (!st && n < P)
+            st = ab_fail(err, AB_EINVAL,
+                         "prompt_ids %s:%d: %d ids, fewer than the prompt's %d (set -a prompt=%d)", path,
+                         line, n, P, n);
+        lines++;
+    }
+    free(text);
+    if (!st && lines == 0)
+        st = ab_fail(err, AB_EINVAL, "prompt_ids %s: no line of token ids", path);
+    for (int b = lines; !st && b < B; b++) /* fewer lines than sequences: they repeat */
+        memcpy(prompt + (size_t)b * P, prompt + (size_t)(b % lines) * P, (size_t)P * sizeof *prompt);
+    return st;
+}
+
+/* FNV-1a 64 over the ids as little-endian int32 bytes, in order */
+static uint64_t ids_hash(const int *ids, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++) {
+            h ^= (uint8_t)((uint32_t)ids[i] >> (8 * k));
+            h *= 0x100000001b3ull;
+        }
+    return h;
+}
+
+static cJSON *id_rows(const int *ids, int B, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int b = 0; a && b < B; b++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; row && i < n; i++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber(ids[(size_t)b * n + i]));
+        cJSON_AddItemToArray(a, row);
+    }
+    return a;
+}
+
+void gpt2_record_outputs(struct ab_case *c, const int *prompt, int B, int P, const int *gen, int n_gen,
+                         const float *logits, int V, int pos)
+{
+    ab_case_metric_text(c, "prompt_ids_hash", "%016llx", (unsigned long long)ids_hash(prompt, (size_t)B * P));
+    ab_case_metric_text(c, "generated_ids_hash", "%016llx",
+                        (unsigned long long)ids_hash(gen, (size_t)B * n_gen));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "prompt_ids", id_rows(prompt, B, P));
+    cJSON_AddItemToObject(o, "generated_ids", id_rows(gen, B, n_gen));
+    cJSON *last = cJSON_AddArrayToObject(o, "last_logits");
+    for (int b = 0; b < B && last; b++) {
+        const float *row = logits + (size_t)b * V;
+        double sum = 0;
+        int top[5], nt = V < 5 ? V : 5;
+        for (int v = 0; v < V; v++)
+            sum += row[v];
+        /* the five largest by argmax.h's order (ties to the lowest id) */
+        for (int k = 0; k < nt; k++) {
+            int best = -1;
+            for (int v = 0; v < V; v++) {
+                bool taken = false;
+                for (int j = 0; j < k && !taken; j++)
+                    taken = top[j] == v;
+                if (!taken && (best < 0 || gpt2_argmax_better(row[v], v, row[best], best)))
+                    best = v;
+            }
+            top[k] = best;
+        }
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "position", pos);
+        cJSON_AddNumberToObject(e, "sum", sum);
+        cJSON *t5 = cJSON_AddArrayToObject(e, "top5");
+        for (int k = 0; k < nt && t5; k++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(top[k]));
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(row[top[k]]));
+            cJSON_AddItemToArray(t5, pair);
+        }
+        cJSON_AddItemToArray(last, e);
+    }
+    ab_case_detail(c, cJSON_PrintUnformatted(o)); /* NULL when out of memory: no detail */
+    cJSON_Delete(o);
 }
 
 static size_t layer_weights(const struct gpt2_config *cfg)
@@ -147,6 +312,29 @@ void gpt2_verify_plan(const struct gpt2_config *cfg, int B, int P, int T, bool d
     while (out->P > lo &&
            out->n_seq * gpt2_reference_cost(cfg, out->P + out->T, out->T + 1) > GPT2_VERIFY_BUDGET)
         out->P = out->P / 2 > lo ? out->P / 2 : lo;
+    double per_position = (double)cfg->n_embd * cfg->vocab; /* one more row of the output projection */
+    double extra = floor(GPT2_VERIFY_POSITIONS_BUDGET / per_position);
+    out->all = extra + 1 >= out->P ? out->P : 1 + (int)extra;
+}
+
+ab_status gpt2_verify_plan_logits(const struct gpt2_params *p, const struct gpt2_vplan *vp, const int *seq,
+                                  const float *early, const float *got, bool round_bf16, double atol,
+                                  double rtol, double *max_abs_err, struct ab_error *err)
+{
+    int V = p->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1;
+    /* seq[0]'s rows in position order: the earlier prompt positions, then P-1 and the steps */
+    float *first = malloc(((size_t)vp->all - 1 + rows) * V * sizeof *first);
+    if (!first)
+        return ab_fail(err, AB_ENOMEM, "verify: out of memory");
+    memcpy(first, early, ((size_t)vp->all - 1) * V * sizeof *first);
+    memcpy(first + ((size_t)vp->all - 1) * V, got, (size_t)rows * V * sizeof *first);
+    ab_status st = AB_OK;
+    for (int k = 0; k < vp->n_seq && !st; k++)
+        st = gpt2_verify_logits(p, seq + (size_t)vp->seq[k] * n, n, k ? vp->P - 1 : vp->P - vp->all,
+                                vp->seq[k], round_bf16, k ? got + (size_t)k * rows * V : first, atol, rtol,
+                                max_abs_err, err);
+    free(first);
+    return st;
 }
 
 ab_status gpt2_pick_tokens(const float *logits, size_t ld, int B, int V, int pos, int *tok,
@@ -204,6 +392,13 @@ ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int
 /* Every metric a gpt2 row may carry (gpt2.c, cpu.c, cuda.c); see results/schema.md. */
 static const struct ab_metric_decl metrics[] = {
     { "weights", "", true, AB_BETTER_NONE, "random or file" },
+    { "prompt_ids_hash", "", true, AB_BETTER_NONE, "FNV-1a 64 of the prompt ids (samples.jsonl holds them)" },
+    { "generated_ids_hash", "", true, AB_BETTER_NONE, "FNV-1a 64 of the greedy ids generated" },
+    { "n_layer", "", false, AB_BETTER_NONE, "layers of the model run (the model axis's, or config.json's)" },
+    { "n_embd", "", false, AB_BETTER_NONE, "width of the model run" },
+    { "n_head", "", false, AB_BETTER_NONE, "attention heads of the model run" },
+    { "vocab_size", "", false, AB_BETTER_NONE, "vocabulary of the model run" },
+    { "n_positions", "", false, AB_BETTER_NONE, "positions (context) of the model run" },
     { "bf16_note", "", true, AB_BETTER_NONE,
       "CPU bf16: present when the CPU has no native bf16 dot product" },
     { "peak_mem_bytes", "B", false, AB_BETTER_LOWER,
@@ -211,6 +406,8 @@ static const struct ab_metric_decl metrics[] = {
     { "verified_prompt_tokens", "", false, AB_BETTER_NONE, "prompt tokens of the verified forward" },
     { "verified_decode_steps", "", false, AB_BETTER_NONE, "decode steps of the verified forward" },
     { "verified_sequences", "", false, AB_BETTER_NONE, "sequences of the verified forward" },
+    { "verified_positions", "", false, AB_BETTER_NONE,
+      "prompt positions of the first verified sequence whose logits were checked" },
     { "max_abs_err", "", false, AB_BETTER_LOWER,
       "largest logit error against an FP64 forward of the same weights" },
     { "ttft_s", "s", false, AB_BETTER_LOWER,

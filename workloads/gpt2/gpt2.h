@@ -9,6 +9,22 @@
 extern const struct ab_impl gpt2_cpu_impl;
 extern const struct ab_impl gpt2_cuda_impl;
 
+/* The case's model shape: the `model` axis's published size for random weights, else the
+ * config.json of `weights` (any GPT-2 shape), held to what the file can hold before anything
+ * is allocated. Records the metrics n_layer, n_embd, n_head, vocab_size, n_positions.
+ * AB_EUNSUPPORTED when the P (+ T when decoding) positions exceed the model's. */
+ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct gpt2_config *out,
+                           struct ab_error *err);
+
+/* The (B, P) prompt: seeded random ids in [0, V), or the `prompt_ids` file's (AB_EINVAL naming
+ * the file and line for an id out of [0, V) or a line shorter than P). */
+ab_status gpt2_case_prompt(struct ab_case *c, int V, int B, int P, int *prompt, struct ab_error *err);
+/* What the case computed, for checking against another implementation: samples.jsonl's detail
+ * gets the prompt ids (B, P), the greedy ids generated (B, n_gen) and, per sequence, the sum and
+ * top-5 of the logits (B, V) at position pos; the metrics the ids' FNV-1a hashes. */
+void gpt2_record_outputs(struct ab_case *c, const int *prompt, int B, int P, const int *gen, int n_gen,
+                         const float *logits, int V, int pos);
+
 /* Prefill of P tokens for B sequences, logits of the last position only:
  *   B·P·2·12·L·C²  (the block matmuls: 2 FLOPs per weight per token)
  * + 4·L·C·B·P(P+1)/2  (causal attention: q·k and p·v, 2·C each per query-key pair)
@@ -36,19 +52,30 @@ void gpt2_logit_tolerance(bool half, double *atol, double *rtol);
 
 /* What verify checks, the same on both backends: the first P prompt tokens of the n_seq
  * sequences seq[] (every one of up to GPT2_VERIFY_SEQS, else the first and the last), their
- * logits at position P-1, then T greedy decode steps (decode rows) and the logits of each.
- * That is the whole timed prompt and GPT2_VERIFY_STEPS steps (or gen, if fewer) wherever the
- * FP64 reference of it costs at most GPT2_VERIFY_BUDGET multiply-adds; larger models verify
+ * logits at position P-1, then T greedy decode steps (decode rows) and the logits of each; and
+ * for seq[0], the logits at every one of the last `all` prompt positions (all P of them where
+ * the reference's output projection of them costs at most GPT2_VERIFY_POSITIONS_BUDGET
+ * multiply-adds), so the prompt's parallel attention is checked at each position, not only the
+ * last. That is the whole timed prompt and GPT2_VERIFY_STEPS steps (or gen, if fewer) wherever
+ * the FP64 reference of it costs at most GPT2_VERIFY_BUDGET multiply-adds; larger models verify
  * a shorter prompt (never under 2 tokens) so that verification stays a matter of seconds. */
-#define GPT2_VERIFY_STEPS  5
-#define GPT2_VERIFY_SEQS   4
-#define GPT2_VERIFY_BUDGET 4e9
+#define GPT2_VERIFY_STEPS            5
+#define GPT2_VERIFY_SEQS             4
+#define GPT2_VERIFY_BUDGET           4e9
+#define GPT2_VERIFY_POSITIONS_BUDGET 2e9
 struct gpt2_vplan {
-    int P, T, n_seq;
+    int P, T, n_seq, all;
     int seq[GPT2_VERIFY_SEQS];
 };
 void gpt2_verify_plan(const struct gpt2_config *cfg, int B, int P, int T, bool decode,
                       struct gpt2_vplan *out);
+/* Check a plan's logits against the FP64 forward: seq is (B, P + T), each sequence's prompt then
+ * the tokens the model chose; early is (all - 1, V), seq[0]'s logits at positions P-all .. P-2;
+ * got is (n_seq, T + 1, V), each checked sequence's logits at P-1 and after each decode step.
+ * As gpt2_verify_logits, which it calls once per checked sequence. */
+ab_status gpt2_verify_plan_logits(const struct gpt2_params *p, const struct gpt2_vplan *vp, const int *seq,
+                                  const float *early, const float *got, bool round_bf16, double atol,
+                                  double rtol, double *max_abs_err, struct ab_error *err);
 /* Multiply-adds of gpt2_reference_logits over n tokens with logits of the last k positions. */
 double gpt2_reference_cost(const struct gpt2_config *cfg, int n, int k);
 

@@ -58,8 +58,12 @@ void gpt2_params_random(struct gpt2_params *p, uint64_t seed);
  * ("h.0.attn.c_attn.weight", optionally prefixed "transformer."), checking every shape. */
 ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_st_file *f,
                                        struct ab_error *err);
-/* Load path (a model.safetensors with config.json beside it): allocates p. */
-ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_error *err);
+/* The shape of a checkpoint: weights names a model.safetensors or the folder holding it; path
+ * (path_len bytes) gets the file's path, out the config.json beside it. */
+ab_status gpt2_config_load(const char *weights, char *path, size_t path_len, struct gpt2_config *out,
+                           struct ab_error *err);
+/* Load weights (a model.safetensors with config.json beside it, or their folder): allocates p. */
+ab_status gpt2_params_load(struct gpt2_params *p, const char *weights, struct ab_error *err);
 
 /* A runnable model: weights in the run dtype, a KV cache for B sequences of up to max_T
  * positions, activations for up to max_Tq new tokens per sequence per forward. */

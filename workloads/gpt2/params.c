@@ -226,13 +226,18 @@ ab_status gpt2_params_from_safetensors(struct gpt2_params *p, const struct gpt2_
     return AB_OK;
 }
 
-ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_error *err)
+ab_status gpt2_config_load(const char *weights, char *path, size_t path_len, struct gpt2_config *out,
+                           struct ab_error *err)
 {
-    memset(p, 0, sizeof *p);
     struct stat ps;
-    if (stat(path, &ps) == 0 && S_ISDIR(ps.st_mode))
-        return ab_fail(err, AB_EINVAL, "weights %s: is a folder: name its model.safetensors", path);
-    char cfg_path[4096];
+    bool dir = stat(weights, &ps) == 0 && S_ISDIR(ps.st_mode);
+    size_t wl = strlen(weights);
+    while (dir && wl > 1 && weights[wl - 1] == '/')
+        wl--;
+    if (snprintf(path, path_len, "%.*s%s", (int)wl, weights, dir ? "/model.safetensors" : "") >=
+        (int)path_len)
+        return ab_fail(err, AB_EINVAL, "weights %.60s...: path too long", weights);
+    char cfg_path[4200];
     const char *slash = strrchr(path, '/');
     snprintf(cfg_path, sizeof cfg_path, "%.*sconfig.json", slash ? (int)(slash - path + 1) : 0, path);
     char *json = NULL;
@@ -240,11 +245,19 @@ ab_status gpt2_params_load(struct gpt2_params *p, const char *path, struct ab_er
     ab_status st = ab_read_file_max(cfg_path, (size_t)1 << 20, &json, &jlen, err); /* a config is small */
     if (st)
         return ab_fail_prefix(err, st, "weights %s: config.json beside it", path);
-    struct gpt2_config cfg;
-    st = gpt2_config_parse_json(json, &cfg, err);
+    st = gpt2_config_parse_json(json, out, err);
     free(json);
+    return st ? ab_fail_prefix(err, st, "%s", cfg_path) : AB_OK;
+}
+
+ab_status gpt2_params_load(struct gpt2_params *p, const char *weights, struct ab_error *err)
+{
+    memset(p, 0, sizeof *p);
+    char path[4096];
+    struct gpt2_config cfg;
+    ab_status st = gpt2_config_load(weights, path, sizeof path, &cfg, err);
     if (st)
-        return ab_fail_prefix(err, st, "%s", cfg_path);
+        return st;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return ab_fail(err, AB_EIO, "weights %s: cannot open: %s", path, strerror(errno));

@@ -11,18 +11,29 @@
 
 #define GPT2_ST_MAX_HEADER (100u << 20) /* the format's own limit on header size */
 
-/* The file's dtype words; the loader reads these three. */
-static bool dtype_parse(const char *s, enum ab_dtype *out)
+/* The file's dtype words. The loader reads F32, BF16 and F16; the others are sized (so the
+ * byte ranges are checked all the same) and left alone: exports write BOOL or I64 attention
+ * masks (h.N.attn.bias, attn.masked_bias) that GPT-2 recomputes and never needs. */
+static bool dtype_parse(const char *s, enum ab_dtype *out, size_t *elem)
 {
-    if (strcmp(s, "F32") == 0)
-        *out = AB_DTYPE_FP32;
-    else if (strcmp(s, "BF16") == 0)
-        *out = AB_DTYPE_BF16;
-    else if (strcmp(s, "F16") == 0)
-        *out = AB_DTYPE_FP16;
-    else
-        return false;
-    return true;
+    static const struct {
+        const char *word;
+        enum ab_dtype dt;
+        size_t size;
+    } table[] = {
+        { "F32", AB_DTYPE_FP32, 4 },      { "BF16", AB_DTYPE_BF16, 2 },     { "F16", AB_DTYPE_FP16, 2 },
+        { "BOOL", AB_DTYPE_COUNT, 1 },    { "U8", AB_DTYPE_COUNT, 1 },      { "I8", AB_DTYPE_COUNT, 1 },
+        { "F8_E4M3", AB_DTYPE_COUNT, 1 }, { "F8_E5M2", AB_DTYPE_COUNT, 1 }, { "I16", AB_DTYPE_COUNT, 2 },
+        { "U16", AB_DTYPE_COUNT, 2 },     { "I32", AB_DTYPE_COUNT, 4 },     { "U32", AB_DTYPE_COUNT, 4 },
+        { "I64", AB_DTYPE_COUNT, 8 },     { "U64", AB_DTYPE_COUNT, 8 },     { "F64", AB_DTYPE_COUNT, 8 },
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(s, table[i].word) == 0) {
+            *out = table[i].dt;
+            *elem = table[i].size;
+            return true;
+        }
+    return false;
 }
 
 /* A JSON number that is a non-negative integer exactly representable (below 2^53). */
@@ -51,9 +62,10 @@ static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
     if (!cJSON_IsString(dt))
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: missing \"dtype\"", name);
-    if (!dtype_parse(dt->valuestring, &t->dtype))
-        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: dtype %s not supported (F32, BF16, F16)",
-                       name, dt->valuestring);
+    size_t elem;
+    if (!dtype_parse(dt->valuestring, &t->dtype, &elem))
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: dtype %.16s unknown", name, dt->valuestring);
+    snprintf(t->dtype_word, sizeof t->dtype_word, "%s", dt->valuestring);
     if (!cJSON_IsArray(shape))
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: missing \"shape\" array", name);
     int nd = cJSON_GetArraySize(shape);
@@ -80,7 +92,7 @@ static ab_status parse_tensor(const cJSON *item, size_t data_len, struct gpt2_st
                        "safetensors: tensor %s: data_offsets [%llu, %llu] past the end of the "
                        "data (%zu bytes): file truncated?",
                        name, (unsigned long long)b, (unsigned long long)e, data_len);
-    if (e - b != count * ab_dtype_size(t->dtype))
+    if (e - b != count * elem)
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: %llu bytes for %llu elements of %s", name,
                        (unsigned long long)(e - b), (unsigned long long)count, dt->valuestring);
     t->begin = (size_t)b;
@@ -163,6 +175,9 @@ ab_status gpt2_safetensors_get_f32(const struct gpt2_st_file *f, const char *nam
     const struct gpt2_st_tensor *t = gpt2_safetensors_find(f, name);
     if (!t)
         return ab_fail(err, AB_EINVAL, "safetensors: tensor %s missing", name);
+    if (t->dtype == AB_DTYPE_COUNT)
+        return ab_fail(err, AB_EINVAL, "safetensors: tensor %s: dtype %s, the loader reads F32, BF16 and F16",
+                       name, t->dtype_word);
     int want_nd = cols ? 2 : 1;
     bool ok = t->ndim == want_nd && t->shape[0] == rows && (!cols || t->shape[1] == cols);
     if (!ok) {

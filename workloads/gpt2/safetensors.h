@@ -10,7 +10,9 @@
 #define GPT2_ST_MAX_DIMS 4
 struct gpt2_st_tensor {
     char name[96];
-    enum ab_dtype dtype; /* AB_DTYPE_FP32, _BF16 or _FP16 (the file's F32, BF16, F16) */
+    enum ab_dtype dtype; /* AB_DTYPE_FP32, _BF16 or _FP16 (the file's F32, BF16, F16); AB_DTYPE_COUNT
+                            for a type the loader does not read (BOOL, I64 masks...) */
+    char dtype_word[8];  /* as the file spells it */
     int ndim;
     int64_t shape[GPT2_ST_MAX_DIMS];
     size_t begin, end; /* byte range within the data section */
