@@ -85,11 +85,10 @@ void ab_case_ceiling_detail(struct ab_case *c, const char *fmt, ...)
     va_end(ap);
 }
 
-bool ab_ceiling_plausible(double value, double peak, const char *how, const struct ab_stats *t, char *why,
-                          size_t len)
+bool ab_ceiling_plausible(double value, const char *unit, double peak, const char *how,
+                          const struct ab_stats *t, char *why, size_t len)
 {
     char a[32], b[32];
-    const char *unit = "/s";
     if (why && len)
         why[0] = '\0';
     if (!(value > 0)) {
@@ -159,7 +158,8 @@ static ab_status settle_ceiling(struct case_env *env, const struct ab_impl *impl
             ab_case_metric(c, "theoretical_peak", peak);
             ab_case_metric(c, "fraction_of_peak", v / peak);
         }
-        if (ab_ceiling_plausible(v, peak, how, &r->time_s, why, sizeof why)) {
+        const char *unit = c->work.rate && strcmp(c->work.rate, "bytes") == 0 ? "B/s" : "FLOP/s";
+        if (ab_ceiling_plausible(v, unit, peak, how, &r->time_s, why, sizeof why)) {
             e->reason[0] = '\0';
             break;
         }
