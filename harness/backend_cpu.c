@@ -168,8 +168,11 @@ static ab_status cpu_meter_open(const struct ab_device *dev, struct ab_meter **o
 
 static void cpu_describe(const struct ab_device *d, char *buf, size_t len)
 {
-    snprintf(buf, len, "         %d threads, %.1f GiB, %.0f MHz, %s\n         features: %s\n", d->threads,
-             d->mem_bytes / 1073741824.0, d->clock_mhz, d->driver, d->features);
+    snprintf(
+        buf, len,
+        "         %d threads, %.1f GiB, %.0f MHz, last-level cache %.1f MiB, %s\n         features: %s\n",
+        d->threads, d->mem_bytes / 1073741824.0, d->clock_mhz, d->l2_bytes / 1048576.0, d->driver,
+        d->features);
 }
 
 const struct ab_backend ab_backend_cpu = {

@@ -96,7 +96,7 @@ bool ab_ceiling_plausible(double value, const char *unit, double peak, const cha
         return false;
     }
     if (peak > 0 && (value < AB_CEILING_MIN_OF_PEAK * peak || value > AB_CEILING_MAX_OF_PEAK * peak)) {
-        snprintf(why, len, "%s is %.1f%% of the theoretical peak %s (%s)",
+        snprintf(why, len, "%s is %.3g%% of the theoretical peak %s (%s)",
                  ab_fmt_si(value, unit, a, sizeof a), 100 * value / peak, ab_fmt_si(peak, unit, b, sizeof b),
                  how ? how : "");
         return false;

@@ -59,6 +59,7 @@ static cJSON *run_to_json(const struct ab_run_info *info)
         cJSON_AddNumberToObject(dj, "mem_bytes", (double)d->mem_bytes);
         cJSON_AddNumberToObject(dj, "clock_mhz", d->clock_mhz);
         cJSON_AddNumberToObject(dj, "mem_clock_mhz", d->mem_clock_mhz);
+        cJSON_AddNumberToObject(dj, "last_level_cache_bytes", (double)d->l2_bytes);
         const struct ab_backend *b = ab_backend_get(d->backend);
         struct ab_device_fact facts[8];
         int nf = b && b->facts ? b->facts(d, facts, 8) : 0;
