@@ -165,6 +165,13 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
             continue;
         }
         double vb = metric_value(B[i], o->metric), vn = metric_value(N[j], o->metric);
+        /* The same case with other work per repetition (a ceilings GEMM sweep that chose another
+         * shape): times and energies compare per unit of work, as rates already do. */
+        double wb = B[i]->flops > 0 ? B[i]->flops : B[i]->bytes,
+               wn = N[j]->flops > 0 ? N[j]->flops : N[j]->bytes;
+        double per_work = wb > 0 && wn > 0 && wb != wn ? wb / wn : 1;
+        if (o->metric != CMP_THROUGHPUT)
+            vn *= per_work;
         c->ratio = vb > 0 ? vn / vb : NAN;
         if (real_energy(B[i], N[j]))
             c->energy_ratio = N[j]->energy_j / B[i]->energy_j;
@@ -178,6 +185,8 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         double *xn = N[j]->n_samples >= 3 ? malloc((size_t)N[j]->n_samples * sizeof *xn) : NULL;
         int64_t nbk = xb ? block_medians(B[i]->samples, B[i]->n_samples, xb) : 0;
         int64_t nnk = xn ? block_medians(N[j]->samples, N[j]->n_samples, xn) : 0;
+        for (int64_t k = 0; k < nnk; k++)
+            xn[k] *= per_work;
         if (nbk >= 3 && nnk >= 3) {
             /* Resampling huge sample sets costs sorts: 2000 draws per side describe a median well. */
             ab_stats_bootstrap_ci(xb, nbk, xn, nnk, AB_STATS_MEDIAN_RATIO, o->bootstrap, 2000, 0.05,
@@ -189,6 +198,8 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         free(xn);
         if (!c->from_samples) {
             ci_from_rows(B[i], N[j], &lo, &hi);
+            lo *= per_work;
+            hi *= per_work;
             /* No raw samples: significant only if the intervals do not overlap. */
             c->p = (isfinite(lo) && (lo > 1 || hi < 1)) ? 0.0 : 1.0;
         }
