@@ -322,8 +322,9 @@ int ceilings_cpu_gemm_shapes(uint64_t llc_bytes, int threads, enum ab_suite suit
     return out;
 }
 
-/* n = 0: time each shape briefly (its fastest GEMM after one warm-up) and keep the best one,
- * which the runner then measures in full; the buffers fit the largest shape. */
+/* n = 0: time each shape briefly (its fastest GEMM over a short budget, at least one, after a
+ * warm-up) and keep the best, which the runner then measures in full; the buffers fit the
+ * largest shape. */
 static ab_status gemm_sweep(struct cpu_state *s, struct ab_case *c, struct ab_error *err)
 {
     int m[SWEEP_MAX], n[SWEEP_MAX], k[SWEEP_MAX];
@@ -355,7 +356,7 @@ static ab_status gemm_sweep(struct cpu_state *s, struct ab_case *c, struct ab_er
         if ((st = gemm_primitive(s, err)) || (st = gemm_once(s, err)))
             return st;
         double tmin = INFINITY, t0 = ab_now_s();
-        for (int r = 0; r < 50 && (r < 2 || ab_now_s() - t0 < budget_s); r++) {
+        for (int r = 0; r < 50 && (r < 1 || ab_now_s() - t0 < budget_s); r++) {
             double t1 = ab_now_s();
             if ((st = gemm_once(s, err)))
                 return st;
