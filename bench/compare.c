@@ -106,13 +106,15 @@ static void ci_from_rows(const struct ab_result *b, const struct ab_result *n, d
 
 /* The interval (time ratio new/base, in ci_lo and ci_hi) and test of one case from its samples;
  * from_samples stays false where a side has too few. */
-static void test_case(struct cmp_case *c, const struct cmp_opts *o, uint64_t seed)
+static void test_case(struct cmp_case *c, const struct cmp_opts *o, uint64_t seed, double per_work)
 {
     const struct ab_result *b = c->base, *n = c->new_;
     double *xb = b->n_samples >= 3 ? malloc((size_t)b->n_samples * sizeof *xb) : NULL;
     double *xn = n->n_samples >= 3 ? malloc((size_t)n->n_samples * sizeof *xn) : NULL;
     int64_t nbk = xb ? block_medians(b->samples, b->n_samples, xb) : 0;
     int64_t nnk = xn ? block_medians(n->samples, n->n_samples, xn) : 0;
+    for (int64_t k = 0; k < nnk; k++)
+        xn[k] *= per_work; /* new's times per base's unit of work */
     if (nbk >= 3 && nnk >= 3) {
         /* Resampling huge sample sets costs sorts: 2000 draws per side describe a median well. */
         ab_stats_bootstrap_ci(xb, nbk, xn, nnk, AB_STATS_MEDIAN_RATIO, o->bootstrap, 2000, 0.05, seed, NULL,
@@ -148,9 +150,11 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
     bool *matched = calloc((size_t)(nn + 1), sizeof *matched);
     int *tested = calloc((size_t)(nb + 1), sizeof *tested), n_tested = 0;
     uint64_t *seed_of = calloc((size_t)(nb + 1), sizeof *seed_of);
+    double *work_of = calloc((size_t)(nb + 1), sizeof *work_of);
     struct ab_keymap *new_at = NULL;
-    ab_status st = matched && tested && seed_of ? ab_keymap_create(nn, &new_at, err)
-                                                : ab_fail(err, AB_ENOMEM, "out of memory comparing");
+    ab_status st = matched && tested && seed_of && work_of
+                       ? ab_keymap_create(nn, &new_at, err)
+                       : ab_fail(err, AB_ENOMEM, "out of memory comparing");
     for (int j = 0; st == AB_OK && j < nn; j++) {
         char kn[AB_KEY_MAX];
         ab_results_case_key(N[j], kn, sizeof kn);
@@ -161,6 +165,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
         ab_keymap_destroy(new_at);
         free(tested);
         free(seed_of);
+        free(work_of);
         free(matched);
         free(B);
         free(N);
@@ -189,6 +194,13 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
             continue;
         }
         double vb = metric_value(B[i], o->metric), vn = metric_value(N[j], o->metric);
+        /* The same case with other work per repetition (a ceilings GEMM sweep that chose another
+         * shape): times and energies compare per unit of work, as rates already do. */
+        double wb = B[i]->flops > 0 ? B[i]->flops : B[i]->bytes,
+               wn = N[j]->flops > 0 ? N[j]->flops : N[j]->bytes;
+        double per_work = wb > 0 && wn > 0 && wb != wn ? wb / wn : 1;
+        if (o->metric != CMP_THROUGHPUT)
+            vn *= per_work;
         c->ratio = vb > 0 ? vn / vb : NAN;
         if (real_energy(B[i], N[j]))
             c->energy_ratio = N[j]->energy_j / B[i]->energy_j;
@@ -197,18 +209,21 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
             continue;
         }
         tested[n_tested] = out->n - 1;
+        work_of[n_tested] = per_work;
         seed_of[n_tested++] = o->seed + (uint64_t)i;
     }
     /* The bootstrap is nearly all of the time: cases in parallel, each seeded by its base row's
      * index as before, so the report is the same whatever the number of threads. */
 #pragma omp parallel for schedule(dynamic, 64)
     for (int t = 0; t < n_tested; t++)
-        test_case(&out->cases[tested[t]], o, seed_of[t]);
+        test_case(&out->cases[tested[t]], o, seed_of[t], work_of[t]);
     for (int t = 0; t < n_tested; t++) {
         struct cmp_case *c = &out->cases[tested[t]];
         double lo = c->ci_lo, hi = c->ci_hi;
         if (!c->from_samples) {
             ci_from_rows(c->base, c->new_, &lo, &hi);
+            lo *= work_of[t];
+            hi *= work_of[t];
             /* No raw samples: significant only if the intervals do not overlap. */
             c->p = (isfinite(lo) && (lo > 1 || hi < 1)) ? 0.0 : 1.0;
         }
@@ -226,6 +241,7 @@ ab_status cmp_compare(const struct ab_result_set *base, const struct ab_result_s
             out->added[out->n_added++] = N[j];
     free(tested);
     free(seed_of);
+    free(work_of);
     free(matched);
     ab_keymap_destroy(new_at);
 

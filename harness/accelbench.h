@@ -60,9 +60,12 @@ enum ab_backend_kind { AB_BACKEND_CPU = 0, AB_BACKEND_CUDA = 1, AB_BACKEND_COUNT
  * cores / SIMD units), "*_gemm" the best GEMM rate of the matrix library (oneDNN, cuBLASLt). */
 #define AB_MAX_CEILINGS 16
 struct ab_ceiling {
-    char name[24];   /* e.g. "fp32_fma", "bf16_gemm", "fp8_gemm", "mem_bw" */
-    double value;    /* FLOP/s or bytes/s; 0 when unknown */
-    char source[48]; /* "measured" (this run), "file:<path>", "nominal:<profile>" */
+    char name[24];    /* e.g. "fp32_fma", "bf16_gemm", "fp8_gemm", "mem_bw" */
+    double value;     /* FLOP/s or bytes/s; 0 when unknown */
+    char source[48];  /* "measured" (this run), "file:<path>", "nominal:<profile>" */
+    char detail[64];  /* what gave the value: "gemm m=1152 n=1152 k=1152"; "" when unknown */
+    bool suspect;     /* failed the plausibility check twice (case.c): fractions of it are doubtful */
+    char reason[160]; /* why it is suspect; "" otherwise */
 };
 
 struct ab_profile; /* nominal power and price of a device, from results/profiles/ */
@@ -132,6 +135,9 @@ ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_
 const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name);
 /* Set (insert or replace) a ceiling; keeps the larger value when source is equal. */
 void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value, const char *source);
+/* After ab_device_set_ceiling: what gave the ceiling its value (detail, may be NULL) and whether
+ * it is suspect (reason: why; NULL or "" when plausible). Does nothing for an unknown name. */
+void ab_device_note_ceiling(struct ab_device *dev, const char *name, const char *detail, const char *reason);
 /* Would `bytes` of working memory fit on the device (with a margin)? */
 bool ab_device_fits(const struct ab_device *dev, uint64_t bytes);
 /* Backend name of a kind: "cpu" or "cuda". */
@@ -281,6 +287,9 @@ void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value);
  * metrics: token ids, logit summaries), written under "detail" in its samples.jsonl line. Takes
  * ownership of the malloc'ed text (replacing any earlier one); NULL clears it. */
 void ab_case_detail(struct ab_case *c, char *json_object);
+/* Say what gave a published ceiling its value (kept with the ceiling in run.json): the shape of
+ * the best GEMM of a sweep, the array size of a triad. Outside a run it does nothing. */
+void ab_case_ceiling_detail(struct ab_case *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- workloads */
 
@@ -477,6 +486,8 @@ struct ab_profile {
     double usd_per_hour;  /* price of the device per hour (0: unknown) */
     double peak_flops[6]; /* datasheet dense peaks: fp32, tf32, bf16, fp16, fp8, int8 (0: unknown) */
     double peak_mem_bw;   /* datasheet memory bandwidth, bytes/s */
+    double max_clock_mhz; /* CPU: highest core clock (boost), 0: unknown */
+    int fma_units;        /* CPU: SIMD FMA pipes per core, 0: unknown (2 assumed) */
 };
 /* Parse one profile from JSON text; errors name the file and field. */
 ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profile *out,
@@ -486,6 +497,11 @@ ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profi
 ab_status ab_profiles_load(const char *dir, struct ab_profile **out, int *n, struct ab_error *err);
 /* Best match for a device (longest `match` substring of its name, same backend), or NULL. */
 const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n, const struct ab_device *dev);
+/* The theoretical peak of a ceiling ("fp32_fma", "bf16_gemm", "mem_bw"...) on a device, FLOP/s or
+ * bytes/s: the profile's datasheet figure, else for a CPU threads x clock x FLOPs per cycle from
+ * its CPUID features (FMA pipes x SIMD lanes x 2; AVX-512 BF16: x 4 per lane; AMX: 1024 BF16).
+ * 0 when unknown (llc_bw, a profile without the figure). how gets the formula, for messages. */
+double ab_device_peak(const struct ab_device *dev, const char *ceiling, char *how, size_t len);
 
 /* ---------------------------------------------------------------- results */
 

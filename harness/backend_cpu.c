@@ -93,6 +93,42 @@ int ab_cpu_threads(void)
     return n > 0 ? n : 1;
 }
 
+/* The largest data or unified cache of cpu0 in sysfs (its last level), else sysconf's L3/L2. */
+static uint64_t cpu_llc_bytes(void)
+{
+    uint64_t best = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], type[32] = "", size[32] = "";
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            break;
+        if (!fgets(type, sizeof type, f))
+            type[0] = '\0';
+        fclose(f);
+        if (strncmp(type, "Instruction", 11) == 0)
+            continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (!(f = fopen(path, "r")))
+            continue;
+        if (fgets(size, sizeof size, f)) {
+            char *end;
+            uint64_t v = strtoull(size, &end, 10);
+            v *= *end == 'K' ? 1024 : *end == 'M' ? 1048576 : 1;
+            if (v > best)
+                best = v;
+        }
+        fclose(f);
+    }
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    if (best == 0) {
+        long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        best = l3 > 0 ? (uint64_t)l3 : l2 > 0 ? (uint64_t)l2 : 0;
+    }
+#endif
+    return best;
+}
+
 static ab_status cpu_discover(struct ab_device *out, int max, int *n, struct ab_error *err)
 {
     *n = 0;
@@ -116,6 +152,7 @@ static ab_status cpu_discover(struct ab_device *out, int max, int *n, struct ab_
     if (uname(&u) == 0)
         snprintf(d->driver, sizeof d->driver, "linux %s", u.release);
     ab_cpu_features(d->features, sizeof d->features);
+    d->l2_bytes = cpu_llc_bytes();
     *n = 1;
     return AB_OK;
 }
@@ -131,8 +168,11 @@ static ab_status cpu_meter_open(const struct ab_device *dev, struct ab_meter **o
 
 static void cpu_describe(const struct ab_device *d, char *buf, size_t len)
 {
-    snprintf(buf, len, "         %d threads, %.1f GiB, %.0f MHz, %s\n         features: %s\n", d->threads,
-             d->mem_bytes / 1073741824.0, d->clock_mhz, d->driver, d->features);
+    snprintf(
+        buf, len,
+        "         %d threads, %.1f GiB, %.0f MHz, last-level cache %.1f MiB, %s\n         features: %s\n",
+        d->threads, d->mem_bytes / 1073741824.0, d->clock_mhz, d->l2_bytes / 1048576.0, d->driver,
+        d->features);
 }
 
 const struct ab_backend ab_backend_cpu = {

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,7 +62,9 @@ enum test_fault ab_test_fault(const char *workload, const char *params)
 /* What a case of a ceilings provider published (ab_case_publish_ceiling). */
 struct ab_case_engine {
     char ceiling[24]; /* "" when nothing was published */
-    double value;     /* 0: the rate computed from work and time */
+    double value;     /* 0: the rate of the best sample, from work and the fastest time */
+    char detail[64];  /* ab_case_ceiling_detail */
+    char reason[160]; /* why the value is suspect after its re-measurement; "" when plausible */
 };
 
 void ab_case_publish_ceiling(struct ab_case *c, const char *name, double value)
@@ -78,7 +81,147 @@ void ab_case_detail(struct ab_case *c, char *json_object)
     c->detail = json_object;
 }
 
-static void derive(struct ab_result *r, const struct ab_case *c, const struct ab_device *dev)
+void ab_case_ceiling_detail(struct ab_case *c, const char *fmt, ...)
+{
+    if (!c || !c->engine)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->engine->detail, sizeof c->engine->detail, fmt, ap);
+    va_end(ap);
+}
+
+bool ab_ceiling_plausible(double value, const char *unit, double peak, const char *how,
+                          const struct ab_stats *t, char *why, size_t len)
+{
+    char a[32], b[32];
+    if (why && len)
+        why[0] = '\0';
+    if (!(value > 0)) {
+        snprintf(why, len, "no rate was measured");
+        return false;
+    }
+    if (peak > 0 && (value < AB_CEILING_MIN_OF_PEAK * peak || value > AB_CEILING_MAX_OF_PEAK * peak)) {
+        snprintf(why, len, "%s is %.3g%% of the theoretical peak %s (%s)",
+                 ab_fmt_si(value, unit, a, sizeof a), 100 * value / peak, ab_fmt_si(peak, unit, b, sizeof b),
+                 how ? how : "");
+        return false;
+    }
+    if (t && t->min > 0 && t->median > AB_CEILING_MAX_SPREAD * t->min) {
+        snprintf(why, len,
+                 "the median sample took %.2fx the fastest (more than %.2fx: the timing was disturbed)",
+                 t->median / t->min, AB_CEILING_MAX_SPREAD);
+        return false;
+    }
+    return true;
+}
+
+/* The rate of a case's fastest sample, and an interval for it: the rates at the ranks that
+ * bound the samples' 5th percentile with 95% confidence (normal approximation to the binomial),
+ * which says how far the best stands from the fast tail it was drawn from. */
+static double best_rate(const struct ab_case *c, const struct ab_result *r, const double *x, double *lo,
+                        double *hi)
+{
+    bool bytes = c->work.rate && strcmp(c->work.rate, "bytes") == 0;
+    double work = bytes ? c->work.bytes : c->work.flops;
+    *lo = *hi = NAN;
+    if (!(r->time_s.min > 0))
+        return 0;
+    int64_t n = r->n_samples;
+    double *sorted = x && n > 0 ? ab_stats_sorted_copy(x, n) : NULL;
+    if (sorted) {
+        double q = 0.05, mid = (double)n * q, half = 1.96 * sqrt((double)n * q * (1 - q));
+        int64_t rl = (int64_t)floor(mid - half), rh = (int64_t)ceil(mid + half);
+        rl = rl < 0 ? 0 : rl;
+        rh = rh > n - 1 ? n - 1 : rh;
+        *hi = sorted[rl] > 0 ? work / sorted[rl] : NAN;
+        *lo = sorted[rh] > 0 ? work / sorted[rh] : NAN;
+        free(sorted);
+    }
+    return work / r->time_s.min;
+}
+
+/* A ceilings provider's case after its measurement: the ceiling is the best sample (the device
+ * can do at least that), checked against the theoretical peak and the samples' own spread; an
+ * implausible one is measured again once, and a second failure marks it suspect. */
+static ab_status settle_ceiling(struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
+                                struct ab_result *r, double **samples, struct ab_error *err)
+{
+    struct ab_case_engine *e = c->engine;
+    char how[160], why[sizeof e->reason];
+    double peak = ab_device_peak(env->dev, e->ceiling, how, sizeof how);
+    for (int attempt = 0;; attempt++) {
+        double lo, hi, best = best_rate(c, r, *samples, &lo, &hi);
+        double v = e->value > 0 ? e->value : best;
+        if (e->value <= 0) {
+            ab_case_metric(c, "ceiling_best_rate", best);
+            if (isfinite(lo) && isfinite(hi)) {
+                ab_case_metric(c, "ceiling_best_rate_ci_lo", lo);
+                ab_case_metric(c, "ceiling_best_rate_ci_hi", hi);
+            }
+        }
+        if (peak > 0) {
+            ab_case_metric(c, "theoretical_peak", peak);
+            ab_case_metric(c, "fraction_of_peak", v / peak);
+        }
+        const char *unit = c->work.rate && strcmp(c->work.rate, "bytes") == 0 ? "B/s" : "FLOP/s";
+        if (ab_ceiling_plausible(v, unit, peak, how, &r->time_s, why, sizeof why)) {
+            e->reason[0] = '\0';
+            break;
+        }
+        if (attempt == 1) {
+            snprintf(e->reason, sizeof e->reason, "%s", why);
+            break;
+        }
+        free(*samples);
+        *samples = NULL;
+        ab_status st = ab_measure(env, impl, c, r, samples, err);
+        if (st)
+            return st;
+    }
+    if (e->detail[0])
+        ab_case_metric_text(c, "ceiling_detail", "%s", e->detail);
+    if (e->reason[0]) {
+        ab_case_metric(c, "ceiling_suspect", 1);
+        ab_case_metric_text(c, "ceiling_suspect_reason", "%.63s", e->reason);
+        if (env->o->log && !env->o->quiet)
+            fprintf(env->o->log,
+                    "warning: ceiling %s of %s is suspect: %s; measured twice; rows held against it say "
+                    "ceiling_source suspect:measured\n",
+                    e->ceiling, env->dev->id, e->reason);
+    }
+    return AB_OK;
+}
+
+/* Put a provider's ceiling on the device, unless this run already holds a better one of it: a
+ * plausible value beats a suspect one, and between equals the higher one wins. */
+static void publish(struct ab_device *dev, const char *name, double v, const struct ab_case_engine *e)
+{
+    const struct ab_ceiling *old = ab_device_ceiling(dev, name);
+    bool suspect = e->reason[0] != '\0';
+    if (old && strcmp(old->source, "measured") == 0 && !(old->suspect && !suspect) &&
+        !(old->suspect == suspect && v > old->value))
+        return;
+    for (int i = 0; i < dev->n_ceilings; i++)
+        if (strcmp(dev->ceilings[i].name, name) == 0)
+            dev->ceilings[i].value = 0; /* replaced below whatever its source */
+    ab_device_set_ceiling(dev, name, v, "measured");
+    ab_device_note_ceiling(dev, name, e->detail, e->reason);
+}
+
+/* The ceiling a case is held against: the one it names, except that a memory-bound case whose
+ * bytes per repetition fit in the last-level cache (read again every repetition, they stay
+ * there) is held against that cache's bandwidth, where the device has measured it. */
+static const char *held_against(const struct ab_case *c, const struct ab_device *dev)
+{
+    const char *name = c->work.ceiling;
+    if (name && strcmp(name, "mem_bw") == 0 && dev->l2_bytes > 0 && c->work.bytes > 0 &&
+        c->work.bytes <= (double)dev->l2_bytes && ab_device_ceiling(dev, "llc_bw"))
+        return "llc_bw";
+    return name;
+}
+
+static void derive(struct ab_result *r, struct ab_case *c, const struct ab_device *dev)
 {
     double med = r->time_s.median;
     /* Empty means not measured: a count the workload has no formula for (0) and its rates. */
@@ -96,16 +239,17 @@ static void derive(struct ab_result *r, const struct ab_case *c, const struct ab
     const char *pub = c->engine && c->engine->ceiling[0] ? c->engine->ceiling : NULL;
     double pub_value = pub ? c->engine->value : 0;
     if (pub) {
-        double v = pub_value > 0 ? pub_value : rate;
-        ab_device_set_ceiling((struct ab_device *)dev, pub, v, "measured");
+        double lo, hi, v = pub_value > 0 ? pub_value : best_rate(c, r, NULL, &lo, &hi);
+        publish((struct ab_device *)dev, pub, v, c->engine);
     }
-    const char *cname = pub ? pub : c->work.ceiling;
+    const char *cname = pub ? pub : held_against(c, dev);
     const struct ab_ceiling *ceil_ = ab_device_ceiling(dev, cname);
     if (cname)
         snprintf(r->ceiling, sizeof r->ceiling, "%s", cname);
     if (ceil_) {
         r->ceiling_value = ceil_->value;
-        snprintf(r->ceiling_source, sizeof r->ceiling_source, "%s", ceil_->source);
+        snprintf(r->ceiling_source, sizeof r->ceiling_source, "%s%.*s", ceil_->suspect ? "suspect:" : "",
+                 (int)(sizeof r->ceiling_source - 9), ceil_->source);
         if (pub && pub_value > 0)
             rate = pub_value;
         r->fraction_of_ceiling = rate / ceil_->value;
@@ -196,6 +340,8 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
         st = ab_fail(&err, AB_EFAIL, "workload has no run function");
     if (st == AB_OK && !check_only)
         st = ab_measure(env, impl, c, r, samples, &err);
+    if (st == AB_OK && !check_only && engine.ceiling[0])
+        st = settle_ceiling(env, impl, c, r, samples, &err);
     if (st == AB_OK && !check_only)
         derive(r, c, dev);
     if (st == AB_OK && check_only)

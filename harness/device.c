@@ -108,15 +108,31 @@ void ab_device_set_ceiling(struct ab_device *dev, const char *name, double value
         if (strcmp(c->source, source) != 0 || value > c->value) {
             c->value = value;
             snprintf(c->source, sizeof c->source, "%s", source);
+            c->detail[0] = c->reason[0] = '\0'; /* they described the value replaced */
+            c->suspect = false;
         }
         return;
     }
     if (dev->n_ceilings == AB_MAX_CEILINGS)
         return;
     struct ab_ceiling *c = &dev->ceilings[dev->n_ceilings++];
+    memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->source, sizeof c->source, "%s", source);
     c->value = value;
+}
+
+void ab_device_note_ceiling(struct ab_device *dev, const char *name, const char *detail, const char *reason)
+{
+    for (int i = 0; i < dev->n_ceilings; i++) {
+        struct ab_ceiling *c = &dev->ceilings[i];
+        if (strcmp(c->name, name) != 0)
+            continue;
+        snprintf(c->detail, sizeof c->detail, "%s", detail ? detail : "");
+        c->suspect = reason && reason[0];
+        snprintf(c->reason, sizeof c->reason, "%s", c->suspect ? reason : "");
+        return;
+    }
 }
 
 /* MemAvailable of /proc/meminfo in bytes, 0 if unreadable. */

@@ -109,6 +109,15 @@ ab_status ab_profile_parse(const char *json, const char *origin, struct ab_profi
     if ((st = get_number(root, "peak_mem_gbps", &gbs, false, origin, err)))
         goto done;
     out->peak_mem_bw = gbs * 1e9;
+    double units = 0;
+    if ((st = get_number(root, "max_clock_mhz", &out->max_clock_mhz, false, origin, err)) ||
+        (st = get_number(root, "fma_units", &units, false, origin, err)))
+        goto done;
+    if (units != floor(units) || units > 8) {
+        st = ab_fail(err, AB_EINVAL, "%s: field \"fma_units\" must be a whole number from 0 to 8", origin);
+        goto done;
+    }
+    out->fma_units = (int)units;
 done:
     cJSON_Delete(root);
     return st;
@@ -250,4 +259,65 @@ const struct ab_profile *ab_profile_match(const struct ab_profile *ps, int n, co
         }
     }
     return best;
+}
+
+/* The slot of peak_flops a ceiling's data type reads (fp8_fast: fp8), or -1. */
+static int peak_slot(const char *ceiling)
+{
+    static const char *const keys[6] = { "fp32", "tf32", "bf16", "fp16", "fp8", "int8" };
+    for (int i = 0; i < 6; i++) {
+        size_t l = strlen(keys[i]);
+        if (strncmp(ceiling, keys[i], l) == 0 && (ceiling[l] == '_'))
+            return i;
+    }
+    return -1;
+}
+
+double ab_device_peak(const struct ab_device *dev, const char *ceiling, char *how, size_t len)
+{
+    const struct ab_profile *p = dev->profile;
+    if (how && len)
+        how[0] = '\0';
+    if (strcmp(ceiling, "mem_bw") == 0) {
+        if (p && p->peak_mem_bw > 0) {
+            if (how)
+                snprintf(how, len, "profile %s's %.0f GB/s", p->name, p->peak_mem_bw / 1e9);
+            return p->peak_mem_bw;
+        }
+        return 0;
+    }
+    int slot = peak_slot(ceiling);
+    if (slot < 0)
+        return 0; /* llc_bw and anything else without a datasheet figure */
+    if (p && p->peak_flops[slot] > 0) {
+        if (how)
+            snprintf(how, len, "profile %s's %.1f TFLOP/s", p->name, p->peak_flops[slot] / 1e12);
+        return p->peak_flops[slot];
+    }
+    if (dev->backend != AB_BACKEND_CPU || dev->compute_units < 1)
+        return 0;
+    /* /proc/cpuinfo's clock is the base or the current one: without a profile's boost clock,
+     * allow 1.5x for turbo so that a healthy measurement is never above the peak. */
+    bool boost = p && p->max_clock_mhz > 0;
+    double mhz = boost ? p->max_clock_mhz : dev->clock_mhz * 1.5;
+    if (!(mhz > 0))
+        return 0;
+    int units = p && p->fma_units > 0 ? p->fma_units : 2;
+    bool avx512 = strstr(dev->features, "avx512f") != NULL;
+    int lanes = avx512 ? 16 : strstr(dev->features, "avx2") ? 8 : 4;
+    double per_cycle = units * lanes * 2.0; /* an FMA is 2 FLOPs per lane */
+    const char *what = avx512 ? "AVX-512" : lanes == 8 ? "AVX2" : "SSE";
+    if (slot == 2 && strstr(dev->features, "amx_bf16")) {
+        per_cycle = 1024; /* TDPBF16PS: 16x32x16 multiply-adds per 16 cycles per core */
+        what = "AMX-BF16";
+    } else if (slot == 2 && strstr(dev->features, "avx512_bf16")) {
+        per_cycle = units * 16 * 4.0; /* VDPBF16PS: a 2-element dot per lane */
+        what = "AVX-512 BF16";
+    } else if (slot != 0 && slot != 2) {
+        return 0; /* no CPU unit of tf32, fp16, fp8 or int8 that this suite measures */
+    }
+    if (how)
+        snprintf(how, len, "%d threads x %.0f MHz%s x %.0f FLOP/cycle (%s, %d FMA pipes)", dev->compute_units,
+                 mhz, boost ? "" : " (1.5 x cpuinfo, for turbo)", per_cycle, what, units);
+    return dev->compute_units * mhz * 1e6 * per_cycle;
 }

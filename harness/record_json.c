@@ -177,6 +177,7 @@ static cJSON *run_to_json(const struct ab_run_info *info)
         cJSON_AddNumberToObject(dj, "mem_bytes", (double)d->mem_bytes);
         cJSON_AddNumberToObject(dj, "clock_mhz", d->clock_mhz);
         cJSON_AddNumberToObject(dj, "mem_clock_mhz", d->mem_clock_mhz);
+        cJSON_AddNumberToObject(dj, "last_level_cache_bytes", (double)d->l2_bytes);
         const struct ab_backend *b = ab_backend_get(d->backend);
         struct ab_device_fact facts[8];
         int nf = b && b->facts ? b->facts(d, facts, 8) : 0;
@@ -191,8 +192,15 @@ static cJSON *run_to_json(const struct ab_run_info *info)
             cJSON *c = cJSON_CreateObject();
             cJSON_AddStringToObject(c, "name", d->ceilings[k].name);
             cJSON_AddNumberToObject(c, "value", d->ceilings[k].value);
-            cJSON_AddStringToObject(c, "unit", strcmp(d->ceilings[k].name, "mem_bw") ? "FLOP/s" : "B/s");
+            size_t nl = strlen(d->ceilings[k].name);
+            bool bw = nl > 3 && strcmp(d->ceilings[k].name + nl - 3, "_bw") == 0; /* mem_bw, llc_bw */
+            cJSON_AddStringToObject(c, "unit", bw ? "B/s" : "FLOP/s");
             cJSON_AddStringToObject(c, "source", d->ceilings[k].source);
+            if (d->ceilings[k].detail[0])
+                cJSON_AddStringToObject(c, "detail", d->ceilings[k].detail);
+            cJSON_AddBoolToObject(c, "suspect", d->ceilings[k].suspect);
+            if (d->ceilings[k].suspect)
+                cJSON_AddStringToObject(c, "reason", d->ceilings[k].reason);
             cJSON_AddItemToArray(cs, c);
         }
         cJSON_AddItemToArray(devs, dj);

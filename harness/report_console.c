@@ -60,7 +60,8 @@ static ab_status console_row(void *self, const struct ab_result *r, struct ab_er
         snprintf(what, sizeof what, "verified");
     } else if (r->status == AB_OK) {
         char a[32], b[32];
-        bool bytes = r->ceiling[0] && strcmp(r->ceiling, "mem_bw") == 0;
+        bool bytes =
+            r->ceiling[0] && (strcmp(r->ceiling, "mem_bw") == 0 || strcmp(r->ceiling, "llc_bw") == 0);
         if (r->flops > 0 && !bytes)
             ab_fmt_si(r->flop_per_s, "FLOP/s", a, sizeof a);
         else if (r->bytes > 0)

@@ -90,6 +90,13 @@ static ab_status ceilings_from_file(const char *path, struct ab_device *devs, in
         for (int d = 0; d < n; d++)
             if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0) {
                 ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);
+                /* what gave it, and a suspect mark, travel with the value */
+                const struct ab_ceiling *got = ab_device_ceiling(&devs[d], r->ceiling);
+                const char *why = ab_result_metric_text(r, "ceiling_suspect_reason");
+                if (got && got->value == r->ceiling_value)
+                    ab_device_note_ceiling(
+                        &devs[d], r->ceiling, ab_result_metric_text(r, "ceiling_detail"),
+                        ab_result_metric(r, "ceiling_suspect") == 1 ? (why ? why : "suspect") : NULL);
                 if (matched)
                     (*matched)++;
             }

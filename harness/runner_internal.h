@@ -90,6 +90,15 @@ static inline bool ab_run_interrupted(const struct ab_run_opts *o)
 double ab_test_slowdown(const char *workload);
 enum test_fault ab_test_fault(const char *workload, const char *params);
 
+/* The plausibility of a measured ceiling (case.c): within [MIN, MAX] of the theoretical peak
+ * (when known, peak > 0; how says how it was reckoned) and a median sample at most SPREAD times
+ * the fastest. false with the reason (naming the value in unit, "FLOP/s" or "B/s") in why. */
+#define AB_CEILING_MIN_OF_PEAK 0.10
+#define AB_CEILING_MAX_OF_PEAK 1.10
+#define AB_CEILING_MAX_SPREAD  1.50
+bool ab_ceiling_plausible(double value, const char *unit, double peak, const char *how,
+                          const struct ab_stats *t, char *why, size_t len);
+
 /* A row holding the case's identity, NaN where nothing was measured. */
 /* Empty the time and rate fields of a row that was not measured (NaN: empty in the CSV). */
 void ab_result_unmeasured(struct ab_result *r);

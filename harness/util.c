@@ -352,6 +352,20 @@ static const struct ab_metric_decl engine_metrics[] = {
     { "rank", "", false, AB_BETTER_NONE,
       "the launcher's rank of the process that ran the case (srun, mpirun)" },
     { "world_size", "", false, AB_BETTER_NONE, "how many ranks the launcher started" },
+    { "ceiling_best_rate", "", false, AB_BETTER_HIGHER,
+      "ceilings: the rate of the fastest sample (FLOP/s or B/s), the ceiling published" },
+    { "ceiling_best_rate_ci_lo", "", false, AB_BETTER_NONE,
+      "ceilings: low end of the 95% interval of the samples' 5th-percentile rate" },
+    { "ceiling_best_rate_ci_hi", "", false, AB_BETTER_NONE,
+      "ceilings: high end of the 95% interval of the samples' 5th-percentile rate" },
+    { "theoretical_peak", "", false, AB_BETTER_NONE,
+      "ceilings: the device's theoretical peak for this ceiling (profile, else cores x clock x lanes)" },
+    { "fraction_of_peak", "", false, AB_BETTER_NONE, "ceilings: the ceiling published / theoretical_peak" },
+    { "ceiling_detail", "", true, AB_BETTER_NONE, "ceilings: what gave the value (the best GEMM shape)" },
+    { "ceiling_suspect", "", false, AB_BETTER_NONE,
+      "ceilings: 1 when the ceiling failed the plausibility check twice" },
+    { "ceiling_suspect_reason", "", true, AB_BETTER_NONE,
+      "ceilings: why it is suspect (first 63 characters)" },
 };
 
 const struct ab_metric_decl *ab_engine_metrics(int *n)

@@ -35,7 +35,7 @@ static void rate_of(const struct ab_result *r, double v, double *lo, double *hi)
 /* Which count a row's throughput is: what its ceiling is held against, else what it has. */
 static char rate_kind(const struct ab_result *r)
 {
-    if (!strcmp(r->ceiling, "mem_bw") && r->bytes > 0)
+    if ((!strcmp(r->ceiling, "mem_bw") || !strcmp(r->ceiling, "llc_bw")) && r->bytes > 0)
         return 'b';
     if (r->flops > 0)
         return 'f';

@@ -54,8 +54,9 @@ static int planned(enum ab_backend_kind backend, enum ab_suite suite, char *list
 static void check_suite_plans_every_path_at_awkward_sizes(void **state)
 {
     char list[8192];
-    /* CPU: fma fp32 and bf16, gemm fp32 and bf16 at 300 and 1504, one stream */
-    assert_int_equal(planned(AB_BACKEND_CPU, AB_SUITE_CHECK, list, sizeof list), 7);
+    /* CPU: fma fp32 and bf16, gemm fp32 and bf16 at 300 and 1504, one stream, one llc */
+    assert_int_equal(planned(AB_BACKEND_CPU, AB_SUITE_CHECK, list, sizeof list), 8);
+    assert_non_null(strstr(list, "llc;fp32;0\n"));
     assert_non_null(strstr(list, "gemm;bf16;1504\n"));
     assert_non_null(strstr(list, "gemm;fp32;300\n"));
     assert_null(strstr(list, "gemm;fp32;0\n")); /* the large default size is not a check case */
@@ -64,6 +65,7 @@ static void check_suite_plans_every_path_at_awkward_sizes(void **state)
     /* CUDA: fma fp32; gemm fp32, tf32, bf16, fp16 at 300 and 1504; fp8 and fp8_fast at 1504
      * only (cuBLASLt FP8 needs multiples of 16); one stream */
     assert_int_equal(planned(AB_BACKEND_CUDA, AB_SUITE_CHECK, list, sizeof list), 12);
+    assert_null(strstr(list, "llc;")); /* no L2 stream on CUDA yet */
     assert_non_null(strstr(list, "gemm;fp8_fast;1504\n"));
     assert_non_null(strstr(list, "gemm;fp8;1504\n"));
     assert_null(strstr(list, "gemm;fp8;300\n"));
@@ -74,7 +76,7 @@ static void check_suite_plans_every_path_at_awkward_sizes(void **state)
 static void timed_suites_measure_fp8_fast_as_its_own_ceiling(void **state)
 {
     char list[8192];
-    assert_int_equal(planned(AB_BACKEND_CPU, AB_SUITE_QUICK, list, sizeof list), 5);
+    assert_int_equal(planned(AB_BACKEND_CPU, AB_SUITE_QUICK, list, sizeof list), 6);
     assert_int_equal(planned(AB_BACKEND_CUDA, AB_SUITE_QUICK, list, sizeof list), 8);
     assert_non_null(strstr(list, "gemm;fp8;0\n"));
     assert_non_null(strstr(list, "gemm;fp8_fast;0\n"));
@@ -87,6 +89,9 @@ static void timed_suites_measure_fp8_fast_as_its_own_ceiling(void **state)
     assert_int_equal(ab_params_parse("kind=stream;dtype=fp32;n=0", &ps, &e), AB_OK);
     ceilings_name(&ps, name, sizeof name);
     assert_string_equal(name, "mem_bw");
+    assert_int_equal(ab_params_parse("kind=llc;dtype=fp32;n=0", &ps, &e), AB_OK);
+    ceilings_name(&ps, name, sizeof name);
+    assert_string_equal(name, "llc_bw");
 }
 
 /* The loop as the scalar recurrence, step by step, with the same start values. */

@@ -105,6 +105,39 @@ static void ten_percent_slowdown_with_tight_samples_is_slower(void **state)
     ab_result_set_free(&b);
 }
 
+/* A case that did twice the work per repetition in the new run (a ceilings sweep picked
+ * another shape) in twice the time is the same speed, and 10% more time than that is slower. */
+static void cases_whose_work_changed_compare_per_unit_of_work(void **state)
+{
+    struct cmp_opts o;
+    cmp_opts_defaults(&o);
+    struct ab_result_set a, b;
+    make_set(&a, 4, 60, 0.005, 21, -1, 1);
+    make_set(&b, 4, 60, 0.005, 22, 1, 2.0 * 1.10);
+    for (int64_t i = 0; i < b.n; i++)
+        if (i == 1 || i == 2) {
+            struct ab_result *r = &b.rows[i];
+            r->flops *= 2;
+            if (i == 2) { /* twice the work in twice the time */
+                for (int64_t k = 0; k < r->n_samples; k++)
+                    r->samples[k] *= 2;
+                ab_stats_compute(r->samples, r->n_samples, &r->time_s);
+            }
+            r->flop_per_s = r->flops / r->time_s.median;
+        }
+    struct cmp_report r;
+    struct ab_error e;
+    assert_int_equal(cmp_compare(&a, &b, &o, &r, &e), AB_OK);
+    assert_int_equal(r.cases[1].verdict, CMP_SLOWER);
+    assert_double_equal(r.cases[1].ratio, 1.10, 0.01);
+    assert_int_not_equal(r.cases[2].verdict, CMP_SLOWER);
+    assert_int_not_equal(r.cases[2].verdict, CMP_FASTER);
+    assert_double_equal(r.cases[2].ratio, 1.0, 0.01);
+    cmp_report_free(&r);
+    ab_result_set_free(&a);
+    ab_result_set_free(&b);
+}
+
 static void ten_percent_slowdown_in_huge_noise_is_noisy(void **state)
 {
     struct cmp_opts o;
@@ -255,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(identical_runs_rarely_regress),
         cmocka_unit_test(ten_percent_slowdown_with_tight_samples_is_slower),
+        cmocka_unit_test(cases_whose_work_changed_compare_per_unit_of_work),
         cmocka_unit_test(ten_percent_slowdown_in_huge_noise_is_noisy),
         cmocka_unit_test(a_change_of_every_case_is_still_caught),
         cmocka_unit_test(renamed_missing_and_failed_cases_are_listed),

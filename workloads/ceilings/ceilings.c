@@ -1,8 +1,9 @@
 /* ceilings.c — the `ceilings` workload: what each device can do at best, so every later
  * number can be read as a fraction of it. kind=fma: a register-only FMA loop (the SIMD or
- * CUDA-core peak); kind=gemm: the best rate of the matrix library (oneDNN, cuBLASLt) at a
- * large square size; kind=stream: memory bandwidth of a triad (CPU) or copy (CUDA) over
- * arrays far larger than the caches. Each case publishes the ceiling it measured.
+ * CUDA-core peak); kind=gemm: the best rate of the matrix library (oneDNN, cuBLASLt) over a
+ * sweep of sizes; kind=stream: memory bandwidth of a triad (CPU) or copy (CUDA) over arrays far
+ * larger than the caches; kind=llc: the triad over arrays that fit the last-level cache (CPU).
+ * Each case publishes the ceiling it measured: the rate of its best sample.
  * The check suite runs every (kind, dtype) a backend has, gemm at n = 300 and 1504 (FP8 needs
  * multiples of 16) and stream over a small odd-sized array, verified only. */
 #include "ceilings.h"
@@ -12,9 +13,10 @@
 static const struct ab_axis ceilings_axes[] = {
     { .name = "kind",
       .type = AB_AXIS_STR,
-      .help = "what is measured: fma loop, library gemm, memory stream",
-      .choices = "fma,gemm,stream",
-      .sweep = { "fma,gemm,stream", "fma,gemm,stream", "fma,gemm,stream", "fma,gemm,stream" } },
+      .help = "what is measured: fma loop, library gemm, memory stream, last-level cache stream (llc, CPU)",
+      .choices = "fma,gemm,stream,llc",
+      .sweep = { "fma,gemm,stream,llc", "fma,gemm,stream,llc", "fma,gemm,stream,llc",
+                 "fma,gemm,stream,llc" } },
     { .name = "dtype",
       .type = AB_AXIS_STR,
       .help = "data type (stream is fp32); fp8 is E4M3 with fp32 accumulation, fp8_fast the same "
@@ -25,8 +27,9 @@ static const struct ab_axis ceilings_axes[] = {
                  "fp32,bf16,tf32,fp16,fp8,fp8_fast", "fp32,bf16,tf32,fp16,fp8,fp8_fast" } },
     { .name = "n",
       .type = AB_AXIS_INT,
-      .help = "gemm: square sizes; the ceiling is the best of them (0 = the backend's default: 2048 CPU "
-              "quick, 4096 CPU, 8192 CUDA; fma and stream run only at 0; the check suite runs gemm at "
+      .help = "gemm: square sizes; the ceiling is the best of them (0 = the best of a sweep the backend "
+              "chooses: CPU shapes sized from the last-level cache and threads, CUDA 4096 and 8192 (and "
+              "16384 outside quick); fma, stream and llc run only at 0; the check suite runs gemm at "
               "n > 0 only; fp8 needs a multiple of 16)",
       .min = 0,
       .max = 65536,
@@ -38,6 +41,8 @@ void ceilings_name(const struct ab_params *ps, char *buf, size_t len)
     const char *kind = ab_param_str(ps, "kind", "fma");
     if (strcmp(kind, "stream") == 0)
         snprintf(buf, len, "mem_bw");
+    else if (strcmp(kind, "llc") == 0)
+        snprintf(buf, len, "llc_bw");
     else
         snprintf(buf, len, "%s_%s", ab_param_str(ps, "dtype", "fp32"), kind);
 }
@@ -51,7 +56,9 @@ static bool ceilings_applies(const struct ab_params *ps, enum ab_backend_kind ba
     if (!gemm && n != 0)
         return false; /* n means nothing to fma and stream: keep one case */
     if (gemm && suite == AB_SUITE_CHECK && n == 0)
-        return false; /* the default sizes are large; the check runs the awkward ones */
+        return false;             /* the default sizes are large; the check runs the awkward ones */
+    if (strcmp(kind, "llc") == 0) /* no CUDA L2 stream yet */
+        return backend == AB_BACKEND_CPU && strcmp(dt, "fp32") == 0;
     if (strcmp(kind, "stream") == 0)
         return strcmp(dt, "fp32") == 0;
     if (backend == AB_BACKEND_CPU) /* no tf32/fp16/fp8 units on the CPU's SIMD path */
@@ -67,7 +74,11 @@ static bool ceilings_applies(const struct ab_params *ps, enum ab_backend_kind ba
 
 /* Every metric a ceilings row may carry (cpu.c, cuda.c). */
 static const struct ab_metric_decl metrics[] = {
-    { "gemm_n", "", false, AB_BETTER_NONE, "n of the n x n x n GEMM measured" },
+    { "gemm_n", "", false, AB_BETTER_NONE, "n of the GEMM measured (C is m x n)" },
+    { "gemm_m", "", false, AB_BETTER_NONE, "CPU: m of the GEMM measured (rows of A and C)" },
+    { "gemm_k", "", false, AB_BETTER_NONE, "CPU: k of the GEMM measured (the inner dimension)" },
+    { "gemm_shapes_tried", "", false, AB_BETTER_NONE,
+      "n = 0: how many shapes the sweep timed before the best" },
     { "max_err_rel_to_abs_sum", "", false, AB_BETTER_LOWER,
       "GEMM: worst |C - ref| / sum |a||b| over the checked entries" },
     { "entries_checked", "", false, AB_BETTER_NONE, "CPU GEMM: entries compared with the FP64 reference" },

@@ -23,4 +23,8 @@ float ceilings_cpu_fma_x0(bool bf16, int thread, int chain, int lane);
 int ceilings_cpu_fma_check(const float *out, int threads, int chains, int lanes, bool bf16, int64_t iters,
                            char *msg, size_t len);
 
+/* The shapes a CPU gemm case at n = 0 tries (m x n x k, at most 6), from the last-level cache
+ * (0: unknown, 32 MiB assumed) and the threads; returns how many. */
+int ceilings_cpu_gemm_shapes(uint64_t llc_bytes, int threads, enum ab_suite suite, int *m, int *n, int *k);
+
 #endif

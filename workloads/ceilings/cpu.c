@@ -4,10 +4,12 @@
  *           the SIMD units' peak. bf16 uses AVX-512 BF16's VDPBF16PS (a 2-element dot per
  *           lane: 4 FLOPs). Every chain of every lane of every thread is checked exactly
  *           against its closed form (ceilings_cpu_fma_check).
- *   gemm:   ops' matmul (oneDNN), n x n x n, fp32 or bf16 inputs with fp32 accumulation and output.
+ *   gemm:   ops' matmul (oneDNN), fp32 or bf16 inputs with fp32 accumulation and output: n x n x n,
+ *           or at n = 0 the best of a few shapes sized from the last-level cache (gemm_sweep).
  *   stream: STREAM triad a = b + s*c over three 128 MiB arrays (a small odd size in the check
  *           suite); bytes counted as STREAM does (two reads, one write; write-allocate traffic
- *           is not counted). */
+ *           is not counted).
+ *   llc:    the same triad over arrays that fill half the last-level cache. */
 #include "ceilings.h"
 #include "ops.h"
 
@@ -17,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_FMA, K_GEMM, K_STREAM };
+enum { K_FMA, K_GEMM, K_STREAM, K_LLC };
 
 struct cpu_state {
     int kind;
@@ -29,8 +31,8 @@ struct cpu_state {
     /* stream */
     float *a, *b, *c;
     size_t n;
-    /* gemm */
-    int gn;
+    /* gemm: C (m,n) = A (m,k) . B (k,n), row-major */
+    int gm, gn, gk;
     void *A, *B;
     float *C;
     struct ops_matmul *mm;
@@ -177,9 +179,39 @@ static ab_status gemm_primitive(struct cpu_state *s, struct ab_error *err)
     /* C (n,n) fp32 = A (n,n) . B (n,n), row-major, read in place */
     enum ab_dtype dt = s->bf16 ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     struct ops_mm_desc d = {
-        .m = s->gn, .n = s->gn, .k = s->gn, .a_dt = dt, .b_dt = dt, .d_dt = AB_DTYPE_FP32
+        .m = s->gm, .n = s->gn, .k = s->gk, .a_dt = dt, .b_dt = dt, .d_dt = AB_DTYPE_FP32
     };
     return ops_matmul_plan(&s->mm, &d, err);
+}
+
+/* Random A and B of na and nb elements and a poisoned C of nc: a sweep's shapes all read
+ * prefixes of the same buffers (any prefix of random data is a random matrix). */
+static ab_status gemm_buffers(struct cpu_state *s, size_t na, size_t nb, size_t nc, uint64_t seed,
+                              struct ab_error *err)
+{
+    size_t el = s->bf16 ? 2 : 4, nt = na > nb ? na : nb;
+    s->A = ab_alloc(na * el);
+    s->B = ab_alloc(nb * el);
+    s->C = ab_alloc(nc * 4);
+    float *tmp = ab_alloc(nt * 4);
+    if (!s->A || !s->B || !s->C || !tmp) {
+        ab_free(tmp);
+        return ab_fail(err, AB_ENOMEM, "cannot allocate GEMM matrices of %zu, %zu and %zu elements", na, nb,
+                       nc);
+    }
+    for (int m = 0; m < 2; m++) {
+        size_t cnt = m ? nb : na;
+        ab_fill_normal_f32(tmp, cnt, seed + (uint64_t)m, 1.0f);
+        void *dst = m ? s->B : s->A;
+        if (s->bf16)
+            for (size_t i = 0; i < cnt; i++)
+                ((uint16_t *)dst)[i] = ab_bf16_from_f32(tmp[i]);
+        else
+            memcpy(dst, tmp, cnt * 4);
+    }
+    ab_free(tmp);
+    memset(s->C, 0xff, nc * 4); /* poison: NaN everywhere until the product is written */
+    return AB_OK;
 }
 
 static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error *err)
@@ -187,28 +219,7 @@ static ab_status gemm_setup(struct cpu_state *s, uint64_t seed, struct ab_error 
     ab_status st = gemm_primitive(s, err);
     if (st)
         return st;
-    int n = s->gn;
-    size_t el = s->bf16 ? 2 : 4, nn = (size_t)n * n;
-    s->A = ab_alloc(nn * el);
-    s->B = ab_alloc(nn * el);
-    s->C = ab_alloc(nn * 4);
-    float *tmp = ab_alloc(nn * 4);
-    if (!s->A || !s->B || !s->C || !tmp) {
-        ab_free(tmp);
-        return ab_fail(err, AB_ENOMEM, "cannot allocate %d x %d matrices", n, n);
-    }
-    for (int m = 0; m < 2; m++) {
-        ab_fill_normal_f32(tmp, nn, seed + (uint64_t)m, 1.0f);
-        void *dst = m ? s->B : s->A;
-        if (s->bf16)
-            for (size_t i = 0; i < nn; i++)
-                ((uint16_t *)dst)[i] = ab_bf16_from_f32(tmp[i]);
-        else
-            memcpy(dst, tmp, nn * 4);
-    }
-    ab_free(tmp);
-    memset(s->C, 0xff, nn * 4); /* poison: NaN everywhere until the product is written */
-    return AB_OK;
+    return gemm_buffers(s, (size_t)s->gm * s->gk, (size_t)s->gk * s->gn, (size_t)s->gm * s->gn, seed, err);
 }
 
 static ab_status gemm_once(struct cpu_state *s, struct ab_error *err)
@@ -231,17 +242,17 @@ static ab_status gemm_verify(struct cpu_state *s, uint64_t seed, struct ab_case 
      * error remains: bound it relative to sum |a||b|. */
     struct ab_rng g;
     ab_rng_seed(&g, seed ^ 0xc0ffee);
-    int n = s->gn, bad = 0;
-    bool all = n <= 384;
-    int64_t count = all ? (int64_t)n * n : 256;
+    int m = s->gm, n = s->gn, kk = s->gk, bad = 0;
+    bool all = (double)m * n * kk <= 384.0 * 384 * 384;
+    int64_t count = all ? (int64_t)m * n : 256;
     double max_rel = 0;
     char first[256] = "";
     for (int64_t t = 0; t < count; t++) {
-        int i = all ? (int)(t / n) : (int)(ab_rng_uniform(&g) * n);
+        int i = all ? (int)(t / n) : (int)(ab_rng_uniform(&g) * m);
         int j = all ? (int)(t % n) : (int)(ab_rng_uniform(&g) * n);
         double ref = 0, mag = 0;
-        for (int k = 0; k < n; k++) {
-            double p = elem(s, s->A, (size_t)i * n + k) * elem(s, s->B, (size_t)k * n + j);
+        for (int k = 0; k < kk; k++) {
+            double p = elem(s, s->A, (size_t)i * kk + k) * elem(s, s->B, (size_t)k * n + j);
             ref += p;
             mag += fabs(p);
         }
@@ -259,10 +270,111 @@ static ab_status gemm_verify(struct cpu_state *s, uint64_t seed, struct ab_case 
     ab_case_metric(c, "entries_checked", (double)count);
     if (bad)
         return ab_fail(err, AB_EMISMATCH,
-                       "gemm %d: %d of %lld%s entries off by more than 1e-5 "
+                       "gemm %dx%dx%d: %d of %lld%s entries off by more than 1e-5 "
                        "of sum|a||b|:%s",
-                       n, bad, (long long)count, all ? "" : " sampled", first);
+                       m, n, kk, bad, (long long)count, all ? "" : " sampled", first);
     return AB_OK;
+}
+
+/* ------------------------------------------------------------------ gemm sweep */
+
+/* The shapes an n = 0 case tries, from the device's last-level cache and its threads: a square
+ * whose three matrices fill about half the cache (oneDNN's blocked panels then stay resident:
+ * on most CPUs the fastest), half and twice that size, and a tall one (m = 4x, rows in whole
+ * 64-row blocks per thread); outside quick also the 4096 square and a deep one (k = 4x). */
+#define SWEEP_MAX 6
+struct gemm_shape {
+    int m, n, k;
+};
+
+static int round64(double v, int lo, int hi)
+{
+    int r = (int)(v / 64) * 64;
+    return r < lo ? lo : r > hi ? hi : r;
+}
+
+int ceilings_cpu_gemm_shapes(uint64_t llc_bytes, int threads, enum ab_suite suite, int *m, int *n, int *k)
+{
+    double llc = llc_bytes ? (double)llc_bytes : 32.0 * 1048576; /* sysfs silent: a server L3 */
+    int s1 = round64(sqrt(llc / 2 / (3.0 * 4)), 256, 4096);
+    int t = threads > 0 ? threads : 1;
+    int rows = (4 * s1 / (64 * t)) * 64 * t;
+    struct gemm_shape c[SWEEP_MAX + 2] = {
+        { round64(s1 / 2.0, 256, 4096), round64(s1 / 2.0, 256, 4096), round64(s1 / 2.0, 256, 4096) },
+        { s1, s1, s1 },
+        { round64(2.0 * s1, 256, 8192), round64(2.0 * s1, 256, 8192), round64(2.0 * s1, 256, 8192) },
+        { rows > s1 ? rows : 4 * s1, s1, s1 },
+        { 4096, 4096, 4096 },
+        { s1, s1, 4 * s1 },
+    };
+    int nc = suite == AB_SUITE_QUICK ? 4 : 6, out = 0;
+    for (int i = 0; i < nc; i++) {
+        bool dup = false;
+        for (int j = 0; j < out; j++)
+            dup |= m[j] == c[i].m && n[j] == c[i].n && k[j] == c[i].k;
+        if (dup)
+            continue;
+        m[out] = c[i].m;
+        n[out] = c[i].n;
+        k[out] = c[i].k;
+        out++;
+    }
+    return out;
+}
+
+/* n = 0: time each shape briefly (its fastest GEMM over a short budget, at least one, after a
+ * warm-up) and keep the best, which the runner then measures in full; the buffers fit the
+ * largest shape. */
+static ab_status gemm_sweep(struct cpu_state *s, struct ab_case *c, struct ab_error *err)
+{
+    int m[SWEEP_MAX], n[SWEEP_MAX], k[SWEEP_MAX];
+    int ns = ceilings_cpu_gemm_shapes(c->device->l2_bytes, s->threads, c->suite, m, n, k);
+    size_t na = 0, nb = 0, nc = 0;
+    for (int i = 0; i < ns; i++) {
+        uint64_t bytes = (uint64_t)m[i] * k[i] * (s->bf16 ? 2 : 4) +
+                         (uint64_t)k[i] * n[i] * (s->bf16 ? 2 : 4) + (uint64_t)m[i] * n[i] * 4;
+        if (!ab_device_fits(c->device, 2 * bytes))
+            return ab_fail(err, AB_ENOMEM, "gemm %dx%dx%d needs %llu bytes", m[i], n[i], k[i],
+                           (unsigned long long)bytes);
+        na = fmax(na, (double)m[i] * k[i]);
+        nb = fmax(nb, (double)k[i] * n[i]);
+        nc = fmax(nc, (double)m[i] * n[i]);
+    }
+    /* The primitive first: where oneDNN has no kernel for the type, a skipped row, no buffers. */
+    s->gm = m[0], s->gn = n[0], s->gk = k[0];
+    ab_status st = gemm_primitive(s, err);
+    if (st)
+        return st;
+    ops_matmul_destroy(s->mm);
+    s->mm = NULL;
+    if ((st = gemm_buffers(s, na, nb, nc, c->seed, err)))
+        return st;
+    double budget_s = c->suite == AB_SUITE_QUICK ? 0.04 : 0.2, best = 0;
+    int pick = 0;
+    for (int i = 0; i < ns; i++) {
+        s->gm = m[i], s->gn = n[i], s->gk = k[i];
+        if ((st = gemm_primitive(s, err)) || (st = gemm_once(s, err)))
+            return st;
+        double tmin = INFINITY, t0 = ab_now_s();
+        for (int r = 0; r < 50 && (r < 1 || ab_now_s() - t0 < budget_s); r++) {
+            double t1 = ab_now_s();
+            if ((st = gemm_once(s, err)))
+                return st;
+            tmin = fmin(tmin, ab_now_s() - t1);
+        }
+        double rate = 2.0 * m[i] * (double)n[i] * k[i] / tmin;
+        if (rate > best) {
+            best = rate;
+            pick = i;
+        }
+        ops_matmul_destroy(s->mm);
+        s->mm = NULL;
+    }
+    s->gm = m[pick], s->gn = n[pick], s->gk = k[pick];
+    memset(s->C, 0xff, nc * 4); /* poisoned again for the check */
+    ab_case_metric(c, "gemm_shapes_tried", ns);
+    ab_case_ceiling_detail(c, "gemm m=%d n=%d k=%d, best of %d shapes", s->gm, s->gn, s->gk, ns);
+    return gemm_primitive(s, err);
 }
 
 /* ------------------------------------------------------------------ stream */
@@ -287,13 +399,16 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     const char *kind = ab_param_str(&c->params, "kind", "fma");
-    s->kind = !strcmp(kind, "gemm") ? K_GEMM : !strcmp(kind, "stream") ? K_STREAM : K_FMA;
+    s->kind = !strcmp(kind, "gemm")     ? K_GEMM
+              : !strcmp(kind, "stream") ? K_STREAM
+              : !strcmp(kind, "llc")    ? K_LLC
+                                        : K_FMA;
     s->bf16 = ab_param_is(&c->params, "dtype", "bf16");
     s->threads = ab_cpu_threads();
     ceilings_name(&c->params, s->name, sizeof s->name);
     ab_case_publish_ceiling(c, s->name, 0);
     c->work.ceiling = s->name;
-    c->work.rate = s->kind == K_STREAM ? "bytes" : "flops";
+    c->work.rate = s->kind == K_STREAM || s->kind == K_LLC ? "bytes" : "flops";
     switch (s->kind) {
     case K_FMA:
         if (s->bf16 && !(ab_cpu_has("avx512_bf16") && ab_cpu_has("avx512f")))
@@ -311,10 +426,22 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
         c->work.flops = fma_flops_per_iter(s) * (double)s->iters * s->threads;
         ab_case_metric_text(c, "isa", "%s", s->bf16 ? "avx512_bf16" : s->isa == 512 ? "avx512f" : "avx2");
         return AB_OK;
-    case K_STREAM: {
-        /* 128 MiB per array, far beyond the caches; the check suite verifies the same triad
-         * over an odd size (a ragged last chunk per thread) without the big allocations. */
-        s->n = c->suite == AB_SUITE_CHECK ? 1000003 : (size_t)1 << 25;
+    case K_STREAM:
+    case K_LLC: {
+        /* stream: 128 MiB per array, far beyond the caches; llc: the three arrays fill half the
+         * last-level cache, a whole number of 16-float lines per thread. The check suite
+         * verifies the same triad over an odd size (a ragged last chunk per thread). */
+        if (s->kind == K_LLC && c->device->l2_bytes == 0)
+            return ab_fail(err, AB_EUNSUPPORTED, "the last-level cache size is unknown here (sysfs)");
+        size_t per = (size_t)16 * s->threads;
+        if (s->kind == K_STREAM)
+            s->n = c->suite == AB_SUITE_CHECK ? 1000003 : (size_t)1 << 25;
+        else
+            s->n = c->suite == AB_SUITE_CHECK ? 10007 : (c->device->l2_bytes / 2 / 12 / per) * per;
+        if (s->n == 0)
+            return ab_fail(err, AB_EUNSUPPORTED, "a last-level cache of %llu bytes is too small to stream",
+                           (unsigned long long)c->device->l2_bytes);
+        ab_case_ceiling_detail(c, "triad 3 x %zu KiB", s->n * 4 / 1024);
         uint64_t bytes = 3 * s->n * sizeof(float);
         if (!ab_device_fits(c->device, bytes))
             return ab_fail(err, AB_ENOMEM, "stream arrays need %llu bytes", (unsigned long long)bytes);
@@ -341,16 +468,26 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     }
     default: {
         int n = (int)ab_param_int(&c->params, "n", 0);
-        if (n == 0)
-            n = c->suite == AB_SUITE_QUICK ? 2048 : 4096;
-        s->gn = n;
-        uint64_t bytes = (uint64_t)n * n * (s->bf16 ? 2 : 4) * 2 + (uint64_t)n * n * 4 * 2;
-        if (!ab_device_fits(c->device, bytes))
-            return ab_fail(err, AB_ENOMEM, "gemm %d needs %llu bytes", n, (unsigned long long)bytes);
-        c->work.flops = 2.0 * n * (double)n * n;
-        c->work.bytes = (double)n * n * ((s->bf16 ? 2 : 4) * 2 + 4);
-        ab_case_metric(c, "gemm_n", n);
-        return gemm_setup(s, c->seed, err);
+        ab_status st;
+        if (n == 0) {
+            if ((st = gemm_sweep(s, c, err)))
+                return st;
+        } else {
+            s->gm = s->gn = s->gk = n;
+            uint64_t bytes = (uint64_t)n * n * (s->bf16 ? 2 : 4) * 2 + (uint64_t)n * n * 4 * 2;
+            if (!ab_device_fits(c->device, bytes))
+                return ab_fail(err, AB_ENOMEM, "gemm %d needs %llu bytes", n, (unsigned long long)bytes);
+            if ((st = gemm_setup(s, c->seed, err)))
+                return st;
+            ab_case_ceiling_detail(c, "gemm m=%d n=%d k=%d", n, n, n);
+        }
+        double el = s->bf16 ? 2 : 4, m = s->gm, nn = s->gn, k = s->gk;
+        c->work.flops = 2.0 * m * nn * k;
+        c->work.bytes = (m * k + k * nn) * el + m * nn * 4;
+        ab_case_metric(c, "gemm_m", s->gm);
+        ab_case_metric(c, "gemm_n", s->gn);
+        ab_case_metric(c, "gemm_k", s->gk);
+        return AB_OK;
     }
     }
 }
@@ -360,7 +497,7 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     struct cpu_state *s = c->state;
     if (s->kind == K_GEMM)
         return gemm_verify(s, c->seed, c, err);
-    if (s->kind == K_STREAM) {
+    if (s->kind == K_STREAM || s->kind == K_LLC) {
         triad(s);
         for (size_t i = 0; i < s->n; i++) {
             float want = s->b[i] + 3.0f * s->c[i];
@@ -392,7 +529,7 @@ static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct
     for (int64_t r = 0; r < reps; r++) {
         if (s->kind == K_FMA) {
             fma_run_all(s, s->iters);
-        } else if (s->kind == K_STREAM) {
+        } else if (s->kind == K_STREAM || s->kind == K_LLC) {
             triad(s);
         } else {
             ab_status st = gemm_once(s, err);

@@ -1,8 +1,9 @@
 /* cuda.c — ceilings on an NVIDIA GPU: the case logic in C over the launchers of kernels.cu.
  *   fma:    fp32 FMA chains on every SM (8 blocks of 256 threads per SM), CUDA-core peak;
  *           every chain of every thread is checked exactly against its closed form;
- *   gemm:   cuBLASLt n x n x n (default 8192) per dtype: fp32, tf32, bf16, fp16, fp8 (E4M3)
- *           and fp8_fast (fast accumulation); bytes are A and B read once, C written once;
+ *   gemm:   cuBLASLt n x n x n per dtype: fp32, tf32, bf16, fp16, fp8 (E4M3) and fp8_fast (fast
+ *           accumulation); n = 0: the best of 4096, 8192 (and 16384 outside quick); bytes are A
+ *           and B read once, C written once;
  *   stream: device-to-device copy of 1 GiB (1000004 floats in the check suite), counting
  *           bytes read plus bytes written; every element is checked. */
 #include "ab_cuda.h"
@@ -27,6 +28,52 @@ struct cuda_state {
     cudaEvent_t e0, e1;
     char name[24];
 };
+
+/* n = 0: the best of a few squares (4096 and 8192; 16384 too outside quick, where it fits),
+ * each timed briefly (its fastest of a few GEMMs after a warm-up); the best stays open in s. */
+static ab_status gemm_sweep(struct ab_case *c, struct cuda_state *s, enum ceil_dtype dt, int *n_out,
+                            struct ab_error *err)
+{
+    static const int sizes[] = { 4096, 8192, 16384 };
+    int ns = c->suite == AB_SUITE_QUICK ? 2 : 3, tried = 0, best_n = 0;
+    double best = 0;
+    for (int i = 0; i < ns; i++) {
+        int n = sizes[i];
+        if (!ab_device_fits(c->device, (uint64_t)n * n * 4 * 3))
+            continue;
+        struct ceil_gemm *g = NULL;
+        ab_status st = ceil_gemm_open(&g, n, dt, c->seed, err);
+        double t = 0, tmin = INFINITY;
+        if (st == AB_OK)
+            st = ceil_gemm_run(g, 1, &t, err); /* warm-up */
+        for (int r = 0; st == AB_OK && r < 3; r++) {
+            st = ceil_gemm_run(g, 1, &t, err);
+            tmin = fmin(tmin, t);
+        }
+        if (st) {
+            ceil_gemm_close(g);
+            ceil_gemm_close(s->gemm);
+            s->gemm = NULL;
+            return st;
+        }
+        tried++;
+        double rate = 2.0 * n * (double)n * n / tmin;
+        if (rate > best) {
+            best = rate;
+            best_n = n;
+            ceil_gemm_close(s->gemm);
+            s->gemm = g;
+        } else {
+            ceil_gemm_close(g);
+        }
+    }
+    if (!s->gemm)
+        return ab_fail(err, AB_ENOMEM, "no gemm of the sweep (4096 and up) fits the device");
+    *n_out = best_n;
+    ab_case_metric(c, "gemm_shapes_tried", tried);
+    ab_case_ceiling_detail(c, "gemm m=%d n=%d k=%d, best of %d sizes", best_n, best_n, best_n, tried);
+    return AB_OK;
+}
 
 static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
 {
@@ -72,20 +119,25 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (ceil_dtype_is_fp8(dt) && c->device->cc_major * 10 + c->device->cc_minor < 89)
         return ab_fail(err, AB_EUNSUPPORTED, "FP8 tensor cores need compute capability 8.9 or later");
     int n = (int)ab_param_int(&c->params, "n", 0);
-    if (n == 0)
-        n = 8192;
-    if (!ceil_gemm_size_ok(n, dt))
-        return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt FP8 GEMM needs n a multiple of 16 (n = %d)", n);
-    if (!ab_device_fits(c->device, (uint64_t)n * n * 4 * 3))
-        return ab_fail(err, AB_ENOMEM, "gemm %d does not fit", n);
+    ab_status st;
+    if (n == 0) {
+        if ((st = gemm_sweep(c, s, dt, &n, err)))
+            return st;
+    } else {
+        if (!ceil_gemm_size_ok(n, dt))
+            return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt FP8 GEMM needs n a multiple of 16 (n = %d)", n);
+        if (!ab_device_fits(c->device, (uint64_t)n * n * 4 * 3))
+            return ab_fail(err, AB_ENOMEM, "gemm %d does not fit", n);
+        if ((st = ceil_gemm_open(&s->gemm, n, dt, c->seed, err)))
+            return st;
+        ab_case_ceiling_detail(c, "gemm m=%d n=%d k=%d", n, n, n);
+    }
     c->work.flops = 2.0 * n * (double)n * n;
     c->work.bytes = ceil_gemm_min_bytes(n, dt);
     ab_case_metric(c, "gemm_n", n);
     ab_case_metric_text(c, "accum", "%s", ceil_gemm_fast_accum(dt) ? "fast" : "fp32");
-    ab_status st = ceil_gemm_open(&s->gemm, n, dt, c->seed, err);
-    if (st == AB_OK)
-        ab_case_metric_text(c, "cublaslt", "%s", ceil_gemm_algo(s->gemm));
-    return st;
+    ab_case_metric_text(c, "cublaslt", "%s", ceil_gemm_algo(s->gemm));
+    return AB_OK;
 }
 
 /* Every element of the copy against the source's pattern, read back in 16 MiB chunks. */
