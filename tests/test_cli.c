@@ -73,9 +73,10 @@ static void quick_ceilings_run_writes_a_valid_csv(void **state)
         assert_true(r->ceiling[0] != '\0');
         bool bw = strcmp(r->ceiling, "mem_bw") == 0 || strcmp(r->ceiling, "llc_bw") == 0;
         double rate = bw ? r->byte_per_s : r->flop_per_s;
-        /* any CPU that runs this does more than 1 GFLOP/s or 1 GB/s at best (the median may sit
-         * on a scheduler quantum on a loaded machine) */
-        assert_true(r->ceiling_value > 1e9);
+        /* any CPU that runs this does more than 0.1 GFLOP/s or 0.1 GB/s at best, even under a
+         * sanitizer on a loaded machine (seen: 0.6 GFLOP/s at load 15); a unit slip (GFLOP for
+         * FLOP) would land far below */
+        assert_true(r->ceiling_value > 1e8);
         /* the ceiling is the best sample: at least the median's rate, exactly the fastest's */
         assert_true(r->ceiling_value >= rate * (1 - 1e-9));
         assert_double_equal(r->ceiling_value, ab_result_metric(r, "ceiling_best_rate"),
