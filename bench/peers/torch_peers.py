@@ -326,21 +326,31 @@ def main():
     ap.add_argument("--max-time", type=float, default=10.0, help="seconds at most per case (default 10)")
     ap.add_argument("--min-samples", type=int, default=10, help="samples at least (default 10)")
     ap.add_argument("--max-samples", type=int, default=1000, help="samples at most (default 1000)")
+    ap.add_argument("--force", action="store_true", help="replace the results in the output folder")
     a = ap.parse_args()
     try:
         only = re.compile(a.only)
     except re.error as e:
         fail(f"--only: bad regular expression \"{a.only}\": {e}")
+    if a.threads < 0:
+        fail(f"--threads {a.threads}: needs 1 or more (0: the default)")
     if a.min_time < 0 or a.max_time <= 0 or a.min_samples < 1 or a.max_samples < a.min_samples:
         fail("--min-time, --max-time, --min-samples, --max-samples: need 0 <= min-time, 0 < max-time, "
              "1 <= min-samples <= max-samples")
+    if os.path.exists(os.path.join(a.out, "results.csv")) and not a.force:
+        fail(f"{a.out}/results.csv already exists: use another output folder (-o), or --force to replace it")
+    ours = read_rows(a.ours)
     try:
+        import warnings
+        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch works without it
         import torch
     except ImportError:
         fail("torch is not importable: pip install torch --index-url https://download.pytorch.org/whl/cpu")
-    threads = a.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    try:
+        threads = a.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    except ValueError:
+        fail(f"OMP_NUM_THREADS=\"{os.environ.get('OMP_NUM_THREADS')}\" is not a number: give --threads N")
     torch.set_num_threads(threads)
-    ours = read_rows(a.ours)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-%06x" % random.getrandbits(24)
     started = utc_now()
     host = socket.gethostname()
