@@ -195,7 +195,8 @@ struct prow {
 
 struct dev {
     char host[64], id[16], name[128], label[128];
-    int rank; /* the launcher's rank of a merged run's rows; -1 for rows of one process */
+    int rank;         /* the launcher's rank of a merged run's rows; -1 for rows of one process */
+    char backend[16]; /* a peer's rows (backend=torch on device cpu) are a series of their own */
 };
 
 #define MAX_VALS 256
@@ -957,7 +958,8 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
         double rk = ab_result_metric(p.r, "rank");
         int rank = isfinite(rk) ? (int)rk : -1;
         while (d < P->n_devs && (strcmp(P->devs[d].host, p.r->host) || strcmp(P->devs[d].id, p.r->device) ||
-                                 strcmp(P->devs[d].name, p.r->device_name) || P->devs[d].rank != rank))
+                                 strcmp(P->devs[d].name, p.r->device_name) || P->devs[d].rank != rank ||
+                                 strcmp(P->devs[d].backend, p.r->backend)))
             d++;
         if (d == P->n_devs) {
             if (d == 64)
@@ -967,6 +969,7 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
             snprintf(P->devs[d].id, sizeof P->devs[d].id, "%s", p.r->device);
             snprintf(P->devs[d].name, sizeof P->devs[d].name, "%s", p.r->device_name);
             P->devs[d].rank = rank;
+            snprintf(P->devs[d].backend, sizeof P->devs[d].backend, "%s", p.r->backend);
             P->n_devs++;
         }
         p.dev = d;
@@ -1007,7 +1010,8 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
         struct dev *dv = &P->devs[d];
         bool clash = false;
         for (int e = 0; e < P->n_devs; e++)
-            clash |= e != d && !strcmp(P->devs[e].name, dv->name) && !strcmp(P->devs[e].id, dv->id);
+            clash |= e != d && !strcmp(P->devs[e].name, dv->name) && !strcmp(P->devs[e].id, dv->id) &&
+                     !strcmp(P->devs[e].backend, dv->backend);
         P->many_hosts |= strcmp(dv->host, P->devs[0].host) != 0;
         const char *name = dv->name[0] ? dv->name : dv->id;
         if (clash && dv->rank >= 0)
@@ -1018,6 +1022,11 @@ static ab_status plan_rows_of(struct plan *P, const struct ab_result_set *rs, co
             snprintf(dv->label, sizeof dv->label, "%.100s (%.20s)", name, dv->id);
         else
             snprintf(dv->label, sizeof dv->label, "%s", name);
+        /* A peer's rows (torch_peers.py: backend=torch) on one of our devices: name the peer. */
+        if (dv->backend[0] && strcmp(dv->backend, "cpu") && strcmp(dv->backend, "cuda")) {
+            size_t l = strlen(dv->label);
+            snprintf(dv->label + l, sizeof dv->label - l, " \xc2\xb7 %.15s", dv->backend);
+        }
     }
     return AB_OK;
 }

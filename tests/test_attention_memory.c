@@ -191,6 +191,38 @@ static void each_kernel_build_matches_the_reference_and_the_row_names_it(void **
     assert_string_equal(name, v4 ? "x86-64-v4" : v3 ? "x86-64-v3" : "x86-64");
 }
 
+/* Decode's kernels take query heads in groups of 8 with G = 1, 2, 4, 8 compiled as constants
+ * and d in steps of 8: every other G (3; 12 = 8 + 4; 13 = 8 + 5) and a d with a remainder (100,
+ * 12) on every build, over keys that fill no 16-row step nor 256-key block (n = 300, 17). */
+static void decode_matches_the_reference_at_any_group_and_head_dim_on_every_build(void **state)
+{
+    static const char *const cases[] = {
+        "mode=decode;algo=fused;n=300;heads=2;d=128;dtype=fp32;batch=2;group=3",
+        "mode=decode;algo=fused;n=300;heads=1;d=100;dtype=bf16;batch=1;group=12",
+        "mode=decode;algo=fused;n=17;heads=2;d=12;dtype=fp32;batch=3;group=13",
+        "mode=decode;algo=fused;n=1500;heads=1;d=64;dtype=bf16;batch=1;group=8",
+    };
+    static const int rows[] = { 2 * 2 * 3, 12, 3 * 2 * 13, 8 };
+    bool v4 = attention_memory_cpu_impl_v4.setup && attention_memory_cpu_v4_ok();
+    bool v3 = attention_memory_cpu_impl_v3.setup && attention_memory_cpu_v3_ok();
+    const struct ab_impl *builds[] = { &attention_memory_cpu_impl_base, &attention_memory_cpu_impl_v3,
+                                       &attention_memory_cpu_impl_v4 };
+    const bool runs[] = { true, v3, v4 };
+    for (int b = 0; b < 3; b++) {
+        if (!runs[b])
+            continue;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct ab_case c;
+            struct ab_error err = { { 0 } };
+            ab_status st = run_case_with(builds[b], cases[i], &c, &err);
+            if (st != AB_OK)
+                fail_msg("build %d, %s: %s", b, cases[i], err.msg);
+            assert_double_equal(metric(&c, "checked_rows"), rows[i], 0);
+            assert_true(metric(&c, "max_abs_err") < 1e-4);
+        }
+    }
+}
+
 static void naive_too_large_is_oom_not_a_crash(void **state)
 {
     struct ab_case c;
@@ -490,6 +522,7 @@ int main(void)
         cmocka_unit_test(decode_matches_reference_with_grouped_heads),
         cmocka_unit_test(work_model_counts_attended_pairs_and_io_bytes),
         cmocka_unit_test(each_kernel_build_matches_the_reference_and_the_row_names_it),
+        cmocka_unit_test(decode_matches_the_reference_at_any_group_and_head_dim_on_every_build),
         cmocka_unit_test(naive_too_large_is_oom_not_a_crash),
         cmocka_unit_test(fp16_is_unsupported_on_the_cpu),
         cmocka_unit_test(check_reports_mismatches),

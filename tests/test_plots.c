@@ -255,6 +255,44 @@ static void plan_from_csv_gives_the_standard_figures(void **state)
     ab_figures_free(&fs);
 }
 
+/* A peer's rows (bench/peers/torch_peers.py: backend=torch, our device and params) are a series
+ * of their own, named for the peer, beside ours on the same device. */
+static void peer_rows_are_a_series_of_their_own(void **state)
+{
+    struct ab_result_set both = { 0 };
+    struct ab_error err;
+    for (int64_t i = 0; i < rows.n; i++) {
+        const struct ab_result *r = &rows.rows[i];
+        if (strcmp(r->workload, "scaling_demo") || strcmp(r->device, "cpu") || r->status != AB_OK)
+            continue;
+        struct ab_result peer = *r;
+        snprintf(peer.backend, sizeof peer.backend, "torch");
+        peer.time_s.median *= 2;
+        peer.flop_per_s /= 2;
+        assert_int_equal(ab_result_set_add(&both, r, &err), AB_OK);
+        assert_int_equal(ab_result_set_add(&both, &peer, &err), AB_OK);
+    }
+    struct ab_plot_opts o = { .formats = AB_FMT_PNG, .dpi = 100 };
+    struct ab_figures fs;
+    assert_int_equal(ab_figures_plan(&both, &o, &fs, &err), AB_OK);
+    const struct ab_figure *f = find_fig(&fs, "scaling_demo-throughput-vs-n");
+    assert_non_null(f);
+    assert_int_equal(f->chart.n_series, 4); /* ours and torch x 2 dtypes */
+    int ours = -1, peer = -1;
+    for (int s = 0; s < 4; s++) {
+        assert_int_equal(f->chart.series[s].n, 7);
+        if (!strcmp(f->chart.series[s].label, "Test CPU bf16"))
+            ours = s;
+        if (!strcmp(f->chart.series[s].label, "Test CPU \xc2\xb7 torch bf16"))
+            peer = s;
+    }
+    assert_true(ours >= 0 && peer >= 0);
+    /* the peer's rows (twice the time, half the rate) are drawn as the peer's */
+    assert_double_equal(f->chart.series[peer].y[0] / f->chart.series[ours].y[0], 0.5, 1e-9);
+    ab_figures_free(&fs);
+    free(both.rows);
+}
+
 /* ---------------------------------------------------------------- rendering */
 
 static char *slurp(const char *path, size_t *len)
@@ -571,6 +609,7 @@ int main(void)
         cmocka_unit_test(log10_small_values_read_1e_minus_3),
         cmocka_unit_test(linear_ticks_take_nice_steps_and_cover_the_data),
         cmocka_unit_test(plan_from_csv_gives_the_standard_figures),
+        cmocka_unit_test(peer_rows_are_a_series_of_their_own),
         cmocka_unit_test(line_chart_renders_to_pdf_svg_png),
         cmocka_unit_test(bars_render_to_pdf_svg_png),
         cmocka_unit_test(roofline_renders_to_pdf_svg_png),

@@ -6,7 +6,9 @@
  *                results are merged at the end with log-sum-exp rescaling.
  *   cpu_fused:   online softmax over 64 x 128 tiles per thread; nothing n-sized is stored.
  *   cpu_decode:  one query per head over the KV cache, keys split across threads when B*Hkv
- *                is small, partial results merged as in the fused kernel.
+ *                is small, partial results merged as in the fused kernel; each K and V row is
+ *                read once for all G query heads of its group, with one register accumulator
+ *                per head.
  * Every scratch buffer goes through the case's tracker: its high-water mark is the measured
  * peak extra memory; inputs and the output are allocated in setup and not counted.
  * cpu_fused is not ops' attention (ops/attention.c): that one soft-maxes a whole strip of
@@ -19,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256 };
+/* DECODE_SUB: the K or V rows a decode kernel call takes, few enough (16 x d fp32, 8 KB at
+ * d = 128) to stay in L1 while the kernel passes over them once per 8 columns. */
+enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256, DECODE_SUB = 16 };
 
 /* Row stride of a transposed K tile of ld keys: a power-of-two stride would send every row's
  * element c of the scatter in transpose_f32 to the same few L1 sets; one extra cache line per
@@ -354,6 +358,182 @@ done:
     return st_;
 }
 
+/* Eight floats as one value: GCC's and clang's vector extension, lowered to one AVX register
+ * in the x86-64-v3 build and to two SSE registers in the default one. The decode kernels
+ * below keep one such accumulator per query head of the group in registers. */
+typedef float am_v8 __attribute__((vector_size(32)));
+
+static inline am_v8 v8_load(const float *p)
+{
+    am_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v8_store(float *p, am_v8 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+typedef int32_t am_v8i __attribute__((vector_size(32)));
+
+/* softmax_exp on 8 lanes, the same steps written on vectors: the scalar loop in exp_sum is
+ * not vectorized (its clamps and rounding stay scalar without -ffast-math), and decode takes
+ * G exponentials per key. Rounding to nearest by adding and subtracting 1.5 * 2^23. */
+static inline am_v8 v8_exp(am_v8 x)
+{
+    const am_v8 lo = (am_v8){ 0 } - 87.0f, hi = (am_v8){ 0 } + 88.0f;
+    am_v8i under = x < lo;
+    am_v8 xc = (am_v8)(((am_v8i)x & ~under) | ((am_v8i)lo & under));
+    am_v8i over = xc > hi;
+    xc = (am_v8)(((am_v8i)xc & ~over) | ((am_v8i)hi & over));
+    am_v8 k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    am_v8 r = xc - k * 0.693145751953125f - k * 1.42860682030941723e-06f;
+    am_v8 p =
+        1.0f +
+        r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    am_v8i bits = (__builtin_convertvector(k, am_v8i) + 127) << 23;
+    return (am_v8)((am_v8i)(p * (am_v8)bits) & ~under);
+}
+
+/* row_max and exp_sum for decode's score rows, 8 lanes at a time. */
+static float decode_row_max(const float *s, int n)
+{
+    float m = -INFINITY;
+    int j = 0;
+    if (n >= 8) {
+        am_v8 mv = v8_load(s);
+        for (j = 8; j + 8 <= n; j += 8) {
+            am_v8 x = v8_load(s + j);
+            am_v8i gt = x > mv;
+            mv = (am_v8)(((am_v8i)x & gt) | ((am_v8i)mv & ~gt));
+        }
+        for (int l = 0; l < 8; l++)
+            m = mv[l] > m ? mv[l] : m;
+    }
+    for (; j < n; j++)
+        m = s[j] > m ? s[j] : m;
+    return m;
+}
+
+static float decode_exp_sum(float *s, int n, float m)
+{
+    am_v8 acc = { 0 };
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        am_v8 e = v8_exp(v8_load(s + j) - m);
+        v8_store(s + j, e);
+        acc += e;
+    }
+    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; j < n; j++) {
+        s[j] = softmax_exp(s[j] - m);
+        sum += s[j];
+    }
+    return sum;
+}
+
+/* s (G, ld)[:, 0:nk] = q (G, d) . k (nk, d)^T for G <= 8: each k row is loaded once, 8 columns
+ * at a time, and multiplied into G register accumulators, one per query head. Called with G
+ * a constant, so that the accumulators are registers. */
+static inline __attribute__((always_inline)) void decode_scores_g(float *restrict s, int ld,
+                                                                  const float *restrict q,
+                                                                  const float *restrict k, int nk, int d,
+                                                                  int G)
+{
+    for (int j = 0; j < nk; j++) {
+        const float *kj = k + (size_t)j * (size_t)d;
+        am_v8 acc[8];
+        for (int g = 0; g < G; g++)
+            acc[g] = (am_v8){ 0 };
+        int c = 0;
+        for (; c + 8 <= d; c += 8) {
+            am_v8 kv = v8_load(kj + c);
+            for (int g = 0; g < G; g++)
+                acc[g] += v8_load(q + (size_t)g * (size_t)d + (size_t)c) * kv;
+        }
+        for (int g = 0; g < G; g++) {
+            am_v8 a = acc[g];
+            float t = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+            for (int cc = c; cc < d; cc++)
+                t += q[(size_t)g * (size_t)d + (size_t)cc] * kj[cc];
+            s[(size_t)g * (size_t)ld + (size_t)j] = t;
+        }
+    }
+}
+
+/* acc (G, lda)[:, 0:d] += p (G, ld)[:, 0:nk] . v (nk, d) for G <= 8: per 8 columns, G register
+ * accumulators over all nk keys, so that acc is loaded and stored once a call rather than once
+ * a key. v's rows are re-read once per 8 columns: the caller passes few enough to sit in L1. */
+static inline __attribute__((always_inline)) void decode_pv_g(float *restrict acc, int lda,
+                                                              const float *restrict p, int ld,
+                                                              const float *restrict v, int nk, int d, int G)
+{
+    int c = 0;
+    for (; c + 8 <= d; c += 8) {
+        am_v8 a[8];
+        for (int g = 0; g < G; g++)
+            a[g] = v8_load(acc + (size_t)g * (size_t)lda + (size_t)c);
+        for (int j = 0; j < nk; j++) {
+            am_v8 vv = v8_load(v + (size_t)j * (size_t)d + (size_t)c);
+            for (int g = 0; g < G; g++)
+                a[g] += p[(size_t)g * (size_t)ld + (size_t)j] * vv;
+        }
+        for (int g = 0; g < G; g++)
+            v8_store(acc + (size_t)g * (size_t)lda + (size_t)c, a[g]);
+    }
+    for (; c < d; c++)
+        for (int g = 0; g < G; g++)
+            for (int j = 0; j < nk; j++)
+                acc[(size_t)g * (size_t)lda + (size_t)c] +=
+                    p[(size_t)g * (size_t)ld + (size_t)j] * v[(size_t)j * (size_t)d + (size_t)c];
+}
+
+/* The two kernels for any G: query heads in groups of 8 (K and V rows then come from L1 after
+ * the first group), with the common group sizes as constants. */
+static void decode_scores(float *s, int ld, const float *q, const float *k, int nk, int d, int G)
+{
+    for (int g0 = 0; g0 < G; g0 += 8) {
+        int gn = G - g0 < 8 ? G - g0 : 8;
+        float *sg = s + (size_t)g0 * (size_t)ld;
+        const float *qg = q + (size_t)g0 * (size_t)d;
+        switch (gn) {
+        case 8: decode_scores_g(sg, ld, qg, k, nk, d, 8); break;
+        case 4: decode_scores_g(sg, ld, qg, k, nk, d, 4); break;
+        case 2: decode_scores_g(sg, ld, qg, k, nk, d, 2); break;
+        case 1: decode_scores_g(sg, ld, qg, k, nk, d, 1); break;
+        default: decode_scores_g(sg, ld, qg, k, nk, d, gn); break;
+        }
+    }
+}
+
+static void decode_pv(float *acc, int lda, const float *p, int ld, const float *v, int nk, int d, int G)
+{
+    for (int g0 = 0; g0 < G; g0 += 8) {
+        int gn = G - g0 < 8 ? G - g0 : 8;
+        float *ag = acc + (size_t)g0 * (size_t)lda;
+        const float *pg = p + (size_t)g0 * (size_t)ld;
+        switch (gn) {
+        case 8: decode_pv_g(ag, lda, pg, ld, v, nk, d, 8); break;
+        case 4: decode_pv_g(ag, lda, pg, ld, v, nk, d, 4); break;
+        case 2: decode_pv_g(ag, lda, pg, ld, v, nk, d, 2); break;
+        case 1: decode_pv_g(ag, lda, pg, ld, v, nk, d, 1); break;
+        default: decode_pv_g(ag, lda, pg, ld, v, nk, d, gn); break;
+        }
+    }
+}
+
+/* Rows [k0, k0 + kn) of a (n, d) cache as fp32: the rows themselves when the cache is fp32,
+ * else converted into buf (kn, d). */
+static const float *decode_rows_f32(float *buf, const void *cache, int k0, int kn, int d, enum ab_dtype dt)
+{
+    size_t es = ab_dtype_size(dt), off = (size_t)k0 * (size_t)d;
+    if (dt == AB_DTYPE_FP32)
+        return (const float *)cache + off;
+    to_f32(buf, (const char *)cache + off * es, (size_t)kn * (size_t)d, dt);
+    return buf;
+}
+
 static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
@@ -369,8 +549,10 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
     if (splits < 1)
         splits = 1;
     int64_t span = (n + splits - 1) / splits;
+    /* per thread: a block's scores (G, DECODE_BK), the queries (G, d), DECODE_SUB rows of K or
+     * V converted to fp32 */
     size_t part = (size_t)G * ((size_t)d + 2), parts_bytes = (size_t)(seqs * splits) * part * 4;
-    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + 2 * (size_t)d;
+    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + (size_t)DECODE_SUB * (size_t)d;
     size_t scratch_bytes = per * 4 * (size_t)st->threads;
     float *parts = NULL, *scratch = NULL;
     ab_status st_ = AB_OK;
@@ -382,7 +564,7 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
         int b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
         int j0 = (int)(sp * span), j1 = (int)((sp + 1) * span < n ? (sp + 1) * span : n);
         float *sc = scratch + per * (size_t)omp_get_thread_num(), *qt = sc + (size_t)G * DECODE_BK;
-        float *kr = qt + (size_t)G * (size_t)d, *vr = kr + d;
+        float *rows = qt + (size_t)G * (size_t)d;
         float *pm = parts + (size_t)t * part; /* G x (m, l, acc[d]) */
         for (int g = 0; g < G; g++) {
             load_q(qt + (size_t)g * (size_t)d, st,
@@ -395,38 +577,26 @@ static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
                    *vh = (const char *)st->v + (size_t)sq * cache * es;
         for (int k0 = j0; k0 < j1; k0 += DECODE_BK) {
             int kn = j1 - k0 < DECODE_BK ? j1 - k0 : DECODE_BK;
-            /* One k row in fp32 serves all G queries: G dot products per key. (Transposing the
-             * block for axpys over keys was slower: its scatter misses L1 on every store.) */
-            for (int j = 0; j < kn; j++) {
-                to_f32(kr, kh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
-                for (int g = 0; g < G; g++) {
-                    const float *qg = qt + (size_t)g * (size_t)d;
-                    float dot = 0;
-#pragma omp simd reduction(+ : dot)
-                    for (int c = 0; c < d; c++)
-                        dot += qg[c] * kr[c];
-                    sc[(size_t)g * DECODE_BK + (size_t)j] = dot;
-                }
+            /* Grouped-query attention: every K and V row is read from memory once and serves
+             * all G query heads of its group. */
+            for (int j = 0; j < kn; j += DECODE_SUB) {
+                int jn = kn - j < DECODE_SUB ? kn - j : DECODE_SUB;
+                decode_scores(sc + j, DECODE_BK, qt, decode_rows_f32(rows, kh, k0 + j, jn, d, s->dtype), jn,
+                              d, G);
             }
-            float corr[64];
             for (int g = 0; g < G; g++) {
                 float *pg = pm + (size_t)g * ((size_t)d + 2), *row = sc + (size_t)g * DECODE_BK;
-                float mn = fmaxf(pg[0], row_max(row, kn));
-                corr[g] = expf(pg[0] - mn);
-                pg[1] = pg[1] * corr[g] + exp_sum(row, kn, mn);
+                float mn = fmaxf(pg[0], decode_row_max(row, kn));
+                float corr = expf(pg[0] - mn); /* 0 on the first block, where m = -inf */
+                pg[1] = pg[1] * corr + decode_exp_sum(row, kn, mn);
                 pg[0] = mn;
                 for (int c = 0; c < d; c++)
-                    pg[2 + c] *= corr[g];
+                    pg[2 + c] *= corr;
             }
-            for (int j = 0; j < kn; j++) {
-                to_f32(vr, vh + (size_t)(k0 + j) * (size_t)d * es, (size_t)d, s->dtype);
-                for (int g = 0; g < G; g++) {
-                    float p = sc[(size_t)g * DECODE_BK + (size_t)j],
-                          *a = pm + (size_t)g * ((size_t)d + 2) + 2;
-#pragma omp simd
-                    for (int c = 0; c < d; c++)
-                        a[c] += p * vr[c];
-                }
+            for (int j = 0; j < kn; j += DECODE_SUB) {
+                int jn = kn - j < DECODE_SUB ? kn - j : DECODE_SUB;
+                decode_pv(pm + 2, d + 2, sc + j, DECODE_BK,
+                          decode_rows_f32(rows, vh, k0 + j, jn, d, s->dtype), jn, d, G);
             }
         }
     }
