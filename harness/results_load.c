@@ -187,8 +187,10 @@ static const struct ab_result **latest(const struct ab_result_set *s, bool per_h
         return NULL;
     }
     for (int64_t i = 0; i < s->n; i++) {
-        char ki[900];
-        int hl = per_host ? snprintf(ki, sizeof ki, "%s|", s->rows[i].host) : 0;
+        /* A row of another backend (a peer's, backend=torch) is not a rerun of the case. */
+        char ki[AB_KEY_MAX + 128];
+        int hl = per_host ? snprintf(ki, sizeof ki, "%s|%s|", s->rows[i].host, s->rows[i].backend)
+                          : snprintf(ki, sizeof ki, "%s|", s->rows[i].backend);
         ab_results_case_key(&s->rows[i], ki + hl, sizeof ki - (size_t)hl);
         int64_t k = ab_keymap_get(seen, ki);
         if (k < 0) {
