@@ -364,12 +364,19 @@ static void make_case(struct ab_case *c, const char *params)
     c->seed = 12345;
 }
 
-static void amx_rows_skip_without_amx_and_never_fault(void **state)
+/* What the CPU running the test has, as the workload decodes it. */
+static struct amx_features this_cpu(void)
 {
     struct amx_cpuid id;
     struct amx_features f;
     amx_cpuid_read(&id);
     amx_features_decode(&id, &f);
+    return f;
+}
+
+static void amx_rows_skip_without_amx_and_never_fault(void **state)
+{
+    struct amx_features f = this_cpu();
     if (f.amx_tile && f.amx_bf16)
         skip(); /* a CPU with AMX: its rows run instead of being skipped */
     const struct ab_impl *impl = amx_timing_workload.impl[AB_BACKEND_CPU];
@@ -388,10 +395,7 @@ static void amx_rows_skip_without_amx_and_never_fault(void **state)
 
 static void control_runs_on_this_cpu_with_finite_cycles(void **state)
 {
-    struct amx_cpuid id;
-    struct amx_features f;
-    amx_cpuid_read(&id);
-    amx_features_decode(&id, &f);
+    struct amx_features f = this_cpu();
     if (!f.avx512_bf16 || !f.avx512_vnni || !f.avx_vnni)
         skip();
     const struct ab_impl *impl = amx_timing_workload.impl[AB_BACKEND_CPU];
@@ -443,10 +447,7 @@ static void control_runs_on_this_cpu_with_finite_cycles(void **state)
  * fit the row with room for the engine's, and the pairs are attached for samples.jsonl. */
 static void avx2_controls_run_here_with_paired_metrics_and_pairs(void **state)
 {
-    struct amx_cpuid id;
-    struct amx_features f;
-    amx_cpuid_read(&id);
-    amx_features_decode(&id, &f);
+    struct amx_features f = this_cpu();
     if (!f.avx2 || !f.fma)
         skip();
     const struct ab_impl *impl = amx_timing_workload.impl[AB_BACKEND_CPU];
@@ -509,10 +510,7 @@ static void avx2_controls_run_here_with_paired_metrics_and_pairs(void **state)
  * the null row is there, and the pairs in samples.jsonl give back the row's mean difference. */
 static void run_writes_verdicts_to_run_json_and_pairs_that_recompute_the_row(void **state)
 {
-    struct amx_cpuid id;
-    struct amx_features f;
-    amx_cpuid_read(&id);
-    amx_features_decode(&id, &f);
+    struct amx_features f = this_cpu();
     if (!f.avx2 || !f.fma)
         skip();
     const char *exe = getenv("ACCELBENCH_EXE");
@@ -613,10 +611,7 @@ static void run_gives_skipped_amx_rows_and_ok_control_rows(void **state)
     char *dir = test_tmpdir();
     assert_non_null(exe);
     assert_non_null(dir);
-    struct amx_cpuid id;
-    struct amx_features f;
-    amx_cpuid_read(&id);
-    amx_features_decode(&id, &f);
+    struct amx_features f = this_cpu();
     char cmd[8600], csv[4400];
     snprintf(cmd, sizeof cmd,
              "'%s' run -w amx_timing -d cpu --quick --no-ceilings --min-time 0.02 --max-time 0.2 "

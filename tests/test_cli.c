@@ -19,33 +19,18 @@ static const char *exe;
 
 static int setup(void **state)
 {
-    exe = getenv("ACCELBENCH_EXE");
-    dir = test_tmpdir();
-    return exe && dir ? 0 : -1;
+    return test_exe_setup(&exe, &dir);
 }
 static int teardown(void **state)
 {
-    test_rmrf(dir);
-    free(dir);
+    test_exe_teardown(&dir);
     return 0;
 }
 
-/* Run `accelbench ARGS`, stderr into err (first line), return the exit status. */
+/* Run `accelbench ARGS`, stderr into err (may be NULL), return the exit status. */
 static int run(const char *args, char *err, size_t errlen)
 {
-    char cmd[8192], errpath[4300];
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/stdout.txt' 2>'%s'", exe, args, dir, errpath);
-    int rc = system(cmd);
-    if (err) {
-        err[0] = '\0';
-        char *text = NULL;
-        if (ab_read_file(errpath, &text, NULL, NULL) == AB_OK) {
-            snprintf(err, errlen, "%s", text);
-            free(text);
-        }
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return test_exe_run(exe, dir, args, NULL, 0, err, errlen);
 }
 
 static void quick_ceilings_run_writes_a_valid_csv(void **state)

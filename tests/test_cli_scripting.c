@@ -23,43 +23,24 @@ static char out[1 << 20], errtext[1 << 16]; /* the last command's stdout and std
 
 static int setup(void **state)
 {
-    exe = getenv("ACCELBENCH_EXE");
-    dir = test_tmpdir();
-    return exe && dir ? 0 : -1;
+    return test_exe_setup(&exe, &dir);
 }
 
 static int teardown(void **state)
 {
-    test_rmrf(dir);
-    free(dir);
+    test_exe_teardown(&dir);
     return 0;
-}
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    char *text = NULL;
-    if (ab_read_file(path, &text, NULL, NULL) == AB_OK) {
-        snprintf(buf, len, "%s", text);
-        free(text);
-    }
 }
 
 /* Run `accelbench ARGS`; stdout into out, stderr into errtext; the exit status. */
 static int run(const char *fmt, ...)
 {
-    char args[8192], cmd[16384], o[4300], e[4300];
+    char args[8192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(o, sizeof o, "%s/stdout.txt", dir);
-    snprintf(e, sizeof e, "%s/stderr.txt", dir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", exe, args, o, e);
-    int rc = system(cmd);
-    slurp(o, out, sizeof out);
-    slurp(e, errtext, sizeof errtext);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return test_exe_run(exe, dir, args, out, sizeof out, errtext, sizeof errtext);
 }
 
 static void expect_in(const char *haystack, const char *needle)

@@ -20,38 +20,24 @@ static const char *exe;
 
 static int setup(void **state)
 {
-    exe = getenv("ACCELBENCH_EXE");
-    dir = test_tmpdir();
     /* the test itself may run under a launcher (CI under srun): its ranks are not ours */
     unsetenv("SLURM_PROCID");
     unsetenv("OMPI_COMM_WORLD_RANK");
     unsetenv("PMI_RANK");
-    return exe && dir ? 0 : -1;
+    return test_exe_setup(&exe, &dir);
 }
 static int teardown(void **state)
 {
-    test_rmrf(dir);
-    free(dir);
+    test_exe_teardown(&dir);
     return 0;
 }
 
 /* Run `sh -c CMD` with EXE set to the binary; stderr into err; the exit status. */
 static int sh(const char *cmd, char *err, size_t errlen)
 {
-    char full[16384], errpath[4300];
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
-    snprintf(full, sizeof full, "export EXE='%s' D='%s'; %s >'%s/stdout.txt' 2>'%s'", exe, dir, cmd, dir,
-             errpath);
-    int rc = system(full);
-    if (err) {
-        err[0] = '\0';
-        char *text = NULL;
-        if (ab_read_file(errpath, &text, NULL, NULL) == AB_OK) {
-            snprintf(err, errlen, "%s", text);
-            free(text);
-        }
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    char full[12288];
+    snprintf(full, sizeof full, "export EXE='%s' D='%s'; %s", exe, dir, cmd);
+    return test_shell(dir, full, NULL, 0, err, errlen);
 }
 
 /* A rank of a simulated Open MPI job of `size` ranks in namespace ns. */

@@ -23,19 +23,19 @@ static const char *exe;
 
 static int setup(void **state)
 {
-    exe = getenv("ACCELBENCH_EXE");
-    dir = test_tmpdir();
-    return exe && dir ? 0 : -1;
+    return test_exe_setup(&exe, &dir);
 }
 static int teardown(void **state)
 {
-    test_rmrf(dir);
-    free(dir);
+    test_exe_teardown(&dir);
     return 0;
 }
 
 /* Short measurements: these tests are about what reaches the disk, not about the numbers. */
 #define FAST "--min-time", "0.02", "--max-time", "0.1", "--warmup", "0.01", "--min-samples", "3"
+/* The two-case run (fma, then stream) that the interrupt and resume tests start from. */
+#define FMA_STREAM_RUN                                                                                       \
+    "run", "-w", "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream", "-a", "dtype=fp32", FAST
 
 /* Start accelbench with argv (NULL-terminated, without the program), stderr to DIR/NAME.err;
  * fsize_limit > 0 caps the size of every file it writes. */
@@ -224,8 +224,7 @@ static void sigint_records_an_interrupted_row_and_exits_130(void **state)
     /* A case stuck in a call that never returns is given up 2 s after the signal. */
     snprintf(out, sizeof out, "%s/int-hang", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
-    const char *hang[] = { "run", "-w",         "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream",
-                           "-a",  "dtype=fp32", FAST,       "-o", out,   NULL };
+    const char *hang[] = { FMA_STREAM_RUN, "-o", out, NULL };
     setenv("ACCELBENCH_TEST_FAULT", "ceilings@kind=stream:hang", 1);
     pid = spawn(hang, "int-hang", 0);
     unsetenv("ACCELBENCH_TEST_FAULT");
@@ -425,8 +424,7 @@ static void sigint_then_resume_leaves_one_row_per_case(void **state)
     snprintf(out, sizeof out, "%s/int-resume", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
     snprintf(rj, sizeof rj, "%s/run.json", out);
-    const char *args[] = { "run", "-w",         "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream",
-                           "-a",  "dtype=fp32", FAST,       "-o", out,   NULL };
+    const char *args[] = { FMA_STREAM_RUN, "-o", out, NULL };
     setenv("ACCELBENCH_TEST_FAULT", "ceilings@kind=stream:hang", 1);
     pid_t pid = spawn(args, "intres", 0);
     unsetenv("ACCELBENCH_TEST_FAULT");
@@ -496,8 +494,7 @@ static void resume_runs_only_the_original_selection(void **state)
     snprintf(out, sizeof out, "%s/sel", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
     snprintf(rj, sizeof rj, "%s/run.json", out);
-    const char *args[] = { "run", "-w",         "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream",
-                           "-a",  "dtype=fp32", FAST,       "-o", out,   NULL };
+    const char *args[] = { FMA_STREAM_RUN, "-o", out, NULL };
     assert_int_equal(run_args(args, "sel"), 0);
     keep_lines(csv, 2); /* the header and the fma row */
     const char *resume[] = { "run", "-o", out, "--resume", NULL };
@@ -611,8 +608,7 @@ static void row_without_its_samples_line_is_run_again(void **state)
     snprintf(out, sizeof out, "%s/pair", dir);
     snprintf(csv, sizeof csv, "%s/results.csv", out);
     snprintf(jl, sizeof jl, "%s/samples.jsonl", out);
-    const char *args[] = { "run", "-w",         "ceilings", "-d", "cpu", "--quick", "-a", "kind=fma,stream",
-                           "-a",  "dtype=fp32", FAST,       "-o", out,   NULL };
+    const char *args[] = { FMA_STREAM_RUN, "-o", out, NULL };
     assert_int_equal(run_args(args, "pair"), 0);
     keep_lines(jl, 1); /* the stream case's line is lost, its row kept */
     const char *resume[] = { "run", "-o", out, "--resume", NULL };

@@ -16,14 +16,11 @@ static const char *exe;
 
 static int setup(void **state)
 {
-    exe = getenv("ACCELBENCH_EXE");
-    dir = test_tmpdir();
-    return exe && dir ? 0 : -1;
+    return test_exe_setup(&exe, &dir);
 }
 static int teardown(void **state)
 {
-    test_rmrf(dir);
-    free(dir);
+    test_exe_teardown(&dir);
     return 0;
 }
 

@@ -398,6 +398,15 @@ static void work_model_counts_matmuls_attention_and_logits(void **state)
     assert_double_equal(gpt2_decode_step_bytes(&c, wb, 4, 99), wb + 2.0 * 12 * 4 * 100 * 768 * 4, 1);
 }
 
+/* Set c up and tear it down again (a case its setup refuses or skips): the setup's status. */
+static ab_status setup_and_teardown(struct ab_case *c, struct ab_error *err)
+{
+    ab_status st = gpt2_cpu_impl.setup(c, err);
+    gpt2_cpu_impl.teardown(c);
+    ab_case_detail(c, NULL);
+    return st;
+}
+
 static void missing_weights_file_is_a_clear_error(void **state)
 {
     struct ab_device dev = { .id = "cpu", .backend = AB_BACKEND_CPU, .mem_bytes = 16ull << 30 };
@@ -407,9 +416,7 @@ static void missing_weights_file_is_a_clear_error(void **state)
                                      "weights=/nonexistent/model.safetensors",
                                      &c.params, &err),
                      AB_OK);
-    ab_status st = gpt2_cpu_impl.setup(&c, &err);
-    gpt2_cpu_impl.teardown(&c);
-    ab_case_detail(&c, NULL);
+    ab_status st = setup_and_teardown(&c, &err);
     assert_int_not_equal(st, AB_OK);
     assert_non_null(strstr(err.msg, "/nonexistent/model.safetensors"));
     assert_non_null(strstr(err.msg, "config.json"));
@@ -427,9 +434,7 @@ static void unsupported_points_are_skipped_with_a_reason(void **state)
         struct ab_case c = { .device = &dev, .seed = 1 };
         struct ab_error err = { { 0 } };
         assert_int_equal(ab_params_parse(cases[i][0], &c.params, &err), AB_OK);
-        ab_status st = gpt2_cpu_impl.setup(&c, &err);
-        gpt2_cpu_impl.teardown(&c);
-        ab_case_detail(&c, NULL);
+        ab_status st = setup_and_teardown(&c, &err);
         assert_int_equal(st, AB_EUNSUPPORTED);
         if (!strstr(err.msg, cases[i][1]))
             fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i][0], err.msg, cases[i][1]);
@@ -671,9 +676,7 @@ static void weights_of_any_shape_run_with_the_shape_of_their_config(void **state
     snprintf(ps->p[4].val.str, sizeof ps->p[4].val.str, "40");
     ps->p[4].val.num = 40;
     assert_int_equal(chdir(dir), 0);
-    st = gpt2_cpu_impl.setup(&c, &err);
-    gpt2_cpu_impl.teardown(&c);
-    ab_case_detail(&c, NULL);
+    st = setup_and_teardown(&c, &err);
     assert_int_equal(chdir(cwd), 0);
     assert_int_equal(st, AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "40 positions: the model has 32"));
@@ -950,9 +953,7 @@ static void a_bad_prompt_file_is_a_clear_error(void **state)
                                          "weights=model.safetensors;prompt_ids=prompt_ids.txt",
                                          &c.params, &err),
                          AB_OK);
-        ab_status st = gpt2_cpu_impl.setup(&c, &err);
-        gpt2_cpu_impl.teardown(&c);
-        ab_case_detail(&c, NULL);
+        ab_status st = setup_and_teardown(&c, &err);
         if (st != AB_EINVAL || !strstr(err.msg, files[i][1]))
             fail_msg("file %zu: status %d, \"%s\"", i, st, err.msg);
     }

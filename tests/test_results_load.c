@@ -153,6 +153,21 @@ static void cut_bytes(char *s, size_t n)
 
 /* Merged folders: a samples line names its run, so each row gets its own run's samples; a line
  * without run_id (written before lines carried one) goes to every row of its key. */
+/* Write jl as the merged folder's samples.jsonl, then read its four rows into s with the
+ * rows that a line vouches for marked in has_line. */
+static void reread_merged(const char *jl, struct ab_result_set *s, bool has_line[4])
+{
+    char p[4300];
+    struct ab_error e;
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(test_write_file(p, jl), 0);
+    snprintf(p, sizeof p, "%s/m/results.csv", dir);
+    assert_int_equal(ab_csv_read(p, s, NULL, 0, &e), AB_OK);
+    memset(has_line, 0, 4 * sizeof has_line[0]);
+    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
+    assert_int_equal(ab_json_read_samples_marked(p, s, has_line, &e), AB_OK);
+}
+
 static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
 {
     write_run("a", 2, "2026-01-01T00:00:00Z", 1e-3);
@@ -205,13 +220,7 @@ static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
     while (line > jl && line[-1] != '\n')
         line--;
     cut_bytes(line, (size_t)(strchr(a2, '\n') + 1 - line));
-    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
-    assert_int_equal(test_write_file(p, jl), 0);
-    snprintf(p, sizeof p, "%s/m/results.csv", dir);
-    assert_int_equal(ab_csv_read(p, &s, NULL, 0, &e), AB_OK);
-    memset(has_line, 0, sizeof has_line);
-    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
-    assert_int_equal(ab_json_read_samples_marked(p, &s, has_line, &e), AB_OK);
+    reread_merged(jl, &s, has_line);
     /* rows: a n=1, a n=2, b n=1, b n=2; the key-only line gives its samples to both rows of
      * n=2 but vouches for one (the first): one line, one row */
     assert_true(has_line[0] && has_line[1] && has_line[2] && !has_line[3]);
@@ -224,13 +233,7 @@ static void samples_lines_are_matched_to_rows_by_run_id_and_key(void **state)
     while (line > jl && line[-1] != '\n')
         line--;
     cut_bytes(line, (size_t)(strchr(line, '\n') + 1 - line));
-    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
-    assert_int_equal(test_write_file(p, jl), 0);
-    snprintf(p, sizeof p, "%s/m/results.csv", dir);
-    assert_int_equal(ab_csv_read(p, &s, NULL, 0, &e), AB_OK);
-    memset(has_line, 0, sizeof has_line);
-    snprintf(p, sizeof p, "%s/m/samples.jsonl", dir);
-    assert_int_equal(ab_json_read_samples_marked(p, &s, has_line, &e), AB_OK);
+    reread_merged(jl, &s, has_line);
     assert_true(has_line[0] && !has_line[1] && has_line[2] && !has_line[3]);
     assert_int_equal(s.rows[1].n_samples, 0);
     ab_result_set_free(&s);

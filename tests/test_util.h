@@ -1,4 +1,5 @@
-/* test_util.h — small helpers shared by the tests: temporary folders and files. */
+/* test_util.h — small helpers shared by the tests: temporary folders and files, and running the
+ * real binary ($ACCELBENCH_EXE) with its stdout and stderr caught in files of a test folder. */
 #ifndef AB_TEST_UTIL_H
 #define AB_TEST_UTIL_H
 
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 /* cmocka 1.1 (Debian 12) has no double comparison: |a - b| <= eps, NaN never equal. */
 #ifndef assert_double_equal
@@ -49,6 +51,61 @@ static inline void test_rmrf(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Read the text file at path into buf (at most len - 1 bytes, NUL-terminated; empty if it
+ * cannot be read). */
+static inline void test_read_into(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* A group setup for tests of the real binary: exe from $ACCELBENCH_EXE and a fresh dir
+ * (free it with test_exe_teardown); -1 when either is missing. */
+static inline int test_exe_setup(const char **exe, char **dir)
+{
+    *exe = getenv("ACCELBENCH_EXE");
+    *dir = test_tmpdir();
+    return *exe && *dir ? 0 : -1;
+}
+
+static inline void test_exe_teardown(char **dir)
+{
+    test_rmrf(*dir);
+    free(*dir);
+    *dir = NULL;
+}
+
+/* Run `sh -c CMD` with stdout to DIR/stdout.txt and stderr to DIR/stderr.txt, then read them
+ * back into out and err (each may be NULL). The exit status, or -1 if it did not exit. */
+static inline int test_shell(const char *dir, const char *cmd, char *out, size_t outlen, char *err,
+                             size_t errlen)
+{
+    char full[16384], o[4300], e[4300];
+    snprintf(o, sizeof o, "%s/stdout.txt", dir);
+    snprintf(e, sizeof e, "%s/stderr.txt", dir);
+    snprintf(full, sizeof full, "%s >'%s' 2>'%s'", cmd, o, e);
+    int rc = system(full);
+    if (out)
+        test_read_into(o, out, outlen);
+    if (err)
+        test_read_into(e, err, errlen);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Run `EXE ARGS` (ARGS as a shell would split them) as test_shell does. */
+static inline int test_exe_run(const char *exe, const char *dir, const char *args, char *out, size_t outlen,
+                               char *err, size_t errlen)
+{
+    char cmd[12288];
+    snprintf(cmd, sizeof cmd, "'%s' %s", exe, args);
+    return test_shell(dir, cmd, out, outlen, err, errlen);
 }
 
 #endif
