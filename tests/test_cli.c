@@ -250,6 +250,11 @@ static void typos_in_lists_and_numbers_are_refused(void **state)
     expect_usage_error(args, "axis n given twice", NULL);
     snprintf(args, sizeof args, "run -w ceilings -d cpu --min-samples 1e30 %s", o);
     expect_usage_error(args, "--min-samples", NULL);
+    /* a seed run.json cannot hold exactly (a JSON number) is refused, not rounded */
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --seed 1e17 %s", o);
+    expect_usage_error(args, "--seed 1e17: give a whole number from 1 to 2^53 - 1", NULL);
+    snprintf(args, sizeof args, "run -w ceilings -d cpu --seed 2.5 %s", o);
+    expect_usage_error(args, "--seed 2.5", NULL);
     snprintf(args, sizeof args, "run -w ceilings -d cpu --min-time 0 --max-time 0 %s", o);
     expect_usage_error(args, "--max-time must be positive", NULL);
     snprintf(args, sizeof args, "run -w ceilings -d cpu --ceilings '%s/none.csv' %s", dir, o);
