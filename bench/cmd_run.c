@@ -187,14 +187,15 @@ static void differs(char *buf, size_t len, const char *what, const char *now, co
  * workloads, devices, axes or suite: more cases); those left out are taken from run.json.
  * Takes the folder's lock first, so that a second process stops before reading anything.
  * Returns 0, or the exit status. */
-static int resume_selection(struct ab_run_opts *o, const struct given *g, bool other_host,
+static int resume_selection(struct ab_run_opts *o, const struct given *g, bool other_host, bool dry_run,
                             struct ab_run_state **out)
 {
     struct stat ds;
     if (stat(o->out_dir, &ds) != 0)
         return 0; /* nothing to resume: a fresh run */
     struct ab_error e;
-    if (ab_run_lock(o->out_dir, &o->lock_fd, &e) != AB_OK) {
+    /* A dry run writes nothing, the lock file included. */
+    if (!dry_run && ab_run_lock(o->out_dir, &o->lock_fd, &e) != AB_OK) {
         ab_cli_error("run: %s", e.msg);
         return 2;
     }
@@ -620,15 +621,6 @@ int ab_cmd_run(int argc, char **argv)
         snprintf(defdir, sizeof defdir, "results/%s-%s", s.host, t);
         o.out_dir = defdir;
     }
-    if (dry_run) {
-        struct ab_error derr2 = { { 0 } };
-        ab_status dst = ab_run_dry(&o, stdout, &derr2);
-        if (dst != AB_OK) {
-            ab_cli_error("run: %s", derr2.msg);
-            return dst == AB_EINVAL ? 2 : 1;
-        }
-        return 0;
-    }
     o.progress_tty = isatty(fileno(stderr));
     o.interrupted = &g_interrupted;
     struct sigaction sa = { 0 };
@@ -649,13 +641,23 @@ int ab_cmd_run(int argc, char **argv)
     g.min_samples = min_samples >= 0;
     struct ab_run_state *state = NULL;
     if (o.resume) {
-        int rc = resume_selection(&o, &g, other_host, &state);
+        int rc = resume_selection(&o, &g, other_host, dry_run, &state);
         if (rc) {
             if (o.lock_fd >= 0)
                 close(o.lock_fd);
             free(state);
             return rc;
         }
+    }
+    if (dry_run) { /* after --resume has taken the run's selection from its run.json */
+        struct ab_error derr2 = { { 0 } };
+        ab_status dst = ab_run_dry(&o, stdout, &derr2);
+        free(state);
+        if (dst != AB_OK) {
+            ab_cli_error("run: %s", derr2.msg);
+            return dst == AB_EINVAL ? 2 : 1;
+        }
+        return 0;
     }
     struct ab_run_info info;
     struct ab_error err = { { 0 } };

@@ -303,6 +303,28 @@ static void scoped_and_plain_axis_overrides(void **state)
     ab_result_set_free(&s);
 }
 
+/* A dry run of --resume plans what the run would: its selection from run.json (no -w or -a
+ * given), less the cases recorded; and it takes no lock, so the folder gains no file. */
+static void a_dry_resume_takes_the_run_s_selection(void **state)
+{
+    char d[4300], rcsv[4400], keep[4400];
+    snprintf(d, sizeof d, "%s/dres", dir);
+    assert_int_equal(
+        run("run -w ceilings -d cpu --quick -a kind=fma,stream -a dtype=fp32 --fail-on none -o '%s'", d), 0);
+    /* keep the header and the stream row: the fma case is missing */
+    snprintf(rcsv, sizeof rcsv, "%s/results.csv", d);
+    snprintf(keep, sizeof keep, "%s/keep.csv", dir);
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd,
+             "{ head -n 1 '%s'; grep 'kind=stream' '%s'; } > '%s' && mv '%s' '%s' && rm -f '%s/.lock'", rcsv,
+             rcsv, keep, keep, rcsv, d);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("run --dry-run --resume -o '%s'", d), 0);
+    expect_in(out, "dry run: 1 case would run in the quick suite; 1 already in");
+    expect_in(out, "ceilings cpu kind=fma;dtype=fp32;n=0");
+    assert_false(exists("%s/%s", "dres/.lock"));
+}
+
 static void a_point_named_outside_the_suite_runs(void **state)
 {
     /* the CPU's quick suite stops square fp8_gemm at m=2048; naming 4096 runs it */
@@ -440,6 +462,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(list_json_says_what_list_says),
         cmocka_unit_test(dry_run_counts_and_estimates_and_writes_nothing),
+        cmocka_unit_test(a_dry_resume_takes_the_run_s_selection),
         cmocka_unit_test(scoped_and_plain_axis_overrides),
         cmocka_unit_test(a_point_named_outside_the_suite_runs),
         cmocka_unit_test(a_long_weights_path_reaches_the_loader_whole),
