@@ -91,6 +91,11 @@ static cJSON *invocation_to_json(const struct ab_run_info *info)
     cJSON_AddNumberToObject(cases, "ok", info->n_ok);
     cJSON_AddNumberToObject(cases, "failed", info->n_failed);
     cJSON_AddNumberToObject(cases, "skipped", info->n_skipped);
+    /* What the workloads decided over this invocation's rows (a resume keeps the file's top
+     * level, so its verdicts live here). */
+    cJSON *sums = info->summaries ? cJSON_Parse(info->summaries) : NULL;
+    if (sums)
+        cJSON_AddItemToObject(v, "summaries", sums);
     return v;
 }
 

@@ -539,6 +539,12 @@ static void run_writes_verdicts_to_run_json_and_pairs_that_recompute_the_row(voi
     const cJSON *sum =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(run, "summaries"), "amx_timing");
     assert_non_null(sum);
+    /* the invocation that decided it keeps the same verdict (a resume's live only there) */
+    const cJSON *inv0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(run, "invocations"), 0);
+    const cJSON *isum =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(inv0, "summaries"), "amx_timing");
+    assert_non_null(isum);
+    assert_true(cJSON_Compare(sum, isum, true));
     assert_double_equal(cJSON_GetObjectItemCaseSensitive(sum, "alpha")->valuedouble, 0.01, 0);
     const cJSON *ins = cJSON_GetObjectItemCaseSensitive(sum, "instructions"), *it;
     assert_int_equal(cJSON_GetArraySize(ins), 2);
