@@ -33,28 +33,6 @@ static double ceiling_of(const struct ab_device *dev, const char *name, const ch
     return 0;
 }
 
-/* Ceilings of the ok rows of ceilings providers in a results file, for devices of the same id
- * and name (as run.c takes them). */
-static ab_status ceilings_from(const char *path, struct ab_device *devs, int n, struct ab_error *err)
-{
-    struct ab_result_set set = { 0 };
-    ab_status st = ab_csv_read(path, &set, NULL, 0, err);
-    char src[48];
-    const char *base = strrchr(path, '/');
-    snprintf(src, sizeof src, "file:%s", base ? base + 1 : path);
-    for (int64_t i = 0; st == AB_OK && i < set.n; i++) {
-        const struct ab_result *r = &set.rows[i];
-        const struct ab_workload *wl = ab_workload_find(r->workload);
-        if (!wl || !wl->provides_ceilings || r->status != AB_OK || !r->ceiling[0] || !(r->ceiling_value > 0))
-            continue;
-        for (int d = 0; d < n; d++)
-            if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0)
-                ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);
-    }
-    ab_result_set_free(&set);
-    return st;
-}
-
 struct estimate {
     double lo_s, hi_s; /* the case's time, warm-up and measurement */
     double rep_s;      /* one repetition at the ceiling; NaN when unknown */
@@ -151,25 +129,18 @@ ab_status ab_run_dry(const struct ab_run_opts *o, FILE *out, struct ab_error *er
         devs[d].profile = ab_profile_match(profiles, nprof, &devs[d]);
     if ((st = ab_plan_select_devices(o, devs, ndev, why, use, absent, err)))
         goto out;
-    if (o->ceilings_file && (st = ceilings_from(o->ceilings_file, devs, ndev, err)))
+    if (o->ceilings_file && (st = ab_ceilings_from_file(o->ceilings_file, devs, ndev, false, err, NULL)))
         goto out;
     if ((st = ab_plan_cases(&plan, o, sel, nsel, devs, ndev, use, absent, why, err)))
         goto out;
-    /* --resume: the cases recorded (but interrupted ones) are not run again */
-    char csv[4200];
+    /* --resume: the cases recorded are not run again, by the rule the run applies */
+    char csv[4200], jl[4200];
     snprintf(csv, sizeof csv, "%s/results.csv", o->out_dir);
-    if (o->resume && ab_csv_read(csv, &prev, NULL, 0, NULL) == AB_OK) {
-        if ((st = ab_keymap_create(prev.n, &done, err)))
-            goto out;
-        for (int64_t i = 0; i < prev.n && st == AB_OK; i++) {
-            char key[AB_KEY_MAX];
-            ab_result_key(&prev.rows[i], key, sizeof key);
-            if (prev.rows[i].status != AB_EINTR)
-                st = ab_keymap_put(done, key, i, err);
-        }
-        if (st)
-            goto out;
-    }
+    snprintf(jl, sizeof jl, "%s/samples.jsonl", o->out_dir);
+    int64_t n_unpaired = 0;
+    if (o->resume && ab_csv_read(csv, &prev, NULL, 0, NULL) == AB_OK &&
+        (st = ab_resume_done(&prev, jl, &done, &n_unpaired, err)))
+        goto out;
 
     /* Counts per workload and device, in plan order. */
     struct group {

@@ -68,8 +68,8 @@ ab_status ab_run_lock(const char *dir, int *fd, struct ab_error *err)
 
 /* Take ceilings from the ok rows of ceilings providers in a results file, for devices of the
  * same name. */
-static ab_status ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
-                                    struct ab_error *err, int *matched)
+ab_status ab_ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
+                                struct ab_error *err, int *matched)
 {
     if (matched)
         *matched = 0;
@@ -103,6 +103,46 @@ static ab_status ceilings_from_file(const char *path, struct ab_device *devs, in
     }
     ab_result_set_free(&set);
     return AB_OK;
+}
+
+/* ------------------------------------------------------------------ resume */
+
+ab_status ab_resume_done(struct ab_result_set *prev, const char *samples_path, struct ab_keymap **done,
+                         int64_t *n_unpaired, struct ab_error *err)
+{
+    *done = NULL;
+    *n_unpaired = 0;
+    /* A row counts as done only with its samples line (written before the row): the samples of
+     * a row without one are lost, so its case runs again. A samples.jsonl the readers would
+     * reject is refused here, before anything is appended to it. */
+    bool *has_line = calloc((size_t)prev->n + 1, sizeof *has_line);
+    if (!has_line)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    bool have_samples = access(samples_path, F_OK) == 0;
+    ab_status st = AB_OK;
+    if (have_samples && (st = ab_json_read_samples_marked(samples_path, prev, has_line, err))) {
+        ab_fail_prefix(err, AB_EINVAL, "--resume");
+        st = AB_EINVAL;
+    }
+    if (st == AB_OK)
+        st = ab_keymap_create(prev->n, done, err);
+    for (int64_t i = 0; st == AB_OK && i < prev->n; i++) {
+        if (prev->rows[i].status == AB_EINTR)
+            continue; /* an interrupted case runs again */
+        if (!has_line[i]) {
+            (*n_unpaired)++;
+            continue;
+        }
+        char key[AB_KEY_MAX];
+        ab_result_key(&prev->rows[i], key, sizeof key);
+        st = ab_keymap_put(*done, key, i, err);
+    }
+    free(has_line);
+    if (st) {
+        ab_keymap_destroy(*done);
+        *done = NULL;
+    }
+    return st;
 }
 
 /* After a case that failed or timed out on a device, ask its backend whether the device is
@@ -145,8 +185,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     struct ab_result *r = NULL;
     struct worker *worker = NULL;
     char(*lost)[AB_ERR_LEN] = NULL;
-    char **done_keys = NULL;
-    int64_t n_done = 0;
+    struct ab_keymap *done = NULL; /* --resume: the keys of the cases already recorded */
     struct ab_summary_rows kept = { 0 };
     int lock_fd = -1;
     struct ab_run_state *state = NULL;
@@ -167,7 +206,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         goto out;
 
     int n_matched = 0;
-    if (o->ceilings_file && (st = ceilings_from_file(o->ceilings_file, devs, ndev, false, err, &n_matched)))
+    if (o->ceilings_file &&
+        (st = ab_ceilings_from_file(o->ceilings_file, devs, ndev, false, err, &n_matched)))
         goto out;
     if (o->ceilings_file && n_matched == 0 && o->log && !o->quiet)
         fprintf(o->log,
@@ -218,46 +258,19 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             }
             if (warn[0] && o->log && !o->quiet)
                 fprintf(o->log, "warning: %s\n", warn);
-            /* A row counts as done only with its samples line (written before the row): the
-             * samples of a row without one are lost, so its case runs again. A samples.jsonl
-             * the readers would reject is refused here, before anything is appended to it. */
             char jl_path[4200];
             snprintf(jl_path, sizeof jl_path, "%s/samples.jsonl", o->out_dir);
-            bool *has_line = calloc((size_t)prev.n + 1, sizeof *has_line);
-            if (!has_line) {
-                ab_result_set_free(&prev);
-                st = ab_fail(err, AB_ENOMEM, "out of memory");
-                goto out;
-            }
-            if (access(jl_path, F_OK) == 0 &&
-                (st = ab_json_read_samples_marked(jl_path, &prev, has_line, err))) {
-                ab_fail_prefix(err, AB_EINVAL, "--resume");
-                st = AB_EINVAL;
-                free(has_line);
-                ab_result_set_free(&prev);
-                goto out;
-            }
             int64_t n_unpaired = 0;
-            done_keys = calloc((size_t)prev.n + 1, sizeof *done_keys);
-            for (int64_t i = 0; done_keys && i < prev.n; i++) {
-                if (prev.rows[i].status == AB_EINTR)
-                    continue; /* an interrupted case runs again */
-                if (!has_line[i]) {
-                    n_unpaired++;
-                    continue;
-                }
-                char key[AB_KEY_MAX];
-                ab_result_key(&prev.rows[i], key, sizeof key);
-                done_keys[n_done++] = strdup(key);
-            }
-            free(has_line);
+            st = ab_resume_done(&prev, jl_path, &done, &n_unpaired, err);
             ab_result_set_free(&prev);
+            if (st)
+                goto out;
             if (n_unpaired && o->log && !o->quiet)
                 fprintf(o->log, "warning: %lld row%s of %s %s no line in samples.jsonl: %s again\n",
                         (long long)n_unpaired, n_unpaired == 1 ? "" : "s", csv_path,
                         n_unpaired == 1 ? "has" : "have",
                         n_unpaired == 1 ? "its case runs" : "their cases run");
-            ceilings_from_file(csv_path, devs, ndev, true, NULL, NULL);
+            ab_ceilings_from_file(csv_path, devs, ndev, true, NULL, NULL);
         }
     }
     /* A resumed run keeps its identity: the run_id its rows carry, and its seed. */
@@ -407,10 +420,7 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         env.fault = ab_test_fault(pc->wl->name, params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
                  env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
-        bool done = false;
-        for (int64_t k = 0; k < n_done && !done; k++)
-            done = done_keys[k] && strcmp(done_keys[k], key) == 0;
-        if (done)
+        if (done && ab_keymap_get(done, key) >= 0)
             continue;
         if (ab_run_interrupted(o)) {
             st = AB_EINTR;
@@ -506,9 +516,7 @@ out:
     for (int d = 0; d < AB_MAX_DEVICES; d++)
         ab_meter_close(meters[d]);
     ab_counters_close(counters);
-    for (int64_t k = 0; k < n_done; k++)
-        free(done_keys[k]);
-    free(done_keys);
+    ab_keymap_destroy(done);
     free(r);
     ab_plan_free(&plan);
     free(profiles);

@@ -114,6 +114,19 @@ ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab
                      double **samples_out, struct ab_error *err);
 
 /* The watchdog: a worker thread that runs cases and can be abandoned (watchdog.c). */
+/* --ceilings FILE (and the rows a --resume finds): take the ceilings of the ok rows of ceilings
+ * providers in a results file for devices of the same id and name, with what gave each value and
+ * a suspect mark. quiet_missing: an unreadable file is no ceilings, not an error. *matched (may
+ * be NULL): how many ceilings were taken. */
+ab_status ab_ceilings_from_file(const char *path, struct ab_device *devs, int n, bool quiet_missing,
+                                struct ab_error *err, int *matched);
+/* --resume: the keys (ab_result_key) of the cases prev records as done, in *done: every row but
+ * interrupted ones and those without their samples.jsonl line at samples_path (their samples are
+ * lost, so the case runs again; *n_unpaired counts them). Attaches the samples to prev. A
+ * samples.jsonl the readers reject is AB_EINVAL with their message. */
+ab_status ab_resume_done(struct ab_result_set *prev, const char *samples_path, struct ab_keymap **done,
+                         int64_t *n_unpaired, struct ab_error *err);
+
 struct worker;
 struct worker *ab_worker_start(void);
 void ab_worker_stop(struct worker *w);

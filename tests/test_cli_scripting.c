@@ -229,14 +229,35 @@ static void dry_run_counts_and_estimates_and_writes_nothing(void **state)
     assert_int_equal(ab_mkdirs(d, &e), AB_OK);
     snprintf(rcsv, sizeof rcsv, "%s/results.csv", d);
     write_ceiling_file(rcsv, 1e10);
-    struct stat before, after;
+    /* the row's samples line, as a run writes it: a row without one would run again */
+    char rjl[4400], line[1024];
+    snprintf(rjl, sizeof rjl, "%s/samples.jsonl", d);
+    struct ab_result_set rows = { 0 };
+    assert_int_equal(ab_csv_read(rcsv, &rows, NULL, 0, &e), AB_OK);
+    assert_int_equal(rows.n, 1);
+    snprintf(line, sizeof line,
+             "{\"schema_version\":2,\"run_id\":\"ceil\",\"workload\":\"ceilings\",\"device\":\"%s\","
+             "\"params\":\"%s\",\"status\":\"ok\",\"reps_per_sample\":1,\"samples_s\":[0.1,0.1,0.1],"
+             "\"metrics\":{}}\n",
+             rows.rows[0].device, rows.rows[0].params);
+    ab_result_set_free(&rows);
+    assert_int_equal(test_write_file(rjl, line), 0);
+    struct stat before, after, jbefore, jafter;
     assert_int_equal(stat(rcsv, &before), 0);
+    assert_int_equal(stat(rjl, &jbefore), 0);
     assert_int_equal(run("run -w ceilings -d cpu --quick --dry-run --resume -o '%s'", d), 0);
     expect_in(out, "dry run: 5 cases would run in the quick suite; 1 already in");
     assert_int_equal(stat(rcsv, &after), 0);
     assert_int_equal(before.st_size, after.st_size);
     assert_true(before.st_mtime == after.st_mtime);
+    assert_int_equal(stat(rjl, &jafter), 0);
+    assert_int_equal(jbefore.st_size, jafter.st_size);
+    assert_true(jbefore.st_mtime == jafter.st_mtime);
     assert_false(exists("%s/%s", "res/run.json"));
+    /* without its samples line the row counts as not done, as the run itself counts it */
+    assert_int_equal(unlink(rjl), 0);
+    assert_int_equal(run("run -w ceilings -d cpu --quick --dry-run --resume -o '%s'", d), 0);
+    expect_in(out, "dry run: 6 cases would run in the quick suite; 0 already in");
     assert_false(exists("%s/%s", "res/samples.jsonl"));
     /* bad input is refused as the run refuses it */
     assert_int_equal(run("run -w nosuch --dry-run"), 2);
