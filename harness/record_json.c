@@ -58,6 +58,19 @@ static void add_seed(cJSON *o, uint64_t seed)
     cJSON_AddNumberToObject(o, "seed", (double)seed); /* below 2^53: exact */
 }
 
+/* What an invocation ended with: its case counts, and what the workloads decided over its rows. */
+static void add_outcome(cJSON *o, const struct ab_run_info *info)
+{
+    cJSON *cases = cJSON_AddObjectToObject(o, "cases");
+    cJSON_AddNumberToObject(cases, "total", info->n_cases);
+    cJSON_AddNumberToObject(cases, "ok", info->n_ok);
+    cJSON_AddNumberToObject(cases, "failed", info->n_failed);
+    cJSON_AddNumberToObject(cases, "skipped", info->n_skipped);
+    cJSON *sums = info->summaries ? cJSON_Parse(info->summaries) : NULL;
+    if (sums)
+        cJSON_AddItemToObject(o, "summaries", sums);
+}
+
 /* One start or resume of the run: when, how, on what load and against which ceilings. */
 static cJSON *invocation_to_json(const struct ab_run_info *info)
 {
@@ -86,16 +99,8 @@ static cJSON *invocation_to_json(const struct ab_run_info *info)
             cJSON_AddStringToObject(cj, "source", c->source);
             cJSON_AddItemToArray(cs, cj);
         }
-    cJSON *cases = cJSON_AddObjectToObject(v, "cases");
-    cJSON_AddNumberToObject(cases, "total", info->n_cases);
-    cJSON_AddNumberToObject(cases, "ok", info->n_ok);
-    cJSON_AddNumberToObject(cases, "failed", info->n_failed);
-    cJSON_AddNumberToObject(cases, "skipped", info->n_skipped);
-    /* What the workloads decided over this invocation's rows (a resume keeps the file's top
-     * level, so its verdicts live here). */
-    cJSON *sums = info->summaries ? cJSON_Parse(info->summaries) : NULL;
-    if (sums)
-        cJSON_AddItemToObject(v, "summaries", sums);
+    /* a resume keeps the file's top level, so its cases and verdicts live here */
+    add_outcome(v, info);
     return v;
 }
 
@@ -211,14 +216,7 @@ static cJSON *run_to_json(const struct ab_run_info *info)
         cJSON_AddItemToArray(devs, dj);
     }
     cJSON_AddStringToObject(o, "meters", info->meters);
-    cJSON *cases = cJSON_AddObjectToObject(o, "cases");
-    cJSON_AddNumberToObject(cases, "total", info->n_cases);
-    cJSON_AddNumberToObject(cases, "ok", info->n_ok);
-    cJSON_AddNumberToObject(cases, "failed", info->n_failed);
-    cJSON_AddNumberToObject(cases, "skipped", info->n_skipped);
-    cJSON *sums = info->summaries ? cJSON_Parse(info->summaries) : NULL;
-    if (sums)
-        cJSON_AddItemToObject(o, "summaries", sums);
+    add_outcome(o, info);
     return o;
 }
 
