@@ -32,12 +32,18 @@ static void on_sigint(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: accelbench run [-w W,...] [-d cpu,cuda:0] [-a [WORKLOAD:]NAME=VALUES]...\n"
+            "usage: accelbench run [-w W,...] [-d cpu,cuda:0|all] [--concurrent-devices]\n"
+            "                      [-a [WORKLOAD:]NAME=VALUES]...\n"
             "                      [--quick|--full|--check] [--min-time S] [--max-time S]\n"
             "                      [--target-rel-ci X] [-o DIR] [--dry-run]\n"
             "       accelbench run -o DIR --resume [--extend] [--other-host]\n\n"
             "  -w, --workload W,...    workloads to run (default: all; see `accelbench list`)\n"
-            "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found)\n"
+            "  -d, --device D,...      cpu, cuda, cuda:N or all (default: every device found); each\n"
+            "                          device runs its cases on a worker of its own, one device at a time\n"
+            "      --concurrent-devices\n"
+            "                          run the devices' cases at the same time (shared power and thermals\n"
+            "                          change the numbers: with several devices each row's metric\n"
+            "                          concurrent_devices says how many were busy while it ran, 1 = alone)\n"
             "  -a, --axis NAME=VALUES  sweep an axis: n=256:16384:x2, dtype=fp32,bf16, n=1K,2^20; every\n"
             "                          selected workload with the axis takes the values it accepts (a\n"
             "                          value none accepts is an error); text values up to 1023 characters\n"
@@ -356,7 +362,8 @@ int ab_cmd_run(int argc, char **argv)
         O_EXTEND,
         O_OTHER_HOST,
         O_DRY_RUN,
-        O_RUN_ID
+        O_RUN_ID,
+        O_CONCURRENT
     };
     static const struct option opts[] = { { "workload", required_argument, NULL, 'w' },
                                           { "device", required_argument, NULL, 'd' },
@@ -383,6 +390,7 @@ int ab_cmd_run(int argc, char **argv)
                                           { "run-id", required_argument, NULL, O_RUN_ID },
                                           { "quiet", no_argument, NULL, 'q' },
                                           { "dry-run", no_argument, NULL, O_DRY_RUN },
+                                          { "concurrent-devices", no_argument, NULL, O_CONCURRENT },
                                           { "help", no_argument, NULL, 'h' },
                                           { 0 } };
     struct ab_run_opts o;
@@ -466,6 +474,7 @@ int ab_cmd_run(int argc, char **argv)
         case O_NOCEIL: o.no_ceilings = true; break;
         case O_COUNTERS: o.counters = optarg; break;
         case O_RUN_ID: run_id_arg = optarg; break;
+        case O_CONCURRENT: o.concurrent_devices = true; break;
         case O_IDLE:
             if (!ab_cli_number("--idle-baseline", optarg, &o.idle_baseline_s))
                 return 2;
@@ -631,6 +640,11 @@ int ab_cmd_run(int argc, char **argv)
     /* A file-size limit (ulimit -f) must become a write error with a message, not a kill. */
     signal(SIGXFSZ, SIG_IGN);
 
+    if (o.concurrent_devices && o.counters) {
+        ab_cli_error("run: --counters counts the run's own thread and --concurrent-devices runs each device "
+                     "on a thread of its own: use one of them");
+        return 2;
+    }
     if ((o.extend || other_host) && !o.resume) {
         ab_cli_error("run: %s continues a run: use it with --resume", o.extend ? "--extend" : "--other-host");
         return 2;

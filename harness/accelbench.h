@@ -763,6 +763,7 @@ struct ab_run_opts {
     const char *run_id;        /* NULL: drawn from the start time; else shared by a launcher's ranks */
     int world_size;            /* > 0 when launched: rows carry the engine metrics rank and world_size */
     int rank;
+    bool concurrent_devices; /* --concurrent-devices: run the devices' cases at the same time */
 };
 void ab_run_opts_defaults(struct ab_run_opts *o);
 

@@ -1,6 +1,7 @@
 /* backend_cpu.c — the host as one device: all cores the process may use.
  * Facts come from /proc and sysconf; the CPU's ceilings are measured by `ceilings`. */
 #include "accelbench.h"
+#include "config.h"
 
 #include <omp.h>
 #include <sched.h>
@@ -154,6 +155,18 @@ static ab_status cpu_discover(struct ab_device *out, int max, int *n, struct ab_
     ab_cpu_features(d->features, sizeof d->features);
     d->l2_bytes = cpu_llc_bytes();
     *n = 1;
+#if AB_TEST_HOOKS
+    /* Test-only: ACCELBENCH_TEST_FAKE_DEVICES=N adds N devices cpu:1..cpu:N, each the host again,
+     * so that a run over several devices (-d all, --concurrent-devices) can be tested here. */
+    const char *fake = getenv("ACCELBENCH_TEST_FAKE_DEVICES");
+    for (int k = 1; fake && k <= atoi(fake) && *n < max; k++) {
+        struct ab_device *f = &out[(*n)++];
+        *f = *d;
+        snprintf(f->id, sizeof f->id, "cpu:%d", k);
+        f->index = k;
+        snprintf(f->name, sizeof f->name, "test device %d", k);
+    }
+#endif
     return AB_OK;
 }
 

@@ -168,6 +168,129 @@ static void device_check(const struct ab_device *dev, enum test_fault fault, con
              e.msg[0] ? e.msg : "unusable");
 }
 
+bool ab_run_case_at(struct run_ctx *x, int i, struct worker **wp, struct ab_result *r, double **samples,
+                    bool *ran)
+{
+    const struct ab_run_opts *o = x->o;
+    struct plan_case lost_pc;
+    const struct plan_case *pc = &x->plan->c[i];
+    if (pc->dev >= 0 && x->lost[pc->dev][0] && !pc->skip) {
+        lost_pc = *pc;
+        lost_pc.skip = x->lost[pc->dev];
+        pc = &lost_pc;
+    }
+    struct case_env env = { .o = o,
+                            .dev = pc->dev >= 0 ? &x->devs[pc->dev] : NULL,
+                            .meter = pc->dev >= 0 ? x->meters[pc->dev] : NULL,
+                            .run_id = x->run_id,
+                            .host = x->host,
+                            .slowdown = ab_test_slowdown(pc->wl->name),
+                            .idle_w = pc->dev >= 0 ? x->idle_w[pc->dev] : NAN,
+                            .counters = pc->backend == AB_BACKEND_CPU ? x->counters : NULL };
+    char params[AB_PARAMS_TEXT_MAX];
+    struct ab_params ps;
+    ab_plan_params(pc, &ps);
+    ab_case_params_text(pc->wl, &ps, params, sizeof params);
+    env.fault = ab_test_fault(pc->wl->name, params);
+    if (env.dev && !ab_test_fault_on_device(env.dev->id))
+        env.fault = FAULT_NONE;
+    /* Each case gets its own seed, derived from the run's and its position. */
+    uint64_t case_seed = x->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+    double limit = o->case_timeout_s > 0 ? o->case_timeout_s : 10 * o->stop.max_time_s + 60;
+    bool ok = true;
+    *ran = !pc->skip;
+    *samples = NULL;
+    if (pc->skip || env.counters || !wp) {
+        /* PAPI counts the thread that opened the counters: such cases stay on this one. */
+        ab_case_run(&env, pc, case_seed, r, samples);
+    } else {
+        bool gave_up = false;
+        if (!*wp)
+            *wp = ab_worker_start();
+        if (!*wp || !ab_worker_run_case(wp, &env, pc, case_seed, limit, r, samples, &gave_up))
+            ok = false;
+        if (gave_up && pc->dev >= 0) {
+            struct ab_error me;
+            if (ab_meter_open(&x->devs[pc->dev], &x->meters[pc->dev], &me) != AB_OK)
+                x->meters[pc->dev] = NULL;
+        }
+    }
+    if (ok && pc->dev >= 0 && !pc->skip && !x->lost[pc->dev][0])
+        device_check(&x->devs[pc->dev], env.fault, pc, params, r, x->lost[pc->dev]);
+    return ok;
+}
+
+/* What a row needs on its way out: the reporters, the run's counts and the summaries. */
+struct emit_ctx {
+    const struct ab_run_opts *o;
+    struct ab_run_info *info;
+    struct ab_reporter *rep;
+    int nrep, n;
+    const struct plan *plan;
+    struct ab_summary_rows *kept;
+    bool case_start_at_row; /* concurrent devices: the console hears of a case when its row comes */
+};
+
+static void emit_case_start(struct emit_ctx *ec, const struct plan_case *pc, const struct ab_device *dev,
+                            int i)
+{
+    char params[AB_PARAMS_TEXT_MAX];
+    struct ab_params ps;
+    ab_plan_params(pc, &ps);
+    ab_case_params_text(pc->wl, &ps, params, sizeof params);
+    for (int k = 0; k < ec->nrep; k++)
+        if (ec->rep[k].case_start)
+            ec->rep[k].case_start(ec->rep[k].self, pc->wl->name, dev ? dev->id : ab_backend_name(pc->backend),
+                                  params, i, ec->n);
+}
+
+/* A case's row to every reporter, in the plan's order; takes samples (frees it). concurrent:
+ * the engine metric concurrent_devices (0: leave it out). */
+static ab_status emit_row(void *self, int i, struct ab_result *r, double *samples, int concurrent,
+                          struct ab_error *err)
+{
+    struct emit_ctx *ec = self;
+    const struct ab_run_opts *o = ec->o;
+    struct ab_run_info *info = ec->info;
+    ab_status st = AB_OK;
+    const struct ab_workload *wl = ec->plan->c[i].wl;
+    for (int k = 0; k < ec->nrep && ec->case_start_at_row; k++)
+        if (ec->rep[k].case_start)
+            ec->rep[k].case_start(ec->rep[k].self, wl->name, r->device, r->params, i, ec->n);
+    r->samples = samples;
+    /* Several devices in one run: whether the case had the node to itself. */
+    if (concurrent > 0 && r->n_metrics < AB_MAX_METRICS)
+        r->metrics[r->n_metrics++] = (struct ab_metric){ .name = "concurrent_devices", .value = concurrent };
+    /* Launched ranks mark their rows, so a merged set keeps each rank's cases apart. */
+    if (o->world_size > 0 && r->n_metrics + 2 <= AB_MAX_METRICS) {
+        struct ab_metric *m = &r->metrics[r->n_metrics++];
+        *m = (struct ab_metric){ .name = "rank", .value = o->rank };
+        m = &r->metrics[r->n_metrics++];
+        *m = (struct ab_metric){ .name = "world_size", .value = o->world_size };
+    }
+    info->n_cases++;
+    if ((unsigned)r->status <= AB_EFAIL)
+        info->n_by_status[r->status]++;
+    if (r->status == AB_OK)
+        info->n_ok++;
+    else if (r->status == AB_EUNSUPPORTED)
+        info->n_skipped++;
+    else
+        info->n_failed++;
+    for (int k = 0; k < ec->nrep && st == AB_OK; k++)
+        st = ec->rep[k].row(ec->rep[k].self, r, err);
+    ab_summary_keep(ec->kept, wl, r);
+    free(samples);
+    r->samples = NULL;
+    free(r->extra_json);
+    r->extra_json = NULL;
+    free(r->detail);
+    r->detail = NULL;
+    if (st == AB_OK && r->status == AB_EINTR)
+        st = ab_fail(err, AB_EINTR, "interrupted");
+    return st;
+}
+
 ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct ab_error *err)
 {
     memset(info, 0, sizeof *info);
@@ -183,7 +306,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
     struct ab_meter *meters[AB_MAX_DEVICES] = { 0 };
     struct ab_counters *counters = NULL;
     struct ab_result *r = NULL;
-    struct worker *worker = NULL;
+    struct worker **workers = NULL; /* one per device, started at its first case */
+    bool *done_case = NULL;         /* per plan case: recorded by the run resumed */
     char(*lost)[AB_ERR_LEN] = NULL;
     struct ab_keymap *done = NULL; /* --resume: the keys of the cases already recorded */
     struct ab_summary_rows kept = { 0 };
@@ -197,6 +321,12 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
 
     if ((st = ab_plan_select_workloads(o, sel, &nsel, err)))
         goto out;
+    if (o->concurrent_devices && o->counters) {
+        st = ab_fail(err, AB_EINVAL,
+                     "--counters counts the run's own thread, --concurrent-devices runs each device on "
+                     "its own: use one of them");
+        goto out;
+    }
     ab_devices_discover(devs, AB_MAX_DEVICES, &ndev, why, NULL);
     if ((st = ab_profiles_load(NULL, &profiles, &nprof, err)))
         goto out;
@@ -384,8 +514,9 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
             goto out;
 
     r = calloc(1, sizeof *r);
-    worker = ab_worker_start();
-    if (!r || !worker) {
+    workers = calloc(AB_MAX_DEVICES, sizeof *workers);
+    done_case = calloc((size_t)plan.n + 1, sizeof *done_case);
+    if (!r || !workers || !done_case) {
         st = ab_fail(err, AB_ENOMEM, "out of memory");
         goto out;
     }
@@ -397,86 +528,57 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         st = ab_fail(err, AB_ENOMEM, "out of memory");
         goto out;
     }
-    for (int i = 0; i < plan.n && st == AB_OK; i++) {
-        struct plan_case lost_pc;
+    int n_in_use = 0;
+    for (int d = 0; d < ndev; d++)
+        n_in_use += use[d];
+    for (int i = 0; i < plan.n && done; i++) {
         const struct plan_case *pc = &plan.c[i];
-        if (pc->dev >= 0 && lost[pc->dev][0] && !pc->skip) {
-            lost_pc = *pc;
-            lost_pc.skip = lost[pc->dev];
-            pc = &lost_pc;
-        }
-        struct case_env env = { .o = o,
-                                .dev = pc->dev >= 0 ? &devs[pc->dev] : NULL,
-                                .meter = pc->dev >= 0 ? meters[pc->dev] : NULL,
-                                .run_id = info->run_id,
-                                .host = info->sys.host,
-                                .slowdown = ab_test_slowdown(pc->wl->name),
-                                .idle_w = pc->dev >= 0 ? idle_w[pc->dev] : NAN,
-                                .counters = pc->backend == AB_BACKEND_CPU ? counters : NULL };
         char params[AB_PARAMS_TEXT_MAX], key[AB_KEY_MAX];
         struct ab_params ps;
         ab_plan_params(pc, &ps);
         ab_case_params_text(pc->wl, &ps, params, sizeof params);
-        env.fault = ab_test_fault(pc->wl->name, params);
         snprintf(key, sizeof key, "%s|%s|%s", pc->wl->name,
-                 env.dev ? env.dev->id : ab_backend_name(pc->backend), params);
-        if (done && ab_keymap_get(done, key) >= 0)
-            continue;
-        if (ab_run_interrupted(o)) {
-            st = AB_EINTR;
-            break;
-        }
-        for (int k = 0; k < nrep; k++)
-            if (rep[k].case_start)
-                rep[k].case_start(rep[k].self, pc->wl->name,
-                                  env.dev ? env.dev->id : ab_backend_name(pc->backend), params, i, plan.n);
-        double *samples = NULL;
-        /* Each case gets its own seed, derived from the run's and its position. */
-        uint64_t case_seed = seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
-        double limit = o->case_timeout_s > 0 ? o->case_timeout_s : 10 * o->stop.max_time_s + 60;
-        if (pc->skip || env.counters) {
-            /* PAPI counts the thread that opened the counters: such cases stay on this one. */
-            ab_case_run(&env, pc, case_seed, r, &samples);
-        } else {
-            bool gave_up;
-            if (!ab_worker_run_case(&worker, &env, pc, case_seed, limit, r, &samples, &gave_up))
-                st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
-            if (gave_up && pc->dev >= 0) {
-                struct ab_error me;
-                if (ab_meter_open(&devs[pc->dev], &meters[pc->dev], &me) != AB_OK)
-                    meters[pc->dev] = NULL;
+                 pc->dev >= 0 ? devs[pc->dev].id : ab_backend_name(pc->backend), params);
+        done_case[i] = ab_keymap_get(done, key) >= 0;
+    }
+    struct run_ctx ctx = { .o = o,
+                           .plan = &plan,
+                           .devs = devs,
+                           .meters = meters,
+                           .idle_w = idle_w,
+                           .counters = counters,
+                           .run_id = info->run_id,
+                           .host = info->sys.host,
+                           .seed = seed,
+                           .lost = lost,
+                           .done = done_case,
+                           .n_in_use = n_in_use };
+    struct emit_ctx ec = {
+        .o = o, .info = info, .rep = rep, .nrep = nrep, .plan = &plan, .kept = &kept, .n = plan.n
+    };
+    if (o->concurrent_devices && n_in_use > 1) {
+        ec.case_start_at_row = true;
+        st = ab_schedule_concurrent(&ctx, emit_row, &ec, err);
+    } else {
+        /* One device at a time, each on its own worker, in the plan's order. */
+        for (int i = 0; i < plan.n && st == AB_OK; i++) {
+            const struct plan_case *pc = &plan.c[i];
+            if (done_case[i])
+                continue;
+            if (ab_run_interrupted(o)) {
+                st = AB_EINTR;
+                break;
             }
+            emit_case_start(&ec, pc, pc->dev >= 0 ? &devs[pc->dev] : NULL, i);
+            double *samples = NULL;
+            bool ran = false;
+            if (!ab_run_case_at(&ctx, i, pc->dev >= 0 ? &workers[pc->dev] : NULL, r, &samples, &ran))
+                st = ab_fail(err, AB_EFAIL, "could not start a thread for the next case");
+            if (st == AB_OK)
+                st = emit_row(&ec, i, r, samples, ran && n_in_use > 1 ? 1 : 0, err);
+            else
+                free(samples);
         }
-        if (pc->dev >= 0 && !pc->skip && !lost[pc->dev][0])
-            device_check(&devs[pc->dev], env.fault, pc, params, r, lost[pc->dev]);
-        r->samples = samples;
-        /* Launched ranks mark their rows, so a merged set keeps each rank's cases apart. */
-        if (o->world_size > 0 && r->n_metrics + 2 <= AB_MAX_METRICS) {
-            struct ab_metric *m = &r->metrics[r->n_metrics++];
-            *m = (struct ab_metric){ .name = "rank", .value = o->rank };
-            m = &r->metrics[r->n_metrics++];
-            *m = (struct ab_metric){ .name = "world_size", .value = o->world_size };
-        }
-        info->n_cases++;
-        if ((unsigned)r->status <= AB_EFAIL)
-            info->n_by_status[r->status]++;
-        if (r->status == AB_OK)
-            info->n_ok++;
-        else if (r->status == AB_EUNSUPPORTED)
-            info->n_skipped++;
-        else
-            info->n_failed++;
-        for (int k = 0; k < nrep && st == AB_OK; k++)
-            st = rep[k].row(rep[k].self, r, err);
-        ab_summary_keep(&kept, pc->wl, r);
-        free(samples);
-        r->samples = NULL;
-        free(r->extra_json);
-        r->extra_json = NULL;
-        free(r->detail);
-        r->detail = NULL;
-        if (st == AB_OK && r->status == AB_EINTR)
-            st = ab_fail(err, AB_EINTR, "interrupted");
     }
     ab_utc_now(info->finished_utc, sizeof info->finished_utc);
     info->summaries = ab_summary_build(&kept, o->quiet ? NULL : o->log);
@@ -509,7 +611,10 @@ out:
         close(lock_fd);
     free(state);
     free(lost);
-    ab_worker_stop(worker);
+    for (int d = 0; workers && d < AB_MAX_DEVICES; d++)
+        ab_worker_stop(workers[d]);
+    free(workers);
+    free(done_case);
     for (int k = 0; k < nrep; k++)
         if (rep[k].destroy)
             rep[k].destroy(rep[k].self);

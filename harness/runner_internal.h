@@ -149,4 +149,44 @@ void ab_summary_keep(struct ab_summary_rows *s, const struct ab_workload *wl, co
 char *ab_summary_build(struct ab_summary_rows *s, FILE *log);
 void ab_summary_free(struct ab_summary_rows *s);
 
+/* Several devices in one run (schedule.c, run.c). Every device runs its cases in the plan's
+ * order on a worker of its own (the watchdog's, so the time limit stays per case); by default
+ * one device at a time, with --concurrent-devices all at once, their rows still written in the
+ * plan's order. What a case needs from the run: */
+struct run_ctx {
+    const struct ab_run_opts *o;
+    const struct plan *plan;
+    struct ab_device *devs;
+    struct ab_meter **meters; /* per device; reopened by the device's own runner after a timeout */
+    const double *idle_w;
+    struct ab_counters *counters;
+    const char *run_id, *host;
+    uint64_t seed;
+    char (*lost)[AB_ERR_LEN]; /* per device: why it runs no more cases ("" while usable) */
+    const bool *done;         /* per plan case: recorded by the run being resumed, not run */
+    int n_in_use;             /* devices the run uses */
+};
+/* Plan case i into r (and *samples, the caller's): on *wp (started when NULL; NULL wp: on the
+ * calling thread, for cases of no device), skipped when its device is lost, the device checked
+ * after a failure. *ran: false when the case was a skipped row without being set up. Returns
+ * false when no worker thread could be started. */
+bool ab_run_case_at(struct run_ctx *x, int i, struct worker **wp, struct ab_result *r, double **samples,
+                    bool *ran);
+/* A case's finished row, handed over in the plan's order (samples freed by the callee);
+ * concurrent: how many devices ran cases while it ran (itself included), 0 when it did not run. */
+typedef ab_status (*ab_row_fn)(void *self, int i, struct ab_result *r, double *samples, int concurrent,
+                               struct ab_error *err);
+/* Run the plan's cases of every device at once, a thread per device, and hand each row to emit
+ * in the plan's order. A device that fails or is lost stops only its own cases. Returns AB_OK,
+ * AB_EINTR when interrupted (the rows finished are handed over first), or emit's error. */
+ab_status ab_schedule_concurrent(struct run_ctx *x, ab_row_fn emit, void *self, struct ab_error *err);
+/* How many devices were running a case during [t0, t1] of a case on device dev: 1 + the other
+ * devices with a case j (dev_of[j], [start[j], end[j]], end NaN while running, start NaN when
+ * not started) overlapping it. n: cases. */
+int ab_schedule_overlap(int dev, double t0, double t1, const int *dev_of, const double *start,
+                        const double *end, int n);
+/* Test hook: may an injected fault hit a case on this device (ACCELBENCH_TEST_FAULT_DEVICE=ID
+ * limits them to one device; unset: every device)? Always true outside test builds. */
+bool ab_test_fault_on_device(const char *device);
+
 #endif

@@ -352,6 +352,8 @@ static const struct ab_metric_decl engine_metrics[] = {
     { "rank", "", false, AB_BETTER_NONE,
       "the launcher's rank of the process that ran the case (srun, mpirun)" },
     { "world_size", "", false, AB_BETTER_NONE, "how many ranks the launcher started" },
+    { "concurrent_devices", "", false, AB_BETTER_NONE,
+      "a run of several devices: how many were running cases while this one ran (1 = alone)" },
     { "ceiling_best_rate", "", false, AB_BETTER_HIGHER,
       "ceilings: the rate of the fastest sample (FLOP/s or B/s), the ceiling published" },
     { "ceiling_best_rate_ci_lo", "", false, AB_BETTER_NONE,
