@@ -5,6 +5,7 @@
  * byte of one copy is checked against the random source before timing. */
 #include "ab_cuda.h"
 #include "interconnect.h"
+#include "nccl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct cuda_state {
     int peer_dev;
     cudaStream_t stream;
     cudaEvent_t e0, e1;
+    struct icx_nccl_case *nccl; /* a collective (nccl_cuda.c): the case is its */
 };
 
 static ab_status copy_once(struct ab_case *c, struct cuda_state *s, struct ab_error *err)
@@ -49,11 +51,10 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     s->op = icx_op_parse(ab_param_str(&c->params, "op", ""));
+    if (icx_op_is_collective(s->op))
+        return icx_nccl_setup(c, s->op, &s->nccl, err);
     if (!icx_op_is_cuda(s->op))
-        return ab_fail(err, AB_EUNSUPPORTED,
-                       "%s runs on the CPU backend (MPI); GPU collectives need NCCL, "
-                       "not built yet",
-                       icx_op_name(s->op));
+        return ab_fail(err, AB_EUNSUPPORTED, "%s runs on the CPU backend", icx_op_name(s->op));
     s->n = (size_t)ab_param_int(&c->params, "bytes", 4096);
     s->pinned = s->op == ICX_H2D_PINNED || s->op == ICX_D2H_PINNED;
     int dev = c->device->index;
@@ -134,12 +135,17 @@ static ab_status cuda_verify(struct ab_case *c, struct cuda_state *s, struct ab_
 
 static ab_status cuda_verify_case(struct ab_case *c, struct ab_error *err)
 {
-    return cuda_verify(c, c->state, err);
+    struct cuda_state *s = c->state;
+    if (s->nccl)
+        return icx_nccl_verify(s->nccl, c, err);
+    return cuda_verify(c, s, err);
 }
 
 static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
 {
     struct cuda_state *s = c->state;
+    if (s->nccl)
+        return icx_nccl_run(s->nccl, reps, time_s, err);
     AB_CUDA_TRY(cudaEventRecord(s->e0, s->stream), err);
     for (int64_t r = 0; r < reps; r++) {
         ab_status st = copy_once(c, s, err);
@@ -159,6 +165,7 @@ static void cuda_teardown(struct ab_case *c)
     struct cuda_state *s = c->state;
     if (!s)
         return;
+    icx_nccl_teardown(s->nccl);
     if (s->stream)
         cudaStreamSynchronize(s->stream);
     if (s->pinned)

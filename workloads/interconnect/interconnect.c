@@ -5,6 +5,7 @@
  * rank, reported as algorithm bandwidth (byte_per_s) and nccl-tests' bus bandwidth. Rank 0 leads
  * each MPI case and its row holds the times; the other ranks serve it (their rows say so). */
 #include "interconnect.h"
+#include "nccl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -126,11 +127,15 @@ int64_t icx_check(enum icx_op op, uint64_t seed, int r, int n, size_t chunk, con
     "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall,h2d_pinned,h2d_pageable,d2h_pinned,d2h_"    \
     "pageable,p2p"
 
-/* The CPU runs memcpy and the MPI ops, CUDA the copies of a GPU. */
+/* The CPU runs memcpy and the MPI ops, CUDA the copies of a GPU and the collectives (NCCL). */
 static bool icx_applies(const struct ab_params *ps, enum ab_backend_kind backend, enum ab_suite suite)
 {
-    bool cuda_op = icx_op_is_cuda(icx_op_parse(ab_param_str(ps, "op", "")));
-    return backend == AB_BACKEND_CUDA ? cuda_op : !cuda_op;
+    enum icx_op op = icx_op_parse(ab_param_str(ps, "op", ""));
+    bool cuda_op = icx_op_is_cuda(op);
+    /* the collectives run on GPUs too, through NCCL (nccl_cuda.c) */
+    bool nccl_op =
+        op == ICX_ALLREDUCE || op == ICX_ALLGATHER || op == ICX_REDUCE_SCATTER || op == ICX_ALLTOALL;
+    return backend == AB_BACKEND_CUDA ? cuda_op || nccl_op : !cuda_op;
 }
 
 static const struct ab_axis icx_axes[] = {
@@ -139,7 +144,8 @@ static const struct ab_axis icx_axes[] = {
       .help =
           "CPU: memcpy, a host memory copy on each rank; with >= 2 MPI ranks pingpong (ranks 0 and 1), "
           "allreduce, allgather, reduce_scatter, alltoall (float sum, every rank). CUDA: h2d and d2h from "
-          "pinned or pageable host memory, p2p to the next GPU",
+          "pinned or pageable host memory, p2p to the next GPU, and with >= 2 ranks the four collectives "
+          "through NCCL (a GPU per rank)",
       .choices = OPS,
       .sweep = { OPS, OPS, OPS, OPS } },
     { .name = "bytes",
@@ -162,6 +168,10 @@ static const struct ab_metric_decl icx_metrics[] = {
     { "peer_access", "", false, AB_BETTER_NONE,
       "CUDA p2p: 1 when the two GPUs copy peer to peer, 0 when staged" },
     { "peer_device", "", false, AB_BETTER_NONE, "CUDA p2p: the ordinal of the GPU copied to" },
+    { "nccl_version", "", false, AB_BETTER_NONE,
+      "CUDA collectives: ncclGetVersion of the libnccl used (2.28.3 is 22803)" },
+    { "nccl_call", "", true, AB_BETTER_NONE,
+      "CUDA collectives: the NCCL call timed (ncclAllReduce, ... ncclAlltoAll, or ncclSend/ncclRecv)" },
 };
 
 /* ------------------------------------------------------------------ the CPU */

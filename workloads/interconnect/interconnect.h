@@ -82,4 +82,27 @@ void icx_mpi_teardown(struct icx_mpi *m);
 double icx_mpi_counted_bytes(const struct icx_mpi *m);
 int icx_mpi_size(const struct icx_mpi *m);
 
+/* A transport of a case's data other than MPI's own (NCCL on GPUs, nccl_cuda.c): MPI still leads
+ * the case (HELLO, VERIFY, RUN, DONE with their deadlines), the buffers and the operation are the
+ * transport's. ctx is the transport's, passed back to each call. */
+struct icx_transport {
+    /* This rank's buffers of n_send and n_recv floats, the send buffer filled with rank's input
+     * (icx_fill with seed). */
+    ab_status (*alloc)(void *ctx, int rank, size_t n_send, size_t n_recv, size_t chunk, uint64_t seed,
+                       struct ab_error *err);
+    ab_status (*op)(void *ctx, struct ab_error *err);   /* start one operation */
+    ab_status (*sync)(void *ctx, struct ab_error *err); /* wait for the operations started */
+    /* One operation on a cleared receive buffer, then its check (icx_check): *bad mismatches,
+     * the first few in msg. */
+    ab_status (*check)(void *ctx, int64_t *bad, char *msg, size_t len, struct ab_error *err);
+};
+/* icx_mpi_setup with the data moved by t (t NULL: by MPI, as icx_mpi_setup). */
+ab_status icx_mpi_setup_transport(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank,
+                                  int launch_size, const struct icx_transport *t, void *ctx,
+                                  struct icx_mpi **out, struct ab_error *err);
+/* Rank 0's len bytes at buf to every rank of the case (an NCCL unique id), within a step's
+ * deadline: a rank that never comes is a failed row, not a hang. */
+ab_status icx_mpi_bcast(struct icx_mpi *m, void *buf, size_t len, struct ab_error *err);
+int icx_mpi_rank(const struct icx_mpi *m);
+
 #endif

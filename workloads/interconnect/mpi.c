@@ -30,6 +30,8 @@ struct icx_mpi {
     float *send, *recv;
     bool *serving; /* rank 0: which ranks agreed to the case and wait for its DONE */
     char bad_msg[200];
+    const struct icx_transport *t; /* NULL: MPI moves the data */
+    void *tctx;
 };
 
 /* MPI is joined once per process and left at exit: MPI_Init may be called only once, and the
@@ -128,6 +130,8 @@ static bool takes_part(const struct icx_mpi *m, int q)
 
 static ab_status one_op(struct icx_mpi *m, struct ab_error *err)
 {
+    if (m->t)
+        return m->t->op(m->tctx, err);
     int n = (int)m->n_send, ch = (int)m->chunk;
     switch (m->op) {
     case ICX_ALLREDUCE:
@@ -178,6 +182,13 @@ static bool alloc_buffers(struct icx_mpi *m)
 {
     if (!takes_part(m, m->rank))
         return true;
+    if (m->t) {
+        struct ab_error e;
+        bool ok = m->t->alloc(m->tctx, m->rank, m->n_send, m->n_recv, m->chunk, m->seed, &e) == AB_OK;
+        if (!ok)
+            snprintf(m->bad_msg, sizeof m->bad_msg, "%s", e.msg);
+        return ok;
+    }
     m->send = ab_alloc(m->n_send * sizeof(float));
     m->recv = ab_alloc(m->n_recv * sizeof(float));
     if (!m->send || !m->recv)
@@ -189,6 +200,13 @@ static bool alloc_buffers(struct icx_mpi *m)
 ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank, int launch_size,
                         struct icx_mpi **out, struct ab_error *err)
 {
+    return icx_mpi_setup_transport(op, bytes, seed, launch_rank, launch_size, NULL, NULL, out, err);
+}
+
+ab_status icx_mpi_setup_transport(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank,
+                                  int launch_size, const struct icx_transport *t, void *ctx,
+                                  struct icx_mpi **out, struct ab_error *err)
+{
     *out = NULL;
     ab_status st = join(err);
     if (st)
@@ -197,6 +215,8 @@ ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, int launch
     if (!m)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     *out = m;
+    m->t = t;
+    m->tctx = ctx;
     m->op = op;
     m->bytes = bytes;
     m->seed = seed;
@@ -222,8 +242,8 @@ ab_status icx_mpi_setup(enum icx_op op, int64_t bytes, uint64_t seed, int launch
             if ((st = msg_send(q, TAG_CTRL, CMD_HELLO, op, bytes, (int64_t)seed, ok, err)))
                 return st;
         if (!ok)
-            return ab_fail(err, AB_ENOMEM, "rank 0: cannot allocate the %s buffers of %lld bytes",
-                           icx_op_name(op), (long long)bytes);
+            return ab_fail(err, AB_ENOMEM, "rank 0: cannot allocate the %s buffers of %lld bytes%s%s",
+                           icx_op_name(op), (long long)bytes, m->bad_msg[0] ? ": " : "", m->bad_msg);
         ab_status first = AB_OK;
         for (int q = 1; q < m->size; q++) {
             int64_t a[MSG_WORDS];
@@ -286,6 +306,8 @@ static ab_status verify_once(struct icx_mpi *m, int64_t *bad, struct ab_error *e
     *bad = 0;
     if (!takes_part(m, m->rank))
         return AB_OK;
+    if (m->t)
+        return m->t->check(m->tctx, bad, m->bad_msg, sizeof m->bad_msg, err);
     memset(m->recv, 0, m->n_recv * sizeof(float)); /* a buffer left alone cannot pass */
     ab_status st = one_op(m, err);
     if (st)
@@ -346,6 +368,8 @@ ab_status icx_mpi_verify(struct icx_mpi *m, struct ab_case *c, struct ab_error *
             for (int64_t r = 0; r < cmd[1]; r++)
                 if ((st = one_op(m, err)))
                     return st;
+            if (m->t && (st = m->t->sync(m->tctx, err)))
+                return st;
             served += cmd[1];
         } else {
             return ab_fail(err, AB_EFAIL, "ranks out of step: rank 0 sent command %lld inside a case",
@@ -376,6 +400,8 @@ ab_status icx_mpi_run(struct icx_mpi *m, int64_t reps, double *time_s, struct ab
     for (int64_t r = 0; r < reps; r++)
         if ((st = one_op(m, err)))
             return st;
+    if (m->t && (st = m->t->sync(m->tctx, err))) /* a GPU's operations end on its stream */
+        return st;
     *time_s = ab_now_s() - t0;
     return AB_OK;
 }
@@ -402,4 +428,16 @@ double icx_mpi_counted_bytes(const struct icx_mpi *m)
 int icx_mpi_size(const struct icx_mpi *m)
 {
     return m ? m->size : 1;
+}
+
+ab_status icx_mpi_bcast(struct icx_mpi *m, void *buf, size_t len, struct ab_error *err)
+{
+    MPI_Request rq;
+    MPI_TRY(MPI_Ibcast(buf, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD, &rq));
+    return wait_for(&rq, STEP_WAIT_S, "the broadcast of rank 0's NCCL id", err);
+}
+
+int icx_mpi_rank(const struct icx_mpi *m)
+{
+    return m ? m->rank : 0;
 }

@@ -35,3 +35,20 @@ int icx_mpi_size(const struct icx_mpi *m)
 {
     return 1;
 }
+
+ab_status icx_mpi_setup_transport(enum icx_op op, int64_t bytes, uint64_t seed, int launch_rank,
+                                  int launch_size, const struct icx_transport *t, void *ctx,
+                                  struct icx_mpi **out, struct ab_error *err)
+{
+    return icx_mpi_setup(op, bytes, seed, launch_rank, launch_size, out, err);
+}
+
+ab_status icx_mpi_bcast(struct icx_mpi *m, void *buf, size_t len, struct ab_error *err)
+{
+    return ab_fail(err, AB_EUNSUPPORTED, "this build has no MPI");
+}
+
+int icx_mpi_rank(const struct icx_mpi *m)
+{
+    return 0;
+}
