@@ -1,7 +1,8 @@
 /* test_interconnect.c — the interconnect workload without a launcher: nccl-tests' sizes and bus
  * bandwidth factors, the checks of received buffers for each collective (a correct buffer built
  * by hand passes; one wrong element, a zeroed buffer or another rank's data fail), the memcpy
- * case verified and timed, and the MPI cases skipped with a reason in a lone process. */
+ * case verified and timed, the MPI cases skipped with a reason in a lone process, and NCCL's loader
+ * (a missing library, one that is not NCCL, a fake one recording its calls) and mappings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,9 @@
 
 #include "accelbench.h"
 #include "interconnect/interconnect.h"
+#include "interconnect/nccl.h"
+
+#include <dlfcn.h>
 #include "test_util.h"
 
 static void sizes_follow_nccl_tests(void **state)
@@ -182,7 +186,7 @@ static void mpi_cases_in_a_lone_process_are_skipped_with_the_reason(void **state
     im->teardown(&rc.c);
 }
 
-static void cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies(void **state)
+static void cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies_and_collectives(void **state)
 {
     const struct ab_workload *w = ab_workload_find("interconnect");
     assert_non_null(w);
@@ -194,14 +198,104 @@ static void cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies(void **state)
         struct ab_params ps = { .n = 1 };
         snprintf(ps.p[0].name, sizeof ps.p[0].name, "op");
         ps.p[0].val = v.v[i];
-        char *to = w->applies(&ps, AB_BACKEND_CPU, AB_SUITE_DEFAULT) ? cpu : cuda;
-        assert_true(w->applies(&ps, AB_BACKEND_CPU, AB_SUITE_DEFAULT) !=
-                    w->applies(&ps, AB_BACKEND_CUDA, AB_SUITE_DEFAULT));
-        size_t l = strlen(to);
-        snprintf(to + l, 256 - l, "%s%s", l ? "," : "", v.v[i].str);
+        for (int b = 0; b < 2; b++) {
+            char *to = b ? cuda : cpu;
+            if (!w->applies(&ps, b ? AB_BACKEND_CUDA : AB_BACKEND_CPU, AB_SUITE_DEFAULT))
+                continue;
+            size_t l = strlen(to);
+            snprintf(to + l, 256 - l, "%s%s", l ? "," : "", v.v[i].str);
+        }
     }
     assert_string_equal(cpu, "memcpy,pingpong,allreduce,allgather,reduce_scatter,alltoall");
-    assert_string_equal(cuda, "h2d_pinned,h2d_pageable,d2h_pinned,d2h_pageable,p2p");
+    /* the collectives on GPUs go through NCCL */
+    assert_string_equal(cuda,
+                        "allreduce,allgather,reduce_scatter,alltoall,h2d_pinned,h2d_pageable,d2h_pinned,"
+                        "d2h_pageable,p2p");
+}
+
+static void nccl_missing_library_is_a_skip_reason(void **state)
+{
+    struct icx_nccl n;
+    struct ab_error e = { { 0 } };
+    assert_int_equal(icx_nccl_open("/nonexistent/libnccl.so.2", &n, &e), AB_EUNSUPPORTED);
+    assert_non_null(strstr(e.msg, "NCCL not available"));
+    assert_non_null(strstr(e.msg, "/nonexistent/libnccl.so.2"));
+    assert_null(n.lib);
+    /* ACCELBENCH_NCCL_LIB names the library when the caller does not */
+    setenv("ACCELBENCH_NCCL_LIB", "/nonexistent/other/libnccl.so.2", 1);
+    assert_int_equal(icx_nccl_open(NULL, &n, &e), AB_EUNSUPPORTED);
+    assert_non_null(strstr(e.msg, "/nonexistent/other/libnccl.so.2"));
+    unsetenv("ACCELBENCH_NCCL_LIB");
+    /* a library that is not NCCL: the first function it lacks */
+    assert_int_equal(icx_nccl_open("libm.so.6", &n, &e), AB_EUNSUPPORTED);
+    assert_non_null(strstr(e.msg, "not an NCCL 2 library (no ncclGetVersion)"));
+    icx_nccl_close(&n);
+}
+
+static void nccl_types_and_ops_map_to_ncclh_enums_and_calls(void **state)
+{
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_FP32), 7);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_TF32), 7);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_FP16), 6);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_BF16), 9);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_FP8_E4M3), 10);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_FP8_E5M2), 11);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_INT8), 0);
+    assert_int_equal(icx_nccl_dtype(AB_DTYPE_COUNT), -1);
+    assert_int_equal(ICX_NCCL_SUM, 0);
+    int n_coll = 0;
+    for (int op = 0; op < ICX_OP_COUNT; op++)
+        n_coll += icx_op_is_collective((enum icx_op)op);
+    assert_int_equal(n_coll, 4);
+    assert_false(icx_op_is_collective(ICX_PINGPONG));
+    assert_string_equal(icx_nccl_call(NULL, ICX_ALLREDUCE), "ncclAllReduce");
+    assert_string_equal(icx_nccl_call(NULL, ICX_ALLGATHER), "ncclAllGather");
+    assert_string_equal(icx_nccl_call(NULL, ICX_REDUCE_SCATTER), "ncclReduceScatter");
+    assert_string_equal(icx_nccl_call(NULL, ICX_ALLTOALL), "ncclSend/ncclRecv");
+    assert_null(icx_nccl_call(NULL, ICX_MEMCPY));
+}
+
+static void nccl_calls_get_nccl_tests_counts(void **state)
+{
+    struct icx_nccl n;
+    struct ab_error e = { { 0 } };
+    if (icx_nccl_open(FAKE_NCCL_PATH, &n, &e) != AB_OK)
+        fail_msg("%s", e.msg);
+    assert_int_equal(n.version, 22803);
+    assert_non_null(n.all_to_all);
+    assert_string_equal(icx_nccl_call(&n, ICX_ALLTOALL), "ncclAlltoAll");
+    char *log = dlsym(n.lib, "fake_nccl_log");
+    assert_non_null(log);
+    float buf[64];
+    const char *call = NULL;
+    /* 1 KiB on 4 ranks: allreduce the whole 256 floats, the others blocks of 64 */
+    size_t s, r, ch;
+    double counted;
+    const enum icx_op ops[] = { ICX_ALLREDUCE, ICX_ALLGATHER, ICX_ALLTOALL };
+    for (int i = 0; i < 3; i++) {
+        assert_true(icx_sizes(ops[i], 1024, 4, &s, &r, &ch, &counted));
+        assert_int_equal(icx_nccl_collective(&n, ops[i], buf, buf, s, ch, 4, NULL, NULL, &call), 0);
+    }
+    assert_string_equal(log, "allreduce count=256 dtype=7 op=0;allgather count=64 dtype=7;alltoall count=64 "
+                             "dtype=7;");
+    /* a failed call: its message names the call and NCCL's text */
+    log[0] = '\0';
+    assert_true(icx_sizes(ICX_REDUCE_SCATTER, 1024, 4, &s, &r, &ch, &counted));
+    int rc = icx_nccl_collective(&n, ICX_REDUCE_SCATTER, buf, buf, s, ch, 4, NULL, NULL, &call);
+    assert_int_equal(rc, 1);
+    assert_string_equal(log, "reduce_scatter count=64 dtype=7 op=0;");
+    assert_int_equal(icx_nccl_fail(&n, &e, rc, call), AB_EFAIL);
+    assert_non_null(strstr(e.msg, "ncclReduceScatter: unhandled cuda error"));
+    assert_non_null(strstr(e.msg, "(result 1)"));
+    /* before NCCL 2.28 all-to-all is one group of a send and a receive per peer */
+    n.all_to_all = NULL;
+    log[0] = '\0';
+    assert_int_equal(icx_nccl_collective(&n, ICX_ALLTOALL, buf, buf, 32, 16, 2, NULL, NULL, &call), 0);
+    assert_string_equal(call, "ncclSend/ncclRecv");
+    assert_string_equal(log, "group(send count=16 dtype=7 peer=0;recv count=16 dtype=7 peer=0;send count=16 "
+                             "dtype=7 peer=1;recv count=16 dtype=7 peer=1;);");
+    icx_nccl_close(&n);
+    assert_null(n.lib);
 }
 
 int main(void)
@@ -214,7 +308,10 @@ int main(void)
         cmocka_unit_test(large_buffers_are_sampled_with_the_last_element),
         cmocka_unit_test(memcpy_case_verifies_and_times_the_payload),
         cmocka_unit_test(mpi_cases_in_a_lone_process_are_skipped_with_the_reason),
-        cmocka_unit_test(cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies),
+        cmocka_unit_test(cpu_plans_memcpy_and_mpi_ops_cuda_the_gpu_copies_and_collectives),
+        cmocka_unit_test(nccl_missing_library_is_a_skip_reason),
+        cmocka_unit_test(nccl_types_and_ops_map_to_ncclh_enums_and_calls),
+        cmocka_unit_test(nccl_calls_get_nccl_tests_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
