@@ -50,6 +50,7 @@ static cJSON *selection_to_json(const struct ab_run_opts *o)
     else
         snprintf(ceil, sizeof ceil, "%s", o->no_ceilings ? "none" : "measured");
     cJSON_AddStringToObject(s, "ceilings", ceil);
+    cJSON_AddBoolToObject(s, "concurrent_devices", o->concurrent_devices);
     return s;
 }
 

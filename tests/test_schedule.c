@@ -305,6 +305,15 @@ static void the_binary_runs_every_device_at_once(void **state)
         assert_true(k == 1 || k == 2);
     }
     ab_result_set_free(&rows);
+    /* run.json's selection says the devices ran at once */
+    char rj[4500], text[65536];
+    snprintf(rj, sizeof rj, "%s/run.json", out);
+    test_read_into(rj, text, sizeof text);
+    const char *p = strstr(text, "\"concurrent_devices\":");
+    assert_non_null(p);
+    p += strlen("\"concurrent_devices\":");
+    p += strspn(p, " \t");
+    assert_int_equal(strncmp(p, "true", 4), 0);
     /* --counters cannot count a device's own thread: a usage error naming both */
     snprintf(cmd, sizeof cmd,
              "'%s' run -w interconnect -d all --concurrent-devices --counters PAPI_TOT_CYC -o '%s/c' "
