@@ -160,6 +160,7 @@ ab_status ab_run_dry(const struct ab_run_opts *o, FILE *out, struct ab_error *er
     }
     int ng = 0, n_run = 0, n_done = 0, n_known = 0;
     double lo = 0, hi = 0;
+    double dev_lo[AB_MAX_DEVICES] = { 0 }, dev_hi[AB_MAX_DEVICES] = { 0 }; /* --concurrent-devices */
     for (int i = 0; i < plan.n; i++) {
         const struct plan_case *pc = &plan.c[i];
         const struct ab_device *dev = pc->dev >= 0 ? &devs[pc->dev] : NULL;
@@ -191,6 +192,10 @@ ab_status ab_run_dry(const struct ab_run_opts *o, FILE *out, struct ab_error *er
         g[k].hi += est[i].hi_s;
         lo += est[i].lo_s;
         hi += est[i].hi_s;
+        if (pc->dev >= 0 && pc->dev < AB_MAX_DEVICES) {
+            dev_lo[pc->dev] += est[i].lo_s;
+            dev_hi[pc->dev] += est[i].hi_s;
+        }
     }
     char a[32], b[32];
     fprintf(out, "dry run: %d case%s would run in the %s suite", n_run, n_run == 1 ? "" : "s",
@@ -237,6 +242,20 @@ ab_status ab_run_dry(const struct ab_run_opts *o, FILE *out, struct ab_error *er
         "estimated time: %s to %s of warm-up and measurement, plus setup and verification; %d of %d cases "
         "with an expected time per repetition\n",
         a, b, n_known, n_run);
+    int n_busy = 0;
+    double most_lo = 0, most_hi = 0;
+    for (int d = 0; d < AB_MAX_DEVICES; d++) {
+        n_busy += dev_hi[d] > 0;
+        most_lo = fmax(most_lo, dev_lo[d]);
+        most_hi = fmax(most_hi, dev_hi[d]);
+    }
+    if (o->concurrent_devices && n_busy > 1) {
+        fmt_time(most_lo, a, sizeof a);
+        fmt_time(most_hi, b, sizeof b);
+        fprintf(out,
+                "with --concurrent-devices the %d devices run at once: %s to %s (the busiest device's)\n",
+                n_busy, a, b);
+    }
     free(g);
     free(est);
     free(run_it);

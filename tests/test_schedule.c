@@ -268,6 +268,31 @@ static void counters_and_concurrent_devices_exclude_each_other(void **state)
     assert_non_null(strstr(err.msg, "--concurrent-devices"));
 }
 
+static void a_dry_run_estimates_the_busiest_device_when_at_once(void **state)
+{
+    struct ab_run_opts o;
+    ab_run_opts_defaults(&o);
+    o.workloads[o.n_workloads++] = "meet";
+    o.devices[o.n_devices++] = "all";
+    o.no_ceilings = true;
+    o.quiet = true;
+    o.log = NULL;
+    char text[8192];
+    for (int conc = 0; conc < 2; conc++) {
+        o.concurrent_devices = conc;
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        struct ab_error err = { { 0 } };
+        assert_int_equal(ab_run_dry(&o, f, &err), AB_OK);
+        rewind(f);
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        assert_non_null(strstr(text, "dry run: 6 cases"));
+        assert_true((strstr(text, "the 3 devices run at once") != NULL) == conc);
+    }
+}
+
 static void overlap_counts_other_devices_busy_during_a_case(void **state)
 {
     /* cases: dev 0 [0,10]; dev 1 [2,3] and [4,5] (one device, counted once); dev 2 [10,12]
@@ -340,6 +365,7 @@ int main(void)
         cmocka_unit_test(one_device_carries_no_concurrency_metric),
         cmocka_unit_test(a_lost_device_stops_only_its_own_cases),
         cmocka_unit_test(counters_and_concurrent_devices_exclude_each_other),
+        cmocka_unit_test(a_dry_run_estimates_the_busiest_device_when_at_once),
         cmocka_unit_test(overlap_counts_other_devices_busy_during_a_case),
         cmocka_unit_test(the_binary_runs_every_device_at_once),
     };
