@@ -798,6 +798,88 @@ static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **sta
     gpt2_params_free(&p);
 }
 
+/* The CPU model's own logits on the tiny fixture, saved from the model as it was before its
+ * forward was written over an op table (tests/data/gpt2_tiny/model_logits.bin; rewrite it with
+ * GPT2_WRITE_MODEL_LOGITS=FILE): two sequences, the prompt's logits at every position, six
+ * greedy decode steps, then three tokens at once continuing the cache. Bit for bit where this
+ * CPU takes the code paths of the one that saved them (no AVX-512, OMP_NUM_THREADS=2 as the
+ * tests run), else within 1e-5. */
+enum { ML_B = 2, ML_STEPS = 6, ML_CONT = 3 };
+
+static size_t model_logits_run(const struct hf_fixture *fx, float *out)
+{
+    struct gpt2_params p;
+    struct gpt2_model *m;
+    struct ab_error err = { { 0 } };
+    if (gpt2_params_load(&p, fx->dir, &err))
+        fail_msg("%s", err.msg);
+    int P = fx->P, V = fx->V, tok[ML_B * 32], next[ML_B];
+    if (gpt2_model_create(&m, &p, AB_DTYPE_FP32, ML_B, P + ML_STEPS + ML_CONT, P, &err))
+        fail_msg("%s", err.msg);
+    for (int i = 0; i < P; i++) /* the prompt, and the prompt backwards */
+        tok[i] = fx->prompt[i], tok[P + i] = fx->prompt[P - 1 - i];
+    size_t n = 0;
+    assert_int_equal(gpt2_model_forward(m, tok, P, 0, true, out, &err), AB_OK);
+    n += (size_t)ML_B * P * V;
+    for (int b = 0; b < ML_B; b++)
+        next[b] = gpt2_argmax(out + ((size_t)b * P + P - 1) * V, V);
+    for (int t = 0; t < ML_STEPS; t++) {
+        assert_int_equal(gpt2_model_forward(m, next, 1, P + t, false, out + n, &err), AB_OK);
+        for (int b = 0; b < ML_B; b++)
+            next[b] = gpt2_argmax(out + n + (size_t)b * V, V);
+        n += (size_t)ML_B * V;
+    }
+    for (int i = 0; i < ML_B * ML_CONT; i++)
+        tok[i] = fx->greedy[i];
+    assert_int_equal(gpt2_model_forward(m, tok, ML_CONT, P + ML_STEPS, false, out + n, &err), AB_OK);
+    n += (size_t)ML_B * V;
+    gpt2_model_destroy(m);
+    gpt2_params_free(&p);
+    return n;
+}
+
+static void cpu_model_gives_the_logits_saved_before_the_op_table(void **state)
+{
+    struct hf_fixture fx;
+    hf_fixture_load(&fx);
+    size_t cap = (size_t)ML_B * (fx.P + ML_STEPS + 1) * fx.V;
+    float *got = malloc(cap * sizeof *got);
+    assert_non_null(got);
+    size_t n = model_logits_run(&fx, got);
+    assert_true(n <= cap);
+    const char *save = getenv("GPT2_WRITE_MODEL_LOGITS");
+    struct ab_error err = { { 0 } };
+    if (save) {
+        FILE *f = fopen(save, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(got, sizeof *got, n, f), n);
+        assert_int_equal(fclose(f), 0);
+    }
+    char p[4200], *text = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/model_logits.bin", fx.dir);
+    if (ab_read_file(p, &text, &len, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(len, n * sizeof *got);
+    const float *want = (const float *)(void *)text;
+    /* oneDNN's kernels and its split of the work vary with the ISA and the thread count */
+    const char *thr = getenv("OMP_NUM_THREADS");
+    bool exact = !ab_cpu_has("avx512f") && thr && strcmp(thr, "2") == 0;
+    size_t differ = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        differ += memcmp(&got[i], &want[i], sizeof *got) != 0;
+        worst = fmax(worst, fabs((double)got[i] - want[i]));
+    }
+    if (exact && differ)
+        fail_msg("%zu of %zu logits differ from the saved ones (by up to %g)", differ, n, worst);
+    if (!(worst <= 1e-5))
+        fail_msg("logits off the saved ones by %g", worst);
+    print_message("%zu logits, %zu not bit for bit (%s)\n", n, differ,
+                  exact ? "held exact" : "not the saving machine's paths");
+    free(text), free(got), free(fx.logits);
+}
+
 /* The first samples.jsonl object of a results folder, and its run.json */
 static cJSON *read_json(const char *file, bool first_line)
 {
@@ -1138,6 +1220,7 @@ int main(void)
         cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
         cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
         cmocka_unit_test(transformers_fixture_gives_the_same_greedy_ids_and_logits),
+        cmocka_unit_test(cpu_model_gives_the_logits_saved_before_the_op_table),
         cmocka_unit_test(the_binary_reproduces_transformers_ids_and_records_them_with_the_seed),
         cmocka_unit_test(a_bad_prompt_file_is_a_clear_error),
         cmocka_unit_test(a_distilgpt2_shaped_checkpoint_runs_through_the_binary),
