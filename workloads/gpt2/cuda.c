@@ -1,10 +1,11 @@
-/* cuda.c — gpt2 on an NVIDIA GPU: the CUDA op table of model.c's one forward pass, over ops'
- * cuBLASLt matmul and the launchers of kernels.cu, and the case's setup, verify (cpu.c's, shared)
- * and timing. Matmuls through ops_cuda_matmul (TN, fp32 compute and output, bias / GELU+bias
- * epilogues, beta = 1 for the residual add), activations and KV cache fp32. A decode step (embed .. logits ..
- * argmax, position advanced on the device) is captured once as a CUDA graph and replayed T times per
- * repetition without a host round trip; events between replays give the per-token times. The logits GEMM runs
- * over the vocabulary padded to a multiple of 64 (zero rows), like the CPU's. */
+/* cuda.c — gpt2 on an NVIDIA GPU: the CUDA op table of model.c's one forward pass (ops'
+ * cuBLASLt matmul and the launchers of kernels.cu), and the case's setup, verify (the shared
+ * gpt2_check_forward, then the captured step) and timing. Matmuls through ops_cuda_matmul (TN,
+ * fp32 compute and output, bias / GELU+bias epilogues, beta = 1 for the residual add),
+ * activations and KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on
+ * the device) is captured once as a CUDA graph and replayed T times per repetition without a
+ * host round trip; events between replays give the per-token times. The logits GEMM runs over
+ * the vocabulary padded to a multiple of 64 (zero rows), like the CPU's. */
 #include "ab_cuda.h"
 #include "gpt2.h"
 #include "gpt2_cuda.h"
