@@ -798,6 +798,88 @@ static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **sta
     gpt2_params_free(&p);
 }
 
+/* The CPU model's own logits on the tiny fixture, saved from the model as it was before its
+ * forward was written over an op table (tests/data/gpt2_tiny/model_logits.bin; rewrite it with
+ * GPT2_WRITE_MODEL_LOGITS=FILE): two sequences, the prompt's logits at every position, six
+ * greedy decode steps, then three tokens at once continuing the cache. Bit for bit where this
+ * CPU takes the code paths of the one that saved them (no AVX-512, OMP_NUM_THREADS=2 as the
+ * tests run), else within 1e-5. */
+enum { ML_B = 2, ML_STEPS = 6, ML_CONT = 3 };
+
+static size_t model_logits_run(const struct hf_fixture *fx, float *out)
+{
+    struct gpt2_params p;
+    struct gpt2_model *m;
+    struct ab_error err = { { 0 } };
+    if (gpt2_params_load(&p, fx->dir, &err))
+        fail_msg("%s", err.msg);
+    int P = fx->P, V = fx->V, tok[ML_B * 32], next[ML_B];
+    if (gpt2_model_create(&m, &p, AB_DTYPE_FP32, ML_B, P + ML_STEPS + ML_CONT, P, &err))
+        fail_msg("%s", err.msg);
+    for (int i = 0; i < P; i++) /* the prompt, and the prompt backwards */
+        tok[i] = fx->prompt[i], tok[P + i] = fx->prompt[P - 1 - i];
+    size_t n = 0;
+    assert_int_equal(gpt2_model_forward(m, tok, P, 0, true, out, &err), AB_OK);
+    n += (size_t)ML_B * P * V;
+    for (int b = 0; b < ML_B; b++)
+        next[b] = gpt2_argmax(out + ((size_t)b * P + P - 1) * V, V);
+    for (int t = 0; t < ML_STEPS; t++) {
+        assert_int_equal(gpt2_model_forward(m, next, 1, P + t, false, out + n, &err), AB_OK);
+        for (int b = 0; b < ML_B; b++)
+            next[b] = gpt2_argmax(out + n + (size_t)b * V, V);
+        n += (size_t)ML_B * V;
+    }
+    for (int i = 0; i < ML_B * ML_CONT; i++)
+        tok[i] = fx->greedy[i];
+    assert_int_equal(gpt2_model_forward(m, tok, ML_CONT, P + ML_STEPS, false, out + n, &err), AB_OK);
+    n += (size_t)ML_B * V;
+    gpt2_model_destroy(m);
+    gpt2_params_free(&p);
+    return n;
+}
+
+static void cpu_model_gives_the_logits_saved_before_the_op_table(void **state)
+{
+    struct hf_fixture fx;
+    hf_fixture_load(&fx);
+    size_t cap = (size_t)ML_B * (fx.P + ML_STEPS + 1) * fx.V;
+    float *got = malloc(cap * sizeof *got);
+    assert_non_null(got);
+    size_t n = model_logits_run(&fx, got);
+    assert_true(n <= cap);
+    const char *save = getenv("GPT2_WRITE_MODEL_LOGITS");
+    struct ab_error err = { { 0 } };
+    if (save) {
+        FILE *f = fopen(save, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(got, sizeof *got, n, f), n);
+        assert_int_equal(fclose(f), 0);
+    }
+    char p[4200], *text = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/model_logits.bin", fx.dir);
+    if (ab_read_file(p, &text, &len, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(len, n * sizeof *got);
+    const float *want = (const float *)(void *)text;
+    /* oneDNN's kernels and its split of the work vary with the ISA and the thread count */
+    const char *thr = getenv("OMP_NUM_THREADS");
+    bool exact = !ab_cpu_has("avx512f") && thr && strcmp(thr, "2") == 0;
+    size_t differ = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        differ += memcmp(&got[i], &want[i], sizeof *got) != 0;
+        worst = fmax(worst, fabs((double)got[i] - want[i]));
+    }
+    if (exact && differ)
+        fail_msg("%zu of %zu logits differ from the saved ones (by up to %g)", differ, n, worst);
+    if (!(worst <= 1e-5))
+        fail_msg("logits off the saved ones by %g", worst);
+    print_message("%zu logits, %zu not bit for bit (%s)\n", n, differ,
+                  exact ? "held exact" : "not the saving machine's paths");
+    free(text), free(got), free(fx.logits);
+}
+
 /* The first samples.jsonl object of a results folder, and its run.json */
 static cJSON *read_json(const char *file, bool first_line)
 {
@@ -1118,6 +1200,272 @@ static void check_case_fails_when_model_and_reference_disagree(void **state)
     assert_non_null(strstr(err.msg, "off the FP64 reference"));
 }
 
+/* ------------------------------------------------------------------ the op table */
+
+/* An op table that only writes down what it is asked, naming the forward's buffers: the
+ * order of the one forward is what each backend runs (CUDA's is what its own forward ran). */
+struct rec {
+    struct gpt2_fwd f;
+    char log[8192];
+    int tokens_in, picks;
+    const struct gpt2_ops *inner; /* where counting ops pass the call on; NULL to record */
+    void *inner_ctx;
+};
+static char bufs[6][64]; /* stand-ins for x, qkv, att, h, mmin, lpad: never read */
+
+static const char *buf_name(const void *ptr)
+{
+    static const char *const names[] = { "x", "qkv", "att", "h", "mmin", "lpad" };
+    for (int i = 0; i < 6; i++)
+        if (ptr == bufs[i])
+            return names[i];
+    return "?";
+}
+
+static void say(struct rec *r, const char *fmt, ...)
+{
+    size_t l = strlen(r->log);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->log + l, sizeof r->log - l, fmt, ap);
+    va_end(ap);
+}
+
+static ab_status rec_embed(void *ctx, float *x, const int *tokens, struct gpt2_span at, struct ab_error *err)
+{
+    say(ctx, "embed %s Tq%d@%d;", buf_name(x), at.Tq, at.pos0);
+    return AB_OK;
+}
+static ab_status rec_layernorm(void *ctx, void *out, const float *x, const float *g, const float *b, int rows,
+                               int rstep, int roff, struct ab_error *err)
+{
+    say(ctx, "ln %s<-%s %d/%d+%d;", buf_name(out), buf_name(x), rows, rstep, roff);
+    return AB_OK;
+}
+static ab_status rec_convert(void *ctx, void *dst, const float *src, size_t n, struct ab_error *err)
+{
+    say(ctx, "cv %s<-%s %zu;", buf_name(dst), buf_name(src), n);
+    return AB_OK;
+}
+static ab_status rec_matmul(void *ctx, int layer, enum gpt2_mm kind, float *out, const void *in,
+                            const float *bias, int M, struct ab_error *err)
+{
+    static const char *const k[] = { "qkv", "proj", "fc", "fcp", "head" };
+    say(ctx, "mm%d %s %s<-%s M%d%s;", layer, k[kind], buf_name(out), buf_name(in), M, bias ? " b" : "");
+    return AB_OK;
+}
+static ab_status rec_kv(void *ctx, int layer, const float *qkv, struct gpt2_span at, struct ab_error *err)
+{
+    say(ctx, "kv%d <-%s;", layer, buf_name(qkv));
+    return AB_OK;
+}
+static ab_status rec_attn(void *ctx, int layer, float *out, const float *qkv, struct gpt2_span at,
+                          struct ab_error *err)
+{
+    say(ctx, "attn%d %s<-%s;", layer, buf_name(out), buf_name(qkv));
+    return AB_OK;
+}
+static ab_status rec_out(void *ctx, float *dst, int row0, int n, struct ab_error *err)
+{
+    say(ctx, "out %d+%d;", row0, n);
+    return AB_OK;
+}
+
+static const struct gpt2_ops rec_ops = { .embed = rec_embed,
+                                         .layernorm = rec_layernorm,
+                                         .convert = rec_convert,
+                                         .matmul = rec_matmul,
+                                         .kv_append = rec_kv,
+                                         .attention = rec_attn,
+                                         .logits_out = rec_out };
+
+/* one block as CUDA's forward ran it: 16-bit runs convert att and h into the matmul input */
+static void expect_block(char *e, size_t cap, int l, int M, int C, bool half)
+{
+    size_t n = strlen(e);
+    char cv_att[64] = "", cv_h[64] = "";
+    if (half) {
+        snprintf(cv_att, sizeof cv_att, "cv mmin<-att %d;", M * C);
+        snprintf(cv_h, sizeof cv_h, "cv mmin<-h %d;", M * 4 * C);
+    }
+    snprintf(e + n, cap - n,
+             "ln mmin<-x %d/1+0;mm%d qkv qkv<-mmin M%d b;kv%d <-qkv;attn%d att<-qkv;%s"
+             "mm%d proj x<-%s M%d b;ln mmin<-x %d/1+0;mm%d fc h<-mmin M%d b;%smm%d fcp x<-%s M%d b;",
+             M, l, M, l, l, cv_att, l, half ? "mmin" : "att", M, M, l, M, cv_h, l, half ? "mmin" : "h", M);
+}
+
+static void forward_runs_the_ops_in_the_order_of_cudas_own_forward(void **state)
+{
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    enum { B = 2, Tq = 3 };
+    static const enum ab_dtype dts[] = { AB_DTYPE_FP32, AB_DTYPE_FP16 };
+    for (int d = 0; d < 2; d++) {
+        struct rec r = { .f = { .ops = &rec_ops,
+                                .p = &p,
+                                .dt = dts[d],
+                                .B = B,
+                                .max_T = 16,
+                                .max_Tq = 8,
+                                .x = (float *)bufs[0],
+                                .qkv = (float *)bufs[1],
+                                .att = (float *)bufs[2],
+                                .h = (float *)bufs[3],
+                                .mmin = bufs[4],
+                                .lpad = (float *)bufs[5] } };
+        r.f.ctx = &r;
+        assert_int_equal(
+            gpt2_forward(&r.f, NULL, (struct gpt2_span){ .Tq = Tq, .pos0 = 4 }, false, NULL, &err), AB_OK);
+        char want[8192] = "embed x Tq3@4;";
+        for (int l = 0; l < L_; l++)
+            expect_block(want, sizeof want, l, B * Tq, C_, d == 1);
+        /* the final norm of each sequence's last position (row b*Tq + Tq-1), then the head */
+        size_t n = strlen(want);
+        snprintf(want + n, sizeof want - n, "ln mmin<-x 2/3+2;mm-1 head lpad<-mmin M2;");
+        assert_string_equal(r.log, want);
+        /* every position's logits, B rows at a time, each chunk copied out */
+        r.log[0] = '\0';
+        r.f.all_logits = true;
+        static float lg[B * Tq * V_];
+        assert_int_equal(gpt2_forward(&r.f, NULL, (struct gpt2_span){ .Tq = Tq }, true, lg, &err), AB_OK);
+        assert_non_null(strstr(r.log, "ln mmin<-x 2/1+0;mm-1 head lpad<-mmin M2;out 0+2;"
+                                      "ln mmin<-x 2/1+2;mm-1 head lpad<-mmin M2;out 0+2;"
+                                      "ln mmin<-x 2/1+4;mm-1 head lpad<-mmin M2;out 0+2;"));
+    }
+    gpt2_params_free(&p);
+}
+
+static void matmul_table_gives_the_shapes_and_epilogues_of_a_block(void **state)
+{
+    struct gpt2_config cfg = { .n_layer = 2, .n_embd = 64, .n_head = 4, .vocab = 97, .max_pos = 32 };
+    int N, K;
+    unsigned f;
+    struct {
+        enum gpt2_mm kind;
+        int N, K;
+        unsigned flags;
+    } want[] = {
+        { GPT2_MM_QKV, 192, 64, OPS_MM_BIAS },
+        { GPT2_MM_PROJ, 64, 64, OPS_MM_BIAS | OPS_MM_ACCUM },
+        { GPT2_MM_FC, 256, 64, OPS_MM_BIAS | OPS_MM_GELU },
+        { GPT2_MM_FCP, 64, 256, OPS_MM_BIAS | OPS_MM_ACCUM },
+        { GPT2_MM_HEAD, 128, 64, 0 },
+    };
+    for (int i = 0; i < 5; i++) {
+        gpt2_mm_shape(&cfg, want[i].kind, &N, &K, &f);
+        assert_int_equal(N, want[i].N);
+        assert_int_equal(K, want[i].K);
+        assert_int_equal(f, want[i].flags);
+    }
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    assert_ptr_equal(gpt2_mm_weight(&p, 1, GPT2_MM_FC), p.layers[1].fc_w);
+    assert_ptr_equal(gpt2_mm_weight(&p, 0, GPT2_MM_QKV), p.layers[0].qkv_w);
+    assert_ptr_equal(gpt2_mm_weight(&p, -1, GPT2_MM_HEAD), p.wte);
+    gpt2_params_free(&p);
+}
+
+/* The CPU's ops, counted, for the shared verify */
+static ab_status cnt_tokens_in(void *ctx, const int *host, int n, const int **out, struct ab_error *err)
+{
+    struct rec *r = ctx;
+    r->tokens_in++;
+    return r->inner->tokens_in(r->inner_ctx, host, n, out, err);
+}
+static ab_status cnt_pick(void *ctx, int pos, int *tok, const int **next, struct ab_error *err)
+{
+    struct rec *r = ctx;
+    r->picks++;
+    return r->inner->pick(r->inner_ctx, pos, tok, next, err);
+}
+#define PASS(name, args, call)                                                                               \
+    static ab_status cnt_##name args                                                                         \
+    {                                                                                                        \
+        struct rec *r = ctx;                                                                                 \
+        return r->inner->name call;                                                                          \
+    }
+PASS(embed, (void *ctx, float *x, const int *t, struct gpt2_span at, struct ab_error *err),
+     (r->inner_ctx, x, t, at, err))
+PASS(layernorm,
+     (void *ctx, void *out, const float *x, const float *g, const float *b, int rows, int rs, int ro,
+      struct ab_error *err),
+     (r->inner_ctx, out, x, g, b, rows, rs, ro, err))
+PASS(convert, (void *ctx, void *dst, const float *src, size_t n, struct ab_error *err),
+     (r->inner_ctx, dst, src, n, err))
+PASS(matmul,
+     (void *ctx, int l, enum gpt2_mm k, float *out, const void *in, const float *bias, int M,
+      struct ab_error *err),
+     (r->inner_ctx, l, k, out, in, bias, M, err))
+PASS(kv_append, (void *ctx, int l, const float *qkv, struct gpt2_span at, struct ab_error *err),
+     (r->inner_ctx, l, qkv, at, err))
+PASS(attention, (void *ctx, int l, float *out, const float *qkv, struct gpt2_span at, struct ab_error *err),
+     (r->inner_ctx, l, out, qkv, at, err))
+PASS(logits_out, (void *ctx, float *dst, int row0, int n, struct ab_error *err),
+     (r->inner_ctx, dst, row0, n, err))
+#undef PASS
+
+static const struct gpt2_ops cnt_ops = { .embed = cnt_embed,
+                                         .layernorm = cnt_layernorm,
+                                         .convert = cnt_convert,
+                                         .matmul = cnt_matmul,
+                                         .kv_append = cnt_kv_append,
+                                         .attention = cnt_attention,
+                                         .logits_out = cnt_logits_out,
+                                         .tokens_in = cnt_tokens_in,
+                                         .pick = cnt_pick };
+
+/* gpt2_check_forward on a backend that returns only the last position's logits (as CUDA):
+ * each earlier prompt position through the forward of its prefix, the greedy tokens by the
+ * backend's pick; on one that returns every position's (the CPU), one prompt forward and the
+ * first pick on the host. Both pass on a sound model, record the same plan, and fail on a broken one. */
+static void shared_verify_takes_prefixes_where_the_backend_gives_only_last_logits(void **state)
+{
+    enum { B = 2, P = 5, T = 3 };
+    struct gpt2_params p;
+    struct gpt2_model *m;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    assert_int_equal(gpt2_model_create(&m, &p, AB_DTYPE_FP32, B, P + T, P, &err), AB_OK);
+    int prompt[B * P];
+    random_tokens(prompt, B * P, 5);
+    struct gpt2_vplan vp;
+    gpt2_verify_plan(&p.cfg, B, P, T, true, &vp);
+    assert_int_equal(vp.all, P);
+    double err_of[2];
+    for (int last_only = 0; last_only < 2; last_only++) {
+        struct rec r = { .f = *gpt2_model_fwd(m), .inner = gpt2_model_fwd(m)->ops, .inner_ctx = m };
+        r.f.ops = &cnt_ops, r.f.ctx = &r, r.f.all_logits = !last_only;
+        struct ab_case c = { 0 };
+        if (gpt2_check_forward(&c, &r.f, &vp, prompt, P, &err))
+            fail_msg("%s", err.msg);
+        assert_int_equal(metric(&c, "verified_positions"), P);
+        assert_int_equal(metric(&c, "verified_decode_steps"), T);
+        err_of[last_only] = metric(&c, "max_abs_err");
+        assert_true(err_of[last_only] > 0 && err_of[last_only] < 1e-4);
+        /* prefixes of 1 .. P-1 tokens and the prompt, every step picked by the backend; or the
+         * prompt and the first step's tokens picked on the host from every position's logits */
+        assert_int_equal(r.tokens_in, last_only ? P : 2);
+        assert_int_equal(r.picks, last_only ? T : T - 1);
+        if (last_only) /* such a backend cannot be asked for every position */
+            assert_int_equal(gpt2_forward(&r.f, prompt, (struct gpt2_span){ .Tq = P }, true, NULL, &err),
+                             AB_EINVAL);
+    }
+    print_message("max_abs_err %.3g with every position's logits, %.3g through prefixes\n", err_of[0],
+                  err_of[1]);
+    /* a reference that disagrees fails the check of the first position, either way */
+    for (size_t i = 0; i < 4 * (size_t)C_ * C_; i++)
+        p.layers[0].fc_w[i] += 0.5f;
+    struct ab_case c = { 0 };
+    struct gpt2_fwd f = *gpt2_model_fwd(m);
+    f.all_logits = false;
+    assert_int_equal(gpt2_check_forward(&c, &f, &vp, prompt, P, &err), AB_EMISMATCH);
+    assert_non_null(strstr(err.msg, "sequence 0, position 0:"));
+    gpt2_model_destroy(m);
+    gpt2_params_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1138,11 +1486,15 @@ int main(void)
         cmocka_unit_test(verify_plan_shortens_only_what_the_reference_cannot_afford),
         cmocka_unit_test(reference_of_the_last_positions_is_the_tail_of_the_full_one),
         cmocka_unit_test(transformers_fixture_gives_the_same_greedy_ids_and_logits),
+        cmocka_unit_test(cpu_model_gives_the_logits_saved_before_the_op_table),
         cmocka_unit_test(the_binary_reproduces_transformers_ids_and_records_them_with_the_seed),
         cmocka_unit_test(a_bad_prompt_file_is_a_clear_error),
         cmocka_unit_test(a_distilgpt2_shaped_checkpoint_runs_through_the_binary),
         cmocka_unit_test(check_cases_verify_every_position_and_decode_step),
         cmocka_unit_test(check_case_fails_when_model_and_reference_disagree),
+        cmocka_unit_test(forward_runs_the_ops_in_the_order_of_cudas_own_forward),
+        cmocka_unit_test(matmul_table_gives_the_shapes_and_epilogues_of_a_block),
+        cmocka_unit_test(shared_verify_takes_prefixes_where_the_backend_gives_only_last_logits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,48 +15,16 @@ struct cpu_state {
     struct gpt2_model *model;
     bool decode;
     int B, P, T;
-    int *prompt;     /* (B, P) */
-    int *next;       /* (B) tokens fed to the next step */
-    int *first;      /* (B) the token prefill chose */
-    int *gen;        /* (B, 1 + T) the greedy ids: first, then each decode step's */
-    int n_gen;       /* columns of gen filled by the last prefill or decode */
-    float *logits;   /* (B, V) */
-    double *steps_s; /* per decode step times, across repetitions */
-    int64_t n_steps, cap_steps;
-    double *prefill_s; /* per prefill repetition */
-    int64_t n_prefill, cap_prefill;
+    int *prompt;                 /* (B, P) */
+    int *next;                   /* (B) tokens fed to the next step */
+    int *first;                  /* (B) the token prefill chose */
+    int *gen;                    /* (B, 1 + T) the greedy ids: first, then each decode step's */
+    int n_gen;                   /* columns of gen filled by the last prefill or decode */
+    float *logits;               /* (B, V) */
+    struct gpt2_times steps_s;   /* per decode step times, across repetitions */
+    struct gpt2_times prefill_s; /* per prefill repetition */
     double ttft_s;
 };
-
-/* room for n more values at the end of a (*n grows by n); *at gets the first */
-static ab_status reserve(double **a, int64_t *n, int64_t *cap, int64_t k, double **at, struct ab_error *err)
-{
-    if (*n + k > *cap) {
-        int64_t nc = *cap ? 2 * *cap : 1024;
-        while (nc < *n + k)
-            nc *= 2;
-        double *q = realloc(*a, (size_t)nc * sizeof *q);
-        if (!q)
-            return ab_fail(err, AB_ENOMEM, "cannot record step times");
-        *a = q, *cap = nc;
-    }
-    *at = *a + *n;
-    *n += k;
-    return AB_OK;
-}
-
-static ab_status push(double **a, int64_t *n, int64_t *cap, double v, struct ab_error *err)
-{
-    if (*n == *cap) {
-        int64_t nc = *cap ? 2 * *cap : 1024;
-        double *q = realloc(*a, (size_t)nc * sizeof *q);
-        if (!q)
-            return ab_fail(err, AB_ENOMEM, "cannot record step times");
-        *a = q, *cap = nc;
-    }
-    (*a)[(*n)++] = v;
-    return AB_OK;
-}
 
 /* column i of the greedy ids (B, 1 + T) */
 static void keep_tokens(struct cpu_state *s, int i, const int *tok)
@@ -107,20 +75,17 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     const struct ab_params *ps = &c->params;
-    const char *wpath = ab_param_str(ps, "weights", "random");
     enum ab_dtype dt = ab_param_is(ps, "dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
                        ab_param_str(ps, "dtype", "?"));
-    s->decode = ab_param_is(ps, "phase", "decode");
-    s->B = (int)ab_param_int(ps, "batch", 1);
-    s->P = (int)ab_param_int(ps, "prompt", 128);
-    s->T = (int)ab_param_int(ps, "gen", 128);
-    struct gpt2_config cfg;
-    ab_status st = gpt2_case_config(c, s->P, s->T, s->decode, &cfg, err);
+    struct gpt2_case gc;
+    ab_status st = gpt2_case_read(c, &gc, err);
     if (st)
         return st;
-    int max_T = s->decode ? s->P + s->T : s->P;
+    s->decode = gc.decode, s->B = gc.B, s->P = gc.P, s->T = gc.T;
+    struct gpt2_config cfg = gc.cfg;
+    int max_T = gc.max_T;
     st = gpt2_dtype_supported(dt, err); /* before making any weights */
     if (st)
         return st;
@@ -131,16 +96,8 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.2f GB, more than fits in memory", need * 1e-9);
     ab_case_metric(c, "peak_mem_bytes", (double)need);
-    if (strcmp(wpath, "random") == 0) {
-        if ((st = gpt2_params_alloc(&s->params, &cfg, err)))
-            return st;
-        gpt2_params_random(&s->params, c->seed);
-        ab_case_metric_text(c, "weights", "random");
-    } else {
-        if ((st = gpt2_params_load(&s->params, wpath, err)))
-            return st;
-        ab_case_metric_text(c, "weights", "file");
-    }
+    if ((st = gpt2_case_weights(c, &cfg, &s->params, err)))
+        return st;
     cfg = s->params.cfg;
     if ((st = gpt2_model_create(&s->model, &s->params, dt, s->B, max_T, s->P, err)))
         return st;
@@ -159,69 +116,12 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     return AB_OK;
 }
 
-/* The verify plan's prompt of every sequence, then its decode steps, each step's logits of
- * the checked sequences kept and compared at the end with the FP64 forward of the tokens
- * the model chose (so a near-tie in the greedy choice cannot fail the check). */
-static ab_status check_against_reference(struct ab_case *c, struct cpu_state *s, struct ab_error *err)
-{
-    const struct gpt2_config *cfg = &s->params.cfg;
-    bool bf16 = ab_param_is(&c->params, "dtype", "bf16");
-    struct gpt2_vplan vp;
-    gpt2_verify_plan(cfg, s->B, s->P, s->T, s->decode, &vp);
-    ab_case_metric(c, "verified_prompt_tokens", vp.P);
-    ab_case_metric(c, "verified_decode_steps", vp.T);
-    ab_case_metric(c, "verified_sequences", vp.n_seq);
-    ab_case_metric(c, "verified_positions", vp.all);
-    int V = cfg->vocab, n = vp.P + vp.T, rows = vp.T + 1, extra = vp.all - 1;
-    int *seq = malloc((size_t)s->B * n * sizeof(int)); /* (B, n): prompt, then chosen tokens */
-    int *in = malloc((size_t)s->B * vp.P * sizeof(int));
-    float *got = malloc((size_t)vp.n_seq * rows * V * sizeof(float)); /* (n_seq, rows, V) */
-    float *early = malloc(((size_t)extra + 1) * V * sizeof(float));   /* (extra, V) of seq[0] */
-    /* the prompt's logits at every position, (B, P, V), when seq[0] checks more than the last */
-    float *allp = extra ? malloc((size_t)s->B * vp.P * V * sizeof(float)) : NULL;
-    ab_status st = AB_OK;
-    if (!seq || !in || !got || !early || (extra && !allp)) {
-        st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
-        goto done;
-    }
-    for (int b = 0; b < s->B; b++) {
-        memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp.P * sizeof(int));
-        memcpy(in + (size_t)b * vp.P, s->prompt + (size_t)b * s->P, (size_t)vp.P * sizeof(int));
-    }
-    if ((st = gpt2_model_forward(s->model, in, vp.P, 0, extra > 0, extra ? allp : s->logits, err)))
-        goto done;
-    if (extra) {
-        const float *row0 = allp + (size_t)vp.seq[0] * vp.P * V;
-        memcpy(early, row0 + (size_t)(vp.P - vp.all) * V, (size_t)extra * V * sizeof(float));
-        for (int b = 0; b < s->B; b++)
-            memcpy(s->logits + (size_t)b * V, allp + ((size_t)b * vp.P + vp.P - 1) * V, (size_t)V * 4);
-    }
-    for (int i = 0; i < rows; i++) {
-        for (int k = 0; k < vp.n_seq; k++)
-            memcpy(got + ((size_t)k * rows + i) * V, s->logits + (size_t)vp.seq[k] * V, (size_t)V * 4);
-        if (i == vp.T)
-            break;
-        int pos = vp.P + i;
-        if ((st = gpt2_pick_tokens(s->logits, (size_t)V, s->B, V, pos - 1, s->next, err)))
-            goto done;
-        for (int b = 0; b < s->B; b++)
-            seq[(size_t)b * n + pos] = s->next[b];
-        if ((st = gpt2_model_forward(s->model, s->next, 1, pos, false, s->logits, err)))
-            goto done;
-    }
-    double atol, rtol, max_abs = 0;
-    gpt2_logit_tolerance(bf16, &atol, &rtol);
-    st = gpt2_verify_plan_logits(&s->params, &vp, seq, early, got, bf16, atol, rtol, &max_abs, err);
-    ab_case_metric(c, "max_abs_err", max_abs);
-done:
-    free(seq), free(in), free(got), free(early), free(allp);
-    return st;
-}
-
 static ab_status gpt2_cpu_verify(struct ab_case *c, struct ab_error *err)
 {
     struct cpu_state *s = c->state;
-    ab_status st = check_against_reference(c, s, err);
+    struct gpt2_vplan vp;
+    gpt2_verify_plan(&s->params.cfg, s->B, s->P, s->T, s->decode, &vp);
+    ab_status st = gpt2_check_forward(c, gpt2_model_fwd(s->model), &vp, s->prompt, s->P, err);
     if (st)
         return st;
     /* the prompt's prefill fills the cache decode repetitions start from; timed twice, the
@@ -244,24 +144,20 @@ static ab_status gpt2_cpu_run(struct ab_case *c, int64_t reps, double *time_s, s
     for (int64_t r = 0; r < reps; r++) {
         if (!s->decode) {
             double t;
-            if ((st = prefill(s, &t, err)) ||
-                (st = push(&s->prefill_s, &s->n_prefill, &s->cap_prefill, t, err)))
+            if ((st = prefill(s, &t, err)) || (st = gpt2_times_push(&s->prefill_s, t, err)))
                 return st;
             continue;
         }
         double *step_s = NULL;
-        if ((st = reserve(&s->steps_s, &s->n_steps, &s->cap_steps, s->T, &step_s, err)) ||
-            (st = decode(s, step_s, err)))
+        if ((st = gpt2_times_reserve(&s->steps_s, s->T, &step_s, err)) || (st = decode(s, step_s, err)))
             return st;
     }
     *time_s = ab_now_s() - t0;
-    struct ab_stats sts;
     if (s->decode) {
-        ab_stats_compute(s->steps_s, s->n_steps, &sts);
-        ab_case_metric(c, "tpot_median_s", sts.median);
-        ab_case_metric(c, "tpot_p95_s", sts.p95);
+        gpt2_record_tpot(c, &s->steps_s);
     } else {
-        ab_stats_compute(s->prefill_s, s->n_prefill, &sts);
+        struct ab_stats sts;
+        ab_stats_compute(s->prefill_s.v, s->prefill_s.n, &sts);
         ab_case_metric(c, "ttft_s", sts.median);
     }
     return AB_OK;
@@ -281,7 +177,7 @@ static void gpt2_cpu_teardown(struct ab_case *c)
     }
     gpt2_model_destroy(s->model);
     gpt2_params_free(&s->params);
-    free(s->prompt), free(s->next), free(s->first), free(s->gen), free(s->steps_s), free(s->prefill_s);
+    free(s->prompt), free(s->next), free(s->first), free(s->gen), free(s->steps_s.v), free(s->prefill_s.v);
     ab_free(s->logits);
     free(s);
     c->state = NULL;

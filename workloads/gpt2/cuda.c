@@ -1,10 +1,11 @@
-/* cuda.c — gpt2 on an NVIDIA GPU: host logic in C over ops' cuBLASLt matmul and the launchers
- * of kernels.cu. Same model and phases as cpu.c: matmuls through ops_cuda_matmul (TN, fp32 compute
- * and output, bias / GELU+bias epilogues, beta = 1 for the residual add), activations and
- * KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on the device)
- * is captured once as a CUDA graph and replayed T times per repetition without a host
- * round trip; events between replays give the per-token times. The logits GEMM runs over the
- * vocabulary padded to a multiple of 64 (zero rows), like the CPU's. */
+/* cuda.c — gpt2 on an NVIDIA GPU: the CUDA op table of model.c's one forward pass (ops'
+ * cuBLASLt matmul and the launchers of kernels.cu), and the case's setup, verify (the shared
+ * gpt2_check_forward, then the captured step) and timing. Matmuls through ops_cuda_matmul (TN,
+ * fp32 compute and output, bias / GELU+bias epilogues, beta = 1 for the residual add),
+ * activations and KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on
+ * the device) is captured once as a CUDA graph and replayed T times per repetition without a
+ * host round trip; events between replays give the per-token times. The logits GEMM runs over
+ * the vocabulary padded to a multiple of 64 (zero rows), like the CPU's. */
 #include "ab_cuda.h"
 #include "gpt2.h"
 #include "gpt2_cuda.h"
@@ -26,6 +27,7 @@ struct cu_plan {
 };
 
 struct cuda_state {
+    struct gpt2_fwd fwd; /* over cuda_ops, on the device buffers below */
     struct gpt2_params params;
     struct gpt2_config cfg;
     enum ab_dtype dt;
@@ -41,14 +43,14 @@ struct cuda_state {
     float *kc, *vc, *x, *qkv, *att, *h, *logits;
     void *mmin;
     int *tok, *first, *next, *dpos, *flags;
+    int *din; /* (B, P) tokens copied in by the verify (allocated there, not in dev_bytes) */
     cudaGraphExec_t exec;
     struct cu_plan plans[MAX_PLANS];
     int n_plans;
     void *bufs[MAX_BUFS];
     int n_bufs;
     uint64_t dev_bytes;
-    double *steps_s;
-    int64_t n_steps, cap_steps;
+    struct gpt2_times steps_s;
 };
 
 static ab_status dalloc(struct cuda_state *s, void **out, size_t bytes, struct ab_error *err)
@@ -127,60 +129,138 @@ static ab_status plan_get(struct cuda_state *s, int M, int N, int K, unsigned ep
     return AB_OK;
 }
 
-/* out (M,N) fp32 [+]= inp (M,K) . w (N,K)^T [+ bias] [then GELU] */
-static ab_status mm(struct cuda_state *s, float *out, const void *inp, const void *w, const float *bias,
-                    int M, int N, int K, bool gelu, bool accum, struct ab_error *err)
+/* ------------------------------------------------------------------ the CUDA ops */
+
+static ab_status cu_embed(void *ctx, float *x, const int *tokens, struct gpt2_span at, struct ab_error *err)
 {
-    unsigned epi = (gelu ? OPS_MM_GELU | OPS_MM_BIAS : bias ? OPS_MM_BIAS : 0u) | (accum ? OPS_MM_ACCUM : 0u);
+    struct cuda_state *s = ctx;
+    const struct gpt2_params *p = &s->params;
+    AB_CUDA_TRY(gpt2_cu_embed(x, tokens, dev(s, p->wte), dev(s, p->wpe), at.dpos, at.pos0, s->B, at.Tq,
+                              s->cfg.n_embd, s->cfg.vocab, s->flags, s->stream),
+                err);
+    return AB_OK;
+}
+
+static ab_status cu_layernorm(void *ctx, void *out, const float *x, const float *g, const float *b, int rows,
+                              int rstep, int roff, struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    AB_CUDA_TRY(
+        gpt2_cu_layernorm(out, s->dt, x, dev(s, g), dev(s, b), rows, rstep, roff, s->cfg.n_embd, s->stream),
+        err);
+    return AB_OK;
+}
+
+static ab_status cu_convert(void *ctx, void *dst, const float *src, size_t n, struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    AB_CUDA_TRY(gpt2_cu_convert(dst, s->dt, src, n, s->stream), err);
+    return AB_OK;
+}
+
+/* out (M,N) fp32 [+]= inp (M,K) . w (N,K)^T [+ bias] [then GELU], w in the run dtype */
+static ab_status cu_matmul(void *ctx, int layer, enum gpt2_mm kind, float *out, const void *in,
+                           const float *bias, int M, struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    void **w[GPT2_MM_HEAD] = { s->qkv_w, s->proj_w, s->fc_w, s->fcp_w };
+    int N, K;
+    unsigned epi;
+    gpt2_mm_shape(&s->cfg, kind, &N, &K, &epi);
     struct cu_plan *q = NULL;
     ab_status st = plan_get(s, M, N, K, epi, &q, err);
     if (st)
         return st;
-    return ops_cuda_matmul_exec(q->mm, out, inp, w, NULL, NULL, bias, NULL, s->stream, err);
+    return ops_cuda_matmul_exec(q->mm, out, in, kind == GPT2_MM_HEAD ? s->wte : w[kind][layer], NULL, NULL,
+                                bias ? dev(s, bias) : NULL, NULL, s->stream, err);
 }
 
+static float *cache_at(struct cuda_state *s, float *cache, int layer)
+{
+    return cache + (size_t)layer * s->B * s->max_T * s->cfg.n_embd;
+}
+
+static ab_status cu_kv_append(void *ctx, int layer, const float *qkv, struct gpt2_span at,
+                              struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    AB_CUDA_TRY(gpt2_cu_kv_append(cache_at(s, s->kc, layer), cache_at(s, s->vc, layer), qkv, at.dpos, at.pos0,
+                                  s->B, at.Tq, s->cfg.n_embd, s->max_T, s->stream),
+                err);
+    return AB_OK;
+}
+
+static ab_status cu_attention(void *ctx, int layer, float *out, const float *qkv, struct gpt2_span at,
+                              struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    int C = s->cfg.n_embd, NH = s->cfg.n_head;
+    AB_CUDA_TRY(gpt2_cu_attention(out, qkv, cache_at(s, s->kc, layer), cache_at(s, s->vc, layer), at.dpos,
+                                  at.pos0, s->B, at.Tq, NH, C / NH, s->max_T, s->stream),
+                err);
+    return AB_OK;
+}
+
+/* host dst (n, V) = padded logit rows row0.., once the stream has made them */
+static ab_status cu_logits_out(void *ctx, float *dst, int row0, int n, struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    int V = s->cfg.vocab;
+    AB_CUDA_TRY(cudaMemcpy2DAsync(dst, (size_t)V * 4, s->logits + (size_t)row0 * s->Vp, (size_t)s->Vp * 4,
+                                  (size_t)V * 4, (size_t)n, cudaMemcpyDeviceToHost, s->stream),
+                err);
+    /* pageable copies return before they land: wait before the host reads them */
+    AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+    return AB_OK;
+}
+
+/* host tokens into din, once the forward that last read din is done */
+static ab_status cu_tokens_in(void *ctx, const int *host, int n, const int **out, struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    if (n > s->B * s->P)
+        return ab_fail(err, AB_EINVAL, "%d tokens in, room for %d", n, s->B * s->P);
+    if (!s->din)
+        AB_CUDA_TRY(cudaMalloc((void **)&s->din, (size_t)s->B * s->P * sizeof(int)), err);
+    AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+    AB_CUDA_TRY(cudaMemcpy(s->din, host, (size_t)n * sizeof(int), cudaMemcpyHostToDevice), err);
+    *out = s->din;
+    return AB_OK;
+}
+
+/* the greedy tokens on the device (next) and in tok; a NaN row is flagged, seen by check_flags */
+static ab_status cu_pick(void *ctx, int pos, int *tok, const int **next, struct ab_error *err)
+{
+    struct cuda_state *s = ctx;
+    (void)pos;
+    AB_CUDA_TRY(gpt2_cu_argmax(s->next, s->logits, s->B, s->cfg.vocab, s->Vp, NULL, s->flags, s->stream),
+                err);
+    AB_CUDA_TRY(cudaMemcpyAsync(tok, s->next, (size_t)s->B * sizeof(int), cudaMemcpyDeviceToHost, s->stream),
+                err);
+    AB_CUDA_TRY(cudaStreamSynchronize(s->stream), err);
+    *next = s->next;
+    return AB_OK;
+}
+
+static const struct gpt2_ops cuda_ops = {
+    .embed = cu_embed,
+    .layernorm = cu_layernorm,
+    .convert = cu_convert,
+    .matmul = cu_matmul,
+    .kv_append = cu_kv_append,
+    .attention = cu_attention,
+    .logits_out = cu_logits_out,
+    .tokens_in = cu_tokens_in,
+    .pick = cu_pick,
+};
+
 /* Tq new tokens per sequence (tok on the device, (B, Tq)) at pos0 (or *dpos); logits
- * (B, V) of the last position. Stream-ordered only: capturable. */
+ * (B, V) of the last position in s->logits. Stream-ordered only: capturable. */
 static ab_status forward(struct cuda_state *s, const int *tok, int Tq, const int *dpos, int pos0,
                          struct ab_error *err)
 {
-    const struct gpt2_params *p = &s->params;
-    int B = s->B, C = s->cfg.n_embd, V = s->cfg.vocab, M = B * Tq, NH = s->cfg.n_head;
-    cudaStream_t st_ = s->stream;
-    ab_status st;
-    void *in = s->dt == AB_DTYPE_FP32 ? NULL : s->mmin; /* matmul input in the run dtype */
-    AB_CUDA_TRY(
-        gpt2_cu_embed(s->x, tok, dev(s, p->wte), dev(s, p->wpe), dpos, pos0, B, Tq, C, V, s->flags, st_),
-        err);
-    for (int l = 0; l < s->cfg.n_layer; l++) {
-        const struct gpt2_layer *L = &p->layers[l];
-        float *kc = s->kc + (size_t)l * B * s->max_T * C, *vc = s->vc + (size_t)l * B * s->max_T * C;
-        AB_CUDA_TRY(
-            gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln1_g), dev(s, L->ln1_b), M, 1, 0, C, st_),
-            err);
-        if ((st = mm(s, s->qkv, s->mmin, s->qkv_w[l], dev(s, L->qkv_b), M, 3 * C, C, false, false, err)))
-            return st;
-        AB_CUDA_TRY(gpt2_cu_kv_append(kc, vc, s->qkv, dpos, pos0, B, Tq, C, s->max_T, st_), err);
-        AB_CUDA_TRY(gpt2_cu_attention(s->att, s->qkv, kc, vc, dpos, pos0, B, Tq, NH, C / NH, s->max_T, st_),
-                    err);
-        if (in)
-            AB_CUDA_TRY(gpt2_cu_convert(in, s->dt, s->att, (size_t)M * C, st_), err);
-        if ((st = mm(s, s->x, in ? in : s->att, s->proj_w[l], dev(s, L->proj_b), M, C, C, false, true, err)))
-            return st;
-        AB_CUDA_TRY(
-            gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, L->ln2_g), dev(s, L->ln2_b), M, 1, 0, C, st_),
-            err);
-        if ((st = mm(s, s->h, s->mmin, s->fc_w[l], dev(s, L->fc_b), M, 4 * C, C, true, false, err)))
-            return st;
-        if (in)
-            AB_CUDA_TRY(gpt2_cu_convert(in, s->dt, s->h, (size_t)M * 4 * C, st_), err);
-        if ((st = mm(s, s->x, in ? in : s->h, s->fcp_w[l], dev(s, L->fcp_b), M, C, 4 * C, false, true, err)))
-            return st;
-    }
-    AB_CUDA_TRY(
-        gpt2_cu_layernorm(s->mmin, s->dt, s->x, dev(s, p->lnf_g), dev(s, p->lnf_b), B, Tq, Tq - 1, C, st_),
-        err);
-    return mm(s, s->logits, s->mmin, s->wte, NULL, B, s->Vp, C, false, false, err);
+    return gpt2_forward(&s->fwd, tok, (struct gpt2_span){ .Tq = Tq, .pos0 = pos0, .dpos = dpos }, false, NULL,
+                        err);
 }
 
 static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
@@ -190,18 +270,14 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     const struct ab_params *ps = &c->params;
-    const char *wpath = ab_param_str(ps, "weights", "random");
     s->dt = ab_param_is(ps, "dtype", "bf16")   ? AB_DTYPE_BF16
             : ab_param_is(ps, "dtype", "fp16") ? AB_DTYPE_FP16
                                                : AB_DTYPE_FP32;
-    s->decode = ab_param_is(ps, "phase", "decode");
-    s->B = (int)ab_param_int(ps, "batch", 1);
-    s->P = (int)ab_param_int(ps, "prompt", 128);
-    s->T = (int)ab_param_int(ps, "gen", 128);
-    ab_status st = gpt2_case_config(c, s->P, s->T, s->decode, &s->cfg, err);
+    struct gpt2_case gc;
+    ab_status st = gpt2_case_read(c, &gc, err);
     if (st)
         return st;
-    s->max_T = s->decode ? s->P + s->T : s->P;
+    s->decode = gc.decode, s->B = gc.B, s->P = gc.P, s->T = gc.T, s->max_T = gc.max_T, s->cfg = gc.cfg;
     size_t C = (size_t)s->cfg.n_embd, L = (size_t)s->cfg.n_layer, V = (size_t)s->cfg.vocab;
     size_t rows = (size_t)s->B * s->P, kv = L * (size_t)s->B * s->max_T * C, np = gpt2_param_count(&s->cfg);
     s->Vp = gpt2_cuda_logits_ld(s->cfg.vocab);
@@ -213,16 +289,8 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
     AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
-    if (strcmp(wpath, "random") == 0) {
-        if ((st = gpt2_params_alloc(&s->params, &s->cfg, err)))
-            return st;
-        gpt2_params_random(&s->params, c->seed);
-        ab_case_metric_text(c, "weights", "random");
-    } else {
-        if ((st = gpt2_params_load(&s->params, wpath, err)))
-            return st;
-        ab_case_metric_text(c, "weights", "file");
-    }
+    if ((st = gpt2_case_weights(c, &s->cfg, &s->params, err)))
+        return st;
     s->ev = calloc((size_t)s->T + 1, sizeof *s->ev);
     s->qkv_w = calloc(L, sizeof(void *)), s->proj_w = calloc(L, sizeof(void *));
     s->fc_w = calloc(L, sizeof(void *)), s->fcp_w = calloc(L, sizeof(void *));
@@ -278,6 +346,19 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     if ((st = gpt2_case_prompt(c, (int)V, s->B, s->P, s->prompt, err)))
         return st;
     AB_CUDA_TRY(cudaMemcpy(s->tok, s->prompt, rows * sizeof(int), cudaMemcpyHostToDevice), err);
+    s->fwd = (struct gpt2_fwd){ .ops = &cuda_ops,
+                                .ctx = s,
+                                .p = &s->params,
+                                .dt = s->dt,
+                                .B = s->B,
+                                .max_T = s->max_T,
+                                .max_Tq = s->P,
+                                .x = s->x,
+                                .qkv = s->qkv,
+                                .att = s->att,
+                                .h = s->h,
+                                .mmin = s->mmin,
+                                .lpad = s->logits };
     ab_case_metric(c, "peak_mem_bytes", (double)s->dev_bytes);
     gpt2_set_work(c, &s->cfg, es,
                   s->dt == AB_DTYPE_BF16   ? "bf16_gemm"
@@ -389,89 +470,14 @@ static ab_status verify_step_graph(struct cuda_state *s, struct ab_case *c, cons
     return check_flags(s, err);
 }
 
-/* The verify plan's prompt and decode steps through the plain forward, each step's logits of
- * the checked sequences compared at the end with the FP64 forward of the tokens chosen. */
-static ab_status check_against_reference(struct ab_case *c, struct cuda_state *s, const struct gpt2_vplan *vp,
-                                         struct ab_error *err)
-{
-    int B = s->B, V = s->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1, extra = vp->all - 1;
-    ab_case_metric(c, "verified_prompt_tokens", vp->P);
-    ab_case_metric(c, "verified_decode_steps", vp->T);
-    ab_case_metric(c, "verified_sequences", vp->n_seq);
-    ab_case_metric(c, "verified_positions", vp->all);
-    int *seq = malloc((size_t)B * n * sizeof(int)), *in = malloc((size_t)B * vp->P * sizeof(int));
-    int *hnext = malloc((size_t)B * sizeof(int)), *din = NULL;
-    float *got = malloc((size_t)vp->n_seq * rows * V * sizeof(float));
-    float *early = malloc(((size_t)extra + 1) * V * sizeof(float)); /* (extra, V) of seq[0] */
-    ab_status st = AB_OK;
-    cudaError_t ce = cudaSuccess;
-    if (!seq || !in || !hnext || !got || !early) {
-        st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
-        goto done;
-    }
-    if ((ce = cudaMalloc((void **)&din, (size_t)B * vp->P * sizeof(int))))
-        goto done;
-    /* seq[0]'s earlier prompt positions: the forward computes the last position's logits only,
-     * so each is the last of a prefix, run through the same parallel (Tq > 1) path as the prompt */
-    for (int q = vp->P - extra; q < vp->P; q++) {
-        for (int b = 0; b < B; b++)
-            memcpy(in + (size_t)b * q, s->prompt + (size_t)b * s->P, (size_t)q * sizeof(int));
-        if ((ce = cudaMemcpy(din, in, (size_t)B * q * sizeof(int), cudaMemcpyHostToDevice)))
-            goto done;
-        if ((st = forward(s, din, q, NULL, 0, err)))
-            goto done;
-        if ((ce = cudaMemcpyAsync(early + (size_t)(q - (vp->P - extra)) * V,
-                                  s->logits + (size_t)vp->seq[0] * s->Vp, (size_t)V * 4,
-                                  cudaMemcpyDeviceToHost, s->stream)) ||
-            (ce = cudaStreamSynchronize(s->stream)))
-            goto done;
-    }
-    for (int b = 0; b < B; b++) {
-        memcpy(seq + (size_t)b * n, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
-        memcpy(in + (size_t)b * vp->P, s->prompt + (size_t)b * s->P, (size_t)vp->P * sizeof(int));
-    }
-    if ((ce = cudaMemcpy(din, in, (size_t)B * vp->P * sizeof(int), cudaMemcpyHostToDevice)))
-        goto done;
-    if ((st = forward(s, din, vp->P, NULL, 0, err)))
-        goto done;
-    for (int i = 0; i < rows; i++) {
-        if ((st = grab_rows(s, vp, got, rows, i, err)))
-            goto done;
-        if (i == vp->T)
-            break;
-        int pos = vp->P + i;
-        if ((ce = gpt2_cu_argmax(s->next, s->logits, B, V, s->Vp, NULL, s->flags, s->stream)) ||
-            (ce = cudaMemcpyAsync(hnext, s->next, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost,
-                                  s->stream)) ||
-            (ce = cudaStreamSynchronize(s->stream)))
-            goto done;
-        for (int b = 0; b < B; b++)
-            seq[(size_t)b * n + pos] = hnext[b];
-        if ((st = forward(s, s->next, 1, NULL, pos, err)))
-            goto done;
-    }
-    if ((ce = cudaStreamSynchronize(s->stream)))
-        goto done;
-    double atol, rtol, max_abs = 0;
-    gpt2_logit_tolerance(s->dt != AB_DTYPE_FP32, &atol, &rtol);
-    st = gpt2_verify_plan_logits(&s->params, vp, seq, early, got, s->dt == AB_DTYPE_BF16, atol, rtol,
-                                 &max_abs, err);
-    ab_case_metric(c, "max_abs_err", max_abs);
-    if (!st)
-        st = check_flags(s, err); /* the sequences not compared */
-done:
-    cudaFree(din);
-    free(seq), free(in), free(hnext), free(got), free(early);
-    AB_CUDA_TRY(ce, err);
-    return st;
-}
-
 static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
 {
     struct cuda_state *s = c->state;
     struct gpt2_vplan vp;
     gpt2_verify_plan(&s->cfg, s->B, s->P, s->T, s->decode, &vp);
-    ab_status st = check_against_reference(c, s, &vp, err);
+    ab_status st = gpt2_check_forward(c, &s->fwd, &vp, s->prompt, s->P, err);
+    if (!st)
+        st = check_flags(s, err); /* a NaN the greedy picks saw, and the sequences not compared */
     if (st)
         return st;
     /* prefill for real (twice: the second, warm, is the time to first token) */
@@ -503,19 +509,6 @@ static ab_status gpt2_cuda_verify(struct ab_case *c, struct ab_error *err)
     AB_CUDA_TRY(ce, err);
     if (s->decode && (st = verify_step_graph(s, c, &vp, err)))
         return st;
-    return AB_OK;
-}
-
-static ab_status push(struct cuda_state *s, double v, struct ab_error *err)
-{
-    if (s->n_steps == s->cap_steps) {
-        int64_t nc = s->cap_steps ? 2 * s->cap_steps : 1024;
-        double *q = realloc(s->steps_s, (size_t)nc * sizeof *q);
-        if (!q)
-            return ab_fail(err, AB_ENOMEM, "cannot record step times");
-        s->steps_s = q, s->cap_steps = nc;
-    }
-    s->steps_s[s->n_steps++] = v;
     return AB_OK;
 }
 
@@ -552,17 +545,14 @@ static ab_status gpt2_cuda_run(struct ab_case *c, int64_t reps, double *time_s, 
             float ms;
             AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->ev[i], s->ev[i + 1]), err);
             total += ms * 1e-3;
-            if ((st = push(s, ms * 1e-3, err)))
+            if ((st = gpt2_times_push(&s->steps_s, ms * 1e-3, err)))
                 return st;
         }
         if ((st = check_flags(s, err)))
             return st;
     }
     *time_s = total;
-    struct ab_stats sts;
-    ab_stats_compute(s->steps_s, s->n_steps, &sts);
-    ab_case_metric(c, "tpot_median_s", sts.median);
-    ab_case_metric(c, "tpot_p95_s", sts.p95);
+    gpt2_record_tpot(c, &s->steps_s);
     return AB_OK;
 }
 
@@ -579,6 +569,7 @@ static void gpt2_cuda_teardown(struct ab_case *c)
         ops_cuda_matmul_destroy(s->plans[i].mm);
     for (int i = 0; i < s->n_bufs; i++)
         cudaFree(s->bufs[i]);
+    cudaFree(s->din);
     if (s->ev)
         for (int i = 0; i <= s->T; i++)
             if (s->ev[i])
@@ -590,7 +581,7 @@ static void gpt2_cuda_teardown(struct ab_case *c)
     (void)cudaGetLastError();
     gpt2_params_free(&s->params);
     free(s->ev), free(s->qkv_w), free(s->proj_w), free(s->fc_w), free(s->fcp_w), free(s->prompt),
-        free(s->steps_s);
+        free(s->steps_s.v);
     free(s);
     c->state = NULL;
 }

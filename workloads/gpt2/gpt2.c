@@ -389,6 +389,151 @@ ab_status gpt2_verify_logits(const struct gpt2_params *p, const int *tokens, int
     return st;
 }
 
+/* ------------------------------------------------------------------ shared by cpu.c and cuda.c */
+
+ab_status gpt2_case_read(struct ab_case *c, struct gpt2_case *out, struct ab_error *err)
+{
+    const struct ab_params *ps = &c->params;
+    memset(out, 0, sizeof *out);
+    out->decode = ab_param_is(ps, "phase", "decode");
+    out->B = (int)ab_param_int(ps, "batch", 1);
+    out->P = (int)ab_param_int(ps, "prompt", 128);
+    out->T = (int)ab_param_int(ps, "gen", 128);
+    out->max_T = out->decode ? out->P + out->T : out->P;
+    return gpt2_case_config(c, out->P, out->T, out->decode, &out->cfg, err);
+}
+
+ab_status gpt2_case_weights(struct ab_case *c, const struct gpt2_config *cfg, struct gpt2_params *p,
+                            struct ab_error *err)
+{
+    const char *wpath = ab_param_str(&c->params, "weights", "random");
+    ab_status st;
+    if (strcmp(wpath, "random") == 0) {
+        if ((st = gpt2_params_alloc(p, cfg, err)))
+            return st;
+        gpt2_params_random(p, c->seed);
+        ab_case_metric_text(c, "weights", "random");
+        return AB_OK;
+    }
+    if ((st = gpt2_params_load(p, wpath, err)))
+        return st;
+    ab_case_metric_text(c, "weights", "file");
+    return AB_OK;
+}
+
+ab_status gpt2_times_reserve(struct gpt2_times *t, int64_t k, double **at, struct ab_error *err)
+{
+    if (t->n + k > t->cap) {
+        int64_t nc = t->cap ? 2 * t->cap : 1024;
+        while (nc < t->n + k)
+            nc *= 2;
+        double *q = realloc(t->v, (size_t)nc * sizeof *q);
+        if (!q)
+            return ab_fail(err, AB_ENOMEM, "cannot record step times");
+        t->v = q, t->cap = nc;
+    }
+    *at = t->v + t->n;
+    t->n += k;
+    return AB_OK;
+}
+
+ab_status gpt2_times_push(struct gpt2_times *t, double v, struct ab_error *err)
+{
+    double *at;
+    ab_status st = gpt2_times_reserve(t, 1, &at, err);
+    if (!st)
+        *at = v;
+    return st;
+}
+
+void gpt2_record_tpot(struct ab_case *c, const struct gpt2_times *steps)
+{
+    struct ab_stats sts;
+    ab_stats_compute(steps->v, steps->n, &sts);
+    ab_case_metric(c, "tpot_median_s", sts.median);
+    ab_case_metric(c, "tpot_p95_s", sts.p95);
+}
+
+ab_status gpt2_check_forward(struct ab_case *c, const struct gpt2_fwd *f, const struct gpt2_vplan *vp,
+                             const int *prompt, int P, struct ab_error *err)
+{
+    const struct gpt2_ops *o = f->ops;
+    int B = f->B, V = f->p->cfg.vocab, n = vp->P + vp->T, rows = vp->T + 1, extra = vp->all - 1;
+    bool all = extra && f->all_logits; /* seq[0]'s earlier positions from the prompt's forward */
+    ab_case_metric(c, "verified_prompt_tokens", vp->P);
+    ab_case_metric(c, "verified_decode_steps", vp->T);
+    ab_case_metric(c, "verified_sequences", vp->n_seq);
+    ab_case_metric(c, "verified_positions", vp->all);
+    int *seq = malloc((size_t)B * n * sizeof(int)); /* (B, n): prompt, then chosen tokens */
+    int *in = malloc((size_t)B * vp->P * sizeof(int)), *next = malloc((size_t)B * sizeof(int));
+    float *got = malloc((size_t)vp->n_seq * rows * V * sizeof(float)); /* (n_seq, rows, V) */
+    float *early = malloc(((size_t)extra + 1) * V * sizeof(float));    /* (extra, V) of seq[0] */
+    /* the prompt's logits at every position, (B, P, V), where the backend returns them */
+    float *allp = all ? malloc((size_t)B * vp->P * V * sizeof(float)) : NULL;
+    const int *tok = NULL;
+    const float *lg = NULL; /* the last prompt position's logits: row b at lg + b ld, in allp */
+    size_t ld = (size_t)vp->P * V;
+    double atol, rtol, max_abs = 0;
+    ab_status st = AB_OK;
+    if (!seq || !in || !next || !got || !early || (all && !allp)) {
+        st = ab_fail(err, AB_ENOMEM, "verify: out of memory");
+        goto done;
+    }
+    /* else each earlier position is the last of a prefix, through the same parallel (Tq > 1)
+     * path as the prompt */
+    for (int q = vp->P - extra; q < vp->P && !all; q++) {
+        for (int b = 0; b < B; b++)
+            memcpy(in + (size_t)b * q, prompt + (size_t)b * P, (size_t)q * sizeof(int));
+        if ((st = o->tokens_in(f->ctx, in, B * q, &tok, err)) ||
+            (st = gpt2_forward(f, tok, (struct gpt2_span){ .Tq = q }, false, NULL, err)) ||
+            (st = o->logits_out(f->ctx, early + (size_t)(q - (vp->P - extra)) * V, vp->seq[0], 1, err)))
+            goto done;
+    }
+    for (int b = 0; b < B; b++) {
+        memcpy(seq + (size_t)b * n, prompt + (size_t)b * P, (size_t)vp->P * sizeof(int));
+        memcpy(in + (size_t)b * vp->P, prompt + (size_t)b * P, (size_t)vp->P * sizeof(int));
+    }
+    if ((st = o->tokens_in(f->ctx, in, B * vp->P, &tok, err)) ||
+        (st = gpt2_forward(f, tok, (struct gpt2_span){ .Tq = vp->P }, all, allp, err)))
+        goto done;
+    if (all) {
+        memcpy(early, allp + (size_t)vp->seq[0] * ld + (size_t)(vp->P - vp->all) * V,
+               (size_t)extra * V * sizeof(float));
+        lg = allp + (size_t)(vp->P - 1) * V;
+    }
+    for (int i = 0; i < rows; i++) {
+        for (int k = 0; k < vp->n_seq && !st; k++) {
+            float *dst = got + ((size_t)k * rows + i) * V;
+            if (lg)
+                memcpy(dst, lg + (size_t)vp->seq[k] * ld, (size_t)V * 4);
+            else
+                st = o->logits_out(f->ctx, dst, vp->seq[k], 1, err);
+        }
+        if (st || i == vp->T)
+            break;
+        int pos = vp->P + i;
+        if (lg && !(st = gpt2_pick_tokens(lg, ld, B, V, pos - 1, next, err)))
+            st = o->tokens_in(f->ctx, next, B, &tok, err);
+        else if (!lg)
+            st = o->pick(f->ctx, pos - 1, next, &tok, err);
+        lg = NULL;
+        if (st)
+            break;
+        for (int b = 0; b < B; b++)
+            seq[(size_t)b * n + pos] = next[b];
+        st = gpt2_forward(f, tok, (struct gpt2_span){ .Tq = 1, .pos0 = pos }, false, NULL, err);
+    }
+    if (st)
+        goto done;
+    gpt2_logit_tolerance(f->dt != AB_DTYPE_FP32, &atol, &rtol);
+    st =
+        gpt2_verify_plan_logits(f->p, vp, seq, early, got, f->dt == AB_DTYPE_BF16, atol, rtol, &max_abs, err);
+    ab_case_metric(c, "max_abs_err", max_abs);
+done:
+    free(seq), free(in), free(next), free(got), free(early), free(allp);
+    return st;
+}
+
 /* Every metric a gpt2 row may carry (gpt2.c, cpu.c, cuda.c); see results/schema.md. */
 static const struct ab_metric_decl metrics[] = {
     { "weights", "", true, AB_BETTER_NONE, "random or file" },

@@ -16,6 +16,28 @@ extern const struct ab_impl gpt2_cuda_impl;
 ab_status gpt2_case_config(struct ab_case *c, int P, int T, bool decode, struct gpt2_config *out,
                            struct ab_error *err);
 
+/* What a case's setup reads on every backend: phase, batch, prompt and gen, max_T the
+ * positions its KV cache holds (P, + T when decoding), and cfg as gpt2_case_config gives it. */
+struct gpt2_case {
+    bool decode;
+    int B, P, T, max_T;
+    struct gpt2_config cfg;
+};
+ab_status gpt2_case_read(struct ab_case *c, struct gpt2_case *out, struct ab_error *err);
+/* The case's fp32 parameters of shape cfg: seeded random (c->seed) or the `weights` file (its own
+ * config.json's shape), recorded as the weights metric ("random", "file"); p owns them. */
+ab_status gpt2_case_weights(struct ab_case *c, const struct gpt2_config *cfg, struct gpt2_params *p,
+                            struct ab_error *err);
+/* Step or repetition times across repetitions; reserve gives room for k more at *at. */
+struct gpt2_times {
+    double *v;
+    int64_t n, cap;
+};
+ab_status gpt2_times_reserve(struct gpt2_times *t, int64_t k, double **at, struct ab_error *err);
+ab_status gpt2_times_push(struct gpt2_times *t, double v, struct ab_error *err);
+/* The tpot_median_s and tpot_p95_s metrics of a decode row's step times. */
+void gpt2_record_tpot(struct ab_case *c, const struct gpt2_times *steps);
+
 /* The (B, P) prompt: seeded random ids in [0, V), or the `prompt_ids` file's (AB_EINVAL naming
  * the file and line for an id out of [0, V) or a line shorter than P). */
 ab_status gpt2_case_prompt(struct ab_case *c, int V, int B, int P, int *prompt, struct ab_error *err);
@@ -76,6 +98,15 @@ void gpt2_verify_plan(const struct gpt2_config *cfg, int B, int P, int T, bool d
 ab_status gpt2_verify_plan_logits(const struct gpt2_params *p, const struct gpt2_vplan *vp, const int *seq,
                                   const float *early, const float *got, bool round_bf16, double atol,
                                   double rtol, double *max_abs_err, struct ab_error *err);
+/* A backend's verify, the same on both: the plan's prompt of every sequence (prompt is (B, P),
+ * its first vp->P columns) through f, then its decode steps greedily, each step's logits of the
+ * checked sequences kept and compared at the end with the FP64 forward of the tokens the model
+ * chose (so a near-tie in the greedy choice cannot fail the check), within gpt2_logit_tolerance
+ * of f's dtype. seq[0]'s earlier prompt positions come from the prompt's forward where f returns
+ * every position's logits, else each from the forward of its prefix. Records the verified_*
+ * metrics and max_abs_err; leaves the cache and f's logits as the last step left them. */
+ab_status gpt2_check_forward(struct ab_case *c, const struct gpt2_fwd *f, const struct gpt2_vplan *vp,
+                             const int *prompt, int P, struct ab_error *err);
 /* Multiply-adds of gpt2_reference_logits over n tokens with logits of the last k positions. */
 double gpt2_reference_cost(const struct gpt2_config *cfg, int n, int k);
 

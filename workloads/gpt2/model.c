@@ -1,14 +1,16 @@
-/* model.c — GPT-2 forward passes on the CPU over the shared ops of workloads/ops: matmul plans
- * with bias, GELU and the residual add (accumulation) fused, LayerNorm, bf16 conversion. Each
- * weight is packed once at model creation into a one-row plan (decode of one sequence, the
- * GEMV); plans for other row counts share that packed weight. The residual stream, norms,
- * attention and the KV cache stay fp32 whatever the weight dtype, so bf16 changes only what
- * the matmuls read: weights and their (rounded) inputs. Attention of new tokens over the
- * cache stays here (ops_attn plans a fixed key count and packs K and V on every run).
- * The output projection runs over the vocabulary padded to a multiple of 64 rows (zeros). */
+/* model.c — GPT-2's forward pass, written once over a backend's op table (gpt2_forward), and
+ * the CPU's table over the shared ops of workloads/ops: matmul plans with bias, GELU and the
+ * residual add (accumulation) fused, LayerNorm, bf16 conversion. Each weight is packed once at
+ * model creation into a one-row plan (decode of one sequence, the GEMV); plans for other row
+ * counts share that packed weight. The residual stream, norms, attention and the KV cache stay
+ * fp32 whatever the weight dtype, so bf16 changes only what the matmuls read: weights and their
+ * (rounded) inputs. Attention of new tokens over the cache stays here (ops_attn plans a fixed
+ * key count and packs K and V on every run). The output projection runs over the vocabulary
+ * padded to a multiple of 64 rows (zeros). CUDA's table is in cuda.c. */
 #include "model.h"
 
 #include "argmax.h"
+#include "gpt2.h"
 #include "ops.h"
 
 #include <cjson/cJSON.h>
@@ -24,7 +26,7 @@
 
 /* ------------------------------------------------------------------ matmul plans */
 
-enum { MM_QKV, MM_PROJ, MM_FC, MM_FCP, MM_KINDS };
+enum { MM_KINDS = GPT2_MM_HEAD }; /* the matmuls of a block */
 #define SLOT_PLANS 4
 
 /* The plans of one weight: the owner (one row, packed at creation) and a few of other row
@@ -38,6 +40,7 @@ struct mm_slot {
 };
 
 struct gpt2_model {
+    struct gpt2_fwd fwd; /* over cpu_ops, with the buffers below */
     struct gpt2_config cfg;
     const struct gpt2_params *p;
     enum ab_dtype dt;
@@ -49,6 +52,7 @@ struct gpt2_model {
     float *kcache, *vcache;   /* (L, B, max_T, C) each */
     float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
     float *lnout;             /* (B*Tq, C) fp32 norm output */
+    float *rows;              /* (B, C) the rows a norm of every Tq-th row reads, gathered */
     void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
     float *scores;            /* attention scratch, (threads, max_T) */
     int n_threads;
@@ -95,15 +99,6 @@ static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, co
     return ops_matmul_run(mm, out, inp, bias, NULL, err);
 }
 
-/* The matmul input: src (n) fp32 as the run dtype. For fp32, returns src itself. */
-static const void *as_run_dtype(struct gpt2_model *m, const float *src, size_t n)
-{
-    if (m->dt == AB_DTYPE_FP32)
-        return src;
-    ops_convert(m->mmin, AB_DTYPE_BF16, src, AB_DTYPE_FP32, n);
-    return m->mmin;
-}
-
 /* Causal attention of Tq new queries per sequence over the cache.
  * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) holding positions
  * 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
@@ -147,6 +142,220 @@ static void attention(struct gpt2_model *m, float *out, const float *qkv, const 
             }
 }
 
+/* ------------------------------------------------------------------ the CPU's ops */
+
+static ab_status cpu_embed(void *ctx, float *x, const int *tokens, struct gpt2_span at, struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    const struct gpt2_params *p = m->p;
+    int C = m->cfg.n_embd, V = m->cfg.vocab, Tq = at.Tq, pos0 = at.pos0, M = m->B * Tq;
+    if (at.dpos)
+        return ab_fail(err, AB_EINVAL, "forward: the CPU reads positions from the host");
+    for (int i = 0; i < M; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return ab_fail(err, AB_EINVAL, "forward: token %d out of the vocabulary", tokens[i]);
+#pragma omp parallel for schedule(static) if (M > 4)
+    for (int r = 0; r < M; r++) {
+        const float *e = p->wte + (size_t)tokens[r] * C, *pe = p->wpe + (size_t)(pos0 + r % Tq) * C;
+        for (int j = 0; j < C; j++)
+            x[(size_t)r * C + j] = e[j] + pe[j];
+    }
+    return AB_OK;
+}
+
+/* The norm in fp32 (into lnout when the run dtype is 16-bit, then rounded into out), over
+ * gathered rows where they are not x's first: ops_layernorm reads contiguous rows. */
+static ab_status cpu_layernorm(void *ctx, void *out, const float *x, const float *g, const float *b, int rows,
+                               int rstep, int roff, struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    int C = m->cfg.n_embd;
+    if (rstep != 1 || roff != 0) {
+        if (rows > m->B)
+            return ab_fail(err, AB_EINVAL, "layernorm: %d gathered rows, room for %d", rows, m->B);
+        for (int r = 0; r < rows; r++)
+            memcpy(m->rows + (size_t)r * C, x + ((size_t)r * rstep + roff) * C, (size_t)C * 4);
+        x = m->rows;
+    }
+    if (m->dt == AB_DTYPE_FP32) {
+        ops_layernorm(out, x, g, b, rows, C, AB_DTYPE_FP32);
+        return AB_OK;
+    }
+    ops_layernorm(m->lnout, x, g, b, rows, C, AB_DTYPE_FP32);
+    ops_convert(out, m->dt, m->lnout, AB_DTYPE_FP32, (size_t)rows * C);
+    return AB_OK;
+}
+
+static ab_status cpu_convert(void *ctx, void *dst, const float *src, size_t n, struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    (void)err;
+    ops_convert(dst, m->dt, src, AB_DTYPE_FP32, n);
+    return AB_OK;
+}
+
+static ab_status cpu_matmul(void *ctx, int layer, enum gpt2_mm kind, float *out, const void *in,
+                            const float *bias, int M, struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    struct mm_slot *sl = kind == GPT2_MM_HEAD ? &m->head : &m->slots[(size_t)layer * MM_KINDS + kind];
+    return matmul(m, sl, out, in, bias, M, err);
+}
+
+/* layer's cache: (B, max_T, C) each of K and V */
+static float *cache_at(struct gpt2_model *m, float *cache, int layer)
+{
+    return cache + (size_t)layer * m->B * m->max_T * m->cfg.n_embd;
+}
+
+static ab_status cpu_kv_append(void *ctx, int layer, const float *qkv, struct gpt2_span at,
+                               struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    int C = m->cfg.n_embd;
+    size_t bstride = (size_t)m->max_T * C;
+    float *kc = cache_at(m, m->kcache, layer), *vc = cache_at(m, m->vcache, layer);
+    (void)err;
+    for (int b = 0; b < m->B; b++)
+        for (int i = 0; i < at.Tq; i++) {
+            const float *row = qkv + ((size_t)b * at.Tq + i) * 3 * C;
+            size_t to = (size_t)b * bstride + (size_t)(at.pos0 + i) * C;
+            memcpy(kc + to, row + C, (size_t)C * 4);
+            memcpy(vc + to, row + 2 * C, (size_t)C * 4);
+        }
+    return AB_OK;
+}
+
+static ab_status cpu_attention(void *ctx, int layer, float *out, const float *qkv, struct gpt2_span at,
+                               struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    (void)err;
+    attention(m, out, qkv, cache_at(m, m->kcache, layer), cache_at(m, m->vcache, layer), at.Tq, at.pos0);
+    return AB_OK;
+}
+
+static ab_status cpu_logits_out(void *ctx, float *dst, int row0, int n, struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    int V = m->cfg.vocab;
+    (void)err;
+    for (int r = 0; r < n; r++)
+        memcpy(dst + (size_t)r * V, m->lpad + (size_t)(row0 + r) * m->Vp, (size_t)V * 4);
+    return AB_OK;
+}
+
+static ab_status cpu_tokens_in(void *ctx, const int *host, int n, const int **out, struct ab_error *err)
+{
+    (void)ctx, (void)n, (void)err;
+    *out = host;
+    return AB_OK;
+}
+
+static ab_status cpu_pick(void *ctx, int pos, int *tok, const int **next, struct ab_error *err)
+{
+    struct gpt2_model *m = ctx;
+    *next = tok;
+    return gpt2_pick_tokens(m->lpad, (size_t)m->Vp, m->B, m->cfg.vocab, pos, tok, err);
+}
+
+static const struct gpt2_ops cpu_ops = {
+    .embed = cpu_embed,
+    .layernorm = cpu_layernorm,
+    .convert = cpu_convert,
+    .matmul = cpu_matmul,
+    .kv_append = cpu_kv_append,
+    .attention = cpu_attention,
+    .logits_out = cpu_logits_out,
+    .tokens_in = cpu_tokens_in,
+    .pick = cpu_pick,
+};
+
+/* ------------------------------------------------------------------ the forward */
+
+void gpt2_mm_shape(const struct gpt2_config *cfg, enum gpt2_mm kind, int *N, int *K, unsigned *flags)
+{
+    int C = cfg->n_embd;
+    static const struct {
+        int n4, k4; /* N and K in quarters of C */
+        unsigned flags;
+    } t[GPT2_MM_HEAD] = {
+        [GPT2_MM_QKV] = { 12, 4, OPS_MM_BIAS },
+        [GPT2_MM_PROJ] = { 4, 4, OPS_MM_BIAS | OPS_MM_ACCUM },
+        [GPT2_MM_FC] = { 16, 4, OPS_MM_BIAS | OPS_MM_GELU },
+        [GPT2_MM_FCP] = { 4, 16, OPS_MM_BIAS | OPS_MM_ACCUM },
+    };
+    if (kind == GPT2_MM_HEAD) {
+        *N = gpt2_vocab_padded(cfg->vocab), *K = C, *flags = 0;
+        return;
+    }
+    *N = t[kind].n4 * C / 4, *K = t[kind].k4 * C / 4, *flags = t[kind].flags;
+}
+
+const float *gpt2_mm_weight(const struct gpt2_params *p, int layer, enum gpt2_mm kind)
+{
+    const struct gpt2_layer *L = kind == GPT2_MM_HEAD ? NULL : &p->layers[layer];
+    switch (kind) {
+    case GPT2_MM_QKV: return L->qkv_w;
+    case GPT2_MM_PROJ: return L->proj_w;
+    case GPT2_MM_FC: return L->fc_w;
+    case GPT2_MM_FCP: return L->fcp_w;
+    default: return p->wte;
+    }
+}
+
+/* One block over M = B*Tq rows: x += attn(ln1(x)), then x += mlp(ln2(x)). A 16-bit run dtype
+ * reads the matmuls' inputs converted into mmin, fp32 reads att and h themselves. */
+static ab_status block(const struct gpt2_fwd *f, int l, struct gpt2_span at, struct ab_error *err)
+{
+    const struct gpt2_ops *o = f->ops;
+    const struct gpt2_layer *L = &f->p->layers[l];
+    void *cx = f->ctx;
+    int M = f->B * at.Tq, C = f->p->cfg.n_embd;
+    bool cv = f->dt != AB_DTYPE_FP32;
+    ab_status st;
+    if ((st = o->layernorm(cx, f->mmin, f->x, L->ln1_g, L->ln1_b, M, 1, 0, err)) ||
+        (st = o->matmul(cx, l, GPT2_MM_QKV, f->qkv, f->mmin, L->qkv_b, M, err)) ||
+        (st = o->kv_append(cx, l, f->qkv, at, err)) || (st = o->attention(cx, l, f->att, f->qkv, at, err)) ||
+        (cv && (st = o->convert(cx, f->mmin, f->att, (size_t)M * C, err))) ||
+        (st = o->matmul(cx, l, GPT2_MM_PROJ, f->x, cv ? f->mmin : f->att, L->proj_b, M, err)) ||
+        (st = o->layernorm(cx, f->mmin, f->x, L->ln2_g, L->ln2_b, M, 1, 0, err)) ||
+        (st = o->matmul(cx, l, GPT2_MM_FC, f->h, f->mmin, L->fc_b, M, err)) ||
+        (cv && (st = o->convert(cx, f->mmin, f->h, (size_t)M * 4 * C, err))))
+        return st;
+    return o->matmul(cx, l, GPT2_MM_FCP, f->x, cv ? f->mmin : f->h, L->fcp_b, M, err);
+}
+
+ab_status gpt2_forward(const struct gpt2_fwd *f, const int *tokens, struct gpt2_span at, bool all_logits,
+                       float *logits, struct ab_error *err)
+{
+    const struct gpt2_params *p = f->p;
+    int B = f->B, Tq = at.Tq, V = p->cfg.vocab, M = B * Tq;
+    if (Tq < 1 || Tq > f->max_Tq || (!at.dpos && (at.pos0 < 0 || at.pos0 + Tq > f->max_T)))
+        return ab_fail(err, AB_EINVAL,
+                       "forward: %d tokens at position %d do not fit (%d per step, "
+                       "%d positions)",
+                       Tq, at.pos0, f->max_Tq, f->max_T);
+    if (all_logits && (!logits || !f->all_logits))
+        return ab_fail(err, AB_EINVAL,
+                       "forward: every position's logits need a host buffer and a backend "
+                       "that returns them");
+    ab_status st = f->ops->embed(f->ctx, f->x, tokens, at, err);
+    for (int l = 0; l < p->cfg.n_layer && !st; l++)
+        st = block(f, l, at, err);
+    /* logits of R rows, at most B at a time through the (B, Vp) padded buffer: every
+     * position's, or the last of each sequence (every Tq-th row) */
+    int R = all_logits ? M : B;
+    for (int r0 = 0; r0 < R && !st; r0 += B) {
+        int n = R - r0 < B ? R - r0 : B;
+        if (!(st = f->ops->layernorm(f->ctx, f->mmin, f->x, p->lnf_g, p->lnf_b, n, all_logits ? 1 : Tq,
+                                     all_logits ? r0 : Tq - 1, err)) &&
+            !(st = f->ops->matmul(f->ctx, -1, GPT2_MM_HEAD, f->lpad, f->mmin, NULL, n, err)) && logits)
+            st = f->ops->logits_out(f->ctx, logits + (size_t)r0 * V, 0, n, err);
+    }
+    return st;
+}
+
 /* ------------------------------------------------------------------ the model */
 
 int gpt2_vocab_padded(int V)
@@ -163,7 +372,7 @@ uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B
     uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * 4;
     uint64_t rows = (uint64_t)B * (uint64_t)max_Tq;
     uint64_t act = rows * C * 4 * (1 + 3 + 1 + 4 + 1) + rows * 4 * C * 4;
-    return w + kv + act + 64u * (uint64_t)max_T * 4;
+    return w + kv + act + (uint64_t)B * C * 4 + 64u * (uint64_t)max_T * 4;
 }
 
 void gpt2_model_destroy(struct gpt2_model *m)
@@ -177,6 +386,7 @@ void gpt2_model_destroy(struct gpt2_model *m)
     free(m->slots);
     ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
     ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
+    ab_free(m->rows);
     free(m);
 }
 
@@ -215,30 +425,25 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     m->x = ab_alloc(rows * C * 4), m->qkv = ab_alloc(rows * 3 * C * 4);
     m->att = ab_alloc(rows * C * 4), m->h = ab_alloc(rows * 4 * C * 4);
     m->lnout = ab_alloc(rows * C * 4), m->mmin = ab_alloc(rows * 4 * C * 4);
-    m->scores = ab_alloc((size_t)m->n_threads * max_T * 4);
+    m->scores = ab_alloc((size_t)m->n_threads * max_T * 4), m->rows = ab_alloc((size_t)B * C * 4);
     m->lpad = ab_alloc((size_t)B * m->Vp * 4);
     size_t tmp_n = (size_t)m->Vp * C > 4 * C * C ? (size_t)m->Vp * C : 4 * C * C;
     void *tmp = ab_alloc(tmp_n * ab_dtype_size(dt));
     if (!m->slots || !m->kcache || !m->vcache || !m->x || !m->qkv || !m->att || !m->h || !m->lnout ||
-        !m->mmin || !m->scores || !m->lpad || !tmp) {
+        !m->mmin || !m->scores || !m->rows || !m->lpad || !tmp) {
         ab_free(tmp);
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",
                        gpt2_model_bytes(cfg, dt, B, max_T, max_Tq) * 1e-9);
     }
-    for (size_t l = 0; l < L && !st; l++) {
-        const struct gpt2_layer *Lw = &p->layers[l];
-        struct mm_slot *sl = &m->slots[l * MM_KINDS];
-        int c = (int)C;
-        if (!(st = slot_init(&sl[MM_QKV], dt, weight_in(dt, tmp, Lw->qkv_w, 3 * C, 3 * C, C), 3 * c, c,
-                             OPS_MM_BIAS, err)) &&
-            !(st = slot_init(&sl[MM_PROJ], dt, weight_in(dt, tmp, Lw->proj_w, C, C, C), c, c,
-                             OPS_MM_BIAS | OPS_MM_ACCUM, err)) &&
-            !(st = slot_init(&sl[MM_FC], dt, weight_in(dt, tmp, Lw->fc_w, 4 * C, 4 * C, C), 4 * c, c,
-                             OPS_MM_BIAS | OPS_MM_GELU, err)))
-            st = slot_init(&sl[MM_FCP], dt, weight_in(dt, tmp, Lw->fcp_w, C, C, 4 * C), c, 4 * c,
-                           OPS_MM_BIAS | OPS_MM_ACCUM, err);
-    }
+    for (size_t l = 0; l < L && !st; l++)
+        for (int k = 0; k < MM_KINDS && !st; k++) {
+            int N, K;
+            unsigned flags;
+            gpt2_mm_shape(cfg, (enum gpt2_mm)k, &N, &K, &flags);
+            const float *w = gpt2_mm_weight(p, (int)l, (enum gpt2_mm)k);
+            st = slot_init(&m->slots[l * MM_KINDS + k], dt, weight_in(dt, tmp, w, N, N, K), N, K, flags, err);
+        }
     if (!st)
         st = slot_init(&m->head, dt, weight_in(dt, tmp, p->wte, (size_t)cfg->vocab, (size_t)m->Vp, C), m->Vp,
                        (int)C, 0, err);
@@ -247,69 +452,34 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
         gpt2_model_destroy(m);
         return ab_fail_prefix(err, st, "model");
     }
+    m->fwd = (struct gpt2_fwd){ .ops = &cpu_ops,
+                                .ctx = m,
+                                .p = p,
+                                .dt = dt,
+                                .B = B,
+                                .max_T = max_T,
+                                .max_Tq = max_Tq,
+                                .x = m->x,
+                                .qkv = m->qkv,
+                                .att = m->att,
+                                .h = m->h,
+                                .mmin = m->mmin,
+                                .lpad = m->lpad,
+                                .all_logits = true };
     *out = m;
     return AB_OK;
+}
+
+const struct gpt2_fwd *gpt2_model_fwd(const struct gpt2_model *m)
+{
+    return &m->fwd;
 }
 
 ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
                              float *logits, struct ab_error *err)
 {
-    const struct gpt2_params *p = m->p;
-    int B = m->B, C = m->cfg.n_embd, V = m->cfg.vocab, M = B * Tq;
-    if (Tq < 1 || Tq > m->max_Tq || pos0 < 0 || pos0 + Tq > m->max_T)
-        return ab_fail(err, AB_EINVAL,
-                       "forward: %d tokens at position %d do not fit (%d per step, "
-                       "%d positions)",
-                       Tq, pos0, m->max_Tq, m->max_T);
-    for (int i = 0; i < M; i++)
-        if (tokens[i] < 0 || tokens[i] >= V)
-            return ab_fail(err, AB_EINVAL, "forward: token %d out of the vocabulary", tokens[i]);
-#pragma omp parallel for schedule(static) if (M > 4)
-    for (int r = 0; r < M; r++) {
-        const float *e = p->wte + (size_t)tokens[r] * C, *pe = p->wpe + (size_t)(pos0 + r % Tq) * C;
-        for (int j = 0; j < C; j++)
-            m->x[(size_t)r * C + j] = e[j] + pe[j];
-    }
-    ab_status st;
-    size_t bstride = (size_t)m->max_T * C;
-    for (int l = 0; l < m->cfg.n_layer; l++) {
-        const struct gpt2_layer *L = &p->layers[l];
-        struct mm_slot *sl = &m->slots[(size_t)l * MM_KINDS];
-        float *kc = m->kcache + (size_t)l * B * bstride, *vc = m->vcache + (size_t)l * B * bstride;
-        ops_layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C, AB_DTYPE_FP32);
-        if ((st = matmul(m, &sl[MM_QKV], m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), L->qkv_b, M, err)))
-            return st;
-        for (int b = 0; b < B; b++)
-            for (int i = 0; i < Tq; i++) {
-                const float *row = m->qkv + ((size_t)b * Tq + i) * 3 * C;
-                size_t at = (size_t)b * bstride + (size_t)(pos0 + i) * C;
-                memcpy(kc + at, row + C, (size_t)C * 4);
-                memcpy(vc + at, row + 2 * C, (size_t)C * 4);
-            }
-        attention(m, m->att, m->qkv, kc, vc, Tq, pos0);
-        if ((st = matmul(m, &sl[MM_PROJ], m->x, as_run_dtype(m, m->att, (size_t)M * C), L->proj_b, M, err)))
-            return st;
-        ops_layernorm(m->lnout, m->x, L->ln2_g, L->ln2_b, M, C, AB_DTYPE_FP32);
-        if ((st = matmul(m, &sl[MM_FC], m->h, as_run_dtype(m, m->lnout, (size_t)M * C), L->fc_b, M, err)))
-            return st;
-        if ((st = matmul(m, &sl[MM_FCP], m->x, as_run_dtype(m, m->h, (size_t)M * 4 * C), L->fcp_b, M, err)))
-            return st;
-    }
-    /* logits of R rows, at most B at a time through the (B, Vp) padded buffer */
-    int R = all_logits ? M : B;
-    for (int r0 = 0; r0 < R; r0 += B) {
-        int n = R - r0 < B ? R - r0 : B;
-        for (int r = 0; r < n; r++) {
-            int src = all_logits ? r0 + r : r * Tq + Tq - 1;
-            memcpy(m->h + (size_t)r * C, m->x + (size_t)src * C, (size_t)C * 4);
-        }
-        ops_layernorm(m->lnout, m->h, p->lnf_g, p->lnf_b, n, C, AB_DTYPE_FP32);
-        if ((st = matmul(m, &m->head, m->lpad, as_run_dtype(m, m->lnout, (size_t)n * C), NULL, n, err)))
-            return st;
-        for (int r = 0; r < n; r++)
-            memcpy(logits + (size_t)(r0 + r) * V, m->lpad + (size_t)r * m->Vp, (size_t)V * 4);
-    }
-    return AB_OK;
+    return gpt2_forward(&m->fwd, tokens, (struct gpt2_span){ .Tq = Tq, .pos0 = pos0 }, all_logits, logits,
+                        err);
 }
 
 int gpt2_argmax(const float *x, int n)

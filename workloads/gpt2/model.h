@@ -65,6 +65,76 @@ ab_status gpt2_config_load(const char *weights, char *path, size_t path_len, str
 /* Load weights (a model.safetensors with config.json beside it, or their folder): allocates p. */
 ab_status gpt2_params_load(struct gpt2_params *p, const char *weights, struct ab_error *err);
 
+/* ------------------------------------------------------------------ one forward, two backends */
+/* gpt2_forward is the model's forward pass written once over a backend's op table: the CPU's
+ * (model.c, on ops/) and CUDA's (cuda.c, on ops_cuda and kernels.cu). The forward decides
+ * the order and the buffers; an op only computes, on the backend's memory. Parameters are
+ * named by their host pointers into a gpt2_params; a backend holding them elsewhere maps them.
+ * GELU and the residual adds are matmul epilogues (OPS_MM_GELU, OPS_MM_ACCUM) on both. */
+
+/* The matmuls: out (M, N) fp32 = in (M, K) . w (N, K)^T [+ bias] [then GELU] [+= into out]. */
+enum gpt2_mm { GPT2_MM_QKV, GPT2_MM_PROJ, GPT2_MM_FC, GPT2_MM_FCP, GPT2_MM_HEAD, GPT2_MM_KINDS };
+/* N, K and the OPS_MM_* epilogue of a kind; the head's N is the padded vocabulary. */
+void gpt2_mm_shape(const struct gpt2_config *cfg, enum gpt2_mm kind, int *N, int *K, unsigned *flags);
+/* A kind's fp32 weight in p, (N, K) (the head: wte, its V real rows); layer ignored for the head. */
+const float *gpt2_mm_weight(const struct gpt2_params *p, int layer, enum gpt2_mm kind);
+
+/* Where a forward's new tokens sit: Tq per sequence from position pos0, or from the position
+ * the backend reads at dpos when that is not NULL (a CUDA decode step captured once). */
+struct gpt2_span {
+    int Tq, pos0;
+    const int *dpos;
+};
+
+/* A backend's ops; ctx is the backend's state. Every op may only enqueue (a backend may run
+ * them in order on a stream); what reaches the host (logits_out, pick) waits for it. */
+struct gpt2_ops {
+    /* x (B*Tq, C) = wte[tokens] + wpe[position]; tokens (B, Tq) as tokens_in or pick gave them */
+    ab_status (*embed)(void *ctx, float *x, const int *tokens, struct gpt2_span at, struct ab_error *err);
+    /* out row r (rows, C) in the run dtype = layernorm(x row r*rstep + roff) * g + b */
+    ab_status (*layernorm)(void *ctx, void *out, const float *x, const float *g, const float *b, int rows,
+                           int rstep, int roff, struct ab_error *err);
+    /* dst (n) in the run dtype = src (n) fp32 (only for a 16-bit run dtype) */
+    ab_status (*convert)(void *ctx, void *dst, const float *src, size_t n, struct ab_error *err);
+    /* out (M, N) of layer's weight `kind` (the head: layer -1) over in (M, K), gpt2_mm_shape's
+     * epilogue with bias (NULL for the head) */
+    ab_status (*matmul)(void *ctx, int layer, enum gpt2_mm kind, float *out, const void *in,
+                        const float *bias, int M, struct ab_error *err);
+    /* layer's KV cache at the span's positions = the k, v columns of qkv (B*Tq, 3C) */
+    ab_status (*kv_append)(void *ctx, int layer, const float *qkv, struct gpt2_span at, struct ab_error *err);
+    /* out (B*Tq, C): causal attention of qkv's q columns (B*Tq, 3C) over layer's KV cache */
+    ab_status (*attention)(void *ctx, int layer, float *out, const float *qkv, struct gpt2_span at,
+                           struct ab_error *err);
+    /* host dst (n, V) = rows row0 .. row0+n-1 of the padded logits (B, Vp) */
+    ab_status (*logits_out)(void *ctx, float *dst, int row0, int n, struct ab_error *err);
+    /* n host tokens where embed reads them; *out is valid until the next tokens_in */
+    ab_status (*tokens_in)(void *ctx, const int *host, int n, const int **out, struct ab_error *err);
+    /* greedy tokens of the padded logits' B rows (gpt2_argmax) into host tok, and *next where
+     * embed reads them; pos names the position in a NaN's message (a backend may report a NaN
+     * later instead) */
+    ab_status (*pick)(void *ctx, int pos, int *tok, const int **next, struct ab_error *err);
+};
+
+/* One model on one backend: ops and ctx, the parameters by host pointer, the sizes, and the
+ * activations in the backend's memory. */
+struct gpt2_fwd {
+    const struct gpt2_ops *ops;
+    void *ctx;
+    const struct gpt2_params *p;
+    enum ab_dtype dt; /* the matmul input type: AB_DTYPE_FP32, _BF16, _FP16 */
+    int B, max_T, max_Tq;
+    float *x, *qkv, *att, *h; /* (B*max_Tq, C), (.., 3C), (.., C), (.., 4C) */
+    void *mmin;               /* (B*max_Tq, 4C) matmul input in dt, 4 bytes an element */
+    float *lpad;              /* (B, Vp) the output projection's padded logits */
+    bool all_logits;          /* may forward with all_logits (logits_out of every chunk) */
+};
+/* Forward Tq new tokens per sequence at the span's positions, reading and extending the KV
+ * cache. tokens (B, Tq) where the backend's embed reads them. The last position's logits stay
+ * in f->lpad; with logits (host), they are copied there, (B, V); with all_logits, every
+ * position's, (B, Tq, V), B rows at a time. */
+ab_status gpt2_forward(const struct gpt2_fwd *f, const int *tokens, struct gpt2_span at, bool all_logits,
+                       float *logits, struct ab_error *err);
+
 /* A runnable model: weights in the run dtype, a KV cache for B sequences of up to max_T
  * positions, activations for up to max_Tq new tokens per sequence per forward. */
 /* The run dtype is AB_DTYPE_FP32 or AB_DTYPE_BF16. */
@@ -76,6 +146,8 @@ uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B
 ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt, int B,
                             int max_T, int max_Tq, struct ab_error *err);
 void gpt2_model_destroy(struct gpt2_model *m);
+/* The model's forward over the CPU's ops (owned by m). */
+const struct gpt2_fwd *gpt2_model_fwd(const struct gpt2_model *m);
 /* Forward Tq new tokens per sequence at positions pos0 .. pos0+Tq-1, reading and extending
  * the KV cache. tokens is (B, Tq). logits is (B, Tq, V) with all_logits, else (B, V) for
  * the last position only. */
