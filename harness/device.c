@@ -88,6 +88,12 @@ ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_
     return AB_OK;
 }
 
+bool ab_ceiling_is_bandwidth(const char *name)
+{
+    size_t l = strlen(name);
+    return l > 3 && strcmp(name + l - 3, "_bw") == 0; /* mem_bw, llc_bw */
+}
+
 const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name)
 {
     if (!name)
