@@ -329,6 +329,23 @@ struct ab_metric_decl {
     const char *meaning;   /* one line */
 };
 
+/* The charts `accelbench plot` draws of a workload's rows by default (no -x, -y or --kind),
+ * declared beside its descriptor so plots/ names no workload. Each metric is a row figure
+ * (throughput, flops, bandwidth, tokens, time, fraction, power, energy, efficiency) or one of
+ * the workload's declared number metrics; x and facet are its axes (tests/test_plots.c holds
+ * every registered workload to that). A NULL field takes the generic choice. */
+#define AB_CHART_MAX_METRICS 3
+struct ab_chart_decl {
+    const char *x;      /* line charts' x axis, where it has 3 or more values: "m", "seq"; NULL:
+                           the numeric axis with the most values (none with 3: bars per case) */
+    const char *xlabel; /* how x reads on the chart: "Sequence length"; NULL: the axis name */
+    const char *xunit;  /* x's unit: "tokens"; NULL: none */
+    const char *facet;  /* the axis whose values each get their own figures first: "shape" */
+    const char *metrics[AB_CHART_MAX_METRICS]; /* charted in order, the headline first; none:
+                                                  throughput */
+    bool dist;                                 /* also box plots of the timing samples */
+};
+
 struct ab_result; /* a row: defined below with the results */
 struct ab_workload {
     const char *name;    /* "fp8_gemm" */
@@ -341,6 +358,7 @@ struct ab_workload {
     const struct ab_impl *impl[AB_BACKEND_COUNT]; /* NULL: no implementation there (skipped) */
     const struct ab_metric_decl *metrics;         /* every metric its rows may carry */
     int n_metrics;
+    const struct ab_chart_decl *chart; /* its default charts; NULL: the generic ones */
     /* Its cases publish device ceilings (ab_case_publish_ceiling): the runner plans it first
      * (in quick form) when other selected workloads need ceilings and no other source was
      * given, and --ceilings / --resume read ceilings from its ok rows. */

@@ -119,6 +119,10 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
 ab_status ab_figures_render(const struct ab_figures *fs, const struct ab_plot_opts *opts,
                             struct ab_error *err);
 
+/* The row figures a metric name may be besides a workload's metrics: throughput, flops,
+ * bandwidth, tokens, time, fraction, power, energy, efficiency (NULL-terminated; const). */
+const char *const *ab_plot_metrics_builtin(void);
+bool ab_plot_metric_builtin(const char *metric);
 /* The value of a metric name (throughput, time, efficiency, fraction, power, energy, or a
  * metrics-column name) on a row, with its interval (NaN when none) and unit ("FLOP/s");
  * false when the row does not have it. */
