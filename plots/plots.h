@@ -1,7 +1,8 @@
 /* plots.h — charts for papers, drawn on cairo with text from pango.
  * Two layers: a chart library that knows nothing of results (ticks, canvas, palette, the four
- * chart kinds, fed plain arrays), and figures.c, which turns result rows into those charts
- * (which metric, which axis, one series per device x variant) and names the files.
+ * chart kinds, fed plain arrays), and the figure planners (figures*.c), which turn result rows
+ * into those charts (which metric, which axis, one series per device x variant, as each
+ * workload's chart declaration says) and name the files.
  * Everything renders to a temporary file renamed into place, so a failure leaves no half file. */
 #ifndef AB_PLOTS_H
 #define AB_PLOTS_H
