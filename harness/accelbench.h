@@ -153,6 +153,9 @@ const char *ab_backend_name(enum ab_backend_kind kind);
 /* Is id one of the backend's device ids, by its syntax: the backend's name ("cuda", "cpu"),
  * or for an indexed backend "<name>:N" (whether or not that device exists)? */
 bool ab_backend_owns_id(const struct ab_backend *b, const char *id);
+/* The backend whose device ids include id by their syntax ("cpu"; "cuda" and "cuda:3"), or
+ * NULL when no backend compiled in owns it (a peer's "torch", another build's backend). */
+const struct ab_backend *ab_backend_of_id(const char *id);
 /* Mark in use[] the devices an id selects: "all", a device id ("cuda:1"), or a backend's name
  * (all its devices). Returns false if it selects none; then *absent is the backend the id
  * belongs to when that backend has no device at all (its cases become skipped rows), else

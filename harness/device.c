@@ -38,6 +38,14 @@ bool ab_backend_owns_id(const struct ab_backend *b, const char *id)
     return b->indexed && id[l] == ':' && id[l + 1] && (strtol(id + l + 1, &end, 10), *end == '\0');
 }
 
+const struct ab_backend *ab_backend_of_id(const char *id)
+{
+    for (int k = 0; k < AB_BACKEND_COUNT; k++)
+        if (backends[k] && ab_backend_owns_id(backends[k], id))
+            return backends[k];
+    return NULL;
+}
+
 bool ab_devices_select(const struct ab_device *devs, int n, const char *id, bool *use, int *absent)
 {
     *absent = -1;

@@ -171,7 +171,7 @@ void ab_launch_devices(const struct ab_launch *l, const char *const *ids, int n_
                      l->rank, ids[d]);
         return;
     }
-    snprintf(dev, len, "cpu");
+    snprintf(dev, len, "%s", ab_backend_name(AB_BACKEND_CPU)); /* the host, which every rank shares */
     if (l->size > 1)
         snprintf(note, note_len,
                  "no accelerator here: rank %d runs on the cpu device, which every rank of this host shares; "

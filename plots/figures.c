@@ -484,16 +484,17 @@ static ab_status plan_rows_of(struct fig_plan *P, const struct ab_result_set *rs
                      !strcmp(P->devs[e].backend, dv->backend);
         P->many_hosts |= strcmp(dv->host, P->devs[0].host) != 0;
         const char *name = dv->name[0] ? dv->name : dv->id;
+        const struct ab_backend *idb = ab_backend_of_id(dv->id);
         if (clash && dv->rank >= 0)
             snprintf(dv->label, sizeof dv->label, "%.60s (%.40s rank %d)", name, dv->host, dv->rank);
         else if (clash)
             snprintf(dv->label, sizeof dv->label, "%.60s (%.60s)", name, dv->host);
-        else if (strcmp(dv->id, "cpu") && dv->name[0])
+        else if (dv->name[0] && !(idb && !idb->indexed)) /* "(cuda:0)": one of several */
             snprintf(dv->label, sizeof dv->label, "%.100s (%.20s)", name, dv->id);
         else
             snprintf(dv->label, sizeof dv->label, "%s", name);
         /* A peer's rows (torch_peers.py: backend=torch) on one of our devices: name the peer. */
-        if (dv->backend[0] && strcmp(dv->backend, "cpu") && strcmp(dv->backend, "cuda")) {
+        if (dv->backend[0] && !ab_backend_of_id(dv->backend)) {
             size_t l = strlen(dv->label);
             snprintf(dv->label + l, sizeof dv->label - l, " \xc2\xb7 %.15s", dv->backend);
         }

@@ -187,17 +187,6 @@ static void ranks_spread_over_the_given_accelerator_ids_of_any_backend(void **st
     assert_string_equal(note, "");
 }
 
-static void cuda_is_an_accelerator_and_the_cpu_is_not(void **state)
-{
-    const struct ab_backend *cpu = ab_backend_get(AB_BACKEND_CPU);
-    assert_non_null(cpu);
-    assert_false(cpu->accelerator);
-    int n_acc = 0;
-    for (int k = 0; k < AB_BACKEND_COUNT; k++)
-        n_acc += ab_backend_get((enum ab_backend_kind)k)->accelerator;
-    assert_int_equal(n_acc, AB_BACKEND_COUNT - 1); /* every backend but the host's */
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,7 +199,6 @@ int main(void)
         cmocka_unit_test(bad_values_name_the_variable),
         cmocka_unit_test(cpu_ranks_share_the_cpu_and_extra_ranks_share_gpus),
         cmocka_unit_test(ranks_spread_over_the_given_accelerator_ids_of_any_backend),
-        cmocka_unit_test(cuda_is_an_accelerator_and_the_cpu_is_not),
         cmocka_unit_test(rank_folders_round_trip_and_long_ids_keep_their_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
