@@ -313,7 +313,7 @@ static int resume_selection(struct ab_run_opts *o, const struct given *g, bool o
     else
         snprintf(now, sizeof now, "%s", o->no_ceilings ? "none" : "measured");
     if (ceil_given && strcmp(now, st->ceilings) != 0) {
-        differs(figures, sizeof figures, "ceilings", now, st->ceilings);
+        differs(figures, sizeof figures, AB_CEILINGS_KEY, now, st->ceilings);
     } else if (!ceil_given) {
         if (!strncmp(st->ceilings, "file:", 5))
             o->ceilings_file = st->ceilings + 5;
@@ -382,7 +382,7 @@ int ab_cmd_run(int argc, char **argv)
                                           { "resume", no_argument, NULL, O_RESUME },
                                           { "extend", no_argument, NULL, O_EXTEND },
                                           { "other-host", no_argument, NULL, O_OTHER_HOST },
-                                          { "ceilings", required_argument, NULL, O_CEIL },
+                                          { AB_CEILINGS_KEY, required_argument, NULL, O_CEIL },
                                           { "no-ceilings", no_argument, NULL, O_NOCEIL },
                                           { "seed", required_argument, NULL, O_SEED },
                                           { "idle-baseline", required_argument, NULL, O_IDLE },
@@ -575,13 +575,18 @@ int ab_cmd_run(int argc, char **argv)
     o.run_id = run_id;
     if (launch.launcher[0]) {
         if (o.n_devices == 0) {
+            /* the ranks of a host spread over its accelerators, in the backends' order */
             struct ab_device *devs = calloc(AB_MAX_DEVICES, sizeof *devs);
-            int nd = 0, n_cuda = 0;
+            const char *acc[AB_MAX_DEVICES];
+            int nd = 0, n_acc = 0;
             if (devs && ab_devices_discover(devs, AB_MAX_DEVICES, &nd, NULL, &lerr) == AB_OK)
-                for (int d = 0; d < nd; d++)
-                    n_cuda += devs[d].backend == AB_BACKEND_CUDA;
+                for (int d = 0; d < nd; d++) {
+                    const struct ab_backend *b = ab_backend_get(devs[d].backend);
+                    if (b && b->accelerator)
+                        acc[n_acc++] = devs[d].id;
+                }
+            ab_launch_devices(&launch, acc, n_acc, rank_dev, sizeof rank_dev, note, sizeof note);
             free(devs);
-            ab_launch_devices(&launch, n_cuda, rank_dev, sizeof rank_dev, note, sizeof note);
             o.devices[o.n_devices++] = rank_dev;
             if (note[0] && !o.quiet)
                 fprintf(stderr, "accelbench: run: %s\n", note);

@@ -108,6 +108,9 @@ struct ab_backend {
     enum ab_backend_kind kind;
     bool indexed; /* device ids are "<name>:N" ("cuda:0"); else the id is the name ("cpu") */
     bool stub;    /* built without the backend's libraries: it finds no devices */
+    /* Its devices are accelerators a launcher's ranks are spread over, one local rank per
+     * device (CUDA GPUs); false where every rank of a host shares the one device (the CPU). */
+    bool accelerator;
     /* Fill up to max devices; *n = count. No hardware or no driver: AB_OK with *n = 0 and a
      * reason in err->msg (reported as "skipped"), never a crash. */
     ab_status (*discover)(struct ab_device *out, int max, int *n, struct ab_error *err);
@@ -131,6 +134,11 @@ const struct ab_backend *ab_backend_get(enum ab_backend_kind kind);
  * why[kind] (may be NULL). */
 ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_error why[AB_BACKEND_COUNT],
                               struct ab_error *err);
+/* The word for ceilings in a run's files and options: run.json's key of the selection's
+ * ceilings source, an invocation's and a device's ceilings, and `run --ceilings FILE`. */
+#define AB_CEILINGS_KEY "ceilings"
+/* Is a ceiling a memory bandwidth (bytes/s: "mem_bw", "llc_bw") rather than a FLOP rate? */
+bool ab_ceiling_is_bandwidth(const char *name);
 /* Find (or NULL) a ceiling by name. */
 const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name);
 /* Set (insert or replace) a ceiling; keeps the larger value when source is equal. */
@@ -145,6 +153,9 @@ const char *ab_backend_name(enum ab_backend_kind kind);
 /* Is id one of the backend's device ids, by its syntax: the backend's name ("cuda", "cpu"),
  * or for an indexed backend "<name>:N" (whether or not that device exists)? */
 bool ab_backend_owns_id(const struct ab_backend *b, const char *id);
+/* The backend whose device ids include id by their syntax ("cpu"; "cuda" and "cuda:3"), or
+ * NULL when no backend compiled in owns it (a peer's "torch", another build's backend). */
+const struct ab_backend *ab_backend_of_id(const char *id);
 /* Mark in use[] the devices an id selects: "all", a device id ("cuda:1"), or a backend's name
  * (all its devices). Returns false if it selects none; then *absent is the backend the id
  * belongs to when that backend has no device at all (its cases become skipped rows), else
@@ -321,6 +332,23 @@ struct ab_metric_decl {
     const char *meaning;   /* one line */
 };
 
+/* The charts `accelbench plot` draws of a workload's rows by default (no -x, -y or --kind),
+ * declared beside its descriptor so plots/ names no workload. Each metric is a row figure
+ * (throughput, flops, bandwidth, tokens, time, fraction, power, energy, efficiency) or one of
+ * the workload's declared number metrics; x and facet are its axes (tests/test_plots.c holds
+ * every registered workload to that). A NULL field takes the generic choice. */
+#define AB_CHART_MAX_METRICS 3
+struct ab_chart_decl {
+    const char *x;      /* line charts' x axis, where it has 3 or more values: "m", "seq"; NULL:
+                           the numeric axis with the most values (none with 3: bars per case) */
+    const char *xlabel; /* how x reads on the chart: "Sequence length"; NULL: the axis name */
+    const char *xunit;  /* x's unit: "tokens"; NULL: none */
+    const char *facet;  /* the axis whose values each get their own figures first: "shape" */
+    const char *metrics[AB_CHART_MAX_METRICS]; /* charted in order, the headline first; none:
+                                                  throughput */
+    bool dist;                                 /* also box plots of the timing samples */
+};
+
 struct ab_result; /* a row: defined below with the results */
 struct ab_workload {
     const char *name;    /* "fp8_gemm" */
@@ -333,6 +361,7 @@ struct ab_workload {
     const struct ab_impl *impl[AB_BACKEND_COUNT]; /* NULL: no implementation there (skipped) */
     const struct ab_metric_decl *metrics;         /* every metric its rows may carry */
     int n_metrics;
+    const struct ab_chart_decl *chart; /* its default charts; NULL: the generic ones */
     /* Its cases publish device ceilings (ab_case_publish_ceiling): the runner plans it first
      * (in quick form) when other selected workloads need ceilings and no other source was
      * given, and --ceilings / --resume read ceilings from its ok rows. */
@@ -697,10 +726,11 @@ ab_status ab_launch_detect(const char *const *envp, struct ab_launch *out, struc
  * "" when not launched (the runner draws one). AB_EINVAL when launched with no job id. */
 ab_status ab_launch_run_id(const struct ab_launch *l, const char *given, char *buf, size_t len,
                            struct ab_error *err);
-/* The device a rank takes when -d is not given: cuda:<local rank mod n_cuda>, or "cpu" when
- * there is no GPU; note gets a warning ("" if none) when devices are shared. */
-void ab_launch_devices(const struct ab_launch *l, int n_cuda, char *dev, size_t len, char *note,
-                       size_t note_len);
+/* The device a rank takes when -d is not given: ids[local rank mod n_ids], the ids of this
+ * host's accelerators (devices of a backend with `accelerator`), or "cpu" when there is none;
+ * note gets a warning ("" if none) when devices are shared. */
+void ab_launch_devices(const struct ab_launch *l, const char *const *ids, int n_ids, char *dev, size_t len,
+                       char *note, size_t note_len);
 /* A rank's output folder "<out_dir>/rank-<r>-<host>" (host reduced to [A-Za-z0-9._-]). */
 void ab_launch_rank_dir(const char *out_dir, int rank, const char *host, char *buf, size_t len);
 /* Parse a folder name "rank-<r>-<host>"; false for any other name. */

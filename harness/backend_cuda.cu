@@ -119,6 +119,7 @@ extern "C" const struct ab_backend ab_backend_cuda = {
     AB_BACKEND_CUDA, /* kind */
     true,            /* indexed: cuda:N */
     false,           /* stub */
+    true,            /* accelerator: a launcher's local ranks take one GPU each */
     cuda_discover,
     cuda_health,
     ab_cuda_meter_open,

@@ -14,6 +14,7 @@ const struct ab_backend ab_backend_cuda = {
     .kind = AB_BACKEND_CUDA,
     .indexed = true,
     .stub = true,
+    .accelerator = true,
     .discover = cuda_discover,
     .meter_open = ab_cuda_meter_open,
     .describe = ab_cuda_describe,

@@ -38,6 +38,14 @@ bool ab_backend_owns_id(const struct ab_backend *b, const char *id)
     return b->indexed && id[l] == ':' && id[l + 1] && (strtol(id + l + 1, &end, 10), *end == '\0');
 }
 
+const struct ab_backend *ab_backend_of_id(const char *id)
+{
+    for (int k = 0; k < AB_BACKEND_COUNT; k++)
+        if (backends[k] && ab_backend_owns_id(backends[k], id))
+            return backends[k];
+    return NULL;
+}
+
 bool ab_devices_select(const struct ab_device *devs, int n, const char *id, bool *use, int *absent)
 {
     *absent = -1;
@@ -86,6 +94,12 @@ ab_status ab_devices_discover(struct ab_device *out, int max, int *n, struct ab_
     if (*n == 0)
         return ab_fail(err, AB_EFAIL, "no devices found");
     return AB_OK;
+}
+
+bool ab_ceiling_is_bandwidth(const char *name)
+{
+    size_t l = strlen(name);
+    return l > 3 && strcmp(name + l - 3, "_bw") == 0; /* mem_bw, llc_bw */
 }
 
 const struct ab_ceiling *ab_device_ceiling(const struct ab_device *dev, const char *name)

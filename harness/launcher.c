@@ -152,30 +152,30 @@ ab_status ab_launch_run_id(const struct ab_launch *l, const char *given, char *b
     return AB_OK;
 }
 
-void ab_launch_devices(const struct ab_launch *l, int n_cuda, char *dev, size_t len, char *note,
-                       size_t note_len)
+void ab_launch_devices(const struct ab_launch *l, const char *const *ids, int n_ids, char *dev, size_t len,
+                       char *note, size_t note_len)
 {
     note[0] = '\0';
-    if (n_cuda > 0) {
-        int d = l->local_rank % n_cuda;
-        snprintf(dev, len, "cuda:%d", d);
-        if (l->local_rank >= n_cuda)
+    if (n_ids > 0) {
+        int d = l->local_rank % n_ids;
+        snprintf(dev, len, "%s", ids[d]);
+        if (l->local_rank >= n_ids)
             snprintf(note, note_len,
-                     "local rank %d of more ranks than the %d GPUs of this host: it shares cuda:%d with "
+                     "local rank %d of more ranks than the %d accelerators of this host: it shares %s with "
                      "local rank %d; their timings interfere",
-                     l->local_rank, n_cuda, d, d);
+                     l->local_rank, n_ids, ids[d], d);
         else if (!l->local_known && l->size > 1)
             snprintf(note, note_len,
-                     "the launcher gives no local rank: global rank %d takes cuda:%d, right on one node only "
+                     "the launcher gives no local rank: global rank %d takes %s, right on one node only "
                      "(give -d on several)",
-                     l->rank, d);
+                     l->rank, ids[d]);
         return;
     }
-    snprintf(dev, len, "cpu");
+    snprintf(dev, len, "%s", ab_backend_name(AB_BACKEND_CPU)); /* the host, which every rank shares */
     if (l->size > 1)
         snprintf(note, note_len,
-                 "no GPU here: rank %d runs on the cpu device, which every rank of this host shares; their "
-                 "timings interfere",
+                 "no accelerator here: rank %d runs on the cpu device, which every rank of this host shares; "
+                 "their timings interfere",
                  l->rank);
 }
 

@@ -49,7 +49,7 @@ static cJSON *selection_to_json(const struct ab_run_opts *o)
         snprintf(ceil, sizeof ceil, "file:%s", o->ceilings_file);
     else
         snprintf(ceil, sizeof ceil, "%s", o->no_ceilings ? "none" : "measured");
-    cJSON_AddStringToObject(s, "ceilings", ceil);
+    cJSON_AddStringToObject(s, AB_CEILINGS_KEY, ceil);
     cJSON_AddBoolToObject(s, "concurrent_devices", o->concurrent_devices);
     return s;
 }
@@ -89,7 +89,7 @@ static cJSON *invocation_to_json(const struct ab_run_info *info)
     add_seed(v, info->seed);
     if (info->opts)
         cJSON_AddItemToObject(v, "selection", selection_to_json(info->opts));
-    cJSON *cs = cJSON_AddArrayToObject(v, "ceilings");
+    cJSON *cs = cJSON_AddArrayToObject(v, AB_CEILINGS_KEY);
     for (int i = 0; i < info->n_devices; i++)
         for (int k = 0; k < info->devices[i].n_ceilings; k++) {
             const struct ab_ceiling *c = &info->devices[i].ceilings[k];
@@ -198,14 +198,13 @@ static cJSON *run_to_json(const struct ab_run_info *info)
         cJSON_AddStringToObject(dj, "runtime", d->runtime);
         cJSON_AddStringToObject(dj, "features", d->features);
         cJSON_AddStringToObject(dj, "profile", d->profile ? d->profile->name : "");
-        cJSON *cs = cJSON_AddArrayToObject(dj, "ceilings");
+        cJSON *cs = cJSON_AddArrayToObject(dj, AB_CEILINGS_KEY);
         for (int k = 0; k < d->n_ceilings; k++) {
             cJSON *c = cJSON_CreateObject();
             cJSON_AddStringToObject(c, "name", d->ceilings[k].name);
             cJSON_AddNumberToObject(c, "value", d->ceilings[k].value);
-            size_t nl = strlen(d->ceilings[k].name);
-            bool bw = nl > 3 && strcmp(d->ceilings[k].name + nl - 3, "_bw") == 0; /* mem_bw, llc_bw */
-            cJSON_AddStringToObject(c, "unit", bw ? "B/s" : "FLOP/s");
+            cJSON_AddStringToObject(c, "unit",
+                                    ab_ceiling_is_bandwidth(d->ceilings[k].name) ? "B/s" : "FLOP/s");
             cJSON_AddStringToObject(c, "source", d->ceilings[k].source);
             if (d->ceilings[k].detail[0])
                 cJSON_AddStringToObject(c, "detail", d->ceilings[k].detail);
@@ -663,7 +662,7 @@ static bool selection_from_json(const cJSON *s, struct ab_run_state *out)
     out->warmup_s = 0.1;
     if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(s, "warmup_s")))
         out->warmup_s = x->valuedouble;
-    const char *ceil = json_str(s, "ceilings");
+    const char *ceil = json_str(s, AB_CEILINGS_KEY);
     snprintf(out->ceilings, sizeof out->ceilings, "%s", ceil ? ceil : "measured");
     return true;
 }

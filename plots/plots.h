@@ -1,7 +1,8 @@
 /* plots.h — charts for papers, drawn on cairo with text from pango.
  * Two layers: a chart library that knows nothing of results (ticks, canvas, palette, the four
- * chart kinds, fed plain arrays), and figures.c, which turns result rows into those charts
- * (which metric, which axis, one series per device x variant) and names the files.
+ * chart kinds, fed plain arrays), and the figure planners (figures*.c), which turn result rows
+ * into those charts (which metric, which axis, one series per device x variant, as each
+ * workload's chart declaration says) and name the files.
  * Everything renders to a temporary file renamed into place, so a failure leaves no half file. */
 #ifndef AB_PLOTS_H
 #define AB_PLOTS_H
@@ -119,6 +120,10 @@ ab_status ab_figures_plan(const struct ab_result_set *rs, const struct ab_plot_o
 ab_status ab_figures_render(const struct ab_figures *fs, const struct ab_plot_opts *opts,
                             struct ab_error *err);
 
+/* The row figures a metric name may be besides a workload's metrics: throughput, flops,
+ * bandwidth, tokens, time, fraction, power, energy, efficiency (NULL-terminated; const). */
+const char *const *ab_plot_metrics_builtin(void);
+bool ab_plot_metric_builtin(const char *metric);
 /* The value of a metric name (throughput, time, efficiency, fraction, power, energy, or a
  * metrics-column name) on a row, with its interval (NaN when none) and unit ("FLOP/s");
  * false when the row does not have it. */

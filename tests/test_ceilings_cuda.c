@@ -1,8 +1,8 @@
 /* test_ceilings_cuda.c — host-side logic of the CUDA ceilings, runnable without a GPU: dtype
- * names and sizes, check tolerances, the FMA loop's geometry, FLOP count and exact check, the
- * copy's pattern check, GEMM bytes, sizes and the fast-accumulation choice, and that a GEMM
- * asked of a machine without a usable GPU fails with a status and a message naming the CUDA
- * call instead of crashing. */
+ * names parsed to the harness's types, check tolerances, the FMA loop's geometry, FLOP count
+ * and exact check, the copy's pattern check, GEMM bytes, sizes and the fast-accumulation
+ * choice, and that a GEMM asked of a machine without a usable GPU fails with a status and a
+ * message naming the CUDA call instead of crashing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,16 +14,22 @@
 #include "ceilings/ceilings_cuda.h"
 #include "test_util.h"
 
-static void dtype_names_parse(void **state)
+static void dtype_names_parse_to_the_harness_types(void **state)
 {
-    enum ceil_dtype dt;
-    assert_true(ceil_dtype_parse("fp8", &dt));
-    assert_int_equal(dt, CEIL_FP8);
-    assert_true(ceil_dtype_parse("tf32", &dt));
-    assert_int_equal(dt, CEIL_TF32);
-    assert_true(ceil_dtype_parse("fp8_fast", &dt));
-    assert_int_equal(dt, CEIL_FP8_FAST);
-    assert_false(ceil_dtype_parse("fp4", &dt));
+    struct ceil_type t;
+    assert_true(ceil_type_parse("fp8", &t));
+    assert_int_equal(t.in, AB_DTYPE_FP8_E4M3);
+    assert_false(t.fast_accum);
+    assert_true(ceil_type_parse("tf32", &t));
+    assert_int_equal(t.in, AB_DTYPE_TF32);
+    assert_true(ceil_type_parse("bf16", &t));
+    assert_int_equal(t.in, AB_DTYPE_BF16);
+    assert_true(ceil_type_parse("fp8_fast", &t));
+    assert_int_equal(t.in, AB_DTYPE_FP8_E4M3);
+    assert_true(t.fast_accum);
+    assert_false(ceil_type_parse("fp4", &t));
+    assert_false(ceil_type_parse("int8", &t)); /* an ab_dtype, but no GEMM ceiling of it */
+    assert_false(ceil_type_parse("fp8_e5m2", &t));
     /* every dtype the workload offers is one the CUDA side knows */
     const struct ab_workload *w = ab_workload_find("ceilings");
     assert_non_null(w);
@@ -31,38 +37,54 @@ static void dtype_names_parse(void **state)
     struct ab_error e;
     assert_int_equal(ab_axis_parse(&w->axes[1], w->axes[1].choices, v, &e), AB_OK);
     assert_int_equal(v->n, 6);
-    for (int i = 0; i < v->n; i++)
-        assert_true(ceil_dtype_parse(v->v[i].str, &dt));
+    int n_fast = 0;
+    for (int i = 0; i < v->n; i++) {
+        assert_true(ceil_type_parse(v->v[i].str, &t));
+        n_fast += t.fast_accum; /* only fp8_fast asks for fast accumulation */
+    }
+    assert_int_equal(n_fast, 1);
     free(v);
 }
 
-static void only_fp8_fast_asks_for_fast_accumulation(void **state)
+static void fp8_fast_differs_from_fp8_in_accumulation_only(void **state)
 {
-    for (int d = CEIL_FP32; d <= CEIL_FP8_FAST; d++) {
-        assert_int_equal(ceil_gemm_fast_accum((enum ceil_dtype)d), d == CEIL_FP8_FAST);
-        assert_int_equal(ceil_dtype_is_fp8((enum ceil_dtype)d), d == CEIL_FP8 || d == CEIL_FP8_FAST);
-    }
-    /* the two fp8 ceilings move the same bytes and differ in accumulation only */
-    assert_double_equal(ceil_gemm_min_bytes(4096, CEIL_FP8), ceil_gemm_min_bytes(4096, CEIL_FP8_FAST), 0);
-    assert_true(ceil_gemm_tolerance(CEIL_FP8_FAST) >= ceil_gemm_tolerance(CEIL_FP8));
+    struct ceil_type fp8, fast;
+    assert_true(ceil_type_parse("fp8", &fp8));
+    assert_true(ceil_type_parse("fp8_fast", &fast));
+    assert_int_equal(fp8.in, fast.in);
+    assert_double_equal(ceil_gemm_min_bytes(4096, fp8.in), ceil_gemm_min_bytes(4096, fast.in), 0);
+    assert_true(ceil_gemm_tolerance(fast) >= ceil_gemm_tolerance(fp8));
+    /* the tolerances: fp32 accumulation, tf32 and fp16 at 2^-9, bf16 and fp8 (bf16 out) at 2^-7 */
+    struct ceil_type t;
+    assert_true(ceil_type_parse("fp32", &t));
+    assert_double_equal(ceil_gemm_tolerance(t), 1e-5, 0);
+    assert_true(ceil_type_parse("tf32", &t));
+    assert_double_equal(ceil_gemm_tolerance(t), 2e-3, 0);
+    assert_true(ceil_type_parse("fp16", &t));
+    assert_double_equal(ceil_gemm_tolerance(t), 2e-3, 0);
+    assert_true(ceil_type_parse("bf16", &t));
+    assert_double_equal(ceil_gemm_tolerance(t), 8e-3, 0);
+    assert_double_equal(ceil_gemm_tolerance(fp8), 8e-3, 0);
 }
 
 static void gemm_bytes_are_inputs_read_once_and_output_written_once(void **state)
 {
     double nn = 8192.0 * 8192;
-    assert_double_equal(ceil_gemm_min_bytes(8192, CEIL_FP32), nn * (4 + 4 + 4), 0);
-    assert_double_equal(ceil_gemm_min_bytes(8192, CEIL_TF32), nn * (4 + 4 + 4), 0);
-    assert_double_equal(ceil_gemm_min_bytes(8192, CEIL_BF16), nn * (2 + 2 + 2), 0);
-    assert_double_equal(ceil_gemm_min_bytes(8192, CEIL_FP16), nn * (2 + 2 + 2), 0);
-    assert_double_equal(ceil_gemm_min_bytes(8192, CEIL_FP8), nn * (1 + 1 + 2), 0); /* bf16 out */
-    assert_double_equal(ceil_gemm_min_bytes(300, CEIL_FP32), 300.0 * 300 * 12, 0);
+    assert_int_equal(ceil_gemm_out_dtype(AB_DTYPE_FP8_E4M3), AB_DTYPE_BF16);
+    assert_int_equal(ceil_gemm_out_dtype(AB_DTYPE_TF32), AB_DTYPE_FP32);
+    assert_int_equal(ceil_gemm_out_dtype(AB_DTYPE_FP16), AB_DTYPE_FP16);
+    assert_double_equal(ceil_gemm_min_bytes(8192, AB_DTYPE_FP32), nn * (4 + 4 + 4), 0);
+    assert_double_equal(ceil_gemm_min_bytes(8192, AB_DTYPE_TF32), nn * (4 + 4 + 4), 0);
+    assert_double_equal(ceil_gemm_min_bytes(8192, AB_DTYPE_BF16), nn * (2 + 2 + 2), 0);
+    assert_double_equal(ceil_gemm_min_bytes(8192, AB_DTYPE_FP16), nn * (2 + 2 + 2), 0);
+    assert_double_equal(ceil_gemm_min_bytes(8192, AB_DTYPE_FP8_E4M3), nn * (1 + 1 + 2), 0); /* bf16 out */
+    assert_double_equal(ceil_gemm_min_bytes(300, AB_DTYPE_FP32), 300.0 * 300 * 12, 0);
     /* sizes: FP8 needs multiples of 16, the others take any n */
-    assert_false(ceil_gemm_size_ok(300, CEIL_FP8));
-    assert_false(ceil_gemm_size_ok(300, CEIL_FP8_FAST));
-    assert_true(ceil_gemm_size_ok(1504, CEIL_FP8_FAST));
-    assert_true(ceil_gemm_size_ok(300, CEIL_BF16));
-    assert_true(ceil_gemm_size_ok(1, CEIL_FP32));
-    assert_false(ceil_gemm_size_ok(0, CEIL_FP32));
+    assert_false(ceil_gemm_size_ok(300, AB_DTYPE_FP8_E4M3));
+    assert_true(ceil_gemm_size_ok(1504, AB_DTYPE_FP8_E4M3));
+    assert_true(ceil_gemm_size_ok(300, AB_DTYPE_BF16));
+    assert_true(ceil_gemm_size_ok(1, AB_DTYPE_FP32));
+    assert_false(ceil_gemm_size_ok(0, AB_DTYPE_FP32));
 }
 
 static void fma_geometry_and_flops_follow_the_loop_constants(void **state)
@@ -148,12 +170,14 @@ static void copy_check_finds_a_dropped_or_shifted_element(void **state)
 
 static void tolerances_follow_output_precision(void **state)
 {
+    const struct ceil_type fp32 = { AB_DTYPE_FP32, false }, fp16 = { AB_DTYPE_FP16, false },
+                           bf16 = { AB_DTYPE_BF16, false }, fp8 = { AB_DTYPE_FP8_E4M3, false };
     /* fp32 accumulate-and-store is tightest; bf16 outputs (bf16, fp8) loosest. */
-    assert_true(ceil_gemm_tolerance(CEIL_FP32) < ceil_gemm_tolerance(CEIL_FP16));
-    assert_true(ceil_gemm_tolerance(CEIL_FP16) < ceil_gemm_tolerance(CEIL_BF16));
-    assert_double_equal(ceil_gemm_tolerance(CEIL_BF16), ceil_gemm_tolerance(CEIL_FP8), 0);
+    assert_true(ceil_gemm_tolerance(fp32) < ceil_gemm_tolerance(fp16));
+    assert_true(ceil_gemm_tolerance(fp16) < ceil_gemm_tolerance(bf16));
+    assert_double_equal(ceil_gemm_tolerance(bf16), ceil_gemm_tolerance(fp8), 0);
     /* bf16 rounding is 2^-9 relative at worst: the tolerance must admit it with margin */
-    assert_true(ceil_gemm_tolerance(CEIL_BF16) >= 2.0 / 512);
+    assert_true(ceil_gemm_tolerance(bf16) >= 2.0 / 512);
 }
 
 static void gemm_without_gpu_fails_politely(void **state)
@@ -163,7 +187,7 @@ static void gemm_without_gpu_fails_politely(void **state)
         skip(); /* a real GPU: the workload tests cover it */
     struct ceil_gemm *g = (struct ceil_gemm *)1;
     struct ab_error err = { { 0 } };
-    ab_status st = ceil_gemm_open(&g, 256, CEIL_BF16, 1, &err);
+    ab_status st = ceil_gemm_open(&g, 256, (struct ceil_type){ AB_DTYPE_BF16, false }, 1, &err);
     assert_int_not_equal(st, AB_OK);
     assert_null(g);
     assert_non_null(strstr(err.msg, "cuda"));
@@ -172,9 +196,9 @@ static void gemm_without_gpu_fails_politely(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(dtype_names_parse),
+        cmocka_unit_test(dtype_names_parse_to_the_harness_types),
         cmocka_unit_test(tolerances_follow_output_precision),
-        cmocka_unit_test(only_fp8_fast_asks_for_fast_accumulation),
+        cmocka_unit_test(fp8_fast_differs_from_fp8_in_accumulation_only),
         cmocka_unit_test(gemm_bytes_are_inputs_read_once_and_output_written_once),
         cmocka_unit_test(fma_geometry_and_flops_follow_the_loop_constants),
         cmocka_unit_test(fma_check_compares_every_output_exactly),

@@ -9,6 +9,10 @@
 
 #include "accelbench.h"
 
+/* The accelerator ids a host's discovery gives, as the launcher's device mapping takes them. */
+static const char *const gpus[] = { "cuda:0", "cuda:1", "cuda:2", "cuda:3",
+                                    "cuda:4", "cuda:5", "cuda:6", "cuda:7" };
+
 static void slurm_step_gives_rank_size_local_and_job_step(void **state)
 {
     const char *env[] = { "PATH=/usr/bin",   "SLURM_JOB_ID=81234", "SLURM_STEP_ID=3",        "SLURM_PROCID=5",
@@ -26,7 +30,7 @@ static void slurm_step_gives_rank_size_local_and_job_step(void **state)
     assert_int_equal(ab_launch_run_id(&l, NULL, id, sizeof id, &err), AB_OK);
     assert_string_equal(id, "slurm-81234.3");
     char dev[16], note[256];
-    ab_launch_devices(&l, 4, dev, sizeof dev, note, sizeof note);
+    ab_launch_devices(&l, gpus, 4, dev, sizeof dev, note, sizeof note);
     assert_string_equal(dev, "cuda:1");
     assert_string_equal(note, "");
 }
@@ -90,7 +94,7 @@ static void mpich_without_local_rank_uses_global_and_says_so(void **state)
     assert_int_equal(l.local_rank, 2);
     assert_false(l.local_known);
     char dev[16], note[256];
-    ab_launch_devices(&l, 8, dev, sizeof dev, note, sizeof note);
+    ab_launch_devices(&l, gpus, 8, dev, sizeof dev, note, sizeof note);
     assert_string_equal(dev, "cuda:2");
     assert_non_null(strstr(note, "no local rank"));
 }
@@ -132,15 +136,15 @@ static void cpu_ranks_share_the_cpu_and_extra_ranks_share_gpus(void **state)
         .launcher = "openmpi", .rank = 1, .size = 2, .local_rank = 1, .local_known = true
     };
     char dev[16], note[256];
-    ab_launch_devices(&l, 0, dev, sizeof dev, note, sizeof note);
+    ab_launch_devices(&l, NULL, 0, dev, sizeof dev, note, sizeof note);
     assert_string_equal(dev, "cpu");
     assert_non_null(strstr(note, "shares"));
     l.local_rank = 5;
-    ab_launch_devices(&l, 4, dev, sizeof dev, note, sizeof note);
+    ab_launch_devices(&l, gpus, 4, dev, sizeof dev, note, sizeof note);
     assert_string_equal(dev, "cuda:1");
     assert_non_null(strstr(note, "shares cuda:1"));
     struct ab_launch one = { .launcher = "slurm", .rank = 0, .size = 1, .local_known = true };
-    ab_launch_devices(&one, 0, dev, sizeof dev, note, sizeof note);
+    ab_launch_devices(&one, NULL, 0, dev, sizeof dev, note, sizeof note);
     assert_string_equal(dev, "cpu");
     assert_string_equal(note, "");
 }
@@ -169,6 +173,20 @@ static void rank_folders_round_trip_and_long_ids_keep_their_end(void **state)
     assert_string_equal(id + strlen(id) - 8, "123456_1");
 }
 
+static void ranks_spread_over_the_given_accelerator_ids_of_any_backend(void **state)
+{
+    struct ab_launch l = { .launcher = "slurm", .rank = 3, .size = 4, .local_rank = 3, .local_known = true };
+    static const char *const other[] = { "rocm:0", "rocm:1" };
+    char dev[16], note[256];
+    ab_launch_devices(&l, other, 2, dev, sizeof dev, note, sizeof note);
+    assert_string_equal(dev, "rocm:1");
+    assert_non_null(strstr(note, "shares rocm:1 with local rank 1"));
+    l.local_rank = 0;
+    ab_launch_devices(&l, other, 2, dev, sizeof dev, note, sizeof note);
+    assert_string_equal(dev, "rocm:0");
+    assert_string_equal(note, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +198,7 @@ int main(void)
         cmocka_unit_test(no_launcher_is_rank_zero_of_one_with_no_shared_id),
         cmocka_unit_test(bad_values_name_the_variable),
         cmocka_unit_test(cpu_ranks_share_the_cpu_and_extra_ranks_share_gpus),
+        cmocka_unit_test(ranks_spread_over_the_given_accelerator_ids_of_any_backend),
         cmocka_unit_test(rank_folders_round_trip_and_long_ids_keep_their_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -599,11 +599,148 @@ static void ranks_of_a_merged_run_are_series_of_their_own(void **state)
     ab_result_set_free(&rs);
 }
 
+/* ---------------------------------------------------------------- chart declarations */
+
+static bool wl_has_axis(const struct ab_workload *w, const char *name, bool *numeric)
+{
+    for (int a = 0; a < w->n_axes; a++)
+        if (!strcmp(w->axes[a].name, name)) {
+            *numeric = w->axes[a].type != AB_AXIS_STR;
+            return true;
+        }
+    return false;
+}
+
+/* What a workload's chart declaration names exists: x a numeric axis, the facet an axis, each
+ * metric a row figure or a number metric the workload declares. */
+static void every_workload_chart_names_its_axes_and_number_metrics(void **state)
+{
+    (void)state;
+    int n_charts = 0;
+    for (const struct ab_workload *const *wp = ab_workloads(); *wp; wp++) {
+        const struct ab_workload *w = *wp;
+        const struct ab_chart_decl *cd = w->chart;
+        if (!cd)
+            continue;
+        n_charts++;
+        bool numeric;
+        if (cd->x) {
+            if (!wl_has_axis(w, cd->x, &numeric) || !numeric)
+                fail_msg("%s: chart x \"%s\" is not a numeric axis of the workload", w->name, cd->x);
+        } else if (cd->xlabel || cd->xunit) {
+            fail_msg("%s: chart gives an x label or unit without an x axis", w->name);
+        }
+        if (cd->facet && !wl_has_axis(w, cd->facet, &numeric))
+            fail_msg("%s: chart facet \"%s\" is not an axis of the workload", w->name, cd->facet);
+        for (int m = 0; m < AB_CHART_MAX_METRICS && cd->metrics[m]; m++) {
+            const char *name = cd->metrics[m];
+            if (ab_plot_metric_builtin(name))
+                continue;
+            const struct ab_metric_decl *d = ab_metric_decl_find(w, name);
+            if (!d || d->text || strchr(d->name, '*'))
+                fail_msg("%s: chart metric \"%s\" is neither a row figure nor a number metric it declares",
+                         w->name, name);
+        }
+    }
+    assert_true(n_charts >= 5); /* the workloads with charts of their own keep them */
+    assert_true(ab_plot_metric_builtin("throughput"));
+    assert_false(ab_plot_metric_builtin("peak_extra_bytes"));
+}
+
+/* plots/ knows workloads through their descriptors only: no source file of it names one as a
+ * string ("ceilings") or a filter value (workload=ceilings). */
+static void plots_sources_name_no_workload(void **state)
+{
+    (void)state;
+    static const char *const files[] = { "figures.c",      "figures_common.c",   "figures_line.c",
+                                         "figures_bars.c", "figures_roofline.c", "figures_internal.h",
+                                         "chart.c",        "canvas.c",           "ticks.c",
+                                         "plots.h",        "canvas.h",           NULL };
+    for (int f = 0; files[f]; f++) {
+        char path[4096], *text = NULL;
+        size_t len;
+        struct ab_error err;
+        snprintf(path, sizeof path, "%s/plots/%s", SOURCE_ROOT, files[f]);
+        assert_int_equal(ab_read_file(path, &text, &len, &err), AB_OK);
+        for (const struct ab_workload *const *wp = ab_workloads(); *wp; wp++) {
+            char quoted[64], filter[64];
+            snprintf(quoted, sizeof quoted, "\"%s\"", (*wp)->name);
+            snprintf(filter, sizeof filter, "=%s", (*wp)->name);
+            if (strstr(text, quoted) || strstr(text, filter))
+                fail_msg("plots/%s names the workload %s: declare its charts in its descriptor (.chart)",
+                         files[f], (*wp)->name);
+        }
+        free(text);
+    }
+}
+
+static struct ab_result demo_row(const char *workload, const char *params, double flops, double time_s)
+{
+    struct ab_result r = { .status = AB_OK, .flops = flops, .fraction_of_ceiling = NAN };
+    snprintf(r.host, sizeof r.host, "node1");
+    snprintf(r.workload, sizeof r.workload, "%s", workload);
+    snprintf(r.device, sizeof r.device, "cpu");
+    snprintf(r.device_name, sizeof r.device_name, "Test CPU");
+    snprintf(r.backend, sizeof r.backend, "cpu");
+    snprintf(r.params, sizeof r.params, "%s", params);
+    r.time_s = (struct ab_stats){ .n = 5, .median = time_s, .ci_lo = 0.9 * time_s, .ci_hi = 1.1 * time_s };
+    r.flop_per_s = flops / time_s;
+    r.energy_j = 10 * time_s;
+    r.avg_power_w = 10;
+    r.flop_per_j = flops / r.energy_j;
+    r.byte_per_j = r.token_per_j = r.usd_per_hour = NAN;
+    return r;
+}
+
+/* The same rows drawn as a declared workload's and as an unknown one's: the declaration picks
+ * seq over batch (which has more values) with its label and unit, and adds the efficiency
+ * chart; without one, x is the axis with the most values and throughput the only metric. */
+static void chart_declaration_picks_x_label_and_metrics(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "transformer_block", "no_such_workload" };
+    for (int k = 0; k < 2; k++) {
+        struct ab_result_set rs = { 0 };
+        struct ab_error err;
+        for (int seq = 128; seq <= 512; seq *= 2)
+            for (int batch = 1; batch <= 8; batch *= 2) {
+                char p[96];
+                snprintf(p, sizeof p, "seq=%d;batch=%d", seq, batch);
+                struct ab_result r = demo_row(names[k], p, 1e9 * seq * batch, 1e-3 * seq);
+                assert_int_equal(ab_result_set_add(&rs, &r, &err), AB_OK);
+            }
+        struct ab_plot_opts o = { .formats = AB_FMT_PNG, .dpi = 100 };
+        struct ab_figures fs;
+        assert_int_equal(ab_figures_plan(&rs, &o, &fs, &err), AB_OK);
+        if (k == 0) {
+            const struct ab_figure *f = find_fig(&fs, "transformer_block-throughput-vs-seq");
+            assert_non_null(f);
+            assert_string_equal(f->chart.xlabel, "Sequence length");
+            assert_string_equal(f->chart.xunit, "tokens");
+            assert_int_equal(f->chart.n_series, 4); /* batch 1, 2, 4, 8 */
+            assert_non_null(find_fig(&fs, "transformer_block-efficiency-vs-seq"));
+            assert_int_equal(fs.n, 2);
+        } else {
+            const struct ab_figure *f = find_fig(&fs, "no_such_workload-throughput-vs-batch");
+            assert_non_null(f);
+            assert_string_equal(f->chart.xlabel, "batch");
+            assert_string_equal(f->chart.xunit, "");
+            assert_int_equal(f->chart.n_series, 3); /* seq 128, 256, 512 */
+            assert_int_equal(fs.n, 1);
+        }
+        ab_figures_free(&fs);
+        ab_result_set_free(&rs);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(workload_metric_reads_its_declared_unit),
         cmocka_unit_test(ranks_of_a_merged_run_are_series_of_their_own),
+        cmocka_unit_test(every_workload_chart_names_its_axes_and_number_metrics),
+        cmocka_unit_test(plots_sources_name_no_workload),
+        cmocka_unit_test(chart_declaration_picks_x_label_and_metrics),
         cmocka_unit_test(log2_sizes_read_as_1K_4K_16K),
         cmocka_unit_test(log2_over_many_octaves_thins_to_every_other_power),
         cmocka_unit_test(log10_small_values_read_1e_minus_3),

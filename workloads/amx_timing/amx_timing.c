@@ -758,6 +758,17 @@ static const struct ab_metric_decl metrics[] = {
       "this level's rate / (the device ceiling / threads in use)" },
 };
 
+/* Cycles per instruction and time against the operands' zero fraction, per instruction, and
+ * the distribution of the timing samples. */
+static const struct ab_chart_decl chart = {
+    .x = "sparsity",
+    .xlabel = "Zero fraction of the operands",
+    .xunit = "",
+    .facet = "instr",
+    .metrics = { "cpi_median_cycles", "time" },
+    .dist = true,
+};
+
 const struct ab_workload amx_timing_workload = {
     .name = "amx_timing",
     .summary =
@@ -768,5 +779,6 @@ const struct ab_workload amx_timing_workload = {
     .impl = { [AB_BACKEND_CPU] = &amx_timing_cpu_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .chart = &chart,
     .summarize = amx_summarize,
 };

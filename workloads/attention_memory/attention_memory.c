@@ -697,6 +697,16 @@ static ab_status am_work(const struct ab_params *ps, enum ab_backend_kind backen
     return st;
 }
 
+/* Time, the memory beyond inputs and outputs, and throughput against the sequence length, prefill
+ * and decode apart. */
+static const struct ab_chart_decl chart = {
+    .x = "n",
+    .xlabel = "Sequence length",
+    .xunit = "tokens",
+    .facet = "mode",
+    .metrics = { "time", "peak_extra_bytes", "throughput" },
+};
+
 const struct ab_workload attention_memory_workload = {
     .name = "attention_memory",
     .summary = "naive vs chunked (Rabe & Staats) vs fused attention: peak memory and time; decode KV-cache "
@@ -708,5 +718,6 @@ const struct ab_workload attention_memory_workload = {
               [AB_BACKEND_CUDA] = &attention_memory_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .chart = &chart,
     .work = am_work,
 };

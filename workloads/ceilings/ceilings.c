@@ -89,6 +89,9 @@ static const struct ab_metric_decl metrics[] = {
     { "cublaslt", "", true, AB_BETTER_NONE, "CUDA GEMM: the cuBLASLt algorithm the heuristic chose" },
 };
 
+/* A bar per (kind, dtype) case: what the device reaches, and per joule. */
+static const struct ab_chart_decl chart = { .metrics = { "throughput", "efficiency" } };
+
 const struct ab_workload ceilings_workload = {
     .name = "ceilings",
     .summary = "peak FLOP/s per data type (FMA loop, library GEMM) and memory bandwidth of each device",
@@ -98,5 +101,6 @@ const struct ab_workload ceilings_workload = {
     .impl = { [AB_BACKEND_CPU] = &ceilings_cpu_impl, [AB_BACKEND_CUDA] = &ceilings_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .chart = &chart,
     .provides_ceilings = true,
 };

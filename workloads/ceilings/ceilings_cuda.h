@@ -10,8 +10,13 @@
 extern "C" {
 #endif
 
-/* fp8_fast: E4M3 inputs as fp8, with cuBLASLt's fast accumulation (the accum=fast rows). */
-enum ceil_dtype { CEIL_FP32 = 0, CEIL_TF32, CEIL_BF16, CEIL_FP16, CEIL_FP8, CEIL_FP8_FAST };
+/* What a GEMM ceiling's `dtype` value asks for, in the harness's types: "fp32", "tf32", "bf16",
+ * "fp16" are the ab_dtype of those names, "fp8" is E4M3, and "fp8_fast" E4M3 with cuBLASLt's
+ * fast accumulation (CUBLASLT_MATMUL_DESC_FAST_ACCUM: the ceiling of fp8 accum=fast rows). */
+struct ceil_type {
+    enum ab_dtype in; /* of A and B (AB_DTYPE_TF32: fp32 storage, rounded inside the product) */
+    bool fast_accum;
+};
 
 /* FMA peak: `blocks` x CEIL_FMA_THREADS threads; each runs CEIL_FMA_CHAINS independent chains
  * x = fma(x, a, b) with a = 1, b = 2^-24 passed at run time (so each step stays an FFMA), for
@@ -54,7 +59,7 @@ int64_t ceil_copy_check(const float *dst, size_t first, size_t n, uint32_t seed)
 /* A square GEMM (n x n x n, TN layout: C = A^T B, column-major) through cuBLASLt with the
  * heuristic's first algorithm and a 32 MiB workspace. Inputs random normal, never zero. */
 struct ceil_gemm;
-ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dtype dt, uint64_t seed,
+ab_status ceil_gemm_open(struct ceil_gemm **out, int n, struct ceil_type t, uint64_t seed,
                          struct ab_error *err);
 ab_status ceil_gemm_run(struct ceil_gemm *g, int64_t reps, double *time_s, struct ab_error *err);
 /* Compare `samples` random entries of C (every entry when samples <= 0) with an FP64 product
@@ -65,21 +70,19 @@ ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t seed, doubl
 const char *ceil_gemm_algo(const struct ceil_gemm *g);
 void ceil_gemm_close(struct ceil_gemm *g);
 
-/* Host-side: the relative tolerance of the GEMM check for a dtype (output rounding dominates:
- * bf16 output 2^-8, fp16 2^-11, fp32 accumulation otherwise; tf32 inputs are rounded to
- * 10-bit mantissas inside the product, so its error is relative to the fp32 inputs). */
-double ceil_gemm_tolerance(enum ceil_dtype dt);
-bool ceil_dtype_parse(const char *name, enum ceil_dtype *out);
-/* Bytes per element of the GEMM's inputs (A, B) and of its output C. */
-int ceil_dtype_in_size(enum ceil_dtype dt);
-int ceil_dtype_out_size(enum ceil_dtype dt);
-bool ceil_dtype_is_fp8(enum ceil_dtype dt);
-/* Whether the matmul asks cuBLASLt for fast accumulation (CUBLASLT_MATMUL_DESC_FAST_ACCUM). */
-bool ceil_gemm_fast_accum(enum ceil_dtype dt);
+/* Host-side: parse a `dtype` value (false for any other text). */
+bool ceil_type_parse(const char *name, struct ceil_type *out);
+/* The relative tolerance of the GEMM check for a type (output rounding dominates: bf16 output
+ * 2^-8, fp16 2^-11, fp32 accumulation otherwise; tf32 inputs are rounded to 10-bit mantissas
+ * inside the product, so its error is relative to the fp32 inputs). */
+double ceil_gemm_tolerance(struct ceil_type t);
+/* The type of C for inputs of type in: fp32 for fp32 and tf32, fp16 for fp16, else bf16 (FP8
+ * writes bf16). Element sizes are ab_dtype_size's. */
+enum ab_dtype ceil_gemm_out_dtype(enum ab_dtype in);
 /* Least bytes an n x n x n GEMM moves: A and B read once, C written once. */
-double ceil_gemm_min_bytes(int n, enum ceil_dtype dt);
+double ceil_gemm_min_bytes(int n, enum ab_dtype in);
 /* Whether cuBLASLt can run the size: FP8 needs leading dimensions that are multiples of 16. */
-bool ceil_gemm_size_ok(int n, enum ceil_dtype dt);
+bool ceil_gemm_size_ok(int n, enum ab_dtype in);
 
 #ifdef __cplusplus
 }

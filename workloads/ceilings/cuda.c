@@ -31,7 +31,7 @@ struct cuda_state {
 
 /* n = 0: the best of a few squares (4096 and 8192; 16384 too outside quick, where it fits),
  * each timed briefly (its fastest of a few GEMMs after a warm-up); the best stays open in s. */
-static ab_status gemm_sweep(struct ab_case *c, struct cuda_state *s, enum ceil_dtype dt, int *n_out,
+static ab_status gemm_sweep(struct ab_case *c, struct cuda_state *s, struct ceil_type dt, int *n_out,
                             struct ab_error *err)
 {
     static const int sizes[] = { 4096, 8192, 16384 };
@@ -113,10 +113,10 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         c->work.bytes = 2.0 * (double)s->n * sizeof(float);
         return AB_OK;
     }
-    enum ceil_dtype dt;
-    if (!ceil_dtype_parse(ab_param_str(&c->params, "dtype", "fp32"), &dt))
+    struct ceil_type dt;
+    if (!ceil_type_parse(ab_param_str(&c->params, "dtype", "fp32"), &dt))
         return ab_fail(err, AB_EINVAL, "unknown dtype");
-    if (ceil_dtype_is_fp8(dt) && c->device->cc_major * 10 + c->device->cc_minor < 89)
+    if (dt.in == AB_DTYPE_FP8_E4M3 && c->device->cc_major * 10 + c->device->cc_minor < 89)
         return ab_fail(err, AB_EUNSUPPORTED, "FP8 tensor cores need compute capability 8.9 or later");
     int n = (int)ab_param_int(&c->params, "n", 0);
     ab_status st;
@@ -124,7 +124,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         if ((st = gemm_sweep(c, s, dt, &n, err)))
             return st;
     } else {
-        if (!ceil_gemm_size_ok(n, dt))
+        if (!ceil_gemm_size_ok(n, dt.in))
             return ab_fail(err, AB_EUNSUPPORTED, "cuBLASLt FP8 GEMM needs n a multiple of 16 (n = %d)", n);
         if (!ab_device_fits(c->device, (uint64_t)n * n * 4 * 3))
             return ab_fail(err, AB_ENOMEM, "gemm %d does not fit", n);
@@ -133,9 +133,9 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         ab_case_ceiling_detail(c, "gemm m=%d n=%d k=%d", n, n, n);
     }
     c->work.flops = 2.0 * n * (double)n * n;
-    c->work.bytes = ceil_gemm_min_bytes(n, dt);
+    c->work.bytes = ceil_gemm_min_bytes(n, dt.in);
     ab_case_metric(c, "gemm_n", n);
-    ab_case_metric_text(c, "accum", "%s", ceil_gemm_fast_accum(dt) ? "fast" : "fp32");
+    ab_case_metric_text(c, "accum", "%s", dt.fast_accum ? "fast" : "fp32");
     ab_case_metric_text(c, "cublaslt", "%s", ceil_gemm_algo(s->gemm));
     return AB_OK;
 }

@@ -1,74 +1,63 @@
-/* cuda_common.c — host-side pieces of the CUDA ceilings that need no GPU (unit-tested): dtype
- * names and sizes, the FMA loop's geometry, FLOP count and exact check, the copy's pattern
- * check, and the GEMM's bytes, size rules and tolerances. */
+/* cuda_common.c — host-side pieces of the CUDA ceilings that need no GPU (unit-tested): the FMA
+ * loop's geometry, FLOP count and exact check, the copy's pattern check, and the GEMM's types
+ * (the harness's ab_dtype and its sizes), bytes, size rules and tolerances. */
 #include "ceilings_cuda.h"
 
 #include <stdio.h>
 #include <string.h>
 
-bool ceil_dtype_parse(const char *name, enum ceil_dtype *out)
+static bool is_fp8(enum ab_dtype t)
 {
-    static const char *const names[] = { "fp32", "tf32", "bf16", "fp16", "fp8", "fp8_fast" };
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (strcmp(name, names[i]) == 0) {
-            *out = (enum ceil_dtype)i;
-            return true;
-        }
-    return false;
+    return t == AB_DTYPE_FP8_E4M3 || t == AB_DTYPE_FP8_E5M2;
 }
 
-double ceil_gemm_tolerance(enum ceil_dtype dt)
+bool ceil_type_parse(const char *name, struct ceil_type *out)
 {
-    switch (dt) {
-    case CEIL_FP32: return 1e-5;
-    case CEIL_TF32: return 2e-3; /* 10-bit mantissa operands: ~2^-11 per product, averaged */
-    case CEIL_BF16: return 8e-3; /* bf16 output rounding, 2^-8 relative, on |C| <= sum|ab| */
-    case CEIL_FP16: return 2e-3; /* fp16 output, 2^-11 */
-    case CEIL_FP8:
-        return 8e-3; /* exact fp8 products, fp32 accumulation, bf16 output */
-    /* Fast accumulation keeps fewer accumulator bits (about 14): even if every one of the n
-     * additions lost 2^-14 of the partial sum, the error stays below 2^-14 sqrt(n) sum|ab|
-     * (5.5e-3 at n = 8192) for random inputs; bf16 output rounding as for fp8. */
-    case CEIL_FP8_FAST: return 8e-3;
+    enum ab_dtype t;
+    if (strcmp(name, "fp8") == 0 || strcmp(name, "fp8_fast") == 0) {
+        *out = (struct ceil_type){ .in = AB_DTYPE_FP8_E4M3, .fast_accum = name[3] != '\0' };
+        return true;
     }
-    return 1e-5;
+    if (!ab_dtype_parse(name, &t) ||
+        (t != AB_DTYPE_FP32 && t != AB_DTYPE_TF32 && t != AB_DTYPE_BF16 && t != AB_DTYPE_FP16))
+        return false;
+    *out = (struct ceil_type){ .in = t, .fast_accum = false };
+    return true;
 }
 
-int ceil_dtype_in_size(enum ceil_dtype dt)
+double ceil_gemm_tolerance(struct ceil_type t)
 {
-    switch (dt) {
-    case CEIL_BF16:
-    case CEIL_FP16: return 2;
-    case CEIL_FP8:
-    case CEIL_FP8_FAST: return 1;
-    default: return 4;
+    switch (t.in) {
+    case AB_DTYPE_TF32: return 2e-3; /* 10-bit mantissa operands: ~2^-11 per product, averaged */
+    case AB_DTYPE_BF16: return 8e-3; /* bf16 output rounding, 2^-8 relative, on |C| <= sum|ab| */
+    case AB_DTYPE_FP16: return 2e-3; /* fp16 output, 2^-11 */
+    case AB_DTYPE_FP8_E4M3:
+    case AB_DTYPE_FP8_E5M2:
+        /* Exact fp8 products, fp32 accumulation, bf16 output. Fast accumulation keeps fewer
+         * accumulator bits (about 14): even if every one of the n additions lost 2^-14 of the
+         * partial sum, the error stays below 2^-14 sqrt(n) sum|ab| (5.5e-3 at n = 8192) for
+         * random inputs; bf16 output rounding as without it. */
+        return 8e-3;
+    default: return 1e-5;
     }
 }
 
-int ceil_dtype_out_size(enum ceil_dtype dt)
+enum ab_dtype ceil_gemm_out_dtype(enum ab_dtype in)
 {
-    return dt == CEIL_FP32 || dt == CEIL_TF32 ? 4 : 2; /* fp8 writes bf16 */
+    return in == AB_DTYPE_FP32 || in == AB_DTYPE_TF32 ? AB_DTYPE_FP32
+           : in == AB_DTYPE_FP16                      ? AB_DTYPE_FP16
+                                                      : AB_DTYPE_BF16;
 }
 
-bool ceil_dtype_is_fp8(enum ceil_dtype dt)
-{
-    return dt == CEIL_FP8 || dt == CEIL_FP8_FAST;
-}
-
-bool ceil_gemm_fast_accum(enum ceil_dtype dt)
-{
-    return dt == CEIL_FP8_FAST;
-}
-
-double ceil_gemm_min_bytes(int n, enum ceil_dtype dt)
+double ceil_gemm_min_bytes(int n, enum ab_dtype in)
 {
     double nn = (double)n * n;
-    return nn * (2.0 * ceil_dtype_in_size(dt) + ceil_dtype_out_size(dt));
+    return nn * (2.0 * (double)ab_dtype_size(in) + (double)ab_dtype_size(ceil_gemm_out_dtype(in)));
 }
 
-bool ceil_gemm_size_ok(int n, enum ceil_dtype dt)
+bool ceil_gemm_size_ok(int n, enum ab_dtype in)
 {
-    return n > 0 && (!ceil_dtype_is_fp8(dt) || n % 16 == 0);
+    return n > 0 && (!is_fp8(in) || n % 16 == 0);
 }
 
 int ceil_fma_blocks(int sms)

@@ -7,9 +7,6 @@
 #include "ceilings_cuda.h"
 #include "ops_cuda.h"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdlib.h>
@@ -82,7 +79,8 @@ extern "C" ab_status ceil_cuda_copy(float *dst, const float *src, size_t n, void
 
 struct ceil_gemm {
     int n;
-    enum ceil_dtype dt;
+    struct ceil_type t;
+    enum ab_dtype out; /* C's type */
     size_t in_size, out_size;
     void *A, *B, *C;
     struct ops_cuda_matmul *mm;
@@ -92,59 +90,12 @@ struct ceil_gemm {
     char algo_text[64];
 };
 
-static enum ab_dtype in_type(enum ceil_dtype dt)
+/* Store v as element i of dst (type dt, the harness's rounding) and return the stored value:
+ * the value the GPU will see. */
+static float stored(float v, enum ab_dtype dt, void *dst, size_t i)
 {
-    switch (dt) {
-    case CEIL_BF16: return AB_DTYPE_BF16;
-    case CEIL_FP16: return AB_DTYPE_FP16;
-    case CEIL_FP8:
-    case CEIL_FP8_FAST: return AB_DTYPE_FP8_E4M3;
-    default: return AB_DTYPE_FP32;
-    }
-}
-
-static enum ab_dtype out_type(enum ceil_dtype dt)
-{
-    switch (dt) {
-    case CEIL_BF16:
-    case CEIL_FP8:
-    case CEIL_FP8_FAST: return AB_DTYPE_BF16;
-    case CEIL_FP16: return AB_DTYPE_FP16;
-    default: return AB_DTYPE_FP32;
-    }
-}
-
-/* Round-trip a float through the storage type: the value the GPU will see. */
-static float stored(float v, enum ceil_dtype dt, void *dst, size_t i)
-{
-    switch (dt) {
-    case CEIL_BF16: {
-        __nv_bfloat16 h = __float2bfloat16(v);
-        ((__nv_bfloat16 *)dst)[i] = h;
-        return __bfloat162float(h);
-    }
-    case CEIL_FP16: {
-        __half h = __float2half(v);
-        ((__half *)dst)[i] = h;
-        return __half2float(h);
-    }
-    case CEIL_FP8:
-    case CEIL_FP8_FAST: {
-        __nv_fp8_e4m3 h = __nv_fp8_e4m3(v);
-        ((__nv_fp8_e4m3 *)dst)[i] = h;
-        return float(h);
-    }
-    default: ((float *)dst)[i] = v; return v;
-    }
-}
-
-static float read_out(const void *src, enum ceil_dtype dt, size_t i)
-{
-    switch (out_type(dt)) {
-    case AB_DTYPE_BF16: return __bfloat162float(((const __nv_bfloat16 *)src)[i]);
-    case AB_DTYPE_FP16: return __half2float(((const __half *)src)[i]);
-    default: return ((const float *)src)[i];
-    }
+    ab_dtype_from_f32(dt, (unsigned char *)dst + i * ab_dtype_size(dt), &v, 1);
+    return (float)ab_dtype_get(dt, dst, i);
 }
 
 extern "C" void ceil_gemm_close(struct ceil_gemm *g)
@@ -168,8 +119,9 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
 {
     int n = g->n;
     size_t nn = (size_t)n * n;
-    g->in_size = nn * ceil_dtype_in_size(g->dt);
-    g->out_size = nn * ceil_dtype_out_size(g->dt);
+    g->out = ceil_gemm_out_dtype(g->t.in);
+    g->in_size = nn * ab_dtype_size(g->t.in);
+    g->out_size = nn * ab_dtype_size(g->out);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), err);
     AB_CUDA_TRY(cudaEventCreate(&g->e0), err);
     AB_CUDA_TRY(cudaEventCreate(&g->e1), err);
@@ -185,7 +137,7 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
     for (int m = 0; m < 2; m++) {
         std::vector<float> &h = m ? g->hB : g->hA;
         for (size_t i = 0; i < nn; i++)
-            h[i] = stored((float)ab_rng_normal(&r), g->dt, buf.data(), i);
+            h[i] = stored((float)ab_rng_normal(&r), g->t.in, buf.data(), i);
         AB_CUDA_TRY(cudaMemcpy(m ? g->B : g->A, buf.data(), g->in_size, cudaMemcpyHostToDevice), err);
     }
     AB_CUDA_TRY(cudaMemset(g->C, 0xff, g->out_size), err); /* poison: NaN until written */
@@ -193,11 +145,11 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
      * C = A^T B is row-major C^T (n,n) = B^T (n,n) . A: ops' A is our B, its weight B our A. */
     struct ops_mm_desc d = {};
     d.m = d.n = d.k = n;
-    d.a_dt = d.b_dt = in_type(g->dt);
-    d.d_dt = out_type(g->dt);
+    d.tf32 = g->t.in == AB_DTYPE_TF32; /* fp32 storage, rounded by the library */
+    d.a_dt = d.b_dt = d.tf32 ? AB_DTYPE_FP32 : g->t.in;
+    d.d_dt = g->out;
     d.trans_b = true;
-    d.tf32 = g->dt == CEIL_TF32;
-    d.fast_accum = ceil_gemm_fast_accum(g->dt);
+    d.fast_accum = g->t.fast_accum;
     d.workspace_bytes = (size_t)32 << 20; /* cuBLAS's recommendation for Hopper */
     ab_status st = ops_cuda_matmul_plan(&g->mm, &d, err);
     if (st)
@@ -208,7 +160,7 @@ static ab_status gemm_open(struct ceil_gemm *g, uint64_t seed, struct ab_error *
     return AB_OK;
 }
 
-extern "C" ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dtype dt, uint64_t seed,
+extern "C" ab_status ceil_gemm_open(struct ceil_gemm **out, int n, struct ceil_type t, uint64_t seed,
                                     struct ab_error *err)
 {
     *out = NULL;
@@ -216,7 +168,7 @@ extern "C" ab_status ceil_gemm_open(struct ceil_gemm **out, int n, enum ceil_dty
     if (!g)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     g->n = n;
-    g->dt = dt;
+    g->t = t;
     ab_status st = gemm_open(g, seed, err);
     if (st) {
         ceil_gemm_close(g);
@@ -260,7 +212,7 @@ extern "C" ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t 
     int n = g->n;
     struct ab_rng r;
     ab_rng_seed(&r, seed);
-    double worst = 0, tol = ceil_gemm_tolerance(g->dt);
+    double worst = 0, tol = ceil_gemm_tolerance(g->t);
     int bad = 0;
     bool all = samples <= 0;
     int64_t count = all ? (int64_t)n * n : samples;
@@ -274,7 +226,7 @@ extern "C" ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t 
             ref += p;
             mag += fabs(p);
         }
-        double got = read_out(hc.data(), g->dt, (size_t)i + (size_t)j * n);
+        double got = ab_dtype_get(g->out, hc.data(), (size_t)i + (size_t)j * n);
         double e = fabs(got - ref) / mag;
         if (!(e <= tol) && bad++ < 2) {
             size_t l = strlen(first);

@@ -415,6 +415,15 @@ static ab_status fp8_gemm_work(const struct ab_params *ps, enum ab_backend_kind 
     return AB_OK;
 }
 
+/* Throughput and error against m, square shapes apart from the LLM shapes. */
+static const struct ab_chart_decl chart = {
+    .x = "m",
+    .xlabel = "m (square: m = n = k; LLM shapes: tokens)",
+    .xunit = "",
+    .facet = "shape",
+    .metrics = { "throughput", "max_rel_err" },
+};
+
 const struct ab_workload fp8_gemm_workload = {
     .name = "fp8_gemm",
     .summary = "FP8 GEMM throughput and accuracy (tensor/row scaling) against BF16/FP16/TF32/FP32",
@@ -424,5 +433,6 @@ const struct ab_workload fp8_gemm_workload = {
     .impl = { [AB_BACKEND_CPU] = &fp8_gemm_cpu_impl, [AB_BACKEND_CUDA] = &fp8_gemm_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .chart = &chart,
     .work = fp8_gemm_work,
 };

@@ -565,6 +565,15 @@ static const struct ab_metric_decl metrics[] = {
       "CUDA decode: the step replayed as a CUDA graph against the plain forward" },
 };
 
+/* Tokens per second and per joule against the batch, prefill and decode apart. */
+static const struct ab_chart_decl chart = {
+    .x = "batch",
+    .xlabel = "Batch",
+    .xunit = "sequences",
+    .facet = "phase",
+    .metrics = { "tokens", "efficiency" },
+};
+
 const struct ab_workload gpt2_workload = {
     .name = "gpt2",
     .summary =
@@ -575,4 +584,5 @@ const struct ab_workload gpt2_workload = {
     .impl = { [AB_BACKEND_CPU] = &gpt2_cpu_impl, [AB_BACKEND_CUDA] = &gpt2_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .chart = &chart,
 };

@@ -360,6 +360,14 @@ static ab_status tb_work(const struct ab_params *ps, enum ab_backend_kind backen
     return AB_OK;
 }
 
+/* Throughput and its energy efficiency against the sequence length. */
+static const struct ab_chart_decl chart = {
+    .x = "seq",
+    .xlabel = "Sequence length",
+    .xunit = "tokens",
+    .metrics = { "throughput", "efficiency" },
+};
+
 const struct ab_workload transformer_block_workload = {
     .name = "transformer_block",
     .summary = "one pre-LN GPT decoder layer forward (LN, QKV, causal attention, projection, MLP with GELU)",
@@ -370,5 +378,6 @@ const struct ab_workload transformer_block_workload = {
               [AB_BACKEND_CUDA] = &transformer_block_cuda_impl },
     .metrics = metrics,
     .n_metrics = sizeof metrics / sizeof metrics[0],
+    .chart = &chart,
     .work = tb_work,
 };
