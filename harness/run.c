@@ -87,6 +87,12 @@ ab_status ab_ceilings_from_file(const char *path, struct ab_device *devs, int n,
         const struct ab_workload *wl = ab_workload_find(r->workload);
         if (!wl || !wl->provides_ceilings || r->status != AB_OK || !r->ceiling[0] || !(r->ceiling_value > 0))
             continue;
+        /* A row held against a better value than its own best (a size below the best one of a
+         * sweep, a pageable copy against the pinned ceiling) did not give it: the row that did is
+         * in the file, with what gave it. */
+        double own = ab_result_metric(r, "ceiling_best_rate");
+        if (isnan(own) ? wl->own_ceilings_only : own != r->ceiling_value)
+            continue;
         for (int d = 0; d < n; d++)
             if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0) {
                 ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);

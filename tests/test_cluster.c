@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
 #include <sys/wait.h>
@@ -253,6 +254,113 @@ static void mpirun_two_ranks_measure_pingpong_and_collectives(void **state)
     ab_result_set_free(&m);
 }
 
+/* The ceiling `name` of the first device of a run.json (NULL when absent); *detail, *source. */
+static cJSON *run_json_ceiling(cJSON *root, const char *name)
+{
+    cJSON *devs = cJSON_GetObjectItem(root, "devices"), *d0 = cJSON_GetArrayItem(devs, 0);
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(d0, "ceilings"))
+    {
+        cJSON *n = cJSON_GetObjectItem(c, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+            return c;
+    }
+    return NULL;
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = NULL;
+    assert_int_equal(ab_read_file(path, &text, NULL, NULL), AB_OK);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+/* net_bw is the best ping-pong sample over the sizes run, as the runner keeps it: a plausible
+ * value beats a suspect one, then the higher wins; the rows are held against it; --ceilings reads
+ * it back with what gave it. */
+static void mpirun_pingpong_publishes_net_bw_in_run_json(void **state)
+{
+    if (!have_mpirun()) {
+        fprintf(stderr, "skipped: %s\n", HAVE_MPI ? "no mpirun in PATH" : "built without MPI (-Dmpi)");
+        skip();
+    }
+    char err[8192], path[4400];
+    int rc = sh(MPIRUN "\"$EXE\" run -w interconnect -d cpu --quick --no-ceilings -a op=pingpong,memcpy "
+                       "-a bytes=4K,64K,1M --min-time 0.02 --max-time 0.3 -q -o \"$D/nb\" && "
+                       "cp \"$D\"/nb/rank-0-*/run.json \"$D/nb0.json\" && "
+                       "cp \"$D\"/nb/rank-0-*/results.csv \"$D/nb0.csv\"",
+                err, sizeof err);
+    if (rc != 0)
+        fail_msg("mpirun exited %d: %s", rc, err);
+    struct ab_result_set m;
+    snprintf(path, sizeof path, "%s/nb0.csv", dir);
+    load(path, &m);
+    const struct ab_result *best = NULL;
+    bool best_suspect = true;
+    int n_pp = 0;
+    for (int64_t i = 0; i < m.n; i++) {
+        const struct ab_result *r = &m.rows[i];
+        if (strncmp(r->params, "op=pingpong", 11) != 0) {
+            assert_string_equal(r->ceiling, ""); /* memcpy names none */
+            continue;
+        }
+        if (r->status != AB_OK)
+            fail_msg("%s: %s: %s", r->params, ab_status_word(r->status), r->message);
+        n_pp++;
+        assert_string_equal(r->ceiling, "net_bw");
+        double own = ab_result_metric(r, "ceiling_best_rate");
+        /* the best sample: one message over half the fastest round trip */
+        assert_double_equal(own, r->bytes / r->time_s.min, own * 1e-6);
+        assert_true(r->ceiling_value >= own * (1 - 1e-9)); /* the best so far, this row's included */
+        assert_double_equal(r->fraction_of_ceiling, r->byte_per_s / r->ceiling_value, 1e-6);
+        const char *d = ab_result_metric_text(r, "ceiling_detail");
+        assert_non_null(d);
+        assert_non_null(strstr(d, "pingpong "));
+        assert_non_null(strstr(d, "ranks 0-1 of 2"));
+        bool suspect = ab_result_metric(r, "ceiling_suspect") == 1;
+        if (!best || (best_suspect && !suspect) ||
+            (best_suspect == suspect && own > ab_result_metric(best, "ceiling_best_rate"))) {
+            best = r;
+            best_suspect = suspect;
+        }
+    }
+    assert_int_equal(n_pp, 3);
+    snprintf(path, sizeof path, "%s/nb0.json", dir);
+    cJSON *rj = read_json(path);
+    cJSON *nb = run_json_ceiling(rj, "net_bw");
+    assert_non_null(nb);
+    assert_double_equal(cJSON_GetObjectItem(nb, "value")->valuedouble,
+                        ab_result_metric(best, "ceiling_best_rate"),
+                        ab_result_metric(best, "ceiling_best_rate") * 1e-8);
+    assert_string_equal(cJSON_GetObjectItem(nb, "unit")->valuestring, "B/s");
+    assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring,
+                        ab_result_metric_text(best, "ceiling_detail"));
+    assert_null(run_json_ceiling(rj, "mem_bw")); /* --no-ceilings: none of the device's own */
+    double net_bw = cJSON_GetObjectItem(nb, "value")->valuedouble;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s", ab_result_metric_text(best, "ceiling_detail"));
+    cJSON_Delete(rj);
+    ab_result_set_free(&m);
+
+    /* read back by --ceilings: the value and what gave it, not a later row's */
+    rc = sh("\"$EXE\" run -w interconnect -d cpu -a op=memcpy -a bytes=4K --quick --min-time 0.01 "
+            "--max-time 0.1 -q --ceilings \"$D/nb0.csv\" -o \"$D/nbc\"",
+            err, sizeof err);
+    if (rc != 0)
+        fail_msg("run --ceilings exited %d: %s", rc, err);
+    snprintf(path, sizeof path, "%s/nbc/run.json", dir);
+    rj = read_json(path);
+    nb = run_json_ceiling(rj, "net_bw");
+    assert_non_null(nb);
+    assert_double_equal(cJSON_GetObjectItem(nb, "value")->valuedouble, net_bw, net_bw * 1e-8);
+    assert_string_equal(cJSON_GetObjectItem(nb, "source")->valuestring, "file:nb0.csv");
+    assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring, detail);
+    cJSON_Delete(rj);
+}
+
 static void mpirun_rank_killed_mid_run_is_marked_missing(void **state)
 {
     if (!have_mpirun()) {
@@ -308,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(merge_refuses_bad_input_with_exit_2, setup, teardown),
         cmocka_unit_test_setup_teardown(mpirun_two_ranks_measure_pingpong_and_collectives, setup, teardown),
         cmocka_unit_test_setup_teardown(mpirun_rank_killed_mid_run_is_marked_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(mpirun_pingpong_publishes_net_bw_in_run_json, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
