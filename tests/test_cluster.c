@@ -314,13 +314,15 @@ static void mpirun_pingpong_publishes_net_bw_in_run_json(void **state)
         double own = ab_result_metric(r, "ceiling_best_rate");
         /* the best sample: one message over half the fastest round trip */
         assert_double_equal(own, r->bytes / r->time_s.min, own * 1e-6);
-        assert_true(r->ceiling_value >= own * (1 - 1e-9)); /* the best so far, this row's included */
         assert_double_equal(r->fraction_of_ceiling, r->byte_per_s / r->ceiling_value, 1e-6);
         const char *d = ab_result_metric_text(r, "ceiling_detail");
         assert_non_null(d);
         assert_non_null(strstr(d, "pingpong "));
         assert_non_null(strstr(d, "ranks 0-1 of 2"));
         bool suspect = ab_result_metric(r, "ceiling_suspect") == 1;
+        /* the best so far, this row's included; a suspect row's may be a lower plausible one */
+        if (!suspect)
+            assert_true(r->ceiling_value >= own * (1 - 1e-9));
         if (!best || (best_suspect && !suspect) ||
             (best_suspect == suspect && own > ab_result_metric(best, "ceiling_best_rate"))) {
             best = r;
@@ -359,6 +361,103 @@ static void mpirun_pingpong_publishes_net_bw_in_run_json(void **state)
     assert_string_equal(cJSON_GetObjectItem(nb, "source")->valuestring, "file:nb0.csv");
     assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring, detail);
     cJSON_Delete(rj);
+}
+
+/* A ping-pong row of this machine's CPU: its own best rate `own` (NaN: none recorded), held
+ * against `held` (the ceiling_value column), with the detail of its case; suspect: it failed the
+ * plausibility check twice. */
+static void pingpong_row(struct ab_reporter *rc, const struct ab_device *dev, int64_t bytes, double own,
+                         double held, bool suspect)
+{
+    struct ab_error err;
+    struct ab_result *r = calloc(1, sizeof *r);
+    strcpy(r->run_id, "links");
+    strcpy(r->host, "h");
+    strcpy(r->started_utc, "2026-01-01T00:00:00Z");
+    strcpy(r->workload, "interconnect");
+    strcpy(r->device, dev->id);
+    strcpy(r->device_name, dev->name);
+    strcpy(r->backend, "cpu");
+    snprintf(r->params, sizeof r->params, "op=pingpong;bytes=%lld", (long long)bytes);
+    r->status = AB_OK;
+    double t[3] = { 1e-3, 1e-3, 1e-3 };
+    ab_stats_compute(t, 3, &r->time_s);
+    strcpy(r->ceiling, "net_bw");
+    r->ceiling_value = held;
+    strcpy(r->ceiling_source, "measured");
+    r->fraction_of_ceiling = 0.5;
+    strcpy(r->power_source, "none");
+    r->avg_power_w = r->energy_j = r->flop_per_j = r->token_per_j = r->byte_per_j = r->usd_per_hour = NAN;
+    if (!isnan(own)) {
+        strcpy(r->metrics[0].name, "ceiling_best_rate");
+        r->metrics[0].value = own;
+        strcpy(r->metrics[1].name, "ceiling_detail");
+        snprintf(r->metrics[1].text, sizeof r->metrics[1].text, "pingpong %lld B, ranks 0-1 of 2",
+                 (long long)bytes);
+        r->n_metrics = 2;
+        if (suspect) {
+            strcpy(r->metrics[2].name, "ceiling_suspect");
+            r->metrics[2].value = 1;
+            r->n_metrics = 3;
+        }
+    }
+    assert_int_equal(rc->row(rc->self, r, &err), AB_OK);
+    free(r);
+}
+
+/* --ceilings takes a link ceiling from the row that gave it, as the run chose it (a plausible value
+ * over a suspect one, then the higher): not from a later size held against it (its own best
+ * lower), nor from a row that names it without a best of its own. */
+static void ceilings_file_takes_net_bw_from_the_row_that_gave_it(void **state)
+{
+    struct ab_device devs[AB_MAX_DEVICES];
+    struct ab_error why[AB_BACKEND_COUNT], e;
+    int n = 0;
+    ab_devices_discover(devs, AB_MAX_DEVICES, &n, why, NULL);
+    assert_true(n >= 1);
+    char csv[4400], err[8192], path[4400];
+    snprintf(csv, sizeof csv, "%s/links.csv", dir);
+    struct ab_reporter rc;
+    assert_int_equal(ab_csv_reporter_open(csv, &rc, &e), AB_OK);
+    pingpong_row(&rc, &devs[0], 4096, 6e9, 6e9, true); /* replaced by a plausible value, though lower */
+    pingpong_row(&rc, &devs[0], 16384, 1e9, 1e9, false);
+    pingpong_row(&rc, &devs[0], 1 << 20, 3e9, 3e9, false);
+    pingpong_row(&rc, &devs[0], 2 << 20, 7e9, 3e9, true); /* suspect: the plausible one stayed */
+    pingpong_row(&rc, &devs[0], 4 << 20, 2e9, 3e9, false);
+    pingpong_row(&rc, &devs[0], 8 << 20, NAN, 5e9, false);
+    rc.destroy(rc.self);
+    int rc_ = sh("\"$EXE\" run -w interconnect -d cpu -a op=memcpy -a bytes=4K --quick --min-time 0.01 "
+                 "--max-time 0.1 -q --ceilings \"$D/links.csv\" -o \"$D/lc\"",
+                 err, sizeof err);
+    if (rc_ != 0)
+        fail_msg("run --ceilings exited %d: %s", rc_, err);
+    snprintf(path, sizeof path, "%s/lc/run.json", dir);
+    cJSON *rj = read_json(path);
+    cJSON *nb = run_json_ceiling(rj, "net_bw");
+    assert_non_null(nb);
+    assert_double_equal(cJSON_GetObjectItem(nb, "value")->valuedouble, 3e9, 0);
+    assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring, "pingpong 1048576 B, ranks 0-1 of 2");
+    assert_string_equal(cJSON_GetObjectItem(nb, "source")->valuestring, "file:links.csv");
+    cJSON_Delete(rj);
+}
+
+/* interconnect's ceilings are its own: with another workload the device ceilings are still
+ * planned, and a run of another workload plans no interconnect case. */
+static void link_ceilings_neither_replace_nor_add_device_ceilings(void **state)
+{
+    char out[16384], err[4096], cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' run --dry-run -w interconnect,attention_memory -d cpu --quick -o '%s/dr'",
+             exe, dir);
+    assert_int_equal(test_shell(dir, cmd, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\n  ceilings "));
+    assert_non_null(strstr(out, "\n  interconnect "));
+    snprintf(cmd, sizeof cmd, "'%s' run --dry-run -w attention_memory -d cpu --quick -o '%s/dr'", exe, dir);
+    assert_int_equal(test_shell(dir, cmd, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\n  ceilings "));
+    assert_null(strstr(out, "interconnect"));
+    snprintf(cmd, sizeof cmd, "'%s' run --dry-run -w interconnect -d cpu --quick -o '%s/dr'", exe, dir);
+    assert_int_equal(test_shell(dir, cmd, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(out, "\n  ceilings "));
 }
 
 static void mpirun_rank_killed_mid_run_is_marked_missing(void **state)
@@ -417,6 +516,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(mpirun_two_ranks_measure_pingpong_and_collectives, setup, teardown),
         cmocka_unit_test_setup_teardown(mpirun_rank_killed_mid_run_is_marked_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(mpirun_pingpong_publishes_net_bw_in_run_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(ceilings_file_takes_net_bw_from_the_row_that_gave_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(link_ceilings_neither_replace_nor_add_device_ceilings, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
