@@ -13,6 +13,7 @@ int ab_cmd_plot(int argc, char **argv);
 int ab_cmd_compare(int argc, char **argv);
 int ab_cmd_merge(int argc, char **argv);
 int ab_cmd_export(int argc, char **argv);
+int ab_cmd_offload(int argc, char **argv);
 
 /* Print "accelbench: <msg>" on stderr. */
 void ab_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

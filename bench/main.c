@@ -72,6 +72,7 @@ static const struct {
     { "plot", ab_cmd_plot, "draw charts from result files" },
     { "merge", ab_cmd_merge, "join the rank folders of a run under srun or mpirun into one" },
     { "export", ab_cmd_export, "tidy typed tables (wide or long, CSV or JSON) of result files" },
+    { "offload", ab_cmd_offload, "would attention offloading pay: link, attention and dense times" },
 };
 #define NCMD (sizeof commands / sizeof commands[0])
 

@@ -366,6 +366,10 @@ struct ab_workload {
      * (in quick form) when other selected workloads need ceilings and no other source was
      * given, and --ceilings / --resume read ceilings from its ok rows. */
     bool provides_ceilings;
+    /* With provides_ceilings: ceilings only its own rows are held against (interconnect's link
+     * bandwidths), so it is not planned for other workloads' sake nor stands in for the device
+     * ceilings they need; --ceilings and --resume take only its rows that gave a value. */
+    bool own_ceilings_only;
     /* Optional (NULL: none): what is decided over the run's rows, not per row (amx_timing's
      * Holm-corrected verdicts). Called once after the run's last case with copies of this
      * workload's rows of the run, in run order, every status (rows[] and its samples are the

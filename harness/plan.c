@@ -626,7 +626,7 @@ ab_status ab_plan_cases(struct plan *plan, const struct ab_run_opts *o, const st
      * no other source was given), then the selected workloads in registry order. */
     bool want_ceilings = false, has_ceilings = false;
     for (int k = 0; k < nsel; k++) {
-        has_ceilings |= sel[k]->provides_ceilings;
+        has_ceilings |= sel[k]->provides_ceilings && !sel[k]->own_ceilings_only;
         want_ceilings |= !sel[k]->provides_ceilings;
     }
     if (o->suite == AB_SUITE_CHECK)
@@ -636,7 +636,7 @@ ab_status ab_plan_cases(struct plan *plan, const struct ab_run_opts *o, const st
         if (!use[d])
             continue;
         for (int w = 0; all[w]; w++) {
-            if (!all[w]->provides_ceilings)
+            if (!all[w]->provides_ceilings || all[w]->own_ceilings_only)
                 continue;
             struct ab_run_opts plain = *o;
             plain.n_axis_overrides = 0; /* user overrides address the chosen workloads */

@@ -87,16 +87,32 @@ ab_status ab_ceilings_from_file(const char *path, struct ab_device *devs, int n,
         const struct ab_workload *wl = ab_workload_find(r->workload);
         if (!wl || !wl->provides_ceilings || r->status != AB_OK || !r->ceiling[0] || !(r->ceiling_value > 0))
             continue;
+        /* A row held against a better value than its own best (a size below the best one of a
+         * sweep, a pageable copy against the pinned ceiling) did not give it: the row that did is
+         * in the file, with what gave it. */
+        double own = ab_result_metric(r, "ceiling_best_rate");
+        if (isnan(own) ? wl->own_ceilings_only : own != r->ceiling_value)
+            continue;
         for (int d = 0; d < n; d++)
             if (strcmp(devs[d].name, r->device_name) == 0 && strcmp(devs[d].id, r->device) == 0) {
+                /* as the run chose among them: a plausible value beats a suspect one, then the
+                 * higher wins */
+                bool suspect = ab_result_metric(r, "ceiling_suspect") == 1;
+                const struct ab_ceiling *old = ab_device_ceiling(&devs[d], r->ceiling);
+                if (old && !strcmp(old->source, src) && old->suspect != suspect) {
+                    if (suspect)
+                        continue;
+                    for (int k = 0; k < devs[d].n_ceilings; k++)
+                        if (!strcmp(devs[d].ceilings[k].name, r->ceiling))
+                            devs[d].ceilings[k].value = 0; /* replaced below */
+                }
                 ab_device_set_ceiling(&devs[d], r->ceiling, r->ceiling_value, src);
                 /* what gave it, and a suspect mark, travel with the value */
                 const struct ab_ceiling *got = ab_device_ceiling(&devs[d], r->ceiling);
                 const char *why = ab_result_metric_text(r, "ceiling_suspect_reason");
                 if (got && got->value == r->ceiling_value)
-                    ab_device_note_ceiling(
-                        &devs[d], r->ceiling, ab_result_metric_text(r, "ceiling_detail"),
-                        ab_result_metric(r, "ceiling_suspect") == 1 ? (why ? why : "suspect") : NULL);
+                    ab_device_note_ceiling(&devs[d], r->ceiling, ab_result_metric_text(r, "ceiling_detail"),
+                                           suspect ? (why ? why : "suspect") : NULL);
                 if (matched)
                     (*matched)++;
             }

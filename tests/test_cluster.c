@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
 #include <sys/wait.h>
@@ -253,6 +254,212 @@ static void mpirun_two_ranks_measure_pingpong_and_collectives(void **state)
     ab_result_set_free(&m);
 }
 
+/* The ceiling `name` of the first device of a run.json (NULL when absent); *detail, *source. */
+static cJSON *run_json_ceiling(cJSON *root, const char *name)
+{
+    cJSON *devs = cJSON_GetObjectItem(root, "devices"), *d0 = cJSON_GetArrayItem(devs, 0);
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(d0, "ceilings"))
+    {
+        cJSON *n = cJSON_GetObjectItem(c, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+            return c;
+    }
+    return NULL;
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = NULL;
+    assert_int_equal(ab_read_file(path, &text, NULL, NULL), AB_OK);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+/* net_bw is the best ping-pong sample over the sizes run, as the runner keeps it: a plausible
+ * value beats a suspect one, then the higher wins; the rows are held against it; --ceilings reads
+ * it back with what gave it. */
+static void mpirun_pingpong_publishes_net_bw_in_run_json(void **state)
+{
+    if (!have_mpirun()) {
+        fprintf(stderr, "skipped: %s\n", HAVE_MPI ? "no mpirun in PATH" : "built without MPI (-Dmpi)");
+        skip();
+    }
+    char err[8192], path[4400];
+    int rc = sh(MPIRUN "\"$EXE\" run -w interconnect -d cpu --quick --no-ceilings -a op=pingpong,memcpy "
+                       "-a bytes=4K,64K,1M --min-time 0.02 --max-time 0.3 -q -o \"$D/nb\" && "
+                       "cp \"$D\"/nb/rank-0-*/run.json \"$D/nb0.json\" && "
+                       "cp \"$D\"/nb/rank-0-*/results.csv \"$D/nb0.csv\"",
+                err, sizeof err);
+    if (rc != 0)
+        fail_msg("mpirun exited %d: %s", rc, err);
+    struct ab_result_set m;
+    snprintf(path, sizeof path, "%s/nb0.csv", dir);
+    load(path, &m);
+    const struct ab_result *best = NULL;
+    bool best_suspect = true;
+    int n_pp = 0;
+    for (int64_t i = 0; i < m.n; i++) {
+        const struct ab_result *r = &m.rows[i];
+        if (strncmp(r->params, "op=pingpong", 11) != 0) {
+            assert_string_equal(r->ceiling, ""); /* memcpy names none */
+            continue;
+        }
+        if (r->status != AB_OK)
+            fail_msg("%s: %s: %s", r->params, ab_status_word(r->status), r->message);
+        n_pp++;
+        assert_string_equal(r->ceiling, "net_bw");
+        double own = ab_result_metric(r, "ceiling_best_rate");
+        /* the best sample: one message over half the fastest round trip */
+        assert_double_equal(own, r->bytes / r->time_s.min, own * 1e-6);
+        assert_double_equal(r->fraction_of_ceiling, r->byte_per_s / r->ceiling_value, 1e-6);
+        const char *d = ab_result_metric_text(r, "ceiling_detail");
+        assert_non_null(d);
+        assert_non_null(strstr(d, "pingpong "));
+        assert_non_null(strstr(d, "ranks 0-1 of 2"));
+        bool suspect = ab_result_metric(r, "ceiling_suspect") == 1;
+        /* the best so far, this row's included; a suspect row's may be a lower plausible one */
+        if (!suspect)
+            assert_true(r->ceiling_value >= own * (1 - 1e-9));
+        if (!best || (best_suspect && !suspect) ||
+            (best_suspect == suspect && own > ab_result_metric(best, "ceiling_best_rate"))) {
+            best = r;
+            best_suspect = suspect;
+        }
+    }
+    assert_int_equal(n_pp, 3);
+    snprintf(path, sizeof path, "%s/nb0.json", dir);
+    cJSON *rj = read_json(path);
+    cJSON *nb = run_json_ceiling(rj, "net_bw");
+    assert_non_null(nb);
+    assert_double_equal(cJSON_GetObjectItem(nb, "value")->valuedouble,
+                        ab_result_metric(best, "ceiling_best_rate"),
+                        ab_result_metric(best, "ceiling_best_rate") * 1e-8);
+    assert_string_equal(cJSON_GetObjectItem(nb, "unit")->valuestring, "B/s");
+    assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring,
+                        ab_result_metric_text(best, "ceiling_detail"));
+    assert_null(run_json_ceiling(rj, "mem_bw")); /* --no-ceilings: none of the device's own */
+    double net_bw = cJSON_GetObjectItem(nb, "value")->valuedouble;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s", ab_result_metric_text(best, "ceiling_detail"));
+    cJSON_Delete(rj);
+    ab_result_set_free(&m);
+
+    /* read back by --ceilings: the value and what gave it, not a later row's */
+    rc = sh("\"$EXE\" run -w interconnect -d cpu -a op=memcpy -a bytes=4K --quick --min-time 0.01 "
+            "--max-time 0.1 -q --ceilings \"$D/nb0.csv\" -o \"$D/nbc\"",
+            err, sizeof err);
+    if (rc != 0)
+        fail_msg("run --ceilings exited %d: %s", rc, err);
+    snprintf(path, sizeof path, "%s/nbc/run.json", dir);
+    rj = read_json(path);
+    nb = run_json_ceiling(rj, "net_bw");
+    assert_non_null(nb);
+    assert_double_equal(cJSON_GetObjectItem(nb, "value")->valuedouble, net_bw, net_bw * 1e-8);
+    assert_string_equal(cJSON_GetObjectItem(nb, "source")->valuestring, "file:nb0.csv");
+    assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring, detail);
+    cJSON_Delete(rj);
+}
+
+/* A ping-pong row of this machine's CPU: its own best rate `own` (NaN: none recorded), held
+ * against `held` (the ceiling_value column), with the detail of its case; suspect: it failed the
+ * plausibility check twice. */
+static void pingpong_row(struct ab_reporter *rc, const struct ab_device *dev, int64_t bytes, double own,
+                         double held, bool suspect)
+{
+    struct ab_error err;
+    struct ab_result *r = calloc(1, sizeof *r);
+    strcpy(r->run_id, "links");
+    strcpy(r->host, "h");
+    strcpy(r->started_utc, "2026-01-01T00:00:00Z");
+    strcpy(r->workload, "interconnect");
+    strcpy(r->device, dev->id);
+    strcpy(r->device_name, dev->name);
+    strcpy(r->backend, "cpu");
+    snprintf(r->params, sizeof r->params, "op=pingpong;bytes=%lld", (long long)bytes);
+    r->status = AB_OK;
+    double t[3] = { 1e-3, 1e-3, 1e-3 };
+    ab_stats_compute(t, 3, &r->time_s);
+    strcpy(r->ceiling, "net_bw");
+    r->ceiling_value = held;
+    strcpy(r->ceiling_source, "measured");
+    r->fraction_of_ceiling = 0.5;
+    strcpy(r->power_source, "none");
+    r->avg_power_w = r->energy_j = r->flop_per_j = r->token_per_j = r->byte_per_j = r->usd_per_hour = NAN;
+    if (!isnan(own)) {
+        strcpy(r->metrics[0].name, "ceiling_best_rate");
+        r->metrics[0].value = own;
+        strcpy(r->metrics[1].name, "ceiling_detail");
+        snprintf(r->metrics[1].text, sizeof r->metrics[1].text, "pingpong %lld B, ranks 0-1 of 2",
+                 (long long)bytes);
+        r->n_metrics = 2;
+        if (suspect) {
+            strcpy(r->metrics[2].name, "ceiling_suspect");
+            r->metrics[2].value = 1;
+            r->n_metrics = 3;
+        }
+    }
+    assert_int_equal(rc->row(rc->self, r, &err), AB_OK);
+    free(r);
+}
+
+/* --ceilings takes a link ceiling from the row that gave it, as the run chose it (a plausible value
+ * over a suspect one, then the higher): not from a later size held against it (its own best
+ * lower), nor from a row that names it without a best of its own. */
+static void ceilings_file_takes_net_bw_from_the_row_that_gave_it(void **state)
+{
+    struct ab_device devs[AB_MAX_DEVICES];
+    struct ab_error why[AB_BACKEND_COUNT], e;
+    int n = 0;
+    ab_devices_discover(devs, AB_MAX_DEVICES, &n, why, NULL);
+    assert_true(n >= 1);
+    char csv[4400], err[8192], path[4400];
+    snprintf(csv, sizeof csv, "%s/links.csv", dir);
+    struct ab_reporter rc;
+    assert_int_equal(ab_csv_reporter_open(csv, &rc, &e), AB_OK);
+    pingpong_row(&rc, &devs[0], 4096, 6e9, 6e9, true); /* replaced by a plausible value, though lower */
+    pingpong_row(&rc, &devs[0], 16384, 1e9, 1e9, false);
+    pingpong_row(&rc, &devs[0], 1 << 20, 3e9, 3e9, false);
+    pingpong_row(&rc, &devs[0], 2 << 20, 7e9, 3e9, true); /* suspect: the plausible one stayed */
+    pingpong_row(&rc, &devs[0], 4 << 20, 2e9, 3e9, false);
+    pingpong_row(&rc, &devs[0], 8 << 20, NAN, 5e9, false);
+    rc.destroy(rc.self);
+    int rc_ = sh("\"$EXE\" run -w interconnect -d cpu -a op=memcpy -a bytes=4K --quick --min-time 0.01 "
+                 "--max-time 0.1 -q --ceilings \"$D/links.csv\" -o \"$D/lc\"",
+                 err, sizeof err);
+    if (rc_ != 0)
+        fail_msg("run --ceilings exited %d: %s", rc_, err);
+    snprintf(path, sizeof path, "%s/lc/run.json", dir);
+    cJSON *rj = read_json(path);
+    cJSON *nb = run_json_ceiling(rj, "net_bw");
+    assert_non_null(nb);
+    assert_double_equal(cJSON_GetObjectItem(nb, "value")->valuedouble, 3e9, 0);
+    assert_string_equal(cJSON_GetObjectItem(nb, "detail")->valuestring, "pingpong 1048576 B, ranks 0-1 of 2");
+    assert_string_equal(cJSON_GetObjectItem(nb, "source")->valuestring, "file:links.csv");
+    cJSON_Delete(rj);
+}
+
+/* interconnect's ceilings are its own: with another workload the device ceilings are still
+ * planned, and a run of another workload plans no interconnect case. */
+static void link_ceilings_neither_replace_nor_add_device_ceilings(void **state)
+{
+    char out[16384], err[4096], cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' run --dry-run -w interconnect,attention_memory -d cpu --quick -o '%s/dr'",
+             exe, dir);
+    assert_int_equal(test_shell(dir, cmd, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\n  ceilings "));
+    assert_non_null(strstr(out, "\n  interconnect "));
+    snprintf(cmd, sizeof cmd, "'%s' run --dry-run -w attention_memory -d cpu --quick -o '%s/dr'", exe, dir);
+    assert_int_equal(test_shell(dir, cmd, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\n  ceilings "));
+    assert_null(strstr(out, "interconnect"));
+    snprintf(cmd, sizeof cmd, "'%s' run --dry-run -w interconnect -d cpu --quick -o '%s/dr'", exe, dir);
+    assert_int_equal(test_shell(dir, cmd, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(out, "\n  ceilings "));
+}
+
 static void mpirun_rank_killed_mid_run_is_marked_missing(void **state)
 {
     if (!have_mpirun()) {
@@ -308,6 +515,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(merge_refuses_bad_input_with_exit_2, setup, teardown),
         cmocka_unit_test_setup_teardown(mpirun_two_ranks_measure_pingpong_and_collectives, setup, teardown),
         cmocka_unit_test_setup_teardown(mpirun_rank_killed_mid_run_is_marked_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(mpirun_pingpong_publishes_net_bw_in_run_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(ceilings_file_takes_net_bw_from_the_row_that_gave_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(link_ceilings_neither_replace_nor_add_device_ceilings, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

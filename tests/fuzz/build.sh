@@ -24,12 +24,13 @@ lib=(util.c axes.c params.c record_csv.c record_json.c profile.c stats.c stats_t
 srcs=()
 for f in "${lib[@]}"; do srcs+=("$root/harness/$f"); done
 srcs+=("$root/tests/fuzz/registry_stub.c") # the readers type axes by the registry: none here
-for t in csv samples axes profile compare safetensors gpt2_load; do
+for t in csv samples axes profile compare safetensors gpt2_load offload; do
   extra=()
   [ "$t" = compare ] && extra=("$root/bench/compare.c")
+  [ "$t" = offload ] && extra=("$root/bench/offload.c")
   [ "$t" = safetensors ] && extra=("$root/workloads/gpt2/safetensors.c")
   [ "$t" = gpt2_load ] && extra=("$root/workloads/gpt2/safetensors.c" "$root/workloads/gpt2/params.c")
   "$CC" "${flags[@]}" -o "$out/fuzz_$t" "$root/tests/fuzz/fuzz_$t.c" "${srcs[@]}" \
     "${extra[@]}" -fopenmp -lcjson -lcsv -lgsl -lgslcblas -lm -ldl -lpthread
 done
-echo "fuzz targets in $out: csv samples axes profile compare safetensors gpt2_load"
+echo "fuzz targets in $out: csv samples axes profile compare safetensors gpt2_load offload"

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(csv samples axes profile compare safetensors gpt2_load)
+[ ${#targets[@]} -eq 0 ] && targets=(csv samples axes profile compare safetensors gpt2_load offload)
 out=${FUZZ_BUILD:-$here/../../build-fuzz}
 "$here/build.sh" "$out" >/dev/null
 status=0

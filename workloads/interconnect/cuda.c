@@ -19,6 +19,7 @@ struct cuda_state {
     bool pinned;
     void *dev, *peer; /* this GPU's buffer; p2p: the next GPU's */
     int peer_dev;
+    bool peer_access; /* p2p: copies go peer to peer */
     cudaStream_t stream;
     cudaEvent_t e0, e1;
     struct icx_nccl_case *nccl; /* a collective (nccl_cuda.c): the case is its */
@@ -73,6 +74,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
                 AB_CUDA_TRY(e, err);
             (void)cudaGetLastError();
         }
+        s->peer_access = can != 0;
         ab_case_metric(c, "peer_access", can);
         ab_case_metric(c, "peer_device", s->peer_dev);
         AB_CUDA_TRY(cudaSetDevice(s->peer_dev), err);
@@ -108,6 +110,13 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     c->work = (struct ab_work){ .bytes = (double)s->n, .rate = "bytes" };
     ab_case_metric(c, "ranks", 1);
     ab_case_metric(c, "busbw_factor", 1);
+    char what[64];
+    if (s->op == ICX_P2P)
+        snprintf(what, sizeof what, "p2p %zu B to cuda:%d%s", s->n, s->peer_dev,
+                 s->peer_access ? ", peer access" : ", staged");
+    else
+        snprintf(what, sizeof what, "%s %zu B", icx_op_name(s->op), s->n);
+    icx_hold_against_link(c, s->op, what);
     return AB_OK;
 }
 

@@ -72,6 +72,34 @@ double icx_busbw_factor(enum icx_op op, int n)
     }
 }
 
+const char *icx_link_ceiling(enum icx_op op, bool *publishes)
+{
+    *publishes = op == ICX_H2D_PINNED || op == ICX_D2H_PINNED || op == ICX_P2P || op == ICX_PINGPONG;
+    switch (op) {
+    case ICX_H2D_PINNED:
+    case ICX_H2D_PAGEABLE: return "h2d_bw";
+    case ICX_D2H_PINNED:
+    case ICX_D2H_PAGEABLE: return "d2h_bw";
+    case ICX_P2P: return "p2p_bw";
+    case ICX_PINGPONG: return "net_bw";
+    default: return NULL;
+    }
+}
+
+void icx_hold_against_link(struct ab_case *c, enum icx_op op, const char *detail)
+{
+    bool pub;
+    const char *name = icx_link_ceiling(op, &pub);
+    if (!name)
+        return;
+    c->work.ceiling = name;
+    if (pub) {
+        /* 0: the rate of the best sample; the device keeps the best case's value */
+        ab_case_publish_ceiling(c, name, 0);
+        ab_case_ceiling_detail(c, "%s", detail);
+    }
+}
+
 void icx_fill(enum icx_op op, uint64_t seed, int r, float *send, size_t n_send)
 {
     for (size_t i = 0; i < n_send; i++)
@@ -227,6 +255,9 @@ static ab_status icx_cpu_setup(struct ab_case *c, struct ab_error *err)
         c->work = (struct ab_work){ .bytes = icx_mpi_counted_bytes(s->mpi), .rate = "bytes" };
         ab_case_metric(c, "ranks", s->op == ICX_PINGPONG ? 2 : n);
         ab_case_metric(c, "busbw_factor", icx_busbw_factor(s->op, n));
+        char what[64];
+        snprintf(what, sizeof what, "pingpong %lld B, ranks 0-1 of %d", (long long)bytes, n);
+        icx_hold_against_link(c, s->op, what);
         return AB_OK;
     }
     s->n = (size_t)bytes;
@@ -312,4 +343,6 @@ const struct ab_workload interconnect_workload = {
     .impl = { [AB_BACKEND_CPU] = &icx_cpu_impl, [AB_BACKEND_CUDA] = &interconnect_cuda_impl },
     .metrics = icx_metrics,
     .n_metrics = sizeof icx_metrics / sizeof icx_metrics[0],
+    .provides_ceilings = true,
+    .own_ceilings_only = true,
 };

@@ -41,6 +41,14 @@ bool icx_sizes(enum icx_op op, int64_t bytes, int n, size_t *send, size_t *recv,
 /* nccl-tests' bus bandwidth factor: busbw = algbw x factor (allreduce 2(n-1)/n; allgather,
  * reduce_scatter, alltoall (n-1)/n; pingpong and memcpy 1). */
 double icx_busbw_factor(enum icx_op op, int n);
+/* The link ceiling an op's rows are held against: "h2d_bw", "d2h_bw" (host to GPU and back),
+ * "p2p_bw" (GPU to GPU), "net_bw" (MPI ping-pong between ranks 0 and 1); NULL for memcpy and the
+ * collectives. *publishes: its cases publish it (pinned copies, p2p, ping-pong), so the ceiling is
+ * the best sample over the sizes run; pageable copies are only held against the pinned one. */
+const char *icx_link_ceiling(enum icx_op op, bool *publishes);
+/* Publish the op's link ceiling from the case (when it publishes one) and name it as the case's
+ * ceiling; detail says which case gave it. Call at the end of setup, after c->work is set. */
+void icx_hold_against_link(struct ab_case *c, enum icx_op op, const char *detail);
 
 /* The input of rank r at element i: a whole number in [1, 1024], so sums over up to 2^14 ranks
  * are exact in float and no element is zero. Any rank can recompute any rank's input. */
