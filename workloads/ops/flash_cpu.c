@@ -1,0 +1,578 @@
+/* flash_cpu.c — ops_attn on the CPU: one flash-attention kernel (online softmax over tiles of
+ * a query block x a key block, nothing Tk-sized stored), parallel over (batch x head, query
+ * block) pairs with OpenMP, causal key blocks past the diagonal never visited. Per key block
+ * K is packed once, transposed into groups of 16 keys, so that S = Q.K^T is a register-tiled
+ * GEMM (MR rows x 16 keys of FMAs); P.V is the same tile shape over V as it lies (fp32) or
+ * widened once per block (bf16), with the online-softmax rescale folded into its load of O.
+ * Scores are in log2 units (Q scaled by log2(e)/sqrt(HS)), so the softmax is a polynomial 2^x.
+ * Micro-kernels (flash_cpu_tmpl.h), chosen per call by cpuid, portable to fast:
+ *   generic:  the template on scalars (any CPU; ops_set_generic forces it);
+ *   avx2_fma: 6 rows x 2 ymm accumulators (x86-64-v3: Zen 2-4, Haswell on);
+ *   avx512f:  12 rows x 1 zmm, the same code (target attributes; it runs where cpuid says so).
+ * bf16 inputs are widened exactly to fp32 while packing: the arithmetic is fp32 throughout.
+ * Tiles are sized from the L2 cache (ops_attn_tile_sizes); attention_memory's naive and chunked
+ * algorithms call the same tile kernels (ops_attn_qk, ops_attn_pv) on their own arrangement. */
+#include "ops.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FLASH_X86 1
+#else
+#define FLASH_X86 0
+#endif
+
+static bool force_generic;
+void ops_set_generic(bool on)
+{
+    force_generic = on;
+}
+bool ops_generic(void)
+{
+    return force_generic;
+}
+
+/* 2^x: x = n + f with n = rint(x), |f| <= 1/2; 2^f by its degree-6 Taylor polynomial in
+ * f ln 2 (truncation below 1.3e-7 relative), 2^n put into the exponent; x < -126 (and -inf)
+ * gives 0, x > 127 is clamped. The vector versions below take the same steps. */
+static inline float flash_exp2(float x)
+{
+    if (!(x >= -126.0f))
+        return 0.0f;
+    x = x > 127.0f ? 127.0f : x;
+    float n = __builtin_rintf(x), f = x - n;
+    float p = 1.5403530e-4f;
+    p = p * f + 1.3333558e-3f;
+    p = p * f + 9.6181291e-3f;
+    p = p * f + 5.5504109e-2f;
+    p = p * f + 2.4022651e-1f;
+    p = p * f + 6.9314718e-1f;
+    p = p * f + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+/* ------------------------------------------------------------------ micro-kernels */
+
+struct flash_kern {
+    const char *name;
+    void (*qk)(float *S, int ldS, const float *Q, int ldq, const float *Kp, int nq, int nk, int HS);
+    void (*pv)(float *O, int ldo, const float *corr, const float *P, int ldp, const float *Vm, int64_t ldv,
+               int nq, int nk, int HS);
+    void (*softmax)(float *S, int ldS, int nq, int nk, bool causal, int lim0, float *m, float *l,
+                    float *corr);
+    float (*row_max)(const float *s, int n);
+    float (*exp2_sum)(float *s, int n, float m, float scale);
+    void (*exp2v)(float *out, const float *x, size_t n);
+};
+
+/* O (R rows, cw < 16 columns) = corr . O + P . V: the columns past the last multiple of 16. */
+static void pv_cols(float *O, int ldo, const float *corr, const float *P, int ldp, const float *Vc,
+                    int64_t ldv, int R, int nk, int cw)
+{
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < cw; c++) {
+            float acc = corr ? O[(size_t)r * ldo + c] * corr[r] : 0.0f;
+            for (int j = 0; j < nk; j++)
+                acc += P[(size_t)r * ldp + j] * Vc[(size_t)j * (size_t)ldv + c];
+            O[(size_t)r * ldo + c] = acc;
+        }
+}
+
+/* The portable instance: "vectors" of one float, MR = 1 row of 16 accumulators. */
+#define V             float
+#define VW            1
+#define NV            16
+#define MR            1
+#define VLOAD(p)      (*(p))
+#define VSTORE(p, x)  (*(p) = (x))
+#define VSET1(x)      (x)
+#define VBCAST(p)     (*(p))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VMUL(a, b)    ((a) * (b))
+#define VSUB(a, b)    ((a) - (b))
+#define VADD(a, b)    ((a) + (b))
+#define VMAX(a, b)    fmaxf(a, b)
+#define VZERO()       0.0f
+#define VEXP2(x)      flash_exp2(x)
+#define VHMAX(x)      (x)
+#define VHSUM(x)      (x)
+#define FN(name)      name##_generic
+#include "flash_cpu_tmpl.h"
+#undef V
+#undef VW
+#undef NV
+#undef MR
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef VSUB
+#undef VADD
+#undef VMAX
+#undef VZERO
+#undef VEXP2
+#undef VHMAX
+#undef VHSUM
+#undef FN
+
+static const struct flash_kern kern_generic = { "generic",       qk_generic,      pv_generic,
+                                                softmax_generic, row_max_generic, exp2_sum_generic,
+                                                exp2v_generic };
+
+#if FLASH_X86
+#define EXP2_POLY(P, f, FMA, SET1)                                                                           \
+    do {                                                                                                     \
+        P = SET1(1.5403530e-4f);                                                                             \
+        P = FMA(P, f, SET1(1.3333558e-3f));                                                                  \
+        P = FMA(P, f, SET1(9.6181291e-3f));                                                                  \
+        P = FMA(P, f, SET1(5.5504109e-2f));                                                                  \
+        P = FMA(P, f, SET1(2.4022651e-1f));                                                                  \
+        P = FMA(P, f, SET1(6.9314718e-1f));                                                                  \
+        P = FMA(P, f, SET1(1.0f));                                                                           \
+    } while (0)
+
+/* --- AVX2 + FMA */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+static inline __m256 exp2_avx2(__m256 x)
+{
+    __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_NGE_UQ); /* also NaN */
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
+    __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm256_sub_ps(x, n), p;
+    EXP2_POLY(p, f, _mm256_fmadd_ps, _mm256_set1_ps);
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static inline float hmax_avx2(__m256 v)
+{
+    __m128 a = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_max_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_max_ss(a, _mm_shuffle_ps(a, a, 1)));
+}
+
+static inline float hsum_avx2(__m256 v)
+{
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(a, _mm_shuffle_ps(a, a, 1)));
+}
+
+#define V             __m256
+#define VW            8
+#define NV            2
+#define MR            6
+#define VLOAD(p)      _mm256_loadu_ps(p)
+#define VSTORE(p, x)  _mm256_storeu_ps(p, x)
+#define VSET1(x)      _mm256_set1_ps(x)
+#define VBCAST(p)     _mm256_broadcast_ss(p)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VMUL(a, b)    _mm256_mul_ps(a, b)
+#define VSUB(a, b)    _mm256_sub_ps(a, b)
+#define VADD(a, b)    _mm256_add_ps(a, b)
+#define VMAX(a, b)    _mm256_max_ps(a, b)
+#define VZERO()       _mm256_setzero_ps()
+#define VEXP2(x)      exp2_avx2(x)
+#define VHMAX(x)      hmax_avx2(x)
+#define VHSUM(x)      hsum_avx2(x)
+#define FN(name)      name##_avx2
+#include "flash_cpu_tmpl.h"
+#undef V
+#undef VW
+#undef NV
+#undef MR
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef VSUB
+#undef VADD
+#undef VMAX
+#undef VZERO
+#undef VEXP2
+#undef VHMAX
+#undef VHSUM
+#undef FN
+#pragma GCC pop_options
+
+/* --- AVX-512F */
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+
+static inline __m512 exp2_avx512(__m512 x)
+{
+    __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.0f), _CMP_NGE_UQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-126.0f)), _mm512_set1_ps(127.0f));
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+           f = _mm512_sub_ps(x, n), p;
+    EXP2_POLY(p, f, _mm512_fmadd_ps, _mm512_set1_ps);
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_mul_ps(p, _mm512_castsi512_ps(e)));
+}
+
+#define V             __m512
+#define VW            16
+#define NV            1
+#define MR            12
+#define VLOAD(p)      _mm512_loadu_ps(p)
+#define VSTORE(p, x)  _mm512_storeu_ps(p, x)
+#define VSET1(x)      _mm512_set1_ps(x)
+#define VBCAST(p)     _mm512_set1_ps(*(p))
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VMUL(a, b)    _mm512_mul_ps(a, b)
+#define VSUB(a, b)    _mm512_sub_ps(a, b)
+#define VADD(a, b)    _mm512_add_ps(a, b)
+#define VMAX(a, b)    _mm512_max_ps(a, b)
+#define VZERO()       _mm512_setzero_ps()
+#define VEXP2(x)      exp2_avx512(x)
+#define VHMAX(x)      _mm512_reduce_max_ps(x)
+#define VHSUM(x)      _mm512_reduce_add_ps(x)
+#define FN(name)      name##_avx512
+#include "flash_cpu_tmpl.h"
+#undef V
+#undef VW
+#undef NV
+#undef MR
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef VSUB
+#undef VADD
+#undef VMAX
+#undef VZERO
+#undef VEXP2
+#undef VHMAX
+#undef VHSUM
+#undef FN
+#pragma GCC pop_options
+
+static const struct flash_kern kern_avx2 = { "avx2_fma",   qk_avx2,       pv_avx2,   softmax_avx2,
+                                             row_max_avx2, exp2_sum_avx2, exp2v_avx2 };
+static const struct flash_kern kern_avx512 = { "avx512f",      qk_avx512,       pv_avx512,   softmax_avx512,
+                                               row_max_avx512, exp2_sum_avx512, exp2v_avx512 };
+#endif
+
+const char *ops_attn_isa_for(bool avx512f, bool avx2_fma, bool generic)
+{
+    if (generic || !FLASH_X86)
+        return "generic";
+    return avx512f ? "avx512f" : avx2_fma ? "avx2_fma" : "generic";
+}
+
+/* The micro-kernels for this CPU now (cpuid, and ops_set_generic). */
+static const struct flash_kern *flash_pick(void)
+{
+#if FLASH_X86
+    const char *isa =
+        ops_attn_isa_for(__builtin_cpu_supports("avx512f"),
+                         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), force_generic);
+    if (strcmp(isa, "avx512f") == 0)
+        return &kern_avx512;
+    if (strcmp(isa, "avx2_fma") == 0)
+        return &kern_avx2;
+#endif
+    return &kern_generic;
+}
+
+/* ------------------------------------------------------------------ tile-level entry points */
+
+size_t ops_attn_packed_k_floats(int nk, int HS)
+{
+    return (size_t)(nk + 15) / 16 * 16 * (size_t)HS;
+}
+
+void ops_attn_pack_k(float *kp, const void *k, int64_t ldk, int nk, int HS, enum ab_dtype dt)
+{
+    for (int j0 = 0; j0 < nk; j0 += 16) {
+        float *g = kp + (size_t)j0 * HS;
+        int w = nk - j0 < 16 ? nk - j0 : 16;
+        for (int jj = 0; jj < w; jj++) {
+            size_t row = (size_t)(j0 + jj) * (size_t)ldk;
+            if (dt == AB_DTYPE_FP32) {
+                const float *kr = (const float *)k + row;
+                for (int c = 0; c < HS; c++)
+                    g[(size_t)c * 16 + jj] = kr[c];
+            } else {
+                const uint16_t *kr = (const uint16_t *)k + row;
+                for (int c = 0; c < HS; c++)
+                    g[(size_t)c * 16 + jj] = ab_bf16_to_f32(kr[c]);
+            }
+        }
+        for (int jj = w; jj < 16; jj++) /* keys past nk score 0, and are never kept */
+            for (int c = 0; c < HS; c++)
+                g[(size_t)c * 16 + jj] = 0.0f;
+    }
+}
+
+void ops_attn_qk(float *S, int ldS, const float *q, int ldq, const float *kp, int nq, int nk, int HS)
+{
+    flash_pick()->qk(S, ldS, q, ldq, kp, nq, nk, HS);
+}
+
+void ops_attn_pv(float *O, int ldo, const float *corr, const float *P, int ldp, const float *v, int64_t ldv,
+                 int nq, int nk, int HS)
+{
+    flash_pick()->pv(O, ldo, corr, P, ldp, v, ldv, nq, nk, HS);
+}
+
+float ops_attn_row_max(const float *s, int n)
+{
+    return flash_pick()->row_max(s, n);
+}
+
+float ops_attn_exp_sum(float *s, int n, float m)
+{
+    return flash_pick()->exp2_sum(s, n, m, 1.44269504088896341f);
+}
+
+void ops_attn_exp2(float *out, const float *x, size_t n)
+{
+    flash_pick()->exp2v(out, x, n);
+}
+
+const char *ops_attn_tile_impl(void)
+{
+    return flash_pick()->name;
+}
+
+/* ------------------------------------------------------------------ plans */
+
+struct ops_attn {
+    struct ops_attn_desc d;
+    const struct flash_kern *k;
+    int BQ, BK, nthreads;
+    size_t per_thread; /* floats of scratch per thread, a multiple of 16 */
+    float *scratch;    /* NULL with external_scratch */
+};
+
+void ops_attn_tile_sizes(size_t l2_bytes, int HS, int64_t BH, int Tq, int Tk, int threads, int *BQ, int *BK)
+{
+    if (l2_bytes < 64 * 1024)
+        l2_bytes = 64 * 1024;
+    int bq = 128, bk = 16;
+    /* Enough query blocks for two per thread, where the shape has them. */
+    while (bq > 16 && BH * ((Tq + bq - 1) / bq) < 2 * (int64_t)threads)
+        bq /= 2;
+    for (;;) {
+        /* Per thread: Q and O blocks (BQ x HS), S (BQ x BK), packed K and widened V (BK x HS)
+         * and the row statistics, in three quarters of L2. */
+        int64_t budget = (int64_t)(l2_bytes / 4 * 3 / 4) - 2 * (int64_t)bq * HS - 3 * bq;
+        int64_t b = budget / (bq + 2 * (int64_t)HS) / 16 * 16;
+        bk = b < 16 ? 16 : b > 512 ? 512 : (int)b;
+        if (bk >= 64 || bq <= 32)
+            break;
+        bq /= 2;
+    }
+    int tk16 = (Tk + 15) / 16 * 16;
+    *BQ = bq < Tq ? bq : Tq;
+    *BK = bk < tk16 ? bk : tk16;
+}
+
+static size_t l2_cache_bytes(void)
+{
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (v > 0)
+        return (size_t)v;
+#endif
+    return 256 * 1024;
+}
+
+ab_status ops_attn_plan(struct ops_attn **out, const struct ops_attn_desc *d, struct ab_error *err)
+{
+    *out = NULL;
+    if (d->B <= 0 || d->NH <= 0 || d->Tq <= 0 || d->Tk <= 0 || d->HS <= 0 || d->HS > 1024 || d->group <= 0 ||
+        d->NH % d->group)
+        return ab_fail(err, AB_EINVAL,
+                       "attention: bad shape B=%d NH=%d group=%d Tq=%d Tk=%d HS=%d (group divides NH, "
+                       "HS <= 1024)",
+                       d->B, d->NH, d->group, d->Tq, d->Tk, d->HS);
+    bool ok_in = d->in_dt == AB_DTYPE_FP32 || d->in_dt == AB_DTYPE_BF16,
+         ok_out = d->out_dt == AB_DTYPE_FP32 || d->out_dt == AB_DTYPE_BF16;
+    if (!ok_in || !ok_out)
+        return ab_fail(err, AB_EUNSUPPORTED, "attention: %s in, %s out: the CPU takes fp32 or bf16",
+                       ab_dtype_name(d->in_dt), ab_dtype_name(d->out_dt));
+    struct ops_attn *a = calloc(1, sizeof *a);
+    if (!a)
+        return ab_fail(err, AB_ENOMEM, "out of memory");
+    a->d = *d;
+    a->k = flash_pick();
+    a->nthreads = omp_get_max_threads();
+    ops_attn_tile_sizes(l2_cache_bytes(), d->HS, (int64_t)d->B * d->NH, d->Tq, d->Tk, a->nthreads, &a->BQ,
+                        &a->BK);
+    size_t HS = (size_t)d->HS, bq = (size_t)a->BQ, bk = (size_t)a->BK;
+    size_t fl = 2 * bq * HS + bq * bk + bk * HS + (d->in_dt == AB_DTYPE_FP32 ? 0 : bk * HS) + 3 * bq;
+    a->per_thread = (fl + 15) / 16 * 16; /* each thread's block 64-byte aligned */
+    if (!d->external_scratch) {
+        a->scratch = ab_alloc(ops_attn_scratch_bytes(a));
+        if (!a->scratch) {
+            free(a);
+            return ab_fail(err, AB_ENOMEM, "attention: cannot allocate scratch");
+        }
+    }
+    *out = a;
+    return AB_OK;
+}
+
+size_t ops_attn_scratch_bytes(const struct ops_attn *a)
+{
+    return a->per_thread * sizeof(float) * (size_t)a->nthreads;
+}
+
+void ops_attn_tiles(const struct ops_attn *a, int *BQ, int *BK)
+{
+    *BQ = a->BQ;
+    *BK = a->BK;
+}
+
+const char *ops_attn_impl(const struct ops_attn *a)
+{
+    return a->k->name;
+}
+
+void ops_attn_destroy(struct ops_attn *a)
+{
+    if (!a)
+        return;
+    ab_free(a->scratch);
+    free(a);
+}
+
+/* One (batch b, query head h, queries [i0, i0 + nq)) task over its key blocks. */
+static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, float *scr, int b, int h,
+                       int i0, int nq)
+{
+    const struct ops_attn_desc *d = &a->d;
+    const struct flash_kern *k = a->k;
+    const int HS = d->HS, BQ = a->BQ, BK = a->BK;
+    const bool bf_in = d->in_dt == AB_DTYPE_BF16;
+    float *Qs = scr, *O = Qs + (size_t)BQ * HS, *S = O + (size_t)BQ * HS, *Kp = S + (size_t)BQ * BK;
+    float *Vf = Kp + (size_t)BK * HS, *m = Vf + (bf_in ? (size_t)BK * HS : 0), *l = m + BQ, *corr = l + BQ;
+    const float alpha = (float)(1.4426950408889634 / sqrt((double)HS)); /* log2(e) / sqrt(HS) */
+    const size_t es = ab_dtype_size(d->in_dt);
+    for (int r = 0; r < nq; r++) {
+        int64_t off = (int64_t)b * io->q_b + (int64_t)h * io->q_h + (int64_t)(i0 + r) * io->q_t;
+        float *qr = Qs + (size_t)r * HS;
+        if (bf_in)
+            for (int c = 0; c < HS; c++)
+                qr[c] = ab_bf16_to_f32(((const uint16_t *)io->q)[off + c]) * alpha;
+        else
+            for (int c = 0; c < HS; c++)
+                qr[c] = ((const float *)io->q)[off + c] * alpha;
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    const int qpos = io->q_pos0 + i0; /* the first query's position among the keys */
+    int kend = d->Tk;
+    if (d->causal && qpos + nq < kend)
+        kend = qpos + nq;
+    const int64_t kvb = (int64_t)b * io->kv_b + (int64_t)(h / d->group) * io->kv_h;
+    bool first = true;
+    for (int k0 = 0; k0 < kend; k0 += BK) {
+        int kn = kend - k0 < BK ? kend - k0 : BK;
+        int64_t at = kvb + (int64_t)k0 * io->kv_t;
+        ops_attn_pack_k(Kp, (const char *)io->k + (size_t)at * es, io->kv_t, kn, HS, d->in_dt);
+        const float *Vm = (const float *)io->v + at;
+        int64_t ldv = io->kv_t;
+        if (bf_in) {
+            for (int j = 0; j < kn; j++) {
+                const uint16_t *vr = (const uint16_t *)io->v + at + (int64_t)j * io->kv_t;
+                for (int c = 0; c < HS; c++)
+                    Vf[(size_t)j * HS + c] = ab_bf16_to_f32(vr[c]);
+            }
+            Vm = Vf, ldv = HS;
+        }
+        k->qk(S, BK, Qs, HS, Kp, nq, kn, HS);
+        bool masked = d->causal && k0 + kn - 1 > qpos; /* some key past the first query's */
+        k->softmax(S, BK, nq, kn, masked, qpos - k0, m, l, corr);
+        k->pv(O, HS, first ? NULL : corr, S, BK, Vm, ldv, nq, kn, HS);
+        first = false;
+    }
+    for (int r = 0; r < nq; r++) {
+        int64_t off = (int64_t)b * io->o_b + (int64_t)h * io->o_h + (int64_t)(i0 + r) * io->o_t;
+        float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+        const float *orow = O + (size_t)r * HS;
+        if (first)                 /* no key at all (causal, a query before every key): 0 */
+            inv = 0.0f, orow = Qs; /* any finite row, times 0 */
+        if (d->out_dt == AB_DTYPE_FP32)
+            for (int c = 0; c < HS; c++)
+                ((float *)io->out)[off + c] = orow[c] * inv;
+        else
+            for (int c = 0; c < HS; c++)
+                ((uint16_t *)io->out)[off + c] = ab_bf16_from_f32(orow[c] * inv);
+    }
+}
+
+void ops_attn_exec(struct ops_attn *a, const struct ops_attn_io *io, void *scratch)
+{
+    const struct ops_attn_desc *d = &a->d;
+    float *base = scratch ? scratch : a->scratch;
+    const int nqb = (d->Tq + a->BQ - 1) / a->BQ;
+    const int64_t tasks = (int64_t)d->B * d->NH * nqb;
+#pragma omp parallel num_threads(a->nthreads)
+    {
+        float *scr = base + a->per_thread * (size_t)omp_get_thread_num();
+        /* Causal: the last query blocks have the most keys; hand them out first. */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < tasks; t++) {
+            int64_t bh = t % ((int64_t)d->B * d->NH);
+            int qb = nqb - 1 - (int)(t / ((int64_t)d->B * d->NH));
+            int i0 = qb * a->BQ, nq = d->Tq - i0 < a->BQ ? d->Tq - i0 : a->BQ;
+            flash_task(a, io, scr, (int)(bh / d->NH), (int)(bh % d->NH), i0, nq);
+        }
+    }
+}
+
+/* The multi-head layout of transformer_block and gpt2: q, k, v rows of a (B,T,*) buffer. */
+ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS, bool causal,
+                          enum ab_dtype dt, struct ab_error *err)
+{
+    struct ops_attn_desc d = { .B = B,
+                               .NH = NH,
+                               .group = 1,
+                               .Tq = Tq,
+                               .Tk = Tk,
+                               .HS = HS,
+                               .causal = causal,
+                               .in_dt = dt,
+                               .out_dt = dt };
+    return ops_attn_plan(out, &d, err);
+}
+
+void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v,
+                  int ldkv, int q_pos0)
+{
+    const struct ops_attn_desc *d = &a->d;
+    int64_t ldo = (int64_t)d->NH * d->HS;
+    struct ops_attn_io io = { .q = q,
+                              .k = k,
+                              .v = v,
+                              .out = out,
+                              .q_b = (int64_t)d->Tq * ldq,
+                              .q_h = d->HS,
+                              .q_t = ldq,
+                              .kv_b = (int64_t)d->Tk * ldkv,
+                              .kv_h = d->HS,
+                              .kv_t = ldkv,
+                              .o_b = (int64_t)d->Tq * ldo,
+                              .o_h = d->HS,
+                              .o_t = ldo,
+                              .q_pos0 = q_pos0 };
+    ops_attn_exec(a, &io, NULL);
+}
