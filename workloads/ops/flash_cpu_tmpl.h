@@ -13,27 +13,36 @@ static inline __attribute__((always_inline)) void FN(qk_tile)(float *S, int ldS,
                                                               const float *Kg, int HS, int cols, const int R)
 {
     V acc[MR][NV];
-    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) /* all MR: R is not a constant in the default case */
+#pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             acc[r][v] = VZERO();
     for (int c = 0; c < HS; c++) {
         V kv[NV];
+#pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             kv[v] = VLOAD(Kg + (size_t)c * 16 + (size_t)v * VW);
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++) {
             V qv = VBCAST(Q + (size_t)r * ldq + c);
+#pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
                 acc[r][v] = VFMA(qv, kv[v], acc[r][v]);
         }
     }
     if (cols == 16) {
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
                 VSTORE(S + (size_t)r * ldS + (size_t)v * VW, acc[r][v]);
         return;
     }
     float tmp[16];
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++) { /* the last, partial group of keys: only its columns */
+#pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             VSTORE(tmp + v * VW, acc[r][v]);
         memcpy(S + (size_t)r * ldS, tmp, (size_t)cols * 4);
@@ -69,20 +78,28 @@ static inline __attribute__((always_inline)) void FN(pv_tile)(float *O, int ldo,
                                                               int64_t ldv, int nk, const int R)
 {
     V acc[MR][NV];
-    for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
-            acc[r][v] = corr ? VMUL(VLOAD(O + (size_t)r * ldo + (size_t)v * VW), VSET1(corr[r])) : VZERO();
+            acc[r][v] =
+                corr && r < R ? VMUL(VLOAD(O + (size_t)r * ldo + (size_t)v * VW), VSET1(corr[r])) : VZERO();
     for (int j = 0; j < nk; j++) {
         V vv[NV];
+#pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             vv[v] = VLOAD(Vc + (size_t)j * (size_t)ldv + (size_t)v * VW);
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++) {
             V pv = VBCAST(P + (size_t)r * ldp + j);
+#pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
                 acc[r][v] = VFMA(pv, vv[v], acc[r][v]);
         }
     }
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             VSTORE(O + (size_t)r * ldo + (size_t)v * VW, acc[r][v]);
 }
