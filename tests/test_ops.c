@@ -478,29 +478,30 @@ static void attention_dispatch_follows_cpuid(void **state)
 #endif
 }
 
-/* Tiles from the L2 size: a thread's working set in 3/4 of it, BK a multiple of 16, fewer
- * queries per block when the shape has too few blocks for the threads, never past the shape. */
+/* Tiles from the L2 size: a thread's S and packed K and V in half of it, BK a multiple of 16,
+ * fewer queries per block when the shape has too few blocks for the threads, never past the
+ * shape. */
 static void attention_tiles_fit_l2_and_feed_every_thread(void **state)
 {
     int BQ, BK;
     ops_attn_tile_sizes(512 * 1024, 128, 1, 4096, 4096, 2, &BQ, &BK);
-    assert_int_equal(BQ, 128);
-    assert_int_equal(BK, 160); /* (393216/4 - 2*128*128 - 3*128) / (128 + 256), down to 16s */
+    assert_int_equal(BQ, 256);
+    assert_int_equal(BK, 128); /* 65536 floats / (256 + 2 * 128) */
     ops_attn_tile_sizes(512 * 1024, 64, 1, 4096, 4096, 2, &BQ, &BK);
-    assert_int_equal(BQ, 128);
-    assert_int_equal(BK, 304);
+    assert_int_equal(BQ, 256);
+    assert_int_equal(BK, 160); /* 65536 / 384 = 170, down to 16s */
     ops_attn_tile_sizes(2 * 1024 * 1024, 64, 1, 4096, 4096, 2, &BQ, &BK);
     assert_int_equal(BK, 512); /* capped */
     for (size_t l2 = 128 * 1024; l2 <= 4096 * 1024; l2 *= 2)
         for (int hs = 64; hs <= 256; hs += 64) {
             ops_attn_tile_sizes(l2, hs, 1, 1 << 14, 1 << 14, 2, &BQ, &BK);
             assert_int_equal(BK % 16, 0);
-            size_t bytes = 4 * ((size_t)2 * BQ * hs + (size_t)BQ * BK + (size_t)2 * BK * hs + 3 * BQ);
-            if (BK > 16 && bytes > l2 / 4 * 3)
+            size_t bytes = 4 * ((size_t)BQ * BK + (size_t)2 * BK * hs);
+            if (BK > 16 && bytes > l2 / 2)
                 fail_msg("l2 %zu hs %d: %zu bytes", l2, hs, bytes);
         }
-    ops_attn_tile_sizes(512 * 1024, 64, 1, 128, 128, 2, &BQ,
-                        &BK); /* one head of 128 queries: 4 blocks of 32 */
+    /* one head of 128 queries: 4 blocks of 32 for 2 threads */
+    ops_attn_tile_sizes(512 * 1024, 64, 1, 128, 128, 2, &BQ, &BK);
     assert_int_equal(BQ, 32);
     assert_int_equal(BK, 128); /* no longer than the keys */
     ops_attn_tile_sizes(512 * 1024, 64, 16, 5, 5, 2, &BQ, &BK);

@@ -65,7 +65,9 @@ struct flash_kern {
     const char *name;
     void (*qk)(float *S, int ldS, const float *Q, int ldq, const float *Kp, int nq, int nk, int HS);
     void (*pv)(float *O, int ldo, const float *corr, const float *P, int ldp, const float *Vm, int64_t ldv,
-               int nq, int nk, int HS);
+               int64_t vbs, int nq, int nk, int HS);
+    void (*pack_k)(float *kp, const void *k, int64_t ldk, int nk, int HS, enum ab_dtype dt);
+    void (*pack_v)(float *Vp, const void *v, int64_t ldv, int nk, int HS, enum ab_dtype dt);
     void (*softmax)(float *S, int ldS, int nq, int nk, bool causal, int lim0, float *m, float *l,
                     float *corr);
     float (*row_max)(const float *s, int n);
@@ -84,6 +86,35 @@ static void pv_cols(float *O, int ldo, const float *corr, const float *P, int ld
                 acc += P[(size_t)r * ldp + j] * Vc[(size_t)j * (size_t)ldv + c];
             O[(size_t)r * ldo + c] = acc;
         }
+}
+
+/* Keys [j0, j0 + w) of k into their group g (HS, 16) of the packed layout, zeros past w. */
+static void pack_k_group(float *g, const void *k, int64_t ldk, int j0, int w, int HS, enum ab_dtype dt)
+{
+    {
+        for (int jj = 0; jj < w; jj++) {
+            size_t row = (size_t)(j0 + jj) * (size_t)ldk;
+            if (dt == AB_DTYPE_FP32) {
+                const float *kr = (const float *)k + row;
+                for (int c = 0; c < HS; c++)
+                    g[(size_t)c * 16 + jj] = kr[c];
+            } else {
+                const uint16_t *kr = (const uint16_t *)k + row;
+                for (int c = 0; c < HS; c++)
+                    g[(size_t)c * 16 + jj] = ab_bf16_to_f32(kr[c]);
+            }
+        }
+        for (int jj = w; jj < 16; jj++) /* keys past nk score 0, and are never kept */
+            for (int c = 0; c < HS; c++)
+                g[(size_t)c * 16 + jj] = 0.0f;
+    }
+}
+
+/* kp (ceil(nk/16), HS, 16) = k (nk, HS) transposed by groups of 16 keys, in fp32. */
+static void pack_k_generic(float *kp, const void *k, int64_t ldk, int nk, int HS, enum ab_dtype dt)
+{
+    for (int j0 = 0; j0 < nk; j0 += 16)
+        pack_k_group(kp + (size_t)j0 * HS, k, ldk, j0, nk - j0 < 16 ? nk - j0 : 16, HS, dt);
 }
 
 /* The portable instance: "vectors" of one float, MR = 1 row of 16 accumulators. */
@@ -125,9 +156,9 @@ static void pv_cols(float *O, int ldo, const float *corr, const float *P, int ld
 #undef VHSUM
 #undef FN
 
-static const struct flash_kern kern_generic = { "generic",       qk_generic,      pv_generic,
-                                                softmax_generic, row_max_generic, exp2_sum_generic,
-                                                exp2v_generic };
+static const struct flash_kern kern_generic = { "generic",       qk_generic,       pv_generic,
+                                                pack_k_generic,  pack_v_generic,   softmax_generic,
+                                                row_max_generic, exp2_sum_generic, exp2v_generic };
 
 #if FLASH_X86
 #define EXP2_POLY(P, f, FMA, SET1)                                                                           \
@@ -167,6 +198,53 @@ static inline float hsum_avx2(__m256 v)
     __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     a = _mm_add_ps(a, _mm_movehl_ps(a, a));
     return _mm_cvtss_f32(_mm_add_ss(a, _mm_shuffle_ps(a, a, 1)));
+}
+
+/* 8 rows of 8 floats transposed in registers. */
+static inline void tr8x8_avx2(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* pack_k_generic with whole groups as 8 x 8 register transposes (HS a multiple of 8). */
+static void pack_k_avx2(float *kp, const void *k, int64_t ldk, int nk, int HS, enum ab_dtype dt)
+{
+    for (int j0 = 0; j0 < nk; j0 += 16) {
+        float *g = kp + (size_t)j0 * HS;
+        if (nk - j0 < 16 || HS % 8) {
+            pack_k_group(g, k, ldk, j0, nk - j0 < 16 ? nk - j0 : 16, HS, dt);
+            continue;
+        }
+        for (int h = 0; h < 16; h += 8)
+            for (int c = 0; c < HS; c += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) {
+                    size_t at = (size_t)(j0 + h + i) * (size_t)ldk + (size_t)c;
+                    r[i] = dt == AB_DTYPE_FP32 ? _mm256_loadu_ps((const float *)k + at)
+                                               : _mm256_castsi256_ps(_mm256_slli_epi32(
+                                                     _mm256_cvtepu16_epi32(_mm_loadu_si128(
+                                                         (const __m128i *)((const uint16_t *)k + at))),
+                                                     16));
+                }
+                tr8x8_avx2(r);
+                for (int i = 0; i < 8; i++)
+                    _mm256_storeu_ps(g + (size_t)(c + i) * 16 + h, r[i]);
+            }
+    }
 }
 
 #define V             __m256
@@ -262,9 +340,11 @@ static inline __m512 exp2_avx512(__m512 x)
 #undef FN
 #pragma GCC pop_options
 
-static const struct flash_kern kern_avx2 = { "avx2_fma",   qk_avx2,       pv_avx2,   softmax_avx2,
+static const struct flash_kern kern_avx2 = { "avx2_fma",   qk_avx2,       pv_avx2,
+                                             pack_k_avx2,  pack_v_avx2,   softmax_avx2,
                                              row_max_avx2, exp2_sum_avx2, exp2v_avx2 };
-static const struct flash_kern kern_avx512 = { "avx512f",      qk_avx512,       pv_avx512,   softmax_avx512,
+static const struct flash_kern kern_avx512 = { "avx512f",      qk_avx512,       pv_avx512,
+                                               pack_k_generic, pack_v_avx512,   softmax_avx512,
                                                row_max_avx512, exp2_sum_avx512, exp2v_avx512 };
 #endif
 
@@ -299,25 +379,7 @@ size_t ops_attn_packed_k_floats(int nk, int HS)
 
 void ops_attn_pack_k(float *kp, const void *k, int64_t ldk, int nk, int HS, enum ab_dtype dt)
 {
-    for (int j0 = 0; j0 < nk; j0 += 16) {
-        float *g = kp + (size_t)j0 * HS;
-        int w = nk - j0 < 16 ? nk - j0 : 16;
-        for (int jj = 0; jj < w; jj++) {
-            size_t row = (size_t)(j0 + jj) * (size_t)ldk;
-            if (dt == AB_DTYPE_FP32) {
-                const float *kr = (const float *)k + row;
-                for (int c = 0; c < HS; c++)
-                    g[(size_t)c * 16 + jj] = kr[c];
-            } else {
-                const uint16_t *kr = (const uint16_t *)k + row;
-                for (int c = 0; c < HS; c++)
-                    g[(size_t)c * 16 + jj] = ab_bf16_to_f32(kr[c]);
-            }
-        }
-        for (int jj = w; jj < 16; jj++) /* keys past nk score 0, and are never kept */
-            for (int c = 0; c < HS; c++)
-                g[(size_t)c * 16 + jj] = 0.0f;
-    }
+    flash_pick()->pack_k(kp, k, ldk, nk, HS, dt);
 }
 
 void ops_attn_qk(float *S, int ldS, const float *q, int ldq, const float *kp, int nq, int nk, int HS)
@@ -328,7 +390,7 @@ void ops_attn_qk(float *S, int ldS, const float *q, int ldq, const float *kp, in
 void ops_attn_pv(float *O, int ldo, const float *corr, const float *P, int ldp, const float *v, int64_t ldv,
                  int nq, int nk, int HS)
 {
-    flash_pick()->pv(O, ldo, corr, P, ldp, v, ldv, nq, nk, HS);
+    flash_pick()->pv(O, ldo, corr, P, ldp, v, ldv, 16, nq, nk, HS);
 }
 
 float ops_attn_row_max(const float *s, int n)
@@ -365,15 +427,15 @@ void ops_attn_tile_sizes(size_t l2_bytes, int HS, int64_t BH, int Tq, int Tk, in
 {
     if (l2_bytes < 64 * 1024)
         l2_bytes = 64 * 1024;
-    int bq = 128, bk = 16;
+    int bq = 256, bk = 16;
     /* Enough query blocks for two per thread, where the shape has them. */
     while (bq > 16 && BH * ((Tq + bq - 1) / bq) < 2 * (int64_t)threads)
         bq /= 2;
     for (;;) {
-        /* Per thread: Q and O blocks (BQ x HS), S (BQ x BK), packed K and widened V (BK x HS)
-         * and the row statistics, in three quarters of L2. */
-        int64_t budget = (int64_t)(l2_bytes / 4 * 3 / 4) - 2 * (int64_t)bq * HS - 3 * bq;
-        int64_t b = budget / (bq + 2 * (int64_t)HS) / 16 * 16;
+        /* What every row strip of a key block reads again, S (BQ x BK) and the packed K and V
+         * (BK x HS each), in half of L2; Q and O stream past them (measured on Zen 3: 256
+         * queries a block re-read K and V half as often as 128, for 1.2x). */
+        int64_t b = (int64_t)(l2_bytes / 4 / 2) / (bq + 2 * (int64_t)HS) / 16 * 16;
         bk = b < 16 ? 16 : b > 512 ? 512 : (int)b;
         if (bk >= 64 || bq <= 32)
             break;
@@ -417,7 +479,7 @@ ab_status ops_attn_plan(struct ops_attn **out, const struct ops_attn_desc *d, st
     ops_attn_tile_sizes(l2_cache_bytes(), d->HS, (int64_t)d->B * d->NH, d->Tq, d->Tk, a->nthreads, &a->BQ,
                         &a->BK);
     size_t HS = (size_t)d->HS, bq = (size_t)a->BQ, bk = (size_t)a->BK;
-    size_t fl = 2 * bq * HS + bq * bk + bk * HS + (d->in_dt == AB_DTYPE_FP32 ? 0 : bk * HS) + 3 * bq;
+    size_t fl = 2 * bq * HS + bq * bk + 2 * bk * HS + 3 * bq;
     a->per_thread = (fl + 15) / 16 * 16; /* each thread's block 64-byte aligned */
     if (!d->external_scratch) {
         a->scratch = ab_alloc(ops_attn_scratch_bytes(a));
@@ -463,7 +525,7 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
     const int HS = d->HS, BQ = a->BQ, BK = a->BK;
     const bool bf_in = d->in_dt == AB_DTYPE_BF16;
     float *Qs = scr, *O = Qs + (size_t)BQ * HS, *S = O + (size_t)BQ * HS, *Kp = S + (size_t)BQ * BK;
-    float *Vf = Kp + (size_t)BK * HS, *m = Vf + (bf_in ? (size_t)BK * HS : 0), *l = m + BQ, *corr = l + BQ;
+    float *Vf = Kp + (size_t)BK * HS, *m = Vf + (size_t)BK * HS, *l = m + BQ, *corr = l + BQ;
     const float alpha = (float)(1.4426950408889634 / sqrt((double)HS)); /* log2(e) / sqrt(HS) */
     const size_t es = ab_dtype_size(d->in_dt);
     for (int r = 0; r < nq; r++) {
@@ -487,21 +549,25 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
     for (int k0 = 0; k0 < kend; k0 += BK) {
         int kn = kend - k0 < BK ? kend - k0 : BK;
         int64_t at = kvb + (int64_t)k0 * io->kv_t;
-        ops_attn_pack_k(Kp, (const char *)io->k + (size_t)at * es, io->kv_t, kn, HS, d->in_dt);
-        const float *Vm = (const float *)io->v + at;
-        int64_t ldv = io->kv_t;
-        if (bf_in) {
-            for (int j = 0; j < kn; j++) {
-                const uint16_t *vr = (const uint16_t *)io->v + at + (int64_t)j * io->kv_t;
+        k->pack_k(Kp, (const char *)io->k + (size_t)at * es, io->kv_t, kn, HS, d->in_dt);
+        const char *vsrc = (const char *)io->v + (size_t)at * es;
+        const float *Vm = Vf;
+        int64_t ldv = 16, vbs = (int64_t)kn * 16;
+        if (HS % 16 == 0) { /* by column blocks: each stays in L1 through P.V */
+            k->pack_v(Vf, vsrc, io->kv_t, kn, HS, d->in_dt);
+        } else if (bf_in) { /* widened, row-major */
+            for (int j = 0; j < kn; j++)
                 for (int c = 0; c < HS; c++)
-                    Vf[(size_t)j * HS + c] = ab_bf16_to_f32(vr[c]);
-            }
-            Vm = Vf, ldv = HS;
+                    Vf[(size_t)j * HS + c] =
+                        ab_bf16_to_f32(((const uint16_t *)vsrc)[(size_t)j * io->kv_t + c]);
+            ldv = HS, vbs = 16;
+        } else { /* where it lies */
+            Vm = (const float *)vsrc, ldv = io->kv_t, vbs = 16;
         }
         k->qk(S, BK, Qs, HS, Kp, nq, kn, HS);
         bool masked = d->causal && k0 + kn - 1 > qpos; /* some key past the first query's */
         k->softmax(S, BK, nq, kn, masked, qpos - k0, m, l, corr);
-        k->pv(O, HS, first ? NULL : corr, S, BK, Vm, ldv, nq, kn, HS);
+        k->pv(O, HS, first ? NULL : corr, S, BK, Vm, ldv, vbs, nq, kn, HS);
         first = false;
     }
     for (int r = 0; r < nq; r++) {

@@ -51,10 +51,11 @@ static inline __attribute__((always_inline)) void FN(qk_tile)(float *S, int ldS,
 
 static void FN(qk)(float *S, int ldS, const float *Q, int ldq, const float *Kp, int nq, int nk, int HS)
 {
-    for (int r0 = 0; r0 < nq; r0 += MR) {
-        int R = nq - r0 < MR ? nq - r0 : MR;
-        for (int j0 = 0; j0 < nk; j0 += 16) {
-            int cols = nk - j0 < 16 ? nk - j0 : 16;
+    /* a group of 16 packed keys (16 HS floats) stays in L1 while every row strip takes it */
+    for (int j0 = 0; j0 < nk; j0 += 16) {
+        int cols = nk - j0 < 16 ? nk - j0 : 16;
+        for (int r0 = 0; r0 < nq; r0 += MR) {
+            int R = nq - r0 < MR ? nq - r0 : MR;
             float *s = S + (size_t)r0 * ldS + j0;
             const float *q = Q + (size_t)r0 * ldq, *kg = Kp + (size_t)j0 * HS;
             if (R == MR)
@@ -104,26 +105,30 @@ static inline __attribute__((always_inline)) void FN(pv_tile)(float *O, int ldo,
             VSTORE(O + (size_t)r * ldo + (size_t)v * VW, acc[r][v]);
 }
 
+/* vbs: floats from one 16-column block of V to the next: 16 for V row-major, nk * 16 for V
+ * packed by blocks (flash_task's (HS/16, nk, 16), ldv 16), whose block then stays in L1 while
+ * every row strip takes it. */
 static void FN(pv)(float *O, int ldo, const float *corr, const float *P, int ldp, const float *Vm,
-                   int64_t ldv, int nq, int nk, int HS)
+                   int64_t ldv, int64_t vbs, int nq, int nk, int HS)
 {
-    for (int r0 = 0; r0 < nq; r0 += MR) {
-        int R = nq - r0 < MR ? nq - r0 : MR;
-        const float *cr = corr ? corr + r0 : NULL, *p = P + (size_t)r0 * ldp;
-        for (int c0 = 0; c0 < HS; c0 += 16) {
+    for (int c0 = 0; c0 < HS; c0 += 16) {
+        const float *vc = Vm + (size_t)(c0 / 16) * (size_t)vbs;
+        for (int r0 = 0; r0 < nq; r0 += MR) {
+            int R = nq - r0 < MR ? nq - r0 : MR;
+            const float *cr = corr ? corr + r0 : NULL, *p = P + (size_t)r0 * ldp;
             float *o = O + (size_t)r0 * ldo + c0;
             if (HS - c0 < 16)
-                pv_cols(o, ldo, cr, p, ldp, Vm + c0, ldv, R, nk, HS - c0);
+                pv_cols(o, ldo, cr, p, ldp, vc, ldv, R, nk, HS - c0);
             else if (R == MR)
-                FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, MR);
+                FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, MR);
             else
                 switch (R) {
-                case 1: FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, 1); break;
-                case 2: FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, 2); break;
-                case 3: FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, 3); break;
-                case 4: FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, 4); break;
-                case 5: FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, 5); break;
-                default: FN(pv_tile)(o, ldo, cr, p, ldp, Vm + c0, ldv, nk, R); break;
+                case 1: FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, 1); break;
+                case 2: FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, 2); break;
+                case 3: FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, 3); break;
+                case 4: FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, 4); break;
+                case 5: FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, 5); break;
+                default: FN(pv_tile)(o, ldo, cr, p, ldp, vc, ldv, nk, R); break;
                 }
         }
     }
@@ -193,4 +198,25 @@ static void FN(exp2v)(float *out, const float *x, size_t n)
         VSTORE(out + j, VEXP2(VLOAD(x + j)));
     for (; j < n; j++)
         out[j] = flash_exp2(x[j]);
+}
+
+/* Vp (ceil(HS/16), nk, 16) = v (nk, HS) rows of stride ldv, in dt, for FN(pv)'s vbs = nk * 16;
+ * HS a multiple of 16. Plain loops: the target's vectorizer does the widening. */
+static void FN(pack_v)(float *restrict Vp, const void *restrict v, int64_t ldv, int nk, int HS,
+                       enum ab_dtype dt)
+{
+    for (int j = 0; j < nk; j++)
+        for (int c0 = 0; c0 < HS; c0 += 16) {
+            float *dst = Vp + ((size_t)(c0 / 16) * (size_t)nk + (size_t)j) * 16;
+            size_t at = (size_t)j * (size_t)ldv + (size_t)c0;
+            if (dt == AB_DTYPE_FP32) {
+                const float *src = (const float *)v + at;
+                for (int c = 0; c < 16; c++)
+                    dst[c] = src[c];
+            } else {
+                const uint16_t *src = (const uint16_t *)v + at;
+                for (int c = 0; c < 16; c++)
+                    dst[c] = ab_bf16_to_f32(src[c]);
+            }
+        }
 }

@@ -168,8 +168,8 @@ ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, 
 void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v,
                   int ldkv, int q_pos0);
 
-/* Tiles: BQ (<= 128, halved while B*NH*ceil(Tq/BQ) < 2 threads) and BK (a multiple of 16 in
- * [16, 512]) such that a thread's Q, O, S, packed K and widened V fit three quarters of L2. */
+/* Tiles: BQ (<= 256, halved while B*NH*ceil(Tq/BQ) < 2 threads) and BK (a multiple of 16 in
+ * [16, 512]) such that a thread's S (BQ x BK) and packed K and V (BK x HS each) fit half of L2. */
 void ops_attn_tile_sizes(size_t l2_bytes, int HS, int64_t BH, int Tq, int Tk, int threads, int *BQ, int *BK);
 /* The micro-kernel set the cpuid answers choose ("avx512f", "avx2_fma", "generic"). */
 const char *ops_attn_isa_for(bool avx512f, bool avx2_fma, bool generic);
