@@ -459,6 +459,12 @@ static void attention_dispatch_follows_cpuid(void **state)
     assert_string_equal(ops_attn_isa_for(false, true, false), "avx2_fma");
     assert_string_equal(ops_attn_isa_for(false, false, false), "generic");
     assert_string_equal(ops_attn_isa_for(true, true, true), "generic");
+    /* VDPBF16PS for Q.K^T: bf16 inputs with whole 16-column groups on AVX-512 BF16 only */
+    assert_true(ops_attn_bf16_qk_for(true, AB_DTYPE_BF16, 128, false));
+    assert_false(ops_attn_bf16_qk_for(true, AB_DTYPE_FP32, 128, false));
+    assert_false(ops_attn_bf16_qk_for(true, AB_DTYPE_BF16, 72, false));
+    assert_false(ops_attn_bf16_qk_for(false, AB_DTYPE_BF16, 128, false));
+    assert_false(ops_attn_bf16_qk_for(true, AB_DTYPE_BF16, 128, true));
     const char *here =
         ops_attn_isa_for(ab_cpu_has("avx512f"), ab_cpu_has("avx2") && ab_cpu_has("fma"), false);
     struct ops_attn *a;
@@ -466,6 +472,9 @@ static void attention_dispatch_follows_cpuid(void **state)
     assert_int_equal(ops_attn_create(&a, 1, 1, 8, 8, 64, false, AB_DTYPE_FP32, &err), AB_OK);
     assert_string_equal(ops_attn_impl(a), here);
     assert_string_equal(ops_attn_tile_impl(), here);
+    ops_attn_destroy(a);
+    assert_int_equal(ops_attn_create(&a, 1, 1, 8, 8, 64, false, AB_DTYPE_BF16, &err), AB_OK);
+    assert_string_equal(ops_attn_impl(a), ab_cpu_has("avx512_bf16") ? "avx512_bf16" : here);
     ops_attn_destroy(a);
     ops_set_generic(true);
     assert_int_equal(ops_attn_create(&a, 1, 1, 8, 8, 64, false, AB_DTYPE_FP32, &err), AB_OK);

@@ -8,8 +8,10 @@
  * Micro-kernels (flash_cpu_tmpl.h), chosen per call by cpuid, portable to fast:
  *   generic:  the template on scalars (any CPU; ops_set_generic forces it);
  *   avx2_fma: 6 rows x 2 ymm accumulators (x86-64-v3: Zen 2-4, Haswell on);
- *   avx512f:  12 rows x 1 zmm, the same code (target attributes; it runs where cpuid says so).
- * bf16 inputs are widened exactly to fp32 while packing: the arithmetic is fp32 throughout.
+ *   avx512f:  12 rows x 1 zmm, the same code (target attributes; it runs where cpuid says so);
+ *   avx512_bf16: avx512f with Q.K^T of bf16 inputs by VDPBF16PS (qk_bf16: exact products).
+ * Otherwise bf16 inputs are widened exactly to fp32 while packing; softmax and P.V are fp32
+ * everywhere (P is never rounded to bf16).
  * Tiles are sized from the L2 cache (ops_attn_tile_sizes); attention_memory's naive and chunked
  * algorithms call the same tile kernels (ops_attn_qk, ops_attn_pv) on their own arrangement. */
 #include "ops.h"
@@ -340,6 +342,70 @@ static inline __m512 exp2_avx512(__m512 x)
 #undef FN
 #pragma GCC pop_options
 
+/* --- AVX-512 BF16: Q.K^T of bf16 inputs with VDPBF16PS (pairs of bf16 along HS, exact products,
+ * fp32 sums); softmax and P.V stay the avx512f kernels', so the arithmetic after the scores is
+ * fp32 as everywhere (P is not rounded to bf16) and the CPU tolerance holds. */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bf16")
+
+/* kb (ceil(nk/16), HS/2, 16) pairs (k[2p], k[2p+1]) as uint32, zero past nk; HS even. */
+static void pack_k_bf16(uint32_t *kb, const uint16_t *k, int64_t ldk, int nk, int HS)
+{
+    int hp = HS / 2;
+    for (int j0 = 0; j0 < nk; j0 += 16) {
+        uint32_t *g = kb + (size_t)j0 * hp;
+        for (int jj = 0; jj < 16; jj++) {
+            const uint16_t *kr = k + (size_t)(j0 + jj) * (size_t)ldk;
+            bool in = j0 + jj < nk;
+            for (int p = 0; p < hp; p++)
+                g[(size_t)p * 16 + jj] = in ? (uint32_t)kr[2 * p] | ((uint32_t)kr[2 * p + 1] << 16) : 0u;
+        }
+    }
+}
+
+/* S (R rows, cols <= 16 keys) = alpha Q . K^T: Q (R, HS/2) pairs with row stride ldq pairs. */
+static inline __attribute__((always_inline)) void qk_tile_bf16(float *S, int ldS, const uint32_t *Q, int ldq,
+                                                               const uint32_t *Kg, int hp, int cols,
+                                                               float alpha, const int R)
+{
+    __m512 acc[12];
+#pragma GCC unroll 16
+    for (int r = 0; r < 12; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int p = 0; p < hp; p++) {
+        __m512bh kv = (__m512bh)_mm512_loadu_si512(Kg + (size_t)p * 16);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32((int)Q[(size_t)r * ldq + p]), kv);
+    }
+    __mmask16 m = cols == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cols) - 1u);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+        _mm512_mask_storeu_ps(S + (size_t)r * ldS, m, _mm512_mul_ps(acc[r], _mm512_set1_ps(alpha)));
+}
+
+static void qk_bf16(float *S, int ldS, const uint32_t *Q, int ldq, const uint32_t *Kb, int nq, int nk, int HS,
+                    float alpha)
+{
+    int hp = HS / 2;
+    for (int j0 = 0; j0 < nk; j0 += 16) {
+        int cols = nk - j0 < 16 ? nk - j0 : 16;
+        for (int r0 = 0; r0 < nq; r0 += 12) {
+            int R = nq - r0 < 12 ? nq - r0 : 12;
+            float *s = S + (size_t)r0 * ldS + j0;
+            const uint32_t *q = Q + (size_t)r0 * ldq, *kg = Kb + (size_t)j0 * hp;
+            switch (R) {
+            case 12: qk_tile_bf16(s, ldS, q, ldq, kg, hp, cols, alpha, 12); break;
+            case 1: qk_tile_bf16(s, ldS, q, ldq, kg, hp, cols, alpha, 1); break;
+            case 2: qk_tile_bf16(s, ldS, q, ldq, kg, hp, cols, alpha, 2); break;
+            case 4: qk_tile_bf16(s, ldS, q, ldq, kg, hp, cols, alpha, 4); break;
+            default: qk_tile_bf16(s, ldS, q, ldq, kg, hp, cols, alpha, R); break;
+            }
+        }
+    }
+}
+#pragma GCC pop_options
+
 static const struct flash_kern kern_avx2 = { "avx2_fma",   qk_avx2,       pv_avx2,
                                              pack_k_avx2,  pack_v_avx2,   softmax_avx2,
                                              row_max_avx2, exp2_sum_avx2, exp2v_avx2 };
@@ -347,6 +413,11 @@ static const struct flash_kern kern_avx512 = { "avx512f",      qk_avx512,       
                                                pack_k_generic, pack_v_avx512,   softmax_avx512,
                                                row_max_avx512, exp2_sum_avx512, exp2v_avx512 };
 #endif
+
+bool ops_attn_bf16_qk_for(bool avx512_bf16, enum ab_dtype in_dt, int HS, bool generic)
+{
+    return FLASH_X86 && avx512_bf16 && !generic && in_dt == AB_DTYPE_BF16 && HS % 16 == 0;
+}
 
 const char *ops_attn_isa_for(bool avx512f, bool avx2_fma, bool generic)
 {
@@ -419,6 +490,7 @@ struct ops_attn {
     struct ops_attn_desc d;
     const struct flash_kern *k;
     int BQ, BK, nthreads;
+    bool bf16_qk;      /* Q.K^T by VDPBF16PS (qk_bf16) */
     size_t per_thread; /* floats of scratch per thread, a multiple of 16 */
     float *scratch;    /* NULL with external_scratch */
 };
@@ -475,6 +547,9 @@ ab_status ops_attn_plan(struct ops_attn **out, const struct ops_attn_desc *d, st
         return ab_fail(err, AB_ENOMEM, "out of memory");
     a->d = *d;
     a->k = flash_pick();
+#if FLASH_X86
+    a->bf16_qk = ops_attn_bf16_qk_for(ab_cpu_has("avx512_bf16"), d->in_dt, d->HS, force_generic);
+#endif
     a->nthreads = omp_get_max_threads();
     ops_attn_tile_sizes(l2_cache_bytes(), d->HS, (int64_t)d->B * d->NH, d->Tq, d->Tk, a->nthreads, &a->BQ,
                         &a->BK);
@@ -505,7 +580,7 @@ void ops_attn_tiles(const struct ops_attn *a, int *BQ, int *BK)
 
 const char *ops_attn_impl(const struct ops_attn *a)
 {
-    return a->k->name;
+    return a->bf16_qk ? "avx512_bf16" : a->k->name;
 }
 
 void ops_attn_destroy(struct ops_attn *a)
@@ -531,7 +606,9 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
     for (int r = 0; r < nq; r++) {
         int64_t off = (int64_t)b * io->q_b + (int64_t)h * io->q_h + (int64_t)(i0 + r) * io->q_t;
         float *qr = Qs + (size_t)r * HS;
-        if (bf_in)
+        if (a->bf16_qk) /* raw bf16 pairs; alpha is applied to the scores */
+            memcpy(qr, (const uint16_t *)io->q + off, (size_t)HS * 2);
+        else if (bf_in)
             for (int c = 0; c < HS; c++)
                 qr[c] = ab_bf16_to_f32(((const uint16_t *)io->q)[off + c]) * alpha;
         else
@@ -549,7 +626,12 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
     for (int k0 = 0; k0 < kend; k0 += BK) {
         int kn = kend - k0 < BK ? kend - k0 : BK;
         int64_t at = kvb + (int64_t)k0 * io->kv_t;
-        k->pack_k(Kp, (const char *)io->k + (size_t)at * es, io->kv_t, kn, HS, d->in_dt);
+#if FLASH_X86
+        if (a->bf16_qk)
+            pack_k_bf16((uint32_t *)Kp, (const uint16_t *)io->k + at, io->kv_t, kn, HS);
+        else
+#endif
+            k->pack_k(Kp, (const char *)io->k + (size_t)at * es, io->kv_t, kn, HS, d->in_dt);
         const char *vsrc = (const char *)io->v + (size_t)at * es;
         const float *Vm = Vf;
         int64_t ldv = 16, vbs = (int64_t)kn * 16;
@@ -564,7 +646,12 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
         } else { /* where it lies */
             Vm = (const float *)vsrc, ldv = io->kv_t, vbs = 16;
         }
-        k->qk(S, BK, Qs, HS, Kp, nq, kn, HS);
+#if FLASH_X86
+        if (a->bf16_qk)
+            qk_bf16(S, BK, (const uint32_t *)Qs, HS / 2, (const uint32_t *)Kp, nq, kn, HS, alpha);
+        else
+#endif
+            k->qk(S, BK, Qs, HS, Kp, nq, kn, HS);
         bool masked = d->causal && k0 + kn - 1 > qpos; /* some key past the first query's */
         k->softmax(S, BK, nq, kn, masked, qpos - k0, m, l, corr);
         k->pv(O, HS, first ? NULL : corr, S, BK, Vm, ldv, vbs, nq, kn, HS);
@@ -574,14 +661,13 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
         int64_t off = (int64_t)b * io->o_b + (int64_t)h * io->o_h + (int64_t)(i0 + r) * io->o_t;
         float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
         const float *orow = O + (size_t)r * HS;
-        if (first)                 /* no key at all (causal, a query before every key): 0 */
-            inv = 0.0f, orow = Qs; /* any finite row, times 0 */
-        if (d->out_dt == AB_DTYPE_FP32)
-            for (int c = 0; c < HS; c++)
-                ((float *)io->out)[off + c] = orow[c] * inv;
-        else
-            for (int c = 0; c < HS; c++)
-                ((uint16_t *)io->out)[off + c] = ab_bf16_from_f32(orow[c] * inv);
+        for (int c = 0; c < HS; c++) {
+            float x = first ? 0.0f : orow[c] * inv; /* no key at all (a query before every key): 0 */
+            if (d->out_dt == AB_DTYPE_FP32)
+                ((float *)io->out)[off + c] = x;
+            else
+                ((uint16_t *)io->out)[off + c] = ab_bf16_from_f32(x);
+        }
     }
 }
 

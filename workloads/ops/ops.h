@@ -156,7 +156,8 @@ size_t ops_attn_scratch_bytes(const struct ops_attn *a);
 void ops_attn_exec(struct ops_attn *a, const struct ops_attn_io *io, void *scratch);
 /* The plan's query and key block sizes. */
 void ops_attn_tiles(const struct ops_attn *a, int *BQ, int *BK);
-/* Which micro-kernels run: "avx512f", "avx2_fma", "generic" (chosen at plan time by cpuid). */
+/* Which micro-kernels run: "avx512_bf16", "avx512f", "avx2_fma", "generic" (chosen at plan
+ * time by cpuid). */
 const char *ops_attn_impl(const struct ops_attn *a);
 void ops_attn_destroy(struct ops_attn *a);
 
@@ -171,8 +172,11 @@ void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const v
 /* Tiles: BQ (<= 256, halved while B*NH*ceil(Tq/BQ) < 2 threads) and BK (a multiple of 16 in
  * [16, 512]) such that a thread's S (BQ x BK) and packed K and V (BK x HS each) fit half of L2. */
 void ops_attn_tile_sizes(size_t l2_bytes, int HS, int64_t BH, int Tq, int Tk, int threads, int *BQ, int *BK);
-/* The micro-kernel set the cpuid answers choose ("avx512f", "avx2_fma", "generic"). */
+/* The micro-kernel set the cpuid answers choose ("avx512f", "avx2_fma", "generic"), and
+ * whether a plan's Q.K^T runs on VDPBF16PS (bf16 inputs, HS a multiple of 16, AVX-512 BF16):
+ * its ops_attn_impl is then "avx512_bf16". generic: ops_set_generic's state. */
 const char *ops_attn_isa_for(bool avx512f, bool avx2_fma, bool generic);
+bool ops_attn_bf16_qk_for(bool avx512_bf16, enum ab_dtype in_dt, int HS, bool generic);
 
 /* The flash kernel's tile kernels, for algorithms that arrange tiles themselves (attention_memory's
  * naive and chunked), so that their time ratios to the flash kernel compare algorithms. Each
