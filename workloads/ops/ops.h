@@ -152,7 +152,8 @@ struct ops_attn;
 ab_status ops_attn_plan(struct ops_attn **out, const struct ops_attn_desc *d, struct ab_error *err);
 /* Scratch the plan's runs use, all threads together (the plan's own unless external_scratch). */
 size_t ops_attn_scratch_bytes(const struct ops_attn *a);
-/* Run the plan; scratch: ops_attn_scratch_bytes of 64-byte aligned memory, NULL for the plan's own. */
+/* Run the plan; scratch: ops_attn_scratch_bytes of 64-byte aligned memory (required with
+ * external_scratch), or NULL for the plan's own. */
 void ops_attn_exec(struct ops_attn *a, const struct ops_attn_io *io, void *scratch);
 /* The plan's query and key block sizes. */
 void ops_attn_tiles(const struct ops_attn *a, int *BQ, int *BK);
