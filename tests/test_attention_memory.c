@@ -122,8 +122,12 @@ static void naive_memory_grows_as_n_squared_and_chunked_stays_flat(void **state)
     /* the ratio to the naive case of the same shape that ran before */
     assert_double_equal(metric(&c, "mem_ratio_vs_naive"), naive2 / chunked, 1e-9);
     assert_true(metric(&c, "mem_ratio_vs_naive") > 5);
+    /* fused: per thread a query x key block sized from L2, the same at any n past the tiles */
     expect_ok("mode=prefill;algo=fused;n=1024;heads=1;d=64;dtype=bf16;causal=0", &c);
-    assert_true(metric(&c, "peak_extra_bytes") < chunked);
+    double fused1 = metric(&c, "peak_extra_bytes");
+    assert_true(fused1 > 0 && fused1 < naive2 / 2);
+    expect_ok("mode=prefill;algo=fused;n=4096;heads=1;d=64;dtype=bf16;causal=1", &c);
+    assert_double_equal(metric(&c, "peak_extra_bytes"), fused1, 0);
 }
 
 static void decode_matches_reference_with_grouped_heads(void **state)

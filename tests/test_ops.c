@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <time.h>
 
 #include "accelbench.h"
@@ -304,19 +305,217 @@ static void attention_matches_reference(void **state)
             attention_case(dt, 2, 3, 50, 50, 64, true);   /* tails of query and key blocks */
             attention_case(dt, 1, 2, 40, 40, 48, false);  /* HS not a multiple of 64 */
             attention_case(dt, 1, 2, 5, 70, 128, true);   /* continuation: queries at 65..69 */
-            attention_case(dt, 1, 3, 150, 150, 80, true); /* keys over several 32- and 64-key tiles */
+            attention_case(dt, 1, 3, 150, 150, 80, true); /* keys over several 16-key groups */
+            attention_case(dt, 1, 1, 7, 7, 72, true);     /* n below one register tile, HS % 16 = 8 */
+            attention_case(dt, 1, 1, 1, 1, 64, false);    /* one query, one key */
         }
     }
     ops_set_generic(false);
+}
+
+/* GQA in the attention_memory layout, q (B,NH,T,HS), k, v (B,NH/G,T,HS), fp32 out; the
+ * reference is the plain multi-head one over K and V repeated per query head. Sizes cross the
+ * plan's blocks: T = 3 BK + 5 keys (several key blocks and a partial one), T = BQ + 1 queries. */
+static void gqa_case(enum ab_dtype in, int B, int NH, int G, int T, int HS, bool causal)
+{
+    int HK = NH / G;
+    size_t es = ab_dtype_size(in), nq = (size_t)B * NH * T * HS, nkv = (size_t)B * HK * T * HS;
+    void *q = xalloc(nq * es), *k = xalloc(nkv * es), *v = xalloc(nkv * es);
+    float *out = xalloc(nq * 4);
+    double *qw = xalloc(nq * 8), *kw = xalloc(nkv * 8), *vw = xalloc(nkv * 8), *ref = xalloc(nq * 8);
+    ops_fill_random(q, in, qw, nq, seed_base + 30, 1.0f);
+    ops_fill_random(k, in, kw, nkv, seed_base + 31, 1.0f);
+    ops_fill_random(v, in, vw, nkv, seed_base + 32, 1.0f);
+    struct ops_attn_desc d = { .B = B,
+                               .NH = NH,
+                               .group = G,
+                               .Tq = T,
+                               .Tk = T,
+                               .HS = HS,
+                               .causal = causal,
+                               .in_dt = in,
+                               .out_dt = AB_DTYPE_FP32,
+                               .external_scratch = true };
+    struct ops_attn *a;
+    struct ab_error err = { { 0 } };
+    if (ops_attn_plan(&a, &d, &err))
+        fail_msg("plan: %s", err.msg);
+    void *scratch = ab_alloc(ops_attn_scratch_bytes(a));
+    assert_non_null(scratch);
+    int64_t hs = (int64_t)T * HS;
+    struct ops_attn_io io = { .q = q,
+                              .k = k,
+                              .v = v,
+                              .out = out,
+                              .q_b = NH * hs,
+                              .q_h = hs,
+                              .q_t = HS,
+                              .kv_b = HK * hs,
+                              .kv_h = hs,
+                              .kv_t = HS,
+                              .o_b = NH * hs,
+                              .o_h = hs,
+                              .o_t = HS };
+    ops_attn_exec(a, &io, scratch);
+    /* reference: per (b, h), a (1,T,HS) problem on rows of q and of KV head h / G */
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            size_t qo = ((size_t)b * NH + h) * (size_t)hs, ko = ((size_t)b * HK + h / G) * (size_t)hs;
+            ops_ref_attention(ref + qo, qw + qo, HS, kw + ko, vw + ko, HS, 1, 1, T, T, HS, 0, causal);
+        }
+    CHECK(out, AB_DTYPE_FP32, ref, nq, 2e-5, 1e-4);
+    ab_free(scratch);
+    ops_attn_destroy(a);
+    free(q), free(k), free(v), free(out), free(qw), free(kw), free(vw), free(ref);
+}
+
+static void attention_takes_strides_groups_and_output_type(void **state)
+{
+    struct ops_attn *a;
+    struct ab_error err = { { 0 } };
+    struct ops_attn_desc d = { .B = 1,
+                               .NH = 1,
+                               .group = 1,
+                               .Tq = 4096,
+                               .Tk = 4096,
+                               .HS = 128,
+                               .in_dt = AB_DTYPE_FP32,
+                               .out_dt = AB_DTYPE_FP32 };
+    assert_int_equal(ops_attn_plan(&a, &d, &err), AB_OK);
+    int BQ, BK;
+    ops_attn_tiles(a, &BQ, &BK);
+    ops_attn_destroy(a);
+    for (int g = 0; g < 2; g++) {
+        ops_set_generic(g == 1);
+        for (int dd = 0; dd < 2; dd++) {
+            enum ab_dtype in = dd ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+            gqa_case(in, 2, 4, 2, 3 * 16 + 5, 64, true); /* G = 2, two batches */
+            gqa_case(in, 1, 8, 8, 70, 128, false);       /* G = 8 */
+            gqa_case(in, 1, 2, 1, 70, 80, true);         /* d = 80 */
+        }
+    }
+    ops_set_generic(false);
+    /* the plan's own blocks, crossed: a partial key block after several, a second query block */
+    gqa_case(AB_DTYPE_FP32, 1, 1, 1, 3 * BK + 5 > BQ + 1 ? 3 * BK + 5 : BQ + 1, 128, true);
 }
 
 static void attention_rejects_bad_shapes(void **state)
 {
     struct ops_attn *a = (struct ops_attn *)1;
     struct ab_error err = { { 0 } };
-    assert_int_equal(ops_attn_create(&a, 1, 2, 8, 8, 20, true, AB_DTYPE_FP32, &err), AB_EINVAL);
+    assert_int_equal(ops_attn_create(&a, 1, 2, 8, 0, 64, true, AB_DTYPE_FP32, &err), AB_EINVAL);
     assert_null(a);
-    assert_non_null(strstr(err.msg, "HS=20"));
+    assert_non_null(strstr(err.msg, "Tk=0"));
+    struct ops_attn_desc d = { .B = 1,
+                               .NH = 6,
+                               .group = 4,
+                               .Tq = 8,
+                               .Tk = 8,
+                               .HS = 64,
+                               .in_dt = AB_DTYPE_FP32,
+                               .out_dt = AB_DTYPE_FP32 };
+    assert_int_equal(ops_attn_plan(&a, &d, &err), AB_EINVAL); /* 4 does not divide 6 heads */
+    assert_non_null(strstr(err.msg, "group=4"));
+    d.group = 2, d.in_dt = AB_DTYPE_FP16;
+    assert_int_equal(ops_attn_plan(&a, &d, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "fp16"));
+}
+
+/* The polynomial 2^x of the softmax, vector and scalar lanes (an odd count), against exp2 in
+ * double: relative error within 3e-7 over the whole normal range; 0 below 2^-126 and at -inf. */
+static void attention_exp2_is_within_3e_7_relative(void **state)
+{
+    enum { N = 200001 };
+    float *x = xalloc(N * 4), *y = xalloc(N * 4);
+    for (int g = 0; g < 2; g++) {
+        ops_set_generic(g == 1);
+        for (int i = 0; i < N; i++)
+            x[i] = -126.0f + 253.0f * (float)i / (N - 1);
+        ops_attn_exp2(y, x, N);
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            double r = exp2((double)x[i]), e = fabs(y[i] - r) / r;
+            worst = e > worst ? e : worst;
+        }
+        if (worst > 3e-7)
+            fail_msg("%s: exp2 max relative error %.3g", ops_attn_tile_impl(), worst);
+        assert_true(worst > 1e-9); /* a polynomial, not libm */
+        float lo[9] = { -INFINITY, -1000.0f, -126.5f, -127.0f, -150.0f, -1e30f, -200.0f, -130.0f, -126.01f },
+              out[9];
+        ops_attn_exp2(out, lo, 9);
+        for (int i = 0; i < 9; i++)
+            assert_true(out[i] == 0.0f);
+    }
+    ops_set_generic(false);
+    free(x), free(y);
+}
+
+/* The kernels follow cpuid: AVX-512F over AVX2 + FMA over the portable loops; ops_set_generic
+ * wins; a plan and the tile kernels report the same set. */
+static void attention_dispatch_follows_cpuid(void **state)
+{
+#if defined(__x86_64__)
+    assert_string_equal(ops_attn_isa_for(true, true, false), "avx512f");
+    assert_string_equal(ops_attn_isa_for(false, true, false), "avx2_fma");
+    assert_string_equal(ops_attn_isa_for(false, false, false), "generic");
+    assert_string_equal(ops_attn_isa_for(true, true, true), "generic");
+    /* VDPBF16PS for Q.K^T: bf16 inputs with whole 16-column groups on AVX-512 BF16 only */
+    assert_true(ops_attn_bf16_qk_for(true, AB_DTYPE_BF16, 128, false));
+    assert_false(ops_attn_bf16_qk_for(true, AB_DTYPE_FP32, 128, false));
+    assert_false(ops_attn_bf16_qk_for(true, AB_DTYPE_BF16, 72, false));
+    assert_false(ops_attn_bf16_qk_for(false, AB_DTYPE_BF16, 128, false));
+    assert_false(ops_attn_bf16_qk_for(true, AB_DTYPE_BF16, 128, true));
+    const char *here =
+        ops_attn_isa_for(ab_cpu_has("avx512f"), ab_cpu_has("avx2") && ab_cpu_has("fma"), false);
+    struct ops_attn *a;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ops_attn_create(&a, 1, 1, 8, 8, 64, false, AB_DTYPE_FP32, &err), AB_OK);
+    assert_string_equal(ops_attn_impl(a), here);
+    assert_string_equal(ops_attn_tile_impl(), here);
+    ops_attn_destroy(a);
+    assert_int_equal(ops_attn_create(&a, 1, 1, 8, 8, 64, false, AB_DTYPE_BF16, &err), AB_OK);
+    assert_string_equal(ops_attn_impl(a), ab_cpu_has("avx512_bf16") ? "avx512_bf16" : here);
+    ops_attn_destroy(a);
+    ops_set_generic(true);
+    assert_int_equal(ops_attn_create(&a, 1, 1, 8, 8, 64, false, AB_DTYPE_FP32, &err), AB_OK);
+    assert_string_equal(ops_attn_impl(a), "generic");
+    assert_string_equal(ops_attn_tile_impl(), "generic");
+    ops_attn_destroy(a);
+    ops_set_generic(false);
+#else
+    assert_string_equal(ops_attn_isa_for(true, true, false), "generic");
+#endif
+}
+
+/* Tiles from the L2 size: a thread's S and packed K and V in half of it, BK a multiple of 16,
+ * fewer queries per block when the shape has too few blocks for the threads, never past the
+ * shape. */
+static void attention_tiles_fit_l2_and_feed_every_thread(void **state)
+{
+    int BQ, BK;
+    ops_attn_tile_sizes(512 * 1024, 128, 1, 4096, 4096, 2, &BQ, &BK);
+    assert_int_equal(BQ, 256);
+    assert_int_equal(BK, 128); /* 65536 floats / (256 + 2 * 128) */
+    ops_attn_tile_sizes(512 * 1024, 64, 1, 4096, 4096, 2, &BQ, &BK);
+    assert_int_equal(BQ, 256);
+    assert_int_equal(BK, 160); /* 65536 / 384 = 170, down to 16s */
+    ops_attn_tile_sizes(2 * 1024 * 1024, 64, 1, 4096, 4096, 2, &BQ, &BK);
+    assert_int_equal(BK, 512); /* capped */
+    for (size_t l2 = 128 * 1024; l2 <= 4096 * 1024; l2 *= 2)
+        for (int hs = 64; hs <= 256; hs += 64) {
+            ops_attn_tile_sizes(l2, hs, 1, 1 << 14, 1 << 14, 2, &BQ, &BK);
+            assert_int_equal(BK % 16, 0);
+            size_t bytes = 4 * ((size_t)BQ * BK + (size_t)2 * BK * hs);
+            if (BK > 16 && bytes > l2 / 2)
+                fail_msg("l2 %zu hs %d: %zu bytes", l2, hs, bytes);
+        }
+    /* one head of 128 queries: 4 blocks of 32 for 2 threads */
+    ops_attn_tile_sizes(512 * 1024, 64, 1, 128, 128, 2, &BQ, &BK);
+    assert_int_equal(BQ, 32);
+    assert_int_equal(BK, 128); /* no longer than the keys */
+    ops_attn_tile_sizes(512 * 1024, 64, 16, 5, 5, 2, &BQ, &BK);
+    assert_int_equal(BQ, 5);
+    assert_int_equal(BK, 16);
 }
 
 /* An in-place plan (A and B read where they lie) for every layout the descriptor can say:
@@ -446,6 +645,10 @@ int main(void)
         cmocka_unit_test(matmul_plan_refuses_what_the_cpu_cannot_do),
         cmocka_unit_test(attention_matches_reference),
         cmocka_unit_test(attention_rejects_bad_shapes),
+        cmocka_unit_test(attention_takes_strides_groups_and_output_type),
+        cmocka_unit_test(attention_exp2_is_within_3e_7_relative),
+        cmocka_unit_test(attention_dispatch_follows_cpuid),
+        cmocka_unit_test(attention_tiles_fit_l2_and_feed_every_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -684,6 +684,8 @@ static const struct ab_metric_decl metrics[] = {
     { "checked_rows", "", false, AB_BETTER_NONE, "output rows compared with the reference" },
     { "cpu_kernels", "", true, AB_BETTER_NONE,
       "CPU: which build of the kernels ran (x86-64-v4, x86-64-v3 or x86-64)" },
+    { "attn_impl", "", true, AB_BETTER_NONE,
+      "CPU prefill: the flash kernel's micro-kernels that ran (avx512f, avx2_fma or generic)" },
 };
 
 /* The work without setup (run --dry-run): the analytic model of attention_memory_work. */

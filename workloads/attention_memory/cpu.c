@@ -4,17 +4,19 @@
  *   cpu_chunked: Rabe & Staats: per query chunk and key chunk, the chunk's scores, its row
  *                maxima, sums of exponentials and exp-weighted values; the key chunks' partial
  *                results are merged at the end with log-sum-exp rescaling.
- *   cpu_fused:   online softmax over 64 x 128 tiles per thread; nothing n-sized is stored.
+ *   cpu_fused:   ops' flash kernel (ops/flash_cpu.c, the one transformer_block and gpt2 run):
+ *                online softmax over query x key blocks; nothing n-sized is stored.
  *   cpu_decode:  one query per head over the KV cache, keys split across threads when B*Hkv
  *                is small, partial results merged as in the fused kernel; each K and V row is
  *                read once for all G query heads of its group, with one register accumulator
  *                per head.
- * Every scratch buffer goes through the case's tracker: its high-water mark is the measured
- * peak extra memory; inputs and the output are allocated in setup and not counted.
- * cpu_fused is not ops' attention (ops/attention.c): that one soft-maxes a whole strip of
- * 16 queries x all keys exactly, O(n) scratch per thread, where this one is the online softmax
- * whose O(1)-in-n scratch is what the workload measures. */
+ * naive and chunked run their Q.K^T and P.V through the flash kernel's tile kernels
+ * (ops_attn_qk, ops_attn_pv) and its exponential, so their times against fused compare the
+ * algorithms, not the code. Every scratch buffer goes through the case's tracker: its
+ * high-water mark is the measured peak extra memory; inputs and the output are allocated in
+ * setup and not counted. */
 #include "attention_memory.h"
+#include "ops.h"
 
 #include <math.h>
 #include <omp.h>
@@ -23,7 +25,8 @@
 
 /* DECODE_SUB: the K or V rows a decode kernel call takes, few enough (16 x d fp32, 8 KB at
  * d = 128) to stay in L1 while the kernel passes over them once per 8 columns. */
-enum { FUSED_BQ = 64, FUSED_BK = 128, DECODE_BK = 256, DECODE_SUB = 16 };
+/* TILE_Q: the query rows naive and chunked give one tile-kernel call. */
+enum { TILE_Q = 32, DECODE_BK = 256, DECODE_SUB = 16 };
 
 /* Row stride of a transposed K tile of ld keys: a power-of-two stride would send every row's
  * element c of the scatter in transpose_f32 to the same few L1 sets; one extra cache line per
@@ -40,6 +43,7 @@ struct cpu_state {
     size_t q_bytes, kv_bytes, out_bytes;
     struct am_tracker tr;
     int threads;
+    struct ops_attn *flash; /* prefill fused: ops' plan, its scratch from the tracker */
 };
 
 /* dst[i] = src[i] as fp32 for n elements of dtype dt. */
@@ -55,53 +59,6 @@ static void to_f32(float *restrict dst, const void *restrict src, size_t n, enum
     } else {
         ab_dtype_to_f32(dt, dst, src, n);
     }
-}
-
-/* kt (d, ld): the transpose of rows [0, nk) of k (nk, d) in fp32, so that a query's scores
- * are axpys over contiguous keys. */
-static void transpose_f32(float *restrict kt, int ld, const void *k, int nk, int d, enum ab_dtype dt)
-{
-    float row[256];
-    for (int j = 0; j < nk; j++) {
-        to_f32(row, (const char *)k + (size_t)j * (size_t)d * ab_dtype_size(dt), (size_t)d, dt);
-        for (int c = 0; c < d; c++)
-            kt[(size_t)c * (size_t)ld + (size_t)j] = row[c];
-    }
-}
-
-/* s (nk) = q (d) . kt (d, ld)[:, 0:nk] */
-static void scores_row(float *restrict s, const float *restrict q, const float *restrict kt, int ld, int nk,
-                       int d)
-{
-    for (int j = 0; j < nk; j++)
-        s[j] = 0;
-    for (int c = 0; c < d; c++) {
-        float a = q[c];
-        const float *restrict kr = kt + (size_t)c * (size_t)ld;
-#pragma omp simd
-        for (int j = 0; j < nk; j++)
-            s[j] += a * kr[j];
-    }
-}
-
-/* acc (d) += sum_j p[j] v[j] for v (nk, d) fp32 */
-static void pv_row(float *restrict acc, const float *restrict p, const float *restrict v, int nk, int d)
-{
-    for (int j = 0; j < nk; j++) {
-        float pj = p[j];
-        const float *restrict vr = v + (size_t)j * (size_t)d;
-#pragma omp simd
-        for (int c = 0; c < d; c++)
-            acc[c] += pj * vr[c];
-    }
-}
-
-static float row_max(const float *s, int n)
-{
-    float m = -INFINITY;
-    for (int j = 0; j < n; j++)
-        m = s[j] > m ? s[j] : m;
-    return m;
 }
 
 /* exp(x) for the softmax loops, in a form the compiler vectorizes (libm's expf is scalar
@@ -120,18 +77,6 @@ static inline float softmax_exp(float x)
     float scale;
     memcpy(&scale, &bits, 4);
     return x < -87.0f ? 0.0f : p * scale;
-}
-
-/* s[j] = exp(s[j] - m) in place; returns the sum. */
-static float exp_sum(float *s, int n, float m)
-{
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; j++) {
-        s[j] = softmax_exp(s[j] - m);
-        sum += s[j];
-    }
-    return sum;
 }
 
 /* q row i of head h in fp32, scaled by 1/sqrt(d). */
@@ -153,11 +98,20 @@ static void load_q(float *qr, const struct cpu_state *st, size_t off)
         }                                                                                                    \
     } while (0)
 
+/* Rows [i0, i0 + rows) of head h's queries, scaled, into qb (rows, d). */
+static void load_q_rows(float *qb, const struct cpu_state *st, int h, int i0, int rows)
+{
+    size_t hs = (size_t)st->s.n * (size_t)st->s.d;
+    for (int r = 0; r < rows; r++)
+        load_q(qb + (size_t)r * (size_t)st->s.d, st, (size_t)h * hs + (size_t)(i0 + r) * (size_t)st->s.d);
+}
+
 static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
     int n = (int)s->n, d = s->d;
     size_t es = ab_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
+    /* K packed for the tile kernels: ceil(n/16)*16 keys, within kt_ld(n) */
     size_t s_bytes = (size_t)n * (size_t)n * 4, kt_bytes = (size_t)kt_ld(n) * (size_t)d * 4,
            vf_bytes = hs * 4;
     float *S = NULL, *kt = NULL, *vf = NULL;
@@ -168,34 +122,35 @@ static ab_status cpu_naive(struct cpu_state *st, struct ab_error *err)
     for (int h = 0; h < s->heads; h++) {
         const char *kh = (const char *)st->k + (size_t)h * hs * es,
                    *vh = (const char *)st->v + (size_t)h * hs * es;
-        transpose_f32(kt, kt_ld(n), kh, n, d, s->dtype);
+        ops_attn_pack_k(kt, kh, d, n, d, s->dtype);
         to_f32(vf, vh, hs, s->dtype);
-        /* S = Q K^T / sqrt(d), the whole matrix */
-#pragma omp parallel for schedule(dynamic, 16)
-        for (int i = 0; i < n; i++) {
-            float qr[256];
-            load_q(qr, st, (size_t)h * hs + (size_t)i * (size_t)d);
-            float *row = S + (size_t)i * (size_t)n;
-            int nk = s->causal ? i + 1 : n;
-            scores_row(row, qr, kt, kt_ld(n), nk, d);
-            for (int j = nk; j < n; j++)
-                row[j] = -INFINITY;
+        /* S = Q K^T / sqrt(d), the whole matrix, TILE_Q rows a call */
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int i0 = 0; i0 < n; i0 += TILE_Q) {
+            float qb[TILE_Q * 256];
+            int rows = n - i0 < TILE_Q ? n - i0 : TILE_Q, nk = s->causal ? i0 + rows : n;
+            load_q_rows(qb, st, h, i0, rows);
+            ops_attn_qk(S + (size_t)i0 * (size_t)n, n, qb, d, kt, rows, nk, d);
+            for (int r = 0; r < rows; r++) {
+                float *row = S + (size_t)(i0 + r) * (size_t)n;
+                for (int j = s->causal ? i0 + r + 1 : n; j < n; j++)
+                    row[j] = -INFINITY;
+            }
         }
         /* P = softmax(S), in place */
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++) {
             float *row = S + (size_t)i * (size_t)n;
-            float sum = exp_sum(row, n, row_max(row, n)), inv = 1.0f / sum;
+            float sum = ops_attn_exp_sum(row, n, ops_attn_row_max(row, n)), inv = 1.0f / sum;
             for (int j = 0; j < n; j++)
                 row[j] *= inv;
         }
         /* O = P V */
-#pragma omp parallel for schedule(dynamic, 16)
-        for (int i = 0; i < n; i++) {
-            float *o = st->out + (size_t)h * hs + (size_t)i * (size_t)d;
-            for (int c = 0; c < d; c++)
-                o[c] = 0;
-            pv_row(o, S + (size_t)i * (size_t)n, vf, s->causal ? i + 1 : n, d);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int i0 = 0; i0 < n; i0 += TILE_Q) {
+            int rows = n - i0 < TILE_Q ? n - i0 : TILE_Q;
+            ops_attn_pv(st->out + (size_t)h * hs + (size_t)i0 * (size_t)d, d, NULL,
+                        S + (size_t)i0 * (size_t)n, n, vf, d, rows, s->causal ? i0 + rows : n, d);
         }
     }
 done:
@@ -234,25 +189,37 @@ static ab_status cpu_chunked(struct cpu_state *st, struct ab_error *err)
                         cm[r] = -INFINITY, cs[r] = 0;
                     continue;
                 }
-                transpose_f32(kt, kt_ld(kc), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
+                ops_attn_pack_k(kt, kh + (size_t)k0 * (size_t)d * es, d, kn, d, s->dtype);
                 to_f32(vf, vh + (size_t)k0 * (size_t)d * es, (size_t)kn * (size_t)d, s->dtype);
-#pragma omp parallel for schedule(dynamic, 8)
-                for (int r = 0; r < qn; r++) {
-                    int i = q0 + r, nk = s->causal ? (i - k0 + 1 < kn ? i - k0 + 1 : kn) : kn;
-                    float *o = cv + (size_t)r * (size_t)d;
-                    for (int c = 0; c < d; c++)
-                        o[c] = 0;
-                    if (nk <= 0) {
-                        cm[r] = -INFINITY, cs[r] = 0;
+#pragma omp parallel for schedule(dynamic, 1)
+                for (int r0 = 0; r0 < qn; r0 += TILE_Q) {
+                    int rows = qn - r0 < TILE_Q ? qn - r0 : TILE_Q;
+                    /* keys of the tile's last row: the most any of its rows keeps */
+                    int kmax = s->causal ? (q0 + r0 + rows - k0 < kn ? q0 + r0 + rows - k0 : kn) : kn;
+                    float *o = cv + (size_t)r0 * (size_t)d, *S = Sc + (size_t)r0 * (size_t)kc;
+                    if (kmax <= 0) {
+                        memset(o, 0, (size_t)rows * (size_t)d * 4);
+                        for (int r = 0; r < rows; r++)
+                            cm[r0 + r] = -INFINITY, cs[r0 + r] = 0;
                         continue;
                     }
-                    float qr[256];
-                    load_q(qr, st, (size_t)h * hs + (size_t)i * (size_t)d);
-                    float *row = Sc + (size_t)r * (size_t)kc;
-                    scores_row(row, qr, kt, kt_ld(kc), nk, d);
-                    cm[r] = row_max(row, nk);
-                    cs[r] = exp_sum(row, nk, cm[r]);
-                    pv_row(o, row, vf, nk, d);
+                    float qb[TILE_Q * 256];
+                    load_q_rows(qb, st, h, q0 + r0, rows);
+                    ops_attn_qk(S, kc, qb, d, kt, rows, kmax, d);
+                    for (int r = 0; r < rows; r++) {
+                        int i = q0 + r0 + r, nk = s->causal ? (i - k0 + 1 < kn ? i - k0 + 1 : kn) : kn;
+                        float *row = S + (size_t)r * (size_t)kc;
+                        if (nk <= 0) {
+                            cm[r0 + r] = -INFINITY, cs[r0 + r] = 0;
+                            nk = 0;
+                        } else {
+                            cm[r0 + r] = ops_attn_row_max(row, nk);
+                            cs[r0 + r] = ops_attn_exp_sum(row, nk, cm[r0 + r]);
+                        }
+                        for (int j = nk; j < kmax; j++) /* masked keys weigh nothing */
+                            row[j] = 0;
+                    }
+                    ops_attn_pv(o, d, NULL, S, kc, vf, d, rows, kmax, d);
                 }
             }
             /* Merge the key chunks: rescale each by exp(chunk max - global max). */
@@ -289,70 +256,26 @@ done:
     return st_;
 }
 
-/* Online softmax of one tile: rows' scores s (rows, ld) over nk[r] keys folded into running
- * maxima m, sums l and accumulators acc (rows, d). */
-static void online_update(float *s, int ld, const int *nk, int rows, const float *vf, float *m, float *l,
-                          float *acc, int d)
-{
-    for (int r = 0; r < rows; r++) {
-        if (nk[r] <= 0)
-            continue;
-        float *row = s + (size_t)r * (size_t)ld, *a = acc + (size_t)r * (size_t)d;
-        float mn = fmaxf(m[r], row_max(row, nk[r]));
-        float corr = expf(m[r] - mn); /* 0 on the first tile, where m = -inf */
-        l[r] = l[r] * corr + exp_sum(row, nk[r], mn);
-        m[r] = mn;
-        for (int c = 0; c < d; c++)
-            a[c] *= corr;
-        pv_row(a, row, vf, nk[r], d);
-    }
-}
-
+/* ops' flash plan on the (H, n, d) layout; its per-thread scratch is the tracked peak. */
 static ab_status cpu_fused(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
-    int n = (int)s->n, d = s->d, nqb = (n + FUSED_BQ - 1) / FUSED_BQ;
-    size_t es = ab_dtype_size(s->dtype), hs = (size_t)n * (size_t)d;
-    /* per thread: score tile, accumulator, max, sum, K^T tile, V tile, q tile */
-    size_t per = (size_t)FUSED_BQ * FUSED_BK + (size_t)FUSED_BQ * (size_t)d * 2 + 2 * FUSED_BQ +
-                 (size_t)(kt_ld(FUSED_BK) + FUSED_BK) * (size_t)d;
-    size_t bytes = per * 4 * (size_t)st->threads;
-    float *scratch = NULL;
+    int64_t hs = s->n * s->d;
+    size_t bytes = ops_attn_scratch_bytes(st->flash);
+    void *scratch = NULL;
     ab_status st_ = AB_OK;
     TRACKED(scratch, bytes);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(st->threads)
-    for (int64_t t = 0; t < (int64_t)s->heads * nqb; t++) {
-        int h = (int)(t / nqb), q0 = (int)(t % nqb) * FUSED_BQ, qn = n - q0 < FUSED_BQ ? n - q0 : FUSED_BQ;
-        float *sc = scratch + per * (size_t)omp_get_thread_num();
-        float *acc = sc + FUSED_BQ * FUSED_BK, *qt = acc + FUSED_BQ * d, *m = qt + FUSED_BQ * d;
-        float *l = m + FUSED_BQ, *kt = l + FUSED_BQ, *vf = kt + kt_ld(FUSED_BK) * d;
-        const char *kh = (const char *)st->k + (size_t)h * hs * es,
-                   *vh = (const char *)st->v + (size_t)h * hs * es;
-        for (int r = 0; r < qn; r++) {
-            load_q(qt + (size_t)r * (size_t)d, st, (size_t)h * hs + (size_t)(q0 + r) * (size_t)d);
-            m[r] = -INFINITY, l[r] = 0;
-        }
-        memset(acc, 0, (size_t)qn * (size_t)d * 4);
-        int kend = s->causal ? q0 + qn : n;
-        for (int k0 = 0; k0 < kend; k0 += FUSED_BK) {
-            int kn = kend - k0 < FUSED_BK ? kend - k0 : FUSED_BK, nk[FUSED_BQ];
-            transpose_f32(kt, kt_ld(FUSED_BK), kh + (size_t)k0 * (size_t)d * es, kn, d, s->dtype);
-            to_f32(vf, vh + (size_t)k0 * (size_t)d * es, (size_t)kn * (size_t)d, s->dtype);
-            for (int r = 0; r < qn; r++) {
-                int lim = s->causal ? q0 + r - k0 + 1 : kn;
-                nk[r] = lim < kn ? lim : kn;
-                if (nk[r] > 0)
-                    scores_row(sc + (size_t)r * FUSED_BK, qt + (size_t)r * (size_t)d, kt, kt_ld(FUSED_BK),
-                               nk[r], d);
-            }
-            online_update(sc, FUSED_BK, nk, qn, vf, m, l, acc, d);
-        }
-        for (int r = 0; r < qn; r++) {
-            float *o = st->out + (size_t)h * hs + (size_t)(q0 + r) * (size_t)d;
-            for (int c = 0; c < d; c++)
-                o[c] = acc[(size_t)r * (size_t)d + (size_t)c] / l[r];
-        }
-    }
+    struct ops_attn_io io = { .q = st->q,
+                              .k = st->k,
+                              .v = st->v,
+                              .out = st->out,
+                              .q_h = hs,
+                              .q_t = s->d,
+                              .kv_h = hs,
+                              .kv_t = s->d,
+                              .o_h = hs,
+                              .o_t = s->d };
+    ops_attn_exec(st->flash, &io, scratch);
 done:
     am_free(&st->tr, scratch, bytes);
     return st_;
@@ -377,7 +300,7 @@ static inline void v8_store(float *p, am_v8 v)
 
 typedef int32_t am_v8i __attribute__((vector_size(32)));
 
-/* softmax_exp on 8 lanes, the same steps written on vectors: the scalar loop in exp_sum is
+/* softmax_exp on 8 lanes, the same steps written on vectors: a scalar loop of softmax_exp is
  * not vectorized (its clamps and rounding stay scalar without -ffast-math), and decode takes
  * G exponentials per key. Rounding to nearest by adding and subtracting 1.5 * 2^23. */
 static inline am_v8 v8_exp(am_v8 x)
@@ -689,6 +612,22 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     attention_memory_fill(st->v, st->kv_bytes / es, s.dtype, c->seed + 2);
     memset(st->out, 0xff, st->out_bytes); /* NaN: a row left unwritten cannot pass */
     attention_memory_work(&s, AB_BACKEND_CPU, &c->work);
+    if (s.mode == AM_PREFILL) {
+        ab_case_metric_text(c, "attn_impl", "%s", ops_attn_tile_impl());
+        if (s.algo == AM_FUSED) {
+            struct ops_attn_desc fd = { .B = 1,
+                                        .NH = s.heads,
+                                        .group = 1,
+                                        .Tq = (int)s.n,
+                                        .Tk = (int)s.n,
+                                        .HS = s.d,
+                                        .causal = s.causal,
+                                        .in_dt = s.dtype,
+                                        .out_dt = AB_DTYPE_FP32,
+                                        .external_scratch = true };
+            return ops_attn_plan(&st->flash, &fd, err);
+        }
+    }
     return AB_OK;
 }
 
@@ -732,6 +671,7 @@ static void cpu_teardown(struct ab_case *c)
     ab_free(st->k);
     ab_free(st->v);
     ab_free(st->out);
+    ops_attn_destroy(st->flash);
     free(st);
     c->state = NULL;
 }

@@ -125,24 +125,78 @@ void ops_softmax(float *out, const float *inp, int rows, int cols);
 /* residual: out (n) = a + b; in place allowed. */
 void ops_residual(void *out, const void *a, const void *b, size_t n, enum ab_dtype dt);
 
-/* attention, multi-head, per batch b and head h:
- *   out[b, i, h*HS:(h+1)*HS] = softmax_j( q_i . k_j / sqrt(HS) ) v_j
- * q is (B,Tq,*) with row stride ldq elements (head h at column h*HS);
- * k and v are (B,Tk,*) with row stride ldkv elements (head h at column h*HS);
- * out is (B,Tq,NH*HS). Query i sits at absolute position q_pos0 + i (q_pos0 = Tk - Tq for a
- * continuation), key j at position j; with causal, keys j > q_pos0 + i are masked.
- * Blocked: per (batch, head, block of 16 queries) one strip of at most Tk scores is kept, so
- * no (Tq,Tk) matrix is ever stored; K and V are packed per head into the plan's scratch for
- * AVX-512 BF16 dot products (or fp32 FMAs). HS must be a multiple of 16 (64 and 128 are the
- * fast cases). The plan allocates all scratch at create. */
+/* attention, multi-head, per batch b and query head h (KV head h / group):
+ *   out[b, h, i] = softmax_j( q[b, h, i] . k[b, h/group, j] / sqrt(HS) ) v[b, h/group, j]
+ * Query i sits at absolute position q_pos0 + i (q_pos0 = Tk - Tq for a continuation), key j
+ * at position j; with causal, keys j > q_pos0 + i are masked (a query with no key gets 0).
+ * One flash kernel (flash_cpu.c): per (batch x head, block of BQ queries) an online softmax
+ * over blocks of BK keys, so nothing Tk-sized is stored; causal blocks past the diagonal are
+ * skipped. Any HS (multiples of 16 run the vector tiles whole); inputs fp32 or bf16 (widened
+ * exactly: the arithmetic is fp32), output fp32 or bf16. Tiles are sized from the L2 cache. */
+struct ops_attn_desc {
+    int B, NH, group; /* batches, query heads, query heads per KV head (NH % group == 0) */
+    int Tq, Tk, HS;   /* queries, keys, head size */
+    bool causal;
+    enum ab_dtype in_dt, out_dt;
+    bool external_scratch; /* the caller passes ops_attn_scratch_bytes to each ops_attn_exec */
+};
+/* Where the tensors lie: element strides of batch, head and token (row) for q (B,NH,Tq,HS),
+ * k and v (B,NH/group,Tk,HS) and out (B,NH,Tq,HS); the HS elements of a row are contiguous. */
+struct ops_attn_io {
+    const void *q, *k, *v;
+    void *out;
+    int64_t q_b, q_h, q_t, kv_b, kv_h, kv_t, o_b, o_h, o_t;
+    int q_pos0;
+};
 struct ops_attn;
+ab_status ops_attn_plan(struct ops_attn **out, const struct ops_attn_desc *d, struct ab_error *err);
+/* Scratch the plan's runs use, all threads together (the plan's own unless external_scratch). */
+size_t ops_attn_scratch_bytes(const struct ops_attn *a);
+/* Run the plan; scratch: ops_attn_scratch_bytes of 64-byte aligned memory (required with
+ * external_scratch), or NULL for the plan's own. */
+void ops_attn_exec(struct ops_attn *a, const struct ops_attn_io *io, void *scratch);
+/* The plan's query and key block sizes. */
+void ops_attn_tiles(const struct ops_attn *a, int *BQ, int *BK);
+/* Which micro-kernels run: "avx512_bf16", "avx512f", "avx2_fma", "generic" (chosen at plan
+ * time by cpuid). */
+const char *ops_attn_impl(const struct ops_attn *a);
+void ops_attn_destroy(struct ops_attn *a);
+
+/* The layout of transformer_block and gpt2, in_dt = out_dt = dt, group 1, the plan's own
+ * scratch: q is (B,Tq,*) with row stride ldq elements (head h at column h*HS); k and v are
+ * (B,Tk,*) with row stride ldkv; out is (B,Tq,NH*HS). */
 ab_status ops_attn_create(struct ops_attn **out, int B, int NH, int Tq, int Tk, int HS, bool causal,
                           enum ab_dtype dt, struct ab_error *err);
 void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const void *k, const void *v,
                   int ldkv, int q_pos0);
-/* Which kernel runs: "avx512_bf16", "avx512f", "generic". */
-const char *ops_attn_impl(const struct ops_attn *a);
-void ops_attn_destroy(struct ops_attn *a);
+
+/* Tiles: BQ (<= 256, halved while B*NH*ceil(Tq/BQ) < 2 threads) and BK (a multiple of 16 in
+ * [16, 512]) such that a thread's S (BQ x BK) and packed K and V (BK x HS each) fit half of L2. */
+void ops_attn_tile_sizes(size_t l2_bytes, int HS, int64_t BH, int Tq, int Tk, int threads, int *BQ, int *BK);
+/* The micro-kernel set the cpuid answers choose ("avx512f", "avx2_fma", "generic"), and
+ * whether a plan's Q.K^T runs on VDPBF16PS (bf16 inputs, HS a multiple of 16, AVX-512 BF16):
+ * its ops_attn_impl is then "avx512_bf16". generic: ops_set_generic's state. */
+const char *ops_attn_isa_for(bool avx512f, bool avx2_fma, bool generic);
+bool ops_attn_bf16_qk_for(bool avx512_bf16, enum ab_dtype in_dt, int HS, bool generic);
+
+/* The flash kernel's tile kernels, for algorithms that arrange tiles themselves (attention_memory's
+ * naive and chunked), so that their time ratios to the flash kernel compare algorithms. Each
+ * dispatches by cpuid (and ops_set_generic) per call; single-threaded.
+ * pack_k: kp (ceil(nk/16), HS, 16) fp32 = k (nk, HS) rows of stride ldk, in dt; ops_attn_packed_k_floats
+ * floats. qk: S (nq, nk) stride ldS = q (nq, HS) stride ldq . k^T. pv: O (nq, HS) stride ldo =
+ * diag(corr) O + P (nq, nk) stride ldp . v (nk, HS) stride ldv; corr NULL: O = P . v.
+ * row_max: the largest of s[0..n). exp_sum: s[j] = e^(s[j] - m) in place, returns their sum.
+ * exp2: out = 2^x by the kernels' polynomial (max relative error 3e-7 on [-126, 127], 0 below). */
+size_t ops_attn_packed_k_floats(int nk, int HS);
+void ops_attn_pack_k(float *kp, const void *k, int64_t ldk, int nk, int HS, enum ab_dtype dt);
+void ops_attn_qk(float *S, int ldS, const float *q, int ldq, const float *kp, int nq, int nk, int HS);
+void ops_attn_pv(float *O, int ldo, const float *corr, const float *P, int ldp, const float *v, int64_t ldv,
+                 int nq, int nk, int HS);
+float ops_attn_row_max(const float *s, int n);
+float ops_attn_exp_sum(float *s, int n, float m);
+void ops_attn_exp2(float *out, const float *x, size_t n);
+/* The tile kernels' set now. */
+const char *ops_attn_tile_impl(void);
 
 /* Make later ops_attn_create, ops_matmul_create and ops_layernorm calls choose the portable code (tests check
  * both); ops_generic says whether that is on. */
