@@ -70,15 +70,22 @@ def stage(ckpt, tmp):
     for f in ("config.json", "model.safetensors"):
         if not os.path.isfile(os.path.join(ckpt, f)):
             fail(f"{ckpt}: no {f} (a Hugging Face GPT-2 checkpoint folder has config.json and model.safetensors)")
-    for f in os.listdir(ckpt):
-        os.symlink(os.path.abspath(os.path.join(ckpt, f)), os.path.join(tmp, f))
-    if any(os.path.isfile(os.path.join(ckpt, f)) for f in TOKENIZER_FILES[:3]):
-        return tmp, False
     try:
         cfg = json.load(open(os.path.join(ckpt, "config.json"), encoding="utf-8"))
         vocab_size = int(cfg["vocab_size"])
     except (ValueError, KeyError, TypeError) as e:
         fail(f"{ckpt}/config.json: no vocab_size ({e})")
+    for f in os.listdir(ckpt):
+        if f != "config.json":
+            os.symlink(os.path.abspath(os.path.join(ckpt, f)), os.path.join(tmp, f))
+    # The converter reads the context length as n_ctx, which configs saved by recent
+    # transformers leave out: it is n_positions.
+    if "n_ctx" not in cfg and "n_positions" in cfg:
+        cfg["n_ctx"] = cfg["n_positions"]
+    with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as fh:
+        json.dump(cfg, fh, indent=2)
+    if any(os.path.isfile(os.path.join(ckpt, f)) for f in TOKENIZER_FILES[:3]):
+        return tmp, False
     write_byte_vocab(tmp, vocab_size)
     return tmp, True
 
