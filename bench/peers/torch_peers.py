@@ -28,6 +28,7 @@ gpt2; see README); never part of the C build or its tests.
 
 import argparse
 import copy
+import inspect
 import math
 import os
 import sys
@@ -279,6 +280,8 @@ def case_gpt2(torch, row, p):
         with torch.inference_mode():
             logits0, cache0 = prefill()
         first = logits0.argmax(-1, keepdim=True)
+        # transformers renames past_key_values to cache (5.x deprecates the old name)
+        cache_kw = "cache" if "cache" in inspect.signature(m.forward).parameters else "past_key_values"
 
         def prepare():  # each repetition starts from the prompt's cache, as ours rewrites P..P+T-1
             state["cache"] = copy.deepcopy(cache0)
@@ -287,7 +290,7 @@ def case_gpt2(torch, row, p):
             with torch.inference_mode():
                 tok, cache, toks = first, state["cache"], [first]
                 for _ in range(T):
-                    out = m(input_ids=tok, past_key_values=cache, use_cache=True)
+                    out = m(input_ids=tok, use_cache=True, **{cache_kw: cache})
                     state["logits"] = out.logits[:, -1]
                     tok = state["logits"].argmax(-1, keepdim=True)
                     toks.append(tok)
