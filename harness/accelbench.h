@@ -546,7 +546,7 @@ struct ab_result {
     char workload[32];
     char device[16];
     char device_name[128];
-    char backend[8];
+    char backend[16];                /* "cpu", "cuda"; a peer's rows: "torch", "llama.cpp" */
     char params[AB_PARAMS_TEXT_MAX]; /* ab_params_format text */
     char case_id[20];                /* ab_case_id of workload, device, device_name, params */
     ab_status status;

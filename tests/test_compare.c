@@ -203,6 +203,37 @@ static void renamed_missing_and_failed_cases_are_listed(void **state)
     ab_result_set_free(&b);
 }
 
+/* A peer's rows (bench/peers: backend=llama.cpp, our workload, device and params) pair with ours
+ * case by case: none added or removed, each ratio the peer's time over ours. */
+static void a_peers_rows_pair_with_ours_by_case(void **state)
+{
+    struct cmp_opts o;
+    cmp_opts_defaults(&o);
+    struct ab_result_set a, b;
+    make_set(&a, 4, 20, 0.01, 51, -1, 1);
+    make_set(&b, 4, 20, 0.01, 52, 2, 2.0); /* case 2 twice as slow on the peer */
+    for (int i = 0; i < 4; i++) {
+        strcpy(a.rows[i].backend, "cpu");
+        strcpy(b.rows[i].backend, "llama.cpp");
+    }
+    struct cmp_report r;
+    struct ab_error e;
+    assert_int_equal(cmp_compare(&a, &b, &o, &r, &e), AB_OK);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.n_added, 0);
+    assert_int_equal(r.n_removed, 0);
+    for (int i = 0; i < r.n; i++) {
+        assert_string_equal(r.cases[i].new_->backend, "llama.cpp");
+        assert_string_equal(r.cases[i].base->params, r.cases[i].new_->params);
+    }
+    assert_string_equal(r.cases[2].base->params, "n=4");
+    assert_double_equal(r.cases[2].ratio, 2.0, 0.05);
+    assert_int_equal(r.cases[2].verdict, CMP_SLOWER);
+    cmp_report_free(&r);
+    ab_result_set_free(&a);
+    ab_result_set_free(&b);
+}
+
 static void a_fixed_pair_gives_the_report_it_always_gave(void **state)
 {
     /* Printed (%.17g) by compare before its statistics and loading moved into the harness; one
@@ -292,6 +323,7 @@ int main(void)
         cmocka_unit_test(ten_percent_slowdown_in_huge_noise_is_noisy),
         cmocka_unit_test(a_change_of_every_case_is_still_caught),
         cmocka_unit_test(renamed_missing_and_failed_cases_are_listed),
+        cmocka_unit_test(a_peers_rows_pair_with_ours_by_case),
         cmocka_unit_test(a_fixed_pair_gives_the_report_it_always_gave),
         cmocka_unit_test(the_report_is_the_same_whatever_the_thread_count),
     };

@@ -276,6 +276,54 @@ static void the_latest_row_per_host_keeps_hosts_apart(void **state)
     ab_result_set_free(&s);
 }
 
+/* Peers' rows (bench/peers: backend=torch, llama.cpp) read back with their backend whole, and
+ * each backend keeps its own latest row of a case. */
+static void peer_backends_read_back_whole_and_apart(void **state)
+{
+    char csv[4300];
+    snprintf(csv, sizeof csv, "%s/peers.csv", dir);
+    struct ab_reporter rc;
+    struct ab_error err;
+    assert_int_equal(ab_csv_reporter_open(csv, &rc, &err), AB_OK);
+    const char *backends[] = { "cpu", "torch", "llama.cpp", "llama.cpp" };
+    const char *times[] = { "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z",
+                            "2026-01-01T00:00:03Z" };
+    for (int i = 0; i < 4; i++) {
+        struct ab_result r;
+        memset(&r, 0, sizeof r);
+        strcpy(r.run_id, "peers");
+        strcpy(r.host, "testhost");
+        strcpy(r.started_utc, times[i]);
+        strcpy(r.workload, "gpt2");
+        strcpy(r.device, "cpu");
+        strcpy(r.device_name, "Test CPU");
+        strcpy(r.backend, backends[i]);
+        strcpy(r.params, "phase=decode;batch=1");
+        r.status = AB_OK;
+        double x[3] = { 1e-3 * (i + 1), 1e-3 * (i + 1), 1e-3 * (i + 1) };
+        ab_stats_compute(x, 3, &r.time_s);
+        strcpy(r.power_source, "none");
+        r.fraction_of_ceiling = r.avg_power_w = r.energy_j = NAN;
+        r.flop_per_j = r.token_per_j = r.byte_per_j = r.usd_per_hour = NAN;
+        assert_int_equal(rc.row(rc.self, &r, &err), AB_OK);
+    }
+    rc.destroy(rc.self);
+    const char *paths[] = { csv };
+    struct ab_result_set s = { 0 };
+    char warn[256];
+    assert_int_equal(ab_results_load(paths, 1, &s, warn, sizeof warn, &err), AB_OK);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.rows[2].backend, "llama.cpp");
+    int n = 0;
+    const struct ab_result **lt = ab_results_latest(&s, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(lt[2]->backend, "llama.cpp");
+    assert_string_equal(lt[2]->started_utc, times[3]);
+    assert_double_equal(lt[2]->time_s.median, 4e-3, 1e-12);
+    free(lt);
+    ab_result_set_free(&s);
+}
+
 static void a_torn_last_line_is_a_warning_naming_its_file(void **state)
 {
     write_run("torn", 2, "2026-01-01T00:00:00Z", 1e-3);
@@ -334,6 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_latest_row_of_a_case_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(samples_lines_are_matched_to_rows_by_run_id_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(the_latest_row_per_host_keeps_hosts_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(peer_backends_read_back_whole_and_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(a_torn_last_line_is_a_warning_naming_its_file, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_input_names_file_and_line, setup, teardown),
     };

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""torch_peers.py: the cases of an accelbench run, timed again with PyTorch.
+"""torch_peers.py: the cases of an accelbench run, timed again with PyTorch (and Hugging Face
+transformers for gpt2).
 
 Reads our results (a results.csv, or a folder of them), runs each case torch has an answer
-for, and writes a results folder of its own (results.csv in schema version 1, samples.jsonl,
-run.json) with backend=torch and the same workload, device, device_name and params, so that
-`accelbench compare OURS PEERS` pairs the cases and `accelbench plot OURS PEERS` draws both.
+for, and writes a results folder of its own (results.csv in schema version 2, samples.jsonl,
+run.json) with backend=torch and the same workload, device, device_name and params (so the
+same case_id), so that `accelbench compare OURS PEERS` pairs the cases and `accelbench plot
+OURS PEERS` draws both.
 
   attention_memory  mode=prefill algo=fused -> torch SDPA; algo=naive -> matmul, softmax,
                     matmul (the scores stored); chunked has no peer.
@@ -12,99 +14,28 @@ run.json) with backend=torch and the same workload, device, device_name and para
                     where this torch has it, else K and V repeated per query head)
   ceilings          kind=gemm (n as the row's gemm_n metric) -> torch.matmul, n x n x n
   fp8_gemm          dtype=fp32 and bf16 -> torch.matmul of (m, k) by (k, n)
+  transformer_block one pre-LN GPT layer in torch (LayerNorm, Linear, SDPA causal, tanh GELU)
+                    at the row's hidden, heads, seq, batch, dtype
+  gpt2              transformers GPT2LMHeadModel, same weights file (weights=random: a
+                    random model of the row's shape), the prompt ids of our row; prefill: the
+                    forward of B x P tokens filling the KV cache, last position's logits;
+                    decode: T greedy steps of one token per sequence from the prompt's cache
 
 The work counts (flops, bytes, tokens) and the ceiling are taken from our row, so rates and
-fraction_of_ceiling mean the same on both sides. Optional: needs torch (see README); never
-part of the C build or its tests.
+fraction_of_ceiling mean the same on both sides. Optional: needs torch (and transformers for
+gpt2; see README); never part of the C build or its tests.
 """
 
 import argparse
-import csv
-import json
+import copy
+import inspect
 import math
 import os
-import platform
-import random
-import re
-import socket
 import sys
-import time
 
-SCHEMA_VERSION = 1
-
-# results.csv columns of schema version 1 (results/schema.md), in file order.
-COLUMNS_V1 = [
-    "schema_version", "run_id", "host", "started_utc", "workload", "device", "device_name",
-    "backend", "params", "status", "message", "n_samples", "reps_per_sample", "time_median_s",
-    "time_mean_s", "time_stdev_s", "time_min_s", "time_max_s", "time_p05_s", "time_p95_s",
-    "time_ci_lo_s", "time_ci_hi_s", "stop_reason", "flops", "bytes", "tokens", "flop_per_s",
-    "byte_per_s", "token_per_s", "ceiling", "ceiling_value", "ceiling_source",
-    "fraction_of_ceiling", "power_source", "avg_power_w", "energy_j", "flop_per_j",
-    "token_per_j", "byte_per_j", "usd_per_hour", "metrics",
-]
-
-
-def utc_now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def fail(msg):
-    print("torch_peers: " + msg, file=sys.stderr)
-    sys.exit(2)
-
-
-# ---------------------------------------------------------------- reading our results
-
-def find_csvs(path):
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        fail(f"{path}: no such file or folder")
-    out = []
-    if os.path.isfile(os.path.join(path, "results.csv")):
-        out.append(os.path.join(path, "results.csv"))
-    for e in sorted(os.listdir(path)):
-        p = os.path.join(path, e, "results.csv")
-        if not e.startswith(".") and os.path.isfile(p):
-            out.append(p)
-    if not out:
-        fail(f"{path}: no results.csv in this folder or its subfolders")
-    return out
-
-
-def read_rows(path):
-    """Our rows, the latest of each case; columns read by name, so a later schema with more
-    columns reads too."""
-    rows = {}
-    for f in find_csvs(path):
-        with open(f, newline="", encoding="utf-8-sig") as fh:
-            rd = csv.DictReader(fh)
-            for need in ("workload", "device", "device_name", "params", "started_utc"):
-                if need not in (rd.fieldnames or []):
-                    fail(f"{f}:1: not an accelbench results file (no column \"{need}\")")
-            for r in rd:
-                key = (r["workload"], r["device"], r["device_name"], r["params"])
-                if key not in rows or r["started_utc"] >= rows[key]["started_utc"]:
-                    r["_file"] = f
-                    rows[key] = r
-    return list(rows.values())
-
-
-def parse_kv(s):
-    out = {}
-    for part in s.split(";"):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k] = v
-    return out
-
-
-def num(s):
-    try:
-        return float(s)
-    except (TypeError, ValueError):
-        return math.nan
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers_common as pc  # noqa: E402
+from peers_common import fail, note, num, parse_kv  # noqa: E402
 
 # ---------------------------------------------------------------- the torch cases
 
@@ -196,11 +127,200 @@ def case_matmul(torch, m, k, n, dt):
     return run, {"kernel": "torch.matmul", "max_err_rel_to_abs_sum": err}
 
 
+# ---------------------------------------------------------------- transformer_block
+
+TB_TOL = {"fp32": (1e-3, 1e-3), "bf16": (6e-2, 3e-2)}  # atol, rtol: transformer_block's own
+
+
+def case_transformer_block(torch, p):
+    """One pre-LN GPT layer, as workloads/transformer_block: h1 = x + W_o Attn(W_qkv LN1(x)),
+    y = h1 + W_proj GELU_tanh(W_fc LN2(h1)), biases everywhere, causal, MLP width 4h."""
+    F = torch.nn.functional
+    name = p.get("dtype", "fp32")
+    dt = torch_dtype(torch, name)
+    if dt is None or dt == torch.float16:
+        return None, "no fp16 on the CPU path"
+    h, s, b = int(p["hidden"]), int(p["seq"]), int(p["batch"])
+    heads = int(p.get("heads", "0")) or h // 64
+    if heads <= 0 or h % heads:
+        return None, f"hidden={h} is not a multiple of heads={heads}"
+    g = torch.Generator().manual_seed(3)
+
+    def w(*shape, scale=0.02):
+        return (torch.randn(*shape, generator=g) * scale).to(dt)
+
+    P = {"ln1_w": 1 + w(h, scale=0.1), "ln1_b": w(h), "w_qkv": w(3 * h, h), "b_qkv": w(3 * h),
+         "w_o": w(h, h), "b_o": w(h), "ln2_w": 1 + w(h, scale=0.1), "ln2_b": w(h),
+         "w_fc": w(4 * h, h), "b_fc": w(4 * h), "w_proj": w(h, 4 * h), "b_proj": w(h)}
+    x = torch.randn(b, s, h, generator=g).to(dt)
+
+    def layer(x, P):
+        B, S, H = x.shape
+        a = F.layer_norm(x, (H,), P["ln1_w"], P["ln1_b"], 1e-5)
+        q, k, v = F.linear(a, P["w_qkv"], P["b_qkv"]).split(H, dim=-1)
+        q, k, v = (t.view(B, S, heads, H // heads).transpose(1, 2) for t in (q, k, v))
+        if x.dtype == torch.float64:  # SDPA's reference: the formula itself
+            sc = (q @ k.transpose(-1, -2)) / math.sqrt(H // heads)
+            sc = sc.masked_fill(torch.ones(S, S, dtype=torch.bool).triu(1), float("-inf"))
+            o = torch.softmax(sc, dim=-1) @ v
+        else:
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        h1 = x + F.linear(o.transpose(1, 2).reshape(B, S, H), P["w_o"], P["b_o"])
+        m = F.gelu(F.linear(F.layer_norm(h1, (H,), P["ln2_w"], P["ln2_b"], 1e-5), P["w_fc"], P["b_fc"]),
+                   approximate="tanh")
+        return h1 + F.linear(m, P["w_proj"], P["b_proj"])
+
+    def run():
+        with torch.inference_mode():
+            return layer(x, P)
+    out = run()
+    # The first 3 tokens of each sequence need nothing later (causal): checked in FP64 against
+    # the same weights, as a fraction of the workload's tolerance (1 = at the limit).
+    t = min(3, s)
+    ref = layer(x[:, :t].to(torch.float64), {k: v.to(torch.float64) for k, v in P.items()})
+    atol, rtol = TB_TOL[name]
+    err = float(((out[:, :t].to(torch.float64) - ref).abs() / (atol + rtol * ref.abs())).max())
+    return run, {"kernel": "torch_layer_sdpa", "head_size": h // heads, "case_first_tokens_max_err": err}
+
+
+# ---------------------------------------------------------------- gpt2 (Hugging Face transformers)
+
+_hf_models = {}
+
+
+def weights_folder(w):
+    """Our weights axis: a checkpoint folder or its model.safetensors (config.json beside it)."""
+    d = w if os.path.isdir(w) else os.path.dirname(w) or "."
+    if not os.path.isfile(os.path.join(d, "config.json")):
+        return None
+    return d
+
+
+GPT2_SHAPES = {"124M": (12, 768, 12), "355M": (24, 1024, 16), "774M": (36, 1280, 20),
+               "1558M": (48, 1600, 25), "tiny": (2, 128, 2)}
+
+
+def hf_model(torch, p, dt):
+    """(model, how) for our row's weights: the same checkpoint, or random weights of its shape."""
+    import transformers
+    w = p.get("weights", "random")
+    key = (w, p.get("model", "124M"), str(dt))
+    if key in _hf_models:
+        return _hf_models[key]
+    if w == "random":
+        L, C, H = GPT2_SHAPES[p.get("model", "124M")]
+        torch.manual_seed(4)
+        cfg = transformers.GPT2Config(n_layer=L, n_embd=C, n_head=H, vocab_size=50257, n_positions=1024)
+        m = transformers.GPT2LMHeadModel(cfg)
+        how = "random_init"
+    else:
+        d = weights_folder(w)
+        if d is None:
+            raise ValueError(f"weights={w}: no config.json beside it")
+        m = transformers.GPT2LMHeadModel.from_pretrained(d, dtype=torch.float32)
+        how = "file"
+    try:
+        m.config._attn_implementation = "sdpa"
+    except AttributeError:
+        pass
+    m = m.to(dt).eval()
+    _hf_models[key] = (m, how)
+    return m, how
+
+
+def prompt_ids(torch, row, p, B, P, V):
+    """Our row's prompt: the ids its samples.jsonl detail holds, else its prompt_ids file, else
+    seeded random ids (then the peer's ids differ from ours)."""
+    ids = pc.prompt_from_ours(row, B, P)
+    if ids is not None:
+        return torch.tensor(ids, dtype=torch.long), "ours"
+    f = p.get("prompt_ids", "random")
+    ids = pc.prompt_from_file(f, B, P) if f != "random" else None
+    if ids is not None:
+        return torch.tensor(ids, dtype=torch.long), "file"
+    g = torch.Generator().manual_seed(5)
+    return torch.randint(0, V, (B, P), generator=g), "random"
+
+
+def case_gpt2(torch, row, p):
+    try:
+        import transformers
+    except ImportError:
+        return None, "transformers is not importable (pip install transformers safetensors)"
+    name = p.get("dtype", "fp32")
+    dt = torch_dtype(torch, name)
+    if dt is None or dt == torch.float16:
+        return None, "no fp16 on the CPU path"
+    B, P, T = int(p.get("batch", 1)), int(p.get("prompt", 32)), int(p.get("gen", 8))
+    decode = p.get("phase") == "decode"
+    try:
+        m, how = hf_model(torch, p, dt)
+    except (ValueError, OSError) as e:
+        return None, str(e)
+    if P + (T if decode else 0) > m.config.n_positions:
+        return None, f"prompt {P} + gen {T} needs more positions than the model's {m.config.n_positions}"
+    ids, ids_from = prompt_ids(torch, row, p, B, P, m.config.vocab_size)
+    info = {"kernel": "hf_forward_kv_cache", "transformers_version": transformers.__version__,
+            "attn_impl": getattr(m.config, "_attn_implementation", "") or "", "weights": how,
+            "prompt_from": ids_from, "prompt_ids_hash": pc.ids_hash(ids.flatten().tolist())}
+    state = {}
+
+    def prefill():
+        out = m(input_ids=ids, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1], out.past_key_values
+
+    if not decode:
+        def run():
+            with torch.inference_mode():
+                state["logits"], _ = prefill()
+        prepare = None
+        run()
+        gen = state["logits"].argmax(-1, keepdim=True)
+    else:
+        with torch.inference_mode():
+            logits0, cache0 = prefill()
+        first = logits0.argmax(-1, keepdim=True)
+        # transformers renames past_key_values to cache (5.x deprecates the old name)
+        cache_kw = "cache" if "cache" in inspect.signature(m.forward).parameters else "past_key_values"
+
+        def prepare():  # each repetition starts from the prompt's cache, as ours rewrites P..P+T-1
+            state["cache"] = copy.deepcopy(cache0)
+
+        def run():
+            with torch.inference_mode():
+                tok, cache, toks = first, state["cache"], [first]
+                for _ in range(T):
+                    out = m(input_ids=tok, use_cache=True, **{cache_kw: cache})
+                    state["logits"] = out.logits[:, -1]
+                    tok = state["logits"].argmax(-1, keepdim=True)
+                    toks.append(tok)
+                state["gen"] = torch.cat(toks, dim=1)
+        prepare()
+        run()
+        gen = state["gen"]
+        # generate() with the same prompt must pick the same greedy tokens as the loop timed
+        with torch.inference_mode():
+            g = m.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=T + 1,
+                           do_sample=False, pad_token_id=0)
+        info["generate_agrees"] = int(torch.equal(g[:, P:], gen))
+    info["generated_ids_hash"] = pc.ids_hash(gen.flatten().tolist())
+    # Against our row, where it ran the same weights and prompt: the greedy ids, and the top-5
+    # logits at the last position (samples.jsonl's detail).
+    if how == "file" and ids_from == "ours":
+        info.update(pc.agreement_with_ours(row.get("_detail"), gen.tolist(),
+                                           lambda b, t: state["logits"][b, t]))
+    return (run, prepare), info
+
+
 def make_case(torch, row):
     p = parse_kv(row["params"])
     wl = row["workload"]
     if wl == "attention_memory":
         return case_attention(torch, p)
+    if wl == "transformer_block":
+        return case_transformer_block(torch, p)
+    if wl == "gpt2":
+        return case_gpt2(torch, row, p)
     if wl == "ceilings" and p.get("kind") == "gemm":
         dt = torch_dtype(torch, p.get("dtype"))
         if dt is None or dt == torch.float16:
@@ -218,198 +338,56 @@ def make_case(torch, row):
     return None, f"no torch peer for {wl}"
 
 
-# ---------------------------------------------------------------- timing
-
-def median_ci(xs):
-    """Distribution-free 95% interval of the median: order statistics of binomial(n, 1/2)."""
-    s, n = sorted(xs), len(xs)
-    if n < 6:
-        return s[0], s[-1]
-    half = 1.96 * math.sqrt(n) / 2
-    lo, hi = int(math.floor(n / 2 - half)), int(math.ceil(n / 2 + half))
-    return s[max(lo, 0)], s[min(hi, n - 1)]
-
-
-def quantile(s, q):
-    x = q * (len(s) - 1)
-    i = int(math.floor(x))
-    j = min(i + 1, len(s) - 1)
-    return s[i] + (s[j] - s[i]) * (x - i)
-
-
-def measure(run, min_time_s, max_time_s, min_samples, max_samples):
-    """Per-repetition times: repetitions batched so that a sample takes >= 10 ms, samples
-    until both min_time_s and min_samples are reached (or max_time_s, max_samples)."""
-    run()  # warm-up
-    t0 = time.perf_counter()
-    run()
-    one = max(time.perf_counter() - t0, 1e-7)
-    reps = max(1, int(0.01 / one))
-    samples, start = [], time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            run()
-        samples.append((time.perf_counter() - t0) / reps)
-        el = time.perf_counter() - start
-        if len(samples) >= max_samples:
-            return samples, reps, "max_samples"
-        if len(samples) >= min_samples and el >= min_time_s:
-            return samples, reps, "converged"
-        if el >= max_time_s and len(samples) >= 3:
-            return samples, reps, "max_time"
-
-
-def stats(xs):
-    s = sorted(xs)
-    n = len(s)
-    mean = sum(s) / n
-    sd = math.sqrt(sum((x - mean) ** 2 for x in s) / (n - 1)) if n > 1 else 0.0
-    lo, hi = median_ci(s)
-    return {"time_median_s": quantile(s, 0.5), "time_mean_s": mean, "time_stdev_s": sd,
-            "time_min_s": s[0], "time_max_s": s[-1], "time_p05_s": quantile(s, 0.05),
-            "time_p95_s": quantile(s, 0.95), "time_ci_lo_s": lo, "time_ci_hi_s": hi}
-
-
-# ---------------------------------------------------------------- writing
-
-def fmt(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if math.isnan(v) else repr(v)
-    return str(v)
-
-
-def metrics_text(m):
-    out = []
-    for k, v in m.items():
-        v = fmt(v)
-        out.append(f"{k}={v.replace(';', ',').replace('=', ':')}")
-    return ";".join(out)
-
-
-def write_results(folder, rows, samples, run_info):
-    """The peer folder as our readers take it: results.csv (schema version 1: the one place
-    that knows the layout), samples.jsonl, run.json."""
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "results.csv"), "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS_V1)
-        for r in rows:
-            r = dict(r, schema_version=SCHEMA_VERSION)
-            w.writerow([fmt(r.get(c)) for c in COLUMNS_V1])
-    with open(os.path.join(folder, "samples.jsonl"), "w", encoding="utf-8") as fh:
-        for r, xs in zip(rows, samples):
-            fh.write(json.dumps({"schema_version": SCHEMA_VERSION, "workload": r["workload"],
-                                 "device": r["device"], "params": r["params"],
-                                 "samples_s": xs}) + "\n")
-    tmp = os.path.join(folder, "run.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(run_info, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, os.path.join(folder, "run.json"))
-
-
 # ---------------------------------------------------------------- main
 
 def main():
     ap = argparse.ArgumentParser(
-        description="Time the cases of an accelbench run with PyTorch and write them as "
-                    "accelbench results (backend=torch).")
-    ap.add_argument("ours", help="our results: a results.csv or a folder of them")
-    ap.add_argument("-o", "--out", required=True, help="output folder for the peer results")
-    ap.add_argument("--only", default="", help="regular expression a case's workload;params must match")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="torch threads (default: OMP_NUM_THREADS, else the CPUs online)")
-    ap.add_argument("--min-time", type=float, default=1.0, help="seconds of samples per case (default 1)")
-    ap.add_argument("--max-time", type=float, default=10.0, help="seconds at most per case (default 10)")
-    ap.add_argument("--min-samples", type=int, default=10, help="samples at least (default 10)")
-    ap.add_argument("--max-samples", type=int, default=1000, help="samples at most (default 1000)")
-    ap.add_argument("--force", action="store_true", help="replace the results in the output folder")
+        description="Time the cases of an accelbench run with PyTorch (gpt2: Hugging Face "
+                    "transformers) and write them as accelbench results (backend=torch).")
+    pc.add_common_args(ap)
     a = ap.parse_args()
-    try:
-        only = re.compile(a.only)
-    except re.error as e:
-        fail(f"--only: bad regular expression \"{a.only}\": {e}")
-    if a.threads < 0:
-        fail(f"--threads {a.threads}: needs 1 or more (0: the default)")
-    if a.min_time < 0 or a.max_time <= 0 or a.min_samples < 1 or a.max_samples < a.min_samples:
-        fail("--min-time, --max-time, --min-samples, --max-samples: need 0 <= min-time, 0 < max-time, "
-             "1 <= min-samples <= max-samples")
-    if os.path.exists(os.path.join(a.out, "results.csv")) and not a.force:
-        fail(f"{a.out}/results.csv already exists: use another output folder (-o), or --force to replace it")
-    ours = read_rows(a.ours)
+    only = pc.check_common_args(a)
+    ours = pc.read_rows(a.ours)
     try:
         import warnings
         warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch works without it
         import torch
     except ImportError:
-        fail("torch is not importable: pip install torch --index-url https://download.pytorch.org/whl/cpu")
-    try:
-        threads = a.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
-    except ValueError:
-        fail(f"OMP_NUM_THREADS=\"{os.environ.get('OMP_NUM_THREADS')}\" is not a number: give --threads N")
+        fail("torch is not importable: pip install torch (README: How fast is it)")
+    threads = pc.threads_for(a, ours)
     torch.set_num_threads(threads)
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-%06x" % random.getrandbits(24)
-    started = utc_now()
-    host = socket.gethostname()
+    run_id, started, host = pc.new_run_id(), pc.utc_now(), pc.socket.gethostname()
     out_rows, out_samples = [], []
     for r in ours:
         if r.get("backend") not in ("cpu", None) or not r["device"].startswith("cpu"):
             continue
         if not only.search(r["workload"] + ";" + r["params"]):
             continue
-        run, info = make_case(torch, r)
+        try:
+            run, info = make_case(torch, r)
+        except (RuntimeError, ValueError, MemoryError) as e:  # a shape torch refuses, memory
+            run, info = None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         if run is None:
-            print(f"  skip {r['workload']} {r['params']}: {info}", file=sys.stderr)
+            note(f"skip {r['workload']} {r['params']}: {info}")
             continue
-        case_start = utc_now()
-        xs, reps, stop = measure(run, a.min_time, a.max_time, a.min_samples, a.max_samples)
-        st = stats(xs)
-        row = {"run_id": run_id, "host": host, "started_utc": case_start, "workload": r["workload"],
-               "device": r["device"], "device_name": r["device_name"], "backend": "torch",
-               "params": r["params"], "status": "ok", "message": "", "n_samples": len(xs),
-               "reps_per_sample": reps, "stop_reason": stop, "power_source": "none"}
-        row.update(st)
-        med = st["time_median_s"]
-        for cnt, rate in (("flops", "flop_per_s"), ("bytes", "byte_per_s"), ("tokens", "token_per_s")):
-            row[cnt] = num(r.get(cnt))
-            row[rate] = row[cnt] / med if row[cnt] > 0 else math.nan
-        row["ceiling"] = r.get("ceiling", "")
-        row["ceiling_value"] = num(r.get("ceiling_value"))
-        row["ceiling_source"] = "file:" + r["_file"] if row["ceiling"] else ""
-        cv = row["ceiling_value"]
-        rate = row["byte_per_s"] if row["ceiling"] == "mem_bw" else row["flop_per_s"]
-        row["fraction_of_ceiling"] = rate / cv if cv > 0 and rate > 0 else math.nan
+        run, prepare = run if isinstance(run, tuple) else (run, None)
+        case_start = pc.utc_now()
+        xs, reps, stop = pc.measure(run, a.min_time, a.max_time, a.min_samples, a.max_samples, prepare)
         info = dict(info, torch_version=torch.__version__, torch_threads=torch.get_num_threads())
-        row["metrics"] = metrics_text(info)
+        row = pc.peer_row(r, "torch", run_id, host, case_start, xs, reps, stop, info)
         out_rows.append(row)
         out_samples.append(xs)
         frac = row["fraction_of_ceiling"]
-        print(f"  {r['workload']} {r['params']}: {med * 1e3:.4g} ms"
-              + ("" if math.isnan(frac) else f", {frac:.3f} of {row['ceiling']}"), file=sys.stderr)
+        note(f"{r['workload']} {r['params']}: {row['time_median_s'] * 1e3:.4g} ms"
+             + ("" if math.isnan(frac) else f", {frac:.3f} of {row['ceiling']}"))
     if not out_rows:
         fail(f"{a.ours}: no case with a torch peer (attention_memory, ceilings kind=gemm, "
-             "fp8_gemm dtype=fp32/bf16 on a CPU device)")
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = None
-    run_info = {
-        "schema_version": SCHEMA_VERSION, "tool": "torch_peers", "version": torch.__version__,
-        "run_id": run_id, "started_utc": started, "finished_utc": utc_now(),
-        "command_line": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
-        "suite": "peers", "peers_of": os.path.abspath(a.ours),
-        "host": {"name": host, "os": platform.platform(), "cpu_model": out_rows[0]["device_name"],
-                 "cpu_cores_online": os.cpu_count(), "load_avg_1m": load},
-        "devices": [{"id": out_rows[0]["device"], "backend": "torch", "name": out_rows[0]["device_name"],
-                     "threads": torch.get_num_threads()}],
-        "torch": {"version": torch.__version__, "threads": torch.get_num_threads(),
-                  "config": torch.__config__.show()},
-        "python": platform.python_version(),
-    }
-    write_results(a.out, out_rows, out_samples, run_info)
+             "fp8_gemm dtype=fp32/bf16, transformer_block, gpt2 on a CPU device)")
+    info = pc.run_info("torch_peers", torch.__version__, run_id, started, a.ours, out_rows,
+                       torch.get_num_threads(),
+                       {"torch": {"version": torch.__version__, "threads": torch.get_num_threads(),
+                                  "config": torch.__config__.show()}})
+    pc.write_results(a.out, out_rows, out_samples, info)
     print(f"torch_peers: {len(out_rows)} cases in {a.out}/results.csv", file=sys.stderr)
 
 
