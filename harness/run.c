@@ -244,7 +244,7 @@ struct emit_ctx {
     int nrep, n;
     const struct plan *plan;
     struct ab_summary_rows *kept;
-    bool case_start_at_row; /* concurrent devices: the console hears of a case when its row comes */
+    struct ab_device *devs;
 };
 
 static void emit_case_start(struct emit_ctx *ec, const struct plan_case *pc, const struct ab_device *dev,
@@ -260,6 +260,15 @@ static void emit_case_start(struct emit_ctx *ec, const struct plan_case *pc, con
                                   params, i, ec->n);
 }
 
+/* --concurrent-devices: the run's thread waits for case i's row next (the console shows that case,
+ * and the time it waited for it). */
+static void emit_awaiting(void *self, int i)
+{
+    struct emit_ctx *ec = self;
+    const struct plan_case *pc = &ec->plan->c[i];
+    emit_case_start(ec, pc, pc->dev >= 0 ? &ec->devs[pc->dev] : NULL, i);
+}
+
 /* A case's row to every reporter, in the plan's order; takes samples (frees it). concurrent:
  * the engine metric concurrent_devices (0: leave it out). */
 static ab_status emit_row(void *self, int i, struct ab_result *r, double *samples, int concurrent,
@@ -270,9 +279,6 @@ static ab_status emit_row(void *self, int i, struct ab_result *r, double *sample
     struct ab_run_info *info = ec->info;
     ab_status st = AB_OK;
     const struct ab_workload *wl = ec->plan->c[i].wl;
-    for (int k = 0; k < ec->nrep && ec->case_start_at_row; k++)
-        if (ec->rep[k].case_start)
-            ec->rep[k].case_start(ec->rep[k].self, wl->name, r->device, r->params, i, ec->n);
     r->samples = samples;
     /* Several devices in one run: whether the case had the node to itself. */
     if (concurrent > 0 && r->n_metrics < AB_MAX_METRICS)
@@ -573,8 +579,8 @@ ab_status ab_run(const struct ab_run_opts *o, struct ab_run_info *info, struct a
         .o = o, .info = info, .rep = rep, .nrep = nrep, .plan = &plan, .kept = &kept, .n = plan.n
     };
     if (o->concurrent_devices && n_in_use > 1) {
-        ec.case_start_at_row = true;
-        st = ab_schedule_concurrent(&ctx, emit_row, &ec, err);
+        ec.devs = devs;
+        st = ab_schedule_concurrent(&ctx, emit_row, emit_awaiting, &ec, err);
     } else {
         /* One device at a time, each on its own worker, in the plan's order. */
         for (int i = 0; i < plan.n && st == AB_OK; i++) {

@@ -177,9 +177,11 @@ bool ab_run_case_at(struct run_ctx *x, int i, struct worker **wp, struct ab_resu
 typedef ab_status (*ab_row_fn)(void *self, int i, struct ab_result *r, double *samples, int concurrent,
                                struct ab_error *err);
 /* Run the plan's cases of every device at once, a thread per device, and hand each row to emit
- * in the plan's order. A device that fails or is lost stops only its own cases. Returns AB_OK,
- * AB_EINTR when interrupted (the rows finished are handed over first), or emit's error. */
-ab_status ab_schedule_concurrent(struct run_ctx *x, ab_row_fn emit, void *self, struct ab_error *err);
+ * in the plan's order (awaiting(self, i), may be NULL: the run's thread now waits for case i). A device that
+ * fails or is lost stops only its own cases. Returns AB_OK, AB_EINTR when interrupted (the rows finished are
+ * handed over first), or emit's error. */
+ab_status ab_schedule_concurrent(struct run_ctx *x, ab_row_fn emit, void (*awaiting)(void *self, int i),
+                                 void *self, struct ab_error *err);
 /* How many devices were running a case during [t0, t1] of a case on device dev: 1 + the other
  * devices with a case j (dev_of[j], [start[j], end[j]], end NaN while running, start NaN when
  * not started) overlapping it. n: cases. */

@@ -112,7 +112,8 @@ static void wait_slot(struct sched *s, int i)
     }
 }
 
-ab_status ab_schedule_concurrent(struct run_ctx *x, ab_row_fn emit, void *self, struct ab_error *err)
+ab_status ab_schedule_concurrent(struct run_ctx *x, ab_row_fn emit, void (*awaiting)(void *self, int i),
+                                 void *self, struct ab_error *err)
 {
     struct sched s = { .x = x, .n = x->plan->n };
     size_t n = (size_t)s.n + 1;
@@ -167,6 +168,8 @@ ab_status ab_schedule_concurrent(struct run_ctx *x, ab_row_fn emit, void *self, 
         struct ab_result *r = inline_row;
         double *samples = NULL;
         int k = 0;
+        if (awaiting)
+            awaiting(self, i);
         if (s.dev_of[i] < 0) { /* a backend with no device: a skipped row, made here */
             bool ran;
             ab_run_case_at(x, i, NULL, r, &samples, &ran);
