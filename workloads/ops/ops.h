@@ -30,7 +30,8 @@ void ops_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype
  * once, so that runs neither allocate nor repack. res may alias nothing else.
  * With M <= OPS_GEMV_MAX_M on an AVX-512 CPU (BF16 for bf16) a run is a matrix-vector kernel
  * of ours over the same packed weight (oneDNN's small-M matmul is far from the memory bound):
- * each thread streams its own contiguous blocks of 64 output columns. */
+ * each thread streams its own contiguous blocks of 64 output columns; fp32 on an AVX2 + FMA
+ * CPU likewise (gemv:avx2), over blocks of columns taken dynamically by the threads. */
 enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
@@ -45,8 +46,16 @@ ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul
 /* bias: NULL unless OPS_MM_BIAS; res: NULL unless OPS_MM_RESIDUAL. */
 ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
                          const void *res, struct ab_error *err);
+/* The GEMV of an fp32 plan without AVX-512 (oneDNN's gemm:jit weight, plain (K,N)) split in
+ * column blocks, for a caller's own parallel region: ops_matmul_blocks says how many (0: the
+ * plan has no such path, or has OPS_MM_RESIDUAL: run it with ops_matmul_run). A block runs on
+ * the calling thread: out (rows,N) fp32 [+]= inp (rows,K) fp32 . weight^T with the plan's
+ * epilogue, its columns only, for any rows <= OPS_GEMV_MAX_M (not only the plan's M). */
+int ops_matmul_blocks(const struct ops_matmul *mm);
+void ops_matmul_run_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, int rows,
+                          const float *bias);
 /* The implementation that runs: oneDNN's choice ("brg:avx512_core_bf16" ...) or
- * "gemv:avx512_bf16" / "gemv:avx512f", for the record. */
+ * "gemv:avx512_bf16" / "gemv:avx512f" / "gemv:avx2", for the record. */
 const char *ops_matmul_impl(const struct ops_matmul *mm);
 void ops_matmul_destroy(struct ops_matmul *mm);
 /* Can oneDNN make a bf16 matmul on this CPU? (Debian 12's oneDNN cannot without AVX-512.)
