@@ -42,15 +42,18 @@ struct gpt2_model {
     const struct gpt2_params *p;
     enum ab_dtype dt;
     int B, max_T, max_Tq;
-    struct mm_slot *slots;    /* (L, MM_KINDS) */
-    struct mm_slot head;      /* the tied embedding over Vp rows, zero rows past V */
-    int Vp;                   /* vocabulary padded to a multiple of 64 */
-    float *lpad;              /* (B, Vp) logits of the padded projection */
-    float *kcache, *vcache;   /* (L, B, max_T, C) each */
-    float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
-    float *lnout;             /* (B*Tq, C) fp32 norm output */
-    void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
-    float *scores;            /* attention scratch, (threads, max_T) */
+    struct mm_slot *slots;            /* (L, MM_KINDS) */
+    struct mm_slot head;              /* the tied embedding over Vp rows, zero rows past V */
+    int Vp;                           /* vocabulary padded to a multiple of 64 */
+    float *lpad;                      /* (B, Vp) logits of the padded projection */
+    enum ab_dtype kv_dt;              /* the KV cache's: fp32 or bf16 */
+    void *kcache, *vcache;            /* (L, B, max_T, C) each, in kv_dt */
+    struct ops_decode_layer *dlayers; /* (L): the fused decode step's view, NULL without it */
+    float *dscratch;                  /* its scratch */
+    float *x, *qkv, *att, *h;         /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
+    float *lnout;                     /* (B*Tq, C) fp32 norm output */
+    void *mmin;                       /* matmul input in the run dtype, (B*Tq, 4C) */
+    float *scores;                    /* attention scratch, (threads, max_T) */
     int n_threads;
 };
 
@@ -105,45 +108,25 @@ static const void *as_run_dtype(struct gpt2_model *m, const float *src, size_t n
 }
 
 /* Causal attention of Tq new queries per sequence over the cache.
- * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) holding positions
- * 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
-static void attention(struct gpt2_model *m, float *out, const float *qkv, const float *kc, const float *vc,
+ * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) in the cache's dtype holding
+ * positions 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
+static void attention(struct gpt2_model *m, float *out, const float *qkv, const void *kc, const void *vc,
                       int Tq, int pos0)
 {
     int B = m->B, C = m->cfg.n_embd, NH = m->cfg.n_head, HS = C / NH, maxT = m->max_T;
     float scale = 1.0f / sqrtf((float)HS);
     /* a decode step's attention is a few hundred kFLOP: a parallel region would cost more */
     bool par = (double)B * NH * Tq * (pos0 + Tq) * HS > 4e6;
-#pragma omp parallel for collapse(3) schedule(static) if (par)
+    size_t es = ab_dtype_size(m->kv_dt);
+#pragma omp parallel for collapse(3) schedule(dynamic, 8) if (par)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int i = 0; i < Tq; i++) {
-                float *sc = m->scores + (size_t)omp_get_thread_num() * maxT;
-                const float *q = qkv + ((size_t)b * Tq + i) * 3 * C + h * HS;
-                const float *K = kc + (size_t)b * maxT * C + h * HS;
-                const float *V = vc + (size_t)b * maxT * C + h * HS;
-                int n = pos0 + i + 1;
-                float mx = -INFINITY;
-                for (int j = 0; j < n; j++) {
-                    float d = 0;
-                    for (int e = 0; e < HS; e++)
-                        d += q[e] * K[(size_t)j * C + e];
-                    sc[j] = d * scale;
-                    mx = sc[j] > mx ? sc[j] : mx;
-                }
-                float sum = 0;
-                for (int j = 0; j < n; j++) {
-                    sc[j] = expf(sc[j] - mx);
-                    sum += sc[j];
-                }
-                float *o = out + ((size_t)b * Tq + i) * C + h * HS;
-                for (int e = 0; e < HS; e++)
-                    o[e] = 0;
-                for (int j = 0; j < n; j++) {
-                    float w = sc[j] / sum;
-                    for (int e = 0; e < HS; e++)
-                        o[e] += w * V[(size_t)j * C + e];
-                }
+                size_t at = ((size_t)b * maxT * C + (size_t)h * HS) * es;
+                ops_cache_attend(out + ((size_t)b * Tq + i) * C + h * HS,
+                                 qkv + ((size_t)b * Tq + i) * 3 * C + h * HS, (const char *)kc + at,
+                                 (const char *)vc + at, m->kv_dt, (size_t)C, pos0 + i + 1, HS, scale,
+                                 m->scores + (size_t)omp_get_thread_num() * maxT);
             }
 }
 
@@ -156,14 +139,22 @@ int gpt2_vocab_padded(int V)
 
 uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B, int max_T, int max_Tq)
 {
+    return gpt2_model_bytes_kv(cfg, dt, AB_DTYPE_FP32, B, max_T, max_Tq);
+}
+
+uint64_t gpt2_model_bytes_kv(const struct gpt2_config *cfg, enum ab_dtype dt, enum ab_dtype kv_dt, int B,
+                             int max_T, int max_Tq)
+{
     uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer;
     uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == AB_DTYPE_BF16 ? 2 : 4;
     /* packed weights (the plans' copies) and, during creation, one converted matrix */
     uint64_t w = e * (L * 12 * C * C + Vp * C) + e * Vp * C + (uint64_t)B * Vp * 4;
-    uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * 4;
+    uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * ab_dtype_size(kv_dt);
+    uint64_t fused = 4 * ops_decode_scratch_floats(B, (int)C, max_T, omp_get_max_threads()) +
+                     L * sizeof(struct ops_decode_layer);
     uint64_t rows = (uint64_t)B * (uint64_t)max_Tq;
     uint64_t act = rows * C * 4 * (1 + 3 + 1 + 4 + 1) + rows * 4 * C * 4;
-    return w + kv + act + 64u * (uint64_t)max_T * 4;
+    return w + kv + act + fused + 64u * (uint64_t)max_T * 4;
 }
 
 void gpt2_model_destroy(struct gpt2_model *m)
@@ -175,6 +166,8 @@ void gpt2_model_destroy(struct gpt2_model *m)
             slot_free(&m->slots[i]);
     slot_free(&m->head);
     free(m->slots);
+    free(m->dlayers);
+    ab_free(m->dscratch);
     ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
     ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
     free(m);
@@ -194,7 +187,56 @@ static const void *weight_in(enum ab_dtype dt, void *tmp, const float *w, size_t
 ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt, int B,
                             int max_T, int max_Tq, struct ab_error *err)
 {
+    return gpt2_model_create_kv(out, p, dt, AB_DTYPE_FP32, B, max_T, max_Tq, err);
+}
+
+/* The fused decode step's view of the model (ops_decode_step), where every plan has blocks */
+static ab_status fused_init(struct gpt2_model *m)
+{
+    int L = m->cfg.n_layer, C = m->cfg.n_embd;
+    if (m->B > OPS_GEMV_MAX_M)
+        return AB_OK;
+    struct ops_decode_layer *ly = calloc((size_t)L, sizeof *ly);
+    if (!ly)
+        return AB_ENOMEM;
+    size_t es = ab_dtype_size(m->kv_dt), lstride = (size_t)m->B * m->max_T * C * es;
+    for (int l = 0; l < L; l++) {
+        const struct gpt2_layer *Lw = &m->p->layers[l];
+        struct mm_slot *sl = &m->slots[(size_t)l * MM_KINDS];
+        ly[l] = (struct ops_decode_layer){ .qkv = sl[MM_QKV].own,
+                                           .proj = sl[MM_PROJ].own,
+                                           .fc = sl[MM_FC].own,
+                                           .fcp = sl[MM_FCP].own,
+                                           .ln1_g = Lw->ln1_g,
+                                           .ln1_b = Lw->ln1_b,
+                                           .qkv_b = Lw->qkv_b,
+                                           .proj_b = Lw->proj_b,
+                                           .ln2_g = Lw->ln2_g,
+                                           .ln2_b = Lw->ln2_b,
+                                           .fc_b = Lw->fc_b,
+                                           .fcp_b = Lw->fcp_b,
+                                           .kc = (char *)m->kcache + l * lstride,
+                                           .vc = (char *)m->vcache + l * lstride };
+    }
+    if (!ops_decode_fusable(ly, L, m->head.own)) {
+        free(ly);
+        return AB_OK;
+    }
+    m->dscratch = ab_alloc(4 * ops_decode_scratch_floats(m->B, C, m->max_T, m->n_threads));
+    if (!m->dscratch) {
+        free(ly);
+        return AB_ENOMEM;
+    }
+    m->dlayers = ly;
+    return AB_OK;
+}
+
+ab_status gpt2_model_create_kv(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt,
+                               enum ab_dtype kv_dt, int B, int max_T, int max_Tq, struct ab_error *err)
+{
     *out = NULL;
+    if (kv_dt != AB_DTYPE_FP32 && kv_dt != AB_DTYPE_BF16)
+        return ab_fail(err, AB_EINVAL, "model: the KV cache is fp32 or bf16, not %s", ab_dtype_name(kv_dt));
     const struct gpt2_config *cfg = &p->cfg;
     ab_status st = gpt2_dtype_supported(dt, err);
     if (st)
@@ -205,13 +247,13 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     struct gpt2_model *m = calloc(1, sizeof *m);
     if (!m)
         return ab_fail(err, AB_ENOMEM, "model: out of memory");
-    m->cfg = *cfg, m->p = p, m->dt = dt, m->B = B, m->max_T = max_T, m->max_Tq = max_Tq;
+    m->cfg = *cfg, m->p = p, m->dt = dt, m->kv_dt = kv_dt, m->B = B, m->max_T = max_T, m->max_Tq = max_Tq;
     m->n_threads = omp_get_max_threads();
     size_t C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer, rows = (size_t)B * max_Tq;
     size_t kv = L * (size_t)B * max_T * C;
     m->Vp = gpt2_vocab_padded(cfg->vocab);
     m->slots = calloc(L * MM_KINDS, sizeof *m->slots);
-    m->kcache = ab_alloc(kv * 4), m->vcache = ab_alloc(kv * 4);
+    m->kcache = ab_alloc(kv * ab_dtype_size(kv_dt)), m->vcache = ab_alloc(kv * ab_dtype_size(kv_dt));
     m->x = ab_alloc(rows * C * 4), m->qkv = ab_alloc(rows * 3 * C * 4);
     m->att = ab_alloc(rows * C * 4), m->h = ab_alloc(rows * 4 * C * 4);
     m->lnout = ab_alloc(rows * C * 4), m->mmin = ab_alloc(rows * 4 * C * 4);
@@ -224,7 +266,7 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
         ab_free(tmp);
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",
-                       gpt2_model_bytes(cfg, dt, B, max_T, max_Tq) * 1e-9);
+                       gpt2_model_bytes_kv(cfg, dt, kv_dt, B, max_T, max_Tq) * 1e-9);
     }
     for (size_t l = 0; l < L && !st; l++) {
         const struct gpt2_layer *Lw = &p->layers[l];
@@ -243,6 +285,8 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
         st = slot_init(&m->head, dt, weight_in(dt, tmp, p->wte, (size_t)cfg->vocab, (size_t)m->Vp, C), m->Vp,
                        (int)C, 0, err);
     ab_free(tmp);
+    if (!st && fused_init(m))
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
     if (st) {
         gpt2_model_destroy(m);
         return ab_fail_prefix(err, st, "model");
@@ -264,18 +308,27 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
     for (int i = 0; i < M; i++)
         if (tokens[i] < 0 || tokens[i] >= V)
             return ab_fail(err, AB_EINVAL, "forward: token %d out of the vocabulary", tokens[i]);
+            /* the embedded tokens, then (a decode step of few sequences) the fused step of ops */
 #pragma omp parallel for schedule(static) if (M > 4)
     for (int r = 0; r < M; r++) {
         const float *e = p->wte + (size_t)tokens[r] * C, *pe = p->wpe + (size_t)(pos0 + r % Tq) * C;
         for (int j = 0; j < C; j++)
             m->x[(size_t)r * C + j] = e[j] + pe[j];
     }
+    if (Tq == 1 && m->dlayers) {
+        ops_decode_step(m->dlayers, m->cfg.n_layer, m->head.own, p->lnf_g, p->lnf_b, m->lpad, m->x, B, C,
+                        m->cfg.n_head, m->max_T, pos0, m->kv_dt, m->dscratch, m->n_threads);
+        for (int r = 0; r < B; r++)
+            memcpy(logits + (size_t)r * V, m->lpad + (size_t)r * m->Vp, (size_t)V * 4);
+        return AB_OK;
+    }
     ab_status st;
-    size_t bstride = (size_t)m->max_T * C;
+    size_t bstride = (size_t)m->max_T * C, es = ab_dtype_size(m->kv_dt);
     for (int l = 0; l < m->cfg.n_layer; l++) {
         const struct gpt2_layer *L = &p->layers[l];
         struct mm_slot *sl = &m->slots[(size_t)l * MM_KINDS];
-        float *kc = m->kcache + (size_t)l * B * bstride, *vc = m->vcache + (size_t)l * B * bstride;
+        char *kc = (char *)m->kcache + (size_t)l * B * bstride * es;
+        char *vc = (char *)m->vcache + (size_t)l * B * bstride * es;
         ops_layernorm(m->lnout, m->x, L->ln1_g, L->ln1_b, M, C, AB_DTYPE_FP32);
         if ((st = matmul(m, &sl[MM_QKV], m->qkv, as_run_dtype(m, m->lnout, (size_t)M * C), L->qkv_b, M, err)))
             return st;
@@ -283,8 +336,8 @@ ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, in
             for (int i = 0; i < Tq; i++) {
                 const float *row = m->qkv + ((size_t)b * Tq + i) * 3 * C;
                 size_t at = (size_t)b * bstride + (size_t)(pos0 + i) * C;
-                memcpy(kc + at, row + C, (size_t)C * 4);
-                memcpy(vc + at, row + 2 * C, (size_t)C * 4);
+                ops_cache_store(kc, m->kv_dt, at, row + C, C);
+                ops_cache_store(vc, m->kv_dt, at, row + 2 * C, C);
             }
         attention(m, m->att, m->qkv, kc, vc, Tq, pos0);
         if ((st = matmul(m, &sl[MM_PROJ], m->x, as_run_dtype(m, m->att, (size_t)M * C), L->proj_b, M, err)))

@@ -153,6 +153,34 @@ void ops_attn_run(struct ops_attn *a, void *out, const void *q, int ldq, const v
 const char *ops_attn_impl(const struct ops_attn *a);
 void ops_attn_destroy(struct ops_attn *a);
 
+/* Attention of one query over n cached rows (decode.c): out (HS) = softmax_j(q . K_j scale) V_j,
+ * K and V (n, HS) with row stride ld elements, fp32 or bf16 (kv_dt; bf16 widened as read);
+ * each K and each V row read once; scores (n) scratch. AVX2 + FMA for HS a multiple of 8. */
+void ops_cache_attend(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
+                      size_t ld, int n, int HS, float scale, float *scores);
+/* cache[at .. at+n) (kv_dt) = src (n) fp32, rounded to bf16 (nearest even) for a bf16 cache */
+void ops_cache_store(void *cache, enum ab_dtype kv_dt, size_t at, const float *src, int n);
+
+/* One decode step of a pre-LN GPT-2 stack (decode.c) for B <= OPS_GEMV_MAX_M sequences, one new
+ * token each at position pos, in one parallel region of `threads` threads:
+ *   x (B,C), the embedded tokens, becomes the residual stream after L layers;
+ *   per layer x += proj(attn(qkv(LN1 x))) then x += fcp(GELU fc(LN2 x)); kc, vc (B, max_T, C)
+ *   in kv_dt hold positions 0..pos-1 and get pos;
+ *   logits (B, N of head) = LN_f(x) . head^T.
+ * Plans: qkv (3C,C) OPS_MM_BIAS; proj (C,C) and fcp (C,4C) OPS_MM_BIAS | OPS_MM_ACCUM; fc
+ * (4C,C) OPS_MM_BIAS | OPS_MM_GELU; head no epilogue; all fp32 with ops_matmul_blocks > 0
+ * (ops_decode_fusable). scratch: ops_decode_scratch_floats floats. */
+struct ops_decode_layer {
+    const struct ops_matmul *qkv, *proj, *fc, *fcp;
+    const float *ln1_g, *ln1_b, *qkv_b, *proj_b, *ln2_g, *ln2_b, *fc_b, *fcp_b;
+    void *kc, *vc;
+};
+bool ops_decode_fusable(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head);
+size_t ops_decode_scratch_floats(int B, int C, int max_T, int threads);
+void ops_decode_step(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head,
+                     const float *lnf_g, const float *lnf_b, float *logits, float *x, int B, int C, int NH,
+                     int max_T, int pos, enum ab_dtype kv_dt, float *scratch, int threads);
+
 /* Make later ops_attn_create, ops_matmul_create and ops_layernorm calls choose the portable code (tests check
  * both); ops_generic says whether that is on. */
 void ops_set_generic(bool on);
