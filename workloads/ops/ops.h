@@ -169,7 +169,9 @@ void ops_cache_store(void *cache, enum ab_dtype kv_dt, size_t at, const float *s
  *   logits (B, N of head) = LN_f(x) . head^T.
  * Plans: qkv (3C,C) OPS_MM_BIAS; proj (C,C) and fcp (C,4C) OPS_MM_BIAS | OPS_MM_ACCUM; fc
  * (4C,C) OPS_MM_BIAS | OPS_MM_GELU; head no epilogue; all fp32 with ops_matmul_blocks > 0
- * (ops_decode_fusable). scratch: ops_decode_scratch_floats floats. */
+ * (ops_decode_fusable; L <= OPS_DECODE_MAX_LAYERS). scratch: ops_decode_scratch_floats floats.
+ * One OpenMP region per step; inside, phases wait on counters of items done, not on barriers. */
+#define OPS_DECODE_MAX_LAYERS 256
 struct ops_decode_layer {
     const struct ops_matmul *qkv, *proj, *fc, *fcp;
     const float *ln1_g, *ln1_b, *qkv_b, *proj_b, *ln2_g, *ln2_b, *fc_b, *fcp_b;
