@@ -109,6 +109,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     const struct ab_params *ps = &c->params;
     const char *wpath = ab_param_str(ps, "weights", "random");
     enum ab_dtype dt = ab_param_is(ps, "dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+    enum ab_dtype kv_dt = ab_param_is(ps, "kv_dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
                        ab_param_str(ps, "dtype", "?"));
@@ -126,7 +127,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         return st;
     if (dt == AB_DTYPE_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
         ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
-    uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
+    uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes_kv(&cfg, dt, kv_dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.2f GB, more than fits in memory", need * 1e-9);
@@ -142,7 +143,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         ab_case_metric_text(c, "weights", "file");
     }
     cfg = s->params.cfg;
-    if ((st = gpt2_model_create(&s->model, &s->params, dt, s->B, max_T, s->P, err)))
+    if ((st = gpt2_model_create_kv(&s->model, &s->params, dt, kv_dt, s->B, max_T, s->P, err)))
         return st;
     s->prompt = malloc((size_t)s->B * s->P * sizeof(int));
     s->next = malloc((size_t)s->B * sizeof(int));
@@ -210,7 +211,7 @@ static ab_status check_against_reference(struct ab_case *c, struct cpu_state *s,
             goto done;
     }
     double atol, rtol, max_abs = 0;
-    gpt2_logit_tolerance(bf16, &atol, &rtol);
+    gpt2_logit_tolerance_kv(bf16, ab_param_is(&c->params, "kv_dtype", "bf16"), &atol, &rtol);
     st = gpt2_verify_plan_logits(&s->params, &vp, seq, early, got, bf16, atol, rtol, &max_abs, err);
     ab_case_metric(c, "max_abs_err", max_abs);
 done:

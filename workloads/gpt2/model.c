@@ -231,6 +231,11 @@ static ab_status fused_init(struct gpt2_model *m)
     return AB_OK;
 }
 
+bool gpt2_model_fused(const struct gpt2_model *m)
+{
+    return m->dlayers != NULL;
+}
+
 ab_status gpt2_model_create_kv(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt,
                                enum ab_dtype kv_dt, int B, int max_T, int max_Tq, struct ab_error *err)
 {

@@ -79,6 +79,9 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
  * (K and V rounded to bf16 as stored; attention reads the stored values, new tokens' too). */
 ab_status gpt2_model_create_kv(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt,
                                enum ab_dtype kv_dt, int B, int max_T, int max_Tq, struct ab_error *err);
+/* Does a decode step of this model (one token per sequence) run as ops_decode_step's one
+ * fused parallel region? (fp32 with the AVX2 GEMV, B <= OPS_GEMV_MAX_M) */
+bool gpt2_model_fused(const struct gpt2_model *m);
 uint64_t gpt2_model_bytes_kv(const struct gpt2_config *cfg, enum ab_dtype dt, enum ab_dtype kv_dt, int B,
                              int max_T, int max_Tq);
 void gpt2_model_destroy(struct gpt2_model *m);
