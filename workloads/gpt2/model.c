@@ -1,10 +1,12 @@
 /* model.c — GPT-2 forward passes on the CPU over the shared ops of workloads/ops: matmul plans
  * with bias, GELU and the residual add (accumulation) fused, LayerNorm, bf16 conversion. Each
  * weight is packed once at model creation into a one-row plan (decode of one sequence, the
- * GEMV); plans for other row counts share that packed weight. The residual stream, norms,
- * attention and the KV cache stay fp32 whatever the weight dtype, so bf16 changes only what
- * the matmuls read: weights and their (rounded) inputs. Attention of new tokens over the
- * cache stays here (ops_attn plans a fixed key count and packs K and V on every run).
+ * GEMV); plans for other row counts share that packed weight. The residual stream, norms and
+ * attention stay fp32 whatever the weight dtype, so bf16 changes only what the matmuls read:
+ * weights and their (rounded) inputs; the KV cache is fp32 or bf16 (kv_dt) apart from that.
+ * Attention of new tokens over the cache stays here (ops_attn plans a fixed key count and
+ * packs K and V on every run), over ops_cache_attend. A decode step of few sequences whose
+ * plans all have GEMV blocks is ops_decode_step's one parallel region (decode.c).
  * The output projection runs over the vocabulary padded to a multiple of 64 rows (zeros). */
 #include "model.h"
 
