@@ -298,9 +298,10 @@ void gpt2_logit_tolerance_kv(bool half, bool kv_bf16, double *atol, double *rtol
 {
     gpt2_logit_tolerance(half, atol, rtol);
     /* A bf16 cache rounds every K and V once (2^-9 relative); scores and the attention sums
-     * carry that into the residual stream of each later layer. Measured on random weights
-     * (tests/test_gpt2.c): ~1e-2 absolute on 124M-shaped logits of a few units, so fp32
-     * weights with a bf16 cache are held to (0.05, 0.02), a bf16 run to its own wider one. */
+     * carry that into the residual stream of each later layer. Measured (random weights, largest
+     * logit error): ~1e-3 on the check suite's tiny model, ~5e-3 on 124M (P=64, 5 steps), 0.054
+     * on tests/test_gpt2.c's model of larger weights (logits of ~5). So fp32 weights with a bf16
+     * cache are held to (0.05, 0.02), a bf16 run to its own wider one. */
     if (kv_bf16 && !half)
         *atol = 0.05, *rtol = 0.02;
 }
