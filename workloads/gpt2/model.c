@@ -44,19 +44,20 @@ struct gpt2_model {
     const struct gpt2_params *p;
     enum ab_dtype dt;
     int B, max_T, max_Tq;
-    struct mm_slot *slots;            /* (L, MM_KINDS) */
-    struct mm_slot head;              /* the tied embedding over Vp rows, zero rows past V */
-    int Vp;                           /* vocabulary padded to a multiple of 64 */
-    float *lpad;                      /* (B, Vp) logits of the padded projection */
+    struct mm_slot *slots;    /* (L, MM_KINDS) */
+    struct mm_slot head;      /* the tied embedding over Vp rows, zero rows past V */
+    int Vp;                   /* vocabulary padded to a multiple of 64 */
+    float *lpad;              /* (B, Vp) logits of the padded projection */
+    void *kcache, *vcache;    /* (L, B, max_T, C) each, in kv_dt */
+    float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
+    float *lnout;             /* (B*Tq, C) fp32 norm output */
+    void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
+    float *scores;            /* attention scratch, (threads, max_T) */
+    int n_threads;
+
     enum ab_dtype kv_dt;              /* the KV cache's: fp32 or bf16 */
-    void *kcache, *vcache;            /* (L, B, max_T, C) each, in kv_dt */
     struct ops_decode_layer *dlayers; /* (L): the fused decode step's view, NULL without it */
     float *dscratch;                  /* its scratch */
-    float *x, *qkv, *att, *h;         /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
-    float *lnout;                     /* (B*Tq, C) fp32 norm output */
-    void *mmin;                       /* matmul input in the run dtype, (B*Tq, 4C) */
-    float *scores;                    /* attention scratch, (threads, max_T) */
-    int n_threads;
 };
 
 /* weight (N,K) in the run dtype packed into the slot's one-row owner plan */
