@@ -482,6 +482,25 @@ static void bf16_kv_cache_decode_is_within_its_own_tolerance(void **state)
     gpt2_params_free(&p);
 }
 
+/* kv_dtype=bf16 is the CPU's alone: every suite's applies refuses it on CUDA, takes it on the
+ * CPU, and takes fp32 (the axis's implicit value) on both. */
+static void a_bf16_kv_cache_applies_to_the_cpu_only(void **state)
+{
+    static const char *const base =
+        "model=tiny;dtype=fp32;phase=decode;batch=1;prompt=7;gen=5;weights=random";
+    for (int suite = 0; suite < AB_SUITE_COUNT; suite++)
+        for (int k = 0; k < 2; k++) {
+            char text[256];
+            snprintf(text, sizeof text, "%s;kv_dtype=%s", base, k ? "bf16" : "fp32");
+            struct ab_params ps;
+            struct ab_error err = { { 0 } };
+            assert_int_equal(ab_params_parse(text, &ps, &err), AB_OK);
+            assert_true(ab_workload_find("gpt2")->applies(&ps, AB_BACKEND_CPU, (enum ab_suite)suite));
+            assert_int_equal(ab_workload_find("gpt2")->applies(&ps, AB_BACKEND_CUDA, (enum ab_suite)suite),
+                             !k);
+        }
+}
+
 static void named_configs_have_published_parameter_counts(void **state)
 {
     struct gpt2_config c;
@@ -1176,6 +1195,7 @@ static void a_distilgpt2_shaped_checkpoint_runs_through_the_binary(void **state)
         if (r->status != AB_OK)
             fail_msg("%s: %s", r->params, r->message);
         assert_string_equal(ab_result_metric_text(r, "weights"), "file");
+        assert_null(strstr(r->params, "kv_dtype")); /* fp32, the implicit value: as rows before it */
         assert_int_equal(ab_result_metric(r, "n_layer"), L);
         assert_int_equal(ab_result_metric(r, "n_embd"), C);
         assert_int_equal(ab_result_metric(r, "n_head"), 12);
@@ -1247,6 +1267,7 @@ int main(void)
         cmocka_unit_test(decode_steps_of_few_sequences_are_fused_where_the_gemv_has_blocks),
         cmocka_unit_test(fused_decode_matches_the_per_op_forward),
         cmocka_unit_test(bf16_kv_cache_decode_is_within_its_own_tolerance),
+        cmocka_unit_test(a_bf16_kv_cache_applies_to_the_cpu_only),
         cmocka_unit_test(named_configs_have_published_parameter_counts),
         cmocka_unit_test(work_model_counts_matmuls_attention_and_logits),
         cmocka_unit_test(missing_weights_file_is_a_clear_error),
