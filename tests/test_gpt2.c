@@ -364,6 +364,146 @@ static void kv_cached_decode_matches_full_recompute(void **state)
     gpt2_params_free(&p);
 }
 
+/* B sequences of P prompt tokens then T greedy steps; lg gets each step's logits (T, B, V) */
+static void decode_run(struct gpt2_model *m, int B, int P, int T, int *seq /* (B, P + T) */, float *lg)
+{
+    struct ab_error err = { { 0 } };
+    int tok[8 * 32], next[8];
+    for (int b = 0; b < B; b++)
+        memcpy(tok + b * P, seq + b * (P + T), P * sizeof(int));
+    assert_int_equal(gpt2_model_forward(m, tok, P, 0, false, lg, &err), AB_OK);
+    for (int t = 1; t < T; t++) {
+        for (int b = 0; b < B; b++)
+            next[b] = seq[b * (P + T) + P + t - 1] = gpt2_argmax(lg + (size_t)((t - 1) * B + b) * V_, V_);
+        if (gpt2_model_forward(m, next, 1, P + t - 1, false, lg + (size_t)t * B * V_, &err))
+            fail_msg("%s", err.msg);
+    }
+}
+
+/* Where the AVX2 GEMV has blocks (fp32, no AVX-512), a decode step of up to eight sequences
+ * is the fused one; more sequences, or portable ops, are not. */
+static void decode_steps_of_few_sequences_are_fused_where_the_gemv_has_blocks(void **state)
+{
+    struct gpt2_params p;
+    struct gpt2_model *m;
+    struct ab_error err = { { 0 } };
+    bool avx2 = ab_cpu_has("avx2") && ab_cpu_has("fma") && !ab_cpu_has("avx512f");
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    assert_int_equal(gpt2_model_create(&m, &p, AB_DTYPE_FP32, OPS_GEMV_MAX_M, NPOS_, 4, &err), AB_OK);
+    assert_int_equal(gpt2_model_fused(m), avx2);
+    gpt2_model_destroy(m);
+    assert_int_equal(gpt2_model_create(&m, &p, AB_DTYPE_FP32, OPS_GEMV_MAX_M + 1, NPOS_, 4, &err), AB_OK);
+    assert_false(gpt2_model_fused(m));
+    gpt2_model_destroy(m);
+    ops_set_generic(true);
+    assert_int_equal(gpt2_model_create(&m, &p, AB_DTYPE_FP32, 2, NPOS_, 4, &err), AB_OK);
+    assert_false(gpt2_model_fused(m));
+    gpt2_model_destroy(m);
+    ops_set_generic(false);
+    gpt2_params_free(&p);
+}
+
+/* The fused step and the per-op forward (portable ops) make the same tokens and logits to
+ * accumulation order: 2e-5 with an fp32 cache; with a bf16 one, a K or V value that two
+ * summation orders put on either side of a bf16 rounding boundary differs by 2^-8 relative,
+ * so 1e-3. */
+static void fused_decode_matches_the_per_op_forward(void **state)
+{
+    enum { B = 8, P = 6, T = 10 };
+    struct gpt2_params p;
+    struct gpt2_model *fused, *plain;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    static float lf[T * B * V_], lp[T * B * V_];
+    for (int k = 0; k < 2; k++) {
+        enum ab_dtype kv = k ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+        assert_int_equal(gpt2_model_create_kv(&fused, &p, AB_DTYPE_FP32, kv, B, P + T, P, &err), AB_OK);
+        ops_set_generic(true);
+        assert_int_equal(gpt2_model_create_kv(&plain, &p, AB_DTYPE_FP32, kv, B, P + T, P, &err), AB_OK);
+        ops_set_generic(false);
+        int sf[B * (P + T)], sp[B * (P + T)];
+        random_tokens(sf, B * (P + T), 21);
+        memcpy(sp, sf, sizeof sf);
+        decode_run(fused, B, P, T, sf, lf);
+        ops_set_generic(true); /* the portable attention too */
+        decode_run(plain, B, P, T, sp, lp);
+        ops_set_generic(false);
+        assert_memory_equal(sf, sp, sizeof sf);
+        double tol = k ? 1e-3 : 2e-5;
+        for (int i = 0; i < T * B * V_; i++)
+            if (fabs(lf[i] - lp[i]) > tol + tol * fabs(lp[i]))
+                fail_msg("kv %s: logit %d of step %d: fused %.8g, per-op %.8g", ab_dtype_name(kv),
+                         i % (B * V_), i / (B * V_), lf[i], lp[i]);
+        gpt2_model_destroy(fused);
+        gpt2_model_destroy(plain);
+    }
+    gpt2_params_free(&p);
+}
+
+/* A bf16 KV cache: decode logits within the tolerance stated for it (gpt2_logit_tolerance_kv)
+ * of the FP64 reference (which rounds nothing), and off it by more than fp32's error, so the
+ * cache did hold rounded values. */
+static void bf16_kv_cache_decode_is_within_its_own_tolerance(void **state)
+{
+    enum { B = 3, P = 9, T = 12 };
+    struct gpt2_params p;
+    struct gpt2_model *m;
+    struct ab_error err = { { 0 } };
+    double atol, rtol, atol32, rtol32;
+    gpt2_logit_tolerance_kv(false, true, &atol, &rtol);
+    gpt2_logit_tolerance(false, &atol32, &rtol32);
+    assert_true(atol > atol32 && rtol > rtol32);
+    assert_int_equal(gpt2_params_load(&p, path, &err), AB_OK);
+    static float lg[T * B * V_];
+    static double ref[(P + T) * V_];
+    double max_err[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++) {
+        enum ab_dtype kv = k ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+        assert_int_equal(gpt2_model_create_kv(&m, &p, AB_DTYPE_FP32, kv, B, P + T, P, &err), AB_OK);
+        int seq[B * (P + T)];
+        random_tokens(seq, B * (P + T), 31);
+        decode_run(m, B, P, T, seq, lg);
+        for (int b = 0; b < B; b++) {
+            reference(seq + b * (P + T), P + T - 1, ref);
+            for (int t = 0; t < T; t++)
+                for (int v = 0; v < V_; v++) {
+                    double r = ref[(size_t)(P - 1 + t) * V_ + v], g = lg[(size_t)(t * B + b) * V_ + v];
+                    double e = fabs(g - r);
+                    if (!(e <= (k ? atol + rtol * fabs(r) : atol32 + rtol32 * fabs(r))))
+                        fail_msg("kv %s, sequence %d, step %d, logit %d: %.6g vs reference %.6g",
+                                 ab_dtype_name(kv), b, t, v, g, r);
+                    max_err[k] = fmax(max_err[k], e);
+                }
+        }
+        gpt2_model_destroy(m);
+    }
+    print_message("max abs error, fp32 cache %.3g, bf16 cache %.3g\n", max_err[0], max_err[1]);
+    assert_true(max_err[1] > 4 * max_err[0]);
+    gpt2_params_free(&p);
+}
+
+/* kv_dtype=bf16 is the CPU's alone: every suite's applies refuses it on CUDA, takes it on the
+ * CPU (the check suite: for decode of several sequences only), and takes fp32 (the axis's
+ * implicit value) on both. */
+static void a_bf16_kv_cache_applies_to_the_cpu_only(void **state)
+{
+    static const char *const base =
+        "model=tiny;dtype=fp32;phase=decode;batch=1;prompt=7;gen=5;weights=random";
+    for (int suite = 0; suite < AB_SUITE_COUNT; suite++)
+        for (int k = 0; k < 2; k++) {
+            char text[256];
+            snprintf(text, sizeof text, "%s;kv_dtype=%s", base, k ? "bf16" : "fp32");
+            struct ab_params ps;
+            struct ab_error err = { { 0 } };
+            assert_int_equal(ab_params_parse(text, &ps, &err), AB_OK);
+            /* batch=1 decode: the check suite takes a bf16 cache with several sequences only */
+            assert_int_equal(ab_workload_find("gpt2")->applies(&ps, AB_BACKEND_CPU, (enum ab_suite)suite),
+                             !k || suite != AB_SUITE_CHECK);
+            assert_int_equal(ab_workload_find("gpt2")->applies(&ps, AB_BACKEND_CUDA, (enum ab_suite)suite),
+                             !k);
+        }
+}
+
 static void named_configs_have_published_parameter_counts(void **state)
 {
     struct gpt2_config c;
@@ -798,8 +938,9 @@ static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **sta
     gpt2_params_free(&p);
 }
 
-/* The CPU model's own logits on the tiny fixture, saved from the model as it was before its
- * forward was written over an op table (tests/data/gpt2_tiny/model_logits.bin; rewrite it with
+/* The CPU model's own logits on the tiny fixture, saved from the model once its forward was
+ * written over an op table, with the AVX2 GEMV and the fused decode step (they sum in another
+ * order than oneDNN did: up to 1e-5 apart) (tests/data/gpt2_tiny/model_logits.bin; rewrite it with
  * GPT2_WRITE_MODEL_LOGITS=FILE): two sequences, the prompt's logits at every position, six
  * greedy decode steps, then three tokens at once continuing the cache. Bit for bit where this
  * CPU takes the code paths of the one that saved them (no AVX-512, OMP_NUM_THREADS=2 as the
@@ -1122,7 +1263,8 @@ static void a_distilgpt2_shaped_checkpoint_runs_through_the_binary(void **state)
     /* from the folder, with a relative path: temporary folders are longer than an axis value holds */
     char cmd[9000];
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=distil -a dtype=fp32 -a batch=1 "
+             "cd '%s' && '%s' run -w gpt2 -d cpu --check -a weights=distil -a dtype=fp32 -a kv_dtype=fp32 -a "
+             "batch=1 "
              "-a phase=decode -a prompt=7 -a gen=5 -o out >out.log 2>&1",
              dir, exe);
     int rc = system(cmd);
@@ -1139,6 +1281,7 @@ static void a_distilgpt2_shaped_checkpoint_runs_through_the_binary(void **state)
         if (r->status != AB_OK)
             fail_msg("%s: %s", r->params, r->message);
         assert_string_equal(ab_result_metric_text(r, "weights"), "file");
+        assert_null(strstr(r->params, "kv_dtype")); /* fp32, the implicit value: as rows before it */
         assert_int_equal(ab_result_metric(r, "n_layer"), L);
         assert_int_equal(ab_result_metric(r, "n_embd"), C);
         assert_int_equal(ab_result_metric(r, "n_head"), 12);
@@ -1473,6 +1616,10 @@ int main(void)
         cmocka_unit_test(prefill_logits_match_fp64_reference_in_fp32),
         cmocka_unit_test(prefill_logits_match_fp64_reference_in_bf16_loosely),
         cmocka_unit_test(kv_cached_decode_matches_full_recompute),
+        cmocka_unit_test(decode_steps_of_few_sequences_are_fused_where_the_gemv_has_blocks),
+        cmocka_unit_test(fused_decode_matches_the_per_op_forward),
+        cmocka_unit_test(bf16_kv_cache_decode_is_within_its_own_tolerance),
+        cmocka_unit_test(a_bf16_kv_cache_applies_to_the_cpu_only),
         cmocka_unit_test(named_configs_have_published_parameter_counts),
         cmocka_unit_test(work_model_counts_matmuls_attention_and_logits),
         cmocka_unit_test(missing_weights_file_is_a_clear_error),

@@ -208,16 +208,22 @@ static void matmul_matches_reference(void **state)
     }
 }
 
-/* Few rows: the GEMV kernel where the CPU has AVX-512 (BF16 for bf16), oneDNN otherwise and
- * under ops_set_generic; N and K not multiples of the 64 x 16 (32) blocks, every epilogue. */
+/* Few rows: the GEMV kernel where the CPU has AVX-512 (BF16 for bf16) or, for fp32, AVX2 and
+ * FMA; oneDNN otherwise and under ops_set_generic; N and K not multiples of the 64 x 16 (32)
+ * blocks nor of the AVX2 kernel's 8 columns and 4 rows of K, every epilogue. */
 static void matmul_gemv_matches_reference(void **state)
 {
     for (int g = 0; g < 2; g++) {
         ops_set_generic(g == 1);
         for (int d = 0; d < 2; d++) {
             enum ab_dtype dt = d ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
-            bool can = g == 0 && ab_cpu_has("avx512f") && (dt == AB_DTYPE_FP32 || ab_cpu_has("avx512_bf16"));
+            bool can = g == 0 && (ab_cpu_has("avx512f")
+                                      ? dt == AB_DTYPE_FP32 || ab_cpu_has("avx512_bf16")
+                                      : dt == AB_DTYPE_FP32 && ab_cpu_has("avx2") && ab_cpu_has("fma"));
             assert_int_equal(matmul_case_ex(dt, 0, 1, 200, 100, false), can);
+            assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS, 4, 203, 101, false), can);
+            assert_int_equal(
+                matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 7, 1000, 33, true), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_GELU, 3, 130, 72, true), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_RESIDUAL, 5, 64, 256, false), can);
             assert_int_equal(matmul_case_ex(dt, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 8, 96, 40, true),
@@ -228,6 +234,55 @@ static void matmul_gemv_matches_reference(void **state)
         }
     }
     ops_set_generic(false);
+}
+
+/* A caller's own threads run the AVX2 GEMV block by block: for any rows up to the GEMV's, the
+ * blocks together give what ops_matmul_run gives (the same kernel: equal, not close), the
+ * epilogue (bias, GELU; accumulation into out) included. Residual plans and portable plans
+ * offer no blocks. */
+static void matmul_blocks_match_the_whole_run(void **state)
+{
+    (void)state;
+    struct ab_error err = { { 0 } };
+    struct ops_matmul *mm;
+    int N = 300, K = 77;
+    unsigned flag_sets[] = { OPS_MM_BIAS | OPS_MM_GELU, OPS_MM_BIAS | OPS_MM_ACCUM, 0 };
+    float *w = xalloc((size_t)N * K * 4), *x = xalloc((size_t)OPS_GEMV_MAX_M * K * 4), *bias = xalloc(N * 4);
+    float *a = xalloc((size_t)OPS_GEMV_MAX_M * N * 4), *b = xalloc((size_t)OPS_GEMV_MAX_M * N * 4);
+    double *scratch = xalloc((size_t)N * K * 8);
+    ops_fill_random(w, AB_DTYPE_FP32, scratch, (size_t)N * K, seed_base + 30, 0.1f);
+    ops_fill_random(x, AB_DTYPE_FP32, scratch, (size_t)OPS_GEMV_MAX_M * K, seed_base + 31, 1.0f);
+    ops_fill_random(bias, AB_DTYPE_FP32, scratch, N, seed_base + 32, 0.5f);
+    for (int f = 0; f < 3; f++)
+        for (int rows = 1; rows <= OPS_GEMV_MAX_M; rows += 3) {
+            assert_int_equal(ops_matmul_create(&mm, rows, N, K, AB_DTYPE_FP32, flag_sets[f], &err), AB_OK);
+            assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+            int nblk = ops_matmul_blocks(mm);
+            if (!(ab_cpu_has("avx2") && ab_cpu_has("fma")) || ab_cpu_has("avx512f")) {
+                assert_int_equal(nblk, 0);
+                ops_matmul_destroy(mm);
+                continue;
+            }
+            assert_true(nblk > 1);
+            ops_fill_random(a, AB_DTYPE_FP32, scratch, (size_t)rows * N, seed_base + 33, 1.0f);
+            memcpy(b, a, (size_t)rows * N * 4);
+            assert_int_equal(ops_matmul_run(mm, a, x, bias, NULL, &err), AB_OK);
+            for (int blk = nblk - 1; blk >= 0; blk--) /* any order */
+                ops_matmul_run_block(mm, blk, b, x, rows, bias);
+            assert_memory_equal(a, b, (size_t)rows * N * 4);
+            ops_matmul_destroy(mm);
+        }
+    assert_int_equal(ops_matmul_create(&mm, 1, N, K, AB_DTYPE_FP32, OPS_MM_RESIDUAL, &err), AB_OK);
+    assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+    assert_int_equal(ops_matmul_blocks(mm), 0);
+    ops_matmul_destroy(mm);
+    ops_set_generic(true);
+    assert_int_equal(ops_matmul_create(&mm, 1, N, K, AB_DTYPE_FP32, 0, &err), AB_OK);
+    assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+    assert_int_equal(ops_matmul_blocks(mm), 0);
+    ops_matmul_destroy(mm);
+    ops_set_generic(false);
+    free(w), free(x), free(bias), free(a), free(b), free(scratch);
 }
 
 /* The probe is what plans go by, and it is not a constant "no": on an AVX-512 CPU (where
@@ -639,6 +694,7 @@ int main(void)
         cmocka_unit_test(residual_adds),
         cmocka_unit_test(matmul_matches_reference),
         cmocka_unit_test(matmul_gemv_matches_reference),
+        cmocka_unit_test(matmul_blocks_match_the_whole_run),
         cmocka_unit_test(bf16_matmul_support_is_probed_and_plans_follow_it),
         cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
         cmocka_unit_test(matmul_plan_reads_any_layout_and_applies_scales),

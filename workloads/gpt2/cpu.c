@@ -76,6 +76,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     const struct ab_params *ps = &c->params;
     enum ab_dtype dt = ab_param_is(ps, "dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+    enum ab_dtype kv_dt = ab_param_is(ps, "kv_dtype", "bf16") ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
     if (!ab_param_is(ps, "dtype", "bf16") && !ab_param_is(ps, "dtype", "fp32"))
         return ab_fail(err, AB_EUNSUPPORTED, "dtype %s: the CPU runs fp32 and bf16",
                        ab_param_str(ps, "dtype", "?"));
@@ -91,7 +92,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
         return st;
     if (dt == AB_DTYPE_BF16 && !ab_cpu_has("avx512_bf16") && !ab_cpu_has("amx_bf16"))
         ab_case_metric_text(c, "bf16_note", "no native bf16 dot product: emulated by oneDNN");
-    uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes(&cfg, dt, s->B, max_T, s->P) +
+    uint64_t need = gpt2_param_count(&cfg) * 4 + gpt2_model_bytes_kv(&cfg, dt, kv_dt, s->B, max_T, s->P) +
                     (uint64_t)s->B * cfg.vocab * 4;
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.2f GB, more than fits in memory", need * 1e-9);
@@ -99,7 +100,7 @@ static ab_status gpt2_cpu_setup(struct ab_case *c, struct ab_error *err)
     if ((st = gpt2_case_weights(c, &cfg, &s->params, err)))
         return st;
     cfg = s->params.cfg;
-    if ((st = gpt2_model_create(&s->model, &s->params, dt, s->B, max_T, s->P, err)))
+    if ((st = gpt2_model_create_kv(&s->model, &s->params, dt, kv_dt, s->B, max_T, s->P, err)))
         return st;
     s->prompt = malloc((size_t)s->B * s->P * sizeof(int));
     s->next = malloc((size_t)s->B * sizeof(int));

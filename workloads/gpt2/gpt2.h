@@ -56,21 +56,25 @@ double gpt2_prefill_flops(const struct gpt2_config *cfg, int B, int P);
 double gpt2_decode_step_flops(const struct gpt2_config *cfg, int B, int pos);
 /* Bytes one decode step must read: every weight once (matmul weights and the tied output
  * embedding in the run dtype, norms and biases fp32) plus the fp32 KV cache of pos+1
- * positions of each sequence. */
+ * positions of each sequence; _kv: a cache of kv_elem bytes per element (4 or 2). */
 double gpt2_decode_step_bytes(const struct gpt2_config *cfg, size_t weight_bytes, int B, int pos);
+double gpt2_decode_step_bytes_kv(const struct gpt2_config *cfg, size_t weight_bytes, size_t kv_elem, int B,
+                                 int pos);
 /* Bytes of weights read per step in the run dtype (element size 4 or 2). */
 size_t gpt2_weight_bytes(const struct gpt2_config *cfg, size_t elem);
 
 /* State c->work for a phase: prefill (tokens B·P, held against "<dtype>_gemm" FLOPs) or
- * decode (tokens B·T, held against mem_bw bytes, summed over the T steps); elem is the
- * matmul weight element size; gemm_ceiling names the prefill ceiling. Also records the
- * weight_bytes and step_bytes metrics of decode rows. */
+ * decode (tokens B·T, held against mem_bw bytes, summed over the T steps, the KV cache in the
+ * case's kv_dtype); elem is the matmul weight element size; gemm_ceiling names the prefill
+ * ceiling. Also records the weight_bytes and step_bytes metrics of decode rows. */
 void gpt2_set_work(struct ab_case *c, const struct gpt2_config *cfg, size_t elem, const char *gemm_ceiling,
                    int B, int P, int T, bool decode);
 
 /* Tolerance of the workload's logit check against the FP64 reference (atol + rtol·|ref|):
  * fp32, or a 16-bit matmul input type (bf16, fp16) when half. */
 void gpt2_logit_tolerance(bool half, double *atol, double *rtol);
+/* The same with the KV cache in bf16 (kv_bf16): for fp32 weights (0.05, 0.02), see gpt2.c. */
+void gpt2_logit_tolerance_kv(bool half, bool kv_bf16, double *atol, double *rtol);
 
 /* What verify checks, the same on both backends: the first P prompt tokens of the n_seq
  * sequences seq[] (every one of up to GPT2_VERIFY_SEQS, else the first and the last), their

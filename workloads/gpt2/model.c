@@ -2,11 +2,13 @@
  * the CPU's table over the shared ops of workloads/ops: matmul plans with bias, GELU and the
  * residual add (accumulation) fused, LayerNorm, bf16 conversion. Each weight is packed once at
  * model creation into a one-row plan (decode of one sequence, the GEMV); plans for other row
- * counts share that packed weight. The residual stream, norms, attention and the KV cache stay
- * fp32 whatever the weight dtype, so bf16 changes only what the matmuls read: weights and their
- * (rounded) inputs. Attention of new tokens over the cache stays here (ops_attn plans a fixed
- * key count and packs K and V on every run). The output projection runs over the vocabulary
- * padded to a multiple of 64 rows (zeros). CUDA's table is in cuda.c. */
+ * counts share that packed weight. The residual stream, norms and attention stay fp32 whatever
+ * the weight dtype, so bf16 changes only what the matmuls read: weights and their (rounded)
+ * inputs; the KV cache is fp32 or bf16 (kv_dt) apart from that. Attention of new tokens over
+ * the cache stays here, over ops_cache_attend. On the CPU a decode step of few sequences whose
+ * plans all have GEMV blocks is ops_decode_step's one parallel region (decode.c) instead of the
+ * op table's sequence. The output projection runs over the vocabulary padded to a multiple of
+ * 64 rows (zeros). CUDA's table is in cuda.c. */
 #include "model.h"
 
 #include "argmax.h"
@@ -49,13 +51,17 @@ struct gpt2_model {
     struct mm_slot head;      /* the tied embedding over Vp rows, zero rows past V */
     int Vp;                   /* vocabulary padded to a multiple of 64 */
     float *lpad;              /* (B, Vp) logits of the padded projection */
-    float *kcache, *vcache;   /* (L, B, max_T, C) each */
+    void *kcache, *vcache;    /* (L, B, max_T, C) each, in kv_dt */
     float *x, *qkv, *att, *h; /* residual (B*Tq, C), (B*Tq, 3C), (B*Tq, C), (B*Tq, 4C) */
     float *lnout;             /* (B*Tq, C) fp32 norm output */
     float *rows;              /* (B, C) the rows a norm of every Tq-th row reads, gathered */
     void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
     float *scores;            /* attention scratch, (threads, max_T) */
     int n_threads;
+
+    enum ab_dtype kv_dt;              /* the KV cache's: fp32 or bf16 */
+    struct ops_decode_layer *dlayers; /* (L): the fused decode step's view, NULL without it */
+    float *dscratch;                  /* its scratch */
 };
 
 /* weight (N,K) in the run dtype packed into the slot's one-row owner plan */
@@ -100,45 +106,25 @@ static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, co
 }
 
 /* Causal attention of Tq new queries per sequence over the cache.
- * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) holding positions
- * 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
-static void attention(struct gpt2_model *m, float *out, const float *qkv, const float *kc, const float *vc,
+ * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) in the cache's dtype holding
+ * positions 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
+static void attention(struct gpt2_model *m, float *out, const float *qkv, const void *kc, const void *vc,
                       int Tq, int pos0)
 {
     int B = m->B, C = m->cfg.n_embd, NH = m->cfg.n_head, HS = C / NH, maxT = m->max_T;
     float scale = 1.0f / sqrtf((float)HS);
     /* a decode step's attention is a few hundred kFLOP: a parallel region would cost more */
     bool par = (double)B * NH * Tq * (pos0 + Tq) * HS > 4e6;
-#pragma omp parallel for collapse(3) schedule(static) if (par)
+    size_t es = ab_dtype_size(m->kv_dt);
+#pragma omp parallel for collapse(3) schedule(dynamic, 8) if (par)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int i = 0; i < Tq; i++) {
-                float *sc = m->scores + (size_t)omp_get_thread_num() * maxT;
-                const float *q = qkv + ((size_t)b * Tq + i) * 3 * C + h * HS;
-                const float *K = kc + (size_t)b * maxT * C + h * HS;
-                const float *V = vc + (size_t)b * maxT * C + h * HS;
-                int n = pos0 + i + 1;
-                float mx = -INFINITY;
-                for (int j = 0; j < n; j++) {
-                    float d = 0;
-                    for (int e = 0; e < HS; e++)
-                        d += q[e] * K[(size_t)j * C + e];
-                    sc[j] = d * scale;
-                    mx = sc[j] > mx ? sc[j] : mx;
-                }
-                float sum = 0;
-                for (int j = 0; j < n; j++) {
-                    sc[j] = expf(sc[j] - mx);
-                    sum += sc[j];
-                }
-                float *o = out + ((size_t)b * Tq + i) * C + h * HS;
-                for (int e = 0; e < HS; e++)
-                    o[e] = 0;
-                for (int j = 0; j < n; j++) {
-                    float w = sc[j] / sum;
-                    for (int e = 0; e < HS; e++)
-                        o[e] += w * V[(size_t)j * C + e];
-                }
+                size_t at = ((size_t)b * maxT * C + (size_t)h * HS) * es;
+                ops_cache_attend(out + ((size_t)b * Tq + i) * C + h * HS,
+                                 qkv + ((size_t)b * Tq + i) * 3 * C + h * HS, (const char *)kc + at,
+                                 (const char *)vc + at, m->kv_dt, (size_t)C, pos0 + i + 1, HS, scale,
+                                 m->scores + (size_t)omp_get_thread_num() * maxT);
             }
 }
 
@@ -203,9 +189,9 @@ static ab_status cpu_matmul(void *ctx, int layer, enum gpt2_mm kind, float *out,
 }
 
 /* layer's cache: (B, max_T, C) each of K and V */
-static float *cache_at(struct gpt2_model *m, float *cache, int layer)
+static void *cache_at(struct gpt2_model *m, void *cache, int layer)
 {
-    return cache + (size_t)layer * m->B * m->max_T * m->cfg.n_embd;
+    return (char *)cache + (size_t)layer * m->B * m->max_T * m->cfg.n_embd * ab_dtype_size(m->kv_dt);
 }
 
 static ab_status cpu_kv_append(void *ctx, int layer, const float *qkv, struct gpt2_span at,
@@ -214,14 +200,14 @@ static ab_status cpu_kv_append(void *ctx, int layer, const float *qkv, struct gp
     struct gpt2_model *m = ctx;
     int C = m->cfg.n_embd;
     size_t bstride = (size_t)m->max_T * C;
-    float *kc = cache_at(m, m->kcache, layer), *vc = cache_at(m, m->vcache, layer);
+    void *kc = cache_at(m, m->kcache, layer), *vc = cache_at(m, m->vcache, layer);
     (void)err;
     for (int b = 0; b < m->B; b++)
         for (int i = 0; i < at.Tq; i++) {
             const float *row = qkv + ((size_t)b * at.Tq + i) * 3 * C;
             size_t to = (size_t)b * bstride + (size_t)(at.pos0 + i) * C;
-            memcpy(kc + to, row + C, (size_t)C * 4);
-            memcpy(vc + to, row + 2 * C, (size_t)C * 4);
+            ops_cache_store(kc, m->kv_dt, to, row + C, C);
+            ops_cache_store(vc, m->kv_dt, to, row + 2 * C, C);
         }
     return AB_OK;
 }
@@ -365,14 +351,22 @@ int gpt2_vocab_padded(int V)
 
 uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B, int max_T, int max_Tq)
 {
+    return gpt2_model_bytes_kv(cfg, dt, AB_DTYPE_FP32, B, max_T, max_Tq);
+}
+
+uint64_t gpt2_model_bytes_kv(const struct gpt2_config *cfg, enum ab_dtype dt, enum ab_dtype kv_dt, int B,
+                             int max_T, int max_Tq)
+{
     uint64_t C = (uint64_t)cfg->n_embd, L = (uint64_t)cfg->n_layer;
     uint64_t Vp = gpt2_vocab_padded(cfg->vocab), e = dt == AB_DTYPE_BF16 ? 2 : 4;
     /* packed weights (the plans' copies) and, during creation, one converted matrix */
     uint64_t w = e * (L * 12 * C * C + Vp * C) + e * Vp * C + (uint64_t)B * Vp * 4;
-    uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * 4;
+    uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * ab_dtype_size(kv_dt);
+    uint64_t fused = 4 * ops_decode_scratch_floats(B, (int)C, max_T, omp_get_max_threads()) +
+                     L * sizeof(struct ops_decode_layer);
     uint64_t rows = (uint64_t)B * (uint64_t)max_Tq;
     uint64_t act = rows * C * 4 * (1 + 3 + 1 + 4 + 1) + rows * 4 * C * 4;
-    return w + kv + act + (uint64_t)B * C * 4 + 64u * (uint64_t)max_T * 4;
+    return w + kv + act + fused + (uint64_t)B * C * 4 + 64u * (uint64_t)max_T * 4;
 }
 
 void gpt2_model_destroy(struct gpt2_model *m)
@@ -384,6 +378,8 @@ void gpt2_model_destroy(struct gpt2_model *m)
             slot_free(&m->slots[i]);
     slot_free(&m->head);
     free(m->slots);
+    free(m->dlayers);
+    ab_free(m->dscratch);
     ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
     ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
     ab_free(m->rows);
@@ -404,7 +400,61 @@ static const void *weight_in(enum ab_dtype dt, void *tmp, const float *w, size_t
 ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt, int B,
                             int max_T, int max_Tq, struct ab_error *err)
 {
+    return gpt2_model_create_kv(out, p, dt, AB_DTYPE_FP32, B, max_T, max_Tq, err);
+}
+
+/* The fused decode step's view of the model (ops_decode_step), where every plan has blocks */
+static ab_status fused_init(struct gpt2_model *m)
+{
+    int L = m->cfg.n_layer, C = m->cfg.n_embd;
+    if (m->B > OPS_GEMV_MAX_M)
+        return AB_OK;
+    struct ops_decode_layer *ly = calloc((size_t)L, sizeof *ly);
+    if (!ly)
+        return AB_ENOMEM;
+    size_t es = ab_dtype_size(m->kv_dt), lstride = (size_t)m->B * m->max_T * C * es;
+    for (int l = 0; l < L; l++) {
+        const struct gpt2_layer *Lw = &m->p->layers[l];
+        struct mm_slot *sl = &m->slots[(size_t)l * MM_KINDS];
+        ly[l] = (struct ops_decode_layer){ .qkv = sl[GPT2_MM_QKV].own,
+                                           .proj = sl[GPT2_MM_PROJ].own,
+                                           .fc = sl[GPT2_MM_FC].own,
+                                           .fcp = sl[GPT2_MM_FCP].own,
+                                           .ln1_g = Lw->ln1_g,
+                                           .ln1_b = Lw->ln1_b,
+                                           .qkv_b = Lw->qkv_b,
+                                           .proj_b = Lw->proj_b,
+                                           .ln2_g = Lw->ln2_g,
+                                           .ln2_b = Lw->ln2_b,
+                                           .fc_b = Lw->fc_b,
+                                           .fcp_b = Lw->fcp_b,
+                                           .kc = (char *)m->kcache + l * lstride,
+                                           .vc = (char *)m->vcache + l * lstride };
+    }
+    if (!ops_decode_fusable(ly, L, m->head.own)) {
+        free(ly);
+        return AB_OK;
+    }
+    m->dscratch = ab_alloc(4 * ops_decode_scratch_floats(m->B, C, m->max_T, m->n_threads));
+    if (!m->dscratch) {
+        free(ly);
+        return AB_ENOMEM;
+    }
+    m->dlayers = ly;
+    return AB_OK;
+}
+
+bool gpt2_model_fused(const struct gpt2_model *m)
+{
+    return m->dlayers != NULL;
+}
+
+ab_status gpt2_model_create_kv(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt,
+                               enum ab_dtype kv_dt, int B, int max_T, int max_Tq, struct ab_error *err)
+{
     *out = NULL;
+    if (kv_dt != AB_DTYPE_FP32 && kv_dt != AB_DTYPE_BF16)
+        return ab_fail(err, AB_EINVAL, "model: the KV cache is fp32 or bf16, not %s", ab_dtype_name(kv_dt));
     const struct gpt2_config *cfg = &p->cfg;
     ab_status st = gpt2_dtype_supported(dt, err);
     if (st)
@@ -415,13 +465,13 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
     struct gpt2_model *m = calloc(1, sizeof *m);
     if (!m)
         return ab_fail(err, AB_ENOMEM, "model: out of memory");
-    m->cfg = *cfg, m->p = p, m->dt = dt, m->B = B, m->max_T = max_T, m->max_Tq = max_Tq;
+    m->cfg = *cfg, m->p = p, m->dt = dt, m->kv_dt = kv_dt, m->B = B, m->max_T = max_T, m->max_Tq = max_Tq;
     m->n_threads = omp_get_max_threads();
     size_t C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer, rows = (size_t)B * max_Tq;
     size_t kv = L * (size_t)B * max_T * C;
     m->Vp = gpt2_vocab_padded(cfg->vocab);
     m->slots = calloc(L * MM_KINDS, sizeof *m->slots);
-    m->kcache = ab_alloc(kv * 4), m->vcache = ab_alloc(kv * 4);
+    m->kcache = ab_alloc(kv * ab_dtype_size(kv_dt)), m->vcache = ab_alloc(kv * ab_dtype_size(kv_dt));
     m->x = ab_alloc(rows * C * 4), m->qkv = ab_alloc(rows * 3 * C * 4);
     m->att = ab_alloc(rows * C * 4), m->h = ab_alloc(rows * 4 * C * 4);
     m->lnout = ab_alloc(rows * C * 4), m->mmin = ab_alloc(rows * 4 * C * 4);
@@ -434,7 +484,7 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
         ab_free(tmp);
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",
-                       gpt2_model_bytes(cfg, dt, B, max_T, max_Tq) * 1e-9);
+                       gpt2_model_bytes_kv(cfg, dt, kv_dt, B, max_T, max_Tq) * 1e-9);
     }
     for (size_t l = 0; l < L && !st; l++)
         for (int k = 0; k < MM_KINDS && !st; k++) {
@@ -448,6 +498,8 @@ ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p
         st = slot_init(&m->head, dt, weight_in(dt, tmp, p->wte, (size_t)cfg->vocab, (size_t)m->Vp, C), m->Vp,
                        (int)C, 0, err);
     ab_free(tmp);
+    if (!st && fused_init(m))
+        st = ab_fail(err, AB_ENOMEM, "out of memory");
     if (st) {
         gpt2_model_destroy(m);
         return ab_fail_prefix(err, st, "model");
@@ -478,8 +530,28 @@ const struct gpt2_fwd *gpt2_model_fwd(const struct gpt2_model *m)
 ab_status gpt2_model_forward(struct gpt2_model *m, const int *tokens, int Tq, int pos0, bool all_logits,
                              float *logits, struct ab_error *err)
 {
-    return gpt2_forward(&m->fwd, tokens, (struct gpt2_span){ .Tq = Tq, .pos0 = pos0 }, all_logits, logits,
-                        err);
+    if (Tq != 1 || !m->dlayers)
+        return gpt2_forward(&m->fwd, tokens, (struct gpt2_span){ .Tq = Tq, .pos0 = pos0 }, all_logits, logits,
+                            err);
+    /* a decode step of few sequences: the embedded tokens, then the fused step of ops */
+    const struct gpt2_params *p = m->p;
+    int B = m->B, C = m->cfg.n_embd, V = m->cfg.vocab;
+    if (pos0 < 0 || pos0 + 1 > m->max_T)
+        return ab_fail(err, AB_EINVAL, "forward: 1 token at position %d does not fit (%d positions)", pos0,
+                       m->max_T);
+    for (int i = 0; i < B; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return ab_fail(err, AB_EINVAL, "forward: token %d out of the vocabulary", tokens[i]);
+    for (int r = 0; r < B; r++) {
+        const float *e = p->wte + (size_t)tokens[r] * C, *pe = p->wpe + (size_t)pos0 * C;
+        for (int j = 0; j < C; j++)
+            m->x[(size_t)r * C + j] = e[j] + pe[j];
+    }
+    ops_decode_step(m->dlayers, m->cfg.n_layer, m->head.own, p->lnf_g, p->lnf_b, m->lpad, m->x, B, C,
+                    m->cfg.n_head, m->max_T, pos0, m->kv_dt, m->dscratch, m->n_threads);
+    for (int r = 0; r < B; r++)
+        memcpy(logits + (size_t)r * V, m->lpad + (size_t)r * m->Vp, (size_t)V * 4);
+    return AB_OK;
 }
 
 int gpt2_argmax(const float *x, int n)

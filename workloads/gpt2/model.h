@@ -145,6 +145,15 @@ int gpt2_vocab_padded(int V);
 uint64_t gpt2_model_bytes(const struct gpt2_config *cfg, enum ab_dtype dt, int B, int max_T, int max_Tq);
 ab_status gpt2_model_create(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt, int B,
                             int max_T, int max_Tq, struct ab_error *err);
+/* The same with the KV cache in kv_dt: AB_DTYPE_FP32 (gpt2_model_create's) or AB_DTYPE_BF16
+ * (K and V rounded to bf16 as stored; attention reads the stored values, new tokens' too). */
+ab_status gpt2_model_create_kv(struct gpt2_model **out, const struct gpt2_params *p, enum ab_dtype dt,
+                               enum ab_dtype kv_dt, int B, int max_T, int max_Tq, struct ab_error *err);
+/* Does a decode step of this model (one token per sequence) run as ops_decode_step's one
+ * fused parallel region? (fp32 with the AVX2 GEMV, B <= OPS_GEMV_MAX_M) */
+bool gpt2_model_fused(const struct gpt2_model *m);
+uint64_t gpt2_model_bytes_kv(const struct gpt2_config *cfg, enum ab_dtype dt, enum ab_dtype kv_dt, int B,
+                             int max_T, int max_Tq);
 void gpt2_model_destroy(struct gpt2_model *m);
 /* The model's forward over the CPU's ops (owned by m). */
 const struct gpt2_fwd *gpt2_model_fwd(const struct gpt2_model *m);

@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -44,6 +45,9 @@ struct ops_matmul {
     int KB, Kp;
     size_t s0, s1;
     void *xpad; /* (M, Kp) input rows padded with zeros */
+    /* AVX2 GEMV path: the plain (K,N) weight oneDNN's gemm:jit packs, in column blocks of nb */
+    bool gemv2;
+    int nb;
     char impl[128];
 };
 
@@ -205,6 +209,123 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
     }
 }
 
+/* ------------------------------------------------------------------ GEMV, AVX2
+ * Without AVX-512, oneDNN 2.6 packs a matmul weight as the plain (K,N) matrix (gemm:jit). The
+ * GEMV walks it in column blocks of nb (64..256) columns, each a run of nb*4 contiguous bytes
+ * per row of K, four rows of K per pass over an (rows, nb) fp32 accumulator tile that stays
+ * in L1: every weight byte is read once, in runs long enough for the prefetchers. A block is
+ * the unit of work: ops_matmul_run spreads blocks over threads dynamically (a preempted
+ * thread on a shared machine does not hold the others), and ops_matmul_run_block lets a
+ * caller's own parallel region do the same (workloads/ops/decode.c). */
+
+#define TAVX2 __attribute__((target("avx2,fma")))
+enum { GEMV2_MAX_NB = 256 };
+
+static bool gemv2_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
+{
+    if (ops_generic() || mm->dt != AB_DTYPE_FP32 || !ab_cpu_has("avx2") || !ab_cpu_has("fma"))
+        return false;
+    if (md->format_kind != dnnl_blocked || md->ndims != 2 || md->offset0 != 0)
+        return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (b->inner_nblks != 0 || b->strides[0] != mm->N || b->strides[1] != 1)
+        return false;
+    int threads = omp_get_max_threads();
+    mm->nb = GEMV2_MAX_NB;
+    while (mm->nb > 64 && (mm->N + mm->nb - 1) / mm->nb < 4 * threads)
+        mm->nb /= 2;
+    return true;
+}
+
+/* acc (R, nb; row stride lda) = x (R rows, stride ldx) . W[0:K, n0:n0+nb], W (K,N) row-major;
+ * nb and lda multiples of 8, acc 32-byte aligned */
+TAVX2 static void gemv2_tile(float *acc, int lda, const float *x, size_t ldx, int R, const float *W, int N,
+                             int K, int n0, int nb)
+{
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < nb; j += 8)
+            _mm256_store_ps(acc + r * lda + j, _mm256_setzero_ps());
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const float *w0 = W + (size_t)k * N + n0, *w1 = w0 + N, *w2 = w1 + N, *w3 = w2 + N;
+        for (int r = 0; r < R; r++) {
+            const float *xr = x + (size_t)r * ldx + k;
+            __m256 b0 = _mm256_set1_ps(xr[0]), b1 = _mm256_set1_ps(xr[1]);
+            __m256 b2 = _mm256_set1_ps(xr[2]), b3 = _mm256_set1_ps(xr[3]);
+            float *a = acc + r * lda;
+            for (int j = 0; j < nb; j += 8) {
+                __m256 v = _mm256_load_ps(a + j);
+                v = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), v);
+                v = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), v);
+                v = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), v);
+                v = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), v);
+                _mm256_store_ps(a + j, v);
+            }
+        }
+    }
+    for (; k < K; k++) {
+        const float *w0 = W + (size_t)k * N + n0;
+        for (int r = 0; r < R; r++) {
+            __m256 b0 = _mm256_set1_ps(x[(size_t)r * ldx + k]);
+            float *a = acc + r * lda;
+            for (int j = 0; j < nb; j += 8)
+                _mm256_store_ps(a + j, _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), _mm256_load_ps(a + j)));
+        }
+    }
+}
+
+/* columns n0 .. n0+nw of out (rows, N) from the accumulator tile (rows, stride lda), epilogue
+ * applied: bias, GELU, accumulation into out or the residual res */
+static void gemv2_store(const struct ops_matmul *mm, float *out, const float *acc, int rows, int lda, int n0,
+                        int nw, const float *bias, const float *res)
+{
+    int N = mm->N;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < nw; j++) {
+            size_t o = (size_t)r * N + (size_t)n0 + j;
+            float v = acc[r * lda + j];
+            if (mm->flags & OPS_MM_BIAS)
+                v += bias[n0 + j];
+            if (mm->flags & OPS_MM_GELU)
+                v = gemv_gelu(v);
+            if (mm->flags & OPS_MM_ACCUM)
+                v += out[o];
+            else if (mm->flags & OPS_MM_RESIDUAL)
+                v += res[o];
+            out[o] = v;
+        }
+}
+
+/* Block blk of rows <= OPS_GEMV_MAX_M input rows (row stride ldi). The last few columns of an
+ * N that is not a multiple of 8 are dot products of their own. */
+static void gemv2_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, size_t ldi,
+                        int rows, const float *bias, const float *res)
+{
+    _Alignas(32) float acc[OPS_GEMV_MAX_M * GEMV2_MAX_NB];
+    const float *W = mm->wei_ptr;
+    int N = mm->N, K = mm->K, n0 = blk * mm->nb, nw = N - n0 < mm->nb ? N - n0 : mm->nb;
+    int nv = nw / 8 * 8; /* columns the vector tile covers */
+    if (nv)
+        gemv2_tile(acc, GEMV2_MAX_NB, inp, ldi, rows, W, N, K, n0, nv);
+    for (int j = nv; j < nw; j++) /* fewer than 8 tail columns */
+        for (int r = 0; r < rows; r++) {
+            float s = 0;
+            for (int k = 0; k < K; k++)
+                s += inp[(size_t)r * ldi + k] * W[(size_t)k * N + n0 + j];
+            acc[r * GEMV2_MAX_NB + j] = s;
+        }
+    gemv2_store(mm, out, acc, rows, GEMV2_MAX_NB, n0, nw, bias, res);
+}
+
+static void gemv2_run(struct ops_matmul *mm, float *out, const float *inp, const float *bias,
+                      const float *res)
+{
+    int nblk = (mm->N + mm->nb - 1) / mm->nb;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < nblk; b++)
+        gemv2_block(mm, b, out, inp, (size_t)mm->K, mm->M, bias, res);
+}
+
 /* The primitive descriptor of d (its memory descriptors in mm), or a oneDNN status. */
 static dnnl_status_t mm_pd(struct ops_matmul *mm, dnnl_engine_t eng, dnnl_primitive_desc_t *pd)
 {
@@ -290,6 +411,9 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
             return ab_fail(err, AB_ENOMEM, "matmul: out of memory");
         mm->gemv = true;
         snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == AB_DTYPE_BF16 ? "avx512_bf16" : "avx512f");
+    } else if (mm->d.packed_b && plain && mm->M <= OPS_GEMV_MAX_M && gemv2_layout(mm, &wei_md)) {
+        mm->gemv2 = true;
+        snprintf(mm->impl, sizeof mm->impl, "gemv:avx2");
     }
     DNNL_TRY(dnnl_memory_create(&mm->src, &mm->src_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->dst, &mm->dst_md, mm->eng, DNNL_MEMORY_NONE), err);
@@ -484,6 +608,10 @@ ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, cons
         gemv_run(mm, out, inp, bias, res);
         return AB_OK;
     }
+    if (mm->gemv2) {
+        gemv2_run(mm, out, inp, bias, res);
+        return AB_OK;
+    }
     DNNL_TRY(dnnl_memory_set_data_handle(mm->src, (void *)inp), err);
     DNNL_TRY(dnnl_memory_set_data_handle(mm->dst, out), err);
     dnnl_exec_arg_t args[5] = { { DNNL_ARG_SRC, mm->src },
@@ -543,6 +671,17 @@ ab_status ops_matmul_exec(struct ops_matmul *mm, void *D, const void *A, const v
         return st;
     apply_scales(&mm->d, D, a_scales, b_scales);
     return AB_OK;
+}
+
+int ops_matmul_blocks(const struct ops_matmul *mm)
+{
+    return mm->gemv2 && mm->have_weight && !(mm->flags & OPS_MM_RESIDUAL) ? (mm->N + mm->nb - 1) / mm->nb : 0;
+}
+
+void ops_matmul_run_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, int rows,
+                          const float *bias)
+{
+    gemv2_block(mm, blk, out, inp, (size_t)mm->K, rows, bias, NULL);
 }
 
 const char *ops_matmul_impl(const struct ops_matmul *mm)

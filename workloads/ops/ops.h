@@ -30,7 +30,8 @@ void ops_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype
  * once, so that runs neither allocate nor repack. res may alias nothing else.
  * With M <= OPS_GEMV_MAX_M on an AVX-512 CPU (BF16 for bf16) a run is a matrix-vector kernel
  * of ours over the same packed weight (oneDNN's small-M matmul is far from the memory bound):
- * each thread streams its own contiguous blocks of 64 output columns. */
+ * each thread streams its own contiguous blocks of 64 output columns; fp32 on an AVX2 + FMA
+ * CPU likewise (gemv:avx2), over blocks of columns taken dynamically by the threads. */
 enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
@@ -45,8 +46,16 @@ ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul
 /* bias: NULL unless OPS_MM_BIAS; res: NULL unless OPS_MM_RESIDUAL. */
 ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
                          const void *res, struct ab_error *err);
+/* The GEMV of an fp32 plan without AVX-512 (oneDNN's gemm:jit weight, plain (K,N)) split in
+ * column blocks, for a caller's own parallel region: ops_matmul_blocks says how many (0: the
+ * plan has no such path, or has OPS_MM_RESIDUAL: run it with ops_matmul_run). A block runs on
+ * the calling thread: out (rows,N) fp32 [+]= inp (rows,K) fp32 . weight^T with the plan's
+ * epilogue, its columns only, for any rows <= OPS_GEMV_MAX_M (not only the plan's M). */
+int ops_matmul_blocks(const struct ops_matmul *mm);
+void ops_matmul_run_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, int rows,
+                          const float *bias);
 /* The implementation that runs: oneDNN's choice ("brg:avx512_core_bf16" ...) or
- * "gemv:avx512_bf16" / "gemv:avx512f", for the record. */
+ * "gemv:avx512_bf16" / "gemv:avx512f" / "gemv:avx2", for the record. */
 const char *ops_matmul_impl(const struct ops_matmul *mm);
 void ops_matmul_destroy(struct ops_matmul *mm);
 /* Can oneDNN make a bf16 matmul on this CPU? (Debian 12's oneDNN cannot without AVX-512.)
@@ -197,6 +206,36 @@ float ops_attn_exp_sum(float *s, int n, float m);
 void ops_attn_exp2(float *out, const float *x, size_t n);
 /* The tile kernels' set now. */
 const char *ops_attn_tile_impl(void);
+
+/* Attention of one query over n cached rows (decode.c): out (HS) = softmax_j(q . K_j scale) V_j,
+ * K and V (n, HS) with row stride ld elements, fp32 or bf16 (kv_dt; bf16 widened as read);
+ * each K and each V row read once; scores (n) scratch. AVX2 + FMA for HS a multiple of 8. */
+void ops_cache_attend(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
+                      size_t ld, int n, int HS, float scale, float *scores);
+/* cache[at .. at+n) (kv_dt) = src (n) fp32, rounded to bf16 (nearest even) for a bf16 cache */
+void ops_cache_store(void *cache, enum ab_dtype kv_dt, size_t at, const float *src, int n);
+
+/* One decode step of a pre-LN GPT-2 stack (decode.c) for B <= OPS_GEMV_MAX_M sequences, one new
+ * token each at position pos, in one parallel region of `threads` threads:
+ *   x (B,C), the embedded tokens, becomes the residual stream after L layers;
+ *   per layer x += proj(attn(qkv(LN1 x))) then x += fcp(GELU fc(LN2 x)); kc, vc (B, max_T, C)
+ *   in kv_dt hold positions 0..pos-1 and get pos;
+ *   logits (B, N of head) = LN_f(x) . head^T.
+ * Plans: qkv (3C,C) OPS_MM_BIAS; proj (C,C) and fcp (C,4C) OPS_MM_BIAS | OPS_MM_ACCUM; fc
+ * (4C,C) OPS_MM_BIAS | OPS_MM_GELU; head no epilogue; all fp32 with ops_matmul_blocks > 0
+ * (ops_decode_fusable; L <= OPS_DECODE_MAX_LAYERS). scratch: ops_decode_scratch_floats floats.
+ * One OpenMP region per step; inside, phases wait on counters of items done, not on barriers. */
+#define OPS_DECODE_MAX_LAYERS 256
+struct ops_decode_layer {
+    const struct ops_matmul *qkv, *proj, *fc, *fcp;
+    const float *ln1_g, *ln1_b, *qkv_b, *proj_b, *ln2_g, *ln2_b, *fc_b, *fcp_b;
+    void *kc, *vc;
+};
+bool ops_decode_fusable(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head);
+size_t ops_decode_scratch_floats(int B, int C, int max_T, int threads);
+void ops_decode_step(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head,
+                     const float *lnf_g, const float *lnf_b, float *logits, float *x, int B, int C, int NH,
+                     int max_T, int pos, enum ab_dtype kv_dt, float *scratch, int threads);
 
 /* Make later ops_attn_create, ops_matmul_create and ops_layernorm calls choose the portable code (tests check
  * both); ops_generic says whether that is on. */
