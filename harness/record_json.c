@@ -50,7 +50,8 @@ static cJSON *selection_to_json(const struct ab_run_opts *o)
     else
         snprintf(ceil, sizeof ceil, "%s", o->no_ceilings ? "none" : "measured");
     cJSON_AddStringToObject(s, AB_CEILINGS_KEY, ceil);
-    cJSON_AddBoolToObject(s, "concurrent_devices", o->concurrent_devices);
+    if (o->concurrent_devices) /* only then: absent reads as false, as in files from before it */
+        cJSON_AddBoolToObject(s, "concurrent_devices", true);
     return s;
 }
 
