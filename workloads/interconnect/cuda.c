@@ -19,7 +19,6 @@ struct cuda_state {
     void *dev, *peer; /* this GPU's buffer; p2p: the next GPU's */
     int peer_dev;
     cudaStream_t stream;
-    cudaEvent_t e0, e1;
 };
 
 static ab_status copy_once(struct ab_case *c, struct cuda_state *s, struct ab_error *err)
@@ -81,8 +80,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (!ab_device_fits(c->device, s->n))
         return ab_fail(err, AB_ENOMEM, "%zu bytes do not fit on %s", s->n, c->device->id);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
+    ab_case_set_stream(c, s->stream);
     AB_CUDA_TRY(cudaMalloc(&s->dev, s->n), err);
     if (s->pinned)
         AB_CUDA_TRY(cudaMallocHost((void **)&s->host, s->n), err);
@@ -137,21 +135,9 @@ static ab_status cuda_verify_case(struct ab_case *c, struct ab_error *err)
     return cuda_verify(c, c->state, err);
 }
 
-static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cuda_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
-    struct cuda_state *s = c->state;
-    AB_CUDA_TRY(cudaEventRecord(s->e0, s->stream), err);
-    for (int64_t r = 0; r < reps; r++) {
-        ab_status st = copy_once(c, s, err);
-        if (st)
-            return st;
-    }
-    AB_CUDA_TRY(cudaEventRecord(s->e1, s->stream), err);
-    AB_CUDA_TRY(cudaEventSynchronize(s->e1), err);
-    float ms = 0;
-    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
-    *time_s = ms * 1e-3;
-    return AB_OK;
+    return copy_once(c, c->state, err);
 }
 
 static void cuda_teardown(struct ab_case *c)
@@ -169,10 +155,6 @@ static void cuda_teardown(struct ab_case *c)
     ab_free(s->back);
     cudaFree(s->dev);
     cudaFree(s->peer);
-    if (s->e0)
-        cudaEventDestroy(s->e0);
-    if (s->e1)
-        cudaEventDestroy(s->e1);
     if (s->stream)
         cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
@@ -183,6 +165,6 @@ static void cuda_teardown(struct ab_case *c)
 const struct ab_impl interconnect_cuda_impl = {
     .setup = cuda_setup,
     .verify = cuda_verify_case,
-    .run = cuda_run,
+    .launch = cuda_launch,
     .teardown = cuda_teardown,
 };
