@@ -126,7 +126,29 @@ struct ab_backend {
     void (*describe)(const struct ab_device *dev, char *buf, size_t len);
     /* Facts for run.json beyond the common fields; returns how many (NULL: none). */
     int (*facts)(const struct ab_device *dev, struct ab_device_fact *out, int max);
+    /* The timer of a batch of repetitions on one of its devices (ab_timer_* below dispatches
+     * here): open one for work enqueued on `stream` (the case's, NULL: the device's default
+     * queue; CPU: unused), begin and end around the launches, elapsed: wait for the end and
+     * give the seconds between begin and end. CPU: the monotonic clock; CUDA: a pair of events
+     * recorded on the stream. NULL timer_open: the backend cannot time (AB_EUNSUPPORTED). */
+    ab_status (*timer_open)(const struct ab_device *dev, void *stream, void **out, struct ab_error *err);
+    ab_status (*timer_begin)(void *timer, struct ab_error *err);
+    ab_status (*timer_end)(void *timer, struct ab_error *err);
+    ab_status (*timer_elapsed)(void *timer, double *time_s, struct ab_error *err);
+    void (*timer_close)(void *timer);
 };
+
+/* A device's timer (timer.c), as the engine times a batch of launches: begin, the launches,
+ * end, then elapsed (which waits for the device to reach the end). Open it once the case's
+ * stream is known (after setup); the caller closes it. Errors name the failing call (CUDA:
+ * with cudaGetErrorString's text). */
+struct ab_timer;
+ab_status ab_timer_open(const struct ab_device *dev, void *stream, struct ab_timer **out,
+                        struct ab_error *err);
+ab_status ab_timer_begin(struct ab_timer *t, struct ab_error *err);
+ab_status ab_timer_end(struct ab_timer *t, struct ab_error *err);
+ab_status ab_timer_elapsed(struct ab_timer *t, double *time_s, struct ab_error *err);
+void ab_timer_close(struct ab_timer *t);
 
 /* The backends compiled in (CUDA's discover returns none where the build has no CUDA). */
 const struct ab_backend *ab_backend_get(enum ab_backend_kind kind);
@@ -279,7 +301,25 @@ struct ab_case {
     struct ab_case_engine *engine; /* the runner's own bookkeeping; NULL outside a run */
     char *extra_json;              /* set with ab_case_extra_json; the runner moves it to the row */
     char *detail;                  /* ab_case_detail's JSON object text, or NULL; the runner's */
+    void *stream;                  /* the queue launches go to (ab_case_set_stream); NULL: default */
+    bool times_itself;             /* ab_case_times_itself: run() times this case, not launch() */
+    int64_t launches;              /* launches so far (ab_case_time): the next launch's rep */
 };
+
+struct ab_impl; /* a workload's implementation on one backend: defined with the workloads */
+/* Setup says on which stream (CUDA: a cudaStream_t) its launches are enqueued, so the
+ * engine's timer records its events there; not called: the device's default stream. */
+void ab_case_set_stream(struct ab_case *c, void *stream);
+/* Setup says this case is timed by its impl's run(), although the impl has a launch() (one
+ * implementation serving cases of both kinds: interconnect's memcpy and its MPI collectives). */
+void ab_case_times_itself(struct ab_case *c);
+/* Time reps repetitions of a set-up case as the engine does: with impl->launch (and not
+ * ab_case_times_itself), the device's timer begins, launch(c, rep) is called reps times with
+ * rep counting on from c->launches, the timer ends and *time_s is its elapsed time; a launch's
+ * error ends the batch with that launch's status and message. Else impl->run(c, reps, time_s).
+ * For the runner and for workload tests. */
+ab_status ab_case_time(struct ab_case *c, const struct ab_impl *impl, int64_t reps, double *time_s,
+                       struct ab_error *err);
 
 /* Record a workload metric on the case (replaces one of the same name). */
 void ab_case_metric(struct ab_case *c, const char *name, double value);
@@ -310,14 +350,21 @@ void ab_case_ceiling_detail(struct ab_case *c, const char *fmt, ...) __attribute
  * verify: compare against a higher-precision reference; AB_EMISMATCH with a message on
  *   failure; record errors as metrics. Called once before any timing. May be NULL only for
  *   cases with nothing to verify (ceilings' FMA loops).
- * run: perform `reps` repetitions and put the elapsed seconds of exactly those in *time_s
- *   (CPU: ab_now_s around the loop; CUDA: events around the launches).
+ * launch: one repetition, enqueued on the case's stream (CPU: done when it returns). rep is
+ *   the repetition's index in the case (0, 1, 2... across every batch), for input rotation.
+ *   The engine times batches of launches with the device's timer (ab_case_time): the workload
+ *   keeps no clock and no events of its own.
+ * run: only for a workload that must time phases itself (gpt2's decode steps, amx_timing's
+ *   bursts, MPI collectives behind a barrier): perform `reps` repetitions and put the elapsed
+ *   seconds of exactly those in *time_s. Used where launch is NULL, or the case said
+ *   ab_case_times_itself in setup.
  * teardown: free everything setup made; called even if setup failed half-way. */
 struct ab_impl {
     ab_status (*setup)(struct ab_case *c, struct ab_error *err);
     ab_status (*verify)(struct ab_case *c, struct ab_error *err);
     ab_status (*run)(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err);
     void (*teardown)(struct ab_case *c);
+    ab_status (*launch)(struct ab_case *c, int64_t rep, struct ab_error *err);
 };
 
 /* A metric a workload records with ab_case_metric(_text), declared beside its descriptor:

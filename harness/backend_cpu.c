@@ -188,6 +188,42 @@ static void cpu_describe(const struct ab_device *d, char *buf, size_t len)
         d->features);
 }
 
+/* The CPU's timer: CLOCK_MONOTONIC read at begin and end. A launch on the CPU has finished when
+ * it returns, so there is nothing to wait for. */
+struct cpu_timer {
+    double t0, t1;
+};
+
+static ab_status cpu_timer_open(const struct ab_device *dev, void *stream, void **out, struct ab_error *err)
+{
+    *out = calloc(1, sizeof(struct cpu_timer));
+    return *out ? AB_OK : ab_fail(err, AB_ENOMEM, "out of memory for a timer");
+}
+
+static ab_status cpu_timer_begin(void *timer, struct ab_error *err)
+{
+    ((struct cpu_timer *)timer)->t0 = ab_now_s();
+    return AB_OK;
+}
+
+static ab_status cpu_timer_end(void *timer, struct ab_error *err)
+{
+    ((struct cpu_timer *)timer)->t1 = ab_now_s();
+    return AB_OK;
+}
+
+static ab_status cpu_timer_elapsed(void *timer, double *time_s, struct ab_error *err)
+{
+    const struct cpu_timer *t = timer;
+    *time_s = t->t1 - t->t0;
+    return AB_OK;
+}
+
+static void cpu_timer_close(void *timer)
+{
+    free(timer);
+}
+
 const struct ab_backend ab_backend_cpu = {
     .name = "cpu",
     .title = "CPU",
@@ -195,4 +231,9 @@ const struct ab_backend ab_backend_cpu = {
     .discover = cpu_discover,
     .meter_open = cpu_meter_open,
     .describe = cpu_describe,
+    .timer_open = cpu_timer_open,
+    .timer_begin = cpu_timer_begin,
+    .timer_end = cpu_timer_end,
+    .timer_elapsed = cpu_timer_elapsed,
+    .timer_close = cpu_timer_close,
 };

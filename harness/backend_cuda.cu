@@ -8,6 +8,7 @@
 
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
+#include <new>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,6 +113,74 @@ static ab_status cuda_health(const struct ab_device *dev, struct ab_error *err)
                    cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
+/* The timer: a pair of events recorded on the case's stream around the batch; elapsed waits
+ * for the end event. Events belong to the device current at their creation: the case's. */
+struct cuda_timer {
+    cudaEvent_t e0, e1;
+    cudaStream_t stream;
+};
+
+static void cuda_timer_close(void *timer)
+{
+    struct cuda_timer *t = (struct cuda_timer *)timer;
+    if (!t)
+        return;
+    if (t->e0)
+        cudaEventDestroy(t->e0);
+    if (t->e1)
+        cudaEventDestroy(t->e1);
+    (void)cudaGetLastError();
+    delete t;
+}
+
+static ab_status cuda_timer_make(struct cuda_timer *t, const struct ab_device *dev, struct ab_error *err)
+{
+    AB_CUDA_TRY(cudaSetDevice(dev->index), err);
+    AB_CUDA_TRY(cudaEventCreate(&t->e0), err);
+    AB_CUDA_TRY(cudaEventCreate(&t->e1), err);
+    return AB_OK;
+}
+
+static ab_status cuda_timer_open(const struct ab_device *dev, void *stream, void **out, struct ab_error *err)
+{
+    *out = NULL;
+    struct cuda_timer *t = new (std::nothrow) cuda_timer();
+    if (!t)
+        return ab_fail(err, AB_ENOMEM, "out of memory for a timer");
+    t->stream = (cudaStream_t)stream;
+    ab_status st = cuda_timer_make(t, dev, err);
+    if (st) {
+        cuda_timer_close(t);
+        return st;
+    }
+    *out = t;
+    return AB_OK;
+}
+
+static ab_status cuda_timer_begin(void *timer, struct ab_error *err)
+{
+    struct cuda_timer *t = (struct cuda_timer *)timer;
+    AB_CUDA_TRY(cudaEventRecord(t->e0, t->stream), err);
+    return AB_OK;
+}
+
+static ab_status cuda_timer_end(void *timer, struct ab_error *err)
+{
+    struct cuda_timer *t = (struct cuda_timer *)timer;
+    AB_CUDA_TRY(cudaEventRecord(t->e1, t->stream), err);
+    return AB_OK;
+}
+
+static ab_status cuda_timer_elapsed(void *timer, double *time_s, struct ab_error *err)
+{
+    struct cuda_timer *t = (struct cuda_timer *)timer;
+    float ms = 0;
+    AB_CUDA_TRY(cudaEventSynchronize(t->e1), err);
+    AB_CUDA_TRY(cudaEventElapsedTime(&ms, t->e0, t->e1), err);
+    *time_s = ms * 1e-3;
+    return AB_OK;
+}
+
 /* Positional: the fields of struct ab_backend in order. */
 extern "C" const struct ab_backend ab_backend_cuda = {
     "cuda",          /* name */
@@ -125,4 +194,9 @@ extern "C" const struct ab_backend ab_backend_cuda = {
     ab_cuda_meter_open,
     ab_cuda_describe,
     ab_cuda_facts,
+    cuda_timer_open,
+    cuda_timer_begin,
+    cuda_timer_end,
+    cuda_timer_elapsed,
+    cuda_timer_close,
 };

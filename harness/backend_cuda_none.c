@@ -1,4 +1,5 @@
-/* backend_cuda_none.c — the CUDA backend of a build without CUDA: it finds no devices. */
+/* backend_cuda_none.c — the CUDA backend of a build without CUDA: it finds no devices, so it
+ * has no timer either (ab_timer_open refuses a CUDA device here, naming the backend). */
 #include "backend_internal.h"
 
 static ab_status cuda_discover(struct ab_device *out, int max, int *n, struct ab_error *err)

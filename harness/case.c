@@ -336,8 +336,8 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
         st = ab_fail(&err, AB_EFAIL, "kernel launch failed: injected fault run_fail");
     if (st == AB_OK && env->fault == FAULT_DEVICE_LOST)
         st = ab_fail(&err, AB_EFAIL, "an illegal memory access was encountered: injected fault device_lost");
-    if (st == AB_OK && !check_only && !impl->run)
-        st = ab_fail(&err, AB_EFAIL, "workload has no run function");
+    if (st == AB_OK && !check_only && !impl->run && !impl->launch)
+        st = ab_fail(&err, AB_EFAIL, "workload has neither a launch nor a run function");
     if (st == AB_OK && !check_only)
         st = ab_measure(env, impl, c, r, samples, &err);
     if (st == AB_OK && !check_only && engine.ceiling[0])

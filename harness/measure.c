@@ -1,7 +1,8 @@
 /* measure.c — timing one set-up, verified case: warm-up that also calibrates how many
  * repetitions make one sample, then samples until the stop rule is met (min samples, min time,
  * the CI target, or max time), stretched to cover the meter's window; PAPI counters and energy
- * over the same window. The workload's run() does the repetitions; this file only keeps time. */
+ * over the same window. A sample is a batch of the workload's launch()es between the device
+ * timer's begin and end (ab_case_batch); a workload that times itself gives run() instead. */
 #include "runner_internal.h"
 
 #include <math.h>
@@ -9,8 +10,50 @@
 #include <string.h>
 #include <unistd.h>
 
+void ab_case_set_stream(struct ab_case *c, void *stream)
+{
+    c->stream = stream;
+}
+
+void ab_case_times_itself(struct ab_case *c)
+{
+    c->times_itself = true;
+}
+
+bool ab_case_launches(const struct ab_case *c, const struct ab_impl *impl)
+{
+    return impl->launch && !(c->times_itself && impl->run);
+}
+
+ab_status ab_case_batch(struct ab_case *c, const struct ab_impl *impl, struct ab_timer *timer, int64_t reps,
+                        double *time_s, struct ab_error *err)
+{
+    if (!ab_case_launches(c, impl))
+        return impl->run(c, reps, time_s, err);
+    ab_status st = ab_timer_begin(timer, err);
+    for (int64_t r = 0; st == AB_OK && r < reps; r++)
+        st = impl->launch(c, c->launches++, err);
+    if (st == AB_OK)
+        st = ab_timer_end(timer, err);
+    if (st == AB_OK)
+        st = ab_timer_elapsed(timer, time_s, err);
+    return st;
+}
+
+ab_status ab_case_time(struct ab_case *c, const struct ab_impl *impl, int64_t reps, double *time_s,
+                       struct ab_error *err)
+{
+    struct ab_timer *timer = NULL;
+    ab_status st = ab_case_launches(c, impl) ? ab_timer_open(c->device, c->stream, &timer, err) : AB_OK;
+    if (st == AB_OK)
+        st = ab_case_batch(c, impl, timer, reps, time_s, err);
+    ab_timer_close(timer);
+    return st;
+}
+
 static ab_status timed_run(const struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
-                           int64_t reps, double slowdown, double *t, struct ab_error *err)
+                           struct ab_timer *timer, int64_t reps, double slowdown, double *t,
+                           struct ab_error *err)
 {
     if (ab_case_abandoned(env))
         return ab_fail(err, AB_ETIMEOUT, "abandoned by the watchdog");
@@ -18,7 +61,7 @@ static ab_status timed_run(const struct case_env *env, const struct ab_impl *imp
         return ab_fail(err, AB_EFAIL, "kernel launch failed: injected fault run_fail");
     while (env->fault == FAULT_HANG)
         sleep(1); /* never returns: only the watchdog ends this case */
-    ab_status st = impl->run(c, reps, t, err);
+    ab_status st = ab_case_batch(c, impl, timer, reps, t, err);
     /* A case given up by the watchdog touches nothing shared once it comes back. */
     if (ab_case_abandoned(env))
         return ab_fail(err, AB_ETIMEOUT, "abandoned by the watchdog");
@@ -33,14 +76,14 @@ static ab_status timed_run(const struct case_env *env, const struct ab_impl *imp
     return st;
 }
 
-/* Measure a set-up, verified case; fills r's statistics and energy. */
-ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab_case *c, struct ab_result *r,
-                     double **samples_out, struct ab_error *err)
+static ab_status measure_timed(struct case_env *env, const struct ab_impl *impl, struct ab_case *c,
+                               struct ab_timer *timer, struct ab_result *r, double **samples_out,
+                               struct ab_error *err)
 {
     const struct ab_run_opts *o = env->o;
     const struct ab_stop_rule *rule = &o->stop;
     double t;
-    ab_status st = timed_run(env, impl, c, 1, env->slowdown, &t, err);
+    ab_status st = timed_run(env, impl, c, timer, 1, env->slowdown, &t, err);
     if (st)
         return st;
     /* Warm-up, also calibrating how many repetitions make one sample of ~2 ms or more. */
@@ -50,7 +93,7 @@ ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab
     double per = t > 0 ? t : 1e-9;
     while (ab_now_s() - w0 < o->warmup_s && !ab_run_interrupted(o)) {
         reps = (int64_t)fmin(fmax(1.0, ceil(target / per)), 1e9);
-        if ((st = timed_run(env, impl, c, reps, env->slowdown, &t, err)))
+        if ((st = timed_run(env, impl, c, timer, reps, env->slowdown, &t, err)))
             return st;
         per = fmax(t / (double)reps, 1e-12);
     }
@@ -73,7 +116,7 @@ ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab
             st = ab_fail(err, AB_EINTR, "interrupted by signal after %lld samples", (long long)n);
             break;
         }
-        if ((st = timed_run(env, impl, c, reps, env->slowdown, &t, err)))
+        if ((st = timed_run(env, impl, c, timer, reps, env->slowdown, &t, err)))
             break;
         if (n == cap) {
             double *nx = realloc(x, (size_t)cap * 2 * sizeof *nx);
@@ -131,4 +174,17 @@ ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab
     *samples_out = x;
     r->n_samples = n;
     return AB_OK;
+}
+
+/* Measure a set-up, verified case; fills r's statistics and energy. The timer is opened once
+ * for the measurement, after setup has named the case's stream. */
+ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab_case *c, struct ab_result *r,
+                     double **samples_out, struct ab_error *err)
+{
+    struct ab_timer *timer = NULL;
+    ab_status st = ab_case_launches(c, impl) ? ab_timer_open(c->device, c->stream, &timer, err) : AB_OK;
+    if (st == AB_OK)
+        st = measure_timed(env, impl, c, timer, r, samples_out, err);
+    ab_timer_close(timer);
+    return st;
 }

@@ -113,6 +113,18 @@ void ab_case_run(struct case_env *env, const struct plan_case *pc, uint64_t seed
 ab_status ab_measure(struct case_env *env, const struct ab_impl *impl, struct ab_case *c, struct ab_result *r,
                      double **samples_out, struct ab_error *err);
 
+/* Does the engine time this case's batches (impl->launch, and the case did not say
+ * ab_case_times_itself), rather than its impl's run()? */
+bool ab_case_launches(const struct ab_case *c, const struct ab_impl *impl);
+/* One batch of reps repetitions (ab_case_time's work) on a timer the caller opened for the case
+ * (NULL where ab_case_launches is false). */
+ab_status ab_case_batch(struct ab_case *c, const struct ab_impl *impl, struct ab_timer *timer, int64_t reps,
+                        double *time_s, struct ab_error *err);
+
+/* ab_timer_open with the backend given (tests: a fake one) instead of the device's own. */
+ab_status ab_timer_open_with(const struct ab_backend *b, const struct ab_device *dev, void *stream,
+                             struct ab_timer **out, struct ab_error *err);
+
 /* The watchdog: a worker thread that runs cases and can be abandoned (watchdog.c). */
 /* --ceilings FILE (and the rows a --resume finds): take the ceilings of the ok rows of ceilings
  * providers in a results file for devices of the same id and name, with what gave each value and

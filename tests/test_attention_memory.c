@@ -39,7 +39,7 @@ static ab_status run_case_with(const struct ab_impl *impl, const char *params, s
         st = impl->verify(c, err);
     double t = -1;
     if (st == AB_OK) {
-        st = impl->run(c, 2, &t, err);
+        st = ab_case_time(c, impl, 2, &t, err);
         if (st == AB_OK)
             assert_true(t > 0);
     }

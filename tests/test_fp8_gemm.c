@@ -56,7 +56,7 @@ static ab_status run_case_in(const char *params, enum ab_suite suite, bool allow
         st = impl->verify(&c, err);
     double t = -1;
     if (st == AB_OK)
-        st = impl->run(&c, 3, &t, err);
+        st = ab_case_time(&c, impl, 3, &t, err);
     impl->teardown(&c);
     assert_null(c.state);
     if (st != AB_OK && !(allow_skip && st == AB_EUNSUPPORTED))

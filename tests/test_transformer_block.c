@@ -98,7 +98,7 @@ static void cpu_layer_verifies_and_times(void **state)
             st = impl->verify(c, &err);
         double t = 0;
         if (st == AB_OK)
-            st = impl->run(c, 3, &t, &err);
+            st = ab_case_time(c, impl, 3, &t, &err);
         if (st)
             fail_msg("%s: %s", cases[i], err.msg);
         assert_true(t > 0);

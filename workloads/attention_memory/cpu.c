@@ -649,17 +649,9 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     return attention_memory_check(c, &st->s, st->q, st->k, st->v, st->out, atol, rtol, err);
 }
 
-static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cpu_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
-    struct cpu_state *st = c->state;
-    double t0 = ab_now_s();
-    for (int64_t r = 0; r < reps; r++) {
-        ab_status rc = cpu_once(st, err);
-        if (rc)
-            return rc;
-    }
-    *time_s = ab_now_s() - t0;
-    return AB_OK;
+    return cpu_once(c->state, err);
 }
 
 static void cpu_teardown(struct ab_case *c)
@@ -678,5 +670,5 @@ static void cpu_teardown(struct ab_case *c)
 
 /* This file is built once per target (meson.build): AM_CPU_IMPL names this build's descriptor. */
 const struct ab_impl AM_CPU_IMPL = {
-    .setup = cpu_setup, .verify = cpu_verify, .run = cpu_run, .teardown = cpu_teardown
+    .setup = cpu_setup, .verify = cpu_verify, .launch = cpu_launch, .teardown = cpu_teardown
 };

@@ -28,9 +28,9 @@ static ab_status dispatch_verify(struct ab_case *c, struct ab_error *err)
     return cpu_variant(NULL)->verify(c, err);
 }
 
-static ab_status dispatch_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status dispatch_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
-    return cpu_variant(NULL)->run(c, reps, time_s, err);
+    return cpu_variant(NULL)->launch(c, rep, err);
 }
 
 static void dispatch_teardown(struct ab_case *c)
@@ -38,6 +38,7 @@ static void dispatch_teardown(struct ab_case *c)
     cpu_variant(NULL)->teardown(c);
 }
 
-const struct ab_impl attention_memory_cpu_impl = {
-    .setup = dispatch_setup, .verify = dispatch_verify, .run = dispatch_run, .teardown = dispatch_teardown
-};
+const struct ab_impl attention_memory_cpu_impl = { .setup = dispatch_setup,
+                                                   .verify = dispatch_verify,
+                                                   .launch = dispatch_launch,
+                                                   .teardown = dispatch_teardown };

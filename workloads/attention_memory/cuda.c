@@ -20,7 +20,6 @@ struct cuda_state {
     float *dout;
     size_t q_bytes, kv_bytes, out_bytes;
     cudaStream_t stream;
-    cudaEvent_t ev0, ev1;
     cudaMemPool_t pool;
     int sms;
 };
@@ -191,8 +190,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     attention_memory_fill(st->hk, st->kv_bytes / es, s.dtype, c->seed + 1);
     attention_memory_fill(st->hv, st->kv_bytes / es, s.dtype, c->seed + 2);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking), err);
-    AB_CUDA_TRY(cudaEventCreate(&st->ev0), err);
-    AB_CUDA_TRY(cudaEventCreate(&st->ev1), err);
+    ab_case_set_stream(c, st->stream);
     AB_CUDA_TRY(cudaDeviceGetDefaultMemPool(&st->pool, c->device->index), err);
     uint64_t keep = UINT64_MAX; /* keep freed blocks: repetitions then reuse them */
     AB_CUDA_TRY(cudaMemPoolSetAttribute(st->pool, cudaMemPoolAttrReleaseThreshold, &keep), err);
@@ -227,21 +225,9 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     return attention_memory_check(c, &st->s, st->hq, st->hk, st->hv, st->hout, atol, rtol, err);
 }
 
-static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cuda_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
-    struct cuda_state *st = c->state;
-    AB_CUDA_TRY(cudaEventRecord(st->ev0, st->stream), err);
-    for (int64_t r = 0; r < reps; r++) {
-        ab_status rc = cuda_once(st, err);
-        if (rc)
-            return rc;
-    }
-    AB_CUDA_TRY(cudaEventRecord(st->ev1, st->stream), err);
-    AB_CUDA_TRY(cudaEventSynchronize(st->ev1), err);
-    float ms = 0;
-    AB_CUDA_TRY(cudaEventElapsedTime(&ms, st->ev0, st->ev1), err);
-    *time_s = ms * 1e-3;
-    return AB_OK;
+    return cuda_once(c->state, err);
 }
 
 static void cuda_teardown(struct ab_case *c)
@@ -255,10 +241,6 @@ static void cuda_teardown(struct ab_case *c)
     cudaFree(st->dk);
     cudaFree(st->dv);
     cudaFree(st->dout);
-    if (st->ev0)
-        cudaEventDestroy(st->ev0);
-    if (st->ev1)
-        cudaEventDestroy(st->ev1);
     if (st->stream)
         cudaStreamDestroy(st->stream);
     if (st->pool)
@@ -273,5 +255,5 @@ static void cuda_teardown(struct ab_case *c)
 }
 
 const struct ab_impl attention_memory_cuda_impl = {
-    .setup = cuda_setup, .verify = cuda_verify, .run = cuda_run, .teardown = cuda_teardown
+    .setup = cuda_setup, .verify = cuda_verify, .launch = cuda_launch, .teardown = cuda_teardown
 };

@@ -61,7 +61,9 @@ int64_t ceil_copy_check(const float *dst, size_t first, size_t n, uint32_t seed)
 struct ceil_gemm;
 ab_status ceil_gemm_open(struct ceil_gemm **out, int n, struct ceil_type t, uint64_t seed,
                          struct ab_error *err);
-ab_status ceil_gemm_run(struct ceil_gemm *g, int64_t reps, double *time_s, struct ab_error *err);
+/* One GEMM, enqueued on the GEMM's own stream (ceil_gemm_stream: the case's, for the timer). */
+ab_status ceil_gemm_launch(struct ceil_gemm *g, struct ab_error *err);
+void *ceil_gemm_stream(const struct ceil_gemm *g);
 /* Compare `samples` random entries of C (every entry when samples <= 0) with an FP64 product
  * of the (rounded) inputs; returns the worst |C - ref| / sum|a||b| in *max_err. */
 ab_status ceil_gemm_check(struct ceil_gemm *g, int samples, uint64_t seed, double *max_err,

@@ -522,22 +522,15 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     return AB_OK;
 }
 
-static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cpu_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
     struct cpu_state *s = c->state;
-    double t0 = ab_now_s();
-    for (int64_t r = 0; r < reps; r++) {
-        if (s->kind == K_FMA) {
-            fma_run_all(s, s->iters);
-        } else if (s->kind == K_STREAM || s->kind == K_LLC) {
-            triad(s);
-        } else {
-            ab_status st = gemm_once(s, err);
-            if (st)
-                return st;
-        }
-    }
-    *time_s = ab_now_s() - t0;
+    if (s->kind == K_FMA)
+        fma_run_all(s, s->iters);
+    else if (s->kind == K_STREAM || s->kind == K_LLC)
+        triad(s);
+    else
+        return gemm_once(s, err);
     return AB_OK;
 }
 
@@ -561,6 +554,6 @@ static void cpu_teardown(struct ab_case *c)
 const struct ab_impl ceilings_cpu_impl = {
     .setup = cpu_setup,
     .verify = cpu_verify,
-    .run = cpu_run,
+    .launch = cpu_launch,
     .teardown = cpu_teardown,
 };

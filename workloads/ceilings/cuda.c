@@ -25,7 +25,6 @@ struct cuda_state {
     uint32_t pattern; /* stream: seed of the source's bit pattern */
     struct ceil_gemm *gemm;
     cudaStream_t stream;
-    cudaEvent_t e0, e1;
     char name[24];
 };
 
@@ -42,14 +41,20 @@ static ab_status gemm_sweep(struct ab_case *c, struct cuda_state *s, struct ceil
         if (!ab_device_fits(c->device, (uint64_t)n * n * 4 * 3))
             continue;
         struct ceil_gemm *g = NULL;
+        struct ab_timer *timer = NULL;
         ab_status st = ceil_gemm_open(&g, n, dt, c->seed, err);
         double t = 0, tmin = INFINITY;
         if (st == AB_OK)
-            st = ceil_gemm_run(g, 1, &t, err); /* warm-up */
+            st = ab_timer_open(c->device, ceil_gemm_stream(g), &timer, err);
+        if (st == AB_OK)
+            st = ceil_gemm_launch(g, err); /* warm-up */
         for (int r = 0; st == AB_OK && r < 3; r++) {
-            st = ceil_gemm_run(g, 1, &t, err);
+            if ((st = ab_timer_begin(timer, err)) == AB_OK && (st = ceil_gemm_launch(g, err)) == AB_OK &&
+                (st = ab_timer_end(timer, err)) == AB_OK)
+                st = ab_timer_elapsed(timer, &t, err);
             tmin = fmin(tmin, t);
         }
+        ab_timer_close(timer);
         if (st) {
             ceil_gemm_close(g);
             ceil_gemm_close(s->gemm);
@@ -83,8 +88,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     c->state = s;
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
+    ab_case_set_stream(c, s->stream);
     const char *kind = ab_param_str(&c->params, "kind", "fma");
     s->kind = !strcmp(kind, "gemm") ? K_GEMM : !strcmp(kind, "stream") ? K_STREAM : K_FMA;
     ceilings_name(&c->params, s->name, sizeof s->name);
@@ -132,6 +136,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
             return st;
         ab_case_ceiling_detail(c, "gemm m=%d n=%d k=%d", n, n, n);
     }
+    ab_case_set_stream(c, ceil_gemm_stream(s->gemm)); /* the GEMM runs on its own stream */
     c->work.flops = 2.0 * n * (double)n * n;
     c->work.bytes = ceil_gemm_min_bytes(n, dt.in);
     ab_case_metric(c, "gemm_n", n);
@@ -215,24 +220,13 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     return fma_verify(c, s, err);
 }
 
-static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cuda_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
     struct cuda_state *s = c->state;
     if (s->kind == K_GEMM)
-        return ceil_gemm_run(s->gemm, reps, time_s, err);
-    AB_CUDA_TRY(cudaEventRecord(s->e0, s->stream), err);
-    for (int64_t r = 0; r < reps; r++) {
-        ab_status st = s->kind == K_FMA ? ceil_cuda_fma(s->out, s->blocks, s->outer, s->stream, err)
-                                        : ceil_cuda_copy(s->dst, s->src, s->n, s->stream, err);
-        if (st)
-            return st;
-    }
-    AB_CUDA_TRY(cudaEventRecord(s->e1, s->stream), err);
-    AB_CUDA_TRY(cudaEventSynchronize(s->e1), err);
-    float ms = 0;
-    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
-    *time_s = ms * 1e-3;
-    return AB_OK;
+        return ceil_gemm_launch(s->gemm, err);
+    return s->kind == K_FMA ? ceil_cuda_fma(s->out, s->blocks, s->outer, s->stream, err)
+                            : ceil_cuda_copy(s->dst, s->src, s->n, s->stream, err);
 }
 
 static void cuda_teardown(struct ab_case *c)
@@ -244,10 +238,6 @@ static void cuda_teardown(struct ab_case *c)
     cudaFree(s->out);
     cudaFree(s->src);
     cudaFree(s->dst);
-    if (s->e0)
-        cudaEventDestroy(s->e0);
-    if (s->e1)
-        cudaEventDestroy(s->e1);
     if (s->stream)
         cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
@@ -258,6 +248,6 @@ static void cuda_teardown(struct ab_case *c)
 const struct ab_impl ceilings_cuda_impl = {
     .setup = cuda_setup,
     .verify = cuda_verify,
-    .run = cuda_run,
+    .launch = cuda_launch,
     .teardown = cuda_teardown,
 };

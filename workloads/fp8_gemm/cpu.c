@@ -34,7 +34,7 @@ struct copy {
 struct cpu_state {
     struct fp8g_config g;
     enum fp8g_cpu_gemm gemm;
-    int nrot, next;
+    int nrot;
     struct copy cp[MAX_ROT];
     float *C;
     struct ops_matmul *mm;
@@ -252,18 +252,10 @@ static ab_status cpu_verify(struct ab_case *c, struct ab_error *err)
     return fp8g_report(c, &acc, rtol, err);
 }
 
-static ab_status cpu_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cpu_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
     struct cpu_state *s = c->state;
-    double t0 = ab_now_s();
-    for (int64_t i = 0; i < reps; i++) {
-        ab_status st = once(s, s->next, err);
-        if (st)
-            return st;
-        s->next = (s->next + 1) % s->nrot;
-    }
-    *time_s = ab_now_s() - t0;
-    return AB_OK;
+    return once(s, (int)(rep % s->nrot), err);
 }
 
 static void cpu_teardown(struct ab_case *c)
@@ -291,6 +283,6 @@ static void cpu_teardown(struct ab_case *c)
 const struct ab_impl fp8_gemm_cpu_impl = {
     .setup = cpu_setup,
     .verify = cpu_verify,
-    .run = cpu_run,
+    .launch = cpu_launch,
     .teardown = cpu_teardown,
 };

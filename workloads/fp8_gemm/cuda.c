@@ -21,7 +21,7 @@
 struct cuda_state {
     struct fp8g_config g;
     struct fp8g_plan p;
-    int64_t nrot, next;
+    int64_t nrot;
     /* cuBLAS A (weights n x k) and B (activations m x k): nrot copies each, w_stride and
      * x_stride bytes apart. */
     char *dW, *dX;
@@ -29,7 +29,6 @@ struct cuda_state {
     void *dD;         /* output, n x m column-major (C row-major) */
     float *dsa, *dsb; /* cuBLAS A (per channel) and B (per token) scales */
     cudaStream_t stream;
-    cudaEvent_t e0, e1;
     struct ops_cuda_matmul *mm;
     /* Host copies for verification: FP32 originals, stored operands, scales. */
     float *X, *W, *sx, *sw;
@@ -135,8 +134,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         ab_case_metric(c, "host_quant_time_s", ab_now_s() - t0);
 
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
+    ab_case_set_stream(c, s->stream);
     AB_CUDA_TRY(cudaMalloc((void **)&s->dW, s->w_stride * (size_t)s->nrot), err);
     AB_CUDA_TRY(cudaMalloc((void **)&s->dX, s->x_stride * (size_t)s->nrot), err);
     /* Copies hold the same values (rotation is about caches, not data): the first from the
@@ -273,22 +271,10 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     return fp8g_report(c, &acc, rtol, err);
 }
 
-static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+static ab_status cuda_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
     struct cuda_state *s = c->state;
-    AB_CUDA_TRY(cudaEventRecord(s->e0, s->stream), err);
-    for (int64_t i = 0; i < reps; i++) {
-        ab_status st = launch(s, s->next, err);
-        if (st)
-            return st;
-        s->next = (s->next + 1) % s->nrot;
-    }
-    AB_CUDA_TRY(cudaEventRecord(s->e1, s->stream), err);
-    AB_CUDA_TRY(cudaEventSynchronize(s->e1), err);
-    float ms = 0;
-    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
-    *time_s = ms * 1e-3;
-    return AB_OK;
+    return launch(s, rep % s->nrot, err);
 }
 
 static void cuda_teardown(struct ab_case *c)
@@ -304,10 +290,6 @@ static void cuda_teardown(struct ab_case *c)
     cudaFree(s->dD);
     cudaFree(s->dsa);
     cudaFree(s->dsb);
-    if (s->e0)
-        cudaEventDestroy(s->e0);
-    if (s->e1)
-        cudaEventDestroy(s->e1);
     if (s->stream)
         cudaStreamDestroy(s->stream);
     free(s->X);
@@ -323,6 +305,6 @@ static void cuda_teardown(struct ab_case *c)
 const struct ab_impl fp8_gemm_cuda_impl = {
     .setup = cuda_setup,
     .verify = cuda_verify,
-    .run = cuda_run,
+    .launch = cuda_launch,
     .teardown = cuda_teardown,
 };

@@ -21,7 +21,6 @@ struct cuda_state {
     int peer_dev;
     bool peer_access; /* p2p: copies go peer to peer */
     cudaStream_t stream;
-    cudaEvent_t e0, e1;
     struct icx_nccl_case *nccl; /* a collective (nccl_cuda.c): the case is its */
 };
 
@@ -52,8 +51,10 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_ENOMEM, "out of memory");
     c->state = s;
     s->op = icx_op_parse(ab_param_str(&c->params, "op", ""));
-    if (icx_op_is_collective(s->op))
+    if (icx_op_is_collective(s->op)) {
+        ab_case_times_itself(c); /* NCCL's collectives end on a synchronize, timed by nccl_cuda.c */
         return icx_nccl_setup(c, s->op, &s->nccl, err);
+    }
     if (!icx_op_is_cuda(s->op))
         return ab_fail(err, AB_EUNSUPPORTED, "%s runs on the CPU backend", icx_op_name(s->op));
     s->n = (size_t)ab_param_int(&c->params, "bytes", 4096);
@@ -84,8 +85,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (!ab_device_fits(c->device, s->n))
         return ab_fail(err, AB_ENOMEM, "%zu bytes do not fit on %s", s->n, c->device->id);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
+    ab_case_set_stream(c, s->stream);
     AB_CUDA_TRY(cudaMalloc(&s->dev, s->n), err);
     if (s->pinned)
         AB_CUDA_TRY(cudaMallocHost((void **)&s->host, s->n), err);
@@ -150,23 +150,18 @@ static ab_status cuda_verify_case(struct ab_case *c, struct ab_error *err)
     return cuda_verify(c, s, err);
 }
 
+static ab_status cuda_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
+{
+    return copy_once(c, c->state, err);
+}
+
+/* A collective's reps, timed by nccl_cuda.c (the cases that said ab_case_times_itself). */
 static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
 {
     struct cuda_state *s = c->state;
-    if (s->nccl)
-        return icx_nccl_run(s->nccl, reps, time_s, err);
-    AB_CUDA_TRY(cudaEventRecord(s->e0, s->stream), err);
-    for (int64_t r = 0; r < reps; r++) {
-        ab_status st = copy_once(c, s, err);
-        if (st)
-            return st;
-    }
-    AB_CUDA_TRY(cudaEventRecord(s->e1, s->stream), err);
-    AB_CUDA_TRY(cudaEventSynchronize(s->e1), err);
-    float ms = 0;
-    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
-    *time_s = ms * 1e-3;
-    return AB_OK;
+    if (!s->nccl)
+        return ab_fail(err, AB_EFAIL, "interconnect: a copy case is timed by the engine, not run()");
+    return icx_nccl_run(s->nccl, reps, time_s, err);
 }
 
 static void cuda_teardown(struct ab_case *c)
@@ -185,10 +180,6 @@ static void cuda_teardown(struct ab_case *c)
     ab_free(s->back);
     cudaFree(s->dev);
     cudaFree(s->peer);
-    if (s->e0)
-        cudaEventDestroy(s->e0);
-    if (s->e1)
-        cudaEventDestroy(s->e1);
     if (s->stream)
         cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
@@ -200,5 +191,6 @@ const struct ab_impl interconnect_cuda_impl = {
     .setup = cuda_setup,
     .verify = cuda_verify_case,
     .run = cuda_run,
+    .launch = cuda_launch,
     .teardown = cuda_teardown,
 };

@@ -1,9 +1,9 @@
 /* cuda.c — transformer_block on an NVIDIA GPU: the same layer over the CUDA ops (cuBLASLt
  * matmuls with bias and GELU+bias epilogues and the residual as C with beta = 1; LayerNorm and
  * the fused tensor-core attention of ops_cuda.cu). Small cases, where launch gaps would
- * dominate, replay the forward as a CUDA graph (axis cuda_graph forces either path). Timing by
- * events around the repetitions; the per-op breakdown comes from one forward in verify with
- * events between the ops, so run() does only timed work. */
+ * dominate, replay the forward as a CUDA graph (axis cuda_graph forces either path). The engine
+ * times the launches (one forward each); the per-op breakdown comes from one forward in verify
+ * with events between the ops, so launch() does only timed work. */
 #include "ab_cuda.h"
 #include "ops_cuda.h"
 #include "transformer_block.h"
@@ -226,7 +226,6 @@ static ab_status cu_check(struct cu_layer *L, int nb, int nt, struct ab_case *c,
 
 struct cu_state {
     struct cu_layer *L;
-    cudaEvent_t e0, e1;
 };
 
 static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
@@ -243,8 +242,6 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (!ab_device_fits(c->device, (uint64_t)(tb_weight_bytes(&d) + 13 * act + 4 * act + (128 << 20))))
         return ab_fail(err, AB_ENOMEM, "the layer does not fit in device memory");
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e0), err);
-    AB_CUDA_TRY(cudaEventCreate(&s->e1), err);
     c->work.flops = tb_flops(&d);
     c->work.bytes = tb_weight_bytes(&d) + 2 * act;
     c->work.tokens = (double)d.B * d.T;
@@ -255,6 +252,7 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     ab_case_metric(c, "cuda_graph", graph);
     if ((st = cu_layer_create(&s->L, &d, c->seed, graph, err)))
         return st;
+    ab_case_set_stream(c, s->L->stream);
     struct ops_cuda_attn_plan p;
     if (ops_cuda_attn_plan(d.B, d.NH, d.T, d.C / d.NH, d.dt, &p, err) == AB_OK)
         ab_case_metric_text(c, "attn_impl", "%s", p.kind == OPS_CUDA_ATTN_TC ? "tensor_core" : "cuda_core");
@@ -263,8 +261,8 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
 }
 
 /* Per-op breakdown: one forward with events between the ops. It runs here, in verify, and not
- * in run(): the runner's energy window spans run() calls, so any forward run() does beyond its
- * `reps` timed ones is energy charged to no repetition (up to 2x the energy per token at one
+ * in launch(): the runner's energy window spans the timed batches, so any forward beyond the
+ * timed ones is energy charged to no repetition (up to 2x the energy per token at one
  * repetition per sample). */
 static ab_status cu_breakdown(struct ab_case *c, struct cu_layer *L, struct ab_error *err)
 {
@@ -305,23 +303,11 @@ static ab_status cuda_verify(struct ab_case *c, struct ab_error *err)
     return cu_breakdown(c, s->L, err);
 }
 
-/* Exactly `reps` forwards, all inside the timed events: nothing else, see cu_breakdown. */
-static ab_status cuda_run(struct ab_case *c, int64_t reps, double *time_s, struct ab_error *err)
+/* Exactly one forward, nothing else (see cu_breakdown): the engine's timer spans the batch. */
+static ab_status cuda_launch(struct ab_case *c, int64_t rep, struct ab_error *err)
 {
     struct cu_state *s = c->state;
-    struct cu_layer *L = s->L;
-    AB_CUDA_TRY(cudaEventRecord(s->e0, L->stream), err);
-    for (int64_t r = 0; r < reps; r++) {
-        ab_status st = cu_run_once(L, err);
-        if (st)
-            return st;
-    }
-    AB_CUDA_TRY(cudaEventRecord(s->e1, L->stream), err);
-    AB_CUDA_TRY(cudaEventSynchronize(s->e1), err);
-    float ms = 0;
-    AB_CUDA_TRY(cudaEventElapsedTime(&ms, s->e0, s->e1), err);
-    *time_s = ms * 1e-3;
-    return AB_OK;
+    return cu_run_once(s->L, err);
 }
 
 static void cuda_teardown(struct ab_case *c)
@@ -330,10 +316,6 @@ static void cuda_teardown(struct ab_case *c)
     if (!s)
         return;
     cu_layer_destroy(s->L);
-    if (s->e0)
-        cudaEventDestroy(s->e0);
-    if (s->e1)
-        cudaEventDestroy(s->e1);
     free(s);
     c->state = NULL;
 }
@@ -341,6 +323,6 @@ static void cuda_teardown(struct ab_case *c)
 const struct ab_impl transformer_block_cuda_impl = {
     .setup = cuda_setup,
     .verify = cuda_verify,
-    .run = cuda_run,
+    .launch = cuda_launch,
     .teardown = cuda_teardown,
 };
