@@ -138,25 +138,7 @@ static void pack_k_generic(float *kp, const void *k, int64_t ldk, int nk, int HS
 #define VHMAX(x)      (x)
 #define VHSUM(x)      (x)
 #define FN(name)      name##_generic
-#include "flash_cpu_tmpl.h"
-#undef V
-#undef VW
-#undef NV
-#undef MR
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VBCAST
-#undef VFMA
-#undef VMUL
-#undef VSUB
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VEXP2
-#undef VHMAX
-#undef VHSUM
-#undef FN
+#include "flash_cpu_tmpl.h" /* undefines its parameters */
 
 static const struct flash_kern kern_generic = { "generic",       qk_generic,       pv_generic,
                                                 pack_k_generic,  pack_v_generic,   softmax_generic,
@@ -267,25 +249,7 @@ static void pack_k_avx2(float *kp, const void *k, int64_t ldk, int nk, int HS, e
 #define VHMAX(x)      hmax_avx2(x)
 #define VHSUM(x)      hsum_avx2(x)
 #define FN(name)      name##_avx2
-#include "flash_cpu_tmpl.h"
-#undef V
-#undef VW
-#undef NV
-#undef MR
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VBCAST
-#undef VFMA
-#undef VMUL
-#undef VSUB
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VEXP2
-#undef VHMAX
-#undef VHSUM
-#undef FN
+#include "flash_cpu_tmpl.h" /* undefines its parameters */
 #pragma GCC pop_options
 
 /* --- AVX-512F */
@@ -321,25 +285,7 @@ static inline __m512 exp2_avx512(__m512 x)
 #define VHMAX(x)      _mm512_reduce_max_ps(x)
 #define VHSUM(x)      _mm512_reduce_add_ps(x)
 #define FN(name)      name##_avx512
-#include "flash_cpu_tmpl.h"
-#undef V
-#undef VW
-#undef NV
-#undef MR
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VBCAST
-#undef VFMA
-#undef VMUL
-#undef VSUB
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VEXP2
-#undef VHMAX
-#undef VHSUM
-#undef FN
+#include "flash_cpu_tmpl.h" /* undefines its parameters */
 #pragma GCC pop_options
 
 /* --- AVX-512 BF16: Q.K^T of bf16 inputs with VDPBF16PS (pairs of bf16 along HS, exact products,

@@ -220,3 +220,23 @@ static void FN(pack_v)(float *restrict Vp, const void *restrict v, int64_t ldv, 
             }
         }
 }
+
+/* The parameters are this inclusion's only: the next one defines its own. */
+#undef V
+#undef VW
+#undef NV
+#undef MR
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef VSUB
+#undef VADD
+#undef VMAX
+#undef VZERO
+#undef VEXP2
+#undef VHMAX
+#undef VHSUM
+#undef FN
