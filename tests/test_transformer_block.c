@@ -103,6 +103,7 @@ static void cpu_layer_verifies_and_times(void **state)
             fail_msg("%s: %s", cases[i], err.msg);
         assert_true(t > 0);
         assert_true(c->work.flops > 0 && c->work.tokens > 0);
+        impl->teardown(c); /* records the per-op breakdown; the runner reads metrics after it too */
         struct ab_result r = { 0 };
         memcpy(r.metrics, c->metrics, sizeof r.metrics);
         r.n_metrics = c->n_metrics;
@@ -117,7 +118,6 @@ static void cpu_layer_verifies_and_times(void **state)
         assert_true(parts <= t / 3 * 1.01 + 1e-6); /* the parts lie within the forward */
         assert_true(ab_result_metric(&r, "small_max_err") <= 1);
         assert_true(ab_result_metric(&r, "case_first_tokens_max_err") <= 1);
-        impl->teardown(c);
         free(c);
     }
 }
