@@ -1,9 +1,11 @@
 /* ops_cuda_plan.c — host-side planning of the CUDA ops (see ops_cuda.h): how a row-major matmul
  * descriptor maps onto column-major cuBLASLt and what cuBLASLt refuses of it (FP8's architecture,
  * layout and alignment, outer-vector scales), which attention kernel runs with which launch
- * shape, when a forward is worth a CUDA graph, which dtype a matmul's bias takes, the strides of
- * a fused QKV buffer. Plain C, built everywhere,
- * so it is tested without a GPU. */
+ * shape (fused: grid; decode: the keys' splits for the device's SMs, the partial results'
+ * bytes; over gpt2's KV cache: the strides of its layout, the span of queries among the keys,
+ * fused or decode) and what each refuses, when a forward is worth a CUDA graph, which dtype a
+ * matmul's bias takes, the strides of a fused QKV buffer. Plain C, built everywhere, so it is
+ * tested without a GPU. */
 #include "ops_cuda.h"
 
 static bool is_fp8(enum ab_dtype dt)
