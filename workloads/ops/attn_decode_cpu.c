@@ -374,6 +374,19 @@ static const float *rows_f32(const struct dec *x, const char *base, int k0, int 
     return T;
 }
 
+/* Rows [k0, k0 + kn) of a cache from row 0 at base into L2, while the tile before is computed:
+ * a tile's compute is long enough that the hardware's stream prefetch, which runs little ahead
+ * of the widening loop's bursts, leaves DRAM idle between them. */
+static void prefetch_rows(const struct dec *x, const char *base, int k0, int kn)
+{
+    size_t es = ab_dtype_size(x->kv_dt), row = (size_t)x->HS * es, rs = (size_t)x->io->kv_t * es;
+    for (int r = 0; r < kn; r++) {
+        const char *p = base + (size_t)(k0 + r) * rs;
+        for (size_t o = 0; o < row; o += 64)
+            _mm_prefetch(p + o, _MM_HINT_T1);
+    }
+}
+
 #define W        8
 #define V        __m256
 #define VLOAD    _mm256_loadu_ps

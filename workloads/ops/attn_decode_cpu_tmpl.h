@@ -143,15 +143,20 @@ static void FN(hl_range)(const struct dec *x, int b, int hk, int j0, int j1, flo
         int kn = j1 - k0 < HL_TILE ? j1 - k0 : HL_TILE;
         int64_t ld;
         const float *K = rows_f32(x, kb, k0, kn, T, &ld);
+        prefetch_rows(x, vb, k0, kn);
         for (int blk = 0; blk < nb; blk++) {
             float *st = St + (size_t)blk * HL_TILE * W;
             FN(hl_qk)(st, Qt + (size_t)blk * (size_t)HS * W, K, ld, kn, HS);
             corr[blk] = FN(hl_softmax)(st, kn, m + (size_t)blk * W, l + (size_t)blk * W);
         }
         const float *Vr = rows_f32(x, vb, k0, kn, T, &ld);
-        for (int blk = 0; blk < nb; blk++)
-            FN(hl_pv)
-        (Ot + (size_t)blk * (size_t)HS * W, corr[blk], St + (size_t)blk * HL_TILE * W, Vr, ld, kn, HS);
+        if (k0 + kn < j1)
+            prefetch_rows(x, kb, k0 + kn, j1 - k0 - kn < HL_TILE ? j1 - k0 - kn : HL_TILE);
+        for (int blk = 0; blk < nb; blk++) {
+            float *ot = Ot + (size_t)blk * (size_t)HS * W;
+            const float *st = St + (size_t)blk * HL_TILE * W;
+            FN(hl_pv)(ot, corr[blk], st, Vr, ld, kn, HS);
+        }
     }
     for (int g = 0; g < G; g++) {
         const float *ot = Ot + (size_t)(g / W) * (size_t)HS * W + (size_t)(g % W);
