@@ -338,14 +338,16 @@ static void kv_cached_decode_matches_full_recompute(void **state)
         if (t == T - 1)
             break;
         assert_int_equal(gpt2_model_forward(dec, next, 1, P + t, false, lg, &err), AB_OK);
-        /* recompute the whole sequence so far from scratch */
+        /* recompute the whole sequence so far from scratch (other kernels, other summation
+         * orders: the GEMV and decode attention against the GEMM and the flash kernel, 2e-5 apart, as the
+         * fused step and the per-op forward below; the FP64 reference tests hold each path to 1e-4) */
         int n = P + t + 1;
         for (int b = 0; b < B; b++)
             memcpy(tok + b * n, seq[b], n * sizeof(int));
         assert_int_equal(gpt2_model_forward(full, tok, n, 0, true, all, &err), AB_OK);
         for (int b = 0; b < B; b++)
             for (int v = 0; v < V_; v++)
-                assert_double_equal(lg[b * V_ + v], all[((size_t)b * n + n - 1) * V_ + v], 1e-5);
+                assert_double_equal(lg[b * V_ + v], all[((size_t)b * n + n - 1) * V_ + v], 2e-5);
     }
     /* the sequences generated are those of the FP64 reference's greedy choices too */
     static double ref[(P + T) * V_];

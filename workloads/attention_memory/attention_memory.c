@@ -675,7 +675,8 @@ static const struct ab_metric_decl metrics[] = {
     { "cpu_kernels", "", true, AB_BETTER_NONE,
       "CPU: which build of the kernels ran (x86-64-v4, x86-64-v3 or x86-64)" },
     { "attn_impl", "", true, AB_BETTER_NONE,
-      "CPU prefill: the flash kernel's micro-kernels that ran (avx512f, avx2_fma or generic)" },
+      "CPU: the micro-kernels that ran; prefill: the flash kernel's (avx512f, avx2_fma or generic); decode: "
+      "the decode-attention op's (avx2_fma_dot, avx2_fma_headlane4, avx2_fma_headlane8 or generic)" },
 };
 
 /* The work without setup (run --dry-run): the analytic model of attention_memory_work. */

@@ -6,10 +6,9 @@
  *                results are merged at the end with log-sum-exp rescaling.
  *   cpu_fused:   ops' flash kernel (ops/flash_cpu.c, the one transformer_block and gpt2 run):
  *                online softmax over query x key blocks; nothing n-sized is stored.
- *   cpu_decode:  one query per head over the KV cache, keys split across threads when B*Hkv
- *                is small, partial results merged as in the fused kernel; each K and V row is
- *                read once for all G query heads of its group, with one register accumulator
- *                per head.
+ *   cpu_decode:  ops' decode-attention op (ops/attn_decode_cpu.c, the one gpt2's decode runs):
+ *                one query per head over the KV cache, each K and V row read once for all G
+ *                query heads of its group, keys split across threads when B*Hkv is small.
  * naive and chunked run their Q.K^T and P.V through the flash kernel's tile kernels
  * (ops_attn_qk, ops_attn_pv) and its exponential, so their times against fused compare the
  * algorithms, not the code. Every scratch buffer goes through the case's tracker: its
@@ -23,10 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* DECODE_SUB: the K or V rows a decode kernel call takes, few enough (16 x d fp32, 8 KB at
- * d = 128) to stay in L1 while the kernel passes over them once per 8 columns. */
 /* TILE_Q: the query rows naive and chunked give one tile-kernel call. */
-enum { TILE_Q = 32, DECODE_BK = 256, DECODE_SUB = 16 };
+enum { TILE_Q = 32 };
 
 /* Row stride of a transposed K tile of ld keys: a power-of-two stride would send every row's
  * element c of the scatter in transpose_f32 to the same few L1 sets; one extra cache line per
@@ -43,7 +40,8 @@ struct cpu_state {
     size_t q_bytes, kv_bytes, out_bytes;
     struct am_tracker tr;
     int threads;
-    struct ops_attn *flash; /* prefill fused: ops' plan, its scratch from the tracker */
+    struct ops_attn *flash;          /* prefill fused: ops' plan, its scratch from the tracker */
+    struct ops_attn_decode_desc dec; /* decode: ops' op, its scratch from the tracker */
 };
 
 /* dst[i] = src[i] as fp32 for n elements of dtype dt. */
@@ -59,24 +57,6 @@ static void to_f32(float *restrict dst, const void *restrict src, size_t n, enum
     } else {
         ab_dtype_to_f32(dt, dst, src, n);
     }
-}
-
-/* exp(x) for the softmax loops, in a form the compiler vectorizes (libm's expf is scalar
- * here): x = k ln2 + r with |r| <= ln2/2, exp(r) by its degree-6 Taylor polynomial (relative
- * error below 2e-7), 2^k put into the exponent bits; exp(-inf) and anything below the
- * smallest normal float is 0. */
-static inline float softmax_exp(float x)
-{
-    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float k = __builtin_rintf(xc * 1.44269504088896341f);
-    float r = xc - k * 0.693145751953125f - k * 1.42860682030941723e-06f; /* ln2 hi + lo */
-    float p =
-        1.0f +
-        r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return x < -87.0f ? 0.0f : p * scale;
 }
 
 /* q row i of head h in fp32, scaled by 1/sqrt(d). */
@@ -281,274 +261,30 @@ done:
     return st_;
 }
 
-/* Eight floats as one value: GCC's and clang's vector extension, lowered to one AVX register
- * in the x86-64-v3 build and to two SSE registers in the default one. The decode kernels
- * below keep one such accumulator per query head of the group in registers. */
-typedef float am_v8 __attribute__((vector_size(32)));
-
-static inline am_v8 v8_load(const float *p)
-{
-    am_v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void v8_store(float *p, am_v8 v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-typedef int32_t am_v8i __attribute__((vector_size(32)));
-
-/* softmax_exp on 8 lanes, the same steps written on vectors: a scalar loop of softmax_exp is
- * not vectorized (its clamps and rounding stay scalar without -ffast-math), and decode takes
- * G exponentials per key. Rounding to nearest by adding and subtracting 1.5 * 2^23. */
-static inline am_v8 v8_exp(am_v8 x)
-{
-    const am_v8 lo = (am_v8){ 0 } - 87.0f, hi = (am_v8){ 0 } + 88.0f;
-    am_v8i under = x < lo;
-    am_v8 xc = (am_v8)(((am_v8i)x & ~under) | ((am_v8i)lo & under));
-    am_v8i over = xc > hi;
-    xc = (am_v8)(((am_v8i)xc & ~over) | ((am_v8i)hi & over));
-    am_v8 k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    am_v8 r = xc - k * 0.693145751953125f - k * 1.42860682030941723e-06f;
-    am_v8 p =
-        1.0f +
-        r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    am_v8i bits = (__builtin_convertvector(k, am_v8i) + 127) << 23;
-    return (am_v8)((am_v8i)(p * (am_v8)bits) & ~under);
-}
-
-/* row_max and exp_sum for decode's score rows, 8 lanes at a time. */
-static float decode_row_max(const float *s, int n)
-{
-    float m = -INFINITY;
-    int j = 0;
-    if (n >= 8) {
-        am_v8 mv = v8_load(s);
-        for (j = 8; j + 8 <= n; j += 8) {
-            am_v8 x = v8_load(s + j);
-            am_v8i gt = x > mv;
-            mv = (am_v8)(((am_v8i)x & gt) | ((am_v8i)mv & ~gt));
-        }
-        for (int l = 0; l < 8; l++)
-            m = mv[l] > m ? mv[l] : m;
-    }
-    for (; j < n; j++)
-        m = s[j] > m ? s[j] : m;
-    return m;
-}
-
-static float decode_exp_sum(float *s, int n, float m)
-{
-    am_v8 acc = { 0 };
-    int j = 0;
-    for (; j + 8 <= n; j += 8) {
-        am_v8 e = v8_exp(v8_load(s + j) - m);
-        v8_store(s + j, e);
-        acc += e;
-    }
-    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; j < n; j++) {
-        s[j] = softmax_exp(s[j] - m);
-        sum += s[j];
-    }
-    return sum;
-}
-
-/* s (G, ld)[:, 0:nk] = q (G, d) . k (nk, d)^T for G <= 8: each k row is loaded once, 8 columns
- * at a time, and multiplied into G register accumulators, one per query head. Called with G
- * a constant, so that the accumulators are registers. */
-static inline __attribute__((always_inline)) void decode_scores_g(float *restrict s, int ld,
-                                                                  const float *restrict q,
-                                                                  const float *restrict k, int nk, int d,
-                                                                  int G)
-{
-    for (int j = 0; j < nk; j++) {
-        const float *kj = k + (size_t)j * (size_t)d;
-        am_v8 acc[8];
-        for (int g = 0; g < G; g++)
-            acc[g] = (am_v8){ 0 };
-        int c = 0;
-        for (; c + 8 <= d; c += 8) {
-            am_v8 kv = v8_load(kj + c);
-            for (int g = 0; g < G; g++)
-                acc[g] += v8_load(q + (size_t)g * (size_t)d + (size_t)c) * kv;
-        }
-        for (int g = 0; g < G; g++) {
-            am_v8 a = acc[g];
-            float t = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-            for (int cc = c; cc < d; cc++)
-                t += q[(size_t)g * (size_t)d + (size_t)cc] * kj[cc];
-            s[(size_t)g * (size_t)ld + (size_t)j] = t;
-        }
-    }
-}
-
-/* acc (G, lda)[:, 0:d] += p (G, ld)[:, 0:nk] . v (nk, d) for G <= 8: per 8 columns, G register
- * accumulators over all nk keys, so that acc is loaded and stored once a call rather than once
- * a key. v's rows are re-read once per 8 columns: the caller passes few enough to sit in L1. */
-static inline __attribute__((always_inline)) void decode_pv_g(float *restrict acc, int lda,
-                                                              const float *restrict p, int ld,
-                                                              const float *restrict v, int nk, int d, int G)
-{
-    int c = 0;
-    for (; c + 8 <= d; c += 8) {
-        am_v8 a[8];
-        for (int g = 0; g < G; g++)
-            a[g] = v8_load(acc + (size_t)g * (size_t)lda + (size_t)c);
-        for (int j = 0; j < nk; j++) {
-            am_v8 vv = v8_load(v + (size_t)j * (size_t)d + (size_t)c);
-            for (int g = 0; g < G; g++)
-                a[g] += p[(size_t)g * (size_t)ld + (size_t)j] * vv;
-        }
-        for (int g = 0; g < G; g++)
-            v8_store(acc + (size_t)g * (size_t)lda + (size_t)c, a[g]);
-    }
-    for (; c < d; c++)
-        for (int g = 0; g < G; g++)
-            for (int j = 0; j < nk; j++)
-                acc[(size_t)g * (size_t)lda + (size_t)c] +=
-                    p[(size_t)g * (size_t)ld + (size_t)j] * v[(size_t)j * (size_t)d + (size_t)c];
-}
-
-/* The two kernels for any G: query heads in groups of 8 (K and V rows then come from L1 after
- * the first group), with the common group sizes as constants. */
-static void decode_scores(float *s, int ld, const float *q, const float *k, int nk, int d, int G)
-{
-    for (int g0 = 0; g0 < G; g0 += 8) {
-        int gn = G - g0 < 8 ? G - g0 : 8;
-        float *sg = s + (size_t)g0 * (size_t)ld;
-        const float *qg = q + (size_t)g0 * (size_t)d;
-        switch (gn) {
-        case 8: decode_scores_g(sg, ld, qg, k, nk, d, 8); break;
-        case 4: decode_scores_g(sg, ld, qg, k, nk, d, 4); break;
-        case 2: decode_scores_g(sg, ld, qg, k, nk, d, 2); break;
-        case 1: decode_scores_g(sg, ld, qg, k, nk, d, 1); break;
-        default: decode_scores_g(sg, ld, qg, k, nk, d, gn); break;
-        }
-    }
-}
-
-static void decode_pv(float *acc, int lda, const float *p, int ld, const float *v, int nk, int d, int G)
-{
-    for (int g0 = 0; g0 < G; g0 += 8) {
-        int gn = G - g0 < 8 ? G - g0 : 8;
-        float *ag = acc + (size_t)g0 * (size_t)lda;
-        const float *pg = p + (size_t)g0 * (size_t)ld;
-        switch (gn) {
-        case 8: decode_pv_g(ag, lda, pg, ld, v, nk, d, 8); break;
-        case 4: decode_pv_g(ag, lda, pg, ld, v, nk, d, 4); break;
-        case 2: decode_pv_g(ag, lda, pg, ld, v, nk, d, 2); break;
-        case 1: decode_pv_g(ag, lda, pg, ld, v, nk, d, 1); break;
-        default: decode_pv_g(ag, lda, pg, ld, v, nk, d, gn); break;
-        }
-    }
-}
-
-/* Rows [k0, k0 + kn) of a (n, d) cache as fp32: the rows themselves when the cache is fp32,
- * else converted into buf (kn, d). */
-static const float *decode_rows_f32(float *buf, const void *cache, int k0, int kn, int d, enum ab_dtype dt)
-{
-    size_t es = ab_dtype_size(dt), off = (size_t)k0 * (size_t)d;
-    if (dt == AB_DTYPE_FP32)
-        return (const float *)cache + off;
-    to_f32(buf, (const char *)cache + off * es, (size_t)kn * (size_t)d, dt);
-    return buf;
-}
-
+/* ops' decode-attention op on the (B,Hkv*G,d) queries and (B,Hkv,n,d) cache; its scratch (per
+ * thread, and the splits' partial results) is the tracked peak. */
 static ab_status cpu_decode(struct cpu_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
-    int d = s->d, G = s->group, n = (int)s->n, hq = s->heads * G;
-    int64_t seqs = (int64_t)s->batch * s->heads;
-    size_t es = ab_dtype_size(s->dtype), cache = (size_t)n * (size_t)d;
-    /* Split each (sequence, KV head)'s keys so that every thread has work: ~4 items a thread,
-     * no split shorter than two blocks. */
-    int64_t splits = (4 * st->threads + seqs - 1) / seqs;
-    int64_t max_splits = (n + 2 * DECODE_BK - 1) / (2 * DECODE_BK);
-    if (splits > max_splits)
-        splits = max_splits;
-    if (splits < 1)
-        splits = 1;
-    int64_t span = (n + splits - 1) / splits;
-    /* per thread: a block's scores (G, DECODE_BK), the queries (G, d), DECODE_SUB rows of K or
-     * V converted to fp32 */
-    size_t part = (size_t)G * ((size_t)d + 2), parts_bytes = (size_t)(seqs * splits) * part * 4;
-    size_t per = (size_t)G * DECODE_BK + (size_t)G * (size_t)d + (size_t)DECODE_SUB * (size_t)d;
-    size_t scratch_bytes = per * 4 * (size_t)st->threads;
-    float *parts = NULL, *scratch = NULL;
+    int64_t hq = (int64_t)s->heads * s->group, cache = s->n * s->d;
+    size_t bytes = ops_attn_decode_scratch_bytes(&st->dec);
+    void *scratch = NULL;
     ab_status st_ = AB_OK;
-    TRACKED(parts, parts_bytes);
-    TRACKED(scratch, scratch_bytes);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(st->threads)
-    for (int64_t t = 0; t < seqs * splits; t++) {
-        int64_t sq = t / splits, sp = t % splits;
-        int b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
-        int j0 = (int)(sp * span), j1 = (int)((sp + 1) * span < n ? (sp + 1) * span : n);
-        float *sc = scratch + per * (size_t)omp_get_thread_num(), *qt = sc + (size_t)G * DECODE_BK;
-        float *rows = qt + (size_t)G * (size_t)d;
-        float *pm = parts + (size_t)t * part; /* G x (m, l, acc[d]) */
-        for (int g = 0; g < G; g++) {
-            load_q(qt + (size_t)g * (size_t)d, st,
-                   ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d);
-            float *pg = pm + (size_t)g * ((size_t)d + 2);
-            pg[0] = -INFINITY, pg[1] = 0;
-            memset(pg + 2, 0, (size_t)d * 4);
-        }
-        const char *kh = (const char *)st->k + (size_t)sq * cache * es,
-                   *vh = (const char *)st->v + (size_t)sq * cache * es;
-        for (int k0 = j0; k0 < j1; k0 += DECODE_BK) {
-            int kn = j1 - k0 < DECODE_BK ? j1 - k0 : DECODE_BK;
-            /* Grouped-query attention: every K and V row is read from memory once and serves
-             * all G query heads of its group. */
-            for (int j = 0; j < kn; j += DECODE_SUB) {
-                int jn = kn - j < DECODE_SUB ? kn - j : DECODE_SUB;
-                decode_scores(sc + j, DECODE_BK, qt, decode_rows_f32(rows, kh, k0 + j, jn, d, s->dtype), jn,
-                              d, G);
-            }
-            for (int g = 0; g < G; g++) {
-                float *pg = pm + (size_t)g * ((size_t)d + 2), *row = sc + (size_t)g * DECODE_BK;
-                float mn = fmaxf(pg[0], decode_row_max(row, kn));
-                float corr = expf(pg[0] - mn); /* 0 on the first block, where m = -inf */
-                pg[1] = pg[1] * corr + decode_exp_sum(row, kn, mn);
-                pg[0] = mn;
-                for (int c = 0; c < d; c++)
-                    pg[2 + c] *= corr;
-            }
-            for (int j = 0; j < kn; j += DECODE_SUB) {
-                int jn = kn - j < DECODE_SUB ? kn - j : DECODE_SUB;
-                decode_pv(pm + 2, d + 2, sc + j, DECODE_BK,
-                          decode_rows_f32(rows, vh, k0 + j, jn, d, s->dtype), jn, d, G);
-            }
-        }
-    }
-    /* Merge the splits of each (sequence, query head): little work, done serially, because
-     * another parallel region costs more than it saves when the cores are shared. */
-    for (int64_t x = 0; x < seqs * G; x++) {
-        int64_t sq = x / G;
-        int g = (int)(x % G), b = (int)(sq / s->heads), hk = (int)(sq % s->heads);
-        float gm = -INFINITY, den = 0;
-        for (int64_t sp = 0; sp < splits; sp++)
-            gm = fmaxf(gm, parts[(size_t)(sq * splits + sp) * part + (size_t)g * ((size_t)d + 2)]);
-        float *o = st->out + ((size_t)b * (size_t)hq + (size_t)hk * (size_t)G + (size_t)g) * (size_t)d;
-        for (int c = 0; c < d; c++)
-            o[c] = 0;
-        for (int64_t sp = 0; sp < splits; sp++) {
-            const float *pg = parts + (size_t)(sq * splits + sp) * part + (size_t)g * ((size_t)d + 2);
-            if (pg[0] == -INFINITY)
-                continue;
-            float w = expf(pg[0] - gm);
-            den += w * pg[1];
-            for (int c = 0; c < d; c++)
-                o[c] += w * pg[2 + c];
-        }
-        for (int c = 0; c < d; c++)
-            o[c] /= den;
-    }
+    TRACKED(scratch, bytes);
+    struct ops_attn_decode_io io = { .q = st->q,
+                                     .k = st->k,
+                                     .v = st->v,
+                                     .out = st->out,
+                                     .q_b = hq * s->d,
+                                     .q_h = s->d,
+                                     .kv_b = s->heads * cache,
+                                     .kv_h = cache,
+                                     .kv_t = s->d,
+                                     .o_b = hq * s->d,
+                                     .o_h = s->d };
+    ops_attn_decode(&st->dec, &io, scratch);
 done:
-    am_free(&st->tr, scratch, scratch_bytes);
-    am_free(&st->tr, parts, parts_bytes);
+    am_free(&st->tr, scratch, bytes);
     return st_;
 }
 
@@ -576,6 +312,9 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
         return ab_fail(err, AB_EUNSUPPORTED, "group %d: the CPU decode kernel handles G <= 64", s.group);
     if (s.mode == AM_PREFILL && s.n > (1 << 30) / 2)
         return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the CPU kernels' int indexing",
+                       (long long)s.n);
+    if (s.mode == AM_DECODE && s.n > INT32_MAX)
+        return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the CPU decode kernel's int indexing",
                        (long long)s.n);
     struct cpu_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -612,6 +351,18 @@ static ab_status cpu_setup(struct ab_case *c, struct ab_error *err)
     attention_memory_fill(st->v, st->kv_bytes / es, s.dtype, c->seed + 2);
     memset(st->out, 0xff, st->out_bytes); /* NaN: a row left unwritten cannot pass */
     attention_memory_work(&s, AB_BACKEND_CPU, &c->work);
+    if (s.mode == AM_DECODE) {
+        st->dec = (struct ops_attn_decode_desc){ .B = s.batch,
+                                                 .Hkv = s.heads,
+                                                 .G = s.group,
+                                                 .n = (int)s.n,
+                                                 .HS = s.d,
+                                                 .q_dt = s.dtype,
+                                                 .kv_dt = s.dtype,
+                                                 .threads = st->threads };
+        ab_case_metric_text(c, "attn_impl", "%s", ops_attn_decode_impl(s.group));
+        return ops_attn_decode_check(&st->dec, err);
+    }
     if (s.mode == AM_PREFILL) {
         ab_case_metric_text(c, "attn_impl", "%s", ops_attn_tile_impl());
         if (s.algo == AM_FUSED) {

@@ -17,100 +17,15 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TAVX2 __attribute__((target("avx2,fma")))
-
-static bool use_avx2(int HS)
-{
-    return !ops_generic() && HS % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 /* ------------------------------------------------------------------ attention over a cache */
 
-static inline float kv_at(const void *p, enum ab_dtype dt, size_t i)
-{
-    return dt == AB_DTYPE_BF16 ? ab_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
-}
-
-static void attend_generic(float *out, const float *q, const void *K, const void *V, enum ab_dtype dt,
-                           size_t ld, int n, int HS, float scale, float *sc)
-{
-    float mx = -INFINITY, sum = 0;
-    for (int j = 0; j < n; j++) {
-        float d = 0;
-        for (int e = 0; e < HS; e++)
-            d += q[e] * kv_at(K, dt, (size_t)j * ld + e);
-        sc[j] = d * scale;
-        mx = sc[j] > mx ? sc[j] : mx;
-    }
-    for (int j = 0; j < n; j++)
-        sum += (sc[j] = expf(sc[j] - mx));
-    for (int e = 0; e < HS; e++)
-        out[e] = 0;
-    for (int j = 0; j < n; j++) {
-        float w = sc[j] / sum;
-        for (int e = 0; e < HS; e++)
-            out[e] += w * kv_at(V, dt, (size_t)j * ld + e);
-    }
-}
-
-TAVX2 static inline __m256 load8(const void *p, enum ab_dtype dt, size_t i)
-{
-    if (dt == AB_DTYPE_FP32)
-        return _mm256_loadu_ps((const float *)p + i);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); /* bf16 widened */
-}
-
-TAVX2 static float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-
-/* HS a multiple of 8; K rows read once for the scores, V rows once for the sum */
-TAVX2 static void attend_avx2(float *out, const float *q, const void *K, const void *V, enum ab_dtype dt,
-                              size_t ld, int n, int HS, float scale, float *sc)
-{
-    float mx = -INFINITY, sum = 0;
-    for (int j = 0; j < n; j++) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        int e = 0;
-        for (; e + 16 <= HS; e += 16) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), load8(K, dt, (size_t)j * ld + e), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + e + 8), load8(K, dt, (size_t)j * ld + e + 8), a1);
-        }
-        if (e < HS)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), load8(K, dt, (size_t)j * ld + e), a0);
-        sc[j] = hsum8(_mm256_add_ps(a0, a1)) * scale;
-        mx = sc[j] > mx ? sc[j] : mx;
-    }
-    for (int j = 0; j < n; j++)
-        sum += (sc[j] = expf(sc[j] - mx));
-    float inv = 1.0f / sum;
-    for (int e0 = 0; e0 < HS; e0 += 64) { /* 8 accumulators of 8 lanes per pass over V */
-        int w = HS - e0 < 64 ? (HS - e0) / 8 : 8;
-        __m256 acc[8];
-        for (int k = 0; k < 8; k++)
-            acc[k] = _mm256_setzero_ps();
-        for (int j = 0; j < n; j++) {
-            __m256 p = _mm256_set1_ps(sc[j] * inv);
-            for (int k = 0; k < w; k++)
-                acc[k] = _mm256_fmadd_ps(p, load8(V, dt, (size_t)j * ld + e0 + 8 * k), acc[k]);
-        }
-        for (int k = 0; k < w; k++)
-            _mm256_storeu_ps(out + e0 + 8 * k, acc[k]);
-    }
-}
-
+/* The decode-attention op's G = 1 kernel (attn_decode_cpu.c): keys in tiles with an online
+ * softmax, so scores is not needed. */
 void ops_cache_attend(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
                       size_t ld, int n, int HS, float scale, float *scores)
 {
-    if (use_avx2(HS))
-        attend_avx2(out, q, K, V, kv_dt, ld, n, HS, scale, scores);
-    else
-        attend_generic(out, q, K, V, kv_dt, ld, n, HS, scale, scores);
+    (void)scores;
+    ops_attn_decode_one(out, q, K, V, kv_dt, (int64_t)ld, n, HS, scale);
 }
 
 void ops_cache_store(void *cache, enum ab_dtype kv_dt, size_t at, const float *src, int n)

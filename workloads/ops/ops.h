@@ -211,9 +211,53 @@ void ops_attn_exp2(float *out, const float *x, size_t n);
 /* The tile kernels' set now. */
 const char *ops_attn_tile_impl(void);
 
+/* Decode attention (attn_decode_cpu.c): one new query per query head over a KV cache, query
+ * head h = hk*G + g reading KV head hk (grouped-query attention, G = 1..OPS_ATTN_DECODE_MAX_G):
+ *   out[b, h] (HS) = softmax_j(q[b, h] . K[b, hk, j] scale) V[b, hk, j] over the n cached keys;
+ *   q (B, Hkv*G, HS) in q_dt, K and V (B, Hkv, n, HS) in kv_dt (fp32 or bf16 each, bf16 widened
+ *   exactly: the arithmetic is fp32), out fp32. scale 0: 1/sqrt(HS).
+ * Each K and V row is read once for all G heads of its group. Keys in tiles with an online
+ * softmax; when B*Hkv cannot keep `threads` threads busy, each pair's keys are split
+ * (ops_attn_decode_split) and merged. */
+#define OPS_ATTN_DECODE_MAX_G 64
+struct ops_attn_decode_desc {
+    int B, Hkv, G; /* sequences, KV heads, query heads per KV head */
+    int n, HS;     /* cached keys (>= 1), head size */
+    enum ab_dtype q_dt, kv_dt;
+    float scale;
+    int threads; /* OpenMP threads of one call (1: none started) */
+};
+/* Element strides: q and out of batch (q_b, o_b) and query head (q_h, o_h); K and V of batch,
+ * KV head and row (kv_b, kv_h, kv_t); the HS elements of a row are contiguous. */
+struct ops_attn_decode_io {
+    const void *q, *k, *v;
+    float *out;
+    int64_t q_b, q_h, kv_b, kv_h, kv_t, o_b, o_h;
+};
+/* AB_OK when the op takes the shape, else the reason in err. */
+ab_status ops_attn_decode_check(const struct ops_attn_decode_desc *d, struct ab_error *err);
+/* Scratch bytes of ops_attn_decode: per thread a fixed amount (no n-sized buffer) plus the
+ * splits' partial results (B*Hkv*splits*G*(HS+2) floats, splits only where B*Hkv is small). */
+size_t ops_attn_decode_scratch_bytes(const struct ops_attn_decode_desc *d);
+/* Run it (a checked desc); scratch: ops_attn_decode_scratch_bytes of memory, 4-byte aligned. */
+void ops_attn_decode(const struct ops_attn_decode_desc *d, const struct ops_attn_decode_io *io,
+                     void *scratch);
+/* The splits of each (sequence, KV head)'s n keys: *splits spans of *span keys (the last may
+ * be shorter, none empty): about 4 items a thread over all seqs pairs, at most ceil(n / 512)
+ * splits (so none below 256 keys), and 1 with one thread. */
+void ops_attn_decode_split(int64_t seqs, int n, int threads, int *splits, int *span);
+/* One query of one head over n rows of stride ld, on the calling thread, no scratch: the op's
+ * G = 1 kernel (ops_cache_attend runs it). */
+void ops_attn_decode_one(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
+                         int64_t ld, int n, int HS, float scale);
+/* The kernel the op runs for group G on this CPU: "avx2_fma_dot" (G <= 2),
+ * "avx2_fma_headlane4" (G <= 4), "avx2_fma_headlane8", or "generic". */
+const char *ops_attn_decode_impl(int G);
+
 /* Attention of one query over n cached rows (decode.c): out (HS) = softmax_j(q . K_j scale) V_j,
  * K and V (n, HS) with row stride ld elements, fp32 or bf16 (kv_dt; bf16 widened as read);
- * each K and each V row read once; scores (n) scratch. AVX2 + FMA for HS a multiple of 8. */
+ * each K and each V row read once; scores is unused (the kernel, ops_attn_decode_one, stores
+ * no n-sized scores). */
 void ops_cache_attend(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
                       size_t ld, int n, int HS, float scale, float *scores);
 /* cache[at .. at+n) (kv_dt) = src (n) fp32, rounded to bf16 (nearest even) for a bf16 cache */
