@@ -335,6 +335,34 @@ static void gemv_avx2_gelu_holds_at_the_tails(void **state)
     free(x), free(w), free(y), free(bias), free(xw), free(ww), free(bw), free(ref);
 }
 
+/* The AVX2 GEMV's column blocks are at most 256 columns wide and at least four per thread;
+ * GPT-2's widths split in a multiple of the threads where that costs no width (the tests run
+ * with OMP_NUM_THREADS=2), so that two threads end a decode phase together: 768 in 8 blocks of
+ * 96, 2304 in 10 of 232 (the last 216), 3072 in 12 of 256, the padded vocabulary 50304 in 197
+ * of 256. */
+static void gemv_blocks_split_gpt2_widths_evenly(void **state)
+{
+    if (!(ab_cpu_has("avx2") && ab_cpu_has("fma")) || ab_cpu_has("avx512f"))
+        skip();
+    static const int Ns[] = { 768, 2304, 3072, 50304 }, want[] = { 8, 10, 12, 197 };
+    const char *thr = getenv("OMP_NUM_THREADS");
+    int K = 8;
+    struct ab_error err = { { 0 } };
+    for (int i = 0; i < 4; i++) {
+        float *w = xalloc((size_t)Ns[i] * K * 4);
+        ops_fill_random(w, AB_DTYPE_FP32, NULL, (size_t)Ns[i] * K, seed_base + 50, 1.0f);
+        struct ops_matmul *mm;
+        assert_int_equal(ops_matmul_create(&mm, 1, Ns[i], K, AB_DTYPE_FP32, OPS_MM_BIAS, &err), AB_OK);
+        assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+        int nblk = ops_matmul_blocks(mm);
+        assert_true((long)nblk * 256 >= Ns[i]);
+        if (thr && strcmp(thr, "2") == 0)
+            assert_int_equal(nblk, want[i]);
+        ops_matmul_destroy(mm);
+        free(w);
+    }
+}
+
 /* The probe is what plans go by, and it is not a constant "no": on an AVX-512 CPU (where
  * oneDNN has bf16 kernels, natively or by conversion) it must find bf16. */
 static void bf16_matmul_support_is_probed_and_plans_follow_it(void **state)
@@ -747,6 +775,7 @@ int main(void)
         cmocka_unit_test(matmul_blocks_match_the_whole_run),
         cmocka_unit_test(gemv_avx2_matches_reference_at_every_row_count),
         cmocka_unit_test(gemv_avx2_gelu_holds_at_the_tails),
+        cmocka_unit_test(gemv_blocks_split_gpt2_widths_evenly),
         cmocka_unit_test(bf16_matmul_support_is_probed_and_plans_follow_it),
         cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
         cmocka_unit_test(matmul_plan_reads_any_layout_and_applies_scales),
