@@ -48,9 +48,12 @@ static void unsupported_shapes_are_skipped_before_cuda(void **state)
     assert_int_equal(setup_case("mode=prefill;algo=fused;n=256;d=64;dtype=fp32", &c, &err), AB_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "bf16/fp16"));
     assert_int_equal(setup_case("mode=prefill;algo=fused;n=256;d=96;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
+    /* decode is ops' decode kernel: its refusals, before any CUDA call */
     assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=128;dtype=bf16;group=3", &c, &err),
                      AB_EUNSUPPORTED);
-    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=64;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "groups of 3"));
+    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=96;dtype=bf16", &c, &err), AB_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "head size 96"));
     /* grid limits: more than 16 * 65535 query rows in one chunk, more than 65535 sequences */
     assert_int_equal(
         setup_case("mode=prefill;algo=chunked;n=1048576;d=64;dtype=bf16;q_chunk=1048576", &c, &err),
@@ -85,15 +88,22 @@ static void launchers_refuse_shapes_without_a_kernel(void **state)
     assert_int_equal(ops_cuda_attention_strided(NULL, AB_DTYPE_FP16, hnd, NULL, hnd, NULL, NULL, hnd, 1, 1,
                                                 64, 64, 1, false, AB_DTYPE_BF16, NULL, &err),
                      AB_EINVAL);
+    /* decode is ops' too: a span it was not planned for, or bases a lane cannot load from */
+    struct ops_cuda_attn_strides q = { .batch = 128, .head = 128, .row = 128 };
+    struct ops_cuda_attn_strides kv = { .batch = 1024 * 128, .head = 1024 * 128, .row = 128 };
+    struct ops_cuda_decode_plan dec;
     assert_int_equal(
-        am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 3, 1024, 128, AB_DTYPE_BF16, 1, 1024, 1.f, 0),
-        cudaErrorInvalidValue);
-    assert_int_equal(
-        am_cuda_decode(NULL, NULL, NULL, NULL, 1, 1, 1, 1024, 64, AB_DTYPE_FP16, 1, 1024, 1.f, 0),
-        cudaErrorInvalidValue);
-    assert_int_equal(
-        am_cuda_decode(NULL, NULL, NULL, NULL, 4096, 32, 1, 1024, 128, AB_DTYPE_BF16, 1, 1024, 1.f, 0),
-        cudaErrorInvalidValue);
+        ops_cuda_decode_plan(1, 1, 1024, 128, 1, AB_DTYPE_BF16, AB_DTYPE_FP32, q, kv, 132, &dec, &err),
+        AB_OK);
+    struct ops_cuda_attn_span sp = { .nq = 1, .nk = 2048 };
+    assert_int_equal(ops_cuda_decode_attention(&dec, NULL, q, NULL, q, NULL, NULL, kv, sp, NULL, NULL, &err),
+                     AB_EINVAL);
+    assert_non_null(strstr(err.msg, "2048 keys"));
+    sp.nk = 1024;
+    assert_int_equal(ops_cuda_decode_attention(&dec, NULL, q, (const void *)(uintptr_t)2, q, NULL, NULL, kv,
+                                               sp, NULL, NULL, &err),
+                     AB_EINVAL);
+    assert_non_null(strstr(err.msg, "aligned to 8 bytes"));
     assert_int_equal(am_cuda_scores(NULL, 16, NULL, NULL, 16 * 65536, 16, 64, AB_DTYPE_BF16, 0, 0, 1.f, 0),
                      cudaErrorInvalidValue);
 }
@@ -130,8 +140,8 @@ static void overlong_case_is_skipped_before_cuda_with_its_estimate(void **state)
     assert_non_null(strstr(err.msg, "beyond the case limit"));
     assert_null(c.state);
     impl->teardown(&c);
-    /* fp32 decode has no kernel: a skip, not a failed launch */
-    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=128;dtype=fp32", &c, &err), AB_EUNSUPPORTED);
+    /* a head size the decode kernel has no instance for: a skip, not a failed launch */
+    assert_int_equal(setup_case("mode=decode;algo=fused;n=4096;d=100;dtype=fp32", &c, &err), AB_EUNSUPPORTED);
 }
 
 int main(void)

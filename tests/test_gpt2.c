@@ -364,6 +364,71 @@ static void kv_cached_decode_matches_full_recompute(void **state)
     gpt2_params_free(&p);
 }
 
+/* Prefill through the flash kernel past its tiles: the tiny configuration (HS 32) with P = 300
+ * crosses a query block (at most 256) and key blocks (tens to hundreds). The same prompt in one
+ * forward, in two chunks (the second continues the cache at pos0 = 200: queries behind more
+ * keys than themselves, a new plan) and as P - 3 tokens then three decode steps (one query a
+ * step, the decode path's attention) gives the same last logits, and each holds the FP64
+ * reference's tolerance, over an fp32 cache and a bf16 one (its own, wider tolerance). */
+static void prefill_in_one_or_more_chunks_over_either_cache_matches_the_reference(void **state)
+{
+    enum { B = 2, P = 300, P1 = 200, STEPS = 3 };
+    struct gpt2_config cfg;
+    struct gpt2_params p;
+    struct ab_error err = { { 0 } };
+    assert_true(gpt2_config_named("tiny", &cfg));
+    assert_int_equal(gpt2_params_alloc(&p, &cfg, &err), AB_OK);
+    gpt2_params_random(&p, 7);
+    int V = cfg.vocab, tok[B * P], part[B * P];
+    struct ab_rng g;
+    ab_rng_seed(&g, 17);
+    for (int i = 0; i < B * P; i++)
+        tok[i] = (int)(ab_rng_next(&g) % (uint64_t)V);
+    float *one = malloc((size_t)B * V * 4), *got = malloc((size_t)B * V * 4);
+    double *ref = malloc((size_t)B * V * 8);
+    assert_true(one && got && ref);
+    for (int b = 0; b < B; b++)
+        if (gpt2_reference_logits(&p, tok + b * P, P, P - 1, false, ref + (size_t)b * V, &err))
+            fail_msg("%s", err.msg);
+    for (int k = 0; k < 2; k++) {
+        enum ab_dtype kv = k ? AB_DTYPE_BF16 : AB_DTYPE_FP32;
+        double atol, rtol, same = k ? 1e-3 : 1e-4; /* two summation orders; bf16: a rounding apart */
+        gpt2_logit_tolerance_kv(false, k == 1, &atol, &rtol);
+        struct gpt2_model *m;
+        assert_int_equal(gpt2_model_create_kv(&m, &p, AB_DTYPE_FP32, kv, B, P, P, &err), AB_OK);
+        if (gpt2_model_forward(m, tok, P, 0, false, one, &err))
+            fail_msg("%s", err.msg);
+        for (int b = 0; b < B; b++)
+            for (int v = 0; v < V; v++) {
+                double r = ref[(size_t)b * V + v], e = fabs(one[(size_t)b * V + v] - r);
+                if (!(e <= atol + rtol * fabs(r)))
+                    fail_msg("kv %s, sequence %d, logit %d: %.6g vs reference %.6g", ab_dtype_name(kv), b, v,
+                             one[(size_t)b * V + v], r);
+            }
+        for (int way = 0; way < 2; way++) {
+            int n0 = way ? P - STEPS : P1; /* the first chunk; then the rest at once or a token a step */
+            for (int b = 0; b < B; b++)
+                memcpy(part + b * n0, tok + b * P, (size_t)n0 * sizeof(int));
+            assert_int_equal(gpt2_model_forward(m, part, n0, 0, false, got, &err), AB_OK);
+            for (int at = n0; at < P;) {
+                int n = way ? 1 : P - n0;
+                for (int b = 0; b < B; b++)
+                    memcpy(part + b * n, tok + b * P + at, (size_t)n * sizeof(int));
+                if (gpt2_model_forward(m, part, n, at, false, got, &err))
+                    fail_msg("%s", err.msg);
+                at += n;
+            }
+            for (int i = 0; i < B * V; i++)
+                if (!(fabs(got[i] - one[i]) <= same + same * fabs(one[i])))
+                    fail_msg("kv %s, %s: logit %d of sequence %d: %.8g, one prefill %.8g", ab_dtype_name(kv),
+                             way ? "then decode steps" : "in two chunks", i % V, i / V, got[i], one[i]);
+        }
+        gpt2_model_destroy(m);
+    }
+    free(one), free(got), free(ref);
+    gpt2_params_free(&p);
+}
+
 /* B sequences of P prompt tokens then T greedy steps; lg gets each step's logits (T, B, V) */
 static void decode_run(struct gpt2_model *m, int B, int P, int T, int *seq /* (B, P + T) */, float *lg)
 {
@@ -940,12 +1005,12 @@ static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **sta
 
 /* The CPU model's own logits on the tiny fixture, saved from the model once its forward was
  * written over an op table, with the AVX2 GEMV and the fused decode step (they sum in another
- * order than oneDNN did: up to 1e-5 apart; rewritten when the GEMV's GELU became a vector exp:
- * up to 6e-6 apart) (tests/data/gpt2_tiny/model_logits.bin; rewrite it with
- * GPT2_WRITE_MODEL_LOGITS=FILE): two sequences, the prompt's logits at every position, six
- * greedy decode steps, then three tokens at once continuing the cache. Bit for bit where this
- * CPU takes the code paths of the one that saved them (no AVX-512, OMP_NUM_THREADS=2 as the
- * tests run), else within 1e-5. */
+ * order than oneDNN did: up to 1e-5 apart), resaved when several-token forwards moved to the
+ * flash kernel and the AVX2 GEMM (up to 1.3e-5 from the last), and when the GEMV's GELU became a vector exp
+ * (up to 6e-6) (tests/data/gpt2_tiny/model_logits.bin; rewrite it with GPT2_WRITE_MODEL_LOGITS=FILE): two
+ * sequences, the prompt's logits at every position, six greedy decode steps, then three tokens at once
+ * continuing the cache. Bit for bit where this CPU takes the code paths of the one that saved them (no
+ * AVX-512, OMP_NUM_THREADS=2 as the tests run), else within 1e-5. */
 enum { ML_B = 2, ML_STEPS = 6, ML_CONT = 3 };
 
 static size_t model_logits_run(const struct hf_fixture *fx, float *out)
@@ -1617,6 +1682,7 @@ int main(void)
         cmocka_unit_test(prefill_logits_match_fp64_reference_in_fp32),
         cmocka_unit_test(prefill_logits_match_fp64_reference_in_bf16_loosely),
         cmocka_unit_test(kv_cached_decode_matches_full_recompute),
+        cmocka_unit_test(prefill_in_one_or_more_chunks_over_either_cache_matches_the_reference),
         cmocka_unit_test(decode_steps_of_few_sequences_are_fused_where_the_gemv_has_blocks),
         cmocka_unit_test(fused_decode_matches_the_per_op_forward),
         cmocka_unit_test(bf16_kv_cache_decode_is_within_its_own_tolerance),

@@ -38,16 +38,22 @@ static void device_bytes_count_every_buffer(void **state)
     uint64_t act = B * P * C * 4 * 13; /* x, att (C), qkv (3C), h and matmul input (4C each) */
     uint64_t small = B * Vp * 4 + B * P * 4 + 2 * B * 4 + 4 + 4; /* padded logits .. dpos, flags */
     uint64_t head32 = Vp * C * 4;                                /* the zero-padded output embedding */
+    /* the decode attention's partial results: 12 heads, at most 48 / 32 = 1 split, 64 + 2 floats */
+    uint64_t parts = B * 12 * 1 * 66 * 4;
     uint64_t need = gpt2_cuda_device_bytes(&c, AB_DTYPE_FP32, (int)B, (int)P, (int)T);
-    uint64_t ws = need - (params + head32 + kv + act + small);
+    uint64_t ws = need - (params + head32 + kv + act + small + parts);
     assert_true(ws >= (1u << 20) && ws <= (256u << 20)); /* the cuBLASLt workspace, fixed */
     /* the same terms at another shape: only the workspace is left over */
-    uint64_t one = params + head32 + 2 * L * C * 4 + C * 4 * 13 + Vp * 4 + 4 + 8 + 8;
+    uint64_t one = params + head32 + 2 * L * C * 4 + C * 4 * 13 + Vp * 4 + 4 + 8 + 8 + 12 * 66 * 4;
     assert_int_equal(gpt2_cuda_device_bytes(&c, AB_DTYPE_FP32, 1, 1, 1), one + ws);
+    /* 1024 positions: up to 32 splits of the keys */
+    assert_int_equal(gpt2_cuda_device_bytes(&c, AB_DTYPE_FP32, 1, 1, 1024) -
+                         gpt2_cuda_device_bytes(&c, AB_DTYPE_FP32, 1, 1, 1),
+                     2 * L * 1023 * C * 4 + 12 * 31 * 66 * 4);
     /* 16-bit runs hold the block weights and the padded embedding at 2 bytes each instead */
     uint64_t w16 = 2 * (L * 12 * C * C + Vp * C);
     assert_int_equal(gpt2_cuda_device_bytes(&c, AB_DTYPE_BF16, (int)B, (int)P, (int)T),
-                     params + kv + act + small + ws + w16);
+                     params + kv + act + small + parts + ws + w16);
     assert_int_equal(gpt2_cuda_device_bytes(&c, AB_DTYPE_FP16, (int)B, (int)P, (int)T),
                      gpt2_cuda_device_bytes(&c, AB_DTYPE_BF16, (int)B, (int)P, (int)T));
 }
@@ -68,7 +74,7 @@ static void logits_leading_dimension_is_the_padded_vocabulary(void **state)
     assert_true(gpt2_config_named("tiny", &c));
     assert_int_equal(gpt2_cuda_device_bytes(&c, AB_DTYPE_BF16, 3, 1, 1) -
                          gpt2_cuda_device_bytes(&c, AB_DTYPE_BF16, 2, 1, 1),
-                     50304 * 4 + 2 * 128 * 4 * 2 + 128 * 4 * 13 + 4 + 2 * 4);
+                     50304 * 4 + 2 * 128 * 4 * 2 + 128 * 4 * 13 + 4 + 2 * 4 + 4 * (32 + 2) * 4);
 }
 
 static void largest_default_case_fits_an_80gb_gpu(void **state)

@@ -236,6 +236,49 @@ static void matmul_gemv_matches_reference(void **state)
     ops_set_generic(false);
 }
 
+/* Many rows on an AVX2 + FMA CPU without AVX-512: our GEMM over the plain weight (gemm:avx2),
+ * elsewhere and under ops_set_generic oneDNN's. Shapes cross its 6-row strips, 16-column panels
+ * (N = 203: a partial one), 128-column and 192-row tiles and 256-deep slices of K, with every
+ * epilogue, on a weight packed by a plan of one row and shared; GELU over a wide range (the
+ * polynomial exp at both tails). */
+static void matmul_of_many_rows_runs_the_avx2_gemm_where_oneDNN_has_only_gemm_jit(void **state)
+{
+    for (int g = 0; g < 2; g++) {
+        ops_set_generic(g == 1);
+        bool ours = g == 0 && ab_cpu_has("avx2") && ab_cpu_has("fma") && !ab_cpu_has("avx512f");
+        struct ops_matmul *mm;
+        struct ab_error err = { { 0 } };
+        assert_int_equal(ops_matmul_create(&mm, 200, 203, 300, AB_DTYPE_FP32, OPS_MM_BIAS, &err), AB_OK);
+        assert_int_equal(strcmp(ops_matmul_impl(mm), "gemm:avx2") == 0, ours);
+        ops_matmul_destroy(mm);
+        matmul_case_ex(AB_DTYPE_FP32, 0, 200, 203, 300, true);
+        matmul_case_ex(AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_GELU, 197, 256, 520, true);
+        matmul_case_ex(AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_ACCUM, 9, 144, 257, true);
+        matmul_case_ex(AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_RESIDUAL, 385, 64, 96, false);
+        matmul_case_ex(AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_GELU | OPS_MM_RESIDUAL, 31, 40, 17, false);
+        matmul_case_ex(AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_ACCUM | OPS_MM_OUT_F32, 12, 19, 33, true);
+    }
+    ops_set_generic(false);
+    /* GELU at both tails: inputs up to +-40 */
+    enum { M = 13, N = 32, K = 1 };
+    float x[M * K], w[N * K], bias[N], y[M * N];
+    double ref[M * N];
+    for (int i = 0; i < M; i++)
+        x[i] = -40.0f + 80.0f * (float)i / (M - 1);
+    for (int n = 0; n < N; n++)
+        w[n] = (float)(n + 1) / N, bias[n] = 0.25f * (float)(n % 3) - 0.25f;
+    struct ops_matmul *mm;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ops_matmul_create(&mm, M, N, K, AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_GELU, &err), AB_OK);
+    assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+    assert_int_equal(ops_matmul_run(mm, y, x, bias, NULL, &err), AB_OK);
+    ops_matmul_destroy(mm);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++)
+            ref[m * N + n] = ops_ref_gelu((double)x[m] * w[n] + bias[n]);
+    CHECK(y, AB_DTYPE_FP32, ref, M * N, 2e-5, 2e-5);
+}
+
 /* A caller's own threads run the AVX2 GEMV block by block: for any rows up to the GEMV's, the
  * blocks together give what ops_matmul_run gives (the same kernel: equal, not close), the
  * epilogue (bias, GELU; accumulation into out) included. Residual plans and portable plans
@@ -532,6 +575,77 @@ static void attention_takes_strides_groups_and_output_type(void **state)
     gqa_case(AB_DTYPE_FP32, 1, 1, 1, 3 * BK + 5 > BQ + 1 ? 3 * BK + 5 : BQ + 1, 128, true);
 }
 
+/* gpt2's layout with a bf16 cache: fp32 queries, q_fp32, rows of a (B,Tq,3C) buffer; k and v
+ * bf16 rows of (B,max_T,C) caches holding Tk < max_T positions; out (B,Tq,C) fp32; the new
+ * queries continue the cache (q_pos0 = Tk - Tq > 0, so the causal edge crosses key blocks).
+ * The queries are read unrounded: the fp32 tolerance holds, and rounding them to bf16 would not. */
+static void fp32_queries_over_a_bf16_cache_case(int B, int NH, int Tq, int Tk, int HS)
+{
+    int C = NH * HS, maxT = Tk + 7, pos0 = Tk - Tq;
+    size_t nq = (size_t)B * Tq * 3 * C, nkv = (size_t)B * maxT * C, no = (size_t)B * Tq * C;
+    float *q = xalloc(nq * 4), *out = xalloc(no * 4);
+    uint16_t *k = xalloc(nkv * 2), *v = xalloc(nkv * 2);
+    double *qw = xalloc(nq * 8), *kw = xalloc(nkv * 8), *vw = xalloc(nkv * 8), *ref = xalloc(no * 8);
+    ops_fill_random(q, AB_DTYPE_FP32, qw, nq, seed_base + 40, 1.0f);
+    ops_fill_random(k, AB_DTYPE_BF16, kw, nkv, seed_base + 41, 1.0f);
+    ops_fill_random(v, AB_DTYPE_BF16, vw, nkv, seed_base + 42, 1.0f);
+    struct ops_attn_desc d = { .B = B,
+                               .NH = NH,
+                               .group = 1,
+                               .Tq = Tq,
+                               .Tk = Tk,
+                               .HS = HS,
+                               .causal = true,
+                               .in_dt = AB_DTYPE_BF16,
+                               .out_dt = AB_DTYPE_FP32,
+                               .q_fp32 = true };
+    struct ops_attn *a;
+    struct ab_error err = { { 0 } };
+    if (ops_attn_plan(&a, &d, &err))
+        fail_msg("plan: %s", err.msg);
+    assert_string_not_equal(ops_attn_impl(a), "avx512_bf16"); /* no bf16 Q.K^T of fp32 queries */
+    struct ops_attn_io io = { .q = q,
+                              .k = k,
+                              .v = v,
+                              .out = out,
+                              .q_b = (int64_t)Tq * 3 * C,
+                              .q_h = HS,
+                              .q_t = 3 * C,
+                              .kv_b = (int64_t)maxT * C,
+                              .kv_h = HS,
+                              .kv_t = C,
+                              .o_b = (int64_t)Tq * C,
+                              .o_h = HS,
+                              .o_t = C,
+                              .q_pos0 = pos0 };
+    ops_attn_exec(a, &io, NULL);
+    for (int b = 0; b < B; b++) /* one sequence at a time: the caches' batch stride is max_T rows */
+        ops_ref_attention(ref + (size_t)b * Tq * C, qw + (size_t)b * Tq * 3 * C, 3 * C,
+                          kw + (size_t)b * maxT * C, vw + (size_t)b * maxT * C, C, 1, NH, Tq, Tk, HS, pos0,
+                          true);
+    CHECK(out, AB_DTYPE_FP32, ref, no, 2e-5, 1e-4);
+    ops_attn_destroy(a);
+    free(q), free(k), free(v), free(out), free(qw), free(kw), free(vw), free(ref);
+}
+
+static void attention_reads_fp32_queries_over_a_bf16_cache(void **state)
+{
+    struct ops_attn *a;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ops_attn_create(&a, 1, 12, 300, 700, 64, true, AB_DTYPE_FP32, &err), AB_OK);
+    int BQ, BK;
+    ops_attn_tiles(a, &BQ, &BK);
+    ops_attn_destroy(a);
+    for (int g = 0; g < 2; g++) {
+        ops_set_generic(g == 1);
+        fp32_queries_over_a_bf16_cache_case(2, 3, 37, 37 + 21, 64); /* one tile each way */
+        fp32_queries_over_a_bf16_cache_case(1, 2, 19, 50, 40);      /* HS not a multiple of 16 */
+    }
+    ops_set_generic(false);
+    /* several query and key blocks, partial ones last, the diagonal inside a key block */
+    fp32_queries_over_a_bf16_cache_case(1, 2, BQ + 3, BQ + 3 + 2 * BK + 9, 64);
+}
+
 static void attention_rejects_bad_shapes(void **state)
 {
     struct ops_attn *a = (struct ops_attn *)1;
@@ -772,6 +886,7 @@ int main(void)
         cmocka_unit_test(residual_adds),
         cmocka_unit_test(matmul_matches_reference),
         cmocka_unit_test(matmul_gemv_matches_reference),
+        cmocka_unit_test(matmul_of_many_rows_runs_the_avx2_gemm_where_oneDNN_has_only_gemm_jit),
         cmocka_unit_test(matmul_blocks_match_the_whole_run),
         cmocka_unit_test(gemv_avx2_matches_reference_at_every_row_count),
         cmocka_unit_test(gemv_avx2_gelu_holds_at_the_tails),
@@ -783,6 +898,7 @@ int main(void)
         cmocka_unit_test(attention_matches_reference),
         cmocka_unit_test(attention_rejects_bad_shapes),
         cmocka_unit_test(attention_takes_strides_groups_and_output_type),
+        cmocka_unit_test(attention_reads_fp32_queries_over_a_bf16_cache),
         cmocka_unit_test(attention_exp2_is_within_3e_7_relative),
         cmocka_unit_test(attention_dispatch_follows_cpuid),
         cmocka_unit_test(attention_tiles_fit_l2_and_feed_every_thread),

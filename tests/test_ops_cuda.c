@@ -1,5 +1,6 @@
 /* test_ops_cuda.c — the CUDA ops asked of a machine without a usable GPU fail with a status and
- * a message naming the failing call, never a crash (with a GPU, the workload tests run them). */
+ * a message naming the failing call, never a crash (with a GPU, the workload tests run them):
+ * matmul, fused attention, gpt2's cache attention on the fused and the decode kernel. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +32,16 @@ static void ops_without_gpu_fail_politely(void **state)
                                                     2, 16, 64, 1, false, AB_DTYPE_FP16, NULL, &err),
                          AB_OK);
     assert_non_null(strstr(err.msg, "cuda"));
+    /* gpt2's attention over its cache: the prompt (fused kernel) and one step (decode kernel) */
+    struct ops_cuda_cache_plan cp;
+    assert_int_equal(ops_cuda_cache_attn_plan(1, 12, 64, 16, 48, AB_DTYPE_FP32, 132, &cp, &err), AB_OK);
+    float *parts = (float *)(uintptr_t)256; /* never dereferenced: the launch fails first */
+    for (int Tq = 16; Tq >= 1; Tq -= 15) {
+        err.msg[0] = 0;
+        assert_int_not_equal(
+            ops_cuda_cache_attention(&cp, NULL, NULL, NULL, NULL, Tq, 0, NULL, parts, NULL, &err), AB_OK);
+        assert_non_null(strstr(err.msg, "cuda"));
+    }
 }
 
 static void gelu_with_residual_is_refused(void **state)

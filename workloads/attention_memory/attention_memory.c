@@ -6,6 +6,7 @@
  * memory-bound read of the cache held against the device's mem_bw ceiling (Lamina).
  * This file: axes, shapes, work model, FP64 reference, tolerances, the memory tracker. */
 #include "attention_memory.h"
+#include "ops_cuda.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -510,18 +511,7 @@ void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s,
 
 void attention_memory_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *splits, int *span)
 {
-    /* ~4 blocks of 4 warps per SM keep enough cache reads in flight; below 32 keys a span (8
-     * per warp) the block's fixed costs (the query, the warps' combine, its partial result)
-     * outweigh its keys. */
-    enum { BLOCKS_PER_SM = 4, MIN_SPAN = 32 };
-    seqs = seqs < 1 ? 1 : seqs;
-    n = n < 1 ? 1 : n;
-    int64_t want = (BLOCKS_PER_SM * (int64_t)(sms > 0 ? sms : 1) + seqs - 1) / seqs;
-    int64_t most = n / MIN_SPAN > 1 ? n / MIN_SPAN : 1;
-    int64_t k = want < 1 ? 1 : want > most ? most : want;
-    int64_t len = (n + k - 1) / k;
-    *span = (int)len;
-    *splits = (int)((n + len - 1) / len); /* spans of ceil(n / k) keys may cover n in fewer */
+    ops_cuda_decode_split(seqs, n, sms, splits, span); /* the kernel's own split */
 }
 
 struct am_rates {

@@ -85,7 +85,7 @@ void attention_memory_record_memory(struct ab_case *c, const struct am_shape *s,
 
 /* CUDA decode: the keys of each of `seqs` (sequence, KV head) pairs are split in *splits spans
  * of *span keys (the last may be shorter, none is empty) so that the grid holds several blocks
- * per SM of a device with `sms` SMs. */
+ * per SM of a device with `sms` SMs: ops' decode kernel's split (ops_cuda_decode_split). */
 void attention_memory_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *splits, int *span);
 
 /* One repetition's work as kernels.cu does it (not the ideal of attention_memory_work): the

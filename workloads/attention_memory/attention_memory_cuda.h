@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/* Grid y holds at most this many blocks: the scores kernel puts qn/16 there, decode B*Hkv. */
+/* Grid y holds at most this many blocks: the scores kernel puts qn/16 there. */
 #define AM_CUDA_MAX_GRID_Y 65535
 
 /* S (qn, ldS) = scale * q (qn, d) . k (kn, d)^T; with causal, S[i][j] = -inf where
@@ -26,14 +26,8 @@ cudaError_t am_cuda_pv(float *out, const float *P, int ldP, const void *v, int q
  * chunks: vals_c at vals + c*qn*d, m_c and l_c at m + c*qn, l + c*qn. */
 cudaError_t am_cuda_merge(float *out, const float *vals, const float *m, const float *l, int nc, int qn,
                           int d, cudaStream_t stream);
-/* Fused attention is ops' (ops_cuda_attention_strided in ops_cuda.h), not a launcher here. */
-/* Decode, d = 128, G in 1, 2, 4, 8, B*Hkv <= 65535: q (B, Hkv*G, d), k, v (B, Hkv, n, d); keys of each (b, kv
- * head) split in `splits` spans of `span`; parts (B*Hkv*splits, G, d+2) get (m, l, acc). */
-cudaError_t am_cuda_decode(float *parts, const void *q, const void *k, const void *v, int B, int Hkv, int G,
-                           int n, int d, int dtype, int splits, int span, float scale, cudaStream_t stream);
-/* out (B, Hkv*G, d) from the parts of am_cuda_decode. */
-cudaError_t am_cuda_decode_merge(float *out, const float *parts, int B, int Hkv, int G, int d, int splits,
-                                 cudaStream_t stream);
+/* Fused and decode attention are ops' (ops_cuda_attention_strided, ops_cuda_decode_attention in
+ * ops_cuda.h), not launchers here. */
 
 #ifdef __cplusplus
 }

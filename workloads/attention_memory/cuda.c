@@ -2,7 +2,8 @@
  * Scratch memory of every algorithm comes from the device's default stream-ordered memory
  * pool (cudaMallocAsync); its used-memory high-water mark, reset before the measured pass, is
  * the case's peak extra memory. Inputs and output are plain cudaMalloc and not counted. The
- * fused case is ops' attention kernel (ops_cuda.h); naive, chunked and decode are kernels.cu's. */
+ * fused and decode cases are ops' attention kernels (ops_cuda.h); naive and chunked are
+ * kernels.cu's. */
 #include "ab_cuda.h"
 #include "attention_memory.h"
 #include "attention_memory_cuda.h"
@@ -22,6 +23,7 @@ struct cuda_state {
     cudaStream_t stream;
     cudaMemPool_t pool;
     int sms;
+    struct ops_cuda_decode_plan dec; /* decode: ops' decode kernel's plan */
 };
 
 static ab_status pool_alloc(struct cuda_state *st, void **p, size_t bytes, struct ab_error *err)
@@ -93,19 +95,36 @@ done:
     return rc;
 }
 
+/* Decode's layouts: q and out (B, heads*G, d), k and v (B, heads, n, d); heads are KV heads. */
+static void decode_strides(const struct am_shape *s, struct ops_cuda_attn_strides *q,
+                           struct ops_cuda_attn_strides *kv)
+{
+    int64_t d = s->d, n = s->n, hq = (int64_t)s->heads * s->group;
+    *q = (struct ops_cuda_attn_strides){ .batch = hq * d, .head = d, .row = d };
+    *kv = (struct ops_cuda_attn_strides){ .batch = s->heads * n * d, .head = n * d, .row = d };
+}
+
+static ab_status decode_plan(const struct am_shape *s, int sms, struct ops_cuda_decode_plan *out,
+                             struct ab_error *err)
+{
+    struct ops_cuda_attn_strides qs, kvs;
+    decode_strides(s, &qs, &kvs);
+    return ops_cuda_decode_plan(s->batch, s->heads * s->group, (int)s->n, s->d, s->group, s->dtype,
+                                AB_DTYPE_FP32, qs, kvs, sms, out, err);
+}
+
+/* ops' decode kernel: the one query of every head over all n keys, fp32 out */
 static ab_status cuda_decode(struct cuda_state *st, struct ab_error *err)
 {
     const struct am_shape *s = &st->s;
     ab_status rc = AB_OK;
-    int splits, span;
-    attention_memory_cuda_decode_split((int64_t)s->batch * s->heads, s->n, st->sms, &splits, &span);
+    struct ops_cuda_attn_strides qs, kvs;
+    decode_strides(s, &qs, &kvs);
+    struct ops_cuda_attn_span sp = { .nq = 1, .nk = (int)s->n, .q_pos0 = (int)s->n - 1 };
     float *parts = NULL;
-    size_t bytes =
-        (size_t)s->batch * (size_t)s->heads * (size_t)splits * (size_t)s->group * ((size_t)s->d + 2) * 4;
-    POOL(parts, bytes);
-    LAUNCH(am_cuda_decode(parts, st->dq, st->dk, st->dv, s->batch, s->heads, s->group, (int)s->n, s->d,
-                          (int)s->dtype, splits, span, 1.0f / sqrtf((float)s->d), st->stream));
-    LAUNCH(am_cuda_decode_merge(st->dout, parts, s->batch, s->heads, s->group, s->d, splits, st->stream));
+    POOL(parts, st->dec.parts_bytes);
+    rc = ops_cuda_decode_attention(&st->dec, st->dout, qs, st->dq, qs, st->dk, st->dv, kvs, sp, parts,
+                                   st->stream, err);
 done:
     POOL_FREE(parts);
     return rc;
@@ -135,21 +154,17 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     if (s.mode == AM_PREFILL && s.algo == AM_FUSED && (s.dtype == AB_DTYPE_FP32 || (s.d != 64 && s.d != 128)))
         return ab_fail(err, AB_EUNSUPPORTED,
                        "the tensor-core fused kernel takes bf16/fp16 with d = 64 or 128");
-    if (s.mode == AM_DECODE && (s.d != 128 || s.dtype == AB_DTYPE_FP32 ||
-                                (s.group != 1 && s.group != 2 && s.group != 4 && s.group != 8)))
-        return ab_fail(err, AB_EUNSUPPORTED,
-                       "the decode kernel takes bf16/fp16, d = 128 and G in 1, 2, 4, 8");
     if (s.n > (1 << 30) / 2)
         return ab_fail(err, AB_EUNSUPPORTED, "n=%lld is beyond the kernels' int indexing", (long long)s.n);
+    /* what ops' decode kernel takes (head size, group, grid) does not depend on the SMs */
+    struct ops_cuda_decode_plan dec;
+    if (s.mode == AM_DECODE && (rc = decode_plan(&s, 1, &dec, err)) != AB_OK)
+        return rc;
     int64_t rows = s.mode == AM_DECODE ? 0 : s.algo == AM_NAIVE ? s.n : s.algo == AM_CHUNKED ? s.q_chunk : 0;
     if ((rows + 15) / 16 > AM_CUDA_MAX_GRID_Y)
         return ab_fail(err, AB_EUNSUPPORTED,
                        "a chunk of %lld query rows is more than the scores kernel's grid takes (%d)",
                        (long long)rows, 16 * AM_CUDA_MAX_GRID_Y);
-    if (s.mode == AM_DECODE && (int64_t)s.batch * s.heads > AM_CUDA_MAX_GRID_Y)
-        return ab_fail(err, AB_EUNSUPPORTED,
-                       "batch %d x heads %d is more than the decode kernel's grid takes (%d)", s.batch,
-                       s.heads, AM_CUDA_MAX_GRID_Y);
     uint64_t extra =
         attention_memory_analytic_extra(&s, 1) + (s.algo == AM_NAIVE ? (uint64_t)s.n * (s.d + 2) * 4 : 0);
     uint64_t need = attention_memory_io_bytes(&s) + extra;
@@ -170,6 +185,8 @@ static ab_status cuda_setup(struct ab_case *c, struct ab_error *err)
     st->sms = c->device->compute_units;
     if (st->sms < 1)
         AB_CUDA_TRY(cudaDeviceGetAttribute(&st->sms, cudaDevAttrMultiProcessorCount, c->device->index), err);
+    if (s.mode == AM_DECODE && (rc = decode_plan(&s, st->sms, &st->dec, err)) != AB_OK)
+        return rc;
     size_t es = ab_dtype_size(s.dtype), d = (size_t)s.d, n = (size_t)s.n,
            hq = (size_t)s.heads * (size_t)s.group;
     if (s.mode == AM_DECODE) {

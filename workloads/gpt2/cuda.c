@@ -1,11 +1,13 @@
 /* cuda.c — gpt2 on an NVIDIA GPU: the CUDA op table of model.c's one forward pass (ops'
- * cuBLASLt matmul and the launchers of kernels.cu), and the case's setup, verify (the shared
- * gpt2_check_forward, then the captured step) and timing. Matmuls through ops_cuda_matmul (TN,
- * fp32 compute and output, bias / GELU+bias epilogues, beta = 1 for the residual add),
- * activations and KV cache fp32. A decode step (embed .. logits .. argmax, position advanced on
- * the device) is captured once as a CUDA graph and replayed T times per repetition without a
- * host round trip; events between replays give the per-token times. The logits GEMM runs over
- * the vocabulary padded to a multiple of 64 (zero rows), like the CPU's. */
+ * cuBLASLt matmul and KV-cache attention, the launchers of kernels.cu), and the case's setup,
+ * verify (the shared gpt2_check_forward, then the captured step) and timing. Matmuls through
+ * ops_cuda_matmul (TN, fp32 compute and output, bias / GELU+bias epilogues, beta = 1 for the
+ * residual add), activations and KV cache fp32; attention through ops_cuda_cache_attention (the
+ * fused kernel for a prompt, the decode kernel for one token). A decode step (embed .. logits
+ * .. argmax, position advanced on the device) is captured once as a CUDA graph and replayed T
+ * times per repetition without a host round trip; events between replays give the per-token
+ * times. The logits GEMM runs over the vocabulary padded to a multiple of 64 (zero rows), like
+ * the CPU's. */
 #include "ab_cuda.h"
 #include "gpt2.h"
 #include "gpt2_cuda.h"
@@ -41,6 +43,8 @@ struct cuda_state {
     float *dparams; /* the fp32 parameter block, as on the host */
     void **qkv_w, **proj_w, **fc_w, **fcp_w, *wte;
     float *kc, *vc, *x, *qkv, *att, *h, *logits;
+    struct ops_cuda_cache_plan attn; /* ops' attention over the cache: fused, or decode for one query */
+    float *parts;                    /* the decode kernel's partial results */
     void *mmin;
     int *tok, *first, *next, *dpos, *flags;
     int *din; /* (B, P) tokens copied in by the verify (allocated there, not in dev_bytes) */
@@ -91,7 +95,8 @@ uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, in
     uint64_t act = rows * C * 4 * (1 + 1 + 4 + 3 + 4);
     uint64_t small =
         (uint64_t)B * Vp * 4 + rows * sizeof(int) + 2 * (uint64_t)B * sizeof(int) + 2 * sizeof(int);
-    return params + run_w + head + 2 * kv * 4 + act + small + WORKSPACE_BYTES;
+    uint64_t parts = ops_cuda_decode_parts_bound(B, cfg->n_head, max_T, cfg->n_embd / cfg->n_head);
+    return params + run_w + head + 2 * kv * 4 + act + small + parts + WORKSPACE_BYTES;
 }
 
 static ab_status plan_get(struct cuda_state *s, int M, int N, int K, unsigned epi, struct cu_plan **out,
@@ -190,15 +195,14 @@ static ab_status cu_kv_append(void *ctx, int layer, const float *qkv, struct gpt
     return AB_OK;
 }
 
+/* ops' attention over the layer's cache (B, max_T, C): the fused kernel for a prompt or a
+ * continuation, the decode kernel for one token (at *dpos in the captured step) */
 static ab_status cu_attention(void *ctx, int layer, float *out, const float *qkv, struct gpt2_span at,
                               struct ab_error *err)
 {
     struct cuda_state *s = ctx;
-    int C = s->cfg.n_embd, NH = s->cfg.n_head;
-    AB_CUDA_TRY(gpt2_cu_attention(out, qkv, cache_at(s, s->kc, layer), cache_at(s, s->vc, layer), at.dpos,
-                                  at.pos0, s->B, at.Tq, NH, C / NH, s->max_T, s->stream),
-                err);
-    return AB_OK;
+    return ops_cuda_cache_attention(&s->attn, out, qkv, cache_at(s, s->kc, layer), cache_at(s, s->vc, layer),
+                                    at.Tq, at.pos0, at.dpos, s->parts, s->stream, err);
 }
 
 /* host dst (n, V) = padded logit rows row0.., once the stream has made them */
@@ -285,8 +289,24 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
     uint64_t need = gpt2_cuda_device_bytes(&s->cfg, s->dt, s->B, s->P, s->max_T);
     if (!ab_device_fits(c->device, need))
         return ab_fail(err, AB_ENOMEM, "needs %.2f GB of device memory", need * 1e-9);
+    /* a head size no attention kernel takes is refused before any CUDA call; activations and
+     * cache are fp32 */
+    int NH = s->cfg.n_head, HS = s->cfg.n_embd / NH, sms = c->device->compute_units;
+    if ((st = ops_cuda_cache_attn_plan(s->B, NH, HS, s->P, s->max_T, AB_DTYPE_FP32, sms > 0 ? sms : 1,
+                                       &s->attn, err)))
+        return st;
     /* the device first: a machine without a usable GPU fails here, before the weights are made */
     AB_CUDA_TRY(cudaSetDevice(c->device->index), err);
+    if (sms < 1) {
+        AB_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device->index), err);
+        if ((st = ops_cuda_cache_attn_plan(s->B, NH, HS, s->P, s->max_T, AB_DTYPE_FP32, sms, &s->attn, err)))
+            return st;
+    }
+    size_t parts = ops_cuda_decode_parts_bound(s->B, NH, s->max_T, HS);
+    if (s->attn.decode && s->attn.dec.parts_bytes > parts)
+        return ab_fail(err, AB_EFAIL,
+                       "decode attention: %zu bytes of partial results, more than the %zu counted",
+                       s->attn.dec.parts_bytes, parts);
     AB_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), err);
     AB_CUBLAS_TRY(cublasLtCreate(&s->lt), err);
     if ((st = gpt2_case_weights(c, &s->cfg, &s->params, err)))
@@ -338,7 +358,8 @@ static ab_status gpt2_cuda_setup(struct ab_case *c, struct ab_error *err)
         (st = dalloc(s, (void **)&s->first, (size_t)s->B * sizeof(int), err)) ||
         (st = dalloc(s, (void **)&s->next, (size_t)s->B * sizeof(int), err)) ||
         (st = dalloc(s, (void **)&s->dpos, sizeof(int), err)) ||
-        (st = dalloc(s, (void **)&s->flags, sizeof(int), err)))
+        (st = dalloc(s, (void **)&s->flags, sizeof(int), err)) ||
+        (st = dalloc(s, (void **)&s->parts, parts, err)))
         return st;
     AB_CUDA_TRY(cudaMemset(s->flags, 0, sizeof(int)), err);
     if (!(s->prompt = malloc(rows * sizeof(int))))

@@ -1,8 +1,9 @@
 /* gpt2_cuda.h — C-linkage launchers of the gpt2 CUDA kernels (kernels.cu), called by the
- * host logic in cuda.c. Activations and the KV cache are fp32; `dt` names the type of a
- * matmul input written by layernorm and convert (enum ab_dtype: AB_DTYPE_FP32, _BF16, _FP16). Where a
- * launcher takes `dpos`, the position of the first new token is read from device memory when dpos is not NULL
- * (so a captured decode step can be replayed at every position), else pos0. */
+ * host logic in cuda.c (the matmuls and the attention are ops'). Activations and the KV cache
+ * are fp32; `dt` names the type of a matmul input written by layernorm and convert (enum
+ * ab_dtype: AB_DTYPE_FP32, _BF16, _FP16). Where a launcher takes `dpos`, the position of the
+ * first new token is read from device memory when dpos is not NULL (so a captured decode step
+ * can be replayed at every position), else pos0. */
 #ifndef GPT2_CUDA_H
 #define GPT2_CUDA_H
 
@@ -23,7 +24,8 @@ struct gpt2_config;
 /* Host side (cuda.c): device bytes a case allocates, the ab_device_fits check and the
  * peak_mem_bytes metric: fp32 parameters, run-dtype block weights (dt, 16-bit only),
  * the output embedding padded to gpt2_cuda_logits_ld rows in the run dtype, fp32 KV cache of
- * B x max_T positions, activations of B x P rows, padded logits, tokens, flags, workspace. */
+ * B x max_T positions, activations of B x P rows, padded logits, tokens, flags, the decode
+ * attention's partial results (ops_cuda_decode_parts_bound over max_T keys), workspace. */
 uint64_t gpt2_cuda_device_bytes(const struct gpt2_config *cfg, int dt, int B, int P, int max_T);
 /* The logits GEMM's N and leading dimension: the vocabulary padded to a multiple of 64
  * (50257 -> 50304) as on the CPU, so every row of every operand is aligned; the padded rows
@@ -44,10 +46,6 @@ cudaError_t gpt2_cu_convert_weights(void *dst, int dt, const float *src, size_t 
 /* kc, vc (B, maxT, C) at positions pos0.. += k, v columns of qkv (B*Tq, 3C) */
 cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int *dpos, int pos0, int B,
                               int Tq, int C, int maxT, cudaStream_t s);
-/* out (B*Tq, C): causal attention of the q columns of qkv (B*Tq, 3C) over kc, vc
- * (B, maxT, C) holding positions 0 .. pos0+Tq-1 */
-cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
-                              int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s);
 /* tok[b] = gpt2_argmax of the V logits of row b (B rows, stride ld), always in [0, V); a NaN
  * row sets GPT2_CU_NAN_LOGITS in *flags; with dpos, also *dpos += 1 (the next step) */
 cudaError_t gpt2_cu_argmax(int *tok, const float *logits, int B, int V, int ld, int *dpos, int *flags,

@@ -1,15 +1,13 @@
-/* kernels.cu — the gpt2 CUDA kernels, simple and correct first: the matmuls (cuBLASLt, in
- * cuda.c) carry the FLOPs; these move rows. attention_kernel1 is one block per query with
- * the scores in shared memory (up to 1024 keys, GPT-2's whole context): fine for decode,
- * where it reads the cache once; a fused tiled kernel would be the next step for prefill. */
+/* kernels.cu — the gpt2 CUDA kernels, simple and correct first: the matmuls (cuBLASLt) and the
+ * attention (ops' fused and decode kernels, ops_cuda_cache_attention) are ops', called from
+ * cuda.c; these move rows: the embedding, LayerNorm, conversion, the KV-cache append and the
+ * greedy argmax. */
 #include "argmax.h"
 #include "gpt2_cuda.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <float.h>
-
-#define MAX_KEYS 1024
 
 __device__ static inline int start_pos(const int *dpos, int pos0)
 {
@@ -39,21 +37,6 @@ __device__ static float block_sum(float v)
     float t = 0;
     for (int w = 0; w < (int)(blockDim.x >> 5); w++)
         t += part[w];
-    return t;
-}
-
-__device__ static float block_max(float v)
-{
-    __shared__ float part[32];
-    for (int o = 16; o; o >>= 1)
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0)
-        part[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float t = -FLT_MAX;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++)
-        t = fmaxf(t, part[w]);
     return t;
 }
 
@@ -102,43 +85,6 @@ __global__ static void kv_append_kernel(float *kc, float *vc, const float *qkv, 
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
         kc[at + j] = row[C + j];
         vc[at + j] = row[2 * C + j];
-    }
-}
-
-/* grid (Tq, NH, B), 128 threads; HS <= 128 */
-__global__ static void attention_kernel1(float *out, const float *qkv, const float *kc, const float *vc,
-                                         const int *dpos, int pos0, int Tq, int NH, int HS, int maxT)
-{
-    __shared__ float q[128], sc[MAX_KEYS];
-    int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, C = NH * HS;
-    int n = start_pos(dpos, pos0) + i + 1; /* keys 0 .. own position */
-    const float *qrow = qkv + ((size_t)b * Tq + i) * 3 * C + h * HS;
-    const float *K = kc + (size_t)b * maxT * C + h * HS, *V = vc + (size_t)b * maxT * C + h * HS;
-    for (int e = threadIdx.x; e < HS; e += blockDim.x)
-        q[e] = qrow[e];
-    __syncthreads();
-    float scale = rsqrtf((float)HS), mx = -FLT_MAX;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        const float *k = K + (size_t)j * C;
-        float d = 0;
-        for (int e = 0; e < HS; e++)
-            d += q[e] * k[e];
-        sc[j] = d * scale;
-        mx = fmaxf(mx, sc[j]);
-    }
-    mx = block_max(mx);
-    float s = 0;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        sc[j] = __expf(sc[j] - mx);
-        s += sc[j];
-    }
-    float inv = 1.0f / block_sum(s); /* block_sum's barriers also publish sc */
-    float *o = out + ((size_t)b * Tq + i) * C + h * HS;
-    for (int e = threadIdx.x; e < HS; e += blockDim.x) {
-        float acc = 0;
-        for (int j = 0; j < n; j++)
-            acc += sc[j] * V[(size_t)j * C + e];
-        o[e] = acc * inv;
     }
 }
 
@@ -205,15 +151,6 @@ cudaError_t gpt2_cu_kv_append(float *kc, float *vc, const float *qkv, const int 
                               int Tq, int C, int maxT, cudaStream_t s)
 {
     kv_append_kernel<<<B * Tq, 256, 0, s>>>(kc, vc, qkv, dpos, pos0, Tq, C, maxT);
-    return cudaGetLastError();
-}
-
-cudaError_t gpt2_cu_attention(float *out, const float *qkv, const float *kc, const float *vc, const int *dpos,
-                              int pos0, int B, int Tq, int NH, int HS, int maxT, cudaStream_t s)
-{
-    if (HS > 128 || maxT > MAX_KEYS)
-        return cudaErrorInvalidValue;
-    attention_kernel1<<<dim3(Tq, NH, B), 128, 0, s>>>(out, qkv, kc, vc, dpos, pos0, Tq, NH, HS, maxT);
     return cudaGetLastError();
 }
 

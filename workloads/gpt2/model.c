@@ -5,10 +5,10 @@
  * counts share that packed weight. The residual stream, norms and attention stay fp32 whatever
  * the weight dtype, so bf16 changes only what the matmuls read: weights and their (rounded)
  * inputs; the KV cache is fp32 or bf16 (kv_dt) apart from that. Attention of new tokens over
- * the cache stays here, over ops_cache_attend. On the CPU a decode step of few sequences whose
- * plans all have GEMV blocks is ops_decode_step's one parallel region (decode.c) instead of the
- * op table's sequence. The output projection runs over the vocabulary padded to a multiple of
- * 64 rows (zeros). CUDA's table is in cuda.c. */
+ * the cache is the flash kernel's for several tokens, ops_cache_attend's for one. On the CPU a decode step of
+ * few sequences whose plans all have GEMV blocks is ops_decode_step's one parallel region (decode.c) instead
+ * of the op table's sequence. The output projection runs over the vocabulary padded to a multiple of 64 rows
+ * (zeros). CUDA's table is in cuda.c. */
 #include "model.h"
 
 #include "argmax.h"
@@ -59,6 +59,9 @@ struct gpt2_model {
     float *scores;            /* attention scratch, (threads, max_T) */
     int n_threads;
 
+    struct ops_attn *attn; /* the flash plan of the last several-query attention, for attn_Tq */
+    int attn_Tq, attn_Tk;  /* queries of it over keys 0..attn_Tk-1 */
+
     enum ab_dtype kv_dt;              /* the KV cache's: fp32 or bf16 */
     struct ops_decode_layer *dlayers; /* (L): the fused decode step's view, NULL without it */
     float *dscratch;                  /* its scratch */
@@ -107,25 +110,63 @@ static ab_status matmul(struct gpt2_model *m, struct mm_slot *sl, float *out, co
 
 /* Causal attention of Tq new queries per sequence over the cache.
  * qkv is (B,Tq,3C) (q at columns 0..C); kc, vc are (B,max_T,C) in the cache's dtype holding
- * positions 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. */
-static void attention(struct gpt2_model *m, float *out, const float *qkv, const void *kc, const void *vc,
-                      int Tq, int pos0)
+ * positions 0..pos0+Tq-1; out is (B,Tq,C). Query i sits at position pos0+i. Several queries
+ * (a prefill, a continuation) go through the flash kernel, whose tiles are GEMMs over blocks
+ * of queries and keys (fp32 queries read a bf16 cache as it lies); one query per sequence (a
+ * decode step) is a dot product per key, ops_cache_attend's, parallel over (sequence, head). */
+static ab_status attention(struct gpt2_model *m, float *out, const float *qkv, const void *kc, const void *vc,
+                           int Tq, int pos0, struct ab_error *err)
 {
     int B = m->B, C = m->cfg.n_embd, NH = m->cfg.n_head, HS = C / NH, maxT = m->max_T;
+    if (Tq > 1) {
+        if (!m->attn || m->attn_Tq != Tq || m->attn_Tk != pos0 + Tq) {
+            ops_attn_destroy(m->attn);
+            m->attn = NULL;
+            struct ops_attn_desc d = { .B = B,
+                                       .NH = NH,
+                                       .group = 1,
+                                       .Tq = Tq,
+                                       .Tk = pos0 + Tq,
+                                       .HS = HS,
+                                       .causal = true,
+                                       .in_dt = m->kv_dt,
+                                       .out_dt = AB_DTYPE_FP32,
+                                       .q_fp32 = true };
+            ab_status st = ops_attn_plan(&m->attn, &d, err);
+            if (st)
+                return st;
+            m->attn_Tq = Tq, m->attn_Tk = pos0 + Tq;
+        }
+        struct ops_attn_io io = { .q = qkv,
+                                  .k = kc,
+                                  .v = vc,
+                                  .out = out,
+                                  .q_b = (int64_t)Tq * 3 * C,
+                                  .q_h = HS,
+                                  .q_t = 3 * C,
+                                  .kv_b = (int64_t)maxT * C,
+                                  .kv_h = HS,
+                                  .kv_t = C,
+                                  .o_b = (int64_t)Tq * C,
+                                  .o_h = HS,
+                                  .o_t = C,
+                                  .q_pos0 = pos0 };
+        ops_attn_exec(m->attn, &io, NULL);
+        return AB_OK;
+    }
     float scale = 1.0f / sqrtf((float)HS);
     /* a decode step's attention is a few hundred kFLOP: a parallel region would cost more */
-    bool par = (double)B * NH * Tq * (pos0 + Tq) * HS > 4e6;
+    bool par = (double)B * NH * (pos0 + 1) * HS > 4e6;
     size_t es = ab_dtype_size(m->kv_dt);
-#pragma omp parallel for collapse(3) schedule(dynamic, 8) if (par)
+#pragma omp parallel for collapse(2) schedule(dynamic, 8) if (par)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
-            for (int i = 0; i < Tq; i++) {
-                size_t at = ((size_t)b * maxT * C + (size_t)h * HS) * es;
-                ops_cache_attend(out + ((size_t)b * Tq + i) * C + h * HS,
-                                 qkv + ((size_t)b * Tq + i) * 3 * C + h * HS, (const char *)kc + at,
-                                 (const char *)vc + at, m->kv_dt, (size_t)C, pos0 + i + 1, HS, scale,
-                                 m->scores + (size_t)omp_get_thread_num() * maxT);
-            }
+        for (int h = 0; h < NH; h++) {
+            size_t at = ((size_t)b * maxT * C + (size_t)h * HS) * es;
+            ops_cache_attend(out + (size_t)b * C + h * HS, qkv + (size_t)b * 3 * C + h * HS,
+                             (const char *)kc + at, (const char *)vc + at, m->kv_dt, (size_t)C, pos0 + 1, HS,
+                             scale, m->scores + (size_t)omp_get_thread_num() * maxT);
+        }
+    return AB_OK;
 }
 
 /* ------------------------------------------------------------------ the CPU's ops */
@@ -202,6 +243,8 @@ static ab_status cpu_kv_append(void *ctx, int layer, const float *qkv, struct gp
     size_t bstride = (size_t)m->max_T * C;
     void *kc = cache_at(m, m->kcache, layer), *vc = cache_at(m, m->vcache, layer);
     (void)err;
+    /* a prompt's rows are megabytes per layer; a decode step's few would not pay for the threads */
+#pragma omp parallel for collapse(2) schedule(static) if (m->B * at.Tq > 64)
     for (int b = 0; b < m->B; b++)
         for (int i = 0; i < at.Tq; i++) {
             const float *row = qkv + ((size_t)b * at.Tq + i) * 3 * C;
@@ -216,9 +259,8 @@ static ab_status cpu_attention(void *ctx, int layer, float *out, const float *qk
                                struct ab_error *err)
 {
     struct gpt2_model *m = ctx;
-    (void)err;
-    attention(m, out, qkv, cache_at(m, m->kcache, layer), cache_at(m, m->vcache, layer), at.Tq, at.pos0);
-    return AB_OK;
+    return attention(m, out, qkv, cache_at(m, m->kcache, layer), cache_at(m, m->vcache, layer), at.Tq,
+                     at.pos0, err);
 }
 
 static ab_status cpu_logits_out(void *ctx, float *dst, int row0, int n, struct ab_error *err)
@@ -380,6 +422,7 @@ void gpt2_model_destroy(struct gpt2_model *m)
     free(m->slots);
     free(m->dlayers);
     ab_free(m->dscratch);
+    ops_attn_destroy(m->attn);
     ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
     ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
     ab_free(m->rows);

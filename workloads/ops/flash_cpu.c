@@ -494,7 +494,8 @@ ab_status ops_attn_plan(struct ops_attn **out, const struct ops_attn_desc *d, st
     a->d = *d;
     a->k = flash_pick();
 #if FLASH_X86
-    a->bf16_qk = ops_attn_bf16_qk_for(ab_cpu_has("avx512_bf16"), d->in_dt, d->HS, force_generic);
+    a->bf16_qk =
+        !d->q_fp32 && ops_attn_bf16_qk_for(ab_cpu_has("avx512_bf16"), d->in_dt, d->HS, force_generic);
 #endif
     a->nthreads = omp_get_max_threads();
     ops_attn_tile_sizes(l2_cache_bytes(), d->HS, (int64_t)d->B * d->NH, d->Tq, d->Tk, a->nthreads, &a->BQ,
@@ -544,7 +545,7 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
     const struct ops_attn_desc *d = &a->d;
     const struct flash_kern *k = a->k;
     const int HS = d->HS, BQ = a->BQ, BK = a->BK;
-    const bool bf_in = d->in_dt == AB_DTYPE_BF16;
+    const bool bf_in = d->in_dt == AB_DTYPE_BF16, bf_q = bf_in && !d->q_fp32;
     float *Qs = scr, *O = Qs + (size_t)BQ * HS, *S = O + (size_t)BQ * HS, *Kp = S + (size_t)BQ * BK;
     float *Vf = Kp + (size_t)BK * HS, *m = Vf + (size_t)BK * HS, *l = m + BQ, *corr = l + BQ;
     const float alpha = (float)(1.4426950408889634 / sqrt((double)HS)); /* log2(e) / sqrt(HS) */
@@ -554,7 +555,7 @@ static void flash_task(const struct ops_attn *a, const struct ops_attn_io *io, f
         float *qr = Qs + (size_t)r * HS;
         if (a->bf16_qk) /* raw bf16 pairs; alpha is applied to the scores */
             memcpy(qr, (const uint16_t *)io->q + off, (size_t)HS * 2);
-        else if (bf_in)
+        else if (bf_q)
             for (int c = 0; c < HS; c++)
                 qr[c] = ab_bf16_to_f32(((const uint16_t *)io->q)[off + c]) * alpha;
         else

@@ -5,7 +5,9 @@
  * into the layout the primitive asked for (format "any"), so a run is one primitive execution:
  * no packing, no allocation; other plans read A and B in place. For a few rows (decode) a
  * packed run is instead our GEMV over that same packed layout, which oneDNN (2.6) streams at a
- * fraction of the memory bandwidth: see gemv_* below. */
+ * fraction of the memory bandwidth: see gemv_* below. Many rows of fp32 on an AVX2 CPU run
+ * ops_gemm_avx2 (gemm_avx2.c) over the same packed weight. */
+#include "gemm_avx2.h"
 #include "ops.h"
 
 #include <immintrin.h>
@@ -48,6 +50,8 @@ struct ops_matmul {
     /* AVX2 GEMV path: the plain (K,N) weight oneDNN's gemm:jit packs, in column blocks of nb */
     bool gemv2;
     int nb;
+    /* many rows on such a CPU: ops_gemm_avx2 over the same plain weight (gemm_avx2.c) */
+    bool gemm2;
     char impl[128];
 };
 
@@ -452,6 +456,18 @@ static dnnl_status_t mm_pd(struct ops_matmul *mm, dnnl_engine_t eng, dnnl_primit
     return s;
 }
 
+/* The plain (K,N) fp32 weight of gemm:jit on an AVX2 + FMA CPU without AVX-512, which
+ * ops_gemm_avx2 reads as it lies. */
+static bool gemm2_layout(const struct ops_matmul *mm, const dnnl_memory_desc_t *md)
+{
+    if (mm->dt != AB_DTYPE_FP32 || !ops_gemm_avx2_usable() || ab_cpu_has("avx512f"))
+        return false;
+    if (md->format_kind != dnnl_blocked || md->ndims != 2 || md->offset0 != 0)
+        return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    return b->inner_nblks == 0 && b->strides[0] == mm->N && b->strides[1] == 1;
+}
+
 static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
 {
     DNNL_TRY(dnnl_engine_create(&mm->eng, dnnl_cpu, 0), err);
@@ -491,6 +507,9 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
     } else if (mm->d.packed_b && plain && mm->M <= OPS_GEMV_MAX_M && gemv2_layout(mm, &wei_md)) {
         mm->gemv2 = true;
         snprintf(mm->impl, sizeof mm->impl, "gemv:avx2");
+    } else if (mm->d.packed_b && plain && mm->M > OPS_GEMV_MAX_M && gemm2_layout(mm, &wei_md)) {
+        mm->gemm2 = true;
+        snprintf(mm->impl, sizeof mm->impl, "gemm:avx2");
     }
     DNNL_TRY(dnnl_memory_create(&mm->src, &mm->src_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->dst, &mm->dst_md, mm->eng, DNNL_MEMORY_NONE), err);
@@ -687,6 +706,10 @@ ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, cons
     }
     if (mm->gemv2) {
         gemv2_run(mm, out, inp, bias, res);
+        return AB_OK;
+    }
+    if (mm->gemm2) {
+        ops_gemm_avx2(out, inp, (size_t)mm->K, mm->wei_ptr, mm->M, mm->N, mm->K, mm->flags, bias, res);
         return AB_OK;
     }
     DNNL_TRY(dnnl_memory_set_data_handle(mm->src, (void *)inp), err);

@@ -31,7 +31,9 @@ void ops_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype
  * With M <= OPS_GEMV_MAX_M on an AVX-512 CPU (BF16 for bf16) a run is a matrix-vector kernel
  * of ours over the same packed weight (oneDNN's small-M matmul is far from the memory bound):
  * each thread streams its own contiguous blocks of 64 output columns; fp32 on an AVX2 + FMA
- * CPU likewise (gemv:avx2), over blocks of columns taken dynamically by the threads. */
+ * CPU likewise (gemv:avx2), over blocks of columns taken dynamically by the threads. More rows
+ * of fp32 on such a CPU (no AVX-512: oneDNN 2.6 has only gemm:jit there) run our GEMM over that
+ * plain weight (gemm:avx2: tiles taken dynamically, the epilogue in registers). */
 enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
@@ -55,7 +57,7 @@ int ops_matmul_blocks(const struct ops_matmul *mm);
 void ops_matmul_run_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, int rows,
                           const float *bias);
 /* The implementation that runs: oneDNN's choice ("brg:avx512_core_bf16" ...) or
- * "gemv:avx512_bf16" / "gemv:avx512f" / "gemv:avx2", for the record. */
+ * "gemv:avx512_bf16" / "gemv:avx512f" / "gemv:avx2" / "gemm:avx2", for the record. */
 const char *ops_matmul_impl(const struct ops_matmul *mm);
 void ops_matmul_destroy(struct ops_matmul *mm);
 /* Can oneDNN make a bf16 matmul on this CPU? (Debian 12's oneDNN cannot without AVX-512.)
@@ -148,6 +150,8 @@ struct ops_attn_desc {
     bool causal;
     enum ab_dtype in_dt, out_dt;
     bool external_scratch; /* the caller passes ops_attn_scratch_bytes to each ops_attn_exec */
+    bool q_fp32;           /* q is fp32 whatever in_dt (k and v in in_dt): fp32 queries over a
+                              bf16 KV cache, read as they lie (no VDPBF16PS Q.K^T then) */
 };
 /* Where the tensors lie: element strides of batch, head and token (row) for q (B,NH,Tq,HS),
  * k and v (B,NH/group,Tk,HS) and out (B,NH,Tq,HS); the HS elements of a row are contiguous. */

@@ -5,11 +5,16 @@
  *     softmax (fp32, or head sizes the tensor-core kernel does not take);
  *   attn_tc_kernel2: flash-style fused attention on tensor cores (mma.sync m16n8k16,
  *     bf16/fp16 in, fp32 accumulate), 64 queries per block of 4 warps, K/V tiles of 64 keys in
- *     shared memory, P kept in registers as the A operand of P V.
- * Both attention kernels take strided q, k, v and out (a fused QKV buffer or separate
- * (H,n,d) tensors), causal or not, grouped KV heads, and out in the inputs' dtype or fp32:
- * they are the attention of transformer_block and attention_memory's fused case (gpt2's CUDA
- * path still has its own KV-cache attention_kernel1 in workloads/gpt2/kernels.cu).
+ *     shared memory, P kept in registers as the A operand of P V;
+ *   attn_decode_kernel1 + attn_decode_merge_kernel1: one query per head over a KV cache, a
+ *     warp per key row (a vector load of HS / 32 elements per lane), keys split across blocks
+ *     (ops_cuda_decode_split), the splits' partial softmaxes merged.
+ * The attention kernels take strided q, k, v and out (a fused QKV buffer, a (B,max_T,C) cache
+ * or separate (H,n,d) tensors), grouped KV heads, out in the inputs' dtype or fp32; the fused
+ * ones causal or not, with queries at q_pos0.. among the keys (a KV cache's continuation), the
+ * position read from the device where a captured decode step needs it. They are the attention
+ * of transformer_block, attention_memory's fused and decode cases and gpt2
+ * (ops_cuda_cache_attention).
  * Matmuls: the one cuBLASLt builder of the suite (ops_cuda_matmul_plan, any ops_mm_desc), with
  * its bias / GELU+bias epilogues, C = residual or D (accumulate), beta = 1, FP8 scale pointers
  * and outer vectors, or scale_outer_kernel1 over an fp32 product where cuBLASLt lacks them. */
@@ -139,7 +144,17 @@ extern "C" ab_status ops_cuda_convert(void *dst, enum ab_dtype dst_dt, const voi
 /* Element (b, h, i, c) of a strided attention tensor (see ops_cuda_attn_strides). */
 static __device__ __forceinline__ size_t at(struct ops_cuda_attn_strides s, int b, int h, int i)
 {
-    return (size_t)b * (size_t)s.batch + (size_t)h * (size_t)s.head + (size_t)i * (size_t)s.row;
+    return ops_cuda_attn_at(s, b, h, i);
+}
+
+/* The span's first query position and its keys, read from the device with d_pos. */
+static __device__ __forceinline__ int span_pos(const struct ops_cuda_attn_span &sp)
+{
+    return sp.d_pos ? *sp.d_pos : sp.q_pos0;
+}
+static __device__ __forceinline__ int span_keys(const struct ops_cuda_attn_span &sp, int p0)
+{
+    return sp.d_pos ? ops_cuda_span_keys(sp.nk, sp.nq, p0) : sp.nk;
 }
 
 enum { WQ = 4 }; /* warps (queries) per block, as ops_cuda_attn_plan */
@@ -148,13 +163,14 @@ enum { WQ = 4 }; /* warps (queries) per block, as ops_cuda_attn_plan */
 template <typename T, typename O>
 __global__ void __launch_bounds__(32 * WQ, 16)
     attn_warp_kernel1(O *out, struct ops_cuda_attn_strides os, const T *q, struct ops_cuda_attn_strides qs,
-                      const T *k, const T *v, struct ops_cuda_attn_strides kvs, int n, int HS, int group,
-                      int causal, float scale)
+                      const T *k, const T *v, struct ops_cuda_attn_strides kvs, struct ops_cuda_attn_span sp,
+                      int HS, int group, int causal, float scale)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, h = blockIdx.y, b = blockIdx.z;
     const int i = blockIdx.x * WQ + warp;
-    if (i >= n)
+    if (i >= sp.nq)
         return;
+    const int p0 = span_pos(sp), nk = span_keys(sp, p0);
     const size_t qo = at(qs, b, h, i), kvo = at(kvs, b, h / group, 0);
     float qr[8], acc[8];
     const int per = (HS + 31) / 32;
@@ -164,7 +180,7 @@ __global__ void __launch_bounds__(32 * WQ, 16)
         acc[e] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
-    const int kend = causal ? i + 1 : n;
+    const int kend = ops_cuda_key_end(causal, nk, p0, i);
     for (int j = 0; j < kend; j++) {
         const size_t kr = kvo + (size_t)j * (size_t)kvs.row;
         float s = 0;
@@ -244,8 +260,8 @@ static __device__ __forceinline__ uint32_t ld32(const uint16_t *p)
 template <typename T, typename O, int D>
 __global__ void __launch_bounds__(128)
     attn_tc_kernel2(O *out, struct ops_cuda_attn_strides os, const T *q, struct ops_cuda_attn_strides qs,
-                    const T *k, const T *v, struct ops_cuda_attn_strides kvs, int n, int group, int causal,
-                    float scale)
+                    const T *k, const T *v, struct ops_cuda_attn_strides kvs, struct ops_cuda_attn_span sp,
+                    int group, int causal, float scale)
 {
     __shared__ uint16_t ks[FB][D + 8], vs[FB][D + 8]; /* +8: fewer bank conflicts */
     const int h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -255,6 +271,7 @@ __global__ void __launch_bounds__(128)
     const uint16_t *kh = reinterpret_cast<const uint16_t *>(k) + at(kvs, b, h / group, 0);
     const uint16_t *vh = reinterpret_cast<const uint16_t *>(v) + at(kvs, b, h / group, 0);
     const int q0 = blockIdx.x * FB, r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+    const int n = sp.nq, p0 = span_pos(sp), nk = span_keys(sp, p0); /* queries, their first position, keys */
 
     uint32_t qa[D / 16][4];
 #pragma unroll
@@ -271,12 +288,13 @@ __global__ void __launch_bounds__(128)
         o[x][0] = o[x][1] = o[x][2] = o[x][3] = 0.f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
     const float sl2 = scale * 1.4426950408889634f; /* scores in log2 units: exp2 */
-    const int kend = causal ? min(n, q0 + FB) : n; /* causal: no key past the block's last query */
+    /* causal: no key past the block's last query */
+    const int kend = ops_cuda_key_end(causal, nk, p0, q0 + FB - 1);
     for (int k0 = 0; k0 < kend; k0 += FB) {
         __syncthreads();
         for (int e = threadIdx.x; e < FB * D / 2; e += blockDim.x) {
             int r = e / (D / 2), c = (e % (D / 2)) * 2;
-            bool in = k0 + r < n;
+            bool in = k0 + r < nk;
             *reinterpret_cast<uint32_t *>(&ks[r][c]) = in ? ld32(kh + (size_t)(k0 + r) * ldkv + c) : 0u;
             *reinterpret_cast<uint32_t *>(&vs[r][c]) = in ? ld32(vh + (size_t)(k0 + r) * ldkv + c) : 0u;
         }
@@ -293,14 +311,14 @@ __global__ void __launch_bounds__(128)
                 mma16<T>::run(s[nt], qa[kk], bb);
             }
         }
-        /* mask (keys past n, and above the diagonal), then the online softmax per row */
+        /* mask (keys past nk, and above the diagonal), then the online softmax per row */
         float mx0 = m0, mx1 = m1;
 #pragma unroll
         for (int nt = 0; nt < FB / 8; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = k0 + nt * 8 + 2 * t + (e & 1), row = e < 2 ? r0 : r1;
-                float x = (key >= n || (causal && key > row)) ? -INFINITY : s[nt][e] * sl2;
+                float x = (key >= nk || (causal && key > p0 + row)) ? -INFINITY : s[nt][e] * sl2;
                 s[nt][e] = x;
                 if (e < 2)
                     mx0 = fmaxf(mx0, x);
@@ -377,20 +395,20 @@ __global__ void __launch_bounds__(128)
 template <typename T, typename O>
 static void attn_launch(const struct ops_cuda_attn_plan *p, O *out, struct ops_cuda_attn_strides os,
                         const void *q, struct ops_cuda_attn_strides qs, const void *k, const void *v,
-                        struct ops_cuda_attn_strides kvs, int T_, int HS, int group, int causal, float scale,
-                        cudaStream_t s)
+                        struct ops_cuda_attn_strides kvs, struct ops_cuda_attn_span sp, int HS, int group,
+                        int causal, float scale, cudaStream_t s)
 {
     dim3 grid(p->grid_x, p->grid_y, p->grid_z);
     const T *qq = (const T *)q, *kk = (const T *)k, *vv = (const T *)v;
     if (p->kind != OPS_CUDA_ATTN_TC)
         attn_warp_kernel1<T, O>
-            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, T_, HS, group, causal, scale);
+            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, sp, HS, group, causal, scale);
     else if (HS == 64)
         attn_tc_kernel2<T, O, 64>
-            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, T_, group, causal, scale);
+            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, sp, group, causal, scale);
     else
         attn_tc_kernel2<T, O, 128>
-            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, T_, group, causal, scale);
+            <<<grid, p->block, 0, s>>>(out, os, qq, qs, kk, vv, kvs, sp, group, causal, scale);
 }
 
 /* The tensor-core kernel exists for 16-bit inputs only: instantiate it for those. */
@@ -398,12 +416,34 @@ template <>
 void attn_launch<float, float>(const struct ops_cuda_attn_plan *p, float *out,
                                struct ops_cuda_attn_strides os, const void *q,
                                struct ops_cuda_attn_strides qs, const void *k, const void *v,
-                               struct ops_cuda_attn_strides kvs, int T_, int HS, int group, int causal,
-                               float scale, cudaStream_t s)
+                               struct ops_cuda_attn_strides kvs, struct ops_cuda_attn_span sp, int HS,
+                               int group, int causal, float scale, cudaStream_t s)
 {
     dim3 grid(p->grid_x, p->grid_y, p->grid_z);
     attn_warp_kernel1<float, float><<<grid, p->block, 0, s>>>(
-        out, os, (const float *)q, qs, (const float *)k, (const float *)v, kvs, T_, HS, group, causal, scale);
+        out, os, (const float *)q, qs, (const float *)k, (const float *)v, kvs, sp, HS, group, causal, scale);
+}
+
+extern "C" ab_status ops_cuda_attention_span(void *out, enum ab_dtype out_dt, struct ops_cuda_attn_strides os,
+                                             const void *q, struct ops_cuda_attn_strides qs, const void *k,
+                                             const void *v, struct ops_cuda_attn_strides kvs, int B, int NH,
+                                             struct ops_cuda_attn_span sp, int HS, int group, bool causal,
+                                             enum ab_dtype dt, void *stream, struct ab_error *err)
+{
+    struct ops_cuda_attn_plan p;
+    ab_status st = ops_cuda_attn_span_check(sp, err);
+    if (st || (st = ops_cuda_attn_plan_grouped(B, NH, sp.nq, HS, group, dt, out_dt, &p, err)))
+        return st;
+    float scale = 1.f / sqrtf((float)HS);
+    cudaStream_t s = (cudaStream_t)stream;
+    int c = causal ? 1 : 0;
+    if (out_dt == AB_DTYPE_FP32)
+        DISPATCH(dt,
+                 (attn_launch<T, float>(&p, (float *)out, os, q, qs, k, v, kvs, sp, HS, group, c, scale, s)));
+    else
+        DISPATCH(dt, (attn_launch<T, T>(&p, (T *)out, os, q, qs, k, v, kvs, sp, HS, group, c, scale, s)));
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
 }
 
 extern "C" ab_status ops_cuda_attention_strided(void *out, enum ab_dtype out_dt,
@@ -413,20 +453,8 @@ extern "C" ab_status ops_cuda_attention_strided(void *out, enum ab_dtype out_dt,
                                                 int HS, int group, bool causal, enum ab_dtype dt,
                                                 void *stream, struct ab_error *err)
 {
-    struct ops_cuda_attn_plan p;
-    ab_status st = ops_cuda_attn_plan_grouped(B, NH, T_, HS, group, dt, out_dt, &p, err);
-    if (st)
-        return st;
-    float scale = 1.f / sqrtf((float)HS);
-    cudaStream_t s = (cudaStream_t)stream;
-    int c = causal ? 1 : 0;
-    if (out_dt == AB_DTYPE_FP32)
-        DISPATCH(dt,
-                 (attn_launch<T, float>(&p, (float *)out, os, q, qs, k, v, kvs, T_, HS, group, c, scale, s)));
-    else
-        DISPATCH(dt, (attn_launch<T, T>(&p, (T *)out, os, q, qs, k, v, kvs, T_, HS, group, c, scale, s)));
-    AB_CUDA_TRY_LAUNCH(err);
-    return AB_OK;
+    return ops_cuda_attention_span(out, out_dt, os, q, qs, k, v, kvs, B, NH, ops_cuda_attn_self(T_), HS,
+                                   group, causal, dt, stream, err);
 }
 
 extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int NH, int T_, int HS,
@@ -439,6 +467,228 @@ extern "C" ab_status ops_cuda_attention(void *out, const void *qkv, int B, int N
     const char *q = (const char *)qkv;
     return ops_cuda_attention_strided(out, dt, os, q, in, q + (size_t)C * es, q + 2 * (size_t)C * es, in, B,
                                       NH, T_, HS, 1, true, dt, stream, err);
+}
+
+/* ------------------------------------------------------------------ attention, decode */
+
+enum { DW = OPS_CUDA_DECODE_WARPS };
+
+template <int BYTES> struct raw_of;
+template <> struct raw_of<2> {
+    typedef uint16_t t;
+};
+template <> struct raw_of<4> {
+    typedef uint32_t t;
+};
+template <> struct raw_of<8> {
+    typedef uint2 t;
+};
+template <> struct raw_of<16> {
+    typedef uint4 t;
+};
+
+/* p[i .. i+PER-1] as floats in one load of PER elements (p + i aligned to them). */
+template <typename T, int PER> __device__ __forceinline__ void ldv(const T *p, size_t i, float *out)
+{
+    typedef typename raw_of<sizeof(T) * PER>::t R;
+    R u = *reinterpret_cast<const R *>(p + i);
+    const T *e = reinterpret_cast<const T *>(&u);
+#pragma unroll
+    for (int x = 0; x < PER; x++)
+        out[x] = ldf(e, x);
+}
+
+/* Block = (split, sq = b * Hkv + KV head): each warp takes every DW-th key of the split's span,
+ * a lane holds PER = HS / 32 adjacent elements (one vector load per row of K and of V; aligned:
+ * strides are multiples of PER, bases aligned, ops_cuda_decode_plan and the launcher check),
+ * the G query heads of the KV head share the loads. parts (sq, split, G, HS + 2) get each
+ * head's (max, sum, HS accumulators); a split past the keys leaves max -inf, the merge skips it. */
+template <typename T, int G, int PER>
+__global__ void __launch_bounds__(DW * 32)
+    attn_decode_kernel1(float *parts, const T *q, struct ops_cuda_attn_strides qs, const T *k, const T *v,
+                        struct ops_cuda_attn_strides kvs, int Hkv, int nk, const int *d_pos, int span,
+                        float scale)
+{
+    enum { D = 32 * PER };
+    const int split = blockIdx.x, sq = blockIdx.y, splits = gridDim.x;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c = lane * PER;
+    const int b = sq / Hkv, hk = sq % Hkv;
+    const int n = d_pos ? ops_cuda_span_keys(nk, 1, *d_pos) : nk;
+    const size_t kvo = at(kvs, b, hk, 0) + c, ldkv = (size_t)kvs.row;
+    float qr[G][PER], acc[G][PER], m[G], l[G];
+#pragma unroll
+    for (int gi = 0; gi < G; gi++) {
+        ldv<T, PER>(q, at(qs, b, hk * G + gi, 0) + c, qr[gi]);
+#pragma unroll
+        for (int e = 0; e < PER; e++) {
+            qr[gi][e] *= scale;
+            acc[gi][e] = 0.f;
+        }
+        m[gi] = -INFINITY;
+        l[gi] = 0.f;
+    }
+    int j0, j1;
+    ops_cuda_split_keys(split, span, n, &j0, &j1);
+    for (int j = j0 + warp; j < j1; j += DW) {
+        float kr[PER], vr[PER];
+        ldv<T, PER>(k, kvo + (size_t)j * ldkv, kr);
+        ldv<T, PER>(v, kvo + (size_t)j * ldkv, vr);
+#pragma unroll
+        for (int gi = 0; gi < G; gi++) {
+            float s = qr[gi][0] * kr[0];
+#pragma unroll
+            for (int e = 1; e < PER; e++)
+                s += qr[gi][e] * kr[e];
+            for (int o = 16; o; o >>= 1)
+                s += __shfl_xor_sync(0xffffffffu, s, o);
+            float mn = fmaxf(m[gi], s), corr = __expf(m[gi] - mn), p = __expf(s - mn);
+            l[gi] = l[gi] * corr + p;
+            m[gi] = mn;
+#pragma unroll
+            for (int e = 0; e < PER; e++)
+                acc[gi][e] = acc[gi][e] * corr + p * vr[e];
+        }
+    }
+    /* combine the warps */
+    __shared__ float sm[DW][G], sl[DW][G], sacc[DW][G][D];
+#pragma unroll
+    for (int gi = 0; gi < G; gi++) {
+        if (lane == 0) {
+            sm[warp][gi] = m[gi];
+            sl[warp][gi] = l[gi];
+        }
+#pragma unroll
+        for (int e = 0; e < PER; e++)
+            sacc[warp][gi][c + e] = acc[gi][e];
+    }
+    __syncthreads();
+    for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
+        int gi = x / D, cc = x % D;
+        float gm = -INFINITY, num = 0.f, den = 0.f;
+        for (int w = 0; w < DW; w++)
+            gm = fmaxf(gm, sm[w][gi]);
+        for (int w = 0; w < DW; w++) {
+            if (sm[w][gi] == -INFINITY)
+                continue;
+            float wt = __expf(sm[w][gi] - gm);
+            num += wt * sacc[w][gi][cc];
+            den += wt * sl[w][gi];
+        }
+        float *pg = parts + ((size_t)sq * splits + split) * G * (D + 2) + (size_t)gi * (D + 2);
+        if (cc == 0) {
+            pg[0] = gm;
+            pg[1] = den;
+        }
+        pg[2 + cc] = num;
+    }
+}
+
+/* Block = (sq, query head gi of the group), d threads: out (b, hk * G + gi) from the splits'
+ * parts of attn_decode_kernel1. */
+template <typename O>
+__global__ void attn_decode_merge_kernel1(O *out, struct ops_cuda_attn_strides os, const float *parts,
+                                          int Hkv, int G, int d, int splits)
+{
+    int sq = blockIdx.x, gi = blockIdx.y, c = threadIdx.x;
+    if (c >= d)
+        return;
+    const float *base = parts + (size_t)sq * splits * G * (d + 2) + (size_t)gi * (d + 2);
+    size_t stride = (size_t)G * (d + 2);
+    float gm = -INFINITY, num = 0.f, den = 0.f;
+    for (int s = 0; s < splits; s++)
+        gm = fmaxf(gm, base[s * stride]);
+    for (int s = 0; s < splits; s++) {
+        const float *p = base + s * stride;
+        if (p[0] == -INFINITY)
+            continue;
+        float w = __expf(p[0] - gm);
+        num += w * p[2 + c];
+        den += w * p[1];
+    }
+    stf(out, at(os, sq / Hkv, (sq % Hkv) * G + gi, 0) + c, num / den);
+}
+
+template <typename T, int PER>
+static void decode_launch_per(const struct ops_cuda_decode_plan *p, float *parts, const void *q,
+                              struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                              struct ops_cuda_attn_strides kvs, int nk, const int *d_pos, float scale,
+                              cudaStream_t s)
+{
+    dim3 grid(p->grid_x, p->grid_y);
+    const int Hkv = p->NH / p->group;
+    const T *qq = (const T *)q, *kk = (const T *)k, *vv = (const T *)v;
+#define DECODE_G(G)                                                                                          \
+    attn_decode_kernel1<T, G, PER>                                                                           \
+        <<<grid, p->block, 0, s>>>(parts, qq, qs, kk, vv, kvs, Hkv, nk, d_pos, p->span, scale)
+    switch (p->group) {
+    case 1: DECODE_G(1); break;
+    case 2: DECODE_G(2); break;
+    case 4: DECODE_G(4); break;
+    default: DECODE_G(8); break;
+    }
+#undef DECODE_G
+}
+
+template <typename T>
+static void decode_launch(const struct ops_cuda_decode_plan *p, float *parts, const void *q,
+                          struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                          struct ops_cuda_attn_strides kvs, int nk, const int *d_pos, float scale,
+                          cudaStream_t s)
+{
+    if (p->per_lane == 1)
+        decode_launch_per<T, 1>(p, parts, q, qs, k, v, kvs, nk, d_pos, scale, s);
+    else if (p->per_lane == 2)
+        decode_launch_per<T, 2>(p, parts, q, qs, k, v, kvs, nk, d_pos, scale, s);
+    else
+        decode_launch_per<T, 4>(p, parts, q, qs, k, v, kvs, nk, d_pos, scale, s);
+}
+
+extern "C" ab_status ops_cuda_decode_attention(const struct ops_cuda_decode_plan *p, void *out,
+                                               struct ops_cuda_attn_strides os, const void *q,
+                                               struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                                               struct ops_cuda_attn_strides kvs, struct ops_cuda_attn_span sp,
+                                               float *parts, void *stream, struct ab_error *err)
+{
+    ab_status st = ops_cuda_decode_check(p, sp, err);
+    if (st)
+        return st;
+    /* a lane's vector load: the plan checked the strides, the bases are checked here */
+    uintptr_t vec = (uintptr_t)p->per_lane * (uintptr_t)ab_dtype_size(p->dt);
+    if ((uintptr_t)q % vec || (uintptr_t)k % vec || (uintptr_t)v % vec)
+        return ab_fail(err, AB_EINVAL, "decode attention: q, k and v must be aligned to %d bytes", (int)vec);
+    if (!parts)
+        return ab_fail(err, AB_EINVAL, "decode attention: no buffer for the partial results");
+    float scale = 1.f / sqrtf((float)p->HS);
+    cudaStream_t s = (cudaStream_t)stream;
+    DISPATCH(p->dt, (decode_launch<T>(p, parts, q, qs, k, v, kvs, sp.nk, sp.d_pos, scale, s)));
+    AB_CUDA_TRY_LAUNCH(err);
+    dim3 mg(p->merge_x, p->merge_y);
+    const int Hkv = p->NH / p->group;
+    if (p->out_dt == AB_DTYPE_FP32)
+        attn_decode_merge_kernel1<float>
+            <<<mg, p->HS, 0, s>>>((float *)out, os, parts, Hkv, p->group, p->HS, p->splits);
+    else
+        DISPATCH(p->out_dt, (attn_decode_merge_kernel1<T>
+                             <<<mg, p->HS, 0, s>>>((T *)out, os, parts, Hkv, p->group, p->HS, p->splits)));
+    AB_CUDA_TRY_LAUNCH(err);
+    return AB_OK;
+}
+
+extern "C" ab_status ops_cuda_cache_attention(const struct ops_cuda_cache_plan *p, void *out, const void *qkv,
+                                              const void *kc, const void *vc, int Tq, int pos0,
+                                              const int *d_pos, float *parts, void *stream,
+                                              struct ab_error *err)
+{
+    struct ops_cuda_attn_span sp;
+    ab_status st = ops_cuda_cache_attn_span(p, Tq, pos0, d_pos, &sp, err);
+    if (st)
+        return st;
+    struct ops_cuda_attn_strides qs, os;
+    ops_cuda_cache_attn_strides(p, Tq, &qs, &os);
+    if (Tq == 1 && p->decode)
+        return ops_cuda_decode_attention(&p->dec, out, os, qkv, qs, kc, vc, p->kv, sp, parts, stream, err);
+    return ops_cuda_attention_span(out, p->dt, os, qkv, qs, kc, vc, p->kv, p->B, p->NH, sp, p->HS, 1, true,
+                                   p->dt, stream, err);
 }
 
 /* ------------------------------------------------------------------ cuBLASLt matmul */

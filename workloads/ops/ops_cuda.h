@@ -85,6 +85,110 @@ ab_status ops_cuda_attn_plan_grouped(int B, int NH, int T, int HS, int group, en
 void ops_cuda_attn_qkv_strides(int T, int C, int HS, struct ops_cuda_attn_strides *in,
                                struct ops_cuda_attn_strides *out);
 
+/* Where an attention's queries sit among its keys: nq queries, query i at position q_pos0 + i,
+ * keys 0 .. nk-1; causal masks key j > q_pos0 + i. Self-attention: q_pos0 = 0, nk = nq; a KV
+ * cache: q_pos0 the first new token's position, nk = q_pos0 + nq. With d_pos (device memory)
+ * the kernel reads q_pos0 = *d_pos when it runs and takes the keys 0 .. *d_pos + nq - 1, at
+ * most nk (the cache's positions, which size the decode kernel's grid): a captured decode
+ * step replays at any position. */
+struct ops_cuda_attn_span {
+    int nq, nk, q_pos0;
+    const int *d_pos;
+};
+/* Self-attention over T positions: nq = nk = T, q_pos0 = 0. */
+struct ops_cuda_attn_span ops_cuda_attn_self(int T);
+/* AB_EINVAL unless nq >= 1, nk >= 1 and q_pos0 >= 0 (q_pos0 is not read with d_pos). */
+ab_status ops_cuda_attn_span_check(struct ops_cuda_attn_span sp, struct ab_error *err);
+
+/* The kernels' index arithmetic, one copy for the device and the host tests. */
+#ifdef __CUDACC__
+#define OPS_CUDA_HD __host__ __device__
+#else
+#define OPS_CUDA_HD
+#endif
+/* The offset of element (b, h, i, 0) of a strided attention tensor. */
+static inline OPS_CUDA_HD size_t ops_cuda_attn_at(struct ops_cuda_attn_strides s, int b, int h, int i)
+{
+    return (size_t)b * (size_t)s.batch + (size_t)h * (size_t)s.head + (size_t)i * (size_t)s.row;
+}
+/* The keys of a span whose first query sits at pos: pos + nq, at most cap. */
+static inline OPS_CUDA_HD int ops_cuda_span_keys(int cap, int nq, int pos)
+{
+    return pos + nq < cap ? pos + nq : cap;
+}
+/* One past the last key query i attends to: through its position q_pos0 + i when causal (at
+ * most nk), else all nk. */
+static inline OPS_CUDA_HD int ops_cuda_key_end(int causal, int nk, int q_pos0, int i)
+{
+    return causal && q_pos0 + i + 1 < nk ? q_pos0 + i + 1 : nk;
+}
+/* Split `split`'s keys [*j0, *j1) of n, spans of `span`: empty (*j0 >= *j1) past n. */
+static inline OPS_CUDA_HD void ops_cuda_split_keys(int split, int span, int n, int *j0, int *j1)
+{
+    *j0 = split * span;
+    *j1 = *j0 + span < n ? *j0 + span : n;
+}
+
+/* Decode attention: one query per head over a KV cache (ops_cuda_decode_attention). Block =
+ * (split, batch b * KV heads + KV head); its 4 warps take every 4th key of the split's span, a
+ * lane holds HS / 32 adjacent elements of a row (one vector load per row of K and of V), the G
+ * query heads of the KV head share the loads; partial (max, sum, acc) per split, then a merge
+ * kernel. */
+enum { OPS_CUDA_DECODE_WARPS = 4, OPS_CUDA_DECODE_MIN_SPAN = 32 };
+struct ops_cuda_decode_plan {
+    int B, NH, HS, group, nk;  /* nk: the keys (with d_pos: at most) */
+    enum ab_dtype dt, out_dt;  /* q, k, v in dt; out in out_dt (dt or fp32) */
+    int per_lane;              /* HS / 32 */
+    int splits, span;          /* ops_cuda_decode_split over nk */
+    int grid_x, grid_y, block; /* splits, B * NH / group, 32 * OPS_CUDA_DECODE_WARPS */
+    int merge_x, merge_y;      /* the merge's grid: B * NH / group, group; HS threads */
+    size_t smem_bytes;         /* static shared memory of the split kernel */
+    size_t parts_bytes;        /* the caller's fp32 buffer of partial results */
+};
+/* The keys of each of `seqs` (sequence, KV head) pairs in *splits spans of *span (the last may
+ * be shorter, none is empty) so that the grid holds about 4 blocks per SM of a device with `sms`
+ * SMs, and a span has at least OPS_CUDA_DECODE_MIN_SPAN keys unless there is one. */
+void ops_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *splits, int *span);
+/* The decode kernel's plan for B sequences of NH query heads in groups of `group` over nk keys
+ * on a device of `sms` SMs, q (B, NH, HS) and k, v (B, NH / group, nk, HS) seen through qs
+ * and kvs (row unused in qs). AB_EUNSUPPORTED with the reason where the kernel has no
+ * instance: HS other than 32, 64 or 128, group other than 1, 2, 4 or 8, more than 65535
+ * (sequence, KV head) pairs, a stride not a multiple of HS / 32 (a lane's vector load);
+ * AB_EINVAL for a bad shape, NH not in groups of `group`, an unknown dtype or out_dt. */
+ab_status ops_cuda_decode_plan(int B, int NH, int nk, int HS, int group, enum ab_dtype dt,
+                               enum ab_dtype out_dt, struct ops_cuda_attn_strides qs,
+                               struct ops_cuda_attn_strides kvs, int sms, struct ops_cuda_decode_plan *out,
+                               struct ab_error *err);
+/* AB_EINVAL unless the span is one query (nq = 1) over 1 .. p->nk keys. */
+ab_status ops_cuda_decode_check(const struct ops_cuda_decode_plan *p, struct ops_cuda_attn_span sp,
+                                struct ab_error *err);
+/* Bytes of parts that any decode plan of B x NH query heads over at most nk keys needs, on
+ * any device (splits <= nk / 32, or 1): B * NH * splits * (HS + 2) floats. */
+size_t ops_cuda_decode_parts_bound(int B, int NH, int nk, int HS);
+
+/* Attention over a KV cache in GPT-2's layout: q in a fused QKV buffer (B,Tq,3C) (column 0,
+ * head h at h*HS), the cache k, v (B,max_T,C), out (B,Tq,C), all in dt; query i at position
+ * pos0 + i, causal over the cache's positions 0 .. pos0+Tq-1. One query takes the decode
+ * kernel where it has the head size (decode, planned over max_T keys so that a captured step
+ * runs at any position), else the fused kernels with the span's q_pos0. */
+struct ops_cuda_cache_plan {
+    int B, NH, HS, max_Tq, max_T;
+    enum ab_dtype dt;
+    bool decode;                     /* one query: the decode kernel (dec); else the fused */
+    struct ops_cuda_decode_plan dec; /* with decode */
+    struct ops_cuda_attn_strides kv; /* (B,max_T,C): batch max_T*C, head HS, row C */
+};
+/* AB_EUNSUPPORTED where no kernel takes the shape (the fused kernels' head sizes). */
+ab_status ops_cuda_cache_attn_plan(int B, int NH, int HS, int max_Tq, int max_T, enum ab_dtype dt, int sms,
+                                   struct ops_cuda_cache_plan *out, struct ab_error *err);
+/* The strides of q (in the (B,Tq,3C) buffer) and out (B,Tq,C) for Tq queries. */
+void ops_cuda_cache_attn_strides(const struct ops_cuda_cache_plan *p, int Tq, struct ops_cuda_attn_strides *q,
+                                 struct ops_cuda_attn_strides *out);
+/* The span of Tq queries at pos0 (or *d_pos): keys through the last query, at most max_T.
+ * AB_EINVAL when Tq is not 1 .. max_Tq or, without d_pos, the positions leave the cache. */
+ab_status ops_cuda_cache_attn_span(const struct ops_cuda_cache_plan *p, int Tq, int pos0, const int *d_pos,
+                                   struct ops_cuda_attn_span *out, struct ab_error *err);
+
 /* The dtype of a matmul's bias for cuBLASLt's BIAS and GELU_BIAS epilogues: D's own type.
  * cuBLASLt takes an fp32 bias with a 16-bit D only for IMMA and FP8-output kernels, not for
  * these bf16/fp16 GEMMs, so the bias of a bf16 (fp16) matmul is stored in bf16 (fp16). */
@@ -156,6 +260,29 @@ ab_status ops_cuda_attention_strided(void *out, enum ab_dtype out_dt, struct ops
                                      const void *v, struct ops_cuda_attn_strides kvs, int B, int NH, int T,
                                      int HS, int group, bool causal, enum ab_dtype dt, void *stream,
                                      struct ab_error *err);
+/* ops_cuda_attention_strided with queries and keys apart (ops_cuda_attn_span): nq queries
+ * per (b, h), the grid's; keys 0 .. nk-1 (or through *d_pos + nq - 1), causal masking key j >
+ * q_pos0 + i. */
+ab_status ops_cuda_attention_span(void *out, enum ab_dtype out_dt, struct ops_cuda_attn_strides os,
+                                  const void *q, struct ops_cuda_attn_strides qs, const void *k,
+                                  const void *v, struct ops_cuda_attn_strides kvs, int B, int NH,
+                                  struct ops_cuda_attn_span sp, int HS, int group, bool causal,
+                                  enum ab_dtype dt, void *stream, struct ab_error *err);
+/* One query per head over a cache, the plan's shape: out (b, h) = softmax(q (b, h) . k (b,
+ * h / group, j) / sqrt(HS)) v (b, h / group, j) over every key of the span (nq = 1): j < sp.nk
+ * (at most p->nk), or with sp.d_pos j <= *d_pos (at most sp.nk - 1); q_pos0 is not read. q,
+ * out element (b, h, c) at b*batch + h*head + c of qs, os. parts: p->parts_bytes of device
+ * memory; q, k, v aligned to a lane's HS / 32 elements. */
+ab_status ops_cuda_decode_attention(const struct ops_cuda_decode_plan *p, void *out,
+                                    struct ops_cuda_attn_strides os, const void *q,
+                                    struct ops_cuda_attn_strides qs, const void *k, const void *v,
+                                    struct ops_cuda_attn_strides kvs, struct ops_cuda_attn_span sp,
+                                    float *parts, void *stream, struct ab_error *err);
+/* The plan's attention of Tq queries at pos0 (or *d_pos) over the cache kc, vc (see
+ * ops_cuda_cache_plan); parts: p->dec.parts_bytes when p->decode. */
+ab_status ops_cuda_cache_attention(const struct ops_cuda_cache_plan *p, void *out, const void *qkv,
+                                   const void *kc, const void *vc, int Tq, int pos0, const int *d_pos,
+                                   float *parts, void *stream, struct ab_error *err);
 /* fp32 <-> dt conversion on the device (n elements). */
 ab_status ops_cuda_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype src_dt, size_t n,
                            void *stream, struct ab_error *err);

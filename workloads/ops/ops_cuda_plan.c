@@ -1,9 +1,11 @@
 /* ops_cuda_plan.c — host-side planning of the CUDA ops (see ops_cuda.h): how a row-major matmul
  * descriptor maps onto column-major cuBLASLt and what cuBLASLt refuses of it (FP8's architecture,
  * layout and alignment, outer-vector scales), which attention kernel runs with which launch
- * shape, when a forward is worth a CUDA graph, which dtype a matmul's bias takes, the strides of
- * a fused QKV buffer. Plain C, built everywhere,
- * so it is tested without a GPU. */
+ * shape (fused: grid; decode: the keys' splits for the device's SMs, the partial results'
+ * bytes; over gpt2's KV cache: the strides of its layout, the span of queries among the keys,
+ * fused or decode) and what each refuses, when a forward is worth a CUDA graph, which dtype a
+ * matmul's bias takes, the strides of a fused QKV buffer. Plain C, built everywhere, so it is
+ * tested without a GPU. */
 #include "ops_cuda.h"
 
 static bool is_fp8(enum ab_dtype dt)
@@ -167,4 +169,166 @@ bool ops_cuda_use_graph(double flops_per_forward)
 enum ab_dtype ops_cuda_bias_dtype(enum ab_dtype out_dt)
 {
     return out_dt;
+}
+
+struct ops_cuda_attn_span ops_cuda_attn_self(int T)
+{
+    return (struct ops_cuda_attn_span){ .nq = T, .nk = T, .q_pos0 = 0, .d_pos = NULL };
+}
+
+ab_status ops_cuda_attn_span_check(struct ops_cuda_attn_span sp, struct ab_error *err)
+{
+    if (sp.nq < 1 || sp.nk < 1 || (!sp.d_pos && sp.q_pos0 < 0))
+        return ab_fail(err, AB_EINVAL, "attention: bad span of %d queries at position %d over %d keys", sp.nq,
+                       sp.q_pos0, sp.nk);
+    return AB_OK;
+}
+
+void ops_cuda_decode_split(int64_t seqs, int64_t n, int sms, int *splits, int *span)
+{
+    /* ~4 blocks of 4 warps per SM keep enough cache reads in flight; below 32 keys a span (8
+     * per warp) the block's fixed costs (the query, the warps' combine, its partial result)
+     * outweigh its keys. */
+    enum { BLOCKS_PER_SM = 4 };
+    seqs = seqs < 1 ? 1 : seqs;
+    n = n < 1 ? 1 : n;
+    int64_t want = (BLOCKS_PER_SM * (int64_t)(sms > 0 ? sms : 1) + seqs - 1) / seqs;
+    int64_t most = n / OPS_CUDA_DECODE_MIN_SPAN > 1 ? n / OPS_CUDA_DECODE_MIN_SPAN : 1;
+    int64_t k = want < 1 ? 1 : want > most ? most : want;
+    int64_t len = (n + k - 1) / k;
+    *span = (int)len;
+    *splits = (int)((n + len - 1) / len); /* spans of ceil(n / k) keys may cover n in fewer */
+}
+
+static bool known_dtype(enum ab_dtype dt)
+{
+    return dt == AB_DTYPE_FP32 || dt == AB_DTYPE_BF16 || dt == AB_DTYPE_FP16;
+}
+
+enum { CUDA_MAX_GRID_Y = 65535 };
+
+ab_status ops_cuda_decode_plan(int B, int NH, int nk, int HS, int group, enum ab_dtype dt,
+                               enum ab_dtype out_dt, struct ops_cuda_attn_strides qs,
+                               struct ops_cuda_attn_strides kvs, int sms, struct ops_cuda_decode_plan *out,
+                               struct ab_error *err)
+{
+    if (B <= 0 || NH <= 0 || nk <= 0 || HS <= 0)
+        return ab_fail(err, AB_EINVAL, "decode attention: bad shape B=%d NH=%d keys=%d HS=%d", B, NH, nk, HS);
+    if (!known_dtype(dt))
+        return ab_fail(err, AB_EINVAL, "decode attention: unknown dtype %d", (int)dt);
+    if (out_dt != dt && out_dt != AB_DTYPE_FP32)
+        return ab_fail(err, AB_EINVAL,
+                       "decode attention: %s output for %s inputs (the inputs' dtype or fp32)",
+                       ab_dtype_name(out_dt), ab_dtype_name(dt));
+    if (group < 1 || NH % group)
+        return ab_fail(err, AB_EINVAL, "decode attention: %d query heads are not groups of %d", NH, group);
+    if (HS != 32 && HS != 64 && HS != 128)
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "decode attention: head size %d (the decode kernel takes 32, 64 or 128)", HS);
+    if (group != 1 && group != 2 && group != 4 && group != 8)
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "decode attention: groups of %d query heads (the decode kernel takes 1, 2, 4 or 8)",
+                       group);
+    int Hkv = NH / group, per = HS / 32;
+    if ((int64_t)B * Hkv > CUDA_MAX_GRID_Y)
+        return ab_fail(
+            err, AB_EUNSUPPORTED,
+            "decode attention: batch %d x heads %d (KV heads) is more than the decode kernel's grid "
+            "takes (%d)",
+            B, Hkv, CUDA_MAX_GRID_Y);
+    if (qs.batch % per || qs.head % per || kvs.batch % per || kvs.head % per || kvs.row % per)
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "decode attention: strides (q %lld, %lld; k, v %lld, %lld, %lld) not multiples of %d "
+                       "elements (a lane's vector load)",
+                       (long long)qs.batch, (long long)qs.head, (long long)kvs.batch, (long long)kvs.head,
+                       (long long)kvs.row, per);
+    int splits, span;
+    ops_cuda_decode_split((int64_t)B * Hkv, nk, sms, &splits, &span);
+    *out = (struct ops_cuda_decode_plan){
+        .B = B,
+        .NH = NH,
+        .HS = HS,
+        .group = group,
+        .nk = nk,
+        .dt = dt,
+        .out_dt = out_dt,
+        .per_lane = per,
+        .splits = splits,
+        .span = span,
+        .grid_x = splits,
+        .grid_y = B * Hkv,
+        .block = 32 * OPS_CUDA_DECODE_WARPS,
+        .merge_x = B * Hkv,
+        .merge_y = group,
+        /* per warp and query head: its max, its sum and HS accumulators */
+        .smem_bytes = (size_t)OPS_CUDA_DECODE_WARPS * group * (HS + 2) * 4,
+        .parts_bytes = (size_t)B * Hkv * splits * group * (HS + 2) * 4,
+    };
+    return AB_OK;
+}
+
+size_t ops_cuda_decode_parts_bound(int B, int NH, int nk, int HS)
+{
+    /* ops_cuda_decode_split makes at most max(1, nk / MIN_SPAN) splits, whatever the SMs */
+    size_t splits = nk / OPS_CUDA_DECODE_MIN_SPAN > 1 ? (size_t)(nk / OPS_CUDA_DECODE_MIN_SPAN) : 1;
+    return (size_t)B * (size_t)NH * splits * ((size_t)HS + 2) * 4;
+}
+
+ab_status ops_cuda_cache_attn_plan(int B, int NH, int HS, int max_Tq, int max_T, enum ab_dtype dt, int sms,
+                                   struct ops_cuda_cache_plan *out, struct ab_error *err)
+{
+    if (B <= 0 || NH <= 0 || HS <= 0 || max_Tq <= 0 || max_T < max_Tq)
+        return ab_fail(err, AB_EINVAL, "cache attention: bad shape B=%d NH=%d HS=%d max_Tq=%d max_T=%d", B,
+                       NH, HS, max_Tq, max_T);
+    if (!known_dtype(dt))
+        return ab_fail(err, AB_EINVAL, "cache attention: unknown dtype %d", (int)dt);
+    struct ops_cuda_attn_plan fused;
+    if (ops_cuda_attn_plan(B, NH, max_Tq, HS, dt, &fused, NULL))
+        return ab_fail(err, AB_EUNSUPPORTED,
+                       "attention: head size %d (the fused kernels take multiples of 16 up to 256)", HS);
+    int64_t C = (int64_t)NH * HS;
+    *out = (struct ops_cuda_cache_plan){ .B = B,
+                                         .NH = NH,
+                                         .HS = HS,
+                                         .max_Tq = max_Tq,
+                                         .max_T = max_T,
+                                         .dt = dt,
+                                         .kv = { .batch = (int64_t)max_T * C, .head = HS, .row = C } };
+    struct ops_cuda_attn_strides qs, os;
+    ops_cuda_cache_attn_strides(out, 1, &qs, &os);
+    /* elsewhere (head sizes, grid) one query takes the fused kernels too */
+    out->decode =
+        ops_cuda_decode_plan(B, NH, max_T, HS, 1, dt, dt, qs, out->kv, sms, &out->dec, NULL) == AB_OK;
+    return AB_OK;
+}
+
+void ops_cuda_cache_attn_strides(const struct ops_cuda_cache_plan *p, int Tq, struct ops_cuda_attn_strides *q,
+                                 struct ops_cuda_attn_strides *out)
+{
+    ops_cuda_attn_qkv_strides(Tq, p->NH * p->HS, p->HS, q, out);
+}
+
+ab_status ops_cuda_cache_attn_span(const struct ops_cuda_cache_plan *p, int Tq, int pos0, const int *d_pos,
+                                   struct ops_cuda_attn_span *out, struct ab_error *err)
+{
+    if (Tq < 1 || Tq > p->max_Tq)
+        return ab_fail(err, AB_EINVAL, "cache attention: %d queries (the plan takes 1 to %d)", Tq, p->max_Tq);
+    if (!d_pos && (pos0 < 0 || pos0 + Tq > p->max_T))
+        return ab_fail(err, AB_EINVAL, "cache attention: positions %d to %d outside the cache's %d", pos0,
+                       pos0 + Tq - 1, p->max_T);
+    *out = (struct ops_cuda_attn_span){
+        .nq = Tq, .nk = d_pos ? p->max_T : pos0 + Tq, .q_pos0 = d_pos ? 0 : pos0, .d_pos = d_pos
+    };
+    return AB_OK;
+}
+
+ab_status ops_cuda_decode_check(const struct ops_cuda_decode_plan *p, struct ops_cuda_attn_span sp,
+                                struct ab_error *err)
+{
+    if (sp.nq != 1)
+        return ab_fail(err, AB_EINVAL, "decode attention: %d queries per head (the decode kernel takes one)",
+                       sp.nq);
+    if (sp.nk < 1 || sp.nk > p->nk)
+        return ab_fail(err, AB_EINVAL, "decode attention: %d keys (the plan takes 1 to %d)", sp.nk, p->nk);
+    return AB_OK;
 }
