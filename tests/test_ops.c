@@ -328,6 +328,84 @@ static void matmul_blocks_match_the_whole_run(void **state)
     free(w), free(x), free(bias), free(a), free(b), free(scratch);
 }
 
+/* The AVX2 GEMV's register tiles at every row count (1..8: one group of 1..4 rows, or 3+2,
+ * 3+3, 4+3, 4+4), N with columns past the last vector (N < 8 too) and vectors that do not
+ * fill the widest micro-tile, K of 1, below the prefetch distance, one chunk, and several
+ * chunks with a remainder, every epilogue, against the FP64 reference; the weight packed by
+ * the plan itself or by a plan of other M. (The AVX-512 GEMV where the CPU has it.) */
+static void gemv_avx2_matches_reference_at_every_row_count(void **state)
+{
+    (void)state;
+    bool can = ab_cpu_has("avx512f") || (ab_cpu_has("avx2") && ab_cpu_has("fma"));
+    static const int shapes[][2] = { { 269, 113 }, { 5, 40 },  { 203, 1 },
+                                     { 77, 15 },   { 64, 32 }, { 1000, 300 } };
+    static const unsigned flag_sets[] = { 0, OPS_MM_BIAS, OPS_MM_BIAS | OPS_MM_GELU,
+                                          OPS_MM_BIAS | OPS_MM_RESIDUAL, OPS_MM_BIAS | OPS_MM_ACCUM };
+    for (int M = 1; M <= OPS_GEMV_MAX_M; M++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (size_t f = 0; f < sizeof flag_sets / sizeof flag_sets[0]; f++)
+                assert_int_equal(matmul_case_ex(AB_DTYPE_FP32, flag_sets[f], M, shapes[s][0], shapes[s][1],
+                                                (M + s + f) % 2),
+                                 can);
+}
+
+/* GELU applied from the registers (a vector exp) holds fp32's tolerance where the inputs reach
+ * both tails (|x| beyond 20: exp(-2u) over- and underflows). */
+static void gemv_avx2_gelu_holds_at_the_tails(void **state)
+{
+    (void)state;
+    int M = 5, N = 203, K = 40;
+    float *x = xalloc((size_t)M * K * 4), *w = xalloc((size_t)N * K * 4), *y = xalloc((size_t)M * N * 4);
+    float *bias = xalloc(N * 4);
+    double *xw = xalloc((size_t)M * K * 8), *ww = xalloc((size_t)N * K * 8), *bw = xalloc(N * 8);
+    double *ref = xalloc((size_t)M * N * 8);
+    ops_fill_random(x, AB_DTYPE_FP32, xw, (size_t)M * K, seed_base + 40, 1.0f);
+    ops_fill_random(w, AB_DTYPE_FP32, ww, (size_t)N * K, seed_base + 41, 10.0f / sqrtf((float)K));
+    ops_fill_random(bias, AB_DTYPE_FP32, bw, N, seed_base + 42, 2.0f);
+    struct ops_matmul *mm;
+    struct ab_error err = { { 0 } };
+    assert_int_equal(ops_matmul_create(&mm, M, N, K, AB_DTYPE_FP32, OPS_MM_BIAS | OPS_MM_GELU, &err), AB_OK);
+    assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+    assert_int_equal(ops_matmul_run(mm, y, x, bias, NULL, &err), AB_OK);
+    ops_ref_matmul(ref, xw, ww, bw, NULL, M, N, K, false); /* GELU's inputs: both tails reached */
+    double lo = 0, hi = 0;
+    for (size_t i = 0; i < (size_t)M * N; i++)
+        lo = fmin(lo, ref[i]), hi = fmax(hi, ref[i]);
+    assert_true(lo < -20 && hi > 20);
+    ops_ref_matmul(ref, xw, ww, bw, NULL, M, N, K, true);
+    CHECK(y, AB_DTYPE_FP32, ref, (size_t)M * N, atol_of(AB_DTYPE_FP32), rtol_of(AB_DTYPE_FP32));
+    ops_matmul_destroy(mm);
+    free(x), free(w), free(y), free(bias), free(xw), free(ww), free(bw), free(ref);
+}
+
+/* The AVX2 GEMV's column blocks are at most 256 columns wide and at least four per thread;
+ * GPT-2's widths split in a multiple of the threads where that costs no width (the tests run
+ * with OMP_NUM_THREADS=2), so that two threads end a decode phase together: 768 in 8 blocks of
+ * 96, 2304 in 10 of 232 (the last 216), 3072 in 12 of 256, the padded vocabulary 50304 in 197
+ * of 256. */
+static void gemv_blocks_split_gpt2_widths_evenly(void **state)
+{
+    if (!(ab_cpu_has("avx2") && ab_cpu_has("fma")) || ab_cpu_has("avx512f"))
+        skip();
+    static const int Ns[] = { 768, 2304, 3072, 50304 }, want[] = { 8, 10, 12, 197 };
+    const char *thr = getenv("OMP_NUM_THREADS");
+    int K = 8;
+    struct ab_error err = { { 0 } };
+    for (int i = 0; i < 4; i++) {
+        float *w = xalloc((size_t)Ns[i] * K * 4);
+        ops_fill_random(w, AB_DTYPE_FP32, NULL, (size_t)Ns[i] * K, seed_base + 50, 1.0f);
+        struct ops_matmul *mm;
+        assert_int_equal(ops_matmul_create(&mm, 1, Ns[i], K, AB_DTYPE_FP32, OPS_MM_BIAS, &err), AB_OK);
+        assert_int_equal(ops_matmul_set_weight(mm, w, &err), AB_OK);
+        int nblk = ops_matmul_blocks(mm);
+        assert_true((long)nblk * 256 >= Ns[i]);
+        if (thr && strcmp(thr, "2") == 0)
+            assert_int_equal(nblk, want[i]);
+        ops_matmul_destroy(mm);
+        free(w);
+    }
+}
+
 /* The probe is what plans go by, and it is not a constant "no": on an AVX-512 CPU (where
  * oneDNN has bf16 kernels, natively or by conversion) it must find bf16. */
 static void bf16_matmul_support_is_probed_and_plans_follow_it(void **state)
@@ -810,6 +888,9 @@ int main(void)
         cmocka_unit_test(matmul_gemv_matches_reference),
         cmocka_unit_test(matmul_of_many_rows_runs_the_avx2_gemm_where_oneDNN_has_only_gemm_jit),
         cmocka_unit_test(matmul_blocks_match_the_whole_run),
+        cmocka_unit_test(gemv_avx2_matches_reference_at_every_row_count),
+        cmocka_unit_test(gemv_avx2_gelu_holds_at_the_tails),
+        cmocka_unit_test(gemv_blocks_split_gpt2_widths_evenly),
         cmocka_unit_test(bf16_matmul_support_is_probed_and_plans_follow_it),
         cmocka_unit_test(matmul_rejects_bad_shapes_and_missing_operands),
         cmocka_unit_test(matmul_plan_reads_any_layout_and_applies_scales),

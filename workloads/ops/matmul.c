@@ -215,10 +215,18 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
 
 /* ------------------------------------------------------------------ GEMV, AVX2
  * Without AVX-512, oneDNN 2.6 packs a matmul weight as the plain (K,N) matrix (gemm:jit). The
- * GEMV walks it in column blocks of nb (64..256) columns, each a run of nb*4 contiguous bytes
- * per row of K, four rows of K per pass over an (rows, nb) fp32 accumulator tile that stays
- * in L1: every weight byte is read once, in runs long enough for the prefetchers. A block is
- * the unit of work: ops_matmul_run spreads blocks over threads dynamically (a preempted
+ * GEMV walks it in column blocks of nb (<= 256) columns, each a run of nb*4 contiguous bytes
+ * per row of K, over an (rows, nb) fp32 accumulator tile that stays in L1. A pass takes KR
+ * rows of K for a pair of input rows (12 rows of K for a single row) and holds their 2 x KR
+ * broadcasts of x in registers for the whole block, so that a weight vector is loaded once per
+ * pair and an accumulator once per KR rows of K: 10 loads and 2 stores for 12 FMAs, where one
+ * input row and 4 rows of K per pass (the first version) took 6 for 4. Every weight byte comes
+ * from memory once, in row runs the hardware prefetchers follow (micro-tiles that keep their
+ * accumulators in registers down the whole of K read the weight in columns instead: 96-byte
+ * pieces at a stride of N*4 bytes, which for these N fall into a few L1 sets, and measured
+ * slower). Each column of out is summed over K in order, as before. The epilogue (bias, GELU
+ * with a vector exp, accumulation or residual) is applied to the tile on its way out. A block
+ * is the unit of work: ops_matmul_run spreads blocks over threads dynamically (a preempted
  * thread on a shared machine does not hold the others), and ops_matmul_run_block lets a
  * caller's own parallel region do the same (workloads/ops/decode.c). */
 
@@ -234,91 +242,160 @@ static bool gemv2_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
     if (b->inner_nblks != 0 || b->strides[0] != mm->N || b->strides[1] != 1)
         return false;
-    int threads = omp_get_max_threads();
-    mm->nb = GEMV2_MAX_NB;
-    while (mm->nb > 64 && (mm->N + mm->nb - 1) / mm->nb < 4 * threads)
-        mm->nb /= 2;
+    /* a multiple of the threads in blocks, at least 4 each (dynamic scheduling then evens out
+     * a thread's late start), of at most GEMV2_MAX_NB columns, a multiple of 8 */
+    int threads = omp_get_max_threads(),
+        per = (mm->N + threads * GEMV2_MAX_NB - 1) / (threads * GEMV2_MAX_NB);
+    int blocks = threads * (per < 4 ? 4 : per), nv = (mm->N + 7) / 8;
+    mm->nb = 8 * ((nv + blocks - 1) / blocks);
     return true;
 }
 
-/* acc (R, nb; row stride lda) = x (R rows, stride ldx) . W[0:K, n0:n0+nb], W (K,N) row-major;
- * nb and lda multiples of 8, acc 32-byte aligned */
-TAVX2 static void gemv2_tile(float *acc, int lda, const float *x, size_t ldx, int R, const float *W, int N,
-                             int K, int n0, int nb)
+/* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)) on 8 lanes; exp as 2^n 2^f, n = round(t log2 e),
+ * the polynomial of exp on |r| <= ln2/2 (Cephes' expf, ~1 ulp); t clamped to +-88 (beyond,
+ * the quotient is x or 0 in fp32 anyway). */
+TAVX2 static inline __m256 gemv2_gelu(__m256 x)
 {
+    __m256 u =
+        _mm256_mul_ps(_mm256_set1_ps(0.7978845608f),
+                      _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), _mm256_mul_ps(x, x), x));
+    __m256 t = _mm256_mul_ps(_mm256_set1_ps(-2.0f), u);
+    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504089f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 ex = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), ex));
+}
+
+/* One pass: tile (R rows of nv vectors; row stride GEMV2_MAX_NB, 32-byte aligned) += x (R
+ * rows of KR values from k; stride ldx) . w (KR rows of nv vectors from the block's first
+ * column; stride ldw). R, KR constants (instantiated below). */
+TAVX2 static inline __attribute__((always_inline)) void
+gemv2_pass(int R, int KR, float *tile, const float *x, size_t ldx, const float *w, size_t ldw, int nv)
+{
+    __m256 b[2][12];
+#pragma GCC unroll 2
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < nb; j += 8)
-            _mm256_store_ps(acc + r * lda + j, _mm256_setzero_ps());
-    int k = 0;
-    for (; k + 4 <= K; k += 4) {
-        const float *w0 = W + (size_t)k * N + n0, *w1 = w0 + N, *w2 = w1 + N, *w3 = w2 + N;
-        for (int r = 0; r < R; r++) {
-            const float *xr = x + (size_t)r * ldx + k;
-            __m256 b0 = _mm256_set1_ps(xr[0]), b1 = _mm256_set1_ps(xr[1]);
-            __m256 b2 = _mm256_set1_ps(xr[2]), b3 = _mm256_set1_ps(xr[3]);
-            float *a = acc + r * lda;
-            for (int j = 0; j < nb; j += 8) {
-                __m256 v = _mm256_load_ps(a + j);
-                v = _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), v);
-                v = _mm256_fmadd_ps(b1, _mm256_loadu_ps(w1 + j), v);
-                v = _mm256_fmadd_ps(b2, _mm256_loadu_ps(w2 + j), v);
-                v = _mm256_fmadd_ps(b3, _mm256_loadu_ps(w3 + j), v);
-                _mm256_store_ps(a + j, v);
-            }
+#pragma GCC unroll 12
+        for (int kk = 0; kk < KR; kk++)
+            b[r][kk] = _mm256_broadcast_ss(x + (size_t)r * ldx + kk);
+    for (int j = 0; j < nv; j++) {
+        __m256 a[2];
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+            a[r] = _mm256_load_ps(tile + r * GEMV2_MAX_NB + 8 * j);
+#pragma GCC unroll 12
+        for (int kk = 0; kk < KR; kk++) {
+            __m256 wv = _mm256_loadu_ps(w + (size_t)kk * ldw + 8 * j);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++)
+                a[r] = _mm256_fmadd_ps(wv, b[r][kk], a[r]);
         }
-    }
-    for (; k < K; k++) {
-        const float *w0 = W + (size_t)k * N + n0;
-        for (int r = 0; r < R; r++) {
-            __m256 b0 = _mm256_set1_ps(x[(size_t)r * ldx + k]);
-            float *a = acc + r * lda;
-            for (int j = 0; j < nb; j += 8)
-                _mm256_store_ps(a + j, _mm256_fmadd_ps(b0, _mm256_loadu_ps(w0 + j), _mm256_load_ps(a + j)));
-        }
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+            _mm256_store_ps(tile + r * GEMV2_MAX_NB + 8 * j, a[r]);
     }
 }
 
-/* columns n0 .. n0+nw of out (rows, N) from the accumulator tile (rows, stride lda), epilogue
- * applied: bias, GELU, accumulation into out or the residual res */
-static void gemv2_store(const struct ops_matmul *mm, float *out, const float *acc, int rows, int lda, int n0,
-                        int nw, const float *bias, const float *res)
+typedef void (*gemv2_pass_fn)(float *tile, const float *x, size_t ldx, const float *w, size_t ldw, int nv);
+#define GEMV2_PASS(R, KR)                                                                                    \
+    TAVX2 static void gemv2_pass_##R##_##KR(float *tile, const float *x, size_t ldx, const float *w,         \
+                                            size_t ldw, int nv)                                              \
+    {                                                                                                        \
+        gemv2_pass(R, KR, tile, x, ldx, w, ldw, nv);                                                         \
+    }
+GEMV2_PASS(1, 12) /* a single input row: 12 broadcasts, one accumulator */
+GEMV2_PASS(2, 6)  /* a pair: 12 broadcasts, two accumulators, one weight vector: 15 of 16 registers */
+GEMV2_PASS(1, 6)  /* the odd row beside pairs */
+GEMV2_PASS(2, 1)  /* the rows of K past the last whole pass */
+GEMV2_PASS(1, 1)
+#undef GEMV2_PASS
+
+/* Where the tile goes: out (row stride ldo) at the block's first row and column, bias and res
+ * at the same place */
+struct gemv2_epi {
+    float *out;
+    const float *bias, *res;
+    size_t ldo;
+    unsigned flags;
+};
+
+/* out (rows, nv vectors) = tile with the plan's epilogue: bias, GELU, accumulation into out or
+ * the residual res, in the order of the oneDNN post-ops */
+TAVX2 static void gemv2_out(const struct gemv2_epi *e, const float *tile, int rows, int nv)
 {
-    int N = mm->N;
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < nw; j++) {
-            size_t o = (size_t)r * N + (size_t)n0 + j;
-            float v = acc[r * lda + j];
-            if (mm->flags & OPS_MM_BIAS)
-                v += bias[n0 + j];
-            if (mm->flags & OPS_MM_GELU)
-                v = gemv_gelu(v);
-            if (mm->flags & OPS_MM_ACCUM)
-                v += out[o];
-            else if (mm->flags & OPS_MM_RESIDUAL)
-                v += res[o];
-            out[o] = v;
+        for (int j = 0; j < nv; j++) {
+            __m256 s = _mm256_load_ps(tile + r * GEMV2_MAX_NB + 8 * j);
+            float *o = e->out + (size_t)r * e->ldo + 8 * j;
+            if (e->flags & OPS_MM_BIAS)
+                s = _mm256_add_ps(s, _mm256_loadu_ps(e->bias + 8 * j));
+            if (e->flags & OPS_MM_GELU)
+                s = gemv2_gelu(s);
+            if (e->flags & OPS_MM_ACCUM)
+                s = _mm256_add_ps(s, _mm256_loadu_ps(o));
+            else if (e->flags & OPS_MM_RESIDUAL)
+                s = _mm256_add_ps(s, _mm256_loadu_ps(e->res + (size_t)r * e->ldo + 8 * j));
+            _mm256_storeu_ps(o, s);
         }
 }
 
-/* Block blk of rows <= OPS_GEMV_MAX_M input rows (row stride ldi). The last few columns of an
- * N that is not a multiple of 8 are dot products of their own. */
-static void gemv2_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, size_t ldi,
-                        int rows, const float *bias, const float *res)
+/* Block blk of rows <= OPS_GEMV_MAX_M input rows inp (rows, K; row stride ldi): out's columns
+ * n0 .. n0+nw with the plan's epilogue. The rows go in pairs (an odd last one alone); the
+ * last few columns of an N that is not a multiple of 8 are dot products of their own. */
+TAVX2 static void gemv2_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, size_t ldi,
+                              int rows, const float *bias, const float *res)
 {
-    _Alignas(32) float acc[OPS_GEMV_MAX_M * GEMV2_MAX_NB];
+    _Alignas(32) float tile[OPS_GEMV_MAX_M * GEMV2_MAX_NB];
     const float *W = mm->wei_ptr;
     int N = mm->N, K = mm->K, n0 = blk * mm->nb, nw = N - n0 < mm->nb ? N - n0 : mm->nb;
-    int nv = nw / 8 * 8; /* columns the vector tile covers */
-    if (nv)
-        gemv2_tile(acc, GEMV2_MAX_NB, inp, ldi, rows, W, N, K, n0, nv);
-    for (int j = nv; j < nw; j++) /* fewer than 8 tail columns */
+    int nv = nw / 8; /* vectors of 8 columns */
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < nv; j++)
+            _mm256_store_ps(tile + r * GEMV2_MAX_NB + 8 * j, _mm256_setzero_ps());
+    int KR = rows == 1 ? 12 : 6, k = 0;
+    gemv2_pass_fn pair = gemv2_pass_2_6, single = rows == 1 ? gemv2_pass_1_12 : gemv2_pass_1_6;
+    for (; k + KR <= K; k += KR)
+        for (int r0 = 0; r0 < rows; r0 += 2)
+            (rows - r0 >= 2 ? pair : single)(tile + r0 * GEMV2_MAX_NB, inp + (size_t)r0 * ldi + k, ldi,
+                                             W + (size_t)k * N + n0, (size_t)N, nv);
+    for (; k < K; k++)
+        for (int r0 = 0; r0 < rows; r0 += 2)
+            (rows - r0 >= 2 ? gemv2_pass_2_1 : gemv2_pass_1_1)(tile + r0 * GEMV2_MAX_NB,
+                                                               inp + (size_t)r0 * ldi + k, ldi,
+                                                               W + (size_t)k * N + n0, (size_t)N, nv);
+    struct gemv2_epi e = { .out = out + n0,
+                           .bias = bias ? bias + n0 : NULL,
+                           .res = res ? res + n0 : NULL,
+                           .ldo = (size_t)N,
+                           .flags = mm->flags };
+    gemv2_out(&e, tile, rows, nv);
+    for (int j = 8 * nv; j < nw; j++) /* fewer than 8 tail columns */
         for (int r = 0; r < rows; r++) {
             float s = 0;
-            for (int k = 0; k < K; k++)
-                s += inp[(size_t)r * ldi + k] * W[(size_t)k * N + n0 + j];
-            acc[r * GEMV2_MAX_NB + j] = s;
+            for (int kk = 0; kk < K; kk++)
+                s += inp[(size_t)r * ldi + kk] * W[(size_t)kk * N + n0 + j];
+            size_t o = (size_t)r * N + (size_t)n0 + j;
+            if (mm->flags & OPS_MM_BIAS)
+                s += bias[n0 + j];
+            if (mm->flags & OPS_MM_GELU)
+                s = gemv_gelu(s);
+            if (mm->flags & OPS_MM_ACCUM)
+                s += out[o];
+            else if (mm->flags & OPS_MM_RESIDUAL)
+                s += res[o];
+            out[o] = s;
         }
-    gemv2_store(mm, out, acc, rows, GEMV2_MAX_NB, n0, nw, bias, res);
 }
 
 static void gemv2_run(struct ops_matmul *mm, float *out, const float *inp, const float *bias,
