@@ -21,6 +21,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "vexp2.h"
 #define DEC_X86 1
 #else
 #define DEC_X86 0
@@ -141,38 +142,6 @@ static inline __m256 ld8(const void *p, enum ab_dtype dt, size_t i)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-/* 2^x by the flash kernel's polynomial (flash_cpu.c: relative error 3e-7), 0 below -126. */
-#define EXP2_POLY(P, f, FMA, SET1)                                                                           \
-    do {                                                                                                     \
-        P = SET1(1.5403530e-4f);                                                                             \
-        P = FMA(P, f, SET1(1.3333558e-3f));                                                                  \
-        P = FMA(P, f, SET1(9.6181291e-3f));                                                                  \
-        P = FMA(P, f, SET1(5.5504109e-2f));                                                                  \
-        P = FMA(P, f, SET1(2.4022651e-1f));                                                                  \
-        P = FMA(P, f, SET1(6.9314718e-1f));                                                                  \
-        P = FMA(P, f, SET1(1.0f));                                                                           \
-    } while (0)
-
-static inline __m256 exp2_8(__m256 x)
-{
-    __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_NGE_UQ); /* also NaN */
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
-    __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm256_sub_ps(x, n), p;
-    EXP2_POLY(p, f, _mm256_fmadd_ps, _mm256_set1_ps);
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
-static inline __m128 exp2_4(__m128 x)
-{
-    __m128 under = _mm_cmp_ps(x, _mm_set1_ps(-126.0f), _CMP_NGE_UQ);
-    x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(-126.0f)), _mm_set1_ps(127.0f));
-    __m128 n = _mm_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm_sub_ps(x, n), p;
-    EXP2_POLY(p, f, _mm_fmadd_ps, _mm_set1_ps);
-    __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(n), _mm_set1_epi32(127)), 23);
-    return _mm_andnot_ps(under, _mm_mul_ps(p, _mm_castsi128_ps(e)));
-}
-
 /* --- dot: G = 1, 2 */
 
 /* The four dot products q_i . k_i over HS (q fp32, k rows in dt): four chains of FMAs, reduced
@@ -276,7 +245,7 @@ static float softmax_step(float *s, int n, float *m, float *l)
     __m256 acc = _mm256_setzero_ps(), mv = _mm256_set1_ps(mn);
     int j = 0;
     for (; j + 8 <= n; j += 8) {
-        __m256 e = exp2_8(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv));
+        __m256 e = ops_exp2_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv));
         _mm256_storeu_ps(s + j, e);
         acc = _mm256_add_ps(acc, e);
     }
@@ -399,7 +368,7 @@ static void prefetch_rows(const struct dec *x, const char *base, int k0, int kn)
 #define VSUB     _mm256_sub_ps
 #define VMAX     _mm256_max_ps
 #define VZERO    _mm256_setzero_ps
-#define VEXP2    exp2_8
+#define VEXP2    ops_exp2_avx2
 #define FN(name) name##_w8
 #include "attn_decode_cpu_tmpl.h" /* undefines its parameters */
 
@@ -415,7 +384,7 @@ static void prefetch_rows(const struct dec *x, const char *base, int k0, int kn)
 #define VSUB     _mm_sub_ps
 #define VMAX     _mm_max_ps
 #define VZERO    _mm_setzero_ps
-#define VEXP2    exp2_4
+#define VEXP2    ops_exp2_sse_fma
 #define FN(name) name##_w4
 #include "attn_decode_cpu_tmpl.h"
 

@@ -24,6 +24,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "vexp2.h"
 #define FLASH_X86 1
 #else
 #define FLASH_X86 0
@@ -145,30 +146,9 @@ static const struct flash_kern kern_generic = { "generic",       qk_generic,    
                                                 row_max_generic, exp2_sum_generic, exp2v_generic };
 
 #if FLASH_X86
-#define EXP2_POLY(P, f, FMA, SET1)                                                                           \
-    do {                                                                                                     \
-        P = SET1(1.5403530e-4f);                                                                             \
-        P = FMA(P, f, SET1(1.3333558e-3f));                                                                  \
-        P = FMA(P, f, SET1(9.6181291e-3f));                                                                  \
-        P = FMA(P, f, SET1(5.5504109e-2f));                                                                  \
-        P = FMA(P, f, SET1(2.4022651e-1f));                                                                  \
-        P = FMA(P, f, SET1(6.9314718e-1f));                                                                  \
-        P = FMA(P, f, SET1(1.0f));                                                                           \
-    } while (0)
-
 /* --- AVX2 + FMA */
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-
-static inline __m256 exp2_avx2(__m256 x)
-{
-    __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_NGE_UQ); /* also NaN */
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
-    __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm256_sub_ps(x, n), p;
-    EXP2_POLY(p, f, _mm256_fmadd_ps, _mm256_set1_ps);
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
 
 static inline float hmax_avx2(__m256 v)
 {
@@ -245,7 +225,7 @@ static void pack_k_avx2(float *kp, const void *k, int64_t ldk, int nk, int HS, e
 #define VADD(a, b)    _mm256_add_ps(a, b)
 #define VMAX(a, b)    _mm256_max_ps(a, b)
 #define VZERO()       _mm256_setzero_ps()
-#define VEXP2(x)      exp2_avx2(x)
+#define VEXP2(x)      ops_exp2_avx2(x)
 #define VHMAX(x)      hmax_avx2(x)
 #define VHSUM(x)      hsum_avx2(x)
 #define FN(name)      name##_avx2
@@ -262,7 +242,7 @@ static inline __m512 exp2_avx512(__m512 x)
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-126.0f)), _mm512_set1_ps(127.0f));
     __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
            f = _mm512_sub_ps(x, n), p;
-    EXP2_POLY(p, f, _mm512_fmadd_ps, _mm512_set1_ps);
+    OPS_EXP2_POLY(p, f, _mm512_fmadd_ps, _mm512_set1_ps);
     __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
     return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_mul_ps(p, _mm512_castsi512_ps(e)));
 }

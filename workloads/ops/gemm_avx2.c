@@ -13,6 +13,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "vexp2.h"
+
 enum { MR = 6, NR = 16, KC = 512, MC = 256, NC = 64 };
 
 bool ops_gemm_avx2_usable(void)
@@ -23,31 +25,13 @@ bool ops_gemm_avx2_usable(void)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 
-/* 2^x as flash_cpu.c's: x = n + f, |f| <= 1/2, a degree-6 polynomial in f, 2^n by the exponent;
- * 0 below -126, clamped at 127. */
-static inline __m256 exp2_v(__m256 x)
-{
-    __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_NGE_UQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
-    __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm256_sub_ps(x, n);
-    __m256 p = _mm256_set1_ps(1.5403530e-4f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504109e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022651e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
 /* GELU (tanh form) as ops_gelu: 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)), e^y = 2^(y log2 e) */
 static inline __m256 gelu_v(__m256 x)
 {
     __m256 x2 = _mm256_mul_ps(x, x);
     __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), x),
                              _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x2, _mm256_set1_ps(1.0f)));
-    __m256 e = exp2_v(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f * 1.4426950408889634f)));
+    __m256 e = ops_exp2_avx2(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f * 1.4426950408889634f)));
     return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
