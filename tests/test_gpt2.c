@@ -1009,7 +1009,8 @@ static void transformers_fixture_gives_the_same_greedy_ids_and_logits(void **sta
  * written over an op table, with the AVX2 GEMV and the fused decode step (they sum in another
  * order than oneDNN did: up to 1e-5 apart), resaved when several-token forwards moved to the
  * flash kernel and the AVX2 GEMM (up to 1.3e-5 from the last), when the GEMV's GELU became a vector exp
- * (up to 6e-6) and when decode attention moved to ops_attn_decode (up to 7.6e-6)
+ * (up to 6e-6), when decode attention moved to ops_attn_decode (up to 7.6e-6)
+ * and when the AVX2 GEMM took the GEMV's GELU (up to 9.5e-6)
  * (tests/data/gpt2_tiny/model_logits.bin; rewrite it with GPT2_WRITE_MODEL_LOGITS=FILE): two sequences, the
  * prompt's logits at every position, six greedy decode steps, then three tokens at once continuing the cache.
  * Bit for bit where this CPU takes the code paths of the one that saved them (no AVX-512, OMP_NUM_THREADS=2

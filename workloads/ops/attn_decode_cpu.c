@@ -21,7 +21,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#include "vexp2.h"
+#include "vmath.h"
 #define DEC_X86 1
 #else
 #define DEC_X86 0

@@ -13,7 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "vexp2.h"
+#include "vmath.h"
 
 enum { MR = 6, NR = 16, KC = 512, MC = 256, NC = 64 };
 
@@ -24,16 +24,6 @@ bool ops_gemm_avx2_usable(void)
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-
-/* GELU (tanh form) as ops_gelu: 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)), e^y = 2^(y log2 e) */
-static inline __m256 gelu_v(__m256 x)
-{
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), x),
-                             _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x2, _mm256_set1_ps(1.0f)));
-    __m256 e = ops_exp2_avx2(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f * 1.4426950408889634f)));
-    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-}
 
 struct gemm_job {
     float *out;
@@ -79,7 +69,7 @@ static inline __attribute__((always_inline)) void ukr(const struct gemm_job *j, 
         for (int r = 0; r < R; r++) {
             c0[r] = _mm256_add_ps(c0[r], bb0), c1[r] = _mm256_add_ps(c1[r], bb1);
             if (f & OPS_MM_GELU)
-                c0[r] = gelu_v(c0[r]), c1[r] = gelu_v(c1[r]);
+                c0[r] = ops_gelu_avx2(c0[r]), c1[r] = ops_gelu_avx2(c1[r]);
             if (f & OPS_MM_RESIDUAL) {
                 const float *rr = ep->res + (size_t)r * j->N;
                 c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(rr));
@@ -144,7 +134,7 @@ static void strip_partial(const struct gemm_job *j, float *C, const float *A, co
                     v += j->bias[n + c];
                 if (j->flags & OPS_MM_GELU) {
                     _Alignas(32) float g[8] = { v };
-                    _mm256_store_ps(g, gelu_v(_mm256_load_ps(g)));
+                    _mm256_store_ps(g, ops_gelu_avx2(_mm256_load_ps(g)));
                     v = g[0];
                 }
                 if (j->flags & OPS_MM_RESIDUAL)

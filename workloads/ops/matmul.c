@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmath.h"
+
 #define DNNL_TRY(call, err)                                                                                  \
     do {                                                                                                     \
         dnnl_status_t s_ = (call);                                                                           \
@@ -251,32 +253,6 @@ static bool gemv2_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
     return true;
 }
 
-/* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)) on 8 lanes; exp as 2^n 2^f, n = round(t log2 e),
- * the polynomial of exp on |r| <= ln2/2 (Cephes' expf, ~1 ulp); t clamped to +-88 (beyond,
- * the quotient is x or 0 in fp32 anyway). */
-TAVX2 static inline __m256 gemv2_gelu(__m256 x)
-{
-    __m256 u =
-        _mm256_mul_ps(_mm256_set1_ps(0.7978845608f),
-                      _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), _mm256_mul_ps(x, x), x));
-    __m256 t = _mm256_mul_ps(_mm256_set1_ps(-2.0f), u);
-    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504089f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    __m256 ex = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), ex));
-}
-
 /* One pass: tile (R rows of nv vectors; row stride GEMV2_MAX_NB, 32-byte aligned) += x (R
  * rows of KR values from k; stride ldx) . w (KR rows of nv vectors from the block's first
  * column; stride ldw). R, KR constants (instantiated below). */
@@ -341,7 +317,7 @@ TAVX2 static void gemv2_out(const struct gemv2_epi *e, const float *tile, int ro
             if (e->flags & OPS_MM_BIAS)
                 s = _mm256_add_ps(s, _mm256_loadu_ps(e->bias + 8 * j));
             if (e->flags & OPS_MM_GELU)
-                s = gemv2_gelu(s);
+                s = ops_gelu_avx2(s);
             if (e->flags & OPS_MM_ACCUM)
                 s = _mm256_add_ps(s, _mm256_loadu_ps(o));
             else if (e->flags & OPS_MM_RESIDUAL)
