@@ -175,6 +175,8 @@ static void decode_takes_any_group_head_size_and_dtype_mix(void **state)
         { 2, 3, 2, 600, 9, AB_DTYPE_BF16, AB_DTYPE_BF16 },
         { 1, 1, 1, 2049, 3, AB_DTYPE_FP32, AB_DTYPE_FP32 },
         { 1, 1, 12, 1, 256, AB_DTYPE_BF16, AB_DTYPE_BF16 },
+        { 2, 2, 6, 77, 13, AB_DTYPE_BF16, AB_DTYPE_BF16 },
+        { 1, 1, 3, 50, 23, AB_DTYPE_FP32, AB_DTYPE_BF16 },
     };
     for (int gen = 0; gen < 2; gen++) {
         ops_set_generic(gen);
