@@ -278,7 +278,7 @@ static void cache_attend_reads_strided_rows(void **state)
             ops_fill_random(v, dt, vw, nkv, seed_base + 300 + i, 1.0f);
             ops_fill_random(q, AB_DTYPE_FP32, qw, 64, seed_base + 400 + i, 2.0f);
             ops_cache_attend(out, q, (const char *)k + (size_t)h * HS * es,
-                             (const char *)v + (size_t)h * HS * es, dt, (size_t)C, n, HS, 1.0f / 8, NULL);
+                             (const char *)v + (size_t)h * HS * es, dt, (size_t)C, n, HS, 1.0f / 8);
             ops_ref_attention(ref, qw, HS, kw + h * HS, vw + h * HS, C, 1, 1, 1, n, HS, 0, false);
             char m[256];
             double e;

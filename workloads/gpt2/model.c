@@ -56,7 +56,6 @@ struct gpt2_model {
     float *lnout;             /* (B*Tq, C) fp32 norm output */
     float *rows;              /* (B, C) the rows a norm of every Tq-th row reads, gathered */
     void *mmin;               /* matmul input in the run dtype, (B*Tq, 4C) */
-    float *scores;            /* attention scratch, (threads, max_T) */
     int n_threads;
 
     struct ops_attn *attn; /* the flash plan of the last several-query attention, for attn_Tq */
@@ -164,7 +163,7 @@ static ab_status attention(struct gpt2_model *m, float *out, const float *qkv, c
             size_t at = ((size_t)b * maxT * C + (size_t)h * HS) * es;
             ops_cache_attend(out + (size_t)b * C + h * HS, qkv + (size_t)b * 3 * C + h * HS,
                              (const char *)kc + at, (const char *)vc + at, m->kv_dt, (size_t)C, pos0 + 1, HS,
-                             scale, m->scores + (size_t)omp_get_thread_num() * maxT);
+                             scale);
         }
     return AB_OK;
 }
@@ -424,7 +423,7 @@ void gpt2_model_destroy(struct gpt2_model *m)
     ab_free(m->dscratch);
     ops_attn_destroy(m->attn);
     ab_free(m->lpad), ab_free(m->kcache), ab_free(m->vcache), ab_free(m->x), ab_free(m->qkv);
-    ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin), ab_free(m->scores);
+    ab_free(m->att), ab_free(m->h), ab_free(m->lnout), ab_free(m->mmin);
     ab_free(m->rows);
     free(m);
 }
@@ -518,12 +517,12 @@ ab_status gpt2_model_create_kv(struct gpt2_model **out, const struct gpt2_params
     m->x = ab_alloc(rows * C * 4), m->qkv = ab_alloc(rows * 3 * C * 4);
     m->att = ab_alloc(rows * C * 4), m->h = ab_alloc(rows * 4 * C * 4);
     m->lnout = ab_alloc(rows * C * 4), m->mmin = ab_alloc(rows * 4 * C * 4);
-    m->scores = ab_alloc((size_t)m->n_threads * max_T * 4), m->rows = ab_alloc((size_t)B * C * 4);
+    m->rows = ab_alloc((size_t)B * C * 4);
     m->lpad = ab_alloc((size_t)B * m->Vp * 4);
     size_t tmp_n = (size_t)m->Vp * C > 4 * C * C ? (size_t)m->Vp * C : 4 * C * C;
     void *tmp = ab_alloc(tmp_n * ab_dtype_size(dt));
     if (!m->slots || !m->kcache || !m->vcache || !m->x || !m->qkv || !m->att || !m->h || !m->lnout ||
-        !m->mmin || !m->scores || !m->rows || !m->lpad || !tmp) {
+        !m->mmin || !m->rows || !m->lpad || !tmp) {
         ab_free(tmp);
         gpt2_model_destroy(m);
         return ab_fail(err, AB_ENOMEM, "model: cannot allocate %.2f GB",

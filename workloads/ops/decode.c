@@ -20,11 +20,10 @@
 /* ------------------------------------------------------------------ attention over a cache */
 
 /* The decode-attention op's G = 1 kernel (attn_decode_cpu.c): keys in tiles with an online
- * softmax, so scores is not needed. */
+ * softmax. */
 void ops_cache_attend(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
-                      size_t ld, int n, int HS, float scale, float *scores)
+                      size_t ld, int n, int HS, float scale)
 {
-    (void)scores;
     ops_attn_decode_one(out, q, K, V, kv_dt, (int64_t)ld, n, HS, scale);
 }
 
@@ -147,7 +146,7 @@ static void phase_item(const struct step *s, int g, int i, float *ln, float *sc,
         ops_cache_store(w->kc, s->kv_dt, base + (size_t)s->pos * C, row + C + hh * HS, HS);
         ops_cache_store(w->vc, s->kv_dt, base + (size_t)s->pos * C, row + 2 * C + hh * HS, HS);
         ops_cache_attend(s->att + (size_t)b * C + hh * HS, row + hh * HS, (const char *)w->kc + base * es,
-                         (const char *)w->vc + base * es, s->kv_dt, (size_t)C, s->pos + 1, HS, s->scale, sc);
+                         (const char *)w->vc + base * es, s->kv_dt, (size_t)C, s->pos + 1, HS, s->scale);
         break;
     }
     case SUB_PROJ: ops_matmul_run_block(w->proj, i, s->x, s->att, B, w->proj_b); break;

@@ -256,10 +256,9 @@ const char *ops_attn_decode_impl(int G);
 
 /* Attention of one query over n cached rows (decode.c): out (HS) = softmax_j(q . K_j scale) V_j,
  * K and V (n, HS) with row stride ld elements, fp32 or bf16 (kv_dt; bf16 widened as read);
- * each K and each V row read once; scores is unused (the kernel, ops_attn_decode_one, stores
- * no n-sized scores). */
+ * each K and each V row read once, nothing n-sized stored (ops_attn_decode_one). */
 void ops_cache_attend(float *out, const float *q, const void *K, const void *V, enum ab_dtype kv_dt,
-                      size_t ld, int n, int HS, float scale, float *scores);
+                      size_t ld, int n, int HS, float scale);
 /* cache[at .. at+n) (kv_dt) = src (n) fp32, rounded to bf16 (nearest even) for a bf16 cache */
 void ops_cache_store(void *cache, enum ab_dtype kv_dt, size_t at, const float *src, int n);
 
