@@ -236,7 +236,7 @@ static void matmul_gemv_matches_reference(void **state)
     ops_set_generic(false);
 }
 
-/* Many rows on an AVX2 + FMA CPU without AVX-512: our GEMM over the plain weight (gemm:avx2),
+/* Many rows on an AVX2 + FMA CPU without AVX-512: our GEMM over the (N,K) weight (gemm:avx2),
  * elsewhere and under ops_set_generic oneDNN's. Shapes cross its 6-row strips, 16-column panels
  * (N = 203: a partial one), 128-column and 192-row tiles and 256-deep slices of K, with every
  * epilogue, on a weight packed by a plan of one row and shared; GELU over a wide range (the
@@ -328,11 +328,12 @@ static void matmul_blocks_match_the_whole_run(void **state)
     free(w), free(x), free(bias), free(a), free(b), free(scratch);
 }
 
-/* The AVX2 GEMV's register tiles at every row count (1..8: one group of 1..4 rows, or 3+2,
- * 3+3, 4+3, 4+4), N with columns past the last vector (N < 8 too) and vectors that do not
- * fill the widest micro-tile, K of 1, below the prefetch distance, one chunk, and several
- * chunks with a remainder, every epilogue, against the FP64 reference; the weight packed by
- * the plan itself or by a plan of other M. (The AVX-512 GEMV where the CPU has it.) */
+/* The AVX2 GEMV's register tiles at every row count (1..8 rows: 1 x 8, 2 x 4, 3 x 2 and 4 x 2
+ * weight rows at a time, then one at a time; 1..4 rows at a time for the last N % 8 columns),
+ * N with columns past the last group of 8 (N < 8 too), K of 1, K not a multiple of 8 (the
+ * scalar tail) and beyond the prefetch distance, every epilogue, against the FP64 reference;
+ * the weight packed by the plan itself or by a plan of other M. (The AVX-512 GEMV where the
+ * CPU has it.) */
 static void gemv_avx2_matches_reference_at_every_row_count(void **state)
 {
     (void)state;

@@ -69,7 +69,8 @@ enum { SUB_QKV, SUB_ATTN, SUB_PROJ, SUB_FC, SUB_FCP, SUBS };
 size_t ops_decode_scratch_floats(int B, int C, int max_T, int threads)
 {
     size_t phases = (sizeof(struct phase) * (OPS_DECODE_MAX_LAYERS * SUBS + 1) + 3) / 4;
-    return (size_t)B * 8 * C + (size_t)threads * ((size_t)B * C + (size_t)max_T) + phases + 16;
+    (void)max_T; /* the attention over the cache needs no per-thread scratch */
+    return (size_t)B * 8 * C + (size_t)threads * (size_t)B * C + phases + 16;
 }
 
 bool ops_decode_fusable(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head)
@@ -123,7 +124,7 @@ static int phase_items(const struct step *s, int g)
 
 /* item i of phase g; ln is the thread's LayerNorm of x for the phases that read it, made on
  * its first item of the phase (x cannot change while an item of the phase is outstanding) */
-static void phase_item(const struct step *s, int g, int i, float *ln, float *sc, bool *have_ln)
+static void phase_item(const struct step *s, int g, int i, float *ln, bool *have_ln)
 {
     int B = s->B, C = s->C;
     if (g == s->L * SUBS) {
@@ -164,7 +165,7 @@ static void phase_item(const struct step *s, int g, int i, float *ln, float *sc,
  * a barrier, which waits for every thread to arrive. */
 static void step_thread(const struct step *s, int t)
 {
-    float *ln = s->priv + (size_t)t * ((size_t)s->B * s->C + s->max_T), *sc = ln + (size_t)s->B * s->C;
+    float *ln = s->priv + (size_t)t * (size_t)s->B * s->C;
     int G = s->L * SUBS + 1;
     for (int g = 0; g < G; g++) {
         int n = phase_items(s, g);
@@ -172,7 +173,7 @@ static void step_thread(const struct step *s, int t)
             wait_done(&s->ph[g - 1].done, phase_items(s, g - 1));
         bool have_ln = false;
         for (int i; (i = atomic_fetch_add_explicit(&s->ph[g].next, 1, memory_order_relaxed)) < n;) {
-            phase_item(s, g, i, ln, sc, &have_ln);
+            phase_item(s, g, i, ln, &have_ln);
             atomic_fetch_add_explicit(&s->ph[g].done, 1, memory_order_release);
         }
     }
@@ -184,7 +185,7 @@ void ops_decode_step(const struct ops_decode_layer *ly, int L, const struct ops_
 {
     float *qkv = scratch, *att = qkv + (size_t)B * 3 * C, *h = att + (size_t)B * C;
     float *priv = h + (size_t)B * 4 * C;
-    uintptr_t pa = (uintptr_t)(priv + (size_t)threads * ((size_t)B * C + max_T));
+    uintptr_t pa = (uintptr_t)(priv + (size_t)threads * (size_t)B * C);
     struct phase *ph = (struct phase *)((pa + 63) / 64 * 64);
     int G = L * SUBS + 1;
     for (int g = 0; g < G; g++) {

@@ -1,9 +1,10 @@
 /* gemm_avx2.c — the fp32 GEMM of packed matmul plans' many-row runs (prefill) on AVX2 + FMA CPUs
- * without AVX-512, over the plain row-major (K,N) weight oneDNN 2.6's gemm:jit keeps. That sgemm
+ * without AVX-512, over the (N,K) row-major weight matmul.c keeps there (oneDNN 2.6's gemm:jit
+ * reads the same layout as a transposed B). That sgemm
  * copies both operands anew on every call, splits the work statically over the threads (one
  * preempted on a shared machine holds the others at its barrier) and applies bias and GELU in a
  * second pass over out. Here the threads take tiles of MC rows x NC columns dynamically; per
- * tile and KC-deep slice of K each 16-column panel of W is copied contiguous (it then stays in
+ * tile and KC-deep slice of K each 16-column panel of W^T is copied contiguous (it then stays in
  * L1 while every 6-row strip of inp takes it: 6 x 16 outputs in 12 ymm accumulators, inp read
  * in place from L2), and the epilogue is applied in registers after the last slice. */
 #include "gemm_avx2.h"
@@ -99,21 +100,43 @@ static void strip(const struct gemm_job *j, float *C, size_t ldc, const float *A
     }
 }
 
-/* Bp (kc, 16) = W rows k0.., columns n.. (w <= 16 of them, zeros after) */
+/* The 8 x 8 block at s (row stride ld) transposed into d (row stride ldd) */
+static inline void transpose8(float *d, size_t ldd, const float *s, size_t ld)
+{
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(s + (size_t)i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(d + (size_t)i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(d + (size_t)(i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+
+/* Bp (kc, 16) = W^T rows k0.., columns n.. (w <= 16 of them, zeros after): W is (N,K), so the
+ * panel is the transpose of w weight rows' kc elements, 8 x 8 blocks at a time. */
 static void pack_panel(float *Bp, const struct gemm_job *j, int k0, int kc, int n, int w)
 {
-    const float *src = j->W + (size_t)k0 * j->N + n;
-    if (w == NR) {
-        for (int k = 0; k < kc; k++, src += j->N) {
-            _mm256_store_ps(Bp + (size_t)k * NR, _mm256_loadu_ps(src));
-            _mm256_store_ps(Bp + (size_t)k * NR + 8, _mm256_loadu_ps(src + 8));
+    size_t K = (size_t)j->K;
+    const float *src = j->W + (size_t)n * K + (size_t)k0;
+    int k = 0;
+    if (w == NR)
+        for (; k + 8 <= kc; k += 8) {
+            transpose8(Bp + (size_t)k * NR, NR, src + k, K);
+            transpose8(Bp + (size_t)k * NR + 8, NR, src + 8 * K + k, K);
         }
-        return;
-    }
-    for (int k = 0; k < kc; k++, src += j->N) {
-        memset(Bp + (size_t)k * NR, 0, NR * 4);
-        memcpy(Bp + (size_t)k * NR, src, (size_t)w * 4);
-    }
+    for (; k < kc; k++)
+        for (int c = 0; c < NR; c++)
+            Bp[(size_t)k * NR + c] = c < w ? src[(size_t)c * K + k] : 0.0f;
 }
 
 /* A strip whose panel has w < 16 columns: through a (R, 16) tile of its own, the epilogue on

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* out (M,N) fp32 = inp (M,K) fp32, row stride ldi . W (K,N) fp32 row-major, then the OPS_MM_*
+/* out (M,N) fp32 = inp (M,K) fp32, row stride ldi . W^T, W (N,K) fp32 row-major, then the OPS_MM_*
  * epilogue of flags: + bias (N), GELU, + res (M,N) (OPS_MM_RESIDUAL), or added to what out
  * holds (OPS_MM_ACCUM). Parallel over the caller's OpenMP threads; allocates nothing. */
 void ops_gemm_avx2(float *out, const float *inp, size_t ldi, const float *W, int M, int N, int K,

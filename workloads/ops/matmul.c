@@ -216,33 +216,46 @@ static void gemv_run(struct ops_matmul *mm, void *out, const void *inp, const fl
 }
 
 /* ------------------------------------------------------------------ GEMV, AVX2
- * Without AVX-512, oneDNN 2.6 packs a matmul weight as the plain (K,N) matrix (gemm:jit). The
- * GEMV walks it in column blocks of nb (<= 256) columns, each a run of nb*4 contiguous bytes
- * per row of K, over an (rows, nb) fp32 accumulator tile that stays in L1. A pass takes KR
- * rows of K for a pair of input rows (12 rows of K for a single row) and holds their 2 x KR
- * broadcasts of x in registers for the whole block, so that a weight vector is loaded once per
- * pair and an accumulator once per KR rows of K: 10 loads and 2 stores for 12 FMAs, where one
- * input row and 4 rows of K per pass (the first version) took 6 for 4. Every weight byte comes
- * from memory once, in row runs the hardware prefetchers follow (micro-tiles that keep their
- * accumulators in registers down the whole of K read the weight in columns instead: 96-byte
- * pieces at a stride of N*4 bytes, which for these N fall into a few L1 sets, and measured
- * slower). Each column of out is summed over K in order, as before. The epilogue (bias, GELU
- * with a vector exp, accumulation or residual) is applied to the tile on its way out. A block
- * is the unit of work: ops_matmul_run spreads blocks over threads dynamically (a preempted
- * thread on a shared machine does not hold the others), and ops_matmul_run_block lets a
- * caller's own parallel region do the same (workloads/ops/decode.c). */
+ * Without AVX-512, the fp32 weight of a packed plan is kept as the caller gives it, (N,K) row
+ * major: every output column is the dot product of one contiguous weight row with each input
+ * row, so a column block's weight is one contiguous run of memory, read front to back. (oneDNN
+ * 2.6's own layout there, the plain (K,N) matrix of gemm:jit, made a column block's weight a
+ * run of nb*4 bytes per row of K, each in another page: the hardware prefetchers stop at every
+ * one of them, and with several input rows the FMAs that wait on the loads fill the core's
+ * window long before enough lines are in flight, so eight rows read the weight at half the
+ * speed of one.) A kernel call takes R input rows and NW weight rows (R x NW <= 8 accumulators
+ * of 8 lanes, the 8 a 4-cycle FMA latency on two pipes needs), loads each weight vector once
+ * and each input vector once per call, and sums the lanes at the end; with more than two input
+ * rows it also requests the weight 8 KB ahead, which keeps enough lines in flight. Each
+ * column's sum runs over K in the same order for every row count. The epilogue (bias, GELU
+ * with a vector exp, accumulation or residual) is applied 8 columns at a time on the way out.
+ * A block of nb columns is the unit of work: ops_matmul_run spreads blocks over threads
+ * dynamically (a preempted thread on a shared machine does not hold the others), and
+ * ops_matmul_run_block lets a caller's own parallel region do the same (decode.c). */
 
 #define TAVX2 __attribute__((target("avx2,fma")))
-enum { GEMV2_MAX_NB = 256 };
+enum { GEMV2_MAX_NB = 256, GEMV2_PREFETCH = 2048 /* floats ahead in the weight */ };
+
+/* The (N,K) weight layout of fp32 packed plans on this path and gemm:avx2's: the CPUs where
+ * mm_pd asks oneDNN for it instead of choosing its own. */
+static bool rowmajor_weight(const struct ops_mm_desc *d)
+{
+    return d->packed_b && d->a_dt == AB_DTYPE_FP32 && d->b_dt == AB_DTYPE_FP32 && !ab_cpu_has("avx512f") &&
+           ops_gemm_avx2_usable();
+}
+
+/* Is md that (N,K) layout? (The md of a (K,N) weight stored transposed: K's stride 1, N's K.) */
+static bool rowmajor_md(const struct ops_matmul *mm, const dnnl_memory_desc_t *md)
+{
+    if (mm->dt != AB_DTYPE_FP32 || md->format_kind != dnnl_blocked || md->ndims != 2 || md->offset0 != 0)
+        return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    return b->inner_nblks == 0 && b->strides[0] == 1 && b->strides[1] == mm->K;
+}
 
 static bool gemv2_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
 {
-    if (ops_generic() || mm->dt != AB_DTYPE_FP32 || !ab_cpu_has("avx2") || !ab_cpu_has("fma"))
-        return false;
-    if (md->format_kind != dnnl_blocked || md->ndims != 2 || md->offset0 != 0)
-        return false;
-    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    if (b->inner_nblks != 0 || b->strides[0] != mm->N || b->strides[1] != 1)
+    if (ops_generic() || !ab_cpu_has("avx2") || !ab_cpu_has("fma") || !rowmajor_md(mm, md))
         return false;
     /* a multiple of the threads in blocks, at least 4 each (dynamic scheduling then evens out
      * a thread's late start), of at most GEMV2_MAX_NB columns, a multiple of 8 */
@@ -253,52 +266,108 @@ static bool gemv2_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
     return true;
 }
 
-/* One pass: tile (R rows of nv vectors; row stride GEMV2_MAX_NB, 32-byte aligned) += x (R
- * rows of KR values from k; stride ldx) . w (KR rows of nv vectors from the block's first
- * column; stride ldw). R, KR constants (instantiated below). */
-TAVX2 static inline __attribute__((always_inline)) void
-gemv2_pass(int R, int KR, float *tile, const float *x, size_t ldx, const float *w, size_t ldw, int nv)
+static inline __attribute__((always_inline)) TAVX2 float gemv2_hsum(__m256 v)
 {
-    __m256 b[2][12];
-#pragma GCC unroll 2
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(a, _mm_movehdup_ps(a)));
+}
+
+/* t[r * 8 + w] = x row r (row stride ldx) . W row w (row stride K), r < R, w < NW: 8 lanes of
+ * partial sums over K, the lanes added at the end, then the last K % 8 terms in order. */
+static inline __attribute__((always_inline)) TAVX2 void
+gemv2_dots(float *t, const float *x, size_t ldx, const float *W, int K, const int R, const int NW)
+{
+    __m256 acc[8][8];
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 12
-        for (int kk = 0; kk < KR; kk++)
-            b[r][kk] = _mm256_broadcast_ss(x + (size_t)r * ldx + kk);
-    for (int j = 0; j < nv; j++) {
-        __m256 a[2];
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++)
-            a[r] = _mm256_load_ps(tile + r * GEMV2_MAX_NB + 8 * j);
-#pragma GCC unroll 12
-        for (int kk = 0; kk < KR; kk++) {
-            __m256 wv = _mm256_loadu_ps(w + (size_t)kk * ldw + 8 * j);
-#pragma GCC unroll 2
-            for (int r = 0; r < R; r++)
-                a[r] = _mm256_fmadd_ps(wv, b[r][kk], a[r]);
+#pragma GCC unroll 8
+        for (int w = 0; w < NW; w++)
+            acc[r][w] = _mm256_setzero_ps();
+    int K8 = K / 8 * 8;
+    for (int c = 0; c < K8; c += 8) {
+        if (R > 2 && (c & 15) == 0)
+#pragma GCC unroll 8
+            for (int w = 0; w < NW; w++)
+                _mm_prefetch((const char *)(W + (size_t)w * (size_t)K + c + GEMV2_PREFETCH), _MM_HINT_T0);
+        __m256 wv[8];
+#pragma GCC unroll 8
+        for (int w = 0; w < NW; w++)
+            wv[w] = _mm256_loadu_ps(W + (size_t)w * (size_t)K + c);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)r * ldx + c);
+#pragma GCC unroll 8
+            for (int w = 0; w < NW; w++)
+                acc[r][w] = _mm256_fmadd_ps(wv[w], xv, acc[r][w]);
         }
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++)
-            _mm256_store_ps(tile + r * GEMV2_MAX_NB + 8 * j, a[r]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int w = 0; w < NW; w++) {
+            float s = gemv2_hsum(acc[r][w]);
+            for (int c = K8; c < K; c++)
+                s += x[(size_t)r * ldx + c] * W[(size_t)w * (size_t)K + c];
+            t[r * 8 + w] = s;
+        }
+}
+
+/* t (rows, 8) = the dot products of 8 consecutive weight rows from W: R x NW kernels, R and NW
+ * constants (1 x 8, 2 x 4, 4 x 2 for up to 4 rows, 8 x 1 beyond). */
+TAVX2 static void gemv2_group(float *t, const float *x, size_t ldx, const float *W, int K, int rows)
+{
+    switch (rows) {
+    case 1: gemv2_dots(t, x, ldx, W, K, 1, 8); return;
+    case 2:
+        for (int w = 0; w < 8; w += 4)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 2, 4);
+        return;
+    case 3:
+        for (int w = 0; w < 8; w += 2)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 3, 2);
+        return;
+    case 4:
+        for (int w = 0; w < 8; w += 2)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 4, 2);
+        return;
+    case 5:
+        for (int w = 0; w < 8; w++)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 5, 1);
+        return;
+    case 6:
+        for (int w = 0; w < 8; w++)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 6, 1);
+        return;
+    case 7:
+        for (int w = 0; w < 8; w++)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 7, 1);
+        return;
+    default:
+        for (int w = 0; w < 8; w++)
+            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 8, 1);
+        return;
     }
 }
 
-typedef void (*gemv2_pass_fn)(float *tile, const float *x, size_t ldx, const float *w, size_t ldw, int nv);
-#define GEMV2_PASS(R, KR)                                                                                    \
-    TAVX2 static void gemv2_pass_##R##_##KR(float *tile, const float *x, size_t ldx, const float *w,         \
-                                            size_t ldw, int nv)                                              \
-    {                                                                                                        \
-        gemv2_pass(R, KR, tile, x, ldx, w, ldw, nv);                                                         \
+/* One weight row's dot products with every input row (the last N % 8 columns) */
+TAVX2 static void gemv2_single(float *t, const float *x, size_t ldx, const float *W, int K, int rows)
+{
+    for (int r0 = 0; r0 < rows; r0 += 4) {
+        int R = rows - r0 < 4 ? rows - r0 : 4;
+        float *tr = t + r0 * 8;
+        const float *xr = x + (size_t)r0 * ldx;
+        switch (R) {
+        case 1: gemv2_dots(tr, xr, ldx, W, K, 1, 1); break;
+        case 2: gemv2_dots(tr, xr, ldx, W, K, 2, 1); break;
+        case 3: gemv2_dots(tr, xr, ldx, W, K, 3, 1); break;
+        default: gemv2_dots(tr, xr, ldx, W, K, 4, 1); break;
+        }
     }
-GEMV2_PASS(1, 12) /* a single input row: 12 broadcasts, one accumulator */
-GEMV2_PASS(2, 6)  /* a pair: 12 broadcasts, two accumulators, one weight vector: 15 of 16 registers */
-GEMV2_PASS(1, 6)  /* the odd row beside pairs */
-GEMV2_PASS(2, 1)  /* the rows of K past the last whole pass */
-GEMV2_PASS(1, 1)
-#undef GEMV2_PASS
+}
 
-/* Where the tile goes: out (row stride ldo) at the block's first row and column, bias and res
- * at the same place */
+/* Where a group's sums go: out (row stride ldo) at the group's first column, bias and res at
+ * the same place */
 struct gemv2_epi {
     float *out;
     const float *bias, *res;
@@ -306,64 +375,51 @@ struct gemv2_epi {
     unsigned flags;
 };
 
-/* out (rows, nv vectors) = tile with the plan's epilogue: bias, GELU, accumulation into out or
- * the residual res, in the order of the oneDNN post-ops */
-TAVX2 static void gemv2_out(const struct gemv2_epi *e, const float *tile, int rows, int nv)
+/* out (rows, 8 columns) = t with the plan's epilogue: bias, GELU, accumulation into out or the
+ * residual res, in the order of the oneDNN post-ops */
+TAVX2 static void gemv2_out(const struct gemv2_epi *e, const float *t, int rows)
 {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < nv; j++) {
-            __m256 s = _mm256_load_ps(tile + r * GEMV2_MAX_NB + 8 * j);
-            float *o = e->out + (size_t)r * e->ldo + 8 * j;
-            if (e->flags & OPS_MM_BIAS)
-                s = _mm256_add_ps(s, _mm256_loadu_ps(e->bias + 8 * j));
-            if (e->flags & OPS_MM_GELU)
-                s = ops_gelu_avx2(s);
-            if (e->flags & OPS_MM_ACCUM)
-                s = _mm256_add_ps(s, _mm256_loadu_ps(o));
-            else if (e->flags & OPS_MM_RESIDUAL)
-                s = _mm256_add_ps(s, _mm256_loadu_ps(e->res + (size_t)r * e->ldo + 8 * j));
-            _mm256_storeu_ps(o, s);
-        }
+    for (int r = 0; r < rows; r++) {
+        __m256 s = _mm256_loadu_ps(t + r * 8);
+        float *o = e->out + (size_t)r * e->ldo;
+        if (e->flags & OPS_MM_BIAS)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(e->bias));
+        if (e->flags & OPS_MM_GELU)
+            s = ops_gelu_avx2(s);
+        if (e->flags & OPS_MM_ACCUM)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(o));
+        else if (e->flags & OPS_MM_RESIDUAL)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(e->res + (size_t)r * e->ldo));
+        _mm256_storeu_ps(o, s);
+    }
 }
 
 /* Block blk of rows <= OPS_GEMV_MAX_M input rows inp (rows, K; row stride ldi): out's columns
- * n0 .. n0+nw with the plan's epilogue. The rows go in pairs (an odd last one alone); the
- * last few columns of an N that is not a multiple of 8 are dot products of their own. */
+ * n0 .. n0+nw with the plan's epilogue, 8 columns at a time; the last N % 8 columns (of the
+ * last block) one at a time, their epilogue the same in scalar form. */
 TAVX2 static void gemv2_block(const struct ops_matmul *mm, int blk, float *out, const float *inp, size_t ldi,
                               int rows, const float *bias, const float *res)
 {
-    _Alignas(32) float tile[OPS_GEMV_MAX_M * GEMV2_MAX_NB];
+    _Alignas(32) float t[OPS_GEMV_MAX_M * 8];
     const float *W = mm->wei_ptr;
     int N = mm->N, K = mm->K, n0 = blk * mm->nb, nw = N - n0 < mm->nb ? N - n0 : mm->nb;
-    int nv = nw / 8; /* vectors of 8 columns */
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < nv; j++)
-            _mm256_store_ps(tile + r * GEMV2_MAX_NB + 8 * j, _mm256_setzero_ps());
-    int KR = rows == 1 ? 12 : 6, k = 0;
-    gemv2_pass_fn pair = gemv2_pass_2_6, single = rows == 1 ? gemv2_pass_1_12 : gemv2_pass_1_6;
-    for (; k + KR <= K; k += KR)
-        for (int r0 = 0; r0 < rows; r0 += 2)
-            (rows - r0 >= 2 ? pair : single)(tile + r0 * GEMV2_MAX_NB, inp + (size_t)r0 * ldi + k, ldi,
-                                             W + (size_t)k * N + n0, (size_t)N, nv);
-    for (; k < K; k++)
-        for (int r0 = 0; r0 < rows; r0 += 2)
-            (rows - r0 >= 2 ? gemv2_pass_2_1 : gemv2_pass_1_1)(tile + r0 * GEMV2_MAX_NB,
-                                                               inp + (size_t)r0 * ldi + k, ldi,
-                                                               W + (size_t)k * N + n0, (size_t)N, nv);
-    struct gemv2_epi e = { .out = out + n0,
-                           .bias = bias ? bias + n0 : NULL,
-                           .res = res ? res + n0 : NULL,
-                           .ldo = (size_t)N,
-                           .flags = mm->flags };
-    gemv2_out(&e, tile, rows, nv);
-    for (int j = 8 * nv; j < nw; j++) /* fewer than 8 tail columns */
+    int n = n0;
+    for (; n + 8 <= n0 + nw; n += 8) {
+        gemv2_group(t, inp, ldi, W + (size_t)n * K, K, rows);
+        struct gemv2_epi e = { .out = out + n,
+                               .bias = bias ? bias + n : NULL,
+                               .res = res ? res + n : NULL,
+                               .ldo = (size_t)N,
+                               .flags = mm->flags };
+        gemv2_out(&e, t, rows);
+    }
+    for (; n < n0 + nw; n++) { /* fewer than 8 tail columns */
+        gemv2_single(t, inp, ldi, W + (size_t)n * K, K, rows);
         for (int r = 0; r < rows; r++) {
-            float s = 0;
-            for (int kk = 0; kk < K; kk++)
-                s += inp[(size_t)r * ldi + kk] * W[(size_t)kk * N + n0 + j];
-            size_t o = (size_t)r * N + (size_t)n0 + j;
+            float s = t[r * 8];
+            size_t o = (size_t)r * N + (size_t)n;
             if (mm->flags & OPS_MM_BIAS)
-                s += bias[n0 + j];
+                s += bias[n];
             if (mm->flags & OPS_MM_GELU)
                 s = gemv_gelu(s);
             if (mm->flags & OPS_MM_ACCUM)
@@ -372,6 +428,7 @@ TAVX2 static void gemv2_block(const struct ops_matmul *mm, int blk, float *out, 
                 s += res[o];
             out[o] = s;
         }
+    }
 }
 
 static void gemv2_run(struct ops_matmul *mm, float *out, const float *inp, const float *bias,
@@ -395,8 +452,9 @@ static dnnl_status_t mm_pd(struct ops_matmul *mm, dnnl_engine_t eng, dnnl_primit
     if (s == dnnl_success)
         s = plain_md(&mm->wei_user_md, d->k, d->n, ops_mm_ldb(d), d->trans_b, t);
     if (s == dnnl_success)
-        s = d->packed_b ? dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, t, dnnl_format_tag_any)
-                        : plain_md(&wei_md, d->k, d->n, ops_mm_ldb(d), d->trans_b, t);
+        s = !d->packed_b         ? plain_md(&wei_md, d->k, d->n, ops_mm_ldb(d), d->trans_b, t)
+            : rowmajor_weight(d) ? dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, t, dnnl_ba) /* (N,K) */
+                                 : dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, t, dnnl_format_tag_any);
     if (s == dnnl_success)
         s = dnnl_memory_desc_init_by_tag(&mm->bias_md, 2, bd, dnnl_f32, dnnl_ab);
     if (s == dnnl_success)
@@ -432,16 +490,11 @@ static dnnl_status_t mm_pd(struct ops_matmul *mm, dnnl_engine_t eng, dnnl_primit
     return s;
 }
 
-/* The plain (K,N) fp32 weight of gemm:jit on an AVX2 + FMA CPU without AVX-512, which
+/* The (N,K) fp32 weight of an AVX2 + FMA CPU without AVX-512 (rowmajor_weight), which
  * ops_gemm_avx2 reads as it lies. */
 static bool gemm2_layout(const struct ops_matmul *mm, const dnnl_memory_desc_t *md)
 {
-    if (mm->dt != AB_DTYPE_FP32 || !ops_gemm_avx2_usable() || ab_cpu_has("avx512f"))
-        return false;
-    if (md->format_kind != dnnl_blocked || md->ndims != 2 || md->offset0 != 0)
-        return false;
-    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    return b->inner_nblks == 0 && b->strides[0] == mm->N && b->strides[1] == 1;
+    return ops_gemm_avx2_usable() && !ab_cpu_has("avx512f") && rowmajor_md(mm, md);
 }
 
 static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
