@@ -5,8 +5,9 @@
  * into the layout the primitive asked for (format "any"), so a run is one primitive execution:
  * no packing, no allocation; other plans read A and B in place. For a few rows (decode) a
  * packed run is instead our GEMV over that same packed layout, which oneDNN (2.6) streams at a
- * fraction of the memory bandwidth: see gemv_* below. Many rows of fp32 on an AVX2 CPU run
- * ops_gemm_avx2 (gemm_avx2.c) over the same packed weight. */
+ * fraction of the memory bandwidth: see gemv_* below. On an AVX2 CPU without AVX-512 an fp32
+ * packed weight is kept (N,K) as given (oneDNN's gemm:jit takes it as a transposed B), and
+ * many rows run ops_gemm_avx2 (gemm_avx2.c) over it. */
 #include "gemm_avx2.h"
 #include "ops.h"
 
@@ -49,7 +50,7 @@ struct ops_matmul {
     int KB, Kp;
     size_t s0, s1;
     void *xpad; /* (M, Kp) input rows padded with zeros */
-    /* AVX2 GEMV path: the plain (K,N) weight oneDNN's gemm:jit packs, in column blocks of nb */
+    /* AVX2 GEMV path: the (N,K) weight (rowmajor_weight), in blocks of nb columns (weight rows) */
     bool gemv2;
     int nb;
     /* many rows on such a CPU: ops_gemm_avx2 over the same plain weight (gemm_avx2.c) */

@@ -31,9 +31,10 @@ void ops_convert(void *dst, enum ab_dtype dst_dt, const void *src, enum ab_dtype
  * With M <= OPS_GEMV_MAX_M on an AVX-512 CPU (BF16 for bf16) a run is a matrix-vector kernel
  * of ours over the same packed weight (oneDNN's small-M matmul is far from the memory bound):
  * each thread streams its own contiguous blocks of 64 output columns; fp32 on an AVX2 + FMA
- * CPU likewise (gemv:avx2), over blocks of columns taken dynamically by the threads. More rows
- * of fp32 on such a CPU (no AVX-512: oneDNN 2.6 has only gemm:jit there) run our GEMM over that
- * plain weight (gemm:avx2: tiles taken dynamically, the epilogue in registers). */
+ * CPU likewise (gemv:avx2), over blocks of columns taken dynamically by the threads, its weight
+ * kept (N,K) as given so that a block is one contiguous run. More rows of fp32 on such a CPU
+ * (no AVX-512: oneDNN 2.6 has only gemm:jit there) run our GEMM over that same (N,K) weight
+ * (gemm:avx2: tiles taken dynamically, the epilogue in registers). */
 enum { OPS_MM_BIAS = 1u, OPS_MM_GELU = 2u, OPS_MM_RESIDUAL = 4u, OPS_MM_ACCUM = 8u, OPS_MM_OUT_F32 = 16u };
 #define OPS_GEMV_MAX_M 8
 struct ops_matmul;
@@ -48,7 +49,7 @@ ab_status ops_matmul_share_weight(struct ops_matmul *mm, const struct ops_matmul
 /* bias: NULL unless OPS_MM_BIAS; res: NULL unless OPS_MM_RESIDUAL. */
 ab_status ops_matmul_run(struct ops_matmul *mm, void *out, const void *inp, const float *bias,
                          const void *res, struct ab_error *err);
-/* The GEMV of an fp32 plan without AVX-512 (oneDNN's gemm:jit weight, plain (K,N)) split in
+/* The GEMV of an fp32 plan without AVX-512 (its weight (N,K) row-major) split in
  * column blocks, for a caller's own parallel region: ops_matmul_blocks says how many (0: the
  * plan has no such path, or has OPS_MM_RESIDUAL: run it with ops_matmul_run). A block runs on
  * the calling thread: out (rows,N) fp32 [+]= inp (rows,K) fp32 . weight^T with the plan's
