@@ -9,9 +9,12 @@
  *   dot:      G = 1, 2 (AVX2 + FMA): a vector spans the head dimension; four dot products at a
  *             time, bf16 widened in registers. Bound by reading the cache.
  *   headlane: G >= 3 (AVX2 + FMA, attn_decode_cpu_tmpl.h): a vector spans 4 or 8 query heads,
- *             so Q.K^T and P.V of a tile are small GEMMs whose every FMA takes one broadcast K
- *             or V element for all heads of the block; the tile's K and V are widened to fp32
- *             once for all blocks. */
+ *             so the scores of a key and P.V of a tile are vectors of the block's heads. Q.K^T
+ *             (HS a multiple of 8) spans HS instead: each K vector, widened in the register,
+ *             feeds every head of the block, the heads' queries read from L1 by the FMAs
+ *             themselves, and a key's lane sums become its vector of scores; P.V takes one
+ *             broadcast V element for all heads of the block per FMA, from the tile's V
+ *             widened to fp32 once for all blocks. */
 #include "ops.h"
 
 #include <math.h>

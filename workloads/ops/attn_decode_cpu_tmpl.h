@@ -50,6 +50,38 @@ static void FN(hl_qk)(float *St, const float *Qt, const float *K, int64_t ldk, i
     }
 }
 
+/* St (nk, W) = K (nk cache rows from kr, row stride rs bytes, dtype dt) . Qd^T, Qd (W, HS) the
+ * block's queries as rows: a vector spans 8 of HS, each K vector is loaded (bf16 widened in
+ * the register) once for all W heads, and the W heads' FMAs take their query vector from
+ * memory; per key the W accumulators are summed across their lanes into one vector of W
+ * scores. HS a multiple of 8. */
+static void FN(hl_qk_dot)(float *St, const float *Qd, const char *kr, size_t rs, enum ab_dtype dt, int nk,
+                          int HS)
+{
+    for (int j = 0; j < nk; j++, kr += rs) {
+        __m256 a[W];
+#pragma GCC unroll 8
+        for (int w = 0; w < W; w++)
+            a[w] = _mm256_setzero_ps();
+        for (int c = 0; c < HS; c += 8) {
+            __m256 k = ld8(kr, dt, (size_t)c);
+#pragma GCC unroll 8
+            for (int w = 0; w < W; w++)
+                a[w] = _mm256_fmadd_ps(k, _mm256_loadu_ps(Qd + (size_t)w * (size_t)HS + c), a[w]);
+        }
+#if W == 8
+        __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+        __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+        __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+        VSTORE(St + (size_t)j * W,
+               _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31)));
+#else
+        __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+        VSTORE(St + (size_t)j * W, _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
+#endif
+    }
+}
+
 /* Ot (C columns, W) = corr Ot + St (nk, W) . V (nk rows, C columns): C accumulators along the
  * keys, one broadcast of V per FMA. */
 static inline __attribute__((always_inline)) void
@@ -114,9 +146,10 @@ static V FN(hl_softmax)(float *St, int nk, float *m, float *l)
 }
 
 /* Keys [j0, j1) of (sequence b, KV head hk) for all G heads, in blocks of W heads (the last
- * padded with zero queries, whose outputs are dropped): per tile of HL_TILE keys, K as fp32
- * (the cache's rows, or converted into the thread's tile buffer), every block's scores and
- * softmax, then V likewise and every block's P.V. */
+ * padded with zero queries, whose outputs are dropped): per tile of HL_TILE keys, every
+ * block's scores (hl_qk_dot from the cache's rows; where HS is not a multiple of 8, hl_qk over
+ * K as fp32: the cache's rows, or converted into the thread's tile buffer) and softmax, then V
+ * as fp32 likewise and every block's P.V. */
 static void FN(hl_range)(const struct dec *x, int b, int hk, int j0, int j1, float *scr, float *o,
                          int64_t ldo, bool partial)
 {
@@ -124,16 +157,19 @@ static void FN(hl_range)(const struct dec *x, int b, int hk, int j0, int j1, flo
     size_t gp = (size_t)nb * W;
     float *Qt = scr, *Ot = Qt + gp * (size_t)HS, *m = Ot + gp * (size_t)HS, *l = m + gp;
     float *St = l + gp, *T = St + (size_t)HL_TILE * gp;
+    bool dot = HS % 8 == 0; /* Q.K^T by hl_qk_dot: Qt then holds the queries as rows */
     for (int blk = 0; blk < nb; blk++)
         for (int w = 0; w < W; w++) {
             int g = blk * W + w;
-            float *qt = Qt + (size_t)blk * (size_t)HS * W + w;
+            float *qt = dot ? Qt + (size_t)g * (size_t)HS : Qt + (size_t)blk * (size_t)HS * W + w;
+            int stride = dot ? 1 : W;
             if (g < G)
-                q_row_f32(x, b, hk, g, qt, W);
+                q_row_f32(x, b, hk, g, qt, stride);
             else
                 for (int c = 0; c < HS; c++)
-                    qt[(size_t)c * W] = 0;
+                    qt[(size_t)c * (size_t)stride] = 0;
         }
+    size_t krs = (size_t)x->io->kv_t * ab_dtype_size(x->kv_dt);
     memset(Ot, 0, gp * (size_t)HS * 4);
     for (size_t g = 0; g < gp; g++)
         m[g] = -INFINITY, l[g] = 0;
@@ -141,12 +177,16 @@ static void FN(hl_range)(const struct dec *x, int b, int hk, int j0, int j1, flo
     const char *kb = kv_row(x, x->io->k, b, hk, 0), *vb = kv_row(x, x->io->v, b, hk, 0);
     for (int k0 = j0; k0 < j1; k0 += HL_TILE) {
         int kn = j1 - k0 < HL_TILE ? j1 - k0 : HL_TILE;
-        int64_t ld;
-        const float *K = rows_f32(x, kb, k0, kn, T, &ld);
+        int64_t ld = 0;
+        const float *K = dot ? NULL : rows_f32(x, kb, k0, kn, T, &ld);
         prefetch_rows(x, vb, k0, kn);
         for (int blk = 0; blk < nb; blk++) {
             float *st = St + (size_t)blk * HL_TILE * W;
-            FN(hl_qk)(st, Qt + (size_t)blk * (size_t)HS * W, K, ld, kn, HS);
+            if (dot)
+                FN(hl_qk_dot)
+                (st, Qt + (size_t)blk * (size_t)HS * W, kb + (size_t)k0 * krs, krs, x->kv_dt, kn, HS);
+            else
+                FN(hl_qk)(st, Qt + (size_t)blk * (size_t)HS * W, K, ld, kn, HS);
             corr[blk] = FN(hl_softmax)(st, kn, m + (size_t)blk * W, l + (size_t)blk * W);
         }
         const float *Vr = rows_f32(x, vb, k0, kn, T, &ld);
