@@ -315,39 +315,23 @@ gemv2_dots(float *t, const float *x, size_t ldx, const float *W, int K, const in
 }
 
 /* t (rows, 8) = the dot products of 8 consecutive weight rows from W: R x NW kernels, R and NW
- * constants (1 x 8, 2 x 4, 4 x 2 for up to 4 rows, 8 x 1 beyond). */
+ * constants: 1 x 8, 2 x 4, 3 or 4 rows x 2, then 5 to 8 rows x 1. */
 TAVX2 static void gemv2_group(float *t, const float *x, size_t ldx, const float *W, int K, int rows)
 {
-    switch (rows) {
-    case 1: gemv2_dots(t, x, ldx, W, K, 1, 8); return;
-    case 2:
-        for (int w = 0; w < 8; w += 4)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 2, 4);
-        return;
-    case 3:
-        for (int w = 0; w < 8; w += 2)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 3, 2);
-        return;
-    case 4:
-        for (int w = 0; w < 8; w += 2)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 4, 2);
-        return;
-    case 5:
-        for (int w = 0; w < 8; w++)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 5, 1);
-        return;
-    case 6:
-        for (int w = 0; w < 8; w++)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 6, 1);
-        return;
-    case 7:
-        for (int w = 0; w < 8; w++)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 7, 1);
-        return;
-    default:
-        for (int w = 0; w < 8; w++)
-            gemv2_dots(t + w, x, ldx, W + (size_t)w * K, K, 8, 1);
-        return;
+    int nw = rows == 1 ? 8 : rows == 2 ? 4 : rows <= 4 ? 2 : 1;
+    for (int w = 0; w < 8; w += nw) {
+        float *tw = t + w;
+        const float *ww = W + (size_t)w * K;
+        switch (rows) {
+        case 1: gemv2_dots(tw, x, ldx, ww, K, 1, 8); break;
+        case 2: gemv2_dots(tw, x, ldx, ww, K, 2, 4); break;
+        case 3: gemv2_dots(tw, x, ldx, ww, K, 3, 2); break;
+        case 4: gemv2_dots(tw, x, ldx, ww, K, 4, 2); break;
+        case 5: gemv2_dots(tw, x, ldx, ww, K, 5, 1); break;
+        case 6: gemv2_dots(tw, x, ldx, ww, K, 6, 1); break;
+        case 7: gemv2_dots(tw, x, ldx, ww, K, 7, 1); break;
+        default: gemv2_dots(tw, x, ldx, ww, K, 8, 1); break;
+        }
     }
 }
 
