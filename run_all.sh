@@ -77,7 +77,8 @@ summarize() { # LOG...
     # instead of failing the pipeline under pipefail.
     n=$(awk '/^Ok:/ {v = $2} END {print v + 0}' "$f"); ok=$((ok + n))
     for k in Fail: Timeout: 'Unexpected Pass:'; do
-      n=$(awk -v k="$k" 'index($0, k) == 1 {v = $NF} END {print v + 0}' "$f"); fail=$((fail + n))
+      # the count is the first word after the key ("Fail: 1 (format: ...)" has words after it)
+      n=$(awk -v k="$k" 'index($0, k) == 1 {split(substr($0, length(k) + 1), w, " "); v = w[1]} END {print v + 0}' "$f"); fail=$((fail + n))
     done
     n=$(awk '/^Skipped:/ {v = $2} END {print v + 0}' "$f"); skip=$((skip + n))
   done

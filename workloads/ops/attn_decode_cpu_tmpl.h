@@ -182,11 +182,11 @@ static void FN(hl_range)(const struct dec *x, int b, int hk, int j0, int j1, flo
         prefetch_rows(x, vb, k0, kn);
         for (int blk = 0; blk < nb; blk++) {
             float *st = St + (size_t)blk * HL_TILE * W;
+            const float *qb = Qt + (size_t)blk * (size_t)HS * W;
             if (dot)
-                FN(hl_qk_dot)
-                (st, Qt + (size_t)blk * (size_t)HS * W, kb + (size_t)k0 * krs, krs, x->kv_dt, kn, HS);
+                FN(hl_qk_dot)(st, qb, kb + (size_t)k0 * krs, krs, x->kv_dt, kn, HS);
             else
-                FN(hl_qk)(st, Qt + (size_t)blk * (size_t)HS * W, K, ld, kn, HS);
+                FN(hl_qk)(st, qb, K, ld, kn, HS);
             corr[blk] = FN(hl_softmax)(st, kn, m + (size_t)blk * W, l + (size_t)blk * W);
         }
         const float *Vr = rows_f32(x, vb, k0, kn, T, &ld);
