@@ -403,11 +403,11 @@ uint64_t gpt2_model_bytes_kv(const struct gpt2_config *cfg, enum ab_dtype dt, en
     /* packed weights (the plans' copies) and, during creation, one converted matrix */
     uint64_t w = e * (L * 12 * C * C + Vp * C) + e * Vp * C + (uint64_t)B * Vp * 4;
     uint64_t kv = 2 * L * (uint64_t)B * (uint64_t)max_T * C * ab_dtype_size(kv_dt);
-    uint64_t fused = 4 * ops_decode_scratch_floats(B, (int)C, max_T, omp_get_max_threads()) +
-                     L * sizeof(struct ops_decode_layer);
+    uint64_t fused =
+        4 * ops_decode_scratch_floats(B, (int)C, omp_get_max_threads()) + L * sizeof(struct ops_decode_layer);
     uint64_t rows = (uint64_t)B * (uint64_t)max_Tq;
     uint64_t act = rows * C * 4 * (1 + 3 + 1 + 4 + 1) + rows * 4 * C * 4;
-    return w + kv + act + fused + (uint64_t)B * C * 4 + 64u * (uint64_t)max_T * 4;
+    return w + kv + act + fused + (uint64_t)B * C * 4; /* the last: the decode step's rows */
 }
 
 void gpt2_model_destroy(struct gpt2_model *m)
@@ -477,7 +477,7 @@ static ab_status fused_init(struct gpt2_model *m)
         free(ly);
         return AB_OK;
     }
-    m->dscratch = ab_alloc(4 * ops_decode_scratch_floats(m->B, C, m->max_T, m->n_threads));
+    m->dscratch = ab_alloc(4 * ops_decode_scratch_floats(m->B, C, m->n_threads));
     if (!m->dscratch) {
         free(ly);
         return AB_ENOMEM;

@@ -66,10 +66,9 @@ struct phase {
 };
 enum { SUB_QKV, SUB_ATTN, SUB_PROJ, SUB_FC, SUB_FCP, SUBS };
 
-size_t ops_decode_scratch_floats(int B, int C, int max_T, int threads)
+size_t ops_decode_scratch_floats(int B, int C, int threads)
 {
     size_t phases = (sizeof(struct phase) * (OPS_DECODE_MAX_LAYERS * SUBS + 1) + 3) / 4;
-    (void)max_T; /* the attention over the cache needs no per-thread scratch */
     return (size_t)B * 8 * C + (size_t)threads * (size_t)B * C + phases + 16;
 }
 

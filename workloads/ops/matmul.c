@@ -254,17 +254,15 @@ static bool rowmajor_md(const struct ops_matmul *mm, const dnnl_memory_desc_t *m
     return b->inner_nblks == 0 && b->strides[0] == 1 && b->strides[1] == mm->K;
 }
 
-static bool gemv2_layout(struct ops_matmul *mm, const dnnl_memory_desc_t *md)
+/* The column blocks of a GEMV plan: a multiple of the threads in blocks, at least 4 each
+ * (dynamic scheduling then evens out a thread's late start), of at most GEMV2_MAX_NB columns,
+ * a multiple of 8 */
+static void gemv2_blocks(struct ops_matmul *mm)
 {
-    if (ops_generic() || !ab_cpu_has("avx2") || !ab_cpu_has("fma") || !rowmajor_md(mm, md))
-        return false;
-    /* a multiple of the threads in blocks, at least 4 each (dynamic scheduling then evens out
-     * a thread's late start), of at most GEMV2_MAX_NB columns, a multiple of 8 */
     int threads = omp_get_max_threads(),
         per = (mm->N + threads * GEMV2_MAX_NB - 1) / (threads * GEMV2_MAX_NB);
     int blocks = threads * (per < 4 ? 4 : per), nv = (mm->N + 7) / 8;
     mm->nb = 8 * ((nv + blocks - 1) / blocks);
-    return true;
 }
 
 static inline __attribute__((always_inline)) TAVX2 float gemv2_hsum(__m256 v)
@@ -475,13 +473,6 @@ static dnnl_status_t mm_pd(struct ops_matmul *mm, dnnl_engine_t eng, dnnl_primit
     return s;
 }
 
-/* The (N,K) fp32 weight of an AVX2 + FMA CPU without AVX-512 (rowmajor_weight), which
- * ops_gemm_avx2 reads as it lies. */
-static bool gemm2_layout(const struct ops_matmul *mm, const dnnl_memory_desc_t *md)
-{
-    return ops_gemm_avx2_usable() && !ab_cpu_has("avx512f") && rowmajor_md(mm, md);
-}
-
 static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
 {
     DNNL_TRY(dnnl_engine_create(&mm->eng, dnnl_cpu, 0), err);
@@ -518,12 +509,15 @@ static ab_status mm_build(struct ops_matmul *mm, struct ab_error *err)
             return ab_fail(err, AB_ENOMEM, "matmul: out of memory");
         mm->gemv = true;
         snprintf(mm->impl, sizeof mm->impl, "gemv:%s", mm->dt == AB_DTYPE_BF16 ? "avx512_bf16" : "avx512f");
-    } else if (mm->d.packed_b && plain && mm->M <= OPS_GEMV_MAX_M && gemv2_layout(mm, &wei_md)) {
-        mm->gemv2 = true;
-        snprintf(mm->impl, sizeof mm->impl, "gemv:avx2");
-    } else if (mm->d.packed_b && plain && mm->M > OPS_GEMV_MAX_M && gemm2_layout(mm, &wei_md)) {
-        mm->gemm2 = true;
-        snprintf(mm->impl, sizeof mm->impl, "gemm:avx2");
+    } else if (plain && rowmajor_weight(&mm->d) && rowmajor_md(mm, &wei_md)) {
+        /* the (N,K) weight mm_pd asked for (an AVX2 + FMA CPU without AVX-512): our GEMV for few
+         * rows, ops_gemm_avx2 (which reads it as it lies) for more */
+        if (mm->M <= OPS_GEMV_MAX_M) {
+            gemv2_blocks(mm);
+            mm->gemv2 = true;
+        } else
+            mm->gemm2 = true;
+        snprintf(mm->impl, sizeof mm->impl, "%s", mm->gemv2 ? "gemv:avx2" : "gemm:avx2");
     }
     DNNL_TRY(dnnl_memory_create(&mm->src, &mm->src_md, mm->eng, DNNL_MEMORY_NONE), err);
     DNNL_TRY(dnnl_memory_create(&mm->dst, &mm->dst_md, mm->eng, DNNL_MEMORY_NONE), err);

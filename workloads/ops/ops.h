@@ -280,7 +280,7 @@ struct ops_decode_layer {
     void *kc, *vc;
 };
 bool ops_decode_fusable(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head);
-size_t ops_decode_scratch_floats(int B, int C, int max_T, int threads);
+size_t ops_decode_scratch_floats(int B, int C, int threads);
 void ops_decode_step(const struct ops_decode_layer *ly, int L, const struct ops_matmul *head,
                      const float *lnf_g, const float *lnf_b, float *logits, float *x, int B, int C, int NH,
                      int max_T, int pos, enum ab_dtype kv_dt, float *scratch, int threads);
